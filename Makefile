@@ -1,0 +1,30 @@
+# The two commands for a fresh machine:  make test   and   make demo
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: deps test unit lint demo bench crds chart clean
+
+deps:            ## install apt packages, the virtualenv, the Go builds (idempotent)
+	bash scripts/install-deps.sh
+
+test: deps lint  ## everything: lint, types, layering, unit, integration and e2e tests
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+unit: deps       ## fast tests only (no real services)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint:
+	$(VENV)/bin/ruff check operator tests examples bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+demo: deps       ## diagnose the reference incident offline and print the report
+	$(PY) -m diagnosis_operator demo
+
+bench: deps      ## benchmarks (not tests): see bench/README.md
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from diagnosis_operator.cli import main
+
+raise SystemExit(main())

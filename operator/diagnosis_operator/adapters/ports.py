@@ -1,0 +1,128 @@
+"""The Protocols the pipeline talks through.  Every one has a fake in tests/fakes.
+
+The offline bundle source and the live Prometheus/Loki adapters implement the
+same signal Protocols with the same semantics, so that a bundle replayed into
+Prometheus and Loki gives the same diagnosis as the bundle read in-process:
+
+* ``SeriesSource.range_series`` follows Prometheus range-query semantics: values
+  at ``window.start + k*step`` (k = 0.. while <= end), each the newest raw sample
+  at or before that instant and no older than 5 minutes (lookback); steps with
+  no such sample are absent.  Raw values are returned (no ``rate``): the core
+  derives rates itself.  ``Series.type`` is UNKNOWN (Prometheus does not keep
+  the types of backfilled data), so the core infers counters from names and
+  monotonicity.
+* ``LogSource`` follows Loki semantics.  ``line_filter`` is a regular expression
+  in the common subset of RE2 and Python ``re`` (``(?i)`` allowed); it is applied
+  like LogQL ``|~``.  ``count_lines`` is
+  ``sum by (<by>) (count_over_time({<selector>} |~ <filter> [<step>]))`` evaluated
+  at the window's steps over the half-open range ``(t - step, t]``; zero steps
+  are absent.  ``count_extracted`` adds ``| regexp <pattern>`` (named groups
+  become labels; a line the pattern does not match gets empty values) and keeps
+  ``topk(top, ...)`` per step.  ``sample_lines`` returns at most ``limit`` lines,
+  oldest first (Loki ``direction=forward``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from diagnosis_operator.models.signals import LogCount, LogStream, Series, Window
+
+
+class SignalError(RuntimeError):
+    """A signal query failed.  The message says what was asked and what came back."""
+
+    def __init__(
+        self,
+        *,
+        backend: str,
+        query: str,
+        window: Window | None,
+        status: int | None = None,
+        body: str = "",
+        reason: str = "",
+    ) -> None:
+        self.backend = backend
+        self.query = query
+        self.window = window
+        self.status = status
+        self.body = body
+        self.reason = reason
+        parts = [f"{backend} query failed: {query}"]
+        if window is not None:
+            parts.append(f"window {window}")
+        if status is not None:
+            parts.append(f"HTTP {status}")
+        if reason:
+            parts.append(reason)
+        if body:
+            parts.append(f"body: {body[:500]}")
+        super().__init__("; ".join(parts))
+
+
+class SeriesSource(Protocol):
+    """Raw metric series by equality selector (Prometheus, or a bundle offline)."""
+
+    def range_series(
+        self, *, selector: Mapping[str, str], window: Window, step: float
+    ) -> list[Series]: ...
+
+    def describe_selector(self, *, selector: Mapping[str, str]) -> str:
+        """The query quoted in evidence for this selector (e.g. PromQL ``{job="api"}``)."""
+        ...
+
+
+class PromQLSource(Protocol):
+    """Arbitrary PromQL (live Prometheus only): catalog signals and verification."""
+
+    def query_range(self, *, promql: str, window: Window, step: float) -> list[Series]: ...
+
+    def query_instant(self, *, promql: str, at: float) -> list[Series]: ...
+
+
+class LogSource(Protocol):
+    """Log lines and log-derived counts (Loki, or a bundle offline)."""
+
+    def sample_lines(
+        self,
+        *,
+        selector: Mapping[str, str],
+        window: Window,
+        line_filter: str | None,
+        limit: int,
+    ) -> list[LogStream]: ...
+
+    def count_lines(
+        self,
+        *,
+        selector: Mapping[str, str],
+        window: Window,
+        step: float,
+        line_filter: str | None,
+        by: Sequence[str],
+    ) -> list[LogCount]: ...
+
+    def count_extracted(
+        self,
+        *,
+        selector: Mapping[str, str],
+        window: Window,
+        step: float,
+        line_filter: str | None,
+        pattern: str,
+        by: Sequence[str],
+        top: int,
+    ) -> list[LogCount]: ...
+
+    def describe(
+        self,
+        *,
+        selector: Mapping[str, str],
+        line_filter: str | None,
+        pattern: str | None = None,
+        by: Sequence[str] = (),
+        step: float | None = None,
+    ) -> str:
+        """The query quoted in evidence (LogQL for Loki; the same LogQL offline)."""
+        ...

@@ -1,0 +1,1 @@
+"""Traffic-policy backends for rate-limit-client: Envoy Gateway, Istio, nginx."""

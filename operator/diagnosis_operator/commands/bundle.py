@@ -1,0 +1,17 @@
+"""`diagnosis-operator bundle`: not built yet."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from diagnosis_operator.commands import fail
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("bundle", help="(not built yet)")
+    parser.set_defaults(handler=_not_built)
+
+
+def _not_built(args: argparse.Namespace) -> int:
+    return fail("'bundle' is not built yet")

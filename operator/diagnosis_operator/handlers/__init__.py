@@ -1,0 +1,1 @@
+"""kopf entry points: thin, parse the CR, call the service, patch status."""

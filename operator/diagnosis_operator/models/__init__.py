@@ -1,0 +1,1 @@
+"""Pure data: imports nothing of the project outside ``models`` and no I/O library."""

@@ -1,0 +1,1 @@
+"""Joins the pure core and the adapters: collect, pipeline, execute, report."""

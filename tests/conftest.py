@@ -1,0 +1,9 @@
+"""Shared pytest configuration.
+
+Fixture plugins live in their own modules (one per real component) and are
+registered here, so each can be read on its own.
+"""
+
+pytest_plugins: list[str] = [
+    # "tests.services.prometheus", ... (each helper module appends itself)
+]
