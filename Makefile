@@ -21,7 +21,7 @@ lint:
 	$(VENV)/bin/lint-imports
 
 demo: deps       ## diagnose the reference incident offline and print the report
-	$(PY) -m diagnosis_operator demo
+	$(PY) examples/incidents/generate.py reference --out out/bundles && $(PY) -m diagnosis_operator diagnose --bundle out/bundles/reference --format markdown
 
 bench: deps      ## benchmarks (not tests): see bench/README.md
 	$(PY) bench/run.py

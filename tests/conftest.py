@@ -6,4 +6,9 @@ registered here, so each can be read on its own.
 
 pytest_plugins: list[str] = [
     # "tests.services.prometheus", ... (each helper module appends itself)
+    "tests.services.ports",
+    "tests.services.prometheus",
+    "tests.services.mariadb",
+    "tests.services.redis",
+    "tests.services.nginx",
 ]

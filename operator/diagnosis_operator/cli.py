@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from diagnosis_operator import __version__
 
-SUBCOMMANDS = ("run", "diagnose", "demo", "replay", "report", "bundle")
+SUBCOMMANDS = ("run", "diagnose", "replay", "report", "bundle")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,8 +25,16 @@ Prometheus and Loki gives the same diagnosis as the bundle read in-process:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
+from diagnosis_operator.models.actions import (
+    ClientRule,
+    ExplainRow,
+    InnodbTransaction,
+    KillCommand,
+    ProcessRow,
+    ServerInfo,
+)
 from diagnosis_operator.models.signals import LogCount, LogStream, Series, Window
 
 
@@ -126,3 +134,69 @@ class LogSource(Protocol):
     ) -> str:
         """The query quoted in evidence (LogQL for Loki; the same LogQL offline)."""
         ...
+
+
+# --------------------------------------------------------------------- remediation ports
+# (appended by the remediation work: MySQL kills, client rate limits)
+
+
+class MySQLAdmin(Protocol):
+    """One MySQL/MariaDB server as the kill-queries action sees it.
+
+    ``processlist`` / ``transactions`` read ``information_schema.PROCESSLIST`` and
+    ``INNODB_TRX``; ``kill`` sends ``KILL [QUERY|CONNECTION] [ID] <int>`` built from
+    the integers of a ``KillCommand`` only, after re-reading the thread and finding
+    it unchanged (``expected``), and says what happened: ``"killed"``, ``"gone"``
+    (the thread ended first) or ``"changed"`` (the id now runs something else).
+    ``explain`` runs ``EXPLAIN`` on a statement validated as a single SELECT and
+    raises ``ValueError`` for anything else.
+    """
+
+    def server_info(self) -> ServerInfo: ...
+
+    def connection_id(self) -> int: ...
+
+    def processlist(self) -> tuple[ProcessRow, ...]: ...
+
+    def transactions(self) -> tuple[InnodbTransaction, ...]: ...
+
+    def kill(self, *, command: KillCommand, expected: ProcessRow) -> str: ...
+
+    def explain(self, *, statement: str) -> tuple[ExplainRow, ...]: ...
+
+
+class TrafficPolicyBackend(Protocol):
+    """Where client rules are enforced (Envoy Gateway, Istio, nginx).
+
+    ``render`` is pure: the objects or files the rules become.  ``apply`` adds
+    (or replaces, by rule id) rules; ``remove`` drops rules by id and keeps the
+    rest; ``active`` returns the rules the backend holds now, read back from
+    where it stores them, so a restarted operator sees what is in force.
+    Shadow rules are kept but never enforced.
+    """
+
+    name: str
+
+    def render(self, *, rules: Sequence[ClientRule]) -> list[dict[str, Any]]: ...
+
+    def apply(self, *, rules: Sequence[ClientRule]) -> None: ...
+
+    def remove(self, *, rules: Sequence[ClientRule]) -> None: ...
+
+    def active(self) -> tuple[ClientRule, ...]: ...
+
+
+class ObjectStore(Protocol):
+    """Namespaced Kubernetes objects by apiVersion/kind/name (implemented on the API client).
+
+    ``get`` returns None for a missing object; ``put`` creates or replaces the whole
+    object; ``delete`` ignores a missing one.
+    """
+
+    def get(
+        self, *, api_version: str, kind: str, namespace: str, name: str
+    ) -> dict[str, Any] | None: ...
+
+    def put(self, *, obj: Mapping[str, Any]) -> None: ...
+
+    def delete(self, *, api_version: str, kind: str, namespace: str, name: str) -> None: ...

@@ -209,6 +209,29 @@ class Recommendation:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class KeySignal:
+    """A signal worth plotting in the report (the anomalous ones, and their peers)."""
+
+    component: str
+    instance: str | None
+    signal: str
+    query: str
+    timestamps: tuple[float, ...]
+    values: tuple[float, ...]
+    anomalous: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "component": self.component,
+            "instance": self.instance,
+            "signal": self.signal,
+            "query": self.query,
+            "anomalous": self.anomalous,
+            "points": [[ts, value] for ts, value in zip(self.timestamps, self.values, strict=True)],
+        }
+
+
 @dataclass(frozen=True)
 class DiagnosisResult:
     window: Window
@@ -220,6 +243,7 @@ class DiagnosisResult:
     evidence: tuple[Evidence, ...] = ()
     remediations: tuple[ProposedRemediation, ...] = ()
     recommendations: tuple[Recommendation, ...] = ()
+    key_signals: tuple[KeySignal, ...] = ()
     symptom: str | None = None
     warnings: tuple[str, ...] = ()
 
@@ -240,5 +264,6 @@ class DiagnosisResult:
             "evidence": [e.to_json() for e in self.evidence],
             "remediations": [r.to_json() for r in self.remediations],
             "recommendations": [r.to_json() for r in self.recommendations],
+            "keySignals": [k.to_json() for k in self.key_signals],
             "warnings": list(self.warnings),
         }

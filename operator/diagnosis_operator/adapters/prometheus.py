@@ -1,0 +1,427 @@
+"""Prometheus through ``prometheus-api-client``: the live ``SeriesSource`` and ``PromQLSource``.
+
+``PrometheusConnect`` does the HTTP; this adapter adds what the pipeline needs
+on top of it:
+
+* exact windows: the library rounds ``start``/``end`` to whole seconds, so the
+  adapter passes its own (millisecond) values as request parameters, which
+  the library lets override its own;
+* errors that say what was asked: a session response hook turns every non-200
+  answer into a ``SignalError`` with the query, window, HTTP status and body
+  (the library's own exception keeps only a repr of the body);
+* retries with exponential backoff on connection errors, 5xx and 429 (a
+  ``Retry-After`` is honoured up to ``max_backoff``), never on other 4xx: a bad
+  query stays bad;
+* Prometheus refuses range queries of more than 11,000 points per series, so
+  long windows are split along the step grid and the pieces joined again.
+
+Every selector is built by ``adapters.promql`` from label maps: input label
+values never reach PromQL unescaped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, TypedDict, cast
+
+import requests
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from requests.adapters import BaseAdapter
+from urllib3.util.retry import Retry
+
+from diagnosis_operator.adapters import promql
+from diagnosis_operator.adapters.ports import SignalError
+from diagnosis_operator.models.signals import Labels, MetricType, Series, Window
+
+__all__ = ["MAX_POINTS_PER_SERIES", "PrometheusAdapter", "SignalError", "split_window"]
+
+log = logging.getLogger(__name__)
+
+BACKEND: Final = "prometheus"
+# Prometheus answers "exceeded maximum resolution of 11,000 points per timeseries".
+MAX_POINTS_PER_SERIES: Final = 11_000
+_RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+_BODY_LIMIT: Final = 2000
+
+
+class _MatrixItem(TypedDict):
+    metric: dict[str, str]
+    values: list[tuple[float, str]]
+
+
+class _VectorItem(TypedDict):
+    metric: dict[str, str]
+    value: tuple[float, str]
+
+
+class _UpstreamStatus(Exception):
+    """An HTTP error answer, raised from the session hook so the library never sees it."""
+
+    def __init__(self, status: int, body: str, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.body = body
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """One attempt's description for errors: the query and its window (if any)."""
+
+    query: str
+    window: Window | None
+
+
+def split_window(
+    *, window: Window, step: float, max_points: int = MAX_POINTS_PER_SERIES
+) -> list[Window]:
+    """Pure.  Consecutive pieces of ``window`` on its step grid, each at most ``max_points`` steps.
+
+    The evaluation instants of the pieces together are exactly those of the
+    whole window (``start + k*step`` while ``<= end``).  A piece with a single
+    instant is returned as a zero-length-safe window ending one millisecond
+    later (a ``Window`` must have end > start); Prometheus evaluates only its
+    start because the next step lies beyond its end.
+    """
+    if step <= 0 or not math.isfinite(step):
+        raise ValueError(f"step must be a positive number of seconds, got {step!r}")
+    if max_points < 1:
+        raise ValueError(f"max_points must be at least 1, got {max_points!r}")
+    total = int((window.end - window.start) // step) + 1
+    if total <= max_points:
+        return [window]
+    pieces: list[Window] = []
+    for first in range(0, total, max_points):
+        last = min(first + max_points, total) - 1
+        start = window.start + first * step
+        end = window.start + last * step
+        if last == first:
+            end = start + min(step / 2, 0.001)
+        pieces.append(Window(start=start, end=end))
+    return pieces
+
+
+class PrometheusAdapter:
+    """Raw series and PromQL from one Prometheus (or a compatible API such as Thanos)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 10.0,
+        verify_tls: bool | str = True,
+        disable_ssl: bool = False,
+        max_points: int = MAX_POINTS_PER_SERIES,
+        transport: BaseAdapter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``verify_tls`` may be a CA bundle path; ``disable_ssl`` turns verification off.
+
+        ``transport`` replaces the HTTP adapter for ``url`` (tests, custom TLS);
+        ``sleep`` is what waits between retries.
+        """
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries!r}")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        self.url = url.rstrip("/")
+        self._timeout = timeout
+        self._retries = retries
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._max_points = max_points
+        self._sleep = sleep
+        self._last_response = threading.local()
+        session = requests.Session()
+        session.verify = False if disable_ssl else verify_tls
+        session.hooks["response"].append(self._check_response)
+        self._client = PrometheusConnect(
+            url=self.url,
+            headers=dict(headers) if headers else None,
+            disable_ssl=disable_ssl,
+            # The adapter retries itself (it must see statuses and bodies).
+            retry=Retry(total=0, raise_on_status=False),
+            session=session,
+            timeout=timeout,
+        )
+        if transport is not None:
+            session.mount(self.url, transport)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> PrometheusAdapter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # SeriesSource ---------------------------------------------------------
+
+    def describe_selector(self, *, selector: Mapping[str, str]) -> str:
+        return promql.selector(selector)
+
+    def range_series(
+        self, *, selector: Mapping[str, str], window: Window, step: float
+    ) -> list[Series]:
+        """Raw samples of every series ``selector`` matches, on the window's step grid."""
+        return self.query_range(promql=promql.selector(selector), window=window, step=step)
+
+    # PromQLSource ---------------------------------------------------------
+
+    def query_range(self, *, promql: str, window: Window, step: float) -> list[Series]:
+        """A range query; long windows are split so no piece exceeds ``max_points`` steps."""
+        if step <= 0 or not math.isfinite(step):
+            raise SignalError(
+                backend=BACKEND,
+                query=promql,
+                window=window,
+                reason=f"step must be a positive number of seconds, got {step!r}",
+            )
+        merged: dict[tuple[str, Labels], tuple[list[float], list[float]]] = {}
+        for piece in split_window(window=window, step=step, max_points=self._max_points):
+            for item in self._query_range_piece(
+                promql=promql, piece=piece, window=window, step=step
+            ):
+                name, labels = _split_name(item["metric"])
+                timestamps, values = merged.setdefault((name, labels), ([], []))
+                for timestamp, value in item["values"]:
+                    timestamps.append(float(timestamp))
+                    values.append(float(value))
+        return [
+            Series(name=name, labels=labels, timestamps=tuple(ts), values=tuple(vs))
+            for (name, labels), (ts, vs) in merged.items()
+        ]
+
+    def query_instant(self, *, promql: str, at: float) -> list[Series]:
+        """An instant query at ``at``; a scalar result is one series without labels."""
+        request = _Request(query=promql, window=None)
+        data = self._call(
+            request,
+            lambda: self._client.custom_query(
+                query=promql, params={"time": _seconds(at)}, timeout=self._timeout
+            ),
+        )
+        return _instant_series(data, request=request, at=at)
+
+    # Policy validation and metadata --------------------------------------
+
+    def check_query(self, *, promql: str, at: float | None = None) -> str | None:
+        """Ask Prometheus to evaluate ``promql`` once; its error message, or None if accepted.
+
+        Only a refusal of the query itself (HTTP 400/422) is returned; a
+        Prometheus that cannot be reached raises ``SignalError``.
+        """
+        moment = time.time() if at is None else at
+        try:
+            self._call(
+                _Request(query=promql, window=None),
+                lambda: self._client.custom_query(
+                    query=promql, params={"time": _seconds(moment)}, timeout=self._timeout
+                ),
+            )
+        except SignalError as error:
+            if error.status in (400, 422):
+                return _error_message(error.body) or error.body
+            raise
+        return None
+
+    def metadata(self) -> dict[str, MetricType]:
+        """Family name -> type, from ``/api/v1/metadata`` (scraped targets only)."""
+        entries = self._call(
+            _Request(query="/api/v1/metadata", window=None),
+            lambda: self._client.get_metric_metadata(metric=""),
+        )
+        types: dict[str, MetricType] = {}
+        for entry in cast(list[dict[str, str]], entries):
+            try:
+                types[entry["metric_name"]] = MetricType(entry.get("type", "unknown"))
+            except ValueError:
+                types[entry["metric_name"]] = MetricType.UNKNOWN
+        return types
+
+    # Plumbing -------------------------------------------------------------
+
+    def _query_range_piece(
+        self, *, promql: str, piece: Window, window: Window, step: float
+    ) -> list[_MatrixItem]:
+        params = {
+            "start": _seconds(piece.start),
+            "end": _seconds(piece.end),
+            "step": _seconds(step),
+        }
+        data = self._call(
+            _Request(query=promql, window=window),
+            lambda: self._client.custom_query_range(
+                query=promql,
+                start_time=datetime.fromtimestamp(piece.start, tz=UTC),
+                end_time=datetime.fromtimestamp(piece.end, tz=UTC),
+                step=params["step"],
+                # Overrides the library's whole-second start/end.
+                params=params,
+                timeout=self._timeout,
+            ),
+        )
+        if not isinstance(data, list):
+            raise self._error(
+                _Request(promql, window), reason=f"expected a matrix, got {data!r:.200}"
+            )
+        return cast(list[_MatrixItem], data)
+
+    def _call(self, request: _Request, attempt: Callable[[], Any]) -> Any:
+        for number in range(self._retries + 1):
+            try:
+                return attempt()
+            except _UpstreamStatus as answer:
+                if answer.status not in _RETRY_STATUSES or number == self._retries:
+                    raise self._error(request, status=answer.status, body=answer.body) from None
+                delay = self._delay(number, answer.retry_after)
+                log.warning(
+                    "prometheus answered HTTP %s to %s; retry %d/%d in %.1f s",
+                    answer.status,
+                    request.query,
+                    number + 1,
+                    self._retries,
+                    delay,
+                )
+            except requests.ConnectionError as failure:
+                if number == self._retries:
+                    raise self._error(
+                        request, reason=f"cannot reach {self.url}: {failure}"
+                    ) from failure
+                delay = self._delay(number, None)
+                log.warning(
+                    "prometheus at %s unreachable (%s); retry %d/%d in %.1f s",
+                    self.url,
+                    failure,
+                    number + 1,
+                    self._retries,
+                    delay,
+                )
+            except requests.Timeout as failure:
+                # A read timeout: the query was too slow; asking again would be as slow.
+                raise self._error(
+                    request, reason=f"no answer within {self._timeout:g} s: {failure}"
+                ) from failure
+            except PrometheusApiClientException as failure:
+                # Only non-error statuses reach the library (a redirect that ended nowhere).
+                response = getattr(self._last_response, "value", None)
+                raise self._error(
+                    request,
+                    status=response.status_code if response is not None else None,
+                    body=response.text[:_BODY_LIMIT] if response is not None else "",
+                    reason=str(failure)[:300],
+                ) from failure
+            except (ValueError, KeyError, TypeError) as failure:
+                response = getattr(self._last_response, "value", None)
+                body = response.text[:_BODY_LIMIT] if response is not None else ""
+                raise self._error(
+                    request, status=200, body=body, reason=f"unreadable answer: {failure!r}"
+                ) from failure
+            self._sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _delay(self, number: int, retry_after: float | None) -> float:
+        delay = self._backoff * float(1 << number)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return min(delay, self._max_backoff)
+
+    def _error(
+        self, request: _Request, *, status: int | None = None, body: str = "", reason: str = ""
+    ) -> SignalError:
+        return SignalError(
+            backend=BACKEND,
+            query=request.query,
+            window=request.window,
+            status=status,
+            body=body,
+            reason=reason or (_error_message(body) if body else ""),
+        )
+
+    def _check_response(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        self._last_response.value = response
+        # Redirects pass: requests follows them and hooks the final answer too.
+        if response.status_code >= 400:
+            raise _UpstreamStatus(
+                response.status_code,
+                response.text[:_BODY_LIMIT],
+                _retry_after(response.headers.get("Retry-After")),
+            )
+
+
+def _seconds(value: float) -> str:
+    """A timestamp or duration as Prometheus reads it: decimal seconds, ms precision."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _split_name(metric: Mapping[str, str]) -> tuple[str, Labels]:
+    labels = dict(metric)
+    name = labels.pop("__name__", "")
+    return name, Labels(labels)
+
+
+def _instant_series(data: Any, *, request: _Request, at: float) -> list[Series]:
+    if isinstance(data, list) and len(data) == 2 and not isinstance(data[0], dict):
+        # resultType scalar/string: [ts, "value"].
+        return [
+            Series(name="", labels=Labels(), timestamps=(float(data[0]),), values=(float(data[1]),))
+        ]
+    if not isinstance(data, list):
+        raise SignalError(
+            backend=BACKEND,
+            query=request.query,
+            window=None,
+            reason=f"unexpected result {data!r:.200}",
+        )
+    series: list[Series] = []
+    for item in cast(list[dict[str, Any]], data):
+        name, labels = _split_name(item["metric"])
+        if "value" in item:
+            vector = cast(_VectorItem, item)
+            points: list[tuple[float, str]] = [vector["value"]]
+        else:
+            points = cast(_MatrixItem, item)["values"]
+        series.append(
+            Series(
+                name=name,
+                labels=labels,
+                timestamps=tuple(float(ts) for ts, _ in points),
+                values=tuple(float(v) for _, v in points),
+            )
+        )
+    return series
+
+
+def _retry_after(header: str | None) -> float | None:
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _error_message(body: str) -> str:
+    """Prometheus' ``error`` field (``errorType: error``) when the body is its JSON."""
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return ""
+    if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
+        kind = decoded.get("errorType")
+        return f"{kind}: {decoded['error']}" if kind else str(decoded["error"])
+    return ""

@@ -1,0 +1,368 @@
+"""Which MySQL threads to kill: pt-kill's selection as a pure function.
+
+``select_victims`` takes a processlist snapshot, the InnoDB transactions, the
+operator's own connection id and a ``KillPolicy`` and returns the victims and
+every other thread with the reason it was spared.  The steps follow pt-kill:
+
+1. protected threads are dropped first, whatever the policy matches: the
+   operator's own connection, system and configured users, replication threads,
+   the event scheduler, daemon/background threads, threads already being killed,
+   DDL and table maintenance (unless ``allowDdl``), and write transactions with
+   many modified rows (unless ``allowLargeTransactions``), since killing them
+   starts a rollback as long as the work done;
+2. ignore options (any match drops the thread), then match options (all must
+   match; nothing matches without one, unless ``matchAll``);
+3. threads are grouped into classes (``groupBy``) and ``victims`` picks in each
+   class: the oldest, all, or all but the oldest.
+
+``models.sqltext.fingerprint`` / ``digest`` normalise a statement (literals, numbers and IN
+lists folded, comments dropped) so audit records group the same query shape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from diagnosis_operator.models.actions import (
+    ExplainRow,
+    GroupBy,
+    InnodbTransaction,
+    KillAudit,
+    KillCommand,
+    KillMode,
+    KillPolicy,
+    ProcessRow,
+    ServerInfo,
+    Victims,
+)
+from diagnosis_operator.models.sqltext import digest, fingerprint, strip_comments, without_strings
+
+REPLICATION_COMMANDS = frozenset(
+    {
+        "binlog dump",
+        "binlog dump gtid",
+        "register slave",
+        "register replica",
+        "slave_io",
+        "slave_sql",
+        "slave_worker",
+        "replica_io",
+        "replica_sql",
+        "replica_worker",
+        "table dump",
+    }
+)
+# Replication threads whose command is just "Connect" / "Query" are told apart by state.
+_REPLICATION_STATE = re.compile(
+    r"(waiting for (master|source) to send event|"
+    r"(slave|replica) has read all relay log|"
+    r"waiting for the next event in relay log|"
+    r"(master|source) has sent all binlog to (slave|replica)|"
+    r"waiting for (an event from coordinator|work from sql thread|(slave|replica) workers)|"
+    r"reading event from the relay log|queueing (master|source) event to the relay log|"
+    r"connecting to (master|source))",
+    re.IGNORECASE,
+)
+_DAEMON_COMMANDS = frozenset({"daemon", "killed"})
+_BACKGROUND_STATE = re.compile(
+    r"innodb|purge|buffer pool|page cleaner|event_scheduler", re.IGNORECASE
+)
+_DDL = re.compile(
+    r"^\s*(alter|create|drop|rename|truncate|optimize|repair|analyze|check\s+table|"
+    r"lock\s+tables|flush|grant|revoke)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Victim:
+    row: ProcessRow
+    reason: str
+    fingerprint: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    row: ProcessRow
+    reason: str
+    protected: bool  # True: never killed whatever the policy says
+
+
+@dataclass(frozen=True, slots=True)
+class KillSelection:
+    victims: tuple[Victim, ...]
+    skipped: tuple[Skipped, ...]
+
+
+# --------------------------------------------------------------------- protection
+
+
+def protection_reason(
+    *,
+    row: ProcessRow,
+    policy: KillPolicy,
+    own_connection_id: int,
+    transactions: Mapping[int, InnodbTransaction],
+) -> str | None:
+    """Why a thread must never be killed under this policy, or None.  Pure."""
+    command = row.command.strip().lower()
+    user = row.user.strip().lower()
+    if row.id == own_connection_id:
+        return "the operator's own connection"
+    if command in REPLICATION_COMMANDS or _REPLICATION_STATE.search(row.state or ""):
+        return f"replication thread ({row.command})"
+    if user == "event_scheduler":
+        return "the event scheduler"
+    if command in _DAEMON_COMMANDS:
+        return f"daemon or background thread ({row.command})"
+    if user in {name.lower() for name in policy.protected_users}:
+        return f"protected user {row.user!r}"
+    if not row.host and not row.info and _BACKGROUND_STATE.search(row.state or ""):
+        return "background thread"
+    if row.info and not policy.allow_ddl and _DDL.match(strip_comments(row.info)):
+        return "DDL or table maintenance (allowDdl is off)"
+    trx = transactions.get(row.id)
+    if (
+        trx is not None
+        and not policy.allow_large_transactions
+        and trx.rows_modified > policy.max_rows_modified
+    ):
+        return (
+            f"write transaction with {trx.rows_modified} modified rows "
+            f"(> maxRowsModified {policy.max_rows_modified}; a kill would roll it all back)"
+        )
+    return None
+
+
+# --------------------------------------------------------------------- matching
+
+
+def _field(row: ProcessRow, name: str) -> str:
+    value = getattr(row, name)
+    return "" if value is None else str(value)
+
+
+_FIELDS = ("user", "host", "db", "command", "state", "info")
+
+
+def _ignored(row: ProcessRow, policy: KillPolicy) -> str | None:
+    for name in _FIELDS:
+        pattern = getattr(policy, f"ignore_{name}")
+        if pattern is not None and re.search(pattern, _field(row, name)):
+            return f"ignored: {name} matches ignore pattern {pattern!r}"
+    return None
+
+
+def _unmatched(row: ProcessRow, policy: KillPolicy) -> str | None:
+    """Why a thread does not match, or None when it matches.  Every given option must match."""
+    given = 0
+    if policy.busy_time is not None:
+        given += 1
+        busy_commands = {c.lower() for c in policy.kill_busy_commands}
+        if row.command.lower() not in busy_commands:
+            return f"not busy: command {row.command!r} is not one of {sorted(busy_commands)}"
+        if not row.time > policy.busy_time:
+            return f"busy {row.time:g} s, not over busyTime {policy.busy_time:g} s"
+    if policy.idle_time is not None:
+        given += 1
+        if row.command.lower() != "sleep":
+            return f"not idle: command {row.command!r}"
+        if not row.time > policy.idle_time:
+            return f"idle {row.time:g} s, not over idleTime {policy.idle_time:g} s"
+    for name in _FIELDS:
+        pattern = getattr(policy, f"match_{name}")
+        if pattern is None:
+            continue
+        given += 1
+        if not re.search(pattern, _field(row, name)):
+            return f"{name} does not match {pattern!r}"
+    if given == 0 and not policy.match_all:
+        return "no match option given (set matchAll to match every unprotected thread)"
+    return None
+
+
+def _describe_match(row: ProcessRow, policy: KillPolicy) -> str:
+    parts: list[str] = []
+    if policy.busy_time is not None:
+        parts.append(f"busy {row.time:g} s > {policy.busy_time:g} s")
+    if policy.idle_time is not None:
+        parts.append(f"idle {row.time:g} s > {policy.idle_time:g} s")
+    parts.extend(
+        f"{name} ~ {getattr(policy, f'match_{name}')!r}"
+        for name in _FIELDS
+        if getattr(policy, f"match_{name}") is not None
+    )
+    return ", ".join(parts) if parts else "matchAll"
+
+
+def _class_key(policy: KillPolicy) -> Callable[[ProcessRow], str]:
+    if policy.group_by is GroupBy.NONE:
+        return lambda row: ""
+    if policy.group_by is GroupBy.FINGERPRINT:
+        return lambda row: fingerprint(row.info or "")
+    name = policy.group_by.value
+    return lambda row: _field(row, name)
+
+
+def select_victims(
+    *,
+    processes: Sequence[ProcessRow],
+    transactions: Sequence[InnodbTransaction],
+    policy: KillPolicy,
+    own_connection_id: int,
+) -> KillSelection:
+    """pt-kill's selection over one processlist snapshot.  Pure.
+
+    Every row ends up either in ``victims`` or in ``skipped`` with a reason.
+    """
+    trx_by_thread = {trx.thread_id: trx for trx in transactions}
+    skipped: list[Skipped] = []
+    candidates: list[ProcessRow] = []
+    for row in processes:
+        protected = protection_reason(
+            row=row, policy=policy, own_connection_id=own_connection_id, transactions=trx_by_thread
+        )
+        if protected is not None:
+            skipped.append(Skipped(row=row, reason=f"protected: {protected}", protected=True))
+            continue
+        reason = _ignored(row, policy) or _unmatched(row, policy)
+        if reason is not None:
+            skipped.append(Skipped(row=row, reason=reason, protected=False))
+            continue
+        candidates.append(row)
+
+    classes: dict[str, list[ProcessRow]] = {}
+    key = _class_key(policy)
+    for row in candidates:
+        classes.setdefault(key(row), []).append(row)
+
+    victims: list[Victim] = []
+    for members in classes.values():
+        # Oldest first: the longest time; ties broken by the lower (older) thread id.
+        members.sort(key=lambda row: (-row.time, row.id))
+        oldest, rest = members[0], members[1:]
+        if policy.victims is Victims.OLDEST:
+            chosen, spared = [oldest], rest
+            spare_reason = "spared: not the oldest in its class (victims=oldest)"
+        elif policy.victims is Victims.ALL:
+            chosen, spared = members, []
+            spare_reason = ""
+        else:
+            chosen, spared = rest, [oldest]
+            spare_reason = "spared: the oldest in its class (victims=all-but-oldest)"
+        for row in chosen:
+            statement = row.info or ""
+            victims.append(
+                Victim(
+                    row=row,
+                    reason=f"matched: {_describe_match(row, policy)}",
+                    fingerprint=fingerprint(statement),
+                    digest=digest(statement),
+                )
+            )
+        skipped.extend(Skipped(row=row, reason=spare_reason, protected=False) for row in spared)
+    victims.sort(key=lambda victim: victim.row.id)
+    return KillSelection(victims=tuple(victims), skipped=tuple(skipped))
+
+
+def kill_command(*, row: ProcessRow, mode: KillMode, server: ServerInfo) -> KillCommand:
+    """The kill for one victim: ``KILL QUERY ID`` on MariaDB when the query id is known.  Pure."""
+    if mode is KillMode.QUERY and server.kills_by_query_id and row.query_id:
+        return KillCommand(thread_id=row.id, mode=mode, query_id=row.query_id)
+    return KillCommand(thread_id=row.id, mode=mode)
+
+
+def describe_kill(command: KillCommand) -> str:
+    """The statement shape for audit records, e.g. ``KILL QUERY ID 42``.  Pure."""
+    if command.query_id is not None:
+        return f"KILL QUERY ID {command.query_id}"
+    verb = "KILL QUERY" if command.mode is KillMode.QUERY else "KILL CONNECTION"
+    return f"{verb} {command.thread_id}"
+
+
+def audit_record(
+    *,
+    victim: Victim,
+    command: KillCommand,
+    server: str,
+    at: float,
+    executed: bool,
+    outcome: str,
+) -> KillAudit:
+    """The audit record of one kill (or of a print-only selection).  Pure."""
+    row = victim.row
+    return KillAudit(
+        at=at,
+        server=server,
+        thread_id=row.id,
+        user=row.user,
+        host=row.host,
+        db=row.db,
+        time=row.time,
+        digest=victim.digest,
+        fingerprint=victim.fingerprint,
+        command=describe_kill(command),
+        reason=victim.reason,
+        executed=executed,
+        outcome=outcome,
+    )
+
+
+def same_thread(before: ProcessRow, now: ProcessRow) -> bool:
+    """Is ``now`` still the thread and statement selected as ``before``?  Pure.
+
+    Thread ids are reused; a kill goes ahead only when the connection identity
+    and the statement are unchanged.
+    """
+    return (
+        before.id == now.id
+        and before.user == now.user
+        and before.host == now.host
+        and before.info == now.info
+        and now.time >= before.time
+    )
+
+
+# --------------------------------------------------------------------- EXPLAIN
+
+
+_WHERE_COLUMN = re.compile(
+    r"(?:`?(\w+)`?\s*\.\s*)?`?([A-Za-z_]\w*)`?\s*(=|<=>|<|>|<=|>=|\bin\b|\blike\b|\bbetween\b)",
+    re.IGNORECASE,
+)
+_WHERE_CLAUSE = re.compile(
+    r"\bwhere\b(.*?)(\bgroup\s+by\b|\border\s+by\b|\blimit\b|\bhaving\b|$)", re.I | re.S
+)
+_KEYWORDS = frozenset({"and", "or", "not", "is", "null", "select", "where", "from"})
+
+
+def index_suggestions(*, statement: str, explain: Sequence[ExplainRow]) -> tuple[str, ...]:
+    """Index hints for full scans in an EXPLAIN, as text for a human.  Pure.
+
+    For each table read with ``type=ALL`` and no usable key, the columns the WHERE
+    clause filters on are proposed as an index.  Nothing here is ever executed.
+    """
+    clause = _WHERE_CLAUSE.search(without_strings(strip_comments(statement)))
+    columns: list[str] = []
+    if clause is not None:
+        for match in _WHERE_COLUMN.finditer(clause.group(1)):
+            column = match.group(2)
+            if column.lower() not in _KEYWORDS and column not in columns:
+                columns.append(column)
+    hints: list[str] = []
+    for row in explain:
+        if (row.access_type or "").upper() != "ALL" or row.key:
+            continue
+        table = row.table or "?"
+        scanned = f"{row.rows} rows" if row.rows is not None else "all rows"
+        if columns:
+            hints.append(
+                f"full scan of {table} ({scanned}); "
+                f"consider an index on {table}({', '.join(columns)})"
+            )
+        else:
+            hints.append(f"full scan of {table} ({scanned}) with no filter an index could serve")
+    return tuple(hints)

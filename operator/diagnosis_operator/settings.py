@@ -1,0 +1,86 @@
+"""Operator settings, read once at start from the environment (``DIAG_*``) and flags.
+
+Flags given to ``diagnosis-operator run`` win over the environment; the result is
+passed down explicitly (kopf ``memo``), never read again from ``os.environ``.
+Signal sources named in a DiagnosisPolicy win over the defaults here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class OperatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DIAG_", extra="forbid", frozen=True)
+
+    # Where to watch.
+    namespaces: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Namespaces to serve (DIAG_NAMESPACES=a,b); or all_namespaces."
+    )
+    all_namespaces: bool = False
+
+    # High availability: kopf peering (one active replica at a time).
+    standalone: bool = False
+    peering_name: str = "diagnosis-operator"
+    priority: int = 0
+
+    # Probes and metrics.
+    liveness_endpoint: str | None = Field(
+        default=None, description="e.g. http://0.0.0.0:8080/healthz; none: no probe endpoint."
+    )
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_address: str = "0.0.0.0"  # noqa: S104 (the pod's own network namespace)
+
+    # How to reach the apiserver: in-cluster, a kubeconfig, or an explicit server + token.
+    kubeconfig: Path | None = None
+    kube_context: str | None = None
+    kube_server: str | None = None
+    kube_token_file: Path | None = None
+    kube_ca_file: Path | None = None
+    kube_insecure_skip_tls_verify: bool = False
+
+    # Default signal sources (a policy's own sources win).
+    prometheus_url: str | None = None
+    prometheus_timeout: float = Field(default=30.0, gt=0)
+    prometheus_token_file: Path | None = None
+    loki_url: str | None = None
+    loki_tenant: str | None = None
+    loki_timeout: float = Field(default=30.0, gt=0)
+    loki_token_file: Path | None = None
+
+    # Unreachable sources: retry this many times, this far apart, then fail.
+    source_retries: int = Field(default=3, ge=0, le=100)
+    source_retry_delay: float = Field(default=20.0, gt=0)
+
+    # Where the full report goes (a ConfigMap beside the Diagnosis).
+    write_report: bool = True
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("prometheus_url", "loki_url", "kube_server")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.all_namespaces and self.namespaces:
+            raise ValueError("give either namespaces or all_namespaces, not both")
+        if not self.all_namespaces and not self.namespaces:
+            raise ValueError("give namespaces to watch, or all_namespaces")
+        if (self.kube_server is None) != (self.kube_token_file is None):
+            raise ValueError("kube_server and kube_token_file go together")
+        if self.kube_server is not None and self.kubeconfig is not None:
+            raise ValueError("give either a kubeconfig or kube_server + kube_token_file, not both")
+        return self
