@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: deps test unit lint demo bench crds chart clean
+.PHONY: deps test unit lint demo bench crds chart manifests clean
 
 deps:            ## install apt packages, the virtualenv, the Go builds (idempotent)
 	bash scripts/install-deps.sh
@@ -24,7 +24,14 @@ demo: deps       ## diagnose the reference incident offline and print the report
 	$(PY) examples/incidents/generate.py reference --out out/bundles && $(PY) -m diagnosis_operator diagnose --bundle out/bundles/reference --format markdown
 
 bench: deps      ## benchmarks (not tests): see bench/README.md
+	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(PY) bench/run.py
+
+crds:            ## regenerate crds/ and the chart's crds/ from operator/.../models/crd.py
+	$(PY) -m diagnosis_operator.models.crdgen
+
+manifests: crds  ## regenerate manifests/install.yaml from the chart (needs the cached helm)
+	bash manifests/render.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,4 +11,8 @@ pytest_plugins: list[str] = [
     "tests.services.mariadb",
     "tests.services.redis",
     "tests.services.nginx",
+    "tests.services.alertmanager",
+    "tests.services.loki",
+    "tests.controlplane.cluster",
+    "tests.controlplane.operator",
 ]

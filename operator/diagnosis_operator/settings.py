@@ -28,12 +28,8 @@ class OperatorSettings(BaseSettings):
     peering_name: str = "diagnosis-operator"
     priority: int = 0
 
-    # Probes and metrics.
-    liveness_endpoint: str | None = Field(
-        default=None, description="e.g. http://0.0.0.0:8080/healthz; none: no probe endpoint."
-    )
-    metrics_port: int | None = Field(default=None, ge=1, le=65535)
-    metrics_address: str = "0.0.0.0"  # noqa: S104 (the pod's own network namespace)
+    # Liveness probe (kopf's): e.g. http://0.0.0.0:8081/healthz; none: no endpoint.
+    liveness_endpoint: str | None = None
 
     # How to reach the apiserver: in-cluster, a kubeconfig, or an explicit server + token.
     kubeconfig: Path | None = None

@@ -72,7 +72,9 @@ class Store:
     tenants: dict[str, dict[LabelKey, Stream]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def push(self, tenant: str, labels: Mapping[str, str], entries: Iterable[tuple[int, str]]) -> int:
+    def push(
+        self, tenant: str, labels: Mapping[str, str], entries: Iterable[tuple[int, str]]
+    ) -> int:
         with self.lock:
             streams = self.tenants.setdefault(tenant, {})
             stream = streams.setdefault(key_of(labels), Stream(dict(labels)))
@@ -249,7 +251,7 @@ def log_query(
             if labels is not None:
                 entries.append((ns, line, key_of(labels)))
     backward = direction == "backward"
-    entries.sort(key=lambda entry: entry[0], reverse=backward)
+    entries.sort(key=lambda entry: (entry[0], entry[1]), reverse=backward)
     kept = entries[:limit]
     grouped: dict[LabelKey, list[list[str]]] = {}
     for ns, line, key in kept:
@@ -267,7 +269,9 @@ class _Processed:
     points: dict[LabelKey, tuple[list[int], list[int]]]  # key -> (ns list, byte sizes)
 
 
-def _process(store: Store, tenant: str, agg: RangeAggregation, start_ns: int, end_ns: int) -> _Processed:
+def _process(
+    store: Store, tenant: str, agg: RangeAggregation, start_ns: int, end_ns: int
+) -> _Processed:
     points: dict[LabelKey, tuple[list[int], list[int]]] = {}
     for stream in store.select(tenant, agg.log.matchers):
         # Window (t - range, t] for t in [start, end]: entries in (start - range, end].
@@ -351,7 +355,9 @@ def _innermost(expr: RangeAggregation | VectorAggregation) -> RangeAggregation:
     return expr
 
 
-def _evaluate(expr: RangeAggregation | VectorAggregation, processed: _Processed, t_ns: int) -> Vector:
+def _evaluate(
+    expr: RangeAggregation | VectorAggregation, processed: _Processed, t_ns: int
+) -> Vector:
     if isinstance(expr, RangeAggregation):
         return _range_vector(expr, processed, t_ns)
     return _aggregate(expr, _evaluate(expr.inner, processed, t_ns))

@@ -89,8 +89,15 @@ _UNIT_NS = {
     "y": 365 * 86_400_000_000_000,
 }
 _SIMPLE_ESCAPES = {
-    "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
-    "\\": "\\", '"': '"',
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    '"': '"',
 }
 
 
@@ -641,9 +648,12 @@ def _validate_numbers(expr: Expr) -> None:
         _validate_numbers(expr.log)
     else:
         for stage in expr.stages:
-            if isinstance(stage, LabelFilter) and isinstance(stage.value, float):
-                if not math.isfinite(stage.value):
-                    raise LogQLParseError(f"invalid number {stage.value}")
+            if (
+                isinstance(stage, LabelFilter)
+                and isinstance(stage.value, float)
+                and not math.isfinite(stage.value)
+            ):
+                raise LogQLParseError(f"invalid number {stage.value}")
 
 
 def parse_selector_only(source: str) -> tuple[Matcher, ...]:

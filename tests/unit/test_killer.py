@@ -10,7 +10,6 @@ from diagnosis_operator.core.killer import (
     audit_record,
     index_suggestions,
     kill_command,
-    same_thread,
     select_victims,
 )
 from diagnosis_operator.models.actions import (
@@ -348,12 +347,13 @@ def test_audit_record_carries_identity_digest_and_reason() -> None:
     assert audit.to_json()["threadId"] == 5
 
 
-def test_same_thread_detects_reuse() -> None:
-    before = row(5, time=30)
-    assert same_thread(before, replace(before, time=31))
-    assert not same_thread(before, replace(before, info="SELECT 2"))
-    assert not same_thread(before, replace(before, user="other"))
-    assert not same_thread(before, replace(before, time=1))  # a new statement started
+def test_still_running_in_detects_reuse() -> None:
+    before = row(5, time=30, query_id=8)
+    assert before.still_running_in(replace(before, time=31))
+    assert not before.still_running_in(replace(before, info="SELECT 2"))
+    assert not before.still_running_in(replace(before, user="other"))
+    assert not before.still_running_in(replace(before, time=1))  # a new statement started
+    assert not before.still_running_in(replace(before, query_id=9))
 
 
 @pytest.mark.parametrize(

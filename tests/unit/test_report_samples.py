@@ -63,7 +63,8 @@ def full_incident() -> DiagnosisResult:
             kind="mysql",
             instance=None,
             confidence=0.83,
-            summary="db ran out of connections after lock waits piled up; orders-api threads blocked on it.",
+            summary="db ran out of connections after lock waits piled up; "
+            "orders-api threads blocked on it.",
         ),
         candidates=(
             Candidate("db", 0.83, "root", ("first to leave its baseline", "lock wait timeouts")),
@@ -106,7 +107,8 @@ def full_incident() -> DiagnosisResult:
                 ts=at(21),
                 value=6,
                 baseline=0,
-                line="2026-03-04T14:21:00Z 812 [ERROR] Lock wait timeout exceeded; try restarting transaction",
+                line="2026-03-04T14:21:00Z 812 [ERROR] Lock wait timeout exceeded; "
+                "try restarting transaction",
             ),
             Evidence(
                 "db",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from diagnosis_operator.service.webhook import (
     PolicyRouting,
     StaticRouting,
     TokenSource,
+    WebhookSettings,
     build_app,
 )
 from tests.fakes.diagnosis_writer import FakeDiagnosisWriter
@@ -150,8 +152,6 @@ def test_token_file_is_reread_when_rotated(tmp_path: Path) -> None:
                                headers={"Authorization": "Bearer first"})
         assert ok.status == 201
         token_file.write_text("second\n")
-        import os
-
         os.utime(token_file, ns=(1, 1))  # a new mtime even on coarse clocks
         old = await client.post("/alertmanager", json=notification(),
                                 headers={"Authorization": "Bearer first"})
@@ -277,3 +277,53 @@ def test_healthz_and_metrics_need_no_token() -> None:
         assert 'diagnosis_operator_alert_notifications_total{result="created"}' in text
 
     run(scenario)
+
+
+def test_without_a_token_there_is_no_webhook_route() -> None:
+    app = build_app(writer=None, routing=None, token=None)
+
+    async def main() -> None:
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            answer = await client.post("/alertmanager", json=notification(), headers=AUTH)
+            assert answer.status == 404
+            assert (await client.get("/metrics")).status == 200
+
+    asyncio.run(main())
+    with pytest.raises(ValueError, match="writer, a routing and a token"):
+        build_app(writer=FakeDiagnosisWriter(), routing=None, token=TokenSource(value="x"))
+
+
+def test_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("from-secret\n")
+    monkeypatch.setenv("DIAG_WEBHOOK_ENABLED", "true")
+    monkeypatch.setenv("DIAG_WEBHOOK_TOKEN_FILE", str(token_file))
+    monkeypatch.setenv("DIAG_WEBHOOK_NAMESPACE", "team-a")
+    monkeypatch.setenv("DIAG_WEBHOOK_POLICY", "shop")
+    monkeypatch.setenv("DIAG_WEBHOOK_COMPONENT_LABELS", "service, app")
+    monkeypatch.setenv("DIAG_WEBHOOK_DEDUP_WINDOW", "2h")
+    monkeypatch.setenv("DIAG_WEBHOOK_MODE", "dry-run")
+    settings = WebhookSettings()
+    routing = settings.routing_template()
+    assert routing.component_labels == ("service", "app")
+    assert routing.dedup_window_seconds == 7200 and routing.mode == "dry-run"
+    assert (routing.namespace, routing.policy) == ("team-a", "shop")
+    assert settings.token_source().accepts(b"from-secret")
+
+
+def test_enabled_webhook_settings_must_be_complete(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIAG_WEBHOOK_ENABLED", "true")
+    monkeypatch.setenv("DIAG_WEBHOOK_NAMESPACE", "team-a")
+    monkeypatch.setenv("DIAG_WEBHOOK_POLICY", "shop")
+    with pytest.raises(ValueError, match="DIAG_WEBHOOK_TOKEN"):
+        WebhookSettings()
+    monkeypatch.setenv("DIAG_WEBHOOK_TOKEN", "t")
+    monkeypatch.delenv("DIAG_WEBHOOK_POLICY")
+    with pytest.raises(ValueError, match="DIAG_WEBHOOK_POLICY"):
+        WebhookSettings()
+    monkeypatch.setenv("DIAG_WEBHOOK_POLICY", "shop")
+    monkeypatch.setenv("DIAG_WEBHOOK_LOOKBACK", "half an hour")
+    with pytest.raises(ValueError, match="lookback"):
+        WebhookSettings()

@@ -14,10 +14,10 @@ from typing import Any
 
 from kubernetes import client
 
-GROUP = "diagnosis.dev"
-VERSION = "v1alpha1"
-DIAGNOSES = "diagnoses"
-POLICIES = "diagnosispolicies"
+from diagnosis_operator import API_GROUP as GROUP
+from diagnosis_operator import API_VERSION as VERSION
+from diagnosis_operator.models.crd import DIAGNOSIS_PLURAL as DIAGNOSES
+from diagnosis_operator.models.crd import POLICY_PLURAL as POLICIES
 
 _CONFLICT = 409
 _NOT_FOUND = 404

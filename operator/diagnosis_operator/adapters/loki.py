@@ -133,7 +133,7 @@ def parse_streams(result: list[Any]) -> list[LogStream]:
             if not isinstance(entry, list) or len(entry) < 2 or not isinstance(entry[1], str):
                 raise ValueError(f'stream entry: expected ["<ns>", "<line>"], got {entry!r:.200}')
             lines.append(LogLine(ts=from_nanos(entry[0]), line=entry[1]))
-        lines.sort(key=lambda line: line.ts)
+        lines.sort(key=lambda line: (line.ts, line.line))
         streams.append(LogStream(labels=labels, lines=tuple(lines)))
     return streams
 
@@ -525,7 +525,7 @@ class LokiClient:
                 window=window,
                 reason=f"GET {path}: unexpected response: {error}",
             ) from error
-        entries.sort(key=lambda entry: entry[1])
+        entries.sort(key=lambda entry: (entry[1], entry[2]))
         return entries
 
     def metric_range(self, query: str, *, window: Window, step: float) -> list[LogCount]:
@@ -683,7 +683,7 @@ def _group_streams(entries: Sequence[tuple[Labels, int, str]]) -> list[LogStream
     for labels, ns, line in entries:
         grouped.setdefault(labels, []).append(LogLine(ts=from_nanos(ns), line=line))
     return [
-        LogStream(labels=labels, lines=tuple(sorted(lines, key=lambda line: line.ts)))
+        LogStream(labels=labels, lines=tuple(sorted(lines, key=lambda line: (line.ts, line.line))))
         for labels, lines in sorted(grouped.items(), key=lambda item: sorted(item[0].items()))
     ]
 

@@ -200,9 +200,12 @@ class PrometheusAdapter:
                 for timestamp, value in item["values"]:
                     timestamps.append(float(timestamp))
                     values.append(float(value))
+        # Sorted like the offline source, so both paths list series alike.
         return [
             Series(name=name, labels=labels, timestamps=tuple(ts), values=tuple(vs))
-            for (name, labels), (ts, vs) in merged.items()
+            for (name, labels), (ts, vs) in sorted(
+                merged.items(), key=lambda item: (item[0][0], tuple(item[0][1].items()))
+            )
         ]
 
     def query_instant(self, *, promql: str, at: float) -> list[Series]:

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from diagnosis_operator import API_GROUP, API_VERSION
 from diagnosis_operator.models.alerts import AlertmanagerWebhook
 from diagnosis_operator.models.crd import (
     DIAGNOSIS_KIND,
@@ -37,9 +38,6 @@ from diagnosis_operator.models.crd import (
     DiagnosisPolicySpec,
 )
 from diagnosis_operator.models.signals import isoformat_z, utc_seconds
-
-API_GROUP = "diagnosis.dev"
-API_VERSION = "v1alpha1"
 
 TRIGGER_LABEL = f"{API_GROUP}/trigger"
 COMPONENT_LABEL = f"{API_GROUP}/component"

@@ -121,13 +121,21 @@ def grid_timestamps(*, window: Window, step: float) -> FloatArray:
     return np.fromiter(window.steps(step), dtype=np.float64)
 
 
-def _grid_index(timestamps: Sequence[float], *, start: float, step: float, size: int) -> npt.NDArray[np.intp]:
+def _grid_index(
+    timestamps: Sequence[float], *, start: float, step: float, size: int
+) -> npt.NDArray[np.intp]:
     index = np.rint((np.asarray(timestamps, dtype=np.float64) - start) / step).astype(np.intp)
     return np.clip(index, -1, size)
 
 
 def _on_grid(
-    timestamps: Sequence[float], values: Sequence[float], *, start: float, step: float, size: int, fill: float
+    timestamps: Sequence[float],
+    values: Sequence[float],
+    *,
+    start: float,
+    step: float,
+    size: int,
+    fill: float,
 ) -> FloatArray:
     out = np.full(size, fill, dtype=np.float64)
     if not timestamps:
@@ -180,9 +188,7 @@ def _instance_of(labels: Mapping[str, str]) -> str | None:
     return None
 
 
-def build_signals(
-    *, component: ComponentSignals, window: Window, step: float
-) -> list[Signal]:
+def build_signals(*, component: ComponentSignals, window: Window, step: float) -> list[Signal]:
     """Pure: every metric series and log count of a component as signals on the grid."""
     size = len(grid_timestamps(window=window, step=step))
     signals: list[Signal] = []
@@ -191,7 +197,9 @@ def build_signals(
     for series in component.series:
         if series.name.endswith(_SKIPPED_SUFFIXES):
             continue
-        raw = _on_grid(series.timestamps, series.values, start=window.start, step=step, size=size, fill=np.nan)
+        raw = _on_grid(
+            series.timestamps, series.values, start=window.start, step=step, size=size, fill=np.nan
+        )
         counter = is_counter_name(series.name) or _looks_monotonic(raw)
         values = counter_rate(raw, step=step) if counter else raw
         if counter:
@@ -203,7 +211,9 @@ def build_signals(
     return signals
 
 
-def _metric_signal(component: str, series: Series, values: FloatArray, counter: bool, step: float) -> Signal:
+def _metric_signal(
+    component: str, series: Series, values: FloatArray, counter: bool, step: float
+) -> Signal:
     selector = _selector_text(series.name, series.labels)
     query = f"rate({selector}[{rate_range(step)}])" if counter else selector
     family = series.name
@@ -213,7 +223,11 @@ def _metric_signal(component: str, series: Series, values: FloatArray, counter: 
             break
     kind = SignalKind.RATE if counter else SignalKind.GAUGE
     lowered = series.name.lower()
-    if not counter and "cpu" in lowered and any(w in lowered for w in ("percent", "ratio", "usage", "utili")):
+    if (
+        not counter
+        and "cpu" in lowered
+        and any(w in lowered for w in ("percent", "ratio", "usage", "utili"))
+    ):
         kind = SignalKind.CPU
     return Signal(
         component=component,
@@ -240,25 +254,37 @@ def _sum_rows(rows: Iterable[FloatArray]) -> FloatArray:
     return total
 
 
-def _derived_signals(component: str, rates: Mapping[tuple[str, Labels], FloatArray], step: float) -> list[Signal]:
+def _derived_signals(
+    component: str, rates: Mapping[tuple[str, Labels], FloatArray], step: float
+) -> list[Signal]:
     window_text = rate_range(step)
     derived: list[Signal] = []
-    by_family_instance: dict[tuple[str, str | None], list[tuple[Labels, FloatArray]]] = defaultdict(list)
+    by_family_instance: dict[tuple[str, str | None], list[tuple[Labels, FloatArray]]] = defaultdict(
+        list
+    )
     for (name, labels), values in rates.items():
         by_family_instance[(name, _instance_of(labels))].append((labels, values))
 
-    for (name, instance), members in sorted(by_family_instance.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+    for (name, instance), members in sorted(
+        by_family_instance.items(), key=lambda item: (item[0][0], item[0][1] or "")
+    ):
         instance_labels = _common_instance_labels(labels for labels, _ in members)
         status_members = [
-            (labels, values) for labels, values in members if any(labels.get(key) for key in _STATUS_LABELS)
+            (labels, values)
+            for labels, values in members
+            if any(labels.get(key) for key in _STATUS_LABELS)
         ]
         if status_members and not name.endswith(("_sum", "_bucket")):
             total = _sum_rows(values for _, values in status_members)
-            errors = [values for labels, values in status_members if _status_of(labels).startswith("5")]
+            errors = [
+                values for labels, values in status_members if _status_of(labels).startswith("5")
+            ]
             error_rate = _sum_rows(errors) if errors else np.where(np.isnan(total), np.nan, 0.0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 ratio = np.where(total > 0, error_rate / np.where(total > 0, total, 1.0), np.nan)
-            status_label = next(key for key in _STATUS_LABELS if any(key in labels for labels, _ in status_members))
+            status_label = next(
+                key for key in _STATUS_LABELS if any(key in labels for labels, _ in status_members)
+            )
             selector = _selector_text(name, instance_labels)
             errors_selector = _selector_text(name, instance_labels, f'{status_label}=~"5.."')
             derived.append(
@@ -292,7 +318,11 @@ def _derived_signals(component: str, rates: Mapping[tuple[str, Labels], FloatArr
                 total_sum = _sum_rows(values for _, values in members)
                 total_count = _sum_rows(values for _, values in counts)
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    mean = np.where(total_count > 0, total_sum / np.where(total_count > 0, total_count, 1.0), np.nan)
+                    mean = np.where(
+                        total_count > 0,
+                        total_sum / np.where(total_count > 0, total_count, 1.0),
+                        np.nan,
+                    )
                 derived.append(
                     Signal(
                         component=component,
@@ -340,13 +370,22 @@ def _common_instance_labels(label_sets: Iterable[Labels]) -> Labels:
     common = dict(sets[0])
     for labels in sets[1:]:
         common = {key: value for key, value in common.items() if labels.get(key) == value}
-    return Labels({key: value for key, value in common.items() if key in INSTANCE_LABELS or key == "job"})
+    return Labels(
+        {key: value for key, value in common.items() if key in INSTANCE_LABELS or key == "job"}
+    )
 
 
-def _log_signals(component: ComponentSignals, *, window: Window, step: float, size: int) -> list[Signal]:
+def _log_signals(
+    component: ComponentSignals, *, window: Window, step: float, size: int
+) -> list[Signal]:
     signals: list[Signal] = []
     sets: list[tuple[str, SignalKind, Sequence[LogCount], str]] = [
-        ("log lines", SignalKind.LOG_LINES, component.log_counts, component.queries.get("lines", "")),
+        (
+            "log lines",
+            SignalKind.LOG_LINES,
+            component.log_counts,
+            component.queries.get("lines", ""),
+        ),
         (
             "error/warn log lines",
             SignalKind.LOG_SIGNIFICANT,
@@ -356,7 +395,9 @@ def _log_signals(component: ComponentSignals, *, window: Window, step: float, si
     ]
     for name, kind, counts, query in sets:
         for count in counts:
-            values = _on_grid(count.timestamps, count.values, start=window.start, step=step, size=size, fill=0.0)
+            values = _on_grid(
+                count.timestamps, count.values, start=window.start, step=step, size=size, fill=0.0
+            )
             signals.append(
                 Signal(
                     component=component.component,
@@ -391,7 +432,12 @@ def _fill_gaps(matrix: FloatArray) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
 
 
 def _best_split(
-    cum1: FloatArray, cum2: FloatArray, *, lo: npt.NDArray[np.intp], hi: npt.NDArray[np.intp], end: npt.NDArray[np.intp]
+    cum1: FloatArray,
+    cum2: FloatArray,
+    *,
+    lo: npt.NDArray[np.intp],
+    hi: npt.NDArray[np.intp],
+    end: npt.NDArray[np.intp],
 ) -> tuple[npt.NDArray[np.intp], FloatArray]:
     """Best two-segment split k of x[0:end] per row with lo <= k <= hi; returns (k, gain)."""
     rows, width = cum1.shape  # cum has a leading 0 column: width = T + 1
@@ -431,7 +477,11 @@ def baseline_end(values: FloatArray) -> npt.NDArray[np.intp]:
     np.cumsum(values**2, axis=1, out=cum2[:, 1:])
     full = np.full(rows, size, dtype=np.intp)
     first, _ = _best_split(
-        cum1, cum2, lo=np.full(rows, min_base, dtype=np.intp), hi=np.full(rows, size - 2, dtype=np.intp), end=full
+        cum1,
+        cum2,
+        lo=np.full(rows, min_base, dtype=np.intp),
+        hi=np.full(rows, size - 2, dtype=np.intp),
+        end=full,
     )
     second, gain = _best_split(
         cum1, cum2, lo=np.full(rows, min_base, dtype=np.intp), hi=first - 2, end=first
@@ -442,7 +492,11 @@ def baseline_end(values: FloatArray) -> npt.NDArray[np.intp]:
 
 def detect(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Detection]:
     """Pure: score every signal (vectorised); return the anomalous ones, strongest first."""
-    usable = [s for s in signals if s.values.shape == timestamps.shape and np.isfinite(s.values).sum() >= MIN_POINTS]
+    usable = [
+        s
+        for s in signals
+        if s.values.shape == timestamps.shape and np.isfinite(s.values).sum() >= MIN_POINTS
+    ]
     if not usable or timestamps.size < MIN_POINTS + 2:
         return []
     raw = np.vstack([s.values for s in usable])
@@ -481,10 +535,32 @@ def detect(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Detecti
     persistence = np.where(count >= 3, 1.0, np.where(count == 2, 0.8, 0.6))
     score = top_mean * persistence
 
+    # Sparse event counts (deadlocks, error lines...) have a zero baseline where
+    # z-scores mean nothing: judge them by how unlikely their densest burst is.
+    step = float(timestamps[1] - timestamps[0])
+    per_step = np.array([_count_scale(s, step) for s in usable])
+    counts = filled * per_step[:, None]
+    integral = np.all(np.abs(counts - np.rint(counts)) < 1e-6, axis=1)
+    sparse = (per_step > 0) & integral & (median == 0) & (mad == 0)
+    if sparse.any():
+        sparse_rows = np.flatnonzero(sparse)
+        sp_score, sp_onset, sp_marks = _burst_test(
+            np.rint(counts[sparse_rows]), valid[sparse_rows], ends[sparse_rows], step=step
+        )
+        significant[sparse_rows] = sp_score >= Z_THRESHOLD
+        score[sparse_rows] = sp_score
+        going_up[sparse_rows] = True
+        exceed[sparse_rows] = sp_marks
+        strength[sparse_rows] = np.where(sp_marks, filled[sparse_rows], 0.0)
+        count[sparse_rows] = sp_marks.sum(axis=1)
+        del sp_onset
+
     detections: list[Detection] = []
     for row in np.flatnonzero(significant):
         signal = usable[row]
         marks = np.flatnonzero(exceed[row])
+        if marks.size == 0:
+            continue
         onset_index = int(marks[0])
         peak_index = int(marks[np.argmax(strength[row, marks])])
         level = float(np.median(filled[row, marks]))
@@ -502,13 +578,86 @@ def detect(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Detecti
             source=signal.source,
         )
         detections.append(
-            Detection(signal=signal, anomaly=anomaly, exceedances=int(count[row]), peak=float(filled[row, peak_index]))
+            Detection(
+                signal=signal,
+                anomaly=anomaly,
+                exceedances=int(count[row]),
+                peak=float(filled[row, peak_index]),
+            )
         )
     detections.sort(key=lambda d: (-d.score, d.onset, d.signal.name))
     return detections
 
 
-def level_between(*, signal: Signal, timestamps: FloatArray, start: float, end: float) -> SignalScores | None:
+BURST_SPAN = 180.0  # seconds over which a burst of sparse events is counted
+BURST_P = 1e-4  # a burst at least this unlikely under the baseline rate is anomalous
+_POISSON_KMAX = 64
+
+
+def _count_scale(signal: Signal, step: float) -> float:
+    """What turns a signal's values into event counts per step (0: not a count)."""
+    if signal.kind is SignalKind.RATE:
+        return step
+    if signal.kind in (SignalKind.LOG_LINES, SignalKind.LOG_SIGNIFICANT):
+        return 1.0
+    return 0.0
+
+
+def poisson_tail(k: npt.NDArray[np.int64], mu: FloatArray) -> FloatArray:
+    """Pure: P(X >= k) for X ~ Poisson(mu), row-wise (``mu`` has one value per row)."""
+    kmax = _POISSON_KMAX
+    i = np.arange(kmax + 1)[None, :]
+    mu_col = np.maximum(mu, 1e-12)[:, None]
+    log_terms = -mu_col + i * np.log(mu_col) - _log_factorials(kmax)[None, :]
+    terms = np.exp(log_terms)
+    upper = np.cumsum(terms[:, ::-1], axis=1)[:, ::-1]  # upper[:, j] = sum_{i >= j}
+    index = np.clip(k, 0, kmax)
+    tail = np.take_along_axis(upper, index.reshape(index.shape[0], -1), axis=1).reshape(k.shape)
+    return np.where(k <= 0, 1.0, tail)
+
+
+def _log_factorials(kmax: int) -> FloatArray:
+    values = np.zeros(kmax + 1)
+    values[1:] = np.cumsum(np.log(np.arange(1, kmax + 1)))
+    return values
+
+
+def _burst_test(
+    counts: FloatArray, valid: npt.NDArray[np.bool_], ends: npt.NDArray[np.intp], *, step: float
+) -> tuple[FloatArray, npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """Score sparse count rows by their first sufficiently unlikely burst.
+
+    Returns (score, onset index, marks): the score is 2.5 * -log10(p) of the
+    most unlikely window, the onset the first event of the first window with
+    p < BURST_P, the marks the events from there on.
+    """
+    rows, size = counts.shape
+    column = np.arange(size)[None, :]
+    in_base = column < ends[:, None]
+    base_events = np.where(in_base & valid, counts, 0.0).sum(axis=1)
+    base_len = np.maximum((in_base & valid).sum(axis=1), 1)
+    rate = (base_events + 0.5) / base_len  # events per step, with half an event of prior
+    width = max(2, round(BURST_SPAN / step))
+    after_counts = np.where(~in_base & valid, counts, 0.0)
+    cum = np.zeros((rows, size + 1))
+    np.cumsum(after_counts, axis=1, out=cum[:, 1:])
+    stop = np.minimum(np.arange(size) + width, size)
+    window_sums = cum[:, stop] - cum[:, :size]
+    p = poisson_tail(np.rint(window_sums).astype(np.int64), rate * width)
+    min_p = p.min(axis=1)
+    score = np.minimum(SCORE_CAP, 2.5 * -np.log10(np.maximum(min_p, 1e-40)))
+    hit = p < BURST_P
+    first_window = np.where(hit.any(axis=1), np.argmax(hit, axis=1), size)
+    events = after_counts > 0
+    onset_mask = events & (column >= first_window[:, None])
+    onset = np.where(onset_mask.any(axis=1), np.argmax(onset_mask, axis=1), size)
+    score = np.where(onset < size, score, 0.0)
+    return score, onset.astype(np.intp), onset_mask
+
+
+def level_between(
+    *, signal: Signal, timestamps: FloatArray, start: float, end: float
+) -> SignalScores | None:
     """Pure: the signal's median in [start, end] and before start (None without data)."""
     values = signal.values
     during = values[(timestamps >= start) & (timestamps <= end)]
@@ -521,4 +670,3 @@ def level_between(*, signal: Signal, timestamps: FloatArray, start: float, end: 
         level=float(np.median(during)),
         baseline=float(np.median(before)) if before.size else float("nan"),
     )
-

@@ -311,21 +311,6 @@ def audit_record(
     )
 
 
-def same_thread(before: ProcessRow, now: ProcessRow) -> bool:
-    """Is ``now`` still the thread and statement selected as ``before``?  Pure.
-
-    Thread ids are reused; a kill goes ahead only when the connection identity
-    and the statement are unchanged.
-    """
-    return (
-        before.id == now.id
-        and before.user == now.user
-        and before.host == now.host
-        and before.info == now.info
-        and now.time >= before.time
-    )
-
-
 # --------------------------------------------------------------------- EXPLAIN
 
 

@@ -34,7 +34,9 @@ SIGNIFICANT_FILTER = (
     r"|\" 5[0-9][0-9] |\"(status|code|status_code)\" *: *\"?5[0-9][0-9])"
 )
 # Access lines whose response is a server error or a throttle (a client retrying).
-FAILED_REQUEST_FILTER = r"(\" (5[0-9][0-9]|429) |\"(status|code|status_code)\" *: *\"?(5[0-9][0-9]|429))"
+FAILED_REQUEST_FILTER = (
+    r"(\" (5[0-9][0-9]|429) |\"(status|code|status_code)\" *: *\"?(5[0-9][0-9]|429))"
+)
 # Client address, request and user agent of an access line: combined-style text
 # (nginx, ingress-nginx, Apache) or a JSON object with the usual field names.
 ACCESS_PATTERN = (
@@ -182,9 +184,7 @@ class ComponentLogs:
 
 # --- parsing --------------------------------------------------------------------------
 
-_SQL_STATEMENT = re.compile(
-    r"\b(SELECT|INSERT|UPDATE|DELETE|REPLACE)\b[^;\n\"]*", re.IGNORECASE
-)
+_SQL_STATEMENT = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|REPLACE)\b[^;\n\"]*", re.IGNORECASE)
 _QUERY_TIME = re.compile(
     r"(?:query_time|querytime|duration|elapsed|took|exec(?:ution)?_?time)[\"']?\s*[:=]?\s*\"?"
     r"(\d+(?:\.\d+)?)\s*(ms|milliseconds|us|µs|s|sec|seconds)?\b",
@@ -194,23 +194,31 @@ _ROWS_EXAMINED = re.compile(r"rows_examined[\"']?\s*[:=]\s*\"?(\d+)", re.IGNOREC
 _ROWS_SENT = re.compile(r"rows_sent[\"']?\s*[:=]\s*\"?(\d+)", re.IGNORECASE)
 _TABLE = re.compile(r"\b(?:FROM|UPDATE|INTO|JOIN)\s+`?(?:\w+`?\.`?)?(\w+)`?", re.IGNORECASE)
 _INNODB_TABLE = re.compile(r"\btable\s+`?(?:\w+)`?\.`?(\w+)`?", re.IGNORECASE)
-_WHERE = re.compile(r"\bWHERE\b(.*?)(?:\bORDER\s+BY\b|\bGROUP\s+BY\b|\bLIMIT\b|\bFOR\s+UPDATE\b|;|$)", re.IGNORECASE)
+_WHERE = re.compile(
+    r"\bWHERE\b(.*?)(?:\bORDER\s+BY\b|\bGROUP\s+BY\b|\bLIMIT\b|\bFOR\s+UPDATE\b|;|$)", re.IGNORECASE
+)
 _WHERE_COLUMN = re.compile(
     r"`?(?:\w+`?\.`?)?([A-Za-z_]\w*)`?\s*(?:=|<=|>=|<>|!=|<|>|\bIN\b|\bLIKE\b|\bBETWEEN\b|\bIS\b)",
     re.IGNORECASE,
 )
-_SQL_KEYWORDS = frozenset({"and", "or", "not", "null", "select", "where", "in", "like", "between", "is"})
+_SQL_KEYWORDS = frozenset(
+    {"and", "or", "not", "null", "select", "where", "in", "like", "between", "is"}
+)
 _REDIS_COMMANDS = (
     "GET|SET|SETEX|SETNX|GETSET|MGET|MSET|DEL|UNLINK|EXISTS|EXPIRE|TTL|INCR|INCRBY|DECR|DECRBY|"
     "HGET|HSET|HMGET|HMSET|HGETALL|HDEL|HINCRBY|HKEYS|HVALS|LRANGE|LPUSH|RPUSH|LPOP|RPOP|LLEN|"
     "SADD|SREM|SMEMBERS|SISMEMBER|SUNION|SINTER|ZADD|ZREM|ZRANGE|ZREVRANGE|ZRANGEBYSCORE|ZINCRBY|"
     "ZSCORE|KEYS|SCAN|SSCAN|HSCAN|EVAL|EVALSHA|SORT|XADD|XRANGE|PUBLISH"
 )
-_REDIS_COMMAND = re.compile(rf"(?<![\w:])({_REDIS_COMMANDS})\b[\s\"',:\[]+([^\s\"',\]\[]+)?")
+_REDIS_COMMAND = re.compile(
+    rf"(?<![\w:/])({_REDIS_COMMANDS})\b[\s\"',:\[]+([^\s\"',\]\[()]+)?"
+)
 _DURATION = re.compile(
     r"(\d+(?:\.\d+)?)\s*(us|µs|microseconds|ms|milliseconds|s|sec|secs|seconds)\b", re.IGNORECASE
 )
-_DURATION_FIELD = re.compile(r"duration(?:_?(us|ms|s))?[\"']?\s*[:=]\s*\"?(\d+(?:\.\d+)?)", re.IGNORECASE)
+_DURATION_FIELD = re.compile(
+    r"duration(?:_?(us|ms|s))?[\"']?\s*[:=]\s*\"?(\d+(?:\.\d+)?)", re.IGNORECASE
+)
 _ACCESS_TEXT = re.compile(
     r"^(?P<client>[0-9A-Fa-f.:]{3,45}) \S+ \S+ \[[^\]]*\] \"(?P<request>[^\"]*)\" (?P<status>\d{3}) "
     r"\S+(?: \"[^\"]*\" \"(?P<agent>[^\"]*)\")?"
@@ -230,7 +238,14 @@ _JSON_CLIENT_KEYS = ("remote_addr", "client_ip", "clientip", "remote_ip", "clien
 _JSON_STATUS_KEYS = ("status", "code", "status_code", "response_code")
 _JSON_AGENT_KEYS = ("http_user_agent", "user_agent", "agent", "ua")
 _JSON_UPSTREAM_KEYS = ("upstream_addr", "upstream", "backend", "upstream_host")
-_JSON_LATENCY_KEYS = ("request_time", "upstream_response_time", "latency", "duration", "rt", "elapsed")
+_JSON_LATENCY_KEYS = (
+    "request_time",
+    "upstream_response_time",
+    "latency",
+    "duration",
+    "rt",
+    "elapsed",
+)
 
 
 def _seconds(amount: float, unit: str | None, *, default_unit: str = "s") -> float:
@@ -309,7 +324,9 @@ def parse_slow_command(text: str) -> SlowCommand | None:
     duration = None
     field_match = _DURATION_FIELD.search(text)
     if field_match:
-        duration = _seconds(float(field_match.group(2)), field_match.group(1) or "us", default_unit="us")
+        duration = _seconds(
+            float(field_match.group(2)), field_match.group(1) or "us", default_unit="us"
+        )
     else:
         unit_match = _DURATION.search(text)
         if unit_match:
@@ -332,8 +349,8 @@ def parse_access(line: str) -> AccessRecord | None:
         path=path,
         status=int(match.group("status")),
         agent=match.group("agent"),
-        latency=_latency(line[match.end():]),
-        upstream=_upstream(line[match.end():], exclude=match.group("client")),
+        latency=_latency(line[match.end() :]),
+        upstream=_upstream(line[match.end() :], exclude=match.group("client")),
     )
 
 
@@ -408,7 +425,11 @@ def categorize(line: str) -> LogCategory:
     lowered = text.lower()
     if "deadlock" in lowered:
         return LogCategory.DEADLOCK
-    if "too many connections" in lowered or "max_connections" in lowered or "er_con_count_error" in lowered:
+    if (
+        "too many connections" in lowered
+        or "max_connections" in lowered
+        or "er_con_count_error" in lowered
+    ):
         return LogCategory.TOO_MANY_CONNECTIONS
     if "out of memory" in lowered or "oomkill" in lowered or "oom-kill" in lowered:
         return LogCategory.OUT_OF_MEMORY
@@ -419,13 +440,19 @@ def categorize(line: str) -> LogCategory:
     access = parse_access(line)
     if access is not None and access.status is not None and access.status >= 500:
         return LogCategory.UPSTREAM_ERROR
-    if "upstream" in lowered and any(w in lowered for w in ("timed out", "refused", "prematurely", "no live")):
+    if access is not None and access.status == 429:
+        return LogCategory.WARNING
+    if "upstream" in lowered and any(
+        w in lowered for w in ("timed out", "refused", "prematurely", "no live")
+    ):
         return LogCategory.UPSTREAM_ERROR
     if "timeout" in lowered or "timed out" in lowered:
         return LogCategory.TIMEOUT
     if "refused" in lowered:
         return LogCategory.REFUSED
-    if any(w in lowered for w in ("connection lost", "lost connection", "reset by peer", "broken pipe")):
+    if any(
+        w in lowered for w in ("connection lost", "lost connection", "reset by peer", "broken pipe")
+    ):
         return LogCategory.CONNECTION_LOST
     level = str(_first(obj, ("level", "severity", "lvl", "loglevel")) or "").lower() if obj else ""
     if level in ("error", "err", "fatal", "critical", "crit", "panic") or any(
@@ -437,17 +464,23 @@ def categorize(line: str) -> LogCategory:
     return LogCategory.OTHER
 
 
-def read_event(*, component: str, instance: str | None, ts: float, line: str, query: str) -> LogEvent:
+def read_event(
+    *, component: str, instance: str | None, ts: float, line: str, query: str
+) -> LogEvent:
     """Pure: one sampled line as an event with whatever details it carries."""
     category = categorize(line)
     slow_query = parse_slow_query(line) if category is LogCategory.SLOW_QUERY else None
-    slow_command = None
-    if category in (LogCategory.SLOW_COMMAND, LogCategory.WARNING, LogCategory.TIMEOUT, LogCategory.ERROR):
-        slow_command = parse_slow_command(line)
-    access = parse_access(line) if category in (LogCategory.UPSTREAM_ERROR, LogCategory.TIMEOUT) else None
-    tables = tables_of(line) if category in (LogCategory.DEADLOCK, LogCategory.TOO_MANY_CONNECTIONS) else ()
+    slow_command = parse_slow_command(line) if category is LogCategory.SLOW_COMMAND else None
+    access = parse_access(line)
+    tables = (
+        tables_of(line)
+        if category in (LogCategory.DEADLOCK, LogCategory.TOO_MANY_CONNECTIONS)
+        else ()
+    )
     if access is None and category is LogCategory.UPSTREAM_ERROR:
-        access = AccessRecord(None, None, None, None, None, _latency(line), _upstream(line, exclude=None))
+        access = AccessRecord(
+            None, None, None, None, None, _latency(line), _upstream(line, exclude=None)
+        )
     return LogEvent(
         component=component,
         instance=instance,
@@ -465,9 +498,15 @@ def read_event(*, component: str, instance: str | None, ts: float, line: str, qu
 # --- templates -------------------------------------------------------------------------
 
 _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<TS>"),
+    (
+        re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"),
+        "<TS>",
+    ),
     (re.compile(r"\[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\]"), "<TS>"),
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<UUID>"),
+    (
+        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+        "<UUID>",
+    ),
     (re.compile(rf"\b{_IP}(?::\d+)?\b"), "<IP>"),
     (re.compile(r"\b0x[0-9a-f]+\b|\b[0-9a-f]{12,}\b", re.I), "<HEX>"),
     (re.compile(r"'[^']*'|\"[^\"]{0,200}\""), "<STR>"),
@@ -493,12 +532,18 @@ def _template_text(line: str) -> str:
         return " ".join(sorted(str(key) for key in obj))
     for part in line.split("\n"):
         stripped = part.strip()
-        if stripped and not stripped.startswith("#") and not stripped.lower().startswith(("set timestamp", "use ")):
+        if (
+            stripped
+            and not stripped.startswith("#")
+            and not stripped.lower().startswith(("set timestamp", "use "))
+        ):
             return stripped
     return line.split("\n", 1)[0]
 
 
-def mine_templates(*, lines: Iterable[tuple[float, str]], limit: int = 20) -> tuple[LogTemplate, ...]:
+def mine_templates(
+    *, lines: Iterable[tuple[float, str]], limit: int = 20
+) -> tuple[LogTemplate, ...]:
     """Pure: Drain templates of (ts, line) pairs, most frequent first."""
     drain = Drain(depth=4, sim_th=0.5, max_children=64, max_clusters=500)
     stats: dict[int, list[Any]] = {}
@@ -538,7 +583,9 @@ def read_component_logs(
         for entry in stream.lines:
             if len(events) >= max_events:
                 break
-            event = read_event(component=component, instance=instance, ts=entry.ts, line=entry.line, query=query)
+            event = read_event(
+                component=component, instance=instance, ts=entry.ts, line=entry.line, query=query
+            )
             if event.category is not LogCategory.OTHER:
                 events.append(event)
             pairs.append((entry.ts, entry.line))
@@ -565,9 +612,14 @@ def upstream_errors(events: Iterable[LogEvent]) -> dict[str, list[LogEvent]]:
     """Pure: 5xx/timeout events of a proxy grouped by the upstream address they name."""
     grouped: dict[str, list[LogEvent]] = defaultdict(list)
     for event in events:
-        if event.access is not None and event.access.upstream and event.category in (
-            LogCategory.UPSTREAM_ERROR,
-            LogCategory.TIMEOUT,
+        if (
+            event.access is not None
+            and event.access.upstream
+            and event.category
+            in (
+                LogCategory.UPSTREAM_ERROR,
+                LogCategory.TIMEOUT,
+            )
         ):
             grouped[event.access.upstream].append(event)
     return dict(grouped)
@@ -617,4 +669,3 @@ __all__ = [
     "upstream_errors",
     "where_columns",
 ]
-

@@ -271,6 +271,21 @@ class ProcessRow:
     info: str | None
     query_id: int | None = None  # MariaDB only
 
+    def still_running_in(self, current: ProcessRow) -> bool:
+        """Is ``current`` (a fresh read of this id) still this connection and statement?
+
+        Thread ids are reused; a kill goes ahead only when the connection identity and
+        the statement are unchanged and the statement has not restarted.
+        """
+        return (
+            self.id == current.id
+            and self.user == current.user
+            and self.host == current.host
+            and self.info == current.info
+            and current.time >= self.time
+            and (self.query_id is None or current.query_id in (None, self.query_id))
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class InnodbTransaction:

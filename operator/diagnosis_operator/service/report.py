@@ -388,38 +388,70 @@ def _relative(ts: float | None, onset: float | None) -> str | None:
     )
 
 
-def _inference(item: Evidence, layer: _Layer, chain: _Chain, result: DiagnosisResult) -> str:
+def _magnitude(item: Evidence) -> str:
+    """How strong one piece of evidence is on its own, read from value and baseline."""
+    if item.value is None or item.baseline is None:
+        return ""
+    if item.baseline == 0:
+        return "absent before the incident, so it came with it" if item.value != 0 else ""
+    ratio = item.value / item.baseline
+    if ratio >= 1.5:
+        return f"{ratio:.1f} times its baseline, far outside normal variation"
+    if 0 <= ratio <= 1 / 1.5:
+        return f"down to {_percent(ratio)} of its baseline"
+    return "close to its baseline, so weak on its own"
+
+
+def _inference(
+    item: Evidence, layer: _Layer, chain: _Chain, result: DiagnosisResult, *, first: bool
+) -> str:
     """Why this piece of evidence matters where it sits in the chain."""
     ts = item.ts if item.ts is not None else layer.first_ts
-    relative = _relative(ts, chain.root_onset)
-    change = _change_text(item)
-    moved = f" Its level moved: {change}." if change and item.baseline is not None else ""
+    magnitude = _magnitude(item)
+    strength = f" The signal is {magnitude}." if magnitude else ""
     where = f"`{item.instance}`" if item.instance else f"`{layer.component}`"
+    if not first:
+        since = (
+            f"{_duration(ts - layer.first_ts)} after this layer's first sign"
+            if ts is not None and layer.first_ts is not None and ts - layer.first_ts >= 1
+            else "together with this layer's first sign"
+        )
+        follow = {
+            ROOT: "another sign at the origin of the chain",
+            PROPAGATION: "the failure keeps spreading here",
+            SYMPTOM: "more of the failure users see",
+            AGGRAVATING: "continued pressure from this factor",
+        }.get(layer.role, "seen in the window")
+        return f"{where}: {follow}, {since}.{strength}"
+    relative = _relative(ts, chain.root_onset)
     if layer.role == ROOT:
         confidence = _percent(result.root_cause.confidence)
         return (
             f"{where} is where the chain starts (root cause, confidence {confidence}); "
-            f"the layers above degrade after it.{moved}"
+            f"the layers above degrade after it.{strength}"
         )
     if layer.role == PROPAGATION:
         timing = f", {relative}" if relative else ""
         local = ""
         if layer.affected:
-            local = " Only the listed instances degrade while their siblings stay healthy, so the fault is local to them."
+            local = (
+                " Only the listed instances degrade while their siblings stay healthy,"
+                " so the fault is local to them."
+            )
         return (
             f"{where} sits between the root cause and the symptom and degrades{timing}: "
-            f"it passes the failure upward.{moved}{local}"
+            f"it passes the failure upward.{strength}{local}"
         )
     if layer.role == SYMPTOM:
         timing = f" It shows {relative}." if relative else ""
-        return f"This is where the failure becomes visible to users.{timing}{moved}"
+        return f"This is where the failure becomes visible to users.{timing}{strength}"
     if layer.role == AGGRAVATING:
         timing = f" It starts {relative}." if relative else ""
         return (
             f"`{layer.component}` is not where the incident starts, but it adds to the load "
-            f"and latency of the degraded layers.{timing}{moved}"
+            f"and latency of the degraded layers.{timing}{strength}"
         )
-    return f"Seen in the window but not on the causal path.{moved}"
+    return f"Seen in the window but not on the causal path.{strength}"
 
 
 def _evidence_view(number: int, item: Evidence, inference: str) -> _EvidenceView:
@@ -508,9 +540,11 @@ def _build_view(result: DiagnosisResult) -> _ReportView:
     layer_views: list[_LayerView] = []
     for layer in chain.told_in_order():
         items: list[_EvidenceView] = []
-        for item in sorted(layer.evidence, key=lambda e: e.ts if e.ts is not None else math.inf):
+        ordered = sorted(layer.evidence, key=lambda e: e.ts if e.ts is not None else math.inf)
+        for index, item in enumerate(ordered):
             number += 1
-            items.append(_evidence_view(number, item, _inference(item, layer, chain, result)))
+            inference = _inference(item, layer, chain, result, first=index == 0)
+            items.append(_evidence_view(number, item, inference))
         if layer.role == AGGRAVATING:
             heading = f"{_LAYER_TITLES[AGGRAVATING]}: {layer.component}"
         else:
@@ -633,7 +667,10 @@ def _build_view(result: DiagnosisResult) -> _ReportView:
     elif quiet:
         impact = "None: no component left its baseline enough to call it an incident."
     else:
-        impact = "Broad: no single instance stands out; each affected component degrades on all its instances alike."
+        impact = (
+            "Broad: no single instance stands out; each affected component degrades"
+            " on all its instances alike."
+        )
 
     stamps = [t.ts for t in result.timeline]
     if not stamps:
@@ -1246,7 +1283,7 @@ def _chain_graph(result: DiagnosisResult, chain: _Chain, colors: Mapping[str, st
     feed_width = max(len(feeders_above), len(feeders_below)) * (box_w + row_gap)
     width = int(2 * margin + max(main_width, feed_width))
     below_top = main_top + main_height + 50
-    height = int(below_top + (box_h + margin if feeders_below else margin - 30 + 10))
+    height = int(below_top + box_h + margin if feeders_below else main_top + main_height + margin)
 
     boxes: list[_Box] = []
     arrows: list[_Arrow] = []
@@ -1279,7 +1316,7 @@ def _chain_graph(result: DiagnosisResult, chain: _Chain, colors: Mapping[str, st
                 mid = (x1 + x2) / 2
                 arrows.append(
                     _Arrow(
-                        path=f"M{x1:.1f},{y1:.1f} C{mid:.1f},{y1:.1f} {mid:.1f},{y2:.1f} {x2:.1f},{y2:.1f}",
+                        path=_curve((x1, y1), (mid, y1), (mid, y2), (x2, y2)),
                         role="chain",
                         label=f"{source.title} → {target.title}",
                     )
@@ -1318,12 +1355,18 @@ def _chain_graph(result: DiagnosisResult, chain: _Chain, colors: Mapping[str, st
             midy = (y1 + y2) / 2
             arrows.append(
                 _Arrow(
-                    path=f"M{x1:.1f},{y1:.1f} C{x1:.1f},{midy:.1f} {x2:.1f},{midy:.1f} {x2:.1f},{y2:.1f}",
+                    path=_curve((x1, y1), (x1, midy), (x2, midy), (x2, y2)),
                     role="feed",
                     label=f"{title} → {goal.title}",
                 )
             )
     return _ChainGraph(width=width, height=height, boxes=tuple(boxes), arrows=tuple(arrows))
+
+
+def _curve(*points: tuple[float, float]) -> str:
+    """An SVG cubic Bézier path through a start, two control points and an end."""
+    (x1, y1), (c1x, c1y), (c2x, c2y), (x2, y2) = points
+    return f"M{x1:.1f},{y1:.1f} C{c1x:.1f},{c1y:.1f} {c2x:.1f},{c2y:.1f} {x2:.1f},{y2:.1f}"
 
 
 def _feed_column(chain: _Chain, result: DiagnosisResult, column_count: int) -> int:
@@ -1394,7 +1437,7 @@ class _Reader:
         self._data: dict[str, Any] = data
         self._path = path
 
-    def _where(self, key: str) -> str:
+    def where(self, key: str) -> str:
         return f"{self._path}.{key}" if self._path else key
 
     def has(self, key: str) -> bool:
@@ -1406,7 +1449,7 @@ class _Reader:
     def string(self, key: str) -> str:
         value = self._data.get(key)
         if not isinstance(value, str):
-            raise ResultFormatError(f"{self._where(key)}: expected a string, got {_kind(value)}")
+            raise ResultFormatError(f"{self.where(key)}: expected a string, got {_kind(value)}")
         return value
 
     def optional_string(self, key: str) -> str | None:
@@ -1415,7 +1458,7 @@ class _Reader:
     def number(self, key: str) -> float:
         value = self._data.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ResultFormatError(f"{self._where(key)}: expected a number, got {_kind(value)}")
+            raise ResultFormatError(f"{self.where(key)}: expected a number, got {_kind(value)}")
         return float(value)
 
     def optional_number(self, key: str) -> float | None:
@@ -1424,14 +1467,14 @@ class _Reader:
     def integer(self, key: str) -> int:
         value = self._data.get(key)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ResultFormatError(f"{self._where(key)}: expected an integer, got {_kind(value)}")
+            raise ResultFormatError(f"{self.where(key)}: expected an integer, got {_kind(value)}")
         return value
 
     def boolean(self, key: str, default: bool) -> bool:
         value = self._data.get(key, default)
         if not isinstance(value, bool):
             raise ResultFormatError(
-                f"{self._where(key)}: expected true or false, got {_kind(value)}"
+                f"{self.where(key)}: expected true or false, got {_kind(value)}"
             )
         return value
 
@@ -1441,10 +1484,10 @@ class _Reader:
             moment = datetime.fromisoformat(text)
         except ValueError:
             raise ResultFormatError(
-                f"{self._where(key)}: {text!r} is not an RFC 3339 time"
+                f"{self.where(key)}: {text!r} is not an RFC 3339 time"
             ) from None
         if moment.tzinfo is None:
-            raise ResultFormatError(f"{self._where(key)}: {text!r} has no time zone")
+            raise ResultFormatError(f"{self.where(key)}: {text!r} has no time zone")
         return utc_seconds(moment)
 
     def optional_time(self, key: str) -> float | None:
@@ -1455,7 +1498,7 @@ class _Reader:
         for index, item in enumerate(items):
             if not isinstance(item, str):
                 raise ResultFormatError(
-                    f"{self._where(key)}[{index}]: expected a string, got {_kind(item)}"
+                    f"{self.where(key)}[{index}]: expected a string, got {_kind(item)}"
                 )
         return tuple(str(item) for item in items)
 
@@ -1464,24 +1507,24 @@ class _Reader:
         if value is None:
             return []
         if not isinstance(value, list):
-            raise ResultFormatError(f"{self._where(key)}: expected a list, got {_kind(value)}")
+            raise ResultFormatError(f"{self.where(key)}: expected a list, got {_kind(value)}")
         return value
 
     def objects(self, key: str) -> list[_Reader]:
         return [
-            _Reader(item, f"{self._where(key)}[{index}]")
+            _Reader(item, f"{self.where(key)}[{index}]")
             for index, item in enumerate(self.sequence(key))
         ]
 
     def object(self, key: str) -> _Reader:
-        return _Reader(self._data.get(key), self._where(key))
+        return _Reader(self._data.get(key), self.where(key))
 
     def mapping(self, key: str) -> dict[str, Any]:
         value = self._data.get(key)
         if value is None:
             return {}
         if not isinstance(value, dict):
-            raise ResultFormatError(f"{self._where(key)}: expected an object, got {_kind(value)}")
+            raise ResultFormatError(f"{self.where(key)}: expected an object, got {_kind(value)}")
         return dict(value)
 
     def choice(self, key: str, choices: type[Any]) -> Any:
@@ -1491,7 +1534,7 @@ class _Reader:
         except ValueError:
             allowed = ", ".join(member.value for member in choices)
             raise ResultFormatError(
-                f"{self._where(key)}: {text!r} is not one of {allowed}"
+                f"{self.where(key)}: {text!r} is not one of {allowed}"
             ) from None
 
 
@@ -1627,7 +1670,7 @@ def _key_signal(reader: _Reader) -> KeySignal:
             )
         ):
             raise ResultFormatError(
-                f"{reader._where('points')}[{index}]: expected [timestamp, value], got {point!r:.80}"
+                f"{reader.where('points')}[{index}]: expected [timestamp, value], got {point!r:.80}"
             )
         timestamps.append(float(point[0]))
         values.append(float(point[1]))

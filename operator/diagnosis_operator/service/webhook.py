@@ -27,15 +27,15 @@ import asyncio
 import hmac
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Literal, Protocol, Self
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from diagnosis_operator.adapters.kubernetes_writer import KubernetesWriteError
 from diagnosis_operator.core.alerts import (
@@ -47,13 +47,95 @@ from diagnosis_operator.core.alerts import (
     routing_from_policy,
 )
 from diagnosis_operator.models.alerts import AlertmanagerWebhook
-from diagnosis_operator.models.crd import DiagnosisPolicySpec
+from diagnosis_operator.models.crd import DURATION_PATTERN, DiagnosisPolicySpec, parse_duration
 from diagnosis_operator.service import metrics
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 _JSON_TYPES = ("application/json",)
+
+
+class HttpSettings(BaseSettings):
+    """The operator's HTTP server (``/metrics``, ``/healthz``, the webhook): ``DIAG_HTTP_*``.
+
+    No port, no server (unless the webhook is enabled, which needs one: 8080).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DIAG_HTTP_", extra="forbid", frozen=True)
+
+    port: int | None = Field(default=None, ge=1, le=65535)
+    address: str = "0.0.0.0"  # noqa: S104 (the pod's own network namespace)
+
+
+DEFAULT_HTTP_PORT = 8080
+
+
+class WebhookSettings(BaseSettings):
+    """The webhook's settings, from ``DIAG_WEBHOOK_*`` (the chart sets them).
+
+    The token comes from ``DIAG_WEBHOOK_TOKEN_FILE`` (a mounted Secret; preferred)
+    or ``DIAG_WEBHOOK_TOKEN``.  Notifications to ``POST /alertmanager`` go to the
+    policy ``DIAG_WEBHOOK_POLICY`` in ``DIAG_WEBHOOK_NAMESPACE``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DIAG_WEBHOOK_", extra="forbid", frozen=True)
+
+    enabled: bool = False
+    token_file: Path | None = None
+    token: SecretStr | None = None
+    namespace: str | None = Field(default=None, max_length=63)
+    policy: str | None = Field(default=None, max_length=253)
+    mode: Literal["observe", "dry-run", "remediate"] | None = None
+    component_labels: Annotated[tuple[str, ...], NoDecode] = ("service", "job", "app")
+    default_component: str | None = None
+    route_label: str | None = "route"
+    lookback: str = Field(default="30m", pattern=DURATION_PATTERN)
+    max_window: str = Field(default="6h", pattern=DURATION_PATTERN)
+    dedup_window: str = Field(default="1h", pattern=DURATION_PATTERN)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _comma_separated(cls, values: Any) -> Any:
+        if isinstance(values, dict) and isinstance(values.get("component_labels"), str):
+            text = values["component_labels"]
+            values = {
+                **values,
+                "component_labels": tuple(part.strip() for part in text.split(",") if part.strip()),
+            }
+        return values
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> Self:
+        if self.enabled:
+            if self.token_file is None and self.token is None:
+                raise ValueError("the webhook needs DIAG_WEBHOOK_TOKEN_FILE or DIAG_WEBHOOK_TOKEN")
+            if not self.namespace or not self.policy:
+                raise ValueError(
+                    "the webhook needs DIAG_WEBHOOK_NAMESPACE and DIAG_WEBHOOK_POLICY "
+                    "(the policy POST /alertmanager routes to)"
+                )
+        return self
+
+    def token_source(self) -> TokenSource:
+        if self.token_file is not None:
+            return TokenSource(path=self.token_file)
+        assert self.token is not None
+        return TokenSource(value=self.token.get_secret_value())
+
+    def routing_template(self) -> AlertRouting:
+        return AlertRouting(
+            policy=self.policy or "",
+            namespace=self.namespace or "",
+            component_labels=self.component_labels,
+            default_component=self.default_component,
+            route_label=self.route_label,
+            mode=self.mode,
+            lookback_seconds=parse_duration(self.lookback),
+            max_window_seconds=parse_duration(self.max_window),
+            dedup_window_seconds=parse_duration(self.dedup_window),
+        )
 
 
 class DiagnosisWriter(Protocol):
@@ -155,20 +237,6 @@ class TokenSource:
             self._value = None
             self.current()  # fail at startup, not on the first alert
 
-    @classmethod
-    def from_env(cls, *, file_variable: str, value_variable: str) -> TokenSource:
-        """A file path in ``file_variable`` wins over a literal in ``value_variable``."""
-        path = os.environ.get(file_variable)
-        if path:
-            return cls(path=Path(path))
-        value = os.environ.get(value_variable)
-        if value:
-            return cls(value=value)
-        raise ValueError(
-            f"no webhook token: set {file_variable} (a file, e.g. a mounted Secret) "
-            f"or {value_variable}"
-        )
-
     def current(self) -> bytes:
         if self._value is not None:
             return self._value
@@ -190,20 +258,28 @@ class TokenSource:
 
 def build_app(
     *,
-    writer: DiagnosisWriter,
-    routing: RoutingResolver,
-    token: TokenSource,
+    writer: DiagnosisWriter | None,
+    routing: RoutingResolver | None,
+    token: TokenSource | None,
     clock: Callable[[], float] = time.time,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> web.Application:
-    """The webhook application; nothing runs until an ``AppRunner`` starts it."""
-    receiver = _Receiver(
-        writer=writer, routing=routing, token=token, clock=clock, max_body_bytes=max_body_bytes
-    )
+    """The operator's HTTP application; nothing runs until an ``AppRunner`` starts it.
+
+    ``/healthz`` and ``/metrics`` always; ``/alertmanager`` only with a writer, a
+    routing and a token together (there is no unauthenticated webhook).
+    """
     # aiohttp's own limit stays above ours so that our check gives the clear 413.
     app = web.Application(client_max_size=max_body_bytes + 1)
-    app.router.add_post("/alertmanager", receiver.handle)
-    app.router.add_post("/alertmanager/{namespace}/{policy}", receiver.handle)
+    given = [part is not None for part in (writer, routing, token)]
+    if any(given) and not all(given):
+        raise ValueError("the Alertmanager webhook needs a writer, a routing and a token")
+    if writer is not None and routing is not None and token is not None:
+        receiver = _Receiver(
+            writer=writer, routing=routing, token=token, clock=clock, max_body_bytes=max_body_bytes
+        )
+        app.router.add_post("/alertmanager", receiver.handle)
+        app.router.add_post("/alertmanager/{namespace}/{policy}", receiver.handle)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     return app

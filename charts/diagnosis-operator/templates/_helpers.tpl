@@ -1,0 +1,41 @@
+{{/* Names and labels shared by every template. */}}
+{{- define "diagnosis-operator.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "diagnosis-operator.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "diagnosis-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "diagnosis-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "diagnosis-operator.labels" -}}
+{{ include "diagnosis-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: diagnosis-operator
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "diagnosis-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "diagnosis-operator.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "diagnosis-operator.checks" -}}
+{{- if and (not .Values.peering.enabled) (gt (int .Values.replicaCount) 1) -}}
+{{- fail "replicaCount > 1 needs peering.enabled=true (kopf peering keeps one replica active)" -}}
+{{- end -}}
+{{- if and (not .Values.watch.allNamespaces) (empty .Values.watch.namespaces) -}}
+{{- fail "watch.namespaces must list namespaces when watch.allNamespaces=false" -}}
+{{- end -}}
+{{- end -}}

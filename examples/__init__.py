@@ -1,0 +1,1 @@
+"""Runnable examples; ``examples.incidents`` holds the incident-bundle generators."""

@@ -1,0 +1,1 @@
+"""Deterministic incident-bundle generators (see README.md and generate.py)."""

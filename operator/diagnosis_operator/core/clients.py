@@ -1,0 +1,225 @@
+"""Client traffic: floods and tight retry loops.  Pure.
+
+Inputs are what Loki aggregates (requests per client per step, and failed
+requests per client, request and agent per fine step) plus the sampled access
+lines the log reader parsed.  A *flood* is one client whose share of the
+requests is far above the others'; a *retry loop* is one client sending the
+same failing request many times within about a second.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from diagnosis_operator.core.logs import CLIENT_LABELS, LogEvent
+from diagnosis_operator.models.findings import AbusiveClient, ClientPattern
+from diagnosis_operator.models.signals import LogCount
+
+# A flood: at least this share of all requests seen, and this many times the
+# typical (median) client, and at least this many requests per second at peak.
+FLOOD_MIN_SHARE = 0.25
+FLOOD_MIN_RATIO = 10.0
+FLOOD_MIN_PEAK_RATE = 1.0
+FLOOD_MIN_CLIENTS = 3
+# A retry loop: this many identical failing requests within RETRY_SPAN seconds.
+RETRY_MIN_REQUESTS = 5
+RETRY_SPAN = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTraffic:
+    """Requests of one client over the window, per step of the collector's grid."""
+
+    ip: str
+    timestamps: tuple[float, ...]
+    counts: tuple[float, ...]
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.counts))
+
+
+def client_of(labels: Mapping[str, str]) -> str | None:
+    """Pure: the client address in an extracted-count label set (text or JSON form)."""
+    for name in CLIENT_LABELS:
+        value = labels.get(name)
+        if value:
+            return value
+    return None
+
+
+def merge_client_counts(counts: Iterable[LogCount]) -> list[ClientTraffic]:
+    """Pure: one traffic series per client address (the text and JSON groups merged)."""
+    per_client: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    for count in counts:
+        ip = client_of(count.labels)
+        if not ip:
+            continue
+        for ts, value in zip(count.timestamps, count.values, strict=True):
+            per_client[ip][ts] += value
+    traffic = []
+    for ip, points in per_client.items():
+        ordered = sorted(points.items())
+        traffic.append(
+            ClientTraffic(
+                ip=ip, timestamps=tuple(t for t, _ in ordered), counts=tuple(v for _, v in ordered)
+            )
+        )
+    traffic.sort(key=lambda t: (-t.total, t.ip))
+    return traffic
+
+
+def find_floods(*, traffic: Sequence[ClientTraffic], step: float) -> list[AbusiveClient]:
+    """Pure: clients whose request volume dwarfs everyone else's."""
+    if len(traffic) < FLOOD_MIN_CLIENTS:
+        return []
+    totals = np.array([t.total for t in traffic])
+    grand_total = float(totals.sum())
+    if grand_total <= 0:
+        return []
+    floods = []
+    for index, client in enumerate(traffic):
+        others = np.delete(totals, index)
+        typical = float(np.median(others)) if others.size else 0.0
+        share = client.total / grand_total
+        counts = np.asarray(client.counts)
+        peak = float(counts.max()) if counts.size else 0.0
+        peak_rate = peak / step
+        if share < FLOOD_MIN_SHARE or client.total < FLOOD_MIN_RATIO * max(typical, 1.0):
+            continue
+        if peak_rate < FLOOD_MIN_PEAK_RATE:
+            continue
+        usual = float(np.median(counts))
+        busy = counts >= usual + 0.25 * (peak - usual) if peak > usual else counts >= peak
+        busy_index = np.flatnonzero(busy)
+        first = client.timestamps[int(busy_index[0])] - step
+        last = client.timestamps[int(busy_index[-1])]
+        ratio = client.total / max(typical, 1.0)
+        floods.append(
+            AbusiveClient(
+                ip=client.ip,
+                reason=(
+                    f"{share:.0%} of all requests ({int(client.total)}), {ratio:.0f}x the typical client; "
+                    f"peak {peak_rate:.1f} req/s"
+                ),
+                requests=int(client.total),
+                pattern=ClientPattern.FLOOD,
+                first_seen=first,
+                last_seen=last,
+            )
+        )
+    return floods
+
+
+@dataclass(frozen=True, slots=True)
+class _Burst:
+    ip: str
+    request: str
+    agent: str | None
+    requests: int
+    first: float
+    last: float
+
+
+def _bursts_from_counts(counts: Iterable[LogCount], *, step: float) -> list[_Burst]:
+    bursts = []
+    for count in counts:
+        ip = client_of(count.labels)
+        if not ip or not count.values:
+            continue
+        best = int(np.argmax(count.values))
+        requests = int(count.values[best])
+        if requests >= RETRY_MIN_REQUESTS and step <= 2 * RETRY_SPAN:
+            ts = count.timestamps[best]
+            bursts.append(
+                _Burst(
+                    ip=ip,
+                    request=count.labels.get("request", "") or "?",
+                    agent=count.labels.get("agent") or None,
+                    requests=requests,
+                    first=ts - step,
+                    last=ts,
+                )
+            )
+    return bursts
+
+
+def _bursts_from_lines(events: Iterable[LogEvent]) -> list[_Burst]:
+    groups: dict[tuple[str, str, str | None], list[float]] = defaultdict(list)
+    for event in events:
+        access = event.access
+        if access is None or not access.client:
+            continue
+        groups[(access.client, access.request_key, access.agent)].append(event.ts)
+    bursts = []
+    for (ip, request, agent), stamps in groups.items():
+        if len(stamps) < RETRY_MIN_REQUESTS:
+            continue
+        times = np.sort(np.asarray(stamps))
+        # for each request, how many follow it within the span (two-pointer via searchsorted)
+        ends = np.searchsorted(times, times + RETRY_SPAN, side="right")
+        sizes = ends - np.arange(times.size)
+        best = int(np.argmax(sizes))
+        if sizes[best] >= RETRY_MIN_REQUESTS:
+            bursts.append(
+                _Burst(
+                    ip=ip,
+                    request=request,
+                    agent=agent,
+                    requests=int(sizes[best]),
+                    first=float(times[best]),
+                    last=float(times[ends[best] - 1]),
+                )
+            )
+    return bursts
+
+
+def find_retry_loops(
+    *, retry_counts: Iterable[LogCount], retry_step: float, access_events: Iterable[LogEvent]
+) -> list[AbusiveClient]:
+    """Pure: clients repeating one failing request in a tight loop (strongest burst per client)."""
+    best: dict[str, _Burst] = {}
+    for burst in [
+        *_bursts_from_counts(retry_counts, step=retry_step),
+        *_bursts_from_lines(access_events),
+    ]:
+        current = best.get(burst.ip)
+        if current is None or burst.requests > current.requests:
+            best[burst.ip] = burst
+    loops = []
+    for ip, burst in sorted(best.items(), key=lambda item: (-item[1].requests, item[0])):
+        span = max(burst.last - burst.first, 0.0)
+        within = "within 1 s" if span <= RETRY_SPAN else f"within {span:.0f} s"
+        agent = f", {burst.agent}" if burst.agent else ""
+        loops.append(
+            AbusiveClient(
+                ip=ip,
+                reason=f"{burst.requests} identical failing requests {within} ({burst.request}{agent})",
+                requests=burst.requests,
+                pattern=ClientPattern.RETRY_LOOP,
+                first_seen=burst.first,
+                last_seen=burst.last,
+            )
+        )
+    return loops
+
+
+def find_abusive_clients(
+    *,
+    client_counts: Iterable[LogCount],
+    retry_counts: Iterable[LogCount],
+    retry_step: float,
+    access_events: Iterable[LogEvent],
+    step: float,
+) -> list[AbusiveClient]:
+    """Pure: floods and retry loops; a client in both is listed once (as a flood)."""
+    floods = find_floods(traffic=merge_client_counts(client_counts), step=step)
+    loops = find_retry_loops(
+        retry_counts=retry_counts, retry_step=retry_step, access_events=access_events
+    )
+    flooding = {c.ip for c in floods}
+    return [*floods, *(c for c in loops if c.ip not in flooding)]

@@ -1,0 +1,622 @@
+"""From anomalies to a root cause: topology-aware ranking, affected instances.  Pure.
+
+Every component with evidence gets a score in [0, 1]:
+
+    raw = 0.35*strength + 0.15*breadth + 0.15*agreement + 0.25*explains + 0.10*first
+    score = raw * 0.45   if an anomalous dependency went bad first (it explains this one)
+            raw          otherwise
+
+* ``strength``  = 1 - exp(-S/30), S the strongest evidence: the highest robust
+  z-score of its signals, or the log score (10 x severity per category of
+  severe lines that are new in the window, damped for single lines);
+* ``breadth``   = independent signals (metric families + new log categories) / 5, capped at 1;
+* ``agreement`` = 1 when metrics and logs both point at it, 0.5 when one does;
+* ``explains``  = share of its anomalous callers (transitively, along dependsOn)
+  that went bad no earlier than it did (0.3 without anomalous callers);
+* ``first``     = 1 for the earliest onset, decreasing with the lag.
+
+The root is the best-scoring component (it must be significant: S >= 11 and
+either two independent signals or S >= 20).  Its confidence is
+``score * (0.55 + 0.45 * min(1, gap / 0.3))`` where ``gap`` is its lead over
+the best other component that is not one of its callers: a clear single cause
+keeps its score, a close second halves the last part.  ``client`` is the root
+when an abusive client's flood started before (or without) any backend
+anomaly; ``none`` when nothing is significant.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from diagnosis_operator.core.detect import (
+    Z_THRESHOLD,
+    Detection,
+    FloatArray,
+    Signal,
+    SignalKind,
+    level_between,
+)
+from diagnosis_operator.core.logs import (
+    SEVERITY,
+    ComponentLogs,
+    LogCategory,
+    LogEvent,
+    statement_fingerprint,
+)
+from diagnosis_operator.models.findings import (
+    CLIENT_CAUSE,
+    NO_INCIDENT,
+    AbusiveClient,
+    AffectedInstance,
+    Candidate,
+    ClientPattern,
+    RootCause,
+)
+from diagnosis_operator.models.signals import Window
+from diagnosis_operator.models.topology import Component, Topology
+
+ROLE_ROOT = "root"
+ROLE_AGGRAVATING = "aggravating"
+ROLE_SYMPTOM = "symptom"
+ROLE_CANDIDATE = "candidate"
+
+MIN_ROOT_EVIDENCE = 11.0
+STRONG_EVIDENCE = 20.0
+NEW_CATEGORY_MIN_SEVERITY = 1.5
+HEALTH_KINDS = (
+    SignalKind.ERROR_RATIO,
+    SignalKind.LATENCY,
+    SignalKind.CPU,
+    SignalKind.LOG_SIGNIFICANT,
+)
+
+
+@dataclass(frozen=True)
+class ComponentEvidence:
+    """What one component's signals and logs say, summarised for ranking."""
+
+    component: Component
+    detections: tuple[Detection, ...] = ()
+    logs: ComponentLogs | None = None
+    # severe log categories that are new (or much more frequent) in the incident,
+    # with their first event and how many sampled lines fell in them
+    new_categories: Mapping[LogCategory, tuple[LogEvent, int]] = field(default_factory=dict)
+
+    @property
+    def metric_detections(self) -> tuple[Detection, ...]:
+        return tuple(d for d in self.detections if d.signal.kind is not SignalKind.LOG_LINES)
+
+    @property
+    def metric_score(self) -> float:
+        return max((d.score for d in self.metric_detections), default=0.0)
+
+    @property
+    def log_score(self) -> float:
+        total = 0.0
+        for category, (_, count) in self.new_categories.items():
+            total += 10.0 * SEVERITY[category] * min(1.0, math.log2(1 + count) / 2.0)
+        return min(total, 100.0)
+
+    @property
+    def evidence_score(self) -> float:
+        return max(self.metric_score, self.log_score)
+
+    @property
+    def families(self) -> frozenset[str]:
+        names = {d.signal.family for d in self.metric_detections}
+        names.update(f"log:{category.value}" for category in self.new_categories)
+        return frozenset(names)
+
+    @property
+    def has_metric_evidence(self) -> bool:
+        return any(d.signal.kind is not SignalKind.LOG_SIGNIFICANT for d in self.metric_detections)
+
+    @property
+    def has_log_evidence(self) -> bool:
+        return bool(self.new_categories) or any(
+            d.signal.kind is SignalKind.LOG_SIGNIFICANT for d in self.metric_detections
+        )
+
+    @property
+    def onset(self) -> float | None:
+        moments = [d.onset for d in self.metric_detections if d.score >= Z_THRESHOLD]
+        moments.extend(event.ts for event, _ in self.new_categories.values())
+        return min(moments) if moments else None
+
+    @property
+    def significant(self) -> bool:
+        return self.evidence_score >= MIN_ROOT_EVIDENCE and (
+            len(self.families) >= 2 or self.evidence_score >= STRONG_EVIDENCE
+        )
+
+
+def new_log_categories(
+    *,
+    logs: ComponentLogs,
+    window: Window,
+    baseline_fraction: float = 0.25,
+    span: float = 300.0,
+    max_p: float = 1e-3,
+) -> dict[LogCategory, tuple[LogEvent, int]]:
+    """Pure: severe log categories that start (or burst) in the incident part of the window.
+
+    The first ``baseline_fraction`` of the window gives each category's usual
+    rate.  A category is new at the first event that opens a ``span``-second
+    stretch holding more of it than that rate makes plausible (Poisson tail
+    below ``max_p``); the most severe categories (deadlocks, connection
+    exhaustion, out of memory) are new at their first line when the baseline
+    had none.  Slow queries are judged per statement fingerprint, so a slow
+    report that runs every hour does not hide a new slow statement.  Returns the
+    first event from the onset on and the number of events from there.
+    """
+    cut = window.start + baseline_fraction * window.duration
+    before_span = max(cut - window.start, 1.0)
+    grouped: dict[tuple[LogCategory, str], list[LogEvent]] = defaultdict(list)
+    for event in logs.events:
+        if SEVERITY[event.category] >= NEW_CATEGORY_MIN_SEVERITY:
+            key = ""
+            if event.slow_query is not None:
+                key = statement_fingerprint(event.slow_query.statement)
+            grouped[(event.category, key)].append(event)
+    found: dict[LogCategory, tuple[LogEvent, int]] = {}
+    for (category, _), events in grouped.items():
+        events.sort(key=lambda e: e.ts)
+        stamps = [e.ts for e in events]
+        before = bisect.bisect_left(stamps, cut)
+        if before == len(events):
+            continue
+        onset_index: int | None = None
+        if before == 0 and SEVERITY[category] >= 3.0:
+            onset_index = 0
+        else:
+            expected = (before + 0.5) / before_span * span
+            for index in range(before, len(events)):
+                inside = bisect.bisect_left(stamps, stamps[index] + span) - index
+                if _poisson_tail(inside, expected) < max_p:
+                    onset_index = index
+                    break
+        if onset_index is None:
+            continue
+        first = events[onset_index]
+        count = len(events) - onset_index
+        current = found.get(category)
+        if current is None or first.ts < current[0].ts:
+            found[category] = (first, count + (current[1] if current else 0))
+        else:
+            found[category] = (current[0], current[1] + count)
+    return found
+
+
+def _poisson_tail(k: int, mu: float) -> float:
+    """P(X >= k) for X ~ Poisson(mu)."""
+    if k <= 0:
+        return 1.0
+    term = math.exp(-mu)
+    below = 0.0
+    for i in range(k):
+        below += term
+        term *= mu / (i + 1)
+    return max(0.0, 1.0 - below) if below < 0.999 else _upper_sum(k, mu)
+
+
+def _upper_sum(k: int, mu: float) -> float:
+    log_term = -mu + k * math.log(max(mu, 1e-300)) - math.lgamma(k + 1)
+    total = 0.0
+    term = math.exp(log_term)
+    i = k
+    while term > 1e-300 and i < k + 200:
+        total += term
+        i += 1
+        term *= mu / i
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    component: str
+    score: float
+    strength: float
+    breadth: float
+    agreement: float
+    explains: float
+    first: float
+    explained_by: str | None
+
+    def reasons(self) -> tuple[str, ...]:
+        out = [
+            f"strength {self.strength:.2f}",
+            f"breadth {self.breadth:.2f}",
+            f"metric/log agreement {self.agreement:.2f}",
+            f"explains callers {self.explains:.2f}",
+            f"earliest {self.first:.2f}",
+        ]
+        if self.explained_by:
+            out.append(f"explained by earlier {self.explained_by}")
+        return tuple(out)
+
+
+def score_components(
+    *,
+    topology: Topology,
+    evidence: Mapping[str, ComponentEvidence],
+    window: Window,
+    tolerance: float,
+) -> list[Score]:
+    """Pure: the ranking formula of the module docstring, best first."""
+    anomalous = {
+        name: ev
+        for name, ev in evidence.items()
+        if ev.evidence_score >= Z_THRESHOLD and ev.onset is not None
+    }
+    if not anomalous:
+        return []
+    onsets = {name: ev.onset for name, ev in anomalous.items() if ev.onset is not None}
+    earliest = min(onsets.values())
+    span = max(0.25 * window.duration, 60.0)
+    scores = []
+    for name, ev in anomalous.items():
+        onset = onsets[name]
+        strength = 1.0 - math.exp(-ev.evidence_score / 30.0)
+        breadth = min(1.0, len(ev.families) / 5.0)
+        agreement = 1.0 if ev.has_metric_evidence and ev.has_log_evidence else 0.5
+        callers = [c for c in _callers(topology, name) if c in anomalous]
+        if callers:
+            later = sum(1 for c in callers if onsets[c] >= onset - tolerance)
+            explains = later / len(callers)
+        else:
+            explains = 0.3
+        first = max(0.0, 1.0 - max(onset - earliest - tolerance, 0.0) / span)
+        explained_by = None
+        for dependency in sorted(topology.downstream_of(name)):
+            other = anomalous.get(dependency)
+            if other is None or onsets[dependency] > onset + tolerance:
+                continue
+            if 1.0 - math.exp(-other.evidence_score / 30.0) >= 0.3:
+                explained_by = dependency
+                break
+        raw = 0.35 * strength + 0.15 * breadth + 0.15 * agreement + 0.25 * explains + 0.10 * first
+        if explained_by:
+            raw *= 0.45
+        scores.append(
+            Score(
+                component=name,
+                score=raw,
+                strength=strength,
+                breadth=breadth,
+                agreement=agreement,
+                explains=explains,
+                first=first,
+                explained_by=explained_by,
+            )
+        )
+    scores.sort(key=lambda s: (-s.score, onsets[s.component], s.component))
+    return scores
+
+
+def _callers(topology: Topology, name: str) -> frozenset[str]:
+    """Components that depend on ``name``, transitively."""
+    return frozenset(c.name for c in topology if name in topology.downstream_of(c.name))
+
+
+@dataclass(frozen=True)
+class Ranking:
+    root_cause: RootCause
+    candidates: tuple[Candidate, ...]
+    scores: tuple[Score, ...]
+    root_onset: float | None
+
+
+def rank(
+    *,
+    topology: Topology,
+    evidence: Mapping[str, ComponentEvidence],
+    clients: Sequence[AbusiveClient],
+    window: Window,
+    step: float,
+) -> Ranking:
+    """Pure: root cause, roles and confidence (see the module docstring)."""
+    tolerance = max(3.0 * step, 60.0)
+    scores = score_components(
+        topology=topology, evidence=evidence, window=window, tolerance=tolerance
+    )
+    by_name = {s.component: s for s in scores}
+    best = scores[0] if scores else None
+    root_ok = best is not None and evidence[best.component].significant and best.score >= 0.3
+    backend_onset = min(
+        (ev.onset for ev in evidence.values() if ev.onset is not None and ev.significant),
+        default=None,
+    )
+    floods = [c for c in clients if c.pattern is ClientPattern.FLOOD and c.first_seen is not None]
+    flood_start = min((c.first_seen for c in floods if c.first_seen is not None), default=None)
+    client_first = flood_start is not None and (
+        backend_onset is None or flood_start <= backend_onset + tolerance
+    )
+
+    if client_first or (not root_ok and clients):
+        return _client_ranking(
+            topology=topology, scores=scores, clients=clients, floods=bool(floods)
+        )
+    if best is None or not root_ok:
+        top = best.score if best else 0.0
+        return Ranking(
+            root_cause=RootCause(
+                component=NO_INCIDENT,
+                kind=None,
+                instance=None,
+                confidence=max(0.5, 1.0 - top),
+                summary="No incident in the window: no signal left its baseline far or long enough.",
+            ),
+            candidates=tuple(
+                Candidate(component=s.component, score=s.score, reasons=s.reasons()) for s in scores
+            ),
+            scores=tuple(scores),
+            root_onset=None,
+        )
+
+    root = best.component
+    root_ev = evidence[root]
+    callers = _callers(topology, root)
+    root_victims = callers
+    others = [s for s in scores if s.component != root and s.component not in callers]
+    gap = best.score - (others[0].score if others else 0.0)
+    confidence = best.score * (0.55 + 0.45 * min(1.0, gap / 0.3))
+    candidates = []
+    for s in scores:
+        if s.component == root:
+            role = ROLE_ROOT
+        elif s.component in callers:
+            role = ROLE_SYMPTOM
+        elif _callers(topology, s.component) & root_victims and evidence[s.component].significant:
+            role = ROLE_AGGRAVATING
+        else:
+            role = ROLE_CANDIDATE
+        candidates.append(
+            Candidate(component=s.component, score=s.score, role=role, reasons=s.reasons())
+        )
+    del by_name
+    component = topology.get(root)
+    return Ranking(
+        root_cause=RootCause(
+            component=root,
+            kind=component.kind.value,
+            instance=_root_instance(root_ev),
+            confidence=min(confidence, 0.99),
+            summary="",
+        ),
+        candidates=tuple(candidates),
+        scores=tuple(scores),
+        root_onset=root_ev.onset,
+    )
+
+
+def _root_instance(evidence: ComponentEvidence) -> str | None:
+    """The instance when the root's evidence all comes from one instance of several."""
+    instances = {d.signal.instance for d in evidence.metric_detections if d.signal.instance}
+    instances.update(
+        event.instance for event, _ in evidence.new_categories.values() if event.instance
+    )
+    return next(iter(instances)) if len(instances) == 1 else None
+
+
+def _client_ranking(
+    *, topology: Topology, scores: Sequence[Score], clients: Sequence[AbusiveClient], floods: bool
+) -> Ranking:
+    del topology
+    strongest = max(clients, key=lambda c: c.requests)
+    confidence = (0.8 if floods else 0.55) * (0.85 if len(clients) > 1 else 1.0)
+    candidates = tuple(
+        Candidate(component=s.component, score=s.score, role=ROLE_SYMPTOM, reasons=s.reasons())
+        for s in scores
+    )
+    return Ranking(
+        root_cause=RootCause(
+            component=CLIENT_CAUSE,
+            kind=None,
+            instance=strongest.ip,
+            confidence=confidence,
+            summary="",
+        ),
+        candidates=candidates,
+        scores=tuple(scores),
+        root_onset=strongest.first_seen,
+    )
+
+
+# --- affected instances ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AffectedFinding:
+    instance: AffectedInstance
+    detections: tuple[Detection, ...]
+
+
+def _format_level(signal: Signal, value: float) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    if signal.kind is SignalKind.ERROR_RATIO:
+        return f"{(1.0 - value) * 100:.1f}%"
+    if signal.kind is SignalKind.CPU:
+        if "percent" in signal.name.lower():
+            return f"{value:.1f}%"
+        return f"{value * 100:.1f}%"
+    if signal.kind is SignalKind.LATENCY:
+        return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+    return f"{value:.3g}"
+
+
+def _label_of(signal: Signal) -> str:
+    if signal.kind is SignalKind.ERROR_RATIO:
+        return "success"
+    if signal.kind is SignalKind.CPU:
+        return "CPU"
+    if signal.kind is SignalKind.LATENCY:
+        return "latency"
+    if signal.kind is SignalKind.LOG_SIGNIFICANT:
+        return "error/warn log lines per step"
+    return signal.name
+
+
+def find_affected(
+    *,
+    topology: Topology,
+    detections: Mapping[str, Sequence[Detection]],
+    signals: Mapping[str, Sequence[Signal]],
+    timestamps: FloatArray,
+    upstream_errors: Mapping[str, Mapping[str, int]],
+) -> list[AffectedFinding]:
+    """Pure: instances degraded while their siblings are not.
+
+    ``upstream_errors`` maps a proxy component to counts of 5xx lines per
+    upstream address it named.
+    """
+    findings: list[AffectedFinding] = []
+    for component in topology:
+        comp_signals = signals.get(component.name, ())
+        instances = sorted({s.instance for s in comp_signals if s.instance})
+        if len(instances) < 2:
+            continue
+        with_data: dict[tuple[object, ...], set[str]] = defaultdict(set)
+        for signal in comp_signals:
+            if signal.instance and np.isfinite(signal.values).any():
+                with_data[signal.peer_key].add(signal.instance)
+        flagged: dict[tuple[object, ...], dict[str, Detection]] = defaultdict(dict)
+        for detection in detections.get(component.name, ()):
+            if detection.signal.instance:
+                flagged[detection.signal.peer_key][detection.signal.instance] = detection
+        singled: dict[str, list[Detection]] = defaultdict(list)
+        for key, per_instance in flagged.items():
+            peers = len(with_data.get(key, set()))
+            if peers < 2:
+                continue
+            if len(per_instance) <= max(1, (peers - 1) // 2):
+                for instance, detection in per_instance.items():
+                    singled[instance].append(detection)
+        upstream_share = _upstream_shares(topology, component, instances, upstream_errors)
+        for instance in instances:
+            found = sorted(singled.get(instance, []), key=lambda d: -d.score)
+            health = [
+                d for d in found if d.signal.kind in HEALTH_KINDS and d.anomaly.direction == "up"
+            ]
+            via_proxy = upstream_share.get(instance)
+            if not health and len(found) < 3 and via_proxy is None:
+                continue
+            reason = _affected_reason(health or found[:2], comp_signals, timestamps, via_proxy)
+            labels = next((d.signal.labels for d in found), None) or _labels_for(
+                comp_signals, instance
+            )
+            findings.append(
+                AffectedFinding(
+                    instance=AffectedInstance(
+                        component=component.name,
+                        instance=instance,
+                        reason=reason,
+                        pod=labels.get("pod") if labels else None,
+                        namespace=labels.get("namespace") if labels else None,
+                    ),
+                    detections=tuple(found),
+                )
+            )
+    return findings
+
+
+def _labels_for(signals: Sequence[Signal], instance: str) -> Mapping[str, str] | None:
+    for signal in signals:
+        if signal.instance == instance:
+            return signal.labels
+    return None
+
+
+def _upstream_shares(
+    topology: Topology,
+    component: Component,
+    instances: Sequence[str],
+    upstream_errors: Mapping[str, Mapping[str, int]],
+) -> dict[str, tuple[int, int, str]]:
+    """Instances named by >= 60% (and >= 3) of a calling proxy's 5xx lines."""
+    shares: dict[str, tuple[int, int, str]] = {}
+    for caller in topology.dependents_of(component.name):
+        counts = upstream_errors.get(caller, {})
+        total = sum(counts.values())
+        if total < 3:
+            continue
+        for address, count in counts.items():
+            instance = _match_instance(address, instances)
+            if instance is not None and count >= 3 and count / total >= 0.6:
+                shares[instance] = (count, total, caller)
+    return shares
+
+
+def _match_instance(address: str, instances: Sequence[str]) -> str | None:
+    if address in instances:
+        return address
+    host = address.rsplit(":", 1)[0] if address.count(":") == 1 else address
+    for instance in instances:
+        instance_host = instance.rsplit(":", 1)[0] if instance.count(":") == 1 else instance
+        if instance_host == host:
+            return instance
+    return None
+
+
+def _affected_reason(
+    detections: Sequence[Detection],
+    signals: Sequence[Signal],
+    timestamps: FloatArray,
+    via_proxy: tuple[int, int, str] | None,
+) -> str:
+    parts = []
+    seen_labels: set[str] = set()
+    for detection in detections:
+        signal = detection.signal
+        label = _label_of(signal)
+        if label in seen_labels:
+            continue
+        seen_labels.add(label)
+        level = detection.anomaly.value
+        baseline = detection.anomaly.baseline
+        siblings = []
+        for other in signals:
+            if other.peer_key == signal.peer_key and other.instance != signal.instance:
+                summary = level_between(
+                    signal=other,
+                    timestamps=timestamps,
+                    start=detection.onset,
+                    end=float(timestamps[-1]),
+                )
+                if summary is not None:
+                    siblings.append(summary.level)
+        text = (
+            f"{label} {_format_level(signal, level)} vs {_format_level(signal, baseline)} baseline"
+        )
+        if siblings:
+            text += f" (siblings {_format_level(signal, float(np.median(siblings)))})"
+        parts.append(text)
+        if len(parts) >= 3:
+            break
+    if via_proxy is not None:
+        count, total, caller = via_proxy
+        parts.append(f"{count} of {total} 5xx lines at {caller} name it as upstream")
+    return ", ".join(parts) if parts else "degraded while its siblings are not"
+
+
+__all__ = [
+    "ROLE_AGGRAVATING",
+    "ROLE_CANDIDATE",
+    "ROLE_ROOT",
+    "ROLE_SYMPTOM",
+    "AffectedFinding",
+    "ComponentEvidence",
+    "Ranking",
+    "Score",
+    "find_affected",
+    "new_log_categories",
+    "rank",
+    "score_components",
+]
+

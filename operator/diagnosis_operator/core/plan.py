@@ -1,0 +1,126 @@
+"""Diagnosis -> proposed remediations.  Pure.
+
+Only evidence calls for an action:
+
+* an instance degraded while its siblings are not -> ``drain-pod`` on it (an
+  incident that hits all instances alike lists no affected instance, so no drain);
+* a MySQL component that is the root or an aggravating factor, with slow
+  queries or connection exhaustion in its logs -> ``kill-mysql-queries``, with a
+  busy-time threshold below the observed Query_time and, when one statement
+  dominates, the literal head of that statement (``matchInfo``; the executor
+  escapes it before using it as a pattern);
+* an abusive client -> ``rate-limit-client`` on its address.
+
+Everything is ``proposed``: the guards and the policy decide what runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from diagnosis_operator.core.correlate import (
+    ROLE_AGGRAVATING,
+    ROLE_ROOT,
+    AffectedFinding,
+    ComponentEvidence,
+)
+from diagnosis_operator.core.logs import LogCategory, statement_fingerprint, statement_prefix
+from diagnosis_operator.models.findings import (
+    AbusiveClient,
+    ActionType,
+    Candidate,
+    ProposedRemediation,
+)
+from diagnosis_operator.models.topology import ComponentKind, Topology
+
+# Busy time (seconds) proposed when connections ran out but no slow query was timed.
+DEFAULT_BUSY_TIME = 30
+MIN_BUSY_TIME = 1
+
+
+def plan(
+    *,
+    topology: Topology,
+    candidates: Sequence[Candidate],
+    evidence: Mapping[str, ComponentEvidence],
+    affected: Sequence[AffectedFinding],
+    clients: Sequence[AbusiveClient],
+    edge: str | None,
+) -> list[ProposedRemediation]:
+    """Pure: the remediations the evidence calls for (possibly none)."""
+    proposals: list[ProposedRemediation] = []
+    for finding in affected:
+        instance = finding.instance
+        params: dict[str, Any] = {"component": instance.component, "instance": instance.instance}
+        if instance.pod:
+            params["pod"] = instance.pod
+        if instance.namespace:
+            params["namespace"] = instance.namespace
+        proposals.append(
+            ProposedRemediation(
+                action=ActionType.DRAIN_POD,
+                target=instance.pod or instance.instance,
+                reason=f"{instance.instance} of {instance.component} is degraded while its siblings are not: "
+                f"{instance.reason}",
+                params=params,
+            )
+        )
+    roles = {c.component: c.role for c in candidates}
+    for name, ev in sorted(evidence.items()):
+        if topology.get(name).kind is not ComponentKind.MYSQL:
+            continue
+        if roles.get(name) not in (ROLE_ROOT, ROLE_AGGRAVATING):
+            continue
+        kill = _kill_queries(name, ev)
+        if kill is not None:
+            proposals.append(kill)
+    for client in clients:
+        params = {"pattern": client.pattern.value, "requests": client.requests}
+        if edge:
+            params["component"] = edge
+        proposals.append(
+            ProposedRemediation(
+                action=ActionType.RATE_LIMIT_CLIENT,
+                target=client.ip,
+                reason=f"abusive traffic from {client.ip}: {client.reason}",
+                params=params,
+            )
+        )
+    return proposals
+
+
+def _kill_queries(name: str, ev: ComponentEvidence) -> ProposedRemediation | None:
+    cats = ev.new_categories
+    slow = [e.slow_query for e in (ev.logs.events if ev.logs else ()) if e.slow_query is not None]
+    exhausted = LogCategory.TOO_MANY_CONNECTIONS in cats
+    if not slow and not exhausted:
+        return None
+    params: dict[str, Any] = {}
+    reasons = []
+    timed = [s.query_time for s in slow if s.query_time is not None and s.query_time > 0]
+    if timed:
+        # below the shortest slow run seen, so the runaway statements are caught
+        params["busyTime"] = max(MIN_BUSY_TIME, math.floor(0.8 * min(timed)))
+        reasons.append(f"slow queries ran {min(timed):.1f}-{max(timed):.1f} s")
+    else:
+        params["busyTime"] = DEFAULT_BUSY_TIME
+    if slow:
+        fingerprints = Counter(statement_fingerprint(s.statement) for s in slow)
+        top, count = fingerprints.most_common(1)[0]
+        if count * 2 >= len(slow):
+            example = next(s for s in slow if statement_fingerprint(s.statement) == top)
+            prefix = statement_prefix(example.statement)
+            if len(prefix) >= 12:
+                params["matchInfo"] = prefix
+                params["statement"] = top
+    if exhausted:
+        reasons.append("connections ran out (too many connections)")
+    return ProposedRemediation(
+        action=ActionType.KILL_MYSQL_QUERIES,
+        target=name,
+        reason=f"{name}: " + "; ".join(reasons) if reasons else f"{name}: long-running queries",
+        params=params,
+    )

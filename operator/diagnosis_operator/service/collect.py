@@ -1,0 +1,265 @@
+"""Collect the signals of every topology component: one bounded set of queries.
+
+Whatever the source (Prometheus + Loki live, a bundle offline) the same
+queries are issued, so both paths give the same ``SignalSet``:
+
+per component
+  * ``series``      every raw series of the selector (``range_series``);
+  * ``lines``       log lines per step by instance (``count_lines``);
+  * ``significant`` error/warn/slow/deadlock-ish lines per step by instance;
+  * ``samples``     those significant lines themselves, at most
+                    ``SAMPLE_LIMIT`` per part of the window (the window is cut
+                    in ``SAMPLE_PARTS`` parts, so a long early burst cannot hide
+                    a later one);
+per edge component (kind proxy, or one nothing depends on)
+  * ``clients``     requests per client address per step (``count_extracted``,
+                    top ``CLIENT_TOP``);
+  * ``retries``     failed requests per client, request and agent per fine
+                    step (about a second), top ``RETRY_TOP``.
+
+Queries run in a thread pool; one that fails is recorded in
+``ComponentSignals.errors`` and the rest of the diagnosis goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from diagnosis_operator.adapters.ports import LogSource, SeriesSource
+from diagnosis_operator.core.detect import SIGNIFICANT_LINES
+from diagnosis_operator.core.logs import ACCESS_PATTERN, FAILED_REQUEST_FILTER, SIGNIFICANT_FILTER
+from diagnosis_operator.models.signals import (
+    ComponentSignals,
+    LogCount,
+    LogStream,
+    Series,
+    SignalSet,
+    Window,
+)
+from diagnosis_operator.models.topology import Component, ComponentKind, Topology
+
+log = logging.getLogger(__name__)
+
+MAX_POINTS = 480
+MIN_STEP = 15.0
+SAMPLE_PARTS = 4
+SAMPLE_LIMIT = 250
+CLIENT_TOP = 20
+RETRY_TOP = 10
+RETRY_MAX_POINTS = 3600
+CLIENTS = "clients"
+RETRIES = "retries"
+SAMPLES = "samples"
+LINES = "lines"
+SERIES = "series"
+WORKERS = 8
+
+
+def choose_step(window: Window) -> float:
+    """Pure: 15 s for windows up to two hours, coarser beyond (at most ``MAX_POINTS`` points)."""
+    step = max(MIN_STEP, window.duration / MAX_POINTS)
+    return float(math.ceil(step / MIN_STEP) * MIN_STEP)
+
+
+def retry_step(window: Window) -> float:
+    """Pure: about one second, coarser for long windows (bounded points per series)."""
+    return float(max(1, math.ceil(window.duration / RETRY_MAX_POINTS)))
+
+
+def is_edge(topology: Topology, component: Component) -> bool:
+    return component.kind is ComponentKind.PROXY or not topology.dependents_of(component.name)
+
+
+@dataclass
+class _Pending:
+    component: Component
+    series: Future[list[Series]] | None = None
+    lines: Future[list[LogCount]] | None = None
+    significant: Future[list[LogCount]] | None = None
+    samples: list[Future[list[LogStream]]] = field(default_factory=list)
+    clients: Future[list[LogCount]] | None = None
+    retries: Future[list[LogCount]] | None = None
+    queries: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def collect(
+    *,
+    topology: Topology,
+    window: Window,
+    series: SeriesSource,
+    logs: LogSource,
+    step: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> SignalSet:
+    """Run the bounded query set for every component and gather the answers."""
+    step = step or choose_step(window)
+    fine = retry_step(window)
+    parts = _parts(window)
+    pending: list[_Pending] = []
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="collect") as pool:
+        for component in topology:
+            selector = dict(component.selector)
+            item = _Pending(component=component)
+            item.queries[SERIES] = _describe(lambda: series.describe_selector(selector=selector))
+            item.series = pool.submit(
+                series.range_series, selector=selector, window=window, step=step
+            )
+            item.queries[LINES] = _describe(
+                lambda: logs.describe(
+                    selector=selector, line_filter=None, by=("instance",), step=step
+                )
+            )
+            item.lines = pool.submit(
+                logs.count_lines,
+                selector=selector,
+                window=window,
+                step=step,
+                line_filter=None,
+                by=("instance",),
+            )
+            item.queries[SIGNIFICANT_LINES] = _describe(
+                lambda: logs.describe(
+                    selector=selector, line_filter=SIGNIFICANT_FILTER, by=("instance",), step=step
+                )
+            )
+            item.significant = pool.submit(
+                logs.count_lines,
+                selector=selector,
+                window=window,
+                step=step,
+                line_filter=SIGNIFICANT_FILTER,
+                by=("instance",),
+            )
+            item.queries[SAMPLES] = _describe(
+                lambda: logs.describe(selector=selector, line_filter=SIGNIFICANT_FILTER)
+            )
+            for part in parts:
+                item.samples.append(
+                    pool.submit(
+                        logs.sample_lines,
+                        selector=selector,
+                        window=part,
+                        line_filter=SIGNIFICANT_FILTER,
+                        limit=SAMPLE_LIMIT,
+                    )
+                )
+            if is_edge(topology, component):
+                client_by = ("client", "jclient")
+                item.queries[CLIENTS] = _describe(
+                    lambda: logs.describe(
+                        selector=selector,
+                        line_filter=None,
+                        pattern=ACCESS_PATTERN,
+                        by=client_by,
+                        step=step,
+                    )
+                )
+                item.clients = pool.submit(
+                    logs.count_extracted,
+                    selector=selector,
+                    window=window,
+                    step=step,
+                    line_filter=None,
+                    pattern=ACCESS_PATTERN,
+                    by=client_by,
+                    top=CLIENT_TOP,
+                )
+                retry_by = ("client", "request", "agent")
+                item.queries[RETRIES] = _describe(
+                    lambda: logs.describe(
+                        selector=selector,
+                        line_filter=FAILED_REQUEST_FILTER,
+                        pattern=ACCESS_PATTERN,
+                        by=retry_by,
+                        step=fine,
+                    )
+                )
+                item.retries = pool.submit(
+                    logs.count_extracted,
+                    selector=selector,
+                    window=window,
+                    step=fine,
+                    line_filter=FAILED_REQUEST_FILTER,
+                    pattern=ACCESS_PATTERN,
+                    by=retry_by,
+                    top=RETRY_TOP,
+                )
+            pending.append(item)
+
+        components: dict[str, ComponentSignals] = {}
+        for item in pending:
+            name = item.component.name
+            got_series = _result(item.series, item, "series") or []
+            got_lines = _result(item.lines, item, "log line counts") or []
+            got_significant = _result(item.significant, item, "significant log line counts") or []
+            samples: list[LogStream] = []
+            for future in item.samples:
+                samples.extend(_result(future, item, "log samples") or [])
+            extracted: dict[str, tuple[LogCount, ...]] = {SIGNIFICANT_LINES: tuple(got_significant)}
+            if item.clients is not None:
+                extracted[CLIENTS] = tuple(_result(item.clients, item, "client counts") or [])
+            if item.retries is not None:
+                extracted[RETRIES] = tuple(_result(item.retries, item, "retry counts") or [])
+            components[name] = ComponentSignals(
+                component=name,
+                series=tuple(got_series),
+                log_samples=tuple(_merge_streams(samples)),
+                log_counts=tuple(got_lines),
+                extracted=extracted,
+                queries=dict(item.queries),
+                errors=tuple(item.errors),
+            )
+            if progress is not None:
+                progress(
+                    f"collected {name}: {len(got_series)} series, "
+                    f"{sum(len(s.lines) for s in components[name].log_samples)} sampled lines"
+                    + (f", {len(item.errors)} errors" if item.errors else "")
+                )
+    return SignalSet(window=window, step=step, components=components)
+
+
+def _parts(window: Window) -> list[Window]:
+    width = window.duration / SAMPLE_PARTS
+    return [
+        Window(start=window.start + index * width, end=window.start + (index + 1) * width)
+        for index in range(SAMPLE_PARTS)
+    ]
+
+
+def _describe(build: Callable[[], str]) -> str:
+    try:
+        return build()
+    except Exception as error:  # a query text is only quoted in evidence
+        return f"(query not describable: {error})"
+
+
+def _result(future: Future[Any] | None, item: _Pending, what: str) -> Any:
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except Exception as error:
+        message = f"{item.component.name}: {what} failed: {error}"
+        log.warning("%s", message)
+        item.errors.append(message)
+        return None
+
+
+def _merge_streams(streams: list[LogStream]) -> list[LogStream]:
+    """One stream per label set, lines in time order (parts were asked separately)."""
+    by_labels: dict[Any, list[Any]] = {}
+    for stream in streams:
+        by_labels.setdefault(stream.labels, []).extend(stream.lines)
+    merged = []
+    for labels, lines in by_labels.items():
+        unique = {(line.ts, line.line): line for line in lines}
+        merged.append(
+            LogStream(labels=labels, lines=tuple(sorted(unique.values(), key=lambda x: x.ts)))
+        )
+    return merged

@@ -1,0 +1,62 @@
+"""The metric helpers count what they are told, under bounded labels."""
+
+from __future__ import annotations
+
+from diagnosis_operator.service import metrics
+
+
+def value(name: str, **labels: str) -> float:
+    found = metrics.REGISTRY.get_sample_value(name, labels)
+    return 0.0 if found is None else found
+
+
+def test_record_diagnosis_counts_and_times() -> None:
+    before = value("diagnosis_operator_diagnoses_total", outcome="diagnosed")
+    count_before = value("diagnosis_operator_diagnosis_duration_seconds_count", outcome="diagnosed")
+    sum_before = value("diagnosis_operator_diagnosis_duration_seconds_sum", outcome="diagnosed")
+    metrics.record_diagnosis("diagnosed", 3.5)
+    assert value("diagnosis_operator_diagnoses_total", outcome="diagnosed") == before + 1
+    assert value(
+        "diagnosis_operator_diagnosis_duration_seconds_count", outcome="diagnosed"
+    ) == count_before + 1
+    assert value(
+        "diagnosis_operator_diagnosis_duration_seconds_sum", outcome="diagnosed"
+    ) == sum_before + 3.5
+
+
+def test_record_query_counts_errors_apart() -> None:
+    queries = value("diagnosis_operator_signal_queries_total", backend="loki")
+    errors = value("diagnosis_operator_signal_query_errors_total", backend="loki")
+    metrics.record_query("loki", ok=True)
+    metrics.record_query("loki", ok=False)
+    assert value("diagnosis_operator_signal_queries_total", backend="loki") == queries + 2
+    assert value("diagnosis_operator_signal_query_errors_total", backend="loki") == errors + 1
+
+
+def test_actions_and_guard_denials() -> None:
+    before = value("diagnosis_operator_actions_total", action="drain-pod", outcome="dry-run")
+    metrics.record_action("drain-pod", "dry-run")
+    assert value("diagnosis_operator_actions_total", action="drain-pod", outcome="dry-run") == (
+        before + 1
+    )
+    denied = value("diagnosis_operator_guard_denials_total", action="drain-pod", reason="cooldown")
+    metrics.record_guard_denial("drain-pod", "cooldown")
+    assert value(
+        "diagnosis_operator_guard_denials_total", action="drain-pod", reason="cooldown"
+    ) == denied + 1
+
+
+def test_label_values_are_bounded() -> None:
+    metrics.record_action("x" * 500, "")
+    assert value(
+        "diagnosis_operator_actions_total", action="x" * metrics.MAX_LABEL_LENGTH, outcome="unknown"
+    ) >= 1
+
+
+def test_exposition_is_prometheus_text() -> None:
+    metrics.record_alert_notification("created")
+    body, content_type = metrics.exposition()
+    assert content_type.startswith("text/plain")
+    text = body.decode()
+    assert "# TYPE diagnosis_operator_diagnosis_duration_seconds histogram" in text
+    assert 'diagnosis_operator_alert_notifications_total{result="created"}' in text
