@@ -299,6 +299,8 @@ def start_control_plane(directory: Path) -> ControlPlane:
                     f"--token-auth-file={directory / 'tokens.csv'}",
                     "--allow-privileged=true",
                     "--enable-priority-and-fairness=false",
+                    # Loopback addresses cannot back the "kubernetes" Service endpoints.
+                    "--endpoint-reconciler-type=none",
                     "--profiling=false",
                     "--v=1",
                 ],

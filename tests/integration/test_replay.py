@@ -198,3 +198,26 @@ def test_replay_command_reports_a_missing_promtool(
     )
     assert code == 2
     assert "promtool not found" in capsys.readouterr().err
+
+
+def test_the_reference_example_replays_to_the_same_series(
+    tmp_path: Path, prometheus_factory: PrometheusFactory
+) -> None:
+    from examples.incidents.generate import generate
+
+    bundle_dir = generate("reference", tmp_path / "bundles")
+    result = replay_bundle(bundle_dir=bundle_dir, prometheus_data=tmp_path / "tsdb")
+    assert result.backfill is not None
+    bundle = load_bundle(bundle_dir)
+    offline = BundleSource(bundle)
+    server = prometheus_factory(data_dir=result.backfill.data_dir)
+    with PrometheusAdapter(server.url) as live:
+        for component in bundle.topology:
+            selector = dict(component.selector)
+            expected = offline.range_series(selector=selector, window=bundle.window, step=60)
+            got = live.range_series(selector=selector, window=bundle.window, step=60)
+            assert expected, component.name
+            assert [(s.name, s.labels) for s in got] == [(s.name, s.labels) for s in expected]
+            assert [(s.timestamps, s.values) for s in got] == [
+                (s.timestamps, s.values) for s in expected
+            ], component.name

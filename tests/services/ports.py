@@ -12,11 +12,13 @@ that reporting hook.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -147,6 +149,14 @@ class ServiceProcess:
 
 _RUNNING: dict[int, ServiceProcess] = {}
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when pytest dies, even by SIGKILL."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
 
 def start_process(
     name: str,
@@ -170,6 +180,7 @@ def start_process(
             env=dict(env) if env is not None else None,
             # Own process group: a Ctrl-C on pytest does not hit the service first.
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     finally:
         log.close()

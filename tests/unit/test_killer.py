@@ -412,3 +412,13 @@ def test_index_suggestions_for_full_scans() -> None:
         index_suggestions(statement="SELECT * FROM payments WHERE status = 'x'", explain=indexed)
         == ()
     )
+
+
+def test_class_filters_query_count_any_and_each_busy_time() -> None:
+    rows = [row(1, user="a", time=5), row(2, user="a", time=50), row(3, user="b", time=6)]
+    base = {"matchAll": True, "victims": "all", "groupBy": "user"}
+    assert ids(select(rows, KillPolicy.model_validate({**base, "queryCount": 2}))) == [1, 2]
+    assert ids(select(rows, KillPolicy.model_validate({**base, "anyBusyTime": 10}))) == [1, 2]
+    assert ids(select(rows, KillPolicy.model_validate({**base, "eachBusyTime": 5.5}))) == [3]
+    spared = reasons(select(rows, KillPolicy.model_validate({**base, "queryCount": 2})))
+    assert "fewer than queryCount 2" in spared[3]

@@ -60,3 +60,28 @@ def test_exposition_is_prometheus_text() -> None:
     text = body.decode()
     assert "# TYPE diagnosis_operator_diagnosis_duration_seconds histogram" in text
     assert 'diagnosis_operator_alert_notifications_total{result="created"}' in text
+
+
+def test_dashboard_uses_only_metrics_the_operator_exports() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = Path(__file__).resolve().parents[2] / (
+        "charts/diagnosis-operator/dashboards/diagnosis-operator.json"
+    )
+    panels = json.loads(dashboard.read_text())["panels"]
+    used = {
+        name
+        for panel in panels
+        for target in panel["targets"]
+        for name in re.findall(r"diagnosis_operator_\w+", target["expr"])
+    }
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+    exported = {
+        family.name + suffix
+        for family in metrics.REGISTRY.collect()
+        for suffix in suffixes.get(family.type, ("",))
+    }
+    assert used, "the dashboard queries nothing"
+    assert used <= exported, used - exported

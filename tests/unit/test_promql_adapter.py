@@ -152,6 +152,14 @@ def test_read_timeouts_are_not_retried() -> None:
     assert len(transport.sent) == 1
 
 
+def test_bearer_token_and_tenant_become_headers_and_stay_out_of_repr() -> None:
+    prometheus, transport, _ = adapter([vector()], bearer_token="s3cret", tenant="team-a")
+    prometheus.query_instant(promql="up", at=1_700_000_000)
+    assert transport.sent[0].headers["Authorization"] == "Bearer s3cret"
+    assert transport.sent[0].headers["X-Scope-OrgID"] == "team-a"
+    assert "s3cret" not in repr(prometheus)
+
+
 def test_timeout_and_headers_reach_the_transport() -> None:
     prometheus, transport, _ = adapter(
         [vector()], timeout=4.5, headers={"Authorization": "Bearer t0ken"}

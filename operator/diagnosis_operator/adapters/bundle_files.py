@@ -16,19 +16,20 @@ samples and lines, and a regular expression per line would dominate the run.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import operator
 import os
 import re
-from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import yaml
 from pydantic import ValidationError
 
@@ -41,6 +42,7 @@ from diagnosis_operator.models.bundle import (
     LOGS_FILE,
     METRICS_FILE,
     Bundle,
+    Float64Array,
     IncidentSpec,
     Int64Array,
     LoadProgress,
@@ -64,7 +66,6 @@ ProgressCallback = Callable[[LoadProgress], None]
 
 # Prometheus 2.x lookback delta: the newest sample in [t - 5m, t] counts.
 LOOKBACK_MS = 5 * 60 * 1000
-_PROGRESS_EVERY = 200_000
 _JSON_CHUNK = 20_000
 
 
@@ -266,6 +267,13 @@ _FAMILY_SUFFIXES = {
 _METRIC_NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:")
 _METRIC_NAME_REST = _METRIC_NAME_FIRST | frozenset("0123456789")
 _LABEL_ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
+# The common sample line, or a comment.  Anything else (exemplars, errors) makes
+# the chunk fall back to the line-by-line parser, which names the bad line.
+_OM_LINE = re.compile(
+    r"^(?:([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^\n]*?\})?) ([^\s_#]+) ([^\s_#]+)|(#[^\n]*))$",
+    re.MULTILINE | re.ASCII,
+)
+_READ_CHARS = 4 << 20
 
 
 def _is_metric_name(name: str) -> bool:
@@ -277,40 +285,40 @@ def _is_metric_name(name: str) -> bool:
 
 
 def _parse_label_set(
-    line: str, start: int, where: Callable[[str], BundleError]
+    text: str, start: int, where: Callable[[str], BundleError]
 ) -> tuple[dict[str, str], int]:
-    """Parse ``{a="b",...}`` at ``line[start] == '{'``; return labels and the index after ``}``."""
+    """Parse ``{a="b",...}`` at ``text[start] == '{'``; return labels and the index after ``}``."""
     labels: dict[str, str] = {}
     position = start + 1
-    length = len(line)
+    length = len(text)
     while True:
         if position >= length:
             raise where("label set not closed with '}'")
-        if line[position] == "}":
+        if text[position] == "}":
             return labels, position + 1
-        equals = line.find("=", position)
+        equals = text.find("=", position)
         if equals == -1:
             raise where(f'expected name="value" in the label set at column {position + 1}')
-        name = line[position:equals]
+        name = text[position:equals]
         if not is_label_name(name):
             raise where(f"invalid label name {name!r}")
         if name in labels:
             raise where(f"label {name!r} appears twice")
-        if equals + 1 >= length or line[equals + 1] != '"':
+        if equals + 1 >= length or text[equals + 1] != '"':
             raise where(f"label {name!r}: value must be a double-quoted string")
         position = equals + 2
         parts: list[str] = []
         while True:
-            quote_at = line.find('"', position)
-            backslash_at = line.find("\\", position, quote_at if quote_at != -1 else length)
+            quote_at = text.find('"', position)
             if quote_at == -1:
                 raise where(f"label {name!r}: value not closed with '\"'")
+            backslash_at = text.find("\\", position, quote_at)
             if backslash_at == -1:
-                parts.append(line[position:quote_at])
+                parts.append(text[position:quote_at])
                 position = quote_at + 1
                 break
-            parts.append(line[position:backslash_at])
-            escaped = line[backslash_at + 1 : backslash_at + 2]
+            parts.append(text[position:backslash_at])
+            escaped = text[backslash_at + 1 : backslash_at + 2]
             if escaped not in _LABEL_ESCAPES:
                 raise where(
                     f"label {name!r}: invalid escape '\\{escaped}' (only \\\\, \\\" and \\n)"
@@ -318,9 +326,9 @@ def _parse_label_set(
             parts.append(_LABEL_ESCAPES[escaped])
             position = backslash_at + 2
         labels[name] = "".join(parts)
-        if position < length and line[position] == ",":
+        if position < length and text[position] == ",":
             position += 1
-        elif position < length and line[position] != "}":
+        elif position < length and text[position] != "}":
             raise where(f"expected ',' or '}}' after label {name!r}")
 
 
@@ -329,8 +337,262 @@ class _SeriesBuilder:
     name: str
     labels: Labels
     type: MetricType
-    timestamps_ms: array[int]
-    values: array[float]
+    stamp_parts: list[Int64Array] = field(default_factory=list)
+    value_parts: list[Float64Array] = field(default_factory=list)
+    pending_stamps: list[int] = field(default_factory=list)
+    pending_values: list[float] = field(default_factory=list)
+    last_ms: int | None = None
+
+    def flush(self) -> None:
+        if self.pending_stamps:
+            self.stamp_parts.append(np.array(self.pending_stamps, dtype=np.int64))
+            self.value_parts.append(np.array(self.pending_values, dtype=np.float64))
+            self.pending_stamps = []
+            self.pending_values = []
+
+    def finish(self) -> StoredSeries:
+        self.flush()
+        stamps = (
+            self.stamp_parts[0] if len(self.stamp_parts) == 1 else np.concatenate(self.stamp_parts)
+        )
+        values = (
+            self.value_parts[0] if len(self.value_parts) == 1 else np.concatenate(self.value_parts)
+        )
+        return StoredSeries(
+            name=self.name, labels=self.labels, timestamps_ms=stamps, values=values, type=self.type
+        )
+
+
+class _OpenMetricsParser:
+    """State of one ``metrics.om`` parse; see ``parse_openmetrics``."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.family_types: dict[str, str] = {}
+        self.name_family: dict[str, str] = {}
+        self.key_index: dict[str, int] = {}
+        self.canonical_index: dict[tuple[str, Labels], int] = {}
+        self.builders: list[_SeriesBuilder] = []
+        self.eof_line = 0
+        self.line_number = 0
+
+    def error(self, problem: str, line: int | None = None) -> BundleError:
+        return BundleError(self.file, self.line_number if line is None else line, problem)
+
+    # -- families and series --------------------------------------------------
+
+    def family_of(self, name: str) -> str:
+        family = self.name_family.get(name)
+        if family is not None:
+            return family
+        if not _is_metric_name(name):
+            raise self.error(f"invalid metric name {name!r}")
+        if name in self.family_types:
+            family = name
+        else:
+            for candidate_type, suffixes in _FAMILY_SUFFIXES.items():
+                for suffix in suffixes:
+                    base = name[: -len(suffix)]
+                    if name.endswith(suffix) and self.family_types.get(base) == candidate_type:
+                        family = base
+                        break
+                if family is not None:
+                    break
+        if family is None:
+            raise self.error(
+                f"sample {name!r} belongs to no family declared with '# TYPE' before it"
+            )
+        self.name_family[name] = family
+        return family
+
+    def series_index(self, key: str) -> int:
+        """The series of ``key`` (``name`` or ``name{labels}``), validated on first sight."""
+        index = self.key_index.get(key)
+        if index is not None:
+            return index
+        brace = key.find("{")
+        if brace == -1:
+            name, labels = key, dict[str, str]()
+        else:
+            name = key[:brace]
+            labels, end = _parse_label_set(key, brace, self.error)
+            if end != len(key):
+                raise self.error(f"unexpected text after the label set: {key[end:][:40]!r}")
+        family = self.family_of(name)
+        canonical = (name, Labels({k: v for k, v in labels.items() if v}))
+        index = self.canonical_index.get(canonical)
+        if index is None:
+            index = len(self.builders)
+            self.canonical_index[canonical] = index
+            self.builders.append(
+                _SeriesBuilder(
+                    name=name, labels=canonical[1], type=_METRIC_TYPES[self.family_types[family]]
+                )
+            )
+        self.key_index[key] = index
+        return index
+
+    def out_of_order(self, builder: _SeriesBuilder, stamp_ms: int, line: int) -> BundleError:
+        return self.error(
+            f"timestamp {stamp_ms / 1000:.3f} of {builder.name}{_label_text(builder.labels)} "
+            f"is not after its previous sample ({(builder.last_ms or 0) / 1000:.3f}); "
+            "a series' timestamps must increase",
+            line,
+        )
+
+    # -- comments -------------------------------------------------------------------
+
+    def comment(self, line: str) -> None:
+        if line == "# EOF":
+            self.eof_line = self.line_number
+            return
+        parts = line.split(" ", 3)
+        if len(parts) < 3 or parts[0] != "#" or parts[1] not in ("TYPE", "HELP", "UNIT"):
+            raise self.error(
+                f"unexpected comment {line[:60]!r} (only # TYPE, # HELP, # UNIT, # EOF)"
+            )
+        keyword, family = parts[1], parts[2]
+        if not _is_metric_name(family):
+            raise self.error(f"invalid metric family name {family!r}")
+        if keyword == "TYPE":
+            if len(parts) != 4 or parts[3] not in _METRIC_TYPES:
+                raise self.error(f"# TYPE {family}: expected one of {', '.join(_METRIC_TYPES)}")
+            if family in self.family_types:
+                raise self.error(f"second '# TYPE' for family {family!r}")
+            self.family_types[family] = parts[3]
+
+    # -- chunks -----------------------------------------------------------------------
+
+    def chunk(self, text: str, first_line: int) -> None:
+        """Parse complete lines ``text`` (no final newline) starting at ``first_line``."""
+        line_count = text.count("\n") + 1
+        if not self.eof_line:
+            matches = _OM_LINE.findall(text)
+            if len(matches) == line_count and self._fast(matches, first_line):
+                self.line_number = first_line + line_count - 1
+                return
+        self._slow(text, first_line)
+
+    def _fast(self, matches: list[tuple[str, str, str, str]], first_line: int) -> bool:
+        """Vectorised path; False (nothing changed) when a line needs the line-by-line parser."""
+        keys, values_text, stamps_text, comments = zip(*matches, strict=True)
+        comment_at = (
+            [position for position, text in enumerate(comments) if text] if any(comments) else []
+        )
+        bounds = [-1, *comment_at, len(matches)]
+        segments = [(low + 1, high) for low, high in itertools.pairwise(bounds) if high > low + 1]
+        converted: list[tuple[int, int, Float64Array, Int64Array]] = []
+        for low, high in segments:
+            try:
+                values = np.array(values_text[low:high], dtype=np.float64)
+                seconds = np.array(stamps_text[low:high], dtype=np.float64)
+            except ValueError:
+                return False
+            if not bool(np.isfinite(seconds).all()):
+                return False
+            converted.append((low, high, values, (seconds * 1000).astype(np.int64)))
+        eof_at = [position for position in comment_at if comments[position] == "# EOF"]
+        if eof_at and eof_at[0] != len(matches) - 1:
+            return False  # content after EOF: the slow path reports the line
+        comment_iter = iter(comment_at)
+        next_comment = next(comment_iter, None)
+        for low, high, values, stamps in converted:
+            while next_comment is not None and next_comment < low:
+                self.line_number = first_line + next_comment
+                self.comment(comments[next_comment])
+                next_comment = next(comment_iter, None)
+            self._runs(keys, low, high, values, stamps, first_line)
+        while next_comment is not None:
+            self.line_number = first_line + next_comment
+            self.comment(comments[next_comment])
+            next_comment = next(comment_iter, None)
+        return True
+
+    def _runs(
+        self,
+        keys: tuple[str, ...],
+        low: int,
+        high: int,
+        values: Float64Array,
+        stamps: Int64Array,
+        first_line: int,
+    ) -> None:
+        segment_keys = np.array(keys[low:high], dtype=object)
+        starts = [0, *(np.flatnonzero(segment_keys[1:] != segment_keys[:-1]) + 1).tolist()]
+        ends = [*starts[1:], high - low]
+        for start, end in zip(starts, ends, strict=True):
+            self.line_number = first_line + low + start
+            builder = self.builders[self.series_index(keys[low + start])]
+            run = stamps[start:end]
+            if builder.last_ms is not None and run[0] <= builder.last_ms:
+                raise self.out_of_order(builder, int(run[0]), self.line_number)
+            if end - start > 1:
+                steps = np.diff(run)
+                if bool((steps <= 0).any()):
+                    bad = int(np.flatnonzero(steps <= 0)[0]) + 1
+                    builder.last_ms = int(run[bad - 1])
+                    raise self.out_of_order(builder, int(run[bad]), self.line_number + bad)
+            builder.flush()
+            builder.stamp_parts.append(run)
+            builder.value_parts.append(values[start:end])
+            builder.last_ms = int(run[-1])
+
+    def _slow(self, text: str, first_line: int) -> None:
+        for offset, line in enumerate(text.split("\n")):
+            self.line_number = first_line + offset
+            self.line(line)
+
+    def line(self, line: str) -> None:
+        if self.eof_line:
+            raise self.error(f"content after '# EOF' (line {self.eof_line})")
+        if line[:1] == "#":
+            self.comment(line)
+            return
+        if not line:
+            raise self.error("empty line (OpenMetrics allows none)")
+        brace = line.find("{")
+        space = line.find(" ")
+        if brace != -1 and (space == -1 or brace < space):
+            _, end = _parse_label_set(line, brace, self.error)
+        else:
+            if space == -1:
+                raise self.error("sample has no value (expected 'name{labels} value timestamp')")
+            end = space
+        if end >= len(line) or line[end] != " ":
+            raise self.error("expected a single space between the series and its value")
+        builder = self.builders[self.series_index(line[:end])]
+        rest = line[end + 1 :]
+        parts = rest.split(" ")
+        if len(parts) < 2 or parts[1] == "#":
+            raise self.error("sample has no timestamp (every sample in a bundle needs one)")
+        if len(parts) > 2 and parts[2] != "#":
+            raise self.error(f"unexpected text after the timestamp: {' '.join(parts[2:])[:40]!r}")
+        value_text, stamp_text = parts[0], parts[1]
+        try:
+            if (
+                "_" in value_text
+                or not value_text.isprintable()
+                or value_text != value_text.strip()
+            ):
+                raise ValueError(value_text)
+            value = float(value_text)
+        except ValueError:
+            raise self.error(
+                f"bad value {value_text!r} (expected a float, NaN, +Inf or -Inf)"
+            ) from None
+        try:
+            if "_" in stamp_text or stamp_text != stamp_text.strip():
+                raise ValueError(stamp_text)
+            stamp = int(float(stamp_text) * 1000)
+        except (ValueError, OverflowError):
+            raise self.error(
+                f"bad timestamp {stamp_text!r} (expected seconds since the epoch)"
+            ) from None
+        if builder.last_ms is not None and stamp <= builder.last_ms:
+            raise self.out_of_order(builder, stamp, self.line_number)
+        builder.pending_stamps.append(stamp)
+        builder.pending_values.append(value)
+        builder.last_ms = stamp
 
 
 def parse_openmetrics(
@@ -338,159 +600,40 @@ def parse_openmetrics(
 ) -> tuple[list[StoredSeries], dict[str, MetricType]]:
     """Parse an OpenMetrics file with a timestamp on every sample (what promtool backfills)."""
     file = str(path)
-    family_types: dict[str, str] = {}
-    name_family: dict[str, str] = {}
-    key_index: dict[str, int] = {}
-    canonical_index: dict[tuple[str, Labels], int] = {}
-    builders: list[_SeriesBuilder] = []
-    eof_line = 0
-    line_number = 0
-
-    def error(problem: str) -> BundleError:
-        return BundleError(file, line_number, problem)
-
-    def family_of(name: str) -> str:
-        family = name_family.get(name)
-        if family is not None:
-            return family
-        if not _is_metric_name(name):
-            raise error(f"invalid metric name {name!r}")
-        if name in family_types:
-            family = name
-        else:
-            for candidate_type, suffixes in _FAMILY_SUFFIXES.items():
-                for suffix in suffixes:
-                    base = name[: -len(suffix)]
-                    if name.endswith(suffix) and family_types.get(base) == candidate_type:
-                        family = base
-                        break
-                if family is not None:
-                    break
-        if family is None:
-            raise error(f"sample {name!r} belongs to no family declared with '# TYPE' before it")
-        name_family[name] = family
-        return family
-
-    def new_series(line: str) -> tuple[int, str]:
-        """Fully parse the series part of ``line``; return its index and the rest of the line."""
-        brace = line.find("{")
-        space = line.find(" ")
-        if brace != -1 and (space == -1 or brace < space):
-            name = line[:brace]
-            labels, end = _parse_label_set(line, brace, error)
-        else:
-            if space == -1:
-                raise error("sample has no value (expected 'name{labels} value timestamp')")
-            name = line[:space]
-            labels, end = {}, space
-        family = family_of(name)
-        if end >= len(line) or line[end] != " ":
-            raise error("expected a single space between the series and its value")
-        key = line[:end]
-        canonical = (name, Labels({k: v for k, v in labels.items() if v}))
-        index = canonical_index.get(canonical)
-        if index is None:
-            index = len(builders)
-            canonical_index[canonical] = index
-            builders.append(
-                _SeriesBuilder(
-                    name=name,
-                    labels=canonical[1],
-                    type=_METRIC_TYPES[family_types[family]],
-                    timestamps_ms=array("q"),
-                    values=array("d"),
-                )
-            )
-        key_index[key] = index
-        return index, line[end + 1 :]
-
-    def comment(line: str) -> None:
-        nonlocal eof_line
-        if line == "# EOF":
-            eof_line = line_number
-            return
-        parts = line.split(" ", 3)
-        if len(parts) < 3 or parts[0] != "#" or parts[1] not in ("TYPE", "HELP", "UNIT"):
-            raise error(f"unexpected comment {line[:60]!r} (only # TYPE, # HELP, # UNIT, # EOF)")
-        keyword, family = parts[1], parts[2]
-        if not _is_metric_name(family):
-            raise error(f"invalid metric family name {family!r}")
-        if keyword == "TYPE":
-            if len(parts) != 4 or parts[3] not in _METRIC_TYPES:
-                raise error(f"# TYPE {family}: expected one of {', '.join(_METRIC_TYPES)}")
-            if family in family_types:
-                raise error(f"second '# TYPE' for family {family!r}")
-            family_types[family] = parts[3]
-
+    parser = _OpenMetricsParser(file)
+    next_line = 1
+    carry = ""
     with open(file, encoding="utf-8", newline="\n") as handle:
         try:
-            for line_number, raw in enumerate(handle, 1):
-                line = raw[:-1] if raw[-1:] == "\n" else raw
-                if eof_line:
-                    raise error(f"content after '# EOF' (line {eof_line})")
-                if line[:1] == "#":
-                    comment(line)
+            while True:
+                block = handle.read(_READ_CHARS)
+                if not block:
+                    break
+                block = carry + block
+                cut = block.rfind("\n")
+                if cut == -1:
+                    carry = block
                     continue
-                if not line:
-                    raise error("empty line (OpenMetrics allows none)")
-                close = line.find("} ")
-                index = key_index.get(line[: close + 1] if close != -1 else line[: line.find(" ")])
-                if index is None:
-                    index, rest = new_series(line)
-                else:
-                    rest = line[(close + 2 if close != -1 else line.find(" ") + 1) :]
-                parts = rest.split(" ")
-                if len(parts) < 2 or parts[1] == "#":
-                    raise error("sample has no timestamp (every sample in a bundle needs one)")
-                if len(parts) > 2 and parts[2] != "#":
-                    raise error(
-                        f"unexpected text after the timestamp: {' '.join(parts[2:])[:40]!r}"
-                    )
-                value_text, stamp_text = parts[0], parts[1]
-                if "_" in value_text or "_" in stamp_text or "\r" in rest or "\t" in rest:
-                    raise error(f"bad number in {rest[:60]!r}")
-                try:
-                    value = float(value_text)
-                except ValueError:
-                    raise error(
-                        f"bad value {value_text!r} (expected a float, NaN, +Inf or -Inf)"
-                    ) from None
-                try:
-                    stamp = int(float(stamp_text) * 1000)
-                except (ValueError, OverflowError):
-                    raise error(
-                        f"bad timestamp {stamp_text!r} (expected seconds since the epoch)"
-                    ) from None
-                builder = builders[index]
-                stamps = builder.timestamps_ms
-                if stamps and stamp <= stamps[-1]:
-                    raise error(
-                        f"timestamp {stamp_text} of {builder.name}{_label_text(builder.labels)} "
-                        f"is not after its previous sample ({stamps[-1] / 1000:.3f}); "
-                        "a series' timestamps must increase"
-                    )
-                stamps.append(stamp)
-                builder.values.append(value)
-                if progress is not None and line_number % _PROGRESS_EVERY == 0:
-                    progress(LoadProgress(file=file, lines_read=line_number))
+                carry = block[cut + 1 :]
+                text = block[:cut]
+                parser.chunk(text, next_line)
+                next_line += text.count("\n") + 1
+                if progress is not None:
+                    progress(LoadProgress(file=file, lines_read=next_line - 1))
         except UnicodeDecodeError as decode_error:
-            raise BundleError(file, line_number + 1, f"not UTF-8: {decode_error.reason}") from None
-    if not eof_line:
-        line_number += 1
-        raise error("missing '# EOF' at the end (OpenMetrics needs it as the last line)")
+            raise BundleError(
+                file, next_line, f"not UTF-8 near here: {decode_error.reason}"
+            ) from None
+    if carry:
+        parser.chunk(carry, next_line)
+        next_line += 1
+    if not parser.eof_line:
+        raise BundleError(file, next_line, "missing '# EOF' at the end (OpenMetrics needs it last)")
     if progress is not None:
-        progress(LoadProgress(file=file, lines_read=line_number, done=True))
-    series = [
-        StoredSeries(
-            name=builder.name,
-            labels=builder.labels,
-            timestamps_ms=np.frombuffer(builder.timestamps_ms, dtype=np.int64),
-            values=np.frombuffer(builder.values, dtype=np.float64),
-            type=builder.type,
-        )
-        for builder in builders
-    ]
-    return series, {family: _METRIC_TYPES[kind] for family, kind in family_types.items()}
+        progress(LoadProgress(file=file, lines_read=next_line - 1, done=True))
+    series = [builder.finish() for builder in parser.builders]
+    types = {family: _METRIC_TYPES[kind] for family, kind in parser.family_types.items()}
+    return series, types
 
 
 def _label_text(labels: Mapping[str, str]) -> str:
@@ -500,72 +643,21 @@ def _label_text(labels: Mapping[str, str]) -> str:
 # ------------------------------------------------------------------------- JSONL
 
 _SECONDS_CACHE_LIMIT = 1_000_000
-
-
-class _TimestampParser:
-    """RFC 3339 to integer nanoseconds; the ``YYYY-MM-DDTHH:MM:SS`` part is cached."""
-
-    def __init__(self) -> None:
-        self._seconds: dict[str, int] = {}
-
-    def nanoseconds(self, text: str) -> int:
-        base = text[:19]
-        seconds = self._seconds.get(base)
-        if seconds is None:
-            seconds = self._base_seconds(base)
-            if seconds is None:
-                return self._general(text)
-        tail = text[19:]
-        if tail == "Z":
-            return seconds * 1_000_000_000
-        if tail[:1] == "." and tail[-1:] == "Z":
-            digits = tail[1:-1]
-            if 0 < len(digits) <= 9 and digits.isascii() and digits.isdigit():
-                return seconds * 1_000_000_000 + int((digits + "000000000")[:9])
-        return self._general(text)
-
-    def _base_seconds(self, base: str) -> int | None:
-        if not _BASE.match(base):
-            return None
-        try:
-            moment = datetime(
-                int(base[0:4]),
-                int(base[5:7]),
-                int(base[8:10]),
-                int(base[11:13]),
-                int(base[14:16]),
-                int(base[17:19]),
-                tzinfo=UTC,
-            )
-        except ValueError:
-            raise _BadTimestamp(base) from None
-        seconds = int(moment.timestamp())
-        if len(self._seconds) < _SECONDS_CACHE_LIMIT:
-            self._seconds[base] = seconds
-        return seconds
-
-    @staticmethod
-    def _general(text: str) -> int:
-        match = _RFC3339.match(text)
-        if not match:
-            raise _BadTimestamp(text)
-        zone = match.group("zone")
-        try:
-            moment = datetime.fromisoformat(
-                match.group("date").upper() + ("+00:00" if zone in "Zz" else zone)
-            )
-        except ValueError:
-            raise _BadTimestamp(text) from None
-        fraction = match.group("fraction") or ""
-        whole = int(moment.astimezone(UTC).timestamp())
-        return whole * 1_000_000_000 + int((fraction + "000000000")[:9])
+_UTC_STAMPS = re.compile(
+    r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z\n)*"
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z",
+    re.ASCII,
+)
+_ENTRY_FIELDS = ("ts", "labels", "line")
+_get_ts = operator.itemgetter("ts")
+_get_labels = operator.itemgetter("labels")
+_get_line = operator.itemgetter("line")
 
 
 class _BadTimestamp(ValueError):
     pass
 
 
-_BASE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\Z", re.ASCII)
 _RFC3339 = re.compile(
     r"(?P<date>\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d)(?:\.(?P<fraction>\d{1,9}))?"
     r"(?P<zone>[Zz]|[+-]\d\d:\d\d)\Z",
@@ -573,11 +665,174 @@ _RFC3339 = re.compile(
 )
 
 
-@dataclass
-class _StreamBuilder:
-    labels: Labels
-    timestamps_ns: array[int]
-    lines: list[str]
+def rfc3339_nanoseconds(text: str) -> int:
+    """Pure: an RFC 3339 timestamp (any offset) to integer nanoseconds since the epoch."""
+    match = _RFC3339.match(text)
+    if not match:
+        raise _BadTimestamp(text)
+    zone = match.group("zone")
+    try:
+        moment = datetime.fromisoformat(
+            match.group("date").upper() + ("+00:00" if zone in "Zz" else zone)
+        )
+    except ValueError:
+        raise _BadTimestamp(text) from None
+    fraction = match.group("fraction") or ""
+    whole = int(moment.astimezone(UTC).timestamp())
+    return whole * 1_000_000_000 + int((fraction + "000000000")[:9])
+
+
+class _LogParser:
+    """State of one ``logs.jsonl`` parse; see ``parse_log_entries``."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.stream_of_key: dict[tuple[tuple[str, Any], ...], int] = {}
+        self.stream_of_labels: dict[Labels, int] = {}
+        self.labels: list[Labels] = []
+        self.lines: list[str] = []
+        self.stamp_parts: list[Int64Array] = []
+        self.id_parts: list[npt.NDArray[np.int32]] = []
+
+    def chunk(self, raw_lines: Sequence[str], first_line: int) -> None:
+        if not self._fast(raw_lines, first_line):
+            self._slow(raw_lines, first_line)
+
+    def _fast(self, raw_lines: Sequence[str], first_line: int) -> bool:
+        try:
+            entries = json.loads("[" + ",".join(raw_lines) + "]")
+            if len(entries) != len(raw_lines) or set(map(len, entries)) != {3}:
+                return False
+            stamps = list(map(_get_ts, entries))
+            labels = list(map(_get_labels, entries))
+            lines = list(map(_get_line, entries))
+            if set(map(type, lines)) != {str} or set(map(type, labels)) != {dict}:
+                return False
+            joined = "\n".join(stamps)
+            if not _UTC_STAMPS.fullmatch(joined):
+                return False
+            nanoseconds = np.array(
+                joined.replace("Z", "").split("\n"), dtype="datetime64[ns]"
+            ).astype(np.int64)
+            keys = list(map(tuple, map(dict.items, labels)))
+            ids = list(map(self.stream_of_key.get, keys))
+        except (ValueError, TypeError, KeyError):
+            return False
+        if None in ids:
+            for position, (key, found) in enumerate(zip(keys, ids, strict=True)):
+                if found is None and key not in self.stream_of_key:
+                    self.stream_of_key[key] = self._new_stream(
+                        labels[position], first_line + position
+                    )
+            ids = list(map(self.stream_of_key.get, keys))
+        self.lines.extend(lines)
+        self.stamp_parts.append(nanoseconds)
+        self.id_parts.append(np.array(ids, dtype=np.int32))
+        return True
+
+    def _slow(self, raw_lines: Sequence[str], first_line: int) -> None:
+        stamps: list[int] = []
+        ids: list[int] = []
+        lines: list[str] = []
+        for offset, raw in enumerate(raw_lines):
+            line_number = first_line + offset
+            if not raw.strip():
+                continue
+            try:
+                entry = json.loads(raw)
+            except json.JSONDecodeError as decode_error:
+                raise BundleError(
+                    self.file,
+                    line_number,
+                    f"invalid JSON: {decode_error.msg} at column {decode_error.colno}",
+                ) from None
+            stamp, stream, text = self._entry(entry, line_number)
+            stamps.append(stamp)
+            ids.append(stream)
+            lines.append(text)
+        self.lines.extend(lines)
+        self.stamp_parts.append(np.array(stamps, dtype=np.int64))
+        self.id_parts.append(np.array(ids, dtype=np.int32))
+
+    def _entry(self, entry: Any, line_number: int) -> tuple[int, int, str]:
+        def bad(problem: str) -> BundleError:
+            return BundleError(self.file, line_number, problem)
+
+        if type(entry) is not dict:
+            raise bad("entry must be a JSON object with ts, labels and line")
+        missing = [key for key in _ENTRY_FIELDS if key not in entry]
+        if missing:
+            raise bad(f"entry has no {', '.join(repr(key) for key in missing)}")
+        unknown = sorted(set(entry) - set(_ENTRY_FIELDS))
+        if unknown:
+            raise bad(f"unknown field(s) {', '.join(repr(key) for key in unknown)}")
+        text = entry["line"]
+        if type(text) is not str:
+            raise bad("'line' must be a string")
+        stamp = entry["ts"]
+        if type(stamp) is not str:
+            raise bad("'ts' must be an RFC 3339 string such as 2025-12-11T09:19:44.120Z")
+        try:
+            nanoseconds = rfc3339_nanoseconds(stamp)
+        except _BadTimestamp:
+            raise bad(f"bad RFC 3339 timestamp {stamp!r} (e.g. 2025-12-11T09:19:44.120Z)") from None
+        labels = entry["labels"]
+        if type(labels) is not dict:
+            raise bad("'labels' must be an object of string values")
+        try:
+            key = tuple(labels.items())
+            stream = self.stream_of_key.get(key)
+        except TypeError:
+            key, stream = None, None
+        if stream is None:
+            stream = self._new_stream(labels, line_number)
+            if key is not None:
+                self.stream_of_key[key] = stream
+        return nanoseconds, stream, text
+
+    def _new_stream(self, labels: dict[str, Any], line_number: int) -> int:
+        for name, value in labels.items():
+            if not is_label_name(name):
+                raise BundleError(self.file, line_number, f"invalid label name {name!r}")
+            if type(value) is not str:
+                raise BundleError(
+                    self.file,
+                    line_number,
+                    f"label {name!r} must be a string, got {json.dumps(value)}",
+                )
+        canonical = Labels({name: value for name, value in labels.items() if value})
+        if not canonical:
+            raise BundleError(self.file, line_number, "'labels' needs at least one non-empty label")
+        stream = self.stream_of_labels.get(canonical)
+        if stream is None:
+            stream = len(self.labels)
+            self.labels.append(canonical)
+            self.stream_of_labels[canonical] = stream
+        return stream
+
+    def finish(self) -> tuple[list[StoredStream], int]:
+        if not self.lines:
+            return [], 0
+        stamps = np.concatenate(self.stamp_parts)
+        ids = np.concatenate(self.id_parts)
+        order = np.lexsort((stamps, ids))
+        sorted_ids = ids[order]
+        streams: list[StoredStream] = []
+        duplicates = 0
+        for stream in sorted(
+            range(len(self.labels)), key=lambda number: tuple(self.labels[number].items())
+        ):
+            low = int(np.searchsorted(sorted_ids, stream, side="left"))
+            high = int(np.searchsorted(sorted_ids, stream, side="right"))
+            if high == low:
+                continue
+            positions = order[low:high]
+            picked = operator.itemgetter(*positions.tolist())(self.lines)
+            lines = picked if high - low > 1 else (picked,)
+            stored, dropped = _without_duplicates(self.labels[stream], stamps[positions], lines)
+            streams.append(stored)
+            duplicates += dropped
+        return streams, duplicates
 
 
 def parse_log_entries(
@@ -585,147 +840,52 @@ def parse_log_entries(
 ) -> tuple[list[StoredStream], int]:
     """Parse ``logs.jsonl``; return the streams and how many duplicate entries were dropped."""
     file = str(path)
-    stream_of_key: dict[tuple[tuple[str, Any], ...], _StreamBuilder] = {}
-    stream_of_labels: dict[Labels, _StreamBuilder] = {}
-    timestamps = _TimestampParser()
+    parser = _LogParser(file)
     first_line = 1
-
-    def add(entry: Any, line_number: int) -> None:
-        if type(entry) is not dict:
-            raise BundleError(
-                file, line_number, "entry must be a JSON object with ts, labels, line"
-            )
-        if len(entry) != 3 or "ts" not in entry or "labels" not in entry or "line" not in entry:
-            missing = [key for key in ("ts", "labels", "line") if key not in entry]
-            if missing:
-                raise BundleError(file, line_number, f"entry has no {', '.join(missing)}")
-            unknown = sorted(set(entry) - {"ts", "labels", "line"})
-            raise BundleError(file, line_number, f"unknown field(s) {', '.join(unknown)}")
-        text = entry["line"]
-        if type(text) is not str:
-            raise BundleError(file, line_number, "'line' must be a string")
-        stamp = entry["ts"]
-        if type(stamp) is not str:
-            raise BundleError(file, line_number, "'ts' must be an RFC 3339 string")
-        try:
-            nanoseconds = timestamps.nanoseconds(stamp)
-        except _BadTimestamp:
-            raise BundleError(
-                file,
-                line_number,
-                f"bad RFC 3339 timestamp {stamp!r} (e.g. 2025-12-11T09:19:44.120Z)",
-            ) from None
-        labels = entry["labels"]
-        if type(labels) is not dict:
-            raise BundleError(file, line_number, "'labels' must be an object of string values")
-        try:
-            key = tuple(labels.items())
-            builder = stream_of_key.get(key)
-        except TypeError:
-            builder = None
-        if builder is None:
-            builder = new_stream(labels, line_number)
-            stream_of_key[tuple(labels.items())] = builder
-        builder.timestamps_ns.append(nanoseconds)
-        builder.lines.append(text)
-
-    def new_stream(labels: dict[str, Any], line_number: int) -> _StreamBuilder:
-        for name, value in labels.items():
-            if not is_label_name(name):
-                raise BundleError(file, line_number, f"invalid label name {name!r}")
-            if type(value) is not str:
-                raise BundleError(
-                    file, line_number, f"label {name!r} must be a string, got {json.dumps(value)}"
-                )
-        canonical = Labels({name: value for name, value in labels.items() if value})
-        if not canonical:
-            raise BundleError(file, line_number, "'labels' needs at least one non-empty label")
-        builder = stream_of_labels.get(canonical)
-        if builder is None:
-            builder = _StreamBuilder(labels=canonical, timestamps_ns=array("q"), lines=[])
-            stream_of_labels[canonical] = builder
-        return builder
-
-    def per_line(chunk: Sequence[str], first: int) -> None:
-        for offset, raw in enumerate(chunk):
-            line_number = first + offset
-            if not raw.strip():
-                continue
-            try:
-                entry = json.loads(raw)
-            except json.JSONDecodeError as decode_error:
-                raise BundleError(
-                    file,
-                    line_number,
-                    f"invalid JSON: {decode_error.msg} at column {decode_error.colno}",
-                ) from None
-            add(entry, line_number)
-
     with open(file, encoding="utf-8", newline="\n") as handle:
         try:
             while True:
-                chunk = list(islice(handle, _JSON_CHUNK))
+                chunk = list(itertools.islice(handle, _JSON_CHUNK))
                 if not chunk:
                     break
-                try:
-                    entries = json.loads("[" + ",".join(chunk) + "]")
-                except json.JSONDecodeError:
-                    entries = None
-                if entries is not None and len(entries) == len(chunk):
-                    for offset, entry in enumerate(entries):
-                        add(entry, first_line + offset)
-                else:
-                    per_line(chunk, first_line)
+                parser.chunk(chunk, first_line)
                 first_line += len(chunk)
                 if progress is not None:
                     progress(LoadProgress(file=file, lines_read=first_line - 1))
         except UnicodeDecodeError as decode_error:
             raise BundleError(
-                file, first_line, f"not UTF-8 near this line: {decode_error.reason}"
+                file, first_line, f"not UTF-8 near here: {decode_error.reason}"
             ) from None
     if progress is not None:
         progress(LoadProgress(file=file, lines_read=first_line - 1, done=True))
-
-    streams: list[StoredStream] = []
-    duplicates = 0
-    for labels in sorted(stream_of_labels, key=lambda item: tuple(item.items())):
-        stream, dropped = _finish_stream(stream_of_labels[labels])
-        streams.append(stream)
-        duplicates += dropped
-    return streams, duplicates
+    return parser.finish()
 
 
-def _finish_stream(builder: _StreamBuilder) -> tuple[StoredStream, int]:
-    """Sort by time (stable) and drop entries with the same timestamp and line, as Loki does."""
-    stamps = np.frombuffer(builder.timestamps_ns, dtype=np.int64)
-    lines = builder.lines
-    if len(stamps) > 1 and bool(np.any(stamps[1:] < stamps[:-1])):
-        order = np.argsort(stamps, kind="stable")
-        stamps = stamps[order]
-        lines = [lines[index] for index in order.tolist()]
-    keep: list[int] | None = None
-    if len(stamps) > 1:
-        equal = np.flatnonzero(stamps[1:] == stamps[:-1])
-        if len(equal):
-            drop: set[int] = set()
-            for position in equal.tolist():
-                # Compare with every earlier entry of the same timestamp.
-                later = position + 1
-                back = later - 1
-                while back >= 0 and stamps[back] == stamps[later]:
-                    if back not in drop and lines[back] == lines[later]:
-                        drop.add(later)
-                        break
-                    back -= 1
-            if drop:
-                keep = [index for index in range(len(lines)) if index not in drop]
-    if keep is not None:
-        stamps = stamps[np.asarray(keep, dtype=np.int64)]
-        lines = [lines[index] for index in keep]
-        dropped = len(builder.lines) - len(keep)
-    else:
-        dropped = 0
-    return StoredStream(labels=builder.labels, timestamps_ns=stamps, lines=tuple(lines)), dropped
+def _without_duplicates(
+    labels: Labels, stamps: Int64Array, lines: tuple[str, ...]
+) -> tuple[StoredStream, int]:
+    """Drop entries with the same timestamp and line in one stream, as Loki does."""
+    equal = np.flatnonzero(stamps[1:] == stamps[:-1]) if len(stamps) > 1 else np.empty(0, np.int64)
+    drop: set[int] = set()
+    for position in equal.tolist():
+        later = position + 1
+        back = position
+        while back >= 0 and stamps[back] == stamps[later]:
+            if back not in drop and lines[back] == lines[later]:
+                drop.add(later)
+                break
+            back -= 1
+    if not drop:
+        return StoredStream(labels=labels, timestamps_ns=stamps, lines=lines), 0
+    keep = [index for index in range(len(lines)) if index not in drop]
+    return (
+        StoredStream(
+            labels=labels,
+            timestamps_ns=stamps[np.asarray(keep, dtype=np.int64)],
+            lines=tuple(lines[index] for index in keep),
+        ),
+        len(drop),
+    )
 
 
 # ---------------------------------------------------------------- time rounding

@@ -35,6 +35,13 @@ from diagnosis_operator.models.actions import (
     ProcessRow,
     ServerInfo,
 )
+from diagnosis_operator.models.cluster import (
+    EventNote,
+    EvictionResult,
+    PodInfo,
+    QuarantineRecord,
+    StoredDocument,
+)
 from diagnosis_operator.models.signals import LogCount, LogStream, Series, Window
 
 
@@ -200,3 +207,72 @@ class ObjectStore(Protocol):
     def put(self, *, obj: Mapping[str, Any]) -> None: ...
 
     def delete(self, *, api_version: str, kind: str, namespace: str, name: str) -> None: ...
+
+
+# --------------------------------------------------------------------- pods and the ledger
+# (appended by the drain / executor work: service/execute.py)
+
+
+class ClusterError(RuntimeError):
+    """An apiserver call of the executor failed: what was asked, the HTTP status and body."""
+
+    def __init__(self, *, what: str, status: int | None, body: str = "") -> None:
+        self.what = what
+        self.status = status
+        self.body = body
+        shown = f"HTTP {status}" if status is not None else "no HTTP answer"
+        super().__init__(f"{what}: {shown}" + (f"; body: {body[:500]}" if body else ""))
+
+
+class VersionConflict(ClusterError):
+    """An optimistic-concurrency write lost (HTTP 409): re-read and decide again."""
+
+
+class Cluster(Protocol):
+    """Pods as the drain action sees them (implemented on the Kubernetes API).
+
+    ``quarantine`` takes the record's ``removed_labels`` off the pod, adds the
+    quarantine label and writes the record as an annotation in ONE patch guarded
+    by the pod's resourceVersion (``VersionConflict`` if the pod changed since it
+    was read), so a pod is either fully quarantined or not at all.  Taking the
+    Services' selector labels off makes the EndpointSlice controller drop the pod
+    from every Service; the pod itself keeps running for forensics.
+    ``unquarantine`` puts ``labels`` back and removes the record and the label, in
+    one patch guarded the same way.
+    ``evict`` goes through the Eviction API only (PodDisruptionBudgets respected);
+    ``dry_run`` asks the apiserver for a server-side dry run (``dryRun=All``).
+    ``paused`` reads the cluster-wide pause switch (models/controls.py).
+    """
+
+    def get_pod(self, *, namespace: str, name: str) -> PodInfo | None: ...
+
+    def list_pods(self, *, namespace: str) -> tuple[PodInfo, ...]: ...
+
+    def list_quarantined(self) -> tuple[PodInfo, ...]: ...
+
+    def service_selector_keys(self, *, pod: PodInfo) -> tuple[str, ...]: ...
+
+    def quarantine(self, *, pod: PodInfo, record: QuarantineRecord) -> PodInfo: ...
+
+    def unquarantine(self, *, pod: PodInfo, labels: Mapping[str, str]) -> PodInfo: ...
+
+    def evict(
+        self, *, namespace: str, name: str, grace_period_seconds: int | None, dry_run: bool
+    ) -> EvictionResult: ...
+
+    def paused(self) -> bool: ...
+
+    def post_event(self, *, note: EventNote) -> None: ...
+
+
+class DocumentStore(Protocol):
+    """One text document with optimistic concurrency (the action ledger's ConfigMap).
+
+    ``write`` with the ``version`` read creates the object when ``version`` is None;
+    it raises ``VersionConflict`` when someone else wrote (or created) it first,
+    and returns the new version.
+    """
+
+    def read(self) -> StoredDocument: ...
+
+    def write(self, *, text: str, version: str | None) -> str: ...

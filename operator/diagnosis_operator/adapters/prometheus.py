@@ -117,6 +117,8 @@ class PrometheusAdapter:
         url: str,
         *,
         headers: Mapping[str, str] | None = None,
+        bearer_token: str | None = None,
+        tenant: str | None = None,
         timeout: float = 30.0,
         retries: int = 3,
         backoff: float = 0.5,
@@ -128,6 +130,9 @@ class PrometheusAdapter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """``verify_tls`` may be a CA bundle path; ``disable_ssl`` turns verification off.
+
+        ``bearer_token`` becomes ``Authorization: Bearer``; ``tenant`` becomes
+        ``X-Scope-OrgID`` (Mimir, Cortex, Thanos multi-tenancy).
 
         ``transport`` replaces the HTTP adapter for ``url`` (tests, custom TLS);
         ``sleep`` is what waits between retries.
@@ -144,12 +149,17 @@ class PrometheusAdapter:
         self._max_points = max_points
         self._sleep = sleep
         self._last_response = threading.local()
+        all_headers = dict(headers or {})
+        if bearer_token:
+            all_headers["Authorization"] = f"Bearer {bearer_token}"
+        if tenant:
+            all_headers["X-Scope-OrgID"] = tenant
         session = requests.Session()
         session.verify = False if disable_ssl else verify_tls
         session.hooks["response"].append(self._check_response)
         self._client = PrometheusConnect(
             url=self.url,
-            headers=dict(headers) if headers else None,
+            headers=all_headers or None,
             disable_ssl=disable_ssl,
             # The adapter retries itself (it must see statuses and bodies).
             retry=Retry(total=0, raise_on_status=False),
@@ -158,6 +168,10 @@ class PrometheusAdapter:
         )
         if transport is not None:
             session.mount(self.url, transport)
+
+    def __repr__(self) -> str:
+        # Never show headers: they may hold credentials.
+        return f"PrometheusAdapter({self.url!r})"
 
     def close(self) -> None:
         self._client.close()

@@ -2,18 +2,24 @@
 
 Every component with evidence gets a score in [0, 1]:
 
-    raw = 0.35*strength + 0.15*breadth + 0.15*agreement + 0.25*explains + 0.10*first
+    raw = 0.25*strength + 0.10*breadth + 0.10*agreement + 0.20*explains
+        + 0.15*first + 0.10*severity + 0.10*blame
     score = raw * 0.45   if an anomalous dependency went bad first (it explains this one)
             raw          otherwise
 
 * ``strength``  = 1 - exp(-S/30), S the strongest evidence: the highest robust
-  z-score of its signals, or the log score (10 x severity per category of
-  severe lines that are new in the window, damped for single lines);
+  z-score (or burst score) of its signals, or the log score (10 x severity per
+  category of severe lines new in the window, damped for single lines);
 * ``breadth``   = independent signals (metric families + new log categories) / 5, capped at 1;
 * ``agreement`` = 1 when metrics and logs both point at it, 0.5 when one does;
 * ``explains``  = share of its anomalous callers (transitively, along dependsOn)
   that went bad no earlier than it did (0.3 without anomalous callers);
-* ``first``     = 1 for the earliest onset, decreasing with the lag.
+* ``first``     = 1 for the earliest onset, decreasing linearly with the lag
+  (0 at a tenth of the window);
+* ``severity``  = the most severe new log category / 3 (deadlock, connection
+  exhaustion, OOM = 1; 0.5 without logs);
+* ``blame``     = its share of the dependency mentions in its callers' error
+  lines (0.5 when no caller names any dependency).
 
 The root is the best-scoring component (it must be significant: S >= 11 and
 either two independent signals or S >= 20).  Its confidence is
@@ -59,7 +65,7 @@ from diagnosis_operator.models.findings import (
     RootCause,
 )
 from diagnosis_operator.models.signals import Window
-from diagnosis_operator.models.topology import Component, Topology
+from diagnosis_operator.models.topology import Component, ComponentKind, Topology
 
 ROLE_ROOT = "root"
 ROLE_AGGRAVATING = "aggravating"
@@ -87,6 +93,8 @@ class ComponentEvidence:
     # severe log categories that are new (or much more frequent) in the incident,
     # with their first event and how many sampled lines fell in them
     new_categories: Mapping[LogCategory, tuple[LogEvent, int]] = field(default_factory=dict)
+    # slow-query events of statements that were not slow before the incident
+    slow_queries: tuple[LogEvent, ...] = ()
 
     @property
     def metric_detections(self) -> tuple[Detection, ...]:
@@ -165,21 +173,21 @@ def new_log_categories(
                 key = statement_fingerprint(event.slow_query.statement)
             grouped[(event.category, key)].append(event)
     found: dict[LogCategory, tuple[LogEvent, int]] = {}
-    for (category, _), events in grouped.items():
+    for (category, fingerprint), events in grouped.items():
         events.sort(key=lambda e: e.ts)
         stamps = [e.ts for e in events]
         before = bisect.bisect_left(stamps, cut)
         if before == len(events):
             continue
         onset_index: int | None = None
-        if before == 0 and SEVERITY[category] >= 3.0:
+        if before == 0 and (SEVERITY[category] >= 3.0 or fingerprint):
             onset_index = 0
         else:
             expected = (before + 0.5) / before_span * span
             for index in range(before, len(events)):
                 inside = bisect.bisect_left(stamps, stamps[index] + span) - index
                 if _poisson_tail(inside, expected) < max_p:
-                    onset_index = index
+                    onset_index = _skip_strays(stamps, index, span, before_span / (before + 0.5))
                     break
         if onset_index is None:
             continue
@@ -191,6 +199,37 @@ def new_log_categories(
         else:
             found[category] = (current[0], current[1] + count)
     return found
+
+
+def _skip_strays(stamps: Sequence[float], index: int, span: float, usual_gap: float) -> int:
+    """The first event of a burst: skip ordinary events that merely open its window.
+
+    An event followed by a gap longer than a quarter of the usual spacing is a
+    stray from the baseline, not the start of the burst.
+    """
+    end = bisect.bisect_left(stamps, stamps[index] + span)
+    while index + 1 < end and stamps[index + 1] - stamps[index] > usual_gap / 4.0:
+        index += 1
+    return index
+
+
+def new_slow_queries(
+    *, logs: ComponentLogs, window: Window, baseline_fraction: float = 0.25
+) -> tuple[LogEvent, ...]:
+    """Pure: slow-query events after the window's first part whose statement was not slow in it."""
+    cut = window.start + baseline_fraction * window.duration
+    usual = {
+        statement_fingerprint(e.slow_query.statement)
+        for e in logs.events
+        if e.slow_query is not None and e.ts < cut
+    }
+    return tuple(
+        e
+        for e in logs.events
+        if e.slow_query is not None
+        and e.ts >= cut
+        and statement_fingerprint(e.slow_query.statement) not in usual
+    )
 
 
 def _poisson_tail(k: int, mu: float) -> float:
@@ -227,6 +266,8 @@ class Score:
     explains: float
     first: float
     explained_by: str | None
+    severity: float = 0.5
+    blame: float = 0.5
 
     def reasons(self) -> tuple[str, ...]:
         out = [
@@ -235,6 +276,8 @@ class Score:
             f"metric/log agreement {self.agreement:.2f}",
             f"explains callers {self.explains:.2f}",
             f"earliest {self.first:.2f}",
+            f"log severity {self.severity:.2f}",
+            f"named by callers' errors {self.blame:.2f}",
         ]
         if self.explained_by:
             out.append(f"explained by earlier {self.explained_by}")
@@ -258,7 +301,8 @@ def score_components(
         return []
     onsets = {name: ev.onset for name, ev in anomalous.items() if ev.onset is not None}
     earliest = min(onsets.values())
-    span = max(0.25 * window.duration, 60.0)
+    span = max(0.1 * window.duration, 60.0)
+    blame = caller_blame(topology=topology, evidence=evidence, window=window)
     scores = []
     for name, ev in anomalous.items():
         onset = onsets[name]
@@ -280,7 +324,19 @@ def score_components(
             if 1.0 - math.exp(-other.evidence_score / 30.0) >= 0.3:
                 explained_by = dependency
                 break
-        raw = 0.35 * strength + 0.15 * breadth + 0.15 * agreement + 0.25 * explains + 0.10 * first
+        severity = (
+            max(SEVERITY[c] for c in ev.new_categories) / 3.0 if ev.new_categories else 0.5
+        )
+        blamed = blame.get(name, 0.5)
+        raw = (
+            0.25 * strength
+            + 0.10 * breadth
+            + 0.10 * agreement
+            + 0.20 * explains
+            + 0.15 * first
+            + 0.10 * severity
+            + 0.10 * blamed
+        )
         if explained_by:
             raw *= 0.45
         scores.append(
@@ -293,10 +349,54 @@ def score_components(
                 explains=explains,
                 first=first,
                 explained_by=explained_by,
+                severity=severity,
+                blame=blamed,
             )
         )
     scores.sort(key=lambda s: (-s.score, onsets[s.component], s.component))
     return scores
+
+
+_KIND_WORDS: Mapping[ComponentKind, tuple[str, ...]] = {
+    ComponentKind.MYSQL: ("mysql", "mariadb", "sql"),
+    ComponentKind.REDIS: ("redis",),
+}
+
+
+def caller_blame(
+    *, topology: Topology, evidence: Mapping[str, ComponentEvidence], window: Window
+) -> dict[str, float]:
+    """Pure: per dependency, its share of the mentions in its callers' incident error lines.
+
+    A caller's error lines (severity >= 1, after the window's first quarter)
+    that name one of its dependencies (by component name, or by kind: "mysql",
+    "redis"...) point at it.  A dependency nobody's errors name gets 0; when no
+    caller's errors name any dependency, nothing is returned (neutral).
+    """
+    cut = window.start + 0.25 * window.duration
+    mentions: dict[str, int] = defaultdict(int)
+    for caller in topology:
+        if not caller.depends_on:
+            continue
+        ev = evidence.get(caller.name)
+        if ev is None or ev.logs is None:
+            continue
+        words = {
+            dependency: (dependency.lower(), *_KIND_WORDS.get(topology.get(dependency).kind, ()))
+            for dependency in caller.depends_on
+        }
+        for event in ev.logs.events:
+            if event.ts < cut or SEVERITY[event.category] < 1.0:
+                continue
+            text = event.line.lower()
+            for dependency, keys in words.items():
+                if any(key in text for key in keys):
+                    mentions[dependency] += 1
+    total = sum(mentions.values())
+    if total == 0:
+        return {}
+    named = {d for c in topology for d in c.depends_on}
+    return {dependency: mentions.get(dependency, 0) / total for dependency in named}
 
 
 def _callers(topology: Topology, name: str) -> frozenset[str]:
@@ -321,7 +421,7 @@ def rank(
     step: float,
 ) -> Ranking:
     """Pure: root cause, roles and confidence (see the module docstring)."""
-    tolerance = max(3.0 * step, 60.0)
+    tolerance = max(2.0 * step, 30.0)
     scores = score_components(
         topology=topology, evidence=evidence, window=window, tolerance=tolerance
     )
@@ -385,7 +485,7 @@ def rank(
         root_cause=RootCause(
             component=root,
             kind=component.kind.value,
-            instance=_root_instance(root_ev),
+            instance=None,
             confidence=min(confidence, 0.99),
             summary="",
         ),
@@ -393,15 +493,6 @@ def rank(
         scores=tuple(scores),
         root_onset=root_ev.onset,
     )
-
-
-def _root_instance(evidence: ComponentEvidence) -> str | None:
-    """The instance when the root's evidence all comes from one instance of several."""
-    instances = {d.signal.instance for d in evidence.metric_detections if d.signal.instance}
-    instances.update(
-        event.instance for event, _ in evidence.new_categories.values() if event.instance
-    )
-    return next(iter(instances)) if len(instances) == 1 else None
 
 
 def _client_ranking(
@@ -616,6 +707,7 @@ __all__ = [
     "Score",
     "find_affected",
     "new_log_categories",
+    "new_slow_queries",
     "rank",
     "score_components",
 ]

@@ -351,7 +351,7 @@ def recommendations(
                     because=f"too many connections at {_clock(first.ts)}",
                 )
             )
-        slow_events = [e for e in (ev.logs.events if ev.logs else ()) if e.slow_query is not None]
+        slow_events = list(ev.slow_queries)
         statements: dict[str, LogEvent] = {}
         for event in slow_events:
             if event.slow_query is not None:

@@ -12,8 +12,9 @@ every other thread with the reason it was spared.  The steps follow pt-kill:
    starts a rollback as long as the work done;
 2. ignore options (any match drops the thread), then match options (all must
    match; nothing matches without one, unless ``matchAll``);
-3. threads are grouped into classes (``groupBy``) and ``victims`` picks in each
-   class: the oldest, all, or all but the oldest.
+3. threads are grouped into classes (``groupBy``); classes failing the class
+   filters (``queryCount``, ``anyBusyTime``, ``eachBusyTime``) are spared whole;
+   ``victims`` picks in each remaining class: the oldest, all, or all but the oldest.
 
 ``models.sqltext.fingerprint`` / ``digest`` normalise a statement (literals, numbers and IN
 lists folded, comments dropped) so audit records group the same query shape.
@@ -207,6 +208,20 @@ def _class_key(policy: KillPolicy) -> Callable[[ProcessRow], str]:
     return lambda row: _field(row, name)
 
 
+def _class_filtered(members: Sequence[ProcessRow], policy: KillPolicy) -> str | None:
+    """Why a whole class is spared by pt-kill's class filters, or None."""
+    if policy.query_count is not None and len(members) < policy.query_count:
+        return f"class has {len(members)} threads, fewer than queryCount {policy.query_count}"
+    if policy.any_busy_time is not None and not any(r.time > policy.any_busy_time for r in members):
+        return f"no thread in its class runs longer than anyBusyTime {policy.any_busy_time:g} s"
+    if policy.each_busy_time is not None and not all(
+        r.time > policy.each_busy_time for r in members
+    ):
+        limit = policy.each_busy_time
+        return f"not every thread in its class runs longer than eachBusyTime {limit:g} s"
+    return None
+
+
 def select_victims(
     *,
     processes: Sequence[ProcessRow],
@@ -241,6 +256,12 @@ def select_victims(
 
     victims: list[Victim] = []
     for members in classes.values():
+        class_reason = _class_filtered(members, policy)
+        if class_reason is not None:
+            skipped.extend(
+                Skipped(row=row, reason=class_reason, protected=False) for row in members
+            )
+            continue
         # Oldest first: the longest time; ties broken by the lower (older) thread id.
         members.sort(key=lambda row: (-row.time, row.id))
         oldest, rest = members[0], members[1:]

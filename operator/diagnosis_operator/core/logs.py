@@ -202,7 +202,10 @@ _WHERE_COLUMN = re.compile(
     re.IGNORECASE,
 )
 _SQL_KEYWORDS = frozenset(
-    {"and", "or", "not", "null", "select", "where", "in", "like", "between", "is"}
+    {
+        "and", "or", "not", "null", "select", "where", "in", "like", "between", "is", "insert",
+        "update", "delete", "replace", "set", "values", "into", "from", "join", "table", "dual",
+    }
 )
 _REDIS_COMMANDS = (
     "GET|SET|SETEX|SETNX|GETSET|MGET|MSET|DEL|UNLINK|EXISTS|EXPIRE|TTL|INCR|INCRBY|DECR|DECRBY|"
@@ -331,7 +334,8 @@ def parse_slow_command(text: str) -> SlowCommand | None:
         unit_match = _DURATION.search(text)
         if unit_match:
             duration = _seconds(float(unit_match.group(1)), unit_match.group(2))
-    return SlowCommand(command=match.group(1).upper(), key=match.group(2), duration=duration)
+    key = match.group(2).rstrip(":;.") if match.group(2) else None
+    return SlowCommand(command=match.group(1).upper(), key=key or None, duration=duration)
 
 
 def parse_access(line: str) -> AccessRecord | None:
@@ -443,7 +447,7 @@ def categorize(line: str) -> LogCategory:
     if access is not None and access.status == 429:
         return LogCategory.WARNING
     if "upstream" in lowered and any(
-        w in lowered for w in ("timed out", "refused", "prematurely", "no live")
+        w in lowered for w in ("timed out", "timeout", "refused", "prematurely", "no live", "reset")
     ):
         return LogCategory.UPSTREAM_ERROR
     if "timeout" in lowered or "timed out" in lowered:

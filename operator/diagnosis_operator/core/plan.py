@@ -94,7 +94,7 @@ def plan(
 
 def _kill_queries(name: str, ev: ComponentEvidence) -> ProposedRemediation | None:
     cats = ev.new_categories
-    slow = [e.slow_query for e in (ev.logs.events if ev.logs else ()) if e.slow_query is not None]
+    slow = [e.slow_query for e in ev.slow_queries if e.slow_query is not None]
     exhausted = LogCategory.TOO_MANY_CONNECTIONS in cats
     if not slow and not exhausted:
         return None

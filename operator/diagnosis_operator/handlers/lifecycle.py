@@ -42,7 +42,6 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = f"{API_GROUP}/finalizer"
     settings.scanning.disabled = True
     settings.posting.reporting_component = "diagnosis-operator"
-    settings.posting.level = logging.WARNING  # our own Events are posted explicitly
     settings.execution.max_workers = 4
 
 

@@ -164,6 +164,15 @@ class DenialCode(StrEnum):
     COOLDOWN = "cooldown"
     BUDGET_EXHAUSTED = "budget-exhausted"
     ALREADY_DONE = "already-done"
+    # drain-pod target safety (core/drain.py)
+    TARGET_NOT_FOUND = "target-not-found"
+    BARE_POD = "bare-pod"
+    DAEMONSET_POD = "daemonset-pod"
+    UNSUPPORTED_OWNER = "unsupported-owner"
+    PROTECTED_NAMESPACE = "protected-namespace"
+    MIN_HEALTHY = "min-healthy"
+    # the cluster-wide action ledger (core/ledger.py)
+    GLOBAL_BUDGET_EXHAUSTED = "global-budget-exhausted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +358,9 @@ class KillPolicy(_Spec):
     command is one of ``killBusyCommands`` and whose time is above it;
     ``idleTime`` matches ``Sleep`` threads idle longer than it.  Regexes are
     Python ``re`` searched (not anchored) in the field, like pt-kill's Perl ones.
+    Matching threads form classes (``groupBy``); a class is kept only if it passes
+    ``queryCount`` (at least that many threads), ``anyBusyTime`` (one runs longer)
+    and ``eachBusyTime`` (all run longer); ``victims`` then picks in each class.
     """
 
     busy_time: Annotated[float, Field(ge=0)] | None = None
@@ -368,6 +380,10 @@ class KillPolicy(_Spec):
     ignore_state: str | None = None
     ignore_info: str | None = None
     group_by: GroupBy = GroupBy.NONE
+    # Class filters (pt-kill --query-count, --any-busy-time, --each-busy-time).
+    query_count: Annotated[int, Field(ge=1)] | None = None
+    any_busy_time: Annotated[float, Field(ge=0)] | None = None
+    each_busy_time: Annotated[float, Field(ge=0)] | None = None
     victims: Victims = Victims.OLDEST
     mode: KillMode = KillMode.QUERY
     print_only: bool = False

@@ -101,6 +101,9 @@ def analyse(
             )
             if component.name in component_logs
             else {},
+            slow_queries=correlate.new_slow_queries(logs=component_logs[component.name], window=window)
+            if component.name in component_logs
+            else (),
         )
         for component in topology
     }

@@ -1,0 +1,61 @@
+"""Client traffic: floods and tight retry loops, from Loki-style counts and sampled lines."""
+
+from __future__ import annotations
+
+from diagnosis_operator.core.clients import find_abusive_clients, find_floods, merge_client_counts
+from diagnosis_operator.core.logs import read_event
+from diagnosis_operator.models.findings import ClientPattern
+from diagnosis_operator.models.signals import Labels, LogCount
+
+STEPS = tuple(float(1000 + 15 * i) for i in range(40))
+
+
+def counts(ip: str, per_step: list[float], *, json_form: bool = False) -> LogCount:
+    label = "jclient" if json_form else "client"
+    return LogCount(Labels({label: ip}), STEPS[: len(per_step)], tuple(per_step))
+
+
+def test_one_client_far_above_the_rest_is_a_flood() -> None:
+    normal = [counts(f"10.0.0.{i}", [3.0] * 40) for i in range(1, 9)]
+    flood = counts("198.51.100.7", [3.0] * 20 + [400.0] * 20)
+    found = find_floods(traffic=merge_client_counts([*normal, flood]), step=15.0)
+    assert [c.ip for c in found] == ["198.51.100.7"]
+    assert found[0].pattern is ClientPattern.FLOOD
+    assert found[0].first_seen == STEPS[20] - 15.0
+
+
+def test_even_traffic_is_no_flood_and_text_and_json_groups_merge() -> None:
+    even = [counts(f"10.0.0.{i}", [5.0] * 40) for i in range(1, 6)]
+    even.append(counts("10.0.0.1", [5.0] * 40, json_form=True))
+    traffic = merge_client_counts(even)
+    assert len(traffic) == 5
+    assert traffic[0].ip == "10.0.0.1" and traffic[0].total == 400.0
+    assert find_floods(traffic=traffic, step=15.0) == []
+
+
+def _access(ip: str, ts: float, path: str = "/x", status: int = 502) -> str:
+    return f'{ip} - - [01/Jan/2030:00:00:00 +0000] "GET {path} HTTP/1.1" {status} 0 "-" "bot/1" rt=2.0'
+
+
+def test_identical_failing_requests_within_a_second_are_a_retry_loop() -> None:
+    lines = [_access("203.0.113.9", 5000.0 + i * 0.1) for i in range(6)]
+    lines += [_access("203.0.113.10", 5000.0 + i * 10.0) for i in range(6)]  # slow, not a loop
+    stamps = [5000.0 + i * 0.1 for i in range(6)] + [5000.0 + i * 10.0 for i in range(6)]
+    events = [read_event(component="edge", instance=None, ts=ts, line=line, query="q")
+              for ts, line in zip(stamps, lines, strict=True)]
+    found = find_abusive_clients(
+        client_counts=[], retry_counts=[], retry_step=1.0, access_events=events, step=15.0
+    )
+    assert [(c.ip, c.requests, c.pattern) for c in found] == [("203.0.113.9", 6, ClientPattern.RETRY_LOOP)]
+
+
+def test_retry_loop_from_fine_grained_counts() -> None:
+    retry = LogCount(
+        Labels({"client": "192.0.2.44", "request": "POST /login HTTP/1.1", "agent": "curl/8"}),
+        (7000.0, 7001.0),
+        (2.0, 9.0),
+    )
+    found = find_abusive_clients(
+        client_counts=[], retry_counts=[retry], retry_step=1.0, access_events=[], step=15.0
+    )
+    assert len(found) == 1 and found[0].requests == 9 and "POST /login" in found[0].reason

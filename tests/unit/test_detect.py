@@ -1,0 +1,130 @@
+"""Anomaly detection on synthetic signals: baselines, onsets, counters, sparse bursts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from diagnosis_operator.core.detect import (
+    SIGNIFICANT_LINES,
+    Signal,
+    SignalKind,
+    build_signals,
+    counter_rate,
+    detect,
+    grid_timestamps,
+    poisson_tail,
+)
+from diagnosis_operator.models.signals import ComponentSignals, Labels, LogCount, Series, Window
+
+WINDOW = Window(start=1_000_000.0, end=1_000_000.0 + 3600.0)
+STEP = 15.0
+TS = grid_timestamps(window=WINDOW, step=STEP)
+
+
+def gauge(values: np.ndarray, name: str = "g", instance: str = "a") -> Signal:
+    return Signal(
+        component="c",
+        instance=instance,
+        name=name,
+        family=name,
+        kind=SignalKind.GAUGE,
+        query=name,
+        values=values,
+        labels=Labels({"instance": instance}),
+    )
+
+
+def test_level_shift_is_found_with_its_onset() -> None:
+    rng = np.random.default_rng(7)
+    values = rng.normal(100.0, 2.0, TS.size)
+    values[150:] += 40.0
+    found = detect(signals=[gauge(values)], timestamps=TS)
+    assert len(found) == 1
+    assert found[0].onset == TS[150]
+    assert found[0].anomaly.direction == "up"
+    assert found[0].anomaly.baseline == pytest.approx(100.0, abs=2.0)
+
+
+def test_noise_alone_is_not_an_anomaly() -> None:
+    rng = np.random.default_rng(11)
+    signals = [gauge(rng.normal(50.0, 5.0, TS.size), instance=str(i)) for i in range(300)]
+    assert detect(signals=signals, timestamps=TS) == []
+
+
+def test_a_burst_that_came_and_went_is_not_taken_for_the_baseline() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.normal(10.0, 0.5, TS.size)
+    values[70:100] += 20.0
+    found = detect(signals=[gauge(values)], timestamps=TS)
+    assert len(found) == 1
+    assert found[0].onset == TS[70]
+
+
+def test_a_drop_is_found_as_down() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.normal(0.999, 0.0005, TS.size)
+    values[180:] = 0.63
+    found = detect(signals=[gauge(values)], timestamps=TS)
+    assert found and found[0].anomaly.direction == "down"
+    assert found[0].anomaly.value == pytest.approx(0.63)
+
+
+def test_counter_rate_handles_resets() -> None:
+    values = np.array([0.0, 10.0, 20.0, 5.0, 15.0])
+    rate = counter_rate(values, step=5.0)
+    assert np.isnan(rate[0])
+    assert rate[1:].tolist() == [2.0, 2.0, 1.0, 2.0]
+
+
+def test_sparse_burst_is_judged_by_its_unlikeliness() -> None:
+    burst = np.zeros(TS.size)
+    burst[[150, 153, 156, 160]] = 1.0
+    stray = np.zeros(TS.size)
+    stray[[100, 140, 180, 220]] = 1.0
+    signals = [
+        Signal("c", "a", "burst", "burst", SignalKind.LOG_SIGNIFICANT, "", burst, Labels()),
+        Signal("c", "a", "stray", "stray", SignalKind.LOG_SIGNIFICANT, "", stray, Labels()),
+    ]
+    found = detect(signals=signals, timestamps=TS)
+    assert [d.signal.name for d in found] == ["burst"]
+    assert found[0].onset == TS[150]
+
+
+def test_poisson_tail_matches_known_values() -> None:
+    tail = poisson_tail(np.array([[0, 1, 2]]), np.array([1.0]))
+    assert tail[0, 0] == 1.0
+    assert tail[0, 1] == pytest.approx(1 - np.exp(-1.0))
+    assert tail[0, 2] == pytest.approx(1 - 2 * np.exp(-1.0))
+
+
+def _series(name: str, labels: dict[str, str], values: np.ndarray) -> Series:
+    return Series(name=name, labels=Labels(labels), timestamps=tuple(TS), values=tuple(values))
+
+
+def test_build_signals_derives_error_ratio_latency_and_cpu() -> None:
+    ok = np.cumsum(np.full(TS.size, 150.0))
+    errors = np.cumsum(np.where(np.arange(TS.size) >= 200, 50.0, 0.0))
+    cpu = np.cumsum(np.full(TS.size, 0.3 * STEP))
+    latency_sum = np.cumsum(np.full(TS.size, 15.0))
+    latency_count = np.cumsum(np.full(TS.size, 150.0))
+    component = ComponentSignals(
+        component="api",
+        series=(
+            _series("http_requests_total", {"instance": "x", "code": "200"}, ok),
+            _series("http_requests_total", {"instance": "x", "code": "502"}, errors),
+            _series("process_cpu_seconds_total", {"instance": "x"}, cpu),
+            _series("req_seconds_sum", {"instance": "x"}, latency_sum),
+            _series("req_seconds_count", {"instance": "x"}, latency_count),
+        ),
+        extracted={SIGNIFICANT_LINES: (LogCount(Labels({"instance": "x"}), (TS[5],), (3.0,)),)},
+    )
+    signals = {s.name: s for s in build_signals(component=component, window=WINDOW, step=STEP)}
+    ratio = signals["http_requests_total 5xx ratio"]
+    assert ratio.kind is SignalKind.ERROR_RATIO
+    assert ratio.values[210] == pytest.approx(0.25)
+    assert ratio.values[100] == pytest.approx(0.0)
+    assert signals["cpu usage"].values[50] == pytest.approx(0.3)
+    assert signals["req_seconds mean"].values[50] == pytest.approx(0.1)
+    logs = signals["error/warn log lines"]
+    assert logs.values[5] == 3.0 and logs.values[6] == 0.0

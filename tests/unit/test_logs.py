@@ -1,0 +1,122 @@
+"""Tolerant log reading: categories, slow queries, cache commands, access lines, templates."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from diagnosis_operator.core.logs import (
+    ACCESS_PATTERN,
+    FAILED_REQUEST_FILTER,
+    SIGNIFICANT_FILTER,
+    LogCategory,
+    categorize,
+    hot_keys,
+    mask,
+    mine_templates,
+    parse_access,
+    parse_slow_command,
+    parse_slow_query,
+    read_event,
+    statement_prefix,
+)
+
+SLOW_ENTRY = (
+    "# Time: 2031-04-02T11:00:01.000000Z\n# User@Host: web[web] @ host-7 [172.20.1.9]\n"
+    "# Query_time: 7.5  Lock_time: 0.0 Rows_sent: 3  Rows_examined: 900000\n"
+    "SET timestamp=1;\nSELECT id, total FROM invoices WHERE region = 'eu' AND state='open';"
+)
+
+
+def test_slow_query_entry_gives_statement_time_rows_and_where_columns() -> None:
+    slow = parse_slow_query(SLOW_ENTRY)
+    assert slow is not None
+    assert slow.statement.startswith("SELECT id, total FROM invoices")
+    assert slow.query_time == 7.5
+    assert slow.rows_examined == 900000 and slow.rows_sent == 3
+    assert slow.table == "invoices"
+    assert slow.where_columns == ("region", "state")
+    assert slow.full_scan_suspected
+
+
+def test_slow_query_in_json_with_milliseconds() -> None:
+    line = json.dumps({"level": "warn", "msg": "slow query", "duration": "2300ms",
+                       "sql": "UPDATE stock SET n = n - 1 WHERE sku = 'a'"})
+    slow = parse_slow_query(line)
+    assert slow is not None and slow.query_time == pytest.approx(2.3)
+    assert slow.table == "stock" and slow.where_columns == ("sku",)
+
+
+@pytest.mark.parametrize(
+    ("line", "category"),
+    [
+        ("ERROR 1213 (40001): Deadlock found when trying to get lock", LogCategory.DEADLOCK),
+        ("[Warning] Aborted connection: Too many connections", LogCategory.TOO_MANY_CONNECTIONS),
+        (SLOW_ENTRY, LogCategory.SLOW_QUERY),
+        ('{"level":"error","msg":"upstream request timeout"}', LogCategory.UPSTREAM_ERROR),
+        ("dial tcp 10.9.8.7:6379: connect: connection refused", LogCategory.REFUSED),
+        ('{"level":"ERROR","msg":"boom"}', LogCategory.ERROR),
+        ("everything is fine", LogCategory.OTHER),
+    ],
+)
+def test_categories(line: str, category: LogCategory) -> None:
+    assert categorize(line) is category
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '10.1.2.3 - - [02/Apr/2031:11:00:00 +0000] "POST /v1/pay HTTP/2.0" 504 0 "-" "okhttp/4" '
+        'request_time=3.2 upstream_addr="172.30.0.5:9000"',
+        '10.1.2.3 - - [02/Apr/2031:11:00:00 +0000] "POST /v1/pay HTTP/2.0" 504 0 "-" "okhttp/4" 310 '
+        "3.2 [ns-pay-9000] [] 172.30.0.5:9000 0 3.2 504 f00d",
+        json.dumps({"remote_addr": "10.1.2.3", "method": "POST", "path": "/v1/pay", "status": 504,
+                    "user_agent": "okhttp/4", "upstream_addr": "172.30.0.5:9000", "request_time": 3.2}),
+    ],
+)
+def test_access_lines_in_several_formats(line: str) -> None:
+    access = parse_access(line)
+    assert access is not None
+    assert access.client == "10.1.2.3"
+    assert access.status == 504
+    assert access.path == "/v1/pay"
+    assert access.upstream == "172.30.0.5:9000"
+    assert re.search(SIGNIFICANT_FILTER, line)
+    assert re.search(FAILED_REQUEST_FILTER, line)
+    match = re.search(ACCESS_PATTERN, line)
+    assert match is not None
+    assert "10.1.2.3" in (match.group("client"), match.group("jclient"))
+
+
+def test_collector_regexes_stay_in_the_re2_subset() -> None:
+    for pattern in (SIGNIFICANT_FILTER, FAILED_REQUEST_FILTER, ACCESS_PATTERN):
+        assert "(?=" not in pattern and "(?!" not in pattern and "(?<" not in pattern.replace("(?P<", "")
+        assert not re.search(r"\\[1-9]", pattern)
+
+
+def test_slow_cache_commands_and_hot_keys() -> None:
+    lines = [
+        'slowlog id=1 duration_us=250000 cmd="ZRANGE board:week 0 -1"',
+        "1:M 02 Apr 2031 11:00:00.000 # slow: ZRANGE board:week took 310ms",
+        '{"level":"warn","msg":"slow command","command":"HGETALL user:77","duration_ms":120}',
+    ]
+    events = [read_event(component="cache", instance=None, ts=float(i), line=line, query="q")
+              for i, line in enumerate(lines)]
+    assert all(e.category is LogCategory.SLOW_COMMAND for e in events)
+    first = parse_slow_command(lines[0])
+    assert first is not None and first.key == "board:week" and first.duration == pytest.approx(0.25)
+    assert hot_keys(events) == [("board:week", 2)]
+
+
+def test_mask_and_templates_group_lines_that_differ_in_values() -> None:
+    lines = [(float(i), f"conn {i} from 10.0.0.{i} failed after {i * 3}ms id=0x{i:08x}") for i in range(20)]
+    lines.append((99.0, "server started"))
+    templates = mine_templates(lines=lines)
+    assert templates[0].count == 20
+    assert "<IP>" in mask("from 10.0.0.1:3306") and "<NUM>" in mask("took 12ms")
+
+
+def test_statement_prefix_stops_at_the_first_literal() -> None:
+    assert statement_prefix("SELECT * FROM t WHERE a='x' AND b=2") == "SELECT * FROM t WHERE a"
