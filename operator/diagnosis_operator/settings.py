@@ -26,7 +26,9 @@ class OperatorSettings(BaseSettings):
     # High availability: kopf peering (one active replica at a time).
     standalone: bool = False
     peering_name: str = "diagnosis-operator"
-    priority: int = 0
+    # kopf pauses every replica when two live peers share a priority, so replicas
+    # of one Deployment must differ: None picks a random one at start (run.py).
+    priority: int | None = None
 
     # Liveness probe (kopf's): e.g. http://0.0.0.0:8081/healthz; none: no endpoint.
     liveness_endpoint: str | None = None

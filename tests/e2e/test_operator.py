@@ -20,6 +20,7 @@ import pytest
 from kubernetes import client
 
 from diagnosis_operator import API_GROUP, API_VERSION
+from tests.controlplane.cluster import free_port
 from tests.controlplane.operator import OperatorProcess
 
 pytestmark = pytest.mark.e2e
@@ -301,6 +302,26 @@ def test_missing_policy_fails_after_bounded_retries(
         ),
     )
     assert "WaitingForPolicy" in reasons
+
+
+def test_unreachable_source_fails_naming_the_url_after_retries(
+    kube_admin: client.ApiClient, custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    spec = {**POLICY_SPEC, "signals": {"prometheus": {"url": closed}, "loki": {"url": closed}}}
+    custom.create_namespaced_custom_object(
+        API_GROUP, API_VERSION, namespace, "diagnosispolicies", policy("nowhere", spec)
+    )
+    custom.create_namespaced_custom_object(
+        API_GROUP,
+        API_VERSION,
+        namespace,
+        "diagnoses",
+        diagnosis("blind", {**VALID_SPEC, "policyRef": {"name": "nowhere"}}),
+    )
+    failed = conditions_of(terminal(custom, namespace, "blind"))["Failed"]
+    assert failed["reason"] == "SourceUnavailable", failed
+    assert closed in failed["message"] and "after 1 retries" in failed["message"], failed
 
 
 # --------------------------------------------------------------------------- least privilege

@@ -13,7 +13,9 @@ from typing import Any
 
 
 class FakeDiagnosisWriter:
-    def __init__(self, *, policies: Mapping[tuple[str, str], Mapping[str, Any]] | None = None) -> None:
+    def __init__(
+        self, *, policies: Mapping[tuple[str, str], Mapping[str, Any]] | None = None
+    ) -> None:
         self._lock = threading.Lock()
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.attempts: list[tuple[str, str]] = []

@@ -36,15 +36,19 @@ class FakeCluster:
         return copy.deepcopy(created)
 
     def list_diagnoses(self, *, namespace: str | None) -> list[dict[str, Any]]:
-        return [copy.deepcopy(d) for (ns, _), d in self.diagnoses.items()
-                if namespace is None or ns == namespace]
+        return [
+            copy.deepcopy(d)
+            for (ns, _), d in self.diagnoses.items()
+            if namespace is None or ns == namespace
+        ]
 
     def get_diagnosis(self, *, namespace: str, name: str) -> dict[str, Any] | None:
         found = self.diagnoses.get((namespace, name))
         return copy.deepcopy(found) if found is not None else None
 
-    def annotate_diagnosis(self, *, namespace: str, name: str,
-                           annotations: Mapping[str, str]) -> None:
+    def annotate_diagnosis(
+        self, *, namespace: str, name: str, annotations: Mapping[str, str]
+    ) -> None:
         meta = self.diagnoses[(namespace, name)]["metadata"]
         meta.setdefault("annotations", {}).update(annotations)
 

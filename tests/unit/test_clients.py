@@ -34,19 +34,25 @@ def test_even_traffic_is_no_flood_and_text_and_json_groups_merge() -> None:
 
 
 def _access(ip: str, ts: float, path: str = "/x", status: int = 502) -> str:
-    return f'{ip} - - [01/Jan/2030:00:00:00 +0000] "GET {path} HTTP/1.1" {status} 0 "-" "bot/1" rt=2.0'
+    return (
+        f'{ip} - - [01/Jan/2030:00:00:00 +0000] "GET {path} HTTP/1.1" {status} 0 "-" "bot/1" rt=2.0'
+    )
 
 
 def test_identical_failing_requests_within_a_second_are_a_retry_loop() -> None:
     lines = [_access("203.0.113.9", 5000.0 + i * 0.1) for i in range(6)]
     lines += [_access("203.0.113.10", 5000.0 + i * 10.0) for i in range(6)]  # slow, not a loop
     stamps = [5000.0 + i * 0.1 for i in range(6)] + [5000.0 + i * 10.0 for i in range(6)]
-    events = [read_event(component="edge", instance=None, ts=ts, line=line, query="q")
-              for ts, line in zip(stamps, lines, strict=True)]
+    events = [
+        read_event(component="edge", instance=None, ts=ts, line=line, query="q")
+        for ts, line in zip(stamps, lines, strict=True)
+    ]
     found = find_abusive_clients(
         client_counts=[], retry_counts=[], retry_step=1.0, access_events=events, step=15.0
     )
-    assert [(c.ip, c.requests, c.pattern) for c in found] == [("203.0.113.9", 6, ClientPattern.RETRY_LOOP)]
+    assert [(c.ip, c.requests, c.pattern) for c in found] == [
+        ("203.0.113.9", 6, ClientPattern.RETRY_LOOP)
+    ]
 
 
 def test_retry_loop_from_fine_grained_counts() -> None:

@@ -81,10 +81,10 @@ def test_window_resolves_lookback_from_now_and_absolute_as_given() -> None:
     relative = DiagnosisWindow.model_validate({"lookback": "1h30m"}).resolve(now=now)
     assert (relative.start, relative.end) == (now - 5400, now)
     absolute = DiagnosisWindow.model_validate(
-        {"start": "2024-05-01T10:00:00Z", "end": "2024-05-01T10:20:00+02:00"}
+        {"start": "2024-05-01T10:00:00Z", "end": "2024-05-01T14:20:00+02:00"}
     ).resolve(now=now)
     assert absolute.start == datetime(2024, 5, 1, 10, tzinfo=UTC).timestamp()
-    assert absolute.end == datetime(2024, 5, 1, 8, 20, tzinfo=UTC).timestamp()
+    assert absolute.end == datetime(2024, 5, 1, 12, 20, tzinfo=UTC).timestamp()
 
 
 @pytest.mark.parametrize(

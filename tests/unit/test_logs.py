@@ -42,8 +42,14 @@ def test_slow_query_entry_gives_statement_time_rows_and_where_columns() -> None:
 
 
 def test_slow_query_in_json_with_milliseconds() -> None:
-    line = json.dumps({"level": "warn", "msg": "slow query", "duration": "2300ms",
-                       "sql": "UPDATE stock SET n = n - 1 WHERE sku = 'a'"})
+    line = json.dumps(
+        {
+            "level": "warn",
+            "msg": "slow query",
+            "duration": "2300ms",
+            "sql": "UPDATE stock SET n = n - 1 WHERE sku = 'a'",
+        }
+    )
     slow = parse_slow_query(line)
     assert slow is not None and slow.query_time == pytest.approx(2.3)
     assert slow.table == "stock" and slow.where_columns == ("sku",)
@@ -70,10 +76,20 @@ def test_categories(line: str, category: LogCategory) -> None:
     [
         '10.1.2.3 - - [02/Apr/2031:11:00:00 +0000] "POST /v1/pay HTTP/2.0" 504 0 "-" "okhttp/4" '
         'request_time=3.2 upstream_addr="172.30.0.5:9000"',
-        '10.1.2.3 - - [02/Apr/2031:11:00:00 +0000] "POST /v1/pay HTTP/2.0" 504 0 "-" "okhttp/4" 310 '
+        '10.1.2.3 - - [02/Apr/2031:11:00:00 +0000] "POST /v1/pay HTTP/2.0" 504 0 "-" "
+                                                   ""okhttp/4" 310 '
         "3.2 [ns-pay-9000] [] 172.30.0.5:9000 0 3.2 504 f00d",
-        json.dumps({"remote_addr": "10.1.2.3", "method": "POST", "path": "/v1/pay", "status": 504,
-                    "user_agent": "okhttp/4", "upstream_addr": "172.30.0.5:9000", "request_time": 3.2}),
+        json.dumps(
+            {
+                "remote_addr": "10.1.2.3",
+                "method": "POST",
+                "path": "/v1/pay",
+                "status": 504,
+                "user_agent": "okhttp/4",
+                "upstream_addr": "172.30.0.5:9000",
+                "request_time": 3.2,
+            }
+        ),
     ],
 )
 def test_access_lines_in_several_formats(line: str) -> None:
@@ -92,7 +108,11 @@ def test_access_lines_in_several_formats(line: str) -> None:
 
 def test_collector_regexes_stay_in_the_re2_subset() -> None:
     for pattern in (SIGNIFICANT_FILTER, FAILED_REQUEST_FILTER, ACCESS_PATTERN):
-        assert "(?=" not in pattern and "(?!" not in pattern and "(?<" not in pattern.replace("(?P<", "")
+        assert (
+            "(?=" not in pattern
+            and "(?!" not in pattern
+            and "(?<" not in pattern.replace("(?P<", "")
+        )
         assert not re.search(r"\\[1-9]", pattern)
 
 
@@ -102,8 +122,10 @@ def test_slow_cache_commands_and_hot_keys() -> None:
         "1:M 02 Apr 2031 11:00:00.000 # slow: ZRANGE board:week took 310ms",
         '{"level":"warn","msg":"slow command","command":"HGETALL user:77","duration_ms":120}',
     ]
-    events = [read_event(component="cache", instance=None, ts=float(i), line=line, query="q")
-              for i, line in enumerate(lines)]
+    events = [
+        read_event(component="cache", instance=None, ts=float(i), line=line, query="q")
+        for i, line in enumerate(lines)
+    ]
     assert all(e.category is LogCategory.SLOW_COMMAND for e in events)
     first = parse_slow_command(lines[0])
     assert first is not None and first.key == "board:week" and first.duration == pytest.approx(0.25)
@@ -111,7 +133,10 @@ def test_slow_cache_commands_and_hot_keys() -> None:
 
 
 def test_mask_and_templates_group_lines_that_differ_in_values() -> None:
-    lines = [(float(i), f"conn {i} from 10.0.0.{i} failed after {i * 3}ms id=0x{i:08x}") for i in range(20)]
+    lines = [
+        (float(i), f"conn {i} from 10.0.0.{i} failed after {i * 3}ms id=0x{i:08x}")
+        for i in range(20)
+    ]
     lines.append((99.0, "server started"))
     templates = mine_templates(lines=lines)
     assert templates[0].count == 20

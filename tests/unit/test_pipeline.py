@@ -69,13 +69,32 @@ def db(incident: bool) -> ComponentSignals:
     if incident:
         threads[ONSET:] = 150 + noisy(0, 3)[ONSET:]
         for k in range(4):
-            lines.append(LogLine(TS[ONSET] + 40 * k, f"[ERROR] InnoDB: Deadlock found; UPDATE stock SET n=n-1 WHERE sku={k}"))
+            lines.append(
+                LogLine(
+                    TS[ONSET] + 40 * k,
+                    f"[ERROR] InnoDB: Deadlock found; UPDATE stock SET n=n-1 WHERE sku={k}",
+                )
+            )
         lines.append(LogLine(TS[ONSET] + 200, "[Warning] Too many connections"))
-        lines.append(LogLine(TS[ONSET] + 300, "# Query_time: 6.2 Rows_sent: 2 Rows_examined: 800000\nSELECT * FROM ledger WHERE kind='x';"))
-    counts = (LogCount(Labels({"instance": "db-0"}), tuple(ln.ts + 1 for ln in lines), tuple(1.0 for _ in lines)),)
+        lines.append(
+            LogLine(
+                TS[ONSET] + 300,
+                "# Query_time: 6.2 Rows_sent: 2 Rows_examined: 800000\nSELECT * FROM ledger "
+                "WHERE kind='x';",
+            )
+        )
+    counts = (
+        LogCount(
+            Labels({"instance": "db-0"}),
+            tuple(ln.ts + 1 for ln in lines),
+            tuple(1.0 for _ in lines),
+        ),
+    )
     return ComponentSignals(
         component="db",
-        series=(Series("mysql_global_status_threads_connected", Labels(labels), TS, tuple(threads)),),
+        series=(
+            Series("mysql_global_status_threads_connected", Labels(labels), TS, tuple(threads)),
+        ),
         log_samples=(LogStream(Labels({"instance": "db-0"}), tuple(lines)),) if lines else (),
         extracted={SIGNIFICANT_LINES: counts if lines else ()},
     )
@@ -83,7 +102,15 @@ def db(incident: bool) -> ComponentSignals:
 
 def quiet(name: str) -> ComponentSignals:
     return ComponentSignals(
-        component=name, series=(Series("up_seconds", Labels({"job": name, "instance": f"{name}-0"}), TS, tuple(noisy(5, 0.2))),)
+        component=name,
+        series=(
+            Series(
+                "up_seconds",
+                Labels({"job": name, "instance": f"{name}-0"}),
+                TS,
+                tuple(noisy(5, 0.2)),
+            ),
+        ),
     )
 
 
@@ -91,12 +118,19 @@ def signal_set(*, incident: bool, degraded: set[str]) -> SignalSet:
     return SignalSet(
         window=WINDOW,
         step=STEP,
-        components={"edge": quiet("edge"), "web": web(degraded), "db": db(incident), "cache": quiet("cache")},
+        components={
+            "edge": quiet("edge"),
+            "web": web(degraded),
+            "db": db(incident),
+            "cache": quiet("cache"),
+        },
     )
 
 
 def test_database_root_with_one_degraded_instance() -> None:
-    result = analyse(topology=TOPOLOGY, signals=signal_set(incident=True, degraded={"w2"}), symptom="edge")
+    result = analyse(
+        topology=TOPOLOGY, signals=signal_set(incident=True, degraded={"w2"}), symptom="edge"
+    )
     assert result.root_cause.component == "db"
     assert result.root_cause.confidence >= 0.6
     assert [a.instance for a in result.affected] == ["w2"]
@@ -112,14 +146,20 @@ def test_database_root_with_one_degraded_instance() -> None:
 
 
 def test_all_instances_hit_alike_lists_none_and_drains_nothing() -> None:
-    result = analyse(topology=TOPOLOGY, signals=signal_set(incident=True, degraded={"w1", "w2", "w3"}), symptom=None)
+    result = analyse(
+        topology=TOPOLOGY,
+        signals=signal_set(incident=True, degraded={"w1", "w2", "w3"}),
+        symptom=None,
+    )
     assert result.root_cause.component == "db"
     assert result.affected == ()
     assert not any(r.action is ActionType.DRAIN_POD for r in result.remediations)
 
 
 def test_quiet_window_is_no_incident() -> None:
-    result = analyse(topology=TOPOLOGY, signals=signal_set(incident=False, degraded=set()), symptom=None)
+    result = analyse(
+        topology=TOPOLOGY, signals=signal_set(incident=False, degraded=set()), symptom=None
+    )
     assert result.root_cause.component == NO_INCIDENT
     assert result.remediations == ()
     assert result.affected == () and result.clients == ()

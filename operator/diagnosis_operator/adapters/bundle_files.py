@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import yaml
 from pydantic import ValidationError
 
@@ -66,7 +67,7 @@ ProgressCallback = Callable[[LoadProgress], None]
 
 # Prometheus 2.x lookback delta: the newest sample in [t - 5m, t] counts.
 LOOKBACK_MS = 5 * 60 * 1000
-_JSON_CHUNK = 20_000
+_READ_BYTES = 4 << 20
 
 
 class BundleError(ValueError):
@@ -267,12 +268,9 @@ _FAMILY_SUFFIXES = {
 _METRIC_NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:")
 _METRIC_NAME_REST = _METRIC_NAME_FIRST | frozenset("0123456789")
 _LABEL_ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
-# The common sample line, or a comment.  Anything else (exemplars, errors) makes
-# the chunk fall back to the line-by-line parser, which names the bad line.
-_OM_LINE = re.compile(
-    r"^(?:([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^\n]*?\})?) ([^\s_#]+) ([^\s_#]+)|(#[^\n]*))$",
-    re.MULTILINE | re.ASCII,
-)
+# Characters Python's float() accepts but OpenMetrics numbers never hold; a chunk
+# holding one goes to the line-by-line parser, which names the line.
+_NOT_IN_NUMBERS = ("_", "\t", "\r", "\v", "\f", "\x85", "\xa0", "#", "{", "}")
 _READ_CHARS = 4 << 20
 
 
@@ -465,21 +463,23 @@ class _OpenMetricsParser:
 
     def chunk(self, text: str, first_line: int) -> None:
         """Parse complete lines ``text`` (no final newline) starting at ``first_line``."""
-        line_count = text.count("\n") + 1
-        if not self.eof_line:
-            matches = _OM_LINE.findall(text)
-            if len(matches) == line_count and self._fast(matches, first_line):
-                self.line_number = first_line + line_count - 1
-                return
+        rows = [row.rsplit(" ", 2) for row in text.split("\n")]
+        if not self.eof_line and self._fast(rows, first_line):
+            self.line_number = first_line + len(rows) - 1
+            return
         self._slow(text, first_line)
 
-    def _fast(self, matches: list[tuple[str, str, str, str]], first_line: int) -> bool:
+    def _fast(self, rows: list[list[str]], first_line: int) -> bool:
         """Vectorised path; False (nothing changed) when a line needs the line-by-line parser."""
-        keys, values_text, stamps_text, comments = zip(*matches, strict=True)
-        comment_at = (
-            [position for position, text in enumerate(comments) if text] if any(comments) else []
-        )
-        bounds = [-1, *comment_at, len(matches)]
+        try:
+            keys, values_text, stamps_text = zip(*rows, strict=True)
+        except ValueError:
+            return False
+        numbers = "".join(values_text) + "".join(stamps_text)
+        if any(character in numbers for character in _NOT_IN_NUMBERS):
+            return False
+        comment_at = [position for position, key in enumerate(keys) if key[:1] == "#"]
+        bounds = [-1, *comment_at, len(rows)]
         segments = [(low + 1, high) for low, high in itertools.pairwise(bounds) if high > low + 1]
         converted: list[tuple[int, int, Float64Array, Int64Array]] = []
         for low, high in segments:
@@ -491,22 +491,39 @@ class _OpenMetricsParser:
             if not bool(np.isfinite(seconds).all()):
                 return False
             converted.append((low, high, values, (seconds * 1000).astype(np.int64)))
-        eof_at = [position for position in comment_at if comments[position] == "# EOF"]
-        if eof_at and eof_at[0] != len(matches) - 1:
+        for low, high, _, _ in converted:
+            for key in set(keys[low:high]):
+                if key not in self.key_index and not self._plain_key(key):
+                    return False
+        comments = {position: " ".join(rows[position]) for position in comment_at}
+        eof_at = [position for position, text in comments.items() if text == "# EOF"]
+        if eof_at and eof_at[0] != len(rows) - 1:
             return False  # content after EOF: the slow path reports the line
-        comment_iter = iter(comment_at)
-        next_comment = next(comment_iter, None)
+        pending = iter(comment_at)
+        next_comment = next(pending, None)
         for low, high, values, stamps in converted:
             while next_comment is not None and next_comment < low:
                 self.line_number = first_line + next_comment
                 self.comment(comments[next_comment])
-                next_comment = next(comment_iter, None)
+                next_comment = next(pending, None)
             self._runs(keys, low, high, values, stamps, first_line)
         while next_comment is not None:
             self.line_number = first_line + next_comment
             self.comment(comments[next_comment])
-            next_comment = next(comment_iter, None)
+            next_comment = next(pending, None)
         return True
+
+    @staticmethod
+    def _plain_key(key: str) -> bool:
+        """Whether ``key`` is exactly ``name`` or ``name{...}`` (no exemplar, no stray text)."""
+        brace = key.find("{")
+        if brace == -1:
+            return _is_metric_name(key)
+        try:
+            _, end = _parse_label_set(key, brace, lambda problem: BundleError("", None, problem))
+        except BundleError:
+            return False
+        return end == len(key) and _is_metric_name(key[:brace])
 
     def _runs(
         self,
@@ -694,14 +711,16 @@ class _LogParser:
         self.stamp_parts: list[Int64Array] = []
         self.id_parts: list[npt.NDArray[np.int32]] = []
 
-    def chunk(self, raw_lines: Sequence[str], first_line: int) -> None:
-        if not self._fast(raw_lines, first_line):
-            self._slow(raw_lines, first_line)
+    def chunk(self, block: bytes, first_line: int) -> None:
+        """Parse complete lines ``block`` (no final newline) starting at ``first_line``."""
+        if not self._fast(block, first_line):
+            self._slow(block, first_line)
 
-    def _fast(self, raw_lines: Sequence[str], first_line: int) -> bool:
+    def _fast(self, block: bytes, first_line: int) -> bool:
         try:
-            entries = json.loads("[" + ",".join(raw_lines) + "]")
-            if len(entries) != len(raw_lines) or set(map(len, entries)) != {3}:
+            # A raw newline cannot occur inside a JSON value, so lines become array items.
+            entries = orjson.loads(b"[" + block.replace(b"\n", b",") + b"]")
+            if len(entries) != block.count(b"\n") + 1 or set(map(len, entries)) != {3}:
                 return False
             stamps = list(map(_get_ts, entries))
             labels = list(map(_get_labels, entries))
@@ -716,7 +735,7 @@ class _LogParser:
             ).astype(np.int64)
             keys = list(map(tuple, map(dict.items, labels)))
             ids = list(map(self.stream_of_key.get, keys))
-        except (ValueError, TypeError, KeyError):
+        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError):
             return False
         if None in ids:
             for position, (key, found) in enumerate(zip(keys, ids, strict=True)):
@@ -730,12 +749,18 @@ class _LogParser:
         self.id_parts.append(np.array(ids, dtype=np.int32))
         return True
 
-    def _slow(self, raw_lines: Sequence[str], first_line: int) -> None:
+    def _slow(self, block: bytes, first_line: int) -> None:
         stamps: list[int] = []
         ids: list[int] = []
         lines: list[str] = []
-        for offset, raw in enumerate(raw_lines):
+        for offset, raw_bytes in enumerate(block.split(b"\n")):
             line_number = first_line + offset
+            try:
+                raw = raw_bytes.decode("utf-8")
+            except UnicodeDecodeError as decode_error:
+                raise BundleError(
+                    self.file, line_number, f"not UTF-8 at byte {decode_error.start + 1}"
+                ) from None
             if not raw.strip():
                 continue
             try:
@@ -841,23 +866,28 @@ def parse_log_entries(
     """Parse ``logs.jsonl``; return the streams and how many duplicate entries were dropped."""
     file = str(path)
     parser = _LogParser(file)
-    first_line = 1
-    with open(file, encoding="utf-8", newline="\n") as handle:
-        try:
-            while True:
-                chunk = list(itertools.islice(handle, _JSON_CHUNK))
-                if not chunk:
-                    break
-                parser.chunk(chunk, first_line)
-                first_line += len(chunk)
-                if progress is not None:
-                    progress(LoadProgress(file=file, lines_read=first_line - 1))
-        except UnicodeDecodeError as decode_error:
-            raise BundleError(
-                file, first_line, f"not UTF-8 near here: {decode_error.reason}"
-            ) from None
+    next_line = 1
+    carry = b""
+    with open(file, "rb") as handle:
+        while True:
+            block = handle.read(_READ_BYTES)
+            if not block:
+                break
+            block = carry + block
+            cut = block.rfind(b"\n")
+            if cut == -1:
+                carry = block
+                continue
+            carry = block[cut + 1 :]
+            parser.chunk(block[:cut], next_line)
+            next_line += block.count(b"\n", 0, cut) + 1
+            if progress is not None:
+                progress(LoadProgress(file=file, lines_read=next_line - 1))
+    if carry.strip():
+        parser.chunk(carry, next_line)
+        next_line += 1
     if progress is not None:
-        progress(LoadProgress(file=file, lines_read=first_line - 1, done=True))
+        progress(LoadProgress(file=file, lines_read=next_line - 1, done=True))
     return parser.finish()
 
 

@@ -25,7 +25,9 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "diagnose",
         help="diagnose an incident bundle offline (no cluster needed)",
-        description="Read an incident bundle (incident.yaml, metrics.om, logs.jsonl) and diagnose it.",
+        description=(
+            "Read an incident bundle (incident.yaml, metrics.om, logs.jsonl) and diagnose it."
+        ),
     )
     parser.add_argument("--bundle", required=True, metavar="DIR", help="the incident bundle folder")
     parser.add_argument(

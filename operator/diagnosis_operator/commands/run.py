@@ -11,8 +11,10 @@ Flags win over ``DIAG_*`` environment variables (see settings.py).  Without
 ``$KUBECONFIG`` / ``~/.kube/config``.
 
 High availability: run two or more replicas with the same ``--peering`` name;
-kopf lets the one with the highest ``--priority`` (ties: one of them) handle
-objects while the others wait.  The peering object (ClusterKopfPeering for
+kopf lets the one with the highest ``--priority`` handle objects while the others
+wait, and the next one takes over when its keep-alives stop (about a minute).
+Peers with equal priorities would all pause, so without ``--priority`` each
+replica draws a random one at start.  The peering object (ClusterKopfPeering for
 ``--all-namespaces``, KopfPeering in each namespace otherwise) must exist; the
 chart creates it.  ``--standalone`` runs without peering: one replica only.
 """
@@ -20,6 +22,7 @@ chart creates it.  ``--standalone`` runs without peering: one replica only.
 from __future__ import annotations
 
 import argparse
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
             for item in error.errors()
         )
         return fail(f"invalid settings: {problems}")
+    if settings.priority is None and not settings.standalone:
+        settings = settings.model_copy(update={"priority": secrets.randbelow(2**30) + 1})
     # Only `run` needs kopf: the other commands start without it.
     from diagnosis_operator.handlers.lifecycle import serve
 

@@ -103,7 +103,8 @@ def find_floods(*, traffic: Sequence[ClientTraffic], step: float) -> list[Abusiv
             AbusiveClient(
                 ip=client.ip,
                 reason=(
-                    f"{share:.0%} of all requests ({int(client.total)}), {ratio:.0f}x the typical client; "
+                    f"{share:.0%} of all requests ({int(client.total)}), {ratio:.0f}x the "
+                    f"typical client; "
                     f"peak {peak_rate:.1f} req/s"
                 ),
                 requests=int(client.total),
@@ -198,7 +199,9 @@ def find_retry_loops(
         loops.append(
             AbusiveClient(
                 ip=ip,
-                reason=f"{burst.requests} identical failing requests {within} ({burst.request}{agent})",
+                reason=(
+                    f"{burst.requests} identical failing requests {within} ({burst.request}{agent})"
+                ),
                 requests=burst.requests,
                 pattern=ClientPattern.RETRY_LOOP,
                 first_seen=burst.first,

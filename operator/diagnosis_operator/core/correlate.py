@@ -324,9 +324,7 @@ def score_components(
             if 1.0 - math.exp(-other.evidence_score / 30.0) >= 0.3:
                 explained_by = dependency
                 break
-        severity = (
-            max(SEVERITY[c] for c in ev.new_categories) / 3.0 if ev.new_categories else 0.5
-        )
+        severity = max(SEVERITY[c] for c in ev.new_categories) / 3.0 if ev.new_categories else 0.5
         blamed = blame.get(name, 0.5)
         raw = (
             0.25 * strength
@@ -450,7 +448,9 @@ def rank(
                 kind=None,
                 instance=None,
                 confidence=max(0.5, 1.0 - top),
-                summary="No incident in the window: no signal left its baseline far or long enough.",
+                summary=(
+                    "No incident in the window: no signal left its baseline far or long enough."
+                ),
             ),
             candidates=tuple(
                 Candidate(component=s.component, score=s.score, reasons=s.reasons()) for s in scores
@@ -711,4 +711,3 @@ __all__ = [
     "rank",
     "score_components",
 ]
-

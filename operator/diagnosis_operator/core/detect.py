@@ -294,7 +294,8 @@ def _derived_signals(
                     name=f"{name} 5xx ratio",
                     family=f"{name} errors",
                     kind=SignalKind.ERROR_RATIO,
-                    query=f"sum(rate({errors_selector}[{window_text}])) / sum(rate({selector}[{window_text}]))",
+                    query=(f"sum(rate({errors_selector}[{window_text}])) / "
+                           f"sum(rate({selector}[{window_text}]))"),
                     values=ratio,
                     labels=instance_labels,
                 )
@@ -332,7 +333,8 @@ def _derived_signals(
                         kind=SignalKind.LATENCY,
                         query=(
                             f"sum(rate({_selector_text(name, instance_labels)}[{window_text}])) / "
-                            f"sum(rate({_selector_text(base + '_count', instance_labels)}[{window_text}]))"
+                            f"sum(rate({_selector_text(base + '_count', "
+                            f"instance_labels)}[{window_text}]))"
                         ),
                         values=mean,
                         labels=instance_labels,

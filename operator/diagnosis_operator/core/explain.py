@@ -79,7 +79,8 @@ def _log_evidence(component: str, category: LogCategory, first: LogEvent, count:
             summary += f", {slow.rows_examined} rows examined"
         if slow.full_scan_suspected:
             summary += " (full table scan suspected)"
-        summary += f"; {count} slow entr{'y' if count == 1 else 'ies'} in the sample, first at {_clock(first.ts)}"
+        summary += (f"; {count} slow entr{'y' if count == 1 else 'ies'} in the sample, first "
+                    f"at {_clock(first.ts)}")
     elif first.tables:
         summary += f"; tables: {', '.join(first.tables)}"
     return Evidence(
@@ -100,8 +101,10 @@ def _metric_evidence(detection: Detection) -> Evidence:
     signal = detection.signal
     where = f" on {signal.instance}" if signal.instance else ""
     summary = (
-        f"{signal.name}{where} {'rose' if anomaly.direction == 'up' else 'fell'} to {_num(anomaly.value)} "
-        f"from a baseline of {_num(anomaly.baseline)} (peak {_num(detection.peak)}, z {anomaly.score:.0f}), "
+        f"{signal.name}{where} {'rose' if anomaly.direction == 'up' else 'fell'} to "
+        f"{_num(anomaly.value)} "
+        f"from a baseline of {_num(anomaly.baseline)} (peak {_num(detection.peak)}, z "
+        f"{anomaly.score:.0f}), "
         f"from {_clock(anomaly.onset)}"
     )
     return Evidence(
@@ -201,7 +204,8 @@ def evidence_chain(
                         component=name,
                         source=EvidenceSource.PROMETHEUS,
                         query=finding.detections[0].anomaly.query if finding.detections else "",
-                        summary=f"instance {finding.instance.instance} degraded while its siblings are not: "
+                        summary=(f"instance {finding.instance.instance} degraded while its "
+                                 f"siblings are not: ")
                         + finding.instance.reason,
                         ts=min((d.onset for d in finding.detections), default=None),
                         instance=finding.instance.instance,
@@ -267,7 +271,8 @@ def timeline(
             where = f" on {detection.signal.instance}" if detection.signal.instance else ""
             text = (
                 label
-                or f"{detection.signal.name} {'rose' if detection.anomaly.direction == 'up' else 'fell'}"
+                or f"{detection.signal.name} {'rose' if detection.anomaly.direction == 'up' "
+                   f"else 'fell'}"
             )
             events.append(
                 TimelineEvent(
@@ -346,7 +351,8 @@ def recommendations(
                 Recommendation(
                     component=name,
                     urgency=Urgency.IMMEDIATE,
-                    text="Kill long-running and idle queries (SHOW PROCESSLIST / KILL), then review "
+                    text=("Kill long-running and idle queries (SHOW PROCESSLIST / KILL), "
+                          "then review ")
                     "connection pool limits of the callers and max_connections.",
                     because=f"too many connections at {_clock(first.ts)}",
                 )
@@ -376,7 +382,8 @@ def recommendations(
                     Recommendation(
                         component=name,
                         urgency=Urgency.SHORT_TERM,
-                        text=f"Optimise `{fingerprint}` (EXPLAIN it; add indexes or limit the rows it reads).",
+                        text=(f"Optimise `{fingerprint}` (EXPLAIN it; add indexes or limit "
+                              f"the rows it reads)."),
                         because=_slow_because(slow.query_time, slow.rows_examined),
                     )
                 )
@@ -395,7 +402,8 @@ def recommendations(
                 Recommendation(
                     component=name,
                     urgency=Urgency.SHORT_TERM,
-                    text=f"Review the transactions that deadlock{on}: take locks in one fixed order, keep "
+                    text=(f"Review the transactions that deadlock{on}: take locks in one "
+                          f"fixed order, keep ")
                     "transactions short, retry on deadlock with backoff.",
                     because=f"{count} deadlock line(s) from {_clock(first.ts)}",
                 )
@@ -420,7 +428,8 @@ def recommendations(
                 Recommendation(
                     component=name,
                     urgency=Urgency.LONG_TERM,
-                    text=f"Put circuit breakers and timeouts in front of {name} in its callers, and alert on "
+                    text=(f"Put circuit breakers and timeouts in front of {name} in its "
+                          f"callers, and alert on ")
                     "its connections, slow operations and errors.",
                     because=f"{name} was the {roles.get(name, 'root')} of this incident",
                 )
@@ -430,7 +439,8 @@ def recommendations(
             Recommendation(
                 component=CLIENT_CAUSE,
                 urgency=Urgency.LONG_TERM,
-                text="Publish a client retry policy (exponential backoff, retry budgets) and monitor "
+                text=("Publish a client retry policy (exponential backoff, retry budgets) "
+                      "and monitor ")
                 "per-client request rates.",
                 because="abusive client traffic during the incident",
             )
@@ -460,7 +470,8 @@ def summary(
 ) -> str:
     """Pure: one paragraph saying what happened, from the root to the symptom."""
     if root_cause.component == NO_INCIDENT:
-        return "No incident in the window: no signal left its baseline far or long enough, and no client traffic was abusive."
+        return ("No incident in the window: no signal left its baseline far or long enough, "
+                "and no client traffic was abusive.")
     seen_at = f" seen at {symptom}" if symptom else ""
     if root_cause.component == CLIENT_CAUSE:
         lead = ", ".join(f"{c.ip} ({c.reason})" for c in clients[:3])
@@ -476,7 +487,8 @@ def summary(
             facts.append(f"{EVENT_NAMES[category]} ({count}, from {_clock(first.ts)})")
         for detection in ev.metric_detections[:2]:
             facts.append(
-                f"{detection.signal.name} {_num(detection.anomaly.baseline)} -> {_num(detection.anomaly.value)}"
+                f"{detection.signal.name} {_num(detection.anomaly.baseline)} -> "
+                f"{_num(detection.anomaly.value)}"
             )
     text = f"{root} went bad first"
     if ev is not None and ev.onset is not None:

@@ -203,8 +203,27 @@ _WHERE_COLUMN = re.compile(
 )
 _SQL_KEYWORDS = frozenset(
     {
-        "and", "or", "not", "null", "select", "where", "in", "like", "between", "is", "insert",
-        "update", "delete", "replace", "set", "values", "into", "from", "join", "table", "dual",
+        "and",
+        "or",
+        "not",
+        "null",
+        "select",
+        "where",
+        "in",
+        "like",
+        "between",
+        "is",
+        "insert",
+        "update",
+        "delete",
+        "replace",
+        "set",
+        "values",
+        "into",
+        "from",
+        "join",
+        "table",
+        "dual",
     }
 )
 _REDIS_COMMANDS = (
@@ -213,9 +232,7 @@ _REDIS_COMMANDS = (
     "SADD|SREM|SMEMBERS|SISMEMBER|SUNION|SINTER|ZADD|ZREM|ZRANGE|ZREVRANGE|ZRANGEBYSCORE|ZINCRBY|"
     "ZSCORE|KEYS|SCAN|SSCAN|HSCAN|EVAL|EVALSHA|SORT|XADD|XRANGE|PUBLISH"
 )
-_REDIS_COMMAND = re.compile(
-    rf"(?<![\w:/])({_REDIS_COMMANDS})\b[\s\"',:\[]+([^\s\"',\]\[()]+)?"
-)
+_REDIS_COMMAND = re.compile(rf"(?<![\w:/])({_REDIS_COMMANDS})\b[\s\"',:\[]+([^\s\"',\]\[()]+)?")
 _DURATION = re.compile(
     r"(\d+(?:\.\d+)?)\s*(us|µs|microseconds|ms|milliseconds|s|sec|secs|seconds)\b", re.IGNORECASE
 )
@@ -223,7 +240,8 @@ _DURATION_FIELD = re.compile(
     r"duration(?:_?(us|ms|s))?[\"']?\s*[:=]\s*\"?(\d+(?:\.\d+)?)", re.IGNORECASE
 )
 _ACCESS_TEXT = re.compile(
-    r"^(?P<client>[0-9A-Fa-f.:]{3,45}) \S+ \S+ \[[^\]]*\] \"(?P<request>[^\"]*)\" (?P<status>\d{3}) "
+    r"^(?P<client>[0-9A-Fa-f.:]{3,45}) \S+ \S+ \[[^\]]*\] \"(?P<request>[^\"]*)\" "
+    "(?P<status>\d{3}) "
     r"\S+(?: \"[^\"]*\" \"(?P<agent>[^\"]*)\")?"
 )
 _LATENCY_FIELD = re.compile(

@@ -63,7 +63,8 @@ def plan(
             ProposedRemediation(
                 action=ActionType.DRAIN_POD,
                 target=instance.pod or instance.instance,
-                reason=f"{instance.instance} of {instance.component} is degraded while its siblings are not: "
+                reason=(f"{instance.instance} of {instance.component} is degraded while its "
+                        f"siblings are not: ")
                 f"{instance.reason}",
                 params=params,
             )

@@ -57,6 +57,7 @@ def probe_settings(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
         "namespaces": list(settings.namespaces) or "*",
         "standalone": settings.standalone,
         "peering": None if settings.standalone else settings.peering_name,
+        "priority": settings.priority,
     }
 
 
@@ -86,7 +87,7 @@ def serve(settings: OperatorSettings) -> None:
         namespaces=settings.namespaces,
         standalone=settings.standalone,
         peering_name=None if settings.standalone else settings.peering_name,
-        priority=settings.priority,
+        priority=settings.priority or 0,
         liveness_endpoint=settings.liveness_endpoint,
         memo=kopf.Memo({MEMO_KEY: context}),
     )

@@ -106,14 +106,12 @@ def collect(
         for component in topology:
             selector = dict(component.selector)
             item = _Pending(component=component)
-            item.queries[SERIES] = _describe(lambda: series.describe_selector(selector=selector))
+            item.queries[SERIES] = _describe(series.describe_selector, selector=selector)
             item.series = pool.submit(
                 series.range_series, selector=selector, window=window, step=step
             )
             item.queries[LINES] = _describe(
-                lambda: logs.describe(
-                    selector=selector, line_filter=None, by=("instance",), step=step
-                )
+                logs.describe, selector=selector, line_filter=None, by=("instance",), step=step
             )
             item.lines = pool.submit(
                 logs.count_lines,
@@ -124,9 +122,11 @@ def collect(
                 by=("instance",),
             )
             item.queries[SIGNIFICANT_LINES] = _describe(
-                lambda: logs.describe(
-                    selector=selector, line_filter=SIGNIFICANT_FILTER, by=("instance",), step=step
-                )
+                logs.describe,
+                selector=selector,
+                line_filter=SIGNIFICANT_FILTER,
+                by=("instance",),
+                step=step,
             )
             item.significant = pool.submit(
                 logs.count_lines,
@@ -137,7 +137,7 @@ def collect(
                 by=("instance",),
             )
             item.queries[SAMPLES] = _describe(
-                lambda: logs.describe(selector=selector, line_filter=SIGNIFICANT_FILTER)
+                logs.describe, selector=selector, line_filter=SIGNIFICANT_FILTER
             )
             for part in parts:
                 item.samples.append(
@@ -152,13 +152,12 @@ def collect(
             if is_edge(topology, component):
                 client_by = ("client", "jclient")
                 item.queries[CLIENTS] = _describe(
-                    lambda: logs.describe(
-                        selector=selector,
-                        line_filter=None,
-                        pattern=ACCESS_PATTERN,
-                        by=client_by,
-                        step=step,
-                    )
+                    logs.describe,
+                    selector=selector,
+                    line_filter=None,
+                    pattern=ACCESS_PATTERN,
+                    by=client_by,
+                    step=step,
                 )
                 item.clients = pool.submit(
                     logs.count_extracted,
@@ -172,13 +171,12 @@ def collect(
                 )
                 retry_by = ("client", "request", "agent")
                 item.queries[RETRIES] = _describe(
-                    lambda: logs.describe(
-                        selector=selector,
-                        line_filter=FAILED_REQUEST_FILTER,
-                        pattern=ACCESS_PATTERN,
-                        by=retry_by,
-                        step=fine,
-                    )
+                    logs.describe,
+                    selector=selector,
+                    line_filter=FAILED_REQUEST_FILTER,
+                    pattern=ACCESS_PATTERN,
+                    by=retry_by,
+                    step=fine,
                 )
                 item.retries = pool.submit(
                     logs.count_extracted,
@@ -232,9 +230,9 @@ def _parts(window: Window) -> list[Window]:
     ]
 
 
-def _describe(build: Callable[[], str]) -> str:
+def _describe(build: Callable[..., str], **arguments: Any) -> str:
     try:
-        return build()
+        return build(**arguments)
     except Exception as error:  # a query text is only quoted in evidence
         return f"(query not describable: {error})"
 

@@ -22,7 +22,7 @@ from diagnosis_operator.core.logs import (
     upstream_errors,
 )
 from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult, RootCause
-from diagnosis_operator.models.signals import SignalSet, Window
+from diagnosis_operator.models.signals import LogCount, SignalSet, Window
 from diagnosis_operator.models.topology import Topology
 from diagnosis_operator.service.collect import (
     CLIENTS,
@@ -101,7 +101,9 @@ def analyse(
             )
             if component.name in component_logs
             else {},
-            slow_queries=correlate.new_slow_queries(logs=component_logs[component.name], window=window)
+            slow_queries=correlate.new_slow_queries(
+                logs=component_logs[component.name], window=window
+            )
             if component.name in component_logs
             else (),
         )
@@ -110,8 +112,8 @@ def analyse(
 
     edge_names = [c.name for c in topology if is_edge(topology, c)]
     access_events: list[LogEvent] = []
-    client_counts = []
-    retry_counts = []
+    client_counts: list[LogCount] = []
+    retry_counts: list[LogCount] = []
     client_query = ""
     for name in edge_names:
         collected = signals.components.get(name)
