@@ -23,13 +23,15 @@ from diagnosis_operator.models.cluster import (
     StoredDocument,
 )
 
+WEB_RS = Owner(kind="ReplicaSet", name="web-5d8f", uid="rs-uid")
+
 
 def make_pod(
     name: str,
     *,
     namespace: str = "shop",
     labels: Mapping[str, str] | None = None,
-    owner: Owner | None = Owner(kind="ReplicaSet", name="web-5d8f", uid="rs-uid"),
+    owner: Owner | None = WEB_RS,
     ready: bool = True,
 ) -> PodInfo:
     return PodInfo(

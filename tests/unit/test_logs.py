@@ -76,8 +76,8 @@ def test_categories(line: str, category: LogCategory) -> None:
     [
         '10.1.2.3 - - [02/Apr/2031:11:00:00 +0000] "POST /v1/pay HTTP/2.0" 504 0 "-" "okhttp/4" '
         'request_time=3.2 upstream_addr="172.30.0.5:9000"',
-        '10.1.2.3 - - [02/Apr/2031:11:00:00 +0000] "POST /v1/pay HTTP/2.0" 504 0 "-" "
-                                                   ""okhttp/4" 310 '
+        '10.1.2.3 - - [02/Apr/2031:11:00:00 +0000] "POST /v1/pay HTTP/2.0" 504 0 "-" '
+        '"okhttp/4" 310 '
         "3.2 [ns-pay-9000] [] 172.30.0.5:9000 0 3.2 504 f00d",
         json.dumps(
             {

@@ -42,6 +42,7 @@ from diagnosis_operator.models.cluster import (
     QuarantineRecord,
     StoredDocument,
 )
+from diagnosis_operator.models.observations import KeySize, LatencyEvent, RedisInfo, SlowlogEntry
 from diagnosis_operator.models.signals import LogCount, LogStream, Series, Window
 
 
@@ -276,3 +277,30 @@ class DocumentStore(Protocol):
     def read(self) -> StoredDocument: ...
 
     def write(self, *, text: str, version: str | None) -> str: ...
+
+
+# --------------------------------------------------------------------- direct observations
+# (appended by the enrichment work: service/enrich.py)
+
+
+class RedisProbe(Protocol):
+    """One Redis server, read-only, as the enrichment asks it directly.
+
+    ``slowlog`` returns at most ``limit`` entries, newest first; ``slowlog_threshold``
+    is ``slowlog-log-slower-than`` in seconds, or None when CONFIG is refused.
+    ``key_sizes`` reports type, element count and memory of the given keys (at most
+    50; a missing key has type ``"none"``).  Failures raise ``RuntimeError``s that
+    name the server and what was asked.
+    """
+
+    def describe(self) -> str: ...
+
+    def slowlog(self, *, limit: int) -> tuple[SlowlogEntry, ...]: ...
+
+    def slowlog_threshold(self) -> float | None: ...
+
+    def info(self) -> RedisInfo: ...
+
+    def latency_latest(self) -> tuple[LatencyEvent, ...]: ...
+
+    def key_sizes(self, *, keys: Sequence[str]) -> tuple[KeySize, ...]: ...

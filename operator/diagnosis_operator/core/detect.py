@@ -294,8 +294,10 @@ def _derived_signals(
                     name=f"{name} 5xx ratio",
                     family=f"{name} errors",
                     kind=SignalKind.ERROR_RATIO,
-                    query=(f"sum(rate({errors_selector}[{window_text}])) / "
-                           f"sum(rate({selector}[{window_text}]))"),
+                    query=(
+                        f"sum(rate({errors_selector}[{window_text}])) / "
+                        f"sum(rate({selector}[{window_text}]))"
+                    ),
                     values=ratio,
                     labels=instance_labels,
                 )
@@ -324,6 +326,7 @@ def _derived_signals(
                         total_sum / np.where(total_count > 0, total_count, 1.0),
                         np.nan,
                     )
+                count_selector = _selector_text(base + "_count", instance_labels)
                 derived.append(
                     Signal(
                         component=component,
@@ -333,8 +336,7 @@ def _derived_signals(
                         kind=SignalKind.LATENCY,
                         query=(
                             f"sum(rate({_selector_text(name, instance_labels)}[{window_text}])) / "
-                            f"sum(rate({_selector_text(base + '_count', "
-                            f"instance_labels)}[{window_text}]))"
+                            f"sum(rate({count_selector}[{window_text}]))"
                         ),
                         values=mean,
                         labels=instance_labels,

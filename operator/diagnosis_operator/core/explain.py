@@ -79,8 +79,10 @@ def _log_evidence(component: str, category: LogCategory, first: LogEvent, count:
             summary += f", {slow.rows_examined} rows examined"
         if slow.full_scan_suspected:
             summary += " (full table scan suspected)"
-        summary += (f"; {count} slow entr{'y' if count == 1 else 'ies'} in the sample, first "
-                    f"at {_clock(first.ts)}")
+        summary += (
+            f"; {count} slow entr{'y' if count == 1 else 'ies'} in the sample, first "
+            f"at {_clock(first.ts)}"
+        )
     elif first.tables:
         summary += f"; tables: {', '.join(first.tables)}"
     return Evidence(
@@ -204,8 +206,10 @@ def evidence_chain(
                         component=name,
                         source=EvidenceSource.PROMETHEUS,
                         query=finding.detections[0].anomaly.query if finding.detections else "",
-                        summary=(f"instance {finding.instance.instance} degraded while its "
-                                 f"siblings are not: ")
+                        summary=(
+                            f"instance {finding.instance.instance} degraded while its "
+                            f"siblings are not: "
+                        )
                         + finding.instance.reason,
                         ts=min((d.onset for d in finding.detections), default=None),
                         instance=finding.instance.instance,
@@ -269,11 +273,8 @@ def timeline(
                 continue
             seen.add(key)
             where = f" on {detection.signal.instance}" if detection.signal.instance else ""
-            text = (
-                label
-                or f"{detection.signal.name} {'rose' if detection.anomaly.direction == 'up' "
-                   f"else 'fell'}"
-            )
+            moved = "rose" if detection.anomaly.direction == "up" else "fell"
+            text = label or f"{detection.signal.name} {moved}"
             events.append(
                 TimelineEvent(
                     ts=detection.onset,
@@ -351,9 +352,10 @@ def recommendations(
                 Recommendation(
                     component=name,
                     urgency=Urgency.IMMEDIATE,
-                    text=("Kill long-running and idle queries (SHOW PROCESSLIST / KILL), "
-                          "then review ")
-                    "connection pool limits of the callers and max_connections.",
+                    text=(
+                        "Kill long-running and idle queries (SHOW PROCESSLIST / KILL), then "
+                        "review connection pool limits of the callers and max_connections."
+                    ),
                     because=f"too many connections at {_clock(first.ts)}",
                 )
             )
@@ -382,8 +384,10 @@ def recommendations(
                     Recommendation(
                         component=name,
                         urgency=Urgency.SHORT_TERM,
-                        text=(f"Optimise `{fingerprint}` (EXPLAIN it; add indexes or limit "
-                              f"the rows it reads)."),
+                        text=(
+                            f"Optimise `{fingerprint}` (EXPLAIN it; add indexes or limit "
+                            f"the rows it reads)."
+                        ),
                         because=_slow_because(slow.query_time, slow.rows_examined),
                     )
                 )
@@ -402,9 +406,10 @@ def recommendations(
                 Recommendation(
                     component=name,
                     urgency=Urgency.SHORT_TERM,
-                    text=(f"Review the transactions that deadlock{on}: take locks in one "
-                          f"fixed order, keep ")
-                    "transactions short, retry on deadlock with backoff.",
+                    text=(
+                        f"Review the transactions that deadlock{on}: take locks in one fixed "
+                        "order, keep transactions short, retry on deadlock with backoff."
+                    ),
                     because=f"{count} deadlock line(s) from {_clock(first.ts)}",
                 )
             )
@@ -428,9 +433,10 @@ def recommendations(
                 Recommendation(
                     component=name,
                     urgency=Urgency.LONG_TERM,
-                    text=(f"Put circuit breakers and timeouts in front of {name} in its "
-                          f"callers, and alert on ")
-                    "its connections, slow operations and errors.",
+                    text=(
+                        f"Put circuit breakers and timeouts in front of {name} in its callers, "
+                        "and alert on its connections, slow operations and errors."
+                    ),
                     because=f"{name} was the {roles.get(name, 'root')} of this incident",
                 )
             )
@@ -439,9 +445,10 @@ def recommendations(
             Recommendation(
                 component=CLIENT_CAUSE,
                 urgency=Urgency.LONG_TERM,
-                text=("Publish a client retry policy (exponential backoff, retry budgets) "
-                      "and monitor ")
-                "per-client request rates.",
+                text=(
+                    "Publish a client retry policy (exponential backoff, retry budgets) and "
+                    "monitor per-client request rates."
+                ),
                 because="abusive client traffic during the incident",
             )
         )
@@ -470,8 +477,10 @@ def summary(
 ) -> str:
     """Pure: one paragraph saying what happened, from the root to the symptom."""
     if root_cause.component == NO_INCIDENT:
-        return ("No incident in the window: no signal left its baseline far or long enough, "
-                "and no client traffic was abusive.")
+        return (
+            "No incident in the window: no signal left its baseline far or long enough, "
+            "and no client traffic was abusive."
+        )
     seen_at = f" seen at {symptom}" if symptom else ""
     if root_cause.component == CLIENT_CAUSE:
         lead = ", ".join(f"{c.ip} ({c.reason})" for c in clients[:3])

@@ -241,7 +241,7 @@ _DURATION_FIELD = re.compile(
 )
 _ACCESS_TEXT = re.compile(
     r"^(?P<client>[0-9A-Fa-f.:]{3,45}) \S+ \S+ \[[^\]]*\] \"(?P<request>[^\"]*)\" "
-    "(?P<status>\d{3}) "
+    r"(?P<status>\d{3}) "
     r"\S+(?: \"[^\"]*\" \"(?P<agent>[^\"]*)\")?"
 )
 _LATENCY_FIELD = re.compile(

@@ -63,9 +63,10 @@ def plan(
             ProposedRemediation(
                 action=ActionType.DRAIN_POD,
                 target=instance.pod or instance.instance,
-                reason=(f"{instance.instance} of {instance.component} is degraded while its "
-                        f"siblings are not: ")
-                f"{instance.reason}",
+                reason=(
+                    f"{instance.instance} of {instance.component} is degraded while its "
+                    f"siblings are not: {instance.reason}"
+                ),
                 params=params,
             )
         )

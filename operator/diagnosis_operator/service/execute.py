@@ -40,6 +40,7 @@ the middle of an action; see ``checkpoint_from_dir``).  Never set it in producti
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -106,6 +107,9 @@ FINAL_STATES = frozenset(
 )
 MAX_HISTORY = 12
 EXECUTOR_PARAM = "executor"  # params.executor: what the executor did and when
+# Ledger entry details: a reservation is made before acting, marked applied after.
+RESERVED = "reserved: "
+APPLIED = "applied: "
 
 
 class DrainMethod(StrEnum):
@@ -226,9 +230,7 @@ class ActionLedger:
             except ClusterError as error:
                 raise LedgerUnavailable(f"action ledger: {error}") from error
             return verdict
-        raise LedgerUnavailable(
-            f"action ledger: still conflicting after {self._attempts} attempts"
-        )
+        raise LedgerUnavailable(f"action ledger: still conflicting after {self._attempts} attempts")
 
     def settle(self, *, key: str, outcome: LedgerOutcome, detail: str) -> None:
         """Give the entry of ``key`` its final outcome (a failed action spends no budget)."""
@@ -247,9 +249,7 @@ class ActionLedger:
                 continue
             except ClusterError as error:
                 raise LedgerUnavailable(f"action ledger: {error}") from error
-        raise LedgerUnavailable(
-            f"action ledger: still conflicting after {self._attempts} attempts"
-        )
+        raise LedgerUnavailable(f"action ledger: still conflicting after {self._attempts} attempts")
 
 
 # --------------------------------------------------------------------- the executor
@@ -279,7 +279,9 @@ class _Run:
         if self.settings.checkpoint is not None:
             self.settings.checkpoint(step, key)
 
-    def event(self, reason: str, message: str, *, warning: bool = False, pod: PodInfo | None = None) -> None:
+    def event(
+        self, reason: str, message: str, *, warning: bool = False, pod: PodInfo | None = None
+    ) -> None:
         notes = [
             EventNote(
                 kind=DIAGNOSIS_KIND,
@@ -305,10 +307,9 @@ class _Run:
                 )
             )
         for note in notes:
-            try:
+            # An Event is a courtesy: the status holds the record.
+            with contextlib.suppress(ClusterError):
                 self.cluster.post_event(note=note)
-            except ClusterError:
-                pass  # an Event is a courtesy: the status holds the record
 
 
 def _stamp(now: float) -> datetime:
@@ -327,8 +328,13 @@ def with_state(
     params = dict(item.params)
     executor = dict(params.get(EXECUTOR_PARAM) or {})
     history = list(executor.get("history") or [])
-    history.append({"at": _stamp(now).isoformat().replace("+00:00", "Z"), "state": state.value,
-                    "reason": reason[:512]})
+    history.append(
+        {
+            "at": _stamp(now).isoformat().replace("+00:00", "Z"),
+            "state": state.value,
+            "reason": reason[:512],
+        }
+    )
     executor["history"] = history[-MAX_HISTORY:]
     executor.update({k: v for k, v in extra.items() if v is not None})
     params[EXECUTOR_PARAM] = executor
@@ -495,8 +501,9 @@ def _drain(run: _Run, index: int, item: RemediationStatus) -> None:
         )
         if record is None:
             reason = f"no Service selects pod {pod.ref}: quarantine would change nothing"
-            run.save(index, with_state(item, state=RemediationState.SKIPPED, reason=reason,
-                                       now=run.now))
+            run.save(
+                index, with_state(item, state=RemediationState.SKIPPED, reason=reason, now=run.now)
+            )
             run.event("RemediationSkipped", reason, pod=pod)
             return
 
@@ -510,7 +517,7 @@ def _drain(run: _Run, index: int, item: RemediationStatus) -> None:
         targets=cooldown_targets_of(action),
         at=run.now,
         outcome=LedgerOutcome.EXECUTED,
-        detail=f"{run.diagnosis.ref}: {method.value} {pod.ref}",
+        detail=f"{RESERVED}{run.diagnosis.ref}: {method.value} {pod.ref}",
     )
     reservation = run.ledger.reserve(entry=entry, now=run.now, decide=decide)
     if isinstance(reservation, Denied):
@@ -550,12 +557,11 @@ def _denied(
     pod: PodInfo | None,
 ) -> None:
     if verdict.code is DenialCode.APPROVAL_REQUIRED:
-        reason = (
-            f"waits for approval: kubectl diagnose approve {run.diagnosis.name} {key}"
-        )
+        reason = f"waits for approval: kubectl diagnose approve {run.diagnosis.name} {key}"
         if item.state is not RemediationState.PROPOSED or item.reason != reason:
-            run.save(index, with_state(item, state=RemediationState.PROPOSED, reason=reason,
-                                       now=run.now))
+            run.save(
+                index, with_state(item, state=RemediationState.PROPOSED, reason=reason, now=run.now)
+            )
             run.event("ApprovalRequired", f"drain-pod {item.target}: {reason}", pod=pod)
         return
     reason = f"{verdict.code.value}: {verdict.reason}"
@@ -580,17 +586,20 @@ def _dry_run(
             grace_period_seconds=run.policy.remediation.drain_pod.params.grace_period_seconds,
             dry_run=True,
         )
-        what = (
-            f"would evict pod {pod.ref}; the apiserver's dry run says {answer.outcome.value}"
-            + (f" (HTTP {answer.status}: {answer.reason})" if answer.reason else "")
+        what = f"would evict pod {pod.ref}; the apiserver's dry run says {answer.outcome.value}" + (
+            f" (HTTP {answer.status}: {answer.reason})" if answer.reason else ""
         )
     else:
         assert record is not None
         labels = ", ".join(f"{k}={v}" for k, v in sorted(record.removed_labels.items()))
         what = f"would quarantine pod {pod.ref} (remove labels {labels})"
     reason = f"dry run ({why}): {what}"
-    run.save(index, with_state(item, state=RemediationState.SKIPPED, reason=reason, now=run.now,
-                               method=method.value))
+    run.save(
+        index,
+        with_state(
+            item, state=RemediationState.SKIPPED, reason=reason, now=run.now, method=method.value
+        ),
+    )
     run.event("RemediationDryRun", reason, pod=pod)
 
 
@@ -624,7 +633,9 @@ def _finish(
     key: str,
     pod: PodInfo | None,
 ) -> None:
-    if state is not RemediationState.SUCCEEDED:
+    if state is RemediationState.SUCCEEDED:
+        run.ledger.settle(key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512])
+    else:
         run.ledger.settle(key=key, outcome=LedgerOutcome.FAILED, detail=reason[:512])
     run.save(index, with_state(item, state=state, reason=reason, now=run.now))
     if state is RemediationState.SUCCEEDED:
@@ -633,7 +644,9 @@ def _finish(
         run.event("RemediationFailed", reason, warning=True, pod=pod)
 
 
-def _quarantine(run: _Run, *, pod: PodInfo, record: QuarantineRecord) -> tuple[RemediationState, str]:
+def _quarantine(
+    run: _Run, *, pod: PodInfo, record: QuarantineRecord
+) -> tuple[RemediationState, str]:
     current = pod
     for _ in range(3):
         try:
@@ -687,9 +700,9 @@ def _evict(run: _Run, *, pod: PodInfo) -> tuple[RemediationState, str]:
             namespace=pod.namespace, name=pod.name, grace_period_seconds=grace, dry_run=True
         )
         if rehearsal.outcome is not EvictionOutcome.EVICTED:
-            return RemediationState.FAILED, _eviction_reason(pod, rehearsal.outcome,
-                                                             rehearsal.status, rehearsal.reason,
-                                                             dry_run=True)
+            return RemediationState.FAILED, _eviction_reason(
+                pod, rehearsal.outcome, rehearsal.status, rehearsal.reason, dry_run=True
+            )
         answer = run.cluster.evict(
             namespace=pod.namespace, name=pod.name, grace_period_seconds=grace, dry_run=False
         )
@@ -728,6 +741,20 @@ def _resume_drain(
     method: DrainMethod,
 ) -> None:
     """The action was started before (this or another process): look, then complete it."""
+    entries, _ = run.ledger.read()
+    reserved = entries.find(key)
+    if (
+        reserved is not None
+        and reserved.outcome is LedgerOutcome.EXECUTED
+        and (reserved.detail.startswith(APPLIED))
+    ):
+        # Applied and recorded before; the world may have moved on since (a lifted
+        # quarantine), which is no reason to act again.
+        reason = f"{method.value} was applied before: {reserved.detail[len(APPLIED) :]}"
+        run.save(
+            index, with_state(item, state=RemediationState.SUCCEEDED, reason=reason, now=run.now)
+        )
+        return
     pod = run.cluster.get_pod(namespace=action.namespace, name=action.pod)
     if item.state is not RemediationState.RUNNING:
         item = run.save(
@@ -743,8 +770,15 @@ def _resume_drain(
         )
     if method is DrainMethod.QUARANTINE:
         if pod is None:
-            _finish(run, index, item, state=RemediationState.FAILED,
-                    reason=f"pod {action.namespace}/{action.pod} is gone", key=key, pod=None)
+            _finish(
+                run,
+                index,
+                item,
+                state=RemediationState.FAILED,
+                reason=f"pod {action.namespace}/{action.pod} is gone",
+                key=key,
+                pod=None,
+            )
             return
         if pod.quarantine is not None:
             state, reason = _already(pod, key=key)
@@ -754,11 +788,22 @@ def _resume_drain(
                 return
             _finish(run, index, item, state=state, reason=reason, key=key, pod=pod)
             return
-        unsafe = pod_safety(pod=pod, target=pod.ref, pods=run.cluster.list_pods(
-            namespace=pod.namespace), rules=_rules(run))
+        unsafe = pod_safety(
+            pod=pod,
+            target=pod.ref,
+            pods=run.cluster.list_pods(namespace=pod.namespace),
+            rules=_rules(run),
+        )
         if unsafe is not None:
-            _finish(run, index, item, state=RemediationState.DENIED,
-                    reason=f"{unsafe.code.value}: {unsafe.reason}", key=key, pod=pod)
+            _finish(
+                run,
+                index,
+                item,
+                state=RemediationState.DENIED,
+                reason=f"{unsafe.code.value}: {unsafe.reason}",
+                key=key,
+                pod=pod,
+            )
             return
         record = quarantine_record(
             pod=pod,
@@ -769,12 +814,21 @@ def _resume_drain(
             ttl_seconds=_ttl(run),
         )
         if record is None:
-            _finish(run, index, item, state=RemediationState.SKIPPED,
-                    reason=f"no Service selects pod {pod.ref}: quarantine would change nothing",
-                    key=key, pod=pod)
+            _finish(
+                run,
+                index,
+                item,
+                state=RemediationState.SKIPPED,
+                reason=f"no Service selects pod {pod.ref}: quarantine would change nothing",
+                key=key,
+                pod=pod,
+            )
             return
-        run.event("RemediationResumed", f"quarantine of pod {pod.ref} had not happened; "
-                  "applying it under its reservation", pod=pod)
+        run.event(
+            "RemediationResumed",
+            f"quarantine of pod {pod.ref} had not happened; applying it under its reservation",
+            pod=pod,
+        )
         _apply_drain(run, index, item, pod=pod, key=key, method=method, record=record)
         return
     # Eviction: done when the pod is gone or on its way out.
@@ -784,12 +838,16 @@ def _resume_drain(
             + ("gone" if pod is None else "terminating")
             + " (checked after a restart); eviction not repeated"
         )
-        run.save(index, with_state(item, state=RemediationState.SUCCEEDED, reason=reason,
-                                   now=run.now))
+        run.save(
+            index, with_state(item, state=RemediationState.SUCCEEDED, reason=reason, now=run.now)
+        )
         run.event("RemediationRecovered", reason, pod=pod)
         return
-    run.event("RemediationResumed", f"eviction of pod {pod.ref} had not happened; "
-              "applying it under its reservation", pod=pod)
+    run.event(
+        "RemediationResumed",
+        f"eviction of pod {pod.ref} had not happened; applying it under its reservation",
+        pod=pod,
+    )
     _apply_drain(run, index, item, pod=pod, key=key, method=method, record=None)
 
 
@@ -844,7 +902,7 @@ def _give_back(cluster: Cluster, *, pod: PodInfo, record: QuarantineRecord, why:
             current = cluster.get_pod(namespace=pod.namespace, name=pod.name)
             continue
         text = ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) or "none to restore"
-        try:
+        with contextlib.suppress(ClusterError):
             cluster.post_event(
                 note=EventNote(
                     kind="Pod",
@@ -856,8 +914,6 @@ def _give_back(cluster: Cluster, *, pod: PodInfo, record: QuarantineRecord, why:
                     f"{text} (diagnosis {record.diagnosis})",
                 )
             )
-        except ClusterError:
-            pass
         return True
     return False
 
@@ -894,8 +950,11 @@ def follow_up(
             reversible=method == DrainMethod.QUARANTINE.value,
             min_improvement=min_improvement,
         )
-        note = {"outcome": result.outcome.value, "followUp": result.follow_up.value,
-                "summary": result.summary[:1024]}
+        note = {
+            "outcome": result.outcome.value,
+            "followUp": result.follow_up.value,
+            "summary": result.summary[:1024],
+        }
         regarding = _diagnosis_note(diagnosis)
         if result.follow_up is FollowUp.ROLLBACK:
             namespace, _, name = _pod_of(item, diagnosis)
@@ -904,31 +963,54 @@ def follow_up(
                 pod is not None
                 and pod.quarantine is not None
                 and item.idempotency_key is not None
-                and _give_back(cluster, pod=pod, record=pod.quarantine,
-                               why="verification found it made things worse")
+                and _give_back(
+                    cluster,
+                    pod=pod,
+                    record=pod.quarantine,
+                    why="verification found it made things worse",
+                )
             )
             state = RemediationState.ROLLED_BACK if lifted else RemediationState.SUCCEEDED
             reason = (
-                f"rolled back: {result.summary}" if lifted
+                f"rolled back: {result.summary}"
+                if lifted
                 else f"verification asks for a rollback but nothing could be lifted: "
                 f"{result.summary}"
             )
             updated = with_state(item, state=state, reason=reason, now=now, verification=note)
-            _post(cluster, regarding, "RemediationRolledBack" if lifted else
-                  "RemediationEscalated", reason, warning=True)
+            _post(
+                cluster,
+                regarding,
+                "RemediationRolledBack" if lifted else "RemediationEscalated",
+                reason,
+                warning=True,
+            )
         elif result.follow_up is FollowUp.ESCALATE:
-            reason = f"{item.reason}; verification: {result.outcome.value}, escalated: " \
-                     f"{result.summary}"
-            updated = with_state(item, state=item.state, reason=reason, now=now,
-                                 verification=note)
-            _post(cluster, regarding, "RemediationEscalated",
-                  f"drain-pod {item.target}: {result.outcome.value}: {result.summary}",
-                  warning=True)
+            reason = (
+                f"{item.reason}; verification: {result.outcome.value}, escalated: {result.summary}"
+            )
+            updated = with_state(item, state=item.state, reason=reason, now=now, verification=note)
+            _post(
+                cluster,
+                regarding,
+                "RemediationEscalated",
+                f"drain-pod {item.target}: {result.outcome.value}: {result.summary}",
+                warning=True,
+            )
         else:
-            updated = with_state(item, state=item.state, reason=f"{item.reason}; verified: "
-                                 f"{result.summary}", now=now, verification=note)
-            _post(cluster, regarding, "RemediationVerified",
-                  f"drain-pod {item.target}: {result.summary}")
+            updated = with_state(
+                item,
+                state=item.state,
+                reason=f"{item.reason}; verified: {result.summary}",
+                now=now,
+                verification=note,
+            )
+            _post(
+                cluster,
+                regarding,
+                "RemediationVerified",
+                f"drain-pod {item.target}: {result.summary}",
+            )
         items[index] = updated
         record(list(items))
     return items
@@ -951,8 +1033,10 @@ def _diagnosis_note(diagnosis: DiagnosisRef) -> EventNote:
     )
 
 
-def _post(cluster: Cluster, base: EventNote, reason: str, message: str, *, warning: bool = False) -> None:
-    try:
+def _post(
+    cluster: Cluster, base: EventNote, reason: str, message: str, *, warning: bool = False
+) -> None:
+    with contextlib.suppress(ClusterError):
         cluster.post_event(
             note=EventNote(
                 kind=base.kind,
@@ -965,8 +1049,6 @@ def _post(cluster: Cluster, base: EventNote, reason: str, message: str, *, warni
                 warning=warning,
             )
         )
-    except ClusterError:
-        pass
 
 
 # --------------------------------------------------------------------- test hook
