@@ -484,7 +484,11 @@ class _OpenMetricsParser:
         """Parse complete lines ``text`` (no final newline) starting at ``first_line``."""
         lines = text.split("\n")
         rows = [line.rsplit(" ", 2) for line in lines]
-        comments = {position: line for position, line in enumerate(lines) if line[:1] == "#"}
+        comments = (
+            {position: line for position, line in enumerate(lines) if line[:1] == "#"}
+            if text[:1] == "#" or "\n#" in text
+            else {}
+        )
         for position in comments:
             rows[position] = ["#", "0", "0"]
         if not self.eof_line and self._fast(rows, comments, first_line):

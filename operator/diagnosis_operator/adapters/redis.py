@@ -78,7 +78,8 @@ class RedisAdapter:
         client: redis.Redis | None = None,
     ) -> None:
         self.server = describe_url(url)
-        self._client = client or redis.Redis.from_url(
+        # Any: redis-py's execute_command is untyped; the raw replies are checked here.
+        self._client: Any = client or redis.Redis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,

@@ -229,3 +229,40 @@ class LoadProgress:
     file: str
     lines_read: int
     done: bool = False
+
+
+def summarize(bundle: Bundle) -> tuple[ComponentSummary, ...]:
+    """Pure: per component, how many series, samples, streams and lines the bundle holds."""
+    start_ms = round(bundle.window.start * 1000)
+    end_ms = round(bundle.window.end * 1000)
+    start_ns = round(bundle.window.start * 1e9)
+    end_ns = round(bundle.window.end * 1e9)
+    summaries: list[ComponentSummary] = []
+    for component in bundle.topology:
+        series = bundle.series_of(component.selector)
+        streams = bundle.streams_of(component.selector)
+        samples = sum(
+            int(np.searchsorted(stored.timestamps_ms, end_ms, side="right"))
+            - int(np.searchsorted(stored.timestamps_ms, start_ms, side="left"))
+            for stored in series
+        )
+        lines_in_window = sum(
+            int(np.searchsorted(stream.timestamps_ns, end_ns, side="right"))
+            - int(np.searchsorted(stream.timestamps_ns, start_ns, side="left"))
+            for stream in streams
+        )
+        instances = {stored.labels.get("instance") for stored in series}
+        instances |= {stream.labels.get("instance") for stream in streams}
+        summaries.append(
+            ComponentSummary(
+                component=component.name,
+                kind=component.kind,
+                series=len(series),
+                samples_in_window=samples,
+                streams=len(streams),
+                lines=sum(len(stream) for stream in streams),
+                lines_in_window=lines_in_window,
+                instances=tuple(sorted(name for name in instances if name)),
+            )
+        )
+    return tuple(summaries)
