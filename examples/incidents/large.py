@@ -31,9 +31,7 @@ def _instances(count: int) -> list[str]:
     return [f"10.1.{index // 200}.{index % 200 + 2}:8080" for index in range(count)]
 
 
-def write(
-    folder: Path, *, series: int = 10_000, points: int = 240, lines: int = 1_000_000
-) -> Path:
+def write(folder: Path, *, series: int = 10_000, points: int = 240, lines: int = 1_000_000) -> Path:
     rng = random.Random(SEED)
     folder.mkdir(parents=True, exist_ok=True)
     # Per app instance: http_requests_total (codes x methods x routes) + cpu.
@@ -55,18 +53,33 @@ def _write_incident(folder: Path, start: float, end: float) -> None:
         "format": "incident-bundle/v1",
         "name": "benchmark-large",
         "description": "benchmark bundle: many series and lines, one failing instance",
-        "window": {"start": rfc3339(start).replace(".000Z", "Z"), "end": rfc3339(end).replace(".000Z", "Z")},
+        "window": {
+            "start": rfc3339(start).replace(".000Z", "Z"),
+            "end": rfc3339(end).replace(".000Z", "Z"),
+        },
         "symptom": {"component": "edge"},
         "topology": {
             "components": [
-                {"name": "edge", "kind": "proxy", "selector": {"job": "edge"}, "dependsOn": ["shop"]},
-                {"name": "shop", "kind": "app", "selector": {"job": "shop"}, "dependsOn": ["db", "cache"]},
+                {
+                    "name": "edge",
+                    "kind": "proxy",
+                    "selector": {"job": "edge"},
+                    "dependsOn": ["shop"],
+                },
+                {
+                    "name": "shop",
+                    "kind": "app",
+                    "selector": {"job": "shop"},
+                    "dependsOn": ["db", "cache"],
+                },
                 {"name": "db", "kind": "mysql", "selector": {"job": "db"}},
                 {"name": "cache", "kind": "redis", "selector": {"job": "cache"}},
             ]
         },
     }
-    (folder / "incident.yaml").write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    (folder / "incident.yaml").write_text(
+        yaml.safe_dump(document, sort_keys=False), encoding="utf-8"
+    )
 
 
 def _stamps(points: int) -> list[str]:
@@ -86,17 +99,16 @@ def _write_metrics(
     sick = [START + index * STEP >= onset for index in range(points)]
     written = 0
     with path.open("w", encoding="utf-8", newline="\n") as handle:
-        handle.write("# HELP http_requests Total HTTP requests handled.\n# TYPE http_requests counter\n")
+        handle.write(
+            "# HELP http_requests Total HTTP requests handled.\n# TYPE http_requests counter\n"
+        )
         for instance in instances:
             failing = instance == bad
             for route in range(ROUTE_COUNT):
                 for method in METHODS:
                     for code in CODES:
                         base = 2.0 if code == "200" else 0.01
-                        if code == "500" and failing:
-                            boost = 1.0
-                        else:
-                            boost = 0.0
+                        boost = 1.0 if code == "500" and failing else 0.0
                         total = float(rng.randint(1000, 90000))
                         head = (
                             f'http_requests_total{{job="shop",instance="{instance}",code="{code}",'
@@ -105,11 +117,15 @@ def _write_metrics(
                         out = []
                         for index in range(points):
                             rate = base + (boost if sick[index] else 0.0)
-                            total += max(0, round(rng.gauss(rate * STEP, math.sqrt(rate * STEP + 0.01))))
+                            total += max(
+                                0, round(rng.gauss(rate * STEP, math.sqrt(rate * STEP + 0.01)))
+                            )
                             out.append(f"{head}{int(total)} {stamps[index]}\n")
                         handle.write("".join(out))
                         written += 1
-        handle.write("# HELP process_cpu_seconds Total CPU time.\n# TYPE process_cpu_seconds counter\n")
+        handle.write(
+            "# HELP process_cpu_seconds Total CPU time.\n# TYPE process_cpu_seconds counter\n"
+        )
         for instance in instances:
             total = 5000.0
             head = f'process_cpu_seconds_total{{job="shop",instance="{instance}"}} '
@@ -163,7 +179,9 @@ def _write_logs(
     clients = [f"100.64.{rng.randint(0, 63)}.{rng.randint(2, 254)}" for _ in range(2000)]
     agents = ("Mozilla/5.0 (X11; Linux x86_64)", "okhttp/4.12.0", "curl/8.5.0")
     access_labels = json.dumps({"job": "edge", "instance": "edge-0", "stream": "access"})
-    app_labels = {instance: json.dumps({"job": "shop", "instance": instance}) for instance in instances}
+    app_labels = {
+        instance: json.dumps({"job": "shop", "instance": instance}) for instance in instances
+    }
     db_labels = json.dumps({"job": "db", "instance": "db-0", "stream": "error"})
     with path.open("w", encoding="utf-8", newline="\n") as handle:
         batch: list[str] = []

@@ -177,9 +177,17 @@ def build() -> BundleWriter:
     for when in ("08:47:12.334", "09:02:51.908"):
         requests.append(
             Request(
-                ts=at(when), client="192.168.10.100", method="GET", path="/api/v2/data.json",
-                status=200, size=5144, request_time=0.051, upstream="10.0.3.101:8080",
-                upstream_status="200", user_agent="Python-urllib/3.9", route="/api/v2/data.json",
+                ts=at(when),
+                client="192.168.10.100",
+                method="GET",
+                path="/api/v2/data.json",
+                status=200,
+                size=5144,
+                request_time=0.051,
+                upstream="10.0.3.101:8080",
+                upstream_status="200",
+                user_agent="Python-urllib/3.9",
+                route="/api/v2/data.json",
             )
         )
     requests.extend(injected_502s(rng, clients))
@@ -192,7 +200,9 @@ def build() -> BundleWriter:
     return writer
 
 
-def _nginx(writer: BundleWriter, rng: random.Random, requests: list[Request], times: list[float]) -> None:
+def _nginx(
+    writer: BundleWriter, rng: random.Random, requests: list[Request], times: list[float]
+) -> None:
     access = {**NGINX, "stream": "access"}
     errors = {**NGINX, "stream": "error"}
     connection = 48000
@@ -222,7 +232,7 @@ def _nginx(writer: BundleWriter, rng: random.Random, requests: list[Request], ti
             errors,
             f"{clock(t, '%Y/%m/%d %H:%M:%S')} [warn] 31#31: *{47000 + index * 97} an upstream "
             "response is buffered to a temporary file /var/cache/nginx/proxy_temp/4/21/0000000214 "
-            f'while reading upstream, client: {rng.choice(("203.0.113.7", "198.51.100.23"))}, '
+            f"while reading upstream, client: {rng.choice(('203.0.113.7', '198.51.100.23'))}, "
             'server: api.example.com, request: "GET /api/v2/data.json?export=full HTTP/1.1", '
             f'upstream: "http://{rng.choice(list(APP_INSTANCES))}/api/v2/data.json?export=full", '
             'host: "api.example.com"',
@@ -230,7 +240,9 @@ def _nginx(writer: BundleWriter, rng: random.Random, requests: list[Request], ti
     proxy_metrics_nginx(writer, [r for r in requests if r.ts >= DATA_START - 15], NGINX, times)
 
 
-def _api(writer: BundleWriter, rng: random.Random, requests: list[Request], times: list[float]) -> None:
+def _api(
+    writer: BundleWriter, rng: random.Random, requests: list[Request], times: list[float]
+) -> None:
     labels_of = {
         upstream: {"job": "api-server", "instance": upstream, **extra}
         for upstream, extra in APP_INSTANCES.items()
@@ -241,8 +253,14 @@ def _api(writer: BundleWriter, rng: random.Random, requests: list[Request], time
         value = base + (0.917 - base) * sickness(instance, t)
         return noisy(rng, value, 0.02 if sickness(instance, t) > 0.9 else 0.06)
 
-    app_metrics(writer, [r for r in requests if r.ts >= DATA_START - 15], labels_of, times,
-                job="api-server", cpu=cpu)
+    app_metrics(
+        writer,
+        [r for r in requests if r.ts >= DATA_START - 15],
+        labels_of,
+        times,
+        job="api-server",
+        cpu=cpu,
+    )
 
     deadlock_times = [at(when) for when in DEADLOCKS]
     for request in requests:
@@ -257,8 +275,10 @@ def _api(writer: BundleWriter, rng: random.Random, requests: list[Request], time
                 request.ts,
                 stream,
                 json_line(
-                    time=clock(request.ts, "%Y-%m-%dT%H:%M:%S.") + f"{int(request.ts * 1000) % 1000:03d}Z",
-                    level="INFO", logger="api.access",
+                    time=clock(request.ts, "%Y-%m-%dT%H:%M:%S.")
+                    + f"{int(request.ts * 1000) % 1000:03d}Z",
+                    level="INFO",
+                    logger="api.access",
                     msg=f"{request.method} {request.path} 200 {int(request.request_time * 1000)}ms",
                     client=request.client,
                 ),
@@ -266,17 +286,30 @@ def _api(writer: BundleWriter, rng: random.Random, requests: list[Request], time
     # Deadlock victims and the refused connection surface in the app's own log.
     for when, statement in zip(DEADLOCKS, _DEADLOCK_VICTIMS, strict=True):
         t = at(when) + 0.004
-        writer.log(t, _app_stream(BAD), json_line(
-            time=_app_time(t), level="ERROR", logger="api.db",
-            msg="pymysql.err.OperationalError: (1213, 'Deadlock found when trying to get lock; "
-            "try restarting transaction')", statement=statement,
-        ))
+        writer.log(
+            t,
+            _app_stream(BAD),
+            json_line(
+                time=_app_time(t),
+                level="ERROR",
+                logger="api.db",
+                msg="pymysql.err.OperationalError: (1213, 'Deadlock found when trying to get lock; "
+                "try restarting transaction')",
+                statement=statement,
+            ),
+        )
     t = at(TOO_MANY) + 0.011
-    writer.log(t, _app_stream(BAD), json_line(
-        time=_app_time(t), level="ERROR", logger="api.db",
-        msg="pymysql.err.OperationalError: (1040, 'Too many connections')",
-        statement="DELETE FROM carts WHERE user_id = 8",
-    ))
+    writer.log(
+        t,
+        _app_stream(BAD),
+        json_line(
+            time=_app_time(t),
+            level="ERROR",
+            logger="api.db",
+            msg="pymysql.err.OperationalError: (1040, 'Too many connections')",
+            statement="DELETE FROM carts WHERE user_id = 8",
+        ),
+    )
     # Redis client errors, mostly on the instance that also waits on MySQL.
     for index in range(46):
         t = rng.uniform(REDIS_TROUBLE + 5, DATA_END - 1)
@@ -284,33 +317,57 @@ def _api(writer: BundleWriter, rng: random.Random, requests: list[Request], time
         kind = index % 3
         if kind == 0:
             key = rng.choice(("cart:22", "counter:login", "session:8a1f", "cart:22"))
-            record = json_line(time=_app_time(t), level="WARNING", logger="api.cache",
-                               msg=f"redis GET {key}: key not found, falling back to database")
+            record = json_line(
+                time=_app_time(t),
+                level="WARNING",
+                logger="api.cache",
+                msg=f"redis GET {key}: key not found, falling back to database",
+            )
         elif kind == 1:
-            record = json_line(time=_app_time(t), level="ERROR", logger="api.cache",
-                               msg="redis.exceptions.ConnectionError: Connection lost: Error while "
-                               "reading from 10.0.6.10:6379 : (104, 'Connection reset by peer')")
+            record = json_line(
+                time=_app_time(t),
+                level="ERROR",
+                logger="api.cache",
+                msg="redis.exceptions.ConnectionError: Connection lost: Error while "
+                "reading from 10.0.6.10:6379 : (104, 'Connection reset by peer')",
+            )
         else:
-            record = json_line(time=_app_time(t), level="ERROR", logger="api.cache",
-                               msg="redis.exceptions.TimeoutError: Timeout reading from "
-                               f"10.0.6.10:6379 ({rng.choice(('HGETALL cart:22', 'INCR counter:login'))})")
+            record = json_line(
+                time=_app_time(t),
+                level="ERROR",
+                logger="api.cache",
+                msg="redis.exceptions.TimeoutError: Timeout reading from "
+                f"10.0.6.10:6379 ({rng.choice(('HGETALL cart:22', 'INCR counter:login'))})",
+            )
         writer.log(t, _app_stream(upstream), record)
     # Background noise every instance writes.
     for upstream in APP_INSTANCES:
         for index in range(14):
             t = DATA_START + index * 300 + rng.uniform(0, 280)
-            message = rng.choice((
-                "cache warmup finished: 1200 keys in 0.84s",
-                "config reloaded from /etc/api/config.yaml",
-                "worker 3 recycled after 10000 requests",
-            ))
-            writer.log(t, _app_stream(upstream), json_line(
-                time=_app_time(t), level="INFO", logger="api.main", msg=message))
+            message = rng.choice(
+                (
+                    "cache warmup finished: 1200 keys in 0.84s",
+                    "config reloaded from /etc/api/config.yaml",
+                    "worker 3 recycled after 10000 requests",
+                )
+            )
+            writer.log(
+                t,
+                _app_stream(upstream),
+                json_line(time=_app_time(t), level="INFO", logger="api.main", msg=message),
+            )
         for _ in range(2):
             t = rng.uniform(DATA_START, DATA_END)
-            writer.log(t, _app_stream(upstream), json_line(
-                time=_app_time(t), level="WARNING", logger="py.warnings",
-                msg="DeprecationWarning: datetime.utcnow() is deprecated"))
+            writer.log(
+                t,
+                _app_stream(upstream),
+                json_line(
+                    time=_app_time(t),
+                    level="WARNING",
+                    logger="py.warnings",
+                    msg="DeprecationWarning: datetime.utcnow() is deprecated",
+                ),
+            )
 
 
 _DEADLOCK_VICTIMS = (
@@ -320,14 +377,30 @@ _DEADLOCK_VICTIMS = (
     "INSERT INTO orders (user_id, total, status) VALUES (77, 18.90, 'NEW')",
 )
 _DEADLOCK_PAIRS = (
-    ("SELECT * FROM payments WHERE status='FAILED' FOR UPDATE", "payments",
-     "INSERT INTO orders (user_id, total, status) VALUES (31, 42.50, 'NEW')", "orders"),
-    ("INSERT INTO orders (user_id, total, status) VALUES (12, 99.00, 'NEW')", "orders",
-     "UPDATE products SET stock = stock - 1 WHERE id = 42", "products"),
-    ("UPDATE products SET stock = stock - 1 WHERE id = 17", "products",
-     "SELECT * FROM payments WHERE status='FAILED' FOR UPDATE", "payments"),
-    ("UPDATE payments SET status='RETRY' WHERE order_id = 9921", "payments",
-     "INSERT INTO orders (user_id, total, status) VALUES (77, 18.90, 'NEW')", "orders"),
+    (
+        "SELECT * FROM payments WHERE status='FAILED' FOR UPDATE",
+        "payments",
+        "INSERT INTO orders (user_id, total, status) VALUES (31, 42.50, 'NEW')",
+        "orders",
+    ),
+    (
+        "INSERT INTO orders (user_id, total, status) VALUES (12, 99.00, 'NEW')",
+        "orders",
+        "UPDATE products SET stock = stock - 1 WHERE id = 42",
+        "products",
+    ),
+    (
+        "UPDATE products SET stock = stock - 1 WHERE id = 17",
+        "products",
+        "SELECT * FROM payments WHERE status='FAILED' FOR UPDATE",
+        "payments",
+    ),
+    (
+        "UPDATE payments SET status='RETRY' WHERE order_id = 9921",
+        "payments",
+        "INSERT INTO orders (user_id, total, status) VALUES (77, 18.90, 'NEW')",
+        "orders",
+    ),
 )
 
 
@@ -336,24 +409,33 @@ def _app_stream(upstream: str) -> dict[str, str]:
 
 
 def _app_time(t: float) -> str:
-    return clock(t, "%Y-%m-%dT%H:%M:%S.") + f"{int(round(t * 1000)) % 1000:03d}Z"
+    return clock(t, "%Y-%m-%dT%H:%M:%S.") + f"{round(t * 1000) % 1000:03d}Z"
 
 
 def _app_error(rng: random.Random, request: Request, deadlocks: list[float]) -> str:
     t = request.ts
     if any(0 <= t - d < 2 for d in deadlocks):
-        message = ("pymysql.err.OperationalError: (1213, 'Deadlock found when trying to get lock; "
-                   "try restarting transaction')")
+        message = (
+            "pymysql.err.OperationalError: (1213, 'Deadlock found when trying to get lock; "
+            "try restarting transaction')"
+        )
     elif t >= at(TOO_MANY) - 10 and rng.random() < 0.45:
-        message = ("sqlalchemy.exc.TimeoutError: QueuePool limit of size 20 overflow 10 reached, "
-                   "connection timed out, timeout 30.00")
+        message = (
+            "sqlalchemy.exc.TimeoutError: QueuePool limit of size 20 overflow 10 reached, "
+            "connection timed out, timeout 30.00"
+        )
     elif rng.random() < 0.5:
-        message = "pymysql.err.OperationalError: (2013, 'Lost connection to MySQL server during query')"
+        message = (
+            "pymysql.err.OperationalError: (2013, 'Lost connection to MySQL server during query')"
+        )
     else:
         message = "pymysql.err.OperationalError: (1205, 'Lock wait timeout exceeded; try restarting transaction')"
     return json_line(
-        time=_app_time(t), level="ERROR", logger="api.handler",
-        msg=f"{request.method} {request.path} failed: {message}", status=500,
+        time=_app_time(t),
+        level="ERROR",
+        logger="api.handler",
+        msg=f"{request.method} {request.path} failed: {message}",
+        status=500,
     )
 
 
@@ -362,13 +444,17 @@ def mariadb_time(t: float) -> str:
     return clock(t, "%Y-%m-%d ") + f"{int(clock(t, '%H')):2d}" + clock(t, ":%M:%S")
 
 
-def deadlock_report(t: float, thread: int, first: tuple[str, str], second: tuple[str, str], trx: int) -> str:
+def deadlock_report(
+    t: float, thread: int, first: tuple[str, str], second: tuple[str, str], trx: int
+) -> str:
     """The InnoDB deadlock dump MariaDB writes with innodb_print_all_deadlocks=ON."""
     stamp = mariadb_time(t)
 
     def lock(table: str, trx_id: int, mode: str) -> str:
-        return (f"RECORD LOCKS space id {100 + len(table)} page no {3 + len(table) % 5} n bits 200 "
-                f"index PRIMARY of table `shop`.`{table}` trx id {trx_id} {mode}")
+        return (
+            f"RECORD LOCKS space id {100 + len(table)} page no {3 + len(table) % 5} n bits 200 "
+            f"index PRIMARY of table `shop`.`{table}` trx id {trx_id} {mode}"
+        )
 
     lines = [
         f"{stamp} {thread} [Note] InnoDB: Transactions deadlock detected, dumping detailed information.",
@@ -402,18 +488,31 @@ def deadlock_report(t: float, thread: int, first: tuple[str, str], second: tuple
     return "\n".join(lines)
 
 
-def slow_entry_mariadb(t: float, seconds: float, examined: int, sent: int, statement: str,
-                       *, user: str, host: str, ip: str, thread: int, schema: str) -> str:
-    return "\n".join((
-        f"# Time: {clock(t, '%y%m%d')} {int(clock(t, '%H')):2d}{clock(t, ':%M:%S')}",
-        f"# User@Host: {user}[{user}] @ {host} [{ip}]",
-        f"# Thread_id: {thread}  Schema: {schema}  QC_hit: No",
-        f"# Query_time: {seconds:.6f}  Lock_time: 0.000{thread % 900 + 100}  Rows_sent: {sent}  "
-        f"Rows_examined: {examined}",
-        f"# Rows_affected: 0  Bytes_sent: {sent * 111 + 402}",
-        f"SET timestamp={int(t)};",
-        statement,
-    ))
+def slow_entry_mariadb(
+    t: float,
+    seconds: float,
+    examined: int,
+    sent: int,
+    statement: str,
+    *,
+    user: str,
+    host: str,
+    ip: str,
+    thread: int,
+    schema: str,
+) -> str:
+    return "\n".join(
+        (
+            f"# Time: {clock(t, '%y%m%d')} {int(clock(t, '%H')):2d}{clock(t, ':%M:%S')}",
+            f"# User@Host: {user}[{user}] @ {host} [{ip}]",
+            f"# Thread_id: {thread}  Schema: {schema}  QC_hit: No",
+            f"# Query_time: {seconds:.6f}  Lock_time: 0.000{thread % 900 + 100}  Rows_sent: {sent}  "
+            f"Rows_examined: {examined}",
+            f"# Rows_affected: 0  Bytes_sent: {sent * 111 + 402}",
+            f"SET timestamp={int(t)};",
+            statement,
+        )
+    )
 
 
 def _mysql(writer: BundleWriter, rng: random.Random, times: list[float]) -> None:
@@ -422,38 +521,85 @@ def _mysql(writer: BundleWriter, rng: random.Random, times: list[float]) -> None
     sql_errors = {**MYSQL, "stream": "sql_errors"}
     for index, (when, pair) in enumerate(zip(DEADLOCKS, _DEADLOCK_PAIRS, strict=True)):
         t = at(when)
-        writer.log(t, error, deadlock_report(t, 1187 + index * 53, (pair[0], pair[1]),
-                                             (pair[2], pair[3]), 8812301 + index * 4111))
-        writer.log(t + 0.002, sql_errors,
-                   f"{mariadb_time(t)} app_user[app_user] @ api-server-01 [10.0.2.101] ERROR 1213: "
-                   f"Deadlock found when trying to get lock; try restarting transaction : {pair[2]}")
+        writer.log(
+            t,
+            error,
+            deadlock_report(
+                t, 1187 + index * 53, (pair[0], pair[1]), (pair[2], pair[3]), 8812301 + index * 4111
+            ),
+        )
+        writer.log(
+            t + 0.002,
+            sql_errors,
+            f"{mariadb_time(t)} app_user[app_user] @ api-server-01 [10.0.2.101] ERROR 1213: "
+            f"Deadlock found when trying to get lock; try restarting transaction : {pair[2]}",
+        )
     t = at(TOO_MANY)
-    writer.log(t, sql_errors,
-               f"{mariadb_time(t)} app_user[app_user] @ api-server-01 [10.0.2.101] ERROR 1040: "
-               "Too many connections : DELETE FROM carts WHERE user_id = 8")
+    writer.log(
+        t,
+        sql_errors,
+        f"{mariadb_time(t)} app_user[app_user] @ api-server-01 [10.0.2.101] ERROR 1040: "
+        "Too many connections : DELETE FROM carts WHERE user_id = 8",
+    )
     for offset in (0.0, 3.4, 9.1, 17.8):
-        writer.log(t + offset, error,
-                   f"{mariadb_time(t + offset)} 0 [Warning] Aborted connection 0 to db: 'unconnected' "
-                   "user: 'unauthenticated' host: '10.0.2.101' (Too many connections)")
+        writer.log(
+            t + offset,
+            error,
+            f"{mariadb_time(t + offset)} 0 [Warning] Aborted connection 0 to db: 'unconnected' "
+            "user: 'unauthenticated' host: '10.0.2.101' (Too many connections)",
+        )
     for index, (when, seconds, examined, sent) in enumerate(SLOW_QUERIES):
         t = at(when)
-        writer.log(t + seconds, slow, slow_entry_mariadb(
-            t, seconds, examined, sent, "SELECT * FROM payments WHERE status='FAILED';",
-            user="app_user", host="api-server-01", ip="10.0.2.101", thread=5012 + index * 7,
-            schema="shop"))
+        writer.log(
+            t + seconds,
+            slow,
+            slow_entry_mariadb(
+                t,
+                seconds,
+                examined,
+                sent,
+                "SELECT * FROM payments WHERE status='FAILED';",
+                user="app_user",
+                host="api-server-01",
+                ip="10.0.2.101",
+                thread=5012 + index * 7,
+                schema="shop",
+            ),
+        )
     # Baseline: one slow report query and the odd aborted connection.
     t = at("08:44:10")
-    writer.log(t + 1.31, slow, slow_entry_mariadb(
-        t, 1.304117, 220415, 1, "SELECT COUNT(*) FROM orders WHERE created_at >= '2025-12-10';",
-        user="report", host="bi-01", ip="10.0.9.20", thread=3301, schema="shop"))
+    writer.log(
+        t + 1.31,
+        slow,
+        slow_entry_mariadb(
+            t,
+            1.304117,
+            220415,
+            1,
+            "SELECT COUNT(*) FROM orders WHERE created_at >= '2025-12-10';",
+            user="report",
+            host="bi-01",
+            ip="10.0.9.20",
+            thread=3301,
+            schema="shop",
+        ),
+    )
     for when in ("08:41:13", "08:58:40", "09:26:02"):
         t = at(when)
-        writer.log(t, error, f"{mariadb_time(t)} {3300 + int(t) % 97} [Warning] Aborted connection "
-                   f"{3300 + int(t) % 97} to db: 'shop' user: 'report' host: '10.0.9.20' "
-                   "(Got timeout reading communication packets)")
+        writer.log(
+            t,
+            error,
+            f"{mariadb_time(t)} {3300 + int(t) % 97} [Warning] Aborted connection "
+            f"{3300 + int(t) % 97} to db: 'shop' user: 'report' host: '10.0.9.20' "
+            "(Got timeout reading communication packets)",
+        )
     t = at("08:35:00")
-    writer.log(t, error, f"{mariadb_time(t)} 0 [Note] InnoDB: Buffer pool(s) dump completed at "
-               f"{clock(t, '%y%m%d %H:%M:%S')}")
+    writer.log(
+        t,
+        error,
+        f"{mariadb_time(t)} 0 [Note] InnoDB: Buffer pool(s) dump completed at "
+        f"{clock(t, '%y%m%d %H:%M:%S')}",
+    )
 
     crisis = lambda t: bump(t, *MYSQL_CRISIS)  # noqa: E731
     max_connections = 151
@@ -468,40 +614,113 @@ def _mysql(writer: BundleWriter, rng: random.Random, times: list[float]) -> None
         return min(max_connections, round(noisy(rng, level, 0.04)))
 
     writer.gauge("mysql_up", "Whether the MySQL server is up.", MYSQL, times, lambda t: 1)
-    writer.gauge("mysql_global_status_threads_connected", "Generic metric from SHOW GLOBAL STATUS.",
-                 MYSQL, times, connected)
-    writer.gauge("mysql_global_status_threads_running", "Generic metric from SHOW GLOBAL STATUS.",
-                 MYSQL, times, lambda t: round(noisy(rng, 4 + 56 * crisis(t), 0.2)))
-    writer.gauge("mysql_global_variables_max_connections", "Generic gauge metric from SHOW GLOBAL VARIABLES.",
-                 MYSQL, times, lambda t: max_connections)
-    _untyped_counter(writer, "mysql_global_status_queries", MYSQL, times,
-                     lambda t: noisy(rng, 410 * 15 * (1 - 0.35 * crisis(t)), 0.05), start=88_412_003)
-    _untyped_counter(writer, "mysql_global_status_questions", MYSQL, times,
-                     lambda t: noisy(rng, 395 * 15 * (1 - 0.35 * crisis(t)), 0.05), start=85_101_774)
-    _untyped_counter(writer, "mysql_global_status_innodb_row_lock_waits", MYSQL, times,
-                     lambda t: poisson(rng, 0.6 + 45 * crisis(t)), start=18_211)
-    _untyped_counter(writer, "mysql_global_status_innodb_row_lock_time", MYSQL, times,
-                     lambda t: poisson(rng, 3 + 2500 * crisis(t)), start=4_412_008)
-    deadlock_times = [at(when) for when in DEADLOCKS]
-    _untyped_counter(writer, "mysql_global_status_innodb_deadlocks", MYSQL, times,
-                     _events_in_step(deadlock_times), start=3)
-    slow_times = [at("08:44:10") + 1.31] + [at(when) + seconds for when, seconds, _, _ in SLOW_QUERIES]
-    _untyped_counter(writer, "mysql_global_status_slow_queries", MYSQL, times,
-                     _events_in_step(slow_times), start=112)
+    writer.gauge(
+        "mysql_global_status_threads_connected",
+        "Generic metric from SHOW GLOBAL STATUS.",
+        MYSQL,
+        times,
+        connected,
+    )
+    writer.gauge(
+        "mysql_global_status_threads_running",
+        "Generic metric from SHOW GLOBAL STATUS.",
+        MYSQL,
+        times,
+        lambda t: round(noisy(rng, 4 + 56 * crisis(t), 0.2)),
+    )
+    writer.gauge(
+        "mysql_global_variables_max_connections",
+        "Generic gauge metric from SHOW GLOBAL VARIABLES.",
+        MYSQL,
+        times,
+        lambda t: max_connections,
+    )
     _untyped_counter(
-        writer, "mysql_global_status_connection_errors_total", {**MYSQL, "error": "max_connections"},
-        times, lambda t: poisson(rng, 6.0) if at(TOO_MANY) - 1 <= t <= at("09:14:00") else 0.0,
+        writer,
+        "mysql_global_status_queries",
+        MYSQL,
+        times,
+        lambda t: noisy(rng, 410 * 15 * (1 - 0.35 * crisis(t)), 0.05),
+        start=88_412_003,
+    )
+    _untyped_counter(
+        writer,
+        "mysql_global_status_questions",
+        MYSQL,
+        times,
+        lambda t: noisy(rng, 395 * 15 * (1 - 0.35 * crisis(t)), 0.05),
+        start=85_101_774,
+    )
+    _untyped_counter(
+        writer,
+        "mysql_global_status_innodb_row_lock_waits",
+        MYSQL,
+        times,
+        lambda t: poisson(rng, 0.6 + 45 * crisis(t)),
+        start=18_211,
+    )
+    _untyped_counter(
+        writer,
+        "mysql_global_status_innodb_row_lock_time",
+        MYSQL,
+        times,
+        lambda t: poisson(rng, 3 + 2500 * crisis(t)),
+        start=4_412_008,
+    )
+    deadlock_times = [at(when) for when in DEADLOCKS]
+    _untyped_counter(
+        writer,
+        "mysql_global_status_innodb_deadlocks",
+        MYSQL,
+        times,
+        _events_in_step(deadlock_times),
+        start=3,
+    )
+    slow_times = [at("08:44:10") + 1.31] + [
+        at(when) + seconds for when, seconds, _, _ in SLOW_QUERIES
+    ]
+    _untyped_counter(
+        writer,
+        "mysql_global_status_slow_queries",
+        MYSQL,
+        times,
+        _events_in_step(slow_times),
+        start=112,
+    )
+    _untyped_counter(
+        writer,
+        "mysql_global_status_connection_errors_total",
+        {**MYSQL, "error": "max_connections"},
+        times,
+        lambda t: poisson(rng, 6.0) if at(TOO_MANY) - 1 <= t <= at("09:14:00") else 0.0,
     )
     for kind in ("accept", "internal", "peer_address", "select", "tcpwrap"):
-        _untyped_counter(writer, "mysql_global_status_connection_errors_total",
-                         {**MYSQL, "error": kind}, times, lambda t: 0.0)
-    _untyped_counter(writer, "mysql_global_status_aborted_connects", MYSQL, times,
-                     lambda t: poisson(rng, 0.02 + (5.0 if at(TOO_MANY) - 1 <= t <= at("09:14:00") else 0)),
-                     start=611)
+        _untyped_counter(
+            writer,
+            "mysql_global_status_connection_errors_total",
+            {**MYSQL, "error": kind},
+            times,
+            lambda t: 0.0,
+        )
+    _untyped_counter(
+        writer,
+        "mysql_global_status_aborted_connects",
+        MYSQL,
+        times,
+        lambda t: poisson(rng, 0.02 + (5.0 if at(TOO_MANY) - 1 <= t <= at("09:14:00") else 0)),
+        start=611,
+    )
 
 
-def _untyped_counter(writer: BundleWriter, name: str, labels: dict[str, str], times: list[float],
-                     increment: Callable[[float], float], *, start: float = 0.0) -> None:
+def _untyped_counter(
+    writer: BundleWriter,
+    name: str,
+    labels: dict[str, str],
+    times: list[float],
+    increment: Callable[[float], float],
+    *,
+    start: float = 0.0,
+) -> None:
     """mysqld_exporter exposes SHOW GLOBAL STATUS counters untyped, named as they are."""
     writer.family(name, "unknown", "Generic metric from SHOW GLOBAL STATUS.")
     total = start
@@ -523,15 +742,31 @@ def _redis(writer: BundleWriter, rng: random.Random, times: list[float]) -> None
     for index in range(15):
         t = DATA_START + 60 + index * 300 + rng.uniform(0, 2)
         child = 4211 + index * 3
-        writer.log(t, server, f"1:M {clock(t, '%d %b %Y %H:%M:%S')}.{int(t * 1000) % 1000:03d} * "
-                   "100 changes in 300 seconds. Saving...")
-        writer.log(t + 0.002, server, f"1:M {clock(t, '%d %b %Y %H:%M:%S')}.{int(t * 1000 + 2) % 1000:03d} "
-                   f"* Background saving started by pid {child}")
+        writer.log(
+            t,
+            server,
+            f"1:M {clock(t, '%d %b %Y %H:%M:%S')}.{int(t * 1000) % 1000:03d} * "
+            "100 changes in 300 seconds. Saving...",
+        )
+        writer.log(
+            t + 0.002,
+            server,
+            f"1:M {clock(t, '%d %b %Y %H:%M:%S')}.{int(t * 1000 + 2) % 1000:03d} "
+            f"* Background saving started by pid {child}",
+        )
         done = t + rng.uniform(0.4, 0.9)
-        writer.log(done, server, f"{child}:C {clock(done, '%d %b %Y %H:%M:%S')}.{int(done * 1000) % 1000:03d} "
-                   "* DB saved on disk")
-        writer.log(done + 0.05, server, f"1:M {clock(done, '%d %b %Y %H:%M:%S')}."
-                   f"{int(done * 1000 + 50) % 1000:03d} * Background saving terminated with success")
+        writer.log(
+            done,
+            server,
+            f"{child}:C {clock(done, '%d %b %Y %H:%M:%S')}.{int(done * 1000) % 1000:03d} "
+            "* DB saved on disk",
+        )
+        writer.log(
+            done + 0.05,
+            server,
+            f"1:M {clock(done, '%d %b %Y %H:%M:%S')}."
+            f"{int(done * 1000 + 50) % 1000:03d} * Background saving terminated with success",
+        )
     # Slow commands from 09:08 on: the hot keys and the big hashes.
     slow_events: list[float] = []
     durations = [rng.randint(101_000, 380_000) for _ in range(33)] + [498_211]
@@ -540,40 +775,103 @@ def _redis(writer: BundleWriter, rng: random.Random, times: list[float]) -> None
     for duration_us in durations:
         t = rng.uniform(REDIS_TROUBLE + 2, DATA_END - 5)
         slow_events.append(t)
-        command = rng.choice(("HGETALL cart:22", "HGETALL cart:22", "INCR counter:login",
-                              "GET cart:22", "ZRANGEBYSCORE leaderboard:daily 0 +inf", "HGETALL cart:22"))
-        client = rng.choice(list(APP_INSTANCES)).split(":")[0] if rng.random() < 0.45 else "10.0.2.101"
-        writer.log(t, slowlog, f"slowlog id={slow_id} time={int(t)} duration_us={duration_us} "
-                   f"client={client}:{rng.randint(40000, 60000)} cmd=\"{command}\"")
+        command = rng.choice(
+            (
+                "HGETALL cart:22",
+                "HGETALL cart:22",
+                "INCR counter:login",
+                "GET cart:22",
+                "ZRANGEBYSCORE leaderboard:daily 0 +inf",
+                "HGETALL cart:22",
+            )
+        )
+        client = (
+            rng.choice(list(APP_INSTANCES)).split(":")[0] if rng.random() < 0.45 else "10.0.2.101"
+        )
+        writer.log(
+            t,
+            slowlog,
+            f"slowlog id={slow_id} time={int(t)} duration_us={duration_us} "
+            f'client={client}:{rng.randint(40000, 60000)} cmd="{command}"',
+        )
         slow_id += 1
     slow_events.sort()
     for index in range(5):
         t = rng.uniform(REDIS_TROUBLE + 20, DATA_END - 5)
-        writer.log(t, server, f"1:M {clock(t, '%d %b %Y %H:%M:%S')}.{int(t * 1000) % 1000:03d} # "
-                   f"Client id={4121 + index} addr=10.0.2.101:{51872 + index} laddr=10.0.6.10:6379 fd=41 "
-                   "name= age=3 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=20474 "
-                   "argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=1412 omem=28993656 tot-mem=29015904 "
-                   "events=rw cmd=hgetall user=default redir=-1 resp=2 scheduled to be closed ASAP for "
-                   "overcoming of output buffer limits.")
+        writer.log(
+            t,
+            server,
+            f"1:M {clock(t, '%d %b %Y %H:%M:%S')}.{int(t * 1000) % 1000:03d} # "
+            f"Client id={4121 + index} addr=10.0.2.101:{51872 + index} laddr=10.0.6.10:6379 fd=41 "
+            "name= age=3 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=20474 "
+            "argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=1412 omem=28993656 tot-mem=29015904 "
+            "events=rw cmd=hgetall user=default redir=-1 resp=2 scheduled to be closed ASAP for "
+            "overcoming of output buffer limits.",
+        )
 
     trouble = lambda t: ramp(t, REDIS_TROUBLE, REDIS_TROUBLE + 90)  # noqa: E731
     writer.gauge("redis_up", "Information about the Redis instance", REDIS, times, lambda t: 1)
-    writer.gauge("redis_connected_clients", "connected_clients metric", REDIS, times,
-                 lambda t: round(noisy(rng, 48 + 64 * trouble(t), 0.06)))
-    writer.gauge("redis_blocked_clients", "blocked_clients metric", REDIS, times,
-                 lambda t: poisson(rng, 0.1 + 6 * trouble(t)))
-    writer.gauge("redis_memory_used_bytes", "memory_used_bytes metric", REDIS, times,
-                 lambda t: round(noisy(rng, 1.21e9, 0.004)))
-    writer.gauge("redis_memory_max_bytes", "memory_max_bytes metric", REDIS, times, lambda t: 2147483648)
-    writer.gauge("redis_slowlog_length", "Total slowlog", REDIS, times,
-                 lambda t: 2 + sum(1 for event in slow_events if event <= t))
-    writer.gauge("redis_slowlog_last_id", "Last id of slowlog", REDIS, times,
-                 lambda t: 20409 + sum(1 for event in slow_events if event <= t))
-    per_second = {"get": 120.0, "set": 30.0, "hgetall": 15.0, "incr": 10.0, "expire": 20.0, "del": 5.0}
+    writer.gauge(
+        "redis_connected_clients",
+        "connected_clients metric",
+        REDIS,
+        times,
+        lambda t: round(noisy(rng, 48 + 64 * trouble(t), 0.06)),
+    )
+    writer.gauge(
+        "redis_blocked_clients",
+        "blocked_clients metric",
+        REDIS,
+        times,
+        lambda t: poisson(rng, 0.1 + 6 * trouble(t)),
+    )
+    writer.gauge(
+        "redis_memory_used_bytes",
+        "memory_used_bytes metric",
+        REDIS,
+        times,
+        lambda t: round(noisy(rng, 1.21e9, 0.004)),
+    )
+    writer.gauge(
+        "redis_memory_max_bytes", "memory_max_bytes metric", REDIS, times, lambda t: 2147483648
+    )
+    writer.gauge(
+        "redis_slowlog_length",
+        "Total slowlog",
+        REDIS,
+        times,
+        lambda t: 2 + sum(1 for event in slow_events if event <= t),
+    )
+    writer.gauge(
+        "redis_slowlog_last_id",
+        "Last id of slowlog",
+        REDIS,
+        times,
+        lambda t: 20409 + sum(1 for event in slow_events if event <= t),
+    )
+    per_second = {
+        "get": 120.0,
+        "set": 30.0,
+        "hgetall": 15.0,
+        "incr": 10.0,
+        "expire": 20.0,
+        "del": 5.0,
+    }
     micros = {"get": 4.0, "set": 6.0, "hgetall": 21.0, "incr": 3.0, "expire": 3.0, "del": 5.0}
-    slow_micros = {"get": 900.0, "set": 40.0, "hgetall": 31000.0, "incr": 2200.0, "expire": 3.0, "del": 5.0}
+    slow_micros = {
+        "get": 900.0,
+        "set": 40.0,
+        "hgetall": 31000.0,
+        "incr": 2200.0,
+        "expire": 3.0,
+        "del": 5.0,
+    }
     writer.family("redis_commands", "counter", "Total number of calls per command")
-    writer.family("redis_commands_duration_seconds", "counter", "Total amount of time in seconds spent per command")
+    writer.family(
+        "redis_commands_duration_seconds",
+        "counter",
+        "Total amount of time in seconds spent per command",
+    )
     for command, rate in per_second.items():
         calls = [noisy(rng, rate * 15, 0.06) for _ in times]
         totals = []
@@ -587,15 +885,46 @@ def _redis(writer: BundleWriter, rng: random.Random, times: list[float]) -> None
             running_seconds += count * noisy(rng, mean, 0.15) / 1e6
             totals.append((t, running_calls))
             seconds.append((t, round(running_seconds, 6)))
-        writer.add_series("redis_commands", {**REDIS, "cmd": command}, totals, sample="redis_commands_total")
-        writer.add_series("redis_commands_duration_seconds", {**REDIS, "cmd": command}, seconds,
-                          sample="redis_commands_duration_seconds_total")
-    writer.counter("redis_keyspace_hits_total", "keyspace_hits_total metric", REDIS, times,
-                   lambda t: noisy(rng, 150 * 15 * (1 - 0.2 * trouble(t)), 0.05), start=9_120_331)
-    writer.counter("redis_keyspace_misses_total", "keyspace_misses_total metric", REDIS, times,
-                   lambda t: noisy(rng, 8 * 15 * (1 + 4 * trouble(t)), 0.08), start=402_118)
-    writer.counter("redis_connections_received_total", "connections_received_total metric", REDIS, times,
-                   lambda t: poisson(rng, 0.5 + 30 * trouble(t)), start=88_231)
-    writer.counter("redis_rejected_connections_total", "rejected_connections_total metric", REDIS, times,
-                   lambda t: 0.0)
-    writer.counter("redis_evicted_keys_total", "evicted_keys_total metric", REDIS, times, lambda t: 0.0)
+        writer.add_series(
+            "redis_commands", {**REDIS, "cmd": command}, totals, sample="redis_commands_total"
+        )
+        writer.add_series(
+            "redis_commands_duration_seconds",
+            {**REDIS, "cmd": command},
+            seconds,
+            sample="redis_commands_duration_seconds_total",
+        )
+    writer.counter(
+        "redis_keyspace_hits_total",
+        "keyspace_hits_total metric",
+        REDIS,
+        times,
+        lambda t: noisy(rng, 150 * 15 * (1 - 0.2 * trouble(t)), 0.05),
+        start=9_120_331,
+    )
+    writer.counter(
+        "redis_keyspace_misses_total",
+        "keyspace_misses_total metric",
+        REDIS,
+        times,
+        lambda t: noisy(rng, 8 * 15 * (1 + 4 * trouble(t)), 0.08),
+        start=402_118,
+    )
+    writer.counter(
+        "redis_connections_received_total",
+        "connections_received_total metric",
+        REDIS,
+        times,
+        lambda t: poisson(rng, 0.5 + 30 * trouble(t)),
+        start=88_231,
+    )
+    writer.counter(
+        "redis_rejected_connections_total",
+        "rejected_connections_total metric",
+        REDIS,
+        times,
+        lambda t: 0.0,
+    )
+    writer.counter(
+        "redis_evicted_keys_total", "evicted_keys_total metric", REDIS, times, lambda t: 0.0
+    )

@@ -293,14 +293,26 @@ def simulate_traffic(
         turn += 1
         client = rng.choice(heavy) if rng.random() < 0.3 else rng.choice(clients)
         if path == "/favicon.ico" or rng.random() < 0.004:
-            missing = path if path == "/favicon.ico" else rng.choice(
-                ("/wp-login.php", "/.env", "/api/v1/legacy", "/robots.txt", "/admin/config.php")
+            missing = (
+                path
+                if path == "/favicon.ico"
+                else rng.choice(
+                    ("/wp-login.php", "/.env", "/api/v1/legacy", "/robots.txt", "/admin/config.php")
+                )
             )
             requests.append(
                 Request(
-                    ts=t, client=client, method="GET", path=missing, status=404, size=153,
-                    request_time=round(rng.uniform(0.0, 0.003), 3), upstream=None,
-                    upstream_status="-", user_agent=rng.choice(BROWSER_AGENTS), route="",
+                    ts=t,
+                    client=client,
+                    method="GET",
+                    path=missing,
+                    status=404,
+                    size=153,
+                    request_time=round(rng.uniform(0.0, 0.003), 3),
+                    upstream=None,
+                    upstream_status="-",
+                    user_agent=rng.choice(BROWSER_AGENTS),
+                    route="",
                 )
             )
             continue
@@ -442,9 +454,7 @@ def app_metrics(
     counted by the app.
     """
     writer.family("http_requests", "counter", "Total HTTP requests handled.")
-    writer.family(
-        "http_request_duration_seconds", "histogram", "HTTP request latency in seconds."
-    )
+    writer.family("http_request_duration_seconds", "histogram", "HTTP request latency in seconds.")
     for upstream, labels in instances.items():
         answered = [
             request
@@ -509,7 +519,9 @@ def _bin_counts(
     return counts
 
 
-def _cumulate(times: Sequence[float], counts: Sequence[int], start: int = 0) -> list[tuple[float, float]]:
+def _cumulate(
+    times: Sequence[float], counts: Sequence[int], start: int = 0
+) -> list[tuple[float, float]]:
     total = start
     points = []
     for t, count in zip(times, counts, strict=True):
@@ -565,7 +577,10 @@ def _histogram_into(
     for position, bound in enumerate((*LATENCY_BUCKETS, math.inf)):
         le = "+Inf" if math.isinf(bound) else repr(bound)
         writer.add_series(
-            family, {**labels, "le": le}, _cumulate(times, buckets[position]), sample=family + "_bucket"
+            family,
+            {**labels, "le": le},
+            _cumulate(times, buckets[position]),
+            sample=family + "_bucket",
         )
     total = 0.0
     sum_points = []
@@ -594,7 +609,9 @@ def poisson(rng: random.Random, mean: float) -> int:
     return count
 
 
-def jittered(rng: random.Random, fn: Callable[[float], float], spread: float = 0.08) -> Callable[[float], float]:
+def jittered(
+    rng: random.Random, fn: Callable[[float], float], spread: float = 0.08
+) -> Callable[[float], float]:
     """Wrap ``fn`` with multiplicative noise drawn once per call (calls are in time order)."""
     return lambda t: noisy(rng, fn(t), spread)
 

@@ -57,7 +57,25 @@ class OperatorSettings(BaseSettings):
     # Where the full report goes (a ConfigMap beside the Diagnosis).
     write_report: bool = True
 
-    @field_validator("namespaces", mode="before")
+    # Remediation (service/execute.py).  The operator's own namespace holds the action
+    # ledger and the pause switch; the chart sets it from the pod's namespace.
+    operator_namespace: str = "diagnosis-operator"
+    # How often open remediations (approved, interrupted) and quarantine TTLs are checked.
+    remediation_interval: float = Field(default=15.0, gt=0)
+    # The cluster-wide budget: executed actions of every kind and diagnosis together.
+    global_budget_max_actions: int = Field(default=10, ge=0)
+    global_budget_window: float = Field(default=3600.0, gt=0)
+    # Pods in these namespaces (fnmatch globs) are never drained; the operator's own too.
+    protected_namespaces: Annotated[tuple[str, ...], NoDecode] = (
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+    )
+    drain_method: str = Field(default="quarantine", pattern="^(quarantine|evict)$")
+    # Tests only: pause remediation at checkpoints (see service/execute.py).  Never set it.
+    test_checkpoint_dir: Path | None = None
+
+    @field_validator("namespaces", "protected_namespaces", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -43,6 +43,15 @@ RELEASE = "diagnosis-operator"
 NAMESPACE = "diagnosis-operator"
 KUBE_VERSION_FOR_HELM = "1.36.3"
 OPERATOR_READY_TIMEOUT = 90.0
+# `helm template` values that enable the Alertmanager webhook (it needs the policy it routes to).
+WEBHOOK_VALUES = (
+    "--set",
+    "alertmanagerWebhook.enabled=true",
+    "--set",
+    "alertmanagerWebhook.namespace=default",
+    "--set",
+    "alertmanagerWebhook.policy=default",
+)
 
 
 def helm_template(*extra: str) -> str:

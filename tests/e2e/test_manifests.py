@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from typing import Any
 
 import pytest
 
-from tests.controlplane.operator import REPO, find, helm_template, rendered_objects
+from tests.controlplane.operator import (
+    REPO,
+    WEBHOOK_VALUES,
+    find,
+    helm_template,
+    rendered_objects,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -61,7 +68,9 @@ def test_namespaced_install_binds_per_namespace() -> None:
     objects = rendered_objects(
         "--set", "watch.allNamespaces=false", "--set", "watch.namespaces={shop,payments}"
     )
-    bindings = [o for o in objects if o["kind"] == "RoleBinding"]
+    bindings = [
+        o for o in objects if o["kind"] == "RoleBinding" and o["roleRef"]["kind"] == "ClusterRole"
+    ]
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["payments", "shop"]
     assert not [o for o in objects if o["kind"] == "ClusterRoleBinding"]
     peerings = [o for o in objects if o["kind"] == "KopfPeering"]
@@ -73,7 +82,7 @@ def test_namespaced_install_binds_per_namespace() -> None:
 
 def test_webhook_adds_only_create_on_diagnoses() -> None:
     plain = find(rendered_objects(), "ClusterRole")
-    webhook = find(rendered_objects("--set", "alertmanagerWebhook.enabled=true"), "ClusterRole")
+    webhook = find(rendered_objects(*WEBHOOK_VALUES), "ClusterRole")
     assert _verbs(webhook, "diagnoses") - _verbs(plain, "diagnoses") == {"create"}
 
 
@@ -88,3 +97,68 @@ def test_webhook_adds_only_create_on_diagnoses() -> None:
 def test_chart_refuses_unsafe_values(values: list[str], words: str) -> None:
     with pytest.raises(AssertionError, match=words):
         helm_template(*values)
+
+
+def _env(objects: list[dict[str, Any]]) -> dict[str, str]:
+    container = find(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    return {item["name"]: item.get("value", "") for item in container["env"]}
+
+
+def test_default_env_wires_the_http_port_and_the_signal_urls() -> None:
+    plain = _env(rendered_objects())
+    assert plain["DIAG_HTTP_PORT"] == "8080" and plain["DIAG_WEBHOOK_ENABLED"] == "false"
+    assert not {"DIAG_PROMETHEUS_URL", "DIAG_LOKI_URL", "DIAG_WEBHOOK_TOKEN_FILE"} & set(plain)
+    wired = _env(
+        rendered_objects(
+            "--set",
+            "ports.http=9100",
+            "--set",
+            "signals.prometheusUrl=http://prometheus.monitoring:9090",
+            "--set",
+            "signals.lokiUrl=http://loki.monitoring:3100",
+        )
+    )
+    assert wired["DIAG_HTTP_PORT"] == "9100"
+    assert wired["DIAG_PROMETHEUS_URL"] == "http://prometheus.monitoring:9090"
+    assert wired["DIAG_LOKI_URL"] == "http://loki.monitoring:3100"
+
+
+def test_webhook_mounts_its_token_secret_and_names_its_policy() -> None:
+    objects = rendered_objects(
+        "--set",
+        "alertmanagerWebhook.enabled=true",
+        "--set",
+        "alertmanagerWebhook.namespace=shop",
+        "--set",
+        "alertmanagerWebhook.policy=checkout",
+        "--set",
+        "alertmanagerWebhook.tokenSecret.name=am-token",
+    )
+    env = _env(objects)
+    assert env["DIAG_WEBHOOK_ENABLED"] == "true"
+    assert (env["DIAG_WEBHOOK_NAMESPACE"], env["DIAG_WEBHOOK_POLICY"]) == ("shop", "checkout")
+    pod = find(objects, "Deployment")["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if "secret" in v]
+    assert volume["secret"]["secretName"] == "am-token"
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == volume["name"]]
+    assert mount["readOnly"] is True
+    key = volume["secret"]["items"][0]["path"]
+    assert env["DIAG_WEBHOOK_TOKEN_FILE"] == f"{mount['mountPath']}/{key}"
+
+
+def test_webhook_without_a_policy_is_refused() -> None:
+    with pytest.raises(AssertionError, match=r"alertmanagerWebhook\.policy"):
+        helm_template("--set", "alertmanagerWebhook.enabled=true")
+
+
+def test_dashboard_configmap_carries_the_dashboard() -> None:
+    assert not [o for o in rendered_objects() if o["kind"] == "ConfigMap"]
+    objects = rendered_objects("--set", "grafanaDashboard.enabled=true")
+    config_map = find(objects, "ConfigMap")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = json.loads(
+        (REPO / "charts/diagnosis-operator/dashboards/diagnosis-operator.json").read_text(
+            encoding="utf-8"
+        )
+    )
+    assert json.loads(config_map["data"]["diagnosis-operator.json"]) == shipped

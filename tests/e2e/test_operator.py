@@ -345,6 +345,12 @@ NEEDED = {
     ("kopf.dev", "clusterkopfpeerings", "list"),
     ("kopf.dev", "clusterkopfpeerings", "watch"),
     ("kopf.dev", "clusterkopfpeerings", "patch"),
+    # drain-pod (adapters/kubernetes.py): guards, quarantine, eviction
+    ("", "pods", "get"),
+    ("", "pods", "list"),
+    ("", "pods", "patch"),
+    ("", "pods/eviction", "create"),
+    ("", "services", "list"),
 }
 NOT_GRANTED = [
     ("diagnosis.dev", "diagnoses", "delete"),

@@ -30,7 +30,7 @@ from diagnosis_operator.kubectl_plugin import main as plugin
 from diagnosis_operator.models.controls import CONTROL_CONFIGMAP, approvals_from, paused_from
 from diagnosis_operator.service.webhook import PolicyRouting, TokenSource, build_app
 from tests.controlplane.cluster import ControlPlane, write_kubeconfig
-from tests.controlplane.operator import OperatorProcess, find, rendered_objects
+from tests.controlplane.operator import WEBHOOK_VALUES, OperatorProcess, find, rendered_objects
 from tests.services.alertmanager import AlertmanagerFactory, WebhookReceiver
 from tests.services.ports import LOOPBACK, free_port
 
@@ -115,8 +115,7 @@ def webhook_url(
     kube_admin: client.ApiClient, control_plane: ControlPlane, namespace: str
 ) -> Iterator[str]:
     """The webhook app, writing with the chart's webhook-enabled ClusterRole only."""
-    chart_role = find(rendered_objects("--set", "alertmanagerWebhook.enabled=true"),
-                      "ClusterRole")
+    chart_role = find(rendered_objects(*WEBHOOK_VALUES), "ClusterRole")
     token = service_account_token(kube_admin, namespace=namespace, name="webhook")
     bind(kube_admin, role_name=f"{namespace}-webhook", rules=chart_role["rules"],
          namespace=namespace, account="webhook")

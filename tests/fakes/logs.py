@@ -152,17 +152,8 @@ class FakeLogSource:
         pattern: str | None = None,
         by: Sequence[str] = (),
         step: float | None = None,
-        top: int = 10,
+        top: int | None = None,
     ) -> str:
-        if step is None:
-            return logql.log_query(selector=selector, line_filter=line_filter)
-        if pattern is not None:
-            return logql.extract_count_query(
-                selector=selector,
-                line_filter=line_filter,
-                pattern=pattern,
-                by=by,
-                step=step,
-                top=top,
-            )
-        return logql.count_query(selector=selector, line_filter=line_filter, by=by, step=step)
+        return logql.describe_query(
+            selector=selector, line_filter=line_filter, pattern=pattern, by=by, step=step, top=top
+        )

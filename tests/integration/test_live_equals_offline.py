@@ -36,11 +36,24 @@ from examples.incidents import generate as generator  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
-# Every scenario the generator knows; those whose module is not written yet skip.
-SCENARIOS = list(generator.SCENARIOS)
+# Every scenario the generator knows (those whose module is not written yet skip),
+# the reference with its addresses, names and times rewritten, and a small
+# hand-made bundle with other components, log formats and label values.
+PERTURBED = "reference-perturbed"
+HANDMADE = "ledger-lock-storm"
+SCENARIOS = [*generator.SCENARIOS, PERTURBED, HANDMADE]
 
 
 def _bundle(name: str, folder: Path) -> Path:
+    if name == PERTURBED:
+        from tests.integration.test_diagnose_scenarios import perturb
+
+        perturb(_bundle("reference", folder), folder / PERTURBED)
+        return folder / PERTURBED
+    if name == HANDMADE:
+        from tests.integration.test_replay import write_bundle
+
+        return write_bundle(folder / HANDMADE)
     try:
         return generator.generate(name, folder)
     except ModuleNotFoundError as error:
@@ -96,7 +109,8 @@ def _differences(live: Any, offline: Any, path: str = "") -> list[str]:
         if len(live) != len(offline):
             return [f"{path}: {len(live)} items live, {len(offline)} offline"]
         return [
-            d for i, (a, b) in enumerate(zip(live, offline, strict=True))
+            d
+            for i, (a, b) in enumerate(zip(live, offline, strict=True))
             for d in _differences(a, b, f"{path}[{i}]")
         ]
     return [] if live == offline else [f"{path}: live {live!r} != offline {offline!r}"]

@@ -37,12 +37,15 @@ def entry(ts: str, labels: dict[str, str], line: str) -> str:
     return json.dumps({"ts": ts, "labels": labels, "line": line})
 
 
-LOGS = "\n".join(
-    [
-        entry("2025-01-01T00:11:00Z", {"job": "web", "instance": "w1"}, "GET / 200"),
-        entry("2025-01-01T00:12:00.5Z", {"job": "db", "instance": "d1"}, "ready"),
-    ]
-) + "\n"
+LOGS = (
+    "\n".join(
+        [
+            entry("2025-01-01T00:11:00Z", {"job": "web", "instance": "w1"}, "GET / 200"),
+            entry("2025-01-01T00:12:00.5Z", {"job": "db", "instance": "d1"}, "ready"),
+        ]
+    )
+    + "\n"
+)
 
 
 def write_bundle(

@@ -38,4 +38,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if and (not .Values.watch.allNamespaces) (empty .Values.watch.namespaces) -}}
 {{- fail "watch.namespaces must list namespaces when watch.allNamespaces=false" -}}
 {{- end -}}
+{{- if and .Values.alertmanagerWebhook.enabled (or (empty .Values.alertmanagerWebhook.namespace) (empty .Values.alertmanagerWebhook.policy)) -}}
+{{- fail "alertmanagerWebhook.enabled needs alertmanagerWebhook.namespace and alertmanagerWebhook.policy (the DiagnosisPolicy POST /alertmanager routes to)" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where the Alertmanager webhook's token Secret is mounted. */}}
+{{- define "diagnosis-operator.webhookTokenDir" -}}
+/var/run/secrets/diagnosis.dev/alertmanager-webhook
 {{- end -}}

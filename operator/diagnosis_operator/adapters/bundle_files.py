@@ -38,7 +38,7 @@ from pydantic import ValidationError
 
 from diagnosis_operator.adapters import logql, promql
 from diagnosis_operator.adapters.ports import SignalError
-from diagnosis_operator.adapters.querytext import duration, grouping, quote
+from diagnosis_operator.adapters.querytext import quote
 from diagnosis_operator.models.bundle import (
     BUNDLE_FORMAT,
     INCIDENT_FILE,
@@ -170,15 +170,36 @@ def _read_incident(path: Path) -> tuple[IncidentSpec, Topology, _YamlLines]:
     except ValidationError as error:
         first = error.errors()[0]
         location = tuple(first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        if location == ("window",) and message.startswith("window.end"):
+            location = ("window", "end")
         field_path = ".".join(str(part) for part in location) or "(document)"
-        raise BundleError(
-            str(path), lines.line_of(location), f"{field_path}: {first['msg']}"
-        ) from None
+        raise BundleError(str(path), lines.line_of(location), f"{field_path}: {message}") from None
     try:
         topology = spec.topology.to_topology()
     except TopologyError as error:
-        raise BundleError(str(path), lines.line_of(("topology",)), f"topology: {error}") from None
+        raise BundleError(
+            str(path), lines.line_of(_topology_error_location(spec, error)), f"topology: {error}"
+        ) from None
     return spec, topology, lines
+
+
+def _topology_error_location(spec: IncidentSpec, error: TopologyError) -> tuple[Any, ...]:
+    """Where in incident.yaml a topology error points: the offending dependsOn when known."""
+    names = [component.name for component in spec.topology.components]
+    seen: set[str] = set()
+    for index, component in enumerate(spec.topology.components):
+        if component.name in seen:
+            return ("topology", "components", index, "name")
+        seen.add(component.name)
+    for index, component in enumerate(spec.topology.components):
+        for position, dependency in enumerate(component.depends_on):
+            if dependency not in names:
+                return ("topology", "components", index, "dependsOn", position)
+    cycle = str(error).partition("cycle: ")[2].split(" -> ")
+    if cycle and cycle[0] in names:
+        return ("topology", "components", names.index(cycle[0]), "dependsOn")
+    return ("topology",)
 
 
 class _YamlLines:
@@ -1115,24 +1136,9 @@ class BundleSource:
         step: float | None = None,
         top: int | None = None,
     ) -> str:
-        if step is None:
-            query = logql.log_query(selector=selector, line_filter=line_filter)
-            return query + (f" | regexp {quote(pattern)}" if pattern else "")
-        if pattern is None:
-            return logql.count_query(selector=selector, line_filter=line_filter, by=by, step=step)
-        if top is not None:
-            return logql.extract_count_query(
-                selector=selector,
-                line_filter=line_filter,
-                pattern=pattern,
-                by=by,
-                step=step,
-                top=top,
-            )
-        logs = logql.log_query(selector=selector, line_filter=line_filter)
-        logs += f" | regexp {quote(pattern)}"
-        inner = f"count_over_time({logs} [{duration(step)}])"
-        return f"sum by ({grouping(by)}) ({inner})" if by else f"sum({inner})"
+        return logql.describe_query(
+            selector=selector, line_filter=line_filter, pattern=pattern, by=by, step=step, top=top
+        )
 
     def sample_lines(
         self,

@@ -147,6 +147,36 @@ class LogPipeline:
     extra_matchers: tuple[tuple[str, str, str], ...] = field(default=())
 
 
+def describe_query(
+    *,
+    selector: Mapping[str, str],
+    line_filter: str | None,
+    pattern: str | None = None,
+    by: Sequence[str] = (),
+    step: float | None = None,
+    top: int | None = None,
+) -> str:
+    """The LogQL a ``LogSource`` call runs, as quoted in evidence.  Pure.
+
+    No ``step``: the log query of ``sample_lines`` (with its ``regexp`` stage when a
+    pattern is given).  A ``step`` and no pattern: ``count_lines``.  A pattern and
+    ``top``: ``count_extracted``; a pattern without ``top``: the same count, all groups.
+    Live (Loki) and offline (bundle) sources quote the same text for the same call.
+    """
+    if step is None:
+        query = log_query(selector=selector, line_filter=line_filter)
+        return query + (f" | regexp {quote(pattern)}" if pattern else "")
+    if pattern is None:
+        return count_query(selector=selector, line_filter=line_filter, by=by, step=step)
+    if top is not None:
+        return extract_count_query(
+            selector=selector, line_filter=line_filter, pattern=pattern, by=by, step=step, top=top
+        )
+    logs = f"{log_query(selector=selector, line_filter=line_filter)} | regexp {quote(pattern)}"
+    inner = f"count_over_time({logs} [{duration(step)}])"
+    return f"sum by ({grouping(by)}) ({inner})" if by else f"sum({inner})"
+
+
 def line_filter_stage(*, op: str, value: str) -> str:
     """``|~ "re"`` etc.  Pure."""
     if op not in _LINE_FILTER_OPS:

@@ -139,8 +139,13 @@ class LogSource(Protocol):
         pattern: str | None = None,
         by: Sequence[str] = (),
         step: float | None = None,
+        top: int | None = None,
     ) -> str:
-        """The query quoted in evidence (LogQL for Loki; the same LogQL offline)."""
+        """The query quoted in evidence (LogQL for Loki; the same LogQL offline).
+
+        Given the arguments of a ``count_extracted`` call (with its ``top``), the
+        text is exactly the query that call runs.
+        """
         ...
 
 

@@ -33,13 +33,13 @@ from diagnosis_operator.core.phases import (
     can_transition,
     decide,
     set_condition,
-    skip_remediations,
     status_patch,
     transition,
     with_result,
 )
 from diagnosis_operator.handlers.context import OperatorContext, context_of
 from diagnosis_operator.handlers.kube import OwnerRef
+from diagnosis_operator.handlers.remediation import remediate_now
 from diagnosis_operator.handlers.sources import (
     SourceConfigError,
     SourceUnreachable,
@@ -63,6 +63,7 @@ from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult
 from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
 from diagnosis_operator.models.topology import TopologyError
 from diagnosis_operator.service import metrics
+from diagnosis_operator.service.execute import LedgerUnavailable
 
 ENGINE_MODULE = "diagnosis_operator.service.pipeline"
 REPORT_SUFFIX = "-report"
@@ -300,21 +301,25 @@ def _run(
     run.status = with_result(run.status, result=result)
     run.flush()
 
-    if parsed.mode is Mode.REMEDIATE and run.status.remediations:
-        run.move(Phase.REMEDIATING)
-        # The executor (service/execute.py) is not wired into the operator yet: say so
-        # on every remediation rather than pretend one ran.
-        run.status = skip_remediations(
-            run.status,
-            reason="ExecutorUnavailable: this build applies no remediation; apply it by hand",
-            now=_now(),
-        )
+    if parsed.mode in (Mode.REMEDIATE, Mode.DRY_RUN) and run.status.remediations:
+        if parsed.mode is Mode.REMEDIATE:
+            run.move(Phase.REMEDIATING)
+        # The executor (service/execute.py, via handlers/remediation.py) guards, records
+        # each action in status before it runs and patches the status as it goes.
+        try:
+            remediations = remediate_now(
+                context=run.context,
+                namespace=run.namespace,
+                name=run.name,
+                uid=str(uid or ""),
+                annotations=dict((run.body.get("metadata") or {}).get("annotations") or {}),
+                status=run.status,
+                mode=parsed.mode,
+            )
+        except LedgerUnavailable as error:
+            _retry_or_stop(run, retry=retry, message=str(error))
+        run.status = run.status.model_copy(update={"remediations": remediations})
         run.flush()
-        kopf.warn(
-            run.body,
-            reason="ExecutorUnavailable",
-            message=f"{len(run.status.remediations)} remediation(s) recorded as skipped",
-        )
 
     if settings.write_report:
         _write_report(run, result=result, uid=uid)

@@ -26,6 +26,7 @@ from diagnosis_operator.settings import OperatorSettings
 HANDLER_MODULES = (
     "diagnosis_operator.handlers.diagnosis",
     "diagnosis_operator.handlers.policy",
+    "diagnosis_operator.handlers.remediation",
 )
 # Registered when present (written by other parts of the project).
 OPTIONAL_HANDLER_MODULES = ("diagnosis_operator.handlers.webhook",)

@@ -47,12 +47,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-def _utc(moment: datetime, what: str) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError(f"{what} needs a time zone (RFC 3339, e.g. 2025-12-11T08:30:00Z)")
-    return moment.astimezone(UTC)
-
-
 class WindowSpec(_Strict):
     start: datetime
     end: datetime
@@ -66,13 +60,19 @@ class WindowSpec(_Strict):
             raise ValueError("must be an RFC 3339 timestamp such as 2025-12-11T08:30:00Z")
         return value
 
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("needs a time zone (RFC 3339, e.g. 2025-12-11T08:30:00Z)")
+        return value.astimezone(UTC)
+
     @model_validator(mode="after")
     def _ordered(self) -> WindowSpec:
-        start = _utc(self.start, "window.start")
-        end = _utc(self.end, "window.end")
-        if not end > start:
+        if not self.end > self.start:
             raise ValueError(
-                f"window.end {end.isoformat()} is not after window.start {start.isoformat()}"
+                f"window.end {self.end.isoformat()} is not after window.start "
+                f"{self.start.isoformat()}"
             )
         return self
 

@@ -158,6 +158,7 @@ def collect(
                     pattern=ACCESS_PATTERN,
                     by=client_by,
                     step=step,
+                    top=CLIENT_TOP,
                 )
                 item.clients = pool.submit(
                     logs.count_extracted,
@@ -177,6 +178,7 @@ def collect(
                     pattern=ACCESS_PATTERN,
                     by=retry_by,
                     step=fine,
+                    top=RETRY_TOP,
                 )
                 item.retries = pool.submit(
                     logs.count_extracted,

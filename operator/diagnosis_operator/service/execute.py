@@ -380,7 +380,7 @@ def remediate(
         now=now,
         mode=mode,
         settings=chosen,
-        guard=guard_policy_from(policy.remediation, paused=cluster.paused()),
+        guard=guard_policy_from(policy.remediation, paused=_paused(cluster)),
         approvals=approvals_from(diagnosis.annotations),
         items=items,
         record=record,
@@ -400,6 +400,14 @@ def remediate(
                 ),
             )
     return list(run.items)
+
+
+def _paused(cluster: Cluster) -> bool:
+    """The pause switch; one that cannot be read counts as on (fail safe)."""
+    try:
+        return cluster.paused()
+    except ClusterError:
+        return True
 
 
 def _drain_action(run: _Run, item: RemediationStatus) -> DrainPod:
@@ -783,6 +791,9 @@ def _resume_drain(
         if pod.quarantine is not None:
             state, reason = _already(pod, key=key)
             if state is RemediationState.SUCCEEDED:
+                run.ledger.settle(
+                    key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512]
+                )
                 run.save(index, with_state(item, state=state, reason=reason, now=run.now))
                 run.event("RemediationRecovered", reason, pod=pod)
                 return
@@ -838,6 +849,7 @@ def _resume_drain(
             + ("gone" if pod is None else "terminating")
             + " (checked after a restart); eviction not repeated"
         )
+        run.ledger.settle(key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512])
         run.save(
             index, with_state(item, state=RemediationState.SUCCEEDED, reason=reason, now=run.now)
         )
@@ -1072,3 +1084,78 @@ def checkpoint_from_dir(directory: Path, *, poll: float = 0.1) -> Checkpoint:
             time.sleep(poll)
 
     return checkpoint
+
+
+# --------------------------------------------------------------------- per diagnosis
+
+
+def needs_attention(
+    *, remediations: Sequence[RemediationStatus], annotations: Mapping[str, str]
+) -> bool:
+    """Whether a finished diagnosis still has executor work.  Pure.
+
+    Work: an approved proposal, an ``approved`` or ``running`` remediation (one an
+    interrupted run left behind), or a quarantine not yet lifted.
+    """
+    approvals = approvals_from(annotations)
+    for item in remediations:
+        if item.action is not RemediationAction.DRAIN_POD:
+            continue
+        if item.state in (RemediationState.APPROVED, RemediationState.RUNNING):
+            return True
+        if item.state is RemediationState.PROPOSED and item.idempotency_key in approvals:
+            return True
+        if _holds_quarantine(item):
+            return True
+    return False
+
+
+def _holds_quarantine(item: RemediationStatus) -> bool:
+    executor = item.params.get(EXECUTOR_PARAM) or {}
+    return (
+        item.state is RemediationState.SUCCEEDED
+        and executor.get("method", DrainMethod.QUARANTINE.value) == DrainMethod.QUARANTINE.value
+        and not executor.get("lifted")
+    )
+
+
+def lift_due(
+    *,
+    diagnosis: DiagnosisRef,
+    remediations: Sequence[RemediationStatus],
+    cluster: Cluster,
+    now: float,
+    record: Callable[[list[RemediationStatus]], None],
+    resolved: bool = False,
+) -> list[RemediationStatus]:
+    """Lift this diagnosis' quarantines whose TTL ran out (all of them when ``resolved``)."""
+    items = list(remediations)
+    for index, item in enumerate(items):
+        if item.action is not RemediationAction.DRAIN_POD or not _holds_quarantine(item):
+            continue
+        namespace, _, name = _pod_of(item, diagnosis)
+        pod = cluster.get_pod(namespace=namespace, name=name)
+        record_ = pod.quarantine if pod is not None else None
+        if pod is None or record_ is None or record_.key != item.idempotency_key:
+            why = "the pod is gone" if pod is None else "the pod is no longer quarantined by it"
+            items[index] = with_state(
+                item, state=item.state, reason=f"{item.reason}; {why}", now=now, lifted=now
+            )
+            record(list(items))
+            continue
+        if quarantine_expired(record=record_, now=now):
+            why = "its TTL ran out"
+        elif resolved:
+            why = f"diagnosis {diagnosis.ref} resolved"
+        else:
+            continue
+        if _give_back(cluster, pod=pod, record=record_, why=why):
+            items[index] = with_state(
+                item,
+                state=item.state,
+                reason=f"{item.reason}; quarantine lifted because {why}",
+                now=now,
+                lifted=now,
+            )
+            record(list(items))
+    return items
