@@ -21,10 +21,12 @@ from pathlib import Path
 
 import pytest
 import redis as redis_client
+from examples.incidents.generate import generate
 from pydantic import SecretStr
 
 from diagnosis_operator.adapters.mysql import MySQLConnectionSettings
 from diagnosis_operator.adapters.redis import RedisAdapter, RedisError
+from diagnosis_operator.commands.diagnose import diagnose_bundle
 from diagnosis_operator.models.findings import DiagnosisResult, Evidence, EvidenceSource, RootCause
 from diagnosis_operator.models.signals import Window
 from diagnosis_operator.service.enrich import EnrichmentSettings, make_enricher
@@ -134,8 +136,19 @@ def test_full_scan_gets_an_index_advice_until_the_index_exists(
     assert explained.line is not None and "key=NULL" in explained.line
     assert before.warnings == ()
 
+    update = log_evidence(
+        "# Query_time: 7.5  Lock_time: 0.1  Rows_sent: 0  Rows_examined: 20000\n"
+        f"UPDATE {shipments} SET weight = weight + 1 WHERE carrier_code = 'c0007';"
+    )
+    via_rows = enrich(result_with(update))
+    assert [r.text.split(":")[0] for r in via_rows.recommendations] == [
+        f"Add an index on {shipments}(carrier_code)"
+    ]
     with mariadb_server.app() as connection, connection.cursor() as cursor:
+        cursor.execute(f"SELECT SUM(weight) FROM `{shipments}` WHERE carrier_code = 'c0007'")
+        unchanged = cursor.fetchone()[0]
         cursor.execute(f"CREATE INDEX ix_carrier ON `{shipments}` (carrier_code)")
+    assert unchanged == sum(i % 97 for i in range(7, ROWS, 5000))  # EXPLAIN changed nothing
     try:
         after = enrich(result_with(log_evidence(entry)))
         assert not any("index on" in r.text.lower() for r in after.recommendations)
@@ -166,13 +179,16 @@ def test_hostile_statements_are_refused_and_never_run(
     result = result_with(*(log_evidence(header + statement) for statement in hostile))
     enriched = make_enricher(settings=settings)(result)
     refusals = [w for w in enriched.warnings if "not explained" in w]
-    assert len(refusals) == 4, enriched.warnings
+    assert len(refusals) == 3, enriched.warnings
     with mariadb_server.app() as connection, connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM `{shipments}`")
         assert cursor.fetchone()[0] == ROWS
-    # The executable comment is removed before EXPLAIN: only the plain SELECT was planned.
-    (explained,) = [e for e in enriched.evidence if e.source is EvidenceSource.MYSQL]
-    assert "weight = ?" in explained.summary
+    # The DELETE is explained through the SELECT of its rows; the executable comment is
+    # removed before EXPLAIN, so only the plain SELECT was planned.
+    explained = [e.summary for e in enriched.evidence if e.source is EvidenceSource.MYSQL]
+    assert len(explained) == 2
+    assert explained[0].startswith(f"EXPLAIN of `delete from {shipments} where weight > ?`")
+    assert explained[1].startswith(f"EXPLAIN of `select * from {shipments} where weight = ?`")
 
 
 def test_unreachable_mysql_is_a_warning(mariadb_server: MariaDBServer) -> None:
@@ -295,3 +311,46 @@ def test_adapter_errors_say_what_was_asked_without_the_password() -> None:
     assert "s3cret" not in message
     with contextlib.suppress(Exception):
         adapter.close()
+
+
+# --------------------------------------------------------------------------- with the engine
+
+
+def test_reference_bundle_slow_query_is_explained(
+    mariadb_server: MariaDBServer, tmp_path: Path
+) -> None:
+    """The engine's own evidence hands the statement over; EXPLAIN replaces its guess."""
+    schema = f"shop_{secrets.token_hex(3)}"
+    with mariadb_server.root() as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{schema}`")
+        cursor.execute(
+            f"CREATE TABLE `{schema}`.payments (id INT PRIMARY KEY AUTO_INCREMENT, "
+            "status VARCHAR(12) NOT NULL, amount INT NOT NULL)"
+        )
+        cursor.executemany(
+            f"INSERT INTO `{schema}`.payments (status, amount) VALUES (%s, %s)",
+            [("FAILED" if i % 500 == 0 else "OK", i) for i in range(5000)],
+        )
+        cursor.execute(f"ANALYZE TABLE `{schema}`.payments")
+        cursor.fetchall()
+    try:
+        settings = operator_settings(mariadb_server, grants=[f"SELECT ON `{schema}`.*"])
+        enrich = make_enricher(
+            settings=EnrichmentSettings(
+                mysql=settings.model_copy(update={"database": schema}), mysql_component="mysql"
+            )
+        )
+        result = diagnose_bundle(generate("reference", tmp_path))
+        guessed = [r.text for r in result.recommendations if "index on payments" in r.text]
+        assert guessed and all("check with EXPLAIN first" in t for t in guessed)
+
+        enriched = enrich(result)
+        texts = [r.text for r in enriched.recommendations]
+        assert not any("check with EXPLAIN first" in t for t in texts)
+        confirmed = [t for t in texts if t.startswith("Add an index on payments(status): EXPLAIN")]
+        assert len(confirmed) == 1
+        assert any(e.source is EvidenceSource.MYSQL for e in enriched.evidence)
+        assert enriched.root_cause == result.root_cause
+    finally:
+        with mariadb_server.root() as connection, connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{schema}`")

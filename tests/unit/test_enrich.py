@@ -107,14 +107,57 @@ def test_slow_statements_are_classified_and_hostile_ones_refused() -> None:
         slow_evidence("SELECT * FROM invoices WHERE state = 'paid';"),  # same fingerprint
         slow_evidence("SELECT id FROM a WHERE b = 1; DROP TABLE a;"),
         slow_evidence("SELECT id FROM a WHERE c = 1 -- hidden\n; DELETE FROM a"),
-        slow_evidence("UPDATE a SET b = 2 WHERE c = 3;"),
+        slow_evidence("INSERT INTO a SELECT * FROM b WHERE c = 3;"),
+        slow_evidence("UPDATE a SET b = 2 WHERE c = 3; DROP TABLE a"),
         Evidence("db", EvidenceSource.PROMETHEUS, "rate(x[1m])", "qps rose"),
     )
     found = slow_statements(result=result)
-    assert [s.explainable for s in found] == [True, False, False, False]
+    assert [s.explainable for s in found] == [True, False, False, False, False]
+    assert found[0].explain == "SELECT * FROM invoices WHERE state = 'open'"
     assert "more than one statement" in (found[1].refused or "")
     assert "more than one statement" in (found[2].refused or "")
-    assert "UPDATE" in (found[3].refused or "")
+    assert "INSERT" in (found[3].refused or "")
+    assert "more than one statement" in (found[4].refused or "")  # even after the rewrite
+
+
+@pytest.mark.parametrize(
+    ("statement", "select"),
+    [
+        (
+            "UPDATE ledger SET settled = 1 WHERE batch = 7;",
+            "SELECT * FROM ledger WHERE batch = 7",
+        ),
+        (
+            "update `db`.`inv` i set note = 'where x', v = (select 1 from t where b = 1) "
+            "where i.state = 'x' limit 5",
+            "SELECT * FROM `db`.`inv` AS i where i.state = 'x' limit 5",
+        ),
+        (
+            "DELETE LOW_PRIORITY FROM carts WHERE user_id = 8",
+            "SELECT * FROM carts WHERE user_id = 8",
+        ),
+    ],
+)
+def test_single_table_update_and_delete_are_explained_through_their_rows(
+    statement: str, select: str
+) -> None:
+    (found,) = slow_statements(result=diagnosis(slow_evidence(statement)))
+    assert found.explainable and found.rewritten
+    assert found.explain == select
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE a JOIN b ON a.id = b.id SET a.x = 1 WHERE b.y = 2",
+        "DELETE a FROM a JOIN b ON a.id = b.id WHERE b.y = 2",
+        "UPDATE t SET a = 1",
+        "DELETE FROM t",
+    ],
+)
+def test_other_writes_are_not_explained(statement: str) -> None:
+    (found,) = slow_statements(result=diagnosis(slow_evidence(statement)))
+    assert not found.explainable and found.explain == ""
 
 
 def test_slow_statements_follow_component_and_limit() -> None:
@@ -388,6 +431,24 @@ def test_keys_worth_sizing_skip_admin_commands_and_other_windows() -> None:
 
 
 # --------------------------------------------------------------------------- together
+
+
+def test_rewritten_write_is_named_as_such() -> None:
+    found = explain_findings(
+        observation=ExplainObservation(
+            "db",
+            "SELECT * FROM ledger WHERE batch = 7",
+            (full_scan("ledger"),),
+            "slow",
+            original="UPDATE ledger SET settled = 1 WHERE batch = 7",
+        )
+    )
+    (evidence,) = found.evidence
+    assert evidence.summary.startswith(
+        "EXPLAIN of `update ledger set settled = ? where batch = ?` (the rows it changes"
+    )
+    assert evidence.query == "EXPLAIN select * from ledger where batch = ?"
+    assert found.recommendations[0].text.startswith("Add an index on ledger(batch)")
 
 
 def test_enrich_merges_replaces_and_warns() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -67,10 +67,14 @@ def test_slow_select_is_explained_and_hostile_statements_never_reach_mysql() -> 
         slow("SELECT * FROM ledger WHERE account = 'a-1';"),
         slow("SELECT * FROM ledger WHERE id = 1; DROP TABLE ledger;"),
         slow("SELECT * FROM ledger /* x */ WHERE id = 2 -- y\n; TRUNCATE ledger"),
-        slow("DELETE FROM ledger WHERE account = 'a-1';"),
+        slow("INSERT INTO ledger SELECT * FROM ledger;"),
+        slow("DELETE FROM ledger WHERE kind = 'x';"),
     )
     enriched = enrich_diagnosis(result=result, settings=SETTINGS, mysql=mysql)
-    assert mysql.explains == ["SELECT * FROM ledger WHERE account = 'a-1'"]
+    assert mysql.explains == [
+        "SELECT * FROM ledger WHERE account = 'a-1'",
+        "SELECT * FROM ledger WHERE kind = 'x'",  # the DELETE's rows, as a SELECT
+    ]
     assert any(
         r.text.startswith("Add an index on ledger(account)") for r in enriched.recommendations
     )
@@ -179,3 +183,38 @@ def test_settings_refuse_other_schemes_and_unknown_fields() -> None:
     with pytest.raises(ValidationError):
         EnrichmentSettings.model_validate({"redisURL": "redis://x"})
     assert not EnrichmentSettings().configured
+
+
+def test_run_diagnosis_hands_its_result_to_enrich() -> None:
+    from diagnosis_operator.models.signals import Labels
+    from diagnosis_operator.models.topology import Component, ComponentKind, Topology
+    from diagnosis_operator.service.pipeline import run_diagnosis
+    from tests.fakes.logs import FakeLogSource
+    from tests.fakes.metrics import FakeSeriesSource
+
+    topology = Topology(components=(Component("db", ComponentKind.MYSQL, Labels({"job": "db"})),))
+    seen: list[DiagnosisResult] = []
+    stages: list[str] = []
+
+    def enrich(result: DiagnosisResult) -> DiagnosisResult:
+        seen.append(result)
+        return replace(result, warnings=(*result.warnings, "enriched"))
+
+    def diagnose(step: object = None) -> DiagnosisResult:
+        return run_diagnosis(
+            topology=topology,
+            window=WINDOW,
+            symptom=None,
+            series=FakeSeriesSource(raw=[]),
+            logs=FakeLogSource(),
+            now=WINDOW.end,
+            on_stage=stages.append,
+            enrich=step,  # type: ignore[arg-type]
+        )
+
+    plain = diagnose()
+    assert "enriching" not in stages and "enriched" not in plain.warnings
+    enriched = diagnose(enrich)
+    assert stages[-1] == "enriching"
+    assert seen and seen[0].warnings == plain.warnings
+    assert enriched.warnings == (*plain.warnings, "enriched")

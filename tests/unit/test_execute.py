@@ -248,6 +248,8 @@ def test_a_crash_after_the_patch_neither_loses_nor_repeats_it(status_survives: b
     assert done.state is RemediationState.SUCCEEDED
     assert "not repeated" in done.reason
     assert cluster.quarantine_patches == 1
+    entry = decode(store.text).find(done.idempotency_key or "")
+    assert entry is not None and entry.detail.startswith("applied: ")
     assert "RemediationRecovered" in cluster.reasons()
 
 

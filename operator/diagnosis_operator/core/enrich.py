@@ -81,6 +81,7 @@ class SlowStatement:
     # What EXPLAIN is asked for: the statement itself, or for a single-table UPDATE or
     # DELETE the SELECT of the rows it touches (same table, same WHERE).
     explain: str = ""
+    rewritten: bool = False  # True when ``explain`` is the SELECT of an UPDATE's / DELETE's rows
 
     @property
     def explainable(self) -> bool:
@@ -160,7 +161,7 @@ def slow_statements(
         if shape in seen:
             continue
         seen.add(shape)
-        explain, refused = _explainable_form(statement)
+        explain, refused, rewritten = _explainable_form(statement)
         found.append(
             SlowStatement(
                 component=item.component,
@@ -168,6 +169,7 @@ def slow_statements(
                 because=item.summary,
                 refused=refused,
                 explain=explain,
+                rewritten=rewritten,
             )
         )
         if len(found) >= limit:
@@ -175,19 +177,19 @@ def slow_statements(
     return tuple(found)
 
 
-def _explainable_form(statement: str) -> tuple[str, str | None]:
-    """The SELECT to explain for a statement, or ``("", why not)``."""
+def _explainable_form(statement: str) -> tuple[str, str | None, bool]:
+    """The SELECT to explain for a statement, why not, and whether it was rewritten."""
     try:
-        return validated_select(statement), None
+        return validated_select(statement), None, False
     except NotASelect as error:
         refused = str(error)
     rows_select = select_of_rows(statement)
     if rows_select is None:
-        return "", refused
+        return "", refused, False
     try:
-        return validated_select(rows_select), None
+        return validated_select(rows_select), None, True
     except NotASelect as error:
-        return "", str(error)
+        return "", str(error), False
 
 
 _QUOTED_NAME = r"(?:`[^`]+`|[A-Za-z_$][\w$]*)"
@@ -425,7 +427,8 @@ def explain_findings(
     now gives a sharper advice for, come back as ``superseded``.
     """
     statement = observation.statement
-    shape = fingerprint(statement)
+    shape = fingerprint(observation.original or statement)
+    rewritten = " (the rows it changes, read as a SELECT)" if observation.original else ""
     tables = table_references(statement)
     filters = filter_columns(statement)
     scanned: list[tuple[ExplainRow, TableRef | None]] = []
@@ -504,8 +507,8 @@ def explain_findings(
     evidence = Evidence(
         component=observation.component,
         source=EvidenceSource.MYSQL,
-        query=f"EXPLAIN {shape}",
-        summary=f"EXPLAIN of `{shape}`: " + "; ".join(parts),
+        query=f"EXPLAIN {fingerprint(statement)}",
+        summary=f"EXPLAIN of `{shape}`{rewritten}: " + "; ".join(parts),
         value=float(sum(row.rows or 0 for row, _ in scanned)) if scanned else None,
         line="\n".join(_row_text(row) for row in observation.rows)[:2000] or None,
     )

@@ -260,18 +260,20 @@ class DiagnosisSymptom(CrdModel):
         return self
 
     def describe(self) -> str:
-        """A one-line description for the engine and the report (pure)."""
+        """A one-line description for the engine and the report (pure).
+
+        ``component route`` as ``diagnose --bundle`` words a bundle's symptom, so that
+        the live and the offline diagnosis of one incident read the same.
+        """
         parts: list[str] = []
         if self.description:
             parts.append(self.description)
         if self.component:
-            parts.append(f"component={self.component}")
+            parts.append(self.component)
         if self.selector:
-            parts.append(
-                "selector={" + ",".join(f"{k}={v}" for k, v in sorted(self.selector.items())) + "}"
-            )
+            parts.append("{" + ",".join(f"{k}={v}" for k, v in sorted(self.selector.items())) + "}")
         if self.route:
-            parts.append(f"route={self.route}")
+            parts.append(self.route)
         return " ".join(parts)
 
 

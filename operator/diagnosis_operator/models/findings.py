@@ -81,7 +81,11 @@ class TimelineEvent:
     source: EvidenceSource | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ts": isoformat_z(self.ts), "component": self.component, "event": self.event}
+        out: dict[str, Any] = {
+            "ts": isoformat_z(self.ts),
+            "component": self.component,
+            "event": self.event,
+        }
         if self.source is not None:
             out["source"] = self.source.value
         return out
@@ -113,7 +117,11 @@ class Candidate:
     reasons: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"component": self.component, "score": round(self.score, 2), "role": self.role}
+        out: dict[str, Any] = {
+            "component": self.component,
+            "score": round(self.score, 2),
+            "role": self.role,
+        }
         if self.reasons:
             out["reasons"] = list(self.reasons)
         return out
@@ -128,7 +136,11 @@ class AffectedInstance:
     namespace: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"component": self.component, "instance": self.instance, "reason": self.reason}
+        out: dict[str, Any] = {
+            "component": self.component,
+            "instance": self.instance,
+            "reason": self.reason,
+        }
         if self.pod is not None:
             out["pod"] = self.pod
         if self.namespace is not None:
@@ -253,7 +265,10 @@ class DiagnosisResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "window": {"start": isoformat_z(self.window.start), "end": isoformat_z(self.window.end)},
+            "window": {
+                "start": isoformat_z(self.window.start),
+                "end": isoformat_z(self.window.end),
+            },
             "symptom": self.symptom,
             "rootCause": self.root_cause.to_json(),
             "candidates": [c.to_json() for c in self.candidates],

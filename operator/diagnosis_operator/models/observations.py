@@ -131,6 +131,7 @@ class ExplainObservation:
     """``EXPLAIN`` of one slow statement the diagnosis found."""
 
     component: str
-    statement: str  # as validated (comments removed)
+    statement: str  # the SELECT explained, as validated (comments removed)
     rows: tuple[ExplainRow, ...]
     because: str  # the evidence summary the statement came from
+    original: str = ""  # the UPDATE / DELETE whose rows ``statement`` selects, if any

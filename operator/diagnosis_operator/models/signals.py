@@ -129,7 +129,9 @@ class Series:
 
     def __post_init__(self) -> None:
         if len(self.timestamps) != len(self.values):
-            raise ValueError(f"series {self.name}{dict(self.labels)}: timestamps/values differ in length")
+            raise ValueError(
+                f"series {self.name}{dict(self.labels)}: timestamps/values differ in length"
+            )
 
 
 @dataclass(frozen=True, slots=True)

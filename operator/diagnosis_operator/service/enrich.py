@@ -154,7 +154,8 @@ def _explain_all(
             gathered.note(f"EXPLAIN of {len(statements)} statement(s) stopped at the time budget")
             return
         try:
-            validated = validated_select(statement.statement)
+            # Checked again here (and by the adapter): only one plain SELECT is explained.
+            validated = validated_select(statement.explain)
             rows = mysql.explain(statement=validated)
         except NotASelect as error:
             with gathered.lock:
@@ -177,6 +178,7 @@ def _explain_all(
                     statement=validated,
                     rows=tuple(rows),
                     because=statement.because,
+                    original=statement.statement if statement.rewritten else "",
                 )
             )
 

@@ -43,14 +43,23 @@ def run_diagnosis(
     logs: LogSource,
     now: float,
     on_stage: Callable[[str], None] | None = None,
+    enrich: Callable[[DiagnosisResult], DiagnosisResult] | None = None,
 ) -> DiagnosisResult:
-    """Collect the window's signals through the sources and diagnose them."""
+    """Collect the window's signals through the sources and diagnose them.
+
+    ``enrich`` (optional, e.g. ``service.enrich.make_enricher``) adds what the
+    databases answer when asked directly; it never fails the diagnosis.
+    """
     del now  # the diagnosis depends on the window only; kept for the callers' contract
     stage = on_stage or (lambda _name: None)
     stage("collecting")
     signal_set = collect(topology=topology, window=window, series=series, logs=logs)
     stage("correlating")
-    return analyse(topology=topology, signals=signal_set, symptom=symptom, on_stage=stage)
+    result = analyse(topology=topology, signals=signal_set, symptom=symptom, on_stage=stage)
+    if enrich is None:
+        return result
+    stage("enriching")
+    return enrich(result)
 
 
 def analyse(
