@@ -47,22 +47,23 @@ def key_of(labels: Mapping[str, str]) -> LabelKey:
 @dataclass
 class Stream:
     labels: dict[str, str]
-    # Sorted by (ns, line); Loki drops an entry identical to one it has.
-    entries: list[tuple[int, str]] = field(default_factory=list)
+    # Sorted by timestamp; lines of one timestamp keep the order they were pushed in
+    # (as Loki's chunks keep them).  Loki drops an entry identical to one it has.
+    entries: list[tuple[int, int, str]] = field(default_factory=list)
     seen: set[tuple[int, str]] = field(default_factory=set)
 
     def add(self, ns: int, line: str) -> bool:
         if (ns, line) in self.seen:
             return False
         self.seen.add((ns, line))
-        bisect.insort(self.entries, (ns, line))
+        bisect.insort(self.entries, (ns, len(self.seen), line))
         return True
 
     def between(self, start_ns: int, end_ns: int) -> list[tuple[int, str]]:
         """Entries with ``start_ns <= ts < end_ns``."""
-        low = bisect.bisect_left(self.entries, (start_ns, ""))
-        high = bisect.bisect_left(self.entries, (end_ns, ""))
-        return self.entries[low:high]
+        low = bisect.bisect_left(self.entries, (start_ns, -1, ""))
+        high = bisect.bisect_left(self.entries, (end_ns, -1, ""))
+        return [(ns, line) for ns, _order, line in self.entries[low:high]]
 
 
 @dataclass
@@ -251,7 +252,8 @@ def log_query(
             if labels is not None:
                 entries.append((ns, line, key_of(labels)))
     backward = direction == "backward"
-    entries.sort(key=lambda entry: (entry[0], entry[1]), reverse=backward)
+    # Stable: equal timestamps stay in stream order, then push order.
+    entries.sort(key=lambda entry: entry[0], reverse=backward)
     kept = entries[:limit]
     grouped: dict[LabelKey, list[list[str]]] = {}
     for ns, line, key in kept:

@@ -353,7 +353,7 @@ def test_follow_up_keeps_rolls_back_or_escalates(
     assert (pod.quarantine is None) == (expected_state is RemediationState.ROLLED_BACK)
 
 
-def test_other_actions_are_skipped_with_a_reason() -> None:
+def test_actions_without_a_connection_are_skipped_with_a_reason() -> None:
     cluster, store = _cluster(), FakeDocumentStore()
     kill = RemediationStatus(
         action=RemediationAction.KILL_MYSQL_QUERIES,
@@ -362,4 +362,4 @@ def test_other_actions_are_skipped_with_a_reason() -> None:
         reason="slow queries",
     )
     [item] = _run(cluster, store, [kill])
-    assert item.state is RemediationState.SKIPPED and "apply it by hand" in item.reason
+    assert item.state is RemediationState.SKIPPED and "no MySQL connection" in item.reason

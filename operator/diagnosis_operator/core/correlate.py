@@ -4,8 +4,14 @@ Every component with evidence gets a score in [0, 1]:
 
     raw = 0.25*strength + 0.10*breadth + 0.10*agreement + 0.20*explains
         + 0.15*first + 0.10*severity + 0.10*blame
-    score = raw * 0.45   if an anomalous dependency went bad first (it explains this one)
+    score = raw * 0.45   if a significant dependency went bad first (it explains this one)
             raw          otherwise
+
+"Went bad first" allows a lead of ``tolerance`` (two steps): a caller notices a
+failure at its first failed call, a dependency's metrics show it a scrape
+later.  When at least a third of the caller's incident error lines that name a
+dependency name this one ("Lock wait timeout ... sql", "redis ... refused"),
+the allowed lead grows to 5 % of the window (``named_lead``).
 
 * ``strength``  = 1 - exp(-S/30), S the strongest evidence: the highest robust
   z-score (or burst score) of its signals, or the log score (10 x severity per
@@ -13,16 +19,19 @@ Every component with evidence gets a score in [0, 1]:
 * ``breadth``   = independent signals (metric families + new log categories) / 5, capped at 1;
 * ``agreement`` = 1 when metrics and logs both point at it, 0.5 when one does;
 * ``explains``  = share of its anomalous callers (transitively, along dependsOn)
-  that went bad no earlier than it did (0.3 without anomalous callers);
-* ``first``     = 1 for the earliest onset, decreasing linearly with the lag
-  (0 at a tenth of the window);
+  that it explains by the rule above, directly or through a caller it explains
+  (0.3 without anomalous callers);
+* ``first``     = 1 for the earliest onset of a significant component,
+  decreasing linearly with the lag (0 at a tenth of the window);
 * ``severity``  = the most severe new log category / 3 (deadlock, connection
   exhaustion, OOM = 1; 0.5 without logs);
-* ``blame``     = its share of the dependency mentions in its callers' error
-  lines (0.5 when no caller names any dependency).
+* ``blame``     = its largest share of the dependency mentions in the error lines
+  of a caller with several dependencies (0.5 when no such caller names any;
+  a caller with one dependency cannot tell dependencies apart).
 
-The root is the best-scoring component (it must be significant: S >= 11 and
-either two independent signals or S >= 20).  Its confidence is
+The root is the best-scoring significant component (S >= 11 and either two
+independent signals or S >= 20, score >= 0.3): a better-scoring component
+with too little evidence neither becomes the root nor hides one.  Its confidence is
 ``score * (0.55 + 0.45 * min(1, gap / 0.3))`` where ``gap`` is its lead over
 the best other component that is not one of its callers: a clear single cause
 keeps its score, a close second halves the last part.  ``client`` is the root
@@ -35,7 +44,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +82,7 @@ ROLE_SYMPTOM = "symptom"
 ROLE_CANDIDATE = "candidate"
 
 MIN_ROOT_EVIDENCE = 11.0
+MIN_ROOT_SCORE = 0.3
 STRONG_EVIDENCE = 20.0
 NEW_CATEGORY_MIN_SEVERITY = 1.5
 HEALTH_KINDS = (
@@ -187,7 +197,9 @@ def new_log_categories(
             for index in range(before, len(events)):
                 inside = bisect.bisect_left(stamps, stamps[index] + span) - index
                 if _poisson_tail(inside, expected) < max_p:
-                    onset_index = _skip_strays(stamps, index, span, before_span / (before + 0.5))
+                    onset_index = burst_start(
+                        stamps, index=index, span=span, usual_rate=(before + 0.5) / before_span
+                    )
                     break
         if onset_index is None:
             continue
@@ -201,16 +213,45 @@ def new_log_categories(
     return found
 
 
-def _skip_strays(stamps: Sequence[float], index: int, span: float, usual_gap: float) -> int:
-    """The first event of a burst: skip ordinary events that merely open its window.
+def incident_events(*, evidence: ComponentEvidence, category: LogCategory) -> list[LogEvent]:
+    """Pure: a component's events that are not ordinary: from a burst on, when one is new.
 
-    An event followed by a gap longer than a quarter of the usual spacing is a
-    stray from the baseline, not the start of the burst.
+    Upstream errors, timeouts and the like are read from the onset of the
+    category's burst (``new_categories``); a category without a burst gives
+    none, since an ordinary hour has a few of everything.
+    """
+    found = evidence.new_categories.get(category)
+    if found is None or evidence.logs is None:
+        return []
+    onset = found[0].ts
+    return [e for e in evidence.logs.events if e.ts >= onset]
+
+
+def burst_start(stamps: Sequence[float], *, index: int, span: float, usual_rate: float) -> int:
+    """Pure: the first event of the burst in the unlikely stretch opened by ``stamps[index]``.
+
+    The stretch may open with ordinary events that merely precede the burst.
+    A Poisson CUSUM over the stretch (each event adds one, time takes away the
+    reference rate between the usual rate and the stretch's rate) climbs
+    through the burst; the burst starts at the event after which it never
+    returned to zero.
     """
     end = bisect.bisect_left(stamps, stamps[index] + span)
-    while index + 1 < end and stamps[index + 1] - stamps[index] > usual_gap / 4.0:
-        index += 1
-    return index
+    burst_rate = (end - index) / span
+    usual = max(usual_rate, 1e-9)
+    if burst_rate <= usual:
+        return index
+    reference = (burst_rate - usual) / math.log(burst_rate / usual)
+    level = 0.0
+    began = index
+    previous = stamps[index]
+    for position in range(index, end):
+        level = max(0.0, level - reference * (stamps[position] - previous))
+        previous = stamps[position]
+        if level == 0.0:
+            began = position
+        level += 1.0
+    return began
 
 
 def new_slow_queries(
@@ -284,6 +325,17 @@ class Score:
         return tuple(out)
 
 
+def named_lead(window: Window, tolerance: float) -> float:
+    """Pure: how much earlier a caller may fail than a dependency its errors name.
+
+    A caller notices a failing dependency at its first failed call, while the
+    dependency's own metrics show it only once scraped and aggregated; when
+    the caller's errors say which dependency failed, a lead of a few minutes
+    is no evidence against it.
+    """
+    return max(tolerance, 0.05 * window.duration)
+
+
 def score_components(
     *,
     topology: Topology,
@@ -300,9 +352,21 @@ def score_components(
     if not anomalous:
         return []
     onsets = {name: ev.onset for name, ev in anomalous.items() if ev.onset is not None}
-    earliest = min(onsets.values())
+    significant_onsets = [onsets[n] for n, ev in anomalous.items() if ev.significant]
+    earliest = min(significant_onsets or onsets.values())
     span = max(0.1 * window.duration, 60.0)
-    blame = caller_blame(topology=topology, evidence=evidence, window=window)
+    named = named_dependencies(topology=topology, evidence=evidence, window=window)
+    blame = caller_blame(named)
+    lead = named_lead(window, tolerance)
+
+    def causes(dependency: str, caller: str) -> bool:
+        """Whether a significant ``dependency`` went bad early enough to explain ``caller``."""
+        other = anomalous.get(dependency)
+        if other is None or not other.significant:
+            return False
+        allowed = lead if _names_mostly(named.get(caller, {}), dependency) else tolerance
+        return onsets[dependency] <= onsets[caller] + allowed
+
     scores = []
     for name, ev in anomalous.items():
         onset = onsets[name]
@@ -311,19 +375,15 @@ def score_components(
         agreement = 1.0 if ev.has_metric_evidence and ev.has_log_evidence else 0.5
         callers = [c for c in _callers(topology, name) if c in anomalous]
         if callers:
-            later = sum(1 for c in callers if onsets[c] >= onset - tolerance)
-            explains = later / len(callers)
+            explained = _explained_callers(topology, name, anomalous, causes)
+            explains = sum(1 for c in callers if c in explained) / len(callers)
         else:
             explains = 0.3
         first = max(0.0, 1.0 - max(onset - earliest - tolerance, 0.0) / span)
-        explained_by = None
-        for dependency in sorted(topology.downstream_of(name)):
-            other = anomalous.get(dependency)
-            if other is None or onsets[dependency] > onset + tolerance:
-                continue
-            if 1.0 - math.exp(-other.evidence_score / 30.0) >= 0.3:
-                explained_by = dependency
-                break
+        explained_by = next(
+            (d for d in sorted(topology.downstream_of(name)) if d != name and causes(d, name)),
+            None,
+        )
         severity = max(SEVERITY[c] for c in ev.new_categories) / 3.0 if ev.new_categories else 0.5
         blamed = blame.get(name, 0.5)
         raw = (
@@ -355,26 +415,59 @@ def score_components(
     return scores
 
 
+NAMED_SHARE = 1 / 3  # share of a caller's dependency mentions that says "this one failed"
+
+
+def _names_mostly(mentions: Mapping[str, int], dependency: str) -> bool:
+    total = sum(mentions.values())
+    return total > 0 and mentions.get(dependency, 0) / total >= NAMED_SHARE
+
+
+def _explained_callers(
+    topology: Topology,
+    name: str,
+    anomalous: Mapping[str, ComponentEvidence],
+    causes: Callable[[str, str], bool],
+) -> set[str]:
+    """Anomalous callers ``name`` explains, directly or through a caller it explains."""
+    explained: set[str] = set()
+    frontier = [name]
+    while frontier:
+        current = frontier.pop()
+        for caller in topology.dependents_of(current):
+            if caller in explained or caller not in anomalous:
+                continue
+            if current == name:
+                ok = causes(name, caller)
+            else:
+                ok = anomalous[current].onset is not None and causes(current, caller)
+            if ok:
+                explained.add(caller)
+                frontier.append(caller)
+    return explained
+
+
 _KIND_WORDS: Mapping[ComponentKind, tuple[str, ...]] = {
     ComponentKind.MYSQL: ("mysql", "mariadb", "sql"),
     ComponentKind.REDIS: ("redis",),
 }
 
 
-def caller_blame(
+def named_dependencies(
     *, topology: Topology, evidence: Mapping[str, ComponentEvidence], window: Window
-) -> dict[str, float]:
-    """Pure: per dependency, its share of the mentions in its callers' incident error lines.
+) -> dict[str, dict[str, int]]:
+    """Pure: per caller with several dependencies, how many of its incident error lines name each.
 
     A caller's error lines (severity >= 1, after the window's first quarter)
-    that name one of its dependencies (by component name, or by kind: "mysql",
-    "redis"...) point at it.  A dependency nobody's errors name gets 0; when no
-    caller's errors name any dependency, nothing is returned (neutral).
+    name a dependency by component name or by kind ("mysql", "redis"...).  A
+    caller with a single dependency is left out: its errors (often access
+    lines whose paths may hold any word) cannot tell one dependency from
+    another.
     """
     cut = window.start + 0.25 * window.duration
-    mentions: dict[str, int] = defaultdict(int)
+    named: dict[str, dict[str, int]] = {}
     for caller in topology:
-        if not caller.depends_on:
+        if len(caller.depends_on) < 2:
             continue
         ev = evidence.get(caller.name)
         if ev is None or ev.logs is None:
@@ -383,6 +476,7 @@ def caller_blame(
             dependency: (dependency.lower(), *_KIND_WORDS.get(topology.get(dependency).kind, ()))
             for dependency in caller.depends_on
         }
+        mentions = dict.fromkeys(caller.depends_on, 0)
         for event in ev.logs.events:
             if event.ts < cut or SEVERITY[event.category] < 1.0:
                 continue
@@ -390,11 +484,23 @@ def caller_blame(
             for dependency, keys in words.items():
                 if any(key in text for key in keys):
                     mentions[dependency] += 1
-    total = sum(mentions.values())
-    if total == 0:
-        return {}
-    named = {d for c in topology for d in c.depends_on}
-    return {dependency: mentions.get(dependency, 0) / total for dependency in named}
+        if any(mentions.values()):
+            named[caller.name] = mentions
+    return named
+
+
+def caller_blame(named: Mapping[str, Mapping[str, int]]) -> dict[str, float]:
+    """Pure: per dependency, its largest share of a caller's dependency mentions.
+
+    A dependency named by none of its callers' errors gets 0 from a caller
+    that names others; one whose callers name nothing is absent (neutral).
+    """
+    blame: dict[str, float] = {}
+    for mentions in named.values():
+        total = sum(mentions.values())
+        for dependency, count in mentions.items():
+            blame[dependency] = max(blame.get(dependency, 0.0), count / total)
+    return blame
 
 
 def _callers(topology: Topology, name: str) -> frozenset[str]:
@@ -424,8 +530,15 @@ def rank(
         topology=topology, evidence=evidence, window=window, tolerance=tolerance
     )
     by_name = {s.component: s for s in scores}
-    best = scores[0] if scores else None
-    root_ok = best is not None and evidence[best.component].significant and best.score >= 0.3
+    # A component with too little evidence to be a cause must not hide one that
+    # has enough: the root is the best of the significant ones.
+    best = next(
+        (s for s in scores if evidence[s.component].significant and s.score >= MIN_ROOT_SCORE),
+        scores[0] if scores else None,
+    )
+    root_ok = (
+        best is not None and evidence[best.component].significant and best.score >= MIN_ROOT_SCORE
+    )
     backend_onset = min(
         (ev.onset for ev in evidence.values() if ev.onset is not None and ev.significant),
         default=None,
@@ -464,7 +577,7 @@ def rank(
     callers = _callers(topology, root)
     root_victims = callers
     others = [s for s in scores if s.component != root and s.component not in callers]
-    gap = best.score - (others[0].score if others else 0.0)
+    gap = max(0.0, best.score - (others[0].score if others else 0.0))
     confidence = best.score * (0.55 + 0.45 * min(1.0, gap / 0.3))
     candidates = []
     for s in scores:
@@ -588,7 +701,8 @@ def find_affected(
                 continue
             if len(per_instance) <= max(1, (peers - 1) // 2):
                 for instance, detection in per_instance.items():
-                    singled[instance].append(detection)
+                    if not _siblings_moved_alike(detection, comp_signals, timestamps):
+                        singled[instance].append(detection)
         upstream_share = _upstream_shares(topology, component, instances, upstream_errors)
         for instance in instances:
             found = sorted(singled.get(instance, []), key=lambda d: -d.score)
@@ -615,6 +729,44 @@ def find_affected(
                 )
             )
     return findings
+
+
+def sole_affected_instance(*, component: str, affected: Sequence[AffectedFinding]) -> str | None:
+    """Pure: the root's instance when exactly one of its instances is singled out."""
+    own = [a.instance.instance for a in affected if a.instance.component == component]
+    return own[0] if len(own) == 1 else None
+
+
+SIBLING_SHIFT_SHARE = 0.5
+
+
+def _siblings_moved_alike(
+    detection: Detection, signals: Sequence[Signal], timestamps: FloatArray
+) -> bool:
+    """Whether the siblings' same signal moved at least half as far, the same way.
+
+    A sibling whose signal stayed just under the detection threshold is hit
+    too: an instance is singled out only when it is clearly worse off.
+    """
+    signal = detection.signal
+    levels = []
+    for other in signals:
+        if other.peer_key == signal.peer_key and other.instance != signal.instance:
+            summary = level_between(
+                signal=other,
+                timestamps=timestamps,
+                start=detection.onset,
+                end=float(timestamps[-1]),
+            )
+            if summary is not None:
+                levels.append(summary.level)
+    if not levels:
+        return False
+    shift = detection.anomaly.value - detection.anomaly.baseline
+    sibling_shift = float(np.median(levels)) - detection.anomaly.baseline
+    if shift == 0 or not math.isfinite(shift) or not math.isfinite(sibling_shift):
+        return False
+    return sibling_shift / shift >= SIBLING_SHIFT_SHARE
 
 
 def _labels_for(signals: Sequence[Signal], instance: str) -> Mapping[str, str] | None:
@@ -710,4 +862,5 @@ __all__ = [
     "new_slow_queries",
     "rank",
     "score_components",
+    "sole_affected_instance",
 ]

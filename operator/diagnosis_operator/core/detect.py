@@ -26,6 +26,7 @@ Nothing here reads a clock, the environment or the network.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -79,6 +80,10 @@ class Signal:
     values: FloatArray
     labels: Labels
     source: EvidenceSource = EvidenceSource.PROMETHEUS
+    # For a ratio of rare events (the 5xx share): the events behind it per step.
+    # A ratio with a zero baseline is judged by how unlikely these counts are,
+    # not by its own z-score (one failed request in a quiet step is 4% of it).
+    events: FloatArray | None = None
 
     @property
     def peer_key(self) -> tuple[str, str, Labels]:
@@ -300,6 +305,7 @@ def _derived_signals(
                     ),
                     values=ratio,
                     labels=instance_labels,
+                    events=error_rate * step,
                 )
             )
             derived.append(
@@ -491,7 +497,50 @@ def baseline_end(values: FloatArray) -> npt.NDArray[np.intp]:
         cum1, cum2, lo=np.full(rows, min_base, dtype=np.intp), hi=first - 2, end=first
     )
     use_second = (first - 2 >= min_base) & (gain > 0.5)
-    return np.where(use_second, second, first)
+    split = np.where(use_second, second, first)
+    return np.minimum(split, first_departure(values, min_base=min_base))
+
+
+DEPARTURE_RUN = 3  # consecutive points beyond the opening stretch that end a baseline
+
+
+def first_departure(values: FloatArray, *, min_base: int) -> npt.NDArray[np.intp]:
+    """Pure: per row, the first index where the row leaves its opening stretch for good.
+
+    The opening ``min_base`` points give a robust level and spread; the first
+    run of ``DEPARTURE_RUN`` points beyond both the z threshold and the opening
+    envelope, all on the same side, ends the baseline (the row's length when
+    there is none).  A least-squares split alone puts the end of the baseline
+    at the biggest change, which for an excursion that rose, fell back and rose
+    again (a cache that filled up, crashed and came back) is inside the
+    excursion, and the excursion would then count as normal.
+    """
+    rows, size = values.shape
+    if size < min_base + DEPARTURE_RUN:
+        return np.full(rows, size, dtype=np.intp)
+    head = values[:, :min_base]
+    level = np.median(head, axis=1)
+    deviation = np.abs(head - level[:, None])
+    scale = np.maximum.reduce(
+        [
+            1.4826 * np.median(deviation, axis=1),
+            1.2533 * deviation.mean(axis=1),
+            0.02 * np.abs(level),
+            1e-9 * (1.0 + np.abs(level)),
+        ]
+    )
+    z = (values - level[:, None]) / scale[:, None]
+    above = (z > Z_THRESHOLD) & (values > head.max(axis=1)[:, None])
+    below = (z < -Z_THRESHOLD) & (values < head.min(axis=1)[:, None])
+    found = np.full(rows, size, dtype=np.intp)
+    for side in (above, below):
+        run = side[:, : size - DEPARTURE_RUN + 1].copy()
+        for offset in range(1, DEPARTURE_RUN):
+            run &= side[:, offset : size - DEPARTURE_RUN + 1 + offset]
+        run[:, :min_base] = False
+        has = run.any(axis=1)
+        found = np.where(has, np.minimum(found, np.argmax(run, axis=1)), found)
+    return found
 
 
 def detect(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Detection]:
@@ -544,12 +593,19 @@ def detect(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Detecti
     step = float(timestamps[1] - timestamps[0])
     per_step = np.array([_count_scale(s, step) for s in usable])
     counts = filled * per_step[:, None]
+    for row, signal in enumerate(usable):
+        if signal.events is not None and signal.events.shape == timestamps.shape:
+            counts[row] = np.where(np.isfinite(signal.events), signal.events, 0.0)
+            per_step[row] = 1.0
     integral = np.all(np.abs(counts - np.rint(counts)) < 1e-6, axis=1)
     sparse = (per_step > 0) & integral & (median == 0) & (mad == 0)
     if sparse.any():
         sparse_rows = np.flatnonzero(sparse)
         sp_score, sp_onset, sp_marks = _burst_test(
-            np.rint(counts[sparse_rows]), valid[sparse_rows], ends[sparse_rows], step=step
+            np.rint(counts[sparse_rows]),
+            valid[sparse_rows],
+            step=step,
+            min_start=max(MIN_POINTS, int(0.15 * size)),
         )
         significant[sparse_rows] = sp_score >= Z_THRESHOLD
         score[sparse_rows] = sp_score
@@ -566,6 +622,16 @@ def detect(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Detecti
         if marks.size == 0:
             continue
         onset_index = int(marks[0])
+        if not sparse[row]:
+            # An excursion that went one way and then (further) the other, like
+            # memory that filled up and then crashed to zero, began with the first.
+            onset_up = bool(going_up[row])
+            other = np.flatnonzero(down[row] if onset_up else up[row])
+            if other.size >= 2 and other[0] < onset_index:
+                onset_index, onset_up = int(other[0]), not onset_up
+            onset_index = _excursion_start(
+                z[row], valid[row], onset_index, floor=int(ends[row]), up=onset_up
+            )
         peak_index = int(marks[np.argmax(strength[row, marks])])
         level = float(np.median(filled[row, marks]))
         anomaly = Anomaly(
@@ -593,6 +659,24 @@ def detect(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Detecti
     return detections
 
 
+Z_ONSET = 3.0  # how far from the baseline a point must be to belong to an excursion
+
+
+def _excursion_start(
+    z: FloatArray, valid: npt.NDArray[np.bool_], index: int, *, floor: int, up: bool
+) -> int:
+    """The first point of the excursion holding the first exceedance at ``index``.
+
+    A signal that rises over a few minutes crosses the z threshold some steps
+    after it left its normal band; the onset is where it left (consecutive
+    points at least ``Z_ONSET`` out on the same side, not before ``floor``).
+    """
+    sign = 1.0 if up else -1.0
+    while index - 1 >= floor and valid[index - 1] and sign * z[index - 1] > Z_ONSET:
+        index -= 1
+    return index
+
+
 BURST_SPAN = 180.0  # seconds over which a burst of sparse events is counted
 BURST_P = 1e-4  # a burst at least this unlikely under the baseline rate is anomalous
 _POISSON_KMAX = 64
@@ -608,16 +692,22 @@ def _count_scale(signal: Signal, step: float) -> float:
 
 
 def poisson_tail(k: npt.NDArray[np.int64], mu: FloatArray) -> FloatArray:
-    """Pure: P(X >= k) for X ~ Poisson(mu), row-wise (``mu`` has one value per row)."""
+    """Pure: P(X >= k) for X ~ Poisson(mu), element-wise.
+
+    ``mu`` is either one value per row of ``k`` or an array shaped like ``k``;
+    ``k`` is capped at ``_POISSON_KMAX``.  The upper tail is summed directly so
+    that tiny probabilities keep their precision.
+    """
     kmax = _POISSON_KMAX
-    i = np.arange(kmax + 1)[None, :]
-    mu_col = np.maximum(mu, 1e-12)[:, None]
-    log_terms = -mu_col + i * np.log(mu_col) - _log_factorials(kmax)[None, :]
-    terms = np.exp(log_terms)
-    upper = np.cumsum(terms[:, ::-1], axis=1)[:, ::-1]  # upper[:, j] = sum_{i >= j}
+    mu_full = np.broadcast_to(mu[:, None] if mu.ndim == 1 and k.ndim == 2 else mu, k.shape)
+    log_mu = np.log(np.maximum(mu_full, 1e-12))
     index = np.clip(k, 0, kmax)
-    tail = np.take_along_axis(upper, index.reshape(index.shape[0], -1), axis=1).reshape(k.shape)
-    return np.where(k <= 0, 1.0, tail)
+    factorials = _log_factorials(kmax)
+    tail = np.zeros(k.shape, dtype=np.float64)
+    for i in range(kmax + 1):
+        term = np.exp(-mu_full + i * log_mu - factorials[i])
+        tail += np.where(index <= i, term, 0.0)
+    return np.where(k <= 0, 1.0, np.minimum(tail, 1.0))
 
 
 def _log_factorials(kmax: int) -> FloatArray:
@@ -627,36 +717,72 @@ def _log_factorials(kmax: int) -> FloatArray:
 
 
 def _burst_test(
-    counts: FloatArray, valid: npt.NDArray[np.bool_], ends: npt.NDArray[np.intp], *, step: float
+    counts: FloatArray, valid: npt.NDArray[np.bool_], *, step: float, min_start: int
 ) -> tuple[FloatArray, npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
     """Score sparse count rows by their first sufficiently unlikely burst.
 
-    Returns (score, onset index, marks): the score is 2.5 * -log10(p) of the
-    most unlikely window, the onset the first event of the first window with
-    p < BURST_P, the marks the events from there on.
+    Every ``BURST_SPAN`` window starting at or after ``min_start`` is judged
+    against the rate of everything before it, taken at a cautious upper bound
+    (``(n + 1 + sqrt(n + 1)) / steps``): a baseline picked because it happened
+    to be quiet, or a short one, must not make ordinary noise look like a
+    burst.  Returns (score, onset index, marks): the score is 2.5 * -log10(p)
+    of the most unlikely window, the onset the first event of the first window
+    with p < BURST_P, the marks the events from there on.
     """
     rows, size = counts.shape
     column = np.arange(size)[None, :]
-    in_base = column < ends[:, None]
-    base_events = np.where(in_base & valid, counts, 0.0).sum(axis=1)
-    base_len = np.maximum((in_base & valid).sum(axis=1), 1)
-    rate = (base_events + 0.5) / base_len  # events per step, with half an event of prior
-    width = max(2, round(BURST_SPAN / step))
-    after_counts = np.where(~in_base & valid, counts, 0.0)
+    events_per_step = np.where(valid, counts, 0.0)
     cum = np.zeros((rows, size + 1))
-    np.cumsum(after_counts, axis=1, out=cum[:, 1:])
+    np.cumsum(events_per_step, axis=1, out=cum[:, 1:])
+    seen = np.zeros((rows, size + 1))
+    np.cumsum(valid, axis=1, out=seen[:, 1:])
+    width = max(2, round(BURST_SPAN / step))
     stop = np.minimum(np.arange(size) + width, size)
     window_sums = cum[:, stop] - cum[:, :size]
+    before = cum[:, :size]
+    rate = (before + 1.0 + np.sqrt(before + 1.0)) / np.maximum(seen[:, :size], 1.0)
     p = poisson_tail(np.rint(window_sums).astype(np.int64), rate * width)
+    p = np.where(column >= min_start, p, 1.0)
     min_p = p.min(axis=1)
     score = np.minimum(SCORE_CAP, 2.5 * -np.log10(np.maximum(min_p, 1e-40)))
     hit = p < BURST_P
     first_window = np.where(hit.any(axis=1), np.argmax(hit, axis=1), size)
-    events = after_counts > 0
+    for row in np.flatnonzero(first_window < size):
+        start = int(first_window[row])
+        first_window[row] = _cusum_start(
+            events_per_step[row],
+            start=start,
+            stop=int(stop[start]),
+            usual=float(rate[row, start]),
+            burst=float(window_sums[row, start : int(stop[start])].max()) / width,
+        )
+    events = events_per_step > 0
     onset_mask = events & (column >= first_window[:, None])
     onset = np.where(onset_mask.any(axis=1), np.argmax(onset_mask, axis=1), size)
     score = np.where(onset < size, score, 0.0)
     return score, onset.astype(np.intp), onset_mask
+
+
+def _cusum_start(counts: FloatArray, *, start: int, stop: int, usual: float, burst: float) -> int:
+    """Where the burst in the first unlikely window ``[start, stop)`` began (Poisson CUSUM).
+
+    The window is the first that is unlikely, but it may open with ordinary
+    events that merely precede the burst.  The CUSUM statistic with the
+    reference value between the usual rate and the burst's (the densest
+    window's) climbs through the burst; the burst began right after the
+    statistic was last at zero.
+    """
+    usual = max(usual, 1e-9)
+    if burst <= usual:
+        return start
+    reference = (burst - usual) / math.log(burst / usual)
+    level = 0.0
+    began = start
+    for index in range(start, stop):
+        level = max(0.0, level + float(counts[index]) - reference)
+        if level == 0.0:
+            began = index + 1
+    return min(began, stop - 1)
 
 
 def level_between(

@@ -62,7 +62,8 @@ def plan(
         proposals.append(
             ProposedRemediation(
                 action=ActionType.DRAIN_POD,
-                target=instance.pod or instance.instance,
+                # the instance, as the contract names it; the pod (if any) is in params
+                target=instance.instance,
                 reason=(
                     f"{instance.instance} of {instance.component} is degraded while its "
                     f"siblings are not: {instance.reason}"

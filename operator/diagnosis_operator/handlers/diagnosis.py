@@ -39,7 +39,7 @@ from diagnosis_operator.core.phases import (
 )
 from diagnosis_operator.handlers.context import OperatorContext, context_of
 from diagnosis_operator.handlers.kube import OwnerRef
-from diagnosis_operator.handlers.remediation import remediate_now
+from diagnosis_operator.handlers.remediation import policy_enricher, remediate_now
 from diagnosis_operator.handlers.sources import (
     SourceConfigError,
     SourceUnreachable,
@@ -279,6 +279,11 @@ def _run(
         if target is not None and can_transition(current=run.status.phase, target=target):
             run.move(target)
 
+    # Direct questions to the MySQL / Redis servers the policy names (never fatal).
+    enrich, problems = policy_enricher(run.context, policy=snapshot.spec, namespace=run.namespace)
+    for problem in problems:
+        kopf.warn(run.body, reason="EnrichmentUnavailable", message=problem)
+    extra: dict[str, Any] = {"enrich": enrich} if enrich is not None else {}
     try:
         result = run_diagnosis(
             topology=topology,
@@ -288,6 +293,7 @@ def _run(
             logs=sources.logs,
             now=time.time(),
             on_stage=on_stage,
+            **extra,
         )
     except SignalError as error:
         _retry_or_stop(run, retry=retry, message=str(error))

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from diagnosis_operator.models.actions import KillPolicy, RateLimitPolicy
 from diagnosis_operator.models.signals import Labels, Window, utc_seconds
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
 
@@ -137,6 +138,58 @@ class SecretKeyRef(CrdModel):
 
     name: str = Field(min_length=1, max_length=253)
     key: str = Field(default="token", min_length=1, max_length=253)
+
+
+class ConnectionSecretRef(CrdModel):
+    """A Secret holding connection settings, in the policy's namespace unless ``namespace``.
+
+    For MySQL the keys are ``host``, ``port``, ``user``, ``password`` and ``database``
+    (``host``, ``user`` and ``password`` required); for Redis the key ``key`` holds a
+    ``redis://`` / ``rediss://`` / ``unix://`` URL (which may carry the password).
+    """
+
+    name: str = Field(min_length=1, max_length=253)
+    namespace: str | None = Field(default=None, min_length=1, max_length=63)
+    key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        description="Redis only: the key holding the URL (default url).",
+    )
+
+
+class MySQLConnection(CrdModel):
+    """How the operator reaches one MySQL/MariaDB server."""
+
+    secret_ref: ConnectionSecretRef
+
+
+class RedisConnection(CrdModel):
+    """How the operator reaches one Redis server: a URL without secrets, or a Secret."""
+
+    url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^(redis|rediss|unix)://[^@]*$",
+        description="redis://host:port/db without credentials (use secretRef for those).",
+    )
+    secret_ref: ConnectionSecretRef | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra=_validations(
+            (
+                "has(self.url) != has(self.secretRef)",
+                "set exactly one of url or secretRef",
+                None,
+            ),
+        )
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> RedisConnection:
+        if (self.url is None) == (self.secret_ref is None):
+            raise ValueError("set exactly one of url or secretRef")
+        return self
 
 
 class LabelSelectorOperator(StrEnum):
@@ -470,6 +523,14 @@ class PolicyComponent(CrdModel):
         default=None, max_length=63, description="Namespace of the pods; defaults to the policy's."
     )
     depends_on: list[ComponentName] = Field(default_factory=list, max_length=MAX_DEPENDS_ON)
+    mysql: MySQLConnection | None = Field(
+        default=None,
+        description="Ask this MySQL server directly: EXPLAIN for enrichment, and the "
+        "processlist for kill-mysql-queries unless that action names its own connection.",
+    )
+    redis: RedisConnection | None = Field(
+        default=None, description="Ask this Redis server directly (read-only) for enrichment."
+    )
 
     @field_validator("selector")
     @classmethod
@@ -595,7 +656,23 @@ class KillMysqlQueriesParams(CrdModel):
 
 
 class KillMysqlQueriesPolicy(ActionPolicy):
+    """Kill runaway statements the pt-kill way.  Without a connection nothing is asked.
+
+    ``match`` gives pt-kill's options in full; without it they are derived from
+    ``params`` (busy longer than ``minQuerySeconds`` in ``commands``, by ``users``,
+    every matching thread a victim).  The planner's own threshold and statement
+    head narrow the match further.
+    """
+
     params: KillMysqlQueriesParams = Field(default_factory=KillMysqlQueriesParams)
+    connection: MySQLConnection | None = Field(
+        default=None,
+        description="The account kills run as (needs PROCESS and CONNECTION ADMIN or "
+        "SUPER); defaults to the target component's mysql connection.",
+    )
+    match: KillPolicy | None = Field(
+        default=None, description="pt-kill matching options (override the params)."
+    )
 
 
 class TrafficProvider(StrEnum):
@@ -604,21 +681,96 @@ class TrafficProvider(StrEnum):
     NGINX = "nginx"
 
 
+class TrafficTargetKind(StrEnum):
+    GATEWAY = "Gateway"
+    HTTP_ROUTE = "HTTPRoute"
+    GRPC_ROUTE = "GRPCRoute"
+
+
+class TrafficTargetRef(CrdModel):
+    """A Gateway API object in ``params.namespace`` that the policy objects attach to."""
+
+    kind: TrafficTargetKind = TrafficTargetKind.GATEWAY
+    name: str = Field(min_length=1, max_length=253)
+    section_name: str | None = Field(default=None, min_length=1, max_length=253)
+
+
 class RateLimitClientParams(CrdModel):
     requests_per_second: int = Field(default=10, ge=1)
     burst: int | None = Field(default=None, ge=1)
     provider: TrafficProvider = TrafficProvider.ENVOY_GATEWAY
-    target_ref: ObjectRef | None = Field(
-        default=None, description="The Gateway / route the limit attaches to."
+    target_ref: TrafficTargetRef | None = Field(
+        default=None,
+        description="envoy-gateway: the Gateway / route the policies attach to (required); "
+        "istio: optional, instead of selector.",
+    )
+    namespace: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        description="Where the policy objects (or the nginx ConfigMap) live; "
+        "defaults to the Diagnosis' namespace.",
+    )
+    selector: LabelMatchers | None = Field(
+        default=None, description="istio: the workloads (e.g. the ingress gateway) to protect."
+    )
+    config_map: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        description="nginx: the ConfigMap holding the include files (required for nginx).",
     )
     max_clients: int = Field(default=10, ge=1, le=1000)
 
+    model_config = ConfigDict(
+        json_schema_extra=_validations(
+            (
+                "!(has(self.selector) && has(self.targetRef))",
+                "give a selector or a targetRef, not both",
+                None,
+            ),
+        )
+    )
+
+    @model_validator(mode="after")
+    def _one_attachment(self) -> RateLimitClientParams:
+        if self.selector and self.target_ref is not None:
+            raise ValueError("give a selector or a targetRef, not both")
+        return self
+
+    def missing(self) -> str | None:
+        """What the chosen provider still needs before a rule can be enforced (pure)."""
+        if self.provider is TrafficProvider.ENVOY_GATEWAY and self.target_ref is None:
+            return "envoy-gateway needs params.targetRef (the Gateway or HTTPRoute to attach to)"
+        if self.provider is TrafficProvider.NGINX and self.config_map is None:
+            return "nginx needs params.configMap (the ConfigMap nginx includes)"
+        return None
+
 
 class RateLimitClientPolicy(ActionPolicy):
+    """Limit or deny abusive client networks at the edge, for a TTL.
+
+    ``limits`` gives the escalation ladder, the networks never limited (``allow``),
+    the broadest prefix allowed, the longest TTL and shadow mode; without it a
+    ladder is derived from ``params.requestsPerSecond`` and ``ttl``.
+    """
+
     params: RateLimitClientParams = Field(default_factory=RateLimitClientParams)
+    limits: RateLimitPolicy | None = None
+
+
+class VerificationSettings(CrdModel):
+    """After an action: when to look again, and what counts as better."""
+
+    enabled: bool = True
+    after: Duration = Field(default="2m", description="How long after the action to verify.")
+    min_improvement: float = Field(
+        default=0.5, gt=0, le=1, description="Relative improvement that counts as resolved."
+    )
 
 
 class RemediationSettings(CrdModel):
+    verification: VerificationSettings = Field(default_factory=VerificationSettings)
     drain_pod: DrainPodPolicy = Field(default_factory=DrainPodPolicy)
     kill_mysql_queries: KillMysqlQueriesPolicy = Field(default_factory=KillMysqlQueriesPolicy)
     rate_limit_client: RateLimitClientPolicy = Field(default_factory=RateLimitClientPolicy)

@@ -94,7 +94,7 @@ def _find_cycle(graph: Mapping[str, tuple[str, ...]]) -> list[str]:
 
     def visit(node: str) -> list[str]:
         if node in visiting:
-            return [*visiting[visiting.index(node):], node]
+            return [*visiting[visiting.index(node) :], node]
         if node in done:
             return []
         visiting.append(node)

@@ -200,9 +200,7 @@ def collect(
             got_significant = _result(item.significant, item, "significant log line counts") or []
             samples: list[LogStream] = []
             for future in item.samples:
-                samples.extend(
-                    without_cut_tie(_result(future, item, "log samples") or [], limit=SAMPLE_LIMIT)
-                )
+                samples.extend(_result(future, item, "log samples") or [])
             extracted: dict[str, tuple[LogCount, ...]] = {SIGNIFICANT_LINES: tuple(got_significant)}
             if item.clients is not None:
                 extracted[CLIENTS] = tuple(_result(item.clients, item, "client counts") or [])
@@ -224,24 +222,6 @@ def collect(
                     + (f", {len(item.errors)} errors" if item.errors else "")
                 )
     return SignalSet(window=window, step=step, components=components)
-
-
-def without_cut_tie(streams: list[LogStream], *, limit: int) -> list[LogStream]:
-    """A full sample without the lines of its newest timestamp.  Pure.
-
-    When ``limit`` cuts through lines that share one timestamp, which of them a
-    source returns is unspecified (Loki's order of equal timestamps is not stable;
-    a bundle's is file order).  Dropping that timestamp keeps exactly the lines
-    every source agrees on, so live and offline samples are the same.
-    """
-    if sum(len(stream.lines) for stream in streams) < limit:
-        return streams
-    newest = max((line.ts for stream in streams for line in stream.lines), default=None)
-    kept = [
-        LogStream(labels=stream.labels, lines=tuple(e for e in stream.lines if e.ts != newest))
-        for stream in streams
-    ]
-    return [stream for stream in kept if stream.lines]
 
 
 def _parts(window: Window) -> list[Window]:

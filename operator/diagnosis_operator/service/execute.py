@@ -41,6 +41,7 @@ the middle of an action; see ``checkpoint_from_dir``).  Never set it in producti
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +51,15 @@ from pathlib import Path
 from typing import Any
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.adapters.ports import Cluster, ClusterError, DocumentStore, VersionConflict
+from diagnosis_operator.adapters.ports import (
+    Cluster,
+    ClusterError,
+    DocumentStore,
+    MySQLAdmin,
+    TrafficPolicyBackend,
+    VersionConflict,
+)
+from diagnosis_operator.adapters.traffic.common import TooManyRules, UnsupportedRule
 from diagnosis_operator.core import ledger as ledgers
 from diagnosis_operator.core.drain import (
     DEFAULT_PROTECTED_NAMESPACES,
@@ -61,19 +70,30 @@ from diagnosis_operator.core.drain import (
     quarantine_record,
     restored_labels,
 )
+from diagnosis_operator.core.guard import check
+from diagnosis_operator.core.ratelimit import plan_rules
+from diagnosis_operator.core.remedy import kill_policy_for, rate_limit_policy_for, rule_history
 from diagnosis_operator.core.verify import FollowUp, SignalCheck, VerifyResult, verify
 from diagnosis_operator.models.actions import (
+    Action,
     ActionPolicy,
     Allowed,
+    ClientRule,
     DenialCode,
     Denied,
     DrainPod,
     GuardPolicy,
+    KillAudit,
+    KillPolicy,
+    KillQueries,
     LedgerEntry,
     LedgerOutcome,
+    RateLimitClient,
     Verdict,
     action_key,
     cooldown_targets_of,
+    idempotency_key,
+    parse_network,
 )
 from diagnosis_operator.models.cluster import (
     EventNote,
@@ -94,7 +114,9 @@ from diagnosis_operator.models.crd import (
 )
 from diagnosis_operator.models.crd import ActionPolicy as CrdActionPolicy
 from diagnosis_operator.models.findings import ActionType
-from diagnosis_operator.models.signals import from_seconds
+from diagnosis_operator.models.signals import from_seconds, isoformat_z
+from diagnosis_operator.models.sqltext import digest
+from diagnosis_operator.service.mysql_kill import execute_kill, select_kill
 
 FINAL_STATES = frozenset(
     {
@@ -145,6 +167,23 @@ class DiagnosisRef:
 
 class LedgerUnavailable(RuntimeError):
     """The ledger could not be read or written; nothing was done."""
+
+
+class PortUnavailable(RuntimeError):
+    """An action's connection is not configured, or cannot be built; the message says which."""
+
+
+@dataclass(frozen=True)
+class ActionPorts:
+    """Connections of the actions beyond the cluster, built on demand from the policy.
+
+    ``mysql`` gives the ``MySQLAdmin`` of a component (kill-mysql-queries);
+    ``traffic`` the policy's rate-limit backend.  Each raises ``PortUnavailable``
+    saying what is missing; an absent factory means the same.
+    """
+
+    mysql: Callable[[str], MySQLAdmin] | None = None
+    traffic: Callable[[], TrafficPolicyBackend] | None = None
 
 
 # --------------------------------------------------------------------- policy mapping
@@ -269,6 +308,7 @@ class _Run:
     items: list[RemediationStatus]
     record: Callable[[list[RemediationStatus]], None]
     drains: int = 0
+    ports: ActionPorts = field(default_factory=ActionPorts)
 
     def save(self, index: int, item: RemediationStatus) -> RemediationStatus:
         self.items[index] = item
@@ -359,6 +399,7 @@ def remediate(
     mode: Mode,
     record: Callable[[list[RemediationStatus]], None],
     settings: ExecutorSettings | None = None,
+    ports: ActionPorts | None = None,
 ) -> list[RemediationStatus]:
     """Decide and apply every open remediation; returns the updated list.
 
@@ -384,21 +425,15 @@ def remediate(
         approvals=approvals_from(diagnosis.annotations),
         items=items,
         record=record,
+        ports=ports or ActionPorts(),
     )
     for index, item in enumerate(list(items)):
         if item.action is RemediationAction.DRAIN_POD:
             _drain(run, index, item)
-        elif item.state not in FINAL_STATES and item.state is not RemediationState.RUNNING:
-            run.save(
-                index,
-                with_state(
-                    item,
-                    state=RemediationState.SKIPPED,
-                    reason=f"{item.action.value} is not applied by the operator in this build: "
-                    "the guards have no executor for it; apply it by hand",
-                    now=now,
-                ),
-            )
+        elif item.action is RemediationAction.KILL_MYSQL_QUERIES:
+            _kill(run, index, item)
+        elif item.action is RemediationAction.RATE_LIMIT_CLIENT:
+            _rate_limit(run, index, item)
     return list(run.items)
 
 
@@ -645,7 +680,8 @@ def _finish(
         run.ledger.settle(key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512])
     else:
         run.ledger.settle(key=key, outcome=LedgerOutcome.FAILED, detail=reason[:512])
-    run.save(index, with_state(item, state=state, reason=reason, now=run.now))
+    applied_at = run.now if state is RemediationState.SUCCEEDED else None
+    run.save(index, with_state(item, state=state, reason=reason, now=run.now, appliedAt=applied_at))
     if state is RemediationState.SUCCEEDED:
         run.event("RemediationApplied", reason, pod=pod)
     else:
@@ -939,62 +975,66 @@ def follow_up(
     now: float,
     record: Callable[[list[RemediationStatus]], None],
     min_improvement: float = 0.5,
+    traffic: Callable[[], TrafficPolicyBackend] | None = None,
+    due: Callable[[RemediationStatus], bool] | None = None,
 ) -> list[RemediationStatus]:
-    """Verify each applied drain against fresh signals and keep, roll back or escalate.
+    """Verify each applied action against fresh signals and keep, roll back or escalate.
 
     ``checks`` gives, for one remediation, the signals before and after it (the
-    caller queried them again after the action).  A quarantine that made things
-    worse is rolled back (the pod gets its labels back); an action that did not
-    help, or that cannot be judged, is escalated with a warning Event.
+    caller queried them again after the action); ``due`` says whether it is time to
+    judge it (default: always).  A reversible action that made things worse is
+    rolled back -- a quarantined pod gets its labels back, a client rule is
+    removed (through ``traffic``); killed queries cannot be undone, so that, an
+    action that did not help, or one that cannot be judged, is escalated with a
+    warning Event.  The verdict is kept in ``params.executor.verification``.
     """
     items = list(remediations)
     for index, item in enumerate(items):
-        if item.action is not RemediationAction.DRAIN_POD:
-            continue
         if item.state is not RemediationState.SUCCEEDED:
             continue
         executor = item.params.get(EXECUTOR_PARAM) or {}
         if executor.get("verification"):
             continue
+        if due is not None and not due(item):
+            continue
         method = executor.get("method", DrainMethod.QUARANTINE.value)
+        if item.action is RemediationAction.DRAIN_POD:
+            reversible = method == DrainMethod.QUARANTINE.value
+        else:
+            reversible = item.action is RemediationAction.RATE_LIMIT_CLIENT
         result: VerifyResult = verify(
-            checks=checks(item),
-            reversible=method == DrainMethod.QUARANTINE.value,
-            min_improvement=min_improvement,
+            checks=checks(item), reversible=reversible, min_improvement=min_improvement
         )
         note = {
             "outcome": result.outcome.value,
             "followUp": result.follow_up.value,
             "summary": result.summary[:1024],
+            "at": now,
         }
         regarding = _diagnosis_note(diagnosis)
+        label = f"{item.action.value} {item.target}"
         if result.follow_up is FollowUp.ROLLBACK:
-            namespace, _, name = _pod_of(item, diagnosis)
-            pod = cluster.get_pod(namespace=namespace, name=name)
-            lifted = (
-                pod is not None
-                and pod.quarantine is not None
-                and item.idempotency_key is not None
-                and _give_back(
-                    cluster,
-                    pod=pod,
-                    record=pod.quarantine,
-                    why="verification found it made things worse",
-                )
+            lifted = _roll_back(
+                item, diagnosis=diagnosis, cluster=cluster, traffic=traffic, now=now
             )
             state = RemediationState.ROLLED_BACK if lifted else RemediationState.SUCCEEDED
             reason = (
                 f"rolled back: {result.summary}"
                 if lifted
-                else f"verification asks for a rollback but nothing could be lifted: "
+                else f"verification asks for a rollback but nothing could be undone: "
                 f"{result.summary}"
             )
-            updated = with_state(item, state=state, reason=reason, now=now, verification=note)
+            extra: dict[str, Any] = {"lifted": now} if lifted else {}
+            if lifted and item.action is RemediationAction.RATE_LIMIT_CLIENT:
+                extra = {"removed": now}
+            updated = with_state(
+                item, state=state, reason=reason, now=now, verification=note, **extra
+            )
             _post(
                 cluster,
                 regarding,
                 "RemediationRolledBack" if lifted else "RemediationEscalated",
-                reason,
+                f"{label}: {reason}",
                 warning=True,
             )
         elif result.follow_up is FollowUp.ESCALATE:
@@ -1006,7 +1046,7 @@ def follow_up(
                 cluster,
                 regarding,
                 "RemediationEscalated",
-                f"drain-pod {item.target}: {result.outcome.value}: {result.summary}",
+                f"{label}: {result.outcome.value}: {result.summary}",
                 warning=True,
             )
         else:
@@ -1017,15 +1057,45 @@ def follow_up(
                 now=now,
                 verification=note,
             )
-            _post(
-                cluster,
-                regarding,
-                "RemediationVerified",
-                f"drain-pod {item.target}: {result.summary}",
-            )
+            _post(cluster, regarding, "RemediationVerified", f"{label}: {result.summary}")
         items[index] = updated
         record(list(items))
     return items
+
+
+def _roll_back(
+    item: RemediationStatus,
+    *,
+    diagnosis: DiagnosisRef,
+    cluster: Cluster,
+    traffic: Callable[[], TrafficPolicyBackend] | None,
+    now: float,
+) -> bool:
+    if item.action is RemediationAction.DRAIN_POD:
+        namespace, _, name = _pod_of(item, diagnosis)
+        pod = cluster.get_pod(namespace=namespace, name=name)
+        return (
+            pod is not None
+            and pod.quarantine is not None
+            and item.idempotency_key is not None
+            and pod.quarantine.key == item.idempotency_key
+            and _give_back(
+                cluster,
+                pod=pod,
+                record=pod.quarantine,
+                why="verification found it made things worse",
+            )
+        )
+    if item.action is RemediationAction.RATE_LIMIT_CLIENT and traffic is not None:
+        rule = _rule_of(item)
+        if rule is None:
+            return False
+        try:
+            _remove_rule(traffic(), rule)
+        except (ClusterError, PortUnavailable, ValueError):
+            return False
+        return True
+    return False
 
 
 def _pod_of(item: RemediationStatus, diagnosis: DiagnosisRef) -> tuple[str, str, str]:
@@ -1095,19 +1165,30 @@ def needs_attention(
     """Whether a finished diagnosis still has executor work.  Pure.
 
     Work: an approved proposal, an ``approved`` or ``running`` remediation (one an
-    interrupted run left behind), or a quarantine not yet lifted.
+    interrupted run left behind), a quarantine not yet lifted, a client rule not
+    yet removed, or an applied action not yet verified.
     """
     approvals = approvals_from(annotations)
     for item in remediations:
-        if item.action is not RemediationAction.DRAIN_POD:
-            continue
         if item.state in (RemediationState.APPROVED, RemediationState.RUNNING):
             return True
         if item.state is RemediationState.PROPOSED and item.idempotency_key in approvals:
             return True
-        if _holds_quarantine(item):
+        if item.action is RemediationAction.DRAIN_POD and _holds_quarantine(item):
+            return True
+        if _holds_rule(item) or awaits_verification(item):
             return True
     return False
+
+
+def awaits_verification(item: RemediationStatus) -> bool:
+    """An action applied by this executor and not judged yet.  Pure."""
+    executor = item.params.get(EXECUTOR_PARAM) or {}
+    return (
+        item.state is RemediationState.SUCCEEDED
+        and executor.get("appliedAt") is not None
+        and not executor.get("verification")
+    )
 
 
 def _holds_quarantine(item: RemediationStatus) -> bool:
@@ -1158,4 +1239,681 @@ def lift_due(
                 lifted=now,
             )
             record(list(items))
+    return items
+
+
+# --------------------------------------------------------------------- kill-mysql-queries
+
+AUDIT_PARAM = "audit"  # params.executor.audit: one record per victim, as KillAudit.to_json
+MAX_AUDIT = 50
+
+
+def _audit_of(item: RemediationStatus) -> list[dict[str, Any]]:
+    executor = item.params.get(EXECUTOR_PARAM) or {}
+    found = executor.get(AUDIT_PARAM) or []
+    return [dict(record) for record in found if isinstance(record, Mapping)]
+
+
+def _with_audit(item: RemediationStatus, records: Sequence[KillAudit]) -> RemediationStatus:
+    params = dict(item.params)
+    executor = dict(params.get(EXECUTOR_PARAM) or {})
+    audit = [*_audit_of(item), *(record.to_json() for record in records)]
+    executor[AUDIT_PARAM] = audit[-MAX_AUDIT:]
+    params[EXECUTOR_PARAM] = executor
+    return item.model_copy(update={"params": params})
+
+
+def _describe_audit(records: Sequence[KillAudit]) -> str:
+    shown = ", ".join(
+        f"{record.command} ({record.user}@{record.host}, {record.time:g} s, {record.outcome})"
+        for record in records[:5]
+    )
+    more = f" and {len(records) - 5} more" if len(records) > 5 else ""
+    return shown + more
+
+
+def _generic_denied(
+    run: _Run, index: int, item: RemediationStatus, *, verdict: Denied, key: str
+) -> None:
+    """A guard said no (drain's ``_denied`` without the pod)."""
+    if verdict.code is DenialCode.APPROVAL_REQUIRED:
+        reason = f"waits for approval: kubectl diagnose approve {run.diagnosis.name} {key}"
+        if item.state is not RemediationState.PROPOSED or item.reason != reason:
+            run.save(
+                index, with_state(item, state=RemediationState.PROPOSED, reason=reason, now=run.now)
+            )
+            run.event("ApprovalRequired", f"{item.action.value} {item.target}: {reason}")
+        return
+    state = (
+        RemediationState.SKIPPED
+        if verdict.code is DenialCode.EMPTY_TARGETS
+        else RemediationState.DENIED
+    )
+    reason = f"{verdict.code.value}: {verdict.reason}"
+    run.save(index, with_state(item, state=state, reason=reason, now=run.now))
+    run.event(
+        "RemediationDenied" if state is RemediationState.DENIED else "RemediationSkipped",
+        f"{item.action.value} {item.target}: {reason}",
+        warning=state is RemediationState.DENIED,
+    )
+
+
+def _skip(run: _Run, index: int, item: RemediationStatus, reason: str) -> None:
+    if item.state is RemediationState.SKIPPED and item.reason == reason:
+        return
+    run.save(index, with_state(item, state=RemediationState.SKIPPED, reason=reason, now=run.now))
+    run.event("RemediationSkipped", f"{item.action.value} {item.target}: {reason}")
+
+
+def _guarded(
+    run: _Run, *, action: Action, key: str, dry_run_reason: str | None
+) -> Callable[[ledgers.Ledger], Verdict]:
+    approval = run.approvals.get(key)
+
+    def decide(current: ledgers.Ledger) -> Verdict:
+        verdict = check(
+            action=action,
+            policy=run.guard,
+            ledger=current.entries,
+            now=run.now,
+            key=key,
+            approved=approval is not None,
+        )
+        if isinstance(verdict, Allowed) and not verdict.dry_run:
+            if run.mode is Mode.DRY_RUN:
+                return Allowed(dry_run=True, reason="the diagnosis is in dry-run mode")
+            if dry_run_reason is not None:
+                return Allowed(dry_run=True, reason=dry_run_reason)
+        return verdict
+
+    return decide
+
+
+def _kill(run: _Run, index: int, item: RemediationStatus) -> None:
+    key = idempotency_key(
+        diagnosis_uid=run.diagnosis.uid, action=ActionType.KILL_MYSQL_QUERIES, target=item.target
+    )
+    if item.idempotency_key != key:
+        item = run.save(index, item.model_copy(update={"idempotency_key": key}))
+    if item.state in FINAL_STATES:
+        return
+    try:
+        policy = kill_policy_for(
+            policy=run.policy.remediation.kill_mysql_queries, proposal=item.params
+        )
+    except ValueError as error:
+        run.save(
+            index,
+            with_state(
+                item,
+                state=RemediationState.DENIED,
+                reason=f"invalid kill options: {error}",
+                now=run.now,
+            ),
+        )
+        return
+    if run.ports.mysql is None:
+        _skip(run, index, item, "no MySQL connection: this operator has no MySQL port")
+        return
+    try:
+        admin = run.ports.mysql(item.target)
+    except PortUnavailable as error:
+        _skip(run, index, item, f"not applied: {error}")
+        return
+    entries, _ = run.ledger.read()
+    reserved = entries.find(key)
+    if item.state is RemediationState.RUNNING or (
+        reserved is not None and reserved.outcome is LedgerOutcome.EXECUTED
+    ):
+        _resume_kill(run, index, item, admin=admin, policy=policy, key=key)
+        return
+    try:
+        proposal = select_kill(admin=admin, policy=policy, component=item.target)
+    except Exception as error:  # the server did not answer: say so, spend nothing
+        run.save(
+            index,
+            with_state(
+                item,
+                state=RemediationState.FAILED,
+                reason=f"cannot read the processlist of {item.target}: {error}",
+                now=run.now,
+            ),
+        )
+        run.event("RemediationFailed", f"kill-mysql-queries {item.target}: {error}", warning=True)
+        return
+    action = proposal.action
+    print_only = "the kill options say printOnly" if policy.print_only else None
+    decide = _guarded(run, action=action, key=key, dry_run_reason=print_only)
+    verdict = decide(entries)
+    if isinstance(verdict, Denied):
+        if verdict.code is DenialCode.EMPTY_TARGETS:
+            spared = len(proposal.selection.skipped)
+            _skip(
+                run,
+                index,
+                item,
+                f"no running thread of {item.target} matches ({spared} spared): nothing to kill",
+            )
+            return
+        _generic_denied(run, index, item, verdict=verdict, key=key)
+        return
+    if verdict.dry_run:
+        records = execute_kill(
+            admin=admin, action=action, now=run.now, audit=lambda _record: None, print_only=True
+        )
+        reason = (
+            f"dry run ({verdict.reason}): would kill {len(records)} thread(s) of "
+            f"{item.target}: {_describe_audit(records)}"
+        )
+        updated = with_state(
+            _with_audit(item, records), state=RemediationState.SKIPPED, reason=reason, now=run.now
+        )
+        run.save(index, updated)
+        run.event("RemediationDryRun", f"kill-mysql-queries {item.target}: {reason}")
+        return
+    entry = LedgerEntry(
+        key=key,
+        action=ActionType.KILL_MYSQL_QUERIES,
+        targets=cooldown_targets_of(action),
+        at=run.now,
+        outcome=LedgerOutcome.EXECUTED,
+        detail=f"{RESERVED}{run.diagnosis.ref}: kill {len(action.victims)} thread(s) "
+        f"of {item.target}",
+    )
+    reservation = run.ledger.reserve(entry=entry, now=run.now, decide=decide)
+    if isinstance(reservation, Denied):
+        if reservation.code is DenialCode.ALREADY_DONE:
+            _resume_kill(run, index, item, admin=admin, policy=policy, key=key)
+            return
+        _generic_denied(run, index, item, verdict=reservation, key=key)
+        return
+    approval = run.approvals.get(key)
+    approved_by = approval.user if approval is not None else None
+    item = run.save(
+        index,
+        with_state(
+            item.model_copy(update={"approved_by": approved_by}),
+            state=RemediationState.RUNNING,
+            reason=f"killing {len(action.victims)} thread(s) of {item.target}",
+            now=run.now,
+            victims=[row.id for row in action.victims],
+        ),
+    )
+    run.event(
+        "RemediationStarted",
+        f"kill-mysql-queries {item.target}: {len(action.victims)} thread(s) (key {key})"
+        + (f", approved by {approved_by}" if approved_by else ""),
+    )
+    _apply_kill(run, index, item, admin=admin, action=action, key=key)
+
+
+def _apply_kill(
+    run: _Run,
+    index: int,
+    item: RemediationStatus,
+    *,
+    admin: MySQLAdmin,
+    action: KillQueries,
+    key: str,
+) -> None:
+    current = [item]
+
+    def audit(record: KillAudit) -> None:
+        # Each kill is in status before the next one is sent.
+        current[0] = run.save(index, _with_audit(current[0], [record]))
+
+    run.checkpoint("before-apply", key)
+    records = execute_kill(admin=admin, action=action, now=run.now, audit=audit, print_only=False)
+    run.checkpoint("after-apply", key)
+    item = current[0]
+    killed = [record for record in records if record.executed]
+    errors = [record for record in records if record.outcome.startswith("error")]
+    if killed:
+        state = RemediationState.SUCCEEDED
+        reason = f"killed {len(killed)} thread(s) of {item.target}: {_describe_audit(killed)}"
+        if len(killed) < len(records):
+            reason += f"; {len(records) - len(killed)} not killed: " + _describe_audit(
+                [r for r in records if not r.executed]
+            )
+    elif errors:
+        state = RemediationState.FAILED
+        reason = f"no thread of {item.target} killed: {_describe_audit(records)}"
+    else:
+        state = RemediationState.SKIPPED
+        reason = (
+            f"every selected thread of {item.target} ended or changed before its kill: "
+            f"{_describe_audit(records)}"
+        )
+    if state is RemediationState.SUCCEEDED:
+        run.ledger.settle(key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512])
+    else:
+        run.ledger.settle(key=key, outcome=LedgerOutcome.FAILED, detail=reason[:512])
+    applied_at = run.now if state is RemediationState.SUCCEEDED else None
+    run.save(index, with_state(item, state=state, reason=reason, now=run.now, appliedAt=applied_at))
+    run.event(
+        "RemediationApplied" if state is RemediationState.SUCCEEDED else "RemediationFailed",
+        f"kill-mysql-queries {item.target}: {reason}",
+        warning=state is not RemediationState.SUCCEEDED,
+    )
+
+
+def _resume_kill(
+    run: _Run,
+    index: int,
+    item: RemediationStatus,
+    *,
+    admin: MySQLAdmin,
+    policy: KillPolicy,
+    key: str,
+) -> None:
+    """The kill was started before: threads audited as killed are not sent again.
+
+    The processlist is read again; what still matches (and was not killed, as the
+    audit in status says) is killed under the reservation already held.  A thread
+    killed just before a crash, before its audit was written, no longer runs its
+    statement, so it does not match again.
+    """
+    entries, _ = run.ledger.read()
+    reserved = entries.find(key)
+    if reserved is not None and reserved.detail.startswith(APPLIED):
+        reason = f"kill was applied before: {reserved.detail[len(APPLIED) :]}"
+        run.save(
+            index, with_state(item, state=RemediationState.SUCCEEDED, reason=reason, now=run.now)
+        )
+        return
+    done = {
+        (int(record.get("threadId", 0)), str(record.get("digest", "")))
+        for record in _audit_of(item)
+        if record.get("executed")
+    }
+    try:
+        proposal = select_kill(admin=admin, policy=policy, component=item.target)
+    except Exception as error:
+        raise LedgerUnavailable(
+            f"kill-mysql-queries {item.target} was started before and the processlist "
+            f"cannot be read to resume it: {error}"
+        ) from error
+    remaining = tuple(
+        row for row in proposal.action.victims if (row.id, digest(row.info or "")) not in done
+    )
+    if item.state is not RemediationState.RUNNING:
+        item = run.save(
+            index,
+            with_state(
+                item,
+                state=RemediationState.RUNNING,
+                reason=f"kill of {item.target} was started before; checking what is left",
+                now=run.now,
+            ),
+        )
+    if not remaining:
+        if done:
+            reason = (
+                f"{len(done)} thread(s) of {item.target} were killed before the restart "
+                "(audit in status); nothing left to kill, not repeated"
+            )
+            run.ledger.settle(
+                key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512]
+            )
+            run.save(
+                index,
+                with_state(
+                    item,
+                    state=RemediationState.SUCCEEDED,
+                    reason=reason,
+                    now=run.now,
+                    appliedAt=run.now,
+                ),
+            )
+            run.event("RemediationRecovered", f"kill-mysql-queries {item.target}: {reason}")
+            return
+        reason = f"no thread of {item.target} matches any more: nothing was killed"
+        run.ledger.settle(key=key, outcome=LedgerOutcome.FAILED, detail=reason)
+        run.save(
+            index, with_state(item, state=RemediationState.SKIPPED, reason=reason, now=run.now)
+        )
+        run.event("RemediationSkipped", f"kill-mysql-queries {item.target}: {reason}")
+        return
+    run.event(
+        "RemediationResumed",
+        f"kill-mysql-queries {item.target}: {len(remaining)} thread(s) still match; "
+        "killing them under the reservation",
+    )
+    action = KillQueries(
+        component=item.target, victims=remaining, mode=policy.mode, reason=proposal.action.reason
+    )
+    _apply_kill(run, index, item, admin=admin, action=action, key=key)
+
+
+# --------------------------------------------------------------------- rate-limit-client
+
+RULE_PARAM = "rule"  # params.executor.rule: the ClientRule, as ClientRule.to_json
+
+
+def _rule_of(item: RemediationStatus) -> ClientRule | None:
+    executor = item.params.get(EXECUTOR_PARAM) or {}
+    found = executor.get(RULE_PARAM)
+    if not isinstance(found, Mapping):
+        return None
+    try:
+        return ClientRule.from_json(found)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _holds_rule(item: RemediationStatus) -> bool:
+    executor = item.params.get(EXECUTOR_PARAM) or {}
+    return (
+        item.action is RemediationAction.RATE_LIMIT_CLIENT
+        and item.state is RemediationState.SUCCEEDED
+        and executor.get(RULE_PARAM) is not None
+        and not executor.get("removed")
+    )
+
+
+def _with_conflict_retry(work: Callable[[], None], *, attempts: int = 3) -> None:
+    for attempt in range(attempts):
+        try:
+            work()
+            return
+        except VersionConflict:
+            if attempt == attempts - 1:
+                raise
+
+
+def _remove_rule(backend: TrafficPolicyBackend, rule: ClientRule) -> None:
+    _with_conflict_retry(lambda: backend.remove(rules=[rule]))
+
+
+def _describe_rule(rule: ClientRule) -> str:
+    what = (
+        f"limit {rule.network} to {rule.requests_per_second:g} req/s"
+        if rule.mode.value == "rate-limit"
+        else f"deny {rule.network}"
+    )
+    step = f", escalation step {rule.level + 1}" if rule.level else ""
+    return f"{what} until {isoformat_z(rule.expires_at)}{step}"
+
+
+def _rate_limit(run: _Run, index: int, item: RemediationStatus) -> None:
+    try:
+        network = parse_network(item.target, where="rate-limit-client target")
+    except ValueError as error:
+        if item.state not in FINAL_STATES:
+            run.save(
+                index,
+                with_state(item, state=RemediationState.DENIED, reason=str(error), now=run.now),
+            )
+        return
+    key = idempotency_key(
+        diagnosis_uid=run.diagnosis.uid, action=ActionType.RATE_LIMIT_CLIENT, target=str(network)
+    )
+    if item.idempotency_key != key:
+        item = run.save(index, item.model_copy(update={"idempotency_key": key}))
+    if item.state in FINAL_STATES:
+        return
+    spec = run.policy.remediation.rate_limit_client
+    missing = spec.params.missing()
+    if missing is not None:
+        _skip(run, index, item, f"no rate-limit backend configured: {missing}")
+        return
+    if run.ports.traffic is None:
+        _skip(run, index, item, "no rate-limit backend: this operator has no traffic port")
+        return
+    try:
+        backend = run.ports.traffic()
+    except PortUnavailable as error:
+        _skip(run, index, item, f"not applied: {error}")
+        return
+    entries, _ = run.ledger.read()
+    reserved = entries.find(key)
+    if item.state is RemediationState.RUNNING or (
+        reserved is not None and reserved.outcome is LedgerOutcome.EXECUTED
+    ):
+        _resume_rule(run, index, item, backend=backend, key=key)
+        return
+    limits = rate_limit_policy_for(policy=spec)
+    try:
+        active = backend.active()
+    except (ClusterError, ValueError) as error:
+        run.save(
+            index,
+            with_state(
+                item,
+                state=RemediationState.FAILED,
+                reason=f"cannot read the rules in force at {backend.name}: {error}",
+                now=run.now,
+            ),
+        )
+        return
+    planned = plan_rules(
+        clients=[str(network)],
+        policy=limits,
+        history=rule_history(entries=entries.entries, active=active),
+        now=run.now,
+        reason=item.reason[:200],
+    )
+    if not planned.rules:
+        refusal = planned.refused[0].reason if planned.refused else "no rule planned"
+        if "already under rule" in refusal:
+            _skip(run, index, item, refusal)
+            return
+        run.save(
+            index,
+            with_state(
+                item, state=RemediationState.DENIED, reason=f"refused: {refusal}", now=run.now
+            ),
+        )
+        run.event("RemediationDenied", f"rate-limit-client {item.target}: {refusal}", warning=True)
+        return
+    # The rule id is the action's key: after a restart the rule in force is recognised.
+    rule = dataclasses.replace(planned.rules[0], rule_id=key[:12])
+    action = RateLimitClient(
+        component=str(item.params.get("component") or ""), rules=(rule,), reason=item.reason
+    )
+    shadow = "shadow mode: the rule is recorded, never enforced" if rule.shadow else None
+    decide = _guarded(run, action=action, key=key, dry_run_reason=shadow)
+    verdict = decide(entries)
+    if isinstance(verdict, Denied):
+        _generic_denied(run, index, item, verdict=verdict, key=key)
+        return
+    if verdict.dry_run:
+        reason = f"dry run ({verdict.reason}): would {_describe_rule(rule)} at {backend.name}"
+        run.save(
+            index,
+            with_state(
+                item,
+                state=RemediationState.SKIPPED,
+                reason=reason,
+                now=run.now,
+                rule=rule.to_json(),
+                backend=backend.name,
+            ),
+        )
+        run.event("RemediationDryRun", f"rate-limit-client {item.target}: {reason}")
+        return
+    entry = LedgerEntry(
+        key=key,
+        action=ActionType.RATE_LIMIT_CLIENT,
+        targets=cooldown_targets_of(action),
+        at=run.now,
+        outcome=LedgerOutcome.EXECUTED,
+        detail=f"{RESERVED}{run.diagnosis.ref}: {_describe_rule(rule)} at {backend.name}",
+    )
+    reservation = run.ledger.reserve(entry=entry, now=run.now, decide=decide)
+    if isinstance(reservation, Denied):
+        if reservation.code is DenialCode.ALREADY_DONE:
+            _resume_rule(run, index, item, backend=backend, key=key)
+            return
+        _generic_denied(run, index, item, verdict=reservation, key=key)
+        return
+    approval = run.approvals.get(key)
+    approved_by = approval.user if approval is not None else None
+    item = run.save(
+        index,
+        with_state(
+            item.model_copy(update={"approved_by": approved_by}),
+            state=RemediationState.RUNNING,
+            reason=f"{_describe_rule(rule)} at {backend.name}: started",
+            now=run.now,
+            rule=rule.to_json(),
+            backend=backend.name,
+        ),
+    )
+    run.event(
+        "RemediationStarted",
+        f"rate-limit-client: {_describe_rule(rule)} at {backend.name} (key {key})"
+        + (f", approved by {approved_by}" if approved_by else ""),
+    )
+    _apply_rule(run, index, item, backend=backend, rule=rule, key=key)
+
+
+def _apply_rule(
+    run: _Run,
+    index: int,
+    item: RemediationStatus,
+    *,
+    backend: TrafficPolicyBackend,
+    rule: ClientRule,
+    key: str,
+) -> None:
+    run.checkpoint("before-apply", key)
+    try:
+        _with_conflict_retry(lambda: backend.apply(rules=[rule]))
+    except (ClusterError, UnsupportedRule, TooManyRules, ValueError) as error:
+        reason = f"{_describe_rule(rule)} at {backend.name} failed: {error}"
+        run.ledger.settle(key=key, outcome=LedgerOutcome.FAILED, detail=reason[:512])
+        run.save(index, with_state(item, state=RemediationState.FAILED, reason=reason, now=run.now))
+        run.event("RemediationFailed", f"rate-limit-client: {reason}", warning=True)
+        return
+    run.checkpoint("after-apply", key)
+    reason = f"{_describe_rule(rule)} at {backend.name}: in force"
+    run.ledger.settle(key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512])
+    run.save(
+        index,
+        with_state(
+            item,
+            state=RemediationState.SUCCEEDED,
+            reason=reason,
+            now=run.now,
+            appliedAt=run.now,
+            expiresAt=rule.expires_at,
+        ),
+    )
+    run.event("RemediationApplied", f"rate-limit-client: {reason}")
+
+
+def _resume_rule(
+    run: _Run,
+    index: int,
+    item: RemediationStatus,
+    *,
+    backend: TrafficPolicyBackend,
+    key: str,
+) -> None:
+    """The rule was started before: in force at the backend is done; else apply it now."""
+    rule_id = key[:12]
+    in_force = next((rule for rule in backend.active() if rule.rule_id == rule_id), None)
+    if in_force is not None:
+        reason = (
+            f"{_describe_rule(in_force)} at {backend.name} is already in force "
+            "(checked after a restart); not repeated"
+        )
+        run.ledger.settle(key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512])
+        run.save(
+            index,
+            with_state(
+                item,
+                state=RemediationState.SUCCEEDED,
+                reason=reason,
+                now=run.now,
+                rule=in_force.to_json(),
+                appliedAt=in_force.created_at,
+                expiresAt=in_force.expires_at,
+            ),
+        )
+        run.event("RemediationRecovered", f"rate-limit-client: {reason}")
+        return
+    entries, _ = run.ledger.read()
+    reserved = entries.find(key)
+    if reserved is not None and reserved.detail.startswith(APPLIED):
+        # Applied before and since removed (its TTL ran out): never re-applied.
+        reason = f"rule was applied before: {reserved.detail[len(APPLIED) :]}"
+        run.save(
+            index,
+            with_state(
+                item, state=RemediationState.SUCCEEDED, reason=reason, now=run.now, removed=run.now
+            ),
+        )
+        return
+    rule = _rule_of(item)
+    if rule is None or rule.expires_at <= run.now:
+        reason = "the rule of this reservation is unknown or already expired: not applied"
+        run.ledger.settle(key=key, outcome=LedgerOutcome.FAILED, detail=reason)
+        run.save(
+            index, with_state(item, state=RemediationState.SKIPPED, reason=reason, now=run.now)
+        )
+        return
+    run.event(
+        "RemediationResumed",
+        f"rate-limit-client: {_describe_rule(rule)} had not reached {backend.name}; applying it",
+    )
+    _apply_rule(run, index, item, backend=backend, rule=rule, key=key)
+
+
+def expire_rules(
+    *,
+    diagnosis: DiagnosisRef,
+    remediations: Sequence[RemediationStatus],
+    traffic: Callable[[], TrafficPolicyBackend] | None,
+    cluster: Cluster,
+    now: float,
+    record: Callable[[list[RemediationStatus]], None],
+    resolved: bool = False,
+) -> list[RemediationStatus]:
+    """Remove this diagnosis' client rules whose TTL ran out (all of them when ``resolved``).
+
+    Rules of other diagnoses at the same backend are kept (the backend removes by
+    rule id).  A backend that cannot be reached leaves the rule for the next tick.
+    """
+    items = list(remediations)
+    for index, item in enumerate(items):
+        if not _holds_rule(item):
+            continue
+        rule = _rule_of(item)
+        if rule is None:
+            continue
+        if rule.expires_at <= now:
+            why = "its TTL ran out"
+        elif resolved:
+            why = f"diagnosis {diagnosis.ref} resolved"
+        else:
+            continue
+        if traffic is None:
+            continue
+        try:
+            _remove_rule(traffic(), rule)
+        except (ClusterError, PortUnavailable, ValueError) as error:
+            _post(
+                cluster,
+                _diagnosis_note(diagnosis),
+                "RuleRemovalFailed",
+                f"rate-limit-client {rule.network}: removing rule {rule.rule_id} failed: {error}",
+                warning=True,
+            )
+            continue
+        items[index] = with_state(
+            item,
+            state=item.state,
+            reason=f"{item.reason}; rule removed because {why}",
+            now=now,
+            removed=now,
+        )
+        _post(
+            cluster,
+            _diagnosis_note(diagnosis),
+            "RateLimitLifted",
+            f"rate-limit-client {rule.network}: rule {rule.rule_id} removed because {why}",
+        )
+        record(list(items))
     return items

@@ -17,6 +17,7 @@ from diagnosis_operator.core import plan as planner
 from diagnosis_operator.core.detect import Detection, Signal, build_signals, detect, grid_timestamps
 from diagnosis_operator.core.logs import (
     ComponentLogs,
+    LogCategory,
     LogEvent,
     read_component_logs,
     upstream_errors,
@@ -143,9 +144,18 @@ def analyse(
         step=step,
     )
 
+    # Only a burst of upstream errors names a degraded upstream; a few 5xx lines
+    # of an ordinary hour name whichever upstream served them.
     upstream_counts: dict[str, Mapping[str, int]] = {
-        name: {address: len(events) for address, events in upstream_errors(logs.events).items()}
-        for name, logs in component_logs.items()
+        name: {
+            address: len(events)
+            for address, events in upstream_errors(
+                correlate.incident_events(
+                    evidence=evidence[name], category=LogCategory.UPSTREAM_ERROR
+                )
+            ).items()
+        }
+        for name in component_logs
     }
     affected = correlate.find_affected(
         topology=topology,
@@ -173,7 +183,10 @@ def analyse(
     root = RootCause(
         component=ranking.root_cause.component,
         kind=ranking.root_cause.kind,
-        instance=ranking.root_cause.instance,
+        instance=ranking.root_cause.instance
+        or correlate.sole_affected_instance(
+            component=ranking.root_cause.component, affected=affected
+        ),
         confidence=ranking.root_cause.confidence,
         summary=summary,
     )

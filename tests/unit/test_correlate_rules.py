@@ -1,0 +1,264 @@
+"""General ranking rules: who is the root along dependsOn, who is singled out, when a client is.
+
+Evidence is built by hand (detections with chosen onsets and scores, log events
+with chosen words) so that each test isolates one rule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from diagnosis_operator.core.correlate import (
+    ComponentEvidence,
+    burst_start,
+    caller_blame,
+    find_affected,
+    incident_events,
+    named_dependencies,
+    rank,
+)
+from diagnosis_operator.core.detect import Detection, Signal, SignalKind, grid_timestamps
+from diagnosis_operator.core.logs import ComponentLogs, LogCategory, LogEvent, read_event
+from diagnosis_operator.models.findings import (
+    CLIENT_CAUSE,
+    NO_INCIDENT,
+    AbusiveClient,
+    Anomaly,
+    ClientPattern,
+)
+from diagnosis_operator.models.signals import Labels, Window
+from diagnosis_operator.models.topology import Component, ComponentKind, Topology
+
+T0 = 1_700_000_000.0
+WINDOW = Window(start=T0, end=T0 + 3600.0)
+STEP = 15.0
+TS = grid_timestamps(window=WINDOW, step=STEP)
+INCIDENT = T0 + 2000.0
+
+STACK = Topology(
+    components=(
+        Component("front", ComponentKind.PROXY, Labels({"job": "front"}), ("svc",)),
+        Component("svc", ComponentKind.APP, Labels({"job": "svc"}), ("store", "kv")),
+        Component("store", ComponentKind.MYSQL, Labels({"job": "store"})),
+        Component("kv", ComponentKind.REDIS, Labels({"job": "kv"})),
+    )
+)
+
+
+def _detection(
+    component: str, family: str, onset: float, score: float, instance: str | None = None
+) -> Detection:
+    values = np.zeros(TS.size)
+    signal = Signal(
+        component,
+        instance,
+        family,
+        family,
+        SignalKind.GAUGE,
+        family,
+        values,
+        Labels({"instance": instance} if instance else {}),
+    )
+    anomaly = Anomaly(
+        component=component,
+        signal=family,
+        instance=instance,
+        onset=onset,
+        peak_ts=onset,
+        value=1.0,
+        baseline=0.0,
+        score=score,
+        direction="up",
+        query=family,
+    )
+    return Detection(signal=signal, anomaly=anomaly, exceedances=10, peak=1.0)
+
+
+def _strong(component: str, onset: float, families: int = 4) -> tuple[Detection, ...]:
+    return tuple(
+        _detection(component, f"{component}-m{i}", onset + 15 * i, 80.0) for i in range(families)
+    )
+
+
+def _errors(component: str, start: float, text: str, count: int = 30) -> ComponentLogs:
+    events = tuple(
+        read_event(component=component, instance=None, ts=start + 5 * i, line=text, query="")
+        for i in range(count)
+    )
+    return ComponentLogs(component=component, events=events)
+
+
+def _evidence(**parts: ComponentEvidence) -> dict[str, ComponentEvidence]:
+    out = {c.name: ComponentEvidence(component=c) for c in STACK}
+    out.update(parts)
+    return out
+
+
+def _rank(
+    evidence: dict[str, ComponentEvidence], clients: list[AbusiveClient] | None = None
+) -> str:
+    ranking = rank(
+        topology=STACK, evidence=evidence, clients=clients or [], window=WINDOW, step=STEP
+    )
+    return ranking.root_cause.component
+
+
+def test_a_weak_early_dependency_neither_becomes_root_nor_hides_the_real_one() -> None:
+    # One marginal signal on the database (one family, score 12) before a
+    # service that fails loudly: the service is the root, not "none".
+    evidence = _evidence(
+        store=ComponentEvidence(
+            component=STACK.get("store"),
+            detections=(_detection("store", "lock waits", INCIDENT - 300, 12.0),),
+        ),
+        svc=ComponentEvidence(component=STACK.get("svc"), detections=_strong("svc", INCIDENT)),
+    )
+    assert _rank(evidence) == "svc"
+
+
+def test_a_dependency_named_by_the_callers_errors_explains_a_small_lead() -> None:
+    # The service's first failed call comes 100 s before the database's metrics
+    # move: more than two steps, but its errors say the database failed.
+    def stack(line: str) -> dict[str, ComponentEvidence]:
+        return _evidence(
+            svc=ComponentEvidence(
+                component=STACK.get("svc"),
+                detections=_strong("svc", INCIDENT),
+                logs=_errors("svc", INCIDENT, line),
+            ),
+            store=ComponentEvidence(
+                component=STACK.get("store"), detections=_strong("store", INCIDENT + 100)
+            ),
+        )
+
+    named = stack(
+        '{"level":"error","msg":"SQLTransactionRollbackException: Lock wait timeout exceeded"}'
+    )
+    assert _rank(named) == "store"
+    silent = stack('{"level":"error","msg":"request failed"}')
+    ranking = rank(topology=STACK, evidence=silent, clients=[], window=WINDOW, step=STEP)
+    svc = next(c for c in ranking.candidates if c.component == "svc")
+    assert not any("explained by" in reason for reason in svc.reasons)
+
+
+def test_a_caller_with_one_dependency_blames_nobody() -> None:
+    # A proxy's access lines name whatever its paths hold ("/svc/items"); with a
+    # single upstream that says nothing about which dependency failed.
+    access = '10.1.1.1 - - [01/Jan/2026:00:00:00 +0000] "GET /svc/items HTTP/1.1" 503 12 "-" "curl"'
+    evidence = _evidence(
+        front=ComponentEvidence(
+            component=STACK.get("front"), logs=_errors("front", INCIDENT, access)
+        ),
+        svc=ComponentEvidence(
+            component=STACK.get("svc"),
+            logs=_errors(
+                "svc", INCIDENT, '{"level":"error","msg":"redis timeout reading from socket"}'
+            ),
+        ),
+    )
+    named = named_dependencies(topology=STACK, evidence=evidence, window=WINDOW)
+    assert named == {"svc": {"store": 0, "kv": 30}}
+    assert caller_blame(named) == {"store": 0.0, "kv": 1.0}
+
+
+def test_a_flood_that_starts_with_the_trouble_is_the_root_one_long_after_it_is_not() -> None:
+    evidence = _evidence(
+        svc=ComponentEvidence(component=STACK.get("svc"), detections=_strong("svc", INCIDENT))
+    )
+
+    def flood(first_seen: float) -> list[AbusiveClient]:
+        return [
+            AbusiveClient(
+                "203.0.113.9", "flood", 9000, ClientPattern.FLOOD, first_seen, first_seen + 600
+            )
+        ]
+
+    assert _rank(evidence, flood(INCIDENT - 10)) == CLIENT_CAUSE
+    assert _rank(evidence, flood(INCIDENT + 900)) == "svc"
+
+
+def test_nothing_significant_is_no_incident() -> None:
+    evidence = _evidence(
+        svc=ComponentEvidence(
+            component=STACK.get("svc"), detections=(_detection("svc", "x", INCIDENT, 9.0),)
+        )
+    )
+    assert _rank(evidence) == NO_INCIDENT
+
+
+def _instances(
+    levels: dict[str, float],
+) -> tuple[dict[str, list[Signal]], dict[str, list[Detection]]]:
+    signals: list[Signal] = []
+    detections: list[Detection] = []
+    onset_index = 150
+    for instance, level in levels.items():
+        values = np.full(TS.size, 0.001)
+        values[onset_index:] = level
+        signal = Signal(
+            "svc",
+            instance,
+            "errors ratio",
+            "errors",
+            SignalKind.ERROR_RATIO,
+            "q",
+            values,
+            Labels({"instance": instance}),
+        )
+        signals.append(signal)
+        if level >= 0.3:
+            anomaly = Anomaly(
+                "svc",
+                "errors ratio",
+                instance,
+                float(TS[onset_index]),
+                float(TS[onset_index]),
+                level,
+                0.001,
+                50.0,
+                "up",
+                "q",
+            )
+            detections.append(Detection(signal, anomaly, 90, level))
+    return {"svc": signals}, {"svc": detections}
+
+
+def test_an_instance_is_singled_out_only_when_its_siblings_stayed_well() -> None:
+    signals, detections = _instances({"a:1": 0.4, "b:1": 0.001, "c:1": 0.002})
+    found = find_affected(
+        topology=STACK, detections=detections, signals=signals, timestamps=TS, upstream_errors={}
+    )
+    assert [f.instance.instance for f in found] == ["a:1"]
+    # siblings that moved most of the way (just under the detection threshold) are hit alike
+    signals, detections = _instances({"a:1": 0.4, "b:1": 0.29, "c:1": 0.28})
+    found = find_affected(
+        topology=STACK, detections=detections, signals=signals, timestamps=TS, upstream_errors={}
+    )
+    assert found == []
+
+
+def test_upstream_errors_count_only_from_their_burst_on() -> None:
+    line = (
+        '10.1.1.1 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1" 502 1 "-" "x" ua="10.9.9.9:80"'
+    )
+    logs = _errors("front", INCIDENT, line, count=5)
+    quiet = ComponentEvidence(component=STACK.get("front"), logs=logs)
+    assert incident_events(evidence=quiet, category=LogCategory.UPSTREAM_ERROR) == []
+    first: LogEvent = logs.events[2]
+    bursting = ComponentEvidence(
+        component=STACK.get("front"),
+        logs=logs,
+        new_categories={LogCategory.UPSTREAM_ERROR: (first, 3)},
+    )
+    assert incident_events(evidence=bursting, category=LogCategory.UPSTREAM_ERROR) == list(
+        logs.events[2:]
+    )
+
+
+def test_a_log_burst_starts_after_the_strays_that_open_its_stretch() -> None:
+    stray = [T0 + 100.0, T0 + 900.0, INCIDENT - 60.0]
+    burst = [INCIDENT + 0.5 * i for i in range(60)]
+    stamps = stray + burst
+    assert burst_start(stamps, index=2, span=300.0, usual_rate=3 / 900.0) == 3
+    # events as dense as the rest of the stretch are part of the burst
+    assert burst_start(burst, index=0, span=300.0, usual_rate=3 / 900.0) == 0
