@@ -219,3 +219,122 @@ def test_cli_writes_json_and_refuses_a_bad_bundle(bundles: Path, tmp_path: Path)
     )
     assert refused.returncode == 2
     assert "incident.yaml" in refused.stderr
+
+
+# --- held-out variants of other scenarios: names, addresses, times and log format changed ---
+# Each variant rewrites a generated bundle consistently (incident.yaml, metrics.om,
+# logs.jsonl), shifts every timestamp and turns JSON application lines into logfmt
+# (``key=value``), then checks the diagnosis has the same structure under the new names.
+
+
+def _rewrite_words(text: str, words: dict[str, str], prefixes: dict[str, str]) -> str:
+    for old, new in prefixes.items():
+        text = re.sub(rf"(?<![\d.]){re.escape(old)}", new, text)
+    for old, new in words.items():
+        text = re.sub(rf"(?<![\w.]){re.escape(old)}(?![\w])", new, text)
+    return text
+
+
+def _to_logfmt(line: str) -> str:
+    if not line.startswith("{"):
+        return line
+    try:
+        fields = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(fields, dict):
+        return line
+    parts = []
+    for key, value in fields.items():
+        text = str(value)
+        parts.append(f"{key}={json.dumps(text) if (' ' in text or '=' in text) else text}")
+    return " ".join(parts)
+
+
+def rewrite_bundle(
+    source: Path,
+    target: Path,
+    *,
+    words: dict[str, str],
+    prefixes: dict[str, str],
+    shift: timedelta,
+) -> None:
+    def moved(text: str) -> str:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00")) + shift
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    target.mkdir(parents=True, exist_ok=True)
+    incident = yaml.safe_load(
+        _rewrite_words((source / "incident.yaml").read_text(encoding="utf-8"), words, prefixes)
+    )
+    for key in ("start", "end"):
+        incident["window"][key] = moved(str(incident["window"][key]))
+    (target / "incident.yaml").write_text(yaml.safe_dump(incident), encoding="utf-8")
+    offset = shift.total_seconds()
+    with (
+        (source / "metrics.om").open(encoding="utf-8") as handle,
+        (target / "metrics.om").open("w", encoding="utf-8") as out,
+    ):
+        for line in handle:
+            if line.startswith("#"):
+                out.write(line)
+                continue
+            head, _, stamp = line.rstrip("\n").rpartition(" ")
+            out.write(f"{_rewrite_words(head, words, prefixes)} {float(stamp) + offset:.3f}\n")
+    with (
+        (source / "logs.jsonl").open(encoding="utf-8") as handle,
+        (target / "logs.jsonl").open("w", encoding="utf-8") as out,
+    ):
+        for raw in handle:
+            entry = json.loads(raw)
+            entry["ts"] = moved(entry["ts"])
+            entry["labels"] = {
+                k: _rewrite_words(v, words, prefixes) for k, v in entry["labels"].items()
+            }
+            entry["line"] = _to_logfmt(_rewrite_words(entry["line"], words, prefixes))
+            out.write(json.dumps(entry) + "\n")
+
+
+HELD_OUT: dict[str, dict[str, Any]] = {
+    "bad-pod": {
+        "words": {
+            "checkout": "payflow",
+            "shop": "retail",
+            "orders-db": "ledger-db",
+            "orders-mysql": "ledger-sql",
+            "cart-redis": "basket-kv",
+        },
+        "prefixes": {"10.244.": "10.91."},
+        "shift": -timedelta(days=203, hours=7, minutes=41, seconds=29),
+        "root": "payflow",
+        "affected": ["10.91.2.17:8080"],
+        "actions": [("drain-pod", "10.91.2.17:8080")],
+    },
+    "cache-outage": {
+        "words": {"session-cache": "token-store", "catalog": "listing", "edge": "front"},
+        "prefixes": {"10.20.": "172.18."},
+        "shift": timedelta(days=77, hours=9, minutes=3, seconds=51),
+        "root": "token-store",
+        "affected": [],
+        "actions": [],
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(HELD_OUT))
+def test_rewritten_scenario_gives_the_same_structural_diagnosis(name: str, bundles: Path) -> None:
+    variant = HELD_OUT[name]
+    source = _generate(name, bundles)
+    target = bundles / f"{name}-rewritten"
+    rewrite_bundle(
+        source, target, words=variant["words"], prefixes=variant["prefixes"], shift=variant["shift"]
+    )
+    logs = (target / "logs.jsonl").read_text(encoding="utf-8")
+    for old in variant["words"]:  # the names really changed
+        assert not re.search(rf"(?<![\w.]){re.escape(old)}(?![\w])", logs), old
+    assert '\\"level\\"' not in logs  # application lines are logfmt now
+    result = diagnose_bundle(target).to_json()
+    assert result["rootCause"]["component"] == variant["root"], result["rootCause"]
+    assert sorted(a["instance"] for a in result["affected"]) == variant["affected"]
+    assert result["clients"] == []
+    assert sorted((r["action"], r["target"]) for r in result["remediations"]) == variant["actions"]

@@ -134,7 +134,10 @@ def test_a_dependency_named_by_the_callers_errors_explains_a_small_lead() -> Non
     named = stack(
         '{"level":"error","msg":"SQLTransactionRollbackException: Lock wait timeout exceeded"}'
     )
-    assert _rank(named) == "store"
+    ranking = rank(topology=STACK, evidence=named, clients=[], window=WINDOW, step=STEP)
+    assert ranking.root_cause.component == "store"
+    svc = next(c for c in ranking.candidates if c.component == "svc")
+    assert "explained by earlier store" in svc.reasons
     silent = stack('{"level":"error","msg":"request failed"}')
     ranking = rank(topology=STACK, evidence=silent, clients=[], window=WINDOW, step=STEP)
     svc = next(c for c in ranking.candidates if c.component == "svc")

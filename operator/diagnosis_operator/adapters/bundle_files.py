@@ -36,7 +36,7 @@ import orjson
 import yaml
 from pydantic import ValidationError
 
-from diagnosis_operator.adapters import logql, promql
+from diagnosis_operator.adapters import background, literal_prefilter, logql, promql
 from diagnosis_operator.adapters.ports import SignalError
 from diagnosis_operator.adapters.querytext import quote
 from diagnosis_operator.models.bundle import (
@@ -82,6 +82,10 @@ class BundleError(ValueError):
         where = f"{file}:{line}" if line is not None else file
         super().__init__(f"{where}: {problem}")
 
+    def __reduce__(self) -> tuple[type[BundleError], tuple[str, int | None, str]]:
+        # rebuilt from its parts when it comes back from a forked parser
+        return (BundleError, (self.file, self.line, self.problem))
+
 
 # --------------------------------------------------------------------------- loader
 
@@ -110,10 +114,13 @@ def load_bundle(
     streams: list[StoredStream] = []
     duplicates = 0
     with _collector_paused():
+        metrics_result = None
         if metrics_path.is_file():
-            series, family_types = parse_openmetrics(metrics_path, progress=progress)
+            metrics_result = _start_metrics(metrics_path, progress)
         if logs_path.is_file():
             streams, duplicates = parse_log_entries(logs_path, progress=progress)
+        if metrics_result is not None:
+            series, family_types = metrics_result()
 
     bundle = Bundle(
         path=str(folder),
@@ -128,6 +135,36 @@ def load_bundle(
     _check_selectors(bundle, incident_path, incident_lines)
     _check_window(bundle, incident_path, incident_lines)
     return bundle
+
+
+# Above this size metrics.om is parsed in a forked child while logs.jsonl is
+# parsed here (two files, two cores); below it a fork costs more than it gains.
+FORK_METRICS_BYTES = 32 << 20
+
+
+def _start_metrics(
+    path: Path, progress: ProgressCallback | None
+) -> Callable[[], tuple[list[StoredSeries], dict[str, MetricType]]]:
+    """Start parsing ``metrics.om``; the returned call gives its result (and reports it)."""
+    if path.stat().st_size < FORK_METRICS_BYTES:
+        parsed = parse_openmetrics(path, progress=progress)
+        return lambda: parsed
+    reports: list[LoadProgress] = []
+
+    def parse() -> tuple[list[StoredSeries], dict[str, MetricType], list[LoadProgress]]:
+        series, types = parse_openmetrics(path, progress=reports.append)
+        return series, types, reports[-1:]
+
+    pending = background.start_forked(parse)
+
+    def result() -> tuple[list[StoredSeries], dict[str, MetricType]]:
+        series, types, last = pending()
+        if progress is not None:
+            for report in last:
+                progress(report)
+        return series, types
+
+    return result
 
 
 @contextlib.contextmanager
@@ -1078,11 +1115,16 @@ class BundleSource:
     """``SeriesSource`` and ``LogSource`` over a loaded bundle (see ``adapters/ports.py``)."""
 
     backend = "bundle"
+    # Answers in-process: the collector asks it sequentially (threads would only
+    # contend for the interpreter lock).
+    in_process = True
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
         self._filtered: dict[tuple[int, str], Int64Array] = {}
         self._regexps: dict[str, re.Pattern[str]] = {}
+        self._lowered: dict[int, tuple[str, Int64Array]] = {}
+        self._literals: dict[str, tuple[str, ...] | None] = {}
 
     # SeriesSource ---------------------------------------------------------
 
@@ -1253,19 +1295,36 @@ class BundleSource:
                 (group, renamed[group]) for group in compiled.groupindex if renamed[group] in by
             ]
             stream_part = {name: stream.labels[name] for name in by if stream.labels.get(name)}
-            keys: dict[tuple[str, ...], list[int]] = {}
             lines = stream.lines
-            for position in range(low, high):
-                match = compiled.search(lines[int(indexes[position])])
-                key = tuple((match.group(group) or "") if match else "" for group, _ in wanted)
-                keys.setdefault(key, []).append(position)
-            for key, positions in keys.items():
+            search = compiled.search
+            # ``groups("")`` gives "" for a group that took no part, like ``group() or ""``.
+            picks = [compiled.groupindex[group] - 1 for group, _ in wanted]
+            empty = ("",) * len(picks)
+            key_of: Callable[[tuple[str, ...]], tuple[str, ...]] = (
+                operator.itemgetter(*picks) if len(picks) > 1 else _KeyOf(picks)
+            )
+            # One key per line, numbered as first seen; lines are then grouped by
+            # number with one stable sort (positions stay in time order).
+            line_keys = [
+                key_of(match.groups("")) if match is not None else empty
+                for match in map(search, map(lines.__getitem__, indexes[low:high].tolist()))
+            ]
+            numbers: dict[tuple[str, ...], int] = {}
+            codes = np.fromiter(
+                (numbers.setdefault(key, len(numbers)) for key in line_keys),
+                dtype=np.int64,
+                count=len(line_keys),
+            )
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(numbers) + 1))
+            window_stamps = stamps[low:high]
+            for key, number in numbers.items():
                 labels = dict(stream_part)
                 labels.update(
                     {label: value for (_, label), value in zip(wanted, key, strict=True) if value}
                 )
                 stamps_by_group.setdefault(Labels(labels), []).append(
-                    stamps[np.asarray(positions, dtype=np.int64)]
+                    window_stamps[order[bounds[number] : bounds[number + 1]]]
                 )
         totals: dict[Labels, Int64Array] = {}
         for group, parts in stamps_by_group.items():
@@ -1310,11 +1369,36 @@ class BundleSource:
         cached = self._filtered.get(cache_key)
         if cached is None:
             search = self._regex(line_filter, query, window).search
+            lines = stream.lines
+            # Only lines holding one of the literals every match needs can match
+            # (exact: the candidates still go through the pattern).
+            candidates: Iterable[int] = range(len(lines))
+            if line_filter not in self._literals:
+                self._literals[line_filter] = literal_prefilter.required_literals(line_filter)
+            literals = self._literals[line_filter]
+            if literals is not None and len(lines) > 1:
+                lowered = self._lowered.get(id(stream))
+                if lowered is None:
+                    lowered = literal_prefilter.lowered_text(lines)
+                    # one stream's text at a time: the collector asks stream by stream
+                    self._lowered.clear()
+                    self._lowered[id(stream)] = lowered
+                candidates = literal_prefilter.candidate_lines(*lowered, literals).tolist()
             cached = np.fromiter(
-                (index for index, text in enumerate(stream.lines) if search(text)), dtype=np.int64
+                (index for index in candidates if search(lines[index])), dtype=np.int64
             )
             self._filtered[cache_key] = cached
         return cached
+
+
+class _KeyOf:
+    """The chosen groups of a match's ``groups()`` as a tuple (for fewer than two groups)."""
+
+    def __init__(self, picks: Sequence[int]) -> None:
+        self.picks = tuple(picks)
+
+    def __call__(self, groups: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(groups[pick] for pick in self.picks)
 
 
 def _counts_per_step(stamps: Int64Array, instants: Int64Array, step_ns: int) -> Int64Array:

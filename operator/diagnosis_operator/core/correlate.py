@@ -687,9 +687,11 @@ def find_affected(
         if len(instances) < 2:
             continue
         with_data: dict[tuple[object, ...], set[str]] = defaultdict(set)
+        siblings: dict[tuple[object, ...], list[Signal]] = defaultdict(list)
         for signal in comp_signals:
             if signal.instance and np.isfinite(signal.values).any():
                 with_data[signal.peer_key].add(signal.instance)
+            siblings[signal.peer_key].append(signal)
         flagged: dict[tuple[object, ...], dict[str, Detection]] = defaultdict(dict)
         for detection in detections.get(component.name, ()):
             if detection.signal.instance:
@@ -701,7 +703,7 @@ def find_affected(
                 continue
             if len(per_instance) <= max(1, (peers - 1) // 2):
                 for instance, detection in per_instance.items():
-                    if not _siblings_moved_alike(detection, comp_signals, timestamps):
+                    if not _siblings_moved_alike(detection, siblings[key], timestamps):
                         singled[instance].append(detection)
         upstream_share = _upstream_shares(topology, component, instances, upstream_errors)
         for instance in instances:
@@ -712,7 +714,7 @@ def find_affected(
             via_proxy = upstream_share.get(instance)
             if not health and len(found) < 3 and via_proxy is None:
                 continue
-            reason = _affected_reason(health or found[:2], comp_signals, timestamps, via_proxy)
+            reason = _affected_reason(health or found[:2], siblings, timestamps, via_proxy)
             labels = next((d.signal.labels for d in found), None) or _labels_for(
                 comp_signals, instance
             )
@@ -809,7 +811,7 @@ def _match_instance(address: str, instances: Sequence[str]) -> str | None:
 
 def _affected_reason(
     detections: Sequence[Detection],
-    signals: Sequence[Signal],
+    peers: Mapping[tuple[object, ...], Sequence[Signal]],
     timestamps: FloatArray,
     via_proxy: tuple[int, int, str] | None,
 ) -> str:
@@ -824,7 +826,7 @@ def _affected_reason(
         level = detection.anomaly.value
         baseline = detection.anomaly.baseline
         siblings = []
-        for other in signals:
+        for other in peers.get(signal.peer_key, ()):
             if other.peer_key == signal.peer_key and other.instance != signal.instance:
                 summary = level_between(
                     signal=other,

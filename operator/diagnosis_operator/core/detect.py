@@ -25,6 +25,7 @@ Nothing here reads a clock, the environment or the network.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import warnings
@@ -85,7 +86,7 @@ class Signal:
     # not by its own z-score (one failed request in a quiet step is 4% of it).
     events: FloatArray | None = None
 
-    @property
+    @functools.cached_property
     def peer_key(self) -> tuple[str, str, Labels]:
         """Signals with the same key on different instances are siblings."""
         return (self.component, self.name, self.labels.without(*INSTANCE_LABELS))
@@ -543,8 +544,14 @@ def first_departure(values: FloatArray, *, min_base: int) -> npt.NDArray[np.intp
     return found
 
 
+DETECT_CHUNK = 2048  # signals scored at once: bounds the memory of the matrices
+
+
 def detect(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Detection]:
-    """Pure: score every signal (vectorised); return the anomalous ones, strongest first."""
+    """Pure: score every signal (vectorised); return the anomalous ones, strongest first.
+
+    Signals are scored independently, in chunks of ``DETECT_CHUNK`` rows.
+    """
     usable = [
         s
         for s in signals
@@ -552,6 +559,14 @@ def detect(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Detecti
     ]
     if not usable or timestamps.size < MIN_POINTS + 2:
         return []
+    detections: list[Detection] = []
+    for first in range(0, len(usable), DETECT_CHUNK):
+        detections.extend(_detect_rows(usable[first : first + DETECT_CHUNK], timestamps))
+    detections.sort(key=lambda d: (-d.score, d.onset, d.signal.name))
+    return detections
+
+
+def _detect_rows(usable: Sequence[Signal], timestamps: FloatArray) -> list[Detection]:
     raw = np.vstack([s.values for s in usable])
     filled, valid = _fill_gaps(raw)
     rows, size = filled.shape
@@ -593,10 +608,10 @@ def detect(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Detecti
     step = float(timestamps[1] - timestamps[0])
     per_step = np.array([_count_scale(s, step) for s in usable])
     counts = filled * per_step[:, None]
-    for row, signal in enumerate(usable):
-        if signal.events is not None and signal.events.shape == timestamps.shape:
-            counts[row] = np.where(np.isfinite(signal.events), signal.events, 0.0)
-            per_step[row] = 1.0
+    for position, behind in enumerate(usable):
+        if behind.events is not None and behind.events.shape == timestamps.shape:
+            counts[position] = np.where(np.isfinite(behind.events), behind.events, 0.0)
+            per_step[position] = 1.0
     integral = np.all(np.abs(counts - np.rint(counts)) < 1e-6, axis=1)
     sparse = (per_step > 0) & integral & (median == 0) & (mad == 0)
     if sparse.any():
@@ -616,7 +631,7 @@ def detect(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Detecti
         del sp_onset
 
     detections: list[Detection] = []
-    for row in np.flatnonzero(significant):
+    for row in np.flatnonzero(significant).tolist():
         signal = usable[row]
         marks = np.flatnonzero(exceed[row])
         if marks.size == 0:
@@ -700,14 +715,29 @@ def poisson_tail(k: npt.NDArray[np.int64], mu: FloatArray) -> FloatArray:
     """
     kmax = _POISSON_KMAX
     mu_full = np.broadcast_to(mu[:, None] if mu.ndim == 1 and k.ndim == 2 else mu, k.shape)
-    log_mu = np.log(np.maximum(mu_full, 1e-12))
     index = np.clip(k, 0, kmax)
-    factorials = _log_factorials(kmax)
-    tail = np.zeros(k.shape, dtype=np.float64)
-    for i in range(kmax + 1):
-        term = np.exp(-mu_full + i * log_mu - factorials[i])
-        tail += np.where(index <= i, term, 0.0)
-    return np.where(k <= 0, 1.0, np.minimum(tail, 1.0))
+    asked = index > 0
+    tail = np.ones(k.shape, dtype=np.float64)
+    if not asked.any():
+        return tail
+    # Only the cells that ask for a tail (k > 0) are summed.
+    wanted_k = index[asked]
+    wanted_mu = np.maximum(np.ascontiguousarray(mu_full[asked]), 1e-12)
+    # sum_{i=k}^{kmax} mu^i e^-mu / i!: the first term in logs, the next ones by
+    # the ratio mu / i, until every remaining term is negligible.
+    term = np.exp(-wanted_mu + wanted_k * np.log(wanted_mu) - _log_factorials(kmax)[wanted_k])
+    total = term.copy()
+    for i in range(1, kmax):
+        following = wanted_k + i
+        live = following <= kmax
+        if not live.any():
+            break
+        term = np.where(live, term * wanted_mu / np.maximum(following, 1), 0.0)
+        total += term
+        if not (term > 1e-17 * total).any():
+            break
+    tail[asked] = np.minimum(total, 1.0)
+    return tail
 
 
 def _log_factorials(kmax: int) -> FloatArray:
@@ -741,7 +771,10 @@ def _burst_test(
     window_sums = cum[:, stop] - cum[:, :size]
     before = cum[:, :size]
     rate = (before + 1.0 + np.sqrt(before + 1.0)) / np.maximum(seen[:, :size], 1.0)
-    p = poisson_tail(np.rint(window_sums).astype(np.int64), rate * width)
+    expected = rate * width
+    # no fewer events than expected is never unlikely: only the others are summed
+    observed = np.rint(window_sums).astype(np.int64)
+    p = poisson_tail(np.where(observed > expected, observed, 0), expected)
     p = np.where(column >= min_start, p, 1.0)
     min_p = p.min(axis=1)
     score = np.minimum(SCORE_CAP, 2.5 * -np.log10(np.maximum(min_p, 1e-40)))

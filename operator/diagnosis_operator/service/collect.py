@@ -17,7 +17,10 @@ per edge component (kind proxy, or one nothing depends on)
   * ``retries``     failed requests per client, request and agent per fine
                     step (about a second), top ``RETRY_TOP``.
 
-Queries run in a thread pool; one that fails is recorded in
+Queries to remote backends run in a thread pool (they wait on the network);
+a source that answers in-process (``in_process = True``, like the bundle
+source) is asked one query after the other, since threads would only contend
+for the interpreter lock.  A query that fails is recorded in
 ``ComponentSignals.errors`` and the rest of the diagnosis goes on.
 """
 
@@ -102,7 +105,15 @@ def collect(
     fine = retry_step(window)
     parts = _parts(window)
     pending: list[_Pending] = []
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="collect") as pool:
+    in_process = bool(getattr(series, "in_process", False)) and bool(
+        getattr(logs, "in_process", False)
+    )
+    executor: ThreadPoolExecutor | _InlineExecutor = (
+        _InlineExecutor()
+        if in_process
+        else ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="collect")
+    )
+    with executor as pool:
         for component in topology:
             selector = dict(component.selector)
             item = _Pending(component=component)
@@ -222,6 +233,24 @@ def collect(
                     + (f", {len(item.errors)} errors" if item.errors else "")
                 )
     return SignalSet(window=window, step=step, components=components)
+
+
+class _InlineExecutor:
+    """The part of ``ThreadPoolExecutor`` collect uses, running each call at once."""
+
+    def __enter__(self) -> _InlineExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(function(*args, **kwargs))
+        except Exception as error:  # recorded like a failed query of the pool
+            future.set_exception(error)
+        return future
 
 
 def _parts(window: Window) -> list[Window]:
