@@ -8,12 +8,10 @@ import pytest
 
 from diagnosis_operator.core.killer import (
     audit_record,
-    index_suggestions,
     kill_command,
     select_victims,
 )
 from diagnosis_operator.models.actions import (
-    ExplainRow,
     InnodbTransaction,
     KillMode,
     KillPolicy,
@@ -384,34 +382,6 @@ def test_validated_select_accepts_single_selects(statement: str) -> None:
 def test_validated_select_refuses_everything_else(statement: str, why: str) -> None:
     with pytest.raises(NotASelect, match=why):
         validated_select(statement)
-
-
-def test_index_suggestions_for_full_scans() -> None:
-    explain = [
-        ExplainRow(
-            table="payments",
-            access_type="ALL",
-            possible_keys=None,
-            key=None,
-            rows=120000,
-            extra="Using where",
-        )
-    ]
-    hints = index_suggestions(
-        statement="SELECT * FROM payments WHERE status = 'FAILED' AND region='eu'", explain=explain
-    )
-    assert hints == (
-        "full scan of payments (120000 rows); consider an index on payments(status, region)",
-    )
-    indexed = [
-        ExplainRow(
-            table="payments", access_type="ref", possible_keys="ix", key="ix", rows=10, extra=None
-        )
-    ]
-    assert (
-        index_suggestions(statement="SELECT * FROM payments WHERE status = 'x'", explain=indexed)
-        == ()
-    )
 
 
 def test_class_filters_query_count_any_and_each_busy_time() -> None:

@@ -27,7 +27,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from diagnosis_operator.models.actions import (
-    ExplainRow,
     GroupBy,
     InnodbTransaction,
     KillAudit,
@@ -38,7 +37,7 @@ from diagnosis_operator.models.actions import (
     ServerInfo,
     Victims,
 )
-from diagnosis_operator.models.sqltext import digest, fingerprint, strip_comments, without_strings
+from diagnosis_operator.models.sqltext import digest, fingerprint, strip_comments
 
 REPLICATION_COMMANDS = frozenset(
     {
@@ -330,45 +329,3 @@ def audit_record(
         executed=executed,
         outcome=outcome,
     )
-
-
-# --------------------------------------------------------------------- EXPLAIN
-
-
-_WHERE_COLUMN = re.compile(
-    r"(?:`?(\w+)`?\s*\.\s*)?`?([A-Za-z_]\w*)`?\s*(=|<=>|<|>|<=|>=|\bin\b|\blike\b|\bbetween\b)",
-    re.IGNORECASE,
-)
-_WHERE_CLAUSE = re.compile(
-    r"\bwhere\b(.*?)(\bgroup\s+by\b|\border\s+by\b|\blimit\b|\bhaving\b|$)", re.I | re.S
-)
-_KEYWORDS = frozenset({"and", "or", "not", "is", "null", "select", "where", "from"})
-
-
-def index_suggestions(*, statement: str, explain: Sequence[ExplainRow]) -> tuple[str, ...]:
-    """Index hints for full scans in an EXPLAIN, as text for a human.  Pure.
-
-    For each table read with ``type=ALL`` and no usable key, the columns the WHERE
-    clause filters on are proposed as an index.  Nothing here is ever executed.
-    """
-    clause = _WHERE_CLAUSE.search(without_strings(strip_comments(statement)))
-    columns: list[str] = []
-    if clause is not None:
-        for match in _WHERE_COLUMN.finditer(clause.group(1)):
-            column = match.group(2)
-            if column.lower() not in _KEYWORDS and column not in columns:
-                columns.append(column)
-    hints: list[str] = []
-    for row in explain:
-        if (row.access_type or "").upper() != "ALL" or row.key:
-            continue
-        table = row.table or "?"
-        scanned = f"{row.rows} rows" if row.rows is not None else "all rows"
-        if columns:
-            hints.append(
-                f"full scan of {table} ({scanned}); "
-                f"consider an index on {table}({', '.join(columns)})"
-            )
-        else:
-            hints.append(f"full scan of {table} ({scanned}) with no filter an index could serve")
-    return tuple(hints)
