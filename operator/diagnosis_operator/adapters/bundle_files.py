@@ -139,7 +139,7 @@ def load_bundle(
 
 # Above this size metrics.om is parsed in a forked child while logs.jsonl is
 # parsed here (two files, two cores); below it a fork costs more than it gains.
-FORK_METRICS_BYTES = 32 << 20
+FORK_METRICS_BYTES = 8 << 20
 
 
 def _start_metrics(

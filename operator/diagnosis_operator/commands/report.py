@@ -13,12 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from diagnosis_operator.commands import fail
-from diagnosis_operator.service.report import (
-    ResultFormatError,
-    render_html,
-    render_markdown,
-    result_from_json,
-)
 
 FORMATS = ("markdown", "html")
 
@@ -52,6 +46,14 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"cannot read --input {source}: {error.strerror or error}")
     except UnicodeDecodeError as error:
         return fail(f"--input {source} is not UTF-8 text: {error}")
+    # imported here: every command line registers this command, few render (jinja2)
+    from diagnosis_operator.service.report import (
+        ResultFormatError,
+        render_html,
+        render_markdown,
+        result_from_json,
+    )
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
