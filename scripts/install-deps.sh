@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(prometheus mariadb-server mariadb-client redis-server nginx-light
-              prometheus-alertmanager chromium openssl)
+              prometheus-alertmanager chromium fonts-liberation openssl)
 VENV="${VENV:-.venv}"
 CACHE="${DIAG_CACHE:-$HOME/.cache/diagnosis-operator}"
 log() { echo "[install-deps] $*" >&2; }
