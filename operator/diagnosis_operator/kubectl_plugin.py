@@ -42,6 +42,7 @@ from diagnosis_operator.models.crd import (
     DIAGNOSIS_KIND,
     DIAGNOSIS_PLURAL,
     DiagnosisSpec,
+    Mode,
 )
 
 PROG = "kubectl-diagnose"
@@ -196,6 +197,18 @@ def cmd_approve(args: argparse.Namespace, cluster: Cluster, out: TextIO) -> int:
     remediation = find_remediation(item, wanted=args.action_key)
     key = str(remediation["idempotencyKey"])
     state = str(remediation.get("state", ""))
+    mode = str((item.get("spec") or {}).get("mode") or Mode.OBSERVE.value)
+    if mode == Mode.OBSERVE.value:
+        # An approval approves what the approver saw; recorded now, it would act later,
+        # on whatever a re-run proposes under the same key, without anyone looking again.
+        switch = json.dumps({"spec": {"mode": "remediate"}}, separators=(",", ":"))
+        raise PluginError(
+            "mode observe: nothing will run; switch the Diagnosis to dry-run or remediate "
+            f"(kubectl patch diagnosis {args.name} --type merge -p '{switch}'), which "
+            "diagnoses it again, then approve what it proposes "
+            f"({remediation.get('action')} on {remediation.get('target')}, key {key}, "
+            "was not approved)"
+        )
     if state in _FINAL_STATES:
         raise PluginError(
             f"{remediation.get('action')} on {remediation.get('target')} is already {state}; "

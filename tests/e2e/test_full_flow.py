@@ -19,8 +19,13 @@ client and proposed remediations in status, Events and a report ConfigMap owned
 by the Diagnosis; ``kubectl-diagnose report`` prints the Markdown; the live
 diagnosis equals ``diagnose --bundle`` on the same bundle.  (b) An alert posted
 to a real Alertmanager routed to the operator's webhook gives exactly one
-Diagnosis, which completes with a report; the plugin shows it and approves a
-proposed action, recorded with the user's name.
+Diagnosis, which completes with a report; the webhook creates it in ``dry-run``
+mode (chart value ``alertmanagerWebhook.mode``), so approving matters: the plugin
+shows the action waiting for approval with its key and approves it, recorded with
+the user's name, and the operator then performs it as a dry run (nothing changes).
+The reference policy is the shipped example with one action enabled, approval
+still required, as docs/policies.md describes; in ``observe`` mode the plugin
+refuses to approve (docs/approvals.md).
 
 Only one operator serves Diagnoses at a time: this one joins the chart's kopf
 peering with a priority above any the default install draws, so a session
@@ -86,6 +91,8 @@ T = TypeVar("T")
 WAIT = 180.0  # a deadline for failing, not a measured threshold
 RELEASE = "diag-full"
 POLICY = "reference"
+# The ConfigMap nginx would include the rate-limit rules from (never written here: dry run).
+NGINX_CONFIGMAP = "nginx-client-limits"
 WEBHOOK_TOKEN = "full-flow-webhook-token"
 # Above any priority `diagnosis-operator run` draws for itself (1..2**30).
 LEAD_PRIORITY = 2**30 + 7
@@ -252,6 +259,9 @@ def full_operator(
         # The alert fires at the 502s; the diagnosis looks back to the incident's start.
         "--set",
         "alertmanagerWebhook.lookback=50m",
+        # Alert-driven diagnoses whose actions a person approves (docs/approvals.md).
+        "--set",
+        "alertmanagerWebhook.mode=dry-run",
         "--set",
         f"signals.prometheusUrl={incident.prometheus.url}",
         "--set",
@@ -430,11 +440,19 @@ def example(name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def shop(full_operator: FullOperator, custom: client.CustomObjectsApi) -> str:
-    """The namespace holding the reference policy (the shipped example), Ready."""
+    """The namespace holding the reference policy (the shipped example), Ready.
+
+    One action is let act, as docs/policies.md says: rate-limit-client, at an nginx
+    whose include files are a ConfigMap, approval still required (as shipped).
+    """
     namespace = full_operator.namespace
     policy = example("policy-reference.yaml")
     assert policy["metadata"]["name"] == POLICY
     assert "signals" not in policy["spec"]  # the operator's defaults are what is tested
+    limit = policy["spec"]["remediation"]["rateLimitClient"]
+    assert limit["requireApproval"] is True and limit["params"]["provider"] == "nginx"
+    limit["enabled"] = True
+    limit["params"]["configMap"] = NGINX_CONFIGMAP
     custom.create_namespaced_custom_object(
         API_GROUP, API_VERSION, namespace, "diagnosispolicies", policy
     )
@@ -622,6 +640,14 @@ def test_plugin_create_completes_with_the_root_cause_and_a_report(
     code, shown, err = run_plugin(alice, "-n", shop, "show", "by-hand")
     assert code == 0, err
     assert "Completed" in shown and "mysql" in shown
+    # Every proposal has its key from the start, but in observe mode nothing will run:
+    # approving is refused, and nothing is recorded.
+    keys = [r.get("idempotencyKey") for r in status["remediations"]]
+    assert all(keys) and all(str(key) in shown for key in keys), status["remediations"]
+    code, _, err = run_plugin(alice, "-n", shop, "approve", "by-hand", "rate-limit-client")
+    assert code == 1
+    assert "mode observe: nothing will run; switch the Diagnosis to dry-run or remediate" in err
+    assert not approvals_from(get_diagnosis(custom, shop, "by-hand")["metadata"].get("annotations"))
 
 
 def test_the_operator_diagnoses_the_window_as_offline_does(
@@ -726,6 +752,7 @@ def test_alert_through_alertmanager_gives_one_diagnosis_that_can_be_approved(
     assert (symptom["component"], symptom["route"]) == ("nginx", "/api/v2/data.json")
     assert "Upstream502" in symptom["description"]
     assert created["spec"]["policyRef"] == {"name": POLICY}
+    assert created["spec"]["mode"] == "dry-run"  # the webhook's mode (chart value)
 
     found = finished(custom, shop, name, full_operator)
     assert len(from_alerts()) == 1
@@ -737,19 +764,33 @@ def test_alert_through_alertmanager_gives_one_diagnosis_that_can_be_approved(
     code, shown, err = run_plugin(alice, "-n", shop, "show", name)
     assert code == 0 and "Completed" in shown, err
 
-    # Approve one proposed action by its action name, as a user would.
+    # The one action the policy lets act waits for a person, under the key shown.
     proposed = [r for r in found["status"]["remediations"] if r["state"] == "proposed"]
-    assert proposed, found["status"]["remediations"]
-    action = proposed[0]["action"]
+    assert [r["action"] for r in proposed] == ["rate-limit-client"], found["status"]
+    action, key = proposed[0]["action"], proposed[0]["idempotencyKey"]
+    assert f"waits for approval: kubectl diagnose approve {name} {key}" in proposed[0]["reason"]
+    assert key in shown
+    # Approve it by its action name, as a user would.
     code, out, err = run_plugin(alice, "-n", shop, "approve", name, action)
     assert code == 0, err
     approved = get_diagnosis(custom, shop, name)
-    key = next(
-        r["idempotencyKey"] for r in approved["status"]["remediations"] if r["action"] == action
-    )
     approvals = approvals_from(approved["metadata"].get("annotations"))
     assert approvals[key].user == f"system:serviceaccount:{shop}:alice"
-    assert approvals[key].user in out
+    assert approvals[key].user in out and key in out
+
+    # The approval takes effect: every guard passes, and the mode makes it a dry run.
+    def settled() -> dict[str, Any] | None:
+        items = get_diagnosis(custom, shop, name)["status"]["remediations"]
+        item = next(r for r in items if r["idempotencyKey"] == key)
+        return dict(item) if item["state"] != "proposed" else None
+
+    done = wait_for("the approved action to be dry-run", settled)
+    assert done["state"] == "skipped", done
+    assert "dry run (the diagnosis is in dry-run mode)" in done["reason"], done
+    assert "192.168.10.100" in done["reason"]
+    with pytest.raises(client.ApiException) as missing:
+        client.CoreV1Api(kube_admin).read_namespaced_config_map(NGINX_CONFIGMAP, shop)
+    assert missing.value.status == 404  # nothing was written
 
     # The operator counted the notifications on its /metrics.
     with urllib.request.urlopen(full_operator.metrics_url, timeout=10) as answer:

@@ -28,6 +28,7 @@ from diagnosis_operator.adapters.kubernetes_writer import KubernetesDiagnosisWri
 from diagnosis_operator.core.alerts import AlertRouting
 from diagnosis_operator.kubectl_plugin import main as plugin
 from diagnosis_operator.models.controls import CONTROL_CONFIGMAP, approvals_from, paused_from
+from diagnosis_operator.models.crd import Mode
 from diagnosis_operator.service.webhook import PolicyRouting, TokenSource, build_app
 from tests.controlplane.cluster import ControlPlane, write_kubeconfig
 from tests.controlplane.operator import WEBHOOK_VALUES, OperatorProcess, find, rendered_objects
@@ -42,8 +43,11 @@ TERMINAL = {"Completed", "Failed"}
 TOKEN = "e2e-webhook-token"
 ACTION_KEY = "5d41402abc4b2a76b9719d911017c592"
 APPROVER_RULES = [  # docs/approvals.md: the "diagnosis-approver" role
-    {"apiGroups": [API_GROUP], "resources": ["diagnoses"],
-     "verbs": ["get", "list", "create", "patch"]},
+    {
+        "apiGroups": [API_GROUP],
+        "resources": ["diagnoses"],
+        "verbs": ["get", "list", "create", "patch"],
+    },
     {"apiGroups": [API_GROUP], "resources": ["diagnosispolicies"], "verbs": ["get", "list"]},
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]},
 ]
@@ -66,25 +70,44 @@ def service_account_token(api: client.ApiClient, *, namespace: str, name: str) -
         namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name))
     )
     minted = core.create_namespaced_service_account_token(
-        name, namespace,
+        name,
+        namespace,
         client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[])),
     )
     return str(minted.status.token)
 
 
-def bind(api: client.ApiClient, *, role_name: str, rules: list[dict[str, Any]],
-         namespace: str, account: str) -> None:
+def bind(
+    api: client.ApiClient,
+    *,
+    role_name: str,
+    rules: list[dict[str, Any]],
+    namespace: str,
+    account: str,
+) -> None:
     rbac = client.RbacAuthorizationV1Api(api)
-    rbac.create_cluster_role({"apiVersion": "rbac.authorization.k8s.io/v1",
-                              "kind": "ClusterRole", "metadata": {"name": role_name},
-                              "rules": rules})
-    rbac.create_namespaced_role_binding(namespace, {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": role_name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                    "name": role_name},
-        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
-    })
+    rbac.create_cluster_role(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": role_name},
+            "rules": rules,
+        }
+    )
+    rbac.create_namespaced_role_binding(
+        namespace,
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": role_name},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": role_name,
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -94,18 +117,28 @@ def namespace(kube_admin: client.ApiClient, operator_process: OperatorProcess) -
         client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
     )
     client.CustomObjectsApi(kube_admin).create_namespaced_custom_object(
-        API_GROUP, API_VERSION, name, "diagnosispolicies",
-        {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": "DiagnosisPolicy",
-         "metadata": {"name": "checkout"},
-         "spec": {
-             "components": [
-                 {"name": "frontend", "kind": "proxy", "selector": {"job": "frontend"},
-                  "dependsOn": ["payments"]},
-                 {"name": "payments", "kind": "app", "selector": {"job": "payments-api"}},
-             ],
-             # nothing listens there: the operator's diagnosis fails, which is fine here
-             "signals": {"prometheus": {"url": f"http://{LOOPBACK}:{free_port()}"}},
-         }},
+        API_GROUP,
+        API_VERSION,
+        name,
+        "diagnosispolicies",
+        {
+            "apiVersion": f"{API_GROUP}/{API_VERSION}",
+            "kind": "DiagnosisPolicy",
+            "metadata": {"name": "checkout"},
+            "spec": {
+                "components": [
+                    {
+                        "name": "frontend",
+                        "kind": "proxy",
+                        "selector": {"job": "frontend"},
+                        "dependsOn": ["payments"],
+                    },
+                    {"name": "payments", "kind": "app", "selector": {"job": "payments-api"}},
+                ],
+                # nothing listens there: the operator's diagnosis fails, which is fine here
+                "signals": {"prometheus": {"url": f"http://{LOOPBACK}:{free_port()}"}},
+            },
+        },
     )
     return name
 
@@ -117,13 +150,21 @@ def webhook_url(
     """The webhook app, writing with the chart's webhook-enabled ClusterRole only."""
     chart_role = find(rendered_objects(*WEBHOOK_VALUES), "ClusterRole")
     token = service_account_token(kube_admin, namespace=namespace, name="webhook")
-    bind(kube_admin, role_name=f"{namespace}-webhook", rules=chart_role["rules"],
-         namespace=namespace, account="webhook")
+    bind(
+        kube_admin,
+        role_name=f"{namespace}-webhook",
+        rules=chart_role["rules"],
+        namespace=namespace,
+        account="webhook",
+    )
     writer = KubernetesDiagnosisWriter(api_client=control_plane.api_client(token=token))
     app = build_app(
         writer=writer,
-        routing=PolicyRouting(reader=writer,
-                              template=AlertRouting(policy="checkout", namespace=namespace)),
+        # dry-run: approving matters (in observe mode the plugin refuses; docs/approvals.md)
+        routing=PolicyRouting(
+            reader=writer,
+            template=AlertRouting(policy="checkout", namespace=namespace, mode=Mode.DRY_RUN),
+        ),
         token=TokenSource(value=TOKEN),
     )
     port = free_port()
@@ -150,15 +191,23 @@ def webhook_url(
 
 @pytest.fixture(scope="module")
 def approver_kubeconfig(
-    kube_admin: client.ApiClient, control_plane: ControlPlane, namespace: str,
+    kube_admin: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
     token = service_account_token(kube_admin, namespace=namespace, name="alice")
-    bind(kube_admin, role_name=f"{namespace}-approver", rules=APPROVER_RULES,
-         namespace=namespace, account="alice")
+    bind(
+        kube_admin,
+        role_name=f"{namespace}-approver",
+        rules=APPROVER_RULES,
+        namespace=namespace,
+        account="alice",
+    )
     path = tmp_path_factory.mktemp("approver") / "kubeconfig"
-    write_kubeconfig(path, server=control_plane.server, ca_file=control_plane.ca_file,
-                     token=token, user="alice")
+    write_kubeconfig(
+        path, server=control_plane.server, ca_file=control_plane.ca_file, token=token, user="alice"
+    )
     return path
 
 
@@ -179,34 +228,42 @@ def test_alert_to_diagnosis_to_plugin_approval(
     custom = client.CustomObjectsApi(kube_admin)
 
     def diagnoses() -> list[dict[str, Any]]:
-        found = custom.list_namespaced_custom_object(API_GROUP, API_VERSION, namespace,
-                                                     "diagnoses")
+        found = custom.list_namespaced_custom_object(API_GROUP, API_VERSION, namespace, "diagnoses")
         return list(found["items"])
 
     alertmanager = alertmanager_factory(
         receivers=[WebhookReceiver(name="diagnosis", url=webhook_url, token=TOKEN)]
     )
     starts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    alertmanager.post_alerts([{
-        "labels": {"alertname": "PaymentsErrors", "job": "payments-api"},
-        "annotations": {"summary": "payments 5xx"},
-        "startsAt": starts,
-    }])
+    alertmanager.post_alerts(
+        [
+            {
+                "labels": {"alertname": "PaymentsErrors", "job": "payments-api"},
+                "annotations": {"summary": "payments 5xx"},
+                "startsAt": starts,
+            }
+        ]
+    )
     # first delivery, then at least two repeats (group_interval / repeat_interval)
-    wait_for("three webhook deliveries", lambda: alertmanager.metric(
-        "alertmanager_notifications_total", integration="webhook") >= 3)
-    assert alertmanager.metric("alertmanager_notifications_failed_total",
-                               integration="webhook") == 0
+    wait_for(
+        "three webhook deliveries",
+        lambda: alertmanager.metric("alertmanager_notifications_total", integration="webhook") >= 3,
+    )
+    assert (
+        alertmanager.metric("alertmanager_notifications_failed_total", integration="webhook") == 0
+    )
     (created,) = diagnoses()
     name = created["metadata"]["name"]
     assert created["spec"]["symptom"]["component"] == "payments"
     assert created["spec"]["policyRef"] == {"name": "checkout"}
+    assert created["spec"]["mode"] == "dry-run"
     assert created["metadata"]["labels"]["diagnosis.dev/trigger"] == "alertmanager"
 
     # the operator takes it to a terminal phase (sources are unreachable: Failed)
     def terminal() -> dict[str, Any] | None:
-        item = custom.get_namespaced_custom_object(API_GROUP, API_VERSION, namespace,
-                                                   "diagnoses", name)
+        item = custom.get_namespaced_custom_object(
+            API_GROUP, API_VERSION, namespace, "diagnoses", name
+        )
         return item if (item.get("status") or {}).get("phase") in TERMINAL else None
 
     finished = wait_for("a terminal phase", terminal)
@@ -219,15 +276,30 @@ def test_alert_to_diagnosis_to_plugin_approval(
 
     # play a later state of the operator: one proposed remediation awaiting approval
     custom.patch_namespaced_custom_object_status(
-        API_GROUP, API_VERSION, namespace, "diagnoses", name,
-        {"status": {"remediations": [{"action": "drain-pod", "target": "payments-0",
-                                      "state": "proposed", "idempotencyKey": ACTION_KEY}]}},
+        API_GROUP,
+        API_VERSION,
+        namespace,
+        "diagnoses",
+        name,
+        {
+            "status": {
+                "remediations": [
+                    {
+                        "action": "drain-pod",
+                        "target": "payments-0",
+                        "state": "proposed",
+                        "idempotencyKey": ACTION_KEY,
+                    }
+                ]
+            }
+        },
         _content_type="application/merge-patch+json",
     )
     code, out = run_plugin(approver_kubeconfig, "-n", namespace, "approve", name, "drain-pod")
     assert code == 0, capsys.readouterr().err
-    approved = custom.get_namespaced_custom_object(API_GROUP, API_VERSION, namespace,
-                                                   "diagnoses", name)
+    approved = custom.get_namespaced_custom_object(
+        API_GROUP, API_VERSION, namespace, "diagnoses", name
+    )
     approvals = approvals_from(approved["metadata"].get("annotations"))
     assert approvals[ACTION_KEY].user == f"system:serviceaccount:{namespace}:alice"
     assert approvals[ACTION_KEY].user in out
@@ -243,12 +315,14 @@ def test_pause_and_resume_as_admin(
 ) -> None:
     operator_namespace = operator_process.install.namespace
     core = client.CoreV1Api(kube_admin)
-    code, _ = run_plugin(admin_kubeconfig, "--operator-namespace", operator_namespace, "pause",
-                         "--reason", "e2e")
+    code, _ = run_plugin(
+        admin_kubeconfig, "--operator-namespace", operator_namespace, "pause", "--reason", "e2e"
+    )
     assert code == 0
     data = core.read_namespaced_config_map(CONTROL_CONFIGMAP, operator_namespace).data
     assert paused_from(data) and data["pausedBy"] == "admin"
-    assert run_plugin(admin_kubeconfig, "--operator-namespace", operator_namespace,
-                      "resume")[0] == 0
+    assert (
+        run_plugin(admin_kubeconfig, "--operator-namespace", operator_namespace, "resume")[0] == 0
+    )
     data = core.read_namespaced_config_map(CONTROL_CONFIGMAP, operator_namespace).data
     assert not paused_from(data)

@@ -11,10 +11,22 @@ The Diagnosis is seeded as the engine and the Remediating phase leave it when a
 drain waits for approval (Completed, a policy snapshot, one proposed drain-pod
 with its idempotency key); approving it (the annotation ``kubectl diagnose
 approve`` writes) is what sets the operator to work.
+
+Other operators may run in the same session (the session-wide one of
+``tests/controlplane/operator.py``, in the same kopf peering).  The seed is
+therefore what an operator really leaves behind, including kopf's record that it
+handled this generation (``last-handled-configuration``): without it, a live
+operator takes the seeded Diagnosis for a new one and diagnoses it afresh
+between its creation and the status seed, overwriting the seeded phase.  The
+restart operators lead the peering (every start a priority of its own, above
+what ``run`` draws), the test waits until the session's operators see them
+there before approving, and the entries the SIGKILLed ones leave are removed
+afterwards, so that nobody else stands by for their lifetime.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -26,11 +38,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kopf
 import pytest
 from kubernetes import client
 
 from diagnosis_operator import API_GROUP, API_VERSION
 from diagnosis_operator.core.ledger import decode
+from diagnosis_operator.handlers.lifecycle import configure
 from diagnosis_operator.models.actions import DrainPod, LedgerOutcome, action_key
 from diagnosis_operator.models.cluster import QUARANTINE_ANNOTATION
 from diagnosis_operator.models.controls import approval_annotation, approval_value
@@ -48,8 +62,10 @@ from tests.e2e.drain_world import (
 
 pytestmark = pytest.mark.e2e
 # Above any random priority `run` picks (< 2**30): a session-wide operator, if one
-# runs, pauses while these run (kopf peering).
-PRIORITY = 2_000_000_000
+# runs, pauses while these run (kopf peering).  Each start takes the next one: two
+# live peers with one priority would both pause, and a SIGKILLed operator's entry
+# stays in the peering for its lifetime.
+PRIORITIES = itertools.count(2_000_000_000)
 
 POLICY: dict[str, Any] = {
     "components": [{"name": "web", "kind": "app", "selector": {"job": "web"}}],
@@ -63,6 +79,37 @@ POLICY: dict[str, Any] = {
         }
     },
 }
+
+
+def peering_name(install: OperatorInstall) -> str:
+    argv = operator_argv(find(install.objects, "Deployment"))
+    return next(arg.split("=", 1)[1] for arg in argv if arg.startswith("--peering="))
+
+
+def peers(custom: client.CustomObjectsApi, peering: str) -> dict[str, Any]:
+    found = custom.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", peering)
+    return {k: v for k, v in (found.get("status") or {}).items() if isinstance(v, dict)}
+
+
+def drop_peers(custom: client.CustomObjectsApi, peering: str, priorities: set[int]) -> None:
+    """Remove the entries of (killed) operators with these priorities, as a clean exit does."""
+    stale = [k for k, v in peers(custom, peering).items() if v.get("priority") in priorities]
+    if stale:
+        custom.patch_cluster_custom_object(
+            "kopf.dev", "v1", "clusterkopfpeerings", peering, {"status": dict.fromkeys(stale)}
+        )
+
+
+def handled_annotations(body: dict[str, Any]) -> dict[str, str]:
+    """The annotations kopf, configured as the operator configures it, leaves on ``body``
+    once it has handled it: its last-handled record of the object's essence."""
+    settings = kopf.OperatorSettings()
+    configure(settings=settings)
+    storage = settings.persistence.diffbase_storage
+    seen = kopf.Body(body)
+    patch = kopf.Patch()
+    storage.store(body=seen, patch=patch, essence=storage.build(body=seen))
+    return dict(patch["metadata"]["annotations"])
 
 
 def start_operator(
@@ -140,22 +187,24 @@ def seeded(
             "spec": POLICY,
         },
     )
-    created = custom.create_namespaced_custom_object(
-        API_GROUP,
-        API_VERSION,
-        namespace,
-        "diagnoses",
-        {
-            "apiVersion": f"{API_GROUP}/{API_VERSION}",
-            "kind": "Diagnosis",
-            "metadata": {"name": "checkout-5xx"},
-            "spec": {
-                "symptom": {"component": "web"},
-                "window": {"lookback": "15m"},
-                "policyRef": {"name": "shop"},
-                "mode": "remediate",
-            },
+    diagnosis: dict[str, Any] = {
+        "apiVersion": f"{API_GROUP}/{API_VERSION}",
+        "kind": "Diagnosis",
+        "metadata": {"name": "checkout-5xx"},
+        "spec": {
+            "symptom": {"component": "web"},
+            "window": {"lookback": "15m"},
+            "policyRef": {"name": "shop"},
+            "mode": "remediate",
         },
+    }
+    # The object as the apiserver stores it (schema defaults applied) gives kopf's record.
+    defaulted = custom.create_namespaced_custom_object(
+        API_GROUP, API_VERSION, namespace, "diagnoses", diagnosis, dry_run="All"
+    )
+    diagnosis["metadata"]["annotations"] = handled_annotations(defaulted)
+    created = custom.create_namespaced_custom_object(
+        API_GROUP, API_VERSION, namespace, "diagnoses", diagnosis
     )
     uid = created["metadata"]["uid"]
     key = action_key(
@@ -193,13 +242,16 @@ def seeded(
             }
         },
     )
+    started: set[int] = set()
     yield {
         "namespace": namespace,
         "name": "checkout-5xx",
         "key": key,
         "custom": custom,
         "core": core,
+        "priorities": started,
     }
+    drop_peers(custom, peering_name(operator_install), started)
 
 
 @pytest.mark.parametrize("step", ["after-apply", "before-apply"])
@@ -217,15 +269,23 @@ def test_sigkill_mid_action_neither_loses_nor_repeats_it(
     checkpoints.mkdir()
     (checkpoints / f"hold-{step}").write_text("", encoding="utf-8")
     applied = checkpoints / "applied"
+    peering = peering_name(operator_install)
+    priorities: set[int] = seeded["priorities"]
 
+    def leading(priority: int) -> Any:
+        # Every operator of the session watches the peering: the others stand by now.
+        return lambda: any(p.get("priority") == priority for p in peers(custom, peering).values())
+
+    priorities.add(priority := next(PRIORITIES))
     first = start_operator(
         control_plane,
         operator_install,
         checkpoints=checkpoints,
-        priority=PRIORITY,
+        priority=priority,
         name=f"operator-restart-1-{uuid.uuid4().hex[:4]}",
     )
     try:
+        wait_for("the restarted operator in the peering", leading(priority))
         custom.patch_namespaced_custom_object(
             API_GROUP,
             API_VERSION,
@@ -265,11 +325,12 @@ def test_sigkill_mid_action_neither_loses_nor_repeats_it(
         assert annotation is None and not applied.exists()
 
     (checkpoints / f"hold-{step}").unlink()
+    priorities.add(priority := next(PRIORITIES))
     second = start_operator(
         control_plane,
         operator_install,
         checkpoints=checkpoints,
-        priority=PRIORITY + 1,
+        priority=priority,
         name=f"operator-restart-2-{uuid.uuid4().hex[:4]}",
     )
     try:

@@ -46,7 +46,12 @@ STACK = Topology(
 
 
 def _detection(
-    component: str, family: str, onset: float, score: float, instance: str | None = None
+    component: str,
+    family: str,
+    onset: float,
+    score: float,
+    instance: str | None = None,
+    kind: SignalKind = SignalKind.GAUGE,
 ) -> Detection:
     values = np.zeros(TS.size)
     signal = Signal(
@@ -54,7 +59,7 @@ def _detection(
         instance,
         family,
         family,
-        SignalKind.GAUGE,
+        kind,
         family,
         values,
         Labels({"instance": instance} if instance else {}),
@@ -75,8 +80,16 @@ def _detection(
 
 
 def _strong(component: str, onset: float, families: int = 4) -> tuple[Detection, ...]:
+    # it fails loudly: its first signal is its error ratio (a symptom), the others load
     return tuple(
-        _detection(component, f"{component}-m{i}", onset + 15 * i, 80.0) for i in range(families)
+        _detection(
+            component,
+            f"{component}-m{i}",
+            onset + 15 * i,
+            80.0,
+            kind=SignalKind.ERROR_RATIO if i == 0 else SignalKind.GAUGE,
+        )
+        for i in range(families)
     )
 
 

@@ -26,8 +26,9 @@ KEY_KILL = "0f3c11112222333344445555666677ab"
 def policy(name: str, *components: str) -> dict[str, Any]:
     return {
         "metadata": {"name": name, "namespace": "team-a"},
-        "spec": {"components": [{"name": c, "kind": "app", "selector": {"job": c}}
-                                for c in components]},
+        "spec": {
+            "components": [{"name": c, "kind": "app", "selector": {"job": c}} for c in components]
+        },
     }
 
 
@@ -45,24 +46,49 @@ def run(cluster: FakeCluster, *argv: str) -> tuple[int, str, str]:
 
 def diagnosed(cluster: FakeCluster, *, annotations: dict[str, str] | None = None) -> None:
     cluster.diagnoses[("team-a", "checkout-1")] = {
-        "metadata": {"name": "checkout-1", "namespace": "team-a",
-                     "creationTimestamp": "2031-03-04T05:00:00Z",
-                     "annotations": annotations or {}},
-        "spec": {"symptom": {"component": "checkout"}, "window": {"lookback": "30m"},
-                 "policyRef": {"name": "shop"}, "mode": "dry-run"},
+        "metadata": {
+            "name": "checkout-1",
+            "namespace": "team-a",
+            "creationTimestamp": "2031-03-04T05:00:00Z",
+            "annotations": annotations or {},
+        },
+        "spec": {
+            "symptom": {"component": "checkout"},
+            "window": {"lookback": "30m"},
+            "policyRef": {"name": "shop"},
+            "mode": "dry-run",
+        },
         "status": {
             "phase": "Completed",
-            "rootCause": {"component": "payments-db", "confidence": 0.81,
-                          "summary": "lock waits on the orders table"},
+            "rootCause": {
+                "component": "payments-db",
+                "confidence": 0.81,
+                "summary": "lock waits on the orders table",
+            },
             "candidates": [{"component": "payments-db", "score": 0.81}],
             "remediations": [
-                {"action": "drain-pod", "target": "checkout-7d9f", "state": "proposed",
-                 "idempotencyKey": KEY_DRAIN},
-                {"action": "kill-mysql-queries", "target": "payments-db", "state": "proposed",
-                 "idempotencyKey": KEY_KILL},
+                {
+                    "action": "drain-pod",
+                    "target": "checkout-7d9f",
+                    "state": "proposed",
+                    "idempotencyKey": KEY_DRAIN,
+                },
+                {
+                    "action": "kill-mysql-queries",
+                    "target": "payments-db",
+                    "state": "proposed",
+                    "idempotencyKey": KEY_KILL,
+                },
             ],
-            "conditions": [{"type": "Ready", "status": "True", "reason": "Diagnosed",
-                            "message": "", "lastTransitionTime": "2031-03-04T05:01:00Z"}],
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "Diagnosed",
+                    "message": "",
+                    "lastTransitionTime": "2031-03-04T05:01:00Z",
+                }
+            ],
             "reportRef": {"name": "checkout-1-report"},
         },
     }
@@ -73,10 +99,20 @@ def diagnosed(cluster: FakeCluster, *, annotations: dict[str, str] | None = None
 
 def test_create_sends_a_valid_diagnosis(capsys: pytest.CaptureFixture[str]) -> None:
     cluster = cluster_with_policy()
-    code, out, _ = run(cluster, "create", "--service", "checkout", "--since", "45m",
-                       "--mode", "dry-run", "--route", "/api/pay")
+    code, out, _ = run(
+        cluster,
+        "create",
+        "--service",
+        "checkout",
+        "--since",
+        "45m",
+        "--mode",
+        "dry-run",
+        "--route",
+        "/api/pay",
+    )
     assert code == 0, capsys.readouterr().err
-    ((namespace, name), body), = cluster.diagnoses.items()
+    (((namespace, name), body),) = cluster.diagnoses.items()
     assert namespace == "team-a" and name.startswith("checkout-")
     assert name in out
     spec = DiagnosisSpec.model_validate(body["spec"])
@@ -132,8 +168,14 @@ def test_list_and_show() -> None:
     assert code == 0
     header, row = out.splitlines()
     assert header.split()[:3] == ["NAME", "PHASE", "MODE"]
-    assert row.split()[:6] == ["checkout-1", "Completed", "dry-run", "checkout", "payments-db",
-                               "0.81"]
+    assert row.split()[:6] == [
+        "checkout-1",
+        "Completed",
+        "dry-run",
+        "checkout",
+        "payments-db",
+        "0.81",
+    ]
     code, out, _ = run(cluster, "-n", "elsewhere", "list")
     assert "No diagnoses in namespace elsewhere" in out
     code, out, _ = run(cluster, "-n", "team-a", "list", "-n", "elsewhere")  # after wins
@@ -154,7 +196,8 @@ def test_report_prints_the_configmap_or_the_summary() -> None:
     cluster = cluster_with_policy()
     diagnosed(cluster)
     cluster.configmaps[("team-a", "checkout-1-report")] = {
-        "report.md": "# Diagnosis\nlock waits\n", "diagnosis.json": '{"rootCause": {}}',
+        "report.md": "# Diagnosis\nlock waits\n",
+        "diagnosis.json": '{"rootCause": {}}',
     }
     assert run(cluster, "report", "checkout-1")[1] == "# Diagnosis\nlock waits\n"
     assert run(cluster, "report", "checkout-1", "--format", "json")[1] == '{"rootCause": {}}\n'
@@ -186,9 +229,12 @@ def test_approve_by_key_prefix_records_user_and_time() -> None:
     cluster.user = "bob"
     code, out, _ = run(cluster, "approve", "checkout-1", "drain-pod")
     assert code == 0 and "already approved by alice@example.org" in out
-    assert approvals_from(
-        cluster.diagnoses[("team-a", "checkout-1")]["metadata"]["annotations"]
-    )[KEY_DRAIN].user == "alice@example.org"
+    assert (
+        approvals_from(cluster.diagnoses[("team-a", "checkout-1")]["metadata"]["annotations"])[
+            KEY_DRAIN
+        ].user
+        == "alice@example.org"
+    )
 
 
 def test_approve_ambiguous_or_unknown_key_lists_the_remediations(
@@ -201,8 +247,9 @@ def test_approve_ambiguous_or_unknown_key_lists_the_remediations(
     assert KEY_DRAIN in err and KEY_KILL in err
     assert run(cluster, "approve", "checkout-1", "rate-limit-client")[0] == 1
     assert "matches none" in capsys.readouterr().err
-    assert "annotations" not in cluster.diagnoses[("team-a", "checkout-1")]["metadata"] or not (
-        cluster.diagnoses[("team-a", "checkout-1")]["metadata"]["annotations"]
+    assert (
+        "annotations" not in cluster.diagnoses[("team-a", "checkout-1")]["metadata"]
+        or not (cluster.diagnoses[("team-a", "checkout-1")]["metadata"]["annotations"])
     )
 
 
@@ -212,6 +259,27 @@ def test_approve_a_finished_remediation_is_refused(capsys: pytest.CaptureFixture
     cluster.diagnoses[("team-a", "checkout-1")]["status"]["remediations"][0]["state"] = "succeeded"
     assert run(cluster, "approve", "checkout-1", KEY_DRAIN)[0] == 1
     assert "already succeeded" in capsys.readouterr().err
+
+
+def test_approve_in_observe_mode_is_refused_and_records_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cluster = cluster_with_policy()
+    diagnosed(cluster)
+    body = cluster.diagnoses[("team-a", "checkout-1")]
+    body["spec"]["mode"] = "observe"
+    assert run(cluster, "approve", "checkout-1", "drain-pod")[0] == 1
+    err = capsys.readouterr().err
+    assert "mode observe: nothing will run; switch the Diagnosis to dry-run or remediate" in err
+    assert KEY_DRAIN in err  # says what was not approved
+    assert approvals_from(body["metadata"].get("annotations")) == {}
+    # A Diagnosis without a mode is in observe mode (the CRD's default).
+    del body["spec"]["mode"]
+    assert run(cluster, "approve", "checkout-1", KEY_DRAIN)[0] == 1
+    assert approvals_from(body["metadata"].get("annotations")) == {}
+    body["spec"]["mode"] = "remediate"
+    assert run(cluster, "approve", "checkout-1", KEY_DRAIN)[0] == 0
+    assert set(approvals_from(body["metadata"]["annotations"])) == {KEY_DRAIN}
 
 
 # --------------------------------------------------------------------- pause

@@ -171,7 +171,12 @@ def _result(evidence: int = 3) -> DiagnosisResult:
 
 
 def test_results_are_copied_bounded_and_ordered() -> None:
-    status = with_result(walk(Phase.PENDING), result=_result(evidence=MAX_EVIDENCE + 7))
+    status = with_result(
+        walk(Phase.PENDING),
+        result=_result(evidence=MAX_EVIDENCE + 7),
+        diagnosis_uid="uid-1",
+        namespace="shop",
+    )
     assert status.root_cause is not None and status.root_cause.confidence == 1.0
     assert len(status.evidence) == MAX_EVIDENCE
     assert status.evidence_total == MAX_EVIDENCE + 7
@@ -184,7 +189,12 @@ def test_results_are_copied_bounded_and_ordered() -> None:
 
 def test_rerun_clears_the_previous_results() -> None:
     done = transition(
-        with_result(walk(Phase.PENDING, Phase.PLANNING), result=_result()),
+        with_result(
+            walk(Phase.PENDING, Phase.PLANNING),
+            result=_result(),
+            diagnosis_uid="uid-1",
+            namespace="shop",
+        ),
         target=Phase.COMPLETED,
         generation=1,
         now=T0,
@@ -207,7 +217,9 @@ def test_status_patch_sends_only_changes() -> None:
 
 def test_skipped_remediations_say_why() -> None:
     status = skip_remediations(
-        with_result(walk(Phase.PENDING), result=_result()), reason="no executor", now=T0
+        with_result(walk(Phase.PENDING), result=_result(), diagnosis_uid="uid-1", namespace="shop"),
+        reason="no executor",
+        now=T0,
     )
     assert [(r.state, r.reason) for r in status.remediations] == [
         (RemediationState.SKIPPED, "no executor")

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
-from diagnosis_operator.core.logs import CLIENT_LABELS, LogEvent
+from diagnosis_operator.core.logs import AGENT_LABELS, CLIENT_LABELS, REQUEST_LABELS, LogEvent
 from diagnosis_operator.models.findings import AbusiveClient, ClientPattern
 from diagnosis_operator.models.signals import LogCount
 
@@ -43,13 +44,17 @@ class ClientTraffic:
         return float(sum(self.counts))
 
 
-def client_of(labels: Mapping[str, str]) -> str | None:
-    """Pure: the client address in an extracted-count label set (text or JSON form)."""
-    for name in CLIENT_LABELS:
+def _first_label(labels: Mapping[str, str], names: Sequence[str]) -> str | None:
+    for name in names:
         value = labels.get(name)
         if value:
             return value
     return None
+
+
+def client_of(labels: Mapping[str, str]) -> str | None:
+    """Pure: the client address in an extracted-count label set (any access-line form)."""
+    return _first_label(labels, CLIENT_LABELS)
 
 
 def merge_client_counts(counts: Iterable[LogCount]) -> list[ClientTraffic]:
@@ -81,6 +86,7 @@ def find_floods(*, traffic: Sequence[ClientTraffic], step: float) -> list[Abusiv
     grand_total = float(totals.sum())
     if grand_total <= 0:
         return []
+    grid = np.array(sorted({ts for client in traffic for ts in client.timestamps}))
     floods = []
     for index, client in enumerate(traffic):
         others = np.delete(totals, index)
@@ -93,11 +99,11 @@ def find_floods(*, traffic: Sequence[ClientTraffic], step: float) -> list[Abusiv
             continue
         if peak_rate < FLOOD_MIN_PEAK_RATE:
             continue
-        usual = float(np.median(counts))
-        busy = counts >= usual + 0.25 * (peak - usual) if peak > usual else counts >= peak
-        busy_index = np.flatnonzero(busy)
-        first = client.timestamps[int(busy_index[0])] - step
-        last = client.timestamps[int(busy_index[-1])]
+        first_index, last_index = flood_span(
+            _on_grid(client, grid), low_share=FLOOD_EDGE_SHARE, high_share=FLOOD_BUSY_SHARE
+        )
+        first = float(grid[first_index]) - step
+        last = float(grid[last_index])
         ratio = client.total / max(typical, 1.0)
         floods.append(
             AbusiveClient(
@@ -114,6 +120,44 @@ def find_floods(*, traffic: Sequence[ClientTraffic], step: float) -> list[Abusiv
             )
         )
     return floods
+
+
+FLOOD_BUSY_SHARE = 0.5  # of the way from its quiet to its busy level: flooding
+FLOOD_EDGE_SHARE = 0.1  # still part of the flood's rise or fall
+
+
+def _on_grid(client: ClientTraffic, grid: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """A client's requests per step on the common grid; steps without any are zero."""
+    dense = np.zeros(grid.size)
+    dense[np.searchsorted(grid, np.asarray(client.timestamps))] = client.counts
+    return dense
+
+
+def flood_span(
+    counts: npt.NDArray[np.float64], *, low_share: float, high_share: float
+) -> tuple[int, int]:
+    """Pure: first and last index of a client's flood in its per-step request counts.
+
+    Its quiet and busy levels are the 10th and 90th percentiles, so a flood
+    lasting most of the window still has a start (a median would be the flood
+    itself).  The flood is where the counts pass ``high_share`` of the way
+    between the two, widened over the neighbouring steps still above
+    ``low_share`` of it (the rise and the fall).
+    """
+    low = float(np.percentile(counts, 10))
+    high = float(np.percentile(counts, 90))
+    if high <= low:
+        high = float(counts.max())
+    busy = np.flatnonzero(counts >= low + high_share * (high - low))
+    if busy.size == 0:
+        return 0, counts.size - 1
+    edge = low + low_share * (high - low)
+    first, last = int(busy[0]), int(busy[-1])
+    while first > 0 and counts[first - 1] > edge:
+        first -= 1
+    while last + 1 < counts.size and counts[last + 1] > edge:
+        last += 1
+    return first, last
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +183,8 @@ def _bursts_from_counts(counts: Iterable[LogCount], *, step: float) -> list[_Bur
             bursts.append(
                 _Burst(
                     ip=ip,
-                    request=count.labels.get("request", "") or "?",
-                    agent=count.labels.get("agent") or None,
+                    request=_first_label(count.labels, REQUEST_LABELS) or "?",
+                    agent=_first_label(count.labels, AGENT_LABELS),
                     requests=requests,
                     first=ts - step,
                     last=ts,

@@ -91,6 +91,8 @@ HEALTH_KINDS = (
     SignalKind.CPU,
     SignalKind.LOG_SIGNIFICANT,
 )
+# What users feel (see ComponentEvidence.has_symptom).
+SYMPTOM_KINDS = (SignalKind.ERROR_RATIO, SignalKind.LATENCY, SignalKind.LOG_SIGNIFICANT)
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,23 @@ class ComponentEvidence:
         moments = [d.onset for d in self.metric_detections if d.score >= Z_THRESHOLD]
         moments.extend(event.ts for event, _ in self.new_categories.values())
         return min(moments) if moments else None
+
+    @property
+    def has_symptom(self) -> bool:
+        """Whether it shows what users feel: failures, slowness or severe new log lines.
+
+        Traffic, connections, CPU or memory that moved are load, not harm: a
+        window where only they moved (a morning ramp, an autoscaler adding
+        pods) holds no incident to diagnose.
+        """
+        if self.new_categories:
+            return True
+        return any(
+            d.signal.kind in SYMPTOM_KINDS
+            and d.anomaly.direction == "up"
+            and d.score >= Z_THRESHOLD
+            for d in self.metric_detections
+        )
 
     @property
     def significant(self) -> bool:
@@ -359,10 +378,22 @@ def score_components(
     blame = caller_blame(named)
     lead = named_lead(window, tolerance)
 
+    self_failing = {
+        name for name, ev in evidence.items() if fails_by_itself(evidence=ev, window=window)
+    }
+
     def causes(dependency: str, caller: str) -> bool:
-        """Whether a significant ``dependency`` went bad early enough to explain ``caller``."""
+        """Whether a significant ``dependency`` went bad early enough to explain ``caller``.
+
+        Never when the caller fails by itself (``fails_by_itself``), nor when
+        the dependency only did less, from the caller's onset on: a callee
+        whose traffic and CPU fell once its caller broke is what the broken
+        caller no longer sends it.
+        """
         other = anomalous.get(dependency)
-        if other is None or not other.significant:
+        if other is None or not other.significant or caller in self_failing:
+            return False
+        if only_fell(other) and onsets[dependency] >= onsets[caller]:
             return False
         allowed = lead if _names_mostly(named.get(caller, {}), dependency) else tolerance
         return onsets[dependency] <= onsets[caller] + allowed
@@ -413,6 +444,54 @@ def score_components(
         )
     scores.sort(key=lambda s: (-s.score, onsets[s.component], s.component))
     return scores
+
+
+def only_fell(evidence: ComponentEvidence) -> bool:
+    """Pure: whether all a component shows is less activity (no symptom, every anomaly down)."""
+    strong = [d for d in evidence.metric_detections if d.score >= Z_THRESHOLD]
+    return (
+        bool(strong)
+        and not evidence.has_symptom
+        and all(d.anomaly.direction == "down" for d in strong)
+    )
+
+
+SELF_FAILED_SHARE = 0.8  # of a proxy's incident 5xx lines that name no upstream
+SELF_FAILED_MIN_LINES = 5
+OWN_ERRORS_MAX_P = 1e-3
+
+
+def fails_by_itself(*, evidence: ComponentEvidence, window: Window) -> bool:
+    """Pure: whether a proxy answers its failures itself, without reaching any upstream.
+
+    Most (``SELF_FAILED_SHARE``) of its incident 5xx access lines name no
+    upstream address although its lines name upstreams otherwise (the format
+    has the field), and its own error lines (not access lines: a failed
+    reload, a resolver or rate-limit error) burst after the window's first
+    quarter (Poisson tail below ``OWN_ERRORS_MAX_P`` at the cautious upper
+    bound of their earlier rate).  Such a proxy is the cause of its errors;
+    the quiet behind it is their consequence.
+    """
+    if evidence.component.kind is not ComponentKind.PROXY or evidence.logs is None:
+        return False
+    failed = [
+        e
+        for e in incident_events(evidence=evidence, category=LogCategory.UPSTREAM_ERROR)
+        if e.access is not None and e.access.status is not None and e.access.status >= 500
+    ]
+    if len(failed) < SELF_FAILED_MIN_LINES:
+        return False
+    unnamed = sum(1 for e in failed if not (e.access and e.access.upstream))
+    if unnamed < SELF_FAILED_SHARE * len(failed):
+        return False
+    if not any(e.access is not None and e.access.upstream for e in evidence.logs.events):
+        return False
+    cut = window.start + 0.25 * window.duration
+    own = [e.ts for e in evidence.logs.events if e.access is None and e.severity >= 1.0]
+    before = sum(1 for ts in own if ts < cut)
+    after = len(own) - before
+    usual = (before + 1.0 + math.sqrt(before + 1.0)) / max(cut - window.start, 1.0)
+    return _poisson_tail(after, usual * max(window.end - cut, 1.0)) < OWN_ERRORS_MAX_P
 
 
 NAMED_SHARE = 1 / 3  # share of a caller's dependency mentions that says "this one failed"
@@ -536,8 +615,13 @@ def rank(
         (s for s in scores if evidence[s.component].significant and s.score >= MIN_ROOT_SCORE),
         scores[0] if scores else None,
     )
+    # Without a symptom anywhere there is nothing to explain, however much moved.
+    symptomatic = any(ev.has_symptom for ev in evidence.values())
     root_ok = (
-        best is not None and evidence[best.component].significant and best.score >= MIN_ROOT_SCORE
+        best is not None
+        and evidence[best.component].significant
+        and best.score >= MIN_ROOT_SCORE
+        and symptomatic
     )
     backend_onset = min(
         (ev.onset for ev in evidence.values() if ev.onset is not None and ev.significant),
@@ -563,6 +647,9 @@ def rank(
                 confidence=max(0.5, 1.0 - top),
                 summary=(
                     "No incident in the window: no signal left its baseline far or long enough."
+                    if symptomatic or best is None
+                    else "No incident in the window: load moved (traffic, connections, "
+                    "resources) but no component failed, slowed down or logged severe errors."
                 ),
             ),
             candidates=tuple(
@@ -674,11 +761,18 @@ def find_affected(
     signals: Mapping[str, Sequence[Signal]],
     timestamps: FloatArray,
     upstream_errors: Mapping[str, Mapping[str, int]],
+    upstream_seen: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
+    log_horizon: Mapping[str, float] | None = None,
 ) -> list[AffectedFinding]:
     """Pure: instances degraded while their siblings are not.
 
     ``upstream_errors`` maps a proxy component to counts of 5xx lines per
-    upstream address it named.
+    upstream address it named; ``upstream_seen`` (optional) to the times each
+    address was named, and ``log_horizon`` to the time of the proxy's last
+    line that was read (sampled lines may stop before the end of the window).
+    An address the proxy all but stopped naming long before its last line
+    (``still_failing``) belonged to an instance that recovered: it is no
+    longer degraded.
     """
     findings: list[AffectedFinding] = []
     for component in topology:
@@ -703,9 +797,20 @@ def find_affected(
                 continue
             if len(per_instance) <= max(1, (peers - 1) // 2):
                 for instance, detection in per_instance.items():
-                    if not _siblings_moved_alike(detection, siblings[key], timestamps):
+                    if not _siblings_moved_alike(
+                        detection, siblings[key], timestamps
+                    ) and errors_stand_out(
+                        detection=detection, peers=siblings[key], timestamps=timestamps
+                    ):
                         singled[instance].append(detection)
-        upstream_share = _upstream_shares(topology, component, instances, upstream_errors)
+        upstream_share = _upstream_shares(
+            topology,
+            component,
+            instances,
+            upstream_errors,
+            upstream_seen or {},
+            log_horizon or {},
+        )
         for instance in instances:
             found = sorted(singled.get(instance, []), key=lambda d: -d.score)
             health = [
@@ -771,6 +876,70 @@ def _siblings_moved_alike(
     return sibling_shift / shift >= SIBLING_SHIFT_SHARE
 
 
+# An instance's failed requests single it out only when they are many, a
+# material share of its requests, and unlikely at its siblings' error rate.
+ERROR_EXCESS_MIN = 10.0
+ERROR_SHARE_GAP = 0.01
+ERROR_SURPRISE_LOG10 = -4.0
+
+
+def poisson_tail_log10_bound(*, observed: float, expected: float) -> float:
+    """Pure: an upper bound of log10 P(X >= observed), X ~ Poisson(expected) (Chernoff).
+
+    Exact enough to tell noise from a failing instance, and free of the
+    underflow a direct sum has at thousands of events.
+    """
+    if observed <= expected:
+        return 0.0
+    mu = max(expected, 1e-9)
+    return (observed - mu - observed * math.log(observed / mu)) / math.log(10.0)
+
+
+def errors_stand_out(
+    *, detection: Detection, peers: Sequence[Signal], timestamps: FloatArray
+) -> bool:
+    """Pure: whether an instance's error-ratio rise is more than a few unlucky requests.
+
+    From the onset to the end of the window, its failed requests must exceed
+    what its siblings' pooled error rate (their baseline's without siblings'
+    data) predicts for its number of requests by ``ERROR_EXCESS_MIN``, by
+    ``ERROR_SHARE_GAP`` of its requests, and be that unlikely.  A 5xx ratio
+    rests on the requests behind it: four random 500s among seventy requests
+    are 94 % success for a minute, and no reason to drain anything.  Other
+    signals, and ratios without their counts, are not judged here.
+    """
+    signal = detection.signal
+    if signal.kind is not SignalKind.ERROR_RATIO or signal.events is None:
+        return True
+    if signal.requests is None:
+        return True
+    period = timestamps >= detection.onset
+    errors = float(np.nansum(signal.events[period]))
+    requests = float(np.nansum(signal.requests[period]))
+    if requests <= 0:
+        return False
+    sibling_errors = sibling_requests = 0.0
+    for other in peers:
+        if (
+            other.peer_key == signal.peer_key
+            and other.instance != signal.instance
+            and other.events is not None
+            and other.requests is not None
+        ):
+            sibling_errors += float(np.nansum(other.events[period]))
+            sibling_requests += float(np.nansum(other.requests[period]))
+    if sibling_requests > 0:
+        share = (sibling_errors + 0.5) / (sibling_requests + 1.0)
+    else:
+        share = detection.anomaly.baseline if math.isfinite(detection.anomaly.baseline) else 0.0
+    expected = requests * share
+    return (
+        errors - expected >= ERROR_EXCESS_MIN
+        and errors / requests - share >= ERROR_SHARE_GAP
+        and poisson_tail_log10_bound(observed=errors, expected=expected) <= ERROR_SURPRISE_LOG10
+    )
+
+
 def _labels_for(signals: Sequence[Signal], instance: str) -> Mapping[str, str] | None:
     for signal in signals:
         if signal.instance == instance:
@@ -778,23 +947,52 @@ def _labels_for(signals: Sequence[Signal], instance: str) -> Mapping[str, str] |
     return None
 
 
+RECOVERED_SHARE = 0.25  # the final part of the errors' span that must still hold some
+RECENT_RATE_SHARE = 0.2  # of their average rate, for the errors to be going on
+
+
+def still_failing(*, times: Sequence[float], end: float) -> bool:
+    """Pure: whether errors at ``times`` still went on near ``end`` (how far logs were read).
+
+    The final ``RECOVERED_SHARE`` of the span from the first error to ``end``
+    must hold at least ``RECENT_RATE_SHARE`` of the errors it would hold at
+    their average rate: a pod that failed for ninety seconds and then drew
+    the odd random error, while the proxy logged on for half an hour, recovered.
+    """
+    if not times:
+        return False
+    span = end - min(times)
+    if span <= 0:
+        return True
+    recent = sum(1 for ts in times if ts >= end - RECOVERED_SHARE * span)
+    return recent >= RECENT_RATE_SHARE * RECOVERED_SHARE * len(times)
+
+
 def _upstream_shares(
     topology: Topology,
     component: Component,
     instances: Sequence[str],
     upstream_errors: Mapping[str, Mapping[str, int]],
+    upstream_seen: Mapping[str, Mapping[str, Sequence[float]]],
+    log_horizon: Mapping[str, float],
 ) -> dict[str, tuple[int, int, str]]:
-    """Instances named by >= 60% (and >= 3) of a calling proxy's 5xx lines."""
+    """Instances named by >= 60% (and >= 3) of a calling proxy's 5xx lines, still failing."""
     shares: dict[str, tuple[int, int, str]] = {}
     for caller in topology.dependents_of(component.name):
         counts = upstream_errors.get(caller, {})
+        seen = upstream_seen.get(caller, {})
         total = sum(counts.values())
         if total < 3:
             continue
         for address, count in counts.items():
             instance = _match_instance(address, instances)
-            if instance is not None and count >= 3 and count / total >= 0.6:
-                shares[instance] = (count, total, caller)
+            if instance is None or count < 3 or count / total < 0.6:
+                continue
+            times = seen.get(address)
+            horizon = log_horizon.get(caller)
+            if times and horizon is not None and not still_failing(times=times, end=horizon):
+                continue
+            shares[instance] = (count, total, caller)
     return shares
 
 
@@ -859,10 +1057,15 @@ __all__ = [
     "ComponentEvidence",
     "Ranking",
     "Score",
+    "errors_stand_out",
+    "fails_by_itself",
     "find_affected",
     "new_log_categories",
     "new_slow_queries",
+    "only_fell",
+    "poisson_tail_log10_bound",
     "rank",
     "score_components",
     "sole_affected_instance",
+    "still_failing",
 ]

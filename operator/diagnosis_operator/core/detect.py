@@ -85,6 +85,9 @@ class Signal:
     # A ratio with a zero baseline is judged by how unlikely these counts are,
     # not by its own z-score (one failed request in a quiet step is 4% of it).
     events: FloatArray | None = None
+    # For the 5xx share: the requests behind it per step (how many trials the
+    # ratio rests on, so that a few unlucky requests are told from a failing instance).
+    requests: FloatArray | None = None
 
     @functools.cached_property
     def peer_key(self) -> tuple[str, str, Labels]:
@@ -176,19 +179,130 @@ def _looks_monotonic(values: FloatArray) -> bool:
     return bool((diffs >= 0).all() and int((diffs > 0).sum()) >= 3 and finite[-1] > finite[0])
 
 
-def counter_rate(values: FloatArray, *, step: float) -> FloatArray:
-    """Pure: per-second increase between grid points; a drop is a counter reset."""
+def counter_rate(values: FloatArray, *, step: float, period: int | None = None) -> FloatArray:
+    """Pure: per-second increase of a counter on the grid; a drop is a counter reset.
+
+    The increase is taken over one sample period (``sample_periods``; given
+    or found from the values): a counter scraped every step gives the
+    increase since the previous step; one whose samples the range query
+    repeats (scraped less often than the grid steps) gives the increase since
+    its previous real sample, spread over the time between them, as ``rate``
+    over a range of two scrapes does, instead of zero at a repeat and double
+    at the next change.
+    """
     rate = np.full(values.shape, np.nan, dtype=np.float64)
     if values.size < 2:
         return rate
     diffs = np.diff(values)
     increase = np.where(diffs < 0, values[1:], diffs)
-    rate[1:] = increase / step
+    if period is None:
+        period = int(sample_periods(values[None, :])[0])
+    if period <= 1:
+        rate[1:] = increase / step
+        return rate
+    cumulative = np.concatenate(([0.0], np.cumsum(np.where(np.isfinite(increase), increase, 0.0))))
+    # cumulative[i] is the increase up to grid point i
+    windowed = cumulative[period:] - cumulative[:-period]
+    rate[period:] = np.where(np.isfinite(values[period:]), windowed / (period * step), np.nan)
     return rate
 
 
-def _instance_of(labels: Mapping[str, str]) -> str | None:
-    for name in ("instance", "pod", "host", "hostname"):
+SAMPLE_PERIOD_MAX = 20  # grid steps; samples further apart leave gaps (5 min lookback)
+SAMPLE_PERIOD_MIN_CHANGES = 8
+SAMPLE_PERIOD_SHARE = 0.8
+
+
+def sample_periods(values: FloatArray) -> npt.NDArray[np.intp]:
+    """Pure: per row, how many grid steps apart a counter's real samples are (1: every step).
+
+    A range query repeats the newest sample at every step until the next one
+    (lookback), so a counter scraped every 30 s on a 15 s grid changes at
+    every other step only, and nearly all (``SAMPLE_PERIOD_SHARE``) the gaps
+    between its changes are multiples of that period; the longest such period
+    is the row's.  A counter scraped at every step, or a sparse one that
+    moves now and then, shows no such period (or too few changes to tell) and
+    keeps 1.
+    """
+    rows, size = values.shape
+    periods = np.ones(rows, dtype=np.intp)
+    if size < SAMPLE_PERIOD_MIN_CHANGES + 2:
+        return periods
+    valid = np.isfinite(values)
+    column = np.arange(size)
+    last_valid = np.where(valid, column[None, :], -1)
+    np.maximum.accumulate(last_valid, axis=1, out=last_valid)
+    previous = np.full((rows, size), -1, dtype=np.intp)
+    previous[:, 1:] = last_valid[:, :-1]
+    row_index = np.arange(rows)[:, None]
+    before = values[row_index, np.maximum(previous, 0)]
+    with np.errstate(invalid="ignore"):
+        change = valid & (previous >= 0) & (values != before)
+    last_change = np.where(change, column[None, :], -1)
+    np.maximum.accumulate(last_change, axis=1, out=last_change)
+    prior_change = np.full((rows, size), -1, dtype=np.intp)
+    prior_change[:, 1:] = last_change[:, :-1]
+    has_gap = change & (prior_change >= 0)
+    gaps = np.where(has_gap, column[None, :] - prior_change, 0)
+    counted = has_gap.sum(axis=1)
+    enough = counted >= SAMPLE_PERIOD_MIN_CHANGES
+    needed = SAMPLE_PERIOD_SHARE * np.maximum(counted, 1)
+    # a gap of one step is a multiple of no longer period: many of them rule all out
+    candidates = enough & ((has_gap & (gaps == 1)).sum(axis=1) <= counted - needed)
+    if not candidates.any():
+        return periods
+    chosen = np.flatnonzero(candidates)
+    sub_gaps, sub_has = gaps[chosen], has_gap[chosen]
+    for period in range(2, SAMPLE_PERIOD_MAX + 1):
+        share = (sub_has & (sub_gaps % period == 0)).sum(axis=1)
+        periods[chosen] = np.where(share >= needed[chosen], period, periods[chosen])
+    return periods
+
+
+# Labels naming the node a series was scraped from or describes (cAdvisor, the
+# kubelet, node agents): the ``instance`` of such a series is the node's scrape
+# address, not the workload instance's.
+NODE_LABELS = ("node", "node_name", "nodename", "kubernetes_node", "kubernetes_io_hostname")
+PodKey = tuple[str, str]  # (namespace, pod)
+
+
+def instance_names(label_sets: Iterable[Mapping[str, str]]) -> dict[PodKey, str]:
+    """Pure: the instance name of every pod (namespace, pod) that the label sets mention.
+
+    A pod is one instance whatever scraped its series: its own endpoint
+    (``instance`` is the pod's address), the kubelet's cAdvisor (``instance``
+    is the node's), an exporter describing many pods (``instance`` is the
+    exporter's).  A pod goes by the ``instance`` value that belongs to it
+    alone: never seen with another pod, not on a series that names a node;
+    among those, the one most of its series carry.  A pod without one goes
+    by its pod name, so a node or an exporter is never taken for it.
+    """
+    pods_of: dict[str, set[PodKey]] = defaultdict(set)
+    own: dict[PodKey, dict[str, int]] = {}
+    for labels in label_sets:
+        pod = labels.get("pod")
+        if not pod:
+            continue
+        key = (labels.get("namespace", ""), pod)
+        counts = own.setdefault(key, {})
+        address = labels.get("instance")
+        if not address:
+            continue
+        pods_of[address].add(key)
+        if not any(labels.get(name) for name in NODE_LABELS):
+            counts[address] = counts.get(address, 0) + 1
+    names: dict[PodKey, str] = {}
+    for key, counts in own.items():
+        mine = [(-n, address) for address, n in counts.items() if len(pods_of[address]) == 1]
+        names[key] = min(mine)[1] if mine else key[1]
+    return names
+
+
+def instance_of(labels: Mapping[str, str], *, pods: Mapping[PodKey, str]) -> str | None:
+    """Pure: the instance a series or stream belongs to (its pod first, see ``instance_names``)."""
+    pod = labels.get("pod")
+    if pod:
+        return pods.get((labels.get("namespace", ""), pod), pod)
+    for name in ("instance", "host", "hostname"):
         if labels.get(name):
             return labels[name]
     return None
@@ -199,26 +313,61 @@ def build_signals(*, component: ComponentSignals, window: Window, step: float) -
     size = len(grid_timestamps(window=window, step=step))
     signals: list[Signal] = []
     rates: dict[tuple[str, Labels], FloatArray] = {}
+    pods = instance_names(series.labels for series in component.series)
 
-    for series in component.series:
-        if series.name.endswith(_SKIPPED_SUFFIXES):
-            continue
-        raw = _on_grid(
+    kept = [series for series in component.series if not series.name.endswith(_SKIPPED_SUFFIXES)]
+    raws = [
+        _on_grid(
             series.timestamps, series.values, start=window.start, step=step, size=size, fill=np.nan
         )
-        counter = is_counter_name(series.name) or _looks_monotonic(raw)
-        values = counter_rate(raw, step=step) if counter else raw
+        for series in kept
+    ]
+    counters = [
+        is_counter_name(series.name) or _looks_monotonic(raw)
+        for series, raw in zip(kept, raws, strict=True)
+    ]
+    counter_rows = [raw for raw, counter in zip(raws, counters, strict=True) if counter]
+    periods = iter(sample_periods(np.vstack(counter_rows)).tolist() if counter_rows else [])
+    built: list[tuple[Series, FloatArray, bool]] = []
+    for series, raw, counter in zip(kept, raws, counters, strict=True):
+        values = counter_rate(raw, step=step, period=next(periods)) if counter else raw
         if counter:
             rates[(series.name, series.labels)] = values
-        signals.append(_metric_signal(component.component, series, values, counter, step))
+        built.append((series, values, counter))
+    for series, values, counter in built:
+        # A histogram's or summary's ``_sum`` moves only when requests end: it
+        # is as sparse as its ``_count``, whose requests are its events.
+        count = (
+            rates.get((series.name[: -len("_sum")] + "_count", series.labels))
+            if counter and series.name.endswith("_sum")
+            else None
+        )
+        signals.append(
+            _metric_signal(
+                component.component,
+                series,
+                values,
+                counter,
+                step,
+                pods=pods,
+                events=None if count is None else count * step,
+            )
+        )
 
-    signals.extend(_derived_signals(component.component, rates, step))
-    signals.extend(_log_signals(component, window=window, step=step, size=size))
+    signals.extend(_derived_signals(component.component, rates, step, pods=pods))
+    signals.extend(_log_signals(component, window=window, step=step, size=size, pods=pods))
     return signals
 
 
 def _metric_signal(
-    component: str, series: Series, values: FloatArray, counter: bool, step: float
+    component: str,
+    series: Series,
+    values: FloatArray,
+    counter: bool,
+    step: float,
+    *,
+    pods: Mapping[PodKey, str],
+    events: FloatArray | None = None,
 ) -> Signal:
     selector = _selector_text(series.name, series.labels)
     query = f"rate({selector}[{rate_range(step)}])" if counter else selector
@@ -237,13 +386,14 @@ def _metric_signal(
         kind = SignalKind.CPU
     return Signal(
         component=component,
-        instance=_instance_of(series.labels),
+        instance=instance_of(series.labels, pods=pods),
         name=series.name + (" rate" if counter else ""),
         family=family,
         kind=kind,
         query=query,
         values=values,
         labels=series.labels,
+        events=events,
     )
 
 
@@ -261,7 +411,11 @@ def _sum_rows(rows: Iterable[FloatArray]) -> FloatArray:
 
 
 def _derived_signals(
-    component: str, rates: Mapping[tuple[str, Labels], FloatArray], step: float
+    component: str,
+    rates: Mapping[tuple[str, Labels], FloatArray],
+    step: float,
+    *,
+    pods: Mapping[PodKey, str],
 ) -> list[Signal]:
     window_text = rate_range(step)
     derived: list[Signal] = []
@@ -269,7 +423,7 @@ def _derived_signals(
         list
     )
     for (name, labels), values in rates.items():
-        by_family_instance[(name, _instance_of(labels))].append((labels, values))
+        by_family_instance[(name, instance_of(labels, pods=pods))].append((labels, values))
 
     for (name, instance), members in sorted(
         by_family_instance.items(), key=lambda item: (item[0][0], item[0][1] or "")
@@ -285,7 +439,12 @@ def _derived_signals(
             errors = [
                 values for labels, values in status_members if _status_of(labels).startswith("5")
             ]
-            error_rate = _sum_rows(errors) if errors else np.where(np.isnan(total), np.nan, 0.0)
+            # a 5xx series that does not exist yet counted no failure yet
+            error_rate = (
+                np.where(np.isnan(total), np.nan, np.nan_to_num(_sum_rows(errors), nan=0.0))
+                if errors
+                else np.where(np.isnan(total), np.nan, 0.0)
+            )
             with np.errstate(invalid="ignore", divide="ignore"):
                 ratio = np.where(total > 0, error_rate / np.where(total > 0, total, 1.0), np.nan)
             status_label = next(
@@ -307,6 +466,7 @@ def _derived_signals(
                     values=ratio,
                     labels=instance_labels,
                     events=error_rate * step,
+                    requests=total * step,
                 )
             )
             derived.append(
@@ -349,8 +509,7 @@ def _derived_signals(
                         labels=instance_labels,
                     )
                 )
-        lowered = name.lower()
-        if "cpu" in lowered and "seconds" in lowered and name.endswith("_total"):
+        if is_cpu_usage_counter(name):
             derived.append(
                 Signal(
                     component=component,
@@ -364,6 +523,22 @@ def _derived_signals(
                 )
             )
     return derived
+
+
+# CPU-time counters that are not time spent running: waiting for a core or a
+# throttled period is no usage (adding it would count a throttled pod twice).
+_NOT_CPU_USAGE = ("throttl", "steal", "wait", "idle", "period")
+
+
+def is_cpu_usage_counter(name: str) -> bool:
+    """Pure: a counter of CPU seconds used (``process_cpu_seconds_total``, cAdvisor usage...)."""
+    lowered = name.lower()
+    return (
+        "cpu" in lowered
+        and "seconds" in lowered
+        and name.endswith("_total")
+        and not any(word in lowered for word in _NOT_CPU_USAGE)
+    )
 
 
 def _status_of(labels: Mapping[str, str]) -> str:
@@ -387,7 +562,12 @@ def _common_instance_labels(label_sets: Iterable[Labels]) -> Labels:
 
 
 def _log_signals(
-    component: ComponentSignals, *, window: Window, step: float, size: int
+    component: ComponentSignals,
+    *,
+    window: Window,
+    step: float,
+    size: int,
+    pods: Mapping[PodKey, str],
 ) -> list[Signal]:
     signals: list[Signal] = []
     sets: list[tuple[str, SignalKind, Sequence[LogCount], str]] = [
@@ -412,7 +592,7 @@ def _log_signals(
             signals.append(
                 Signal(
                     component=component.component,
-                    instance=_instance_of(count.labels),
+                    instance=instance_of(count.labels, pods=pods),
                     name=name,
                     family=name,
                     kind=kind,
@@ -598,6 +778,14 @@ def _detect_rows(usable: Sequence[Signal], timestamps: FloatArray) -> list[Detec
     count = exceed.sum(axis=1)
     peak_strength = strength.max(axis=1)
     significant = (count >= 2) | ((count == 1) & (peak_strength >= Z_SINGLE))
+    # A series that began in the window (a pod the autoscaler added, an
+    # exporter restarted) has no baseline of its own to depart from.
+    significant &= in_base.sum(axis=1) >= MIN_POINTS
+    # Nor is growth at the pace the baseline already had (a morning ramp) a
+    # departure: the points must also stand out from the baseline's trend.
+    significant &= departs_from_trend(
+        filled, in_base, after=after, scale=scale, going_up=going_up, z_limit=Z_THRESHOLD
+    )
     top3 = -np.sort(-strength, axis=1)[:, :3]
     top_mean = top3.sum(axis=1) / np.maximum(np.minimum(count, 3), 1)
     persistence = np.where(count >= 3, 1.0, np.where(count == 2, 0.8, 0.6))
@@ -616,11 +804,25 @@ def _detect_rows(usable: Sequence[Signal], timestamps: FloatArray) -> list[Detec
     sparse = (per_step > 0) & integral & (median == 0) & (mad == 0)
     if sparse.any():
         sparse_rows = np.flatnonzero(sparse)
+        exposure = np.array(
+            [
+                np.nan_to_num(usable[row].requests, nan=0.0)
+                if usable[row].requests is not None
+                and usable[row].requests.shape == timestamps.shape
+                else valid[row].astype(np.float64)
+                for row in sparse_rows.tolist()
+            ]
+        )
+        by_requests = np.array(
+            [usable[row].requests is not None for row in sparse_rows.tolist()], dtype=bool
+        )
         sp_score, sp_onset, sp_marks = _burst_test(
             np.rint(counts[sparse_rows]),
             valid[sparse_rows],
             step=step,
             min_start=max(MIN_POINTS, int(0.15 * size)),
+            exposure=exposure,
+            by_exposure=by_requests,
         )
         significant[sparse_rows] = sp_score >= Z_THRESHOLD
         score[sparse_rows] = sp_score
@@ -672,6 +874,59 @@ def _detect_rows(usable: Sequence[Signal], timestamps: FloatArray) -> list[Detec
         )
     detections.sort(key=lambda d: (-d.score, d.onset, d.signal.name))
     return detections
+
+
+TREND_T = 3.0  # t statistic a baseline's slope needs to be taken for a trend
+
+
+def departs_from_trend(
+    values: FloatArray,
+    in_base: npt.NDArray[np.bool_],
+    *,
+    after: npt.NDArray[np.bool_],
+    scale: FloatArray,
+    going_up: npt.NDArray[np.bool_],
+    z_limit: float,
+) -> npt.NDArray[np.bool_]:
+    """Pure: per row, whether it departs from its baseline's trend, not only its level.
+
+    The least-squares line through the baseline points (``in_base``) is the
+    row's trend when its slope is clear (t >= ``TREND_T``); otherwise the
+    trend is flat and this test is the level test again.  A row departs when,
+    after its baseline, at least two points (or one twice as far) lie beyond
+    ``z_limit`` baseline spreads (``scale``) from the trend carried forward,
+    in the row's direction.  Traffic that was already growing at that pace (a
+    morning ramp) does not depart; a level shift, a spike or a ramp that
+    starts or steepens within the window does.
+    """
+    rows, size = values.shape
+    x = np.broadcast_to(np.arange(size, dtype=np.float64), (rows, size))
+    weight = in_base.astype(np.float64)
+    n = weight.sum(axis=1)
+    safe_n = np.maximum(n, 1.0)
+    mean_x = (weight * x).sum(axis=1) / safe_n
+    mean_y = (weight * values).sum(axis=1) / safe_n
+    dx = np.where(in_base, x - mean_x[:, None], 0.0)
+    dy = np.where(in_base, values - mean_y[:, None], 0.0)
+    spread = (dx * dx).sum(axis=1)
+    has_spread = (spread > 0) & (n >= MIN_POINTS)
+    slope = np.where(has_spread, (dx * dy).sum(axis=1) / np.where(has_spread, spread, 1.0), 0.0)
+    residual = np.where(in_base, dy - slope[:, None] * dx, 0.0)
+    sigma = np.sqrt((residual * residual).sum(axis=1) / np.maximum(n - 2.0, 1.0))
+    slope_error = sigma / np.sqrt(np.where(has_spread, spread, 1.0))
+    clear = has_spread & (np.abs(slope) >= TREND_T * np.maximum(slope_error, 1e-12))
+    slope = np.where(clear, slope, 0.0)
+    trend = np.where(
+        clear[:, None], mean_y[:, None] + slope[:, None] * (x - mean_x[:, None]), values
+    )
+    z = (values - trend) / scale[:, None]
+    z = np.where(going_up[:, None], z, -z)
+    beyond = after & (z > z_limit)
+    count = beyond.sum(axis=1)
+    strongest = np.where(beyond, z, 0.0).max(axis=1)
+    departs = (count >= 2) | ((count == 1) & (strongest >= 2.0 * z_limit))
+    result: npt.NDArray[np.bool_] = np.where(clear, departs, True)
+    return result
 
 
 Z_ONSET = 3.0  # how far from the baseline a point must be to belong to an excursion
@@ -746,8 +1001,17 @@ def _log_factorials(kmax: int) -> FloatArray:
     return values
 
 
+RARE_RATIO_MIN_EVENTS = 10  # failed requests a burst of a ratio's events must hold
+
+
 def _burst_test(
-    counts: FloatArray, valid: npt.NDArray[np.bool_], *, step: float, min_start: int
+    counts: FloatArray,
+    valid: npt.NDArray[np.bool_],
+    *,
+    step: float,
+    min_start: int,
+    exposure: FloatArray | None = None,
+    by_exposure: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[FloatArray, npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
     """Score sparse count rows by their first sufficiently unlikely burst.
 
@@ -755,27 +1019,35 @@ def _burst_test(
     against the rate of everything before it, taken at a cautious upper bound
     (``(n + 1 + sqrt(n + 1)) / steps``): a baseline picked because it happened
     to be quiet, or a short one, must not make ordinary noise look like a
-    burst.  Returns (score, onset index, marks): the score is 2.5 * -log10(p)
-    of the most unlikely window, the onset the first event of the first window
-    with p < BURST_P, the marks the events from there on.
+    burst.  Rows marked in ``by_exposure`` count events per unit of their
+    ``exposure`` row (failed requests per request), so that traffic that
+    grows brings proportionally more failures without a burst, and their
+    bursts must hold ``RARE_RATIO_MIN_EVENTS`` events (a few unlucky requests
+    are no burst, however unlikely).  Returns (score, onset index, marks): the
+    score is 2.5 * -log10(p) of the most unlikely window, the onset the first
+    event of the first window with p < BURST_P, the marks the events from
+    there on.
     """
     rows, size = counts.shape
     column = np.arange(size)[None, :]
     events_per_step = np.where(valid, counts, 0.0)
     cum = np.zeros((rows, size + 1))
     np.cumsum(events_per_step, axis=1, out=cum[:, 1:])
+    per_request = (by_exposure if by_exposure is not None else np.zeros(rows, dtype=bool))[:, None]
+    units = np.where(per_request, exposure if exposure is not None else 0.0, valid)
     seen = np.zeros((rows, size + 1))
-    np.cumsum(valid, axis=1, out=seen[:, 1:])
+    np.cumsum(units, axis=1, out=seen[:, 1:])
     width = max(2, round(BURST_SPAN / step))
     stop = np.minimum(np.arange(size) + width, size)
     window_sums = cum[:, stop] - cum[:, :size]
     before = cum[:, :size]
     rate = (before + 1.0 + np.sqrt(before + 1.0)) / np.maximum(seen[:, :size], 1.0)
-    expected = rate * width
+    expected = np.where(per_request, rate * (seen[:, stop] - seen[:, :size]), rate * width)
     # no fewer events than expected is never unlikely: only the others are summed
     observed = np.rint(window_sums).astype(np.int64)
     p = poisson_tail(np.where(observed > expected, observed, 0), expected)
     p = np.where(column >= min_start, p, 1.0)
+    p = np.where(per_request & (observed < RARE_RATIO_MIN_EVENTS), 1.0, p)
     min_p = p.min(axis=1)
     score = np.minimum(SCORE_CAP, 2.5 * -np.log10(np.maximum(min_p, 1e-40)))
     hit = p < BURST_P
@@ -786,7 +1058,7 @@ def _burst_test(
             events_per_step[row],
             start=start,
             stop=int(stop[start]),
-            usual=float(rate[row, start]),
+            usual=float(expected[row, start]) / width,
             burst=float(window_sums[row, start : int(stop[start])].max()) / width,
         )
     events = events_per_step > 0

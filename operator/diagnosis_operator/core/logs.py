@@ -12,6 +12,7 @@ RE2 and Python ``re``: no look-around, no back-references, named groups as
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections import Counter, defaultdict
@@ -38,14 +39,23 @@ FAILED_REQUEST_FILTER = (
     r"(\" (5[0-9][0-9]|429) |\"(status|code|status_code)\" *: *\"?(5[0-9][0-9]|429))"
 )
 # Client address, request and user agent of an access line: combined-style text
-# (nginx, ingress-nginx, Apache) or a JSON object with the usual field names.
+# (nginx, ingress-nginx, Apache), a JSON object with the usual field names, or
+# Envoy's default format, which opens with the time in brackets and names the
+# client in the first quoted field after the status (X-Forwarded-For, whose
+# first address is the original client), followed by the user agent.
 ACCESS_PATTERN = (
     r"^(?P<client>[0-9A-Fa-f.:]{3,45}) [^ ]+ [^ ]+ \[[^\]]*\] "
     r"\"(?P<request>[^\"]*)\" (?P<status>[0-9]{3}) [^ ]+ \"[^\"]*\" \"(?P<agent>[^\"]*)\""
     r"|\"(?:remote_addr|client_ip|clientip|remote_ip|client|src_ip|x_forwarded_for)\" *: *"
     r"\"(?P<jclient>[0-9A-Fa-f.:]{3,45})"
+    r"|^\[[^\]]*\] \"(?P<frequest>[^\"]*)\" [0-9]{3} [^\"]*"
+    r"\"(?P<fclient>[0-9A-Fa-f.:]{3,45})(?:, *[^\"]*)?\" \"(?P<fagent>[^\"]*)\""
 )
-CLIENT_LABELS = ("client", "jclient")
+# The groups of ACCESS_PATTERN naming the client, the request and the agent, per format.
+CLIENT_LABELS = ("client", "jclient", "fclient")
+REQUEST_LABELS = ("request", "frequest")
+AGENT_LABELS = ("agent", "fagent")
+RETRY_LABELS = ("client", "request", "agent", "fclient", "frequest", "fagent")
 
 _IP = r"(?:\d{1,3}\.){3}\d{1,3}"
 
@@ -233,6 +243,16 @@ _REDIS_COMMANDS = (
     "ZSCORE|KEYS|SCAN|SSCAN|HSCAN|EVAL|EVALSHA|SORT|XADD|XRANGE|PUBLISH"
 )
 _REDIS_COMMAND = re.compile(rf"(?<![\w:/])({_REDIS_COMMANDS})\b[\s\"',:\[]+([^\s\"',\]\[()]+)?")
+
+
+def _cache_command(text: str) -> re.Match[str] | None:
+    """The first cache command in a text; ``GET /path`` is an HTTP request, not one."""
+    for match in _REDIS_COMMAND.finditer(text):
+        if not (match.group(2) or "").startswith("/"):
+            return match
+    return None
+
+
 _DURATION = re.compile(
     r"(\d+(?:\.\d+)?)\s*(us|µs|microseconds|ms|milliseconds|s|sec|secs|seconds)\b", re.IGNORECASE
 )
@@ -339,7 +359,7 @@ def tables_of(text: str) -> tuple[str, ...]:
 
 def parse_slow_command(text: str) -> SlowCommand | None:
     """Pure: a cache command (Redis style), its key and duration, from a slow-log line."""
-    match = _REDIS_COMMAND.search(text)
+    match = _cache_command(text)
     if not match:
         return None
     duration = None
@@ -363,7 +383,7 @@ def parse_access(line: str) -> AccessRecord | None:
         return _parse_access_json(obj)
     match = _ACCESS_TEXT.search(line)
     if not match:
-        return None
+        return _parse_access_bracketed(line)
     method, path = _split_request(match.group("request"))
     return AccessRecord(
         client=match.group("client"),
@@ -373,6 +393,53 @@ def parse_access(line: str) -> AccessRecord | None:
         agent=match.group("agent"),
         latency=_latency(line[match.end() :]),
         upstream=_upstream(line[match.end() :], exclude=match.group("client")),
+    )
+
+
+_ACCESS_BRACKETED = re.compile(
+    r"^\[[^\]]*\] \"(?P<request>[^\"]*)\" (?P<status>\d{3}) (?P<fields>[^\"]*)(?P<quoted>.*)$"
+)
+_QUOTED = re.compile(r"\"([^\"]*)\"")
+_HOST_AND_PORT = re.compile(r"^\[?[\w.:-]+\]?:\d{2,5}$")
+
+
+def _address_list_head(text: str) -> str | None:
+    """The first address of an ``X-Forwarded-For``-like list, when it is an IP address."""
+    head = text.split(",", 1)[0].strip()
+    try:
+        ipaddress.ip_address(head)
+    except ValueError:
+        return None
+    return head
+
+
+def _parse_access_bracketed(line: str) -> AccessRecord | None:
+    """Envoy-style access lines: ``[time] "request" status fields... "client" "agent" ...``.
+
+    The client is the first quoted field after the status when it holds an IP
+    address (Envoy's default puts X-Forwarded-For there), the agent the field
+    after it, the upstream the last quoted ``host:port``, the latency the
+    fourth field after the status (Envoy's total duration, in milliseconds)
+    when it is a number.
+    """
+    match = _ACCESS_BRACKETED.match(line)
+    if not match:
+        return None
+    quoted = _QUOTED.findall(match.group("quoted"))
+    client = _address_list_head(quoted[0]) if quoted else None
+    agent = quoted[1] if client is not None and len(quoted) > 1 else None
+    upstream = next((field for field in reversed(quoted[1:]) if _HOST_AND_PORT.match(field)), None)
+    fields = match.group("fields").split()
+    latency = float(fields[3]) / 1000.0 if len(fields) >= 4 and fields[3].isdigit() else None
+    method, path = _split_request(match.group("request"))
+    return AccessRecord(
+        client=client,
+        method=method,
+        path=path,
+        status=int(match.group("status")),
+        agent=agent if agent not in (None, "-") else None,
+        latency=latency,
+        upstream=upstream,
     )
 
 
@@ -457,7 +524,7 @@ def categorize(line: str) -> LogCategory:
         return LogCategory.OUT_OF_MEMORY
     if "query_time" in lowered or ("slow" in lowered and _SQL_STATEMENT.search(text)):
         return LogCategory.SLOW_QUERY
-    if "slow" in lowered and _REDIS_COMMAND.search(text):
+    if "slow" in lowered and _cache_command(text):
         return LogCategory.SLOW_COMMAND
     access = parse_access(line)
     if access is not None and access.status is not None and access.status >= 500:
@@ -666,8 +733,11 @@ def statement_prefix(statement: str) -> str:
 
 __all__ = [
     "ACCESS_PATTERN",
+    "AGENT_LABELS",
     "CLIENT_LABELS",
     "FAILED_REQUEST_FILTER",
+    "REQUEST_LABELS",
+    "RETRY_LABELS",
     "SIGNIFICANT_FILTER",
     "AccessRecord",
     "ComponentLogs",

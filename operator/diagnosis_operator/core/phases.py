@@ -27,6 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from diagnosis_operator.core.actionkeys import key_for
 from diagnosis_operator.models.crd import (
     MAX_AFFECTED,
     MAX_CANDIDATES,
@@ -250,23 +251,41 @@ def _bounded(items: Iterable[Any], limit: int) -> list[Any]:
     return list(items)[:limit]
 
 
-def with_result(status: DiagnosisStatus, *, result: DiagnosisResult) -> DiagnosisStatus:
+def with_result(
+    status: DiagnosisStatus, *, result: DiagnosisResult, diagnosis_uid: str, namespace: str
+) -> DiagnosisStatus:
     """``status`` carrying the engine's result, bounded to what a status may hold (pure).
 
     Evidence keeps the engine's order (strongest first) and records how many
-    items there were, so a truncated list says so.
+    items there were, so a truncated list says so.  Every remediation carries its
+    idempotency key from the start (``core.actionkeys.key_for`` over the policy
+    snapshot, as the executor derives it), whatever the mode, so that
+    ``kubectl diagnose approve`` can name it; one whose target names no action
+    (an invalid rate-limit target) has none, and the executor denies it.
     """
     root = result.root_cause
-    remediations = [
-        RemediationStatus(
+    snapshot = status.policy_snapshot
+    remediations = []
+    for remediation in result.remediations:
+        item = RemediationStatus(
             action=RemediationAction(remediation.action.value),
             target=remediation.target,
             state=RemediationState(remediation.state),
             reason=remediation.reason,
             params=dict(remediation.params),
         )
-        for remediation in result.remediations
-    ]
+        if snapshot is not None:
+            try:
+                key = key_for(
+                    diagnosis_uid=diagnosis_uid,
+                    diagnosis_namespace=namespace,
+                    remediation=item,
+                    policy=snapshot.spec,
+                )
+            except ValueError:
+                key = None
+            item = item.model_copy(update={"idempotency_key": key})
+        remediations.append(item)
     return status.model_copy(
         update={
             "window": ResolvedWindow(

@@ -4,11 +4,16 @@ Only evidence calls for an action:
 
 * an instance degraded while its siblings are not -> ``drain-pod`` on it (an
   incident that hits all instances alike lists no affected instance, so no drain);
-* a MySQL component that is the root or an aggravating factor, with slow
-  queries or connection exhaustion in its logs -> ``kill-mysql-queries``, with a
-  busy-time threshold below the observed Query_time and, when one statement
-  dominates, the literal head of that statement (``matchInfo``; the executor
-  escapes it before using it as a pattern);
+* a MySQL component that is the root, with slow queries, connection
+  exhaustion or lock contention (deadlocks, lock wait timeouts) in its logs ->
+  ``kill-mysql-queries``, with a busy-time threshold below the observed
+  Query_time and, when one statement dominates, the literal head of that
+  statement (``matchInfo``; the executor escapes it before using it as a
+  pattern).  Lock contention calls for it even without a slow log: the
+  long-running transaction holding the locks is what ends it.  A MySQL
+  component that only aggravates the incident (slow because of the load
+  others put on it) gets it only when its own queries are the trouble: full
+  scans or lock contention; killing the victims of the load only adds errors;
 * an abusive client -> ``rate-limit-client`` on its address.
 
 Everything is ``proposed``: the guards and the policy decide what runs.
@@ -26,6 +31,7 @@ from diagnosis_operator.core.correlate import (
     ROLE_ROOT,
     AffectedFinding,
     ComponentEvidence,
+    incident_events,
 )
 from diagnosis_operator.core.logs import LogCategory, statement_fingerprint, statement_prefix
 from diagnosis_operator.models.findings import (
@@ -75,11 +81,11 @@ def plan(
     for name, ev in sorted(evidence.items()):
         if topology.get(name).kind is not ComponentKind.MYSQL:
             continue
-        if roles.get(name) not in (ROLE_ROOT, ROLE_AGGRAVATING):
-            continue
-        kill = _kill_queries(name, ev)
-        if kill is not None:
-            proposals.append(kill)
+        role = roles.get(name)
+        if role == ROLE_ROOT or (role == ROLE_AGGRAVATING and _own_queries_at_fault(ev)):
+            kill = _kill_queries(name, ev)
+            if kill is not None:
+                proposals.append(kill)
     for client in clients:
         params = {"pattern": client.pattern.value, "requests": client.requests}
         if edge:
@@ -95,11 +101,44 @@ def plan(
     return proposals
 
 
+_LOCK_WAIT_WORDS = ("lock wait", "lock_wait", "waiting for table metadata lock")
+
+
+def lock_contention(ev: ComponentEvidence) -> bool:
+    """Pure: whether a database's incident logs show transactions fighting over locks.
+
+    New deadlocks, or lock-wait timeouts among the lines of a category that is
+    new in the incident (an ordinary hour may hold a stray one).
+    """
+    if LogCategory.DEADLOCK in ev.new_categories:
+        return True
+    return any(
+        any(word in event.line.lower() for word in _LOCK_WAIT_WORDS)
+        for category in ev.new_categories
+        for event in incident_events(evidence=ev, category=category)
+    )
+
+
+def _own_queries_at_fault(ev: ComponentEvidence) -> bool:
+    """Pure: whether a database's own statements cause trouble, not only suffer the load.
+
+    Full scans (many rows read for few returned) or lock contention are the
+    statements' doing; slow single-row reads under a flood of cache misses are
+    not, and killing them only turns slow answers into errors.
+    """
+    if lock_contention(ev):
+        return True
+    return any(
+        e.slow_query is not None and e.slow_query.full_scan_suspected for e in ev.slow_queries
+    )
+
+
 def _kill_queries(name: str, ev: ComponentEvidence) -> ProposedRemediation | None:
     cats = ev.new_categories
     slow = [e.slow_query for e in ev.slow_queries if e.slow_query is not None]
     exhausted = LogCategory.TOO_MANY_CONNECTIONS in cats
-    if not slow and not exhausted:
+    locked = lock_contention(ev)
+    if not slow and not exhausted and not locked:
         return None
     params: dict[str, Any] = {}
     reasons = []
@@ -121,6 +160,8 @@ def _kill_queries(name: str, ev: ComponentEvidence) -> ProposedRemediation | Non
                 params["statement"] = top
     if exhausted:
         reasons.append("connections ran out (too many connections)")
+    if locked:
+        reasons.append("transactions deadlock or wait for locks: end the long-running lock holder")
     return ProposedRemediation(
         action=ActionType.KILL_MYSQL_QUERIES,
         target=name,

@@ -304,7 +304,9 @@ def _run(
     for stage_phase in (Phase.COLLECTING, Phase.CORRELATING, Phase.PLANNING):
         if can_transition(current=run.status.phase, target=stage_phase):
             run.move(stage_phase)
-    run.status = with_result(run.status, result=result)
+    run.status = with_result(
+        run.status, result=result, diagnosis_uid=str(uid or ""), namespace=run.namespace
+    )
     run.flush()
 
     if parsed.mode in (Mode.REMEDIATE, Mode.DRY_RUN) and run.status.remediations:

@@ -35,7 +35,13 @@ from typing import Any
 
 from diagnosis_operator.adapters.ports import LogSource, SeriesSource
 from diagnosis_operator.core.detect import SIGNIFICANT_LINES
-from diagnosis_operator.core.logs import ACCESS_PATTERN, FAILED_REQUEST_FILTER, SIGNIFICANT_FILTER
+from diagnosis_operator.core.logs import (
+    ACCESS_PATTERN,
+    CLIENT_LABELS,
+    FAILED_REQUEST_FILTER,
+    RETRY_LABELS,
+    SIGNIFICANT_FILTER,
+)
 from diagnosis_operator.models.signals import (
     ComponentSignals,
     LogCount,
@@ -161,7 +167,7 @@ def collect(
                     )
                 )
             if is_edge(topology, component):
-                client_by = ("client", "jclient")
+                client_by = CLIENT_LABELS
                 item.queries[CLIENTS] = _describe(
                     logs.describe,
                     selector=selector,
@@ -181,7 +187,7 @@ def collect(
                     by=client_by,
                     top=CLIENT_TOP,
                 )
-                retry_by = ("client", "request", "agent")
+                retry_by = RETRY_LABELS
                 item.queries[RETRIES] = _describe(
                     logs.describe,
                     selector=selector,

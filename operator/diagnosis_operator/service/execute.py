@@ -3,9 +3,10 @@
 ``remediate`` walks a Diagnosis' remediations (the ``RemediationStatus`` list the
 handler keeps in status) and, for each:
 
-1. derives its idempotency key (``models.actions.action_key``: diagnosis uid,
-   action, target) and writes it into the status, so ``kubectl diagnose approve``
-   can name it;
+1. derives its idempotency key (``core.actionkeys.key_for``: diagnosis uid,
+   action, target), the very key the status carries since the result was written
+   (``core.phases.with_result`` calls the same function), and writes it into the
+   status if it is missing, so ``kubectl diagnose approve`` can name it;
 2. decides: the pure guards (``core/drain.py`` on top of ``core/guard.py``) with
    the policy, the cluster-wide pause switch, the approval annotation
    (``models/controls.py``) and the action ledger; a diagnosis in ``dry-run``
@@ -61,6 +62,7 @@ from diagnosis_operator.adapters.ports import (
 )
 from diagnosis_operator.adapters.traffic.common import TooManyRules, UnsupportedRule
 from diagnosis_operator.core import ledger as ledgers
+from diagnosis_operator.core.actionkeys import drain_action_of, key_for
 from diagnosis_operator.core.drain import (
     DEFAULT_PROTECTED_NAMESPACES,
     DrainRules,
@@ -90,9 +92,7 @@ from diagnosis_operator.models.actions import (
     LedgerOutcome,
     RateLimitClient,
     Verdict,
-    action_key,
     cooldown_targets_of,
-    idempotency_key,
     parse_network,
 )
 from diagnosis_operator.models.cluster import (
@@ -446,17 +446,18 @@ def _paused(cluster: Cluster) -> bool:
 
 
 def _drain_action(run: _Run, item: RemediationStatus) -> DrainPod:
-    params = item.params
-    component = str(params.get("component") or "")
-    namespace = params.get("namespace")
-    if not namespace:
-        configured = next((c for c in run.policy.components if c.name == component), None)
-        namespace = (configured.namespace if configured else None) or run.diagnosis.namespace
-    return DrainPod(
-        component=component,
-        namespace=str(namespace),
-        pod=str(params.get("pod") or item.target),
-        reason=item.reason,
+    return drain_action_of(
+        remediation=item, policy=run.policy, diagnosis_namespace=run.diagnosis.namespace
+    )
+
+
+def _key(run: _Run, item: RemediationStatus) -> str:
+    """The key the status shows from the start (``core.actionkeys.key_for``)."""
+    return key_for(
+        diagnosis_uid=run.diagnosis.uid,
+        diagnosis_namespace=run.diagnosis.namespace,
+        remediation=item,
+        policy=run.policy,
     )
 
 
@@ -483,7 +484,7 @@ def _ttl(run: _Run) -> float:
 
 def _drain(run: _Run, index: int, item: RemediationStatus) -> None:
     action = _drain_action(run, item)
-    key = action_key(diagnosis_uid=run.diagnosis.uid, action=action)
+    key = _key(run, item)
     if item.idempotency_key != key:
         item = run.save(index, item.model_copy(update={"idempotency_key": key}))
     if item.state in FINAL_STATES:
@@ -1330,9 +1331,7 @@ def _guarded(
 
 
 def _kill(run: _Run, index: int, item: RemediationStatus) -> None:
-    key = idempotency_key(
-        diagnosis_uid=run.diagnosis.uid, action=ActionType.KILL_MYSQL_QUERIES, target=item.target
-    )
+    key = _key(run, item)
     if item.idempotency_key != key:
         item = run.save(index, item.model_copy(update={"idempotency_key": key}))
     if item.state in FINAL_STATES:
@@ -1645,9 +1644,7 @@ def _rate_limit(run: _Run, index: int, item: RemediationStatus) -> None:
                 with_state(item, state=RemediationState.DENIED, reason=str(error), now=run.now),
             )
         return
-    key = idempotency_key(
-        diagnosis_uid=run.diagnosis.uid, action=ActionType.RATE_LIMIT_CLIENT, target=str(network)
-    )
+    key = _key(run, item)
     if item.idempotency_key != key:
         item = run.save(index, item.model_copy(update={"idempotency_key": key}))
     if item.state in FINAL_STATES:

@@ -146,23 +146,25 @@ def analyse(
 
     # Only a burst of upstream errors names a degraded upstream; a few 5xx lines
     # of an ordinary hour name whichever upstream served them.
-    upstream_counts: dict[str, Mapping[str, int]] = {
-        name: {
-            address: len(events)
-            for address, events in upstream_errors(
-                correlate.incident_events(
-                    evidence=evidence[name], category=LogCategory.UPSTREAM_ERROR
-                )
-            ).items()
-        }
-        for name in component_logs
+    upstream_counts: dict[str, Mapping[str, int]] = {}
+    upstream_seen: dict[str, Mapping[str, list[float]]] = {}
+    log_horizon = {
+        name: max(e.ts for e in read.events) for name, read in component_logs.items() if read.events
     }
+    for name in component_logs:
+        named = upstream_errors(
+            correlate.incident_events(evidence=evidence[name], category=LogCategory.UPSTREAM_ERROR)
+        )
+        upstream_counts[name] = {address: len(events) for address, events in named.items()}
+        upstream_seen[name] = {address: [e.ts for e in events] for address, events in named.items()}
     affected = correlate.find_affected(
         topology=topology,
         detections=detections_by_component,
         signals=by_component,
         timestamps=timestamps,
         upstream_errors=upstream_counts,
+        upstream_seen=upstream_seen,
+        log_horizon=log_horizon,
     )
     ranking = correlate.rank(
         topology=topology, evidence=evidence, clients=abusive, window=window, step=step
