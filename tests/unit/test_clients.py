@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from diagnosis_operator.core.clients import find_abusive_clients, find_floods, merge_client_counts
-from diagnosis_operator.core.logs import read_event
+from diagnosis_operator.core.logs import ACCESS_PATTERN, read_event
 from diagnosis_operator.models.findings import ClientPattern
 from diagnosis_operator.models.signals import Labels, LogCount
 
@@ -65,3 +67,48 @@ def test_retry_loop_from_fine_grained_counts() -> None:
         client_counts=[], retry_counts=[retry], retry_step=1.0, access_events=[], step=15.0
     )
     assert len(found) == 1 and found[0].requests == 9 and "POST /login" in found[0].reason
+
+
+def _envoy(client: str, ts: str = "2030-01-01T00:00:00.000Z", status: int = 503) -> str:
+    # Envoy's default access-log format: the client is in X-Forwarded-For
+    return (
+        f'[{ts}] "GET /v1/items?page=2 HTTP/1.1" {status} UO 0 81 0 - "{client}, 10.0.0.9" '
+        '"sync-agent/1.0" "5f0c-11aa" "api.example.net" "-"'
+    )
+
+
+def test_envoy_access_lines_name_the_forwarded_client() -> None:
+    ipv6 = "2001:db8:40::17"
+    match = re.search(ACCESS_PATTERN, _envoy(ipv6))
+    assert match is not None
+    assert match.group("fclient") == ipv6 and match.group("fagent") == "sync-agent/1.0"
+    events = [
+        read_event(
+            component="edge", instance=None, ts=5000.0 + i * 0.05, line=_envoy(ipv6), query="q"
+        )
+        for i in range(8)
+    ]
+    found = find_abusive_clients(
+        client_counts=[], retry_counts=[], retry_step=1.0, access_events=events, step=15.0
+    )
+    assert [(c.ip, c.pattern) for c in found] == [(ipv6, ClientPattern.RETRY_LOOP)]
+    retry = LogCount(
+        Labels({"fclient": ipv6, "frequest": "GET /v1/items HTTP/1.1", "fagent": "sync/1"}),
+        (7000.0,),
+        (12.0,),
+    )
+    loops = find_abusive_clients(
+        client_counts=[], retry_counts=[retry], retry_step=1.0, access_events=[], step=15.0
+    )
+    assert (
+        loops[0].ip == ipv6 and "GET /v1/items" in loops[0].reason and "sync/1" in loops[0].reason
+    )
+
+
+def test_a_flood_lasting_most_of_the_window_starts_where_it_rose() -> None:
+    normal = [counts(f"10.0.0.{i}", [3.0] * 40) for i in range(1, 9)]
+    flood = counts("2001:db8::7", [0.0] * 10 + [40.0] + [600.0] * 29)
+    found = find_floods(traffic=merge_client_counts([*normal, flood]), step=15.0)
+    assert [c.ip for c in found] == ["2001:db8::7"]
+    assert found[0].first_seen == STEPS[10] - 15.0
+    assert found[0].last_seen == STEPS[39]

@@ -12,10 +12,14 @@ from diagnosis_operator.core.correlate import (
     ComponentEvidence,
     burst_start,
     caller_blame,
+    errors_stand_out,
+    fails_by_itself,
     find_affected,
     incident_events,
     named_dependencies,
+    new_log_categories,
     rank,
+    still_failing,
 )
 from diagnosis_operator.core.detect import Detection, Signal, SignalKind, grid_timestamps
 from diagnosis_operator.core.logs import ComponentLogs, LogCategory, LogEvent, read_event
@@ -278,3 +282,192 @@ def test_a_log_burst_starts_after_the_strays_that_open_its_stretch() -> None:
     assert burst_start(stamps, index=2, span=300.0, usual_rate=3 / 900.0) == 3
     # events as dense as the rest of the stretch are part of the burst
     assert burst_start(burst, index=0, span=300.0, usual_rate=3 / 900.0) == 0
+
+
+# --- held-out lessons: few errors, recovered instances, no symptom, a broken proxy -------
+
+
+def _ratio(instance: str, errors: float, requests_per_step: float = 10.0) -> Signal:
+    """An error-ratio signal with ``errors`` failures from the incident on."""
+    events = np.zeros(TS.size)
+    onset = int(np.searchsorted(TS, INCIDENT))
+    events[onset : onset + 40] = errors / 40.0
+    requests = np.full(TS.size, requests_per_step)
+    return Signal(
+        "svc",
+        instance,
+        "http 5xx ratio",
+        "http errors",
+        SignalKind.ERROR_RATIO,
+        "q",
+        events / requests,
+        Labels({"instance": instance}),
+        events=events,
+        requests=requests,
+    )
+
+
+def _ratio_detection(signal: Signal) -> Detection:
+    level = float(np.max(signal.values))
+    anomaly = Anomaly(
+        "svc", signal.name, signal.instance, INCIDENT, INCIDENT, level, 0.0, 40.0, "up", "q"
+    )
+    return Detection(signal, anomaly, 40, level)
+
+
+def test_a_few_failed_requests_do_not_single_out_an_instance() -> None:
+    # 4 failures among ~7000 requests (99.9 % success) vs none at the siblings
+    few = _ratio("a:1", 4.0)
+    siblings = [_ratio("b:1", 0.0), _ratio("c:1", 0.0)]
+    found = find_affected(
+        topology=STACK,
+        detections={"svc": [_ratio_detection(few)]},
+        signals={"svc": [few, *siblings]},
+        timestamps=TS,
+        upstream_errors={},
+    )
+    assert found == []
+    many = _ratio("a:1", 150.0)
+    found = find_affected(
+        topology=STACK,
+        detections={"svc": [_ratio_detection(many)]},
+        signals={"svc": [many, *siblings]},
+        timestamps=TS,
+        upstream_errors={},
+    )
+    assert [f.instance.instance for f in found] == ["a:1"]
+
+
+def test_errors_stand_out_only_when_many_material_and_unlikely() -> None:
+    siblings = [_ratio("b:1", 2.0), _ratio("c:1", 2.0)]
+    for errors, expected in ((4.0, False), (12.0, False), (200.0, True)):
+        signal = _ratio("a:1", errors, requests_per_step=100.0)
+        assert (
+            errors_stand_out(
+                detection=_ratio_detection(signal), peers=[signal, *siblings], timestamps=TS
+            )
+            is expected
+        ), errors
+
+
+def test_an_instance_the_proxy_stopped_naming_long_ago_recovered() -> None:
+    blip = [INCIDENT + i for i in range(0, 90, 2)] + [INCIDENT + 1500.0]  # then one stray error
+    assert not still_failing(times=blip, end=INCIDENT + 1800.0)
+    ongoing = [INCIDENT + 20.0 * i for i in range(90)]
+    assert still_failing(times=ongoing, end=INCIDENT + 1800.0)
+    # sampled lines that stop early (the sample's limit) say nothing of the rest
+    assert still_failing(times=blip[:-1], end=INCIDENT + 90.0)
+
+    signals = [
+        Signal(
+            "svc", i, "g", "g", SignalKind.GAUGE, "q", np.zeros(TS.size), Labels({"instance": i})
+        )
+        for i in ("10.0.0.1:80", "10.0.0.2:80")
+    ]
+
+    def affected(times: list[float]) -> list[str]:
+        found = find_affected(
+            topology=STACK,
+            detections={},
+            signals={"svc": signals},
+            timestamps=TS,
+            upstream_errors={"front": {"10.0.0.1:80": len(times)}},
+            upstream_seen={"front": {"10.0.0.1:80": times}},
+            log_horizon={"front": INCIDENT + 1800.0},
+        )
+        return [f.instance.instance for f in found]
+
+    assert affected(blip) == []
+    assert affected(ongoing) == ["10.0.0.1:80"]
+
+
+def test_load_that_moved_without_any_symptom_is_no_incident() -> None:
+    load = tuple(_detection("svc", f"svc-load{i}", INCIDENT + 15 * i, 80.0) for i in range(4))
+    evidence = _evidence(svc=ComponentEvidence(component=STACK.get("svc"), detections=load))
+    assert _rank(evidence) == NO_INCIDENT
+    slower = (*load, _detection("svc", "svc-latency", INCIDENT, 40.0, kind=SignalKind.LATENCY))
+    evidence = _evidence(svc=ComponentEvidence(component=STACK.get("svc"), detections=slower))
+    assert _rank(evidence) == "svc"
+
+
+def _fell(component: str, onset: float) -> tuple[Detection, ...]:
+    out = []
+    for i in range(3):
+        detection = _detection(component, f"{component}-work{i}", onset, 40.0)
+        anomaly = Anomaly(
+            component, detection.anomaly.signal, None, onset, onset, 0.1, 1.0, 40.0, "down", "q"
+        )
+        out.append(Detection(detection.signal, anomaly, 50, 0.1))
+    return tuple(out)
+
+
+def test_a_callee_whose_work_fell_after_its_caller_broke_explains_nothing() -> None:
+    evidence = _evidence(
+        svc=ComponentEvidence(component=STACK.get("svc"), detections=_strong("svc", INCIDENT)),
+        store=ComponentEvidence(
+            component=STACK.get("store"), detections=_fell("store", INCIDENT + 15)
+        ),
+    )
+    assert _rank(evidence) == "svc"
+    # the same fall before the caller's trouble began may well explain it
+    evidence["store"] = ComponentEvidence(
+        component=STACK.get("store"), detections=_fell("store", INCIDENT - 600)
+    )
+    ranking = rank(topology=STACK, evidence=evidence, clients=[], window=WINDOW, step=STEP)
+    svc = next(c for c in ranking.candidates if c.component == "svc")
+    assert "explained by earlier store" in svc.reasons
+
+
+def _proxy_logs(*, upstream_in_errors: bool) -> ComponentLogs:
+    lines: list[tuple[float, str]] = []
+    for i in range(6):  # ordinary hour: a 500 now and then, naming its upstream
+        lines.append(
+            (
+                T0 + 300.0 * i,
+                f'10.1.1.{i} - - [01/Jan/2026:00:00:00 +0000] "GET /a HTTP/1.1" 500 5 "-" "x" '
+                'upstream="10.2.0.1:8080"',
+            )
+        )
+    for i in range(60):
+        upstream = '"10.2.0.1:8080"' if upstream_in_errors else '"-"'
+        lines.append(
+            (
+                INCIDENT + 10.0 * i,
+                f'10.1.1.{i} - - [01/Jan/2026:00:00:00 +0000] "GET /a HTTP/1.1" 502 5 "-" "x" '
+                f"upstream={upstream}",
+            )
+        )
+        lines.append(
+            (
+                INCIDENT + 10.0 * i + 1,
+                "2026/01/01 00:00:00 [error] 7#7: *1 no resolver defined to resolve a.internal, "
+                'client: 10.1.1.1, request: "GET /a HTTP/1.1"',
+            )
+        )
+    events = tuple(
+        read_event(component="front", instance=None, ts=ts, line=line, query="")
+        for ts, line in lines
+    )
+    return ComponentLogs(component="front", events=events)
+
+
+def _proxy_evidence(logs: ComponentLogs) -> ComponentEvidence:
+    return ComponentEvidence(
+        component=STACK.get("front"),
+        detections=(_detection("front", "front 5xx", INCIDENT, 90.0, kind=SignalKind.ERROR_RATIO),),
+        logs=logs,
+        new_categories=new_log_categories(logs=logs, window=WINDOW),
+    )
+
+
+def test_a_proxy_that_answers_its_errors_itself_is_the_root() -> None:
+    broken = _proxy_evidence(_proxy_logs(upstream_in_errors=False))
+    assert fails_by_itself(evidence=broken, window=WINDOW)
+    # its upstream's CPU and traffic fell a little later: nothing reaches it any more
+    quiet_svc = ComponentEvidence(
+        component=STACK.get("svc"),
+        detections=_fell("svc", INCIDENT + 15) + _strong("svc", INCIDENT + 15)[1:],
+    )
+    assert _rank(_evidence(front=broken, svc=quiet_svc)) == "front"
+    healthy_proxy = _proxy_evidence(_proxy_logs(upstream_in_errors=True))
+    assert not fails_by_itself(evidence=healthy_proxy, window=WINDOW)

@@ -7,14 +7,19 @@ synthetic and say nothing of any example bundle.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from diagnosis_operator.core.detect import (
     Signal,
     SignalKind,
     build_signals,
+    counter_rate,
     detect,
     first_departure,
     grid_timestamps,
+    instance_names,
+    instance_of,
+    sample_periods,
 )
 from diagnosis_operator.models.signals import ComponentSignals, Labels, Series, Window
 
@@ -131,3 +136,156 @@ def test_a_burst_starts_at_its_first_dense_event_not_at_a_stray_before_it() -> N
     )
     assert len(found) == 1
     assert found[0].onset == TS[154]
+
+
+# --- instances, scrape intervals and trends (held-out bundles' lessons) -----------------
+
+
+def _series(name: str, labels: dict[str, str], values: np.ndarray) -> Series:
+    finite = np.isfinite(values)
+    return Series(name, Labels(labels), tuple(TS[finite]), tuple(values[finite]))
+
+
+def test_a_pod_is_one_instance_whatever_scraped_its_series() -> None:
+    # The app's own endpoint gives the pod's address as ``instance``; cAdvisor,
+    # scraped from the kubelet, gives the node's.  Both describe the same pod.
+    series = []
+    for pod, address, node in (
+        ("web-a", "10.9.1.5:8080", "10.9.0.1"),
+        ("web-b", "10.9.2.6:8080", "10.9.0.2"),
+    ):
+        own = {"namespace": "shop", "pod": pod, "instance": address}
+        kubelet = {
+            "namespace": "shop",
+            "pod": pod,
+            "instance": f"{node}:10250",
+            "node": f"n-{node}",
+        }
+        series.append(_series("app_requests_total", own, np.cumsum(np.full(TS.size, 5.0))))
+        series.append(
+            _series("container_cpu_usage_seconds_total", kubelet, np.cumsum(np.full(TS.size, 3.0)))
+        )
+    signals = build_signals(
+        component=ComponentSignals(component="web", series=tuple(series)), window=WINDOW, step=STEP
+    )
+    assert {s.instance for s in signals if s.instance} == {"10.9.1.5:8080", "10.9.2.6:8080"}
+
+
+def test_a_pod_seen_only_from_its_node_goes_by_its_pod_name() -> None:
+    names = instance_names(
+        [
+            {"namespace": "q", "pod": "api-1", "instance": "10.0.0.1:10250", "node": "n1"},
+            {"namespace": "q", "pod": "api-2", "instance": "10.0.0.9:8080"},
+            # an exporter describing several pods is none of them
+            {"namespace": "q", "pod": "api-2", "instance": "10.0.5.5:8443"},
+            {"namespace": "q", "pod": "api-3", "instance": "10.0.5.5:8443"},
+        ]
+    )
+    assert names == {
+        ("q", "api-1"): "api-1",
+        ("q", "api-2"): "10.0.0.9:8080",
+        ("q", "api-3"): "api-3",
+    }
+    assert (
+        instance_of(Labels({"pod": "api-1", "namespace": "q", "instance": "x"}), pods=names)
+        == "api-1"
+    )
+    assert instance_of(Labels({"instance": "vm-7:9100"}), pods=names) == "vm-7:9100"
+
+
+def _scraped_every(period_steps: int, per_second: float) -> np.ndarray:
+    # a range query repeats the newest sample at every step until the next one
+    samples = np.cumsum(np.full(TS.size, per_second * STEP))
+    return samples[(np.arange(TS.size) // period_steps) * period_steps]
+
+
+def test_a_counter_scraped_less_often_than_the_grid_has_a_steady_rate() -> None:
+    rate = counter_rate(_scraped_every(2, 0.6), step=STEP)
+    assert np.nanmin(rate[2:]) == pytest.approx(0.6)
+    assert np.nanmax(rate[2:]) == pytest.approx(0.6)
+    every_step = counter_rate(_scraped_every(1, 0.6), step=STEP)
+    assert np.nanmax(np.abs(every_step[1:] - 0.6)) < 1e-9
+    assert sample_periods(
+        np.vstack([_scraped_every(1, 0.6), _scraped_every(2, 0.6), _scraped_every(4, 0.6)])
+    ).tolist() == [1, 2, 4]
+
+
+def test_a_sparse_counter_keeps_its_per_step_increments() -> None:
+    rng = np.random.default_rng(3)
+    events = np.zeros(TS.size)
+    events[rng.choice(TS.size, 30, replace=False)] = 1.0
+    counter = np.cumsum(events)
+    assert sample_periods(counter[None, :]).tolist() == [1]
+    assert np.nansum(counter_rate(counter, step=STEP) * STEP) == pytest.approx(events[1:].sum())
+
+
+def test_cpu_throttling_is_not_counted_as_cpu_usage() -> None:
+    labels = {"instance": "10.0.0.1:8080"}
+    component = ComponentSignals(
+        component="c",
+        series=(
+            _series("container_cpu_usage_seconds_total", labels, np.cumsum(np.full(TS.size, 9.0))),
+            _series(
+                "container_cpu_cfs_throttled_seconds_total",
+                labels,
+                np.cumsum(np.full(TS.size, 6.0)),
+            ),
+        ),
+    )
+    usage = [
+        s
+        for s in build_signals(component=component, window=WINDOW, step=STEP)
+        if s.kind is SignalKind.CPU
+    ]
+    assert len(usage) == 1
+    assert np.nanmedian(usage[0].values) == pytest.approx(9.0 / STEP)
+
+
+def test_a_steady_ramp_is_no_anomaly_but_a_step_on_top_of_it_is() -> None:
+    rng = np.random.default_rng(11)
+    ramp = np.linspace(100.0, 300.0, TS.size) + rng.normal(0.0, 4.0, TS.size)
+    assert detect(signals=[_signal(ramp)], timestamps=TS) == []
+    stepped = ramp.copy()
+    stepped[170:] += 600.0
+    found = detect(signals=[_signal(stepped)], timestamps=TS)
+    assert len(found) == 1 and found[0].anomaly.direction == "up"
+
+
+def test_a_series_that_begins_in_the_window_has_no_baseline_to_leave() -> None:
+    # a pod the autoscaler added halfway: warming up, then serving
+    rng = np.random.default_rng(5)
+    late = np.full(TS.size, np.nan)
+    late[130:140] = 0.3
+    late[140:] = 1.0 + rng.normal(0.0, 0.02, TS.size - 140)
+    assert detect(signals=[_signal(late)], timestamps=TS) == []
+
+
+def test_a_few_failures_are_no_error_ratio_burst_however_rare() -> None:
+    # 4 failed requests within two minutes, none for the hour before: unlikely
+    # at the baseline rate, yet four requests are no incident.
+    errors = np.zeros(TS.size)
+    errors[[200, 202, 204, 206]] = 1.0
+    assert _ratio_detections(errors) == []
+
+
+def _sparse_route(requests_per_step: np.ndarray) -> ComponentSignals:
+    labels = {"instance": "a", "route": "/rare"}
+    count = np.cumsum(requests_per_step)
+    return ComponentSignals(
+        component="c",
+        series=(
+            _series("http_seconds_count", labels, count),
+            _series("http_seconds_sum", labels, np.cumsum(requests_per_step * 0.05)),
+        ),
+    )
+
+
+def test_a_rarely_used_routes_latency_sum_is_judged_by_its_requests() -> None:
+    # a route hit now and then: its duration sum is zero at most steps, and a
+    # few requests close together are no burst of anything
+    requests = np.zeros(TS.size)
+    requests[[40, 120, 200, 201, 203]] = 1.0
+    signals = build_signals(component=_sparse_route(requests), window=WINDOW, step=STEP)
+    sums = [s for s in signals if s.name == "http_seconds_sum rate"]
+    assert len(sums) == 1 and sums[0].events is not None
+    assert detect(signals=sums, timestamps=TS) == []

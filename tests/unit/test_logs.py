@@ -145,3 +145,31 @@ def test_mask_and_templates_group_lines_that_differ_in_values() -> None:
 
 def test_statement_prefix_stops_at_the_first_literal() -> None:
     assert statement_prefix("SELECT * FROM t WHERE a='x' AND b=2") == "SELECT * FROM t WHERE a"
+
+
+def test_envoy_default_access_lines_are_parsed() -> None:
+    line = (
+        '[2031-05-06T07:08:09.123Z] "POST /v2/carts HTTP/1.1" 502 UF 120 91 37 - '
+        '"198.51.100.23, 10.0.0.4" "okhttp/4" "6a1b-22" "shop.example" "10.3.0.8:9000"'
+    )
+    access = parse_access(line)
+    assert access is not None
+    assert (access.client, access.method, access.path, access.status) == (
+        "198.51.100.23",
+        "POST",
+        "/v2/carts",
+        502,
+    )
+    assert access.agent == "okhttp/4" and access.upstream == "10.3.0.8:9000"
+    assert access.latency == pytest.approx(0.037)
+    assert categorize(line) is LogCategory.UPSTREAM_ERROR
+    shed = line.replace('"10.3.0.8:9000"', '"-"').replace(" UF ", " UO ")
+    shed_access = parse_access(shed)
+    assert shed_access is not None and shed_access.upstream is None
+
+
+def test_an_http_request_named_in_a_slow_line_is_no_cache_command() -> None:
+    line = "WARN QuoteController: slow request GET /v1/quote took 2990 ms"
+    assert categorize(line) is not LogCategory.SLOW_COMMAND
+    assert parse_slow_command(line) is None
+    assert categorize("slowlog: GET cart:77 took 12 ms") is LogCategory.SLOW_COMMAND

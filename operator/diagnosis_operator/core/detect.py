@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -155,7 +156,12 @@ def _on_grid(
     return out
 
 
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+
+
 def _quote(value: str) -> str:
+    if _NEEDS_ESCAPE.search(value) is None:
+        return f'"{value}"'  # what json.dumps gives for it, without its cost
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -227,6 +233,28 @@ def sample_periods(values: FloatArray) -> npt.NDArray[np.intp]:
     periods = np.ones(rows, dtype=np.intp)
     if size < SAMPLE_PERIOD_MIN_CHANGES + 2:
         return periods
+    with np.errstate(invalid="ignore"):
+        steps = np.diff(values, axis=1)
+        change = np.isfinite(steps) & (steps != 0)  # across a gap: not seen as a change
+    counted = change.sum(axis=1) - 1  # gaps between consecutive changes
+    needed = SAMPLE_PERIOD_SHARE * np.maximum(counted, 1)
+    # a gap of one step is a multiple of no longer period: many of them rule all out
+    one_step = (change[:, 1:] & change[:, :-1]).sum(axis=1)
+    candidates = np.flatnonzero(
+        (counted >= SAMPLE_PERIOD_MIN_CHANGES) & (one_step <= counted - needed)
+    )
+    if candidates.size == 0:
+        return periods
+    rows_at, columns_at = np.nonzero(change[candidates])  # row-major: columns ascend per row
+    same_row = rows_at[1:] == rows_at[:-1]
+    gap_rows = rows_at[1:][same_row]
+    gaps = (columns_at[1:] - columns_at[:-1])[same_row]
+    found = np.ones(candidates.size, dtype=np.intp)
+    for period in range(2, SAMPLE_PERIOD_MAX + 1):
+        share = np.bincount(gap_rows, weights=gaps % period == 0, minlength=candidates.size)
+        found = np.where(share >= needed[candidates], period, found)
+    periods[candidates] = found
+    return periods
     valid = np.isfinite(values)
     column = np.arange(size)
     last_valid = np.where(valid, column[None, :], -1)
@@ -780,7 +808,10 @@ def _detect_rows(usable: Sequence[Signal], timestamps: FloatArray) -> list[Detec
     significant = (count >= 2) | ((count == 1) & (peak_strength >= Z_SINGLE))
     # A series that began in the window (a pod the autoscaler added, an
     # exporter restarted) has no baseline of its own to depart from.
-    significant &= in_base.sum(axis=1) >= MIN_POINTS
+    min_base = max(MIN_POINTS, int(0.15 * size))
+    significant &= (in_base.sum(axis=1) >= MIN_POINTS) & (
+        valid[:, :min_base].sum(axis=1) >= MIN_POINTS // 2
+    )
     # Nor is growth at the pace the baseline already had (a morning ramp) a
     # departure: the points must also stand out from the baseline's trend.
     significant &= departs_from_trend(
@@ -804,17 +835,11 @@ def _detect_rows(usable: Sequence[Signal], timestamps: FloatArray) -> list[Detec
     sparse = (per_step > 0) & integral & (median == 0) & (mad == 0)
     if sparse.any():
         sparse_rows = np.flatnonzero(sparse)
-        exposure = np.array(
-            [
-                np.nan_to_num(usable[row].requests, nan=0.0)
-                if usable[row].requests is not None
-                and usable[row].requests.shape == timestamps.shape
-                else valid[row].astype(np.float64)
-                for row in sparse_rows.tolist()
-            ]
+        exposure = np.vstack(
+            [_requests_or(usable[row], valid[row]) for row in sparse_rows.tolist()]
         )
         by_requests = np.array(
-            [usable[row].requests is not None for row in sparse_rows.tolist()], dtype=bool
+            [_has_requests(usable[row], timestamps) for row in sparse_rows.tolist()], dtype=bool
         )
         sp_score, sp_onset, sp_marks = _burst_test(
             np.rint(counts[sparse_rows]),
@@ -945,6 +970,18 @@ def _excursion_start(
     while index - 1 >= floor and valid[index - 1] and sign * z[index - 1] > Z_ONSET:
         index -= 1
     return index
+
+
+def _has_requests(signal: Signal, timestamps: FloatArray) -> bool:
+    return signal.requests is not None and signal.requests.shape == timestamps.shape
+
+
+def _requests_or(signal: Signal, valid: npt.NDArray[np.bool_]) -> FloatArray:
+    """The requests behind a ratio's events per step; one per valid step for other counts."""
+    requests = signal.requests
+    if requests is not None and requests.shape == valid.shape:
+        return np.nan_to_num(requests, nan=0.0)
+    return valid.astype(np.float64)
 
 
 BURST_SPAN = 180.0  # seconds over which a burst of sparse events is counted
