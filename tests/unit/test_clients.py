@@ -107,7 +107,8 @@ def test_envoy_access_lines_name_the_forwarded_client() -> None:
 
 def test_a_flood_lasting_most_of_the_window_starts_where_it_rose() -> None:
     normal = [counts(f"10.0.0.{i}", [3.0] * 40) for i in range(1, 9)]
-    flood = counts("2001:db8::7", [0.0] * 10 + [40.0] + [600.0] * 29)
+    # absent before it rose (Loki leaves out steps without lines), then flooding
+    flood = LogCount(Labels({"fclient": "2001:db8::7"}), STEPS[10:], (150.0,) + (600.0,) * 29)
     found = find_floods(traffic=merge_client_counts([*normal, flood]), step=15.0)
     assert [c.ip for c in found] == ["2001:db8::7"]
     assert found[0].first_seen == STEPS[10] - 15.0

@@ -39,7 +39,10 @@ def _slow(rows_examined: int, query_time: float) -> str:
     )
 
 
-DEADLOCK = "2031-01-01  4:37:10 19 [Note] InnoDB: Transactions deadlock detected, dumping detailed information."
+DEADLOCK = (
+    "2031-01-01  4:37:10 19 [Note] InnoDB: Transactions deadlock detected, "
+    "dumping detailed information."
+)
 
 
 def _db(lines: list[str]) -> ComponentEvidence:
