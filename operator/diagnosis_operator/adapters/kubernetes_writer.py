@@ -23,8 +23,8 @@ _CONFLICT = 409
 _NOT_FOUND = 404
 
 
-class KubernetesWriteError(RuntimeError):
-    """The apiserver refused or failed a request; says what was asked and what came back."""
+class ApiServerError(RuntimeError):
+    """An apiserver call failed: what was asked, the HTTP status (if any) and the body."""
 
     def __init__(self, *, what: str, status: int | None, body: str) -> None:
         self.what = what
@@ -32,6 +32,10 @@ class KubernetesWriteError(RuntimeError):
         self.body = body
         shown = f"HTTP {status}" if status is not None else "no HTTP answer"
         super().__init__(f"{what}: {shown}" + (f"; body: {body[:500]}" if body else ""))
+
+
+class KubernetesWriteError(ApiServerError):
+    """The apiserver refused or failed a request; says what was asked and what came back."""
 
 
 class KubernetesDiagnosisWriter:

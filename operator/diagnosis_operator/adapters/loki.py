@@ -556,9 +556,7 @@ class LokiClient:
 
     def labels(self, *, start: float, end: float, query: str | None = None) -> list[str]:
         """``GET /loki/api/v1/labels``: label names seen in [start, end]."""
-        params = {"start": str(to_nanos(start)), "end": str(to_nanos(end))}
-        if query:
-            params["query"] = query
+        params = _label_params(start=start, end=end, query=query)
         body = cast(
             RawListResponse,
             self._get_json(
@@ -575,9 +573,7 @@ class LokiClient:
     ) -> list[str]:
         """``GET /loki/api/v1/label/<name>/values``."""
         checked = label_name(name)
-        params = {"start": str(to_nanos(start)), "end": str(to_nanos(end))}
-        if query:
-            params["query"] = query
+        params = _label_params(start=start, end=end, query=query)
         body = cast(
             RawListResponse,
             self._get_json(
@@ -749,6 +745,14 @@ class LokiLogSource:
         return logql.describe_query(
             selector=selector, line_filter=line_filter, pattern=pattern, by=by, step=step, top=top
         )
+
+
+def _label_params(*, start: float, end: float, query: str | None) -> dict[str, str]:
+    """The parameters of Loki's label endpoints: a time range, optionally a selector."""
+    params = {"start": str(to_nanos(start)), "end": str(to_nanos(end))}
+    if query:
+        params["query"] = query
+    return params
 
 
 def _with_group_labels(series: list[LogCount], by: Sequence[str]) -> list[LogCount]:

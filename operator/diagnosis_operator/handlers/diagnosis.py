@@ -38,6 +38,7 @@ from diagnosis_operator.core.phases import (
     with_result,
 )
 from diagnosis_operator.handlers.context import OperatorContext, context_of
+from diagnosis_operator.handlers.inputs import plain, validation_message
 from diagnosis_operator.handlers.kube import OwnerRef
 from diagnosis_operator.handlers.remediation import policy_enricher, remediate_now
 from diagnosis_operator.handlers.sources import (
@@ -187,14 +188,14 @@ def reconcile_diagnosis(
         namespace=namespace,
         name=name,
         generation=generation,
-        raw_status=_plain(status),
+        raw_status=plain(status),
     )
     decision = decide(status=run.status, generation=generation)
     if decision is Decision.NOTHING:
         return
     started = time.monotonic()
     try:
-        result = _run(run, decision=decision, spec=_plain(spec), retry=retry, uid=meta.get("uid"))
+        result = _run(run, decision=decision, spec=plain(spec), retry=retry, uid=meta.get("uid"))
     except Stop as stop:
         _fail(run, stop.reason, stop.message)
         metrics.record_diagnosis("failed", time.monotonic() - started)
@@ -237,7 +238,7 @@ def _run(
     try:
         parsed = DiagnosisSpec.model_validate(spec)
     except ValidationError as error:
-        raise Stop("InvalidSpec", _validation_message("spec", error)) from error
+        raise Stop("InvalidSpec", validation_message("spec", error)) from error
 
     snapshot = keep_snapshot or _snapshot_policy(run, parsed, retry=retry)
     if run.status.policy_snapshot != snapshot:
@@ -362,7 +363,7 @@ def _snapshot_policy(run: DiagnosisRun, spec: DiagnosisSpec, *, retry: int) -> P
         policy_spec = DiagnosisPolicySpec.model_validate(found.get("spec") or {})
     except ValidationError as error:
         raise Stop(
-            "PolicyInvalid", _validation_message(f"policy {policy_name} spec", error)
+            "PolicyInvalid", validation_message(f"policy {policy_name} spec", error)
         ) from error
     return PolicySnapshot(
         name=policy_name,
@@ -419,19 +420,3 @@ def _write_report(run: DiagnosisRun, *, result: DiagnosisResult, uid: Any) -> No
     )
     run.status = run.status.model_copy(update={"report_ref": ObjectRef(name=config_map)})
     run.flush()
-
-
-def _validation_message(where: str, error: ValidationError) -> str:
-    problems = []
-    for item in error.errors()[:5]:
-        location = ".".join(str(part) for part in item["loc"])
-        problems.append(
-            f"{where}.{location}: {item['msg']}" if location else f"{where}: {item['msg']}"
-        )
-    return "; ".join(problems)
-
-
-def _plain(view: Any) -> dict[str, Any]:
-    """A kopf body view as plain JSON data."""
-    plain: dict[str, Any] = json.loads(json.dumps(dict(view or {}), default=str))
-    return plain

@@ -18,6 +18,7 @@ import kopf
 from kubernetes import client, config
 
 from diagnosis_operator import API_GROUP, API_VERSION
+from diagnosis_operator.adapters.kubernetes_writer import ApiServerError
 from diagnosis_operator.models.crd import DIAGNOSIS_KIND, DIAGNOSIS_PLURAL, POLICY_PLURAL
 from diagnosis_operator.settings import OperatorSettings
 
@@ -26,15 +27,8 @@ _CONFLICT = 409
 REQUEST_TIMEOUT = 30.0
 
 
-class KubeError(RuntimeError):
+class KubeError(ApiServerError):
     """An apiserver call failed: what was asked, the HTTP status and the body."""
-
-    def __init__(self, *, what: str, status: int | None, body: str) -> None:
-        self.what = what
-        self.status = status
-        self.body = body
-        shown = f"HTTP {status}" if status is not None else "no HTTP answer"
-        super().__init__(f"{what}: {shown}" + (f"; body: {body[:500]}" if body else ""))
 
 
 def build_configuration(settings: OperatorSettings) -> client.Configuration:

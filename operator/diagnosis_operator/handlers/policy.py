@@ -9,7 +9,6 @@ message naming the problem.  Diagnoses read the policy themselves when they star
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 from diagnosis_operator import API_GROUP, API_VERSION
 from diagnosis_operator.core.phases import set_condition, status_patch
 from diagnosis_operator.handlers.context import context_of
+from diagnosis_operator.handlers.inputs import plain, validation_message
 from diagnosis_operator.models.crd import (
     POLICY_PLURAL,
     ConditionStatus,
@@ -36,13 +36,7 @@ def check_policy(spec: dict[str, Any]) -> tuple[int | None, str | None]:
         parsed = DiagnosisPolicySpec.model_validate(spec)
         topology = parsed.to_topology()
     except ValidationError as error:
-        problems = []
-        for item in error.errors()[:5]:
-            location = ".".join(str(part) for part in item["loc"])
-            problems.append(
-                f"spec.{location}: {item['msg']}" if location else f"spec: {item['msg']}"
-            )
-        return None, "; ".join(problems)
+        return None, validation_message("spec", error)
     except TopologyError as error:
         return None, f"spec.components: {error}"
     return len(topology.components), None
@@ -65,12 +59,12 @@ def reconcile_policy(
     context = context_of(memo)
     assert name is not None and namespace is not None
     generation = int(meta.get("generation") or 0)
-    before: dict[str, Any] = json.loads(json.dumps(dict(status or {}), default=str))
+    before = plain(status)
     try:
         current = DiagnosisPolicyStatus.model_validate(before)
     except ValidationError:
         current = DiagnosisPolicyStatus()
-    components, problem = check_policy(json.loads(json.dumps(dict(spec or {}), default=str)))
+    components, problem = check_policy(plain(spec))
     conditions = set_condition(
         current.conditions,
         type=READY,

@@ -20,7 +20,6 @@ there is work (``service.execute.needs_attention``), so idle ones cost nothing.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -37,6 +36,7 @@ from diagnosis_operator.adapters.ports import LogSource, TrafficPolicyBackend
 from diagnosis_operator.core.ledger import GlobalBudget
 from diagnosis_operator.core.phases import set_condition
 from diagnosis_operator.handlers.context import OperatorContext, context_of
+from diagnosis_operator.handlers.inputs import plain
 from diagnosis_operator.handlers.sources import SourceConfigError, build_sources, resolve_endpoints
 from diagnosis_operator.models.crd import (
     DIAGNOSIS_PLURAL,
@@ -290,14 +290,9 @@ def verify_due(
     return items
 
 
-def _plain(view: Any) -> dict[str, Any]:
-    plain: dict[str, Any] = json.loads(json.dumps(dict(view or {}), default=str))
-    return plain
-
-
 def _parsed(status: Any) -> DiagnosisStatus | None:
     try:
-        return DiagnosisStatus.model_validate(_plain(status))
+        return DiagnosisStatus.model_validate(plain(status))
     except ValidationError:
         return None
 
@@ -328,7 +323,7 @@ def follow_remediations(
     if parsed is None:
         return
     try:
-        mode = DiagnosisSpec.model_validate(_plain(spec)).mode
+        mode = DiagnosisSpec.model_validate(plain(spec)).mode
     except ValidationError:
         return
     annotations = dict(meta.get("annotations") or {})
@@ -362,7 +357,7 @@ def follow_remediations(
                 now=time.time(),
                 record=record,
             )
-    symptom = _plain(spec).get("symptom") or {}
+    symptom = plain(spec).get("symptom") or {}
     verify_due(
         context=context,
         namespace=namespace,

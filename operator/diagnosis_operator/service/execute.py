@@ -113,7 +113,6 @@ from diagnosis_operator.models.crd import (
     parse_duration,
 )
 from diagnosis_operator.models.crd import ActionPolicy as CrdActionPolicy
-from diagnosis_operator.models.findings import ActionType
 from diagnosis_operator.models.signals import from_seconds, isoformat_z
 from diagnosis_operator.models.sqltext import digest
 from diagnosis_operator.service.mysql_kill import execute_kill, select_kill
@@ -262,14 +261,9 @@ class ActionLedger:
             text = ledgers.encode(
                 ledgers.appended(ledger=current, entry=entry, budget=self._budget, now=now)
             )
-            try:
-                self._store.write(text=text, version=version)
-            except VersionConflict:
-                continue
-            except ClusterError as error:
-                raise LedgerUnavailable(f"action ledger: {error}") from error
-            return verdict
-        raise LedgerUnavailable(f"action ledger: still conflicting after {self._attempts} attempts")
+            if self._written(text=text, version=version):
+                return verdict
+        raise self._still_conflicting()
 
     def settle(self, *, key: str, outcome: LedgerOutcome, detail: str) -> None:
         """Give the entry of ``key`` its final outcome (a failed action spends no budget)."""
@@ -281,14 +275,24 @@ class ActionLedger:
             text = ledgers.encode(
                 ledgers.with_outcome(ledger=current, key=key, outcome=outcome, detail=detail)
             )
-            try:
-                self._store.write(text=text, version=version)
+            if self._written(text=text, version=version):
                 return
-            except VersionConflict:
-                continue
-            except ClusterError as error:
-                raise LedgerUnavailable(f"action ledger: {error}") from error
-        raise LedgerUnavailable(f"action ledger: still conflicting after {self._attempts} attempts")
+        raise self._still_conflicting()
+
+    def _written(self, *, text: str, version: str | None) -> bool:
+        """Whether ``text`` replaced the ledger read at ``version`` (``False``: lost a race)."""
+        try:
+            self._store.write(text=text, version=version)
+        except VersionConflict:
+            return False
+        except ClusterError as error:
+            raise LedgerUnavailable(f"action ledger: {error}") from error
+        return True
+
+    def _still_conflicting(self) -> LedgerUnavailable:
+        return LedgerUnavailable(
+            f"action ledger: still conflicting after {self._attempts} attempts"
+        )
 
 
 # --------------------------------------------------------------------- the executor
@@ -322,34 +326,15 @@ class _Run:
     def event(
         self, reason: str, message: str, *, warning: bool = False, pod: PodInfo | None = None
     ) -> None:
-        notes = [
-            EventNote(
-                kind=DIAGNOSIS_KIND,
-                api_version=f"{API_GROUP}/{API_VERSION}",
-                namespace=self.diagnosis.namespace,
-                name=self.diagnosis.name,
-                uid=self.diagnosis.uid,
-                reason=reason,
-                message=message[:1024],
+        _post(self.cluster, _diagnosis_note(self.diagnosis), reason, message, warning=warning)
+        if pod is not None:
+            _post(
+                self.cluster,
+                _pod_note(pod),
+                reason,
+                f"{message} (diagnosis {self.diagnosis.ref})",
                 warning=warning,
             )
-        ]
-        if pod is not None:
-            notes.append(
-                EventNote(
-                    kind="Pod",
-                    namespace=pod.namespace,
-                    name=pod.name,
-                    uid=pod.uid,
-                    reason=reason,
-                    message=f"{message} (diagnosis {self.diagnosis.ref})"[:1024],
-                    warning=warning,
-                )
-            )
-        for note in notes:
-            # An Event is a courtesy: the status holds the record.
-            with contextlib.suppress(ClusterError):
-                self.cluster.post_event(note=note)
 
 
 def _stamp(now: float) -> datetime:
@@ -482,19 +467,43 @@ def _ttl(run: _Run) -> float:
     return parse_duration(ttl) if ttl else run.settings.default_quarantine_ttl
 
 
-def _drain(run: _Run, index: int, item: RemediationStatus) -> None:
-    action = _drain_action(run, item)
+def _keyed(run: _Run, index: int, item: RemediationStatus) -> tuple[str, RemediationStatus]:
+    """The action's key, written into the status if it is not there yet."""
     key = _key(run, item)
     if item.idempotency_key != key:
         item = run.save(index, item.model_copy(update={"idempotency_key": key}))
-    if item.state in FINAL_STATES:
-        return
-    method = _method(run, item)
+    return key, item
+
+
+def _started(run: _Run, item: RemediationStatus, key: str) -> tuple[ledgers.Ledger, bool]:
+    """The fresh ledger, and whether the action was started before (status or ledger)."""
     entries, _ = run.ledger.read()
     reserved = entries.find(key)
     started = item.state is RemediationState.RUNNING or (
         reserved is not None and reserved.outcome is LedgerOutcome.EXECUTED
     )
+    return entries, started
+
+
+def _quarantine_record(run: _Run, *, pod: PodInfo, key: str) -> QuarantineRecord | None:
+    """What quarantining ``pod`` under ``key`` removes (``None``: no Service selects it)."""
+    return quarantine_record(
+        pod=pod,
+        selector_keys=run.cluster.service_selector_keys(pod=pod),
+        key=key,
+        diagnosis=run.diagnosis.ref,
+        now=run.now,
+        ttl_seconds=_ttl(run),
+    )
+
+
+def _drain(run: _Run, index: int, item: RemediationStatus) -> None:
+    action = _drain_action(run, item)
+    key, item = _keyed(run, index, item)
+    if item.state in FINAL_STATES:
+        return
+    method = _method(run, item)
+    entries, started = _started(run, item, key)
     if started:
         _resume_drain(run, index, item, action=action, key=key, method=method)
         return
@@ -535,14 +544,7 @@ def _drain(run: _Run, index: int, item: RemediationStatus) -> None:
 
     record: QuarantineRecord | None = None
     if method is DrainMethod.QUARANTINE:
-        record = quarantine_record(
-            pod=pod,
-            selector_keys=run.cluster.service_selector_keys(pod=pod),
-            key=key,
-            diagnosis=run.diagnosis.ref,
-            now=run.now,
-            ttl_seconds=_ttl(run),
-        )
+        record = _quarantine_record(run, pod=pod, key=key)
         if record is None:
             reason = f"no Service selects pod {pod.ref}: quarantine would change nothing"
             run.save(
@@ -555,15 +557,9 @@ def _drain(run: _Run, index: int, item: RemediationStatus) -> None:
         _dry_run(run, index, item, pod=pod, method=method, record=record, why=verdict.reason)
         return
 
-    entry = LedgerEntry(
-        key=key,
-        action=ActionType.DRAIN_POD,
-        targets=cooldown_targets_of(action),
-        at=run.now,
-        outcome=LedgerOutcome.EXECUTED,
-        detail=f"{RESERVED}{run.diagnosis.ref}: {method.value} {pod.ref}",
+    reservation = _reserve(
+        run, key=key, action=action, what=f"{method.value} {pod.ref}", decide=decide
     )
-    reservation = run.ledger.reserve(entry=entry, now=run.now, decide=decide)
     if isinstance(reservation, Denied):
         if reservation.code is DenialCode.ALREADY_DONE:
             # Another worker reserved this very action between our read and our write.
@@ -571,24 +567,69 @@ def _drain(run: _Run, index: int, item: RemediationStatus) -> None:
             return
         _denied(run, index, item, verdict=reservation, key=key, pod=pod)
         return
+    item = _start(
+        run,
+        index,
+        item,
+        key=key,
+        reason=f"{method.value} of pod {pod.ref} started",
+        announce=f"{method.value} of pod {pod.ref}",
+        pod=pod,
+        method=method.value,
+    )
+    _apply_drain(run, index, item, pod=pod, key=key, method=method, record=record)
+
+
+def _reserve(
+    run: _Run,
+    *,
+    key: str,
+    action: Action,
+    what: str,
+    decide: Callable[[ledgers.Ledger], Verdict],
+) -> Verdict:
+    """Reserve ``action`` in the ledger before acting on it (``what`` says what is done)."""
+    entry = LedgerEntry(
+        key=key,
+        action=action.kind,
+        targets=cooldown_targets_of(action),
+        at=run.now,
+        outcome=LedgerOutcome.EXECUTED,
+        detail=f"{RESERVED}{run.diagnosis.ref}: {what}",
+    )
+    return run.ledger.reserve(entry=entry, now=run.now, decide=decide)
+
+
+def _start(
+    run: _Run,
+    index: int,
+    item: RemediationStatus,
+    *,
+    key: str,
+    reason: str,
+    announce: str,
+    pod: PodInfo | None = None,
+    **extra: Any,
+) -> RemediationStatus:
+    """Record ``running`` (and who approved it) before the side effect, and announce it."""
+    approval = run.approvals.get(key)
     approved_by = approval.user if approval is not None else None
     item = run.save(
         index,
         with_state(
             item.model_copy(update={"approved_by": approved_by}),
             state=RemediationState.RUNNING,
-            reason=f"{method.value} of pod {pod.ref} started",
+            reason=reason,
             now=run.now,
-            method=method.value,
+            **extra,
         ),
     )
     run.event(
         "RemediationStarted",
-        f"{method.value} of pod {pod.ref} (key {key})"
-        + (f", approved by {approved_by}" if approved_by else ""),
+        f"{announce} (key {key})" + (f", approved by {approved_by}" if approved_by else ""),
         pod=pod,
     )
-    _apply_drain(run, index, item, pod=pod, key=key, method=method, record=record)
+    return item
 
 
 def _denied(
@@ -601,16 +642,23 @@ def _denied(
     pod: PodInfo | None,
 ) -> None:
     if verdict.code is DenialCode.APPROVAL_REQUIRED:
-        reason = f"waits for approval: kubectl diagnose approve {run.diagnosis.name} {key}"
-        if item.state is not RemediationState.PROPOSED or item.reason != reason:
-            run.save(
-                index, with_state(item, state=RemediationState.PROPOSED, reason=reason, now=run.now)
-            )
-            run.event("ApprovalRequired", f"drain-pod {item.target}: {reason}", pod=pod)
+        _await_approval(run, index, item, key=key, pod=pod)
         return
     reason = f"{verdict.code.value}: {verdict.reason}"
     run.save(index, with_state(item, state=RemediationState.DENIED, reason=reason, now=run.now))
     run.event("RemediationDenied", f"drain-pod {item.target}: {reason}", warning=True, pod=pod)
+
+
+def _await_approval(
+    run: _Run, index: int, item: RemediationStatus, *, key: str, pod: PodInfo | None
+) -> None:
+    """Propose the action and say how to approve it (once: a repeat changes nothing)."""
+    reason = f"waits for approval: kubectl diagnose approve {run.diagnosis.name} {key}"
+    if item.state is not RemediationState.PROPOSED or item.reason != reason:
+        run.save(
+            index, with_state(item, state=RemediationState.PROPOSED, reason=reason, now=run.now)
+        )
+        run.event("ApprovalRequired", f"{item.action.value} {item.target}: {reason}", pod=pod)
 
 
 def _dry_run(
@@ -676,17 +724,48 @@ def _finish(
     reason: str,
     key: str,
     pod: PodInfo | None,
+    label: str = "",
+    **extra: Any,
 ) -> None:
+    """Record the outcome of an applied action: ledger, status and Event (``label`` first)."""
+    _settle(run, key=key, state=state, reason=reason)
+    applied_at = run.now if state is RemediationState.SUCCEEDED else None
+    run.save(
+        index,
+        with_state(item, state=state, reason=reason, now=run.now, appliedAt=applied_at, **extra),
+    )
+    if state is RemediationState.SUCCEEDED:
+        run.event("RemediationApplied", label + reason, pod=pod)
+    else:
+        run.event("RemediationFailed", label + reason, warning=True, pod=pod)
+
+
+def _settle(run: _Run, *, key: str, state: RemediationState, reason: str) -> None:
+    """Mark the reservation applied (it spends budget) or failed (it does not)."""
     if state is RemediationState.SUCCEEDED:
         run.ledger.settle(key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512])
     else:
         run.ledger.settle(key=key, outcome=LedgerOutcome.FAILED, detail=reason[:512])
-    applied_at = run.now if state is RemediationState.SUCCEEDED else None
-    run.save(index, with_state(item, state=state, reason=reason, now=run.now, appliedAt=applied_at))
-    if state is RemediationState.SUCCEEDED:
-        run.event("RemediationApplied", reason, pod=pod)
-    else:
-        run.event("RemediationFailed", reason, warning=True, pod=pod)
+
+
+def _recovered(
+    run: _Run,
+    index: int,
+    item: RemediationStatus,
+    *,
+    key: str,
+    reason: str,
+    pod: PodInfo | None = None,
+    label: str = "",
+    **extra: Any,
+) -> None:
+    """A restart found the action done: settle it as applied, not repeated."""
+    _settle(run, key=key, state=RemediationState.SUCCEEDED, reason=reason)
+    run.save(
+        index,
+        with_state(item, state=RemediationState.SUCCEEDED, reason=reason, now=run.now, **extra),
+    )
+    run.event("RemediationRecovered", label + reason, pod=pod)
 
 
 def _quarantine(
@@ -828,11 +907,7 @@ def _resume_drain(
         if pod.quarantine is not None:
             state, reason = _already(pod, key=key)
             if state is RemediationState.SUCCEEDED:
-                run.ledger.settle(
-                    key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512]
-                )
-                run.save(index, with_state(item, state=state, reason=reason, now=run.now))
-                run.event("RemediationRecovered", reason, pod=pod)
+                _recovered(run, index, item, key=key, reason=reason, pod=pod)
                 return
             _finish(run, index, item, state=state, reason=reason, key=key, pod=pod)
             return
@@ -853,14 +928,7 @@ def _resume_drain(
                 pod=pod,
             )
             return
-        record = quarantine_record(
-            pod=pod,
-            selector_keys=run.cluster.service_selector_keys(pod=pod),
-            key=key,
-            diagnosis=run.diagnosis.ref,
-            now=run.now,
-            ttl_seconds=_ttl(run),
-        )
+        record = _quarantine_record(run, pod=pod, key=key)
         if record is None:
             _finish(
                 run,
@@ -886,11 +954,7 @@ def _resume_drain(
             + ("gone" if pod is None else "terminating")
             + " (checked after a restart); eviction not repeated"
         )
-        run.ledger.settle(key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512])
-        run.save(
-            index, with_state(item, state=RemediationState.SUCCEEDED, reason=reason, now=run.now)
-        )
-        run.event("RemediationRecovered", reason, pod=pod)
+        _recovered(run, index, item, key=key, reason=reason, pod=pod)
         return
     run.event(
         "RemediationResumed",
@@ -1116,9 +1180,16 @@ def _diagnosis_note(diagnosis: DiagnosisRef) -> EventNote:
     )
 
 
+def _pod_note(pod: PodInfo) -> EventNote:
+    return EventNote(
+        kind="Pod", namespace=pod.namespace, name=pod.name, uid=pod.uid, reason="", message=""
+    )
+
+
 def _post(
     cluster: Cluster, base: EventNote, reason: str, message: str, *, warning: bool = False
 ) -> None:
+    # An Event is a courtesy: the status holds the record.
     with contextlib.suppress(ClusterError):
         cluster.post_event(
             note=EventNote(
@@ -1278,12 +1349,7 @@ def _generic_denied(
 ) -> None:
     """A guard said no (drain's ``_denied`` without the pod)."""
     if verdict.code is DenialCode.APPROVAL_REQUIRED:
-        reason = f"waits for approval: kubectl diagnose approve {run.diagnosis.name} {key}"
-        if item.state is not RemediationState.PROPOSED or item.reason != reason:
-            run.save(
-                index, with_state(item, state=RemediationState.PROPOSED, reason=reason, now=run.now)
-            )
-            run.event("ApprovalRequired", f"{item.action.value} {item.target}: {reason}")
+        _await_approval(run, index, item, key=key, pod=None)
         return
     state = (
         RemediationState.SKIPPED
@@ -1331,9 +1397,7 @@ def _guarded(
 
 
 def _kill(run: _Run, index: int, item: RemediationStatus) -> None:
-    key = _key(run, item)
-    if item.idempotency_key != key:
-        item = run.save(index, item.model_copy(update={"idempotency_key": key}))
+    key, item = _keyed(run, index, item)
     if item.state in FINAL_STATES:
         return
     try:
@@ -1359,11 +1423,8 @@ def _kill(run: _Run, index: int, item: RemediationStatus) -> None:
     except PortUnavailable as error:
         _skip(run, index, item, f"not applied: {error}")
         return
-    entries, _ = run.ledger.read()
-    reserved = entries.find(key)
-    if item.state is RemediationState.RUNNING or (
-        reserved is not None and reserved.outcome is LedgerOutcome.EXECUTED
-    ):
+    entries, started = _started(run, item, key)
+    if started:
         _resume_kill(run, index, item, admin=admin, policy=policy, key=key)
         return
     try:
@@ -1410,38 +1471,27 @@ def _kill(run: _Run, index: int, item: RemediationStatus) -> None:
         run.save(index, updated)
         run.event("RemediationDryRun", f"kill-mysql-queries {item.target}: {reason}")
         return
-    entry = LedgerEntry(
+    reservation = _reserve(
+        run,
         key=key,
-        action=ActionType.KILL_MYSQL_QUERIES,
-        targets=cooldown_targets_of(action),
-        at=run.now,
-        outcome=LedgerOutcome.EXECUTED,
-        detail=f"{RESERVED}{run.diagnosis.ref}: kill {len(action.victims)} thread(s) "
-        f"of {item.target}",
+        action=action,
+        what=f"kill {len(action.victims)} thread(s) of {item.target}",
+        decide=decide,
     )
-    reservation = run.ledger.reserve(entry=entry, now=run.now, decide=decide)
     if isinstance(reservation, Denied):
         if reservation.code is DenialCode.ALREADY_DONE:
             _resume_kill(run, index, item, admin=admin, policy=policy, key=key)
             return
         _generic_denied(run, index, item, verdict=reservation, key=key)
         return
-    approval = run.approvals.get(key)
-    approved_by = approval.user if approval is not None else None
-    item = run.save(
+    item = _start(
+        run,
         index,
-        with_state(
-            item.model_copy(update={"approved_by": approved_by}),
-            state=RemediationState.RUNNING,
-            reason=f"killing {len(action.victims)} thread(s) of {item.target}",
-            now=run.now,
-            victims=[row.id for row in action.victims],
-        ),
-    )
-    run.event(
-        "RemediationStarted",
-        f"kill-mysql-queries {item.target}: {len(action.victims)} thread(s) (key {key})"
-        + (f", approved by {approved_by}" if approved_by else ""),
+        item,
+        key=key,
+        reason=f"killing {len(action.victims)} thread(s) of {item.target}",
+        announce=f"kill-mysql-queries {item.target}: {len(action.victims)} thread(s)",
+        victims=[row.id for row in action.victims],
     )
     _apply_kill(run, index, item, admin=admin, action=action, key=key)
 
@@ -1483,16 +1533,15 @@ def _apply_kill(
             f"every selected thread of {item.target} ended or changed before its kill: "
             f"{_describe_audit(records)}"
         )
-    if state is RemediationState.SUCCEEDED:
-        run.ledger.settle(key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512])
-    else:
-        run.ledger.settle(key=key, outcome=LedgerOutcome.FAILED, detail=reason[:512])
-    applied_at = run.now if state is RemediationState.SUCCEEDED else None
-    run.save(index, with_state(item, state=state, reason=reason, now=run.now, appliedAt=applied_at))
-    run.event(
-        "RemediationApplied" if state is RemediationState.SUCCEEDED else "RemediationFailed",
-        f"kill-mysql-queries {item.target}: {reason}",
-        warning=state is not RemediationState.SUCCEEDED,
+    _finish(
+        run,
+        index,
+        item,
+        state=state,
+        reason=reason,
+        key=key,
+        pod=None,
+        label=f"kill-mysql-queries {item.target}: ",
     )
 
 
@@ -1551,20 +1600,15 @@ def _resume_kill(
                 f"{len(done)} thread(s) of {item.target} were killed before the restart "
                 "(audit in status); nothing left to kill, not repeated"
             )
-            run.ledger.settle(
-                key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512]
-            )
-            run.save(
+            _recovered(
+                run,
                 index,
-                with_state(
-                    item,
-                    state=RemediationState.SUCCEEDED,
-                    reason=reason,
-                    now=run.now,
-                    appliedAt=run.now,
-                ),
+                item,
+                key=key,
+                reason=reason,
+                label=f"kill-mysql-queries {item.target}: ",
+                appliedAt=run.now,
             )
-            run.event("RemediationRecovered", f"kill-mysql-queries {item.target}: {reason}")
             return
         reason = f"no thread of {item.target} matches any more: nothing was killed"
         run.ledger.settle(key=key, outcome=LedgerOutcome.FAILED, detail=reason)
@@ -1644,9 +1688,7 @@ def _rate_limit(run: _Run, index: int, item: RemediationStatus) -> None:
                 with_state(item, state=RemediationState.DENIED, reason=str(error), now=run.now),
             )
         return
-    key = _key(run, item)
-    if item.idempotency_key != key:
-        item = run.save(index, item.model_copy(update={"idempotency_key": key}))
+    key, item = _keyed(run, index, item)
     if item.state in FINAL_STATES:
         return
     spec = run.policy.remediation.rate_limit_client
@@ -1662,11 +1704,8 @@ def _rate_limit(run: _Run, index: int, item: RemediationStatus) -> None:
     except PortUnavailable as error:
         _skip(run, index, item, f"not applied: {error}")
         return
-    entries, _ = run.ledger.read()
-    reserved = entries.find(key)
-    if item.state is RemediationState.RUNNING or (
-        reserved is not None and reserved.outcome is LedgerOutcome.EXECUTED
-    ):
+    entries, started = _started(run, item, key)
+    if started:
         _resume_rule(run, index, item, backend=backend, key=key)
         return
     limits = rate_limit_policy_for(policy=spec)
@@ -1729,38 +1768,28 @@ def _rate_limit(run: _Run, index: int, item: RemediationStatus) -> None:
         )
         run.event("RemediationDryRun", f"rate-limit-client {item.target}: {reason}")
         return
-    entry = LedgerEntry(
+    reservation = _reserve(
+        run,
         key=key,
-        action=ActionType.RATE_LIMIT_CLIENT,
-        targets=cooldown_targets_of(action),
-        at=run.now,
-        outcome=LedgerOutcome.EXECUTED,
-        detail=f"{RESERVED}{run.diagnosis.ref}: {_describe_rule(rule)} at {backend.name}",
+        action=action,
+        what=f"{_describe_rule(rule)} at {backend.name}",
+        decide=decide,
     )
-    reservation = run.ledger.reserve(entry=entry, now=run.now, decide=decide)
     if isinstance(reservation, Denied):
         if reservation.code is DenialCode.ALREADY_DONE:
             _resume_rule(run, index, item, backend=backend, key=key)
             return
         _generic_denied(run, index, item, verdict=reservation, key=key)
         return
-    approval = run.approvals.get(key)
-    approved_by = approval.user if approval is not None else None
-    item = run.save(
+    item = _start(
+        run,
         index,
-        with_state(
-            item.model_copy(update={"approved_by": approved_by}),
-            state=RemediationState.RUNNING,
-            reason=f"{_describe_rule(rule)} at {backend.name}: started",
-            now=run.now,
-            rule=rule.to_json(),
-            backend=backend.name,
-        ),
-    )
-    run.event(
-        "RemediationStarted",
-        f"rate-limit-client: {_describe_rule(rule)} at {backend.name} (key {key})"
-        + (f", approved by {approved_by}" if approved_by else ""),
+        item,
+        key=key,
+        reason=f"{_describe_rule(rule)} at {backend.name}: started",
+        announce=f"rate-limit-client: {_describe_rule(rule)} at {backend.name}",
+        rule=rule.to_json(),
+        backend=backend.name,
     )
     _apply_rule(run, index, item, backend=backend, rule=rule, key=key)
 
@@ -1778,26 +1807,29 @@ def _apply_rule(
     try:
         _with_conflict_retry(lambda: backend.apply(rules=[rule]))
     except (ClusterError, UnsupportedRule, TooManyRules, ValueError) as error:
-        reason = f"{_describe_rule(rule)} at {backend.name} failed: {error}"
-        run.ledger.settle(key=key, outcome=LedgerOutcome.FAILED, detail=reason[:512])
-        run.save(index, with_state(item, state=RemediationState.FAILED, reason=reason, now=run.now))
-        run.event("RemediationFailed", f"rate-limit-client: {reason}", warning=True)
+        _finish(
+            run,
+            index,
+            item,
+            state=RemediationState.FAILED,
+            reason=f"{_describe_rule(rule)} at {backend.name} failed: {error}",
+            key=key,
+            pod=None,
+            label="rate-limit-client: ",
+        )
         return
     run.checkpoint("after-apply", key)
-    reason = f"{_describe_rule(rule)} at {backend.name}: in force"
-    run.ledger.settle(key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512])
-    run.save(
+    _finish(
+        run,
         index,
-        with_state(
-            item,
-            state=RemediationState.SUCCEEDED,
-            reason=reason,
-            now=run.now,
-            appliedAt=run.now,
-            expiresAt=rule.expires_at,
-        ),
+        item,
+        state=RemediationState.SUCCEEDED,
+        reason=f"{_describe_rule(rule)} at {backend.name}: in force",
+        key=key,
+        pod=None,
+        label="rate-limit-client: ",
+        expiresAt=rule.expires_at,
     )
-    run.event("RemediationApplied", f"rate-limit-client: {reason}")
 
 
 def _resume_rule(
@@ -1816,20 +1848,17 @@ def _resume_rule(
             f"{_describe_rule(in_force)} at {backend.name} is already in force "
             "(checked after a restart); not repeated"
         )
-        run.ledger.settle(key=key, outcome=LedgerOutcome.EXECUTED, detail=APPLIED + reason[:512])
-        run.save(
+        _recovered(
+            run,
             index,
-            with_state(
-                item,
-                state=RemediationState.SUCCEEDED,
-                reason=reason,
-                now=run.now,
-                rule=in_force.to_json(),
-                appliedAt=in_force.created_at,
-                expiresAt=in_force.expires_at,
-            ),
+            item,
+            key=key,
+            reason=reason,
+            label="rate-limit-client: ",
+            rule=in_force.to_json(),
+            appliedAt=in_force.created_at,
+            expiresAt=in_force.expires_at,
         )
-        run.event("RemediationRecovered", f"rate-limit-client: {reason}")
         return
     entries, _ = run.ledger.read()
     reserved = entries.find(key)

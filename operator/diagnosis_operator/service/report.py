@@ -530,6 +530,19 @@ def _span(first: float | None, last: float | None, *, window: Window) -> str:
     return f"{_clock(first, window=window)}–{_clock(last, window=window)}"
 
 
+def _clients_row(result: DiagnosisResult, *, window: Window, label: str, role: str) -> _ChainRow:
+    """The chain row of the offending clients, from the first to the last time seen."""
+    first = min((c.first_seen for c in result.clients if c.first_seen is not None), default=None)
+    last = max((c.last_seen for c in result.clients if c.last_seen is not None), default=None)
+    return _ChainRow(
+        start=first if first is not None else math.inf,
+        span=_span(first, last, window=window),
+        label=label,
+        role=role,
+        happened="; ".join(_limited(c.reason for c in result.clients)),
+    )
+
+
 def _build_view(result: DiagnosisResult) -> _ReportView:
     window = result.window
     cause = result.root_cause
@@ -586,19 +599,7 @@ def _build_view(result: DiagnosisResult) -> _ReportView:
 
     chain_rows: list[_ChainRow] = []
     if cause.component == CLIENT_CAUSE and result.clients:
-        first = min(
-            (c.first_seen for c in result.clients if c.first_seen is not None), default=None
-        )
-        last = max((c.last_seen for c in result.clients if c.last_seen is not None), default=None)
-        chain_rows.append(
-            _ChainRow(
-                start=first if first is not None else math.inf,
-                span=_span(first, last, window=window),
-                label=_root_label(result),
-                role=ROOT,
-                happened="; ".join(_limited(c.reason for c in result.clients)),
-            )
-        )
+        chain_rows.append(_clients_row(result, window=window, label=_root_label(result), role=ROOT))
     for layer in (*chain.layers, *chain.aggravating):
         chain_rows.append(
             _ChainRow(
@@ -612,17 +613,12 @@ def _build_view(result: DiagnosisResult) -> _ReportView:
             )
         )
     if cause.component != CLIENT_CAUSE and result.clients:
-        first = min(
-            (c.first_seen for c in result.clients if c.first_seen is not None), default=None
-        )
-        last = max((c.last_seen for c in result.clients if c.last_seen is not None), default=None)
         chain_rows.append(
-            _ChainRow(
-                start=first if first is not None else math.inf,
-                span=_span(first, last, window=window),
+            _clients_row(
+                result,
+                window=window,
                 label="clients " + ", ".join(c.ip for c in result.clients),
                 role=AGGRAVATING,
-                happened="; ".join(_limited(c.reason for c in result.clients)),
             )
         )
     chain_rows.sort(key=lambda row: row.start)
@@ -860,10 +856,7 @@ def render_markdown(result: DiagnosisResult) -> str:
         out.append("")
     out += [f"### 4.{len(view.recommendation_groups) + 1} Remediation plan", ""]
     out += _md_remediations(view)
-    if view.warnings:
-        out += ["## Notes", ""]
-        out += [f"- {_md(w)}" for w in view.warnings]
-        out.append("")
+    out += _md_notes(view)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -886,11 +879,14 @@ def _md_quiet(view: _ReportView, result: DiagnosisResult) -> list[str]:
     if result.remediations:
         out += ["## Remediation plan", ""]
         out += _md_remediations(view)
-    if view.warnings:
-        out += ["## Notes", ""]
-        out += [f"- {_md(w)}" for w in view.warnings]
-        out.append("")
+    out += _md_notes(view)
     return out
+
+
+def _md_notes(view: _ReportView) -> list[str]:
+    if not view.warnings:
+        return []
+    return ["## Notes", "", *(f"- {_md(w)}" for w in view.warnings), ""]
 
 
 def _md_affected(affected: AffectedInstance) -> str:
