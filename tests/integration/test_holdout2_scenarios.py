@@ -65,10 +65,8 @@ def _collapse(values: list[str], network: str, members: int) -> tuple[list[str],
     if inside and len(inside) >= MEMBER_SHARE * members:
         return [*rest, network], None
     if inside:
-        return (
-            values,
-            f"{len(inside)} addresses of {network} listed, want {network} or >= {MEMBER_SHARE:.0%} of {members}",
-        )
+        share = f">= {MEMBER_SHARE:.0%} of {members}"
+        return values, f"{len(inside)} addresses of {network} listed, want the range or {share}"
     return values, None
 
 
