@@ -22,6 +22,7 @@ from kubernetes import client
 from diagnosis_operator import API_GROUP, API_VERSION
 from tests.controlplane.cluster import free_port
 from tests.controlplane.operator import OperatorProcess
+from tests.services.prometheus import PrometheusServer
 
 pytestmark = pytest.mark.e2e
 
@@ -229,6 +230,34 @@ def test_policy_becomes_ready_or_invalid_by_meaning(
     bad = wait_for("policy cyclic Ready", lambda: ready("cyclic"))
     assert bad["status"] == "False" and bad["reason"] == "Invalid"
     assert "cycle" in bad["message"], bad
+
+
+def test_policy_with_promql_prometheus_refuses_is_invalid_in_its_words(
+    custom: client.CustomObjectsApi, namespace: str, prometheus_server: PrometheusServer
+) -> None:
+    broken = {"name": "unclosed", "componentKind": "app", "promql": "rate(up{selector}[5m]"}
+    spec = {
+        **POLICY_SPEC,
+        "signals": {"prometheus": {"url": prometheus_server.url}},
+        "signalOverrides": [broken],
+    }
+    custom.create_namespaced_custom_object(
+        API_GROUP, API_VERSION, namespace, "diagnosispolicies", policy("bad-promql", spec)
+    )
+    found = wait_for(
+        "policy bad-promql checked",
+        lambda: (lambda c: c if "PromQLChecked" in c else None)(
+            conditions_of(
+                custom.get_namespaced_custom_object(
+                    API_GROUP, API_VERSION, namespace, "diagnosispolicies", "bad-promql"
+                )
+            )
+        ),
+    )
+    ready = found["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidPromQL"), ready
+    assert "signalOverrides[unclosed]" in ready["message"] and "parse error" in ready["message"]
+    assert found["PromQLChecked"]["status"] == "False"
 
 
 # --------------------------------------------------------------------------- diagnoses

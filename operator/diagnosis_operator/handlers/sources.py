@@ -52,23 +52,9 @@ def resolve_endpoints(
     """Prometheus and Loki endpoints with their credentials read from Secrets."""
     from diagnosis_operator.models.crd import parse_duration
 
-    prometheus = policy.signals.prometheus
     loki = policy.signals.loki
-    if prometheus is not None:
-        prom = Endpoint(
-            backend="prometheus",
-            url=prometheus.url.rstrip("/"),
-            timeout=parse_duration(prometheus.timeout),
-            token=_secret(kube, namespace, prometheus.auth_secret_ref),
-        )
-    elif settings.prometheus_url is not None:
-        prom = Endpoint(
-            backend="prometheus",
-            url=settings.prometheus_url,
-            timeout=settings.prometheus_timeout,
-            token=_file(settings.prometheus_token_file),
-        )
-    else:
+    prom = prometheus_endpoint(policy=policy, namespace=namespace, settings=settings, kube=kube)
+    if prom is None:
         raise SourceConfigError(
             "no Prometheus URL: set spec.signals.prometheus.url in the policy "
             "or DIAG_PROMETHEUS_URL"
@@ -94,6 +80,41 @@ def resolve_endpoints(
             "no Loki URL: set spec.signals.loki.url in the policy or DIAG_LOKI_URL"
         )
     return prom, logs
+
+
+def prometheus_endpoint(
+    *, policy: DiagnosisPolicySpec, namespace: str, settings: OperatorSettings, kube: Kube
+) -> Endpoint | None:
+    """The policy's Prometheus, else the operator's, else None; credentials read."""
+    from diagnosis_operator.models.crd import parse_duration
+
+    prometheus = policy.signals.prometheus
+    if prometheus is not None:
+        return Endpoint(
+            backend="prometheus",
+            url=prometheus.url.rstrip("/"),
+            timeout=parse_duration(prometheus.timeout),
+            token=_secret(kube, namespace, prometheus.auth_secret_ref),
+        )
+    if settings.prometheus_url is not None:
+        return Endpoint(
+            backend="prometheus",
+            url=settings.prometheus_url,
+            timeout=settings.prometheus_timeout,
+            token=_file(settings.prometheus_token_file),
+        )
+    return None
+
+
+def prometheus_adapter(endpoint: Endpoint) -> Any:
+    """A ``PrometheusAdapter`` for ``endpoint``; ``SourceConfigError`` if not built in."""
+    try:
+        module = importlib.import_module("diagnosis_operator.adapters.prometheus")
+        return module.PrometheusAdapter(
+            url=endpoint.url, timeout=endpoint.timeout, bearer_token=endpoint.token
+        )
+    except (ImportError, AttributeError, TypeError) as error:
+        raise SourceConfigError(f"Prometheus adapter not available: {error}") from error
 
 
 def _secret(kube: Kube, namespace: str, ref: SecretKeyRef | None) -> str | None:
