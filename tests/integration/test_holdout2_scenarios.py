@@ -61,7 +61,7 @@ def _collapse(values: list[str], network: str, members: int) -> tuple[list[str],
     inside = {v for v in values if _in(v, net)}
     rest = [v for v in values if v not in inside]
     if network in values:
-        return [*rest, network] if not inside else values, None
+        return values, None  # the range itself, listed once (rest already holds it)
     if inside and len(inside) >= MEMBER_SHARE * members:
         return [*rest, network], None
     if inside:

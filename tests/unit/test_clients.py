@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import re
 
-from diagnosis_operator.core.clients import find_abusive_clients, find_floods, merge_client_counts
-from diagnosis_operator.core.logs import ACCESS_PATTERN, read_event
+from diagnosis_operator.core.clients import (
+    find_abusive_clients,
+    find_floods,
+    merge_client_counts,
+    network_of,
+)
+from diagnosis_operator.core.logs import ACCESS_PATTERN, NETWORK_PATTERN, read_event
 from diagnosis_operator.models.findings import ClientPattern
 from diagnosis_operator.models.signals import Labels, LogCount
 
@@ -113,3 +118,62 @@ def test_a_flood_lasting_most_of_the_window_starts_where_it_rose() -> None:
     assert [c.ip for c in found] == ["2001:db8::7"]
     assert found[0].first_seen == STEPS[10] - 15.0
     assert found[0].last_seen == STEPS[39]
+
+
+def net_counts(prefix: str, per_step: list[float]) -> LogCount:
+    return LogCount(Labels({"jnet": prefix}), STEPS[: len(per_step)], tuple(per_step))
+
+
+def test_network_prefixes_become_the_broadest_allowed_cidrs() -> None:
+    assert network_of("203.0.113.") == "203.0.113.0/24"
+    assert network_of("2001:db8:1:2:") == "2001:db8:1:2::/64"
+    assert network_of("999.1.2.") is None
+    assert network_of("10.1.") is None
+
+
+def test_network_pattern_extracts_the_prefix_of_every_access_form() -> None:
+    pattern = re.compile(NETWORK_PATTERN)
+    text = '203.0.113.9 - - [01/Jan/2030:00:00:00 +0000] "POST /login HTTP/1.1" 401 0 "-" "ua"'
+    assert pattern.search(text)["net"] == "203.0.113."  # type: ignore[index]
+    json_line = '{"remote_addr":"2001:db8:1:2::9","status":"401"}'
+    assert pattern.search(json_line)["jnet"] == "2001:db8:1:2:"  # type: ignore[index]
+
+
+def _range_scenario(range_counts: list[float]) -> list[str]:
+    # ordinary users: one busy address per network; the range: 40 addresses, each tiny
+    users = [counts(f"198.18.{i}.1", [4.0] * 40) for i in range(12)]
+    listed = [counts("203.0.113.1", [0.0] * 20 + [1.0] * 20)]
+    networks = [net_counts(f"198.18.{i}.", [4.0] * 40) for i in range(12)]
+    networks.append(net_counts("203.0.113.", range_counts))
+    found = find_abusive_clients(
+        client_counts=[*users, *listed],
+        retry_counts=[],
+        retry_step=1.0,
+        access_events=[],
+        step=15.0,
+        network_counts=networks,
+    )
+    return [c.ip for c in found if c.members is not None]
+
+
+def test_many_small_addresses_of_one_range_arriving_together_are_one_flood() -> None:
+    assert _range_scenario([0.0] * 20 + [100.0] * 20) == ["203.0.113.0/24"]
+    # the same range busy all along did not arrive together: no range flood
+    assert _range_scenario([100.0] * 40) == []
+
+
+def test_a_range_holding_only_one_flooding_address_is_not_a_range_flood() -> None:
+    users = [counts(f"198.18.{i}.1", [4.0] * 40) for i in range(12)]
+    flood = counts("203.0.113.7", [0.0] * 20 + [400.0] * 20)
+    networks = [net_counts(f"198.18.{i}.", [4.0] * 40) for i in range(12)]
+    networks.append(net_counts("203.0.113.", [0.0] * 20 + [400.0] * 20))
+    found = find_abusive_clients(
+        client_counts=[*users, flood],
+        retry_counts=[],
+        retry_step=1.0,
+        access_events=[],
+        step=15.0,
+        network_counts=networks,
+    )
+    assert [c.ip for c in found] == ["203.0.113.7"]
+    assert found[0].to_json().get("network") is None

@@ -471,3 +471,31 @@ def test_a_proxy_that_answers_its_errors_itself_is_the_root() -> None:
     assert _rank(_evidence(front=broken, svc=quiet_svc)) == "front"
     healthy_proxy = _proxy_evidence(_proxy_logs(upstream_in_errors=True))
     assert not fails_by_itself(evidence=healthy_proxy, window=WINDOW)
+
+
+def _latency(component: str, elevated: slice) -> Detection:
+    detection = _detection(
+        component, f"{component}-latency", INCIDENT, 40.0, kind=SignalKind.LATENCY
+    )
+    values = np.zeros(TS.size)
+    values[elevated] = 1.0
+    signal = Signal(
+        component, None, "latency", "latency", SignalKind.LATENCY, "latency", values, Labels({})
+    )
+    return Detection(signal=signal, anomaly=detection.anomaly, exceedances=3, peak=1.0)
+
+
+def test_slowness_that_healed_long_before_the_end_is_no_incident() -> None:
+    load = tuple(_detection("svc", f"svc-load{i}", INCIDENT + 15 * i, 80.0) for i in range(4))
+    start = int((INCIDENT - T0) / STEP)
+    blip = (*load, _latency("svc", slice(start, start + 2)))
+    evidence = _evidence(svc=ComponentEvidence(component=STACK.get("svc"), detections=blip))
+    assert evidence["svc"].only_recovered_slowness
+    assert _rank(evidence) == NO_INCIDENT
+    lasting = (*load, _latency("svc", slice(start, TS.size)))
+    evidence = _evidence(svc=ComponentEvidence(component=STACK.get("svc"), detections=lasting))
+    assert not evidence["svc"].only_recovered_slowness
+    assert _rank(evidence) == "svc"
+    failing = (*blip, _detection("svc", "svc-errors", INCIDENT, 40.0, kind=SignalKind.ERROR_RATIO))
+    evidence = _evidence(svc=ComponentEvidence(component=STACK.get("svc"), detections=failing))
+    assert _rank(evidence) == "svc"

@@ -6,16 +6,20 @@ isolates one rule; nothing here is taken from an example bundle.
 
 from __future__ import annotations
 
+import numpy as np
+
 from diagnosis_operator.core.correlate import (
     ROLE_AGGRAVATING,
     ROLE_ROOT,
+    AffectedFinding,
     ComponentEvidence,
     new_log_categories,
     new_slow_queries,
 )
+from diagnosis_operator.core.detect import Detection, Signal, SignalKind
 from diagnosis_operator.core.logs import ComponentLogs, read_event
 from diagnosis_operator.core.plan import plan
-from diagnosis_operator.models.findings import ActionType, Candidate
+from diagnosis_operator.models.findings import ActionType, AffectedInstance, Anomaly, Candidate
 from diagnosis_operator.models.signals import Labels, Window
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
 
@@ -100,3 +104,42 @@ def test_deadlocks_at_a_root_db_call_for_a_kill_without_any_slow_log() -> None:
     # lock-wait timeouts say the same
     waits = _db(["[Warning] Lock wait timeout exceeded; try restarting transaction"] * 12)
     assert _actions(waits, ROLE_ROOT) == [(ActionType.KILL_MYSQL_QUERIES, "db")]
+
+
+def _instance_detection(kind: SignalKind, elevated: slice) -> Detection:
+    values = np.zeros(240)
+    values[elevated] = 2.0
+    signal = Signal("api", "10.9.0.1:80", "s", "s", kind, "q", values, Labels({}))
+    anomaly = Anomaly(
+        component="api",
+        signal="s",
+        instance="10.9.0.1:80",
+        onset=INCIDENT,
+        peak_ts=INCIDENT,
+        value=2.0,
+        baseline=0.0,
+        score=30.0,
+        direction="up",
+        query="q",
+    )
+    return Detection(signal=signal, anomaly=anomaly, exceedances=2, peak=2.0)
+
+
+def _drains(*detections: Detection) -> list[tuple[ActionType, str]]:
+    finding = AffectedFinding(
+        instance=AffectedInstance(component="api", instance="10.9.0.1:80", reason="slow"),
+        detections=detections,
+    )
+    proposals = plan(
+        topology=STACK, candidates=[], evidence={}, affected=[finding], clients=[], edge=None
+    )
+    return [(p.action, p.target) for p in proposals]
+
+
+def test_a_pod_whose_slowness_healed_long_ago_is_not_drained() -> None:
+    blip = _instance_detection(SignalKind.LATENCY, slice(100, 102))
+    assert _drains(blip) == []
+    lasting = _instance_detection(SignalKind.LATENCY, slice(100, 240))
+    assert _drains(lasting) == [(ActionType.DRAIN_POD, "10.9.0.1:80")]
+    failed = _instance_detection(SignalKind.ERROR_RATIO, slice(100, 102))
+    assert _drains(blip, failed) == [(ActionType.DRAIN_POD, "10.9.0.1:80")]

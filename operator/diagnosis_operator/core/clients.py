@@ -9,6 +9,7 @@ same failing request many times within about a second.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from diagnosis_operator.core.logs import AGENT_LABELS, CLIENT_LABELS, REQUEST_LABELS, LogEvent
+from diagnosis_operator.core.logs import (
+    AGENT_LABELS,
+    CLIENT_LABELS,
+    NETWORK_LABELS,
+    REQUEST_LABELS,
+    LogEvent,
+)
 from diagnosis_operator.models.findings import AbusiveClient, ClientPattern
 from diagnosis_operator.models.signals import LogCount
 
@@ -255,6 +262,140 @@ def find_retry_loops(
     return loops
 
 
+# A range flood: at least this many distinct addresses of one network, arriving
+# together (busy at least NETWORK_SURGE_RATIO times its own level before), with
+# FLOOD_MIN_RATIO times the typical network's requests and FLOOD_MIN_PEAK_RATE.
+NETWORK_MIN_MEMBERS = 10
+NETWORK_SURGE_RATIO = 10.0
+
+
+def network_of(prefix: str) -> str | None:
+    """Pure: the CIDR of a network prefix as NETWORK_PATTERN extracts it.
+
+    ``"203.0.113."`` is ``203.0.113.0/24``; ``"2001:db8:1:2:"`` is
+    ``2001:db8:1:2::/64``; anything else (not an address prefix) is ``None``.
+    """
+    if prefix.endswith(".") and prefix.count(".") == 3:
+        text = f"{prefix}0/24"
+    elif prefix.endswith(":") and prefix.count(":") == 4:
+        text = f"{prefix}:/64"
+    else:
+        return None
+    try:
+        return str(ipaddress.ip_network(text, strict=True))
+    except ValueError:
+        return None
+
+
+def merge_network_counts(counts: Iterable[LogCount]) -> list[ClientTraffic]:
+    """Pure: one traffic series per client network (``ip`` holds the CIDR)."""
+    per_network: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    for count in counts:
+        prefix = _first_label(count.labels, NETWORK_LABELS)
+        network = network_of(prefix) if prefix else None
+        if network is None:
+            continue
+        for ts, value in zip(count.timestamps, count.values, strict=True):
+            per_network[network][ts] += value
+    traffic = [
+        ClientTraffic(
+            ip=network,
+            timestamps=tuple(sorted(points)),
+            counts=tuple(points[t] for t in sorted(points)),
+        )
+        for network, points in per_network.items()
+    ]
+    traffic.sort(key=lambda t: (-t.total, t.ip))
+    return traffic
+
+
+def _within(ip: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    try:
+        return ipaddress.ip_address(ip) in network
+    except ValueError:
+        return False
+
+
+def find_network_floods(
+    *,
+    networks: Sequence[ClientTraffic],
+    clients: Sequence[ClientTraffic],
+    flagged: Sequence[AbusiveClient],
+    step: float,
+) -> list[AbusiveClient]:
+    """Pure: networks whose many small addresses flood together.
+
+    A network's requests minus those of its addresses already flagged one by
+    one must, on their own, dwarf the typical network's (``FLOOD_MIN_RATIO``,
+    ``FLOOD_MIN_PEAK_RATE``), come from at least ``NETWORK_MIN_MEMBERS``
+    addresses, and start inside the window: busy at least
+    ``NETWORK_SURGE_RATIO`` times the network's level before.  How many
+    addresses at least took part follows from the per-address top list: an
+    address missing from it sent no more in a step than the smallest listed
+    one, so the rest of the network needs at least rest / smallest addresses.
+    """
+    if not networks:
+        return []
+    grid = np.array(
+        sorted({ts for series in (*networks, *clients) for ts in series.timestamps}),
+        dtype=np.float64,
+    )
+    dense_clients = {c.ip: _on_grid(c, grid) for c in clients}
+    listed = np.stack(list(dense_clients.values())) if dense_clients else np.zeros((1, grid.size))
+    smallest = np.where(listed > 0, listed, np.inf).min(axis=0)
+    smallest = np.where(np.isfinite(smallest), smallest, 1.0)
+    flagged_ips = {c.ip for c in flagged}
+    totals = np.array([n.total for n in networks])
+    floods = []
+    for index, network in enumerate(networks):
+        cidr = ipaddress.ip_network(network.ip)
+        counts = _on_grid(network, grid)
+        inside = [ip for ip in dense_clients if _within(ip, cidr)]
+        rest = counts.copy()
+        for ip in inside:
+            if ip in flagged_ips:
+                rest -= dense_clients[ip]
+        rest = np.maximum(rest, 0.0)
+        unlisted = rest.copy()
+        known = [ip for ip in inside if ip not in flagged_ips]
+        for ip in known:
+            unlisted -= dense_clients[ip]
+        unlisted = np.maximum(unlisted, 0.0)
+        members = len(known) + int(np.ceil(unlisted / smallest).max(initial=0.0))
+        others = np.delete(totals, index)
+        typical = float(np.median(others)) if others.size else 0.0
+        total = float(rest.sum())
+        peak_rate = float(rest.max(initial=0.0)) / step
+        if members < NETWORK_MIN_MEMBERS or total < FLOOD_MIN_RATIO * max(typical, 1.0):
+            continue
+        if peak_rate < FLOOD_MIN_PEAK_RATE:
+            continue
+        first_index, last_index = flood_span(
+            rest, low_share=FLOOD_EDGE_SHARE, high_share=FLOOD_BUSY_SHARE
+        )
+        before = float(rest[:first_index].mean()) if first_index > 0 else None
+        busy = float(rest[first_index : last_index + 1].mean())
+        if before is None or busy < NETWORK_SURGE_RATIO * max(before, 1.0 / step):
+            continue
+        floods.append(
+            AbusiveClient(
+                ip=network.ip,
+                reason=(
+                    f"at least {members} addresses of {network.ip} together: {int(total)} "
+                    f"requests, {busy / step:.1f} req/s (peak {peak_rate:.1f}) against "
+                    f"{before / step:.2f} before; {total / max(typical, 1.0):.0f}x the typical "
+                    f"network"
+                ),
+                requests=int(total),
+                pattern=ClientPattern.FLOOD,
+                first_seen=float(grid[first_index]) - step,
+                last_seen=float(grid[last_index]),
+                members=members,
+            )
+        )
+    return floods
+
+
 def find_abusive_clients(
     *,
     client_counts: Iterable[LogCount],
@@ -262,11 +403,20 @@ def find_abusive_clients(
     retry_step: float,
     access_events: Iterable[LogEvent],
     step: float,
+    network_counts: Iterable[LogCount] = (),
 ) -> list[AbusiveClient]:
-    """Pure: floods and retry loops; a client in both is listed once (as a flood)."""
-    floods = find_floods(traffic=merge_client_counts(client_counts), step=step)
+    """Pure: floods (of one address, then of one range) and retry loops.
+
+    A client in both a flood and a retry loop is listed once (as a flood).
+    """
+    traffic = merge_client_counts(client_counts)
+    floods = find_floods(traffic=traffic, step=step)
     loops = find_retry_loops(
         retry_counts=retry_counts, retry_step=retry_step, access_events=access_events
     )
     flooding = {c.ip for c in floods}
-    return [*floods, *(c for c in loops if c.ip not in flooding)]
+    single = [*floods, *(c for c in loops if c.ip not in flooding)]
+    ranges = find_network_floods(
+        networks=merge_network_counts(network_counts), clients=traffic, flagged=single, step=step
+    )
+    return [*floods, *ranges, *(c for c in loops if c.ip not in flooding)]

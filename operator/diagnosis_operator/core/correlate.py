@@ -167,6 +167,27 @@ class ComponentEvidence:
         )
 
     @property
+    def only_recovered_slowness(self) -> bool:
+        """Whether all it shows users is slowness that ended long before the evidence did.
+
+        No failures and no severe new log lines, and every latency rise
+        recovered (see ``recovered``): a short pause that healed itself, not
+        an incident to diagnose or remediate.
+        """
+        if self.new_categories:
+            return False
+        symptoms = [
+            d
+            for d in self.metric_detections
+            if d.signal.kind in SYMPTOM_KINDS
+            and d.anomaly.direction == "up"
+            and d.score >= Z_THRESHOLD
+        ]
+        return bool(symptoms) and all(
+            d.signal.kind is SignalKind.LATENCY and recovered(d) for d in symptoms
+        )
+
+    @property
     def significant(self) -> bool:
         return self.evidence_score >= MIN_ROOT_EVIDENCE and (
             len(self.families) >= 2 or self.evidence_score >= STRONG_EVIDENCE
@@ -446,6 +467,27 @@ def score_components(
     return scores
 
 
+RECOVERED_TAIL_SHARE = 0.25  # of the evidence's points, after the last elevated one
+
+
+def recovered(detection: Detection) -> bool:
+    """Pure: whether a rise ended well before the evidence did.
+
+    Elevated means at least half way from the baseline to the anomalous
+    level; the points after the last elevated one must be at least
+    ``RECOVERED_TAIL_SHARE`` of the series.
+    """
+    values = np.asarray(detection.signal.values, dtype=np.float64)
+    if values.size == 0:
+        return False
+    anomaly = detection.anomaly
+    midpoint = anomaly.baseline + 0.5 * (anomaly.value - anomaly.baseline)
+    elevated = np.flatnonzero(np.nan_to_num(values, nan=-np.inf) >= midpoint)
+    if elevated.size == 0:
+        return False
+    return values.size - 1 - int(elevated[-1]) >= RECOVERED_TAIL_SHARE * values.size
+
+
 def only_fell(evidence: ComponentEvidence) -> bool:
     """Pure: whether all a component shows is less activity (no symptom, every anomaly down)."""
     strong = [d for d in evidence.metric_detections if d.score >= Z_THRESHOLD]
@@ -616,7 +658,8 @@ def rank(
         scores[0] if scores else None,
     )
     # Without a symptom anywhere there is nothing to explain, however much moved.
-    symptomatic = any(ev.has_symptom for ev in evidence.values())
+    # Slowness that healed itself long before the evidence ends is no symptom either.
+    symptomatic = any(ev.has_symptom and not ev.only_recovered_slowness for ev in evidence.values())
     root_ok = (
         best is not None
         and evidence[best.component].significant

@@ -51,6 +51,19 @@ ACCESS_PATTERN = (
     r"|^\[[^\]]*\] \"(?P<frequest>[^\"]*)\" [0-9]{3} [^\"]*"
     r"\"(?P<fclient>[0-9A-Fa-f.:]{3,45})(?:, *[^\"]*)?\" \"(?P<fagent>[^\"]*)\""
 )
+# The client's network of an access line, in the same three forms: the first
+# three octets of an IPv4 address with their dot ("203.0.113.") or the first
+# four explicit hextets of an IPv6 address with their colon (a /64).  Counting
+# by it sees a flood spread over one range, whose addresses are each too small
+# for a per-address top list.  /24 and /64 are the broadest client rules allowed.
+NETWORK_PATTERN = (
+    r"^(?P<net>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]* [^ ]+ [^ ]+ \["
+    r"|\"(?:remote_addr|client_ip|clientip|remote_ip|client|src_ip|x_forwarded_for)\" *: *"
+    r"\"(?P<jnet>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]*\""
+    r"|^\[[^\]]*\] \"[^\"]*\" [0-9]{3} [^\"]*"
+    r"\"(?P<fnet>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]*(?:, *[^\"]*)?\" \""
+)
+NETWORK_LABELS = ("net", "jnet", "fnet")
 # The groups of ACCESS_PATTERN naming the client, the request and the agent, per format.
 CLIENT_LABELS = ("client", "jclient", "fclient")
 REQUEST_LABELS = ("request", "frequest")
@@ -736,6 +749,8 @@ __all__ = [
     "AGENT_LABELS",
     "CLIENT_LABELS",
     "FAILED_REQUEST_FILTER",
+    "NETWORK_LABELS",
+    "NETWORK_PATTERN",
     "REQUEST_LABELS",
     "RETRY_LABELS",
     "SIGNIFICANT_FILTER",

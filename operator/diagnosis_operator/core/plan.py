@@ -3,7 +3,9 @@
 Only evidence calls for an action:
 
 * an instance degraded while its siblings are not -> ``drain-pod`` on it (an
-  incident that hits all instances alike lists no affected instance, so no drain);
+  incident that hits all instances alike lists no affected instance, so no drain),
+  unless all it showed was a rise that healed long before the evidence ended,
+  without failures (``healed``): draining a recovered pod only removes capacity;
 * a MySQL component that is the root, with slow queries, connection
   exhaustion or lock contention (deadlocks, lock wait timeouts) in its logs ->
   ``kill-mysql-queries``, with a busy-time threshold below the observed
@@ -32,7 +34,9 @@ from diagnosis_operator.core.correlate import (
     AffectedFinding,
     ComponentEvidence,
     incident_events,
+    recovered,
 )
+from diagnosis_operator.core.detect import SignalKind
 from diagnosis_operator.core.logs import LogCategory, statement_fingerprint, statement_prefix
 from diagnosis_operator.models.findings import (
     AbusiveClient,
@@ -59,6 +63,8 @@ def plan(
     """Pure: the remediations the evidence calls for (possibly none)."""
     proposals: list[ProposedRemediation] = []
     for finding in affected:
+        if healed(finding):
+            continue
         instance = finding.instance
         params: dict[str, Any] = {"component": instance.component, "instance": instance.instance}
         if instance.pod:
@@ -99,6 +105,18 @@ def plan(
             )
         )
     return proposals
+
+
+FAILURE_KINDS = (SignalKind.ERROR_RATIO, SignalKind.LOG_SIGNIFICANT)
+
+
+def healed(finding: AffectedFinding) -> bool:
+    """Pure: whether an affected instance only had a rise that ended long ago, without failures."""
+    return (
+        bool(finding.detections)
+        and not any(d.signal.kind in FAILURE_KINDS for d in finding.detections)
+        and all(recovered(d) for d in finding.detections)
+    )
 
 
 _LOCK_WAIT_WORDS = ("lock wait", "lock_wait", "waiting for table metadata lock")

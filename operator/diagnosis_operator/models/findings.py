@@ -161,9 +161,11 @@ class AbusiveClient:
     pattern: ClientPattern
     first_seen: float | None = None
     last_seen: float | None = None
+    # A range (``ip`` holds its CIDR): at least this many of its addresses took part.
+    members: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        shown: dict[str, Any] = {
             "ip": self.ip,
             "reason": self.reason,
             "requests": self.requests,
@@ -171,6 +173,10 @@ class AbusiveClient:
             "firstSeen": isoformat_z(self.first_seen) if self.first_seen is not None else None,
             "lastSeen": isoformat_z(self.last_seen) if self.last_seen is not None else None,
         }
+        if self.members is not None:
+            shown["network"] = self.ip
+            shown["members"] = self.members
+        return shown
 
 
 class ActionType(StrEnum):

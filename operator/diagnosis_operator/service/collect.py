@@ -15,7 +15,10 @@ per edge component (kind proxy, or one nothing depends on)
   * ``clients``     requests per client address per step (``count_extracted``,
                     top ``CLIENT_TOP``);
   * ``retries``     failed requests per client, request and agent per fine
-                    step (about a second), top ``RETRY_TOP``.
+                    step (about a second), top ``RETRY_TOP``;
+  * ``networks``    requests per client network (/24, /64) per step, top
+                    ``NETWORK_TOP``: a flood spread over many addresses of one
+                    range, each too small for the per-address top list.
 
 Queries to remote backends run in a thread pool (they wait on the network);
 a source that answers in-process (``in_process = True``, like the bundle
@@ -39,6 +42,8 @@ from diagnosis_operator.core.logs import (
     ACCESS_PATTERN,
     CLIENT_LABELS,
     FAILED_REQUEST_FILTER,
+    NETWORK_LABELS,
+    NETWORK_PATTERN,
     RETRY_LABELS,
     SIGNIFICANT_FILTER,
 )
@@ -60,9 +65,11 @@ SAMPLE_PARTS = 4
 SAMPLE_LIMIT = 250
 CLIENT_TOP = 20
 RETRY_TOP = 10
+NETWORK_TOP = 10
 RETRY_MAX_POINTS = 3600
 CLIENTS = "clients"
 RETRIES = "retries"
+NETWORKS = "networks"
 SAMPLES = "samples"
 LINES = "lines"
 SERIES = "series"
@@ -93,6 +100,7 @@ class _Pending:
     samples: list[Future[list[LogStream]]] = field(default_factory=list)
     clients: Future[list[LogCount]] | None = None
     retries: Future[list[LogCount]] | None = None
+    networks: Future[list[LogCount]] | None = None
     queries: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -207,6 +215,25 @@ def collect(
                     by=retry_by,
                     top=RETRY_TOP,
                 )
+                item.queries[NETWORKS] = _describe(
+                    logs.describe,
+                    selector=selector,
+                    line_filter=None,
+                    pattern=NETWORK_PATTERN,
+                    by=NETWORK_LABELS,
+                    step=step,
+                    top=NETWORK_TOP,
+                )
+                item.networks = pool.submit(
+                    logs.count_extracted,
+                    selector=selector,
+                    window=window,
+                    step=step,
+                    line_filter=None,
+                    pattern=NETWORK_PATTERN,
+                    by=NETWORK_LABELS,
+                    top=NETWORK_TOP,
+                )
             pending.append(item)
 
         components: dict[str, ComponentSignals] = {}
@@ -223,6 +250,10 @@ def collect(
                 extracted[CLIENTS] = tuple(_result(item.clients, item, "client counts") or [])
             if item.retries is not None:
                 extracted[RETRIES] = tuple(_result(item.retries, item, "retry counts") or [])
+            if item.networks is not None:
+                extracted[NETWORKS] = tuple(
+                    _result(item.networks, item, "client network counts") or []
+                )
             components[name] = ComponentSignals(
                 component=name,
                 series=tuple(got_series),

@@ -27,6 +27,7 @@ from diagnosis_operator.models.signals import LogCount, SignalSet, Window
 from diagnosis_operator.models.topology import Topology
 from diagnosis_operator.service.collect import (
     CLIENTS,
+    NETWORKS,
     RETRIES,
     SAMPLES,
     collect,
@@ -124,6 +125,7 @@ def analyse(
     access_events: list[LogEvent] = []
     client_counts: list[LogCount] = []
     retry_counts: list[LogCount] = []
+    network_counts: list[LogCount] = []
     client_query = ""
     for name in edge_names:
         collected = signals.components.get(name)
@@ -131,6 +133,7 @@ def analyse(
             continue
         client_counts.extend(collected.extracted.get(CLIENTS, ()))
         retry_counts.extend(collected.extracted.get(RETRIES, ()))
+        network_counts.extend(collected.extracted.get(NETWORKS, ()))
         client_query = (
             client_query or collected.queries.get(RETRIES, "") or collected.queries.get(CLIENTS, "")
         )
@@ -142,6 +145,7 @@ def analyse(
         retry_step=retry_step(window),
         access_events=access_events,
         step=step,
+        network_counts=network_counts,
     )
 
     # Only a burst of upstream errors names a degraded upstream; a few 5xx lines
