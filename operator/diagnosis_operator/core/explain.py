@@ -49,6 +49,14 @@ _ROLE_ORDER = {ROLE_ROOT: 0, ROLE_AGGRAVATING: 1, ROLE_SYMPTOM: 2}
 MAX_METRIC_EVIDENCE = 3
 MAX_KEY_SIGNALS = 40
 
+# How a component's role reads in a sentence ("redis was an aggravating factor of ...").
+_ROLE_PHRASES = {
+    "root": "the root cause",
+    "aggravating": "an aggravating factor",
+    "symptom": "a symptom",
+    "candidate": "a candidate cause",
+}
+
 
 def _clock(ts: float) -> str:
     return isoformat_z(ts)[11:19]
@@ -437,7 +445,8 @@ def recommendations(
                         f"Put circuit breakers and timeouts in front of {name} in its callers, "
                         "and alert on its connections, slow operations and errors."
                     ),
-                    because=f"{name} was the {roles.get(name, 'root')} of this incident",
+                    because=f"{name} was {_ROLE_PHRASES.get(roles.get(name, 'root'), 'part')} "
+                    "of this incident",
                 )
             )
     if root_cause.component not in (NO_INCIDENT,) and clients:
