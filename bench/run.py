@@ -162,6 +162,14 @@ def read_expected(name: str, folder: Path) -> Expected | None:
             for key in ONSET_KEYS:
                 if onset is None and key in scope:
                     onset = _seconds(scope[key])
+        onsets = doc.get("onsets")
+        if onset is None and isinstance(onsets, dict) and onsets:
+            # the root's own first anomaly is the fault's start; else the earliest one
+            own = _seconds(onsets.get(root)) if isinstance(root, str) else None
+            stamps = [_seconds(value) for value in onsets.values()]
+            onset = (
+                own if own is not None else min((s for s in stamps if s is not None), default=None)
+            )
         if onset is None and isinstance(doc.get("timeline"), list):
             stamps = [_seconds(e.get("ts")) for e in doc["timeline"] if isinstance(e, dict)]
             onset = min((s for s in stamps if s is not None), default=None)
