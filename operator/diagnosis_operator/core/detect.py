@@ -38,13 +38,14 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+from diagnosis_operator.models.engine import DEFAULT_ANOMALY_SCORE
 from diagnosis_operator.models.findings import Anomaly, EvidenceSource
 from diagnosis_operator.models.signals import ComponentSignals, Labels, LogCount, Series, Window
 
 FloatArray = npt.NDArray[np.float64]
 
 # Robust z-score an exceedance must pass, and the one a lone exceedance must pass.
-Z_THRESHOLD = 6.0
+Z_THRESHOLD = DEFAULT_ANOMALY_SCORE
 Z_SINGLE = 2.0 * Z_THRESHOLD
 SCORE_CAP = 100.0
 MIN_POINTS = 8
@@ -755,10 +756,14 @@ def first_departure(values: FloatArray, *, min_base: int) -> npt.NDArray[np.intp
 DETECT_CHUNK = 2048  # signals scored at once: bounds the memory of the matrices
 
 
-def detect(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Detection]:
+def detect(
+    *, signals: Sequence[Signal], timestamps: FloatArray, z_threshold: float = Z_THRESHOLD
+) -> list[Detection]:
     """Pure: score every signal (vectorised); return the anomalous ones, strongest first.
 
     Signals are scored independently, in chunks of ``DETECT_CHUNK`` rows.
+    ``z_threshold`` is the robust z-score an exceedance must pass (a lone one
+    twice this); baseline placement and the sparse-count burst test keep theirs.
     """
     usable = [
         s
@@ -769,12 +774,16 @@ def detect(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Detecti
         return []
     detections: list[Detection] = []
     for first in range(0, len(usable), DETECT_CHUNK):
-        detections.extend(_detect_rows(usable[first : first + DETECT_CHUNK], timestamps))
+        detections.extend(
+            _detect_rows(usable[first : first + DETECT_CHUNK], timestamps, z_threshold=z_threshold)
+        )
     detections.sort(key=lambda d: (-d.score, d.onset, d.signal.name))
     return detections
 
 
-def _detect_rows(usable: Sequence[Signal], timestamps: FloatArray) -> list[Detection]:
+def _detect_rows(
+    usable: Sequence[Signal], timestamps: FloatArray, *, z_threshold: float
+) -> list[Detection]:
     raw = np.vstack([s.values for s in usable])
     filled, valid = _fill_gaps(raw)
     rows, size = filled.shape
@@ -796,8 +805,8 @@ def _detect_rows(usable: Sequence[Signal], timestamps: FloatArray) -> list[Detec
     )
     z = (filled - median[:, None]) / scale[:, None]
     after = (column >= ends[:, None]) & valid
-    up = after & (z > Z_THRESHOLD) & (filled > env_hi[:, None])
-    down = after & (z < -Z_THRESHOLD) & (filled < env_lo[:, None])
+    up = after & (z > z_threshold) & (filled > env_hi[:, None])
+    down = after & (z < -z_threshold) & (filled < env_lo[:, None])
     up_strength = np.where(up, np.minimum(z, SCORE_CAP), 0.0)
     down_strength = np.where(down, np.minimum(-z, SCORE_CAP), 0.0)
     going_up = up_strength.sum(axis=1) >= down_strength.sum(axis=1)
@@ -805,7 +814,7 @@ def _detect_rows(usable: Sequence[Signal], timestamps: FloatArray) -> list[Detec
     strength = np.where(going_up[:, None], up_strength, down_strength)
     count = exceed.sum(axis=1)
     peak_strength = strength.max(axis=1)
-    significant = (count >= 2) | ((count == 1) & (peak_strength >= Z_SINGLE))
+    significant = (count >= 2) | ((count == 1) & (peak_strength >= 2.0 * z_threshold))
     # A series that began in the window (a pod the autoscaler added, an
     # exporter restarted) has no baseline of its own to depart from.
     min_base = max(MIN_POINTS, int(0.15 * size))
@@ -815,7 +824,7 @@ def _detect_rows(usable: Sequence[Signal], timestamps: FloatArray) -> list[Detec
     # Nor is growth at the pace the baseline already had (a morning ramp) a
     # departure: the points must also stand out from the baseline's trend.
     significant &= departs_from_trend(
-        filled, in_base, after=after, scale=scale, going_up=going_up, z_limit=Z_THRESHOLD
+        filled, in_base, after=after, scale=scale, going_up=going_up, z_limit=z_threshold
     )
     top3 = -np.sort(-strength, axis=1)[:, :3]
     top_mean = top3.sum(axis=1) / np.maximum(np.minimum(count, 3), 1)

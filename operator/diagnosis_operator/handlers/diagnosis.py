@@ -294,6 +294,7 @@ def _run(
             logs=sources.logs,
             now=time.time(),
             on_stage=on_stage,
+            settings=snapshot.spec.thresholds.to_engine_settings(),
             **extra,
         )
     except SignalError as error:

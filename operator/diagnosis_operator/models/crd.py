@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 from diagnosis_operator.models.actions import KillPolicy, RateLimitPolicy
+from diagnosis_operator.models.engine import EngineSettings
 from diagnosis_operator.models.signals import Labels, Window, utc_seconds
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
 
@@ -596,13 +597,39 @@ class SignalOverride(CrdModel):
 
 
 class Thresholds(CrdModel):
+    """How sensitive the diagnosis is; the defaults are the engine's built-in values."""
+
     min_confidence: float = Field(
-        default=0.5, ge=0, le=1, description="Below this, a root cause is reported as uncertain."
+        default=0.0,
+        ge=0,
+        le=1,
+        description=(
+            "Below this, a root cause is reported as uncertain (summary prefixed "
+            "'Uncertain:', a warning) and no remediation is proposed. 0: never."
+        ),
     )
     anomaly_score: float = Field(
-        default=4.0, gt=0, description="Robust z-score a signal must pass to count as anomalous."
+        default=6.0,
+        gt=0,
+        description=(
+            "Robust z-score (distance from the baseline median in MAD units) a metric "
+            "point must pass to count as an exceedance; a lone exceedance needs twice "
+            "this. Sparse event counts are judged by a burst test instead."
+        ),
     )
-    step: Duration = Field(default="15s", description="Resolution of range queries.")
+    step: Duration | None = Field(
+        default=None,
+        description="Resolution of range queries. Unset: 15s, coarser for windows over 2h.",
+    )
+
+    def to_engine_settings(self) -> EngineSettings:
+        # A zero step ("0s") means the same as none: let the window choose.
+        seconds = parse_duration(self.step) if self.step is not None else 0.0
+        return EngineSettings(
+            min_confidence=self.min_confidence,
+            anomaly_score=self.anomaly_score,
+            step=seconds or None,
+        )
 
 
 class Budget(CrdModel):

@@ -22,6 +22,7 @@ from diagnosis_operator.core.logs import (
     read_component_logs,
     upstream_errors,
 )
+from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
 from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult, RootCause
 from diagnosis_operator.models.signals import LogCount, SignalSet, Window
 from diagnosis_operator.models.topology import Topology
@@ -46,18 +47,25 @@ def run_diagnosis(
     now: float,
     on_stage: Callable[[str], None] | None = None,
     enrich: Callable[[DiagnosisResult], DiagnosisResult] | None = None,
+    settings: EngineSettings | None = None,
 ) -> DiagnosisResult:
     """Collect the window's signals through the sources and diagnose them.
 
     ``enrich`` (optional, e.g. ``service.enrich.make_enricher``) adds what the
     databases answer when asked directly; it never fails the diagnosis.
+    ``settings`` (the policy's thresholds) default to the engine's built-in values.
     """
+    settings = settings or DEFAULT_ENGINE_SETTINGS
     del now  # the diagnosis depends on the window only; kept for the callers' contract
     stage = on_stage or (lambda _name: None)
     stage("collecting")
-    signal_set = collect(topology=topology, window=window, series=series, logs=logs)
+    signal_set = collect(
+        topology=topology, window=window, series=series, logs=logs, step=settings.step
+    )
     stage("correlating")
-    result = analyse(topology=topology, signals=signal_set, symptom=symptom, on_stage=stage)
+    result = analyse(
+        topology=topology, signals=signal_set, symptom=symptom, on_stage=stage, settings=settings
+    )
     if enrich is None:
         return result
     stage("enriching")
@@ -70,8 +78,14 @@ def analyse(
     signals: SignalSet,
     symptom: str | None,
     on_stage: Callable[[str], None] | None = None,
+    settings: EngineSettings | None = None,
 ) -> DiagnosisResult:
-    """Pure: a SignalSet in, a DiagnosisResult out."""
+    """Pure: a SignalSet in, a DiagnosisResult out.
+
+    A root cause less confident than ``settings.min_confidence`` keeps its rank
+    but is reported as uncertain, with a warning and no remediation.
+    """
+    settings = settings or DEFAULT_ENGINE_SETTINGS
     window = signals.window
     step = signals.step
     timestamps = grid_timestamps(window=window, step=step)
@@ -97,7 +111,9 @@ def analyse(
         if not collected.series and not collected.log_samples and not collected.log_counts:
             warnings.append(f"{component.name}: selector matched no series and no log lines")
 
-    detections = detect(signals=all_signals, timestamps=timestamps)
+    detections = detect(
+        signals=all_signals, timestamps=timestamps, z_threshold=settings.anomaly_score
+    )
     detections_by_component: dict[str, list[Detection]] = {}
     for detection in detections:
         detections_by_component.setdefault(detection.signal.component, []).append(detection)
@@ -186,6 +202,17 @@ def analyse(
         clients=abusive,
         symptom=symptom,
     )
+    uncertain = (
+        ranking.root_cause.component != NO_INCIDENT
+        and ranking.root_cause.confidence < settings.min_confidence
+    )
+    if uncertain:
+        summary = f"Uncertain: {summary}"
+        warnings.append(
+            f"root cause {ranking.root_cause.component}: confidence "
+            f"{ranking.root_cause.confidence:.2f} is below the policy's minConfidence "
+            f"{settings.min_confidence:.2f}; no remediation proposed"
+        )
     root = RootCause(
         component=ranking.root_cause.component,
         kind=ranking.root_cause.kind,
@@ -223,7 +250,7 @@ def analyse(
     edge = next((name for name in edge_names if topology.get(name).kind.value == "proxy"), None)
     proposals = (
         []
-        if quiet
+        if quiet or uncertain
         else planner.plan(
             topology=topology,
             candidates=ranking.candidates,
