@@ -1125,6 +1125,7 @@ class BundleSource:
         self._regexps: dict[str, re.Pattern[str]] = {}
         self._lowered: dict[int, tuple[str, Int64Array]] = {}
         self._literals: dict[str, tuple[str, ...] | None] = {}
+        self._alternatives: dict[str, _Alternatives | None] = {}
 
     # SeriesSource ---------------------------------------------------------
 
@@ -1368,7 +1369,8 @@ class BundleSource:
         cache_key = (id(stream), line_filter)
         cached = self._filtered.get(cache_key)
         if cached is None:
-            search = self._regex(line_filter, query, window).search
+            compiled = self._regex(line_filter, query, window)
+            search = compiled.search
             lines = stream.lines
             # Only lines holding one of the literals every match needs can match
             # (exact: the candidates still go through the pattern).
@@ -1383,12 +1385,40 @@ class BundleSource:
                     # one stream's text at a time: the collector asks stream by stream
                     self._lowered.clear()
                     self._lowered[id(stream)] = lowered
+                if line_filter not in self._alternatives:
+                    self._alternatives[line_filter] = literal_prefilter.split_alternatives(compiled)
+                alternatives = self._alternatives[line_filter]
+                if alternatives is not None:
+                    self._filtered[cache_key] = _matching_any(lines, lowered, alternatives)
+                    return self._filtered[cache_key]
                 candidates = literal_prefilter.candidate_lines(*lowered, literals).tolist()
             cached = np.fromiter(
                 (index for index in candidates if search(lines[index])), dtype=np.int64
             )
             self._filtered[cache_key] = cached
         return cached
+
+
+_Alternatives = tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]
+
+
+def _matching_any(
+    lines: Sequence[str], lowered: tuple[str, Int64Array], alternatives: _Alternatives
+) -> Int64Array:
+    """Sorted indexes of the lines one of ``alternatives`` matches.
+
+    Each alternative runs only on the lines holding one of its literals and
+    not matched yet: a cheap pattern over few lines instead of the whole
+    alternation over every line holding any literal.
+    """
+    matched: set[int] = set()
+    for pattern, literals in alternatives:
+        search = pattern.search
+        candidates = literal_prefilter.candidate_lines(*lowered, literals).tolist()
+        matched.update(
+            index for index in candidates if index not in matched and search(lines[index])
+        )
+    return np.array(sorted(matched), dtype=np.int64)
 
 
 class _KeyOf:
@@ -1409,19 +1439,44 @@ def _counts_per_step(stamps: Int64Array, instants: Int64Array, step_ns: int) -> 
 
 
 def _top_per_step(totals: Mapping[Labels, Int64Array], top: int) -> dict[Labels, Int64Array]:
-    """Keep, at each step, the ``top`` largest non-zero groups (ties: label order)."""
+    """Keep, at each step, the ``top`` largest non-zero groups (ties: label order).
+
+    Groups left with no count at any step are dropped (they would count nothing).
+    """
     if len(totals) <= top:
         return dict(totals)
     groups = sorted(totals, key=lambda labels: tuple(labels.items()))
-    matrix = np.stack([totals[group] for group in groups])
-    # Stable sort of -count keeps label order among equal counts.
-    order = np.argsort(-matrix, axis=0, kind="stable")
-    keep = np.zeros_like(matrix, dtype=bool)
-    columns = np.arange(matrix.shape[1])
-    for rank in range(min(top, len(groups))):
-        keep[order[rank], columns] = True
-    kept = np.where(keep, matrix, 0)
-    return {group: kept[row] for row, group in enumerate(groups)}
+    # Only non-zero cells can rank: work on them alone, not on a dense
+    # groups x steps matrix (tens of thousands of groups on a client flood).
+    rows_parts: list[Int64Array] = []
+    columns_parts: list[Int64Array] = []
+    values_parts: list[Int64Array] = []
+    for row, group in enumerate(groups):
+        counts = totals[group]
+        (columns,) = np.nonzero(counts)
+        rows_parts.append(np.full(columns.size, row, dtype=np.int64))
+        columns_parts.append(columns.astype(np.int64))
+        values_parts.append(counts[columns].astype(np.int64))
+    rows = np.concatenate(rows_parts)
+    columns = np.concatenate(columns_parts)
+    values = np.concatenate(values_parts)
+    # By step, then larger count first, then label order: the rank inside a step.
+    order = np.lexsort((rows, -values, columns))
+    rows, columns, values = rows[order], columns[order], values[order]
+    ranks = np.arange(columns.size) - np.searchsorted(columns, columns, side="left")
+    kept = ranks < top
+    rows, columns, values = rows[kept], columns[kept], values[kept]
+    by_row = np.argsort(rows, kind="stable")
+    rows, columns, values = rows[by_row], columns[by_row], values[by_row]
+    steps = len(totals[groups[0]])
+    result: dict[Labels, Int64Array] = {}
+    chosen_rows, starts = np.unique(rows, return_index=True)
+    ends = np.append(starts[1:], rows.size)[: starts.size]
+    for row, start, end in zip(chosen_rows.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        counts = np.zeros(steps, dtype=np.int64)
+        counts[columns[start:end]] = values[start:end]
+        result[groups[row]] = counts
+    return result
 
 
 def _log_counts(totals: Mapping[Labels, Int64Array], instants: Int64Array) -> list[LogCount]:

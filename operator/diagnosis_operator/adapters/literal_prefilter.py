@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 # Python's own regex parser: private, hence every use of it fails soft.
 _sre_parse: Any = importlib.import_module("re._parser")
+_sre_compile: Any = importlib.import_module("re._compiler")
 
 MAX_LITERALS = 64
 MIN_LITERAL_LENGTH = 2
@@ -33,6 +34,7 @@ _LITERAL = _sre_parse.LITERAL
 _SUBPATTERN = _sre_parse.SUBPATTERN
 _BRANCH = _sre_parse.BRANCH
 _REPEATS = (_sre_parse.MAX_REPEAT, _sre_parse.MIN_REPEAT)
+_GROUP_REFERENCES = (_sre_parse.GROUPREF, _sre_parse.GROUPREF_EXISTS)
 
 
 def _cross(prefixes: set[str], tails: set[str]) -> set[str]:
@@ -101,10 +103,68 @@ def required_literals(pattern: str) -> tuple[str, ...] | None:
         found = _best(list(parsed))
     except Exception:  # a private parser: any surprise means "no prefilter"
         return None
+    return _usable(found)
+
+
+def _usable(found: set[str]) -> tuple[str, ...] | None:
     lowered = {text.lower() for text in found}
     if not lowered or min(map(len, lowered)) < MIN_LITERAL_LENGTH or len(lowered) > MAX_LITERALS:
         return None
     return tuple(sorted(lowered))
+
+
+def _refers_to_groups(tokens: Any) -> bool:
+    """Whether a parsed pattern holds a backreference or a group condition anywhere."""
+    for op, argument in tokens:
+        if op in _GROUP_REFERENCES:
+            return True
+        for part in argument if isinstance(argument, (tuple, list)) else (argument,):
+            if isinstance(part, _sre_parse.SubPattern):
+                if _refers_to_groups(part):
+                    return True
+            elif isinstance(part, list) and any(
+                isinstance(item, _sre_parse.SubPattern) and _refers_to_groups(item) for item in part
+            ):
+                return True
+    return False
+
+
+def split_alternatives(
+    compiled: re.Pattern[str],
+) -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] | None:
+    """Pure: a top-level alternation as one pattern per alternative, with its literals.
+
+    A line holds a match of ``compiled`` exactly when it holds a match of one
+    of the alternatives (searched alone, with the same flags), so each can be
+    run only on the lines holding one of its own, narrower, literals.  Only for
+    ``A|B|...`` or ``(A|B|...)`` without backreferences, when every alternative
+    has usable ASCII literals and so has the whole pattern; else None.
+    """
+    try:
+        if not isinstance(compiled.pattern, str) or len(compiled.pattern) > 10_000:
+            return None
+        parsed = _sre_parse.parse(compiled.pattern, compiled.flags)
+        tokens = list(parsed)
+        if len(tokens) == 1 and tokens[0][0] is _SUBPATTERN:
+            _group, added, removed, inner = tokens[0][1]
+            if added or removed:
+                return None
+            tokens = list(inner)
+        if len(tokens) != 1 or tokens[0][0] is not _BRANCH or _refers_to_groups(tokens):
+            return None
+        whole = required_literals(compiled.pattern)
+        if whole is None or not all(text.isascii() for text in whole):
+            return None
+        alternatives: list[tuple[re.Pattern[str], tuple[str, ...]]] = []
+        for branch in tokens[0][1][1]:
+            literals = _usable(_best(list(branch)))
+            if literals is None or not all(text.isascii() for text in literals):
+                return None
+            alone = _sre_parse.SubPattern(parsed.state, list(branch))
+            alternatives.append((_sre_compile.compile(alone, compiled.flags), literals))
+    except Exception:  # a private parser and compiler: any surprise means "do not split"
+        return None
+    return tuple(alternatives)
 
 
 def lowered_text(lines: Sequence[str]) -> tuple[str, npt.NDArray[np.int64]]:

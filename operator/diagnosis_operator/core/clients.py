@@ -309,11 +309,11 @@ def merge_network_counts(counts: Iterable[LogCount]) -> list[ClientTraffic]:
     return traffic
 
 
-def _within(ip: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+def _parsed_address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        return ipaddress.ip_address(ip) in network
+        return ipaddress.ip_address(ip)
     except ValueError:
-        return False
+        return None
 
 
 def find_network_floods(
@@ -341,6 +341,8 @@ def find_network_floods(
         dtype=np.float64,
     )
     dense_clients = {c.ip: _on_grid(c, grid) for c in clients}
+    # Parsed once: every network below tests every client address.
+    addresses = {ip: _parsed_address(ip) for ip in dense_clients}
     listed = np.stack(list(dense_clients.values())) if dense_clients else np.zeros((1, grid.size))
     smallest = np.where(listed > 0, listed, np.inf).min(axis=0)
     smallest = np.where(np.isfinite(smallest), smallest, 1.0)
@@ -350,7 +352,9 @@ def find_network_floods(
     for index, network in enumerate(networks):
         cidr = ipaddress.ip_network(network.ip)
         counts = _on_grid(network, grid)
-        inside = [ip for ip in dense_clients if _within(ip, cidr)]
+        inside = [
+            ip for ip, address in addresses.items() if address is not None and address in cidr
+        ]
         rest = counts.copy()
         for ip in inside:
             if ip in flagged_ips:
