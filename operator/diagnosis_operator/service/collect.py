@@ -91,6 +91,50 @@ def is_edge(topology: Topology, component: Component) -> bool:
     return component.kind is ComponentKind.PROXY or not topology.dependents_of(component.name)
 
 
+@dataclass(frozen=True)
+class _ExtractedCount:
+    """One ``count_extracted`` query that an edge component (where clients arrive) gets."""
+
+    key: str
+    what: str
+    line_filter: str | None
+    pattern: str
+    by: tuple[str, ...]
+    top: int
+    at_retry_step: bool  # the finer step that tight retry loops need
+
+
+EDGE_EXTRACTIONS = (
+    _ExtractedCount(
+        key=CLIENTS,
+        what="client counts",
+        line_filter=None,
+        pattern=ACCESS_PATTERN,
+        by=CLIENT_LABELS,
+        top=CLIENT_TOP,
+        at_retry_step=False,
+    ),
+    _ExtractedCount(
+        key=RETRIES,
+        what="retry counts",
+        line_filter=FAILED_REQUEST_FILTER,
+        pattern=ACCESS_PATTERN,
+        by=RETRY_LABELS,
+        top=RETRY_TOP,
+        at_retry_step=True,
+    ),
+    _ExtractedCount(
+        key=NETWORKS,
+        what="client network counts",
+        line_filter=None,
+        pattern=NETWORK_PATTERN,
+        by=NETWORK_LABELS,
+        top=NETWORK_TOP,
+        at_retry_step=False,
+    ),
+)
+
+
 @dataclass
 class _Pending:
     component: Component
@@ -98,9 +142,8 @@ class _Pending:
     lines: Future[list[LogCount]] | None = None
     significant: Future[list[LogCount]] | None = None
     samples: list[Future[list[LogStream]]] = field(default_factory=list)
-    clients: Future[list[LogCount]] | None = None
-    retries: Future[list[LogCount]] | None = None
-    networks: Future[list[LogCount]] | None = None
+    # key -> (what it counts, for errors; the count_extracted answer)
+    extracted: dict[str, tuple[str, Future[list[LogCount]]]] = field(default_factory=dict)
     queries: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -175,65 +218,30 @@ def collect(
                     )
                 )
             if is_edge(topology, component):
-                client_by = CLIENT_LABELS
-                item.queries[CLIENTS] = _describe(
-                    logs.describe,
-                    selector=selector,
-                    line_filter=None,
-                    pattern=ACCESS_PATTERN,
-                    by=client_by,
-                    step=step,
-                    top=CLIENT_TOP,
-                )
-                item.clients = pool.submit(
-                    logs.count_extracted,
-                    selector=selector,
-                    window=window,
-                    step=step,
-                    line_filter=None,
-                    pattern=ACCESS_PATTERN,
-                    by=client_by,
-                    top=CLIENT_TOP,
-                )
-                retry_by = RETRY_LABELS
-                item.queries[RETRIES] = _describe(
-                    logs.describe,
-                    selector=selector,
-                    line_filter=FAILED_REQUEST_FILTER,
-                    pattern=ACCESS_PATTERN,
-                    by=retry_by,
-                    step=fine,
-                    top=RETRY_TOP,
-                )
-                item.retries = pool.submit(
-                    logs.count_extracted,
-                    selector=selector,
-                    window=window,
-                    step=fine,
-                    line_filter=FAILED_REQUEST_FILTER,
-                    pattern=ACCESS_PATTERN,
-                    by=retry_by,
-                    top=RETRY_TOP,
-                )
-                item.queries[NETWORKS] = _describe(
-                    logs.describe,
-                    selector=selector,
-                    line_filter=None,
-                    pattern=NETWORK_PATTERN,
-                    by=NETWORK_LABELS,
-                    step=step,
-                    top=NETWORK_TOP,
-                )
-                item.networks = pool.submit(
-                    logs.count_extracted,
-                    selector=selector,
-                    window=window,
-                    step=step,
-                    line_filter=None,
-                    pattern=NETWORK_PATTERN,
-                    by=NETWORK_LABELS,
-                    top=NETWORK_TOP,
-                )
+                for query in EDGE_EXTRACTIONS:
+                    query_step = fine if query.at_retry_step else step
+                    item.queries[query.key] = _describe(
+                        logs.describe,
+                        selector=selector,
+                        line_filter=query.line_filter,
+                        pattern=query.pattern,
+                        by=query.by,
+                        step=query_step,
+                        top=query.top,
+                    )
+                    item.extracted[query.key] = (
+                        query.what,
+                        pool.submit(
+                            logs.count_extracted,
+                            selector=selector,
+                            window=window,
+                            step=query_step,
+                            line_filter=query.line_filter,
+                            pattern=query.pattern,
+                            by=query.by,
+                            top=query.top,
+                        ),
+                    )
             pending.append(item)
 
         components: dict[str, ComponentSignals] = {}
@@ -246,14 +254,8 @@ def collect(
             for future in item.samples:
                 samples.extend(_result(future, item, "log samples") or [])
             extracted: dict[str, tuple[LogCount, ...]] = {SIGNIFICANT_LINES: tuple(got_significant)}
-            if item.clients is not None:
-                extracted[CLIENTS] = tuple(_result(item.clients, item, "client counts") or [])
-            if item.retries is not None:
-                extracted[RETRIES] = tuple(_result(item.retries, item, "retry counts") or [])
-            if item.networks is not None:
-                extracted[NETWORKS] = tuple(
-                    _result(item.networks, item, "client network counts") or []
-                )
+            for key, (what, answer) in item.extracted.items():
+                extracted[key] = tuple(_result(answer, item, what) or [])
             components[name] = ComponentSignals(
                 component=name,
                 series=tuple(got_series),
