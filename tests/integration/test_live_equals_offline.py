@@ -57,7 +57,7 @@ def _bundle(name: str, folder: Path) -> Path:
     try:
         return generator.generate(name, folder)
     except ModuleNotFoundError as error:
-        pytest.skip(f"scenario {name} has no generator yet: {error}")
+        pytest.fail(f"scenario {name} has no generator: {error}")
 
 
 def _diagnose_live(

@@ -26,7 +26,7 @@ WIDTH, HEIGHT = 1400, 2000
 
 def chromium(tmp_path: Path, page: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is not installed (scripts/install-deps.sh installs it)")
+        pytest.fail(f"{CHROMIUM} is not installed (scripts/install-deps.sh installs it)")
     command = [
         str(CHROMIUM),
         "--headless",

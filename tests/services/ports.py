@@ -51,12 +51,15 @@ def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def require_binary(name: str) -> str:
-    """The full path of a binary (PATH, then the sbin dirs), or skip the test."""
+    """The full path of a binary (PATH, then the sbin dirs); a missing one fails the test.
+
+    Failing, not skipping: a skip would let a missing install step pass CI unseen.
+    """
     for candidate in (name, f"/usr/sbin/{name}", f"/usr/bin/{name}", f"/sbin/{name}"):
         found = shutil.which(candidate)
         if found is not None:
             return found
-    pytest.skip(f"{name} is not installed (scripts/install-deps.sh installs it)")
+    pytest.fail(f"{name} is not installed (scripts/install-deps.sh installs it)")
 
 
 def read_tail(path: Path, chars: int = _LOG_TAIL_CHARS) -> str:
