@@ -17,7 +17,6 @@ import hashlib
 import ipaddress
 import json
 import re
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 import yaml
 
 from diagnosis_operator.commands.diagnose import diagnose_bundle
-from tests.integration.test_holdout_scenarios import _mismatches
+from tests.integration.test_holdout_scenarios import _mismatches, assert_bundle_validates
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -99,20 +98,7 @@ def _normalise(expected: dict[str, Any], result: dict[str, Any]) -> tuple[dict, 
 
 @pytest.mark.parametrize("name", list(holdout2.SCENARIOS))
 def test_holdout2_bundle_validates(name: str, bundles: Path) -> None:
-    folder = _bundle(name, bundles)
-    done = subprocess.run(
-        [sys.executable, "-m", "diagnosis_operator", "bundle", "validate", str(folder)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT / "operator"), "PATH": ""},
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "valid" in done.stdout
-    incident = yaml.safe_load((folder / "incident.yaml").read_text(encoding="utf-8"))
-    for component in incident["topology"]["components"]:
-        assert component["name"] in done.stdout
+    assert_bundle_validates(_bundle(name, bundles))
 
 
 @pytest.mark.parametrize("name", list(holdout2.SCENARIOS))
