@@ -16,7 +16,9 @@ unit: deps       ## fast tests only (no real services)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 lint:
-	$(VENV)/bin/ruff check operator tests examples bench
+	$(VENV)/bin/ruff check operator tests examples bench scripts
+	$(VENV)/bin/ruff format --check operator tests examples bench scripts
+	$(PY) scripts/check_sizes.py
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -28,7 +30,7 @@ bench: deps      ## benchmarks (not tests): see bench/README.md
 	$(PY) bench/run.py
 
 crds:            ## regenerate crds/ and the chart's crds/ from operator/.../models/crd.py
-	$(PY) -m diagnosis_operator.models.crdgen
+	$(PY) -m diagnosis_operator.api.crdgen
 
 manifests: crds  ## regenerate manifests/install.yaml from the chart (needs the cached helm)
 	bash manifests/render.sh

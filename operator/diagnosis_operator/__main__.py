@@ -1,3 +1,3 @@
-from diagnosis_operator.cli import main
+from diagnosis_operator.entrypoints.cli.main import main
 
 raise SystemExit(main())

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from kubernetes import client
 
-from diagnosis_operator.adapters.kubernetes import ConfigMapDocument, KubernetesCluster
+from diagnosis_operator.adapters.kubernetes.cluster import ConfigMapDocument, KubernetesCluster
 from tests.controlplane.cluster import ControlPlane
 from tests.controlplane.operator import OperatorInstall
 

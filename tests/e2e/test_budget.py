@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kubernetes import client
 
-from diagnosis_operator.adapters.kubernetes import ConfigMapDocument
-from diagnosis_operator.core.ledger import GlobalBudget, decode
+from diagnosis_operator.adapters.kubernetes.cluster import ConfigMapDocument
+from diagnosis_operator.core.remediation.ledger import GlobalBudget, decode
 from diagnosis_operator.models.actions import Allowed, Denied, LedgerEntry, LedgerOutcome
 from diagnosis_operator.models.findings import ActionType
-from diagnosis_operator.service.execute import ActionLedger
+from diagnosis_operator.service.remediate.execute import ActionLedger
 from tests.controlplane.cluster import ControlPlane
 from tests.controlplane.operator import OperatorInstall
 from tests.e2e.drain_world import reset_ledger

@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from diagnosis_operator.core.ledger import decode
-from diagnosis_operator.models.actions import LedgerOutcome
-from diagnosis_operator.models.crd import (
+from diagnosis_operator.api.crd import (
     DiagnosisPolicySpec,
     Mode,
     RemediationAction,
     RemediationState,
     RemediationStatus,
 )
-from diagnosis_operator.service.execute import (
+from diagnosis_operator.core.remediation.ledger import decode
+from diagnosis_operator.models.actions import LedgerOutcome
+from diagnosis_operator.service.remediate.execute import (
     DiagnosisRef,
     DrainMethod,
     ExecutorSettings,

@@ -53,9 +53,9 @@ import yaml
 from kubernetes import client, utils
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.adapters.bundle_files import load_bundle
-from diagnosis_operator.commands.diagnose import diagnose_bundle
-from diagnosis_operator.kubectl_plugin import main as plugin
+from diagnosis_operator.adapters.bundle.files import load_bundle
+from diagnosis_operator.entrypoints.cli.diagnose import diagnose_bundle
+from diagnosis_operator.entrypoints.cli.kubectl.plugin import main as plugin
 from diagnosis_operator.models.controls import approvals_from
 from diagnosis_operator.models.signals import isoformat_z
 from diagnosis_operator.service.replay import push_logs
@@ -179,7 +179,7 @@ def incident(
     loaded = load_bundle(bundle)
     prometheus = start_prometheus(workdir=folder / "prometheus", openmetrics=bundle / "metrics.om")
     tenant = f"full-flow-{uuid.uuid4().hex[:8]}"
-    from diagnosis_operator.adapters.loki import LokiClient
+    from diagnosis_operator.adapters.loki.client import LokiClient
 
     loki = LokiClient(loki_server.url, tenant=tenant, retries=0, timeout=60.0)
     try:

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 T = TypeVar("T")
 WAIT = 90.0
 TERMINAL = {"Completed", "Failed"}
-ENGINE_PRESENT = importlib.util.find_spec("diagnosis_operator.service.pipeline") is not None
+ENGINE_PRESENT = importlib.util.find_spec("diagnosis_operator.service.diagnose") is not None
 
 POLICY_SPEC: dict[str, Any] = {
     "components": [

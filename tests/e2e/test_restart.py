@@ -43,12 +43,12 @@ import pytest
 from kubernetes import client
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.core.ledger import decode
-from diagnosis_operator.handlers.lifecycle import configure
+from diagnosis_operator.api.crd import DiagnosisPolicySpec
+from diagnosis_operator.core.remediation.ledger import decode
+from diagnosis_operator.entrypoints.kopf.lifecycle import configure
 from diagnosis_operator.models.actions import DrainPod, LedgerOutcome, action_key
 from diagnosis_operator.models.cluster import QUARANTINE_ANNOTATION
 from diagnosis_operator.models.controls import approval_annotation, approval_value
-from diagnosis_operator.models.crd import DiagnosisPolicySpec
 from tests.controlplane.cluster import ControlPlane, Process, free_port, start_process, tail
 from tests.controlplane.operator import OperatorInstall, find, operator_argv
 from tests.e2e.drain_world import (

@@ -12,7 +12,6 @@ import dataclasses
 import threading
 from collections.abc import Callable, Mapping
 
-from diagnosis_operator.adapters.ports import VersionConflict
 from diagnosis_operator.models.cluster import (
     EventNote,
     EvictionOutcome,
@@ -22,6 +21,7 @@ from diagnosis_operator.models.cluster import (
     QuarantineRecord,
     StoredDocument,
 )
+from diagnosis_operator.ports import VersionConflict
 
 WEB_RS = Owner(kind="ReplicaSet", name="web-5d8f", uid="rs-uid")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from diagnosis_operator.adapters.ports import SignalError
+from diagnosis_operator.ports import SignalError
 
 
 @dataclass

@@ -20,8 +20,8 @@ import pytest
 from aiohttp import web
 
 from diagnosis_operator.core.alerts import AlertRouting
+from diagnosis_operator.entrypoints.http.webhook import PolicyRouting, TokenSource, build_app
 from diagnosis_operator.service import metrics
-from diagnosis_operator.service.webhook import PolicyRouting, TokenSource, build_app
 from tests.fakes.diagnosis_writer import FakeDiagnosisWriter
 from tests.services.alertmanager import AlertmanagerFactory, AlertmanagerServer, WebhookReceiver
 from tests.services.ports import LOOPBACK, free_port

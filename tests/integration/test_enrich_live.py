@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from diagnosis_operator.adapters.mysql import MySQLConnectionSettings
 from diagnosis_operator.adapters.redis import RedisAdapter, RedisError
-from diagnosis_operator.commands.diagnose import diagnose_bundle
+from diagnosis_operator.entrypoints.cli.diagnose import diagnose_bundle
 from diagnosis_operator.models.findings import DiagnosisResult, Evidence, EvidenceSource, RootCause
 from diagnosis_operator.models.signals import Window
 from diagnosis_operator.service.enrich import EnrichmentSettings, make_enricher

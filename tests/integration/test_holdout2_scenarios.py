@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from diagnosis_operator.commands.diagnose import diagnose_bundle
+from diagnosis_operator.entrypoints.cli.diagnose import diagnose_bundle
 from tests.integration.test_holdout_scenarios import _mismatches, assert_bundle_validates
 
 ROOT = Path(__file__).resolve().parents[2]

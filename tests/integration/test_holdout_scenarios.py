@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-from diagnosis_operator.commands.diagnose import diagnose_bundle
+from diagnosis_operator.entrypoints.cli.diagnose import diagnose_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))

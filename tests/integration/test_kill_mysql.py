@@ -20,10 +20,10 @@ import pymysql
 import pytest
 
 from diagnosis_operator.adapters.mysql import MySQLConnectionSettings, PyMySQLAdmin
-from diagnosis_operator.core.enrich import filter_columns, index_columns, table_references
+from diagnosis_operator.core.diagnosis.enrich import filter_columns, index_columns, table_references
 from diagnosis_operator.models.actions import KillAudit, KillPolicy, ServerFlavor
 from diagnosis_operator.models.sqltext import NotASelect
-from diagnosis_operator.service.mysql_kill import execute_kill, select_kill
+from diagnosis_operator.service.remediate.mysql_kill import execute_kill, select_kill
 from tests.services.mariadb import MariaDBServer
 
 pytestmark = pytest.mark.integration

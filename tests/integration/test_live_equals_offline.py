@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from diagnosis_operator.adapters.bundle_files import BundleSource, load_bundle
-from diagnosis_operator.adapters.loki import LokiLogSource
+from diagnosis_operator.adapters.bundle.files import BundleSource, load_bundle
+from diagnosis_operator.adapters.loki.client import LokiLogSource
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter
-from diagnosis_operator.commands.diagnose import symptom_text
+from diagnosis_operator.entrypoints.cli.diagnose import symptom_text
 from diagnosis_operator.models.findings import DiagnosisResult
-from diagnosis_operator.service.pipeline import run_diagnosis
+from diagnosis_operator.service.diagnose import run_diagnosis
 from diagnosis_operator.service.replay import push_logs
 from tests.services.loki import LokiTenant
 from tests.services.prometheus import PrometheusFactory

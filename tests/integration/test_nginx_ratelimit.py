@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from diagnosis_operator.adapters.traffic.nginx import DirectorySink, NginxBackend
-from diagnosis_operator.core.ratelimit import expired, plan_rules
+from diagnosis_operator.core.remediation.ratelimit import expired, plan_rules
 from diagnosis_operator.models.actions import RateLimitPolicy, RuleMode
 from tests.services.nginx import NginxFactory, NginxServer
 

@@ -14,10 +14,10 @@ import pytest
 from kubernetes import client
 
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter
-from diagnosis_operator.handlers.context import OperatorContext
-from diagnosis_operator.handlers.kube import Kube
-from diagnosis_operator.handlers.policy import check_promql
-from diagnosis_operator.models.crd import ConditionStatus, DiagnosisPolicySpec
+from diagnosis_operator.api.crd import ConditionStatus, DiagnosisPolicySpec
+from diagnosis_operator.entrypoints.kopf.context import OperatorContext
+from diagnosis_operator.entrypoints.kopf.kube import Kube
+from diagnosis_operator.entrypoints.kopf.policy import check_promql
 from diagnosis_operator.service.policy_check import check_overrides, render_overrides
 from diagnosis_operator.settings import OperatorSettings
 from tests.services.prometheus import PrometheusServer

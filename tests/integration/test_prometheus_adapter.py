@@ -6,9 +6,9 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from diagnosis_operator.adapters.ports import SignalError
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter
 from diagnosis_operator.models.signals import Labels, Series, Window
+from diagnosis_operator.ports import SignalError
 from tests.fakes.metrics import FakeSeriesSource, by_family, openmetrics_text, series
 from tests.services.ports import free_port
 from tests.services.prometheus import PrometheusFactory, PrometheusServer, start_prometheus

@@ -12,10 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from diagnosis_operator.core.actionkeys import drain_action_of, key_for
-from diagnosis_operator.core.phases import transition, with_result
-from diagnosis_operator.models.actions import DrainPod, action_key
-from diagnosis_operator.models.crd import (
+from diagnosis_operator.api.crd import (
     DiagnosisPolicySpec,
     DiagnosisStatus,
     Mode,
@@ -25,6 +22,9 @@ from diagnosis_operator.models.crd import (
     RemediationState,
     RemediationStatus,
 )
+from diagnosis_operator.core.phases import transition, with_result
+from diagnosis_operator.core.remediation.keys import drain_action_of, key_for
+from diagnosis_operator.models.actions import DrainPod, action_key
 from diagnosis_operator.models.findings import (
     ActionType,
     DiagnosisResult,
@@ -32,7 +32,7 @@ from diagnosis_operator.models.findings import (
     RootCause,
 )
 from diagnosis_operator.models.signals import Window
-from diagnosis_operator.service.execute import DiagnosisRef, remediate
+from diagnosis_operator.service.remediate.execute import DiagnosisRef, remediate
 from tests.fakes.cluster import FakeCluster, FakeDocumentStore, make_pod
 
 T0 = datetime(2031, 3, 4, 5, 0, tzinfo=UTC)

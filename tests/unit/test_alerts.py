@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from diagnosis_operator.api.crd import DiagnosisPolicySpec, DiagnosisSpec
 from diagnosis_operator.core.alerts import (
     COMPONENT_LABEL,
     GROUP_KEY_ANNOTATION,
@@ -22,7 +23,6 @@ from diagnosis_operator.core.alerts import (
     routing_from_policy,
 )
 from diagnosis_operator.models.alerts import AlertmanagerWebhook
-from diagnosis_operator.models.crd import DiagnosisPolicySpec, DiagnosisSpec
 
 T0 = datetime(2031, 3, 4, 5, 10, 0, tzinfo=UTC).timestamp()
 HOUR = 3600.0

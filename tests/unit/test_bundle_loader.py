@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from diagnosis_operator.adapters import bundle_files
-from diagnosis_operator.adapters.bundle_files import BundleError, load_bundle
+from diagnosis_operator.adapters.bundle import files as bundle_files
+from diagnosis_operator.adapters.bundle.files import BundleError, load_bundle
 from diagnosis_operator.models.signals import Labels, MetricType
 from tests.unit.bundle_helpers import INCIDENT, LOGS, METRICS, T0, entry, write_bundle
 

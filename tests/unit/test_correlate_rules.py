@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from diagnosis_operator.core.correlate import (
+from diagnosis_operator.core.diagnosis.correlate import (
     ComponentEvidence,
     burst_start,
     caller_blame,
@@ -21,8 +21,8 @@ from diagnosis_operator.core.correlate import (
     rank,
     still_failing,
 )
-from diagnosis_operator.core.detect import Detection, Signal, SignalKind, grid_timestamps
-from diagnosis_operator.core.logs import ComponentLogs, LogCategory, LogEvent, read_event
+from diagnosis_operator.core.diagnosis.detect import Detection, Signal, SignalKind, grid_timestamps
+from diagnosis_operator.core.diagnosis.logs import ComponentLogs, LogCategory, LogEvent, read_event
 from diagnosis_operator.models.findings import (
     CLIENT_CAUSE,
     NO_INCIDENT,

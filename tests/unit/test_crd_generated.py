@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from diagnosis_operator.models.crd import CRDS, DiagnosisPolicySpec, DiagnosisSpec, DiagnosisStatus
-from diagnosis_operator.models.crdgen import default_targets, openapi_schema, render_crd_files
+from diagnosis_operator.api.crd import CRDS, DiagnosisPolicySpec, DiagnosisSpec, DiagnosisStatus
+from diagnosis_operator.api.crdgen import default_targets, openapi_schema, render_crd_files
 
 REPO = Path(__file__).resolve().parents[2]
 FORBIDDEN_KEYS = {"anyOf", "oneOf", "allOf", "$ref", "$defs", "title", "const", "not"}
@@ -19,9 +19,9 @@ FORBIDDEN_KEYS = {"anyOf", "oneOf", "allOf", "$ref", "$defs", "title", "const", 
 def test_committed_crds_equal_the_generator_output(target: Path) -> None:
     for name, text in render_crd_files().items():
         path = target / name
-        assert path.exists(), f"{path} missing: run python -m diagnosis_operator.models.crdgen"
+        assert path.exists(), f"{path} missing: run python -m diagnosis_operator.api.crdgen"
         assert path.read_text(encoding="utf-8") == text, (
-            f"{path} is stale: run python -m diagnosis_operator.models.crdgen"
+            f"{path} is stale: run python -m diagnosis_operator.api.crdgen"
         )
 
 

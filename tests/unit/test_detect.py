@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from diagnosis_operator.core.detect import (
+from diagnosis_operator.core.diagnosis.detect import (
     SIGNIFICANT_LINES,
     Signal,
     SignalKind,

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from diagnosis_operator.core.drain import (
+from diagnosis_operator.core.remediation.drain import (
     DrainRules,
     check_drain,
     quarantine_expired,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from diagnosis_operator.core.enrich import (
+from diagnosis_operator.core.diagnosis.enrich import (
     EnrichThresholds,
     explain_findings,
     filter_columns,
@@ -15,7 +15,7 @@ from diagnosis_operator.core.enrich import (
     statement_in_entry,
     table_references,
 )
-from diagnosis_operator.core.enrich import (
+from diagnosis_operator.core.diagnosis.enrich import (
     enrich as enrich_result,
 )
 from diagnosis_operator.models.actions import ExplainRow

@@ -188,7 +188,7 @@ def test_settings_refuse_other_schemes_and_unknown_fields() -> None:
 def test_run_diagnosis_hands_its_result_to_enrich() -> None:
     from diagnosis_operator.models.signals import Labels
     from diagnosis_operator.models.topology import Component, ComponentKind, Topology
-    from diagnosis_operator.service.pipeline import run_diagnosis
+    from diagnosis_operator.service.diagnose import run_diagnosis
     from tests.fakes.logs import FakeLogSource
     from tests.fakes.metrics import FakeSeriesSource
 

@@ -6,18 +6,18 @@ from typing import Any
 
 import pytest
 
-from diagnosis_operator.core.ledger import GlobalBudget, decode
-from diagnosis_operator.core.verify import Better, SignalCheck
-from diagnosis_operator.models.actions import LedgerOutcome
-from diagnosis_operator.models.controls import approval_annotation, approval_value
-from diagnosis_operator.models.crd import (
+from diagnosis_operator.api.crd import (
     DiagnosisPolicySpec,
     Mode,
     RemediationAction,
     RemediationState,
     RemediationStatus,
 )
-from diagnosis_operator.service.execute import (
+from diagnosis_operator.core.remediation.ledger import GlobalBudget, decode
+from diagnosis_operator.core.remediation.verify import Better, SignalCheck
+from diagnosis_operator.models.actions import LedgerOutcome
+from diagnosis_operator.models.controls import approval_annotation, approval_value
+from diagnosis_operator.service.remediate.execute import (
     DiagnosisRef,
     DrainMethod,
     ExecutorSettings,

@@ -8,17 +8,17 @@ from typing import Any
 import pytest
 
 from diagnosis_operator.adapters.traffic.envoy_gateway import EnvoyGatewayBackend, PolicyTarget
-from diagnosis_operator.core.ledger import decode
-from diagnosis_operator.core.verify import Better, SignalCheck
-from diagnosis_operator.models.actions import LedgerOutcome, ProcessRow
-from diagnosis_operator.models.crd import (
+from diagnosis_operator.api.crd import (
     DiagnosisPolicySpec,
     Mode,
     RemediationAction,
     RemediationState,
     RemediationStatus,
 )
-from diagnosis_operator.service.execute import (
+from diagnosis_operator.core.remediation.ledger import decode
+from diagnosis_operator.core.remediation.verify import Better, SignalCheck
+from diagnosis_operator.models.actions import LedgerOutcome, ProcessRow
+from diagnosis_operator.service.remediate.execute import (
     ActionPorts,
     DiagnosisRef,
     ExecutorSettings,

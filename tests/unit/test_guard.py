@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from diagnosis_operator.core.guard import check, target_matches
+from diagnosis_operator.core.remediation.guard import check, target_matches
 from diagnosis_operator.models.actions import (
     ActionPolicy,
     Allowed,

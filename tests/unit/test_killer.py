@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from diagnosis_operator.core.killer import (
+from diagnosis_operator.core.remediation.killer import (
     audit_record,
     kill_command,
     select_victims,

@@ -15,7 +15,7 @@ from diagnosis_operator.models.actions import (
     ProcessRow,
     ServerFlavor,
 )
-from diagnosis_operator.service.mysql_kill import execute_kill, select_kill
+from diagnosis_operator.service.remediate.mysql_kill import execute_kill, select_kill
 from tests.fakes.mysql import FakeMySQLAdmin
 
 

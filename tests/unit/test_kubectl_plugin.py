@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from diagnosis_operator.kubectl_plugin import main
+from diagnosis_operator.api.crd import DiagnosisSpec
+from diagnosis_operator.entrypoints.cli.kubectl.plugin import main
 from diagnosis_operator.models.controls import (
     CONTROL_CONFIGMAP,
     ControlError,
@@ -16,7 +17,6 @@ from diagnosis_operator.models.controls import (
     parse_approval,
     paused_from,
 )
-from diagnosis_operator.models.crd import DiagnosisSpec
 from tests.fakes.plugin_cluster import FakeCluster
 
 KEY_DRAIN = "0f3c9a7b1e2d4c5a6b7c8d9e0f1a2b3c"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diagnosis_operator.core.ledger import (
+from diagnosis_operator.core.remediation.ledger import (
     GlobalBudget,
     Ledger,
     LedgerFormatError,
@@ -27,7 +27,7 @@ from diagnosis_operator.models.actions import (
     LedgerOutcome,
 )
 from diagnosis_operator.models.findings import ActionType
-from diagnosis_operator.service.execute import ActionLedger
+from diagnosis_operator.service.remediate.execute import ActionLedger
 from tests.fakes.cluster import FakeDocumentStore
 
 NOW = 1_900_000_000.0

@@ -7,12 +7,16 @@ import re
 
 import pytest
 
-from diagnosis_operator.adapters.literal_prefilter import (
+from diagnosis_operator.adapters.bundle.literal_prefilter import (
     candidate_lines,
     lowered_text,
     required_literals,
 )
-from diagnosis_operator.core.logs import ACCESS_PATTERN, FAILED_REQUEST_FILTER, SIGNIFICANT_FILTER
+from diagnosis_operator.core.diagnosis.logs import (
+    ACCESS_PATTERN,
+    FAILED_REQUEST_FILTER,
+    SIGNIFICANT_FILTER,
+)
 
 WORDS = (
     "GET", "POST", '" 503 ', '" 200 ', '"status": 502', '"code":"429"', "ERROR", "Deadlock",

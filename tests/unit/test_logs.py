@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from diagnosis_operator.core.logs import (
+from diagnosis_operator.core.diagnosis.logs import (
     ACCESS_PATTERN,
     FAILED_REQUEST_FILTER,
     SIGNIFICANT_FILTER,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from diagnosis_operator.adapters.loki import (
+from diagnosis_operator.adapters.loki.client import (
     MAX_POINTS_PER_SERIES,
     LokiClient,
     LokiLogSource,

@@ -6,6 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from diagnosis_operator.api.crd import (
+    MAX_EVIDENCE,
+    ConditionStatus,
+    DiagnosisStatus,
+    Phase,
+    RemediationState,
+)
 from diagnosis_operator.core.phases import (
     COMPLETE,
     FAILED,
@@ -18,13 +25,6 @@ from diagnosis_operator.core.phases import (
     status_patch,
     transition,
     with_result,
-)
-from diagnosis_operator.models.crd import (
-    MAX_EVIDENCE,
-    ConditionStatus,
-    DiagnosisStatus,
-    Phase,
-    RemediationState,
 )
 from diagnosis_operator.models.findings import (
     ActionType,

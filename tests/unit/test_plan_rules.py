@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from diagnosis_operator.core.correlate import (
+from diagnosis_operator.core.diagnosis.correlate import (
     ROLE_AGGRAVATING,
     ROLE_ROOT,
     AffectedFinding,
@@ -16,9 +16,9 @@ from diagnosis_operator.core.correlate import (
     new_log_categories,
     new_slow_queries,
 )
-from diagnosis_operator.core.detect import Detection, Signal, SignalKind
-from diagnosis_operator.core.logs import ComponentLogs, read_event
-from diagnosis_operator.core.plan import plan
+from diagnosis_operator.core.diagnosis.detect import Detection, Signal, SignalKind
+from diagnosis_operator.core.diagnosis.logs import ComponentLogs, read_event
+from diagnosis_operator.core.diagnosis.plan import plan
 from diagnosis_operator.models.findings import ActionType, AffectedInstance, Anomaly, Candidate
 from diagnosis_operator.models.signals import Labels, Window
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology

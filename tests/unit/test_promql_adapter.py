@@ -7,10 +7,10 @@ import math
 import pytest
 import requests
 
-from diagnosis_operator.adapters.ports import SignalError
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter, split_window
 from diagnosis_operator.adapters.querytext import QueryBuildError
 from diagnosis_operator.models.signals import Labels, MetricType, Window
+from diagnosis_operator.ports import SignalError
 from tests.fakes.metrics import Answer, ScriptedTransport, matrix, prometheus_error, vector
 
 URL = "http://prometheus.test:9090"

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from diagnosis_operator.core.ratelimit import active, enforced, expired, plan_rules
+from diagnosis_operator.core.remediation.ratelimit import active, enforced, expired, plan_rules
 from diagnosis_operator.models.actions import ClientRule, RateLimitPolicy, RuleMode
 
 NOW = 1_800_000_000.0

@@ -14,7 +14,7 @@ from diagnosis_operator.adapters.traffic.envoy_gateway import (
 )
 from diagnosis_operator.adapters.traffic.istio import IstioBackend
 from diagnosis_operator.adapters.traffic.nginx import NginxBackend, rate_text
-from diagnosis_operator.core.ratelimit import expired, plan_rules
+from diagnosis_operator.core.remediation.ratelimit import expired, plan_rules
 from diagnosis_operator.models.actions import ClientRule, RateLimitPolicy, RuleMode
 from tests.fakes.traffic import FakeNginxSink, FakeObjectStore
 

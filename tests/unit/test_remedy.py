@@ -7,8 +7,14 @@ import re
 
 import pytest
 
-from diagnosis_operator.core.killer import select_victims
-from diagnosis_operator.core.remedy import (
+from diagnosis_operator.api.crd import (
+    DiagnosisPolicySpec,
+    KillMysqlQueriesPolicy,
+    RateLimitClientPolicy,
+    RemediationAction,
+)
+from diagnosis_operator.core.remediation.killer import select_victims
+from diagnosis_operator.core.remediation.remedy import (
     SERVER_ERROR_FILTER,
     kill_policy_for,
     lines_in,
@@ -18,7 +24,7 @@ from diagnosis_operator.core.remedy import (
     rule_history,
     signal_checks,
 )
-from diagnosis_operator.core.verify import Outcome, verify
+from diagnosis_operator.core.remediation.verify import Outcome, verify
 from diagnosis_operator.models.actions import (
     ClientRule,
     LedgerEntry,
@@ -26,12 +32,6 @@ from diagnosis_operator.models.actions import (
     ProcessRow,
     RuleMode,
     Victims,
-)
-from diagnosis_operator.models.crd import (
-    DiagnosisPolicySpec,
-    KillMysqlQueriesPolicy,
-    RateLimitClientPolicy,
-    RemediationAction,
 )
 from diagnosis_operator.models.findings import ActionType
 from diagnosis_operator.models.signals import Labels, LogCount

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnosis_operator.cli import main
+from diagnosis_operator.entrypoints.cli.main import main
 from diagnosis_operator.models.findings import (
     AbusiveClient,
     AffectedInstance,
@@ -23,7 +23,7 @@ from diagnosis_operator.models.findings import (
     RootCause,
     TimelineEvent,
 )
-from diagnosis_operator.service.report import (
+from diagnosis_operator.report.render import (
     ResultFormatError,
     render_html,
     render_markdown,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from diagnosis_operator.core.verify import (
+from diagnosis_operator.core.remediation.verify import (
     Better,
     FollowUp,
     Outcome,

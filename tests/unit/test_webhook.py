@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from diagnosis_operator.adapters.kubernetes_writer import KubernetesWriteError
+from diagnosis_operator.adapters.kubernetes.writer import KubernetesWriteError
 from diagnosis_operator.core.alerts import AlertRouting
-from diagnosis_operator.service.webhook import (
+from diagnosis_operator.entrypoints.http.webhook import (
     PolicyRouting,
     StaticRouting,
     TokenSource,

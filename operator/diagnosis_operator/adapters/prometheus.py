@@ -38,8 +38,8 @@ from requests.adapters import BaseAdapter
 from urllib3.util.retry import Retry
 
 from diagnosis_operator.adapters import promql
-from diagnosis_operator.adapters.ports import SignalError
 from diagnosis_operator.models.signals import Labels, MetricType, Series, Window
+from diagnosis_operator.ports import SignalError
 
 __all__ = ["MAX_POINTS_PER_SERIES", "PrometheusAdapter", "SignalError", "split_window"]
 

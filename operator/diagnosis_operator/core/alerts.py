@@ -31,12 +31,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.models.alerts import AlertmanagerWebhook
-from diagnosis_operator.models.crd import (
+from diagnosis_operator.api.crd import (
     DIAGNOSIS_KIND,
     NAME_PATTERN,
     DiagnosisPolicySpec,
 )
+from diagnosis_operator.models.alerts import AlertmanagerWebhook
 from diagnosis_operator.models.signals import isoformat_z, utc_seconds
 
 TRIGGER_LABEL = f"{API_GROUP}/trigger"

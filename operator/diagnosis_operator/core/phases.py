@@ -27,8 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from diagnosis_operator.core.actionkeys import key_for
-from diagnosis_operator.models.crd import (
+from diagnosis_operator.api.crd import (
     MAX_AFFECTED,
     MAX_CANDIDATES,
     MAX_CLIENTS,
@@ -50,6 +49,7 @@ from diagnosis_operator.models.crd import (
     RootCauseStatus,
     TimelineEntry,
 )
+from diagnosis_operator.core.remediation.keys import key_for
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.models.signals import from_seconds
 

@@ -36,9 +36,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from diagnosis_operator.adapters.ports import LogSource, SeriesSource
-from diagnosis_operator.core.detect import SIGNIFICANT_LINES
-from diagnosis_operator.core.logs import (
+from diagnosis_operator.core.diagnosis.detect import SIGNIFICANT_LINES
+from diagnosis_operator.core.diagnosis.logs import (
     ACCESS_PATTERN,
     CLIENT_LABELS,
     FAILED_REQUEST_FILTER,
@@ -56,6 +55,7 @@ from diagnosis_operator.models.signals import (
     Window,
 )
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
+from diagnosis_operator.ports import LogSource, SeriesSource
 
 log = logging.getLogger(__name__)
 

@@ -32,9 +32,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from diagnosis_operator.adapters.mysql import MySQLConnectionSettings, PyMySQLAdmin
-from diagnosis_operator.adapters.ports import MySQLAdmin, RedisProbe
 from diagnosis_operator.adapters.redis import RedisAdapter, describe_url
-from diagnosis_operator.core import enrich as core
+from diagnosis_operator.core.diagnosis import enrich as core
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.models.observations import (
     ExplainObservation,
@@ -45,6 +44,7 @@ from diagnosis_operator.models.observations import (
     SlowlogEntry,
 )
 from diagnosis_operator.models.sqltext import NotASelect, validated_select
+from diagnosis_operator.ports import MySQLAdmin, RedisProbe
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 

@@ -21,7 +21,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from diagnosis_operator.adapters.ports import ObjectStore
 from diagnosis_operator.adapters.traffic.common import (
     RULES_ANNOTATION,
     TooManyRules,
@@ -32,6 +31,7 @@ from diagnosis_operator.adapters.traffic.common import (
     without,
 )
 from diagnosis_operator.models.actions import ClientRule, RuleMode
+from diagnosis_operator.ports import ObjectStore
 
 API_VERSION = "gateway.envoyproxy.io/v1alpha1"
 GATEWAY_GROUP = "gateway.networking.k8s.io"

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from diagnosis_operator.adapters.ports import ObjectStore
 from diagnosis_operator.adapters.traffic.common import (
     RULES_ANNOTATION,
     UnsupportedRule,
@@ -25,6 +24,7 @@ from diagnosis_operator.adapters.traffic.common import (
 )
 from diagnosis_operator.adapters.traffic.envoy_gateway import PolicyTarget
 from diagnosis_operator.models.actions import ClientRule, RuleMode
+from diagnosis_operator.ports import ObjectStore
 
 API_VERSION = "security.istio.io/v1"
 KIND = "AuthorizationPolicy"

@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from diagnosis_operator.adapters.ports import ObjectStore
 from diagnosis_operator.adapters.traffic.common import (
     MANAGED_BY,
     by_mode,
@@ -37,6 +36,7 @@ from diagnosis_operator.adapters.traffic.common import (
 )
 from diagnosis_operator.models.actions import ClientRule, RuleMode
 from diagnosis_operator.models.signals import isoformat_z
+from diagnosis_operator.ports import ObjectStore
 
 
 class NginxConfigSink(Protocol):

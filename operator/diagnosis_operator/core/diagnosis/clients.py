@@ -1,0 +1,426 @@
+"""Client traffic: floods and tight retry loops.  Pure.
+
+Inputs are what Loki aggregates (requests per client per step, and failed
+requests per client, request and agent per fine step) plus the sampled access
+lines the log reader parsed.  A *flood* is one client whose share of the
+requests is far above the others'; a *retry loop* is one client sending the
+same failing request many times within about a second.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from diagnosis_operator.core.diagnosis.logs import (
+    AGENT_LABELS,
+    CLIENT_LABELS,
+    NETWORK_LABELS,
+    REQUEST_LABELS,
+    LogEvent,
+)
+from diagnosis_operator.models.findings import AbusiveClient, ClientPattern
+from diagnosis_operator.models.signals import LogCount
+
+# A flood: at least this share of all requests seen, and this many times the
+# typical (median) client, and at least this many requests per second at peak.
+FLOOD_MIN_SHARE = 0.25
+FLOOD_MIN_RATIO = 10.0
+FLOOD_MIN_PEAK_RATE = 1.0
+FLOOD_MIN_CLIENTS = 3
+# A retry loop: this many identical failing requests within RETRY_SPAN seconds.
+RETRY_MIN_REQUESTS = 5
+RETRY_SPAN = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTraffic:
+    """Requests of one client over the window, per step of the collector's grid."""
+
+    ip: str
+    timestamps: tuple[float, ...]
+    counts: tuple[float, ...]
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.counts))
+
+
+def _first_label(labels: Mapping[str, str], names: Sequence[str]) -> str | None:
+    for name in names:
+        value = labels.get(name)
+        if value:
+            return value
+    return None
+
+
+def client_of(labels: Mapping[str, str]) -> str | None:
+    """Pure: the client address in an extracted-count label set (any access-line form)."""
+    return _first_label(labels, CLIENT_LABELS)
+
+
+def merge_client_counts(counts: Iterable[LogCount]) -> list[ClientTraffic]:
+    """Pure: one traffic series per client address (the text and JSON groups merged)."""
+    per_client: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    for count in counts:
+        ip = client_of(count.labels)
+        if not ip:
+            continue
+        for ts, value in zip(count.timestamps, count.values, strict=True):
+            per_client[ip][ts] += value
+    traffic = []
+    for ip, points in per_client.items():
+        ordered = sorted(points.items())
+        traffic.append(
+            ClientTraffic(
+                ip=ip, timestamps=tuple(t for t, _ in ordered), counts=tuple(v for _, v in ordered)
+            )
+        )
+    traffic.sort(key=lambda t: (-t.total, t.ip))
+    return traffic
+
+
+def find_floods(*, traffic: Sequence[ClientTraffic], step: float) -> list[AbusiveClient]:
+    """Pure: clients whose request volume dwarfs everyone else's."""
+    if len(traffic) < FLOOD_MIN_CLIENTS:
+        return []
+    totals = np.array([t.total for t in traffic])
+    grand_total = float(totals.sum())
+    if grand_total <= 0:
+        return []
+    grid = np.array(sorted({ts for client in traffic for ts in client.timestamps}))
+    floods = []
+    for index, client in enumerate(traffic):
+        others = np.delete(totals, index)
+        typical = float(np.median(others)) if others.size else 0.0
+        share = client.total / grand_total
+        counts = np.asarray(client.counts)
+        peak = float(counts.max()) if counts.size else 0.0
+        peak_rate = peak / step
+        if share < FLOOD_MIN_SHARE or client.total < FLOOD_MIN_RATIO * max(typical, 1.0):
+            continue
+        if peak_rate < FLOOD_MIN_PEAK_RATE:
+            continue
+        first_index, last_index = flood_span(
+            _on_grid(client, grid), low_share=FLOOD_EDGE_SHARE, high_share=FLOOD_BUSY_SHARE
+        )
+        first = float(grid[first_index]) - step
+        last = float(grid[last_index])
+        ratio = client.total / max(typical, 1.0)
+        floods.append(
+            AbusiveClient(
+                ip=client.ip,
+                reason=(
+                    f"{share:.0%} of all requests ({int(client.total)}), {ratio:.0f}x the "
+                    f"typical client; "
+                    f"peak {peak_rate:.1f} req/s"
+                ),
+                requests=int(client.total),
+                pattern=ClientPattern.FLOOD,
+                first_seen=first,
+                last_seen=last,
+            )
+        )
+    return floods
+
+
+FLOOD_BUSY_SHARE = 0.5  # of the way from its quiet to its busy level: flooding
+FLOOD_EDGE_SHARE = 0.1  # still part of the flood's rise or fall
+
+
+def _on_grid(client: ClientTraffic, grid: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """A client's requests per step on the common grid; steps without any are zero."""
+    dense = np.zeros(grid.size)
+    dense[np.searchsorted(grid, np.asarray(client.timestamps))] = client.counts
+    return dense
+
+
+def flood_span(
+    counts: npt.NDArray[np.float64], *, low_share: float, high_share: float
+) -> tuple[int, int]:
+    """Pure: first and last index of a client's flood in its per-step request counts.
+
+    Its quiet and busy levels are the 10th and 90th percentiles, so a flood
+    lasting most of the window still has a start (a median would be the flood
+    itself).  The flood is where the counts pass ``high_share`` of the way
+    between the two, widened over the neighbouring steps still above
+    ``low_share`` of it (the rise and the fall).
+    """
+    low = float(np.percentile(counts, 10))
+    high = float(np.percentile(counts, 90))
+    if high <= low:
+        high = float(counts.max())
+    busy = np.flatnonzero(counts >= low + high_share * (high - low))
+    if busy.size == 0:
+        return 0, counts.size - 1
+    edge = low + low_share * (high - low)
+    first, last = int(busy[0]), int(busy[-1])
+    while first > 0 and counts[first - 1] > edge:
+        first -= 1
+    while last + 1 < counts.size and counts[last + 1] > edge:
+        last += 1
+    return first, last
+
+
+@dataclass(frozen=True, slots=True)
+class _Burst:
+    ip: str
+    request: str
+    agent: str | None
+    requests: int
+    first: float
+    last: float
+
+
+def _bursts_from_counts(counts: Iterable[LogCount], *, step: float) -> list[_Burst]:
+    bursts = []
+    for count in counts:
+        ip = client_of(count.labels)
+        if not ip or not count.values:
+            continue
+        best = int(np.argmax(count.values))
+        requests = int(count.values[best])
+        if requests >= RETRY_MIN_REQUESTS and step <= 2 * RETRY_SPAN:
+            ts = count.timestamps[best]
+            bursts.append(
+                _Burst(
+                    ip=ip,
+                    request=_first_label(count.labels, REQUEST_LABELS) or "?",
+                    agent=_first_label(count.labels, AGENT_LABELS),
+                    requests=requests,
+                    first=ts - step,
+                    last=ts,
+                )
+            )
+    return bursts
+
+
+def _bursts_from_lines(events: Iterable[LogEvent]) -> list[_Burst]:
+    groups: dict[tuple[str, str, str | None], list[float]] = defaultdict(list)
+    for event in events:
+        access = event.access
+        if access is None or not access.client:
+            continue
+        groups[(access.client, access.request_key, access.agent)].append(event.ts)
+    bursts = []
+    for (ip, request, agent), stamps in groups.items():
+        if len(stamps) < RETRY_MIN_REQUESTS:
+            continue
+        times = np.sort(np.asarray(stamps))
+        # for each request, how many follow it within the span (two-pointer via searchsorted)
+        ends = np.searchsorted(times, times + RETRY_SPAN, side="right")
+        sizes = ends - np.arange(times.size)
+        best = int(np.argmax(sizes))
+        if sizes[best] >= RETRY_MIN_REQUESTS:
+            bursts.append(
+                _Burst(
+                    ip=ip,
+                    request=request,
+                    agent=agent,
+                    requests=int(sizes[best]),
+                    first=float(times[best]),
+                    last=float(times[ends[best] - 1]),
+                )
+            )
+    return bursts
+
+
+def find_retry_loops(
+    *, retry_counts: Iterable[LogCount], retry_step: float, access_events: Iterable[LogEvent]
+) -> list[AbusiveClient]:
+    """Pure: clients repeating one failing request in a tight loop (strongest burst per client)."""
+    best: dict[str, _Burst] = {}
+    for burst in [
+        *_bursts_from_counts(retry_counts, step=retry_step),
+        *_bursts_from_lines(access_events),
+    ]:
+        current = best.get(burst.ip)
+        if current is None or burst.requests > current.requests:
+            best[burst.ip] = burst
+    loops = []
+    for ip, burst in sorted(best.items(), key=lambda item: (-item[1].requests, item[0])):
+        span = max(burst.last - burst.first, 0.0)
+        within = "within 1 s" if span <= RETRY_SPAN else f"within {span:.0f} s"
+        agent = f", {burst.agent}" if burst.agent else ""
+        loops.append(
+            AbusiveClient(
+                ip=ip,
+                reason=(
+                    f"{burst.requests} identical failing requests {within} ({burst.request}{agent})"
+                ),
+                requests=burst.requests,
+                pattern=ClientPattern.RETRY_LOOP,
+                first_seen=burst.first,
+                last_seen=burst.last,
+            )
+        )
+    return loops
+
+
+# A range flood: at least this many distinct addresses of one network, arriving
+# together (busy at least NETWORK_SURGE_RATIO times its own level before), with
+# FLOOD_MIN_RATIO times the typical network's requests and FLOOD_MIN_PEAK_RATE.
+NETWORK_MIN_MEMBERS = 10
+NETWORK_SURGE_RATIO = 10.0
+
+
+def network_of(prefix: str) -> str | None:
+    """Pure: the CIDR of a network prefix as NETWORK_PATTERN extracts it.
+
+    ``"203.0.113."`` is ``203.0.113.0/24``; ``"2001:db8:1:2:"`` is
+    ``2001:db8:1:2::/64``; anything else (not an address prefix) is ``None``.
+    """
+    if prefix.endswith(".") and prefix.count(".") == 3:
+        text = f"{prefix}0/24"
+    elif prefix.endswith(":") and prefix.count(":") == 4:
+        text = f"{prefix}:/64"
+    else:
+        return None
+    try:
+        return str(ipaddress.ip_network(text, strict=True))
+    except ValueError:
+        return None
+
+
+def merge_network_counts(counts: Iterable[LogCount]) -> list[ClientTraffic]:
+    """Pure: one traffic series per client network (``ip`` holds the CIDR)."""
+    per_network: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    for count in counts:
+        prefix = _first_label(count.labels, NETWORK_LABELS)
+        network = network_of(prefix) if prefix else None
+        if network is None:
+            continue
+        for ts, value in zip(count.timestamps, count.values, strict=True):
+            per_network[network][ts] += value
+    traffic = [
+        ClientTraffic(
+            ip=network,
+            timestamps=tuple(sorted(points)),
+            counts=tuple(points[t] for t in sorted(points)),
+        )
+        for network, points in per_network.items()
+    ]
+    traffic.sort(key=lambda t: (-t.total, t.ip))
+    return traffic
+
+
+def _parsed_address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+
+
+def find_network_floods(
+    *,
+    networks: Sequence[ClientTraffic],
+    clients: Sequence[ClientTraffic],
+    flagged: Sequence[AbusiveClient],
+    step: float,
+) -> list[AbusiveClient]:
+    """Pure: networks whose many small addresses flood together.
+
+    A network's requests minus those of its addresses already flagged one by
+    one must, on their own, dwarf the typical network's (``FLOOD_MIN_RATIO``,
+    ``FLOOD_MIN_PEAK_RATE``), come from at least ``NETWORK_MIN_MEMBERS``
+    addresses, and start inside the window: busy at least
+    ``NETWORK_SURGE_RATIO`` times the network's level before.  How many
+    addresses at least took part follows from the per-address top list: an
+    address missing from it sent no more in a step than the smallest listed
+    one, so the rest of the network needs at least rest / smallest addresses.
+    """
+    if not networks:
+        return []
+    grid = np.array(
+        sorted({ts for series in (*networks, *clients) for ts in series.timestamps}),
+        dtype=np.float64,
+    )
+    dense_clients = {c.ip: _on_grid(c, grid) for c in clients}
+    # Parsed once: every network below tests every client address.
+    addresses = {ip: _parsed_address(ip) for ip in dense_clients}
+    listed = np.stack(list(dense_clients.values())) if dense_clients else np.zeros((1, grid.size))
+    smallest = np.where(listed > 0, listed, np.inf).min(axis=0)
+    smallest = np.where(np.isfinite(smallest), smallest, 1.0)
+    flagged_ips = {c.ip for c in flagged}
+    totals = np.array([n.total for n in networks])
+    floods = []
+    for index, network in enumerate(networks):
+        cidr = ipaddress.ip_network(network.ip)
+        counts = _on_grid(network, grid)
+        inside = [
+            ip for ip, address in addresses.items() if address is not None and address in cidr
+        ]
+        rest = counts.copy()
+        for ip in inside:
+            if ip in flagged_ips:
+                rest -= dense_clients[ip]
+        rest = np.maximum(rest, 0.0)
+        unlisted = rest.copy()
+        known = [ip for ip in inside if ip not in flagged_ips]
+        for ip in known:
+            unlisted -= dense_clients[ip]
+        unlisted = np.maximum(unlisted, 0.0)
+        members = len(known) + int(np.ceil(unlisted / smallest).max(initial=0.0))
+        others = np.delete(totals, index)
+        typical = float(np.median(others)) if others.size else 0.0
+        total = float(rest.sum())
+        peak_rate = float(rest.max(initial=0.0)) / step
+        if members < NETWORK_MIN_MEMBERS or total < FLOOD_MIN_RATIO * max(typical, 1.0):
+            continue
+        if peak_rate < FLOOD_MIN_PEAK_RATE:
+            continue
+        first_index, last_index = flood_span(
+            rest, low_share=FLOOD_EDGE_SHARE, high_share=FLOOD_BUSY_SHARE
+        )
+        before = float(rest[:first_index].mean()) if first_index > 0 else None
+        busy = float(rest[first_index : last_index + 1].mean())
+        if before is None or busy < NETWORK_SURGE_RATIO * max(before, 1.0 / step):
+            continue
+        floods.append(
+            AbusiveClient(
+                ip=network.ip,
+                reason=(
+                    f"at least {members} addresses of {network.ip} together: {int(total)} "
+                    f"requests, {busy / step:.1f} req/s (peak {peak_rate:.1f}) against "
+                    f"{before / step:.2f} before; {total / max(typical, 1.0):.0f}x the typical "
+                    f"network"
+                ),
+                requests=int(total),
+                pattern=ClientPattern.FLOOD,
+                first_seen=float(grid[first_index]) - step,
+                last_seen=float(grid[last_index]),
+                members=members,
+            )
+        )
+    return floods
+
+
+def find_abusive_clients(
+    *,
+    client_counts: Iterable[LogCount],
+    retry_counts: Iterable[LogCount],
+    retry_step: float,
+    access_events: Iterable[LogEvent],
+    step: float,
+    network_counts: Iterable[LogCount] = (),
+) -> list[AbusiveClient]:
+    """Pure: floods (of one address, then of one range) and retry loops.
+
+    A client in both a flood and a retry loop is listed once (as a flood).
+    """
+    traffic = merge_client_counts(client_counts)
+    floods = find_floods(traffic=traffic, step=step)
+    loops = find_retry_loops(
+        retry_counts=retry_counts, retry_step=retry_step, access_events=access_events
+    )
+    flooding = {c.ip for c in floods}
+    single = [*floods, *(c for c in loops if c.ip not in flooding)]
+    ranges = find_network_floods(
+        networks=merge_network_counts(network_counts), clients=traffic, flagged=single, step=step
+    )
+    return [*floods, *ranges, *(c for c in loops if c.ip not in flooding)]

@@ -1,0 +1,213 @@
+"""The connections a DiagnosisPolicy names, built into the executor's and enricher's ports.
+
+* MySQL: ``remediation.killMysqlQueries.connection`` (the account kills run as)
+  or, for enrichment and as the kill fallback, the component's ``mysql``; the
+  Secret's keys become ``MySQLConnectionSettings`` (``adapters.mysql``).
+* Redis: the component's ``redis.url`` or the URL in its Secret.
+* Rate limits: ``remediation.rateLimitClient.params`` names the provider and where
+  its objects live; the backend writes through an ``ObjectStore``.
+
+Secrets are read with ``secrets(namespace, name)`` (the Secret's ``data``, base64
+values), in the policy's namespace unless the reference names another.  Errors
+say which Secret and key, never a value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr, ValidationError
+
+from diagnosis_operator.adapters.mysql import (
+    MySQLConnectionSettings,
+    PyMySQLAdmin,
+    settings_from_secret_data,
+)
+from diagnosis_operator.adapters.traffic.envoy_gateway import EnvoyGatewayBackend, PolicyTarget
+from diagnosis_operator.adapters.traffic.istio import IstioBackend
+from diagnosis_operator.adapters.traffic.nginx import ConfigMapSink, NginxBackend
+from diagnosis_operator.api.crd import (
+    ConnectionSecretRef,
+    DiagnosisPolicySpec,
+    MySQLConnection,
+    RedisConnection,
+    TrafficProvider,
+    TrafficTargetRef,
+)
+from diagnosis_operator.models.findings import DiagnosisResult
+from diagnosis_operator.ports import MySQLAdmin, ObjectStore, TrafficPolicyBackend
+from diagnosis_operator.service.enrich import EnrichmentSettings, make_enricher
+from diagnosis_operator.service.remediate.execute import PortUnavailable
+
+SecretData = Callable[[str, str], Mapping[str, str]]
+REDIS_URL_KEY = "url"
+
+
+def _secret(secrets: SecretData, ref: ConnectionSecretRef, namespace: str) -> Mapping[str, str]:
+    where = ref.namespace or namespace
+    try:
+        return secrets(where, ref.name)
+    except Exception as error:
+        raise PortUnavailable(f"cannot read Secret {where}/{ref.name}: {error}") from error
+
+
+def mysql_settings(
+    *, connection: MySQLConnection, namespace: str, secrets: SecretData
+) -> MySQLConnectionSettings:
+    """The settings in a MySQL connection's Secret; ``PortUnavailable`` says what is wrong."""
+    ref = connection.secret_ref
+    data = _secret(secrets, ref, namespace)
+    try:
+        return settings_from_secret_data(
+            data=data, source=f"Secret {ref.namespace or namespace}/{ref.name}"
+        )
+    except ValueError as error:
+        raise PortUnavailable(str(error)) from error
+
+
+def redis_url(*, connection: RedisConnection, namespace: str, secrets: SecretData) -> str:
+    if connection.url is not None:
+        return connection.url
+    ref = connection.secret_ref
+    assert ref is not None  # the model requires one of the two
+    key = ref.key or REDIS_URL_KEY
+    raw = _secret(secrets, ref, namespace).get(key)
+    where = f"Secret {ref.namespace or namespace}/{ref.name}"
+    if raw is None:
+        raise PortUnavailable(f"{where}: missing key {key!r}")
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8").strip()
+    except (binascii.Error, ValueError):
+        raise PortUnavailable(f"{where}: key {key!r} is not base64-encoded UTF-8") from None
+
+
+@dataclass
+class MySQLPorts:
+    """component -> ``MySQLAdmin`` for kill-mysql-queries (one connection per component)."""
+
+    policy: DiagnosisPolicySpec
+    namespace: str
+    secrets: SecretData
+    make: Callable[[MySQLConnectionSettings, str], MySQLAdmin] = field(
+        default=lambda settings, name: PyMySQLAdmin(settings=settings, name=name)
+    )
+    _open: dict[str, MySQLAdmin] = field(default_factory=dict)
+
+    def __call__(self, component: str) -> MySQLAdmin:
+        if component in self._open:
+            return self._open[component]
+        connection = self.policy.remediation.kill_mysql_queries.connection
+        if connection is None:
+            configured = next((c for c in self.policy.components if c.name == component), None)
+            connection = configured.mysql if configured is not None else None
+        if connection is None:
+            raise PortUnavailable(
+                f"no MySQL connection for {component}: set "
+                "remediation.killMysqlQueries.connection or the component's mysql.secretRef"
+            )
+        settings = mysql_settings(
+            connection=connection, namespace=self.namespace, secrets=self.secrets
+        )
+        admin = self.make(settings, component)
+        self._open[component] = admin
+        return admin
+
+    def close(self) -> None:
+        for admin in self._open.values():
+            close = getattr(admin, "close", None)
+            if callable(close):
+                close()
+        self._open.clear()
+
+
+def _target(ref: TrafficTargetRef) -> PolicyTarget:
+    return PolicyTarget(kind=ref.kind.value, name=ref.name, section_name=ref.section_name)
+
+
+def traffic_backend(
+    *, policy: DiagnosisPolicySpec, namespace: str, store: ObjectStore
+) -> TrafficPolicyBackend:
+    """The rate-limit backend the policy configures; ``PortUnavailable`` if incomplete."""
+    params = policy.remediation.rate_limit_client.params
+    missing = params.missing()
+    if missing is not None:
+        raise PortUnavailable(missing)
+    where = params.namespace or namespace
+    if params.provider is TrafficProvider.ENVOY_GATEWAY:
+        assert params.target_ref is not None
+        return EnvoyGatewayBackend(
+            store=store, namespace=where, targets=[_target(params.target_ref)]
+        )
+    if params.provider is TrafficProvider.ISTIO:
+        return IstioBackend(
+            store=store,
+            namespace=where,
+            selector=params.selector,
+            target=_target(params.target_ref) if params.target_ref is not None else None,
+        )
+    assert params.config_map is not None
+    return NginxBackend(
+        sink=ConfigMapSink(store=store, namespace=where, name=params.config_map),
+        namespace=where,
+        configmap=params.config_map,
+        burst=params.burst or 0,
+    )
+
+
+def enrichment_settings(
+    *, policy: DiagnosisPolicySpec, namespace: str, secrets: SecretData, timeout: float = 10.0
+) -> tuple[list[EnrichmentSettings], list[str]]:
+    """One ``EnrichmentSettings`` per component with a connection, and what went wrong.
+
+    A connection that cannot be built is a warning (enrichment never fails a
+    diagnosis); the others are still used.
+    """
+    found: list[EnrichmentSettings] = []
+    problems: list[str] = []
+    for component in policy.components:
+        try:
+            if component.mysql is not None:
+                found.append(
+                    EnrichmentSettings(
+                        mysql=mysql_settings(
+                            connection=component.mysql, namespace=namespace, secrets=secrets
+                        ),
+                        mysql_component=component.name,
+                        timeout_seconds=timeout,
+                    )
+                )
+            if component.redis is not None:
+                url = redis_url(connection=component.redis, namespace=namespace, secrets=secrets)
+                found.append(
+                    EnrichmentSettings(
+                        redis_url=SecretStr(url),
+                        redis_component=component.name,
+                        timeout_seconds=timeout,
+                    )
+                )
+        except PortUnavailable as error:
+            problems.append(f"enrich: {component.name}: {error}")
+        except ValidationError as error:
+            # Never the error's text: it would quote the input, a URL with its password.
+            reasons = "; ".join(str(e["msg"]) for e in error.errors())
+            problems.append(f"enrich: {component.name}: invalid connection settings: {reasons}")
+    return found, problems
+
+
+def make_policy_enricher(
+    *, settings: list[EnrichmentSettings]
+) -> Callable[[DiagnosisResult], DiagnosisResult] | None:
+    """One ``result -> result`` step asking every configured server in turn (None: none)."""
+    steps = [make_enricher(settings=one) for one in settings if one.configured]
+    if not steps:
+        return None
+
+    def run(result: DiagnosisResult) -> DiagnosisResult:
+        for step in steps:
+            result = step(result)
+        return result
+
+    return run

@@ -1,0 +1,256 @@
+"""`diagnosis-operator diagnose --bundle DIR`: diagnose an incident bundle offline.
+
+Progress goes to stderr (loading, collecting, analysing); the result to stdout
+or ``--out`` as JSON (the contract of docs/incident-bundle.md), Markdown or HTML.
+A bundle that cannot be read exits with status 2 and says what and where.
+
+Enrichment (optional): with ``--mysql-url`` and/or ``--redis-url`` the diagnosis
+is sharpened by asking those servers directly (``service/enrich.py``: EXPLAIN of
+the slow statements its evidence quotes, the Redis slow log, INFO and LATENCY),
+within ``--enrich-timeout`` seconds; a server that fails becomes a warning.
+
+    DIAGNOSIS_MYSQL_PASSWORD=... diagnosis-operator diagnose --bundle DIR \
+        --mysql-url mysql://diag@10.0.0.5:3306/shop --mysql-component orders-db
+
+Passwords never go on the command line (other users of the machine can read
+it): MySQL's comes from ``$DIAGNOSIS_MYSQL_PASSWORD``, Redis' from
+``$DIAGNOSIS_REDIS_PASSWORD``; a URL that carries one is refused.  A bad URL or
+timeout exits with status 2 and says which flag is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from diagnosis_operator.entrypoints.cli import fail
+from diagnosis_operator.models.bundle import Bundle, LoadProgress
+from diagnosis_operator.models.findings import DiagnosisResult
+
+if TYPE_CHECKING:
+    from diagnosis_operator.service.enrich import EnrichmentSettings
+
+FORMATS = ("json", "markdown", "html")
+MYSQL_PASSWORD_ENV = "DIAGNOSIS_MYSQL_PASSWORD"  # noqa: S105 (a variable name)
+REDIS_PASSWORD_ENV = "DIAGNOSIS_REDIS_PASSWORD"  # noqa: S105 (a variable name)
+DEFAULT_ENRICH_TIMEOUT = 10.0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "diagnose",
+        help="diagnose an incident bundle offline (no cluster needed)",
+        description=(
+            "Read an incident bundle (incident.yaml, metrics.om, logs.jsonl) and diagnose it."
+        ),
+    )
+    parser.add_argument("--bundle", required=True, metavar="DIR", help="the incident bundle folder")
+    parser.add_argument(
+        "--format", choices=FORMATS, default="json", help="output format (default: json)"
+    )
+    parser.add_argument("--out", metavar="FILE", help="write the result to FILE instead of stdout")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    enrich = parser.add_argument_group(
+        "enrichment", "ask MySQL / Redis directly (read-only; optional, never fatal)"
+    )
+    enrich.add_argument(
+        "--mysql-url",
+        metavar="URL",
+        help=f"mysql://user@host[:port][/database]; the password from ${MYSQL_PASSWORD_ENV}",
+    )
+    enrich.add_argument(
+        "--mysql-component",
+        metavar="NAME",
+        help="explain only the statements of this component's evidence (default: any)",
+    )
+    enrich.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help=f"redis://host[:port][/db] (or rediss://, unix://); the password from "
+        f"${REDIS_PASSWORD_ENV}",
+    )
+    enrich.add_argument(
+        "--redis-component",
+        metavar="NAME",
+        help="the component the Redis observations belong to (default: redis)",
+    )
+    enrich.add_argument(
+        "--enrich-timeout",
+        type=float,
+        default=DEFAULT_ENRICH_TIMEOUT,
+        metavar="SECONDS",
+        help=f"time budget of the whole enrichment step (default: {DEFAULT_ENRICH_TIMEOUT:g})",
+    )
+    parser.set_defaults(handler=run)
+
+
+class EnrichmentError(ValueError):
+    """An enrichment flag that cannot be used; the message names the flag."""
+
+
+def _with_password(url: str, *, password: str | None, flag: str, env: str) -> str:
+    """``url`` with ``password`` put in; refuses one given on the command line.  Pure."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is not None:
+        raise EnrichmentError(
+            f"{flag}: do not put the password in the URL (command lines are visible to "
+            f"other users); set ${env} instead"
+        )
+    if password is None or parts.scheme == "unix":
+        return url
+    user = urllib.parse.quote(urllib.parse.unquote(parts.username or ""), safe="")
+    secret = urllib.parse.quote(password, safe="")
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:{secret}@{host}"))
+
+
+def enrichment_settings(
+    args: argparse.Namespace, *, environ: dict[str, str] | None = None
+) -> EnrichmentSettings:
+    """The enrichment the flags ask for (``configured`` is False without a URL).
+
+    Raises ``EnrichmentError`` saying which flag is wrong; never echoes a password.
+    """
+    from pydantic import SecretStr, ValidationError
+
+    from diagnosis_operator.service.enrich import EnrichmentSettings, mysql_settings_from_url
+
+    env = dict(os.environ) if environ is None else environ
+    mysql = None
+    if args.mysql_url:
+        if urllib.parse.urlsplit(args.mysql_url).password is not None:
+            raise EnrichmentError(
+                "--mysql-url: do not put the password in the URL (command lines are visible "
+                f"to other users); set ${MYSQL_PASSWORD_ENV} instead"
+            )
+        password = env.get(MYSQL_PASSWORD_ENV)
+        try:
+            mysql = mysql_settings_from_url(url=args.mysql_url, password=password)
+        except ValueError as error:
+            hint = f" (set ${MYSQL_PASSWORD_ENV})" if password is None else ""
+            raise EnrichmentError(f"--mysql-url {args.mysql_url}: {error}{hint}") from None
+    redis_url = None
+    if args.redis_url:
+        redis_url = _with_password(
+            args.redis_url,
+            password=env.get(REDIS_PASSWORD_ENV),
+            flag="--redis-url",
+            env=REDIS_PASSWORD_ENV,
+        )
+    try:
+        return EnrichmentSettings(
+            mysql=mysql,
+            mysql_component=args.mysql_component,
+            redis_url=SecretStr(redis_url) if redis_url else None,
+            redis_component=args.redis_component or "redis",
+            timeout_seconds=args.enrich_timeout,
+        )
+    except ValidationError as error:
+        flags = {"redis_url": "--redis-url", "timeout_seconds": "--enrich-timeout"}
+        problems = "; ".join(
+            f"{flags.get(str(item['loc'][0]), str(item['loc'][0])) if item['loc'] else 'flags'}: "
+            f"{item['msg']}"
+            for item in error.errors(include_input=False)
+        )
+        raise EnrichmentError(problems) from None
+
+
+def symptom_text(bundle: Bundle) -> str | None:
+    """What the user saw, as one line: ``component route`` (either may be missing)."""
+    symptom = bundle.spec.symptom
+    if symptom is None:
+        return None
+    text = " ".join(part for part in (symptom.component, symptom.route) if part)
+    return text or None
+
+
+def diagnose_bundle(
+    path: str | Path,
+    *,
+    progress: Any = None,
+    enrich: Callable[[DiagnosisResult], DiagnosisResult] | None = None,
+) -> DiagnosisResult:
+    """Load a bundle and diagnose it in-process (raises ``BundleError`` for bad bundles).
+
+    ``enrich`` (e.g. ``service.enrich.make_enricher``) asks servers directly afterwards.
+    """
+    from diagnosis_operator.adapters.bundle.files import BundleSource, load_bundle
+    from diagnosis_operator.service.diagnose import run_diagnosis
+
+    say = progress or (lambda _text: None)
+    say(f"loading {path}")
+
+    def loaded(report: LoadProgress) -> None:
+        if report.done:
+            say(f"  read {report.file} ({report.lines_read} lines)")
+
+    bundle = load_bundle(path, progress=loaded)
+    source = BundleSource(bundle)
+    return run_diagnosis(
+        topology=bundle.topology,
+        window=bundle.window,
+        symptom=symptom_text(bundle),
+        series=source,
+        logs=source,
+        now=bundle.window.end,
+        on_stage=lambda stage: say("analysing" if stage == "correlating" else stage),
+        enrich=enrich,
+    )
+
+
+def render(result: DiagnosisResult, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
+    from diagnosis_operator.report import render as report
+
+    if fmt == "html":
+        return report.render_html(result)
+    return report.render_markdown(result)
+
+
+def run(args: argparse.Namespace) -> int:
+    from diagnosis_operator.adapters.bundle.files import BundleError
+
+    started = time.monotonic()
+
+    def say(text: str) -> None:
+        if not args.quiet:
+            print(f"diagnose: {text}", file=sys.stderr, flush=True)
+
+    try:
+        settings = enrichment_settings(args)
+    except EnrichmentError as error:
+        return fail(str(error))
+    enrich = None
+    if settings.configured:
+        from diagnosis_operator.service.enrich import describe, make_enricher
+
+        say(f"enrichment: asking {describe(settings)} (at most {settings.timeout_seconds:g} s)")
+        enrich = make_enricher(settings=settings)
+    try:
+        result = diagnose_bundle(args.bundle, progress=say, enrich=enrich)
+    except BundleError as error:
+        return fail(f"bad incident bundle: {error}")
+    except OSError as error:
+        return fail(f"cannot read bundle {args.bundle}: {error}")
+    text = render(result, args.format)
+    if args.out:
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as error:
+            return fail(f"cannot write {args.out}: {error}")
+        say(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    say(
+        f"done in {time.monotonic() - started:.2f} s: root cause {result.root_cause.component} "
+        f"(confidence {result.root_cause.confidence:.2f})"
+    )
+    return 0

@@ -1,0 +1,29 @@
+"""What every handler gets through kopf's ``memo``: settings and the apiserver client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client
+
+from diagnosis_operator.entrypoints.kopf.kube import Kube
+from diagnosis_operator.settings import OperatorSettings
+
+MEMO_KEY = "context"
+
+
+@dataclass(frozen=True)
+class OperatorContext:
+    settings: OperatorSettings
+    configuration: client.Configuration
+    kube: Kube
+
+
+def context_of(memo: Any) -> OperatorContext:
+    found = memo.get(MEMO_KEY) if hasattr(memo, "get") else None
+    if not isinstance(found, OperatorContext):
+        raise RuntimeError(
+            "the operator was started without its context (use `diagnosis-operator run`)"
+        )
+    return found

@@ -1,0 +1,423 @@
+"""kopf handlers for ``Diagnosis``: parse the CR, run the engine, patch the status.
+
+One handler serves create, resume and spec updates; ``core.phases.decide`` says
+whether to start, resume, re-run or leave the diagnosis alone (see there for the
+re-run rule: editing the spec of a finished diagnosis runs it again).  Each phase
+change is patched to ``status`` at once and posted as an Event, so ``kubectl get
+diag -w`` shows the run as it goes.
+
+Failure reasons (``Failed`` condition and Event reason): ``InvalidSpec``,
+``PolicyNotFound``, ``PolicyInvalid``, ``EngineUnavailable``, ``SourceNotConfigured``,
+``SourceUnavailable`` (after ``DIAG_SOURCE_RETRIES`` retries), ``EngineError``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import kopf
+from pydantic import ValidationError
+
+from diagnosis_operator import API_GROUP, API_VERSION
+from diagnosis_operator.api.crd import (
+    DIAGNOSIS_PLURAL,
+    ConditionStatus,
+    DiagnosisPolicySpec,
+    DiagnosisSpec,
+    DiagnosisStatus,
+    Mode,
+    ObjectRef,
+    Phase,
+    PolicySnapshot,
+    ResolvedWindow,
+)
+from diagnosis_operator.core.phases import (
+    PROGRESSING,
+    STAGE_PHASES,
+    TERMINAL,
+    Decision,
+    can_transition,
+    decide,
+    set_condition,
+    status_patch,
+    transition,
+    with_result,
+)
+from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
+from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
+from diagnosis_operator.entrypoints.kopf.kube import OwnerRef
+from diagnosis_operator.entrypoints.kopf.remediation import policy_enricher, remediate_now
+from diagnosis_operator.entrypoints.kopf.sources import (
+    SourceConfigError,
+    SourceUnreachable,
+    build_sources,
+    probe,
+    resolve_endpoints,
+)
+from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult
+from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
+from diagnosis_operator.models.topology import TopologyError
+from diagnosis_operator.ports import SignalError
+from diagnosis_operator.service import metrics
+from diagnosis_operator.service.remediate.execute import LedgerUnavailable
+
+ENGINE_MODULE = "diagnosis_operator.service.diagnose"
+REPORT_SUFFIX = "-report"
+# A ConfigMap holds at most 1 MiB; keep room for the Markdown beside the JSON.
+MAX_REPORT_JSON = 700_000
+
+
+class Stop(Exception):
+    """End this run as Failed with ``reason`` (a CamelCase word) and ``message``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DiagnosisRun:
+    """One pass of the handler over one Diagnosis: holds the status it patches."""
+
+    def __init__(
+        self,
+        *,
+        context: OperatorContext,
+        body: kopf.Body,
+        namespace: str,
+        name: str,
+        generation: int,
+        raw_status: dict[str, Any],
+    ) -> None:
+        self.context = context
+        self.body = body
+        self.namespace = namespace
+        self.name = name
+        self.generation = generation
+        self.wire = {k: v for k, v in raw_status.items() if k in _STATUS_KEYS}
+        try:
+            self.status = DiagnosisStatus.model_validate(self.wire)
+        except ValidationError:
+            # A status someone edited by hand: start from scratch rather than trust it.
+            self.status = DiagnosisStatus()
+
+    def flush(self) -> None:
+        after = self.status.to_wire()
+        patch = status_patch(self.wire, after)
+        self.context.kube.patch_diagnosis_status(
+            namespace=self.namespace, name=self.name, status=patch
+        )
+        self.wire = after
+
+    def move(self, target: Phase, *, reason: str | None = None, message: str = "") -> None:
+        self.status = transition(
+            self.status,
+            target=target,
+            generation=self.generation,
+            now=_now(),
+            reason=reason,
+            message=message,
+        )
+        self.flush()
+        text = message or self.status_message()
+        if target is Phase.FAILED:
+            kopf.warn(self.body, reason=reason or target.value, message=text)
+        else:
+            kopf.info(self.body, reason=reason or target.value, message=text)
+
+    def note(self, reason: str, message: str) -> None:
+        """Say on the Progressing condition why the run waits, without a phase change."""
+        self.status = self.status.model_copy(
+            update={
+                "conditions": set_condition(
+                    self.status.conditions,
+                    type=PROGRESSING,
+                    status=ConditionStatus.TRUE,
+                    reason=reason,
+                    message=message,
+                    generation=self.generation,
+                    now=_now(),
+                )
+            }
+        )
+        self.flush()
+        kopf.warn(self.body, reason=reason, message=message)
+
+    def status_message(self) -> str:
+        for condition in self.status.conditions:
+            if condition.type == PROGRESSING:
+                return condition.message
+        return ""
+
+
+_STATUS_KEYS = frozenset(
+    field.alias or name for name, field in DiagnosisStatus.model_fields.items()
+)
+
+
+@kopf.on.resume(API_GROUP, API_VERSION, DIAGNOSIS_PLURAL)
+@kopf.on.create(API_GROUP, API_VERSION, DIAGNOSIS_PLURAL)
+@kopf.on.update(API_GROUP, API_VERSION, DIAGNOSIS_PLURAL, field="spec")
+def reconcile_diagnosis(
+    *,
+    body: kopf.Body,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    meta: kopf.Meta,
+    name: str | None,
+    namespace: str | None,
+    retry: int,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    context = context_of(memo)
+    assert name is not None and namespace is not None  # a namespaced resource
+    generation = int(meta.get("generation") or 0)
+    run = DiagnosisRun(
+        context=context,
+        body=body,
+        namespace=namespace,
+        name=name,
+        generation=generation,
+        raw_status=plain(status),
+    )
+    decision = decide(status=run.status, generation=generation)
+    if decision is Decision.NOTHING:
+        return
+    started = time.monotonic()
+    try:
+        result = _run(run, decision=decision, spec=plain(spec), retry=retry, uid=meta.get("uid"))
+    except Stop as stop:
+        _fail(run, stop.reason, stop.message)
+        metrics.record_diagnosis("failed", time.monotonic() - started)
+        return
+    except kopf.TemporaryError:
+        raise
+    except Exception as error:
+        kopf.exception(body, reason="EngineError", message=f"{type(error).__name__}: {error}")
+        _fail(run, "EngineError", f"{type(error).__name__}: {error}")
+        metrics.record_diagnosis("failed", time.monotonic() - started)
+        return
+    outcome = "no-incident" if result.root_cause.component == NO_INCIDENT else "diagnosed"
+    metrics.record_diagnosis(outcome, time.monotonic() - started)
+
+
+def _fail(run: DiagnosisRun, reason: str, message: str) -> None:
+    if run.status.phase is None:
+        run.move(Phase.PENDING)
+    if run.status.phase in TERMINAL or not can_transition(
+        current=run.status.phase, target=Phase.FAILED
+    ):
+        return
+    run.move(Phase.FAILED, reason=reason, message=message)
+
+
+def _run(
+    run: DiagnosisRun, *, decision: Decision, spec: dict[str, Any], retry: int, uid: Any
+) -> DiagnosisResult:
+    settings = run.context.settings
+    keep_window = run.status.window if decision is Decision.RESUME else None
+    keep_snapshot = run.status.policy_snapshot if decision is Decision.RESUME else None
+    reason = {
+        Decision.START: "Started",
+        Decision.RESUME: "Resumed",
+        Decision.RERUN: "SpecChanged",
+    }[decision]
+    if run.status.phase is not Phase.PENDING or retry == 0:
+        run.move(Phase.PENDING, reason=reason, message=f"diagnosis {reason.lower()}")
+
+    try:
+        parsed = DiagnosisSpec.model_validate(spec)
+    except ValidationError as error:
+        raise Stop("InvalidSpec", validation_message("spec", error)) from error
+
+    snapshot = keep_snapshot or _snapshot_policy(run, parsed, retry=retry)
+    if run.status.policy_snapshot != snapshot:
+        run.status = run.status.model_copy(update={"policy_snapshot": snapshot})
+        run.flush()
+    try:
+        topology = snapshot.spec.to_topology()
+    except TopologyError as error:
+        raise Stop("PolicyInvalid", f"policy {snapshot.name}: {error}") from error
+
+    if keep_window is not None:
+        window = Window(start=utc_seconds(keep_window.start), end=utc_seconds(keep_window.end))
+    else:
+        window = parsed.window.resolve(now=time.time())
+    run.status = run.status.model_copy(
+        update={
+            "window": ResolvedWindow(start=from_seconds(window.start), end=from_seconds(window.end))
+        }
+    )
+    run.flush()
+
+    run_diagnosis = _engine()
+
+    try:
+        prometheus, loki = resolve_endpoints(
+            policy=snapshot.spec, namespace=run.namespace, settings=settings, kube=run.context.kube
+        )
+        sources = build_sources(prometheus=prometheus, loki=loki)
+    except SourceConfigError as error:
+        raise Stop("SourceNotConfigured", str(error)) from error
+    try:
+        for endpoint in sources.endpoints:
+            probe(endpoint)
+    except SourceUnreachable as error:
+        _retry_or_stop(run, retry=retry, message=str(error))
+
+    def on_stage(stage: str) -> None:
+        target = STAGE_PHASES.get(stage)
+        if target is not None and can_transition(current=run.status.phase, target=target):
+            run.move(target)
+
+    # Direct questions to the MySQL / Redis servers the policy names (never fatal).
+    enrich, problems = policy_enricher(run.context, policy=snapshot.spec, namespace=run.namespace)
+    for problem in problems:
+        kopf.warn(run.body, reason="EnrichmentUnavailable", message=problem)
+    extra: dict[str, Any] = {"enrich": enrich} if enrich is not None else {}
+    try:
+        result = run_diagnosis(
+            topology=topology,
+            window=window,
+            symptom=parsed.symptom.describe() or None,
+            series=sources.series,
+            logs=sources.logs,
+            now=time.time(),
+            on_stage=on_stage,
+            settings=snapshot.spec.thresholds.to_engine_settings(),
+            **extra,
+        )
+    except SignalError as error:
+        _retry_or_stop(run, retry=retry, message=str(error))
+    except (ConnectionError, TimeoutError) as error:
+        _retry_or_stop(run, retry=retry, message=f"{type(error).__name__}: {error}")
+
+    # Stages the engine did not announce are still walked, in order.
+    for stage_phase in (Phase.COLLECTING, Phase.CORRELATING, Phase.PLANNING):
+        if can_transition(current=run.status.phase, target=stage_phase):
+            run.move(stage_phase)
+    run.status = with_result(
+        run.status, result=result, diagnosis_uid=str(uid or ""), namespace=run.namespace
+    )
+    run.flush()
+
+    if parsed.mode in (Mode.REMEDIATE, Mode.DRY_RUN) and run.status.remediations:
+        if parsed.mode is Mode.REMEDIATE:
+            run.move(Phase.REMEDIATING)
+        # The executor (service/execute.py, via handlers/remediation.py) guards, records
+        # each action in status before it runs and patches the status as it goes.
+        try:
+            remediations = remediate_now(
+                context=run.context,
+                namespace=run.namespace,
+                name=run.name,
+                uid=str(uid or ""),
+                annotations=dict((run.body.get("metadata") or {}).get("annotations") or {}),
+                status=run.status,
+                mode=parsed.mode,
+            )
+        except LedgerUnavailable as error:
+            _retry_or_stop(run, retry=retry, message=str(error))
+        run.status = run.status.model_copy(update={"remediations": remediations})
+        run.flush()
+
+    if settings.write_report:
+        _write_report(run, result=result, uid=uid)
+    root = result.root_cause
+    found = root.component != NO_INCIDENT
+    run.move(
+        Phase.COMPLETED,
+        reason="RootCauseFound" if found else "NoIncident",
+        message=(
+            f"root cause {root.component} ({root.confidence:.0%}): {root.summary}"
+            if found
+            else root.summary or "no incident in the window"
+        )[:4096],
+    )
+    return result
+
+
+def _snapshot_policy(run: DiagnosisRun, spec: DiagnosisSpec, *, retry: int) -> PolicySnapshot:
+    policy_name = spec.policy_ref.name
+    found = run.context.kube.get_policy(namespace=run.namespace, name=policy_name)
+    if found is None:
+        settings = run.context.settings
+        message = f"DiagnosisPolicy {run.namespace}/{policy_name} not found"
+        if retry < settings.source_retries:
+            run.note(
+                "WaitingForPolicy", f"{message}; retry {retry + 1} of {settings.source_retries}"
+            )
+            raise kopf.TemporaryError(message, delay=settings.source_retry_delay)
+        raise Stop("PolicyNotFound", message)
+    metadata = found.get("metadata") or {}
+    try:
+        policy_spec = DiagnosisPolicySpec.model_validate(found.get("spec") or {})
+    except ValidationError as error:
+        raise Stop(
+            "PolicyInvalid", validation_message(f"policy {policy_name} spec", error)
+        ) from error
+    return PolicySnapshot(
+        name=policy_name,
+        uid=metadata.get("uid"),
+        resource_version=str(metadata.get("resourceVersion", "")),
+        generation=int(metadata.get("generation") or 0),
+        spec=policy_spec,
+    )
+
+
+def _engine() -> Callable[..., DiagnosisResult]:
+    try:
+        module = importlib.import_module(ENGINE_MODULE)
+        engine: Callable[..., DiagnosisResult] = module.run_diagnosis
+    except (ImportError, AttributeError) as error:
+        raise Stop(
+            "EngineUnavailable",
+            f"the diagnosis engine ({ENGINE_MODULE}.run_diagnosis) is not available: {error}",
+        ) from error
+    return engine
+
+
+def _retry_or_stop(run: DiagnosisRun, *, retry: int, message: str) -> NoReturn:
+    settings = run.context.settings
+    if retry < settings.source_retries:
+        run.note(
+            "SourceUnavailable",
+            f"{message}; retry {retry + 1} of {settings.source_retries} "
+            f"in {settings.source_retry_delay:g}s",
+        )
+        raise kopf.TemporaryError(message, delay=settings.source_retry_delay)
+    raise Stop("SourceUnavailable", f"{message} (after {retry} retries)")
+
+
+def _write_report(run: DiagnosisRun, *, result: DiagnosisResult, uid: Any) -> None:
+    payload = result.to_json()
+    text = json.dumps(payload, ensure_ascii=False, indent=1)
+    if len(text) > MAX_REPORT_JSON:
+        payload["keySignals"] = []
+        payload["warnings"] = [*payload.get("warnings", []), "keySignals dropped: report too large"]
+        text = json.dumps(payload, ensure_ascii=False)
+    data = {"diagnosis.json": text[:MAX_REPORT_JSON]}
+    try:
+        report = importlib.import_module("diagnosis_operator.report.render")
+        data["report.md"] = str(report.render_markdown(result))[:250_000]
+    except Exception as error:  # the JSON is the contract; the Markdown is a courtesy
+        kopf.warn(run.body, reason="ReportRenderFailed", message=f"{type(error).__name__}: {error}")
+    config_map = run.name[: 253 - len(REPORT_SUFFIX)] + REPORT_SUFFIX
+    run.context.kube.write_report(
+        namespace=run.namespace,
+        name=config_map,
+        owner=OwnerRef(name=run.name, uid=str(uid or "")),
+        data=data,
+    )
+    run.status = run.status.model_copy(update={"report_ref": ObjectRef(name=config_map)})
+    run.flush()

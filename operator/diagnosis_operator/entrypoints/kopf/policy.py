@@ -1,0 +1,198 @@
+"""kopf handlers for ``DiagnosisPolicy``: check it by meaning, say so on ``status``.
+
+The apiserver checks shapes (schema and CEL); this handler checks what only the
+whole policy can say: ``dependsOn`` cycles and the topology the engine will use.
+``Ready`` is True with reason ``Valid``, or False with reason ``Invalid`` and a
+message naming the problem.  Diagnoses read the policy themselves when they start
+(and keep a snapshot), so an invalid policy fails them with ``PolicyInvalid``.
+
+``signalOverrides`` are rendered for their components and put to the policy's
+Prometheus (``service.policy_check``): a refused one makes ``Ready`` False with
+reason ``InvalidPromQL`` and Prometheus' own message.  ``PromQLChecked`` says
+whether that check ran: True, False (``InvalidPromQL``), or Unknown
+(``PrometheusUnavailable``, retried a bounded number of times; ``NoPrometheus``).
+A Prometheus that cannot be asked never makes a policy Invalid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from diagnosis_operator import API_GROUP, API_VERSION
+from diagnosis_operator.api.crd import (
+    POLICY_PLURAL,
+    Condition,
+    ConditionStatus,
+    DiagnosisPolicySpec,
+    DiagnosisPolicyStatus,
+)
+from diagnosis_operator.core.phases import set_condition, status_patch
+from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
+from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
+from diagnosis_operator.entrypoints.kopf.sources import (
+    SourceConfigError,
+    prometheus_adapter,
+    prometheus_endpoint,
+)
+from diagnosis_operator.models.topology import TopologyError
+from diagnosis_operator.ports import SignalError
+from diagnosis_operator.service.policy_check import (
+    OverrideProblem,
+    check_overrides,
+    render_overrides,
+)
+
+READY = "Ready"
+PROMQL_CHECKED = "PromQLChecked"
+MESSAGE_LIMIT = 4096
+
+
+def check_policy(spec: dict[str, Any]) -> tuple[int | None, str | None]:
+    """(components, None) for a usable policy, (None, why) for one that is not."""
+    try:
+        parsed = DiagnosisPolicySpec.model_validate(spec)
+        topology = parsed.to_topology()
+    except ValidationError as error:
+        return None, validation_message("spec", error)
+    except TopologyError as error:
+        return None, f"spec.components: {error}"
+    return len(topology.components), None
+
+
+@dataclass(frozen=True)
+class PromQLVerdict:
+    """What the override check found; ``retry`` when it should run again later."""
+
+    status: ConditionStatus
+    reason: str
+    message: str
+    problems: tuple[OverrideProblem, ...] = ()
+    retry: bool = False
+
+
+def check_promql(
+    *, spec: DiagnosisPolicySpec, namespace: str, context: OperatorContext, retry: int
+) -> PromQLVerdict:
+    renderings, problems = render_overrides(spec=spec)
+    if problems:
+        return _refused(problems)
+    if not renderings:
+        return PromQLVerdict(ConditionStatus.TRUE, "NothingToCheck", "no signalOverrides apply")
+    settings = context.settings
+    try:
+        endpoint = prometheus_endpoint(
+            policy=spec, namespace=namespace, settings=settings, kube=context.kube
+        )
+        if endpoint is None:
+            return PromQLVerdict(
+                ConditionStatus.UNKNOWN,
+                "NoPrometheus",
+                "signalOverrides not checked: set spec.signals.prometheus.url or "
+                "DIAG_PROMETHEUS_URL",
+            )
+        with prometheus_adapter(endpoint) as prometheus:
+            problems = check_overrides(renderings=renderings, checker=prometheus)
+    except (SignalError, SourceConfigError) as error:
+        again = retry < settings.source_retries
+        later = (
+            f"; retry {retry + 1} of {settings.source_retries} in {settings.source_retry_delay:g}s"
+            if again
+            else f"; gave up after {retry} retries: edit the policy to check again"
+        )
+        return PromQLVerdict(
+            ConditionStatus.UNKNOWN,
+            "PrometheusUnavailable",
+            f"signalOverrides not checked: {error}{later}",
+            retry=again,
+        )
+    if problems:
+        return _refused(problems)
+    return PromQLVerdict(
+        ConditionStatus.TRUE,
+        "Accepted",
+        f"{len(renderings)} signalOverride queries accepted by {endpoint.url}",
+    )
+
+
+def _refused(problems: list[OverrideProblem]) -> PromQLVerdict:
+    message = "; ".join(problem.describe() for problem in problems)
+    return PromQLVerdict(
+        ConditionStatus.FALSE, "InvalidPromQL", message[:MESSAGE_LIMIT], tuple(problems)
+    )
+
+
+@kopf.on.resume(API_GROUP, API_VERSION, POLICY_PLURAL)
+@kopf.on.create(API_GROUP, API_VERSION, POLICY_PLURAL)
+@kopf.on.update(API_GROUP, API_VERSION, POLICY_PLURAL, field="spec")
+def reconcile_policy(
+    *,
+    body: kopf.Body,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    meta: kopf.Meta,
+    name: str | None,
+    namespace: str | None,
+    memo: kopf.Memo,
+    retry: int,
+    **_: Any,
+) -> None:
+    context = context_of(memo)
+    assert name is not None and namespace is not None
+    generation = int(meta.get("generation") or 0)
+    now = datetime.now(UTC)
+    before = plain(status)
+    try:
+        current = DiagnosisPolicyStatus.model_validate(before)
+    except ValidationError:
+        current = DiagnosisPolicyStatus()
+    components, problem = check_policy(plain(spec))
+    conditions: list[Condition] = list(current.conditions)
+    verdict = PromQLVerdict(
+        ConditionStatus.UNKNOWN, "NotChecked", "signalOverrides not checked: the policy is invalid"
+    )
+    if problem is None:
+        verdict = check_promql(
+            spec=DiagnosisPolicySpec.model_validate(plain(spec)),
+            namespace=namespace,
+            context=context,
+            retry=retry,
+        )
+    conditions = set_condition(
+        conditions,
+        type=PROMQL_CHECKED,
+        status=verdict.status,
+        reason=verdict.reason,
+        message=verdict.message,
+        generation=generation,
+        now=now,
+    )
+    reason = "Valid" if problem is None else "Invalid"
+    if problem is None and verdict.status is ConditionStatus.FALSE:
+        problem, reason = verdict.message, verdict.reason
+    conditions = set_condition(
+        conditions,
+        type=READY,
+        status=ConditionStatus.TRUE if problem is None else ConditionStatus.FALSE,
+        reason=reason,
+        message=f"{components} components" if problem is None else problem[:MESSAGE_LIMIT],
+        generation=generation,
+        now=now,
+    )
+    after = DiagnosisPolicyStatus(
+        conditions=conditions, observed_generation=generation, components=components
+    ).to_wire()
+    context.kube.patch_policy_status(
+        namespace=namespace, name=name, status=status_patch(before, after)
+    )
+    if problem is None:
+        kopf.info(body, reason="Valid", message=f"policy accepted: {components} components")
+    else:
+        kopf.warn(body, reason=reason, message=problem[:1024])
+    if verdict.retry:
+        kopf.warn(body, reason=verdict.reason, message=verdict.message[:1024])
+        raise kopf.TemporaryError(verdict.message, delay=context.settings.source_retry_delay)

@@ -1,0 +1,171 @@
+"""Live signal sources for one diagnosis: the policy's, else the operator's defaults.
+
+The adapters are imported when a diagnosis needs them, so that a build without
+one fails that diagnosis with a reason instead of failing the operator's start.
+Before the engine runs, each source is probed once: a source that does not answer
+HTTP at all is "unreachable" (the handler retries, then fails naming the URL);
+any HTTP answer, even an error status, is left for the engine to report.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from diagnosis_operator.api.crd import DiagnosisPolicySpec, SecretKeyRef
+from diagnosis_operator.entrypoints.kopf.kube import Kube
+from diagnosis_operator.settings import OperatorSettings
+
+PROBE_TIMEOUT = 10.0
+
+
+class SourceConfigError(ValueError):
+    """No URL configured, a Secret that cannot be read, or an adapter missing."""
+
+
+class SourceUnreachable(ConnectionError):
+    """A source did not answer: says which one, its URL and the error."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    backend: str  # "prometheus" | "loki"
+    url: str
+    timeout: float
+    token: str | None = None
+    tenant: str | None = None
+
+
+@dataclass(frozen=True)
+class Sources:
+    series: Any  # ports.SeriesSource
+    logs: Any  # ports.LogSource
+    endpoints: tuple[Endpoint, ...]
+
+
+def resolve_endpoints(
+    *, policy: DiagnosisPolicySpec, namespace: str, settings: OperatorSettings, kube: Kube
+) -> tuple[Endpoint, Endpoint]:
+    """Prometheus and Loki endpoints with their credentials read from Secrets."""
+    from diagnosis_operator.api.crd import parse_duration
+
+    loki = policy.signals.loki
+    prom = prometheus_endpoint(policy=policy, namespace=namespace, settings=settings, kube=kube)
+    if prom is None:
+        raise SourceConfigError(
+            "no Prometheus URL: set spec.signals.prometheus.url in the policy "
+            "or DIAG_PROMETHEUS_URL"
+        )
+    if loki is not None:
+        logs = Endpoint(
+            backend="loki",
+            url=loki.url.rstrip("/"),
+            timeout=parse_duration(loki.timeout),
+            token=_secret(kube, namespace, loki.auth_secret_ref),
+            tenant=loki.tenant,
+        )
+    elif settings.loki_url is not None:
+        logs = Endpoint(
+            backend="loki",
+            url=settings.loki_url,
+            timeout=settings.loki_timeout,
+            token=_file(settings.loki_token_file),
+            tenant=settings.loki_tenant,
+        )
+    else:
+        raise SourceConfigError(
+            "no Loki URL: set spec.signals.loki.url in the policy or DIAG_LOKI_URL"
+        )
+    return prom, logs
+
+
+def prometheus_endpoint(
+    *, policy: DiagnosisPolicySpec, namespace: str, settings: OperatorSettings, kube: Kube
+) -> Endpoint | None:
+    """The policy's Prometheus, else the operator's, else None; credentials read."""
+    from diagnosis_operator.api.crd import parse_duration
+
+    prometheus = policy.signals.prometheus
+    if prometheus is not None:
+        return Endpoint(
+            backend="prometheus",
+            url=prometheus.url.rstrip("/"),
+            timeout=parse_duration(prometheus.timeout),
+            token=_secret(kube, namespace, prometheus.auth_secret_ref),
+        )
+    if settings.prometheus_url is not None:
+        return Endpoint(
+            backend="prometheus",
+            url=settings.prometheus_url,
+            timeout=settings.prometheus_timeout,
+            token=_file(settings.prometheus_token_file),
+        )
+    return None
+
+
+def prometheus_adapter(endpoint: Endpoint) -> Any:
+    """A ``PrometheusAdapter`` for ``endpoint``; ``SourceConfigError`` if not built in."""
+    try:
+        module = importlib.import_module("diagnosis_operator.adapters.prometheus")
+        return module.PrometheusAdapter(
+            url=endpoint.url, timeout=endpoint.timeout, bearer_token=endpoint.token
+        )
+    except (ImportError, AttributeError, TypeError) as error:
+        raise SourceConfigError(f"Prometheus adapter not available: {error}") from error
+
+
+def _secret(kube: Kube, namespace: str, ref: SecretKeyRef | None) -> str | None:
+    if ref is None:
+        return None
+    try:
+        return kube.read_secret_key(namespace=namespace, name=ref.name, key=ref.key)
+    except Exception as error:
+        raise SourceConfigError(f"cannot read the source's credentials: {error}") from error
+
+
+def _file(path: Any) -> str | None:
+    if path is None:
+        return None
+    try:
+        return str(path.read_text(encoding="utf-8")).strip()
+    except OSError as error:
+        raise SourceConfigError(f"cannot read token file {path}: {error}") from error
+
+
+def probe(endpoint: Endpoint) -> None:
+    """Raise ``SourceUnreachable`` unless ``endpoint`` answers HTTP at all."""
+    headers = {"Authorization": f"Bearer {endpoint.token}"} if endpoint.token else {}
+    if endpoint.tenant:
+        headers["X-Scope-OrgID"] = endpoint.tenant
+    try:
+        requests.get(
+            endpoint.url + "/", headers=headers, timeout=min(PROBE_TIMEOUT, endpoint.timeout)
+        ).close()
+    except requests.RequestException as error:
+        raise SourceUnreachable(
+            f"{endpoint.backend} at {endpoint.url} is unreachable: {error}"
+        ) from error
+
+
+def build_sources(*, prometheus: Endpoint, loki: Endpoint) -> Sources:
+    """The adapters for the two endpoints; ``SourceConfigError`` if one is not built in."""
+    try:
+        prom_module = importlib.import_module("diagnosis_operator.adapters.prometheus")
+        loki_module = importlib.import_module("diagnosis_operator.adapters.loki.client")
+    except ImportError as error:
+        raise SourceConfigError(f"signal adapter not available in this build: {error}") from error
+    try:
+        series = prom_module.PrometheusAdapter(
+            url=prometheus.url, timeout=prometheus.timeout, bearer_token=prometheus.token
+        )
+        logs = loki_module.LokiLogSource(
+            loki_module.LokiClient(
+                loki.url, tenant=loki.tenant, bearer_token=loki.token, timeout=loki.timeout
+            )
+        )
+    except (AttributeError, TypeError) as error:
+        raise SourceConfigError(f"signal adapter does not fit this operator: {error}") from error
+    return Sources(series=series, logs=logs, endpoints=(prometheus, loki))
