@@ -4,15 +4,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: deps test unit lint demo bench crds chart manifests clean
+.PHONY: deps venv test unit lint demo bench crds chart manifests clean
 
 deps:            ## install apt packages, the virtualenv, the Go builds (idempotent)
 	bash scripts/install-deps.sh
 
+venv:            ## only the virtualenv with the package and its dev tools (pip, nothing else)
+	bash scripts/install-deps.sh --venv-only
+
 test: deps lint  ## everything: lint, types, layering, unit, integration and e2e tests
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-unit: deps       ## fast tests only (no real services)
+unit: venv       ## fast tests only (no real services; needs only pip)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 lint:
@@ -22,8 +25,12 @@ lint:
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-demo: deps       ## diagnose the reference incident offline and print the report
-	$(PY) examples/incidents/generate.py reference --out out/bundles && $(PY) -m diagnosis_operator diagnose --bundle out/bundles/reference --format markdown
+demo: venv       ## diagnose the reference incident offline: Markdown on stdout, HTML report in out/
+	$(PY) examples/incidents/generate.py reference --out out/bundles
+	$(PY) -m diagnosis_operator diagnose --bundle out/bundles/reference --format json --out out/reference.json
+	$(PY) -m diagnosis_operator report --input out/reference.json --format markdown
+	$(PY) -m diagnosis_operator report --input out/reference.json --format html --out out/reference.html
+	@echo "HTML report: $(CURDIR)/out/reference.html"
 
 bench: deps      ## benchmarks (not tests): see bench/README.md
 	$(VENV)/bin/pip install -q -e '.[bench]'

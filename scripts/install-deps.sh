@@ -11,8 +11,13 @@ VENV="${VENV:-.venv}"
 CACHE="${DIAG_CACHE:-$HOME/.cache/diagnosis-operator}"
 log() { echo "[install-deps] $*" >&2; }
 
+# --venv-only: the virtualenv alone (make demo, make unit): Python and pip, nothing else.
+VENV_ONLY=0
+[ "${1:-}" = "--venv-only" ] && VENV_ONLY=1
+
 missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
+[ "$VENV_ONLY" -eq 1 ] && APT_PACKAGES=()
+for pkg in ${APT_PACKAGES[@]+"${APT_PACKAGES[@]}"}; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -36,6 +41,10 @@ if [ ! -f "$stamp" ]; then
     "$VENV/bin/pip" install -q --upgrade pip >&2
     "$VENV/bin/pip" install -q -e ".[dev]" >&2
     touch "$stamp"
+fi
+if [ "$VENV_ONLY" -eq 1 ]; then
+    log "virtualenv ready"
+    exit 0
 fi
 
 log "control plane and helm (cached in $CACHE/bin)"
