@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from diagnosis_operator.models.signals import Labels, LogCount, Window
 from diagnosis_operator.service import metrics
+from tests.fakes.logs import FakeLogSource
+from tests.fakes.metrics import FakeSeriesSource
 
 
 def value(name: str, **labels: str) -> float:
@@ -16,12 +19,14 @@ def test_record_diagnosis_counts_and_times() -> None:
     sum_before = value("diagnosis_operator_diagnosis_duration_seconds_sum", outcome="diagnosed")
     metrics.record_diagnosis("diagnosed", 3.5)
     assert value("diagnosis_operator_diagnoses_total", outcome="diagnosed") == before + 1
-    assert value(
-        "diagnosis_operator_diagnosis_duration_seconds_count", outcome="diagnosed"
-    ) == count_before + 1
-    assert value(
-        "diagnosis_operator_diagnosis_duration_seconds_sum", outcome="diagnosed"
-    ) == sum_before + 3.5
+    assert (
+        value("diagnosis_operator_diagnosis_duration_seconds_count", outcome="diagnosed")
+        == count_before + 1
+    )
+    assert (
+        value("diagnosis_operator_diagnosis_duration_seconds_sum", outcome="diagnosed")
+        == sum_before + 3.5
+    )
 
 
 def test_record_query_counts_errors_apart() -> None:
@@ -41,16 +46,22 @@ def test_actions_and_guard_denials() -> None:
     )
     denied = value("diagnosis_operator_guard_denials_total", action="drain-pod", reason="cooldown")
     metrics.record_guard_denial("drain-pod", "cooldown")
-    assert value(
-        "diagnosis_operator_guard_denials_total", action="drain-pod", reason="cooldown"
-    ) == denied + 1
+    assert (
+        value("diagnosis_operator_guard_denials_total", action="drain-pod", reason="cooldown")
+        == denied + 1
+    )
 
 
 def test_label_values_are_bounded() -> None:
     metrics.record_action("x" * 500, "")
-    assert value(
-        "diagnosis_operator_actions_total", action="x" * metrics.MAX_LABEL_LENGTH, outcome="unknown"
-    ) >= 1
+    assert (
+        value(
+            "diagnosis_operator_actions_total",
+            action="x" * metrics.MAX_LABEL_LENGTH,
+            outcome="unknown",
+        )
+        >= 1
+    )
 
 
 def test_exposition_is_prometheus_text() -> None:
@@ -85,3 +96,32 @@ def test_dashboard_uses_only_metrics_the_operator_exports() -> None:
     }
     assert used, "the dashboard queries nothing"
     assert used <= exported, used - exported
+
+
+class _FailingLogs(FakeLogSource):
+    backend = "loki"
+
+    def count_lines(self, **_: object) -> list[LogCount]:
+        raise RuntimeError("loki answered 500")
+
+
+def test_collect_records_each_query_where_it_is_answered() -> None:
+    """The live path counts every query it sends, failed ones apart, under the source's name."""
+    from diagnosis_operator.models.topology import Component, ComponentKind, Topology
+    from diagnosis_operator.service.collect import backend_name, collect
+
+    topology = Topology(
+        (Component(name="api", kind=ComponentKind.APP, selector=Labels({"job": "api"})),)
+    )
+    series, logs = FakeSeriesSource(raw=[]), _FailingLogs()
+    assert backend_name(series) == "fakeseriessource"
+    ok_series = value("diagnosis_operator_signal_queries_total", backend="fakeseriessource")
+    sent_logs = value("diagnosis_operator_signal_queries_total", backend="loki")
+    failed_logs = value("diagnosis_operator_signal_query_errors_total", backend="loki")
+    collect(topology=topology, window=Window(0.0, 600.0), series=series, logs=logs, step=60.0)
+    assert value("diagnosis_operator_signal_queries_total", backend="fakeseriessource") == (
+        ok_series + 1
+    )
+    # two failed count queries (all lines, significant lines), the samples answered
+    assert value("diagnosis_operator_signal_query_errors_total", backend="loki") == failed_logs + 2
+    assert value("diagnosis_operator_signal_queries_total", backend="loki") > sent_logs + 2

@@ -56,6 +56,7 @@ from diagnosis_operator.models.signals import (
 )
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
 from diagnosis_operator.ports import LogSource, SeriesSource
+from diagnosis_operator.service import metrics
 
 log = logging.getLogger(__name__)
 
@@ -245,17 +246,21 @@ def collect(
             pending.append(item)
 
         components: dict[str, ComponentSignals] = {}
+        series_backend, logs_backend = backend_name(series), backend_name(logs)
         for item in pending:
             name = item.component.name
-            got_series = _result(item.series, item, "series") or []
-            got_lines = _result(item.lines, item, "log line counts") or []
-            got_significant = _result(item.significant, item, "significant log line counts") or []
+            got_series = _result(item.series, item, "series", backend=series_backend) or []
+            got_lines = _result(item.lines, item, "log line counts", backend=logs_backend) or []
+            got_significant = (
+                _result(item.significant, item, "significant log line counts", backend=logs_backend)
+                or []
+            )
             samples: list[LogStream] = []
             for future in item.samples:
-                samples.extend(_result(future, item, "log samples") or [])
+                samples.extend(_result(future, item, "log samples", backend=logs_backend) or [])
             extracted: dict[str, tuple[LogCount, ...]] = {SIGNIFICANT_LINES: tuple(got_significant)}
             for key, (what, answer) in item.extracted.items():
-                extracted[key] = tuple(_result(answer, item, what) or [])
+                extracted[key] = tuple(_result(answer, item, what, backend=logs_backend) or [])
             components[name] = ComponentSignals(
                 component=name,
                 series=tuple(got_series),
@@ -307,16 +312,24 @@ def _describe(build: Callable[..., str], **arguments: Any) -> str:
         return f"(query not describable: {error})"
 
 
-def _result(future: Future[Any] | None, item: _Pending, what: str) -> Any:
+def backend_name(source: object) -> str:
+    """The metrics label of a source: its ``backend`` attribute, else its class name."""
+    return str(getattr(source, "backend", "") or type(source).__name__.lower())
+
+
+def _result(future: Future[Any] | None, item: _Pending, what: str, *, backend: str) -> Any:
     if future is None:
         return None
     try:
-        return future.result()
+        answer = future.result()
     except Exception as error:
+        metrics.record_query(backend, ok=False)
         message = f"{item.component.name}: {what} failed: {error}"
         log.warning("%s", message)
         item.errors.append(message)
         return None
+    metrics.record_query(backend, ok=True)
+    return answer
 
 
 def _merge_streams(streams: list[LogStream]) -> list[LogStream]:
