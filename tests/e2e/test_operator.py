@@ -9,7 +9,6 @@ beyond its ClusterRole (SubjectAccessReview, and no 403 in its log).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 import uuid
@@ -29,7 +28,6 @@ pytestmark = pytest.mark.e2e
 T = TypeVar("T")
 WAIT = 90.0
 TERMINAL = {"Completed", "Failed"}
-ENGINE_PRESENT = importlib.util.find_spec("diagnosis_operator.service.diagnose") is not None
 
 POLICY_SPEC: dict[str, Any] = {
     "components": [
@@ -273,8 +271,8 @@ def test_diagnosis_reaches_a_terminal_phase_with_conditions_and_events(
     status = found["status"]
     conditions = conditions_of(found)
     # The policy has no signal sources and the operator runs without defaults, so
-    # with the engine present the run stops at the sources; without it, at the engine.
-    expected = "SourceNotConfigured" if ENGINE_PRESENT else "EngineUnavailable"
+    # the run stops at the sources.
+    expected = "SourceNotConfigured"
     assert status["phase"] == "Failed", status
     assert conditions["Failed"]["status"] == "True"
     assert conditions["Failed"]["reason"] == expected, conditions["Failed"]

@@ -167,7 +167,7 @@ def transition(
     """The status after moving to ``target`` (pure).  Raises ``PhaseError`` on a bad move.
 
     ``reason`` defaults to the phase name; for ``Failed`` it says why (a CamelCase
-    word such as ``EngineUnavailable``) and ``message`` gives the details.
+    word such as ``SourceUnavailable``) and ``message`` gives the details.
     """
     if not can_transition(current=status.phase, target=target):
         raise PhaseError(f"cannot go from {status.phase} to {target}")

@@ -12,7 +12,6 @@ import sys
 from collections.abc import Sequence
 
 from diagnosis_operator import __version__
-
 from diagnosis_operator.entrypoints.cli import bundle, diagnose, replay, report, run
 
 SUBCOMMANDS = (run, diagnose, replay, report, bundle)

@@ -1,12 +1,15 @@
-"""What every handler gets through kopf's ``memo``: settings and the apiserver client."""
+"""What every handler gets through kopf's ``memo``: settings, the apiserver client, and
+the bootstrap functions that build the adapters (tests pass fakes in their place)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
 
+from diagnosis_operator.entrypoints.bootstrap.signals import Sources, open_signal_sources
 from diagnosis_operator.entrypoints.kopf.kube import Kube
 from diagnosis_operator.settings import OperatorSettings
 
@@ -18,6 +21,8 @@ class OperatorContext:
     settings: OperatorSettings
     configuration: client.Configuration
     kube: Kube
+    # (policy=, namespace=, settings=, kube=) -> Sources; see bootstrap.signals
+    open_sources: Callable[..., Sources] = open_signal_sources
 
 
 def context_of(memo: Any) -> OperatorContext:

@@ -7,16 +7,14 @@ change is patched to ``status`` at once and posted as an Event, so ``kubectl get
 diag -w`` shows the run as it goes.
 
 Failure reasons (``Failed`` condition and Event reason): ``InvalidSpec``,
-``PolicyNotFound``, ``PolicyInvalid``, ``EngineUnavailable``, ``SourceNotConfigured``,
-``SourceUnavailable`` (after ``DIAG_SOURCE_RETRIES`` retries), ``EngineError``.
+``PolicyNotFound``, ``PolicyInvalid``, ``SourceNotConfigured``, ``SourceUnavailable``
+(after ``DIAG_SOURCE_RETRIES`` retries), ``EngineError``.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -48,25 +46,24 @@ from diagnosis_operator.core.phases import (
     transition,
     with_result,
 )
+from diagnosis_operator.entrypoints.bootstrap.signals import (
+    SourceConfigError,
+    Sources,
+    SourceUnreachable,
+)
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
 from diagnosis_operator.entrypoints.kopf.kube import OwnerRef
 from diagnosis_operator.entrypoints.kopf.remediation import policy_enricher, remediate_now
-from diagnosis_operator.entrypoints.kopf.sources import (
-    SourceConfigError,
-    SourceUnreachable,
-    build_sources,
-    probe,
-    resolve_endpoints,
-)
 from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult
 from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
-from diagnosis_operator.models.topology import TopologyError
+from diagnosis_operator.models.topology import Topology, TopologyError
 from diagnosis_operator.ports import SignalError
+from diagnosis_operator.report.render import render_markdown
 from diagnosis_operator.service import metrics
+from diagnosis_operator.service.diagnose import run_diagnosis
 from diagnosis_operator.service.remediate.execute import LedgerUnavailable
 
-ENGINE_MODULE = "diagnosis_operator.service.diagnose"
 REPORT_SUFFIX = "-report"
 # A ConfigMap holds at most 1 MiB; keep room for the Markdown beside the JSON.
 MAX_REPORT_JSON = 700_000
@@ -224,22 +221,15 @@ def _fail(run: DiagnosisRun, reason: str, message: str) -> None:
 def _run(
     run: DiagnosisRun, *, decision: Decision, spec: dict[str, Any], retry: int, uid: Any
 ) -> DiagnosisResult:
-    settings = run.context.settings
-    keep_window = run.status.window if decision is Decision.RESUME else None
-    keep_snapshot = run.status.policy_snapshot if decision is Decision.RESUME else None
-    reason = {
-        Decision.START: "Started",
-        Decision.RESUME: "Resumed",
-        Decision.RERUN: "SpecChanged",
-    }[decision]
-    if run.status.phase is not Phase.PENDING or retry == 0:
-        run.move(Phase.PENDING, reason=reason, message=f"diagnosis {reason.lower()}")
-
+    """The phases of one pass, in order; each step patches status as it goes."""
+    resuming = decision is Decision.RESUME
+    keep_window = run.status.window if resuming else None
+    keep_snapshot = run.status.policy_snapshot if resuming else None
+    _announce(run, decision=decision, retry=retry)
     try:
         parsed = DiagnosisSpec.model_validate(spec)
     except ValidationError as error:
         raise Stop("InvalidSpec", validation_message("spec", error)) from error
-
     snapshot = keep_snapshot or _snapshot_policy(run, parsed, retry=retry)
     if run.status.policy_snapshot != snapshot:
         run.status = run.status.model_copy(update={"policy_snapshot": snapshot})
@@ -248,9 +238,40 @@ def _run(
         topology = snapshot.spec.to_topology()
     except TopologyError as error:
         raise Stop("PolicyInvalid", f"policy {snapshot.name}: {error}") from error
+    window = _fix_window(run, parsed=parsed, keep=keep_window)
+    result = _diagnose(
+        run, parsed=parsed, snapshot=snapshot, topology=topology, window=window, retry=retry
+    )
+    # Stages the engine did not announce are still walked, in order.
+    for stage_phase in (Phase.COLLECTING, Phase.CORRELATING, Phase.PLANNING):
+        if can_transition(current=run.status.phase, target=stage_phase):
+            run.move(stage_phase)
+    run.status = with_result(
+        run.status, result=result, diagnosis_uid=str(uid or ""), namespace=run.namespace
+    )
+    run.flush()
+    if parsed.mode in (Mode.REMEDIATE, Mode.DRY_RUN) and run.status.remediations:
+        _remediate(run, mode=parsed.mode, uid=uid, retry=retry)
+    if run.context.settings.write_report:
+        _write_report(run, result=result, uid=uid)
+    _complete(run, result)
+    return result
 
-    if keep_window is not None:
-        window = Window(start=utc_seconds(keep_window.start), end=utc_seconds(keep_window.end))
+
+def _announce(run: DiagnosisRun, *, decision: Decision, retry: int) -> None:
+    reason = {
+        Decision.START: "Started",
+        Decision.RESUME: "Resumed",
+        Decision.RERUN: "SpecChanged",
+    }[decision]
+    if run.status.phase is not Phase.PENDING or retry == 0:
+        run.move(Phase.PENDING, reason=reason, message=f"diagnosis {reason.lower()}")
+
+
+def _fix_window(run: DiagnosisRun, *, parsed: DiagnosisSpec, keep: ResolvedWindow | None) -> Window:
+    """The window of this diagnosis: kept across resumes, else resolved against now."""
+    if keep is not None:
+        window = Window(start=utc_seconds(keep.start), end=utc_seconds(keep.end))
     else:
         window = parsed.window.resolve(now=time.time())
     run.status = run.status.model_copy(
@@ -259,21 +280,34 @@ def _run(
         }
     )
     run.flush()
+    return window
 
-    run_diagnosis = _engine()
 
+def _open_sources(run: DiagnosisRun, *, snapshot: PolicySnapshot, retry: int) -> Sources:
+    context = run.context
     try:
-        prometheus, loki = resolve_endpoints(
-            policy=snapshot.spec, namespace=run.namespace, settings=settings, kube=run.context.kube
+        return context.open_sources(
+            policy=snapshot.spec,
+            namespace=run.namespace,
+            settings=context.settings,
+            kube=context.kube,
         )
-        sources = build_sources(prometheus=prometheus, loki=loki)
     except SourceConfigError as error:
         raise Stop("SourceNotConfigured", str(error)) from error
-    try:
-        for endpoint in sources.endpoints:
-            probe(endpoint)
     except SourceUnreachable as error:
         _retry_or_stop(run, retry=retry, message=str(error))
+
+
+def _diagnose(
+    run: DiagnosisRun,
+    *,
+    parsed: DiagnosisSpec,
+    snapshot: PolicySnapshot,
+    topology: Topology,
+    window: Window,
+    retry: int,
+) -> DiagnosisResult:
+    sources = _open_sources(run, snapshot=snapshot, retry=retry)
 
     def on_stage(stage: str) -> None:
         target = STAGE_PHASES.get(stage)
@@ -286,7 +320,7 @@ def _run(
         kopf.warn(run.body, reason="EnrichmentUnavailable", message=problem)
     extra: dict[str, Any] = {"enrich": enrich} if enrich is not None else {}
     try:
-        result = run_diagnosis(
+        return run_diagnosis(
             topology=topology,
             window=window,
             symptom=parsed.symptom.describe() or None,
@@ -302,37 +336,28 @@ def _run(
     except (ConnectionError, TimeoutError) as error:
         _retry_or_stop(run, retry=retry, message=f"{type(error).__name__}: {error}")
 
-    # Stages the engine did not announce are still walked, in order.
-    for stage_phase in (Phase.COLLECTING, Phase.CORRELATING, Phase.PLANNING):
-        if can_transition(current=run.status.phase, target=stage_phase):
-            run.move(stage_phase)
-    run.status = with_result(
-        run.status, result=result, diagnosis_uid=str(uid or ""), namespace=run.namespace
-    )
+
+def _remediate(run: DiagnosisRun, *, mode: Mode, uid: Any, retry: int) -> None:
+    """Hand the planned actions to the executor, which guards and records each one."""
+    if mode is Mode.REMEDIATE:
+        run.move(Phase.REMEDIATING)
+    try:
+        remediations = remediate_now(
+            context=run.context,
+            namespace=run.namespace,
+            name=run.name,
+            uid=str(uid or ""),
+            annotations=dict((run.body.get("metadata") or {}).get("annotations") or {}),
+            status=run.status,
+            mode=mode,
+        )
+    except LedgerUnavailable as error:
+        _retry_or_stop(run, retry=retry, message=str(error))
+    run.status = run.status.model_copy(update={"remediations": remediations})
     run.flush()
 
-    if parsed.mode in (Mode.REMEDIATE, Mode.DRY_RUN) and run.status.remediations:
-        if parsed.mode is Mode.REMEDIATE:
-            run.move(Phase.REMEDIATING)
-        # The executor (service/execute.py, via handlers/remediation.py) guards, records
-        # each action in status before it runs and patches the status as it goes.
-        try:
-            remediations = remediate_now(
-                context=run.context,
-                namespace=run.namespace,
-                name=run.name,
-                uid=str(uid or ""),
-                annotations=dict((run.body.get("metadata") or {}).get("annotations") or {}),
-                status=run.status,
-                mode=parsed.mode,
-            )
-        except LedgerUnavailable as error:
-            _retry_or_stop(run, retry=retry, message=str(error))
-        run.status = run.status.model_copy(update={"remediations": remediations})
-        run.flush()
 
-    if settings.write_report:
-        _write_report(run, result=result, uid=uid)
+def _complete(run: DiagnosisRun, result: DiagnosisResult) -> None:
     root = result.root_cause
     found = root.component != NO_INCIDENT
     run.move(
@@ -344,7 +369,6 @@ def _run(
             else root.summary or "no incident in the window"
         )[:4096],
     )
-    return result
 
 
 def _snapshot_policy(run: DiagnosisRun, spec: DiagnosisSpec, *, retry: int) -> PolicySnapshot:
@@ -375,18 +399,6 @@ def _snapshot_policy(run: DiagnosisRun, spec: DiagnosisSpec, *, retry: int) -> P
     )
 
 
-def _engine() -> Callable[..., DiagnosisResult]:
-    try:
-        module = importlib.import_module(ENGINE_MODULE)
-        engine: Callable[..., DiagnosisResult] = module.run_diagnosis
-    except (ImportError, AttributeError) as error:
-        raise Stop(
-            "EngineUnavailable",
-            f"the diagnosis engine ({ENGINE_MODULE}.run_diagnosis) is not available: {error}",
-        ) from error
-    return engine
-
-
 def _retry_or_stop(run: DiagnosisRun, *, retry: int, message: str) -> NoReturn:
     settings = run.context.settings
     if retry < settings.source_retries:
@@ -408,8 +420,7 @@ def _write_report(run: DiagnosisRun, *, result: DiagnosisResult, uid: Any) -> No
         text = json.dumps(payload, ensure_ascii=False)
     data = {"diagnosis.json": text[:MAX_REPORT_JSON]}
     try:
-        report = importlib.import_module("diagnosis_operator.report.render")
-        data["report.md"] = str(report.render_markdown(result))[:250_000]
+        data["report.md"] = render_markdown(result)[:250_000]
     except Exception as error:  # the JSON is the contract; the Markdown is a courtesy
         kopf.warn(run.body, reason="ReportRenderFailed", message=f"{type(error).__name__}: {error}")
     config_map = run.name[: 253 - len(REPORT_SUFFIX)] + REPORT_SUFFIX

@@ -10,7 +10,6 @@ either: the served namespaces are fixed at start.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
@@ -21,15 +20,6 @@ from diagnosis_operator import API_GROUP
 from diagnosis_operator.entrypoints.kopf.context import MEMO_KEY, OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.kube import Kube, build_configuration, connection_info
 from diagnosis_operator.settings import OperatorSettings
-
-# Imported for their side effect: registering their handlers with kopf.
-HANDLER_MODULES = (
-    "diagnosis_operator.entrypoints.kopf.diagnosis",
-    "diagnosis_operator.entrypoints.kopf.policy",
-    "diagnosis_operator.entrypoints.kopf.remediation",
-)
-# Registered when present (written by other parts of the project).
-OPTIONAL_HANDLER_MODULES = ("diagnosis_operator.entrypoints.kopf.webhook",)
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +54,14 @@ def probe_settings(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
 
 def serve(settings: OperatorSettings) -> None:
     """Run the operator until it is stopped (SIGINT/SIGTERM)."""
-    for module in HANDLER_MODULES:
-        importlib.import_module(module)
-    for module in OPTIONAL_HANDLER_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as error:
-            if error.name != module:
-                raise
+    # Imported for their side effect: registering their handlers with kopf.
+    from diagnosis_operator.entrypoints.kopf import (  # noqa: F401
+        diagnosis,
+        policy,
+        remediation,
+        webhook,
+    )
+
     configuration = build_configuration(settings)
     context = OperatorContext(
         settings=settings,

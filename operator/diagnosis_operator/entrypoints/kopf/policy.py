@@ -32,13 +32,13 @@ from diagnosis_operator.api.crd import (
     DiagnosisPolicyStatus,
 )
 from diagnosis_operator.core.phases import set_condition, status_patch
-from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
-from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
-from diagnosis_operator.entrypoints.kopf.sources import (
+from diagnosis_operator.entrypoints.bootstrap.signals import (
     SourceConfigError,
     prometheus_adapter,
     prometheus_endpoint,
 )
+from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
+from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
 from diagnosis_operator.models.topology import TopologyError
 from diagnosis_operator.ports import SignalError
 from diagnosis_operator.service.policy_check import (

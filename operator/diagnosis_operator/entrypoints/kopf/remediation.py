@@ -48,19 +48,19 @@ from diagnosis_operator.api.crd import (
 )
 from diagnosis_operator.core.phases import set_condition
 from diagnosis_operator.core.remediation.ledger import GlobalBudget
-from diagnosis_operator.entrypoints.bootstrap import (
+from diagnosis_operator.entrypoints.bootstrap.connections import (
     MySQLPorts,
     enrichment_settings,
     make_policy_enricher,
     traffic_backend,
 )
-from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
-from diagnosis_operator.entrypoints.kopf.inputs import plain
-from diagnosis_operator.entrypoints.kopf.sources import (
+from diagnosis_operator.entrypoints.bootstrap.signals import (
     SourceConfigError,
     build_sources,
     resolve_endpoints,
 )
+from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
+from diagnosis_operator.entrypoints.kopf.inputs import plain
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.models.signals import from_seconds
 from diagnosis_operator.ports import LogSource, TrafficPolicyBackend

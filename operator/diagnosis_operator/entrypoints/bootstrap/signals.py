@@ -1,22 +1,24 @@
 """Live signal sources for one diagnosis: the policy's, else the operator's defaults.
 
-The adapters are imported when a diagnosis needs them, so that a build without
-one fails that diagnosis with a reason instead of failing the operator's start.
-Before the engine runs, each source is probed once: a source that does not answer
-HTTP at all is "unreachable" (the handler retries, then fails naming the URL);
-any HTTP answer, even an error status, is left for the engine to report.
+Endpoints come from the policy (credentials read from its Secrets) or from the
+operator's settings.  Before the engine runs, each source is probed once: a source
+that does not answer HTTP at all is "unreachable" (the handler retries, then fails
+naming the URL); any HTTP answer, even an error status, is left for the engine to
+report.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from diagnosis_operator.api.crd import DiagnosisPolicySpec, SecretKeyRef
+from diagnosis_operator.adapters.loki.client import LokiClient, LokiLogSource
+from diagnosis_operator.adapters.prometheus import PrometheusAdapter
+from diagnosis_operator.api.crd import DiagnosisPolicySpec, SecretKeyRef, parse_duration
 from diagnosis_operator.entrypoints.kopf.kube import Kube
+from diagnosis_operator.ports import LogSource, SeriesSource
 from diagnosis_operator.settings import OperatorSettings
 
 PROBE_TIMEOUT = 10.0
@@ -41,8 +43,8 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Sources:
-    series: Any  # ports.SeriesSource
-    logs: Any  # ports.LogSource
+    series: SeriesSource
+    logs: LogSource
     endpoints: tuple[Endpoint, ...]
 
 
@@ -50,8 +52,6 @@ def resolve_endpoints(
     *, policy: DiagnosisPolicySpec, namespace: str, settings: OperatorSettings, kube: Kube
 ) -> tuple[Endpoint, Endpoint]:
     """Prometheus and Loki endpoints with their credentials read from Secrets."""
-    from diagnosis_operator.api.crd import parse_duration
-
     loki = policy.signals.loki
     prom = prometheus_endpoint(policy=policy, namespace=namespace, settings=settings, kube=kube)
     if prom is None:
@@ -86,8 +86,6 @@ def prometheus_endpoint(
     *, policy: DiagnosisPolicySpec, namespace: str, settings: OperatorSettings, kube: Kube
 ) -> Endpoint | None:
     """The policy's Prometheus, else the operator's, else None; credentials read."""
-    from diagnosis_operator.api.crd import parse_duration
-
     prometheus = policy.signals.prometheus
     if prometheus is not None:
         return Endpoint(
@@ -106,15 +104,11 @@ def prometheus_endpoint(
     return None
 
 
-def prometheus_adapter(endpoint: Endpoint) -> Any:
-    """A ``PrometheusAdapter`` for ``endpoint``; ``SourceConfigError`` if not built in."""
-    try:
-        module = importlib.import_module("diagnosis_operator.adapters.prometheus")
-        return module.PrometheusAdapter(
-            url=endpoint.url, timeout=endpoint.timeout, bearer_token=endpoint.token
-        )
-    except (ImportError, AttributeError, TypeError) as error:
-        raise SourceConfigError(f"Prometheus adapter not available: {error}") from error
+def prometheus_adapter(endpoint: Endpoint) -> PrometheusAdapter:
+    """A ``PrometheusAdapter`` for ``endpoint``."""
+    return PrometheusAdapter(
+        url=endpoint.url, timeout=endpoint.timeout, bearer_token=endpoint.token
+    )
 
 
 def _secret(kube: Kube, namespace: str, ref: SecretKeyRef | None) -> str | None:
@@ -151,21 +145,25 @@ def probe(endpoint: Endpoint) -> None:
 
 
 def build_sources(*, prometheus: Endpoint, loki: Endpoint) -> Sources:
-    """The adapters for the two endpoints; ``SourceConfigError`` if one is not built in."""
-    try:
-        prom_module = importlib.import_module("diagnosis_operator.adapters.prometheus")
-        loki_module = importlib.import_module("diagnosis_operator.adapters.loki.client")
-    except ImportError as error:
-        raise SourceConfigError(f"signal adapter not available in this build: {error}") from error
-    try:
-        series = prom_module.PrometheusAdapter(
-            url=prometheus.url, timeout=prometheus.timeout, bearer_token=prometheus.token
-        )
-        logs = loki_module.LokiLogSource(
-            loki_module.LokiClient(
-                loki.url, tenant=loki.tenant, bearer_token=loki.token, timeout=loki.timeout
-            )
-        )
-    except (AttributeError, TypeError) as error:
-        raise SourceConfigError(f"signal adapter does not fit this operator: {error}") from error
-    return Sources(series=series, logs=logs, endpoints=(prometheus, loki))
+    """The adapters for the two endpoints."""
+    logs = LokiLogSource(
+        LokiClient(loki.url, tenant=loki.tenant, bearer_token=loki.token, timeout=loki.timeout)
+    )
+    return Sources(series=prometheus_adapter(prometheus), logs=logs, endpoints=(prometheus, loki))
+
+
+def open_signal_sources(
+    *, policy: DiagnosisPolicySpec, namespace: str, settings: OperatorSettings, kube: Kube
+) -> Sources:
+    """Resolve, build and probe a diagnosis's sources (the handlers' one call).
+
+    Raises ``SourceConfigError`` (nothing configured, a Secret unreadable) or
+    ``SourceUnreachable`` (a source that does not answer HTTP at all).
+    """
+    prometheus, loki = resolve_endpoints(
+        policy=policy, namespace=namespace, settings=settings, kube=kube
+    )
+    sources = build_sources(prometheus=prometheus, loki=loki)
+    for endpoint in sources.endpoints:
+        probe(endpoint)
+    return sources
