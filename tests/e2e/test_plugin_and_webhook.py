@@ -25,7 +25,7 @@ from kubernetes import client
 
 from diagnosis_operator import API_GROUP, API_VERSION
 from diagnosis_operator.adapters.kubernetes.writer import KubernetesDiagnosisWriter
-from diagnosis_operator.api.crd import Mode
+from diagnosis_operator.api import Mode
 from diagnosis_operator.core.alerts import AlertRouting
 from diagnosis_operator.entrypoints.cli.kubectl.plugin import main as plugin
 from diagnosis_operator.entrypoints.http.webhook import PolicyRouting, TokenSource, build_app

@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from diagnosis_operator.api.crd import DiagnosisPolicySpec, SecretKeyRef
+from diagnosis_operator.api import DiagnosisPolicySpec, SecretKeyRef
 from diagnosis_operator.entrypoints.kopf.kube import Kube
 from diagnosis_operator.settings import OperatorSettings
 
@@ -50,7 +50,7 @@ def resolve_endpoints(
     *, policy: DiagnosisPolicySpec, namespace: str, settings: OperatorSettings, kube: Kube
 ) -> tuple[Endpoint, Endpoint]:
     """Prometheus and Loki endpoints with their credentials read from Secrets."""
-    from diagnosis_operator.api.crd import parse_duration
+    from diagnosis_operator.api import parse_duration
 
     loki = policy.signals.loki
     prom = prometheus_endpoint(policy=policy, namespace=namespace, settings=settings, kube=kube)
@@ -86,7 +86,7 @@ def prometheus_endpoint(
     *, policy: DiagnosisPolicySpec, namespace: str, settings: OperatorSettings, kube: Kube
 ) -> Endpoint | None:
     """The policy's Prometheus, else the operator's, else None; credentials read."""
-    from diagnosis_operator.api.crd import parse_duration
+    from diagnosis_operator.api import parse_duration
 
     prometheus = policy.signals.prometheus
     if prometheus is not None:

@@ -26,7 +26,7 @@ from typing import Any, Protocol, TextIO
 from pydantic import ValidationError
 
 from diagnosis_operator import API_GROUP, API_VERSION, __version__
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     DIAGNOSIS_KIND,
     DIAGNOSIS_PLURAL,
     DiagnosisSpec,
