@@ -36,7 +36,7 @@ bench: deps      ## benchmarks (not tests): see bench/README.md
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(PY) bench/run.py
 
-crds:            ## regenerate crds/ and the chart's crds/ from operator/.../models/crd.py
+crds:            ## regenerate crds/ and the chart's crds/ from operator/.../the api package
 	$(PY) -m diagnosis_operator.api.crdgen
 
 manifests: crds  ## regenerate manifests/install.yaml from the chart (needs the cached helm)

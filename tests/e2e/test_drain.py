@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     DiagnosisPolicySpec,
     Mode,
     RemediationAction,

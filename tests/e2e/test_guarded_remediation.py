@@ -33,7 +33,7 @@ import pytest
 from kubernetes import client
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.api.crd import DiagnosisPolicySpec
+from diagnosis_operator.api import DiagnosisPolicySpec
 from diagnosis_operator.models.actions import idempotency_key
 from diagnosis_operator.models.controls import approval_annotation, approval_value
 from diagnosis_operator.models.findings import ActionType

@@ -43,7 +43,7 @@ import pytest
 from kubernetes import client
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.api.crd import DiagnosisPolicySpec
+from diagnosis_operator.api import DiagnosisPolicySpec
 from diagnosis_operator.core.remediation.ledger import decode
 from diagnosis_operator.entrypoints.kopf.lifecycle import configure
 from diagnosis_operator.models.actions import DrainPod, LedgerOutcome, action_key

@@ -1,4 +1,4 @@
-"""A fake ``kubectl_plugin.Cluster``: objects in memory, a fixed user."""
+"""A fake ``entrypoints.cli.kubectl.client.Cluster``: objects in memory, a fixed user."""
 
 from __future__ import annotations
 

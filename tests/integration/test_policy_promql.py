@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client
 
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter
-from diagnosis_operator.api.crd import ConditionStatus, DiagnosisPolicySpec
+from diagnosis_operator.api import ConditionStatus, DiagnosisPolicySpec
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext
 from diagnosis_operator.entrypoints.kopf.kube import Kube
 from diagnosis_operator.entrypoints.kopf.policy import check_promql

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     DiagnosisPolicySpec,
     DiagnosisStatus,
     Mode,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from diagnosis_operator.api.crd import DiagnosisPolicySpec, DiagnosisSpec
+from diagnosis_operator.api import DiagnosisPolicySpec, DiagnosisSpec
 from diagnosis_operator.core.alerts import (
     COMPONENT_LABEL,
     GROUP_KEY_ANNOTATION,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from diagnosis_operator.api.crd import CRDS, DiagnosisPolicySpec, DiagnosisSpec, DiagnosisStatus
+from diagnosis_operator.api import CRDS, DiagnosisPolicySpec, DiagnosisSpec, DiagnosisStatus
 from diagnosis_operator.api.crdgen import default_targets, openapi_schema, render_crd_files
 
 REPO = Path(__file__).resolve().parents[2]

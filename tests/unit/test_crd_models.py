@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     DiagnosisPolicySpec,
     DiagnosisSpec,
     DiagnosisWindow,

@@ -10,7 +10,7 @@ import pytest
 from examples.incidents.generate import generate
 
 from diagnosis_operator.adapters.bundle.files import BundleSource, load_bundle
-from diagnosis_operator.api.crd import Thresholds
+from diagnosis_operator.api import Thresholds
 from diagnosis_operator.core.diagnosis.detect import Signal, SignalKind, detect, grid_timestamps
 from diagnosis_operator.entrypoints.cli.diagnose import symptom_text
 from diagnosis_operator.models.engine import EngineSettings

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     DiagnosisPolicySpec,
     Mode,
     RemediationAction,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from diagnosis_operator.adapters.traffic.envoy_gateway import EnvoyGatewayBackend, PolicyTarget
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     DiagnosisPolicySpec,
     Mode,
     RemediationAction,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from diagnosis_operator.api.crd import DiagnosisSpec
-from diagnosis_operator.entrypoints.cli.kubectl.plugin import main
+from diagnosis_operator.api import DiagnosisSpec
+from diagnosis_operator.entrypoints.cli.kubectl.main import main
 from diagnosis_operator.models.controls import (
     CONTROL_CONFIGMAP,
     ControlError,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     MAX_EVIDENCE,
     ConditionStatus,
     DiagnosisStatus,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from diagnosis_operator.api.crd import DiagnosisPolicySpec
+from diagnosis_operator.api import DiagnosisPolicySpec
 from diagnosis_operator.ports import SignalError
 from diagnosis_operator.service.policy_check import check_overrides, render_overrides
 from tests.fakes.promql_checker import FakeQueryChecker

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     DiagnosisPolicySpec,
     KillMysqlQueriesPolicy,
     RateLimitClientPolicy,

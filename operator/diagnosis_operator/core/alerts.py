@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     DIAGNOSIS_KIND,
     NAME_PATTERN,
     DiagnosisPolicySpec,

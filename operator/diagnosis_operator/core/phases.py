@@ -27,7 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     MAX_AFFECTED,
     MAX_CANDIDATES,
     MAX_CLIENTS,

@@ -24,7 +24,7 @@ from diagnosis_operator.adapters.catalog import (
     parse_template,
     render,
 )
-from diagnosis_operator.api.crd import DiagnosisPolicySpec, PolicyComponent, SignalOverride
+from diagnosis_operator.api import DiagnosisPolicySpec, PolicyComponent, SignalOverride
 
 __all__ = [
     "OverrideProblem",

@@ -16,8 +16,8 @@ from kubernetes import client
 
 from diagnosis_operator import API_GROUP as GROUP
 from diagnosis_operator import API_VERSION as VERSION
-from diagnosis_operator.api.crd import DIAGNOSIS_PLURAL as DIAGNOSES
-from diagnosis_operator.api.crd import POLICY_PLURAL as POLICIES
+from diagnosis_operator.api import DIAGNOSIS_PLURAL as DIAGNOSES
+from diagnosis_operator.api import POLICY_PLURAL as POLICIES
 
 _CONFLICT = 409
 _NOT_FOUND = 404

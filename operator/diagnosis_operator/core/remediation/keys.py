@@ -20,7 +20,7 @@ target):
 
 from __future__ import annotations
 
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     DiagnosisPolicySpec,
     RemediationAction,
     RemediationStatus,

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     KillMysqlQueriesPolicy,
     RateLimitClientPolicy,
     RemediationAction,

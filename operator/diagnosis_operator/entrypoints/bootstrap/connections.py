@@ -29,7 +29,7 @@ from diagnosis_operator.adapters.mysql import (
 from diagnosis_operator.adapters.traffic.envoy_gateway import EnvoyGatewayBackend, PolicyTarget
 from diagnosis_operator.adapters.traffic.istio import IstioBackend
 from diagnosis_operator.adapters.traffic.nginx import ConfigMapSink, NginxBackend
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     ConnectionSecretRef,
     DiagnosisPolicySpec,
     MySQLConnection,

@@ -16,7 +16,7 @@ import requests
 
 from diagnosis_operator.adapters.loki.client import LokiClient, LokiLogSource
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter
-from diagnosis_operator.api.crd import DiagnosisPolicySpec, SecretKeyRef, parse_duration
+from diagnosis_operator.api import DiagnosisPolicySpec, SecretKeyRef, parse_duration
 from diagnosis_operator.entrypoints.kopf.kube import Kube
 from diagnosis_operator.ports import LogSource, SeriesSource
 from diagnosis_operator.settings import OperatorSettings

@@ -38,7 +38,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from diagnosis_operator.adapters.kubernetes.writer import KubernetesWriteError
-from diagnosis_operator.api.crd import DURATION_PATTERN, DiagnosisPolicySpec, parse_duration
+from diagnosis_operator.api import DURATION_PATTERN, DiagnosisPolicySpec, parse_duration
 from diagnosis_operator.core.alerts import (
     AlertRouting,
     DiagnosisToCreate,

@@ -19,7 +19,7 @@ from kubernetes import client, config
 
 from diagnosis_operator import API_GROUP, API_VERSION
 from diagnosis_operator.adapters.kubernetes.writer import ApiServerError
-from diagnosis_operator.api.crd import DIAGNOSIS_KIND, DIAGNOSIS_PLURAL, POLICY_PLURAL
+from diagnosis_operator.api import DIAGNOSIS_KIND, DIAGNOSIS_PLURAL, POLICY_PLURAL
 from diagnosis_operator.settings import OperatorSettings
 
 _NOT_FOUND = 404

@@ -24,7 +24,7 @@ import kopf
 from pydantic import ValidationError
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     POLICY_PLURAL,
     Condition,
     ConditionStatus,

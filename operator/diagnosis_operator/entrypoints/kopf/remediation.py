@@ -35,7 +35,7 @@ from diagnosis_operator.adapters.kubernetes.objects import (
     KubernetesObjectStore,
     SecretReader,
 )
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     DIAGNOSIS_PLURAL,
     ConditionStatus,
     DiagnosisPolicySpec,

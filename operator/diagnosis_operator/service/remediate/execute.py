@@ -53,7 +53,7 @@ from typing import Any
 
 from diagnosis_operator import API_GROUP, API_VERSION
 from diagnosis_operator.adapters.traffic.common import TooManyRules, UnsupportedRule
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     DIAGNOSIS_KIND,
     DiagnosisPolicySpec,
     Mode,
@@ -63,7 +63,7 @@ from diagnosis_operator.api.crd import (
     RemediationStatus,
     parse_duration,
 )
-from diagnosis_operator.api.crd import ActionPolicy as CrdActionPolicy
+from diagnosis_operator.api import ActionPolicy as CrdActionPolicy
 from diagnosis_operator.core.remediation import ledger as ledgers
 from diagnosis_operator.core.remediation.drain import (
     DEFAULT_PROTECTED_NAMESPACES,

@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from diagnosis_operator.api.crd import (
+from diagnosis_operator.api import (
     KillMysqlQueriesPolicy,
     RemediationAction,
     RemediationStatus,
