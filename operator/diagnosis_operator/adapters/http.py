@@ -10,6 +10,7 @@ raised, so the adapter can still say what was asked and what came back.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Final
 
@@ -54,7 +55,8 @@ def retry_policy(
         status_forcelist=RETRY_STATUSES,
         backoff_factor=backoff,
         backoff_max=max_backoff,
-        retry_after_max=max_backoff,
+        # Retry-After is whole seconds; urllib3 caps it at an integer.
+        retry_after_max=math.ceil(max_backoff),
         respect_retry_after_header=True,
         raise_on_status=False,
     )

@@ -108,7 +108,7 @@ def split_window(
 class PrometheusAdapter:
     """Raw series and PromQL from one Prometheus (or a compatible API such as Thanos)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (keyword-only connection options)
         self,
         url: str,
         *,

@@ -154,7 +154,7 @@ def build_sources(*, prometheus: Endpoint, loki: Endpoint) -> Sources:
     """The adapters for the two endpoints; ``SourceConfigError`` if one is not built in."""
     try:
         prom_module = importlib.import_module("diagnosis_operator.adapters.prometheus")
-        loki_module = importlib.import_module("diagnosis_operator.adapters.loki.client")
+        loki_module = importlib.import_module("diagnosis_operator.adapters.loki")
     except ImportError as error:
         raise SourceConfigError(f"signal adapter not available in this build: {error}") from error
     try:
