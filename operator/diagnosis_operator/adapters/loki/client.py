@@ -12,11 +12,9 @@ no request has more than 11,000 points per series or spans more than
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal, cast
+from typing import Literal, Unpack, cast
 
-import requests
-
-from diagnosis_operator.adapters.loki.http import BACKEND, LokiHTTP
+from diagnosis_operator.adapters.loki.http import BACKEND, LokiHTTP, LokiOptions
 from diagnosis_operator.adapters.loki.limits import (
     DEFAULT_MAX_ENTRIES,
     DEFAULT_MAX_QUERY_LENGTH,
@@ -46,41 +44,23 @@ Direction = Literal["forward", "backward"]
 class LokiClient:
     """A small, strict client for Loki's HTTP API (``requests``)."""
 
-    def __init__(  # noqa: PLR0913 (keyword-only connection options and limits)
+    def __init__(
         self,
         url: str,
         *,
-        tenant: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        bearer_token: str | None = None,
-        basic_auth: tuple[str, str] | None = None,
-        timeout: float = 30.0,
-        retries: int = 2,
-        backoff: float = 0.5,
-        verify_tls: bool | str = True,
         max_entries_per_query: int = DEFAULT_MAX_ENTRIES,
         max_query_length: float = DEFAULT_MAX_QUERY_LENGTH,
-        session: requests.Session | None = None,
+        **options: Unpack[LokiOptions],
     ) -> None:
-        """Retries (``retries``, ``backoff``) go through ``adapters.http``'s session."""
+        """``options`` are the transport's (``LokiHTTP``): tenant, credentials, timeout,
+        retries and backoff (through ``adapters.http``'s session), TLS, a session."""
         if max_entries_per_query <= 0:
             raise ValueError(f"max_entries_per_query must be positive, got {max_entries_per_query}")
-        self._http = LokiHTTP(
-            url,
-            tenant=tenant,
-            headers=headers,
-            bearer_token=bearer_token,
-            basic_auth=basic_auth,
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-            verify_tls=verify_tls,
-            session=session,
-        )
+        self._http = LokiHTTP(url, **options)
         self.url = self._http.url
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
+        self.timeout = self._http.timeout
+        self.retries = self._http.retries
+        self.backoff = self._http.backoff
         self.max_entries_per_query = max_entries_per_query
         self.max_query_length = max_query_length
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import requests
 
@@ -17,10 +17,24 @@ _RETRIED_METHODS = READ_METHODS | {"POST"}
 _BODY_LIMIT = 500
 
 
+class LokiOptions(TypedDict, total=False):
+    """The keyword arguments of ``LokiHTTP`` after the URL (``LokiClient`` passes them on)."""
+
+    tenant: str | None
+    headers: Mapping[str, str] | None
+    bearer_token: str | None
+    basic_auth: tuple[str, str] | None
+    timeout: float
+    retries: int
+    backoff: float
+    verify_tls: bool | str
+    session: requests.Session | None
+
+
 class LokiHTTP:
     """Requests to one Loki: base URL, tenant, credentials, timeout and retries."""
 
-    def __init__(  # noqa: PLR0913 (keyword-only connection options, mirrored from LokiClient)
+    def __init__(  # noqa: PLR0913 (keyword-only connection options: LokiOptions)
         self,
         url: str,
         *,
