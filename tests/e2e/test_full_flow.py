@@ -179,7 +179,7 @@ def incident(
     loaded = load_bundle(bundle)
     prometheus = start_prometheus(workdir=folder / "prometheus", openmetrics=bundle / "metrics.om")
     tenant = f"full-flow-{uuid.uuid4().hex[:8]}"
-    from diagnosis_operator.adapters.loki.client import LokiClient
+    from diagnosis_operator.adapters.loki import LokiClient
 
     loki = LokiClient(loki_server.url, tenant=tenant, retries=0, timeout=60.0)
     try:

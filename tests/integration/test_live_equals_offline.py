@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from diagnosis_operator.adapters.bundle.files import BundleSource, load_bundle
-from diagnosis_operator.adapters.loki.client import LokiLogSource
+from diagnosis_operator.adapters.loki import LokiLogSource
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter
 from diagnosis_operator.entrypoints.cli.diagnose import symptom_text
 from diagnosis_operator.models.findings import DiagnosisResult

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from diagnosis_operator.adapters import logql
-from diagnosis_operator.adapters.loki.client import LokiClient, LokiLogSource
+from diagnosis_operator.adapters.loki import LokiClient, LokiLogSource
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from collections.abc import Generator
 import pytest
 import requests
 
-from diagnosis_operator.adapters.loki.client import LokiClient
+from diagnosis_operator.adapters.loki import LokiClient
 from diagnosis_operator.models.signals import Labels, LogLine, LogStream, Window
 from diagnosis_operator.ports import SignalError
 from tests.loki_server import LokiHTTPServer, serve_in_thread

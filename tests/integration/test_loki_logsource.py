@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from diagnosis_operator.adapters.loki.client import LokiLogSource
+from diagnosis_operator.adapters.loki import LokiLogSource
 from diagnosis_operator.models.signals import Labels, LogCount, LogLine, LogStream, Window
 from tests.fakes.logs import FakeLogSource
 from tests.services.loki import LokiTenant

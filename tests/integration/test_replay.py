@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from diagnosis_operator.adapters.bundle.files import BundleSource, load_bundle
-from diagnosis_operator.adapters.loki.client import LokiLogSource
+from diagnosis_operator.adapters.loki import LokiLogSource
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter
 from diagnosis_operator.entrypoints.cli.main import main
 from diagnosis_operator.models.signals import Series, Window, isoformat_z

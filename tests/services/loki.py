@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from diagnosis_operator.adapters.loki.client import LokiClient
+from diagnosis_operator.adapters.loki import LokiClient
 from tests.services.ports import LOOPBACK, ServiceProcess, clean_env, free_port, start_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

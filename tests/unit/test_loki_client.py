@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from diagnosis_operator.adapters.loki.client import (
+from diagnosis_operator.adapters.loki import (
     MAX_POINTS_PER_SERIES,
     LokiClient,
     LokiLogSource,
-    _push_batches,
     default_step,
     from_nanos,
     metric_chunks,
@@ -17,6 +16,7 @@ from diagnosis_operator.adapters.loki.client import (
     parse_vector,
     to_nanos,
 )
+from diagnosis_operator.adapters.loki.push import push_batches
 from diagnosis_operator.models.signals import Labels, LogLine, LogStream, Window
 
 
@@ -90,11 +90,11 @@ def test_push_batches_split_large_pushes_without_losing_lines() -> None:
     stream = LogStream(
         labels=Labels({"job": "a"}), lines=tuple(LogLine(float(i), "x" * 100) for i in range(50))
     )
-    batches = list(_push_batches([stream, stream], max_bytes=1000))
+    batches = list(push_batches([stream, stream], max_bytes=1000))
     assert len(batches) > 2
     assert sum(len(s.lines) for batch in batches for s in batch) == 100
     with pytest.raises(ValueError, match="at least one label"):
-        list(_push_batches([LogStream(labels=Labels({}), lines=())], max_bytes=1000))
+        list(push_batches([LogStream(labels=Labels({}), lines=())], max_bytes=1000))
 
 
 def test_client_refuses_bad_configuration() -> None:

@@ -19,11 +19,12 @@ WINDOW = Window(start=1_700_000_000.0, end=1_700_000_060.0)
 
 def adapter(
     script: list[Answer | Exception], **options: object
-) -> tuple[PrometheusAdapter, ScriptedTransport, list[float]]:
+) -> tuple[PrometheusAdapter, ScriptedTransport, None]:
+    """The adapter over a scripted transport (which replaces the retrying one: see
+    test_http_retries.py for retries)."""
     transport = ScriptedTransport(script)
-    slept: list[float] = []
-    made = PrometheusAdapter(URL, transport=transport, sleep=slept.append, **options)  # type: ignore[arg-type]
-    return made, transport, slept
+    made = PrometheusAdapter(URL, transport=transport, **options)  # type: ignore[arg-type]
+    return made, transport, None
 
 
 def test_range_series_asks_for_the_raw_selector_over_the_exact_window() -> None:
@@ -79,33 +80,13 @@ def test_label_names_and_empty_selectors_are_refused_before_sending() -> None:
     assert transport.sent == []
 
 
-def test_retries_5xx_and_429_with_exponential_backoff() -> None:
-    prometheus, transport, slept = adapter(
-        [
-            prometheus_error(503, "unavailable", "overloaded"),
-            Answer(status=502, body="<html>bad gateway</html>"),
-            Answer(status=429, body="slow down", headers={"Retry-After": "3"}),
-            matrix(({"__name__": "up", "job": "api"}, [(1_700_000_000, "1")])),
-        ],
-        retries=3,
-        backoff=0.5,
-        max_backoff=10,
-    )
-    found = prometheus.range_series(selector={"job": "api"}, window=WINDOW, step=15)
-    assert [s.values for s in found] == [(1.0,)]
-    assert len(transport.sent) == 4
-    # 0.5, 1.0, then Retry-After 3 s beats the 2.0 s backoff.
-    assert slept == [0.5, 1.0, 3.0]
-
-
-def test_retries_connection_errors_then_reports_what_was_asked() -> None:
+def test_a_connection_error_reports_what_was_asked() -> None:
     refused = requests.ConnectionError("connection refused")
-    prometheus, transport, slept = adapter([refused, refused, refused], retries=2, backoff=1)
+    prometheus, transport, _ = adapter([refused])
     with pytest.raises(SignalError) as raised:
         prometheus.query_range(promql="up", window=WINDOW, step=15)
     error = raised.value
-    assert len(transport.sent) == 3
-    assert slept == [1.0, 2.0]
+    assert len(transport.sent) == 1
     assert error.query == "up"
     assert error.window == WINDOW
     assert error.status is None
@@ -113,14 +94,13 @@ def test_retries_connection_errors_then_reports_what_was_asked() -> None:
 
 
 def test_a_bad_query_is_not_retried_and_carries_status_and_body() -> None:
-    prometheus, transport, slept = adapter(
+    prometheus, transport, _ = adapter(
         [prometheus_error(400, "bad_data", 'invalid parameter "query": parse error')]
     )
     with pytest.raises(SignalError) as raised:
         prometheus.query_range(promql="sum(", window=WINDOW, step=15)
     error = raised.value
     assert len(transport.sent) == 1
-    assert slept == []
     assert (error.backend, error.query, error.window, error.status) == (
         "prometheus",
         "sum(",
@@ -130,18 +110,6 @@ def test_a_bad_query_is_not_retried_and_carries_status_and_body() -> None:
     assert "parse error" in error.body
     assert "bad_data" in str(error)
     assert str(WINDOW) in str(error)
-
-
-def test_gives_up_after_the_last_retry_with_the_last_status() -> None:
-    prometheus, transport, slept = adapter(
-        [prometheus_error(503, "timeout", "query timed out")] * 2, retries=1
-    )
-    with pytest.raises(SignalError) as raised:
-        prometheus.query_instant(promql="up", at=1_700_000_000)
-    assert raised.value.status == 503
-    assert "query timed out" in raised.value.body
-    assert len(transport.sent) == 2
-    assert len(slept) == 1
 
 
 def test_read_timeouts_are_not_retried() -> None:

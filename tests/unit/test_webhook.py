@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from diagnosis_operator.adapters.kubernetes.writer import KubernetesWriteError
+from diagnosis_operator.adapters.kubernetes.errors import KubernetesError
 from diagnosis_operator.core.alerts import AlertRouting
 from diagnosis_operator.entrypoints.http.webhook import (
     PolicyRouting,
@@ -242,7 +242,7 @@ def test_invalid_policy_is_a_422() -> None:
 
 def test_writer_failure_is_a_503_so_alertmanager_retries() -> None:
     writer = FakeDiagnosisWriter(policies={("team-a", "shop"): POLICY_OBJECT})
-    writer.fail_with = KubernetesWriteError(what="create Diagnosis", status=500, body="etcd down")
+    writer.fail_with = KubernetesError(what="create Diagnosis", status=500, body="etcd down")
 
     async def scenario(client: TestClient[Any, Any], fake: FakeDiagnosisWriter) -> None:
         answer = await client.post("/alertmanager", json=notification(), headers=AUTH)

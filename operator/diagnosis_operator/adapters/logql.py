@@ -334,6 +334,13 @@ _HOSTILE_PATTERNS: tuple[str, ...] = (
 def example_queries() -> Iterator[str]:
     """One query of every shape this module emits, over hostile inputs.  Pure."""
     selector = {"job": "nginx", "instance": "nginx-0"}
+    yield from _value_examples(selector)
+    yield from _regexp_examples(selector)
+    yield from _function_examples(selector)
+
+
+def _value_examples(selector: Mapping[str, str]) -> Iterator[str]:
+    """Selectors, line and label filters over every hostile label value."""
     for value in _HOSTILE_VALUES:
         yield stream_selector({"job": value})
         yield log_query(selector={"job": "api", "pod": value}, line_filter=None)
@@ -365,6 +372,10 @@ def example_queries() -> Iterator[str]:
                 label_filters=(LabelFilter("status", "==", 502),),
             )
         )
+
+
+def _regexp_examples(selector: Mapping[str, str]) -> Iterator[str]:
+    """Line filters, counts and extractions over every hostile regexp and pattern."""
     for regexp in _HOSTILE_REGEXPS:
         yield log_query(selector=selector, line_filter=regexp)
         yield pipeline_query(
@@ -396,6 +407,10 @@ def example_queries() -> Iterator[str]:
                 step=3600,
                 top=1,
             )
+
+
+def _function_examples(selector: Mapping[str, str]) -> Iterator[str]:
+    """Every range function, with every vector aggregation and with a regexp parser."""
     for function in _RANGE_FUNCTIONS:
         for aggregation in (*_VECTOR_AGGREGATIONS, None):
             yield metric_query(

@@ -9,9 +9,10 @@ on top of it:
 * errors that say what was asked: a session response hook turns every non-200
   answer into a ``SignalError`` with the query, window, HTTP status and body
   (the library's own exception keeps only a repr of the body);
-* retries with exponential backoff on connection errors, 5xx and 429 (a
-  ``Retry-After`` is honoured up to ``max_backoff``), never on other 4xx: a bad
-  query stays bad;
+* retries through the shared session of ``adapters.http`` (urllib3 ``Retry``):
+  connection errors, 429, 502, 503 and 504 with exponential backoff, a
+  ``Retry-After`` honoured up to ``max_backoff``; never other 4xx (a bad query
+  stays bad) nor a read timeout (a slow query asked again is as slow);
 * Prometheus refuses range queries of more than 11,000 points per series, so
   long windows are split along the step grid and the pieces joined again.
 
@@ -22,7 +23,6 @@ values never reach PromQL unescaped.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import threading
 import time
@@ -35,20 +35,17 @@ import requests
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from requests.adapters import BaseAdapter
-from urllib3.util.retry import Retry
 
 from diagnosis_operator.adapters import promql
+from diagnosis_operator.adapters.http import retry_policy, retrying_session
 from diagnosis_operator.models.signals import Labels, MetricType, Series, Window
 from diagnosis_operator.ports import SignalError
 
 __all__ = ["MAX_POINTS_PER_SERIES", "PrometheusAdapter", "SignalError", "split_window"]
 
-log = logging.getLogger(__name__)
-
 BACKEND: Final = "prometheus"
 # Prometheus answers "exceeded maximum resolution of 11,000 points per timeseries".
 MAX_POINTS_PER_SERIES: Final = 11_000
-_RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _BODY_LIMIT: Final = 2000
 
 
@@ -65,11 +62,10 @@ class _VectorItem(TypedDict):
 class _UpstreamStatus(Exception):
     """An HTTP error answer, raised from the session hook so the library never sees it."""
 
-    def __init__(self, status: int, body: str, retry_after: float | None) -> None:
+    def __init__(self, status: int, body: str) -> None:
         super().__init__(f"HTTP {status}")
         self.status = status
         self.body = body
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +108,7 @@ def split_window(
 class PrometheusAdapter:
     """Raw series and PromQL from one Prometheus (or a compatible API such as Thanos)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (keyword-only connection options)
         self,
         url: str,
         *,
@@ -127,42 +123,36 @@ class PrometheusAdapter:
         disable_ssl: bool = False,
         max_points: int = MAX_POINTS_PER_SERIES,
         transport: BaseAdapter | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """``verify_tls`` may be a CA bundle path; ``disable_ssl`` turns verification off.
 
         ``bearer_token`` becomes ``Authorization: Bearer``; ``tenant`` becomes
         ``X-Scope-OrgID`` (Mimir, Cortex, Thanos multi-tenancy).
 
-        ``transport`` replaces the HTTP adapter for ``url`` (tests, custom TLS);
-        ``sleep`` is what waits between retries.
+        ``retries``, ``backoff`` and ``max_backoff`` shape the session's urllib3
+        ``Retry`` (see ``adapters.http``).  ``transport`` replaces the HTTP
+        adapter for ``url`` (tests, custom TLS), and with it the retries.
         """
-        if retries < 0:
-            raise ValueError(f"retries must be >= 0, got {retries!r}")
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout!r}")
+        retry = retry_policy(retries=retries, backoff=backoff, max_backoff=max_backoff)
         self.url = url.rstrip("/")
         self._timeout = timeout
-        self._retries = retries
-        self._backoff = backoff
-        self._max_backoff = max_backoff
         self._max_points = max_points
-        self._sleep = sleep
         self._last_response = threading.local()
         all_headers = dict(headers or {})
         if bearer_token:
             all_headers["Authorization"] = f"Bearer {bearer_token}"
         if tenant:
             all_headers["X-Scope-OrgID"] = tenant
-        session = requests.Session()
-        session.verify = False if disable_ssl else verify_tls
+        session = retrying_session(retry=retry, verify=False if disable_ssl else verify_tls)
         session.hooks["response"].append(self._check_response)
         self._client = PrometheusConnect(
             url=self.url,
             headers=all_headers or None,
             disable_ssl=disable_ssl,
-            # The adapter retries itself (it must see statuses and bodies).
-            retry=Retry(total=0, raise_on_status=False),
+            # The library mounts its own HTTPAdapter for the URL: give it the same Retry.
+            retry=retry,
             session=session,
             timeout=timeout,
         )
@@ -298,63 +288,33 @@ class PrometheusAdapter:
         return cast(list[_MatrixItem], data)
 
     def _call(self, request: _Request, attempt: Callable[[], Any]) -> Any:
-        for number in range(self._retries + 1):
-            try:
-                return attempt()
-            except _UpstreamStatus as answer:
-                if answer.status not in _RETRY_STATUSES or number == self._retries:
-                    raise self._error(request, status=answer.status, body=answer.body) from None
-                delay = self._delay(number, answer.retry_after)
-                log.warning(
-                    "prometheus answered HTTP %s to %s; retry %d/%d in %.1f s",
-                    answer.status,
-                    request.query,
-                    number + 1,
-                    self._retries,
-                    delay,
-                )
-            except requests.ConnectionError as failure:
-                if number == self._retries:
-                    raise self._error(
-                        request, reason=f"cannot reach {self.url}: {failure}"
-                    ) from failure
-                delay = self._delay(number, None)
-                log.warning(
-                    "prometheus at %s unreachable (%s); retry %d/%d in %.1f s",
-                    self.url,
-                    failure,
-                    number + 1,
-                    self._retries,
-                    delay,
-                )
-            except requests.Timeout as failure:
-                # A read timeout: the query was too slow; asking again would be as slow.
-                raise self._error(
-                    request, reason=f"no answer within {self._timeout:g} s: {failure}"
-                ) from failure
-            except PrometheusApiClientException as failure:
-                # Only non-error statuses reach the library (a redirect that ended nowhere).
-                response = getattr(self._last_response, "value", None)
-                raise self._error(
-                    request,
-                    status=response.status_code if response is not None else None,
-                    body=response.text[:_BODY_LIMIT] if response is not None else "",
-                    reason=str(failure)[:300],
-                ) from failure
-            except (ValueError, KeyError, TypeError) as failure:
-                response = getattr(self._last_response, "value", None)
-                body = response.text[:_BODY_LIMIT] if response is not None else ""
-                raise self._error(
-                    request, status=200, body=body, reason=f"unreadable answer: {failure!r}"
-                ) from failure
-            self._sleep(delay)
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _delay(self, number: int, retry_after: float | None) -> float:
-        delay = self._backoff * float(1 << number)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        return min(delay, self._max_backoff)
+        """One request (the session retries); every failure becomes a ``SignalError``."""
+        try:
+            return attempt()
+        except _UpstreamStatus as answer:
+            raise self._error(request, status=answer.status, body=answer.body) from None
+        except requests.ConnectionError as failure:
+            raise self._error(request, reason=f"cannot reach {self.url}: {failure}") from failure
+        except requests.Timeout as failure:
+            # A read timeout: the query was too slow; asking again would be as slow.
+            raise self._error(
+                request, reason=f"no answer within {self._timeout:g} s: {failure}"
+            ) from failure
+        except PrometheusApiClientException as failure:
+            # Only non-error statuses reach the library (a redirect that ended nowhere).
+            response = getattr(self._last_response, "value", None)
+            raise self._error(
+                request,
+                status=response.status_code if response is not None else None,
+                body=response.text[:_BODY_LIMIT] if response is not None else "",
+                reason=str(failure)[:300],
+            ) from failure
+        except (ValueError, KeyError, TypeError) as failure:
+            response = getattr(self._last_response, "value", None)
+            body = response.text[:_BODY_LIMIT] if response is not None else ""
+            raise self._error(
+                request, status=200, body=body, reason=f"unreadable answer: {failure!r}"
+            ) from failure
 
     def _error(
         self, request: _Request, *, status: int | None = None, body: str = "", reason: str = ""
@@ -372,11 +332,7 @@ class PrometheusAdapter:
         self._last_response.value = response
         # Redirects pass: requests follows them and hooks the final answer too.
         if response.status_code >= 400:
-            raise _UpstreamStatus(
-                response.status_code,
-                response.text[:_BODY_LIMIT],
-                _retry_after(response.headers.get("Retry-After")),
-            )
+            raise _UpstreamStatus(response.status_code, response.text[:_BODY_LIMIT])
 
 
 def _seconds(value: float) -> str:
@@ -421,15 +377,6 @@ def _instant_series(data: Any, *, request: _Request, at: float) -> list[Series]:
             )
         )
     return series
-
-
-def _retry_after(header: str | None) -> float | None:
-    if not header:
-        return None
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
 
 
 def _error_message(body: str) -> str:

@@ -34,11 +34,6 @@ def label_name(name: str) -> str:
     return name
 
 
-def regex_literal(text: str) -> str:
-    """A regexp (RE2 and Python ``re`` alike) that matches ``text`` literally."""
-    return re.escape(text)
-
-
 def matchers(selector: Mapping[str, str], extra: Sequence[tuple[str, str, str]] = ()) -> str:
     """``{a="b",c=~"d"}``: equality matchers from ``selector`` plus ``(name, op, value)``."""
     parts = [f"{label_name(name)}={quote(value)}" for name, value in sorted(selector.items())]

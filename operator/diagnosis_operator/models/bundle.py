@@ -152,11 +152,6 @@ class StoredSeries:
     values: Float64Array
     type: MetricType = MetricType.UNKNOWN
 
-    @property
-    def all_labels(self) -> Labels:
-        """The labels including ``__name__`` (what a selector matches)."""
-        return Labels({**self.labels, "__name__": self.name})
-
 
 @dataclass(frozen=True, eq=False)
 class StoredStream:

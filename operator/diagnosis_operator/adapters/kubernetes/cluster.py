@@ -20,13 +20,13 @@ ConfigMap, in the operator's namespace) plus create.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client
 
+from diagnosis_operator.adapters.kubernetes.errors import from_api_exception
 from diagnosis_operator.models.cluster import (
     QUARANTINE_ANNOTATION,
     QUARANTINE_LABEL,
@@ -40,7 +40,6 @@ from diagnosis_operator.models.cluster import (
     parse_quarantine,
 )
 from diagnosis_operator.models.controls import CONTROL_CONFIGMAP, paused_from
-from diagnosis_operator.ports import ClusterError, VersionConflict
 
 LEDGER_CONFIGMAP = "diagnosis-operator-ledger"
 LEDGER_DATA_KEY = "ledger.json"
@@ -48,24 +47,7 @@ REQUEST_TIMEOUT = 30.0
 COMPONENT = "diagnosis-operator"
 _MERGE_PATCH = "application/merge-patch+json"
 _NOT_FOUND = 404
-_CONFLICT = 409
 _TOO_MANY_REQUESTS = 429
-
-
-def _body(error: client.ApiException) -> str:
-    raw = error.body
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
-    try:
-        message = json.loads(text).get("message", text)
-    except (ValueError, AttributeError):
-        message = text
-    return str(message)
-
-
-def _error(what: str, error: client.ApiException) -> ClusterError:
-    if error.status == _CONFLICT:
-        return VersionConflict(what=what, status=error.status, body=_body(error))
-    return ClusterError(what=what, status=error.status, body=_body(error))
 
 
 def pod_from_api(raw: Mapping[str, Any]) -> PodInfo:
@@ -139,14 +121,14 @@ class KubernetesCluster:
         except client.ApiException as error:
             if error.status == _NOT_FOUND:
                 return None
-            raise _error(f"get pod {namespace}/{name}", error) from error
+            raise from_api_exception(error, what=f"get pod {namespace}/{name}") from error
         return pod_from_api(self._plain(pod))
 
     def list_pods(self, *, namespace: str) -> tuple[PodInfo, ...]:
         try:
             pods = self._core.list_namespaced_pod(namespace, _request_timeout=self._timeout)
         except client.ApiException as error:
-            raise _error(f"list pods in {namespace}", error) from error
+            raise from_api_exception(error, what=f"list pods in {namespace}") from error
         return tuple(pod_from_api(self._plain(p)) for p in pods.items)
 
     def list_quarantined(self) -> tuple[PodInfo, ...]:
@@ -167,7 +149,7 @@ class KubernetesCluster:
                     ).items
                 )
         except client.ApiException as error:
-            raise _error(f"list pods labelled {selector}", error) from error
+            raise from_api_exception(error, what=f"list pods labelled {selector}") from error
         return tuple(pod_from_api(self._plain(p)) for p in found)
 
     def service_selector_keys(self, *, pod: PodInfo) -> tuple[str, ...]:
@@ -176,7 +158,7 @@ class KubernetesCluster:
                 pod.namespace, _request_timeout=self._timeout
             )
         except client.ApiException as error:
-            raise _error(f"list services in {pod.namespace}", error) from error
+            raise from_api_exception(error, what=f"list services in {pod.namespace}") from error
         keys: set[str] = set()
         for service in services.items:
             selector = (service.spec and service.spec.selector) or {}
@@ -196,7 +178,7 @@ class KubernetesCluster:
                 _request_timeout=self._timeout,
             )
         except client.ApiException as error:
-            raise _error(f"{what} pod {pod.ref}", error) from error
+            raise from_api_exception(error, what=f"{what} pod {pod.ref}") from error
         return pod_from_api(self._plain(patched))
 
     def quarantine(self, *, pod: PodInfo, record: QuarantineRecord) -> PodInfo:
@@ -230,7 +212,7 @@ class KubernetesCluster:
                 name, namespace, body, _request_timeout=self._timeout, **extra
             )
         except client.ApiException as error:
-            message = _body(error)
+            message = from_api_exception(error, what="evict").body
             if error.status == _TOO_MANY_REQUESTS:
                 return EvictionResult(EvictionOutcome.BLOCKED, dry_run, error.status, message)
             if error.status == _NOT_FOUND:
@@ -246,8 +228,8 @@ class KubernetesCluster:
         except client.ApiException as error:
             if error.status == _NOT_FOUND:
                 return False
-            raise _error(
-                f"get configmap {self._operator_namespace}/{CONTROL_CONFIGMAP}", error
+            raise from_api_exception(
+                error, what=f"get configmap {self._operator_namespace}/{CONTROL_CONFIGMAP}"
             ) from error
         return paused_from(found.data)
 
@@ -279,8 +261,8 @@ class KubernetesCluster:
                 note.namespace, event, _request_timeout=self._timeout
             )
         except client.ApiException as error:
-            raise _error(
-                f"create event on {note.kind} {note.namespace}/{note.name}", error
+            raise from_api_exception(
+                error, what=f"create event on {note.kind} {note.namespace}/{note.name}"
             ) from error
 
 
@@ -314,7 +296,7 @@ class ConfigMapDocument:
         except client.ApiException as error:
             if error.status == _NOT_FOUND:
                 return StoredDocument(text=None, version=None)
-            raise _error(f"get {self.ref}", error) from error
+            raise from_api_exception(error, what=f"get {self.ref}") from error
         return StoredDocument(
             text=(found.data or {}).get(self.key),
             version=found.metadata.resource_version if found.metadata else None,
@@ -341,7 +323,7 @@ class ConfigMapDocument:
                 )
         except client.ApiException as error:
             # 409 on create: someone created it first; on replace: someone wrote first.
-            raise _error(
-                f"{'create' if version is None else 'update'} {self.ref}", error
+            raise from_api_exception(
+                error, what=f"{'create' if version is None else 'update'} {self.ref}"
             ) from error
         return str(written.metadata.resource_version if written.metadata else "")

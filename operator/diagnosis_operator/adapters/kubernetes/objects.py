@@ -24,12 +24,11 @@ from typing import Any
 
 from kubernetes import client
 
-from diagnosis_operator.ports import ClusterError, VersionConflict
+from diagnosis_operator.adapters.kubernetes.errors import from_api_exception
 
 REQUEST_TIMEOUT = 30.0
 _MERGE_PATCH = "application/merge-patch+json"
 _NOT_FOUND = 404
-_CONFLICT = 409
 
 # The custom kinds a backend may write: kind -> (group, plural).
 CUSTOM_KINDS: dict[str, tuple[str, str]] = {
@@ -37,21 +36,6 @@ CUSTOM_KINDS: dict[str, tuple[str, str]] = {
     "BackendTrafficPolicy": ("gateway.envoyproxy.io", "backendtrafficpolicies"),
     "AuthorizationPolicy": ("security.istio.io", "authorizationpolicies"),
 }
-
-
-def _message(error: client.ApiException) -> str:
-    raw = error.body
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
-    try:
-        return str(json.loads(text).get("message", text))
-    except (ValueError, AttributeError):
-        return text
-
-
-def _error(what: str, error: client.ApiException) -> ClusterError:
-    if error.status == _CONFLICT:
-        return VersionConflict(what=what, status=error.status, body=_message(error))
-    return ClusterError(what=what, status=error.status, body=_message(error))
 
 
 def _as_dict(found: object) -> dict[str, Any]:
@@ -106,7 +90,7 @@ class KubernetesObjectStore:
             if error.status == _NOT_FOUND:
                 self._versions[(kind, namespace, name)] = None
                 return None
-            raise _error(what, error) from error
+            raise from_api_exception(error, what=what) from error
         self._versions[(kind, namespace, name)] = (found.get("metadata") or {}).get(
             "resourceVersion"
         )
@@ -175,7 +159,7 @@ class KubernetesObjectStore:
         except client.ApiException as error:
             self._versions.pop(key, None)  # read again before the next attempt
             verb = "create" if version is None else "patch"
-            raise _error(f"{verb} {kind} {namespace}/{name}", error) from error
+            raise from_api_exception(error, what=f"{verb} {kind} {namespace}/{name}") from error
         self._versions[key] = (written.get("metadata") or {}).get("resourceVersion")
 
     def delete(self, *, api_version: str, kind: str, namespace: str, name: str) -> None:
@@ -202,7 +186,7 @@ class KubernetesObjectStore:
                 self._versions[key] = None
                 return
             self._versions.pop(key, None)
-            raise _error(f"delete {kind} {namespace}/{name}", error) from error
+            raise from_api_exception(error, what=f"delete {kind} {namespace}/{name}") from error
         self._versions[key] = None
 
 
@@ -221,5 +205,5 @@ class SecretReader:
                 name, namespace, _request_timeout=self._timeout
             )
         except client.ApiException as error:
-            raise _error(f"get secret {namespace}/{name}", error) from error
+            raise from_api_exception(error, what=f"get secret {namespace}/{name}") from error
         return {str(key): str(value) for key, value in (secret.data or {}).items()}

@@ -8,7 +8,6 @@ Calls are blocking; the webhook runs them in a worker thread.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,26 +15,12 @@ from kubernetes import client
 
 from diagnosis_operator import API_GROUP as GROUP
 from diagnosis_operator import API_VERSION as VERSION
+from diagnosis_operator.adapters.kubernetes.errors import from_api_exception, from_os_error
 from diagnosis_operator.api import DIAGNOSIS_PLURAL as DIAGNOSES
 from diagnosis_operator.api import POLICY_PLURAL as POLICIES
 
 _CONFLICT = 409
 _NOT_FOUND = 404
-
-
-class ApiServerError(RuntimeError):
-    """An apiserver call failed: what was asked, the HTTP status (if any) and the body."""
-
-    def __init__(self, *, what: str, status: int | None, body: str) -> None:
-        self.what = what
-        self.status = status
-        self.body = body
-        shown = f"HTTP {status}" if status is not None else "no HTTP answer"
-        super().__init__(f"{what}: {shown}" + (f"; body: {body[:500]}" if body else ""))
-
-
-class KubernetesWriteError(ApiServerError):
-    """The apiserver refused or failed a request; says what was asked and what came back."""
 
 
 class KubernetesDiagnosisWriter:
@@ -58,17 +43,12 @@ class KubernetesDiagnosisWriter:
                 _request_timeout=self._timeout,
             )
         except client.ApiException as error:
-            if error.status == _CONFLICT and _reason(error) == "AlreadyExists":
+            failure = from_api_exception(error, what=f"create Diagnosis {namespace}/{name}")
+            if failure.status == _CONFLICT and failure.reason == "AlreadyExists":
                 return False
-            raise KubernetesWriteError(
-                what=f"create Diagnosis {namespace}/{name}",
-                status=error.status,
-                body=_body(error),
-            ) from error
+            raise failure from error
         except OSError as error:  # connection refused, DNS, TLS
-            raise KubernetesWriteError(
-                what=f"create Diagnosis {namespace}/{name}", status=None, body=str(error)
-            ) from error
+            raise from_os_error(error, what=f"create Diagnosis {namespace}/{name}") from error
         return True
 
     def get_policy(self, *, namespace: str, name: str) -> Mapping[str, Any] | None:
@@ -80,28 +60,9 @@ class KubernetesDiagnosisWriter:
         except client.ApiException as error:
             if error.status == _NOT_FOUND:
                 return None
-            raise KubernetesWriteError(
-                what=f"get DiagnosisPolicy {namespace}/{name}",
-                status=error.status,
-                body=_body(error),
+            raise from_api_exception(
+                error, what=f"get DiagnosisPolicy {namespace}/{name}"
             ) from error
         except OSError as error:
-            raise KubernetesWriteError(
-                what=f"get DiagnosisPolicy {namespace}/{name}", status=None, body=str(error)
-            ) from error
+            raise from_os_error(error, what=f"get DiagnosisPolicy {namespace}/{name}") from error
         return dict(found) if isinstance(found, Mapping) else None
-
-
-def _body(error: client.ApiException) -> str:
-    body = error.body
-    if isinstance(body, bytes):
-        return body.decode("utf-8", "replace")
-    return str(body or error.reason or "")
-
-
-def _reason(error: client.ApiException) -> str:
-    try:
-        parsed = json.loads(_body(error))
-    except ValueError:
-        return ""
-    return str(parsed.get("reason", "")) if isinstance(parsed, dict) else ""

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -224,8 +223,3 @@ def with_outcome(*, ledger: Ledger, key: str, outcome: LedgerOutcome, detail: st
             for entry in ledger.entries
         )
     )
-
-
-def executed_keys(entries: Sequence[LedgerEntry]) -> frozenset[str]:
-    """Keys of the executed entries.  Pure."""
-    return frozenset(e.key for e in entries if e.outcome is LedgerOutcome.EXECUTED)

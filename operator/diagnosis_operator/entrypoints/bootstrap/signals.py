@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from diagnosis_operator.adapters.loki.client import LokiClient, LokiLogSource
+from diagnosis_operator.adapters.loki import LokiClient, LokiLogSource
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter
 from diagnosis_operator.api import DiagnosisPolicySpec, SecretKeyRef, parse_duration
 from diagnosis_operator.entrypoints.kopf.kube import Kube

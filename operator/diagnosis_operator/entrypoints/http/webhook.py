@@ -37,7 +37,7 @@ from aiohttp import web
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from diagnosis_operator.adapters.kubernetes.writer import KubernetesWriteError
+from diagnosis_operator.adapters.kubernetes.errors import KubernetesError
 from diagnosis_operator.api import DURATION_PATTERN, DiagnosisPolicySpec, parse_duration
 from diagnosis_operator.core.alerts import (
     AlertRouting,
@@ -142,7 +142,7 @@ class DiagnosisWriter(Protocol):
     """Creates a Diagnosis unless one of that name exists (blocking; run in a thread).
 
     Returns ``True`` when created, ``False`` when it already existed.  Failures raise
-    ``KubernetesWriteError`` (or any exception: the webhook answers 503 either way).
+    ``KubernetesError`` (or any exception: the webhook answers 503 either way).
     """
 
     def create_if_absent(self, *, namespace: str, body: Mapping[str, Any]) -> bool: ...
@@ -406,7 +406,7 @@ class _Receiver:
             return _error(404, "unroutable", str(error))
         except RoutingInvalid as error:
             return _error(422, "unroutable", str(error))
-        except (KubernetesWriteError, ValueError) as error:
+        except (KubernetesError, ValueError) as error:
             return _error(503, "failed", f"cannot read the routing policy: {error}")
         try:
             decision = diagnosis_for_alerts(payload=payload, routing=routing, now=self.clock())

@@ -9,7 +9,6 @@ verb there (the e2e suite runs the operator under exactly that role).
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,17 +17,13 @@ import kopf
 from kubernetes import client, config
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.adapters.kubernetes.writer import ApiServerError
+from diagnosis_operator.adapters.kubernetes.errors import KubernetesError, from_api_exception
 from diagnosis_operator.api import DIAGNOSIS_KIND, DIAGNOSIS_PLURAL, POLICY_PLURAL
 from diagnosis_operator.settings import OperatorSettings
 
 _NOT_FOUND = 404
 _CONFLICT = 409
 REQUEST_TIMEOUT = 30.0
-
-
-class KubeError(ApiServerError):
-    """An apiserver call failed: what was asked, the HTTP status and the body."""
 
 
 def build_configuration(settings: OperatorSettings) -> client.Configuration:
@@ -111,7 +106,9 @@ class Kube:
         except client.ApiException as error:
             if error.status == _NOT_FOUND:
                 return None
-            raise _error(f"get diagnosispolicy {namespace}/{name}", error) from error
+            raise from_api_exception(
+                error, what=f"get diagnosispolicy {namespace}/{name}"
+            ) from error
         return found if isinstance(found, dict) else None
 
     def read_secret_key(self, *, namespace: str, name: str, key: str) -> str:
@@ -122,10 +119,10 @@ class Kube:
                 name, namespace, _request_timeout=REQUEST_TIMEOUT
             )
         except client.ApiException as error:
-            raise _error(what, error) from error
+            raise from_api_exception(error, what=what) from error
         data = secret.data or {}
         if key not in data:
-            raise KubeError(what=f"{what} key {key!r}", status=None, body="no such key")
+            raise KubernetesError(what=f"{what} key {key!r}", status=None, body="no such key")
         return base64.b64decode(data[key]).decode("utf-8").strip()
 
     def patch_diagnosis_status(
@@ -155,7 +152,9 @@ class Kube:
                 _request_timeout=REQUEST_TIMEOUT,
             )
         except client.ApiException as error:
-            raise _error(f"patch {plural}/status {namespace}/{name}", error) from error
+            raise from_api_exception(
+                error, what=f"patch {plural}/status {namespace}/{name}"
+            ) from error
 
     def write_report(
         self, *, namespace: str, name: str, owner: OwnerRef, data: Mapping[str, str]
@@ -186,23 +185,12 @@ class Kube:
             return
         except client.ApiException as error:
             if error.status != _CONFLICT:
-                raise _error(f"create configmap {namespace}/{name}", error) from error
+                raise from_api_exception(
+                    error, what=f"create configmap {namespace}/{name}"
+                ) from error
         try:
             self._core.patch_namespaced_config_map(
                 name, namespace, {"data": dict(data)}, _request_timeout=REQUEST_TIMEOUT
             )
         except client.ApiException as error:
-            raise _error(f"patch configmap {namespace}/{name}", error) from error
-
-
-def _error(what: str, error: client.ApiException) -> KubeError:
-    body = (
-        error.body.decode("utf-8", "replace")
-        if isinstance(error.body, bytes)
-        else str(error.body or "")
-    )
-    try:
-        message = json.loads(body).get("message", body)
-    except (ValueError, AttributeError):
-        message = body
-    return KubeError(what=what, status=error.status, body=str(message))
+            raise from_api_exception(error, what=f"patch configmap {namespace}/{name}") from error

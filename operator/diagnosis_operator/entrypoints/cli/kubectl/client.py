@@ -7,7 +7,6 @@ every failure becomes a ``PluginError`` worded for the user.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -222,10 +221,11 @@ class KubeCluster:
             raise self._unreachable(error) from error
 
     def _error(self, what: str, error: Any) -> PluginError:
-        status = getattr(error, "status", None)
-        message = _status_message(getattr(error, "body", None)) or str(
-            getattr(error, "reason", "") or error
-        )
+        # Imported here, as kubernetes itself is (see __init__).
+        from diagnosis_operator.adapters.kubernetes.errors import from_api_exception
+
+        failure = from_api_exception(error, what=what)
+        status, message = failure.status, failure.body[:500]
         if status == 401:
             return PluginError(f"{what}: not authenticated (HTTP 401); check your kubeconfig")
         if status == 403:
@@ -238,18 +238,6 @@ class KubeCluster:
 
     def _unreachable(self, error: OSError) -> PluginError:
         return PluginError(f"cannot reach the apiserver at {self._server}: {error}")
-
-
-def _status_message(body: Any) -> str:
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    if not body:
-        return ""
-    try:
-        parsed = json.loads(body)
-    except (TypeError, ValueError):
-        return str(body)[:500]
-    return str(parsed.get("message", body))[:500] if isinstance(parsed, dict) else str(body)[:500]
 
 
 def _in_cluster() -> bool:
