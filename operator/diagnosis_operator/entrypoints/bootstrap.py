@@ -40,7 +40,7 @@ from diagnosis_operator.api.crd import (
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.ports import MySQLAdmin, ObjectStore, TrafficPolicyBackend
 from diagnosis_operator.service.enrich import EnrichmentSettings, make_enricher
-from diagnosis_operator.service.remediate.execute import PortUnavailable
+from diagnosis_operator.service.remediate import PortUnavailable
 
 SecretData = Callable[[str, str], Mapping[str, str]]
 REDIS_URL_KEY = "url"

@@ -64,7 +64,7 @@ from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
 from diagnosis_operator.models.topology import TopologyError
 from diagnosis_operator.ports import SignalError
 from diagnosis_operator.service import metrics
-from diagnosis_operator.service.remediate.execute import LedgerUnavailable
+from diagnosis_operator.service.remediate import LedgerUnavailable
 
 ENGINE_MODULE = "diagnosis_operator.service.diagnose"
 REPORT_SUFFIX = "-report"

@@ -64,7 +64,7 @@ from diagnosis_operator.entrypoints.kopf.sources import (
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.models.signals import from_seconds
 from diagnosis_operator.ports import LogSource, TrafficPolicyBackend
-from diagnosis_operator.service.remediate.execute import (
+from diagnosis_operator.service.remediate import (
     EXECUTOR_PARAM,
     ActionPorts,
     DiagnosisRef,

@@ -1,7 +1,7 @@
 """Look again after an action: count the signals that made the diagnosis, before and after.
 
 ``checks_for`` builds the ``SignalCheck``s of one applied remediation for
-``service.execute.follow_up``:
+``service.remediate.aftercare.follow_up``:
 
 * the log signals ``core.remedy.rechecks_for`` selects, counted through the live
   ``LogSource`` over equal spans just before and since the action (a query that
@@ -34,8 +34,8 @@ from diagnosis_operator.core.remediation.verify import Better, SignalCheck
 from diagnosis_operator.models.signals import Window
 from diagnosis_operator.models.topology import Topology
 from diagnosis_operator.ports import LogSource, MySQLAdmin
-from diagnosis_operator.service.remediate.execute import EXECUTOR_PARAM, PortUnavailable
 from diagnosis_operator.service.remediate.mysql_kill import select_kill
+from diagnosis_operator.service.remediate.run import EXECUTOR_PARAM, PortUnavailable
 
 STEP = 60.0
 
