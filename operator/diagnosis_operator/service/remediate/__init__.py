@@ -4,8 +4,8 @@
 (``flow``) with its action's strategy (``drain``, ``kill``, ``rate_limit``),
 reserving each in the cluster-wide ledger (``ledger``); ``aftercare`` lifts
 quarantines and rules when due and verifies what was applied (its signals:
-``verification``).  ``run`` holds the settings, ports and status of one run,
-``policy`` maps a DiagnosisPolicy onto the guards.
+``verification``), tick after tick (``follow``).  ``run`` holds the settings,
+ports and status of one run, ``policy`` maps a DiagnosisPolicy onto the guards.
 """
 
 from diagnosis_operator.service.remediate.aftercare import (
@@ -18,6 +18,14 @@ from diagnosis_operator.service.remediate.aftercare import (
     restore_expired,
 )
 from diagnosis_operator.service.remediate.execute import remediate
+from diagnosis_operator.service.remediate.follow import (
+    Connections,
+    Followed,
+    escalations,
+    follow_through,
+    let_go,
+    verify_due,
+)
 from diagnosis_operator.service.remediate.ledger import ActionLedger, LedgerUnavailable
 from diagnosis_operator.service.remediate.policy import guard_policy_from
 from diagnosis_operator.service.remediate.run import (
@@ -37,20 +45,26 @@ __all__ = [
     "ActionLedger",
     "ActionPorts",
     "Checkpoint",
+    "Connections",
     "DiagnosisRef",
     "DrainMethod",
     "ExecutorSettings",
+    "Followed",
     "LedgerUnavailable",
     "PortUnavailable",
     "Restored",
     "awaits_verification",
     "checkpoint_from_dir",
+    "escalations",
     "expire_rules",
+    "follow_through",
     "follow_up",
     "guard_policy_from",
+    "let_go",
     "lift_due",
     "needs_attention",
     "remediate",
     "restore_expired",
+    "verify_due",
     "with_state",
 ]
