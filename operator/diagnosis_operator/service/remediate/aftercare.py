@@ -325,6 +325,11 @@ def _holds_quarantine(item: RemediationStatus) -> bool:
     )
 
 
+def _noted(item: RemediationStatus, note: str, *, now: float, **extra: Any) -> RemediationStatus:
+    """``item`` in its state, ``note`` added to its reason.  Pure."""
+    return with_state(item, state=item.state, reason=f"{item.reason}; {note}", now=now, **extra)
+
+
 def _why_now(*, expired: bool, resolved: bool, diagnosis: DiagnosisRef) -> str | None:
     """Why a quarantine or rule ends now (``None``: it does not)."""
     if expired:
@@ -353,9 +358,7 @@ def lift_due(
         held = pod.quarantine if pod is not None else None
         if pod is None or held is None or held.key != item.idempotency_key:
             why = "the pod is gone" if pod is None else "the pod is no longer quarantined by it"
-            items[index] = with_state(
-                item, state=item.state, reason=f"{item.reason}; {why}", now=now, lifted=now
-            )
+            items[index] = _noted(item, why, now=now, lifted=now)
             record(list(items))
             continue
         ends = _why_now(
@@ -363,13 +366,7 @@ def lift_due(
         )
         if ends is None or not give_back(cluster, pod=pod, record=held, why=ends):
             continue
-        items[index] = with_state(
-            item,
-            state=item.state,
-            reason=f"{item.reason}; quarantine lifted because {ends}",
-            now=now,
-            lifted=now,
-        )
+        items[index] = _noted(item, f"quarantine lifted because {ends}", now=now, lifted=now)
         record(list(items))
     return items
 
@@ -408,13 +405,7 @@ def expire_rules(
                 warning=True,
             )
             continue
-        items[index] = with_state(
-            item,
-            state=item.state,
-            reason=f"{item.reason}; rule removed because {ends}",
-            now=now,
-            removed=now,
-        )
+        items[index] = _noted(item, f"rule removed because {ends}", now=now, removed=now)
         post(
             cluster,
             diagnosis_note(diagnosis),

@@ -23,7 +23,7 @@ from diagnosis_operator.models.cluster import EvictionOutcome, PodInfo, Quaranti
 from diagnosis_operator.ports import ClusterError, VersionConflict
 from diagnosis_operator.service.remediate import outcome
 from diagnosis_operator.service.remediate.conflicts import Again, retry_conflicts
-from diagnosis_operator.service.remediate.flow import ActionFlow, Plan, decider
+from diagnosis_operator.service.remediate.flow import ActionFlow, Plan, guarded
 from diagnosis_operator.service.remediate.run import DrainMethod, Run, Slot, stamp
 
 Outcome = tuple[RemediationState, str]
@@ -62,27 +62,21 @@ class DrainFlow(ActionFlow):
         pod = run.cluster.get_pod(namespace=action.namespace, name=action.pod)
         pods = run.cluster.list_pods(namespace=action.namespace) if pod is not None else ()
         self.pod = pod
-        rules = drain_rules(run)
-
-        def verdict_of(current: ledgers.Ledger, approved: bool) -> Verdict:
-            return check_drain(
-                action=action,
-                pod=pod,
-                pods=pods,
-                rules=rules,
-                policy=run.guard,
-                ledger=current.entries,
-                now=run.now,
-                key=key,
-                approved=approved,
-            )
-
+        decide = guarded(
+            run,
+            action=action,
+            key=key,
+            judge=check_drain,
+            pod=pod,
+            pods=pods,
+            rules=drain_rules(run),
+        )
         # A missing pod is denied (check_drain), so these words are never used for it.
         what = f"{self.method.value} {pod.ref}" if pod is not None else ""
         started = f"{self.method.value} of pod {pod.ref}" if pod is not None else ""
         return Plan(
             action=action,
-            decide=decider(run, key=key, verdict_of=verdict_of),
+            decide=decide,
             what=what,
             reason=f"{started} started",
             announce=started,
@@ -328,7 +322,9 @@ def _resume_quarantine(slot: Slot, *, action: DrainPod, pod: PodInfo | None) -> 
             outcome.finish(slot, state=state, reason=reason, pod=pod)
         return
     unsafe = pod_safety(
-        pod=pod, target=pod.ref, pods=run.cluster.list_pods(namespace=pod.namespace),
+        pod=pod,
+        target=pod.ref,
+        pods=run.cluster.list_pods(namespace=pod.namespace),
         rules=drain_rules(run),
     )
     if unsafe is not None:

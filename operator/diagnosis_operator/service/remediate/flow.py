@@ -173,18 +173,32 @@ def started_before(slot: Slot) -> tuple[ledgers.Ledger, bool]:
     return entries, started
 
 
-def decider(
+def guarded(
     run: Run,
     *,
+    action: Action,
     key: str,
-    verdict_of: Callable[[ledgers.Ledger, bool], Verdict],
     dry_run_reason: str | None = None,
+    judge: Callable[..., Verdict] = check,
+    **facts: Any,
 ) -> Decide:
-    """The guard of one action: ``verdict_of(ledger, approved)``, a dry run when due."""
+    """The guard of ``action``: ``judge`` on the ledger as read, a dry run when due.
+
+    ``judge`` is ``core.remediation.guard.check`` or one built on it (drain's
+    ``check_drain``, which also takes the ``facts`` about the pod).
+    """
     approved = run.approvals.get(key) is not None
 
     def decide(current: ledgers.Ledger) -> Verdict:
-        verdict = verdict_of(current, approved)
+        verdict = judge(
+            action=action,
+            policy=run.guard,
+            ledger=current.entries,
+            now=run.now,
+            key=key,
+            approved=approved,
+            **facts,
+        )
         if isinstance(verdict, Allowed) and not verdict.dry_run:
             if run.mode is Mode.DRY_RUN:
                 return Allowed(dry_run=True, reason="the diagnosis is in dry-run mode")
@@ -193,23 +207,6 @@ def decider(
         return verdict
 
     return decide
-
-
-def guarded(run: Run, *, action: Action, key: str, dry_run_reason: str | None) -> Decide:
-    """The generic guards (``core.remediation.guard.check``) of ``action``."""
-    return decider(
-        run,
-        key=key,
-        verdict_of=lambda current, approved: check(
-            action=action,
-            policy=run.guard,
-            ledger=current.entries,
-            now=run.now,
-            key=key,
-            approved=approved,
-        ),
-        dry_run_reason=dry_run_reason,
-    )
 
 
 def reserve(slot: Slot, *, action: Action, what: str, decide: Decide) -> Verdict:

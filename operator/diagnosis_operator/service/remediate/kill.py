@@ -92,9 +92,7 @@ class KillFlow(ActionFlow):
         try:
             self.proposal = select_kill(admin=self.admin, policy=self.policy, component=target)
         except Exception as error:  # the server did not answer: say so, spend nothing
-            slot.move(
-                RemediationState.FAILED, f"cannot read the processlist of {target}: {error}"
-            )
+            slot.move(RemediationState.FAILED, f"cannot read the processlist of {target}: {error}")
             run.event("RemediationFailed", f"kill-mysql-queries {target}: {error}", warning=True)
             return None
         action = self.proposal.action
@@ -182,9 +180,7 @@ class KillFlow(ActionFlow):
         remaining = tuple(
             row for row in proposal.action.victims if (row.id, digest(row.info or "")) not in done
         )
-        outcome.running_again(
-            slot, f"kill of {target} was started before; checking what is left"
-        )
+        outcome.running_again(slot, f"kill of {target} was started before; checking what is left")
         if not remaining:
             self._nothing_left(done=len(done))
             return

@@ -108,6 +108,4 @@ class ActionLedger:
             raise LedgerUnavailable(f"action ledger: {error}") from error
 
     def _still_conflicting(self, _last: object) -> NoReturn:
-        raise LedgerUnavailable(
-            f"action ledger: still conflicting after {self._attempts} attempts"
-        )
+        raise LedgerUnavailable(f"action ledger: still conflicting after {self._attempts} attempts")

@@ -213,7 +213,6 @@ class RateLimitFlow(ActionFlow):
             return
         run.event(
             "RemediationResumed",
-            f"rate-limit-client: {describe_rule(rule)} had not reached {backend.name}; "
-            "applying it",
+            f"rate-limit-client: {describe_rule(rule)} had not reached {backend.name}; applying it",
         )
         self._apply(rule)
