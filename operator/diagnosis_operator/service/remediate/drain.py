@@ -38,6 +38,8 @@ def _no_service(pod: PodInfo) -> str:
 
 
 class DrainFlow(ActionFlow):
+    """drain-pod's strategy (module docstring); a guard's ``empty-targets`` denies."""
+
     EMPTY_SKIPS = False
 
     def __init__(self, slot: Slot) -> None:
@@ -50,6 +52,7 @@ class DrainFlow(ActionFlow):
         self.method = run.settings.drain_method
 
     def connect(self) -> bool:
+        """The drain method (the remediation's own, else the operator's); no other port."""
         wanted = self.slot.item.params.get("method")
         try:
             self.method = DrainMethod(str(wanted)) if wanted else self.run.settings.drain_method

@@ -80,7 +80,7 @@ class ActionFlow:
         return True
 
     def connect(self) -> bool:
-        """The action's ports; ``False``: stop (the status says why)."""
+        """The action's ports and settings; ``False``: stop (the status says why)."""
         return True
 
     def resume(self) -> None:

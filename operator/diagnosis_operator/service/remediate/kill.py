@@ -64,6 +64,8 @@ def _describe_audit(records: Sequence[KillAudit]) -> str:
 
 
 class KillFlow(ActionFlow):
+    """kill-mysql-queries' strategy (module docstring)."""
+
     def __init__(self, slot: Slot) -> None:
         super().__init__(slot)
         self.label = f"kill-mysql-queries {slot.item.target}: "

@@ -70,6 +70,8 @@ def describe_rule(rule: ClientRule) -> str:
 
 
 class RateLimitFlow(ActionFlow):
+    """rate-limit-client's strategy (module docstring)."""
+
     def prepare(self) -> bool:
         item = self.slot.item
         try:
