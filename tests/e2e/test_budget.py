@@ -20,7 +20,7 @@ from diagnosis_operator.adapters.kubernetes.cluster import ConfigMapDocument
 from diagnosis_operator.core.remediation.ledger import GlobalBudget, decode
 from diagnosis_operator.models.actions import Allowed, Denied, LedgerEntry, LedgerOutcome
 from diagnosis_operator.models.findings import ActionType
-from diagnosis_operator.service.remediate.execute import ActionLedger
+from diagnosis_operator.service.remediate import ActionLedger
 from tests.controlplane.cluster import ControlPlane
 from tests.controlplane.operator import OperatorInstall
 from tests.e2e.drain_world import reset_ledger

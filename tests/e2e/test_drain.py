@@ -25,7 +25,7 @@ from diagnosis_operator.api import (
 )
 from diagnosis_operator.core.remediation.ledger import decode
 from diagnosis_operator.models.actions import LedgerOutcome
-from diagnosis_operator.service.remediate.execute import (
+from diagnosis_operator.service.remediate import (
     DiagnosisRef,
     DrainMethod,
     ExecutorSettings,

@@ -32,7 +32,7 @@ from diagnosis_operator.models.findings import (
     RootCause,
 )
 from diagnosis_operator.models.signals import Window
-from diagnosis_operator.service.remediate.execute import DiagnosisRef, remediate
+from diagnosis_operator.service.remediate import DiagnosisRef, remediate
 from tests.fakes.cluster import FakeCluster, FakeDocumentStore, make_pod
 
 T0 = datetime(2031, 3, 4, 5, 0, tzinfo=UTC)

@@ -17,7 +17,7 @@ from diagnosis_operator.core.remediation.ledger import GlobalBudget, decode
 from diagnosis_operator.core.remediation.verify import Better, SignalCheck
 from diagnosis_operator.models.actions import LedgerOutcome
 from diagnosis_operator.models.controls import approval_annotation, approval_value
-from diagnosis_operator.service.remediate.execute import (
+from diagnosis_operator.service.remediate import (
     DiagnosisRef,
     DrainMethod,
     ExecutorSettings,

@@ -18,7 +18,7 @@ from diagnosis_operator.api import (
 from diagnosis_operator.core.remediation.ledger import decode
 from diagnosis_operator.core.remediation.verify import Better, SignalCheck
 from diagnosis_operator.models.actions import LedgerOutcome, ProcessRow
-from diagnosis_operator.service.remediate.execute import (
+from diagnosis_operator.service.remediate import (
     ActionPorts,
     DiagnosisRef,
     ExecutorSettings,

@@ -27,7 +27,7 @@ from diagnosis_operator.models.actions import (
     LedgerOutcome,
 )
 from diagnosis_operator.models.findings import ActionType
-from diagnosis_operator.service.remediate.execute import ActionLedger
+from diagnosis_operator.service.remediate import ActionLedger
 from tests.fakes.cluster import FakeDocumentStore
 
 NOW = 1_900_000_000.0

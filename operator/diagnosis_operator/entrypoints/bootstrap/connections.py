@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from kubernetes import client
 from pydantic import SecretStr, ValidationError
 
+from diagnosis_operator.adapters.kubernetes.cluster import ConfigMapDocument, KubernetesCluster
+from diagnosis_operator.adapters.kubernetes.objects import KubernetesObjectStore, SecretReader
 from diagnosis_operator.adapters.mysql import (
     MySQLConnectionSettings,
     PyMySQLAdmin,
@@ -37,10 +42,18 @@ from diagnosis_operator.api import (
     TrafficProvider,
     TrafficTargetRef,
 )
+from diagnosis_operator.core.remediation.ledger import GlobalBudget
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.ports import MySQLAdmin, ObjectStore, TrafficPolicyBackend
 from diagnosis_operator.service.enrich import EnrichmentSettings, make_enricher
-from diagnosis_operator.service.remediate.execute import PortUnavailable
+from diagnosis_operator.service.remediate import (
+    ActionPorts,
+    DrainMethod,
+    ExecutorSettings,
+    PortUnavailable,
+    checkpoint_from_dir,
+)
+from diagnosis_operator.settings import OperatorSettings
 
 SecretData = Callable[[str, str], Mapping[str, str]]
 REDIS_URL_KEY = "url"
@@ -211,3 +224,63 @@ def make_policy_enricher(
         return result
 
     return run
+
+
+# ----------------------------------------------------------------------------------------
+# The remediation executor's adapters (built for entrypoints/kopf/remediation.py)
+
+
+def executor_cluster(
+    *, configuration: client.Configuration, settings: OperatorSettings
+) -> tuple[KubernetesCluster, ConfigMapDocument]:
+    """The executor's ``Cluster`` and the ledger's document, on one apiserver client."""
+    api = client.ApiClient(configuration)
+    return (
+        KubernetesCluster(
+            api_client=api,
+            operator_namespace=settings.operator_namespace,
+            namespaces=settings.namespaces,
+        ),
+        ConfigMapDocument(api_client=api, namespace=settings.operator_namespace),
+    )
+
+
+def executor_settings(settings: OperatorSettings) -> ExecutorSettings:
+    """The executor's settings: global budget, protected namespaces, drain method, test hook."""
+    directory: Path | None = settings.test_checkpoint_dir
+    return ExecutorSettings(
+        budget=GlobalBudget(
+            max_actions=settings.global_budget_max_actions,
+            window_seconds=settings.global_budget_window,
+            retention_seconds=max(7 * 86400.0, settings.global_budget_window),
+            max_entries=max(2000, settings.global_budget_max_actions),
+        ),
+        protected_namespaces=(*settings.protected_namespaces, settings.operator_namespace),
+        drain_method=DrainMethod(settings.drain_method),
+        checkpoint=checkpoint_from_dir(directory) if directory is not None else None,
+    )
+
+
+def secret_data(configuration: client.Configuration) -> SecretData:
+    """``secrets(namespace, name)``: a Secret's data, read through the apiserver."""
+    reader = SecretReader(api_client=client.ApiClient(configuration))
+    return lambda namespace, name: reader.data(namespace=namespace, name=name)
+
+
+@contextlib.contextmanager
+def action_ports(
+    *, configuration: client.Configuration, policy: DiagnosisPolicySpec, namespace: str
+) -> Iterator[ActionPorts]:
+    """The MySQL and traffic ports of one policy; MySQL connections closed afterwards."""
+    mysql = MySQLPorts(policy=policy, namespace=namespace, secrets=secret_data(configuration))
+    api = client.ApiClient(configuration)
+
+    def traffic() -> TrafficPolicyBackend:
+        return traffic_backend(
+            policy=policy, namespace=namespace, store=KubernetesObjectStore(api_client=api)
+        )
+
+    try:
+        yield ActionPorts(mysql=mysql, traffic=traffic)
+    finally:
+        mysql.close()

@@ -62,7 +62,7 @@ from diagnosis_operator.ports import SignalError
 from diagnosis_operator.report.render import render_markdown
 from diagnosis_operator.service import metrics
 from diagnosis_operator.service.diagnose import run_diagnosis
-from diagnosis_operator.service.remediate.execute import LedgerUnavailable
+from diagnosis_operator.service.remediate import LedgerUnavailable
 
 REPORT_SUFFIX = "-report"
 # A ConfigMap holds at most 1 MiB; keep room for the Markdown beside the JSON.

@@ -1,4 +1,4 @@
-"""kopf entry points of the remediation executor (service/execute.py).
+"""kopf entry points of the remediation executor (``service/remediate``).
 
 * ``remediate_now``: called by the Diagnosis handler in the Remediating phase;
 * a timer on finished Diagnoses that still have executor work: a proposal a
@@ -9,32 +9,28 @@
   and its client rules removed.
 
 The same timer removes client rules whose TTL ran out and, ``verification.after``
-after an action, verifies it against the live signals (``service.verification``):
-keep, roll back (quarantine lifted, rule removed) or escalate (a warning Event and
-the ``Escalated`` condition).
+after an action, verifies it against the live signals
+(``service.remediate.follow.follow_through``): keep, roll back (quarantine
+lifted, rule removed) or escalate (a warning Event and the ``Escalated``
+condition).
 
 The timer ticks every ``TICK`` seconds but only for Diagnoses whose status says
-there is work (``service.execute.needs_attention``), so idle ones cost nothing.
+there is work (``service.remediate.needs_attention``), so idle ones cost nothing.
+Each handler parses the CR, calls the service and patches the status; the
+adapters are built in ``entrypoints.bootstrap``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
-from kubernetes import client
 from pydantic import ValidationError
 
 from diagnosis_operator import API_GROUP, API_VERSION
 from diagnosis_operator.adapters.kubernetes.cluster import ConfigMapDocument, KubernetesCluster
-from diagnosis_operator.adapters.kubernetes.objects import (
-    KubernetesObjectStore,
-    SecretReader,
-)
 from diagnosis_operator.api import (
     DIAGNOSIS_PLURAL,
     ConditionStatus,
@@ -44,16 +40,9 @@ from diagnosis_operator.api import (
     Mode,
     Phase,
     RemediationStatus,
-    parse_duration,
 )
 from diagnosis_operator.core.phases import set_condition
-from diagnosis_operator.core.remediation.ledger import GlobalBudget
-from diagnosis_operator.entrypoints.bootstrap.connections import (
-    MySQLPorts,
-    enrichment_settings,
-    make_policy_enricher,
-    traffic_backend,
-)
+from diagnosis_operator.entrypoints.bootstrap import connections as bootstrap
 from diagnosis_operator.entrypoints.bootstrap.signals import (
     SourceConfigError,
     build_sources,
@@ -63,23 +52,16 @@ from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context
 from diagnosis_operator.entrypoints.kopf.inputs import plain
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.models.signals import from_seconds
-from diagnosis_operator.ports import LogSource, TrafficPolicyBackend
-from diagnosis_operator.service.remediate.execute import (
-    EXECUTOR_PARAM,
-    ActionPorts,
+from diagnosis_operator.ports import LogSource
+from diagnosis_operator.service.remediate import (
+    Connections,
     DiagnosisRef,
-    DrainMethod,
-    ExecutorSettings,
     LedgerUnavailable,
-    awaits_verification,
-    checkpoint_from_dir,
-    expire_rules,
-    follow_up,
-    lift_due,
+    follow_through,
+    let_go,
     needs_attention,
     remediate,
 )
-from diagnosis_operator.service.remediate.verification import checks_for, is_due
 
 TICK = 5.0
 ESCALATED = "Escalated"  # condition: a verification asks for a human
@@ -89,36 +71,12 @@ _PORTS: dict[int, tuple[KubernetesCluster, ConfigMapDocument]] = {}
 
 def _ports(context: OperatorContext) -> tuple[KubernetesCluster, ConfigMapDocument]:
     cached = _PORTS.get(id(context))
-    if cached is not None:
-        return cached
-    api = client.ApiClient(context.configuration)
-    settings = context.settings
-    ports = (
-        KubernetesCluster(
-            api_client=api,
-            operator_namespace=settings.operator_namespace,
-            namespaces=settings.namespaces,
-        ),
-        ConfigMapDocument(api_client=api, namespace=settings.operator_namespace),
-    )
-    _PORTS[id(context)] = ports
-    return ports
-
-
-def executor_settings(context: OperatorContext) -> ExecutorSettings:
-    settings = context.settings
-    directory: Path | None = settings.test_checkpoint_dir
-    return ExecutorSettings(
-        budget=GlobalBudget(
-            max_actions=settings.global_budget_max_actions,
-            window_seconds=settings.global_budget_window,
-            retention_seconds=max(7 * 86400.0, settings.global_budget_window),
-            max_entries=max(2000, settings.global_budget_max_actions),
-        ),
-        protected_namespaces=(*settings.protected_namespaces, settings.operator_namespace),
-        drain_method=DrainMethod(settings.drain_method),
-        checkpoint=checkpoint_from_dir(directory) if directory is not None else None,
-    )
+    if cached is None:
+        cached = bootstrap.executor_cluster(
+            configuration=context.configuration, settings=context.settings
+        )
+        _PORTS[id(context)] = cached
+    return cached
 
 
 def _recorder(context: OperatorContext, *, namespace: str, name: str) -> Any:
@@ -132,40 +90,16 @@ def _recorder(context: OperatorContext, *, namespace: str, name: str) -> Any:
     return record
 
 
-def _secret_data(context: OperatorContext) -> Callable[[str, str], Mapping[str, str]]:
-    reader = SecretReader(api_client=client.ApiClient(context.configuration))
-    return lambda namespace, name: reader.data(namespace=namespace, name=name)
-
-
 def policy_enricher(
     context: OperatorContext, *, policy: DiagnosisPolicySpec, namespace: str
 ) -> tuple[Callable[[DiagnosisResult], DiagnosisResult] | None, list[str]]:
     """The enrichment step for the components with a MySQL / Redis connection, and problems."""
     if not any(c.mysql is not None or c.redis is not None for c in policy.components):
         return None, []
-    settings, problems = enrichment_settings(
-        policy=policy, namespace=namespace, secrets=_secret_data(context)
+    settings, problems = bootstrap.enrichment_settings(
+        policy=policy, namespace=namespace, secrets=bootstrap.secret_data(context.configuration)
     )
-    return make_policy_enricher(settings=settings), problems
-
-
-@contextlib.contextmanager
-def action_ports(
-    context: OperatorContext, *, policy: DiagnosisPolicySpec, namespace: str
-) -> Iterator[ActionPorts]:
-    """The MySQL and traffic ports of one policy; MySQL connections closed afterwards."""
-    mysql = MySQLPorts(policy=policy, namespace=namespace, secrets=_secret_data(context))
-    api = client.ApiClient(context.configuration)
-
-    def traffic() -> TrafficPolicyBackend:
-        return traffic_backend(
-            policy=policy, namespace=namespace, store=KubernetesObjectStore(api_client=api)
-        )
-
-    try:
-        yield ActionPorts(mysql=mysql, traffic=traffic)
-    finally:
-        mysql.close()
+    return bootstrap.make_policy_enricher(settings=settings), problems
 
 
 def remediate_now(
@@ -183,7 +117,9 @@ def remediate_now(
     if snapshot is None:
         return list(status.remediations)
     cluster, ledger = _ports(context)
-    with action_ports(context, policy=snapshot.spec, namespace=namespace) as ports:
+    with bootstrap.action_ports(
+        configuration=context.configuration, policy=snapshot.spec, namespace=namespace
+    ) as ports:
         return remediate(
             diagnosis=DiagnosisRef(
                 namespace=namespace, name=name, uid=uid, annotations=annotations
@@ -195,7 +131,7 @@ def remediate_now(
             now=time.time(),
             mode=mode,
             record=_recorder(context, namespace=namespace, name=name),
-            settings=executor_settings(context),
+            settings=bootstrap.executor_settings(context.settings),
             ports=ports,
         )
 
@@ -213,88 +149,39 @@ def _live_logs(
     return logs
 
 
-def verify_due(
-    *,
+def _connections(context: OperatorContext, *, namespace: str) -> Connections:
+    """How the aftercare of a Diagnosis in ``namespace`` reaches the world."""
+    return Connections(
+        cluster=_ports(context)[0],
+        actions=lambda policy: bootstrap.action_ports(
+            configuration=context.configuration, policy=policy, namespace=namespace
+        ),
+        logs=lambda policy: _live_logs(context, policy=policy, namespace=namespace),
+    )
+
+
+def _escalate(
     context: OperatorContext,
+    *,
     namespace: str,
     name: str,
-    diagnosis: DiagnosisRef,
     status: DiagnosisStatus,
-    symptom_component: str | None,
-    remediations: list[RemediationStatus],
+    escalated: list[str],
     generation: int,
-) -> list[RemediationStatus]:
-    """Verify the applied actions whose time has come; escalations set a condition."""
-    snapshot = status.policy_snapshot
-    if snapshot is None or not any(awaits_verification(item) for item in remediations):
-        return remediations
-    settings = snapshot.spec.remediation.verification
-    now = time.time()
-    record = _recorder(context, namespace=namespace, name=name)
-    if not settings.enabled:
-        items = list(remediations)
-        for index, item in enumerate(items):
-            if awaits_verification(item):
-                params = dict(item.params)
-                executor = dict(params.get(EXECUTOR_PARAM) or {})
-                executor["verification"] = {"outcome": "skipped", "summary": "disabled by policy"}
-                params[EXECUTOR_PARAM] = executor
-                items[index] = item.model_copy(update={"params": params})
-        record(items)
-        return items
-    after = parse_duration(settings.after)
-    due = [
-        item
-        for item in remediations
-        if awaits_verification(item) and is_due(item=item, now=now, after_seconds=after)
-    ]
-    if not due:
-        return remediations
-    topology = snapshot.spec.to_topology()
-    logs = _live_logs(context, policy=snapshot.spec, namespace=namespace)
-    cluster = _ports(context)[0]
-    with action_ports(context, policy=snapshot.spec, namespace=namespace) as ports:
-        items = follow_up(
-            diagnosis=diagnosis,
-            remediations=remediations,
-            checks=lambda item: checks_for(
-                item=item,
-                topology=topology,
-                symptom_component=symptom_component,
-                logs=logs,
-                mysql=ports.mysql,
-                kill_spec=snapshot.spec.remediation.kill_mysql_queries,
-                now=now,
-            ),
-            cluster=cluster,
-            now=now,
-            record=record,
-            min_improvement=settings.min_improvement,
-            traffic=ports.traffic,
-            due=lambda item: is_due(item=item, now=now, after_seconds=after),
-        )
-    escalated = [
-        f"{item.action.value} {item.target}: {verdict.get('summary', '')}"
-        for item in items
-        if isinstance(verdict := (item.params.get(EXECUTOR_PARAM) or {}).get("verification"), dict)
-        and verdict.get("followUp") == "escalate"
-    ]
-    if escalated:
-        conditions = set_condition(
-            status.conditions,
-            type=ESCALATED,
-            status=ConditionStatus.TRUE,
-            reason="VerificationEscalated",
-            message="; ".join(escalated)[:4096],
-            generation=generation,
-            now=from_seconds(now),
-        )
-        context.kube.patch_diagnosis_status(
-            namespace=namespace,
-            name=name,
-            status={"conditions": [c.to_wire() for c in conditions]},
-        )
-    return items
+) -> None:
+    """The ``Escalated`` condition, saying which verifications asked for a human."""
+    conditions = set_condition(
+        status.conditions,
+        type=ESCALATED,
+        status=ConditionStatus.TRUE,
+        reason="VerificationEscalated",
+        message="; ".join(escalated)[:4096],
+        generation=generation,
+        now=from_seconds(time.time()),
+    )
+    context.kube.patch_diagnosis_status(
+        namespace=namespace, name=name, status={"conditions": [c.to_wire() for c in conditions]}
+    )
 
 
 def _parsed(status: Any) -> DiagnosisStatus | None:
@@ -347,34 +234,26 @@ def follow_remediations(
         )
     except LedgerUnavailable as error:
         raise kopf.TemporaryError(str(error), delay=TICK) from error
-    cluster = _ports(context)[0]
-    ref = DiagnosisRef(namespace=namespace, name=name, uid=uid, annotations=annotations)
-    record = _recorder(context, namespace=namespace, name=name)
-    items = lift_due(
-        diagnosis=ref, remediations=items, cluster=cluster, now=time.time(), record=record
-    )
     snapshot = parsed.policy_snapshot
-    if snapshot is not None:
-        with action_ports(context, policy=snapshot.spec, namespace=namespace) as ports:
-            items = expire_rules(
-                diagnosis=ref,
-                remediations=items,
-                traffic=ports.traffic,
-                cluster=cluster,
-                now=time.time(),
-                record=record,
-            )
     symptom = plain(spec).get("symptom") or {}
-    verify_due(
-        context=context,
-        namespace=namespace,
-        name=name,
-        diagnosis=ref,
-        status=parsed,
-        symptom_component=symptom.get("component") if isinstance(symptom, dict) else None,
+    followed = follow_through(
+        diagnosis=DiagnosisRef(namespace=namespace, name=name, uid=uid, annotations=annotations),
+        policy=snapshot.spec if snapshot is not None else None,
         remediations=items,
-        generation=int(meta.get("generation") or 0),
+        symptom_component=symptom.get("component") if isinstance(symptom, dict) else None,
+        connections=_connections(context, namespace=namespace),
+        record=_recorder(context, namespace=namespace, name=name),
+        clock=time.time,
     )
+    if followed.escalated:
+        _escalate(
+            context,
+            namespace=namespace,
+            name=name,
+            status=parsed,
+            escalated=followed.escalated,
+            generation=int(meta.get("generation") or 0),
+        )
 
 
 @kopf.on.delete(API_GROUP, API_VERSION, DIAGNOSIS_PLURAL, optional=True)
@@ -392,25 +271,11 @@ def lift_on_delete(
     parsed = _parsed(status)
     if parsed is None or not parsed.remediations:
         return
-    cluster = _ports(context)[0]
-    ref = DiagnosisRef(namespace=namespace, name=name, uid=str(meta.get("uid") or ""))
-    lift_due(
-        diagnosis=ref,
-        remediations=parsed.remediations,
-        cluster=cluster,
-        now=time.time(),
-        record=lambda _items: None,  # the Diagnosis is going away
-        resolved=True,
-    )
     snapshot = parsed.policy_snapshot
-    if snapshot is not None:
-        with action_ports(context, policy=snapshot.spec, namespace=namespace) as ports:
-            expire_rules(
-                diagnosis=ref,
-                remediations=parsed.remediations,
-                traffic=ports.traffic,
-                cluster=cluster,
-                now=time.time(),
-                record=lambda _items: None,
-                resolved=True,
-            )
+    let_go(
+        diagnosis=DiagnosisRef(namespace=namespace, name=name, uid=str(meta.get("uid") or "")),
+        policy=snapshot.spec if snapshot is not None else None,
+        remediations=parsed.remediations,
+        connections=_connections(context, namespace=namespace),
+        clock=time.time,
+    )

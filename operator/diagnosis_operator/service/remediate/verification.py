@@ -1,7 +1,7 @@
 """Look again after an action: count the signals that made the diagnosis, before and after.
 
 ``checks_for`` builds the ``SignalCheck``s of one applied remediation for
-``service.execute.follow_up``:
+``service.remediate.aftercare.follow_up``:
 
 * the log signals ``core.remedy.rechecks_for`` selects, counted through the live
   ``LogSource`` over equal spans just before and since the action (a query that
@@ -34,8 +34,8 @@ from diagnosis_operator.core.remediation.verify import Better, SignalCheck
 from diagnosis_operator.models.signals import Window
 from diagnosis_operator.models.topology import Topology
 from diagnosis_operator.ports import LogSource, MySQLAdmin
-from diagnosis_operator.service.remediate.execute import EXECUTOR_PARAM, PortUnavailable
 from diagnosis_operator.service.remediate.mysql_kill import select_kill
+from diagnosis_operator.service.remediate.run import EXECUTOR_PARAM, PortUnavailable
 
 STEP = 60.0
 
@@ -81,51 +81,77 @@ def checks_for(
     checks: list[SignalCheck] = []
     windows = recheck_windows(acted_at=at, now=now)
     if logs is not None and windows is not None:
-        before_window, after_window = windows
-        rechecks = rechecks_for(
-            action=item.action,
-            target=item.target,
-            params=item.params,
-            topology=topology,
-            symptom_component=symptom_component,
-        )
-        before: dict[str, float | None] = {}
-        after: dict[str, float | None] = {}
-        for recheck in rechecks:
-            for window, into in ((before_window, before), (after_window, after)):
-                try:
-                    into[recheck.name] = _count(
-                        logs,
-                        selector=recheck.selector,
-                        line_filter=recheck.line_filter,
-                        window=window,
-                    )
-                except Exception:  # no data is an unknown verdict, not a crash
-                    into[recheck.name] = None
         checks.extend(
-            signal_checks(rechecks=rechecks, before=before, after=after, span=after_window.duration)
+            _log_checks(
+                item=item,
+                topology=topology,
+                symptom_component=symptom_component,
+                logs=logs,
+                windows=windows,
+            )
         )
     if item.action is RemediationAction.KILL_MYSQL_QUERIES and mysql is not None:
-        killed = sum(1 for record in _executor(item).get("audit") or [] if record.get("executed"))
-        still: float | None
-        try:
-            policy = kill_policy_for(policy=kill_spec, proposal=item.params)
-            still = float(
-                len(
-                    select_kill(
-                        admin=mysql(item.target), policy=policy, component=item.target
-                    ).action.victims
+        checks.append(_kill_check(item=item, mysql=mysql, kill_spec=kill_spec))
+    return checks
+
+
+def _log_checks(
+    *,
+    item: RemediationStatus,
+    topology: Topology,
+    symptom_component: str | None,
+    logs: LogSource,
+    windows: tuple[Window, Window],
+) -> tuple[SignalCheck, ...]:
+    """The log signals of the diagnosis, counted just before and since the action."""
+    before_window, after_window = windows
+    rechecks = rechecks_for(
+        action=item.action,
+        target=item.target,
+        params=item.params,
+        topology=topology,
+        symptom_component=symptom_component,
+    )
+    before: dict[str, float | None] = {}
+    after: dict[str, float | None] = {}
+    for recheck in rechecks:
+        for window, into in ((before_window, before), (after_window, after)):
+            try:
+                into[recheck.name] = _count(
+                    logs,
+                    selector=recheck.selector,
+                    line_filter=recheck.line_filter,
+                    window=window,
                 )
-            )
-        except (PortUnavailable, ValueError, RuntimeError, OSError):
-            still = None
-        checks.append(
-            SignalCheck(
-                name=f"threads of {item.target} matching the kill options",
-                before=float(killed),
-                after=still,
-                better=Better.LOWER,
-                healthy=0.0,
+            except Exception:  # no data is an unknown verdict, not a crash
+                into[recheck.name] = None
+    return signal_checks(rechecks=rechecks, before=before, after=after, span=after_window.duration)
+
+
+def _kill_check(
+    *,
+    item: RemediationStatus,
+    mysql: Callable[[str], MySQLAdmin],
+    kill_spec: KillMysqlQueriesPolicy,
+) -> SignalCheck:
+    """Threads still matching the kill options now, against how many were killed."""
+    killed = sum(1 for record in _executor(item).get("audit") or [] if record.get("executed"))
+    still: float | None
+    try:
+        policy = kill_policy_for(policy=kill_spec, proposal=item.params)
+        still = float(
+            len(
+                select_kill(
+                    admin=mysql(item.target), policy=policy, component=item.target
+                ).action.victims
             )
         )
-    return checks
+    except (PortUnavailable, ValueError, RuntimeError, OSError):
+        still = None
+    return SignalCheck(
+        name=f"threads of {item.target} matching the kill options",
+        before=float(killed),
+        after=still,
+        better=Better.LOWER,
+        healthy=0.0,
+    )

@@ -1,0 +1,188 @@
+"""The executor's work on a finished Diagnosis, tick after tick, and when it is deleted.
+
+``follow_through`` lifts the quarantines and removes the client rules that are
+due, then verifies the applied actions whose time has come (``verify_due``):
+keep, roll back or escalate.  ``let_go`` lifts and removes everything a deleted
+Diagnosis still holds.  The world is reached through ``Connections``: the
+cluster, the live logs and the action ports, the last two built only when used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from diagnosis_operator.api import DiagnosisPolicySpec, RemediationStatus, parse_duration
+from diagnosis_operator.ports import Cluster, LogSource
+from diagnosis_operator.service.remediate.aftercare import (
+    Record,
+    awaits_verification,
+    expire_rules,
+    follow_up,
+    lift_due,
+)
+from diagnosis_operator.service.remediate.run import EXECUTOR_PARAM, ActionPorts, DiagnosisRef
+from diagnosis_operator.service.remediate.verification import checks_for, is_due
+
+
+@dataclass(frozen=True)
+class Connections:
+    """How the aftercare reaches the world; a policy's action ports and logs built on use."""
+
+    cluster: Cluster
+    actions: Callable[[DiagnosisPolicySpec], AbstractContextManager[ActionPorts]]
+    logs: Callable[[DiagnosisPolicySpec], LogSource | None] = lambda _policy: None
+
+
+@dataclass(frozen=True)
+class Followed:
+    """The remediations after a tick, and the escalations its verification asked for."""
+
+    items: list[RemediationStatus]
+    escalated: list[str] = field(default_factory=list)
+
+
+def follow_through(
+    *,
+    diagnosis: DiagnosisRef,
+    policy: DiagnosisPolicySpec | None,
+    remediations: Sequence[RemediationStatus],
+    symptom_component: str | None,
+    connections: Connections,
+    record: Record,
+    clock: Callable[[], float],
+) -> Followed:
+    """Lift what is due, remove expired rules, verify what is due (module docstring)."""
+    items = lift_due(
+        diagnosis=diagnosis,
+        remediations=remediations,
+        cluster=connections.cluster,
+        now=clock(),
+        record=record,
+    )
+    if policy is None:
+        return Followed(items=items)
+    with connections.actions(policy) as ports:
+        items = expire_rules(
+            diagnosis=diagnosis,
+            remediations=items,
+            traffic=ports.traffic,
+            cluster=connections.cluster,
+            now=clock(),
+            record=record,
+        )
+    return verify_due(
+        diagnosis=diagnosis,
+        policy=policy,
+        remediations=items,
+        symptom_component=symptom_component,
+        connections=connections,
+        record=record,
+        now=clock(),
+    )
+
+
+def let_go(
+    *,
+    diagnosis: DiagnosisRef,
+    policy: DiagnosisPolicySpec | None,
+    remediations: Sequence[RemediationStatus],
+    connections: Connections,
+    clock: Callable[[], float],
+) -> None:
+    """Lift the quarantines and remove the client rules of a Diagnosis going away."""
+    lift_due(
+        diagnosis=diagnosis,
+        remediations=remediations,
+        cluster=connections.cluster,
+        now=clock(),
+        record=lambda _items: None,  # the Diagnosis is going away
+        resolved=True,
+    )
+    if policy is None:
+        return
+    with connections.actions(policy) as ports:
+        expire_rules(
+            diagnosis=diagnosis,
+            remediations=remediations,
+            traffic=ports.traffic,
+            cluster=connections.cluster,
+            now=clock(),
+            record=lambda _items: None,
+            resolved=True,
+        )
+
+
+def verify_due(
+    *,
+    diagnosis: DiagnosisRef,
+    policy: DiagnosisPolicySpec,
+    remediations: list[RemediationStatus],
+    symptom_component: str | None,
+    connections: Connections,
+    record: Record,
+    now: float,
+) -> Followed:
+    """Verify the applied actions whose time has come; say which ones escalate."""
+    if not any(awaits_verification(item) for item in remediations):
+        return Followed(items=remediations)
+    settings = policy.remediation.verification
+    if not settings.enabled:
+        items = _verification_skipped(remediations)
+        record(items)
+        return Followed(items=items)
+    after = parse_duration(settings.after)
+
+    def due(item: RemediationStatus) -> bool:
+        return is_due(item=item, now=now, after_seconds=after)
+
+    if not any(awaits_verification(item) and due(item) for item in remediations):
+        return Followed(items=remediations)
+    topology = policy.to_topology()
+    logs = connections.logs(policy)
+    with connections.actions(policy) as ports:
+        items = follow_up(
+            diagnosis=diagnosis,
+            remediations=remediations,
+            checks=lambda item: checks_for(
+                item=item,
+                topology=topology,
+                symptom_component=symptom_component,
+                logs=logs,
+                mysql=ports.mysql,
+                kill_spec=policy.remediation.kill_mysql_queries,
+                now=now,
+            ),
+            cluster=connections.cluster,
+            now=now,
+            record=record,
+            min_improvement=settings.min_improvement,
+            traffic=ports.traffic,
+            due=due,
+        )
+    return Followed(items=items, escalated=escalations(items))
+
+
+def _verification_skipped(remediations: Sequence[RemediationStatus]) -> list[RemediationStatus]:
+    """Every remediation awaiting verification marked as not verified (disabled).  Pure."""
+    items = list(remediations)
+    for index, item in enumerate(items):
+        if awaits_verification(item):
+            params = dict(item.params)
+            executor = dict(params.get(EXECUTOR_PARAM) or {})
+            executor["verification"] = {"outcome": "skipped", "summary": "disabled by policy"}
+            params[EXECUTOR_PARAM] = executor
+            items[index] = item.model_copy(update={"params": params})
+    return items
+
+
+def escalations(items: Sequence[RemediationStatus]) -> list[str]:
+    """``action target: summary`` of each remediation whose verification escalated.  Pure."""
+    found: list[str] = []
+    for item in items:
+        verdict: Any = (item.params.get(EXECUTOR_PARAM) or {}).get("verification")
+        if isinstance(verdict, dict) and verdict.get("followUp") == "escalate":
+            found.append(f"{item.action.value} {item.target}: {verdict.get('summary', '')}")
+    return found
