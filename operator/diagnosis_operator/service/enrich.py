@@ -179,7 +179,7 @@ class _Asking:
 
 
 def _explain_task(
-    asking: _Asking, mysql: MySQLAdmin, statements: Sequence[core.SlowStatement]
+    asking: _Asking, *, mysql: MySQLAdmin, statements: Sequence[core.SlowStatement]
 ) -> _Task:
     def task() -> None:
         try:
@@ -284,7 +284,7 @@ def enrich_diagnosis(
     tasks: list[_Task] = []
     if mysql is not None:
         if explainable:
-            tasks.append(_explain_task(asking, mysql, explainable))
+            tasks.append(_explain_task(asking, mysql=mysql, statements=explainable))
         elif close_probes:
             _close(mysql)
     if redis is not None:

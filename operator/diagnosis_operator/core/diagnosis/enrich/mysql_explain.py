@@ -70,7 +70,7 @@ _Read = tuple[ExplainRow, TableRef | None]
 
 
 def _split_rows(
-    observation: ExplainObservation, tables: Sequence[TableRef], thresholds: EnrichThresholds
+    observation: ExplainObservation, *, tables: Sequence[TableRef], thresholds: EnrichThresholds
 ) -> tuple[list[_Read], list[_Read]]:
     """The plan's rows that scan a large table in full, and those read through an index."""
     scanned: list[_Read] = []
@@ -96,7 +96,7 @@ class _Statement:
 
 
 def _scan_advice(
-    row: ExplainRow, ref: TableRef | None, statement: _Statement
+    row: ExplainRow, ref: TableRef | None, *, statement: _Statement
 ) -> tuple[str, str | None]:
     """What one full scan shows, and the advice for it (None: nothing to advise)."""
     name = ref.name if ref else (row.table or "?")
@@ -172,12 +172,12 @@ def explain_findings(
         tables=table_references(statement),
         filters=filter_columns(statement),
     )
-    scanned, indexed = _split_rows(observation, about.tables, thresholds)
+    scanned, indexed = _split_rows(observation, tables=about.tables, thresholds=thresholds)
     recommendations: list[Recommendation] = []
     answered = {ref for _, ref in scanned if ref is not None}
     parts: list[str] = []
     for row, ref in scanned:
-        part, advice = _scan_advice(row, ref, about)
+        part, advice = _scan_advice(row, ref, statement=about)
         parts.append(part)
         if advice is not None:
             recommendations.append(

@@ -181,7 +181,7 @@ def _metric_items(ev: ComponentEvidence) -> list[Evidence]:
 
 
 def _component_evidence(
-    name: str, ev: ComponentEvidence, affected: Sequence[AffectedFinding]
+    name: str, ev: ComponentEvidence, *, affected: Sequence[AffectedFinding]
 ) -> list[Evidence]:
     items = [
         _log_evidence(name, category, first, count)
@@ -211,7 +211,7 @@ def evidence_chain(
     for name in chain_order(topology=topology, candidates=candidates):
         ev = evidence.get(name)
         if ev is not None:
-            items += _component_evidence(name, ev, affected)
+            items += _component_evidence(name, ev, affected=affected)
     for client in clients:
         items.append(
             Evidence(

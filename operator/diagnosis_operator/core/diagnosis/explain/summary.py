@@ -48,6 +48,7 @@ def _root_sentence(root: str, ev: ComponentEvidence | None) -> str:
 
 
 def _followers(
+    *,
     candidates: Sequence[Candidate],
     affected: Sequence[AffectedFinding],
     clients: Sequence[AbusiveClient],
@@ -98,7 +99,7 @@ def summary(
         return f"Abusive client traffic caused the incident{seen_at}: {lead}. Affected: {victims}."
     root = root_cause.component
     text = _root_sentence(root, evidence.get(root))
-    text += _followers(candidates, affected, clients)
+    text += _followers(candidates=candidates, affected=affected, clients=clients)
     if symptom:
         text += f" Symptom{seen_at}."
     return text
