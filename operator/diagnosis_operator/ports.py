@@ -309,3 +309,30 @@ class RedisProbe(Protocol):
     def latency_latest(self) -> tuple[LatencyEvent, ...]: ...
 
     def key_sizes(self, *, keys: Sequence[str]) -> tuple[KeySize, ...]: ...
+
+
+class EnrichmentOptions(Protocol):
+    """How much the enrichment asks (``entrypoints.enrichment.EnrichmentSettings`` is one).
+
+    ``mysql_component`` limits EXPLAIN to the statements of that component's evidence
+    (None: any component's); ``redis_component`` names the component the Redis
+    observations are about; ``timeout_seconds`` is the budget of the whole step.
+    """
+
+    @property
+    def mysql_component(self) -> str | None: ...
+
+    @property
+    def redis_component(self) -> str: ...
+
+    @property
+    def timeout_seconds(self) -> float: ...
+
+    @property
+    def max_statements(self) -> int: ...
+
+    @property
+    def slowlog_limit(self) -> int: ...
+
+    @property
+    def max_keys_sized(self) -> int: ...

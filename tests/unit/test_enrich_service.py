@@ -8,16 +8,13 @@ from dataclasses import dataclass, replace
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from diagnosis_operator.entrypoints.bootstrap import make_enricher
+from diagnosis_operator.entrypoints.enrichment import EnrichmentSettings, mysql_settings_from_url
 from diagnosis_operator.models.actions import ExplainRow
 from diagnosis_operator.models.findings import DiagnosisResult, Evidence, EvidenceSource, RootCause
 from diagnosis_operator.models.observations import KeySize, RedisInfo, SlowlogEntry
 from diagnosis_operator.models.signals import Window
-from diagnosis_operator.service.enrich import (
-    EnrichmentSettings,
-    enrich_diagnosis,
-    make_enricher,
-    mysql_settings_from_url,
-)
+from diagnosis_operator.service.enrich import enrich_diagnosis
 from tests.fakes.mysql import FakeMySQLAdmin
 from tests.fakes.redis import FakeRedisProbe
 

@@ -23,16 +23,11 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-
-from diagnosis_operator.adapters.mysql import MySQLConnectionSettings, PyMySQLAdmin
-from diagnosis_operator.adapters.redis import RedisAdapter, describe_url
 from diagnosis_operator.core.diagnosis import enrich as core
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.models.observations import (
@@ -44,78 +39,7 @@ from diagnosis_operator.models.observations import (
     SlowlogEntry,
 )
 from diagnosis_operator.models.sqltext import NotASelect, validated_select
-from diagnosis_operator.ports import MySQLAdmin, RedisProbe
-
-REDIS_SCHEMES = ("redis", "rediss", "unix")
-
-
-class EnrichmentSettings(BaseModel):
-    """Where to ask directly, and how much.  Every source is optional."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    mysql: MySQLConnectionSettings | None = None
-    # Explain only the statements of this component's evidence (None: any component's).
-    mysql_component: str | None = None
-    redis_url: SecretStr | None = None  # may carry a password
-    redis_component: str = "redis"
-    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
-    max_statements: Annotated[int, Field(ge=1, le=20)] = 5
-    slowlog_limit: Annotated[int, Field(ge=1, le=1024)] = 128
-    max_keys_sized: Annotated[int, Field(ge=0, le=50)] = 10
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            scheme = urllib.parse.urlsplit(value.get_secret_value()).scheme
-            if scheme not in REDIS_SCHEMES:
-                raise ValueError(
-                    f"redis URL scheme must be one of {', '.join(REDIS_SCHEMES)}, not {scheme!r}"
-                )
-        return value
-
-    @property
-    def configured(self) -> bool:
-        return self.mysql is not None or self.redis_url is not None
-
-
-def mysql_settings_from_url(*, url: str, password: str | None = None) -> MySQLConnectionSettings:
-    """``MySQLConnectionSettings`` from ``mysql://user[:password]@host[:port][/database]``.  Pure.
-
-    ``password`` (e.g. from an environment variable) wins over one in the URL, so
-    that no password needs to appear on a command line.  Errors say what is wrong
-    and never echo the password.
-    """
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("mysql", "mariadb"):
-        raise ValueError(f"MySQL URL must start with mysql:// or mariadb://, not {parts.scheme!r}")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError("MySQL URL: the port is not a number in 1..65535") from None
-    if not parts.hostname or not parts.username:
-        raise ValueError("MySQL URL must name a user and a host: mysql://user@host:3306/db")
-    secret = password if password is not None else parts.password
-    if secret is None:
-        raise ValueError("MySQL URL: no password (give it in the URL or separately)")
-    fields: dict[str, Any] = {
-        "host": parts.hostname,
-        "user": urllib.parse.unquote(parts.username),
-        "password": urllib.parse.unquote(secret) if password is None else secret,
-    }
-    if port is not None:
-        fields["port"] = port
-    database = urllib.parse.unquote(parts.path.lstrip("/"))
-    if database:
-        fields["database"] = database
-    try:
-        return MySQLConnectionSettings(**fields)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
-        raise ValueError(f"MySQL URL: {problems}") from None
+from diagnosis_operator.ports import EnrichmentOptions, MySQLAdmin, RedisProbe
 
 
 @dataclass
@@ -186,7 +110,7 @@ def _explain_all(
 def _observe_redis(
     *,
     redis: RedisProbe,
-    settings: EnrichmentSettings,
+    settings: EnrichmentOptions,
     result: DiagnosisResult,
     gathered: _Gathered,
     deadline: float,
@@ -239,10 +163,94 @@ def _observe_redis(
         )
 
 
+_Task = tuple[str, Callable[[], None]]
+
+
+@dataclass(frozen=True)
+class _Asking:
+    """One run of the step: what it asks, within which budget, and whether it closes probes."""
+
+    result: DiagnosisResult
+    settings: EnrichmentOptions
+    gathered: _Gathered
+    deadline: float
+    clock: Callable[[], float]
+    close_probes: bool
+
+
+def _explain_task(
+    asking: _Asking, *, mysql: MySQLAdmin, statements: Sequence[core.SlowStatement]
+) -> _Task:
+    def task() -> None:
+        try:
+            _explain_all(
+                mysql=mysql,
+                statements=statements,
+                gathered=asking.gathered,
+                deadline=asking.deadline,
+                clock=asking.clock,
+            )
+        finally:
+            if asking.close_probes:
+                _close(mysql)
+
+    return ("EXPLAIN of the slow statements", task)
+
+
+def _redis_task(asking: _Asking, redis: RedisProbe) -> _Task:
+    def task() -> None:
+        try:
+            _observe_redis(
+                redis=redis,
+                settings=asking.settings,
+                result=asking.result,
+                gathered=asking.gathered,
+                deadline=asking.deadline,
+                clock=asking.clock,
+            )
+        finally:
+            if asking.close_probes:
+                _close(redis)
+
+    return (f"redis {redis.describe()}", task)
+
+
+def _run(tasks: Sequence[_Task], asking: _Asking) -> None:
+    """Run the tasks in parallel until done or the budget is spent; stragglers become notes."""
+    gathered = asking.gathered
+    pool = ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="enrich")
+    futures: dict[Future[None], str] = {pool.submit(task): what for what, task in tasks}
+    try:
+        done, pending = wait(futures, timeout=max(0.0, asking.deadline - asking.clock()))
+        for future in done:
+            error = future.exception()
+            if error is not None:
+                gathered.note(f"{futures[future]} failed: {error}")
+        for future in pending:
+            gathered.note(
+                f"{futures[future]} did not finish within {asking.settings.timeout_seconds:g} s; "
+                "kept what it answered before"
+            )
+    finally:
+        # Never wait for a straggler: its socket timeout ends it, bounded by the budget.
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _slow_statements(
+    *, result: DiagnosisResult, settings: EnrichmentOptions, mysql: MySQLAdmin | None
+) -> tuple[core.SlowStatement, ...]:
+    """The slow statements to explain (none when MySQL is not asked)."""
+    if mysql is None:
+        return ()
+    return core.slow_statements(
+        result=result, component=settings.mysql_component, limit=settings.max_statements
+    )
+
+
 def enrich_diagnosis(
     *,
     result: DiagnosisResult,
-    settings: EnrichmentSettings,
+    settings: EnrichmentOptions,
     mysql: MySQLAdmin | None = None,
     redis: RedisProbe | None = None,
     thresholds: core.EnrichThresholds = core.DEFAULT_THRESHOLDS,
@@ -255,13 +263,7 @@ def enrich_diagnosis(
     ``close_probes`` each probe is closed by the worker that used it, once done,
     so that a probe still waiting on its socket never delays the answer.
     """
-    statements = (
-        core.slow_statements(
-            result=result, component=settings.mysql_component, limit=settings.max_statements
-        )
-        if mysql is not None
-        else ()
-    )
+    statements = _slow_statements(result=result, settings=settings, mysql=mysql)
     explainable = [s for s in statements if s.explainable]
     gathered = _Gathered(refused=[s for s in statements if not s.explainable])
     if not explainable and redis is None:
@@ -271,61 +273,23 @@ def enrich_diagnosis(
             return result
         return core.enrich(result=result, refused=gathered.refused, thresholds=thresholds)
 
-    deadline = clock() + settings.timeout_seconds
-    tasks: list[tuple[str, Callable[[], None]]] = []
+    asking = _Asking(
+        result=result,
+        settings=settings,
+        gathered=gathered,
+        deadline=clock() + settings.timeout_seconds,
+        clock=clock,
+        close_probes=close_probes,
+    )
+    tasks: list[_Task] = []
     if mysql is not None:
-
-        def explain_task() -> None:
-            try:
-                _explain_all(
-                    mysql=mysql,
-                    statements=explainable,
-                    gathered=gathered,
-                    deadline=deadline,
-                    clock=clock,
-                )
-            finally:
-                if close_probes:
-                    _close(mysql)
-
         if explainable:
-            tasks.append(("EXPLAIN of the slow statements", explain_task))
+            tasks.append(_explain_task(asking, mysql=mysql, statements=explainable))
         elif close_probes:
             _close(mysql)
     if redis is not None:
-
-        def redis_task() -> None:
-            try:
-                _observe_redis(
-                    redis=redis,
-                    settings=settings,
-                    result=result,
-                    gathered=gathered,
-                    deadline=deadline,
-                    clock=clock,
-                )
-            finally:
-                if close_probes:
-                    _close(redis)
-
-        tasks.append((f"redis {redis.describe()}", redis_task))
-
-    pool = ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="enrich")
-    futures: dict[Future[None], str] = {pool.submit(task): what for what, task in tasks}
-    try:
-        done, pending = wait(futures, timeout=max(0.0, deadline - clock()))
-        for future in done:
-            error = future.exception()
-            if error is not None:
-                gathered.note(f"{futures[future]} failed: {error}")
-        for future in pending:
-            gathered.note(
-                f"{futures[future]} did not finish within {settings.timeout_seconds:g} s; "
-                "kept what it answered before"
-            )
-    finally:
-        # Never wait for a straggler: its socket timeout ends it, bounded by the budget.
-        pool.shutdown(wait=False, cancel_futures=True)
+        tasks.append(_redis_task(asking, redis))
+    _run(tasks, asking)
 
     with gathered.lock:
         explains = tuple(gathered.explains)
@@ -340,54 +304,3 @@ def enrich_diagnosis(
         notes=notes,
         thresholds=thresholds,
     )
-
-
-def make_enricher(
-    *,
-    settings: EnrichmentSettings,
-    thresholds: core.EnrichThresholds = core.DEFAULT_THRESHOLDS,
-) -> Callable[[DiagnosisResult], DiagnosisResult]:
-    """A ``result -> result`` step asking the configured servers (identity if none is).
-
-    Connections are opened per call and closed after it, with socket timeouts no
-    longer than the time budget.
-    """
-
-    def run(result: DiagnosisResult) -> DiagnosisResult:
-        if not settings.configured:
-            return result
-        budget = settings.timeout_seconds
-        mysql: PyMySQLAdmin | None = None
-        redis: RedisAdapter | None = None
-        if settings.mysql is not None:
-            bounded = settings.mysql.model_copy(
-                update={
-                    "connect_timeout": min(settings.mysql.connect_timeout, budget),
-                    "read_timeout": min(settings.mysql.read_timeout, budget),
-                }
-            )
-            mysql = PyMySQLAdmin(settings=bounded, name=settings.mysql_component or "mysql")
-        if settings.redis_url is not None:
-            redis = RedisAdapter(
-                url=settings.redis_url.get_secret_value(), timeout=min(5.0, budget)
-            )
-        return enrich_diagnosis(
-            result=result,
-            settings=settings,
-            mysql=mysql,
-            redis=redis,
-            thresholds=thresholds,
-            close_probes=True,
-        )
-
-    return run
-
-
-def describe(settings: EnrichmentSettings) -> str:
-    """What will be asked, for logs: servers without credentials."""
-    parts = []
-    if settings.mysql is not None:
-        parts.append(f"mysql {settings.mysql.describe()}")
-    if settings.redis_url is not None:
-        parts.append(f"redis {describe_url(settings.redis_url.get_secret_value())}")
-    return ", ".join(parts) or "nothing"

@@ -31,6 +31,7 @@ from diagnosis_operator.adapters.mysql import (
     PyMySQLAdmin,
     settings_from_secret_data,
 )
+from diagnosis_operator.adapters.redis import RedisAdapter
 from diagnosis_operator.adapters.traffic.envoy_gateway import EnvoyGatewayBackend, PolicyTarget
 from diagnosis_operator.adapters.traffic.istio import IstioBackend
 from diagnosis_operator.adapters.traffic.nginx import ConfigMapSink, NginxBackend
@@ -42,10 +43,12 @@ from diagnosis_operator.api import (
     TrafficProvider,
     TrafficTargetRef,
 )
+from diagnosis_operator.core.diagnosis.enrich import DEFAULT_THRESHOLDS, EnrichThresholds
 from diagnosis_operator.core.remediation.ledger import GlobalBudget
+from diagnosis_operator.entrypoints.enrichment import EnrichmentSettings
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.ports import MySQLAdmin, ObjectStore, TrafficPolicyBackend
-from diagnosis_operator.service.enrich import EnrichmentSettings, make_enricher
+from diagnosis_operator.service.enrich import enrich_diagnosis
 from diagnosis_operator.service.remediate import (
     ActionPorts,
     DrainMethod,
@@ -284,3 +287,48 @@ def action_ports(
         yield ActionPorts(mysql=mysql, traffic=traffic)
     finally:
         mysql.close()
+
+
+# --------------------------------------------------------------------- enrichment probes
+# (the direct-observation adapters, built here; moved from service/enrich.py)
+
+
+def make_enricher(
+    *,
+    settings: EnrichmentSettings,
+    thresholds: EnrichThresholds = DEFAULT_THRESHOLDS,
+) -> Callable[[DiagnosisResult], DiagnosisResult]:
+    """A ``result -> result`` step asking the configured servers (identity if none is).
+
+    Connections are opened per call and closed after it, with socket timeouts no
+    longer than the time budget.
+    """
+
+    def run(result: DiagnosisResult) -> DiagnosisResult:
+        if not settings.configured:
+            return result
+        budget = settings.timeout_seconds
+        mysql: PyMySQLAdmin | None = None
+        redis: RedisAdapter | None = None
+        if settings.mysql is not None:
+            bounded = settings.mysql.model_copy(
+                update={
+                    "connect_timeout": min(settings.mysql.connect_timeout, budget),
+                    "read_timeout": min(settings.mysql.read_timeout, budget),
+                }
+            )
+            mysql = PyMySQLAdmin(settings=bounded, name=settings.mysql_component or "mysql")
+        if settings.redis_url is not None:
+            redis = RedisAdapter(
+                url=settings.redis_url.get_secret_value(), timeout=min(5.0, budget)
+            )
+        return enrich_diagnosis(
+            result=result,
+            settings=settings,
+            mysql=mysql,
+            redis=redis,
+            thresholds=thresholds,
+            close_probes=True,
+        )
+
+    return run

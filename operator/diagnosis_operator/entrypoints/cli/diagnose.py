@@ -35,7 +35,7 @@ from diagnosis_operator.models.bundle import Bundle, LoadProgress
 from diagnosis_operator.models.findings import DiagnosisResult
 
 if TYPE_CHECKING:
-    from diagnosis_operator.service.enrich import EnrichmentSettings
+    from diagnosis_operator.entrypoints.enrichment import EnrichmentSettings
 
 FORMATS = ("json", "markdown", "html")
 MYSQL_PASSWORD_ENV = "DIAGNOSIS_MYSQL_PASSWORD"  # noqa: S105 (a variable name)
@@ -120,7 +120,10 @@ def enrichment_settings(
     """
     from pydantic import SecretStr, ValidationError
 
-    from diagnosis_operator.service.enrich import EnrichmentSettings, mysql_settings_from_url
+    from diagnosis_operator.entrypoints.enrichment import (
+        EnrichmentSettings,
+        mysql_settings_from_url,
+    )
 
     env = dict(os.environ) if environ is None else environ
     mysql = None
@@ -179,7 +182,7 @@ def diagnose_bundle(
 ) -> DiagnosisResult:
     """Load a bundle and diagnose it in-process (raises ``BundleError`` for bad bundles).
 
-    ``enrich`` (e.g. ``service.enrich.make_enricher``) asks servers directly afterwards.
+    ``enrich`` (e.g. ``entrypoints.bootstrap.make_enricher``) asks servers directly afterwards.
     """
     from diagnosis_operator.adapters.bundle.files import BundleSource, load_bundle
     from diagnosis_operator.service.diagnose import run_diagnosis
@@ -230,7 +233,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(error))
     enrich = None
     if settings.configured:
-        from diagnosis_operator.service.enrich import describe, make_enricher
+        from diagnosis_operator.entrypoints.bootstrap import make_enricher
+        from diagnosis_operator.entrypoints.enrichment import describe
 
         say(f"enrichment: asking {describe(settings)} (at most {settings.timeout_seconds:g} s)")
         enrich = make_enricher(settings=settings)

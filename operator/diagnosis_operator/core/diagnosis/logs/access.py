@@ -1,0 +1,180 @@
+"""Access lines (combined text, JSON, Envoy): client, request, status, latency.  Pure."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from diagnosis_operator.core.diagnosis.logs._fields import (
+    IP,
+    first_field,
+    json_object,
+    split_request,
+    to_seconds,
+)
+from diagnosis_operator.core.diagnosis.logs.model import AccessRecord, LogCategory, LogEvent
+
+_ACCESS_TEXT = re.compile(
+    r"^(?P<client>[0-9A-Fa-f.:]{3,45}) \S+ \S+ \[[^\]]*\] \"(?P<request>[^\"]*)\" "
+    r"(?P<status>\d{3}) "
+    r"\S+(?: \"[^\"]*\" \"(?P<agent>[^\"]*)\")?"
+)
+_LATENCY_FIELD = re.compile(
+    r"\b(?:rt|request_time|upstream_response_time|urt|upstream_time|latency|duration|elapsed|response_time)"
+    r"[\"']?\s*[:=]\s*\"?(\d+(?:\.\d+)?)\s*(ms|s)?",
+    re.IGNORECASE,
+)
+_UPSTREAM_FIELD = re.compile(
+    r"(?:upstream(?:_addr)?|ua|backend|upstream_host)[\"']?\s*[:=]\s*\"?(?:https?://)?"
+    r"([\w.-]+:\d{2,5}|" + IP + r")",
+    re.IGNORECASE,
+)
+_HOST_PORT = re.compile(rf"\b({IP}:\d{{2,5}})\b")
+_JSON_CLIENT_KEYS = ("remote_addr", "client_ip", "clientip", "remote_ip", "client", "src_ip", "ip")
+_JSON_STATUS_KEYS = ("status", "code", "status_code", "response_code")
+_JSON_AGENT_KEYS = ("http_user_agent", "user_agent", "agent", "ua")
+_JSON_UPSTREAM_KEYS = ("upstream_addr", "upstream", "backend", "upstream_host")
+_JSON_LATENCY_KEYS = (
+    "request_time",
+    "upstream_response_time",
+    "latency",
+    "duration",
+    "rt",
+    "elapsed",
+)
+
+
+def parse_access(line: str) -> AccessRecord | None:
+    """Pure: client, request, status, agent, latency and upstream of an access line."""
+    obj = json_object(line)
+    if obj is not None:
+        return _parse_access_json(obj)
+    match = _ACCESS_TEXT.search(line)
+    if not match:
+        return _parse_access_bracketed(line)
+    method, path = split_request(match.group("request"))
+    return AccessRecord(
+        client=match.group("client"),
+        method=method,
+        path=path,
+        status=int(match.group("status")),
+        agent=match.group("agent"),
+        latency=latency_of(line[match.end() :]),
+        upstream=upstream_of(line[match.end() :], exclude=match.group("client")),
+    )
+
+
+_ACCESS_BRACKETED = re.compile(
+    r"^\[[^\]]*\] \"(?P<request>[^\"]*)\" (?P<status>\d{3}) (?P<fields>[^\"]*)(?P<quoted>.*)$"
+)
+_QUOTED = re.compile(r"\"([^\"]*)\"")
+_HOST_AND_PORT = re.compile(r"^\[?[\w.:-]+\]?:\d{2,5}$")
+
+
+def _address_list_head(text: str) -> str | None:
+    """The first address of an ``X-Forwarded-For``-like list, when it is an IP address."""
+    head = text.split(",", 1)[0].strip()
+    try:
+        ipaddress.ip_address(head)
+    except ValueError:
+        return None
+    return head
+
+
+def _parse_access_bracketed(line: str) -> AccessRecord | None:
+    """Envoy-style access lines: ``[time] "request" status fields... "client" "agent" ...``.
+
+    The client is the first quoted field after the status when it holds an IP
+    address (Envoy's default puts X-Forwarded-For there), the agent the field
+    after it, the upstream the last quoted ``host:port``, the latency the
+    fourth field after the status (Envoy's total duration, in milliseconds)
+    when it is a number.
+    """
+    match = _ACCESS_BRACKETED.match(line)
+    if not match:
+        return None
+    quoted = _QUOTED.findall(match.group("quoted"))
+    client = _address_list_head(quoted[0]) if quoted else None
+    agent = quoted[1] if client is not None and len(quoted) > 1 else None
+    upstream = next((field for field in reversed(quoted[1:]) if _HOST_AND_PORT.match(field)), None)
+    fields = match.group("fields").split()
+    latency = float(fields[3]) / 1000.0 if len(fields) >= 4 and fields[3].isdigit() else None
+    method, path = split_request(match.group("request"))
+    return AccessRecord(
+        client=client,
+        method=method,
+        path=path,
+        status=int(match.group("status")),
+        agent=agent if agent not in (None, "-") else None,
+        latency=latency,
+        upstream=upstream,
+    )
+
+
+def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
+    client = first_field(obj, _JSON_CLIENT_KEYS)
+    status = first_field(obj, _JSON_STATUS_KEYS)
+    request = first_field(obj, ("request",))
+    method = first_field(obj, ("method", "request_method", "http_method"))
+    path = first_field(obj, ("path", "uri", "request_uri", "url", "route"))
+    if request and not (method and path):
+        method, path = split_request(str(request))
+    if client is None and status is None:
+        return None
+    try:
+        status_code = int(str(status)) if status is not None else None
+    except ValueError:
+        status_code = None
+    latency_value = first_field(obj, _JSON_LATENCY_KEYS)
+    try:
+        latency = float(latency_value) if latency_value is not None else None
+    except (TypeError, ValueError):
+        latency = latency_of(f"latency={latency_value}")
+    upstream = first_field(obj, _JSON_UPSTREAM_KEYS)
+    agent = first_field(obj, _JSON_AGENT_KEYS)
+    return AccessRecord(
+        client=str(client) if client is not None else None,
+        method=str(method) if method else None,
+        path=str(path) if path else None,
+        status=status_code,
+        agent=str(agent) if agent is not None else None,
+        latency=latency,
+        upstream=str(upstream) if upstream else None,
+    )
+
+
+def latency_of(text: str) -> float | None:
+    match = _LATENCY_FIELD.search(text)
+    if not match:
+        return None
+    return to_seconds(float(match.group(1)), match.group(2))
+
+
+def upstream_of(text: str, *, exclude: str | None) -> str | None:
+    match = _UPSTREAM_FIELD.search(text)
+    if match:
+        return match.group(1)
+    for candidate in _HOST_PORT.findall(text):
+        if candidate != exclude:
+            return str(candidate)
+    return None
+
+
+def upstream_errors(events: Iterable[LogEvent]) -> dict[str, list[LogEvent]]:
+    """Pure: 5xx/timeout events of a proxy grouped by the upstream address they name."""
+    grouped: dict[str, list[LogEvent]] = defaultdict(list)
+    for event in events:
+        if (
+            event.access is not None
+            and event.access.upstream
+            and event.category
+            in (
+                LogCategory.UPSTREAM_ERROR,
+                LogCategory.TIMEOUT,
+            )
+        ):
+            grouped[event.access.upstream].append(event)
+    return dict(grouped)

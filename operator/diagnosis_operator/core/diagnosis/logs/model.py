@@ -1,0 +1,139 @@
+"""Log categories, their severity and names, and what a parsed line carries.  Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class LogCategory(StrEnum):
+    DEADLOCK = "deadlock"
+    TOO_MANY_CONNECTIONS = "too-many-connections"
+    SLOW_QUERY = "slow-query"
+    SLOW_COMMAND = "slow-command"
+    UPSTREAM_ERROR = "upstream-error"
+    TIMEOUT = "timeout"
+    REFUSED = "refused"
+    CONNECTION_LOST = "connection-lost"
+    OUT_OF_MEMORY = "out-of-memory"
+    ERROR = "error"
+    WARNING = "warning"
+    OTHER = "other"
+
+
+SEVERITY: Mapping[LogCategory, float] = {
+    LogCategory.DEADLOCK: 3.0,
+    LogCategory.TOO_MANY_CONNECTIONS: 3.0,
+    LogCategory.OUT_OF_MEMORY: 3.0,
+    LogCategory.SLOW_QUERY: 2.0,
+    LogCategory.UPSTREAM_ERROR: 2.0,
+    LogCategory.TIMEOUT: 2.0,
+    LogCategory.REFUSED: 2.0,
+    LogCategory.SLOW_COMMAND: 1.5,
+    LogCategory.CONNECTION_LOST: 1.5,
+    LogCategory.ERROR: 1.0,
+    LogCategory.WARNING: 0.3,
+    LogCategory.OTHER: 0.0,
+}
+
+# How an event is named in a timeline ("first deadlock", ...).
+EVENT_NAMES: Mapping[LogCategory, str] = {
+    LogCategory.DEADLOCK: "deadlock",
+    LogCategory.TOO_MANY_CONNECTIONS: "connection exhaustion (too many connections)",
+    LogCategory.SLOW_QUERY: "slow query",
+    LogCategory.SLOW_COMMAND: "slow command",
+    LogCategory.UPSTREAM_ERROR: "5xx from upstream",
+    LogCategory.TIMEOUT: "timeout",
+    LogCategory.REFUSED: "connection refused",
+    LogCategory.CONNECTION_LOST: "connection lost",
+    LogCategory.OUT_OF_MEMORY: "out of memory",
+    LogCategory.ERROR: "error",
+    LogCategory.WARNING: "warning",
+    LogCategory.OTHER: "log line",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SlowQuery:
+    statement: str
+    query_time: float | None  # seconds
+    rows_examined: int | None
+    rows_sent: int | None
+    table: str | None
+    where_columns: tuple[str, ...]
+
+    @property
+    def full_scan_suspected(self) -> bool:
+        """Many rows read for few returned, or an unindexed-looking filter that was slow."""
+        if self.rows_examined is not None:
+            sent = max(self.rows_sent or 0, 1)
+            return self.rows_examined >= 10_000 and self.rows_examined >= 100 * sent
+        return bool(self.where_columns) and (self.query_time or 0.0) >= 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SlowCommand:
+    command: str
+    key: str | None
+    duration: float | None  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    client: str | None
+    method: str | None
+    path: str | None
+    status: int | None
+    agent: str | None
+    latency: float | None  # seconds
+    upstream: str | None
+
+    @property
+    def request_key(self) -> str:
+        return f"{self.method or '?'} {self.path or '?'}"
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    component: str
+    instance: str | None
+    ts: float
+    category: LogCategory
+    line: str
+    query: str
+    slow_query: SlowQuery | None = None
+    slow_command: SlowCommand | None = None
+    access: AccessRecord | None = None
+    tables: tuple[str, ...] = ()
+
+    @property
+    def severity(self) -> float:
+        return SEVERITY[self.category]
+
+
+@dataclass(frozen=True, slots=True)
+class LogTemplate:
+    template: str
+    count: int
+    first_ts: float
+    last_ts: float
+    category: LogCategory
+    example: str
+
+
+@dataclass(frozen=True)
+class ComponentLogs:
+    """What the sampled lines of one component say."""
+
+    component: str
+    events: tuple[LogEvent, ...] = ()
+    templates: tuple[LogTemplate, ...] = ()
+    counts: Mapping[LogCategory, int] = field(default_factory=dict)
+
+    def of(self, category: LogCategory) -> tuple[LogEvent, ...]:
+        return tuple(e for e in self.events if e.category is category)
+
+    def first(self, category: LogCategory) -> LogEvent | None:
+        found = self.of(category)
+        return min(found, key=lambda e: e.ts) if found else None

@@ -1,0 +1,52 @@
+"""What the collector asks Loki for: RE2 and Python ``re`` alike.  Pure.
+
+The regular expressions the collector sends to Loki (``SIGNIFICANT_FILTER``,
+``ACCESS_PATTERN``, ``FAILED_REQUEST_FILTER``) stay in the common subset of
+RE2 and Python ``re``: no look-around, no back-references, named groups as
+``(?P<name>...)``.
+"""
+
+from __future__ import annotations
+
+# Lines worth reading: errors, warnings, slowness, locking, refused/timeouts, 5xx.
+SIGNIFICANT_FILTER = (
+    r"(?i)(error|fatal|panic|exception|fail|deadlock|too many connections|timeout|timed out"
+    r"|refused|denied|slow|query_time|warn|lost connection|connection lost|reset by peer"
+    r"|broken pipe|unavailable|out of memory|oom|killed"
+    r"|\" 5[0-9][0-9] |\"(status|code|status_code)\" *: *\"?5[0-9][0-9])"
+)
+# Access lines whose response is a server error or a throttle (a client retrying).
+FAILED_REQUEST_FILTER = (
+    r"(\" (5[0-9][0-9]|429) |\"(status|code|status_code)\" *: *\"?(5[0-9][0-9]|429))"
+)
+# Client address, request and user agent of an access line: combined-style text
+# (nginx, ingress-nginx, Apache), a JSON object with the usual field names, or
+# Envoy's default format, which opens with the time in brackets and names the
+# client in the first quoted field after the status (X-Forwarded-For, whose
+# first address is the original client), followed by the user agent.
+ACCESS_PATTERN = (
+    r"^(?P<client>[0-9A-Fa-f.:]{3,45}) [^ ]+ [^ ]+ \[[^\]]*\] "
+    r"\"(?P<request>[^\"]*)\" (?P<status>[0-9]{3}) [^ ]+ \"[^\"]*\" \"(?P<agent>[^\"]*)\""
+    r"|\"(?:remote_addr|client_ip|clientip|remote_ip|client|src_ip|x_forwarded_for)\" *: *"
+    r"\"(?P<jclient>[0-9A-Fa-f.:]{3,45})"
+    r"|^\[[^\]]*\] \"(?P<frequest>[^\"]*)\" [0-9]{3} [^\"]*"
+    r"\"(?P<fclient>[0-9A-Fa-f.:]{3,45})(?:, *[^\"]*)?\" \"(?P<fagent>[^\"]*)\""
+)
+# The client's network of an access line, in the same three forms: the first
+# three octets of an IPv4 address with their dot ("203.0.113.") or the first
+# four explicit hextets of an IPv6 address with their colon (a /64).  Counting
+# by it sees a flood spread over one range, whose addresses are each too small
+# for a per-address top list.  /24 and /64 are the broadest client rules allowed.
+NETWORK_PATTERN = (
+    r"^(?P<net>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]* [^ ]+ [^ ]+ \["
+    r"|\"(?:remote_addr|client_ip|clientip|remote_ip|client|src_ip|x_forwarded_for)\" *: *"
+    r"\"(?P<jnet>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]*\""
+    r"|^\[[^\]]*\] \"[^\"]*\" [0-9]{3} [^\"]*"
+    r"\"(?P<fnet>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]*(?:, *[^\"]*)?\" \""
+)
+NETWORK_LABELS = ("net", "jnet", "fnet")
+# The groups of ACCESS_PATTERN naming the client, the request and the agent, per format.
+CLIENT_LABELS = ("client", "jclient", "fclient")
+REQUEST_LABELS = ("request", "frequest")
+AGENT_LABELS = ("agent", "fagent")
+RETRY_LABELS = ("client", "request", "agent", "fclient", "frequest", "fagent")
