@@ -17,6 +17,7 @@ from diagnosis_operator.core.remediation.ledger import GlobalBudget, decode
 from diagnosis_operator.core.remediation.verify import Better, SignalCheck
 from diagnosis_operator.models.actions import LedgerOutcome
 from diagnosis_operator.models.controls import approval_annotation, approval_value
+from diagnosis_operator.service import metrics
 from diagnosis_operator.service.remediate import (
     DiagnosisRef,
     DrainMethod,
@@ -363,3 +364,30 @@ def test_actions_without_a_connection_are_skipped_with_a_reason() -> None:
     )
     [item] = _run(cluster, store, [kill])
     assert item.state is RemediationState.SKIPPED and "no MySQL connection" in item.reason
+
+
+def _count(name: str, **labels: str) -> float:
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_the_skeleton_counts_applied_dry_run_and_denied_actions() -> None:
+    """Metrics are recorded where the work happens: once per outcome, by action and code."""
+    applied = _count("diagnosis_operator_actions_total", action="drain-pod", outcome="applied")
+    dry = _count("diagnosis_operator_actions_total", action="drain-pod", outcome="dry-run")
+    paused = _count("diagnosis_operator_guard_denials_total", action="drain-pod", reason="paused")
+    _run(_cluster(), FakeDocumentStore(), [_proposal()])
+    _run(_cluster(), FakeDocumentStore(), [_proposal()], mode=Mode.DRY_RUN)
+    cluster = _cluster()
+    cluster.is_paused = True
+    _run(cluster, FakeDocumentStore(), [_proposal()])
+    assert (
+        _count("diagnosis_operator_actions_total", action="drain-pod", outcome="applied")
+        == applied + 1
+    )
+    assert (
+        _count("diagnosis_operator_actions_total", action="drain-pod", outcome="dry-run") == dry + 1
+    )
+    assert (
+        _count("diagnosis_operator_guard_denials_total", action="drain-pod", reason="paused")
+        == paused + 1
+    )

@@ -44,6 +44,7 @@ from diagnosis_operator.models.actions import (
     cooldown_targets_of,
 )
 from diagnosis_operator.models.cluster import PodInfo
+from diagnosis_operator.service import metrics
 from diagnosis_operator.service.remediate import outcome
 from diagnosis_operator.service.remediate.ledger import RESERVED
 from diagnosis_operator.service.remediate.run import FINAL_STATES, Run, Slot
@@ -127,12 +128,15 @@ def run_action(flow: ActionFlow) -> None:
     if plan is None:
         return
     verdict = flow.review(plan.decide(entries))
+    action = slot.item.action.value
     if isinstance(verdict, Denied):
+        metrics.record_guard_denial(action, verdict.code.value)
         flow.refused(verdict)
         return
     if not flow.admit(plan):
         return
     if verdict.dry_run:
+        metrics.record_action(action, "dry-run")
         flow.dry_run(plan, verdict)
         return
     reservation = reserve(slot, action=plan.action, what=plan.what, decide=plan.decide)
@@ -141,6 +145,7 @@ def run_action(flow: ActionFlow) -> None:
             # Another worker reserved this very action between our read and our write.
             flow.resume()
         else:
+            metrics.record_guard_denial(action, reservation.code.value)
             flow.denied(reservation)
         return
     start(slot, reason=plan.reason, announce=plan.announce, pod=plan.pod, **plan.extra)

@@ -13,6 +13,7 @@ from typing import Any
 from diagnosis_operator.api import RemediationState
 from diagnosis_operator.models.actions import DenialCode, Denied, LedgerOutcome
 from diagnosis_operator.models.cluster import PodInfo
+from diagnosis_operator.service import metrics
 from diagnosis_operator.service.remediate.ledger import APPLIED
 from diagnosis_operator.service.remediate.run import Slot
 
@@ -29,6 +30,8 @@ def finish(
     """Record the outcome of an applied action: ledger, status and Event (``label`` first)."""
     run = slot.run
     settle(slot, state=state, reason=reason)
+    succeeded = state is RemediationState.SUCCEEDED
+    metrics.record_action(slot.item.action.value, "applied" if succeeded else "failed")
     applied_at = run.now if state is RemediationState.SUCCEEDED else None
     slot.move(state, reason, appliedAt=applied_at, **extra)
     if state is RemediationState.SUCCEEDED:
