@@ -108,7 +108,7 @@ def pod_safety(
     return None
 
 
-def check_drain(
+def check_drain(  # noqa: PLR0913 (the guard's inputs plus the pod facts, keyword-only)
     *,
     action: DrainPod,
     pod: PodInfo | None,

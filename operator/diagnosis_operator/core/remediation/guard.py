@@ -91,13 +91,32 @@ def check(
 
     ``key`` is the action's idempotency key (``models.actions.action_key``);
     ``approved`` says a human approved this action (e.g. an annotation on the CR).
+    The checks run in a fixed order; the first that refuses gives the verdict.
     """
     if policy.paused:
         return Denied(DenialCode.PAUSED, "remediation is paused by policy")
     rules: ActionPolicy = policy.for_action(action.kind)
     if any(e.key == key and e.outcome is LedgerOutcome.EXECUTED for e in ledger):
         return Denied(DenialCode.ALREADY_DONE, f"{action.kind.value} {key} was already executed")
+    refusal = (
+        _target_count(action, rules)
+        or _listed(action, rules)
+        or _cooling_down(action, rules, ledger=ledger, now=now)
+        or _over_budget(action, rules, ledger=ledger, now=now)
+    )
+    if refusal is not None:
+        return refusal
+    if not rules.enabled:
+        return Allowed(
+            dry_run=True, reason=f"{action.kind.value} is not enabled by policy: dry run"
+        )
+    if rules.require_approval and not approved:
+        return Denied(DenialCode.APPROVAL_REQUIRED, f"{action.kind.value} waits for approval")
+    return Allowed(dry_run=False, reason="all guards passed")
 
+
+def _target_count(action: Action, rules: ActionPolicy) -> Denied | None:
+    """No target, a target twice, or more than ``maxTargets``."""
     targets = targets_of(action)
     if not targets:
         return Denied(DenialCode.EMPTY_TARGETS, f"{action.kind.value} has no target")
@@ -109,22 +128,32 @@ def check(
             f"{action.kind.value} has {len(targets)} targets, "
             f"more than maxTargets {rules.max_targets}",
         )
+    return None
 
-    named = (*targets, action.component)
-    never = _first_match(named, rules.never)
+
+def _listed(action: Action, rules: ActionPolicy) -> Denied | None:
+    """A target (or the component) on the never list, or a target the allow list lacks."""
+    targets = targets_of(action)
+    never = _first_match((*targets, action.component), rules.never)
     if never is not None:
         return Denied(
             DenialCode.NEVER_LISTED, f"target {never[0]} is on the never list ({never[1]})"
         )
-    if rules.allow:
-        for target in targets:
-            if not any(_allow_covers(target=target, pattern=p) for p in rules.allow) and not any(
-                _allow_covers(target=action.component, pattern=p) for p in rules.allow
-            ):
-                return Denied(
-                    DenialCode.NOT_ALLOW_LISTED, f"target {target} is not on the allow list"
-                )
+    if not rules.allow:
+        return None
+    component_allowed = any(_allow_covers(target=action.component, pattern=p) for p in rules.allow)
+    for target in targets:
+        if not component_allowed and not any(
+            _allow_covers(target=target, pattern=p) for p in rules.allow
+        ):
+            return Denied(DenialCode.NOT_ALLOW_LISTED, f"target {target} is not on the allow list")
+    return None
 
+
+def _cooling_down(
+    action: Action, rules: ActionPolicy, *, ledger: Sequence[LedgerEntry], now: float
+) -> Denied | None:
+    """A target acted on by the same kind of action within its cooldown."""
     cooldown_targets = cooldown_targets_of(action)
     for entry in ledger:
         if entry.action is not action.kind or entry.outcome is not LedgerOutcome.EXECUTED:
@@ -138,7 +167,13 @@ def check(
                     DenialCode.COOLDOWN,
                     f"{action.kind.value} on {target} is cooling down for {remaining:.0f} s more",
                 )
+    return None
 
+
+def _over_budget(
+    action: Action, rules: ActionPolicy, *, ledger: Sequence[LedgerEntry], now: float
+) -> Denied | None:
+    """The action's budget for its window is spent."""
     used = sum(
         1
         for entry in ledger
@@ -146,17 +181,10 @@ def check(
         and entry.counts_against_budget
         and _in_window(entry, now=now, seconds=rules.window_seconds)
     )
-    if used >= rules.max_per_window:
-        return Denied(
-            DenialCode.BUDGET_EXHAUSTED,
-            f"{action.kind.value} budget spent: {used} of {rules.max_per_window} "
-            f"in the last {rules.window_seconds:.0f} s",
-        )
-
-    if not rules.enabled:
-        return Allowed(
-            dry_run=True, reason=f"{action.kind.value} is not enabled by policy: dry run"
-        )
-    if rules.require_approval and not approved:
-        return Denied(DenialCode.APPROVAL_REQUIRED, f"{action.kind.value} waits for approval")
-    return Allowed(dry_run=False, reason="all guards passed")
+    if used < rules.max_per_window:
+        return None
+    return Denied(
+        DenialCode.BUDGET_EXHAUSTED,
+        f"{action.kind.value} budget spent: {used} of {rules.max_per_window} "
+        f"in the last {rules.window_seconds:.0f} s",
+    )

@@ -108,17 +108,30 @@ def protection_reason(
     transactions: Mapping[int, InnodbTransaction],
 ) -> str | None:
     """Why a thread must never be killed under this policy, or None.  Pure."""
+    return _server_thread(row, own_connection_id=own_connection_id) or _policy_protects(
+        row, policy=policy, transactions=transactions
+    )
+
+
+def _server_thread(row: ProcessRow, *, own_connection_id: int) -> str | None:
+    """The server's own threads and ours: never a kill target, whatever the policy."""
     command = row.command.strip().lower()
-    user = row.user.strip().lower()
     if row.id == own_connection_id:
         return "the operator's own connection"
     if command in REPLICATION_COMMANDS or _REPLICATION_STATE.search(row.state or ""):
         return f"replication thread ({row.command})"
-    if user == "event_scheduler":
+    if row.user.strip().lower() == "event_scheduler":
         return "the event scheduler"
     if command in _DAEMON_COMMANDS:
         return f"daemon or background thread ({row.command})"
-    if user in {name.lower() for name in policy.protected_users}:
+    return None
+
+
+def _policy_protects(
+    row: ProcessRow, *, policy: KillPolicy, transactions: Mapping[int, InnodbTransaction]
+) -> str | None:
+    """Threads the policy protects: its users, background work, DDL, large writes."""
+    if row.user.strip().lower() in {name.lower() for name in policy.protected_users}:
         return f"protected user {row.user!r}"
     if not row.host and not row.info and _BACKGROUND_STATE.search(row.state or ""):
         return "background thread"
