@@ -178,6 +178,14 @@ class MySQLAdmin(Protocol):
     def explain(self, *, statement: str) -> tuple[ExplainRow, ...]: ...
 
 
+class UnsupportedRule(ValueError):
+    """A backend cannot enforce a rule of this mode (e.g. rate limits on Istio)."""
+
+
+class TooManyRules(ValueError):
+    """More rules than the backend's schema allows in one object."""
+
+
 class TrafficPolicyBackend(Protocol):
     """Where client rules are enforced (Envoy Gateway, Istio, nginx).
 

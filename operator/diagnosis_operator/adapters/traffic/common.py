@@ -14,17 +14,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from diagnosis_operator.models.actions import ClientRule, RuleMode
+from diagnosis_operator.ports import TooManyRules, UnsupportedRule
+
+__all__ = [
+    "MANAGED_BY",
+    "RULES_ANNOTATION",
+    "TooManyRules",
+    "UnsupportedRule",
+    "by_mode",
+    "decode_rules",
+    "encode_rules",
+    "merged",
+    "metadata",
+    "without",
+]
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "diagnosis-operator"}
 RULES_ANNOTATION = "diagnosis-operator/rules"
-
-
-class UnsupportedRule(ValueError):
-    """A backend cannot enforce a rule of this mode (e.g. rate limits on Istio)."""
-
-
-class TooManyRules(ValueError):
-    """More rules than the backend's schema allows in one object."""
 
 
 def encode_rules(rules: Iterable[ClientRule]) -> str:

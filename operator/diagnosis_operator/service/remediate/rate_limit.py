@@ -12,14 +12,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from diagnosis_operator.adapters.traffic.common import TooManyRules, UnsupportedRule
 from diagnosis_operator.api import RemediationAction, RemediationState, RemediationStatus
 from diagnosis_operator.core.remediation import ledger as ledgers
 from diagnosis_operator.core.remediation.ratelimit import plan_rules
 from diagnosis_operator.core.remediation.remedy import rate_limit_policy_for, rule_history
 from diagnosis_operator.models.actions import ClientRule, RateLimitClient, Verdict, parse_network
 from diagnosis_operator.models.signals import isoformat_z
-from diagnosis_operator.ports import ClusterError, TrafficPolicyBackend
+from diagnosis_operator.ports import (
+    ClusterError,
+    TooManyRules,
+    TrafficPolicyBackend,
+    UnsupportedRule,
+)
 from diagnosis_operator.service.remediate import outcome
 from diagnosis_operator.service.remediate.conflicts import with_conflict_retry
 from diagnosis_operator.service.remediate.flow import ActionFlow, Plan, guarded
