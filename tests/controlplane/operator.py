@@ -14,6 +14,7 @@ waits for its liveness endpoint.  Its log file is shown when a test fails.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -139,6 +140,7 @@ class OperatorProcess:
     process: Process
     install: OperatorInstall
     liveness: str
+    metrics_url: str  # the operator's HTTP server: /metrics, /alertmanager beside it
 
     @property
     def log(self) -> Path:
@@ -198,6 +200,18 @@ def operator_process(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIAG_", "KUBECONFIG"))}
     # Fail fast on sources in tests: one retry, two seconds apart.
     env.update({"DIAG_SOURCE_RETRIES": "1", "DIAG_SOURCE_RETRY_DELAY": "2"})
+    # Its HTTP server (/metrics, and a webhook no test's token opens) on loopback.
+    http_port = free_port()
+    env.update(
+        {
+            "DIAG_HTTP_PORT": str(http_port),
+            "DIAG_HTTP_ADDRESS": "127.0.0.1",
+            "DIAG_WEBHOOK_ENABLED": "true",
+            "DIAG_WEBHOOK_TOKEN": secrets.token_hex(16),
+            "DIAG_WEBHOOK_NAMESPACE": "default",
+            "DIAG_WEBHOOK_POLICY": "none",
+        }
+    )
     process = start_process("operator", argv, directory=directory, env=env)
     request.session._diagnosis_extra_logs = [process.log]  # type: ignore[attr-defined]
     try:
@@ -218,6 +232,11 @@ def operator_process(
                     f"the operator's liveness endpoint never answered:\n{tail(process.log)}"
                 )
             time.sleep(0.5)
-        yield OperatorProcess(process=process, install=operator_install, liveness=liveness)
+        yield OperatorProcess(
+            process=process,
+            install=operator_install,
+            liveness=liveness,
+            metrics_url=f"http://127.0.0.1:{http_port}/metrics",
+        )
     finally:
         process.stop()

@@ -108,6 +108,8 @@ def split_window(
 class PrometheusAdapter:
     """Raw series and PromQL from one Prometheus (or a compatible API such as Thanos)."""
 
+    backend = "prometheus"  # the operator's metrics label for this source
+
     def __init__(  # noqa: PLR0913 (keyword-only connection options)
         self,
         url: str,

@@ -12,6 +12,8 @@ from diagnosis_operator.models.signals import Labels, LogCount, LogStream, Windo
 class LokiLogSource:
     """``ports.LogSource`` over a live Loki: counts are LogQL metric queries."""
 
+    backend = "loki"  # the operator's metrics label for this source
+
     def __init__(self, client: LokiClient) -> None:
         self.client = client
 
