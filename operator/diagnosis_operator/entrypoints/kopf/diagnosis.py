@@ -408,7 +408,7 @@ def _write_report(run: DiagnosisRun, *, result: DiagnosisResult, uid: Any) -> No
         text = json.dumps(payload, ensure_ascii=False)
     data = {"diagnosis.json": text[:MAX_REPORT_JSON]}
     try:
-        report = importlib.import_module("diagnosis_operator.report.render")
+        report = importlib.import_module("diagnosis_operator.report")
         data["report.md"] = str(report.render_markdown(result))[:250_000]
     except Exception as error:  # the JSON is the contract; the Markdown is a courtesy
         kopf.warn(run.body, reason="ReportRenderFailed", message=f"{type(error).__name__}: {error}")
