@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
-from diagnosis_operator.report.render import render_html
+from diagnosis_operator.report import render_html
 from tests.unit.test_report import hostile
 from tests.unit.test_report_samples import client_cause, full_incident
 

@@ -23,7 +23,7 @@ from diagnosis_operator.models.findings import (
     RootCause,
     TimelineEvent,
 )
-from diagnosis_operator.report.render import (
+from diagnosis_operator.report import (
     ResultFormatError,
     render_html,
     render_markdown,

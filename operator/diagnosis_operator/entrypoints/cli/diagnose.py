@@ -211,7 +211,7 @@ def diagnose_bundle(
 def render(result: DiagnosisResult, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
-    from diagnosis_operator.report import render as report
+    from diagnosis_operator import report
 
     if fmt == "html":
         return report.render_html(result)

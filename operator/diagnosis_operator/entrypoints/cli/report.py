@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     except UnicodeDecodeError as error:
         return fail(f"--input {source} is not UTF-8 text: {error}")
     # imported here: every command line registers this command, few render (jinja2)
-    from diagnosis_operator.report.render import (
+    from diagnosis_operator.report import (
         ResultFormatError,
         render_html,
         render_markdown,

@@ -59,7 +59,7 @@ from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult
 from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
 from diagnosis_operator.models.topology import Topology, TopologyError
 from diagnosis_operator.ports import SignalError
-from diagnosis_operator.report.render import render_markdown
+from diagnosis_operator.report import render_markdown
 from diagnosis_operator.service import metrics
 from diagnosis_operator.service.diagnose import run_diagnosis
 from diagnosis_operator.service.remediate import LedgerUnavailable
