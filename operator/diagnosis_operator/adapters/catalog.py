@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from diagnosis_operator.adapters.querytext import QueryBuildError, duration, matchers
+from diagnosis_operator.models.querytext import QueryBuildError, duration, matchers
 from diagnosis_operator.models.topology import Component, ComponentKind
 
 __all__ = [

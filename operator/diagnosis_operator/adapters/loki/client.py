@@ -26,7 +26,7 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 import requests
 
 from diagnosis_operator.adapters import logql
-from diagnosis_operator.adapters.querytext import label_name
+from diagnosis_operator.models.querytext import label_name
 from diagnosis_operator.models.signals import Labels, LogCount, LogLine, LogStream, Window
 from diagnosis_operator.ports import SignalError
 

@@ -13,14 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from diagnosis_operator.core.diagnosis.correlate import (
-    ROLE_AGGRAVATING,
-    ROLE_ROOT,
-    ROLE_SYMPTOM,
-    AffectedFinding,
-    ComponentEvidence,
-)
-from diagnosis_operator.core.diagnosis.detect import Detection, FloatArray, Signal, SignalKind
+from diagnosis_operator.core.diagnosis.affected import AffectedFinding
+from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import (
     EVENT_NAMES,
     LogCategory,
@@ -29,6 +23,8 @@ from diagnosis_operator.core.diagnosis.logs import (
     statement_fingerprint,
     upstream_errors,
 )
+from diagnosis_operator.core.diagnosis.ranking import ROLE_AGGRAVATING, ROLE_ROOT, ROLE_SYMPTOM
+from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal, SignalKind
 from diagnosis_operator.models.findings import (
     CLIENT_CAUSE,
     NO_INCIDENT,
