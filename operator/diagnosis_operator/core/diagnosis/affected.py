@@ -180,6 +180,20 @@ def _siblings_moved_alike(
     A sibling whose signal stayed just under the detection threshold is hit
     too: an instance is singled out only when it is clearly worse off.
     """
+    levels = _sibling_levels(detection, signals, timestamps)
+    if not levels:
+        return False
+    shift = detection.anomaly.value - detection.anomaly.baseline
+    sibling_shift = float(np.median(levels)) - detection.anomaly.baseline
+    if shift == 0 or not math.isfinite(shift) or not math.isfinite(sibling_shift):
+        return False
+    return sibling_shift / shift >= SIBLING_SHIFT_SHARE
+
+
+def _sibling_levels(
+    detection: Detection, signals: Sequence[Signal], timestamps: FloatArray
+) -> list[float]:
+    """The level since the detection's onset of the same signal on every other instance."""
     signal = detection.signal
     levels = []
     for other in signals:
@@ -192,13 +206,7 @@ def _siblings_moved_alike(
             )
             if summary is not None:
                 levels.append(summary.level)
-    if not levels:
-        return False
-    shift = detection.anomaly.value - detection.anomaly.baseline
-    sibling_shift = float(np.median(levels)) - detection.anomaly.baseline
-    if shift == 0 or not math.isfinite(shift) or not math.isfinite(sibling_shift):
-        return False
-    return sibling_shift / shift >= SIBLING_SHIFT_SHARE
+    return levels
 
 
 # An instance's failed requests single it out only when they are many, a
@@ -336,17 +344,7 @@ def _affected_reason(
         seen_labels.add(label)
         level = detection.anomaly.value
         baseline = detection.anomaly.baseline
-        siblings = []
-        for other in peers.get(signal.peer_key, ()):
-            if other.peer_key == signal.peer_key and other.instance != signal.instance:
-                summary = level_between(
-                    signal=other,
-                    timestamps=timestamps,
-                    start=detection.onset,
-                    end=float(timestamps[-1]),
-                )
-                if summary is not None:
-                    siblings.append(summary.level)
+        siblings = _sibling_levels(detection, peers.get(signal.peer_key, ()), timestamps)
         text = (
             f"{label} {_format_level(signal, level)} vs {_format_level(signal, baseline)} baseline"
         )

@@ -117,7 +117,7 @@ def _burst_starts(
 ) -> npt.NDArray[np.intp]:
     """Per row, where the burst in its first unlikely window (``hit``) began (its size: none)."""
     size = events_per_step.shape[1]
-    first_window = np.where(hit.any(axis=1), np.argmax(hit, axis=1), size)
+    first_window: npt.NDArray[np.intp] = np.where(hit.any(axis=1), np.argmax(hit, axis=1), size)
     for row in np.flatnonzero(first_window < size):
         start = int(first_window[row])
         first_window[row] = cusum_start(

@@ -117,10 +117,7 @@ def _status_signals(family: _Family) -> list[Signal]:
             name=f"{name} 5xx ratio",
             family=f"{name} errors",
             kind=SignalKind.ERROR_RATIO,
-            query=(
-                f"sum(rate({errors_selector}[{window_text}])) / "
-                f"sum(rate({selector}[{window_text}]))"
-            ),
+            query=_rate_ratio(errors_selector, selector, window_text),
             values=ratio,
             labels=instance_labels,
             events=error_rate * family.step,
@@ -158,13 +155,14 @@ def _latency_signal(family: _Family, counts: Members) -> Signal:
         name=f"{base} mean",
         family=f"{base} latency",
         kind=SignalKind.LATENCY,
-        query=(
-            f"sum(rate({selector_text(name, instance_labels)}[{window_text}])) / "
-            f"sum(rate({count_selector}[{window_text}]))"
-        ),
+        query=_rate_ratio(selector_text(name, instance_labels), count_selector, window_text),
         values=mean,
         labels=instance_labels,
     )
+
+
+def _rate_ratio(top: str, bottom: str, window_text: str) -> str:
+    return f"sum(rate({top}[{window_text}])) / sum(rate({bottom}[{window_text}]))"
 
 
 def _cpu_signal(family: _Family) -> Signal:
