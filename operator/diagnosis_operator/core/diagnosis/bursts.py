@@ -139,10 +139,9 @@ def cusum_start(counts: FloatArray, *, start: int, stop: int, usual: float, burs
     window's) climbs through the burst; the burst began right after the
     statistic was last at zero.
     """
-    usual = max(usual, 1e-9)
-    if burst <= usual:
+    reference = _cusum_reference(usual=usual, burst=burst)
+    if reference is None:
         return start
-    reference = (burst - usual) / math.log(burst / usual)
     level = 0.0
     began = start
     for index in range(start, stop):
@@ -162,11 +161,9 @@ def burst_start(stamps: Sequence[float], *, index: int, span: float, usual_rate:
     returned to zero.
     """
     end = bisect.bisect_left(stamps, stamps[index] + span)
-    burst_rate = (end - index) / span
-    usual = max(usual_rate, 1e-9)
-    if burst_rate <= usual:
+    reference = _cusum_reference(usual=usual_rate, burst=(end - index) / span)
+    if reference is None:
         return index
-    reference = (burst_rate - usual) / math.log(burst_rate / usual)
     level = 0.0
     began = index
     previous = stamps[index]
@@ -177,3 +174,11 @@ def burst_start(stamps: Sequence[float], *, index: int, span: float, usual_rate:
             began = position
         level += 1.0
     return began
+
+
+def _cusum_reference(*, usual: float, burst: float) -> float | None:
+    """The Poisson CUSUM's reference rate between ``usual`` and ``burst`` (None: no burst)."""
+    usual = max(usual, 1e-9)
+    if burst <= usual:
+        return None
+    return (burst - usual) / math.log(burst / usual)
