@@ -180,7 +180,8 @@ def _applied_and_refused_kills(place: World, server: MariaDBServer) -> None:
     place.approve("db-kill", _kill_key(uid))
     never = _kill_policy(secret, enabled=True)
     never["remediation"]["killMysqlQueries"]["neverList"] = ["db"]
-    place.seed(name="db-never", policy=never, proposals=_kill_proposals)
+    never_uid = place.seed(name="db-never", policy=never, proposals=_kill_proposals)
+    place.approve("db-never", _kill_key(never_uid))
     for name, state in (("db-kill", "succeeded"), ("db-never", "denied")):
         wait_for(
             f"{name} to end {state}",

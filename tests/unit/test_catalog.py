@@ -18,7 +18,7 @@ from diagnosis_operator.adapters.catalog import (
     render,
     render_component,
 )
-from diagnosis_operator.adapters.querytext import QueryBuildError
+from diagnosis_operator.models.querytext import QueryBuildError
 from diagnosis_operator.models.signals import Labels
 from diagnosis_operator.models.topology import Component, ComponentKind
 

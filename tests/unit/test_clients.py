@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-from diagnosis_operator.core.diagnosis.clients import (
+from diagnosis_operator.core.diagnosis.logs import ACCESS_PATTERN, NETWORK_PATTERN, read_event
+from diagnosis_operator.core.diagnosis.traffic_clients import (
     find_abusive_clients,
     find_floods,
     merge_client_counts,
     network_of,
 )
-from diagnosis_operator.core.diagnosis.logs import ACCESS_PATTERN, NETWORK_PATTERN, read_event
 from diagnosis_operator.models.findings import ClientPattern
 from diagnosis_operator.models.signals import Labels, LogCount
 

@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from diagnosis_operator.core.diagnosis.correlate import (
-    ComponentEvidence,
-    burst_start,
-    caller_blame,
+from diagnosis_operator.core.diagnosis.affected import (
     errors_stand_out,
-    fails_by_itself,
     find_affected,
-    incident_events,
-    named_dependencies,
-    new_log_categories,
-    rank,
     still_failing,
 )
-from diagnosis_operator.core.diagnosis.detect import Detection, Signal, SignalKind, grid_timestamps
+from diagnosis_operator.core.diagnosis.blame import caller_blame, named_dependencies
+from diagnosis_operator.core.diagnosis.bursts import burst_start
+from diagnosis_operator.core.diagnosis.evidence import (
+    ComponentEvidence,
+    fails_by_itself,
+    incident_events,
+)
 from diagnosis_operator.core.diagnosis.logs import ComponentLogs, LogCategory, LogEvent, read_event
+from diagnosis_operator.core.diagnosis.onsets import new_log_categories
+from diagnosis_operator.core.diagnosis.ranking import rank
+from diagnosis_operator.core.diagnosis.signal_types import Detection, Signal, SignalKind
+from diagnosis_operator.core.diagnosis.signals import grid_timestamps
 from diagnosis_operator.models.findings import (
     CLIENT_CAUSE,
     NO_INCIDENT,

@@ -5,16 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from diagnosis_operator.core.diagnosis.detect import (
-    SIGNIFICANT_LINES,
-    Signal,
-    SignalKind,
-    build_signals,
-    counter_rate,
-    detect,
-    grid_timestamps,
-    poisson_tail,
-)
+from diagnosis_operator.core.diagnosis.collected import SIGNIFICANT_LINES
+from diagnosis_operator.core.diagnosis.counters import counter_rate
+from diagnosis_operator.core.diagnosis.scoring import detect
+from diagnosis_operator.core.diagnosis.signal_types import Signal, SignalKind
+from diagnosis_operator.core.diagnosis.signals import build_signals, grid_timestamps
+from diagnosis_operator.core.diagnosis.stats import poisson_tail
 from diagnosis_operator.models.signals import ComponentSignals, Labels, LogCount, Series, Window
 
 WINDOW = Window(start=1_000_000.0, end=1_000_000.0 + 3600.0)

@@ -9,18 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from diagnosis_operator.core.diagnosis.detect import (
-    Signal,
-    SignalKind,
-    build_signals,
-    counter_rate,
-    detect,
-    first_departure,
-    grid_timestamps,
-    instance_names,
-    instance_of,
-    sample_periods,
-)
+from diagnosis_operator.core.diagnosis.baseline import first_departure
+from diagnosis_operator.core.diagnosis.counters import counter_rate, sample_periods
+from diagnosis_operator.core.diagnosis.instances import instance_names, instance_of
+from diagnosis_operator.core.diagnosis.scoring import detect
+from diagnosis_operator.core.diagnosis.signal_types import Signal, SignalKind
+from diagnosis_operator.core.diagnosis.signals import build_signals, grid_timestamps
 from diagnosis_operator.models.signals import ComponentSignals, Labels, Series, Window
 
 WINDOW = Window(start=1_500_000_000.0, end=1_500_000_000.0 + 3600.0)

@@ -11,12 +11,15 @@ from examples.incidents.generate import generate
 
 from diagnosis_operator.adapters.bundle.files import BundleSource, load_bundle
 from diagnosis_operator.api import Thresholds
-from diagnosis_operator.core.diagnosis.detect import Signal, SignalKind, detect, grid_timestamps
+from diagnosis_operator.core.diagnosis.analyse import analyse
+from diagnosis_operator.core.diagnosis.scoring import detect
+from diagnosis_operator.core.diagnosis.signal_types import Signal, SignalKind
+from diagnosis_operator.core.diagnosis.signals import grid_timestamps
 from diagnosis_operator.entrypoints.cli.diagnose import symptom_text
 from diagnosis_operator.models.engine import EngineSettings
 from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult
 from diagnosis_operator.models.signals import Labels, Window
-from diagnosis_operator.service.diagnose import analyse, run_diagnosis
+from diagnosis_operator.service.diagnose import run_diagnosis
 from tests.unit.test_pipeline import TOPOLOGY, signal_set
 
 START = 2_000_000_000.0

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diagnosis_operator.adapters import logql
-from diagnosis_operator.adapters.querytext import QueryBuildError
+from diagnosis_operator.models.querytext import QueryBuildError
 from tests.loki_server import logql as parser
 
 HOSTILE = [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from diagnosis_operator.core.diagnosis.detect import SIGNIFICANT_LINES
+from diagnosis_operator.core.diagnosis.analyse import analyse
+from diagnosis_operator.core.diagnosis.collected import SIGNIFICANT_LINES
 from diagnosis_operator.models.findings import NO_INCIDENT, ActionType
 from diagnosis_operator.models.signals import (
     ComponentSignals,
@@ -17,7 +18,6 @@ from diagnosis_operator.models.signals import (
     Window,
 )
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
-from diagnosis_operator.service.diagnose import analyse
 
 START = 2_000_000_000.0
 WINDOW = Window(start=START, end=START + 3600.0)

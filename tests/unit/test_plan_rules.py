@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from diagnosis_operator.core.diagnosis.correlate import (
-    ROLE_AGGRAVATING,
-    ROLE_ROOT,
-    AffectedFinding,
-    ComponentEvidence,
-    new_log_categories,
-    new_slow_queries,
-)
-from diagnosis_operator.core.diagnosis.detect import Detection, Signal, SignalKind
+from diagnosis_operator.core.diagnosis.affected import AffectedFinding
+from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import ComponentLogs, read_event
+from diagnosis_operator.core.diagnosis.onsets import new_log_categories, new_slow_queries
 from diagnosis_operator.core.diagnosis.plan import plan
+from diagnosis_operator.core.diagnosis.ranking import ROLE_AGGRAVATING, ROLE_ROOT
+from diagnosis_operator.core.diagnosis.signal_types import Detection, Signal, SignalKind
 from diagnosis_operator.models.findings import ActionType, AffectedInstance, Anomaly, Candidate
 from diagnosis_operator.models.signals import Labels, Window
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter, split_window
-from diagnosis_operator.adapters.querytext import QueryBuildError
+from diagnosis_operator.models.querytext import QueryBuildError
 from diagnosis_operator.models.signals import Labels, MetricType, Window
 from diagnosis_operator.ports import SignalError
 from tests.fakes.metrics import Answer, ScriptedTransport, matrix, prometheus_error, vector

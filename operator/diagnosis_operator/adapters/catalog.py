@@ -14,7 +14,7 @@ is never scanned again, so a label value that reads ``{range}`` stays text):
 Every template must mention ``{selector}`` or ``{matchers}``: a signal that is
 not scoped to its component would read every component's series.  Label
 values come from topology and policies (input) and are quoted by
-``adapters.querytext``; nothing from input is pasted with ``str.format``.
+``models.querytext``; nothing from input is pasted with ``str.format``.
 
 Results are grouped ``by (instance)`` where a per-instance view makes sense,
 so degraded instances can be told from healthy siblings.
@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from diagnosis_operator.adapters.querytext import QueryBuildError, duration, matchers
+from diagnosis_operator.models.querytext import QueryBuildError, duration, matchers
 from diagnosis_operator.models.topology import Component, ComponentKind
 
 __all__ = [

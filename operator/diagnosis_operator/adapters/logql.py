@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from diagnosis_operator.adapters.querytext import (
+from diagnosis_operator.models.querytext import (
     QueryBuildError,
     duration,
     grouping,

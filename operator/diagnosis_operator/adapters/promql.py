@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from diagnosis_operator.adapters.querytext import QueryBuildError, label_name, matchers, quote
+from diagnosis_operator.models.querytext import QueryBuildError, label_name, matchers, quote
 
 __all__ = ["QueryBuildError", "label_name", "quote", "selector", "series_selector"]
 

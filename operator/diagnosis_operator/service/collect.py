@@ -36,7 +36,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from diagnosis_operator.core.diagnosis.detect import SIGNIFICANT_LINES
+from diagnosis_operator.core.diagnosis.collected import (
+    CLIENTS,
+    NETWORKS,
+    RETRIES,
+    SAMPLES,
+    SIGNIFICANT_LINES,
+    is_edge,
+    retry_step,
+)
 from diagnosis_operator.core.diagnosis.logs import (
     ACCESS_PATTERN,
     CLIENT_LABELS,
@@ -54,7 +62,7 @@ from diagnosis_operator.models.signals import (
     SignalSet,
     Window,
 )
-from diagnosis_operator.models.topology import Component, ComponentKind, Topology
+from diagnosis_operator.models.topology import Component, Topology
 from diagnosis_operator.ports import LogSource, SeriesSource
 from diagnosis_operator.service import metrics
 
@@ -67,11 +75,6 @@ SAMPLE_LIMIT = 250
 CLIENT_TOP = 20
 RETRY_TOP = 10
 NETWORK_TOP = 10
-RETRY_MAX_POINTS = 3600
-CLIENTS = "clients"
-RETRIES = "retries"
-NETWORKS = "networks"
-SAMPLES = "samples"
 LINES = "lines"
 SERIES = "series"
 WORKERS = 8
@@ -81,15 +84,6 @@ def choose_step(window: Window) -> float:
     """Pure: 15 s for windows up to two hours, coarser beyond (at most ``MAX_POINTS`` points)."""
     step = max(MIN_STEP, window.duration / MAX_POINTS)
     return float(math.ceil(step / MIN_STEP) * MIN_STEP)
-
-
-def retry_step(window: Window) -> float:
-    """Pure: about one second, coarser for long windows (bounded points per series)."""
-    return float(max(1, math.ceil(window.duration / RETRY_MAX_POINTS)))
-
-
-def is_edge(topology: Topology, component: Component) -> bool:
-    return component.kind is ComponentKind.PROXY or not topology.dependents_of(component.name)
 
 
 @dataclass(frozen=True)

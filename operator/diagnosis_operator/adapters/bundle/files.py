@@ -38,7 +38,6 @@ from pydantic import ValidationError
 
 from diagnosis_operator.adapters import background, logql, promql
 from diagnosis_operator.adapters.bundle import literal_prefilter
-from diagnosis_operator.adapters.querytext import quote
 from diagnosis_operator.models.bundle import (
     BUNDLE_FORMAT,
     INCIDENT_FILE,
@@ -53,6 +52,7 @@ from diagnosis_operator.models.bundle import (
     StoredStream,
     is_label_name,
 )
+from diagnosis_operator.models.querytext import quote
 from diagnosis_operator.models.signals import (
     Labels,
     LogCount,

@@ -34,7 +34,7 @@ from diagnosis_operator.adapters.loki.wire import (
     parse_entries,
     parse_query_result,
 )
-from diagnosis_operator.adapters.querytext import label_name
+from diagnosis_operator.models.querytext import label_name
 from diagnosis_operator.models.signals import Labels, LogCount, LogStream, Window
 from diagnosis_operator.ports import SignalError
 

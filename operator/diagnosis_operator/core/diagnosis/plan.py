@@ -28,20 +28,19 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from diagnosis_operator.core.diagnosis.correlate import (
-    ROLE_AGGRAVATING,
-    ROLE_ROOT,
-    AffectedFinding,
+from diagnosis_operator.core.diagnosis.affected import AffectedFinding
+from diagnosis_operator.core.diagnosis.evidence import (
     ComponentEvidence,
     incident_events,
     recovered,
 )
-from diagnosis_operator.core.diagnosis.detect import SignalKind
 from diagnosis_operator.core.diagnosis.logs import (
     LogCategory,
     statement_fingerprint,
     statement_prefix,
 )
+from diagnosis_operator.core.diagnosis.ranking import ROLE_AGGRAVATING, ROLE_ROOT
+from diagnosis_operator.core.diagnosis.signal_types import SignalKind
 from diagnosis_operator.models.findings import (
     AbusiveClient,
     ActionType,

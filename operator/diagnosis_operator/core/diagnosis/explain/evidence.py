@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from diagnosis_operator.core.diagnosis.correlate import (
-    ROLE_AGGRAVATING,
-    ROLE_ROOT,
-    ROLE_SYMPTOM,
-    AffectedFinding,
-    ComponentEvidence,
-)
-from diagnosis_operator.core.diagnosis.detect import Detection
+from diagnosis_operator.core.diagnosis.affected import AffectedFinding
+from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.explain._text import clock, num
 from diagnosis_operator.core.diagnosis.logs import (
     EVENT_NAMES,
@@ -25,6 +19,8 @@ from diagnosis_operator.core.diagnosis.logs import (
     hot_keys,
     upstream_errors,
 )
+from diagnosis_operator.core.diagnosis.ranking import ROLE_AGGRAVATING, ROLE_ROOT, ROLE_SYMPTOM
+from diagnosis_operator.core.diagnosis.signal_types import Detection
 from diagnosis_operator.models.findings import (
     CLIENT_CAUSE,
     AbusiveClient,

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from diagnosis_operator.core.diagnosis.correlate import (
-    ROLE_AGGRAVATING,
-    ROLE_ROOT,
-    AffectedFinding,
-    ComponentEvidence,
-)
+from diagnosis_operator.core.diagnosis.affected import AffectedFinding
+from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.explain._text import ROLE_PHRASES, clock
 from diagnosis_operator.core.diagnosis.logs import (
     LogCategory,
@@ -17,6 +13,7 @@ from diagnosis_operator.core.diagnosis.logs import (
     hot_keys,
     statement_fingerprint,
 )
+from diagnosis_operator.core.diagnosis.ranking import ROLE_AGGRAVATING, ROLE_ROOT
 from diagnosis_operator.models.findings import (
     CLIENT_CAUSE,
     NO_INCIDENT,

@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from diagnosis_operator.core.diagnosis.correlate import AffectedFinding
-from diagnosis_operator.core.diagnosis.detect import Detection, FloatArray, Signal
+from diagnosis_operator.core.diagnosis.affected import AffectedFinding
+from diagnosis_operator.core.diagnosis.signal_types import Detection, Signal
+from diagnosis_operator.core.diagnosis.stats import FloatArray
 from diagnosis_operator.models.findings import KeySignal
 
 MAX_KEY_SIGNALS = 40

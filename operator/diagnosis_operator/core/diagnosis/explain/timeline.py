@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from diagnosis_operator.core.diagnosis.correlate import AffectedFinding, ComponentEvidence
-from diagnosis_operator.core.diagnosis.detect import SignalKind
+from diagnosis_operator.core.diagnosis.affected import AffectedFinding
+from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import EVENT_NAMES
+from diagnosis_operator.core.diagnosis.signal_types import SignalKind
 from diagnosis_operator.models.findings import (
     CLIENT_CAUSE,
     AbusiveClient,

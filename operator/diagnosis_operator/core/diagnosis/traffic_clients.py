@@ -1,4 +1,4 @@
-"""Client traffic: floods and tight retry loops.  Pure.
+"""Client traffic: floods (of one address or one network) and tight retry loops.  Pure.
 
 Inputs are what Loki aggregates (requests per client per step, and failed
 requests per client, request and agent per fine step) plus the sampled access
@@ -316,6 +316,18 @@ def _parsed_address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | 
         return None
 
 
+@dataclass(frozen=True)
+class _Listed:
+    """The per-address top list on the common grid, shared by every network's test."""
+
+    grid: npt.NDArray[np.float64]
+    dense_clients: Mapping[str, npt.NDArray[np.float64]]
+    addresses: Mapping[str, ipaddress.IPv4Address | ipaddress.IPv6Address | None]
+    smallest: npt.NDArray[np.float64]  # per step, the smallest listed count (1 without any)
+    flagged_ips: frozenset[str]
+    totals: npt.NDArray[np.float64]  # every network's requests
+
+
 def find_network_floods(
     *,
     networks: Sequence[ClientTraffic],
@@ -341,63 +353,73 @@ def find_network_floods(
         dtype=np.float64,
     )
     dense_clients = {c.ip: _on_grid(c, grid) for c in clients}
-    # Parsed once: every network below tests every client address.
-    addresses = {ip: _parsed_address(ip) for ip in dense_clients}
     listed = np.stack(list(dense_clients.values())) if dense_clients else np.zeros((1, grid.size))
     smallest = np.where(listed > 0, listed, np.inf).min(axis=0)
-    smallest = np.where(np.isfinite(smallest), smallest, 1.0)
-    flagged_ips = {c.ip for c in flagged}
-    totals = np.array([n.total for n in networks])
-    floods = []
-    for index, network in enumerate(networks):
-        cidr = ipaddress.ip_network(network.ip)
-        counts = _on_grid(network, grid)
-        inside = [
-            ip for ip, address in addresses.items() if address is not None and address in cidr
-        ]
-        rest = counts.copy()
-        for ip in inside:
-            if ip in flagged_ips:
-                rest -= dense_clients[ip]
-        rest = np.maximum(rest, 0.0)
-        unlisted = rest.copy()
-        known = [ip for ip in inside if ip not in flagged_ips]
-        for ip in known:
-            unlisted -= dense_clients[ip]
-        unlisted = np.maximum(unlisted, 0.0)
-        members = len(known) + int(np.ceil(unlisted / smallest).max(initial=0.0))
-        others = np.delete(totals, index)
-        typical = float(np.median(others)) if others.size else 0.0
-        total = float(rest.sum())
-        peak_rate = float(rest.max(initial=0.0)) / step
-        if members < NETWORK_MIN_MEMBERS or total < FLOOD_MIN_RATIO * max(typical, 1.0):
-            continue
-        if peak_rate < FLOOD_MIN_PEAK_RATE:
-            continue
-        first_index, last_index = flood_span(
-            rest, low_share=FLOOD_EDGE_SHARE, high_share=FLOOD_BUSY_SHARE
-        )
-        before = float(rest[:first_index].mean()) if first_index > 0 else None
-        busy = float(rest[first_index : last_index + 1].mean())
-        if before is None or busy < NETWORK_SURGE_RATIO * max(before, 1.0 / step):
-            continue
-        floods.append(
-            AbusiveClient(
-                ip=network.ip,
-                reason=(
-                    f"at least {members} addresses of {network.ip} together: {int(total)} "
-                    f"requests, {busy / step:.1f} req/s (peak {peak_rate:.1f}) against "
-                    f"{before / step:.2f} before; {total / max(typical, 1.0):.0f}x the typical "
-                    f"network"
-                ),
-                requests=int(total),
-                pattern=ClientPattern.FLOOD,
-                first_seen=float(grid[first_index]) - step,
-                last_seen=float(grid[last_index]),
-                members=members,
-            )
-        )
-    return floods
+    context = _Listed(
+        grid=grid,
+        dense_clients=dense_clients,
+        # Parsed once: every network below tests every client address.
+        addresses={ip: _parsed_address(ip) for ip in dense_clients},
+        smallest=np.where(np.isfinite(smallest), smallest, 1.0),
+        flagged_ips=frozenset(c.ip for c in flagged),
+        totals=np.array([n.total for n in networks]),
+    )
+    floods = [
+        _network_flood(index, network, listed=context, step=step)
+        for index, network in enumerate(networks)
+    ]
+    return [flood for flood in floods if flood is not None]
+
+
+def _network_flood(
+    index: int, network: ClientTraffic, *, listed: _Listed, step: float
+) -> AbusiveClient | None:
+    """The flood of one network (``networks[index]``), if its rest floods on its own."""
+    cidr = ipaddress.ip_network(network.ip)
+    counts = _on_grid(network, listed.grid)
+    inside = [
+        ip for ip, address in listed.addresses.items() if address is not None and address in cidr
+    ]
+    rest = counts.copy()
+    for ip in inside:
+        if ip in listed.flagged_ips:
+            rest -= listed.dense_clients[ip]
+    rest = np.maximum(rest, 0.0)
+    unlisted = rest.copy()
+    known = [ip for ip in inside if ip not in listed.flagged_ips]
+    for ip in known:
+        unlisted -= listed.dense_clients[ip]
+    unlisted = np.maximum(unlisted, 0.0)
+    members = len(known) + int(np.ceil(unlisted / listed.smallest).max(initial=0.0))
+    others = np.delete(listed.totals, index)
+    typical = float(np.median(others)) if others.size else 0.0
+    total = float(rest.sum())
+    peak_rate = float(rest.max(initial=0.0)) / step
+    if members < NETWORK_MIN_MEMBERS or total < FLOOD_MIN_RATIO * max(typical, 1.0):
+        return None
+    if peak_rate < FLOOD_MIN_PEAK_RATE:
+        return None
+    first_index, last_index = flood_span(
+        rest, low_share=FLOOD_EDGE_SHARE, high_share=FLOOD_BUSY_SHARE
+    )
+    before = float(rest[:first_index].mean()) if first_index > 0 else None
+    busy = float(rest[first_index : last_index + 1].mean())
+    if before is None or busy < NETWORK_SURGE_RATIO * max(before, 1.0 / step):
+        return None
+    return AbusiveClient(
+        ip=network.ip,
+        reason=(
+            f"at least {members} addresses of {network.ip} together: {int(total)} "
+            f"requests, {busy / step:.1f} req/s (peak {peak_rate:.1f}) against "
+            f"{before / step:.2f} before; {total / max(typical, 1.0):.0f}x the typical "
+            f"network"
+        ),
+        requests=int(total),
+        pattern=ClientPattern.FLOOD,
+        first_seen=float(listed.grid[first_index]) - step,
+        last_seen=float(listed.grid[last_index]),
+        members=members,
+    )
 
 
 def find_abusive_clients(

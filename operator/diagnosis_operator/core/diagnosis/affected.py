@@ -1,0 +1,359 @@
+"""Affected instances: those degraded while their siblings are not.  Pure."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from diagnosis_operator.core.diagnosis.evidence import HEALTH_KINDS
+from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal, SignalKind
+from diagnosis_operator.core.diagnosis.signals import level_between
+from diagnosis_operator.core.diagnosis.stats import poisson_tail_log10_bound
+from diagnosis_operator.models.findings import AffectedInstance
+from diagnosis_operator.models.topology import Component, Topology
+
+PeerKey = tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class AffectedFinding:
+    instance: AffectedInstance
+    detections: tuple[Detection, ...]
+
+
+def _format_level(signal: Signal, value: float) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    if signal.kind is SignalKind.ERROR_RATIO:
+        return f"{(1.0 - value) * 100:.1f}%"
+    if signal.kind is SignalKind.CPU:
+        if "percent" in signal.name.lower():
+            return f"{value:.1f}%"
+        return f"{value * 100:.1f}%"
+    if signal.kind is SignalKind.LATENCY:
+        return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+    return f"{value:.3g}"
+
+
+def _label_of(signal: Signal) -> str:
+    if signal.kind is SignalKind.ERROR_RATIO:
+        return "success"
+    if signal.kind is SignalKind.CPU:
+        return "CPU"
+    if signal.kind is SignalKind.LATENCY:
+        return "latency"
+    if signal.kind is SignalKind.LOG_SIGNIFICANT:
+        return "error/warn log lines per step"
+    return signal.name
+
+
+def find_affected(
+    *,
+    topology: Topology,
+    detections: Mapping[str, Sequence[Detection]],
+    signals: Mapping[str, Sequence[Signal]],
+    timestamps: FloatArray,
+    upstream_errors: Mapping[str, Mapping[str, int]],
+    upstream_seen: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
+    log_horizon: Mapping[str, float] | None = None,
+) -> list[AffectedFinding]:
+    """Pure: instances degraded while their siblings are not.
+
+    ``upstream_errors`` maps a proxy component to counts of 5xx lines per
+    upstream address it named; ``upstream_seen`` (optional) to the times each
+    address was named, and ``log_horizon`` to the time of the proxy's last
+    line that was read (sampled lines may stop before the end of the window).
+    An address the proxy all but stopped naming long before its last line
+    (``still_failing``) belonged to an instance that recovered: it is no
+    longer degraded.
+    """
+    findings: list[AffectedFinding] = []
+    for component in topology:
+        comp_signals = signals.get(component.name, ())
+        instances = sorted({s.instance for s in comp_signals if s.instance})
+        if len(instances) < 2:
+            continue
+        siblings, singled = _singled_out(
+            comp_signals, detections.get(component.name, ()), timestamps=timestamps
+        )
+        upstream_share = _upstream_shares(
+            topology,
+            component,
+            instances,
+            upstream_errors,
+            upstream_seen or {},
+            log_horizon or {},
+        )
+        for instance in instances:
+            finding = _finding(
+                component.name,
+                instance,
+                sorted(singled.get(instance, []), key=lambda d: -d.score),
+                comp_signals=comp_signals,
+                siblings=siblings,
+                timestamps=timestamps,
+                via_proxy=upstream_share.get(instance),
+            )
+            if finding is not None:
+                findings.append(finding)
+    return findings
+
+
+def _singled_out(
+    comp_signals: Sequence[Signal], detections: Sequence[Detection], *, timestamps: FloatArray
+) -> tuple[dict[PeerKey, list[Signal]], dict[str, list[Detection]]]:
+    """The component's signals by peer key, and per instance the detections that single it out.
+
+    A detection singles its instance out when at most a minority of the
+    siblings with data flagged the same signal, the siblings did not move
+    alike, and (for an error ratio) its errors stand out.
+    """
+    with_data: dict[PeerKey, set[str]] = defaultdict(set)
+    siblings: dict[PeerKey, list[Signal]] = defaultdict(list)
+    for signal in comp_signals:
+        if signal.instance and np.isfinite(signal.values).any():
+            with_data[signal.peer_key].add(signal.instance)
+        siblings[signal.peer_key].append(signal)
+    flagged: dict[PeerKey, dict[str, Detection]] = defaultdict(dict)
+    for detection in detections:
+        if detection.signal.instance:
+            flagged[detection.signal.peer_key][detection.signal.instance] = detection
+    singled: dict[str, list[Detection]] = defaultdict(list)
+    for key, per_instance in flagged.items():
+        peers = len(with_data.get(key, set()))
+        if peers < 2 or len(per_instance) > max(1, (peers - 1) // 2):
+            continue
+        for instance, detection in per_instance.items():
+            if not _siblings_moved_alike(detection, siblings[key], timestamps) and errors_stand_out(
+                detection=detection, peers=siblings[key], timestamps=timestamps
+            ):
+                singled[instance].append(detection)
+    return siblings, singled
+
+
+def _finding(
+    component: str,
+    instance: str,
+    found: Sequence[Detection],
+    *,
+    comp_signals: Sequence[Signal],
+    siblings: Mapping[PeerKey, Sequence[Signal]],
+    timestamps: FloatArray,
+    via_proxy: tuple[int, int, str] | None,
+) -> AffectedFinding | None:
+    """The finding for one instance, when its own detections or a proxy's errors single it out."""
+    health = [d for d in found if d.signal.kind in HEALTH_KINDS and d.anomaly.direction == "up"]
+    if not health and len(found) < 3 and via_proxy is None:
+        return None
+    reason = _affected_reason(health or found[:2], siblings, timestamps, via_proxy)
+    labels = next((d.signal.labels for d in found), None) or _labels_for(comp_signals, instance)
+    return AffectedFinding(
+        instance=AffectedInstance(
+            component=component,
+            instance=instance,
+            reason=reason,
+            pod=labels.get("pod") if labels else None,
+            namespace=labels.get("namespace") if labels else None,
+        ),
+        detections=tuple(found),
+    )
+
+
+def sole_affected_instance(*, component: str, affected: Sequence[AffectedFinding]) -> str | None:
+    """Pure: the root's instance when exactly one of its instances is singled out."""
+    own = [a.instance.instance for a in affected if a.instance.component == component]
+    return own[0] if len(own) == 1 else None
+
+
+SIBLING_SHIFT_SHARE = 0.5
+
+
+def _siblings_moved_alike(
+    detection: Detection, signals: Sequence[Signal], timestamps: FloatArray
+) -> bool:
+    """Whether the siblings' same signal moved at least half as far, the same way.
+
+    A sibling whose signal stayed just under the detection threshold is hit
+    too: an instance is singled out only when it is clearly worse off.
+    """
+    levels = _sibling_levels(detection, signals, timestamps)
+    if not levels:
+        return False
+    shift = detection.anomaly.value - detection.anomaly.baseline
+    sibling_shift = float(np.median(levels)) - detection.anomaly.baseline
+    if shift == 0 or not math.isfinite(shift) or not math.isfinite(sibling_shift):
+        return False
+    return sibling_shift / shift >= SIBLING_SHIFT_SHARE
+
+
+def _sibling_levels(
+    detection: Detection, signals: Sequence[Signal], timestamps: FloatArray
+) -> list[float]:
+    """The level since the detection's onset of the same signal on every other instance."""
+    signal = detection.signal
+    levels = []
+    for other in signals:
+        if other.peer_key == signal.peer_key and other.instance != signal.instance:
+            summary = level_between(
+                signal=other,
+                timestamps=timestamps,
+                start=detection.onset,
+                end=float(timestamps[-1]),
+            )
+            if summary is not None:
+                levels.append(summary.level)
+    return levels
+
+
+# An instance's failed requests single it out only when they are many, a
+# material share of its requests, and unlikely at its siblings' error rate.
+ERROR_EXCESS_MIN = 10.0
+ERROR_SHARE_GAP = 0.01
+ERROR_SURPRISE_LOG10 = -4.0
+
+
+def errors_stand_out(
+    *, detection: Detection, peers: Sequence[Signal], timestamps: FloatArray
+) -> bool:
+    """Pure: whether an instance's error-ratio rise is more than a few unlucky requests.
+
+    From the onset to the end of the window, its failed requests must exceed
+    what its siblings' pooled error rate (their baseline's without siblings'
+    data) predicts for its number of requests by ``ERROR_EXCESS_MIN``, by
+    ``ERROR_SHARE_GAP`` of its requests, and be that unlikely.  A 5xx ratio
+    rests on the requests behind it: four random 500s among seventy requests
+    are 94 % success for a minute, and no reason to drain anything.  Other
+    signals, and ratios without their counts, are not judged here.
+    """
+    signal = detection.signal
+    if signal.kind is not SignalKind.ERROR_RATIO or signal.events is None:
+        return True
+    if signal.requests is None:
+        return True
+    period = timestamps >= detection.onset
+    errors = float(np.nansum(signal.events[period]))
+    requests = float(np.nansum(signal.requests[period]))
+    if requests <= 0:
+        return False
+    sibling_errors = sibling_requests = 0.0
+    for other in peers:
+        if (
+            other.peer_key == signal.peer_key
+            and other.instance != signal.instance
+            and other.events is not None
+            and other.requests is not None
+        ):
+            sibling_errors += float(np.nansum(other.events[period]))
+            sibling_requests += float(np.nansum(other.requests[period]))
+    if sibling_requests > 0:
+        share = (sibling_errors + 0.5) / (sibling_requests + 1.0)
+    else:
+        share = detection.anomaly.baseline if math.isfinite(detection.anomaly.baseline) else 0.0
+    expected = requests * share
+    return (
+        errors - expected >= ERROR_EXCESS_MIN
+        and errors / requests - share >= ERROR_SHARE_GAP
+        and poisson_tail_log10_bound(observed=errors, expected=expected) <= ERROR_SURPRISE_LOG10
+    )
+
+
+def _labels_for(signals: Sequence[Signal], instance: str) -> Mapping[str, str] | None:
+    for signal in signals:
+        if signal.instance == instance:
+            return signal.labels
+    return None
+
+
+RECOVERED_SHARE = 0.25  # the final part of the errors' span that must still hold some
+RECENT_RATE_SHARE = 0.2  # of their average rate, for the errors to be going on
+
+
+def still_failing(*, times: Sequence[float], end: float) -> bool:
+    """Pure: whether errors at ``times`` still went on near ``end`` (how far logs were read).
+
+    The final ``RECOVERED_SHARE`` of the span from the first error to ``end``
+    must hold at least ``RECENT_RATE_SHARE`` of the errors it would hold at
+    their average rate: a pod that failed for ninety seconds and then drew
+    the odd random error, while the proxy logged on for half an hour, recovered.
+    """
+    if not times:
+        return False
+    span = end - min(times)
+    if span <= 0:
+        return True
+    recent = sum(1 for ts in times if ts >= end - RECOVERED_SHARE * span)
+    return recent >= RECENT_RATE_SHARE * RECOVERED_SHARE * len(times)
+
+
+def _upstream_shares(
+    topology: Topology,
+    component: Component,
+    instances: Sequence[str],
+    upstream_errors: Mapping[str, Mapping[str, int]],
+    upstream_seen: Mapping[str, Mapping[str, Sequence[float]]],
+    log_horizon: Mapping[str, float],
+) -> dict[str, tuple[int, int, str]]:
+    """Instances named by >= 60% (and >= 3) of a calling proxy's 5xx lines, still failing."""
+    shares: dict[str, tuple[int, int, str]] = {}
+    for caller in topology.dependents_of(component.name):
+        counts = upstream_errors.get(caller, {})
+        seen = upstream_seen.get(caller, {})
+        total = sum(counts.values())
+        if total < 3:
+            continue
+        for address, count in counts.items():
+            instance = _match_instance(address, instances)
+            if instance is None or count < 3 or count / total < 0.6:
+                continue
+            times = seen.get(address)
+            horizon = log_horizon.get(caller)
+            if times and horizon is not None and not still_failing(times=times, end=horizon):
+                continue
+            shares[instance] = (count, total, caller)
+    return shares
+
+
+def _match_instance(address: str, instances: Sequence[str]) -> str | None:
+    if address in instances:
+        return address
+    host = address.rsplit(":", 1)[0] if address.count(":") == 1 else address
+    for instance in instances:
+        instance_host = instance.rsplit(":", 1)[0] if instance.count(":") == 1 else instance
+        if instance_host == host:
+            return instance
+    return None
+
+
+def _affected_reason(
+    detections: Sequence[Detection],
+    peers: Mapping[tuple[object, ...], Sequence[Signal]],
+    timestamps: FloatArray,
+    via_proxy: tuple[int, int, str] | None,
+) -> str:
+    parts = []
+    seen_labels: set[str] = set()
+    for detection in detections:
+        signal = detection.signal
+        label = _label_of(signal)
+        if label in seen_labels:
+            continue
+        seen_labels.add(label)
+        level = detection.anomaly.value
+        baseline = detection.anomaly.baseline
+        siblings = _sibling_levels(detection, peers.get(signal.peer_key, ()), timestamps)
+        text = (
+            f"{label} {_format_level(signal, level)} vs {_format_level(signal, baseline)} baseline"
+        )
+        if siblings:
+            text += f" (siblings {_format_level(signal, float(np.median(siblings)))})"
+        parts.append(text)
+        if len(parts) >= 3:
+            break
+    if via_proxy is not None:
+        count, total, caller = via_proxy
+        parts.append(f"{count} of {total} 5xx lines at {caller} name it as upstream")
+    return ", ".join(parts) if parts else "degraded while its siblings are not"

@@ -1,0 +1,362 @@
+"""detect -> correlate -> explain -> plan: a SignalSet in, a DiagnosisResult out.  Pure.
+
+``analyse`` is everything after ``collect``: the kopf handler and
+``diagnose --bundle`` both reach it through ``service.diagnose.run_diagnosis``,
+so offline and live give the same result for the same signals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from diagnosis_operator.core.diagnosis import explain
+from diagnosis_operator.core.diagnosis import plan as planner
+from diagnosis_operator.core.diagnosis.affected import (
+    AffectedFinding,
+    find_affected,
+    sole_affected_instance,
+)
+from diagnosis_operator.core.diagnosis.collected import (
+    CLIENTS,
+    NETWORKS,
+    RETRIES,
+    SAMPLES,
+    is_edge,
+    retry_step,
+)
+from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
+from diagnosis_operator.core.diagnosis.logs import (
+    ComponentLogs,
+    LogCategory,
+    LogEvent,
+    read_component_logs,
+    upstream_errors,
+)
+from diagnosis_operator.core.diagnosis.onsets import new_log_categories, new_slow_queries
+from diagnosis_operator.core.diagnosis.ranking import Ranking, rank
+from diagnosis_operator.core.diagnosis.scoring import detect
+from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal
+from diagnosis_operator.core.diagnosis.signals import build_signals, grid_timestamps
+from diagnosis_operator.core.diagnosis.traffic_clients import find_abusive_clients
+from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
+from diagnosis_operator.models.findings import (
+    NO_INCIDENT,
+    AbusiveClient,
+    DiagnosisResult,
+    ProposedRemediation,
+    RootCause,
+)
+from diagnosis_operator.models.signals import LogCount, SignalSet, Window
+from diagnosis_operator.models.topology import Topology
+
+
+def analyse(
+    *,
+    topology: Topology,
+    signals: SignalSet,
+    symptom: str | None,
+    on_stage: Callable[[str], None] | None = None,
+    settings: EngineSettings | None = None,
+) -> DiagnosisResult:
+    """Pure: a SignalSet in, a DiagnosisResult out.
+
+    A root cause less confident than ``settings.min_confidence`` keeps its rank
+    but is reported as uncertain, with a warning and no remediation.
+    """
+    settings = settings or DEFAULT_ENGINE_SETTINGS
+    window = signals.window
+    timestamps = grid_timestamps(window=window, step=signals.step)
+    built = _built(topology=topology, signals=signals)
+    detections = detect(
+        signals=built.all_signals, timestamps=timestamps, z_threshold=settings.anomaly_score
+    )
+    by_component = _by_component(detections)
+    evidence = _evidence(topology=topology, detections=by_component, logs=built.logs, window=window)
+    edges = _edge_traffic(topology=topology, signals=signals, logs=built.logs)
+    affected = _affected(
+        topology=topology,
+        detections=by_component,
+        built=built,
+        evidence=evidence,
+        timestamps=timestamps,
+    )
+    ranking = rank(
+        topology=topology,
+        evidence=evidence,
+        clients=edges.abusive,
+        window=window,
+        step=signals.step,
+    )
+    if ranking.root_cause.component == NO_INCIDENT:
+        affected = []
+    if on_stage is not None:
+        on_stage("planning")
+    found = _Found(
+        topology=topology,
+        ranking=ranking,
+        evidence=evidence,
+        affected=affected,
+        edges=edges,
+        symptom=symptom,
+    )
+    root, uncertain = _root_cause(found, settings=settings, warnings=built.warnings)
+    return _result(
+        found,
+        root=root,
+        uncertain=uncertain,
+        detections=detections,
+        built=built,
+        timestamps=timestamps,
+        window=window,
+    )
+
+
+def _by_component(detections: Sequence[Detection]) -> dict[str, list[Detection]]:
+    grouped: dict[str, list[Detection]] = {}
+    for detection in detections:
+        grouped.setdefault(detection.signal.component, []).append(detection)
+    return grouped
+
+
+@dataclass(frozen=True)
+class _Built:
+    """Every component's signals and read logs, and what could not be collected."""
+
+    by_component: dict[str, list[Signal]]
+    all_signals: list[Signal]
+    logs: dict[str, ComponentLogs]
+    warnings: list[str]
+
+
+def _built(*, topology: Topology, signals: SignalSet) -> _Built:
+    built = _Built(by_component={}, all_signals=[], logs={}, warnings=[])
+    for component in topology:
+        collected = signals.components.get(component.name)
+        if collected is None:
+            built.warnings.append(f"{component.name}: no signals collected")
+            continue
+        built.warnings.extend(collected.errors)
+        made = build_signals(component=collected, window=signals.window, step=signals.step)
+        built.by_component[component.name] = made
+        built.all_signals.extend(made)
+        built.logs[component.name] = read_component_logs(
+            component=component.name,
+            streams=collected.log_samples,
+            query=collected.queries.get(SAMPLES, ""),
+        )
+        if not collected.series and not collected.log_samples and not collected.log_counts:
+            built.warnings.append(f"{component.name}: selector matched no series and no log lines")
+    return built
+
+
+def _evidence(
+    *,
+    topology: Topology,
+    detections: Mapping[str, Sequence[Detection]],
+    logs: Mapping[str, ComponentLogs],
+    window: Window,
+) -> dict[str, ComponentEvidence]:
+    return {
+        component.name: ComponentEvidence(
+            component=component,
+            detections=tuple(detections.get(component.name, ())),
+            logs=logs.get(component.name),
+            new_categories=new_log_categories(logs=logs[component.name], window=window)
+            if component.name in logs
+            else {},
+            slow_queries=new_slow_queries(logs=logs[component.name], window=window)
+            if component.name in logs
+            else (),
+        )
+        for component in topology
+    }
+
+
+@dataclass(frozen=True)
+class _EdgeTraffic:
+    """What arrives at the edge components: the abusive clients and the query to show."""
+
+    names: list[str]
+    abusive: list[AbusiveClient]
+    client_query: str
+
+
+def _edge_traffic(
+    *, topology: Topology, signals: SignalSet, logs: Mapping[str, ComponentLogs]
+) -> _EdgeTraffic:
+    edge_names = [c.name for c in topology if is_edge(topology, c)]
+    access_events: list[LogEvent] = []
+    client_counts: list[LogCount] = []
+    retry_counts: list[LogCount] = []
+    network_counts: list[LogCount] = []
+    client_query = ""
+    for name in edge_names:
+        collected = signals.components.get(name)
+        if collected is None:
+            continue
+        client_counts.extend(collected.extracted.get(CLIENTS, ()))
+        retry_counts.extend(collected.extracted.get(RETRIES, ()))
+        network_counts.extend(collected.extracted.get(NETWORKS, ()))
+        client_query = (
+            client_query or collected.queries.get(RETRIES, "") or collected.queries.get(CLIENTS, "")
+        )
+        if name in logs:
+            access_events.extend(e for e in logs[name].events if e.access is not None)
+    abusive = find_abusive_clients(
+        client_counts=client_counts,
+        retry_counts=retry_counts,
+        retry_step=retry_step(signals.window),
+        access_events=access_events,
+        step=signals.step,
+        network_counts=network_counts,
+    )
+    return _EdgeTraffic(names=edge_names, abusive=abusive, client_query=client_query)
+
+
+def _affected(
+    *,
+    topology: Topology,
+    detections: Mapping[str, Sequence[Detection]],
+    built: _Built,
+    evidence: Mapping[str, ComponentEvidence],
+    timestamps: FloatArray,
+) -> list[AffectedFinding]:
+    # Only a burst of upstream errors names a degraded upstream; a few 5xx lines
+    # of an ordinary hour name whichever upstream served them.
+    upstream_counts: dict[str, Mapping[str, int]] = {}
+    upstream_seen: dict[str, Mapping[str, list[float]]] = {}
+    log_horizon = {
+        name: max(e.ts for e in read.events) for name, read in built.logs.items() if read.events
+    }
+    for name in built.logs:
+        named = upstream_errors(
+            incident_events(evidence=evidence[name], category=LogCategory.UPSTREAM_ERROR)
+        )
+        upstream_counts[name] = {address: len(events) for address, events in named.items()}
+        upstream_seen[name] = {address: [e.ts for e in events] for address, events in named.items()}
+    return find_affected(
+        topology=topology,
+        detections=detections,
+        signals=built.by_component,
+        timestamps=timestamps,
+        upstream_errors=upstream_counts,
+        upstream_seen=upstream_seen,
+        log_horizon=log_horizon,
+    )
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What the ranking found, with what explaining and planning it needs."""
+
+    topology: Topology
+    ranking: Ranking
+    evidence: Mapping[str, ComponentEvidence]
+    affected: list[AffectedFinding]
+    edges: _EdgeTraffic
+    symptom: str | None
+
+
+def _root_cause(
+    found: _Found, *, settings: EngineSettings, warnings: list[str]
+) -> tuple[RootCause, bool]:
+    """The root cause with its summary, and whether it is too uncertain to act on."""
+    ranking = found.ranking
+    summary = explain.summary(
+        root_cause=ranking.root_cause,
+        candidates=ranking.candidates,
+        evidence=found.evidence,
+        affected=found.affected,
+        clients=found.edges.abusive,
+        symptom=found.symptom,
+    )
+    uncertain = (
+        ranking.root_cause.component != NO_INCIDENT
+        and ranking.root_cause.confidence < settings.min_confidence
+    )
+    if uncertain:
+        summary = f"Uncertain: {summary}"
+        warnings.append(
+            f"root cause {ranking.root_cause.component}: confidence "
+            f"{ranking.root_cause.confidence:.2f} is below the policy's minConfidence "
+            f"{settings.min_confidence:.2f}; no remediation proposed"
+        )
+    root = RootCause(
+        component=ranking.root_cause.component,
+        kind=ranking.root_cause.kind,
+        instance=ranking.root_cause.instance
+        or sole_affected_instance(component=ranking.root_cause.component, affected=found.affected),
+        confidence=ranking.root_cause.confidence,
+        summary=summary,
+    )
+    return root, uncertain
+
+
+def _result(
+    found: _Found,
+    *,
+    root: RootCause,
+    uncertain: bool,
+    detections: Sequence[Detection],
+    built: _Built,
+    timestamps: FloatArray,
+    window: Window,
+) -> DiagnosisResult:
+    topology, ranking, evidence = found.topology, found.ranking, found.evidence
+    affected, abusive = found.affected, found.edges.abusive
+    quiet = root.component == NO_INCIDENT
+    chain = (
+        []
+        if quiet
+        else explain.evidence_chain(
+            topology=topology,
+            candidates=ranking.candidates,
+            evidence=evidence,
+            affected=affected,
+            clients=abusive,
+            client_query=found.edges.client_query,
+        )
+    )
+    events = (
+        [] if quiet else explain.timeline(evidence=evidence, affected=affected, clients=abusive)
+    )
+    advice = explain.recommendations(
+        topology=topology,
+        root_cause=root,
+        candidates=ranking.candidates,
+        evidence=evidence,
+        affected=affected,
+        clients=abusive,
+    )
+    proposals = [] if quiet or uncertain else _proposals(found)
+    plotted = explain.key_signals(
+        detections=detections, signals=built.by_component, timestamps=timestamps, affected=affected
+    )
+    return DiagnosisResult(
+        window=window,
+        root_cause=root,
+        candidates=ranking.candidates,
+        affected=tuple(a.instance for a in affected),
+        clients=tuple(abusive),
+        timeline=tuple(events),
+        evidence=tuple(chain),
+        remediations=tuple(proposals),
+        recommendations=tuple(advice),
+        key_signals=tuple(plotted),
+        symptom=found.symptom,
+        warnings=tuple(built.warnings),
+    )
+
+
+def _proposals(found: _Found) -> list[ProposedRemediation]:
+    topology, edge_names = found.topology, found.edges.names
+    edge = next((name for name in edge_names if topology.get(name).kind.value == "proxy"), None)
+    return planner.plan(
+        topology=topology,
+        candidates=found.ranking.candidates,
+        evidence=found.evidence,
+        affected=found.affected,
+        clients=found.edges.abusive,
+        edge=edge or (edge_names[0] if edge_names else None),
+    )

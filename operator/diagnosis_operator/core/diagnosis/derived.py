@@ -1,0 +1,216 @@
+"""The RED signals derived from counter rates, per family and instance.  Pure.
+
+Where the labels allow it: the 5xx ratio (and request rate) of every counter
+family with a ``code``/``status`` label, mean latency from a histogram or
+summary ``_sum``/``_count`` pair, CPU (cores) from ``*cpu*seconds_total``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from diagnosis_operator.core.diagnosis.instances import PodKey, instance_of
+from diagnosis_operator.core.diagnosis.queries import rate_range, selector_text
+from diagnosis_operator.core.diagnosis.signal_types import (
+    INSTANCE_LABELS,
+    FloatArray,
+    Signal,
+    SignalKind,
+)
+from diagnosis_operator.models.signals import Labels
+
+_STATUS_LABELS = ("code", "status", "status_code", "response_code")
+Members = Sequence[tuple[Labels, FloatArray]]
+
+
+def _sum_rows(rows: Iterable[FloatArray]) -> FloatArray:
+    stacked = np.vstack(list(rows))
+    total: FloatArray = np.nansum(stacked, axis=0)
+    total[np.isnan(stacked).all(axis=0)] = np.nan
+    return total
+
+
+@dataclass(frozen=True)
+class _Family:
+    """The rates of one counter family on one instance, and how its queries read."""
+
+    component: str
+    name: str
+    instance: str | None
+    members: Members
+    labels: Labels  # what the members share of INSTANCE_LABELS and job
+    window_text: str
+    step: float
+
+
+def derived_signals(
+    component: str,
+    rates: Mapping[tuple[str, Labels], FloatArray],
+    step: float,
+    *,
+    pods: Mapping[PodKey, str],
+) -> list[Signal]:
+    """Pure: the 5xx ratio, request rate, mean latency and CPU signals the rates allow."""
+    window_text = rate_range(step)
+    derived: list[Signal] = []
+    by_family_instance: dict[tuple[str, str | None], list[tuple[Labels, FloatArray]]] = defaultdict(
+        list
+    )
+    for (name, labels), values in rates.items():
+        by_family_instance[(name, instance_of(labels, pods=pods))].append((labels, values))
+
+    for (name, instance), members in sorted(
+        by_family_instance.items(), key=lambda item: (item[0][0], item[0][1] or "")
+    ):
+        family = _Family(
+            component=component,
+            name=name,
+            instance=instance,
+            members=members,
+            labels=_common_instance_labels(labels for labels, _ in members),
+            window_text=window_text,
+            step=step,
+        )
+        derived.extend(_status_signals(family))
+        if name.endswith("_sum"):
+            counts = by_family_instance.get((name[: -len("_sum")] + "_count", instance))
+            if counts:
+                derived.append(_latency_signal(family, counts))
+        if is_cpu_usage_counter(name):
+            derived.append(_cpu_signal(family))
+    return derived
+
+
+def _status_signals(family: _Family) -> list[Signal]:
+    """The 5xx ratio and the request rate of a family with a status label."""
+    name, instance_labels, window_text = family.name, family.labels, family.window_text
+    status_members = [
+        (labels, values)
+        for labels, values in family.members
+        if any(labels.get(key) for key in _STATUS_LABELS)
+    ]
+    if not status_members or name.endswith(("_sum", "_bucket")):
+        return []
+    total = _sum_rows(values for _, values in status_members)
+    errors = [values for labels, values in status_members if _status_of(labels).startswith("5")]
+    # a 5xx series that does not exist yet counted no failure yet
+    error_rate = (
+        np.where(np.isnan(total), np.nan, np.nan_to_num(_sum_rows(errors), nan=0.0))
+        if errors
+        else np.where(np.isnan(total), np.nan, 0.0)
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(total > 0, error_rate / np.where(total > 0, total, 1.0), np.nan)
+    status_label = next(
+        key for key in _STATUS_LABELS if any(key in labels for labels, _ in status_members)
+    )
+    selector = selector_text(name, instance_labels)
+    errors_selector = selector_text(name, instance_labels, f'{status_label}=~"5.."')
+    return [
+        Signal(
+            component=family.component,
+            instance=family.instance,
+            name=f"{name} 5xx ratio",
+            family=f"{name} errors",
+            kind=SignalKind.ERROR_RATIO,
+            query=_rate_ratio(errors_selector, selector, window_text),
+            values=ratio,
+            labels=instance_labels,
+            events=error_rate * family.step,
+            requests=total * family.step,
+        ),
+        Signal(
+            component=family.component,
+            instance=family.instance,
+            name=f"{name} request rate",
+            family=f"{name} requests",
+            kind=SignalKind.REQUEST_RATE,
+            query=f"sum(rate({selector}[{window_text}]))",
+            values=total,
+            labels=instance_labels,
+        ),
+    ]
+
+
+def _latency_signal(family: _Family, counts: Members) -> Signal:
+    """Mean seconds per request of a ``_sum`` family and its ``_count`` sibling."""
+    name, instance_labels, window_text = family.name, family.labels, family.window_text
+    base = name[: -len("_sum")]
+    total_sum = _sum_rows(values for _, values in family.members)
+    total_count = _sum_rows(values for _, values in counts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(
+            total_count > 0,
+            total_sum / np.where(total_count > 0, total_count, 1.0),
+            np.nan,
+        )
+    count_selector = selector_text(base + "_count", instance_labels)
+    return Signal(
+        component=family.component,
+        instance=family.instance,
+        name=f"{base} mean",
+        family=f"{base} latency",
+        kind=SignalKind.LATENCY,
+        query=_rate_ratio(selector_text(name, instance_labels), count_selector, window_text),
+        values=mean,
+        labels=instance_labels,
+    )
+
+
+def _rate_ratio(top: str, bottom: str, window_text: str) -> str:
+    return f"sum(rate({top}[{window_text}])) / sum(rate({bottom}[{window_text}]))"
+
+
+def _cpu_signal(family: _Family) -> Signal:
+    """Cores used, from a CPU-seconds counter."""
+    selector = selector_text(family.name, family.labels)
+    return Signal(
+        component=family.component,
+        instance=family.instance,
+        name="cpu usage",
+        family="cpu",
+        kind=SignalKind.CPU,
+        query=f"sum(rate({selector}[{family.window_text}]))",
+        values=_sum_rows(values for _, values in family.members),
+        labels=family.labels,
+    )
+
+
+# CPU-time counters that are not time spent running: waiting for a core or a
+# throttled period is no usage (adding it would count a throttled pod twice).
+_NOT_CPU_USAGE = ("throttl", "steal", "wait", "idle", "period")
+
+
+def is_cpu_usage_counter(name: str) -> bool:
+    """Pure: a counter of CPU seconds used (``process_cpu_seconds_total``, cAdvisor usage...)."""
+    lowered = name.lower()
+    return (
+        "cpu" in lowered
+        and "seconds" in lowered
+        and name.endswith("_total")
+        and not any(word in lowered for word in _NOT_CPU_USAGE)
+    )
+
+
+def _status_of(labels: Mapping[str, str]) -> str:
+    for key in _STATUS_LABELS:
+        value = labels.get(key)
+        if value:
+            return value
+    return ""
+
+
+def _common_instance_labels(label_sets: Iterable[Labels]) -> Labels:
+    sets = list(label_sets)
+    if not sets:
+        return Labels()
+    common = dict(sets[0])
+    for labels in sets[1:]:
+        common = {key: value for key, value in common.items() if labels.get(key) == value}
+    return Labels(
+        {key: value for key, value in common.items() if key in INSTANCE_LABELS or key == "job"}
+    )

@@ -1,0 +1,420 @@
+"""From component evidence to a root cause: topology-aware ranking.  Pure.
+
+Every component with evidence gets a score in [0, 1]:
+
+    raw = 0.25*strength + 0.10*breadth + 0.10*agreement + 0.20*explains
+        + 0.15*first + 0.10*severity + 0.10*blame
+    score = raw * 0.45   if a significant dependency went bad first (it explains this one)
+            raw          otherwise
+
+"Went bad first" allows a lead of ``tolerance`` (two steps): a caller notices a
+failure at its first failed call, a dependency's metrics show it a scrape
+later.  When at least a third of the caller's incident error lines that name a
+dependency name this one ("Lock wait timeout ... sql", "redis ... refused"),
+the allowed lead grows to 5 % of the window (``named_lead``).
+
+* ``strength``  = 1 - exp(-S/30), S the strongest evidence: the highest robust
+  z-score (or burst score) of its signals, or the log score (10 x severity per
+  category of severe lines new in the window, damped for single lines);
+* ``breadth``   = independent signals (metric families + new log categories) / 5, capped at 1;
+* ``agreement`` = 1 when metrics and logs both point at it, 0.5 when one does;
+* ``explains``  = share of its anomalous callers (transitively, along dependsOn)
+  that it explains by the rule above, directly or through a caller it explains
+  (0.3 without anomalous callers);
+* ``first``     = 1 for the earliest onset of a significant component,
+  decreasing linearly with the lag (0 at a tenth of the window);
+* ``severity``  = the most severe new log category / 3 (deadlock, connection
+  exhaustion, OOM = 1; 0.5 without logs);
+* ``blame``     = its largest share of the dependency mentions in the error lines
+  of a caller with several dependencies (0.5 when no such caller names any;
+  a caller with one dependency cannot tell dependencies apart).
+
+The root is the best-scoring significant component (S >= 11 and either two
+independent signals or S >= 20, score >= 0.3): a better-scoring component
+with too little evidence neither becomes the root nor hides one.  Its confidence is
+``score * (0.55 + 0.45 * min(1, gap / 0.3))`` where ``gap`` is its lead over
+the best other component that is not one of its callers: a clear single cause
+keeps its score, a close second halves the last part.  ``client`` is the root
+when an abusive client's flood started before (or without) any backend
+anomaly; ``none`` when nothing is significant.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from diagnosis_operator.core.diagnosis.blame import (
+    caller_blame,
+    named_dependencies,
+    named_lead,
+    names_mostly,
+)
+from diagnosis_operator.core.diagnosis.evidence import (
+    ComponentEvidence,
+    fails_by_itself,
+    only_fell,
+)
+from diagnosis_operator.core.diagnosis.logs import SEVERITY
+from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD
+from diagnosis_operator.models.findings import (
+    CLIENT_CAUSE,
+    NO_INCIDENT,
+    AbusiveClient,
+    Candidate,
+    ClientPattern,
+    RootCause,
+)
+from diagnosis_operator.models.signals import Window
+from diagnosis_operator.models.topology import Topology
+
+ROLE_ROOT = "root"
+ROLE_AGGRAVATING = "aggravating"
+ROLE_SYMPTOM = "symptom"
+ROLE_CANDIDATE = "candidate"
+
+MIN_ROOT_SCORE = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    component: str
+    score: float
+    strength: float
+    breadth: float
+    agreement: float
+    explains: float
+    first: float
+    explained_by: str | None
+    severity: float = 0.5
+    blame: float = 0.5
+
+    def reasons(self) -> tuple[str, ...]:
+        out = [
+            f"strength {self.strength:.2f}",
+            f"breadth {self.breadth:.2f}",
+            f"metric/log agreement {self.agreement:.2f}",
+            f"explains callers {self.explains:.2f}",
+            f"earliest {self.first:.2f}",
+            f"log severity {self.severity:.2f}",
+            f"named by callers' errors {self.blame:.2f}",
+        ]
+        if self.explained_by:
+            out.append(f"explained by earlier {self.explained_by}")
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What scoring one component needs to know of the others."""
+
+    topology: Topology
+    anomalous: Mapping[str, ComponentEvidence]
+    onsets: Mapping[str, float]
+    earliest: float  # the earliest onset of a significant component (of any, without one)
+    span: float  # the lag at which ``first`` reaches 0
+    tolerance: float
+    blame: Mapping[str, float]
+    causes: Callable[[str, str], bool]
+
+
+def score_components(
+    *,
+    topology: Topology,
+    evidence: Mapping[str, ComponentEvidence],
+    window: Window,
+    tolerance: float,
+) -> list[Score]:
+    """Pure: the ranking formula of the module docstring, best first."""
+    anomalous = {
+        name: ev
+        for name, ev in evidence.items()
+        if ev.evidence_score >= Z_THRESHOLD and ev.onset is not None
+    }
+    if not anomalous:
+        return []
+    onsets = {name: ev.onset for name, ev in anomalous.items() if ev.onset is not None}
+    significant_onsets = [onsets[n] for n, ev in anomalous.items() if ev.significant]
+    named = named_dependencies(topology=topology, evidence=evidence, window=window)
+    context = _Context(
+        topology=topology,
+        anomalous=anomalous,
+        onsets=onsets,
+        earliest=min(significant_onsets or onsets.values()),
+        span=max(0.1 * window.duration, 60.0),
+        tolerance=tolerance,
+        blame=caller_blame(named),
+        causes=_causes_rule(
+            evidence=evidence,
+            anomalous=anomalous,
+            onsets=onsets,
+            named=named,
+            window=window,
+            tolerance=tolerance,
+        ),
+    )
+    scores = [_score(name, ev, context) for name, ev in anomalous.items()]
+    scores.sort(key=lambda s: (-s.score, onsets[s.component], s.component))
+    return scores
+
+
+def _causes_rule(
+    *,
+    evidence: Mapping[str, ComponentEvidence],
+    anomalous: Mapping[str, ComponentEvidence],
+    onsets: Mapping[str, float],
+    named: Mapping[str, Mapping[str, int]],
+    window: Window,
+    tolerance: float,
+) -> Callable[[str, str], bool]:
+    lead = named_lead(window, tolerance)
+    self_failing = {
+        name for name, ev in evidence.items() if fails_by_itself(evidence=ev, window=window)
+    }
+
+    def causes(dependency: str, caller: str) -> bool:
+        """Whether a significant ``dependency`` went bad early enough to explain ``caller``.
+
+        Never when the caller fails by itself (``fails_by_itself``), nor when
+        the dependency only did less, from the caller's onset on: a callee
+        whose traffic and CPU fell once its caller broke is what the broken
+        caller no longer sends it.
+        """
+        other = anomalous.get(dependency)
+        if other is None or not other.significant or caller in self_failing:
+            return False
+        if only_fell(other) and onsets[dependency] >= onsets[caller]:
+            return False
+        allowed = lead if names_mostly(named.get(caller, {}), dependency) else tolerance
+        return onsets[dependency] <= onsets[caller] + allowed
+
+    return causes
+
+
+def _score(name: str, ev: ComponentEvidence, context: _Context) -> Score:
+    """One component's score (the formula of the module docstring)."""
+    topology, anomalous, causes = context.topology, context.anomalous, context.causes
+    onset = context.onsets[name]
+    strength = 1.0 - math.exp(-ev.evidence_score / 30.0)
+    breadth = min(1.0, len(ev.families) / 5.0)
+    agreement = 1.0 if ev.has_metric_evidence and ev.has_log_evidence else 0.5
+    callers = [c for c in _callers(topology, name) if c in anomalous]
+    if callers:
+        explained = _explained_callers(topology, name, anomalous, causes)
+        explains = sum(1 for c in callers if c in explained) / len(callers)
+    else:
+        explains = 0.3
+    first = max(0.0, 1.0 - max(onset - context.earliest - context.tolerance, 0.0) / context.span)
+    explained_by = next(
+        (d for d in sorted(topology.downstream_of(name)) if d != name and causes(d, name)),
+        None,
+    )
+    severity = max(SEVERITY[c] for c in ev.new_categories) / 3.0 if ev.new_categories else 0.5
+    blamed = context.blame.get(name, 0.5)
+    raw = (
+        0.25 * strength
+        + 0.10 * breadth
+        + 0.10 * agreement
+        + 0.20 * explains
+        + 0.15 * first
+        + 0.10 * severity
+        + 0.10 * blamed
+    )
+    if explained_by:
+        raw *= 0.45
+    return Score(
+        component=name,
+        score=raw,
+        strength=strength,
+        breadth=breadth,
+        agreement=agreement,
+        explains=explains,
+        first=first,
+        explained_by=explained_by,
+        severity=severity,
+        blame=blamed,
+    )
+
+
+def _explained_callers(
+    topology: Topology,
+    name: str,
+    anomalous: Mapping[str, ComponentEvidence],
+    causes: Callable[[str, str], bool],
+) -> set[str]:
+    """Anomalous callers ``name`` explains, directly or through a caller it explains."""
+    explained: set[str] = set()
+    frontier = [name]
+    while frontier:
+        current = frontier.pop()
+        for caller in topology.dependents_of(current):
+            if caller in explained or caller not in anomalous:
+                continue
+            if current == name:
+                ok = causes(name, caller)
+            else:
+                ok = anomalous[current].onset is not None and causes(current, caller)
+            if ok:
+                explained.add(caller)
+                frontier.append(caller)
+    return explained
+
+
+def _callers(topology: Topology, name: str) -> frozenset[str]:
+    """Components that depend on ``name``, transitively."""
+    return frozenset(c.name for c in topology if name in topology.downstream_of(c.name))
+
+
+@dataclass(frozen=True)
+class Ranking:
+    root_cause: RootCause
+    candidates: tuple[Candidate, ...]
+    scores: tuple[Score, ...]
+    root_onset: float | None
+
+
+def rank(
+    *,
+    topology: Topology,
+    evidence: Mapping[str, ComponentEvidence],
+    clients: Sequence[AbusiveClient],
+    window: Window,
+    step: float,
+) -> Ranking:
+    """Pure: root cause, roles and confidence (see the module docstring)."""
+    tolerance = max(2.0 * step, 30.0)
+    scores = score_components(
+        topology=topology, evidence=evidence, window=window, tolerance=tolerance
+    )
+    # A component with too little evidence to be a cause must not hide one that
+    # has enough: the root is the best of the significant ones.
+    best = next(
+        (s for s in scores if evidence[s.component].significant and s.score >= MIN_ROOT_SCORE),
+        scores[0] if scores else None,
+    )
+    # Without a symptom anywhere there is nothing to explain, however much moved.
+    # Slowness that healed itself long before the evidence ends is no symptom either.
+    symptomatic = any(ev.has_symptom and not ev.only_recovered_slowness for ev in evidence.values())
+    root_ok = (
+        best is not None
+        and evidence[best.component].significant
+        and best.score >= MIN_ROOT_SCORE
+        and symptomatic
+    )
+    floods = [c for c in clients if c.pattern is ClientPattern.FLOOD and c.first_seen is not None]
+    if _flood_first(evidence=evidence, floods=floods, tolerance=tolerance) or (
+        not root_ok and clients
+    ):
+        return _client_ranking(scores=scores, clients=clients, floods=bool(floods))
+    if best is None or not root_ok:
+        return _no_incident(best=best, scores=scores, symptomatic=symptomatic)
+    return _root_ranking(topology=topology, evidence=evidence, scores=scores, best=best)
+
+
+def _flood_first(
+    *,
+    evidence: Mapping[str, ComponentEvidence],
+    floods: Sequence[AbusiveClient],
+    tolerance: float,
+) -> bool:
+    """Whether a client's flood started before (or without) any backend anomaly."""
+    backend_onset = min(
+        (ev.onset for ev in evidence.values() if ev.onset is not None and ev.significant),
+        default=None,
+    )
+    flood_start = min((c.first_seen for c in floods if c.first_seen is not None), default=None)
+    return flood_start is not None and (
+        backend_onset is None or flood_start <= backend_onset + tolerance
+    )
+
+
+def _no_incident(*, best: Score | None, scores: Sequence[Score], symptomatic: bool) -> Ranking:
+    top = best.score if best else 0.0
+    return Ranking(
+        root_cause=RootCause(
+            component=NO_INCIDENT,
+            kind=None,
+            instance=None,
+            confidence=max(0.5, 1.0 - top),
+            summary=(
+                "No incident in the window: no signal left its baseline far or long enough."
+                if symptomatic or best is None
+                else "No incident in the window: load moved (traffic, connections, "
+                "resources) but no component failed, slowed down or logged severe errors."
+            ),
+        ),
+        candidates=tuple(
+            Candidate(component=s.component, score=s.score, reasons=s.reasons()) for s in scores
+        ),
+        scores=tuple(scores),
+        root_onset=None,
+    )
+
+
+def _root_ranking(
+    *,
+    topology: Topology,
+    evidence: Mapping[str, ComponentEvidence],
+    scores: Sequence[Score],
+    best: Score,
+) -> Ranking:
+    root = best.component
+    root_ev = evidence[root]
+    callers = _callers(topology, root)
+    root_victims = callers
+    others = [s for s in scores if s.component != root and s.component not in callers]
+    gap = max(0.0, best.score - (others[0].score if others else 0.0))
+    confidence = best.score * (0.55 + 0.45 * min(1.0, gap / 0.3))
+    candidates = []
+    for s in scores:
+        if s.component == root:
+            role = ROLE_ROOT
+        elif s.component in callers:
+            role = ROLE_SYMPTOM
+        elif _callers(topology, s.component) & root_victims and evidence[s.component].significant:
+            role = ROLE_AGGRAVATING
+        else:
+            role = ROLE_CANDIDATE
+        candidates.append(
+            Candidate(component=s.component, score=s.score, role=role, reasons=s.reasons())
+        )
+    component = topology.get(root)
+    return Ranking(
+        root_cause=RootCause(
+            component=root,
+            kind=component.kind.value,
+            instance=None,
+            confidence=min(confidence, 0.99),
+            summary="",
+        ),
+        candidates=tuple(candidates),
+        scores=tuple(scores),
+        root_onset=root_ev.onset,
+    )
+
+
+def _client_ranking(
+    *, scores: Sequence[Score], clients: Sequence[AbusiveClient], floods: bool
+) -> Ranking:
+    strongest = max(clients, key=lambda c: c.requests)
+    confidence = (0.8 if floods else 0.55) * (0.85 if len(clients) > 1 else 1.0)
+    candidates = tuple(
+        Candidate(component=s.component, score=s.score, role=ROLE_SYMPTOM, reasons=s.reasons())
+        for s in scores
+    )
+    return Ranking(
+        root_cause=RootCause(
+            component=CLIENT_CAUSE,
+            kind=None,
+            instance=strongest.ip,
+            confidence=confidence,
+            summary="",
+        ),
+        candidates=candidates,
+        scores=tuple(scores),
+        root_onset=strongest.first_seen,
+    )
+
+
+# --- affected instances ----------------------------------------------------------------

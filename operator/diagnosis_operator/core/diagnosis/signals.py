@@ -1,0 +1,222 @@
+"""Every metric series and log count of a component as a signal on the evaluation grid.  Pure.
+
+The collector hands over raw metric series (values as stored, no ``rate``) and
+log-derived counts, all on the same evaluation grid (``window.start + k*step``).
+Every metric series becomes a signal on that grid (counters as per-second
+rates, see ``counters``), the RED signals are derived where the labels allow
+it (see ``derived``), and every log count becomes a signal too.
+
+Nothing here reads a clock, the environment or the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from diagnosis_operator.core.diagnosis.collected import SIGNIFICANT_LINES
+from diagnosis_operator.core.diagnosis.counters import (
+    COUNTER_SUFFIXES,
+    counter_rate,
+    is_counter_name,
+    looks_monotonic,
+    sample_periods,
+)
+from diagnosis_operator.core.diagnosis.derived import derived_signals
+from diagnosis_operator.core.diagnosis.instances import PodKey, instance_names, instance_of
+from diagnosis_operator.core.diagnosis.queries import rate_range, selector_text
+from diagnosis_operator.core.diagnosis.signal_types import (
+    FloatArray,
+    Signal,
+    SignalKind,
+    SignalScores,
+)
+from diagnosis_operator.models.findings import EvidenceSource
+from diagnosis_operator.models.signals import ComponentSignals, Labels, LogCount, Series, Window
+
+_SKIPPED_SUFFIXES = ("_bucket", "_created", "_info")
+
+
+def grid_timestamps(*, window: Window, step: float) -> FloatArray:
+    """Pure: the evaluation timestamps of the window (range-query semantics)."""
+    return np.fromiter(window.steps(step), dtype=np.float64)
+
+
+def _grid_index(
+    timestamps: Sequence[float], *, start: float, step: float, size: int
+) -> npt.NDArray[np.intp]:
+    index = np.rint((np.asarray(timestamps, dtype=np.float64) - start) / step).astype(np.intp)
+    return np.clip(index, -1, size)
+
+
+def on_grid(
+    timestamps: Sequence[float],
+    values: Sequence[float],
+    *,
+    start: float,
+    step: float,
+    size: int,
+    fill: float,
+) -> FloatArray:
+    out = np.full(size, fill, dtype=np.float64)
+    if not timestamps:
+        return out
+    index = _grid_index(timestamps, start=start, step=step, size=size)
+    keep = (index >= 0) & (index < size)
+    out[index[keep]] = np.asarray(values, dtype=np.float64)[keep]
+    return out
+
+
+def build_signals(*, component: ComponentSignals, window: Window, step: float) -> list[Signal]:
+    """Pure: every metric series and log count of a component as signals on the grid."""
+    size = len(grid_timestamps(window=window, step=step))
+    signals: list[Signal] = []
+    rates: dict[tuple[str, Labels], FloatArray] = {}
+    pods = instance_names(series.labels for series in component.series)
+
+    kept = [series for series in component.series if not series.name.endswith(_SKIPPED_SUFFIXES)]
+    raws = [
+        on_grid(
+            series.timestamps, series.values, start=window.start, step=step, size=size, fill=np.nan
+        )
+        for series in kept
+    ]
+    counters = [
+        is_counter_name(series.name) or looks_monotonic(raw)
+        for series, raw in zip(kept, raws, strict=True)
+    ]
+    counter_rows = [raw for raw, counter in zip(raws, counters, strict=True) if counter]
+    periods = iter(sample_periods(np.vstack(counter_rows)).tolist() if counter_rows else [])
+    built: list[tuple[Series, FloatArray, bool]] = []
+    for series, raw, counter in zip(kept, raws, counters, strict=True):
+        values = counter_rate(raw, step=step, period=next(periods)) if counter else raw
+        if counter:
+            rates[(series.name, series.labels)] = values
+        built.append((series, values, counter))
+    for series, values, counter in built:
+        # A histogram's or summary's ``_sum`` moves only when requests end: it
+        # is as sparse as its ``_count``, whose requests are its events.
+        count = (
+            rates.get((series.name[: -len("_sum")] + "_count", series.labels))
+            if counter and series.name.endswith("_sum")
+            else None
+        )
+        signals.append(
+            _metric_signal(
+                component.component,
+                series,
+                values,
+                counter,
+                step,
+                pods=pods,
+                events=None if count is None else count * step,
+            )
+        )
+
+    signals.extend(derived_signals(component.component, rates, step, pods=pods))
+    signals.extend(_log_signals(component, window=window, step=step, size=size, pods=pods))
+    return signals
+
+
+def _metric_signal(
+    component: str,
+    series: Series,
+    values: FloatArray,
+    counter: bool,
+    step: float,
+    *,
+    pods: Mapping[PodKey, str],
+    events: FloatArray | None = None,
+) -> Signal:
+    selector = selector_text(series.name, series.labels)
+    query = f"rate({selector}[{rate_range(step)}])" if counter else selector
+    family = series.name
+    for suffix in COUNTER_SUFFIXES:
+        if family.endswith(suffix):
+            family = family[: -len(suffix)]
+            break
+    kind = SignalKind.RATE if counter else SignalKind.GAUGE
+    lowered = series.name.lower()
+    if (
+        not counter
+        and "cpu" in lowered
+        and any(w in lowered for w in ("percent", "ratio", "usage", "utili"))
+    ):
+        kind = SignalKind.CPU
+    return Signal(
+        component=component,
+        instance=instance_of(series.labels, pods=pods),
+        name=series.name + (" rate" if counter else ""),
+        family=family,
+        kind=kind,
+        query=query,
+        values=values,
+        labels=series.labels,
+        events=events,
+    )
+
+
+def _log_signals(
+    component: ComponentSignals,
+    *,
+    window: Window,
+    step: float,
+    size: int,
+    pods: Mapping[PodKey, str],
+) -> list[Signal]:
+    signals: list[Signal] = []
+    sets: list[tuple[str, SignalKind, Sequence[LogCount], str]] = [
+        (
+            "log lines",
+            SignalKind.LOG_LINES,
+            component.log_counts,
+            component.queries.get("lines", ""),
+        ),
+        (
+            "error/warn log lines",
+            SignalKind.LOG_SIGNIFICANT,
+            component.extracted.get(SIGNIFICANT_LINES, ()),
+            component.queries.get(SIGNIFICANT_LINES, ""),
+        ),
+    ]
+    for name, kind, counts, query in sets:
+        for count in counts:
+            values = on_grid(
+                count.timestamps, count.values, start=window.start, step=step, size=size, fill=0.0
+            )
+            signals.append(
+                Signal(
+                    component=component.component,
+                    instance=instance_of(count.labels, pods=pods),
+                    name=name,
+                    family=name,
+                    kind=kind,
+                    query=query,
+                    values=values,
+                    labels=count.labels,
+                    source=EvidenceSource.LOKI,
+                )
+            )
+    return signals
+
+
+# --- scoring -----------------------------------------------------------------------
+
+
+def level_between(
+    *, signal: Signal, timestamps: FloatArray, start: float, end: float
+) -> SignalScores | None:
+    """Pure: the signal's median in [start, end] and before start (None without data)."""
+    values = signal.values
+    during = values[(timestamps >= start) & (timestamps <= end)]
+    before = values[timestamps < start]
+    during = during[np.isfinite(during)]
+    before = before[np.isfinite(before)]
+    if during.size == 0:
+        return None
+    return SignalScores(
+        level=float(np.median(during)),
+        baseline=float(np.median(before)) if before.size else float("nan"),
+    )
