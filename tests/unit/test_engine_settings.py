@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from examples.incidents.generate import generate
 
-from diagnosis_operator.adapters.bundle.files import BundleSource, load_bundle
+from diagnosis_operator.adapters.bundle import BundleSource, load_bundle
 from diagnosis_operator.api.crd import Thresholds
 from diagnosis_operator.core.diagnosis.detect import Signal, SignalKind, detect, grid_timestamps
 from diagnosis_operator.entrypoints.cli.diagnose import symptom_text

@@ -36,6 +36,9 @@ _BRANCH = _sre_parse.BRANCH
 _REPEATS = (_sre_parse.MAX_REPEAT, _sre_parse.MIN_REPEAT)
 _GROUP_REFERENCES = (_sre_parse.GROUPREF, _sre_parse.GROUPREF_EXISTS)
 
+# One pattern per alternative of a top-level alternation, with its literals.
+Alternatives = tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]
+
 
 def _cross(prefixes: set[str], tails: set[str]) -> set[str]:
     return {head + tail for head in prefixes for tail in tails}
@@ -131,7 +134,7 @@ def _refers_to_groups(tokens: Any) -> bool:
 
 def split_alternatives(
     compiled: re.Pattern[str],
-) -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] | None:
+) -> Alternatives | None:
     """Pure: a top-level alternation as one pattern per alternative, with its literals.
 
     A line holds a match of ``compiled`` exactly when it holds a match of one

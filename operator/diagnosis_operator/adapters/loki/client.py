@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
 import requests
@@ -28,6 +28,8 @@ import requests
 from diagnosis_operator.adapters import logql
 from diagnosis_operator.adapters.querytext import label_name
 from diagnosis_operator.models.signals import Labels, LogCount, LogLine, LogStream, Window
+from diagnosis_operator.models.timefmt import nanos_to_seconds as from_nanos
+from diagnosis_operator.models.timefmt import seconds_to_nanos as to_nanos
 from diagnosis_operator.ports import SignalError
 
 BACKEND = "loki"
@@ -39,7 +41,6 @@ DEFAULT_MAX_ENTRIES = 5_000
 DEFAULT_MAX_QUERY_LENGTH = 721 * 3600.0
 # One push request carries at most about this many bytes of log lines.
 PUSH_BATCH_BYTES = 1 << 20
-_NANOS = 1_000_000_000
 
 Direction = Literal["forward", "backward"]
 
@@ -79,22 +80,6 @@ class RawListResponse(TypedDict):
 
 
 # --- Time ------------------------------------------------------------------------------
-
-
-def to_nanos(seconds: float) -> int:
-    """Epoch seconds to integer nanoseconds, through the shortest decimal form.  Pure.
-
-    ``int(seconds * 1e9)`` is off by hundreds of nanoseconds for today's epochs;
-    the decimal of ``repr(seconds)`` is what the caller meant.
-    """
-    exact = Decimal(repr(float(seconds))) * _NANOS
-    return int(exact.to_integral_value(rounding=ROUND_HALF_EVEN))
-
-
-def from_nanos(nanos: int | str) -> float:
-    """Integer (or decimal-string) nanoseconds to epoch seconds, correctly rounded.  Pure."""
-    value = int(nanos)
-    return value / _NANOS
 
 
 def _duration_param(seconds: float) -> str:
