@@ -257,4 +257,3 @@ def _without_duplicates(
         ),
         len(drop),
     )
-

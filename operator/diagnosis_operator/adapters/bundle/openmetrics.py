@@ -105,9 +105,7 @@ def _label_value(
         parts.append(text[position:backslash_at])
         escaped = text[backslash_at + 1 : backslash_at + 2]
         if escaped not in _LABEL_ESCAPES:
-            raise where(
-                f"label {name!r}: invalid escape '\\{escaped}' (only \\\\, \\\" and \\n)"
-            )
+            raise where(f"label {name!r}: invalid escape '\\{escaped}' (only \\\\, \\\" and \\n)")
         parts.append(_LABEL_ESCAPES[escaped])
         position = backslash_at + 2
 
@@ -483,4 +481,3 @@ def parse_openmetrics(
 
 def _label_text(labels: Mapping[str, str]) -> str:
     return "{" + ",".join(f"{name}={quote(value)}" for name, value in labels.items()) + "}"
-
