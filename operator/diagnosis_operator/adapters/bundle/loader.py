@@ -153,19 +153,13 @@ def _check_window(bundle: Bundle, path: Path, lines: YamlLines) -> None:
     start_ns, end_ns = seconds_to_nanos(window.start), seconds_to_nanos(window.end)
     first: list[float] = []
     last: list[float] = []
-    for stored in bundle.series:
-        stamps = stored.timestamps_ms
-        first.append(float(stamps[0]) / 1000)
-        last.append(float(stamps[-1]) / 1000)
-        low = int(np.searchsorted(stamps, start_ms, side="left"))
-        if low < len(stamps) and stamps[low] <= end_ms:
-            return
-    for stream in bundle.streams:
-        stamps = stream.timestamps_ns
-        first.append(float(stamps[0]) / 1e9)
-        last.append(float(stamps[-1]) / 1e9)
-        low = int(np.searchsorted(stamps, start_ns, side="left"))
-        if low < len(stamps) and stamps[low] <= end_ns:
+    timed = [(stored.timestamps_ms, 1000, start_ms, end_ms) for stored in bundle.series]
+    timed += [(stream.timestamps_ns, 1e9, start_ns, end_ns) for stream in bundle.streams]
+    for stamps, per_second, start, end in timed:
+        first.append(float(stamps[0]) / per_second)
+        last.append(float(stamps[-1]) / per_second)
+        low = int(np.searchsorted(stamps, start, side="left"))
+        if low < len(stamps) and stamps[low] <= end:
             return
     span = (
         f"the data spans [{isoformat_z(min(first))}, {isoformat_z(max(last))}]"

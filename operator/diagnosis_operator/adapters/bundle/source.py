@@ -64,9 +64,7 @@ class BundleSource:
         try:
             step_ms = prometheus_step_ms(step)
         except ValueError as error:
-            raise SignalError(
-                backend=self.backend, query=query, window=window, reason=str(error)
-            ) from None
+            raise self._error(query, window, str(error)) from None
         start_ms, end_ms = prometheus_ms(window.start), prometheus_ms(window.end)
         instants = start_ms + step_ms * np.arange(
             (end_ms - start_ms) // step_ms + 1, dtype=np.int64
@@ -118,12 +116,7 @@ class BundleSource:
     ) -> list[LogStream]:
         query = logql.log_query(selector=selector, line_filter=line_filter)
         if limit <= 0:
-            raise SignalError(
-                backend=self.backend,
-                query=query,
-                window=window,
-                reason=f"limit must be positive, got {limit}",
-            )
+            raise self._error(query, window, f"limit must be positive, got {limit}")
         # Loki reads log queries over [start, end).
         start_ns, end_ns = seconds_to_nanos(window.start), seconds_to_nanos(window.end)
         picked_stamps: list[Int64Array] = []
@@ -197,11 +190,8 @@ class BundleSource:
         )
         compiled = self._regex(pattern, query, window)
         if not compiled.groupindex:
-            raise SignalError(
-                backend=self.backend,
-                query=query,
-                window=window,
-                reason=f"regexp {pattern!r} needs at least one named group (?P<name>...)",
+            raise self._error(
+                query, window, f"regexp {pattern!r} needs at least one named group (?P<name>...)"
             )
         instants, step_ns = self._instants(window, step, query)
         first, last = int(instants[0]) - step_ns, int(instants[-1])
@@ -225,15 +215,13 @@ class BundleSource:
 
     # helpers ---------------------------------------------------------------
 
+    def _error(self, query: str, window: Window, reason: str) -> SignalError:
+        return SignalError(backend=self.backend, query=query, window=window, reason=reason)
+
     def _instants(self, window: Window, step: float, query: str) -> tuple[Int64Array, int]:
         step_ns = round(step * 1e9)
         if step_ns <= 0:
-            raise SignalError(
-                backend=self.backend,
-                query=query,
-                window=window,
-                reason=f"step must be positive, got {step!r}",
-            )
+            raise self._error(query, window, f"step must be positive, got {step!r}")
         start_ns, end_ns = seconds_to_nanos(window.start), seconds_to_nanos(window.end)
         count = (end_ns - start_ns) // step_ns + 1
         return start_ns + step_ns * np.arange(count, dtype=np.int64), step_ns
@@ -244,9 +232,7 @@ class BundleSource:
             try:
                 compiled = check_common_regex(pattern)
             except ValueError as error:
-                raise SignalError(
-                    backend=self.backend, query=query, window=window, reason=str(error)
-                ) from None
+                raise self._error(query, window, str(error)) from None
             self._regexps[pattern] = compiled
         return compiled
 
