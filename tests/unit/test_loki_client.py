@@ -10,14 +10,14 @@ from diagnosis_operator.adapters.loki.client import (
     LokiLogSource,
     _push_batches,
     default_step,
-    from_nanos,
     metric_chunks,
     parse_matrix,
     parse_streams,
     parse_vector,
-    to_nanos,
 )
 from diagnosis_operator.models.signals import Labels, LogLine, LogStream, Window
+from diagnosis_operator.models.timefmt import nanos_to_seconds as from_nanos
+from diagnosis_operator.models.timefmt import seconds_to_nanos as to_nanos
 
 
 def test_nanoseconds_are_exact_for_the_decimal_the_caller_wrote() -> None:
