@@ -153,7 +153,7 @@ def _check_window(bundle: Bundle, path: Path, lines: YamlLines) -> None:
     start_ns, end_ns = seconds_to_nanos(window.start), seconds_to_nanos(window.end)
     first: list[float] = []
     last: list[float] = []
-    timed = [(stored.timestamps_ms, 1000, start_ms, end_ms) for stored in bundle.series]
+    timed = [(stored.timestamps_ms, 1e3, start_ms, end_ms) for stored in bundle.series]
     timed += [(stream.timestamps_ns, 1e9, start_ns, end_ns) for stream in bundle.streams]
     for stamps, per_second, start, end in timed:
         first.append(float(stamps[0]) / per_second)
