@@ -53,7 +53,7 @@ import yaml
 from kubernetes import client, utils
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.adapters.bundle.files import load_bundle
+from diagnosis_operator.adapters.bundle import load_bundle
 from diagnosis_operator.entrypoints.cli.diagnose import diagnose_bundle
 from diagnosis_operator.entrypoints.cli.kubectl.main import main as plugin
 from diagnosis_operator.models.controls import approvals_from

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnosis_operator.adapters.bundle.files import BundleSource, load_bundle
+from diagnosis_operator.adapters.bundle import BundleSource, load_bundle
 from diagnosis_operator.adapters.loki import LokiLogSource
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter
 from diagnosis_operator.entrypoints.cli.main import main

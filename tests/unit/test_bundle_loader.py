@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnosis_operator.adapters.bundle import files as bundle_files
-from diagnosis_operator.adapters.bundle.files import BundleError, load_bundle
+from diagnosis_operator.adapters.bundle import BundleError, load_bundle, logs_jsonl, openmetrics
 from diagnosis_operator.models.signals import Labels, MetricType
 from tests.unit.bundle_helpers import INCIDENT, LOGS, METRICS, T0, entry, write_bundle
 
@@ -125,8 +124,8 @@ def test_errors_deep_in_a_large_file_keep_their_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small read blocks force many chunks through the vectorised path first.
-    monkeypatch.setattr(bundle_files, "_READ_CHARS", 256)
-    monkeypatch.setattr(bundle_files, "_READ_BYTES", 256)
+    monkeypatch.setattr(openmetrics, "_READ_CHARS", 256)
+    monkeypatch.setattr(logs_jsonl, "_READ_BYTES", 256)
     lines = ["# TYPE up gauge"]
     lines += [
         f'up{{job="web",instance="w{n % 3}"}} {n} {T0 + 600 + n // 3 * 15}' for n in range(300)

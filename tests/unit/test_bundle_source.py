@@ -7,13 +7,10 @@ from pathlib import Path
 import pytest
 
 from diagnosis_operator.adapters import logql, promql
-from diagnosis_operator.adapters.bundle.files import (
-    BundleSource,
-    check_common_regex,
-    load_bundle,
-    prometheus_ms,
-)
+from diagnosis_operator.adapters.bundle import BundleSource, load_bundle
+from diagnosis_operator.adapters.bundle.regex_dialect import check_common_regex
 from diagnosis_operator.models.signals import Labels, Window
+from diagnosis_operator.models.timefmt import prometheus_ms
 from diagnosis_operator.ports import LogSource, SeriesSource, SignalError
 from tests.unit.bundle_helpers import INCIDENT, T0, entry, write_bundle
 

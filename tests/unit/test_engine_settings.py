@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from examples.incidents.generate import generate
 
-from diagnosis_operator.adapters.bundle.files import BundleSource, load_bundle
+from diagnosis_operator.adapters.bundle import BundleSource, load_bundle
 from diagnosis_operator.api import Thresholds
 from diagnosis_operator.core.diagnosis.analyse import analyse
 from diagnosis_operator.core.diagnosis.scoring import detect

@@ -12,7 +12,7 @@ import yaml
 from examples.incidents import large
 from examples.incidents.generate import SCENARIOS, expected_path, generate
 
-from diagnosis_operator.adapters.bundle.files import BundleSource, load_bundle
+from diagnosis_operator.adapters.bundle import BundleSource, load_bundle
 from diagnosis_operator.models.bundle import Bundle
 
 

@@ -11,10 +11,12 @@ from diagnosis_operator.adapters.bundle.literal_prefilter import (
     candidate_lines,
     lowered_text,
     required_literals,
+    split_alternatives,
 )
 from diagnosis_operator.core.diagnosis.logs import (
     ACCESS_PATTERN,
     FAILED_REQUEST_FILTER,
+    NETWORK_PATTERN,
     SIGNIFICANT_FILTER,
 )
 
@@ -62,3 +64,100 @@ def test_literals_of_the_collector_filters() -> None:
     assert required_literals("a.*b") is None  # one-character literals are no use
     lines = ['1.2.3.4 - - [x] "GET / HTTP/1.1" 200 5 "-" "curl"'] * 50 + ["db: Deadlock found"]
     assert candidate_lines(*lowered_text(lines), significant).tolist() == [50]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [SIGNIFICANT_FILTER, ACCESS_PATTERN, NETWORK_PATTERN, "(?i)deadlock|too many"],
+)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_split_alternatives_match_the_lines_the_whole_pattern_matches(
+    pattern: str, seed: int
+) -> None:
+    lines = _lines(seed)
+    compiled = re.compile(pattern, re.ASCII)
+    alternatives = split_alternatives(compiled)
+    assert alternatives is not None
+    everyone = {index for index, line in enumerate(lines) if compiled.search(line)}
+    lowered = lowered_text(lines)
+    found: set[int] = set()
+    for alone, literals in alternatives:
+        assert alone.flags == compiled.flags
+        found.update(
+            index
+            for index in candidate_lines(*lowered, literals).tolist()
+            if alone.search(lines[index])
+        )
+    assert found == everyone
+
+
+def test_required_literals_read_the_dialect() -> None:
+    assert required_literals("Warn") == ("warn",)
+    assert required_literals(r"(?i)a\.b\x41c") == ("a.bac",)
+    assert required_literals("[.]abc") == (".abc",)
+    assert required_literals("(?:ab){2}c") == ("ab",)
+    assert required_literals("(a|b)cd") == ("acd", "bcd")
+    assert required_literals(r"\bfoo\b|(?P<x>bar)+") == ("bar", "foo")
+    assert required_literals("x{2,}yz") == ("yz",)
+    assert required_literals("a{x") == ("a{x",)
+    assert required_literals("(?i:abc)def") == ("abcdef",)
+    assert required_literals("ab?cd") == ("cd",)
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"(?=ab)cd", r"(ab)\1", "(?x)a b", "ab*+c", r"\Qab", "(ab", "ab)"]
+)
+def test_patterns_outside_the_dialect_get_no_prefilter(pattern: str) -> None:
+    assert required_literals(pattern) is None
+
+
+def test_alternations_sharing_a_first_item_or_lacking_literals_stay_whole() -> None:
+    assert split_alternatives(re.compile("(?i)(foo|foobar)")) is None
+    assert split_alternatives(re.compile(FAILED_REQUEST_FILTER)) is None
+    assert split_alternatives(re.compile("error|x")) is None
+    assert split_alternatives(re.compile("(?i:error|fail)")) is None
+    assert split_alternatives(re.compile("(error|fail)x")) is None
+
+
+_PIECES = ("ab", "ok", "x", "y", ".", "[0-9]", r"\d", " ", '"', "e", "rr", "or", "ER")
+
+
+def _random_pattern(rng: random.Random, depth: int = 0) -> str:
+    parts: list[str] = []
+    for _ in range(rng.randint(1, 4)):
+        choice = rng.random()
+        if choice < 0.2 and depth < 2:
+            inner = "|".join(_random_pattern(rng, depth + 1) for _ in range(rng.randint(1, 3)))
+            # a group is at most optional: nested repeats can backtrack for ever
+            piece = rng.choice(("(", "(?:", "(?i:")) + inner + ")" + rng.choice(("", "?"))
+        else:
+            piece = rng.choice(_PIECES)
+            piece += rng.choice(("", "", "", "?", "*", "+", "{2}", "{1,3}", "+?"))
+        parts.append(piece)
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_dialect_patterns_never_lose_a_matching_line(seed: int) -> None:
+    rng = random.Random(seed)
+    pieces = ("ab", "ok", "x", "y", "7", " ", '"', "error", "ERROR", "Ok", "abab", "yx")
+    lines = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(400)]
+    lowered = lowered_text(lines)
+    for _ in range(150):
+        top = "|".join(_random_pattern(rng) for _ in range(rng.randint(1, 3)))
+        pattern = rng.choice(("", "(?i)")) + top
+        compiled = re.compile(pattern, re.ASCII)
+        everyone = {index for index, line in enumerate(lines) if compiled.search(line)}
+        literals = required_literals(pattern)
+        if literals is not None:
+            candidates = set(candidate_lines(*lowered, literals).tolist())
+            assert everyone <= candidates, (pattern, literals)
+        alternatives = split_alternatives(compiled)
+        if alternatives is not None:
+            found = {
+                index
+                for alone, alone_literals in alternatives
+                for index in candidate_lines(*lowered, alone_literals).tolist()
+                if alone.search(lines[index])
+            }
+            assert found == everyone, pattern

@@ -9,15 +9,15 @@ from diagnosis_operator.adapters.loki import (
     LokiClient,
     LokiLogSource,
     default_step,
-    from_nanos,
     metric_chunks,
     parse_matrix,
     parse_streams,
     parse_vector,
-    to_nanos,
 )
 from diagnosis_operator.adapters.loki.push import push_batches
 from diagnosis_operator.models.signals import Labels, LogLine, LogStream, Window
+from diagnosis_operator.models.timefmt import nanos_to_seconds as from_nanos
+from diagnosis_operator.models.timefmt import seconds_to_nanos as to_nanos
 
 
 def test_nanoseconds_are_exact_for_the_decimal_the_caller_wrote() -> None:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from diagnosis_operator.adapters.bundle.files import load_bundle
+from diagnosis_operator.adapters.bundle import load_bundle
 from diagnosis_operator.adapters.loki import LokiClient
 from diagnosis_operator.models.bundle import LOGS_FILE, METRICS_FILE, Bundle, StoredStream
 from diagnosis_operator.models.signals import Labels, LogLine, LogStream, Window

@@ -4,10 +4,11 @@ Running a case-insensitive alternation such as the collector's significant-line
 filter through Python ``re`` costs some 10 us per line; over a million lines that
 dominates a diagnosis.  Most lines cannot match at all: every match of the
 pattern contains one of a few literal strings (``error``, ``timeout``, ``" 5``...).
-``required_literals`` derives such a set from the parsed pattern, and
-``candidate_lines`` finds the lines holding one of them with fast substring
-search over the whole stream at once.  Only those lines go through the real
-pattern, so the result is exactly what matching every line would give.
+``required_literals`` derives such a set from the pattern's tree (``_regex_tree``,
+the project's regex dialect), and ``candidate_lines`` finds the lines holding one
+of them with fast substring search over the whole stream at once.  Only those
+lines go through the real pattern, so the result is exactly what matching every
+line would give.
 
 The check is case-insensitive (lines and literals are lower-cased): a weaker
 condition than the pattern's, hence still a necessary one, whatever its flags.
@@ -15,50 +16,45 @@ condition than the pattern's, hence still a necessary one, whatever its flags.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-# Python's own regex parser: private, hence every use of it fails soft.
-_sre_parse: Any = importlib.import_module("re._parser")
-_sre_compile: Any = importlib.import_module("re._compiler")
+from diagnosis_operator.adapters.bundle._regex_tree import Seq, Unsupported, parse
 
 MAX_LITERALS = 64
 MIN_LITERAL_LENGTH = 2
+MAX_PATTERN_LENGTH = 10_000
 
-_LITERAL = _sre_parse.LITERAL
-_SUBPATTERN = _sre_parse.SUBPATTERN
-_BRANCH = _sre_parse.BRANCH
-_REPEATS = (_sre_parse.MAX_REPEAT, _sre_parse.MIN_REPEAT)
-_GROUP_REFERENCES = (_sre_parse.GROUPREF, _sre_parse.GROUPREF_EXISTS)
+# One pattern per alternative of a top-level alternation, with its literals.
+Alternatives = tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]
 
 
 def _cross(prefixes: set[str], tails: set[str]) -> set[str]:
     return {head + tail for head in prefixes for tail in tails}
 
 
-def _prefixes(tokens: Sequence[Any]) -> tuple[set[str], bool]:
-    """Strings one of which starts every match of ``tokens``; and whether they are whole."""
+def _prefixes(seq: Seq) -> tuple[set[str], bool]:
+    """Strings one of which starts every match of ``seq``; and whether they are whole."""
     found = {""}
-    for op, argument in tokens:
-        if op is _LITERAL:
-            found = {text + chr(argument) for text in found}
-        elif op is _SUBPATTERN:
-            inner, whole = _prefixes(argument[-1])
+    for node in seq:
+        kind = node[0]
+        if kind == "lit":
+            found = {text + node[1] for text in found}
+        elif kind == "group":
+            inner, whole = _prefixes(node[1])
             found = _cross(found, inner)
             if not whole:
                 return found, False
-        elif op is _BRANCH:
-            parts = [_prefixes(alternative) for alternative in argument[1]]
+        elif kind == "branch":
+            parts = [_prefixes(alternative) for alternative in node[1]]
             found = _cross(found, set().union(*(texts for texts, _ in parts)))
             if not all(whole for _, whole in parts):
                 return found, False
-        elif op in _REPEATS and argument[0] >= 1:
-            inner, _ = _prefixes(argument[2])
+        elif kind == "repeat" and node[1] >= 1:
+            inner, _ = _prefixes(node[3])
             return _cross(found, inner), False
         else:
             return found, False
@@ -71,22 +67,28 @@ def _quality(literals: set[str]) -> tuple[int, int]:
     return (min(map(len, literals)), -len(literals)) if literals else (0, 0)
 
 
-def _best(tokens: Sequence[Any]) -> set[str]:
-    """The best set of strings of which every match of ``tokens`` holds one."""
+def _nested(seq: Seq, start: int) -> set[str] | None:
+    """The best literals inside the node at ``start`` (a group, branch or repeat)."""
+    node = seq[start]
+    kind = node[0]
+    if kind == "group":
+        return _best(node[1])
+    if kind == "branch":
+        sets = [_best(alternative) for alternative in node[1]]
+        return set().union(*sets) if all(_quality(found)[0] > 0 for found in sets) else None
+    if kind == "repeat" and node[1] >= 1:
+        return _best(node[3])
+    return None
+
+
+def _best(seq: Seq) -> set[str]:
+    """The best set of strings of which every match of ``seq`` holds one."""
     best: set[str] = {""}
-    for start in range(len(tokens)):
-        found, _ = _prefixes(tokens[start:])
+    for start in range(len(seq)):
+        found, _ = _prefixes(seq[start:])
         if _quality(found) > _quality(best):
             best = found
-        op, argument = tokens[start]
-        nested: set[str] | None = None
-        if op is _SUBPATTERN:
-            nested = _best(argument[-1])
-        elif op is _BRANCH:
-            sets = [_best(alternative) for alternative in argument[1]]
-            nested = set().union(*sets) if all(_quality(s)[0] > 0 for s in sets) else None
-        elif op in _REPEATS and argument[0] >= 1:
-            nested = _best(argument[2])
+        nested = _nested(seq, start)
         if nested and len(nested) <= MAX_LITERALS and _quality(nested) > _quality(best):
             best = nested
     return best
@@ -96,14 +98,15 @@ def required_literals(pattern: str) -> tuple[str, ...] | None:
     """Pure: lower-cased strings one of which every match of ``pattern`` contains.
 
     None when no useful set exists (a literal shorter than two characters, too
-    many alternatives, or a pattern the parser does not read).
+    many alternatives, or a pattern outside the dialect the tree reads).
     """
-    try:
-        parsed = _sre_parse.parse(pattern)
-        found = _best(list(parsed))
-    except Exception:  # a private parser: any surprise means "no prefilter"
+    if len(pattern) > MAX_PATTERN_LENGTH:
         return None
-    return _usable(found)
+    try:
+        tree = parse(pattern)
+    except Unsupported:
+        return None
+    return _usable(_best(tree))
 
 
 def _usable(found: set[str]) -> tuple[str, ...] | None:
@@ -113,58 +116,53 @@ def _usable(found: set[str]) -> tuple[str, ...] | None:
     return tuple(sorted(lowered))
 
 
-def _refers_to_groups(tokens: Any) -> bool:
-    """Whether a parsed pattern holds a backreference or a group condition anywhere."""
-    for op, argument in tokens:
-        if op in _GROUP_REFERENCES:
-            return True
-        for part in argument if isinstance(argument, (tuple, list)) else (argument,):
-            if isinstance(part, _sre_parse.SubPattern):
-                if _refers_to_groups(part):
-                    return True
-            elif isinstance(part, list) and any(
-                isinstance(item, _sre_parse.SubPattern) and _refers_to_groups(item) for item in part
-            ):
-                return True
-    return False
+def _ascii_literals(seq: Seq) -> tuple[str, ...] | None:
+    literals = _usable(_best(seq))
+    if literals is None or not all(text.isascii() for text in literals):
+        return None
+    return literals
 
 
-def split_alternatives(
-    compiled: re.Pattern[str],
-) -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] | None:
+def _top_branch(tree: Seq) -> tuple[tuple[Seq, ...], tuple[tuple[int, int], ...]] | None:
+    """The alternatives (and their spans) of ``A|B|...`` or ``(A|B|...)``, else None."""
+    if len(tree) == 1 and tree[0][0] == "group" and not tree[0][2]:
+        tree = tree[0][1]
+    if len(tree) != 1 or tree[0][0] != "branch":
+        return None
+    _, alternatives, spans = tree[0]
+    firsts = {alternative[:1] for alternative in alternatives}
+    if len(firsts) == 1:
+        return None  # one shared first item: the alternation is left whole
+    return alternatives, spans
+
+
+def split_alternatives(compiled: re.Pattern[str]) -> Alternatives | None:
     """Pure: a top-level alternation as one pattern per alternative, with its literals.
 
     A line holds a match of ``compiled`` exactly when it holds a match of one
     of the alternatives (searched alone, with the same flags), so each can be
     run only on the lines holding one of its own, narrower, literals.  Only for
-    ``A|B|...`` or ``(A|B|...)`` without backreferences, when every alternative
-    has usable ASCII literals and so has the whole pattern; else None.
+    ``A|B|...`` or ``(A|B|...)`` (the project's dialect has no backreferences),
+    when every alternative has usable ASCII literals and so has the whole
+    pattern; else None.
     """
-    try:
-        if not isinstance(compiled.pattern, str) or len(compiled.pattern) > 10_000:
-            return None
-        parsed = _sre_parse.parse(compiled.pattern, compiled.flags)
-        tokens = list(parsed)
-        if len(tokens) == 1 and tokens[0][0] is _SUBPATTERN:
-            _group, added, removed, inner = tokens[0][1]
-            if added or removed:
-                return None
-            tokens = list(inner)
-        if len(tokens) != 1 or tokens[0][0] is not _BRANCH or _refers_to_groups(tokens):
-            return None
-        whole = required_literals(compiled.pattern)
-        if whole is None or not all(text.isascii() for text in whole):
-            return None
-        alternatives: list[tuple[re.Pattern[str], tuple[str, ...]]] = []
-        for branch in tokens[0][1][1]:
-            literals = _usable(_best(list(branch)))
-            if literals is None or not all(text.isascii() for text in literals):
-                return None
-            alone = _sre_parse.SubPattern(parsed.state, list(branch))
-            alternatives.append((_sre_compile.compile(alone, compiled.flags), literals))
-    except Exception:  # a private parser and compiler: any surprise means "do not split"
+    pattern = compiled.pattern
+    if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN_LENGTH:
         return None
-    return tuple(alternatives)
+    try:
+        tree = parse(pattern)
+    except Unsupported:
+        return None
+    top = _top_branch(tree)
+    if top is None or _ascii_literals(tree) is None:
+        return None
+    split: list[tuple[re.Pattern[str], tuple[str, ...]]] = []
+    for alternative, (start, end) in zip(*top, strict=True):
+        literals = _ascii_literals(alternative)
+        if literals is None:
+            return None
+        split.append((re.compile(pattern[start:end], compiled.flags), literals))
+    return tuple(split)
 
 
 def lowered_text(lines: Sequence[str]) -> tuple[str, npt.NDArray[np.int64]]:

@@ -1,26 +1,17 @@
-"""Loki's time on the wire: epoch nanoseconds as decimal strings, durations as seconds."""
+"""Loki's time on the wire: epoch nanoseconds as decimal strings, durations as seconds.
+
+The conversions themselves live once, in ``models.timefmt`` (the bundle reader uses
+the same ones, so live and offline agree to the nanosecond).
+"""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
-_NANOS = 1_000_000_000
+from diagnosis_operator.models.timefmt import nanos_to_seconds as from_nanos
+from diagnosis_operator.models.timefmt import seconds_to_nanos as to_nanos
 
-
-def to_nanos(seconds: float) -> int:
-    """Epoch seconds to integer nanoseconds, through the shortest decimal form.  Pure.
-
-    ``int(seconds * 1e9)`` is off by hundreds of nanoseconds for today's epochs;
-    the decimal of ``repr(seconds)`` is what the caller meant.
-    """
-    exact = Decimal(repr(float(seconds))) * _NANOS
-    return int(exact.to_integral_value(rounding=ROUND_HALF_EVEN))
-
-
-def from_nanos(nanos: int | str) -> float:
-    """Integer (or decimal-string) nanoseconds to epoch seconds, correctly rounded.  Pure."""
-    value = int(nanos)
-    return value / _NANOS
+__all__ = ["duration_param", "from_nanos", "to_nanos"]
 
 
 def duration_param(seconds: float) -> str:

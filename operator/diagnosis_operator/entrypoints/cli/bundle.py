@@ -13,7 +13,7 @@ import sys
 from collections import Counter
 from typing import Any
 
-from diagnosis_operator.adapters.bundle.files import BundleError, load_bundle
+from diagnosis_operator.adapters.bundle import BundleError, load_bundle
 from diagnosis_operator.entrypoints.cli import fail
 from diagnosis_operator.models.bundle import Bundle, summarize
 from diagnosis_operator.models.signals import isoformat_z

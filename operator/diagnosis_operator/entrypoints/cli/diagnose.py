@@ -184,7 +184,7 @@ def diagnose_bundle(
 
     ``enrich`` (e.g. ``entrypoints.bootstrap.make_enricher``) asks servers directly afterwards.
     """
-    from diagnosis_operator.adapters.bundle.files import BundleSource, load_bundle
+    from diagnosis_operator.adapters.bundle import BundleSource, load_bundle
     from diagnosis_operator.service.diagnose import run_diagnosis
 
     say = progress or (lambda _text: None)
@@ -219,7 +219,7 @@ def render(result: DiagnosisResult, fmt: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from diagnosis_operator.adapters.bundle.files import BundleError
+    from diagnosis_operator.adapters.bundle import BundleError
 
     started = time.monotonic()
 

@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from diagnosis_operator.adapters.bundle.files import BundleError
+    from diagnosis_operator.adapters.bundle import BundleError
     from diagnosis_operator.ports import SignalError
     from diagnosis_operator.service.replay import ReplayError, replay_bundle
 

@@ -1,0 +1,151 @@
+"""Log-line counts per step, as Loki's ``count_over_time`` and ``topk`` give them.  Pure."""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from diagnosis_operator.models.bundle import Int64Array, StoredStream
+from diagnosis_operator.models.signals import Labels, LogCount
+
+
+def extracted_groups(
+    *,
+    stream: StoredStream,
+    compiled: re.Pattern[str],
+    by: Sequence[str],
+    indexes: Int64Array,
+    stamps: Int64Array,
+) -> Iterator[tuple[Labels, Int64Array]]:
+    """The lines ``indexes`` (stamped ``stamps``) of ``stream`` grouped by their labels.
+
+    Labels are the stream's and the pattern's named groups that ``by`` names (a
+    group named like a stream label becomes ``<name>_extracted``, as in LogQL).
+    """
+    renamed = {
+        group: (group + "_extracted" if group in stream.labels else group)
+        for group in compiled.groupindex
+    }
+    wanted = [(group, renamed[group]) for group in compiled.groupindex if renamed[group] in by]
+    stream_part = {name: stream.labels[name] for name in by if stream.labels.get(name)}
+    lines = stream.lines
+    search = compiled.search
+    # ``groups("")`` gives "" for a group that took no part, like ``group() or ""``.
+    picks = [compiled.groupindex[group] - 1 for group, _ in wanted]
+    empty = ("",) * len(picks)
+    key_of: Callable[[tuple[str, ...]], tuple[str, ...]] = (
+        operator.itemgetter(*picks) if len(picks) > 1 else _KeyOf(picks)
+    )
+    # One key per line, numbered as first seen; lines are then grouped by
+    # number with one stable sort (positions stay in time order).
+    line_keys = [
+        key_of(match.groups("")) if match is not None else empty
+        for match in map(search, map(lines.__getitem__, indexes.tolist()))
+    ]
+    numbers: dict[tuple[str, ...], int] = {}
+    codes = np.fromiter(
+        (numbers.setdefault(key, len(numbers)) for key in line_keys),
+        dtype=np.int64,
+        count=len(line_keys),
+    )
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(numbers) + 1))
+    for key, number in numbers.items():
+        labels = dict(stream_part)
+        labels.update(
+            {label: value for (_, label), value in zip(wanted, key, strict=True) if value}
+        )
+        yield Labels(labels), stamps[order[bounds[number] : bounds[number + 1]]]
+
+
+class _KeyOf:
+    """The chosen groups of a match's ``groups()`` as a tuple (for fewer than two groups)."""
+
+    def __init__(self, picks: Sequence[int]) -> None:
+        self.picks = tuple(picks)
+
+    def __call__(self, groups: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(groups[pick] for pick in self.picks)
+
+
+def top_counts(
+    stamps_by_group: Mapping[Labels, list[Int64Array]],
+    *,
+    instants: Int64Array,
+    step_ns: int,
+    top: int,
+) -> list[LogCount]:
+    """Counts per step of each group's lines, keeping the ``top`` groups at each step."""
+    totals: dict[Labels, Int64Array] = {}
+    for group, parts in stamps_by_group.items():
+        merged = np.sort(np.concatenate(parts)) if len(parts) > 1 else parts[0]
+        totals[group] = counts_per_step(merged, instants, step_ns)
+    return log_counts(_top_per_step(totals, top), instants)
+
+
+def counts_per_step(stamps: Int64Array, instants: Int64Array, step_ns: int) -> Int64Array:
+    """Lines in ``(t - step, t]`` for each instant ``t``; ``stamps`` sorted."""
+    upto = np.searchsorted(stamps, instants, side="right")
+    before = np.searchsorted(stamps, instants - step_ns, side="right")
+    return (upto - before).astype(np.int64)
+
+
+def _top_per_step(totals: Mapping[Labels, Int64Array], top: int) -> dict[Labels, Int64Array]:
+    """Keep, at each step, the ``top`` largest non-zero groups (ties: label order).
+
+    Groups left with no count at any step are dropped (they would count nothing).
+    """
+    if len(totals) <= top:
+        return dict(totals)
+    groups = sorted(totals, key=lambda labels: tuple(labels.items()))
+    # Only non-zero cells can rank: work on them alone, not on a dense
+    # groups x steps matrix (tens of thousands of groups on a client flood).
+    rows_parts: list[Int64Array] = []
+    columns_parts: list[Int64Array] = []
+    values_parts: list[Int64Array] = []
+    for row, group in enumerate(groups):
+        counts = totals[group]
+        (columns,) = np.nonzero(counts)
+        rows_parts.append(np.full(columns.size, row, dtype=np.int64))
+        columns_parts.append(columns.astype(np.int64))
+        values_parts.append(counts[columns].astype(np.int64))
+    rows = np.concatenate(rows_parts)
+    columns = np.concatenate(columns_parts)
+    values = np.concatenate(values_parts)
+    # By step, then larger count first, then label order: the rank inside a step.
+    order = np.lexsort((rows, -values, columns))
+    rows, columns, values = rows[order], columns[order], values[order]
+    ranks = np.arange(columns.size) - np.searchsorted(columns, columns, side="left")
+    kept = ranks < top
+    rows, columns, values = rows[kept], columns[kept], values[kept]
+    by_row = np.argsort(rows, kind="stable")
+    rows, columns, values = rows[by_row], columns[by_row], values[by_row]
+    steps = len(totals[groups[0]])
+    result: dict[Labels, Int64Array] = {}
+    chosen_rows, starts = np.unique(rows, return_index=True)
+    ends = np.append(starts[1:], rows.size)[: starts.size]
+    for row, start, end in zip(chosen_rows.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        counts = np.zeros(steps, dtype=np.int64)
+        counts[columns[start:end]] = values[start:end]
+        result[groups[row]] = counts
+    return result
+
+
+def log_counts(totals: Mapping[Labels, Int64Array], instants: Int64Array) -> list[LogCount]:
+    counts: list[LogCount] = []
+    for labels in sorted(totals, key=lambda item: tuple(item.items())):
+        values = totals[labels]
+        present = values > 0
+        if not bool(present.any()):
+            continue
+        counts.append(
+            LogCount(
+                labels=labels,
+                timestamps=tuple((instants[present] / 1e9).tolist()),
+                values=tuple(values[present].astype(np.float64).tolist()),
+            )
+        )
+    return counts
