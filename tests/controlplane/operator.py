@@ -36,6 +36,7 @@ from tests.controlplane.cluster import (
     start_process,
     tail,
 )
+from tests.k8s_json import request_body
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "diagnosis-operator"
@@ -107,7 +108,7 @@ def apply_objects(api_client: client.ApiClient, objects: list[dict[str, Any]]) -
     extensions = client.ApiextensionsV1Api(api_client)
     custom = client.CustomObjectsApi(api_client)
     for crd in (o for o in objects if o["kind"] == "CustomResourceDefinition"):
-        extensions.create_custom_resource_definition(crd)
+        extensions.create_custom_resource_definition(request_body(crd))
     for crd in (o for o in objects if o["kind"] == "CustomResourceDefinition"):
         wait_established(extensions, crd["metadata"]["name"])
     for obj in objects:
@@ -122,7 +123,7 @@ def apply_objects(api_client: client.ApiClient, objects: list[dict[str, Any]]) -
             else:
                 custom.create_cluster_custom_object(group, version, plural, obj)
             continue
-        utils.create_from_dict(api_client, obj)
+        utils.create_from_dict(api_client, obj)  # type: ignore[no-untyped-call]  # unannotated
 
 
 @dataclass
@@ -159,6 +160,7 @@ def operator_install(control_plane: ControlPlane, kube_admin: client.ApiClient) 
     minted = client.CoreV1Api(kube_admin).create_namespaced_service_account_token(
         account["name"], account["namespace"], request
     )
+    assert minted.status is not None and minted.status.token, "no token was minted"
     return OperatorInstall(
         objects=objects,
         namespace=account["namespace"],
