@@ -64,3 +64,10 @@ def annotations_of(obj: _HasMetadata) -> dict[str, str]:
     if annotations is None:
         raise AssertionError(f"{type(obj).__name__} has no annotations")
     return annotations
+
+
+def minted_token(request: client.AuthenticationV1TokenRequest) -> str:
+    """The token the API server minted for a TokenRequest."""
+    if request.status is None or not request.status.token:
+        raise AssertionError("the API server minted no token")
+    return request.status.token

@@ -36,7 +36,7 @@ from tests.controlplane.cluster import (
     start_process,
     tail,
 )
-from tests.k8s_json import request_body
+from tests.k8s_json import minted_token, request_body
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "diagnosis-operator"
@@ -160,12 +160,11 @@ def operator_install(control_plane: ControlPlane, kube_admin: client.ApiClient) 
     minted = client.CoreV1Api(kube_admin).create_namespaced_service_account_token(
         account["name"], account["namespace"], request
     )
-    assert minted.status is not None and minted.status.token, "no token was minted"
     return OperatorInstall(
         objects=objects,
         namespace=account["namespace"],
         service_account=account["name"],
-        token=minted.status.token,
+        token=minted_token(minted),
         cluster_role=find(objects, "ClusterRole"),
     )
 
