@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -136,7 +137,7 @@ def _write_metrics(
                 out.append(f"{head}{total:.2f} {stamps[index]}\n")
             handle.write("".join(out))
             written += 1
-        gauges = {
+        gauges: dict[str, Callable[[bool], float]] = {
             "mysql_global_status_threads_connected": lambda on: 150.0 if on else 40.0,
             "mysql_global_variables_max_connections": lambda on: 151.0,
             "redis_connected_clients": lambda on: 60.0,

@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -181,8 +182,8 @@ class BundleWriter:
             handle.write("# EOF\n")
         entries = sorted(self.entries, key=lambda entry: entry[0]) if sort_logs else self.entries
         with (folder / "logs.jsonl").open("w", encoding="utf-8", newline="\n") as handle:
-            for ts, labels, line in entries:
-                record = {"ts": rfc3339(ts), "labels": dict(labels), "line": line}
+            for ts, entry_labels, line in entries:
+                record = {"ts": rfc3339(ts), "labels": dict(entry_labels), "line": line}
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         return folder
 
@@ -490,7 +491,7 @@ def app_metrics(
             "Total user and system CPU time spent in seconds.",
             labels,
             times,
-            lambda t, instance=instance: cpu(instance, t) * STEP,
+            partial(_cpu_increment, cpu, instance),
             start=1800.0,
         )
         if memory is not None:
@@ -499,8 +500,17 @@ def app_metrics(
                 "Resident memory size in bytes.",
                 labels,
                 times,
-                lambda t, instance=instance: round(memory(instance, t)),
+                partial(_rounded, memory, instance),
             )
+
+
+def _cpu_increment(cpu: Callable[[str, float], float], instance: str, t: float) -> float:
+    """CPU seconds one instance spends in the step at ``t``."""
+    return cpu(instance, t) * STEP
+
+
+def _rounded(series: Callable[[str, float], float], instance: str, t: float) -> int:
+    return round(series(instance, t))
 
 
 def _bin_counts(

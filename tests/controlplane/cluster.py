@@ -25,10 +25,11 @@ import ssl
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pluggy
 import pytest
 import yaml
 from kubernetes import client
@@ -354,7 +355,7 @@ def kube_admin(control_plane: ControlPlane) -> Iterator[client.ApiClient]:
     try:
         yield api_client
     finally:
-        api_client.close()
+        api_client.close()  # type: ignore[no-untyped-call]  # ApiClient.close is unannotated
 
 
 @pytest.fixture(scope="session")
@@ -363,7 +364,9 @@ def admin_kubeconfig(control_plane: ControlPlane) -> Path:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     outcome = yield
     report = outcome.get_result()
     if not report.failed or "control_plane" not in getattr(item, "fixturenames", ()):

@@ -37,6 +37,7 @@ from tests.controlplane.cluster import (
     start_process,
     tail,
 )
+from tests.k8s_json import minted_token, request_body
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "diagnosis-operator"
@@ -108,7 +109,7 @@ def apply_objects(api_client: client.ApiClient, objects: list[dict[str, Any]]) -
     extensions = client.ApiextensionsV1Api(api_client)
     custom = client.CustomObjectsApi(api_client)
     for crd in (o for o in objects if o["kind"] == "CustomResourceDefinition"):
-        extensions.create_custom_resource_definition(crd)
+        extensions.create_custom_resource_definition(request_body(crd))
     for crd in (o for o in objects if o["kind"] == "CustomResourceDefinition"):
         wait_established(extensions, crd["metadata"]["name"])
     for obj in objects:
@@ -123,7 +124,7 @@ def apply_objects(api_client: client.ApiClient, objects: list[dict[str, Any]]) -
             else:
                 custom.create_cluster_custom_object(group, version, plural, obj)
             continue
-        utils.create_from_dict(api_client, obj)
+        utils.create_from_dict(api_client, obj)  # type: ignore[no-untyped-call]  # unannotated
 
 
 @dataclass
@@ -165,7 +166,7 @@ def operator_install(control_plane: ControlPlane, kube_admin: client.ApiClient) 
         objects=objects,
         namespace=account["namespace"],
         service_account=account["name"],
-        token=minted.status.token,
+        token=minted_token(minted),
         cluster_role=find(objects, "ClusterRole"),
     )
 

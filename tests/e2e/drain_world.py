@@ -19,6 +19,7 @@ from kubernetes import client
 from diagnosis_operator.adapters.kubernetes.cluster import ConfigMapDocument, KubernetesCluster
 from tests.controlplane.cluster import ControlPlane
 from tests.controlplane.operator import OperatorInstall
+from tests.k8s_json import metadata_of, request_body
 
 T = TypeVar("T")
 WAIT = 60.0
@@ -64,7 +65,7 @@ def owner_object(apps: client.AppsV1Api, namespace: str, kind: str, name: str) -
             "metadata": {"name": name},
             "spec": {"replicas": 0, "selector": {"matchLabels": labels}, "template": template},
         }
-        made = apps.create_namespaced_replica_set(namespace, body)
+        uid = metadata_of(apps.create_namespaced_replica_set(namespace, request_body(body))).uid
     else:
         body = {
             "apiVersion": "apps/v1",
@@ -72,8 +73,8 @@ def owner_object(apps: client.AppsV1Api, namespace: str, kind: str, name: str) -
             "metadata": {"name": name},
             "spec": {"selector": {"matchLabels": labels}, "template": template},
         }
-        made = apps.create_namespaced_daemon_set(namespace, body)
-    return {"kind": kind, "name": name, "uid": made.metadata.uid}
+        uid = metadata_of(apps.create_namespaced_daemon_set(namespace, request_body(body))).uid
+    return {"kind": kind, "name": name, "uid": uid}
 
 
 def live_pod(
@@ -100,21 +101,23 @@ def live_pod(
         ]
     core.create_namespaced_pod(
         namespace,
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": meta,
-            "spec": {
-                "nodeName": NODE,
-                "containers": [
-                    {
-                        "name": "app",
-                        "image": "app.invalid/app:1",
-                        "ports": [{"containerPort": 8080}],
-                    }
-                ],
-            },
-        },
+        request_body(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": meta,
+                "spec": {
+                    "nodeName": NODE,
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "app.invalid/app:1",
+                            "ports": [{"containerPort": 8080}],
+                        }
+                    ],
+                },
+            }
+        ),
     )
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     core.patch_namespaced_pod_status(
@@ -151,12 +154,14 @@ def live_pod(
 def service(core: client.CoreV1Api, namespace: str, name: str, selector: dict[str, str]) -> None:
     core.create_namespaced_service(
         namespace,
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": name},
-            "spec": {"selector": selector, "ports": [{"port": 80, "targetPort": 8080}]},
-        },
+        request_body(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": name},
+                "spec": {"selector": selector, "ports": [{"port": 80, "targetPort": 8080}]},
+            }
+        ),
     )
 
 

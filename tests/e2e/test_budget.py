@@ -113,4 +113,4 @@ def test_concurrent_reservations_never_exceed_the_global_budget(
         assert len([e for e in stored.entries if e.key.startswith("w")]) == won
     finally:
         for api in clients:
-            api.close()
+            api.close()  # type: ignore[no-untyped-call]  # ApiClient.close is unannotated

@@ -45,6 +45,7 @@ from tests.e2e.drain_world import (
     wait_for,
     web_workload,
 )
+from tests.k8s_json import annotations_of, labels_of, metadata_of, request_body
 
 pytestmark = pytest.mark.e2e
 
@@ -146,10 +147,11 @@ def test_quarantined_pod_leaves_the_endpointslice_and_comes_back_after_the_ttl(
     )
 
     pod = core.read_namespaced_pod("web-1", namespace)
+    assert pod.status is not None
     assert pod.status.phase == "Running", "the pod is kept for forensics"
-    assert "app" not in pod.metadata.labels
-    assert pod.metadata.labels["diagnosis.dev/quarantined"] == "true"
-    assert '"removedLabels":{"app":"web"}' in pod.metadata.annotations[
+    assert "app" not in labels_of(pod)
+    assert labels_of(pod)["diagnosis.dev/quarantined"] == "true"
+    assert '"removedLabels":{"app":"web"}' in annotations_of(pod)[
         "diagnosis.dev/quarantine"
     ].replace(" ", "")
 
@@ -162,8 +164,8 @@ def test_quarantined_pod_leaves_the_endpointslice_and_comes_back_after_the_ttl(
         lambda: ready_addresses(discovery, namespace, "web") == everyone,
     )
     pod = core.read_namespaced_pod("web-1", namespace)
-    assert pod.metadata.labels.get("app") == "web"
-    assert "diagnosis.dev/quarantine" not in (pod.metadata.annotations or {})
+    assert labels_of(pod).get("app") == "web"
+    assert "diagnosis.dev/quarantine" not in (metadata_of(pod).annotations or {})
     entry = decode(ledger.read().text).find(item.idempotency_key or "")
     assert entry is not None and entry.outcome is LedgerOutcome.EXECUTED
     reasons = {
@@ -181,7 +183,7 @@ def wait_pdb(policy_api: client.PolicyV1Api, namespace: str, name: str, allowed:
         status = pdb.status
         return bool(
             status is not None
-            and status.observed_generation == pdb.metadata.generation
+            and status.observed_generation == metadata_of(pdb).generation
             and status.disruptions_allowed == allowed
         )
 
@@ -196,12 +198,14 @@ def test_eviction_blocked_by_a_pdb_is_reported_after_a_server_dry_run(
     policy_api = client.PolicyV1Api(kube_admin)
     policy_api.create_namespaced_pod_disruption_budget(
         namespace,
-        {
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": {"name": "web"},
-            "spec": {"minAvailable": 3, "selector": {"matchLabels": {"app": "web"}}},
-        },
+        request_body(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {"name": "web"},
+                "spec": {"minAvailable": 3, "selector": {"matchLabels": {"app": "web"}}},
+            }
+        ),
     )
     wait_pdb(policy_api, namespace, "web", 0)
 
@@ -212,7 +216,7 @@ def test_eviction_blocked_by_a_pdb_is_reported_after_a_server_dry_run(
     assert item.reason.startswith("EvictionBlocked: the server dry run"), item.reason
     assert "HTTP 429" in item.reason and "not retried" in item.reason
     pod = core.read_namespaced_pod("web-2", namespace)
-    assert pod.metadata.deletion_timestamp is None
+    assert metadata_of(pod).deletion_timestamp is None
     _cluster, ledger = ports
     entry = decode(ledger.read().text).find(item.idempotency_key or "")
     assert entry is not None and entry.outcome is LedgerOutcome.FAILED  # no budget spent
@@ -233,8 +237,8 @@ def test_eviction_blocked_by_a_pdb_is_reported_after_a_server_dry_run(
         try:
             found = core.read_namespaced_pod("web-2", namespace)
         except client.ApiException as error:
-            return error.status == 404
-        return found.metadata.deletion_timestamp is not None
+            return bool(error.status == 404)
+        return metadata_of(found).deletion_timestamp is not None
 
     wait_for("the evicted pod to go", gone_or_terminating)
 
@@ -266,9 +270,9 @@ def test_pod_safety_guards_on_real_objects(
         ip="10.244.5.1",
     )
     system_pod = next(
-        p.metadata.name
-        for p in core.list_namespaced_pod("kube-system").items
-        if p.metadata.name.startswith("dns-")
+        name
+        for name in (metadata_of(p).name for p in core.list_namespaced_pod("kube-system").items)
+        if name is not None and name.startswith("dns-")
     )
     ref = diagnosis(namespace)
     items = [
@@ -290,7 +294,7 @@ def test_pod_safety_guards_on_real_objects(
     ]
     for name in ("bare", "agent-0", "lonely-0"):
         assert "diagnosis.dev/quarantined" not in (
-            core.read_namespaced_pod(name, namespace).metadata.labels or {}
+            metadata_of(core.read_namespaced_pod(name, namespace)).labels or {}
         )
 
 

@@ -45,6 +45,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -76,6 +77,7 @@ from tests.controlplane.operator import (
     find,
     operator_argv,
 )
+from tests.k8s_json import as_json, metadata_of, minted_token, request_body
 from tests.services.alertmanager import AlertmanagerFactory, WebhookReceiver
 from tests.services.loki import LokiTestServer
 from tests.services.ports import LOOPBACK, free_port
@@ -229,12 +231,14 @@ def _apply(kube_admin: client.ApiClient, objects: list[dict[str, Any]]) -> None:
                 if error.status != 409:
                     raise
             continue
-        utils.create_from_dict(kube_admin, obj)
+        utils.create_from_dict(kube_admin, obj)  # type: ignore[no-untyped-call]  # unannotated
 
 
 def _peers(kube_admin: client.ApiClient, peering: str) -> dict[str, Any]:
-    found = client.CustomObjectsApi(kube_admin).get_cluster_custom_object(
-        "kopf.dev", "v1", "clusterkopfpeerings", peering
+    found = as_json(
+        client.CustomObjectsApi(kube_admin).get_cluster_custom_object(
+            "kopf.dev", "v1", "clusterkopfpeerings", peering
+        )
     )
     return dict(found.get("status") or {})
 
@@ -304,7 +308,7 @@ def full_operator(
         objects=objects,
         namespace=account["namespace"],
         service_account=account["name"],
-        token=minted.status.token,
+        token=minted_token(minted),
         cluster_role=find(objects, "ClusterRole"),
     )
 
@@ -370,7 +374,7 @@ def full_operator(
                     served = answer.status == 200
             except OSError:
                 return False
-            return live and served
+            return bool(live and served)
 
         wait_for("the operator's liveness and HTTP endpoints", ready)
         # It leads the peering (any other operator of the session stands by).
@@ -463,8 +467,10 @@ def shop(full_operator: FullOperator, custom: client.CustomObjectsApi) -> str:
 def _ready_condition(
     custom: client.CustomObjectsApi, namespace: str, name: str
 ) -> dict[str, Any] | None:
-    found = custom.get_namespaced_custom_object(
-        API_GROUP, API_VERSION, namespace, "diagnosispolicies", name
+    found = as_json(
+        custom.get_namespaced_custom_object(
+            API_GROUP, API_VERSION, namespace, "diagnosispolicies", name
+        )
     )
     for condition in (found.get("status") or {}).get("conditions", []):
         if condition["type"] == "Ready" and condition["status"] == "True":
@@ -484,34 +490,40 @@ def alice(
     core.create_namespaced_service_account(
         shop, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="alice"))
     )
-    token = core.create_namespaced_service_account_token(
-        "alice",
-        shop,
-        client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[])),
-    ).status.token
+    token = minted_token(
+        core.create_namespaced_service_account_token(
+            "alice",
+            shop,
+            client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[])),
+        )
+    )
     rbac = client.RbacAuthorizationV1Api(kube_admin)
     role = f"{shop}-approver"
     rbac.create_cluster_role(
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": role},
-            "rules": APPROVER_RULES,
-        }
+        request_body(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": role},
+                "rules": APPROVER_RULES,
+            }
+        )
     )
     rbac.create_namespaced_role_binding(
         shop,
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": role},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": role,
-            },
-            "subjects": [{"kind": "ServiceAccount", "name": "alice", "namespace": shop}],
-        },
+        request_body(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": role},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": role,
+                },
+                "subjects": [{"kind": "ServiceAccount", "name": "alice", "namespace": shop}],
+            }
+        ),
     )
     path = tmp_path_factory.mktemp("alice") / "kubeconfig"
     write_kubeconfig(
@@ -533,10 +545,9 @@ def run_plugin(kubeconfig: Path, *argv: str) -> tuple[int, str, str]:
 
 
 def get_diagnosis(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = custom.get_namespaced_custom_object(
-        API_GROUP, API_VERSION, namespace, "diagnoses", name
+    return as_json(
+        custom.get_namespaced_custom_object(API_GROUP, API_VERSION, namespace, "diagnoses", name)
     )
-    return found
 
 
 def finished(
@@ -554,7 +565,7 @@ def finished(
     return wait_for(f"diagnosis {namespace}/{name} Completed", probe)
 
 
-def event_reasons(kube_admin: client.ApiClient, namespace: str, name: str) -> set[str]:
+def event_reasons(kube_admin: client.ApiClient, namespace: str, name: str) -> set[str | None]:
     events = client.CoreV1Api(kube_admin).list_namespaced_event(
         namespace, field_selector=f"involvedObject.name={name}"
     )
@@ -579,10 +590,11 @@ def check_report(
     """The report ConfigMap exists, is owned by the Diagnosis, and holds JSON and Markdown."""
     name = diagnosis["status"]["reportRef"]["name"]
     config_map = client.CoreV1Api(kube_admin).read_namespaced_config_map(name, namespace)
-    owners = config_map.metadata.owner_references or []
+    owners = metadata_of(config_map).owner_references or []
     assert [(o.kind, o.name, o.uid) for o in owners] == [
         ("Diagnosis", diagnosis["metadata"]["name"], diagnosis["metadata"]["uid"])
     ]
+    assert config_map.data is not None
     data: dict[str, str] = dict(config_map.data)
     reported = json.loads(data["diagnosis.json"])
     assert reported["rootCause"]["component"] == diagnosis["status"]["rootCause"]["component"]
@@ -715,7 +727,7 @@ def test_alert_through_alertmanager_gives_one_diagnosis_that_can_be_approved(
             "diagnoses",
             label_selector=f"{API_GROUP}/trigger=alertmanager",
         )
-        return list(listed["items"])
+        return list(as_json(listed)["items"])
 
     alertmanager = alertmanager_factory(
         receivers=[
@@ -822,11 +834,11 @@ def test_every_example_applies_and_validates(
             created = custom.create_namespaced_custom_object(
                 API_GROUP, API_VERSION, namespace, plural, obj
             )
-            assert created["metadata"]["generation"] == 1, path
+            assert as_json(created)["metadata"]["generation"] == 1, path
             if plural == "diagnosispolicies":
                 policies.append(obj["metadata"]["name"])
     for name in policies:
         condition = wait_for(
-            f"policy {name} Ready", lambda name=name: _ready_condition(custom, namespace, name)
+            f"policy {name} Ready", partial(_ready_condition, custom, namespace, name)
         )
         assert condition["reason"] == "Valid"

@@ -40,6 +40,7 @@ from diagnosis_operator.models.findings import ActionType
 from tests.controlplane.operator import OperatorProcess
 from tests.e2e.drain_world import reset_ledger
 from tests.e2e.test_traffic_objects import vendor_crds  # noqa: F401 (fixture)
+from tests.k8s_json import as_json
 from tests.services.mariadb import MariaDBServer
 
 pytestmark = pytest.mark.e2e
@@ -67,16 +68,23 @@ class World:
     core: client.CoreV1Api
 
     def diagnosis(self, name: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.custom.get_namespaced_custom_object(
-            API_GROUP, API_VERSION, self.namespace, "diagnoses", name
+        return as_json(
+            self.custom.get_namespaced_custom_object(
+                API_GROUP, API_VERSION, self.namespace, "diagnoses", name
+            )
         )
-        return found
 
     def remediations(self, name: str) -> list[dict[str, Any]]:
         return list((self.diagnosis(name).get("status") or {}).get("remediations") or [])
 
-    def seed(self, *, name: str, policy: dict[str, Any], proposals: list[dict[str, Any]]) -> str:
-        """A Completed remediate-mode Diagnosis with ``proposals``; returns its uid."""
+    def seed(
+        self,
+        *,
+        name: str,
+        policy: dict[str, Any],
+        proposals: Callable[[str], list[dict[str, Any]]],
+    ) -> str:
+        """A Completed remediate-mode Diagnosis with ``proposals(uid)``; returns its uid."""
         made_policy = self.custom.create_namespaced_custom_object(
             API_GROUP,
             API_VERSION,
@@ -89,6 +97,7 @@ class World:
                 "spec": policy,
             },
         )
+        made_policy = as_json(made_policy)
         created = self.custom.create_namespaced_custom_object(
             API_GROUP,
             API_VERSION,
@@ -106,6 +115,7 @@ class World:
                 },
             },
         )
+        created = as_json(created)
         # Let the operator's create handler see it first (it would find no sources and
         # fail the run); the seeded status below is what the engine would have left.
         wait_for(
@@ -157,7 +167,7 @@ class World:
             },
         )
 
-    def events(self, name: str) -> set[str]:
+    def events(self, name: str) -> set[str | None]:
         return {
             event.reason
             for event in self.core.list_namespaced_event(
@@ -190,7 +200,7 @@ class SlowClient:
 
     def start(self) -> None:
         connection = pymysql.connect(**self.params)
-        self.thread_id = connection.thread_id()
+        self.thread_id = connection.thread_id()  # type: ignore[no-untyped-call]  # unannotated in types-PyMySQL
 
         def run() -> None:
             try:
@@ -432,12 +442,14 @@ def test_rate_limit_client_creates_a_security_policy_and_removes_it_after_its_tt
 
     def security_policy() -> dict[str, Any] | None:
         try:
-            found: dict[str, Any] = world.custom.get_namespaced_custom_object(
-                "gateway.envoyproxy.io",
-                "v1alpha1",
-                world.namespace,
-                "securitypolicies",
-                "diagnosis-operator-deny",
+            found = as_json(
+                world.custom.get_namespaced_custom_object(
+                    "gateway.envoyproxy.io",
+                    "v1alpha1",
+                    world.namespace,
+                    "securitypolicies",
+                    "diagnosis-operator-deny",
+                )
             )
         except client.ApiException as error:
             if error.status == 404:
@@ -451,14 +463,14 @@ def test_rate_limit_client_creates_a_security_policy_and_removes_it_after_its_tt
     assert created["spec"]["targetRefs"] == [
         {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public"}
     ]
-    items = wait_for(
-        "both proposals decided",
-        lambda: (
-            (found := world.remediations("edge-abuse"))
-            and all(r.get("state") in ("succeeded", "denied") for r in found)
-            and found
-        ),
-    )
+
+    def decided() -> list[dict[str, Any]] | None:
+        found = world.remediations("edge-abuse")
+        if found and all(r.get("state") in ("succeeded", "denied") for r in found):
+            return found
+        return None
+
+    items = wait_for("both proposals decided", decided)
     by_target = {item["target"]: item for item in items}
     assert by_target[abusive]["state"] == "succeeded", by_target[abusive]
     assert by_target[internal]["state"] == "denied"

@@ -21,6 +21,7 @@ from kubernetes import client
 from diagnosis_operator import API_GROUP, API_VERSION
 from tests.controlplane.cluster import free_port
 from tests.controlplane.operator import OperatorProcess
+from tests.k8s_json import as_json
 from tests.services.prometheus import PrometheusServer
 
 pytestmark = pytest.mark.e2e
@@ -85,15 +86,15 @@ def rejection(create: Callable[[], Any]) -> str:
     with pytest.raises(client.ApiException) as caught:
         create()
     assert caught.value.status == 422, caught.value.body
+    assert caught.value.body is not None
     message: str = json.loads(caught.value.body)["message"]
     return message
 
 
 def get_diag(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = custom.get_namespaced_custom_object(
-        API_GROUP, API_VERSION, namespace, "diagnoses", name
+    return as_json(
+        custom.get_namespaced_custom_object(API_GROUP, API_VERSION, namespace, "diagnoses", name)
     )
-    return found
 
 
 def terminal(
@@ -113,7 +114,7 @@ def conditions_of(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["type"]: c for c in (obj.get("status") or {}).get("conditions", [])}
 
 
-def event_reasons(kube_admin: client.ApiClient, namespace: str, name: str) -> set[str]:
+def event_reasons(kube_admin: client.ApiClient, namespace: str, name: str) -> set[str | None]:
     events = client.CoreV1Api(kube_admin).list_namespaced_event(
         namespace, field_selector=f"involvedObject.name={name}"
     )
@@ -194,7 +195,7 @@ def test_default_mode_is_observe(custom: client.CustomObjectsApi, namespace: str
     created = custom.create_namespaced_custom_object(
         API_GROUP, API_VERSION, namespace, "diagnoses", diagnosis("defaults", VALID_SPEC)
     )
-    assert created["spec"]["mode"] == "observe"
+    assert as_json(created)["spec"]["mode"] == "observe"
 
 
 # --------------------------------------------------------------------------- policies
@@ -217,8 +218,10 @@ def test_policy_becomes_ready_or_invalid_by_meaning(
     )
 
     def ready(name: str) -> dict[str, Any] | None:
-        found: dict[str, Any] = custom.get_namespaced_custom_object(
-            API_GROUP, API_VERSION, namespace, "diagnosispolicies", name
+        found = as_json(
+            custom.get_namespaced_custom_object(
+                API_GROUP, API_VERSION, namespace, "diagnosispolicies", name
+            )
         )
         return conditions_of(found).get("Ready")
 
@@ -246,8 +249,10 @@ def test_policy_with_promql_prometheus_refuses_is_invalid_in_its_words(
         "policy bad-promql checked",
         lambda: (lambda c: c if "PromQLChecked" in c else None)(
             conditions_of(
-                custom.get_namespaced_custom_object(
-                    API_GROUP, API_VERSION, namespace, "diagnosispolicies", "bad-promql"
+                as_json(
+                    custom.get_namespaced_custom_object(
+                        API_GROUP, API_VERSION, namespace, "diagnosispolicies", "bad-promql"
+                    )
                 )
             )
         ),
@@ -445,6 +450,7 @@ def allowed(
         )
     )
     answer = client.AuthorizationV1Api(kube_admin).create_subject_access_review(review)
+    assert answer.status is not None
     return bool(answer.status.allowed)
 
 

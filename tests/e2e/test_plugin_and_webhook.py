@@ -32,6 +32,7 @@ from diagnosis_operator.entrypoints.http.webhook import PolicyRouting, TokenSour
 from diagnosis_operator.models.controls import CONTROL_CONFIGMAP, approvals_from, paused_from
 from tests.controlplane.cluster import ControlPlane, write_kubeconfig
 from tests.controlplane.operator import WEBHOOK_VALUES, OperatorProcess, find, rendered_objects
+from tests.k8s_json import as_json, request_body
 from tests.services.alertmanager import AlertmanagerFactory, WebhookReceiver
 from tests.services.ports import LOOPBACK, free_port
 
@@ -74,6 +75,7 @@ def service_account_token(api: client.ApiClient, *, namespace: str, name: str) -
         namespace,
         client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[])),
     )
+    assert minted.status is not None
     return str(minted.status.token)
 
 
@@ -87,26 +89,30 @@ def bind(
 ) -> None:
     rbac = client.RbacAuthorizationV1Api(api)
     rbac.create_cluster_role(
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": role_name},
-            "rules": rules,
-        }
+        request_body(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": role_name},
+                "rules": rules,
+            }
+        )
     )
     rbac.create_namespaced_role_binding(
         namespace,
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": role_name},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": role_name,
-            },
-            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
-        },
+        request_body(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": role_name},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": role_name,
+                },
+                "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+            }
+        ),
     )
 
 
@@ -163,7 +169,7 @@ def webhook_url(
         # dry-run: approving matters (in observe mode the plugin refuses; docs/approvals.md)
         routing=PolicyRouting(
             reader=writer,
-            template=AlertRouting(policy="checkout", namespace=namespace, mode=Mode.DRY_RUN),
+            template=AlertRouting(policy="checkout", namespace=namespace, mode=Mode.DRY_RUN.value),
         ),
         token=TokenSource(value=TOKEN),
     )
@@ -229,7 +235,7 @@ def test_alert_to_diagnosis_to_plugin_approval(
 
     def diagnoses() -> list[dict[str, Any]]:
         found = custom.list_namespaced_custom_object(API_GROUP, API_VERSION, namespace, "diagnoses")
-        return list(found["items"])
+        return list(as_json(found)["items"])
 
     alertmanager = alertmanager_factory(
         receivers=[WebhookReceiver(name="diagnosis", url=webhook_url, token=TOKEN)]
@@ -261,8 +267,10 @@ def test_alert_to_diagnosis_to_plugin_approval(
 
     # the operator takes it to a terminal phase (sources are unreachable: Failed)
     def terminal() -> dict[str, Any] | None:
-        item = custom.get_namespaced_custom_object(
-            API_GROUP, API_VERSION, namespace, "diagnoses", name
+        item = as_json(
+            custom.get_namespaced_custom_object(
+                API_GROUP, API_VERSION, namespace, "diagnoses", name
+            )
         )
         return item if (item.get("status") or {}).get("phase") in TERMINAL else None
 
@@ -297,8 +305,8 @@ def test_alert_to_diagnosis_to_plugin_approval(
     )
     code, out = run_plugin(approver_kubeconfig, "-n", namespace, "approve", name, "drain-pod")
     assert code == 0, capsys.readouterr().err
-    approved = custom.get_namespaced_custom_object(
-        API_GROUP, API_VERSION, namespace, "diagnoses", name
+    approved = as_json(
+        custom.get_namespaced_custom_object(API_GROUP, API_VERSION, namespace, "diagnoses", name)
     )
     approvals = approvals_from(approved["metadata"].get("annotations"))
     assert approvals[ACTION_KEY].user == f"system:serviceaccount:{namespace}:alice"
@@ -320,6 +328,7 @@ def test_pause_and_resume_as_admin(
     )
     assert code == 0
     data = core.read_namespaced_config_map(CONTROL_CONFIGMAP, operator_namespace).data
+    assert data is not None
     assert paused_from(data) and data["pausedBy"] == "admin"
     assert (
         run_plugin(admin_kubeconfig, "--operator-namespace", operator_namespace, "resume")[0] == 0

@@ -36,7 +36,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kopf
 import pytest
@@ -59,6 +59,7 @@ from tests.e2e.drain_world import (
     wait_for,
     web_workload,
 )
+from tests.k8s_json import annotations_of, as_json, labels_of, metadata_of
 
 pytestmark = pytest.mark.e2e
 # Above any random priority `run` picks (< 2**30): a session-wide operator, if one
@@ -87,7 +88,9 @@ def peering_name(install: OperatorInstall) -> str:
 
 
 def peers(custom: client.CustomObjectsApi, peering: str) -> dict[str, Any]:
-    found = custom.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", peering)
+    found = as_json(
+        custom.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", peering)
+    )
     return {k: v for k, v in (found.get("status") or {}).items() if isinstance(v, dict)}
 
 
@@ -104,9 +107,11 @@ def handled_annotations(body: dict[str, Any]) -> dict[str, str]:
     """The annotations kopf, configured as the operator configures it, leaves on ``body``
     once it has handled it: its last-handled record of the object's essence."""
     settings = kopf.OperatorSettings()
-    configure(settings=settings)
+    # kopf's decorator retypes the startup handler as ActivityFn (every kwarg required);
+    # it is the plain function, which takes the rest as **_.
+    configure(settings=settings)  # type: ignore[call-arg]
     storage = settings.persistence.diffbase_storage
-    seen = kopf.Body(body)
+    seen = kopf.Body(cast(kopf.RawBody, body))  # an object as the API server returned it
     patch = kopf.Patch()
     storage.store(body=seen, patch=patch, essence=storage.build(body=seen))
     return dict(patch["metadata"]["annotations"])
@@ -152,10 +157,9 @@ def start_operator(
 
 
 def get_diagnosis(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = custom.get_namespaced_custom_object(
-        API_GROUP, API_VERSION, namespace, "diagnoses", name
+    return as_json(
+        custom.get_namespaced_custom_object(API_GROUP, API_VERSION, namespace, "diagnoses", name)
     )
-    return found
 
 
 def remediation_of(diagnosis: dict[str, Any]) -> dict[str, Any]:
@@ -175,17 +179,19 @@ def seeded(
     namespace = new_namespace(core, "restart")
     web_workload(core, client.AppsV1Api(kube_admin), namespace)
     custom = client.CustomObjectsApi(kube_admin)
-    policy = custom.create_namespaced_custom_object(
-        API_GROUP,
-        API_VERSION,
-        namespace,
-        "diagnosispolicies",
-        {
-            "apiVersion": f"{API_GROUP}/{API_VERSION}",
-            "kind": "DiagnosisPolicy",
-            "metadata": {"name": "shop"},
-            "spec": POLICY,
-        },
+    policy = as_json(
+        custom.create_namespaced_custom_object(
+            API_GROUP,
+            API_VERSION,
+            namespace,
+            "diagnosispolicies",
+            {
+                "apiVersion": f"{API_GROUP}/{API_VERSION}",
+                "kind": "DiagnosisPolicy",
+                "metadata": {"name": "shop"},
+                "spec": POLICY,
+            },
+        )
     )
     diagnosis: dict[str, Any] = {
         "apiVersion": f"{API_GROUP}/{API_VERSION}",
@@ -199,12 +205,16 @@ def seeded(
         },
     }
     # The object as the apiserver stores it (schema defaults applied) gives kopf's record.
-    defaulted = custom.create_namespaced_custom_object(
-        API_GROUP, API_VERSION, namespace, "diagnoses", diagnosis, dry_run="All"
+    defaulted = as_json(
+        custom.create_namespaced_custom_object(
+            API_GROUP, API_VERSION, namespace, "diagnoses", diagnosis, dry_run="All"
+        )
     )
     diagnosis["metadata"]["annotations"] = handled_annotations(defaulted)
-    created = custom.create_namespaced_custom_object(
-        API_GROUP, API_VERSION, namespace, "diagnoses", diagnosis
+    created = as_json(
+        custom.create_namespaced_custom_object(
+            API_GROUP, API_VERSION, namespace, "diagnoses", diagnosis
+        )
     )
     uid = created["metadata"]["uid"]
     key = action_key(
@@ -317,7 +327,7 @@ def test_sigkill_mid_action_neither_loses_nor_repeats_it(
         first.stop()
 
     pod = core.read_namespaced_pod("web-1", namespace)
-    annotation = (pod.metadata.annotations or {}).get(QUARANTINE_ANNOTATION)
+    annotation = (metadata_of(pod).annotations or {}).get(QUARANTINE_ANNOTATION)
     if step == "after-apply":
         assert annotation is not None and json.loads(annotation)["key"] == key
         assert applied.read_text(encoding="utf-8").split() == [key]
@@ -334,14 +344,16 @@ def test_sigkill_mid_action_neither_loses_nor_repeats_it(
         name=f"operator-restart-2-{uuid.uuid4().hex[:4]}",
     )
     try:
-        done = wait_for(
-            "the remediation to finish after the restart",
-            lambda: (
-                (r := remediation_of(get_diagnosis(custom, namespace, name))).get("state")
-                in ("succeeded", "failed", "denied", "skipped")
-                and r
-            ),
-            timeout=90,
+        done = as_json(
+            wait_for(
+                "the remediation to finish after the restart",
+                lambda: (
+                    (r := remediation_of(get_diagnosis(custom, namespace, name))).get("state")
+                    in ("succeeded", "failed", "denied", "skipped")
+                    and r
+                ),
+                timeout=90,
+            )
         )
     finally:
         second.stop()
@@ -351,11 +363,11 @@ def test_sigkill_mid_action_neither_loses_nor_repeats_it(
     # Exactly one side effect in total, whichever process performed it.
     assert applied.read_text(encoding="utf-8").split() == [key]
     pod = core.read_namespaced_pod("web-1", namespace)
-    record = json.loads(pod.metadata.annotations[QUARANTINE_ANNOTATION])
+    record = json.loads(annotations_of(pod)[QUARANTINE_ANNOTATION])
     assert record["key"] == key
-    assert "app" not in pod.metadata.labels
+    assert "app" not in labels_of(pod)
     if step == "after-apply":
-        assert pod.metadata.annotations[QUARANTINE_ANNOTATION] == annotation, "re-patched"
+        assert annotations_of(pod)[QUARANTINE_ANNOTATION] == annotation, "re-patched"
         assert "not repeated" in done["reason"]
     history = [h["state"] for h in done["params"]["executor"]["history"]]
     assert history[-1] == "succeeded" and "running" in history

@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from diagnosis_operator.adapters.traffic.envoy_gateway import EnvoyGatewayBackend, PolicyTarget
 from diagnosis_operator.adapters.traffic.istio import IstioBackend
 from diagnosis_operator.adapters.traffic.nginx import ConfigMapSink, NginxBackend
 from diagnosis_operator.models.actions import ClientRule, RuleMode
+from tests.k8s_json import as_json, request_body
 
 pytestmark = pytest.mark.e2e
 
@@ -70,10 +71,14 @@ class KubeObjectStore:
         try:
             if kind == "ConfigMap":
                 found = self.core.read_namespaced_config_map(name, namespace)
-                return client.ApiClient().sanitize_for_serialization(found)  # type: ignore[no-any-return]
+                # sanitize_for_serialization is unannotated; it gives the model's JSON.
+                plain = client.ApiClient().sanitize_for_serialization(found)  # type: ignore[no-untyped-call]
+                return as_json(plain)
             group, version = api_version.split("/")
-            return self.custom.get_namespaced_custom_object(  # type: ignore[no-any-return]
-                group, version, namespace, PLURALS[kind], name
+            return as_json(
+                self.custom.get_namespaced_custom_object(
+                    group, version, namespace, PLURALS[kind], name
+                )
             )
         except ApiException as error:
             if error.status == 404:
@@ -91,13 +96,15 @@ class KubeObjectStore:
         )
         if body["kind"] == "ConfigMap":
             if current is None:
-                self.core.create_namespaced_config_map(meta["namespace"], body)
+                self.core.create_namespaced_config_map(meta["namespace"], request_body(body))
             else:
                 body["metadata"] = {
                     **meta,
                     "resourceVersion": current["metadata"]["resourceVersion"],
                 }
-                self.core.replace_namespaced_config_map(meta["name"], meta["namespace"], body)
+                self.core.replace_namespaced_config_map(
+                    meta["name"], meta["namespace"], request_body(body)
+                )
             return
         group, version = body["apiVersion"].split("/")
         plural = PLURALS[body["kind"]]
@@ -157,7 +164,7 @@ def vendor_crds(kube_admin: client.ApiClient) -> client.ApiClient:
 def namespace(vendor_crds: client.ApiClient) -> Iterator[str]:
     name = f"traffic-{uuid.uuid4().hex[:8]}"
     core = client.CoreV1Api(vendor_crds)
-    core.create_namespace({"metadata": {"name": name}})
+    core.create_namespace(request_body({"metadata": {"name": name}}))
     yield name
     core.delete_namespace(name)
 

@@ -30,7 +30,7 @@ def _scenarios() -> list[tuple[str, str]]:
     sys.path.insert(0, str(ROOT))
     import importlib
 
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for suite in SUITES:
         module = importlib.import_module(suite if suite != "examples.incidents" else
                                          "examples.incidents.generate")

@@ -69,7 +69,9 @@ def _collapse(values: list[str], network: str, members: int) -> tuple[list[str],
     return values, None
 
 
-def _normalise(expected: dict[str, Any], result: dict[str, Any]) -> tuple[dict, dict, list[str]]:
+def _normalise(
+    expected: dict[str, Any], result: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Expected network entries become plain ``ip`` entries; the result is collapsed to match."""
     networks = [c for c in expected.get("clients") or [] if isinstance(c, dict) and "network" in c]
     if not networks:
@@ -125,7 +127,8 @@ def test_holdout2_generators_are_deterministic_and_distinct(bundles: Path, tmp_p
         old_dates |= set(re.findall(r'start="(\d{4}-\d\d-\d\d)T', source))
         old_names |= set(re.findall(r'Component\(\s*"([^"]+)"', source))
     assert len(old_dates) == len(holdout.SCENARIOS)
-    dates, names = set(), {}
+    dates: set[str] = set()
+    names: dict[str, str] = {}
     for name in holdout2.SCENARIOS:
         first = _bundle(name, bundles)
         again = holdout2.generate(name, tmp_path)

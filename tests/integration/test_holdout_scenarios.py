@@ -120,7 +120,8 @@ def _digest(folder: Path) -> str:
 
 
 def test_holdout_generators_are_deterministic_and_distinct(bundles: Path, tmp_path: Path) -> None:
-    starts, names = set(), {}
+    starts: set[str] = set()
+    names: dict[str, str] = {}
     for name in holdout.SCENARIOS:
         first = _bundle(name, bundles)
         again = holdout.generate(name, tmp_path)

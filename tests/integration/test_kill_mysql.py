@@ -180,7 +180,11 @@ def test_slow_queries_are_killed_and_protected_threads_are_left_alone(
     policy = KillPolicy(busy_time=1, victims="all", max_rows_modified=1000)
     for runner in (ddl, big_write, sleeper, scanner):
         statement = runner.statements[-1]
-        poll(lambda r=runner: _busy(admin, r.connection_id, over=1), what=f"{statement!r} busy")
+
+        def busy(r: Runner = runner) -> bool:
+            return _busy(admin, r.connection_id, over=1)
+
+        poll(busy, what=f"{statement!r} busy")
     poll(
         lambda: any(row.user == "event_scheduler" for row in admin.processlist()),
         what="the event scheduler thread",
@@ -211,7 +215,11 @@ def test_slow_queries_are_killed_and_protected_threads_are_left_alone(
         assert isinstance(runner.error, pymysql.err.OperationalError), runner.result
         assert runner.error.args[0] == ER_QUERY_INTERRUPTED
     for runner in (sleeper, scanner):
-        poll(lambda r=runner: _info(admin, r.connection_id) is None, what="killed statement gone")
+
+        def gone(r: Runner = runner) -> bool:
+            return _info(admin, r.connection_id) is None
+
+        poll(gone, what="killed statement gone")
 
     # Protected threads still run their statements.
     assert _info(admin, ddl.connection_id) == "ALTER TABLE ddl_t ADD COLUMN extra INT"

@@ -20,6 +20,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from tests.loki_server.logql import (
     Expr,
@@ -34,6 +35,20 @@ from tests.loki_server.logql import (
 
 LabelKey = tuple[tuple[str, str], ...]
 _SANITIZE = re.compile(r"[^a-zA-Z0-9_]")
+
+
+class LogStream(TypedDict):
+    """One stream of a log query's result: its labels and its ``[ns, line]`` entries."""
+
+    stream: dict[str, str]
+    values: list[list[str]]
+
+
+class MatrixSeries(TypedDict):
+    """One series of a range query's result: its labels and its ``(seconds, value)`` points."""
+
+    metric: dict[str, str]
+    values: list[tuple[float, str]]
 
 
 class QueryError(ValueError):
@@ -244,7 +259,7 @@ def log_query(
     end_ns: int,
     limit: int,
     direction: str,
-) -> list[dict[str, object]]:
+) -> list[LogStream]:
     entries: list[tuple[int, str, LabelKey]] = []
     for stream in store.select(tenant, expr.matchers):
         for ns, line in stream.between(start_ns, end_ns):
@@ -395,14 +410,14 @@ def metric_range(
     start_ns: int,
     end_ns: int,
     step_ns: int,
-) -> list[dict[str, object]]:
+) -> list[MatrixSeries]:
     processed = _process(store, tenant, _innermost(expr), start_ns, end_ns)
-    series: dict[LabelKey, list[list[object]]] = {}
+    series: dict[LabelKey, list[tuple[float, str]]] = {}
     for t_ns in step_times(start_ns, end_ns, step_ns):
         vector = _evaluate(expr, processed, t_ns)
         _check_errors(vector)
         for key, value in vector.items():
-            series.setdefault(key, []).append([seconds_json(t_ns), format_value(value)])
+            series.setdefault(key, []).append((seconds_json(t_ns), format_value(value)))
     return [{"metric": dict(key), "values": values} for key, values in sorted(series.items())]
 
 

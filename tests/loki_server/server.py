@@ -325,13 +325,13 @@ class LokiHandler(BaseHTTPRequestHandler):
                 limit=limit,
                 direction=direction,
             )
-            lines = sum(len(stream["values"]) for stream in result)  # type: ignore[arg-type]
+            lines = sum(len(stream["values"]) for stream in result)
             data = {"resultType": "streams", "result": result, "stats": self._stats(lines)}
         else:
-            result = engine.metric_range(
+            series = engine.metric_range(
                 self.server.store, tenant, expr, start_ns=start_ns, end_ns=end_ns, step_ns=step_ns
             )
-            data = {"resultType": "matrix", "result": result, "stats": self._stats(0)}
+            data = {"resultType": "matrix", "result": series, "stats": self._stats(0)}
         self._json({"status": "success", "data": data})
 
     def _query(self, params: Mapping[str, list[str]]) -> None:
@@ -408,6 +408,7 @@ class LokiHTTPServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        assert isinstance(host, str), host  # an AF_INET server's address is (str, int)
         return f"http://{host}:{port}"
 
     def record(self, method: str, path: str) -> None:

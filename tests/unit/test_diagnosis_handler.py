@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import kopf
 import pytest
@@ -114,16 +114,24 @@ def _context(kube: FakeKube, open_sources: Any, **settings: Any) -> OperatorCont
 
 
 def _reconcile(context: OperatorContext, *, spec: Mapping[str, Any] = SPEC, retry: int = 0) -> None:
-    body = {
-        "apiVersion": "diagnosis.dev/v1alpha1",
-        "kind": "Diagnosis",
-        "metadata": {"name": "d1", "namespace": NAMESPACE, "uid": "u-1", "generation": 1},
-        "spec": dict(spec),
-    }
-    reconcile_diagnosis(
+    # kopf's RawMeta TypedDict lacks ``generation``, which the handler reads: a raw body.
+    body = cast(
+        kopf.RawBody,
+        {
+            "apiVersion": "diagnosis.dev/v1alpha1",
+            "kind": "Diagnosis",
+            "metadata": {"name": "d1", "namespace": NAMESPACE, "uid": "u-1", "generation": 1},
+            "spec": dict(spec),
+        },
+    )
+    kube = context.kube
+    assert isinstance(kube, FakeKube)
+    # kopf's decorators retype the handler as ChangingFn (every kwarg required); it is the
+    # plain function, which takes the rest as **_.
+    reconcile_diagnosis(  # type: ignore[call-arg]
         body=kopf.Body(body),
         spec=kopf.Spec(kopf.Body(body)),
-        status=kopf.Status(kopf.Body({**body, "status": context.kube.status})),  # type: ignore[attr-defined]
+        status=kopf.Status(kopf.Body({**body, "status": kube.status})),
         meta=kopf.Meta(kopf.Body(body)),
         name="d1",
         namespace=NAMESPACE,

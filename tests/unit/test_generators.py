@@ -120,7 +120,9 @@ def test_reference_metrics_tell_the_story_in_order(bundles: dict[str, Bundle]) -
     bundle = bundles["reference"]
     source = BundleSource(bundle)
     window = bundle.window
-    at = lambda hms: datetime.fromisoformat(f"2025-12-11T{hms}+00:00").timestamp()  # noqa: E731
+
+    def at(hms: str) -> float:
+        return datetime.fromisoformat(f"2025-12-11T{hms}+00:00").timestamp()
 
     def rate_at(selector: dict[str, str], start: str, end: str) -> float:
         series = source.range_series(selector=selector, window=window, step=15)

@@ -92,7 +92,7 @@ def _check(
     policy: GuardPolicy,
     ledger: list[LedgerEntry] | None = None,
     approved: bool = False,
-):  # type: ignore[no-untyped-def]
+) -> Allowed | Denied:
     return check(
         action=action,
         policy=policy,

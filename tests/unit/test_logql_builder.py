@@ -26,7 +26,7 @@ HOSTILE = [
 ]
 
 # Any text without lone surrogates (those cannot travel as UTF-8).
-texts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
+texts = st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=40)
 
 
 @pytest.mark.parametrize("value", HOSTILE)

@@ -32,7 +32,9 @@ def store_with(*streams: tuple[dict[str, str], list[tuple[float, str]]]) -> engi
     return store
 
 
-def matrix(store: engine.Store, query: str, *, start: float, end: float, step: float) -> dict:
+def matrix(
+    store: engine.Store, query: str, *, start: float, end: float, step: float
+) -> dict[engine.LabelKey, list[tuple[float, str]]]:
     expr = parse(query)
     assert isinstance(expr, RangeAggregation | VectorAggregation)
     result = engine.metric_range(

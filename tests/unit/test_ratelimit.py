@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 import pytest
 
 from diagnosis_operator.core.remediation.ratelimit import active, enforced, expired, plan_rules
 from diagnosis_operator.models.actions import ClientRule, RateLimitPolicy, RuleMode
+
+if TYPE_CHECKING:
+    from diagnosis_operator.models.actions import RulePlan
 
 NOW = 1_800_000_000.0
 POLICY = RateLimitPolicy(allow=("10.0.0.0/8", "192.0.2.10/32", "fd00::/8"))
@@ -19,7 +23,7 @@ def plan(
     policy: RateLimitPolicy = POLICY,
     history: list[ClientRule] | None = None,
     now: float = NOW,
-):  # type: ignore[no-untyped-def]
+) -> RulePlan:
     return plan_rules(
         clients=clients, policy=policy, history=history or [], now=now, reason="flood"
     )

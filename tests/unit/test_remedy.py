@@ -217,8 +217,7 @@ def test_before_and_after_counts_become_checks_verify_can_judge() -> None:
     assert check.before == 5.0 and check.after == 0.5  # lines per minute
     assert verify(checks=[check], reversible=False).outcome is Outcome.RESOLVED
     [missing] = signal_checks(
-        rechecks=[kill_check for kill_check in []]
-        or rechecks_for(
+        rechecks=rechecks_for(
             action=RemediationAction.KILL_MYSQL_QUERIES,
             target="db",
             params={},

@@ -89,7 +89,7 @@ def renamed(result: DiagnosisResult, names: dict[str, str]) -> DiagnosisResult:
 
     def rename(value: object) -> object:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            changes = {}
+            changes: dict[str, object] = {}
             for f in dataclasses.fields(value):
                 current = getattr(value, f.name)
                 if f.name in ("component", "target") and current in names:
@@ -100,7 +100,7 @@ def renamed(result: DiagnosisResult, names: dict[str, str]) -> DiagnosisResult:
                     changes[f.name] = tuple(rename(item) for item in current)
                 elif dataclasses.is_dataclass(current) and not isinstance(current, type):
                     changes[f.name] = rename(current)
-            return dataclasses.replace(value, **changes)  # type: ignore[type-var]
+            return dataclasses.replace(value, **changes)
         return value
 
     out = rename(result)
