@@ -23,6 +23,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -166,7 +167,11 @@ def _live_diagnosis(place: World, prometheus: str, loki: str) -> None:
             {"symptom": {"component": "edge"}, "window": window, "policyRef": {"name": policy}},
         )
     for name in ("live", "no-policy"):
-        wait_for(f"diagnosis {name} to finish", lambda name=name: _finished(place, name))
+        wait_for(f"diagnosis {name} to finish", partial(_finished, place, name))
+
+
+def _ended(place: World, name: str, state: str) -> bool:
+    return any(r.get("state") == state for r in place.remediations(name))
 
 
 def _applied_and_refused_kills(place: World, server: MariaDBServer) -> None:
@@ -183,12 +188,7 @@ def _applied_and_refused_kills(place: World, server: MariaDBServer) -> None:
     never_uid = place.seed(name="db-never", policy=never, proposals=_kill_proposals)
     place.approve("db-never", _kill_key(never_uid))
     for name, state in (("db-kill", "succeeded"), ("db-never", "denied")):
-        wait_for(
-            f"{name} to end {state}",
-            lambda name=name, state=state: any(
-                r.get("state") == state for r in place.remediations(name)
-            ),
-        )
+        wait_for(f"{name} to end {state}", partial(_ended, place, name, state))
     assert victim.done.wait(timeout=WAIT)
 
 

@@ -52,7 +52,9 @@ def _bundle(name: str, folder: Path) -> Path:
 
 
 def _expected(name: str) -> dict[str, Any]:
-    return yaml.safe_load(holdout3.expected_path(name).read_text(encoding="utf-8"))
+    loaded = yaml.safe_load(holdout3.expected_path(name).read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict), name
+    return loaded
 
 
 def _digest(folder: Path) -> str:
@@ -124,7 +126,8 @@ def test_holdout3_expected_file_fits_its_bundle(name: str, bundles: Path) -> Non
 
 def test_holdout3_generators_are_deterministic_and_distinct(bundles: Path, tmp_path: Path) -> None:
     earlier = _earlier_names()
-    dates, names = set(), {}
+    dates: set[str] = set()
+    names: dict[str, str] = {}
     for name in holdout3.SCENARIOS:
         first = _bundle(name, bundles)
         again = holdout3.generate(name, tmp_path)

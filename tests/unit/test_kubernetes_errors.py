@@ -17,7 +17,7 @@ from diagnosis_operator.ports import ClusterError, VersionConflict
 
 def _exception(status: int, reason: str, body: str | bytes | None) -> ApiException:
     error = ApiException(status=status, reason=reason)
-    error.body = body
+    error.body = body  # type: ignore[assignment]  # the client sets bytes or str at run time
     return error
 
 

@@ -118,4 +118,5 @@ def generate(name: str, out_dir: str | Path) -> Path:
         raise ValueError(f"unknown scenario {name!r} (known: {', '.join(_BUILDERS)})")
     module, function, _ = _BUILDERS[name]
     builder = getattr(importlib.import_module(f"examples.incidents.holdout3.{module}"), function)
-    return builder().write(Path(out_dir) / name)
+    folder: Path = builder().write(Path(out_dir) / name)
+    return folder
