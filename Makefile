@@ -37,7 +37,7 @@ bench: deps      ## benchmarks (not tests): see bench/README.md
 	$(PY) bench/run.py
 
 crds:            ## regenerate crds/ and the chart's crds/ from operator/.../the api package
-	$(PY) -m diagnosis_operator.api.crdgen
+	$(PY) -m diagnosis_operator.entrypoints.cli.crdgen
 
 manifests: crds  ## regenerate manifests/install.yaml from the chart (needs the cached helm)
 	bash manifests/render.sh

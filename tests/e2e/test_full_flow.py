@@ -55,11 +55,11 @@ from kubernetes import client, utils
 
 from diagnosis_operator import API_GROUP, API_VERSION
 from diagnosis_operator.adapters.bundle import load_bundle
+from diagnosis_operator.adapters.replay import push_logs
 from diagnosis_operator.entrypoints.cli.diagnose import diagnose_bundle
 from diagnosis_operator.entrypoints.cli.kubectl.main import main as plugin
 from diagnosis_operator.models.controls import approvals_from
 from diagnosis_operator.models.signals import isoformat_z
-from diagnosis_operator.service.replay import push_logs
 from tests.controlplane.cluster import (
     HELM_VERSION,
     ControlPlane,

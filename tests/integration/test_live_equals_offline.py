@@ -1,6 +1,6 @@
 """Live equals offline: one bundle, diagnosed from its files and through PromQL + LogQL.
 
-The bundle is replayed the way a user replays it (``service/replay.py``): its
+The bundle is replayed the way a user replays it (``adapters/replay.py``): its
 metrics backfilled into a real Prometheus with promtool, its log lines pushed to
 the Loki test server through ``POST /loki/api/v1/push``.  ``run_diagnosis`` then
 runs twice, once on ``PrometheusAdapter`` + ``LokiLogSource`` and once on
@@ -22,10 +22,10 @@ import pytest
 from diagnosis_operator.adapters.bundle import BundleSource, load_bundle
 from diagnosis_operator.adapters.loki import LokiLogSource
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter
+from diagnosis_operator.adapters.replay import push_logs
 from diagnosis_operator.entrypoints.cli.diagnose import symptom_text
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.service.diagnose import run_diagnosis
-from diagnosis_operator.service.replay import push_logs
 from tests.services.loki import LokiTenant
 from tests.services.prometheus import PrometheusFactory
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from diagnosis_operator.adapters.catalog import DEFAULT_CATALOG, SignalTemplate, render
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter
+from diagnosis_operator.catalog.signals import DEFAULT_CATALOG, SignalTemplate, render
 from diagnosis_operator.models.signals import Series, Window
 from tests.fakes.metrics import by_family, openmetrics_text, series
 from tests.services.prometheus import PrometheusServer, start_prometheus

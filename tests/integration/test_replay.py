@@ -15,9 +15,9 @@ import pytest
 from diagnosis_operator.adapters.bundle import BundleSource, load_bundle
 from diagnosis_operator.adapters.loki import LokiLogSource
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter
+from diagnosis_operator.adapters.replay import ReplayError, replay_bundle
 from diagnosis_operator.entrypoints.cli.main import main
 from diagnosis_operator.models.signals import Series, Window, isoformat_z
-from diagnosis_operator.service.replay import ReplayError, replay_bundle
 from tests.fakes.metrics import by_family, openmetrics_text, series
 from tests.services.loki import LokiTenant
 from tests.services.prometheus import PrometheusFactory

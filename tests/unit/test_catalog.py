@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from diagnosis_operator.adapters.catalog import (
+from diagnosis_operator.catalog.signals import (
     DEFAULT_CATALOG,
     CatalogError,
     SignalTemplate,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from diagnosis_operator.adapters.replay import log_batches
 from diagnosis_operator.models.bundle import StoredStream
 from diagnosis_operator.models.signals import Labels
-from diagnosis_operator.service.replay import log_batches
 
 
 def stream(labels: dict[str, str], count: int, first_ns: int) -> StoredStream:

@@ -1,6 +1,6 @@
 """A policy's ``signalOverrides`` checked the way the engine will use them.
 
-Each override's PromQL is a catalog template (``adapters.catalog``): it may use
+Each override's PromQL is a catalog template (``catalog.signals``): it may use
 ``{selector}``, ``{matchers}`` and ``{range}`` and must use one of the first two,
 so that it reads only its component's series.  It is rendered for every
 component it applies to (the named one, or every component of ``componentKind``)
@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from diagnosis_operator.adapters.catalog import (
+from diagnosis_operator.api import DiagnosisPolicySpec, PolicyComponent, SignalOverride
+from diagnosis_operator.catalog.signals import (
     DEFAULT_RATE_WINDOW,
     CatalogError,
     SignalTemplate,
     parse_template,
     render,
 )
-from diagnosis_operator.api import DiagnosisPolicySpec, PolicyComponent, SignalOverride
 
 __all__ = [
     "OverrideProblem",

@@ -57,8 +57,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from diagnosis_operator.adapters.bundle import BundleError
+    from diagnosis_operator.adapters.replay import ReplayError, replay_bundle
     from diagnosis_operator.ports import SignalError
-    from diagnosis_operator.service.replay import ReplayError, replay_bundle
 
     def say(text: str) -> None:
         if not args.quiet:

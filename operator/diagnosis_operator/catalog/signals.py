@@ -1,7 +1,7 @@
 """The signal catalog: PromQL templates per component kind for the usual exporters.
 
-Pure data and pure functions (no I/O); it lives among the adapters because it
-renders PromQL through the escaping builder, which only adapters may use.
+Pure data and pure functions (no I/O); label values are quoted by the one escaping
+module, ``models.querytext``.
 
 A template is PromQL with placeholders, filled in one pass (a filled-in value
 is never scanned again, so a label value that reads ``{range}`` stays text):

@@ -194,7 +194,7 @@ def push_logs(
     return pushed, len(bundle.streams)
 
 
-def replay_bundle(
+def replay_bundle(  # noqa: PLR0913 (the CLI's options, keyword-only)
     *,
     bundle_dir: Path,
     prometheus_data: Path | None = None,
