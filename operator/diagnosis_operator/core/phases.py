@@ -50,7 +50,14 @@ from diagnosis_operator.api import (
     TimelineEntry,
 )
 from diagnosis_operator.core.remediation.keys import key_for
-from diagnosis_operator.models.findings import DiagnosisResult
+from diagnosis_operator.models.findings import (
+    AbusiveClient,
+    AffectedInstance,
+    Candidate,
+    DiagnosisResult,
+    Evidence,
+    TimelineEvent,
+)
 from diagnosis_operator.models.signals import from_seconds
 
 PROGRESSING = "Progressing"
@@ -171,36 +178,15 @@ def transition(
     """
     if not can_transition(current=status.phase, target=target):
         raise PhaseError(f"cannot go from {status.phase} to {target}")
-    why = reason or target.value
-    conditions = list(status.conditions)
+    conditions = _phase_conditions(
+        status.conditions,
+        target=target,
+        why=reason or target.value,
+        message=message,
+        generation=generation,
+        now=now,
+    )
     terminal = target in TERMINAL
-    conditions = set_condition(
-        conditions,
-        type=PROGRESSING,
-        status=ConditionStatus.FALSE if terminal else ConditionStatus.TRUE,
-        reason=why,
-        message=message or _default_message(target),
-        generation=generation,
-        now=now,
-    )
-    conditions = set_condition(
-        conditions,
-        type=COMPLETE,
-        status=ConditionStatus.TRUE if target is Phase.COMPLETED else ConditionStatus.FALSE,
-        reason=why if target is Phase.COMPLETED else ("Failed" if terminal else "InProgress"),
-        message=message if target is Phase.COMPLETED else "",
-        generation=generation,
-        now=now,
-    )
-    conditions = set_condition(
-        conditions,
-        type=FAILED,
-        status=ConditionStatus.TRUE if target is Phase.FAILED else ConditionStatus.FALSE,
-        reason=why if target is Phase.FAILED else ("Succeeded" if terminal else "InProgress"),
-        message=message if target is Phase.FAILED else "",
-        generation=generation,
-        now=now,
-    )
     changes: dict[str, Any] = {
         "phase": target,
         "conditions": conditions,
@@ -217,6 +203,46 @@ def transition(
     if terminal:
         changes["completed_at"] = now
     return status.model_copy(update=changes)
+
+
+def _phase_conditions(
+    current: Iterable[Condition],
+    *,
+    target: Phase,
+    why: str,
+    message: str,
+    generation: int,
+    now: datetime,
+) -> list[Condition]:
+    """Progressing, Complete and Failed as they are once in ``target`` (pure)."""
+    terminal = target in TERMINAL
+    conditions = set_condition(
+        list(current),
+        type=PROGRESSING,
+        status=ConditionStatus.FALSE if terminal else ConditionStatus.TRUE,
+        reason=why,
+        message=message or _default_message(target),
+        generation=generation,
+        now=now,
+    )
+    conditions = set_condition(
+        conditions,
+        type=COMPLETE,
+        status=ConditionStatus.TRUE if target is Phase.COMPLETED else ConditionStatus.FALSE,
+        reason=why if target is Phase.COMPLETED else ("Failed" if terminal else "InProgress"),
+        message=message if target is Phase.COMPLETED else "",
+        generation=generation,
+        now=now,
+    )
+    return set_condition(
+        conditions,
+        type=FAILED,
+        status=ConditionStatus.TRUE if target is Phase.FAILED else ConditionStatus.FALSE,
+        reason=why if target is Phase.FAILED else ("Succeeded" if terminal else "InProgress"),
+        message=message if target is Phase.FAILED else "",
+        generation=generation,
+        now=now,
+    )
 
 
 def _default_message(phase: Phase) -> str:
@@ -264,6 +290,39 @@ def with_result(
     (an invalid rate-limit target) has none, and the executor denies it.
     """
     root = result.root_cause
+    remediations = _remediation_statuses(
+        result, status=status, diagnosis_uid=diagnosis_uid, namespace=namespace
+    )
+    return status.model_copy(
+        update={
+            "window": ResolvedWindow(
+                start=from_seconds(result.window.start), end=from_seconds(result.window.end)
+            ),
+            "root_cause": RootCauseStatus(
+                component=root.component,
+                kind=root.kind,
+                instance=root.instance,
+                confidence=min(1.0, max(0.0, root.confidence)),
+                summary=root.summary,
+            ),
+            "candidates": _bounded(map(_candidate, result.candidates), MAX_CANDIDATES),
+            "evidence": _bounded(map(_evidence, result.evidence), MAX_EVIDENCE),
+            "evidence_total": len(result.evidence),
+            "timeline": _bounded(
+                map(_timeline_entry, sorted(result.timeline, key=lambda t: t.ts)), MAX_TIMELINE
+            ),
+            "affected": _bounded(map(_affected, result.affected), MAX_AFFECTED),
+            "clients": _bounded(map(_client, result.clients), MAX_CLIENTS),
+            "remediations": remediations[:MAX_REMEDIATIONS],
+            "warnings": [w[:1024] for w in result.warnings][:32],
+        }
+    )
+
+
+def _remediation_statuses(
+    result: DiagnosisResult, *, status: DiagnosisStatus, diagnosis_uid: str, namespace: str
+) -> list[RemediationStatus]:
+    """The planned remediations, each with its idempotency key when it names an action."""
     snapshot = status.policy_snapshot
     remediations = []
     for remediation in result.remediations:
@@ -286,90 +345,56 @@ def with_result(
                 key = None
             item = item.model_copy(update={"idempotency_key": key})
         remediations.append(item)
-    return status.model_copy(
-        update={
-            "window": ResolvedWindow(
-                start=from_seconds(result.window.start), end=from_seconds(result.window.end)
-            ),
-            "root_cause": RootCauseStatus(
-                component=root.component,
-                kind=root.kind,
-                instance=root.instance,
-                confidence=min(1.0, max(0.0, root.confidence)),
-                summary=root.summary,
-            ),
-            "candidates": _bounded(
-                (
-                    CandidateStatus(
-                        component=c.component,
-                        score=c.score,
-                        role=c.role,
-                        reasons=list(c.reasons)[:16],
-                    )
-                    for c in result.candidates
-                ),
-                MAX_CANDIDATES,
-            ),
-            "evidence": _bounded(
-                (
-                    EvidenceStatus(
-                        component=e.component,
-                        source=e.source.value,
-                        query=e.query[:4096],
-                        summary=e.summary[:4096],
-                        ts=from_seconds(e.ts) if e.ts is not None else None,
-                        value=e.value,
-                        baseline=e.baseline,
-                        instance=e.instance,
-                        line=e.line[:4096] if e.line is not None else None,
-                    )
-                    for e in result.evidence
-                ),
-                MAX_EVIDENCE,
-            ),
-            "evidence_total": len(result.evidence),
-            "timeline": _bounded(
-                (
-                    TimelineEntry(
-                        ts=from_seconds(t.ts),
-                        component=t.component,
-                        event=t.event[:4096],
-                        source=t.source.value if t.source is not None else None,
-                    )
-                    for t in sorted(result.timeline, key=lambda t: t.ts)
-                ),
-                MAX_TIMELINE,
-            ),
-            "affected": _bounded(
-                (
-                    AffectedInstanceStatus(
-                        component=a.component,
-                        instance=a.instance,
-                        reason=a.reason[:4096],
-                        pod=a.pod,
-                        namespace=a.namespace,
-                    )
-                    for a in result.affected
-                ),
-                MAX_AFFECTED,
-            ),
-            "clients": _bounded(
-                (
-                    AbusiveClientStatus(
-                        ip=c.ip,
-                        reason=c.reason[:4096],
-                        requests=c.requests,
-                        pattern=c.pattern.value,
-                        first_seen=from_seconds(c.first_seen) if c.first_seen is not None else None,
-                        last_seen=from_seconds(c.last_seen) if c.last_seen is not None else None,
-                    )
-                    for c in result.clients
-                ),
-                MAX_CLIENTS,
-            ),
-            "remediations": remediations[:MAX_REMEDIATIONS],
-            "warnings": [w[:1024] for w in result.warnings][:32],
-        }
+    return remediations
+
+
+def _candidate(c: Candidate) -> CandidateStatus:
+    return CandidateStatus(
+        component=c.component, score=c.score, role=c.role, reasons=list(c.reasons)[:16]
+    )
+
+
+def _evidence(e: Evidence) -> EvidenceStatus:
+    return EvidenceStatus(
+        component=e.component,
+        source=e.source.value,
+        query=e.query[:4096],
+        summary=e.summary[:4096],
+        ts=from_seconds(e.ts) if e.ts is not None else None,
+        value=e.value,
+        baseline=e.baseline,
+        instance=e.instance,
+        line=e.line[:4096] if e.line is not None else None,
+    )
+
+
+def _timeline_entry(t: TimelineEvent) -> TimelineEntry:
+    return TimelineEntry(
+        ts=from_seconds(t.ts),
+        component=t.component,
+        event=t.event[:4096],
+        source=t.source.value if t.source is not None else None,
+    )
+
+
+def _affected(a: AffectedInstance) -> AffectedInstanceStatus:
+    return AffectedInstanceStatus(
+        component=a.component,
+        instance=a.instance,
+        reason=a.reason[:4096],
+        pod=a.pod,
+        namespace=a.namespace,
+    )
+
+
+def _client(c: AbusiveClient) -> AbusiveClientStatus:
+    return AbusiveClientStatus(
+        ip=c.ip,
+        reason=c.reason[:4096],
+        requests=c.requests,
+        pattern=c.pattern.value,
+        first_seen=from_seconds(c.first_seen) if c.first_seen is not None else None,
+        last_seen=from_seconds(c.last_seen) if c.last_seen is not None else None,
     )
 
 

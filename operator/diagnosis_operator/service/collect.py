@@ -154,9 +154,7 @@ def collect(
 ) -> SignalSet:
     """Run the bounded query set for every component and gather the answers."""
     step = step or choose_step(window)
-    fine = retry_step(window)
-    parts = _parts(window)
-    pending: list[_Pending] = []
+    sources = _Sources(series=series, logs=logs)
     in_process = bool(getattr(series, "in_process", False)) and bool(
         getattr(logs, "in_process", False)
     )
@@ -166,111 +164,137 @@ def collect(
         else ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="collect")
     )
     with executor as pool:
-        for component in topology:
-            selector = dict(component.selector)
-            item = _Pending(component=component)
-            item.queries[SERIES] = _describe(series.describe_selector, selector=selector)
-            item.series = pool.submit(
-                series.range_series, selector=selector, window=window, step=step
-            )
-            item.queries[LINES] = _describe(
-                logs.describe, selector=selector, line_filter=None, by=("instance",), step=step
-            )
-            item.lines = pool.submit(
-                logs.count_lines,
-                selector=selector,
-                window=window,
-                step=step,
-                line_filter=None,
-                by=("instance",),
-            )
-            item.queries[SIGNIFICANT_LINES] = _describe(
-                logs.describe,
-                selector=selector,
-                line_filter=SIGNIFICANT_FILTER,
-                by=("instance",),
-                step=step,
-            )
-            item.significant = pool.submit(
-                logs.count_lines,
-                selector=selector,
-                window=window,
-                step=step,
-                line_filter=SIGNIFICANT_FILTER,
-                by=("instance",),
-            )
-            item.queries[SAMPLES] = _describe(
-                logs.describe, selector=selector, line_filter=SIGNIFICANT_FILTER
-            )
-            for part in parts:
-                item.samples.append(
-                    pool.submit(
-                        logs.sample_lines,
-                        selector=selector,
-                        window=part,
-                        line_filter=SIGNIFICANT_FILTER,
-                        limit=SAMPLE_LIMIT,
-                    )
-                )
-            if is_edge(topology, component):
-                for query in EDGE_EXTRACTIONS:
-                    query_step = fine if query.at_retry_step else step
-                    item.queries[query.key] = _describe(
-                        logs.describe,
-                        selector=selector,
-                        line_filter=query.line_filter,
-                        pattern=query.pattern,
-                        by=query.by,
-                        step=query_step,
-                        top=query.top,
-                    )
-                    item.extracted[query.key] = (
-                        query.what,
-                        pool.submit(
-                            logs.count_extracted,
-                            selector=selector,
-                            window=window,
-                            step=query_step,
-                            line_filter=query.line_filter,
-                            pattern=query.pattern,
-                            by=query.by,
-                            top=query.top,
-                        ),
-                    )
-            pending.append(item)
-
+        pending = [
+            _submit(pool, sources, topology=topology, component=component, window=window, step=step)
+            for component in topology
+        ]
         components: dict[str, ComponentSignals] = {}
-        series_backend, logs_backend = backend_name(series), backend_name(logs)
         for item in pending:
-            name = item.component.name
-            got_series = _result(item.series, item, "series", backend=series_backend) or []
-            got_lines = _result(item.lines, item, "log line counts", backend=logs_backend) or []
-            got_significant = (
-                _result(item.significant, item, "significant log line counts", backend=logs_backend)
-                or []
-            )
-            samples: list[LogStream] = []
-            for future in item.samples:
-                samples.extend(_result(future, item, "log samples", backend=logs_backend) or [])
-            extracted: dict[str, tuple[LogCount, ...]] = {SIGNIFICANT_LINES: tuple(got_significant)}
-            for key, (what, answer) in item.extracted.items():
-                extracted[key] = tuple(_result(answer, item, what, backend=logs_backend) or [])
-            components[name] = ComponentSignals(
-                component=name,
-                series=tuple(got_series),
-                log_samples=tuple(_merge_streams(samples)),
-                log_counts=tuple(got_lines),
-                extracted=extracted,
-                queries=dict(item.queries),
-                errors=tuple(item.errors),
-            )
-            if progress is not None:
-                progress(
-                    f"collected {name}: {len(got_series)} series, "
-                    f"{sum(len(s.lines) for s in components[name].log_samples)} sampled lines"
-                    + (f", {len(item.errors)} errors" if item.errors else "")
-                )
+            components[item.component.name] = _gather(item, sources, progress=progress)
     return SignalSet(window=window, step=step, components=components)
+
+
+@dataclass(frozen=True)
+class _Sources:
+    series: SeriesSource
+    logs: LogSource
+
+    @property
+    def backends(self) -> tuple[str, str]:
+        """The metrics labels of the two sources (series, logs)."""
+        return backend_name(self.series), backend_name(self.logs)
+
+
+def _submit(
+    pool: ThreadPoolExecutor | _InlineExecutor,
+    sources: _Sources,
+    *,
+    topology: Topology,
+    component: Component,
+    window: Window,
+    step: float,
+) -> _Pending:
+    """Send one component's queries; their answers arrive as futures."""
+    series, logs = sources.series, sources.logs
+    selector = dict(component.selector)
+    item = _Pending(component=component)
+    item.queries[SERIES] = _describe(series.describe_selector, selector=selector)
+    item.series = pool.submit(series.range_series, selector=selector, window=window, step=step)
+    counts: list[Future[list[LogCount]]] = []
+    for key, line_filter in ((LINES, None), (SIGNIFICANT_LINES, SIGNIFICANT_FILTER)):
+        item.queries[key] = _describe(
+            logs.describe, selector=selector, line_filter=line_filter, by=("instance",), step=step
+        )
+        counts.append(
+            pool.submit(
+                logs.count_lines,
+                selector=selector,
+                window=window,
+                step=step,
+                line_filter=line_filter,
+                by=("instance",),
+            )
+        )
+    item.lines, item.significant = counts
+    item.queries[SAMPLES] = _describe(
+        logs.describe, selector=selector, line_filter=SIGNIFICANT_FILTER
+    )
+    item.samples = [
+        pool.submit(
+            logs.sample_lines,
+            selector=selector,
+            window=part,
+            line_filter=SIGNIFICANT_FILTER,
+            limit=SAMPLE_LIMIT,
+        )
+        for part in _parts(window)
+    ]
+    if is_edge(topology, component):
+        _submit_extractions(pool, logs, item=item, selector=selector, window=window, step=step)
+    return item
+
+
+def _submit_extractions(
+    pool: ThreadPoolExecutor | _InlineExecutor,
+    logs: LogSource,
+    *,
+    item: _Pending,
+    selector: dict[str, str],
+    window: Window,
+    step: float,
+) -> None:
+    """An edge component's client-traffic queries (``EDGE_EXTRACTIONS``)."""
+    fine = retry_step(window)
+    for query in EDGE_EXTRACTIONS:
+        query_step = fine if query.at_retry_step else step
+        arguments: dict[str, Any] = {
+            "selector": selector,
+            "line_filter": query.line_filter,
+            "pattern": query.pattern,
+            "by": query.by,
+            "step": query_step,
+            "top": query.top,
+        }
+        item.queries[query.key] = _describe(logs.describe, **arguments)
+        item.extracted[query.key] = (
+            query.what,
+            pool.submit(logs.count_extracted, window=window, **arguments),
+        )
+
+
+def _gather(
+    item: _Pending, sources: _Sources, *, progress: Callable[[str], None] | None
+) -> ComponentSignals:
+    """One component's answers; a failed query becomes an error of the component."""
+    series_backend, logs_backend = sources.backends
+    name = item.component.name
+    got_series = _result(item.series, item, "series", backend=series_backend) or []
+    got_lines = _result(item.lines, item, "log line counts", backend=logs_backend) or []
+    got_significant = (
+        _result(item.significant, item, "significant log line counts", backend=logs_backend) or []
+    )
+    samples: list[LogStream] = []
+    for future in item.samples:
+        samples.extend(_result(future, item, "log samples", backend=logs_backend) or [])
+    extracted: dict[str, tuple[LogCount, ...]] = {SIGNIFICANT_LINES: tuple(got_significant)}
+    for key, (what, answer) in item.extracted.items():
+        extracted[key] = tuple(_result(answer, item, what, backend=logs_backend) or [])
+    signals = ComponentSignals(
+        component=name,
+        series=tuple(got_series),
+        log_samples=tuple(_merge_streams(samples)),
+        log_counts=tuple(got_lines),
+        extracted=extracted,
+        queries=dict(item.queries),
+        errors=tuple(item.errors),
+    )
+    if progress is not None:
+        progress(
+            f"collected {name}: {len(got_series)} series, "
+            f"{sum(len(s.lines) for s in signals.log_samples)} sampled lines"
+            + (f", {len(item.errors)} errors" if item.errors else "")
+        )
+    return signals
 
 
 class _InlineExecutor:
