@@ -268,37 +268,42 @@ def select_victims(
 
     victims: list[Victim] = []
     for members in classes.values():
-        class_reason = _class_filtered(members, policy)
-        if class_reason is not None:
-            skipped.extend(
-                Skipped(row=row, reason=class_reason, protected=False) for row in members
-            )
-            continue
-        # Oldest first: the longest time; ties broken by the lower (older) thread id.
-        members.sort(key=lambda row: (-row.time, row.id))
-        oldest, rest = members[0], members[1:]
-        if policy.victims is Victims.OLDEST:
-            chosen, spared = [oldest], rest
-            spare_reason = "spared: not the oldest in its class (victims=oldest)"
-        elif policy.victims is Victims.ALL:
-            chosen, spared = members, []
-            spare_reason = ""
-        else:
-            chosen, spared = rest, [oldest]
-            spare_reason = "spared: the oldest in its class (victims=all-but-oldest)"
-        for row in chosen:
-            statement = row.info or ""
-            victims.append(
-                Victim(
-                    row=row,
-                    reason=f"matched: {_describe_match(row, policy)}",
-                    fingerprint=fingerprint(statement),
-                    digest=digest(statement),
-                )
-            )
-        skipped.extend(Skipped(row=row, reason=spare_reason, protected=False) for row in spared)
+        chosen, spared = _choose_in_class(members, policy)
+        victims.extend(chosen)
+        skipped.extend(spared)
     victims.sort(key=lambda victim: victim.row.id)
     return KillSelection(victims=tuple(victims), skipped=tuple(skipped))
+
+
+def _choose_in_class(
+    members: list[ProcessRow], policy: KillPolicy
+) -> tuple[list[Victim], list[Skipped]]:
+    """The victims of one class of matching threads, and the ones spared (with why)."""
+    class_reason = _class_filtered(members, policy)
+    if class_reason is not None:
+        return [], [Skipped(row=row, reason=class_reason, protected=False) for row in members]
+    # Oldest first: the longest time; ties broken by the lower (older) thread id.
+    members.sort(key=lambda row: (-row.time, row.id))
+    oldest, rest = members[0], members[1:]
+    if policy.victims is Victims.OLDEST:
+        chosen, spared = [oldest], rest
+        spare_reason = "spared: not the oldest in its class (victims=oldest)"
+    elif policy.victims is Victims.ALL:
+        chosen, spared = members, []
+        spare_reason = ""
+    else:
+        chosen, spared = rest, [oldest]
+        spare_reason = "spared: the oldest in its class (victims=all-but-oldest)"
+    victims = [
+        Victim(
+            row=row,
+            reason=f"matched: {_describe_match(row, policy)}",
+            fingerprint=fingerprint(row.info or ""),
+            digest=digest(row.info or ""),
+        )
+        for row in chosen
+    ]
+    return victims, [Skipped(row=row, reason=spare_reason, protected=False) for row in spared]
 
 
 def kill_command(*, row: ProcessRow, mode: KillMode, server: ServerInfo) -> KillCommand:

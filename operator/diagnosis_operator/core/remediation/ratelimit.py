@@ -112,33 +112,9 @@ def plan_rules(
         if network in seen:
             continue
         seen.add(network)
-        if broader_than_allowed(network=network, policy=policy):
-            limit = policy.max_prefix_v4 if network.version == 4 else policy.max_prefix_v6
-            refused.append(
-                RuleRefusal(
-                    client=client,
-                    reason=f"{network} is broader than the /{limit} the policy allows",
-                )
-            )
-            continue
-        allowed = allow_listed(network=network, allow=allow)
-        if allowed is not None:
-            refused.append(
-                RuleRefusal(client=client, reason=f"{network} overlaps allow-listed {allowed}")
-            )
-            continue
-        covering = next((rule for rule in in_force if _overlap(rule.network, network)), None)
-        if covering is not None:
-            refused.append(
-                RuleRefusal(
-                    client=client,
-                    reason=(
-                        f"{network} is already under rule {covering.rule_id} "
-                        f"({covering.mode.value} on {covering.network}) "
-                        f"until {covering.expires_at:.0f}"
-                    ),
-                )
-            )
+        why = _refusal(network, policy=policy, allow=allow, in_force=in_force)
+        if why is not None:
+            refused.append(RuleRefusal(client=client, reason=why))
             continue
         level = escalation_level(network=network, history=history, policy=policy, now=now)
         step = policy.ladder[level]
@@ -157,3 +133,27 @@ def plan_rules(
             )
         )
     return RulePlan(rules=tuple(rules), refused=tuple(refused))
+
+
+def _refusal(
+    network: IPNetwork,
+    *,
+    policy: RateLimitPolicy,
+    allow: Sequence[IPNetwork],
+    in_force: Sequence[ClientRule],
+) -> str | None:
+    """Why no rule may be made for ``network``: too broad, allow-listed, already ruled."""
+    if broader_than_allowed(network=network, policy=policy):
+        limit = policy.max_prefix_v4 if network.version == 4 else policy.max_prefix_v6
+        return f"{network} is broader than the /{limit} the policy allows"
+    allowed = allow_listed(network=network, allow=allow)
+    if allowed is not None:
+        return f"{network} overlaps allow-listed {allowed}"
+    covering = next((rule for rule in in_force if _overlap(rule.network, network)), None)
+    if covering is not None:
+        return (
+            f"{network} is already under rule {covering.rule_id} "
+            f"({covering.mode.value} on {covering.network}) "
+            f"until {covering.expires_at:.0f}"
+        )
+    return None

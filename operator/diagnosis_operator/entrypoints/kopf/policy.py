@@ -144,7 +144,6 @@ def reconcile_policy(
     context = context_of(memo)
     assert name is not None and namespace is not None
     generation = int(meta.get("generation") or 0)
-    now = datetime.now(UTC)
     before = plain(status)
     try:
         current = DiagnosisPolicyStatus.model_validate(before)
@@ -162,6 +161,34 @@ def reconcile_policy(
             context=context,
             retry=retry,
         )
+    conditions, problem, reason = _policy_conditions(
+        conditions, problem=problem, verdict=verdict, components=components, generation=generation
+    )
+    after = DiagnosisPolicyStatus(
+        conditions=conditions, observed_generation=generation, components=components
+    ).to_wire()
+    context.kube.patch_policy_status(
+        namespace=namespace, name=name, status=status_patch(before, after)
+    )
+    if problem is None:
+        kopf.info(body, reason="Valid", message=f"policy accepted: {components} components")
+    else:
+        kopf.warn(body, reason=reason, message=problem[:1024])
+    if verdict.retry:
+        kopf.warn(body, reason=verdict.reason, message=verdict.message[:1024])
+        raise kopf.TemporaryError(verdict.message, delay=context.settings.source_retry_delay)
+
+
+def _policy_conditions(
+    conditions: list[Condition],
+    *,
+    problem: str | None,
+    verdict: PromQLVerdict,
+    components: int | None,
+    generation: int,
+) -> tuple[list[Condition], str | None, str]:
+    """PromQLChecked and Ready after a check; the problem (if any) and Ready's reason."""
+    now = datetime.now(UTC)
     conditions = set_condition(
         conditions,
         type=PROMQL_CHECKED,
@@ -183,16 +210,4 @@ def reconcile_policy(
         generation=generation,
         now=now,
     )
-    after = DiagnosisPolicyStatus(
-        conditions=conditions, observed_generation=generation, components=components
-    ).to_wire()
-    context.kube.patch_policy_status(
-        namespace=namespace, name=name, status=status_patch(before, after)
-    )
-    if problem is None:
-        kopf.info(body, reason="Valid", message=f"policy accepted: {components} components")
-    else:
-        kopf.warn(body, reason=reason, message=problem[:1024])
-    if verdict.retry:
-        kopf.warn(body, reason=verdict.reason, message=verdict.message[:1024])
-        raise kopf.TemporaryError(verdict.message, delay=context.settings.source_retry_delay)
+    return conditions, problem, reason
