@@ -90,19 +90,42 @@ def run(suite: str, folder: Path) -> list[dict[str, Any]]:
         expected = yaml.safe_load(module.expected_path(name).read_text(encoding="utf-8"))
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "diagnosis_operator", "diagnose", "--bundle", str(bundle),
-             "--format", "json", "--quiet"],
-            capture_output=True, text=True, check=False, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "diagnosis_operator",
+                "diagnose",
+                "--bundle",
+                str(bundle),
+                "--format",
+                "json",
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
         )
         seconds = round(time.perf_counter() - started, 2)
         if done.returncode != 0:
-            rows.append({"scenario": name, "root": False, "whole": False, "seconds": seconds,
-                         "problems": {"diagnose": done.stderr[-2000:]}})
+            rows.append(
+                {
+                    "scenario": name,
+                    "root": False,
+                    "whole": False,
+                    "seconds": seconds,
+                    "problems": {"diagnose": done.stderr[-2000:]},
+                }
+            )
             continue
-        rows.append({"scenario": name, "seconds": seconds,
-                     **score(expected, json.loads(done.stdout))})
-        print(f"{name}: root {'ok' if rows[-1]['root'] else 'WRONG'}, "
-              f"whole {'ok' if rows[-1]['whole'] else 'wrong'}", file=sys.stderr)
+        rows.append(
+            {"scenario": name, "seconds": seconds, **score(expected, json.loads(done.stdout))}
+        )
+        print(
+            f"{name}: root {'ok' if rows[-1]['root'] else 'WRONG'}, "
+            f"whole {'ok' if rows[-1]['whole'] else 'wrong'}",
+            file=sys.stderr,
+        )
     return rows
 
 
@@ -113,12 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = RESULTS / f"firstsight-round-{args.round}.json"
     if out.exists():
-        print(f"{out} exists: a first-sight score is recorded once, never overwritten",
-              file=sys.stderr)
+        print(
+            f"{out} exists: a first-sight score is recorded once, never overwritten",
+            file=sys.stderr,
+        )
         return 2
     sys.path.insert(0, str(ROOT))
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT, check=False).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
+    ).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
         rows = run(args.suite, Path(tmp))
     total = len(rows)
@@ -131,12 +157,22 @@ def main(argv: list[str] | None = None) -> int:
         "failureModeExpected": len(modes),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "round": args.round, "suite": args.suite, "engineCommit": commit,
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
-        "summary": summary, "scenarios": rows,
-    }, indent=1) + "\n", encoding="utf-8")
+    out.write_text(
+        json.dumps(
+            {
+                "round": args.round,
+                "suite": args.suite,
+                "engineCommit": commit,
+                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "machine": {"python": platform.python_version(), "platform": platform.platform()},
+                "summary": summary,
+                "scenarios": rows,
+            },
+            indent=1,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     print(json.dumps(summary))
     return 0
 

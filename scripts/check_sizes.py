@@ -30,8 +30,10 @@ def offenders(root: Path) -> list[str]:
             length = (node.end_lineno or node.lineno) - node.lineno + 1
             head = lines[node.lineno - 1]
             if length > MAX_FUNCTION and MARK not in head:
-                found.append(f"{path}:{node.lineno}: {node.name} has {length} lines "
-                             f"(max {MAX_FUNCTION}; split it or say why with '{MARK}')")
+                found.append(
+                    f"{path}:{node.lineno}: {node.name} has {length} lines "
+                    f"(max {MAX_FUNCTION}; split it or say why with '{MARK}')"
+                )
     return found
 
 

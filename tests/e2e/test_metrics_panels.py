@@ -171,7 +171,10 @@ def _live_diagnosis(place: World, prometheus: str, loki: str) -> None:
 
 
 def _ended(place: World, name: str, state: str) -> bool:
-    return any(r.get("state") == state for r in place.remediations(name))
+    states = [r.get("state") for r in place.remediations(name)]
+    finished = {"succeeded", "failed", "skipped", "denied", "rolled-back"}
+    assert state in states or not finished & set(states), f"{name}: {place.remediations(name)}"
+    return state in states
 
 
 def _applied_and_refused_kills(place: World, server: MariaDBServer) -> None:
@@ -179,16 +182,17 @@ def _applied_and_refused_kills(place: World, server: MariaDBServer) -> None:
     victim = SlowClient(server.connect_params())
     victim.start()
     wait_for("the SLEEP to run", lambda: _running(server, victim.thread_id or 0, longer_than=2))
-    uid = place.seed(
-        name="db-kill", policy=_kill_policy(secret, enabled=True), proposals=_kill_proposals
-    )
-    place.approve("db-kill", _kill_key(uid))
+    # Refused first, while the statement runs (with nothing to kill, no guard is asked).
     never = _kill_policy(secret, enabled=True)
     never["remediation"]["killMysqlQueries"]["neverList"] = ["db"]
     never_uid = place.seed(name="db-never", policy=never, proposals=_kill_proposals)
     place.approve("db-never", _kill_key(never_uid))
-    for name, state in (("db-kill", "succeeded"), ("db-never", "denied")):
-        wait_for(f"{name} to end {state}", partial(_ended, place, name, state))
+    wait_for("db-never to be denied", partial(_ended, place, "db-never", "denied"))
+    uid = place.seed(
+        name="db-kill", policy=_kill_policy(secret, enabled=True), proposals=_kill_proposals
+    )
+    place.approve("db-kill", _kill_key(uid))
+    wait_for("db-kill to succeed", partial(_ended, place, "db-kill", "succeeded"))
     assert victim.done.wait(timeout=WAIT)
 
 

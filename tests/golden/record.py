@@ -32,8 +32,9 @@ def _scenarios() -> list[tuple[str, str]]:
 
     pairs: list[tuple[str, str]] = []
     for suite in SUITES:
-        module = importlib.import_module(suite if suite != "examples.incidents" else
-                                         "examples.incidents.generate")
+        module = importlib.import_module(
+            suite if suite != "examples.incidents" else "examples.incidents.generate"
+        )
         pairs.extend((suite, name) for name in module.SCENARIOS if name != "large")
     return pairs
 
@@ -41,8 +42,9 @@ def _scenarios() -> list[tuple[str, str]]:
 def _generate(suite: str, name: str, folder: Path) -> Path:
     module = "examples.incidents.generate" if suite == "examples.incidents" else suite
     code = f"import {module} as m; print(m.generate({name!r}, {str(folder)!r}))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True
+    )
     return Path(out.stdout.strip().splitlines()[-1])
 
 
@@ -56,8 +58,22 @@ def _strip(value: Any) -> Any:
 
 def _diagnose(bundle: Path, fmt: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "diagnosis_operator", "diagnose", "--bundle", str(bundle),
-         "--format", fmt, "--quiet"], cwd=ROOT, check=True, capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "diagnosis_operator",
+            "diagnose",
+            "--bundle",
+            str(bundle),
+            "--format",
+            fmt,
+            "--quiet",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     if fmt == "json":
         return json.dumps(_strip(json.loads(out.stdout)), indent=1, sort_keys=True) + "\n"
     return out.stdout
@@ -66,6 +82,7 @@ def _diagnose(bundle: Path, fmt: str) -> str:
 def outputs() -> dict[str, str]:
     results: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
+
         def one(pair: tuple[str, str]) -> None:
             suite, name = pair
             bundle = _generate(suite, name, Path(tmp) / suite)
@@ -92,8 +109,15 @@ def main(argv: list[str]) -> int:
         want = gzip.decompress(stored.read_bytes()).decode() if stored.exists() else ""
         if text != want:
             bad += 1
-            sys.stdout.writelines(difflib.unified_diff(
-                want.splitlines(True), text.splitlines(True), f"golden/{name}", f"now/{name}", n=2))
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    want.splitlines(True),
+                    text.splitlines(True),
+                    f"golden/{name}",
+                    f"now/{name}",
+                    n=2,
+                )
+            )
     print(f"{len(results) - bad} of {len(results)} outputs unchanged")
     return 1 if bad else 0
 

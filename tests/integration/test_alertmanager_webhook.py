@@ -35,8 +35,12 @@ POLICY = {
     "metadata": {"name": "checkout", "namespace": "shop"},
     "spec": {
         "components": [
-            {"name": "frontend", "kind": "proxy", "selector": {"job": "frontend"},
-             "dependsOn": ["payments"]},
+            {
+                "name": "frontend",
+                "kind": "proxy",
+                "selector": {"job": "frontend"},
+                "dependsOn": ["payments"],
+            },
             {"name": "payments", "kind": "app", "selector": {"job": "payments-api"}},
         ]
     },
@@ -55,8 +59,9 @@ def webhook_server() -> Generator[WebhookServer, None, None]:
     writer = FakeDiagnosisWriter(policies={("shop", "checkout"): POLICY})
     app = build_app(
         writer=writer,
-        routing=PolicyRouting(reader=writer,
-                              template=AlertRouting(policy="checkout", namespace="shop")),
+        routing=PolicyRouting(
+            reader=writer, template=AlertRouting(policy="checkout", namespace="shop")
+        ),
         token=TokenSource(value=TOKEN),
     )
     port = free_port()
@@ -110,19 +115,18 @@ def test_alert_group_gives_exactly_one_diagnosis_even_after_repeats(
     alertmanager_factory: AlertmanagerFactory, webhook_server: WebhookServer
 ) -> None:
     alertmanager = alertmanager_factory(
-        receivers=[WebhookReceiver(name="diagnosis", url=f"{webhook_server.url}/alertmanager",
-                                   token=TOKEN)],
+        receivers=[
+            WebhookReceiver(name="diagnosis", url=f"{webhook_server.url}/alertmanager", token=TOKEN)
+        ],
         group_by=["alertname"],
     )
     alertmanager.post_alerts([firing_alert(job="payments-api", instance="payments-0")])
     writer = webhook_server.writer
-    wait_for(lambda: len(writer.attempts) >= 1, what="the first notification",
-             server=alertmanager)
+    wait_for(lambda: len(writer.attempts) >= 1, what="the first notification", server=alertmanager)
     # A second alert joins the group: Alertmanager notifies again after group_interval,
     # and then again after each repeat_interval.
     alertmanager.post_alerts([firing_alert(job="payments-api", instance="payments-1")])
-    wait_for(lambda: len(writer.attempts) >= 3, what="repeated notifications",
-             server=alertmanager)
+    wait_for(lambda: len(writer.attempts) >= 3, what="repeated notifications", server=alertmanager)
 
     created = writer.created()
     assert len(created) == 1, created
@@ -132,8 +136,9 @@ def test_alert_group_gives_exactly_one_diagnosis_even_after_repeats(
     assert diagnosis["spec"]["symptom"]["component"] == "payments"
     assert diagnosis["spec"]["policyRef"] == {"name": "checkout"}
     assert "PaymentsErrorRatio" in diagnosis["metadata"]["annotations"]["diagnosis.dev/alertnames"]
-    assert alertmanager.metric("alertmanager_notifications_failed_total",
-                               integration="webhook") == 0
+    assert (
+        alertmanager.metric("alertmanager_notifications_failed_total", integration="webhook") == 0
+    )
 
 
 def test_wrong_token_is_refused(
@@ -142,20 +147,32 @@ def test_wrong_token_is_refused(
     alertmanager = alertmanager_factory(
         receivers=[
             WebhookReceiver(name="good", url=f"{webhook_server.url}/alertmanager", token=TOKEN),
-            WebhookReceiver(name="wrong-token", url=f"{webhook_server.url}/alertmanager",
-                            token="not-the-token", matchers={"team": "intruder"}),
-            WebhookReceiver(name="no-token", url=f"{webhook_server.url}/alertmanager",
-                            token=None, matchers={"team": "anonymous"}),
+            WebhookReceiver(
+                name="wrong-token",
+                url=f"{webhook_server.url}/alertmanager",
+                token="not-the-token",
+                matchers={"team": "intruder"},
+            ),
+            WebhookReceiver(
+                name="no-token",
+                url=f"{webhook_server.url}/alertmanager",
+                token=None,
+                matchers={"team": "anonymous"},
+            ),
         ],
     )
     refused_before = unauthorized_count()
-    alertmanager.post_alerts([
-        firing_alert(job="payments-api", team="intruder", alertname="FromIntruder"),
-        firing_alert(job="payments-api", team="anonymous", alertname="FromAnonymous"),
-    ])
+    alertmanager.post_alerts(
+        [
+            firing_alert(job="payments-api", team="intruder", alertname="FromIntruder"),
+            firing_alert(job="payments-api", team="anonymous", alertname="FromAnonymous"),
+        ]
+    )
     wait_for(
-        lambda: alertmanager.metric("alertmanager_notifications_failed_total",
-                                    integration="webhook") >= 2,
+        lambda: (
+            alertmanager.metric("alertmanager_notifications_failed_total", integration="webhook")
+            >= 2
+        ),
         what="two failed webhook notifications",
         server=alertmanager,
     )

@@ -33,10 +33,23 @@ sys.path.insert(0, str(ROOT))
 from examples.incidents import holdout3  # noqa: E402
 
 ACTIONS = {"drain-pod", "kill-mysql-queries", "rate-limit-client"}
-KEYS = {"scenario", "rootCause", "failureMode", "roles", "affected", "clients", "aggravating",
-        "onsets", "remediations", "forbidden"}
-EARLIER = [ROOT / "examples/incidents/expected", ROOT / "examples/incidents/holdout/expected",
-           ROOT / "examples/incidents/holdout2/expected"]
+KEYS = {
+    "scenario",
+    "rootCause",
+    "failureMode",
+    "roles",
+    "affected",
+    "clients",
+    "aggravating",
+    "onsets",
+    "remediations",
+    "forbidden",
+}
+EARLIER = [
+    ROOT / "examples/incidents/expected",
+    ROOT / "examples/incidents/holdout/expected",
+    ROOT / "examples/incidents/holdout2/expected",
+]
 
 
 @pytest.fixture(scope="module")

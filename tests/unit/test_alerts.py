@@ -72,12 +72,23 @@ def payload(
 POLICY = DiagnosisPolicySpec.model_validate(
     {
         "components": [
-            {"name": "gateway", "kind": "proxy", "selector": {"job": "edge-proxy"},
-             "dependsOn": ["orders"]},
-            {"name": "orders", "kind": "app", "selector": {"job": "orders-svc"},
-             "dependsOn": ["db"]},
-            {"name": "orders-canary", "kind": "app",
-             "selector": {"job": "orders-svc", "track": "canary"}},
+            {
+                "name": "gateway",
+                "kind": "proxy",
+                "selector": {"job": "edge-proxy"},
+                "dependsOn": ["orders"],
+            },
+            {
+                "name": "orders",
+                "kind": "app",
+                "selector": {"job": "orders-svc"},
+                "dependsOn": ["db"],
+            },
+            {
+                "name": "orders-canary",
+                "kind": "app",
+                "selector": {"job": "orders-svc", "track": "canary"},
+            },
             {"name": "db", "kind": "mysql", "selector": {"job": "db"}},
         ]
     }
@@ -86,8 +97,9 @@ TEMPLATE = AlertRouting(policy="default", namespace="ops")
 ROUTING = routing_from_policy(spec=POLICY, name="shop", namespace="team-a", template=TEMPLATE)
 
 
-def decide(body: AlertmanagerWebhook, *, now: float = T0 + 120, routing: AlertRouting = ROUTING
-           ) -> DiagnosisToCreate:
+def decide(
+    body: AlertmanagerWebhook, *, now: float = T0 + 120, routing: AlertRouting = ROUTING
+) -> DiagnosisToCreate:
     decision = diagnosis_for_alerts(payload=body, routing=routing, now=now)
     assert isinstance(decision, DiagnosisToCreate), decision
     return decision
@@ -102,8 +114,11 @@ def test_same_group_and_window_gives_the_same_name_on_repeats() -> None:
     repeat = decide(
         payload(
             alert(labels={"alertname": "HighErrors", "job": "orders-svc"}),
-            alert(labels={"alertname": "HighErrors", "job": "orders-svc", "instance": "b"},
-                  starts=T0 + 600, fingerprint="f2"),
+            alert(
+                labels={"alertname": "HighErrors", "job": "orders-svc", "instance": "b"},
+                starts=T0 + 600,
+                fingerprint="f2",
+            ),
         ),
         now=T0 + 1200,
     )
@@ -114,18 +129,20 @@ def test_same_group_and_window_gives_the_same_name_on_repeats() -> None:
 
 def test_a_new_window_gives_a_new_name() -> None:
     first = decide(payload(alert(labels={"job": "orders-svc"})))
-    refired = decide(payload(alert(labels={"job": "orders-svc"}, starts=T0 + 2 * HOUR)),
-                     now=T0 + 2 * HOUR + 60)
+    refired = decide(
+        payload(alert(labels={"job": "orders-svc"}, starts=T0 + 2 * HOUR)), now=T0 + 2 * HOUR + 60
+    )
     assert first.name != refired.name
 
 
 def test_another_group_or_policy_gives_another_name() -> None:
     first = decide(payload(alert(labels={"job": "orders-svc"})))
-    other_group = decide(payload(alert(labels={"job": "orders-svc"}), group_key="{}:{x=\"y\"}"))
+    other_group = decide(payload(alert(labels={"job": "orders-svc"}), group_key='{}:{x="y"}'))
     other_policy = decide(
         payload(alert(labels={"job": "orders-svc"})),
-        routing=routing_from_policy(spec=POLICY, name="shop-2", namespace="team-a",
-                                    template=TEMPLATE),
+        routing=routing_from_policy(
+            spec=POLICY, name="shop-2", namespace="team-a", template=TEMPLATE
+        ),
     )
     assert len({first.name, other_group.name, other_policy.name}) == 3
 
@@ -170,7 +187,9 @@ def test_service_label_naming_a_component() -> None:
 
 def test_explicit_value_mapping() -> None:
     routing = routing_from_policy(
-        spec=POLICY, name="shop", namespace="team-a",
+        spec=POLICY,
+        name="shop",
+        namespace="team-a",
         template=AlertRouting(policy="d", namespace="d", components={"mariadb": "db"}),
     )
     assert decide(payload(alert(labels={"app": "mariadb"})), routing=routing).component == "db"
@@ -187,13 +206,17 @@ def test_unknown_component_is_refused_with_what_was_seen() -> None:
 
 def test_default_component_applies_only_if_the_policy_has_it() -> None:
     with_default = routing_from_policy(
-        spec=POLICY, name="shop", namespace="team-a",
+        spec=POLICY,
+        name="shop",
+        namespace="team-a",
         template=AlertRouting(policy="d", namespace="d", default_component="gateway"),
     )
     body = payload(alert(labels={"alertname": "Whatever"}))
     assert decide(body, routing=with_default).component == "gateway"
     missing_default = routing_from_policy(
-        spec=POLICY, name="shop", namespace="team-a",
+        spec=POLICY,
+        name="shop",
+        namespace="team-a",
         template=AlertRouting(policy="d", namespace="d", default_component="nope"),
     )
     with pytest.raises(UnroutableAlert):
@@ -206,7 +229,8 @@ def test_static_routing_takes_only_valid_names() -> None:
     with pytest.raises(UnroutableAlert):
         diagnosis_for_alerts(
             payload=payload(alert(labels={"service": 'api"} or vector(1)'})),
-            routing=static, now=T0,
+            routing=static,
+            now=T0,
         )
 
 
@@ -252,8 +276,10 @@ def test_payload_parses_alertmanager_times() -> None:
     body = payload(alert(labels={"job": "db"}))
     assert body.alerts[0].ends_at is None  # Go zero time = still firing
     nanos = AlertmanagerWebhook.model_validate(
-        {**body.model_dump(by_alias=True, mode="json"),
-         "alerts": [{**alert(labels={}), "startsAt": "2031-03-04T05:10:00.123456789Z"}]}
+        {
+            **body.model_dump(by_alias=True, mode="json"),
+            "alerts": [{**alert(labels={}), "startsAt": "2031-03-04T05:10:00.123456789Z"}],
+        }
     )
     assert nanos.alerts[0].starts_at.microsecond == 123456
 

@@ -21,9 +21,7 @@ def test_committed_crds_equal_the_generator_output(target: Path) -> None:
     for name, text in render_crd_files().items():
         path = target / name
         assert path.exists(), f"{path} missing: run make crds"
-        assert path.read_text(encoding="utf-8") == text, (
-            f"{path} is stale: run make crds"
-        )
+        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run make crds"
 
 
 def _walk(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:

@@ -62,15 +62,19 @@ def notification(*, status: str = "firing", job: str = "orders-svc") -> dict[str
 Scenario = Callable[[TestClient[Any, Any], FakeDiagnosisWriter], Awaitable[None]]
 
 
-def run(scenario: Scenario, *, writer: FakeDiagnosisWriter | None = None,
-        routing: Any = None, token: TokenSource | None = None, max_body_bytes: int = 64 * 1024,
-        ) -> FakeDiagnosisWriter:
+def run(
+    scenario: Scenario,
+    *,
+    writer: FakeDiagnosisWriter | None = None,
+    routing: Any = None,
+    token: TokenSource | None = None,
+    max_body_bytes: int = 64 * 1024,
+) -> FakeDiagnosisWriter:
     fake = writer or FakeDiagnosisWriter(policies={("team-a", "shop"): POLICY_OBJECT})
     app = build_app(
         writer=fake,
-        routing=routing or PolicyRouting(
-            reader=fake, template=AlertRouting(policy="shop", namespace="team-a")
-        ),
+        routing=routing
+        or PolicyRouting(reader=fake, template=AlertRouting(policy="shop", namespace="team-a")),
         token=token or TokenSource(value=TOKEN),
         clock=lambda: NOW,
         max_body_bytes=max_body_bytes,
@@ -119,8 +123,9 @@ def test_policy_in_the_path() -> None:
 
 def test_resolved_group_is_acknowledged_without_a_diagnosis() -> None:
     async def scenario(client: TestClient[Any, Any], fake: FakeDiagnosisWriter) -> None:
-        answer = await client.post("/alertmanager", json=notification(status="resolved"),
-                                   headers=AUTH)
+        answer = await client.post(
+            "/alertmanager", json=notification(status="resolved"), headers=AUTH
+        )
         assert answer.status == 200
         assert (await answer.json())["result"] == "ignored"
 
@@ -129,8 +134,13 @@ def test_resolved_group_is_acknowledged_without_a_diagnosis() -> None:
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-     {"Authorization": "Bearer"}, {"Authorization": f"Bearer {TOKEN}x"}],
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": "Bearer"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+    ],
 )
 def test_missing_or_wrong_token_is_refused(headers: dict[str, str]) -> None:
     async def scenario(client: TestClient[Any, Any], fake: FakeDiagnosisWriter) -> None:
@@ -148,16 +158,19 @@ def test_token_file_is_reread_when_rotated(tmp_path: Path) -> None:
     source = TokenSource(path=token_file)
 
     async def scenario(client: TestClient[Any, Any], fake: FakeDiagnosisWriter) -> None:
-        ok = await client.post("/alertmanager", json=notification(),
-                               headers={"Authorization": "Bearer first"})
+        ok = await client.post(
+            "/alertmanager", json=notification(), headers={"Authorization": "Bearer first"}
+        )
         assert ok.status == 201
         token_file.write_text("second\n")
         os.utime(token_file, ns=(1, 1))  # a new mtime even on coarse clocks
-        old = await client.post("/alertmanager", json=notification(),
-                                headers={"Authorization": "Bearer first"})
+        old = await client.post(
+            "/alertmanager", json=notification(), headers={"Authorization": "Bearer first"}
+        )
         assert old.status == 401
-        new = await client.post("/alertmanager", json=notification(),
-                                headers={"Authorization": "Bearer second"})
+        new = await client.post(
+            "/alertmanager", json=notification(), headers={"Authorization": "Bearer second"}
+        )
         assert new.status == 200
 
     run(scenario, token=source)
@@ -175,21 +188,24 @@ def test_empty_token_is_a_startup_error(tmp_path: Path) -> None:
 
 def test_content_type_and_size_limits() -> None:
     async def scenario(client: TestClient[Any, Any], fake: FakeDiagnosisWriter) -> None:
-        text = await client.post("/alertmanager", data="hello",
-                                 headers={**AUTH, "Content-Type": "text/plain"})
+        text = await client.post(
+            "/alertmanager", data="hello", headers={**AUTH, "Content-Type": "text/plain"}
+        )
         assert text.status == 415
         assert "text/plain" in (await text.json())["error"]
         big = json.dumps({**notification(), "padding": "x" * 70_000})
-        too_big = await client.post("/alertmanager", data=big,
-                                    headers={**AUTH, "Content-Type": "application/json"})
+        too_big = await client.post(
+            "/alertmanager", data=big, headers={**AUTH, "Content-Type": "application/json"}
+        )
         assert too_big.status == 413
 
         async def chunks() -> Any:
             for _ in range(10):
                 yield b" " * 10_000
 
-        chunked = await client.post("/alertmanager", data=chunks(),
-                                    headers={**AUTH, "Content-Type": "application/json"})
+        chunked = await client.post(
+            "/alertmanager", data=chunks(), headers={**AUTH, "Content-Type": "application/json"}
+        )
         assert chunked.status == 413
 
     assert run(scenario).attempts == []
@@ -201,17 +217,24 @@ def test_content_type_and_size_limits() -> None:
         ("{not json", 400, "not valid JSON"),
         ("[1, 2]", 422, "JSON object"),
         (json.dumps({**notification(), "version": "3"}), 422, "version"),
-        (json.dumps({k: v for k, v in notification().items() if k != "groupKey"}), 422,
-         "groupKey"),
-        (json.dumps({**notification(),
-                     "alerts": [{**notification()["alerts"][0], "startsAt": "yesterday"}]}),
-         422, "alerts.0.startsAt"),
+        (json.dumps({k: v for k, v in notification().items() if k != "groupKey"}), 422, "groupKey"),
+        (
+            json.dumps(
+                {
+                    **notification(),
+                    "alerts": [{**notification()["alerts"][0], "startsAt": "yesterday"}],
+                }
+            ),
+            422,
+            "alerts.0.startsAt",
+        ),
     ],
 )
 def test_bad_payload_names_the_field(body: str, status: int, named: str) -> None:
     async def scenario(client: TestClient[Any, Any], fake: FakeDiagnosisWriter) -> None:
-        answer = await client.post("/alertmanager", data=body,
-                                   headers={**AUTH, "Content-Type": "application/json"})
+        answer = await client.post(
+            "/alertmanager", data=body, headers={**AUTH, "Content-Type": "application/json"}
+        )
         assert answer.status == status
         assert named in (await answer.json())["error"]
 
@@ -220,8 +243,7 @@ def test_bad_payload_names_the_field(body: str, status: int, named: str) -> None
 
 def test_unroutable_alert_is_a_422_naming_the_labels() -> None:
     async def scenario(client: TestClient[Any, Any], fake: FakeDiagnosisWriter) -> None:
-        answer = await client.post("/alertmanager", json=notification(job="billing"),
-                                   headers=AUTH)
+        answer = await client.post("/alertmanager", json=notification(job="billing"), headers=AUTH)
         assert answer.status == 422
         assert "job='billing'" in (await answer.json())["error"]
 
@@ -293,9 +315,7 @@ def test_without_a_token_there_is_no_webhook_route() -> None:
         build_app(writer=FakeDiagnosisWriter(), routing=None, token=TokenSource(value="x"))
 
 
-def test_settings_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("from-secret\n")
     monkeypatch.setenv("DIAG_WEBHOOK_ENABLED", "true")

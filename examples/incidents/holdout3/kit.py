@@ -115,33 +115,52 @@ class Bundle:
         """(minute, timestamp) of every scrape of a target; each target has its own offset."""
         key = labels.get("instance", "") + labels.get("job", "")
         offset = (zlib.crc32(key.encode()) % 9000) / 10000.0 + 0.05
-        return [(k * self.step / 60.0, round(self.t0 + k * self.step + offset, 3))
-                for k in range(self.steps + 1)]
+        return [
+            (k * self.step / 60.0, round(self.t0 + k * self.step + offset, 3))
+            for k in range(self.steps + 1)
+        ]
 
     # ---- topology ---------------------------------------------------------------------
-    def component(self, name: str, kind: str, selector: Labels, depends: Iterable[str] = ()) -> None:
+    def component(
+        self, name: str, kind: str, selector: Labels, depends: Iterable[str] = ()
+    ) -> None:
         entry: dict[str, Any] = {"name": name, "kind": kind, "selector": dict(selector)}
         if depends:
             entry["dependsOn"] = list(depends)
         self.components.append(entry)
 
     # ---- metrics ----------------------------------------------------------------------
-    def _family(self, family: str, kind: str, help_text: str) -> dict[str, list[tuple[float, float]]]:
+    def _family(
+        self, family: str, kind: str, help_text: str
+    ) -> dict[str, list[tuple[float, float]]]:
         if family not in self.families:
             self.families[family] = (kind, help_text, {})
         known_kind = self.families[family][0]
         assert known_kind == kind, (family, known_kind, kind)
         return self.families[family][2]
 
-    def _put(self, family: str, kind: str, help_text: str, sample: str, labels: Labels,
-             points: list[tuple[float, float]]) -> None:
+    def _put(
+        self,
+        family: str,
+        kind: str,
+        help_text: str,
+        sample: str,
+        labels: Labels,
+        points: list[tuple[float, float]],
+    ) -> None:
         series = self._family(family, kind, help_text)
         key = sample + _labels({k: v for k, v in labels.items() if v != ""})
         assert key not in series, key
         series[key] = points
 
-    def gauge(self, name: str, labels: Labels, fn: Callable[[float], float | None],
-              help_text: str = "", kind: str = "gauge") -> None:
+    def gauge(
+        self,
+        name: str,
+        labels: Labels,
+        fn: Callable[[float], float | None],
+        help_text: str = "",
+        kind: str = "gauge",
+    ) -> None:
         points = []
         for m, ts in self.scrape_times(labels):
             value = fn(m)
@@ -149,20 +168,41 @@ class Bundle:
                 points.append((ts, float(value)))
         self._put(name, kind, help_text, name, labels, points)
 
-    def untyped(self, name: str, labels: Labels, rate: Callable[[float], float | None],
-                start: float = 0.0, help_text: str = "") -> None:
+    def untyped(
+        self,
+        name: str,
+        labels: Labels,
+        rate: Callable[[float], float | None],
+        start: float = 0.0,
+        help_text: str = "",
+    ) -> None:
         """A counter the exporter exposes untyped (mysqld_exporter's generic global status)."""
         self._integrate(name, name, "unknown", labels, rate, start, help_text, integer=True)
 
-    def counter(self, sample: str, labels: Labels, rate: Callable[[float], float | None],
-                start: float = 0.0, help_text: str = "", integer: bool = True) -> None:
+    def counter(
+        self,
+        sample: str,
+        labels: Labels,
+        rate: Callable[[float], float | None],
+        start: float = 0.0,
+        help_text: str = "",
+        integer: bool = True,
+    ) -> None:
         """``rate`` is per second; ``None`` means the target was not scraped at that minute."""
         family = sample[: -len("_total")] if sample.endswith("_total") else sample
         self._integrate(family, sample, "counter", labels, rate, start, help_text, integer)
 
-    def _integrate(self, family: str, sample: str, kind: str, labels: Labels,
-                   rate: Callable[[float], float | None], start: float, help_text: str,
-                   integer: bool) -> None:
+    def _integrate(
+        self,
+        family: str,
+        sample: str,
+        kind: str,
+        labels: Labels,
+        rate: Callable[[float], float | None],
+        start: float,
+        help_text: str,
+        integer: bool,
+    ) -> None:
         total, points, last = start, [], None
         for m, ts in self.scrape_times(labels):
             value = rate(m)
@@ -175,10 +215,17 @@ class Bundle:
             points.append((ts, float(math.floor(total)) if integer else round(total, 6)))
         self._put(family, kind, help_text, sample, labels, points)
 
-    def counter_steps(self, sample: str, labels: Labels, times: Iterable[float],
-                      start: float = 0.0, present: Callable[[float], bool] | None = None,
-                      weights: Iterable[float] | None = None, help_text: str = "",
-                      kind: str = "counter") -> None:
+    def counter_steps(
+        self,
+        sample: str,
+        labels: Labels,
+        times: Iterable[float],
+        start: float = 0.0,
+        present: Callable[[float], bool] | None = None,
+        weights: Iterable[float] | None = None,
+        help_text: str = "",
+        kind: str = "counter",
+    ) -> None:
         """A counter that counts discrete events at epoch ``times`` (optionally weighted)."""
         family = sample[: -len("_total")] if sample.endswith("_total") else sample
         events = sorted(zip(times, weights or itertools.repeat(1.0), strict=False))
@@ -191,9 +238,15 @@ class Bundle:
                 points.append((ts, round(total, 6)))
         self._put(family, kind, help_text, sample, labels, points)
 
-    def histogram(self, family: str, labels: Labels, events: list[tuple[float, float]],
-                  buckets: tuple[float, ...] = LATENCY_BUCKETS,
-                  present: Callable[[float], bool] | None = None, help_text: str = "") -> None:
+    def histogram(
+        self,
+        family: str,
+        labels: Labels,
+        events: list[tuple[float, float]],
+        buckets: tuple[float, ...] = LATENCY_BUCKETS,
+        present: Callable[[float], bool] | None = None,
+        help_text: str = "",
+    ) -> None:
         """Cumulative buckets from ``events`` = [(epoch, seconds)]."""
         events = sorted(events)
         cols: dict[str, list[tuple[float, float]]] = {str(le): [] for le in buckets}
@@ -218,12 +271,18 @@ class Bundle:
             sums.append((ts, round(total_s, 6)))
             counts.append((ts, n))
         for le, points in cols.items():
-            self._put(family, "histogram", help_text, family + "_bucket", {**labels, "le": le}, points)
+            self._put(
+                family, "histogram", help_text, family + "_bucket", {**labels, "le": le}, points
+            )
         self._put(family, "histogram", help_text, family + "_sum", labels, sums)
         self._put(family, "histogram", help_text, family + "_count", labels, counts)
 
-    def summary_gc(self, labels: Labels, pause: Callable[[float], float],
-                   present: Callable[[float], bool] | None = None) -> None:
+    def summary_gc(
+        self,
+        labels: Labels,
+        pause: Callable[[float], float],
+        present: Callable[[float], bool] | None = None,
+    ) -> None:
         """go_gc_duration_seconds as the Go client publishes it (a summary)."""
         family = "go_gc_duration_seconds"
         help_text = "A summary of the pause duration of garbage collection cycles."
@@ -239,52 +298,88 @@ class Bundle:
             sums.append((ts, round(total, 6)))
             counts.append((ts, count))
         for q, factor in qs.items():
-            points = [(ts, round(pause(m) * factor * self.rng.uniform(0.9, 1.1), 9)) for m, ts in keep]
+            points = [
+                (ts, round(pause(m) * factor * self.rng.uniform(0.9, 1.1), 9)) for m, ts in keep
+            ]
             self._put(family, "summary", help_text, family, {**labels, "quantile": q}, points)
         self._put(family, "summary", help_text, family + "_sum", labels, sums)
         self._put(family, "summary", help_text, family + "_count", labels, counts)
 
     # ---- common exporter noise ----------------------------------------------------------
-    def runtime(self, labels: Labels, *, cpu: Callable[[float], float], rss: Callable[[float], float],
-                goroutines: Callable[[float], float] | None = None,
-                gc_pause: Callable[[float], float] | None = None,
-                present: Callable[[float], bool] | None = None, go: bool = True) -> None:
+    def runtime(
+        self,
+        labels: Labels,
+        *,
+        cpu: Callable[[float], float],
+        rss: Callable[[float], float],
+        goroutines: Callable[[float], float] | None = None,
+        gc_pause: Callable[[float], float] | None = None,
+        present: Callable[[float], bool] | None = None,
+        go: bool = True,
+    ) -> None:
         """process_* and go_* series of one target (cpu in cores, rss in bytes)."""
         rng = self.rng
 
         def gated(fn: Callable[[float], float]) -> Callable[[float], float | None]:
             return lambda m: fn(m) if present is None or present(m) else None
 
-        self.counter("process_cpu_seconds_total", labels, gated(cpu),
-                     help_text="Total user and system CPU time spent in seconds.", integer=False)
-        self.gauge("process_resident_memory_bytes", labels,
-                   gated(lambda m: int(rss(m) * rng.uniform(0.995, 1.005))),
-                   "Resident memory size in bytes.")
-        self.gauge("process_open_fds", labels, gated(lambda m: rng.randint(38, 61)),
-                   "Number of open file descriptors.")
+        self.counter(
+            "process_cpu_seconds_total",
+            labels,
+            gated(cpu),
+            help_text="Total user and system CPU time spent in seconds.",
+            integer=False,
+        )
+        self.gauge(
+            "process_resident_memory_bytes",
+            labels,
+            gated(lambda m: int(rss(m) * rng.uniform(0.995, 1.005))),
+            "Resident memory size in bytes.",
+        )
+        self.gauge(
+            "process_open_fds",
+            labels,
+            gated(lambda m: rng.randint(38, 61)),
+            "Number of open file descriptors.",
+        )
         if go:
             g = goroutines or (lambda m: 40.0)
-            self.gauge("go_goroutines", labels, gated(lambda m: int(g(m) + rng.randint(-3, 3))),
-                       "Number of goroutines that currently exist.")
+            self.gauge(
+                "go_goroutines",
+                labels,
+                gated(lambda m: int(g(m) + rng.randint(-3, 3))),
+                "Number of goroutines that currently exist.",
+            )
             self.summary_gc(labels, gc_pause or (lambda m: 0.00021), present)
-            self.gauge("go_memstats_heap_inuse_bytes", labels,
-                       gated(lambda m: int(rss(m) * 0.62 * rng.uniform(0.97, 1.03))),
-                       "Number of bytes in use by the heap.")
+            self.gauge(
+                "go_memstats_heap_inuse_bytes",
+                labels,
+                gated(lambda m: int(rss(m) * 0.62 * rng.uniform(0.97, 1.03))),
+                "Number of bytes in use by the heap.",
+            )
 
     def promhttp_noise(self, labels: Labels, blip_at: float | None = None) -> None:
         """promhttp's own scrape counters; the code=500 one steps 0 -> 1 once."""
-        self.counter("promhttp_metric_handler_requests_total", {**labels, "code": "200"},
-                     lambda m: 1.0 / self.step, help_text="Total number of scrapes by HTTP status code.")
+        self.counter(
+            "promhttp_metric_handler_requests_total",
+            {**labels, "code": "200"},
+            lambda m: 1.0 / self.step,
+            help_text="Total number of scrapes by HTTP status code.",
+        )
         if blip_at is not None:
-            self.counter_steps("promhttp_metric_handler_requests_total", {**labels, "code": "500"},
-                               [self.t(blip_at)])
+            self.counter_steps(
+                "promhttp_metric_handler_requests_total",
+                {**labels, "code": "500"},
+                [self.t(blip_at)],
+            )
 
     # ---- logs -------------------------------------------------------------------------
     def log(self, t: float, labels: Labels, line: str) -> None:
         self.logs.append((t, dict(labels), line))
 
-    def arrivals(self, rate: Callable[[float], float], start: float = 0.0,
-                 end: float | None = None) -> list[float]:
+    def arrivals(
+        self, rate: Callable[[float], float], start: float = 0.0, end: float | None = None
+    ) -> list[float]:
         """Poisson arrival epochs between minutes ``start`` and ``end`` at ``rate(m)`` per s."""
         end = self.minutes if end is None else end
         t, stop, out = self.t(start), self.t(end), []
@@ -304,13 +399,16 @@ class Bundle:
             "format": "incident-bundle/v1",
             "name": self.name,
             "description": self.description,
-            "window": {"start": self.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                       "end": end.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "window": {
+                "start": self.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "end": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
             "symptom": self.symptom,
             "topology": {"components": self.components},
         }
-        (folder / "incident.yaml").write_text(yaml.safe_dump(incident, sort_keys=False),
-                                              encoding="utf-8")
+        (folder / "incident.yaml").write_text(
+            yaml.safe_dump(incident, sort_keys=False), encoding="utf-8"
+        )
         out: list[str] = []
         for family, (kind, help_text, series) in self.families.items():
             out.append(f"# TYPE {family} {kind}")
@@ -323,8 +421,13 @@ class Bundle:
         rows = []
         for t, labels, line in sorted(self.logs, key=lambda e: (e[0], sorted(e[1].items()), e[2])):
             stamp = self.dt(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            rows.append(json.dumps({"ts": stamp, "labels": labels, "line": line},
-                                   separators=(",", ":"), ensure_ascii=False))
+            rows.append(
+                json.dumps(
+                    {"ts": stamp, "labels": labels, "line": line},
+                    separators=(",", ":"),
+                    ensure_ascii=False,
+                )
+            )
         (folder / "logs.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
         return folder
 
@@ -336,19 +439,23 @@ def clf_time(b: Bundle, t: float) -> str:
 
 def nginx_line(b: Bundle, e: Event) -> str:
     """nginx combined plus timings, as many shops configure it."""
-    return (f'{e.client} - - [{clf_time(b, e.t)}] "{e.method} {e.path} HTTP/1.1" {e.status} '
-            f'{e.size} "-" "{e.agent}" rt={e.duration:.3f} uct="-" '
-            f'urt="{e.extra.get("urt", "-")}" ua="{e.upstream}" us="{e.upstream_status}"')
+    return (
+        f'{e.client} - - [{clf_time(b, e.t)}] "{e.method} {e.path} HTTP/1.1" {e.status} '
+        f'{e.size} "-" "{e.agent}" rt={e.duration:.3f} uct="-" '
+        f'urt="{e.extra.get("urt", "-")}" ua="{e.upstream}" us="{e.upstream_status}"'
+    )
 
 
 def ingress_line(b: Bundle, e: Event, upstream_name: str) -> str:
     """ingress-nginx's default log-format-upstream."""
     rid = f"{b.rng.getrandbits(128):032x}"
     urt = e.extra.get("urt", "-")
-    return (f'{e.client} - - [{clf_time(b, e.t)}] "{e.method} {e.path} HTTP/2.0" {e.status} '
-            f'{e.size} "-" "{e.agent}" {b.rng.randint(40, 420)} {e.duration:.3f} '
-            f'[{upstream_name}] [] {e.upstream} {e.size if e.upstream != "-" else "-"} {urt} '
-            f'{e.upstream_status} {rid}')
+    return (
+        f'{e.client} - - [{clf_time(b, e.t)}] "{e.method} {e.path} HTTP/2.0" {e.status} '
+        f'{e.size} "-" "{e.agent}" {b.rng.randint(40, 420)} {e.duration:.3f} '
+        f"[{upstream_name}] [] {e.upstream} {e.size if e.upstream != '-' else '-'} {urt} "
+        f"{e.upstream_status} {rid}"
+    )
 
 
 def envoy_line(b: Bundle, e: Event, host: str) -> str:
@@ -358,20 +465,29 @@ def envoy_line(b: Bundle, e: Event, host: str) -> str:
     up_ms = "-" if e.upstream == "-" else str(int(e.duration * 1000))
     a, b2, c, d, e5 = (b.rng.getrandbits(n) for n in (32, 16, 12, 12, 48))
     rid = f"{a:08x}-{b2:04x}-4{c:03x}-a{d:03x}-{e5:012x}"
-    return (f'[{stamp}] "{e.method} {e.path} HTTP/1.1" {e.status} {flags} 0 {e.size} '
-            f'{int(e.duration * 1000)} {up_ms} "{e.client}" "{e.agent}" "{rid}" "{host}" '
-            f'"{e.upstream}"')
+    return (
+        f'[{stamp}] "{e.method} {e.path} HTTP/1.1" {e.status} {flags} 0 {e.size} '
+        f'{int(e.duration * 1000)} {up_ms} "{e.client}" "{e.agent}" "{rid}" "{host}" '
+        f'"{e.upstream}"'
+    )
 
 
 def json_access_line(b: Bundle, e: Event) -> str:
     """A Traefik-like JSON access log."""
-    return json.dumps({
-        "ClientHost": e.client, "RequestMethod": e.method, "RequestPath": e.path,
-        "DownstreamStatus": e.status, "Duration": int(e.duration * 1e9),
-        "OriginStatus": int(e.upstream_status) if e.upstream_status.isdigit() else 0,
-        "ServiceAddr": e.upstream if e.upstream != "-" else "",
-        "request_User-Agent": e.agent, "time": b.dt(e.t).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }, separators=(",", ":"))
+    return json.dumps(
+        {
+            "ClientHost": e.client,
+            "RequestMethod": e.method,
+            "RequestPath": e.path,
+            "DownstreamStatus": e.status,
+            "Duration": int(e.duration * 1e9),
+            "OriginStatus": int(e.upstream_status) if e.upstream_status.isdigit() else 0,
+            "ServiceAddr": e.upstream if e.upstream != "-" else "",
+            "request_User-Agent": e.agent,
+            "time": b.dt(e.t).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        separators=(",", ":"),
+    )
 
 
 USER_AGENTS = (

@@ -33,11 +33,19 @@ class Route:
 Outcome = Callable[[Event, float, int], None]
 
 
-def serve(b: Bundle, *, rate: Callable[[float], float], clients: Callable[[], str],
-          routes: list[Route], pods: list[Pod], outcome: Outcome | None = None,
-          agents: tuple[str, ...] = USER_AGENTS, start: float = 0.0,
-          end: float | None = None, choose: Callable[[float, list[int]], int] | None = None,
-          ) -> list[Event]:
+def serve(
+    b: Bundle,
+    *,
+    rate: Callable[[float], float],
+    clients: Callable[[], str],
+    routes: list[Route],
+    pods: list[Pod],
+    outcome: Outcome | None = None,
+    agents: tuple[str, ...] = USER_AGENTS,
+    start: float = 0.0,
+    end: float | None = None,
+    choose: Callable[[float, list[int]], int] | None = None,
+) -> list[Event]:
     """Ordinary traffic spread over the pods that are up; ``outcome`` bends single requests."""
     out = []
     weights = [r.weight for r in routes]
@@ -53,10 +61,19 @@ def serve(b: Bundle, *, rate: Callable[[float], float], clients: Callable[[], st
         route = b.rng.choices(routes, weights)[0]
         path = route.path.replace("{n}", str(b.rng.randint(1000, 98000)))
         d = lognormal(b, route.median)
-        e = Event(t=t, client=clients(), method=route.method, path=path, status=200, duration=d,
-                  upstream=pods[idx].addr, upstream_status="200", agent=b.rng.choice(agents),
-                  size=int(route.size * b.rng.uniform(0.6, 1.5)),
-                  extra={"pod": idx, "route": route.template, "app_dur": d})
+        e = Event(
+            t=t,
+            client=clients(),
+            method=route.method,
+            path=path,
+            status=200,
+            duration=d,
+            upstream=pods[idx].addr,
+            upstream_status="200",
+            agent=b.rng.choice(agents),
+            size=int(route.size * b.rng.uniform(0.6, 1.5)),
+            extra={"pod": idx, "route": route.template, "app_dur": d},
+        )
         if outcome is not None:
             outcome(e, m, idx)
         if e.upstream != "-":
@@ -65,8 +82,9 @@ def serve(b: Bundle, *, rate: Callable[[float], float], clients: Callable[[], st
     return out
 
 
-def fail(e: Event, status: int, duration: float | None = None, *, reached: bool = True,
-         size: int = 150) -> None:
+def fail(
+    e: Event, status: int, duration: float | None = None, *, reached: bool = True, size: int = 150
+) -> None:
     """Turn a request into an error; ``reached`` is whether the app answered it."""
     e.status = status
     e.size = size
@@ -79,10 +97,18 @@ def fail(e: Event, status: int, duration: float | None = None, *, reached: bool 
         e.upstream, e.upstream_status = "-", "-"
 
 
-def app_red(b: Bundle, pods: list[Pod], events: list[Event], base: dict[str, str],
-            *, histogram: str = "http_request_duration_seconds",
-            counter: str | None = "http_requests_total", code_label: str = "code",
-            route_label: str = "handler", present_all: bool = False) -> None:
+def app_red(
+    b: Bundle,
+    pods: list[Pod],
+    events: list[Event],
+    base: dict[str, str],
+    *,
+    histogram: str = "http_request_duration_seconds",
+    counter: str | None = "http_requests_total",
+    code_label: str = "code",
+    route_label: str = "handler",
+    present_all: bool = False,
+) -> None:
     """prometheus_client style RED metrics of every pod, from what reached it."""
     per: dict[tuple[int, str, str, str], list[float]] = defaultdict(list)
     lat: dict[int, list[tuple[float, float]]] = defaultdict(list)
@@ -102,19 +128,33 @@ def app_red(b: Bundle, pods: list[Pod], events: list[Event], base: dict[str, str
             keys.append((i, "GET", "/healthz", "200"))
         for key in keys if counter else []:
             _, method, route, code = key
-            b.counter_steps(counter, {**labels, "method": method, route_label: route,
-                                      code_label: code}, per.get(key, []), present=pod.present)
+            b.counter_steps(
+                counter,
+                {**labels, "method": method, route_label: route, code_label: code},
+                per.get(key, []),
+                present=pod.present,
+            )
         b.histogram(histogram, labels, lat[i], present=pod.present)
 
 
-def nginx_exporter(b: Bundle, labels: dict[str, str], events: list[Event],
-                   active: Callable[[float], float], *, cap: float | None = None) -> None:
+def nginx_exporter(
+    b: Bundle,
+    labels: dict[str, str],
+    events: list[Event],
+    active: Callable[[float], float],
+    *,
+    cap: float | None = None,
+) -> None:
     """nginx-prometheus-exporter (stub_status) series of one nginx."""
     times = [e.t for e in events]
     b.counter_steps("nginx_http_requests_total", labels, times, start=1_204_311)
     b.counter_steps("nginx_connections_accepted", labels, times[::3], start=402_118)
-    b.counter_steps("nginx_connections_handled", labels,
-                    [e.t for e in events[::3] if not e.extra.get("edge_alert")], start=402_118)
+    b.counter_steps(
+        "nginx_connections_handled",
+        labels,
+        [e.t for e in events[::3] if not e.extra.get("edge_alert")],
+        start=402_118,
+    )
 
     def act(m: float) -> float:
         v = active(m) * b.rng.uniform(0.9, 1.1)
@@ -133,48 +173,97 @@ def ingress_metrics(b: Bundle, labels: dict[str, str], events: list[Event]) -> N
     for e in events:
         by_status[str(e.status)].append(e.t)
     for status, times in sorted(by_status.items()):
-        b.counter_steps("nginx_ingress_controller_requests", {**labels, "status": status,
-                                                              "method": "GET"}, times)
-    b.histogram("nginx_ingress_controller_request_duration_seconds", labels,
-                [(e.t, e.duration) for e in events])
+        b.counter_steps(
+            "nginx_ingress_controller_requests",
+            {**labels, "status": status, "method": "GET"},
+            times,
+        )
+    b.histogram(
+        "nginx_ingress_controller_request_duration_seconds",
+        labels,
+        [(e.t, e.duration) for e in events],
+    )
 
 
-def cadvisor(b: Bundle, pods: list[Pod], namespace: str, container: str,
-             cpu: Callable[[float, int], float], mem: Callable[[float, int], float],
-             limit: float | None = None) -> None:
+def cadvisor(
+    b: Bundle,
+    pods: list[Pod],
+    namespace: str,
+    container: str,
+    cpu: Callable[[float, int], float],
+    mem: Callable[[float, int], float],
+    limit: float | None = None,
+) -> None:
     """container_* series as the kubelet's cAdvisor endpoint publishes them."""
     for i, pod in enumerate(pods):
-        labels = {"job": "kubelet", "metrics_path": "/metrics/cadvisor", "instance": pod.node,
-                  "namespace": namespace, "pod": pod.pod, "container": container}
+        labels = {
+            "job": "kubelet",
+            "metrics_path": "/metrics/cadvisor",
+            "instance": pod.node,
+            "namespace": namespace,
+            "pod": pod.pod,
+            "container": container,
+        }
 
         def gate(fn: Callable[[float], float], i: int = i, pod: Pod = pod) -> Callable:
             return lambda m: fn(m) if pod.up(m) else None
 
-        b.counter("container_cpu_usage_seconds_total", labels, gate(lambda m, i=i: cpu(m, i)),
-                  integer=False, help_text="Cumulative cpu time consumed in seconds.")
-        b.gauge("container_memory_working_set_bytes", labels,
-                gate(lambda m, i=i: int(mem(m, i) * b.rng.uniform(0.995, 1.005))),
-                "Current working set in bytes.")
+        b.counter(
+            "container_cpu_usage_seconds_total",
+            labels,
+            gate(lambda m, i=i: cpu(m, i)),
+            integer=False,
+            help_text="Cumulative cpu time consumed in seconds.",
+        )
+        b.gauge(
+            "container_memory_working_set_bytes",
+            labels,
+            gate(lambda m, i=i: int(mem(m, i) * b.rng.uniform(0.995, 1.005))),
+            "Current working set in bytes.",
+        )
         if limit:
             b.gauge("container_spec_memory_limit_bytes", labels, gate(lambda m: limit))
 
 
-def ksm_restarts(b: Bundle, ksm_addr: str, namespace: str, container: str, pods: list[Pod],
-                 restarts: dict[int, list[float]], reason: str = "OOMKilled") -> None:
+def ksm_restarts(
+    b: Bundle,
+    ksm_addr: str,
+    namespace: str,
+    container: str,
+    pods: list[Pod],
+    restarts: dict[int, list[float]],
+    reason: str = "OOMKilled",
+) -> None:
     """kube-state-metrics: restart counters and the last termination reason."""
     for i, pod in enumerate(pods):
-        labels = {"job": "kube-state-metrics", "instance": ksm_addr, "namespace": namespace,
-                  "pod": pod.pod, "container": container, "uid": "%08x" % (0x5EED0000 + i)}
+        labels = {
+            "job": "kube-state-metrics",
+            "instance": ksm_addr,
+            "namespace": namespace,
+            "pod": pod.pod,
+            "container": container,
+            "uid": "%08x" % (0x5EED0000 + i),
+        }
         times = [b.t(m) for m in restarts.get(i, [])]
-        b.counter_steps("kube_pod_container_status_restarts_total", labels, times,
-                        present=pod.present)
+        b.counter_steps(
+            "kube_pod_container_status_restarts_total", labels, times, present=pod.present
+        )
         first = min(times) if times else None
-        b.gauge("kube_pod_container_status_last_terminated_reason", {**labels, "reason": reason},
-                lambda m, first=first: None if first is None or b.t(m) < first else 1)
+        b.gauge(
+            "kube_pod_container_status_last_terminated_reason",
+            {**labels, "reason": reason},
+            lambda m, first=first: None if first is None or b.t(m) < first else 1,
+        )
 
 
-def envoy_exporter(b: Bundle, labels: dict[str, str], cluster: str, events: list[Event],
-                   *, cx_active: Callable[[float], float] | None = None) -> None:
+def envoy_exporter(
+    b: Bundle,
+    labels: dict[str, str],
+    cluster: str,
+    events: list[Event],
+    *,
+    cx_active: Callable[[float], float] | None = None,
+) -> None:
     """Envoy admin /stats/prometheus: downstream and upstream request counters by class."""
     down: dict[str, list[float]] = defaultdict(list)
     up: dict[str, list[float]] = defaultdict(list)
@@ -186,21 +275,39 @@ def envoy_exporter(b: Bundle, labels: dict[str, str], cluster: str, events: list
             up[(e.upstream_status if e.upstream_status.isdigit() else "503")[0]].append(e.t)
     hcm = {**labels, "envoy_http_conn_manager_prefix": "ingress_http"}
     for cls in ("2", "4", "5"):
-        b.counter_steps("envoy_http_downstream_rq_xx", {**hcm, "envoy_response_code_class": cls},
-                        down.get(cls, []), start=0)
+        b.counter_steps(
+            "envoy_http_downstream_rq_xx",
+            {**hcm, "envoy_response_code_class": cls},
+            down.get(cls, []),
+            start=0,
+        )
     cl = {**labels, "envoy_cluster_name": cluster}
     b.counter_steps("envoy_cluster_upstream_rq_total", cl, upstream_times)
     for cls in ("2", "4", "5"):
-        b.counter_steps("envoy_cluster_upstream_rq_xx", {**cl, "envoy_response_code_class": cls},
-                        up.get(cls, []))
+        b.counter_steps(
+            "envoy_cluster_upstream_rq_xx",
+            {**cl, "envoy_response_code_class": cls},
+            up.get(cls, []),
+        )
     b.counter_steps("envoy_cluster_upstream_rq_pending_overflow", cl, [])
-    b.counter_steps("envoy_cluster_upstream_rq_timeout", cl,
-                    [e.t for e in events if e.extra.get("flags") == "UT"])
-    b.gauge("envoy_cluster_upstream_cx_active", cl,
-            cx_active or (lambda m: 24 + b.rng.randint(0, 4)))
-    b.gauge("envoy_cluster_membership_healthy", cl,
-            lambda m: len({e.upstream for e in events[:200] if e.upstream != "-"}))
+    b.counter_steps(
+        "envoy_cluster_upstream_rq_timeout",
+        cl,
+        [e.t for e in events if e.extra.get("flags") == "UT"],
+    )
+    b.gauge(
+        "envoy_cluster_upstream_cx_active", cl, cx_active or (lambda m: 24 + b.rng.randint(0, 4))
+    )
+    b.gauge(
+        "envoy_cluster_membership_healthy",
+        cl,
+        lambda m: len({e.upstream for e in events[:200] if e.upstream != "-"}),
+    )
     b.gauge("envoy_server_live", labels, lambda m: 1)
     b.gauge("envoy_server_uptime", labels, lambda m: int(912_000 + m * 60))
-    b.histogram("envoy_http_downstream_rq_time", hcm, [(e.t, e.duration * 1000) for e in events],
-                buckets=(5, 25, 100, 500, 1000, 5000, 30000, 60000))
+    b.histogram(
+        "envoy_http_downstream_rq_time",
+        hcm,
+        [(e.t, e.duration * 1000) for e in events],
+        buckets=(5, 25, 100, 500, 1000, 5000, 30000, 60000),
+    )
