@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from diagnosis_operator.adapters.mysql import MySQLConnectionSettings
 from diagnosis_operator.adapters.redis import RedisAdapter, RedisError
-from diagnosis_operator.entrypoints.bootstrap import make_enricher
+from diagnosis_operator.entrypoints.bootstrap.connections import make_enricher
 from diagnosis_operator.entrypoints.cli.diagnose import diagnose_bundle
 from diagnosis_operator.entrypoints.enrichment import EnrichmentSettings
 from diagnosis_operator.models.findings import DiagnosisResult, Evidence, EvidenceSource, RootCause

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from diagnosis_operator.entrypoints.bootstrap import make_enricher
+from diagnosis_operator.entrypoints.bootstrap.connections import make_enricher
 from diagnosis_operator.entrypoints.enrichment import EnrichmentSettings, mysql_settings_from_url
 from diagnosis_operator.models.actions import ExplainRow
 from diagnosis_operator.models.findings import DiagnosisResult, Evidence, EvidenceSource, RootCause

@@ -2,46 +2,8 @@
 
 From settings, policies and Secrets, bootstrap builds the ports the services use:
 the signal sources of a diagnosis (``signals``), the MySQL / Redis / traffic-policy
-connections a policy names for enrichment and remediation (``connections``).  The
-entry points call it; tests pass fakes in its place (``OperatorContext``).
+connections a policy names for enrichment and remediation (``connections``), an
+incident bundle offline (``offline``).  The entry points call it; tests pass fakes
+in its place (``OperatorContext``).  Import the submodule you need: the offline path
+must not pay for the Kubernetes, MySQL and Redis clients.
 """
-
-from diagnosis_operator.entrypoints.bootstrap.connections import (
-    MySQLPorts,
-    action_ports,
-    enrichment_settings,
-    executor_cluster,
-    executor_settings,
-    make_enricher,
-    make_policy_enricher,
-    secret_data,
-    traffic_backend,
-)
-from diagnosis_operator.entrypoints.bootstrap.signals import (
-    Endpoint,
-    SourceConfigError,
-    Sources,
-    SourceUnreachable,
-    build_sources,
-    open_signal_sources,
-    resolve_endpoints,
-)
-
-__all__ = [
-    "Endpoint",
-    "MySQLPorts",
-    "SourceConfigError",
-    "SourceUnreachable",
-    "Sources",
-    "action_ports",
-    "build_sources",
-    "enrichment_settings",
-    "executor_cluster",
-    "executor_settings",
-    "make_enricher",
-    "make_policy_enricher",
-    "open_signal_sources",
-    "resolve_endpoints",
-    "secret_data",
-    "traffic_backend",
-]

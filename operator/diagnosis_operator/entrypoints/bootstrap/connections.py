@@ -26,6 +26,7 @@ from pydantic import SecretStr, ValidationError
 
 from diagnosis_operator.adapters.kubernetes.cluster import ConfigMapDocument, KubernetesCluster
 from diagnosis_operator.adapters.kubernetes.objects import KubernetesObjectStore, SecretReader
+from diagnosis_operator.adapters.kubernetes.writer import KubernetesDiagnosisWriter
 from diagnosis_operator.adapters.mysql import (
     MySQLConnectionSettings,
     PyMySQLAdmin,
@@ -332,3 +333,8 @@ def make_enricher(
         )
 
     return run
+
+
+def diagnosis_writer(configuration: client.Configuration) -> KubernetesDiagnosisWriter:
+    """The webhook's writer: creates Diagnoses, reads DiagnosisPolicies."""
+    return KubernetesDiagnosisWriter(api_client=client.ApiClient(configuration))

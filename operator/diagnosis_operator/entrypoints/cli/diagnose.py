@@ -184,7 +184,7 @@ def diagnose_bundle(
 
     ``enrich`` (e.g. ``entrypoints.bootstrap.make_enricher``) asks servers directly afterwards.
     """
-    from diagnosis_operator.adapters.bundle import BundleSource, load_bundle
+    from diagnosis_operator.entrypoints.bootstrap.offline import open_bundle
     from diagnosis_operator.service.diagnose import run_diagnosis
 
     say = progress or (lambda _text: None)
@@ -194,8 +194,7 @@ def diagnose_bundle(
         if report.done:
             say(f"  read {report.file} ({report.lines_read} lines)")
 
-    bundle = load_bundle(path, progress=loaded)
-    source = BundleSource(bundle)
+    bundle, source = open_bundle(path, progress=loaded)
     return run_diagnosis(
         topology=bundle.topology,
         window=bundle.window,
@@ -233,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(error))
     enrich = None
     if settings.configured:
-        from diagnosis_operator.entrypoints.bootstrap import make_enricher
+        from diagnosis_operator.entrypoints.bootstrap.connections import make_enricher
         from diagnosis_operator.entrypoints.enrichment import describe
 
         say(f"enrichment: asking {describe(settings)} (at most {settings.timeout_seconds:g} s)")

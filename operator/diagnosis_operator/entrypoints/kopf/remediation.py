@@ -42,7 +42,7 @@ from diagnosis_operator.api import (
     RemediationStatus,
 )
 from diagnosis_operator.core.phases import set_condition
-from diagnosis_operator.entrypoints import bootstrap
+from diagnosis_operator.entrypoints.bootstrap import connections as bootstrap
 from diagnosis_operator.entrypoints.bootstrap.signals import (
     SourceConfigError,
     build_sources,

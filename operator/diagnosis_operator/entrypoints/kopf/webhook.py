@@ -19,9 +19,8 @@ from typing import Any
 
 import kopf
 from aiohttp import web
-from kubernetes import client
 
-from diagnosis_operator.adapters.kubernetes.writer import KubernetesDiagnosisWriter
+from diagnosis_operator.entrypoints.bootstrap.connections import diagnosis_writer
 from diagnosis_operator.entrypoints.http.webhook import (
     DEFAULT_HTTP_PORT,
     HttpSettings,
@@ -47,7 +46,7 @@ async def start_alertmanager_webhook(
         logger.info("no HTTP server: neither DIAG_HTTP_PORT nor DIAG_WEBHOOK_ENABLED is set")
         return
     if settings.enabled:
-        writer = KubernetesDiagnosisWriter(api_client=client.ApiClient(context.configuration))
+        writer = diagnosis_writer(context.configuration)
         app = build_app(
             writer=writer,
             routing=PolicyRouting(reader=writer, template=settings.routing_template()),
