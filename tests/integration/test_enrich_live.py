@@ -27,8 +27,8 @@ from pydantic import SecretStr
 from diagnosis_operator.adapters.mysql import MySQLConnectionSettings
 from diagnosis_operator.adapters.redis import RedisAdapter, RedisError
 from diagnosis_operator.entrypoints.bootstrap.connections import make_enricher
+from diagnosis_operator.entrypoints.bootstrap.enrichment import EnrichmentSettings
 from diagnosis_operator.entrypoints.cli.diagnose import diagnose_bundle
-from diagnosis_operator.entrypoints.enrichment import EnrichmentSettings
 from diagnosis_operator.models.findings import DiagnosisResult, Evidence, EvidenceSource, RootCause
 from diagnosis_operator.models.signals import Window
 from tests.services.mariadb import MariaDBServer

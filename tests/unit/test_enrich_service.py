@@ -9,7 +9,10 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from diagnosis_operator.entrypoints.bootstrap.connections import make_enricher
-from diagnosis_operator.entrypoints.enrichment import EnrichmentSettings, mysql_settings_from_url
+from diagnosis_operator.entrypoints.bootstrap.enrichment import (
+    EnrichmentSettings,
+    mysql_settings_from_url,
+)
 from diagnosis_operator.models.actions import ExplainRow
 from diagnosis_operator.models.findings import DiagnosisResult, Evidence, EvidenceSource, RootCause
 from diagnosis_operator.models.observations import KeySize, RedisInfo, SlowlogEntry

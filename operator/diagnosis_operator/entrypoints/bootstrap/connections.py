@@ -46,7 +46,7 @@ from diagnosis_operator.api import (
 )
 from diagnosis_operator.core.diagnosis.enrich import DEFAULT_THRESHOLDS, EnrichThresholds
 from diagnosis_operator.core.remediation.ledger import GlobalBudget
-from diagnosis_operator.entrypoints.enrichment import EnrichmentSettings
+from diagnosis_operator.entrypoints.bootstrap.enrichment import EnrichmentSettings
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.ports import MySQLAdmin, ObjectStore, TrafficPolicyBackend
 from diagnosis_operator.service.enrich import enrich_diagnosis

@@ -35,7 +35,7 @@ from diagnosis_operator.models.bundle import Bundle, LoadProgress
 from diagnosis_operator.models.findings import DiagnosisResult
 
 if TYPE_CHECKING:
-    from diagnosis_operator.entrypoints.enrichment import EnrichmentSettings
+    from diagnosis_operator.entrypoints.bootstrap.enrichment import EnrichmentSettings
 
 FORMATS = ("json", "markdown", "html")
 MYSQL_PASSWORD_ENV = "DIAGNOSIS_MYSQL_PASSWORD"  # noqa: S105 (a variable name)
@@ -120,7 +120,7 @@ def enrichment_settings(
     """
     from pydantic import SecretStr, ValidationError
 
-    from diagnosis_operator.entrypoints.enrichment import (
+    from diagnosis_operator.entrypoints.bootstrap.enrichment import (
         EnrichmentSettings,
         mysql_settings_from_url,
     )
@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
     enrich = None
     if settings.configured:
         from diagnosis_operator.entrypoints.bootstrap.connections import make_enricher
-        from diagnosis_operator.entrypoints.enrichment import describe
+        from diagnosis_operator.entrypoints.bootstrap.enrichment import describe
 
         say(f"enrichment: asking {describe(settings)} (at most {settings.timeout_seconds:g} s)")
         enrich = make_enricher(settings=settings)
