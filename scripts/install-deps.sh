@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the tests need on a fresh Debian 12 machine, idempotently:
-# Debian packages, the Python virtualenv, the Go-built control plane and helm,
+# Debian packages, the Python virtualenv, the Go-built control plane, kubectl and helm,
 # and the npm grammar used to check LogQL.  Safe to run again; fast when warm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +47,7 @@ if [ "$VENV_ONLY" -eq 1 ]; then
     exit 0
 fi
 
-log "control plane and helm (cached in $CACHE/bin)"
+log "control plane, kubectl and helm (cached in $CACHE/bin)"
 bash tests/controlplane/build.sh all
 
 if [ -f tests/grammar/package.json ]; then

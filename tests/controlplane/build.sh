@@ -23,11 +23,8 @@ need() {  # need NAME VERSION -> true when the cached binary is missing
     [ ! -x "$BIN/$1-$2" ]
 }
 
-build_kube() {
-    local dir="$WORK/kube-$KUBE_VERSION" staging_version="v0${KUBE_VERSION#v1}"
-    mkdir -p "$dir"
-    log "building kube-apiserver and kube-controller-manager $KUBE_VERSION (cold: 10-25 min)"
-    local gomod
+kube_gomod() {  # kube_gomod DIR: a go.mod requiring k8s.io/kubernetes with its staging modules
+    local dir="$1" staging_version="v0${KUBE_VERSION#v1}" gomod
     gomod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
     {
         echo "module diagnosis-operator.test/kubebins"
@@ -43,6 +40,17 @@ build_kube() {
             while read -r m; do echo "    $m => $m $staging_version"; done
         echo ")"
     } >"$dir/go.mod"
+}
+
+kube_ldflags() {
+    echo "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2) -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
+}
+
+build_kube() {
+    local dir="$WORK/kube-$KUBE_VERSION"
+    mkdir -p "$dir"
+    log "building kube-apiserver and kube-controller-manager $KUBE_VERSION (cold: 10-25 min)"
+    kube_gomod "$dir"
     cat >"$dir/tools.go" <<'EOF'
 //go:build tools
 
@@ -54,11 +62,27 @@ import (
 )
 EOF
     (cd "$dir" && go mod tidy >&2)
-    local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2) -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
-    (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$dir/out/" \
+    (cd "$dir" && go build -trimpath -ldflags "$(kube_ldflags)" -o "$dir/out/" \
         k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager >&2)
     mv "$dir/out/kube-apiserver" "$BIN/kube-apiserver-$KUBE_VERSION"
     mv "$dir/out/kube-controller-manager" "$BIN/kube-controller-manager-$KUBE_VERSION"
+}
+
+build_kubectl() {  # the real kubectl of the same release: the e2e tests run the docs' commands
+    local dir="$WORK/kubectl-$KUBE_VERSION"
+    mkdir -p "$dir"
+    log "building kubectl $KUBE_VERSION"
+    kube_gomod "$dir"
+    cat >"$dir/tools.go" <<'EOF'
+//go:build tools
+
+package kubebins
+
+import _ "k8s.io/kubernetes/cmd/kubectl"
+EOF
+    (cd "$dir" && go mod tidy >&2)
+    (cd "$dir" && go build -trimpath -ldflags "$(kube_ldflags)" -o "$dir/out/" k8s.io/kubernetes/cmd/kubectl >&2)
+    mv "$dir/out/kubectl" "$BIN/kubectl-$KUBE_VERSION"
 }
 
 build_etcd() {
@@ -113,6 +137,7 @@ EOF
 what="${1:-all}"
 if [[ "$what" == all || "$what" == etcd ]] && need etcd "$ETCD_VERSION"; then build_etcd; fi
 if [[ "$what" == all || "$what" == helm ]] && need helm "$HELM_VERSION"; then build_helm; fi
+if [[ "$what" == all || "$what" == kubectl ]] && need kubectl "$KUBE_VERSION"; then build_kubectl; fi
 if [[ "$what" == all || "$what" == kube ]] && { need kube-apiserver "$KUBE_VERSION" || need kube-controller-manager "$KUBE_VERSION"; }; then build_kube; fi
 log "binaries ready in $BIN"
 ls -1 "$BIN" >&2

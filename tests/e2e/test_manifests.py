@@ -104,6 +104,25 @@ def _env(objects: list[dict[str, Any]]) -> dict[str, str]:
     return {item["name"]: item.get("value", "") for item in container["env"]}
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [*WEBHOOK_VALUES, "--set", "alertmanagerWebhook.tokenSecret.name=am-token"],
+        ["--set", "signals.prometheusUrl=http://p:9090", "--set", "signals.lokiUrl=http://l:3100"],
+    ],
+    ids=["default", "webhook", "signals"],
+)
+def test_no_env_name_repeats_in_the_deployment(values: list[str]) -> None:
+    """A repeated env name is ambiguous (the last one wins) and `kubectl apply` warns."""
+    for container in find(rendered_objects(*values), "Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ]:
+        names = [item["name"] for item in container.get("env", [])]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        assert not repeated, f"{container['name']} sets {repeated} more than once"
+
+
 def test_default_env_wires_the_http_port_and_the_signal_urls() -> None:
     plain = _env(rendered_objects())
     assert plain["DIAG_HTTP_PORT"] == "8080" and plain["DIAG_WEBHOOK_ENABLED"] == "false"

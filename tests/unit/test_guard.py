@@ -153,6 +153,23 @@ def test_never_list_by_glob_and_by_network() -> None:
     assert isinstance(_check(_rate("203.0.113.7/32"), policy), Allowed)
 
 
+@pytest.mark.parametrize("field", ["never", "allow"])
+def test_a_malformed_list_entry_fails_closed(field: str) -> None:
+    """An entry that cannot be parsed must not match nothing: the action is refused."""
+    rules = {field: ("10.0.0.0/8", "192.168.10.0/33")}
+    policy = GuardPolicy(rate_limit_client=_enabled(**rules), drain_pod=_enabled(**rules))
+    for action in (_rate("192.168.10.7/32"), _rate("203.0.113.7/32"), _drain()):
+        verdict = _check(action, policy)
+        assert isinstance(verdict, Denied) and verdict.code is DenialCode.MALFORMED_GUARD
+        assert f"{field}List[1]" in verdict.reason and "192.168.10.0/33" in verdict.reason
+    # Not even a dry run: the action is disabled, whatever else the policy says.
+    dry = GuardPolicy(drain_pod=ActionPolicy(never=("10.0.0/8",)))
+    verdict = _check(_drain(), dry)
+    assert isinstance(verdict, Denied) and verdict.code is DenialCode.MALFORMED_GUARD
+    # Other actions of the same policy, with well-formed lists, are not affected.
+    assert isinstance(_check(_kill(5), policy), Allowed)
+
+
 def test_never_list_matches_the_component() -> None:
     policy = GuardPolicy(kill_mysql_queries=_enabled(never=("mysql",)))
     verdict = _check(_kill(5), policy)

@@ -19,9 +19,11 @@ fields are refused (``extra="forbid"``).  One module per resource:
 from __future__ import annotations
 
 from diagnosis_operator.api.common import (
+    CATEGORY,
     DURATION_PATTERN,
     MAX_CONDITIONS,
     NAME_PATTERN,
+    PROMETHEUS_LABEL_NAME,
     REASON_PATTERN,
     ComponentName,
     Condition,
@@ -38,6 +40,7 @@ from diagnosis_operator.api.common import (
     MySQLConnection,
     RedisConnection,
     SecretKeyRef,
+    SignalLabelMatchers,
     parse_duration,
 )
 from diagnosis_operator.api.diagnosis import (
@@ -104,6 +107,7 @@ from diagnosis_operator.api.remediation import (
 CRDS: tuple[CrdSpec, ...] = (DIAGNOSIS_CRD, POLICY_CRD)
 
 __all__ = [
+    "CATEGORY",
     "CRDS",
     "DIAGNOSIS_CRD",
     "DIAGNOSIS_KIND",
@@ -122,6 +126,7 @@ __all__ = [
     "POLICY_CRD",
     "POLICY_KIND",
     "POLICY_PLURAL",
+    "PROMETHEUS_LABEL_NAME",
     "REASON_PATTERN",
     "AbusiveClientStatus",
     "ActionPolicy",
@@ -170,6 +175,7 @@ __all__ = [
     "ResolvedWindow",
     "RootCauseStatus",
     "SecretKeyRef",
+    "SignalLabelMatchers",
     "SignalOverride",
     "SignalSources",
     "Thresholds",

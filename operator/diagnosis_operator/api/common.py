@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 # Go-style durations as Kubernetes users write them ("30m", "1h30m", "90s"), plus days.
@@ -32,6 +32,19 @@ NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
 MAX_CONDITIONS = 16
+
+# The category both CRDs belong to (`kubectl get diagnosis-operator` lists them all).
+# It must not be any resource's name: kubectl expands a category before it looks up
+# a resource, so a category "diagnosis" made `kubectl get diagnosis` mean both kinds
+# and `kubectl patch diagnosis NAME` fail with "you may only specify a single
+# resource type".
+CATEGORY = "diagnosis-operator"
+
+# A Prometheus label name (https://prometheus.io/docs/concepts/data_model/#metric-names-and-labels:
+# "Label names ... must match the regex [a-zA-Z_][a-zA-Z0-9_]*").  Component selectors
+# become PromQL and LogQL matchers, so a name with any other character is refused.
+PROMETHEUS_LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+_LABEL_NAME = re.compile(PROMETHEUS_LABEL_NAME)
 
 Duration = Annotated[
     str,
@@ -82,6 +95,34 @@ def validations(*rules: tuple[str, str, str | None]) -> dict[str, Any]:
             entry["fieldPath"] = field_path
         entries.append(entry)
     return {"x-kubernetes-validations": entries}
+
+
+def _prometheus_label_names(matchers: dict[str, str]) -> dict[str, str]:
+    for name in matchers:
+        if not _LABEL_NAME.fullmatch(name):
+            raise ValueError(
+                f"label name {name!r} must match [a-zA-Z_][a-zA-Z0-9_]* (the Prometheus data model)"
+            )
+    return matchers
+
+
+SignalLabelMatchers = Annotated[
+    dict[str, str],
+    Field(
+        description="Label equality matchers on series and log streams: every label must be "
+        "present with this value. Label names follow the Prometheus data model "
+        "([a-zA-Z_][a-zA-Z0-9_]*).",
+        max_length=32,
+        json_schema_extra=validations(
+            (
+                f"self.all(k, k.matches('{PROMETHEUS_LABEL_NAME}'))",
+                "label names must match [a-zA-Z_][a-zA-Z0-9_]* (the Prometheus data model)",
+                None,
+            ),
+        ),
+    ),
+    AfterValidator(_prometheus_label_names),
+]
 
 
 class ConditionStatus(StrEnum):

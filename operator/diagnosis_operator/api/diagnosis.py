@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, model_validator
 
 from diagnosis_operator.api.common import (
+    CATEGORY,
     ComponentName,
     Conditions,
     CrdModel,
@@ -296,7 +297,7 @@ DIAGNOSIS_CRD = CrdSpec(
     plural=DIAGNOSIS_PLURAL,
     singular="diagnosis",
     short_names=("diag",),
-    categories=("diagnosis",),
+    categories=(CATEGORY,),
     spec_model=DiagnosisSpec,
     status_model=DiagnosisStatus,
     printer_columns=(

@@ -5,17 +5,18 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from diagnosis_operator.api.common import (
+    CATEGORY,
     NAME_PATTERN,
     ComponentName,
     Conditions,
     CrdModel,
     CrdSpec,
     Duration,
-    LabelMatchers,
     LabelSelector,
     MySQLConnection,
     RedisConnection,
     SecretKeyRef,
+    SignalLabelMatchers,
     parse_duration,
     validations,
 )
@@ -34,7 +35,7 @@ MAX_DEPENDS_ON = 16
 class PolicyComponent(CrdModel):
     name: ComponentName
     kind: ComponentKind
-    selector: LabelMatchers = Field(
+    selector: SignalLabelMatchers = Field(
         description="Label equality matchers selecting this component's series and log streams."
     )
     pod_selector: LabelSelector | None = Field(
@@ -218,7 +219,7 @@ POLICY_CRD = CrdSpec(
     plural=POLICY_PLURAL,
     singular="diagnosispolicy",
     short_names=("diagpol",),
-    categories=("diagnosis",),
+    categories=(CATEGORY,),
     spec_model=DiagnosisPolicySpec,
     status_model=DiagnosisPolicyStatus,
     printer_columns=(

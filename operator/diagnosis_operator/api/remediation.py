@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from diagnosis_operator.api.common import (
     CrdModel,
@@ -13,7 +14,41 @@ from diagnosis_operator.api.common import (
     MySQLConnection,
     validations,
 )
-from diagnosis_operator.models.actions import KillPolicy, RateLimitPolicy
+from diagnosis_operator.models.actions import (
+    ENTRY_MAX_LENGTH,
+    ENTRY_PATTERN,
+    NETWORK_LIKE,
+    KillPolicy,
+    RateLimitPolicy,
+    entry_problem,
+)
+
+
+def _usable_entry(entry: str) -> str:
+    problem = entry_problem(entry)
+    if problem is not None:
+        raise ValueError(problem)
+    return entry
+
+
+# An allow/never-list entry: a glob over targets, or an IP address / CIDR that parses.
+# A malformed one is refused here and by the apiserver (fail closed: it would match nothing).
+GuardEntry = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=ENTRY_MAX_LENGTH,
+        pattern=ENTRY_PATTERN,
+        json_schema_extra=validations(
+            (
+                f"!self.matches('{NETWORK_LIKE}') || isIP(self) || isCIDR(self)",
+                "an entry that looks like an IP address or CIDR must be a valid one",
+                None,
+            ),
+        ),
+    ),
+    AfterValidator(_usable_entry),
+]
 
 
 class Budget(CrdModel):
@@ -28,12 +63,12 @@ class ActionPolicy(CrdModel):
     require_approval: bool = Field(default=True)
     budget: Budget = Field(default_factory=Budget)
     cooldown: Duration = "10m"
-    allow_list: list[str] = Field(
+    allow_list: list[GuardEntry] = Field(
         default_factory=list,
         max_length=256,
         description="If non-empty, only these targets may be acted on.",
     )
-    never_list: list[str] = Field(
+    never_list: list[GuardEntry] = Field(
         default_factory=list, max_length=256, description="Targets never acted on."
     )
     ttl: Duration | None = Field(

@@ -4,7 +4,9 @@
 and returns ``Allowed(dry_run=...)`` or ``Denied(code, reason)``.  The checks run
 in a fixed order, the first failing one wins:
 
-1. pause switch;
+1. pause switch, then a malformed allow/never-list entry (fail closed: an entry
+   such as ``192.168.10.0/33`` would match nothing, so the list would protect
+   nothing; the action is refused, even as a dry run);
 2. idempotency (the same key already executed);
 3. empty or oversized target set;
 4. never list, then allow list;
@@ -33,6 +35,7 @@ from diagnosis_operator.models.actions import (
     LedgerOutcome,
     Verdict,
     cooldown_targets_of,
+    first_malformed,
     targets_of,
 )
 
@@ -96,6 +99,9 @@ def check(
     if policy.paused:
         return Denied(DenialCode.PAUSED, "remediation is paused by policy")
     rules: ActionPolicy = policy.for_action(action.kind)
+    malformed = _malformed(action, rules)
+    if malformed is not None:
+        return malformed
     if any(e.key == key and e.outcome is LedgerOutcome.EXECUTED for e in ledger):
         return Denied(DenialCode.ALREADY_DONE, f"{action.kind.value} {key} was already executed")
     refusal = (
@@ -113,6 +119,19 @@ def check(
     if rules.require_approval and not approved:
         return Denied(DenialCode.APPROVAL_REQUIRED, f"{action.kind.value} waits for approval")
     return Allowed(dry_run=False, reason="all guards passed")
+
+
+def _malformed(action: Action, rules: ActionPolicy) -> Denied | None:
+    """A list entry that is not a usable pattern disables the action (fail closed)."""
+    for name, entries in (("neverList", rules.never), ("allowList", rules.allow)):
+        found = first_malformed(entries)
+        if found is not None:
+            index, problem = found
+            return Denied(
+                DenialCode.MALFORMED_GUARD,
+                f"{action.kind.value} is disabled: {name}[{index}]: {problem}",
+            )
+    return None
 
 
 def _target_count(action: Action, rules: ActionPolicy) -> Denied | None:

@@ -8,6 +8,7 @@ One module per concern:
   ``idempotency_key``, ``action_key``;
 * ``guard``: ``GuardPolicy``, the ``Verdict`` (``Allowed | Denied``) and the
   ``LedgerEntry`` that remembers it;
+* ``entries``: which allow/never-list entries are well formed (``entry_problem``);
 * ``mysql``: processlist rows, server info, ``KillPolicy`` (pt-kill's options),
   kill commands, audit records and EXPLAIN rows;
 * ``clients``: client networks, ``RateLimitPolicy`` and its escalation ladder,
@@ -29,6 +30,13 @@ from diagnosis_operator.models.actions.clients import (
     RulePlan,
     RuleRefusal,
     parse_network,
+)
+from diagnosis_operator.models.actions.entries import (
+    ENTRY_MAX_LENGTH,
+    ENTRY_PATTERN,
+    NETWORK_LIKE,
+    entry_problem,
+    first_malformed,
 )
 from diagnosis_operator.models.actions.guard import (
     ActionPolicy,
@@ -68,6 +76,9 @@ from diagnosis_operator.models.actions.mysql import (
 
 __all__ = [
     "DEFAULT_PROTECTED_USERS",
+    "ENTRY_MAX_LENGTH",
+    "ENTRY_PATTERN",
+    "NETWORK_LIKE",
     "Action",
     "ActionPolicy",
     "Allowed",
@@ -101,6 +112,8 @@ __all__ = [
     "Victims",
     "action_key",
     "cooldown_targets_of",
+    "entry_problem",
+    "first_malformed",
     "idempotency_key",
     "parse_network",
     "targets_of",

@@ -18,6 +18,8 @@ class DenialCode(StrEnum):
     EMPTY_TARGETS = "empty-targets"
     TOO_MANY_TARGETS = "too-many-targets"
     NEVER_LISTED = "never-listed"
+    # an allow/never-list entry that is not a usable pattern: the action fails closed
+    MALFORMED_GUARD = "malformed-guard"
     NOT_ALLOW_LISTED = "not-allow-listed"
     COOLDOWN = "cooldown"
     BUDGET_EXHAUSTED = "budget-exhausted"
