@@ -46,44 +46,27 @@ kube_ldflags() {
     echo "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2) -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
 }
 
-build_kube() {
-    local dir="$WORK/kube-$KUBE_VERSION"
+build_kube_cmds() {  # build_kube_cmds DIRNAME CMD...: k8s.io/kubernetes/cmd/CMD into $BIN/CMD-<version>
+    local dir="$WORK/$1-$KUBE_VERSION" cmd packages=()
+    shift
     mkdir -p "$dir"
-    log "building kube-apiserver and kube-controller-manager $KUBE_VERSION (cold: 10-25 min)"
+    log "building $* $KUBE_VERSION (cold: 10-25 min)"
     kube_gomod "$dir"
-    cat >"$dir/tools.go" <<'EOF'
-//go:build tools
-
-package kubebins
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-)
-EOF
+    for cmd in "$@"; do packages+=("k8s.io/kubernetes/cmd/$cmd"); done
+    {
+        printf '//go:build tools\n\npackage kubebins\n\nimport (\n'
+        for package in "${packages[@]}"; do printf '\t_ "%s"\n' "$package"; done
+        printf ')\n'
+    } >"$dir/tools.go"
     (cd "$dir" && go mod tidy >&2)
-    (cd "$dir" && go build -trimpath -ldflags "$(kube_ldflags)" -o "$dir/out/" \
-        k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager >&2)
-    mv "$dir/out/kube-apiserver" "$BIN/kube-apiserver-$KUBE_VERSION"
-    mv "$dir/out/kube-controller-manager" "$BIN/kube-controller-manager-$KUBE_VERSION"
+    (cd "$dir" && go build -trimpath -ldflags "$(kube_ldflags)" -o "$dir/out/" "${packages[@]}" >&2)
+    for cmd in "$@"; do mv "$dir/out/$cmd" "$BIN/$cmd-$KUBE_VERSION"; done
 }
 
-build_kubectl() {  # the real kubectl of the same release: the e2e tests run the docs' commands
-    local dir="$WORK/kubectl-$KUBE_VERSION"
-    mkdir -p "$dir"
-    log "building kubectl $KUBE_VERSION"
-    kube_gomod "$dir"
-    cat >"$dir/tools.go" <<'EOF'
-//go:build tools
+build_kube() { build_kube_cmds kube kube-apiserver kube-controller-manager; }
 
-package kubebins
-
-import _ "k8s.io/kubernetes/cmd/kubectl"
-EOF
-    (cd "$dir" && go mod tidy >&2)
-    (cd "$dir" && go build -trimpath -ldflags "$(kube_ldflags)" -o "$dir/out/" k8s.io/kubernetes/cmd/kubectl >&2)
-    mv "$dir/out/kubectl" "$BIN/kubectl-$KUBE_VERSION"
-}
+# the real kubectl of the same release: the e2e tests run the docs' commands with it
+build_kubectl() { build_kube_cmds kubectl kubectl; }
 
 build_etcd() {
     local dir="$WORK/etcd-$ETCD_VERSION"
