@@ -4,6 +4,8 @@ Fixture plugins live in their own modules (one per real component) and are
 registered here, so each can be read on its own.
 """
 
+from hypothesis import HealthCheck, settings
+
 pytest_plugins: list[str] = [
     # "tests.services.prometheus", ... (each helper module appends itself)
     "tests.services.ports",
@@ -16,3 +18,8 @@ pytest_plugins: list[str] = [
     "tests.controlplane.cluster",
     "tests.controlplane.operator",
 ]
+
+# Property tests judge behaviour, never speed: no per-example deadline and no
+# "input generation is slow" health check, which a busy 2-core machine trips.
+settings.register_profile("project", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("project")
