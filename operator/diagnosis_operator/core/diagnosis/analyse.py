@@ -26,6 +26,7 @@ from diagnosis_operator.core.diagnosis.collected import (
     retry_step,
 )
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
+from diagnosis_operator.core.diagnosis.gate import incident_gate
 from diagnosis_operator.core.diagnosis.logs import (
     ComponentLogs,
     LogCategory,
@@ -87,6 +88,7 @@ def analyse(
         clients=edges.abusive,
         window=window,
         step=signals.step,
+        gate=incident_gate(evidence=evidence, window=window, step=signals.step, settings=settings),
     )
     if ranking.root_cause.component == NO_INCIDENT:
         affected = []
