@@ -20,6 +20,7 @@ from diagnosis_operator.core.diagnosis.evidence import (
     fails_by_itself,
     incident_events,
 )
+from diagnosis_operator.core.diagnosis.gate import incident_gate
 from diagnosis_operator.core.diagnosis.logs import ComponentLogs, LogCategory, LogEvent, read_event
 from diagnosis_operator.core.diagnosis.onsets import new_log_categories
 from diagnosis_operator.core.diagnosis.ranking import rank
@@ -59,7 +60,8 @@ def _detection(
     instance: str | None = None,
     kind: SignalKind = SignalKind.GAUGE,
 ) -> Detection:
-    values = np.zeros(TS.size)
+    # the signal sits at its anomalous level (1.0) from the onset on
+    values = np.where(onset <= TS, 1.0, 0.0)
     signal = Signal(
         component,
         instance,
@@ -492,11 +494,11 @@ def test_slowness_that_healed_long_before_the_end_is_no_incident() -> None:
     start = int((INCIDENT - T0) / STEP)
     blip = (*load, _latency("svc", slice(start, start + 2)))
     evidence = _evidence(svc=ComponentEvidence(component=STACK.get("svc"), detections=blip))
-    assert evidence["svc"].only_recovered_slowness
+    assert not incident_gate(evidence=evidence, window=WINDOW, step=STEP).incident
     assert _rank(evidence) == NO_INCIDENT
     lasting = (*load, _latency("svc", slice(start, TS.size)))
     evidence = _evidence(svc=ComponentEvidence(component=STACK.get("svc"), detections=lasting))
-    assert not evidence["svc"].only_recovered_slowness
+    assert incident_gate(evidence=evidence, window=WINDOW, step=STEP).incident
     assert _rank(evidence) == "svc"
     failing = (*blip, _detection("svc", "svc-errors", INCIDENT, 40.0, kind=SignalKind.ERROR_RATIO))
     evidence = _evidence(svc=ComponentEvidence(component=STACK.get("svc"), detections=failing))

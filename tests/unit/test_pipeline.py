@@ -163,3 +163,38 @@ def test_quiet_window_is_no_incident() -> None:
     assert result.root_cause.component == NO_INCIDENT
     assert result.remediations == ()
     assert result.affected == () and result.clients == ()
+
+
+def blip(steps: int) -> SignalSet:
+    """One web instance fails most of its requests and burns CPU for ``steps`` steps, then heals."""
+    series = []
+    for instance in ("w1", "w2", "w3"):
+        labels = {"job": "web", "instance": instance}
+        ok = np.rint(noisy(150, 5))
+        bad = np.zeros(len(TS))
+        cpu = noisy(0.25, 0.01) * STEP
+        if instance == "w2":
+            bad[ONSET : ONSET + steps] = 120
+            cpu[ONSET : ONSET + steps] = 0.95 * STEP
+        series += [
+            counter("http_requests_total", {**labels, "code": "200"}, ok),
+            counter("http_requests_total", {**labels, "code": "500"}, bad),
+            counter("process_cpu_seconds_total", labels, cpu),
+        ]
+    components = {name: quiet(name) for name in ("edge", "db", "cache")}
+    components["web"] = ComponentSignals(component="web", series=tuple(series))
+    return SignalSet(window=WINDOW, step=STEP, components=components)
+
+
+def test_a_blip_that_healed_is_no_incident_but_is_reported() -> None:
+    result = analyse(topology=TOPOLOGY, signals=blip(3), symptom="edge")
+    assert result.root_cause.component == NO_INCIDENT
+    assert "web" in result.root_cause.summary and "healed by itself" in result.root_cause.summary
+    assert result.remediations == () and result.affected == ()
+    assert result.evidence and all(e.component == "web" for e in result.evidence)
+
+
+def test_the_same_failure_sustained_names_a_root_and_acts() -> None:
+    result = analyse(topology=TOPOLOGY, signals=blip(40), symptom="edge")
+    assert result.root_cause.component == "web"
+    assert result.remediations

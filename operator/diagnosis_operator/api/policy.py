@@ -21,7 +21,11 @@ from diagnosis_operator.api.common import (
     validations,
 )
 from diagnosis_operator.api.remediation import RemediationSettings
-from diagnosis_operator.models.engine import EngineSettings
+from diagnosis_operator.models.engine import (
+    DEFAULT_MIN_ERROR_RATIO_RISE,
+    DEFAULT_MIN_LATENCY_RISE,
+    EngineSettings,
+)
 from diagnosis_operator.models.signals import Labels
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
 
@@ -142,6 +146,32 @@ class Thresholds(CrdModel):
         default=None,
         description="Resolution of range queries. Unset: 15s, coarser for windows over 2h.",
     )
+    min_symptom_duration: Duration = Field(
+        default="3m",
+        description=(
+            "The incident gate: a symptom (5xx ratio, latency, severe log lines) must stay "
+            "elevated this long in all (at most a quarter of the window), or still be "
+            "elevated at the end, or a data store must report itself down, before a root "
+            "cause is named; below it the diagnosis is 'none' with what was seen."
+        ),
+    )
+    min_error_ratio_rise: float = Field(
+        default=DEFAULT_MIN_ERROR_RATIO_RISE,
+        ge=0,
+        le=1,
+        description=(
+            "The incident gate: how far (absolute, 0.01 = 1 percentage point) a 5xx ratio "
+            "must rise above its baseline for a step to count as elevated."
+        ),
+    )
+    min_latency_rise: float = Field(
+        default=DEFAULT_MIN_LATENCY_RISE,
+        ge=0,
+        description=(
+            "The incident gate: how far (relative, 0.5 = 50 % slower) a latency must rise "
+            "above its baseline for a step to count as elevated."
+        ),
+    )
 
     def to_engine_settings(self) -> EngineSettings:
         # A zero step ("0s") means the same as none: let the window choose.
@@ -150,6 +180,9 @@ class Thresholds(CrdModel):
             min_confidence=self.min_confidence,
             anomaly_score=self.anomaly_score,
             step=seconds or None,
+            min_symptom_seconds=parse_duration(self.min_symptom_duration),
+            min_error_ratio_rise=self.min_error_ratio_rise,
+            min_latency_rise=self.min_latency_rise,
         )
 
 

@@ -26,6 +26,7 @@ from diagnosis_operator.core.diagnosis.collected import (
     retry_step,
 )
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
+from diagnosis_operator.core.diagnosis.gate import incident_gate
 from diagnosis_operator.core.diagnosis.logs import (
     ComponentLogs,
     LogCategory,
@@ -81,24 +82,25 @@ def analyse(
         evidence=evidence,
         timestamps=timestamps,
     )
+    gate = incident_gate(evidence=evidence, window=window, step=signals.step, settings=settings)
     ranking = rank(
         topology=topology,
         evidence=evidence,
         clients=edges.abusive,
         window=window,
         step=signals.step,
+        gate=gate,
     )
-    if ranking.root_cause.component == NO_INCIDENT:
-        affected = []
     if on_stage is not None:
         on_stage("planning")
     found = _Found(
         topology=topology,
         ranking=ranking,
         evidence=evidence,
-        affected=affected,
+        affected=[] if ranking.root_cause.component == NO_INCIDENT else affected,
         edges=edges,
         symptom=symptom,
+        seen=frozenset(s.component for s in gate.seen),
     )
     root, uncertain = _root_cause(found, settings=settings, warnings=built.warnings)
     return _result(
@@ -256,6 +258,7 @@ class _Found:
     affected: list[AffectedFinding]
     edges: _EdgeTraffic
     symptom: str | None
+    seen: frozenset[str]  # components the incident gate saw a symptom on
 
 
 def _root_cause(
@@ -306,17 +309,20 @@ def _result(
     topology, ranking, evidence = found.topology, found.ranking, found.evidence
     affected, abusive = found.affected, found.edges.abusive
     quiet = root.component == NO_INCIDENT
+    # Without an incident, the evidence is what was seen: the symptoms the gate
+    # judged too short (a blip is reported, not dropped).
+    shown = [c for c in ranking.candidates if not quiet or c.component in found.seen]
     chain = (
-        []
-        if quiet
-        else explain.evidence_chain(
+        explain.evidence_chain(
             topology=topology,
-            candidates=ranking.candidates,
+            candidates=shown,
             evidence=evidence,
             affected=affected,
             clients=abusive,
             client_query=found.edges.client_query,
         )
+        if shown
+        else []
     )
     events = (
         [] if quiet else explain.timeline(evidence=evidence, affected=affected, clients=abusive)

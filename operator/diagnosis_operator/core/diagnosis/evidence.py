@@ -98,27 +98,6 @@ class ComponentEvidence:
         )
 
     @property
-    def only_recovered_slowness(self) -> bool:
-        """Whether all it shows users is slowness that ended long before the evidence did.
-
-        No failures and no severe new log lines, and every latency rise
-        recovered (see ``recovered``): a short pause that healed itself, not
-        an incident to diagnose or remediate.
-        """
-        if self.new_categories:
-            return False
-        symptoms = [
-            d
-            for d in self.metric_detections
-            if d.signal.kind in SYMPTOM_KINDS
-            and d.anomaly.direction == "up"
-            and d.score >= Z_THRESHOLD
-        ]
-        return bool(symptoms) and all(
-            d.signal.kind is SignalKind.LATENCY and recovered(d) for d in symptoms
-        )
-
-    @property
     def significant(self) -> bool:
         return self.evidence_score >= MIN_ROOT_EVIDENCE and (
             len(self.families) >= 2 or self.evidence_score >= STRONG_EVIDENCE

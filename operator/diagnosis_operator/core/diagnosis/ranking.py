@@ -36,7 +36,8 @@ with too little evidence neither becomes the root nor hides one.  Its confidence
 the best other component that is not one of its callers: a clear single cause
 keeps its score, a close second halves the last part.  ``client`` is the root
 when an abusive client's flood started before (or without) any backend
-anomaly; ``none`` when nothing is significant.
+anomaly; ``none`` when nothing is significant, or when the incident gate
+(``gate.py``) finds no symptom significant and sustained enough to be an incident.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from diagnosis_operator.core.diagnosis.evidence import (
     fails_by_itself,
     only_fell,
 )
+from diagnosis_operator.core.diagnosis.gate import GateVerdict, incident_gate
 from diagnosis_operator.core.diagnosis.logs import SEVERITY
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD
 from diagnosis_operator.models.findings import (
@@ -281,8 +283,17 @@ def rank(
     clients: Sequence[AbusiveClient],
     window: Window,
     step: float,
+    gate: GateVerdict | None = None,
 ) -> Ranking:
-    """Pure: root cause, roles and confidence (see the module docstring)."""
+    """Pure: root cause, roles and confidence (see the module docstring).
+
+    ``gate`` (``gate.incident_gate``) says whether what users felt was
+    significant and sustained enough to be an incident; without one, no
+    component is named root, however much moved.  Without it, the gate runs
+    with the engine's default settings.
+    """
+    if gate is None:
+        gate = incident_gate(evidence=evidence, window=window, step=step)
     tolerance = max(2.0 * step, 30.0)
     scores = score_components(
         topology=topology, evidence=evidence, window=window, tolerance=tolerance
@@ -293,14 +304,11 @@ def rank(
         (s for s in scores if evidence[s.component].significant and s.score >= MIN_ROOT_SCORE),
         scores[0] if scores else None,
     )
-    # Without a symptom anywhere there is nothing to explain, however much moved.
-    # Slowness that healed itself long before the evidence ends is no symptom either.
-    symptomatic = any(ev.has_symptom and not ev.only_recovered_slowness for ev in evidence.values())
     root_ok = (
         best is not None
         and evidence[best.component].significant
         and best.score >= MIN_ROOT_SCORE
-        and symptomatic
+        and gate.incident
     )
     floods = [c for c in clients if c.pattern is ClientPattern.FLOOD and c.first_seen is not None]
     if _flood_first(evidence=evidence, floods=floods, tolerance=tolerance) or (
@@ -308,7 +316,7 @@ def rank(
     ):
         return _client_ranking(scores=scores, clients=clients, floods=bool(floods))
     if best is None or not root_ok:
-        return _no_incident(best=best, scores=scores, symptomatic=symptomatic)
+        return _no_incident(best=best, scores=scores, gate=gate)
     return _root_ranking(topology=topology, evidence=evidence, scores=scores, best=best)
 
 
@@ -329,20 +337,24 @@ def _flood_first(
     )
 
 
-def _no_incident(*, best: Score | None, scores: Sequence[Score], symptomatic: bool) -> Ranking:
+def _no_incident(*, best: Score | None, scores: Sequence[Score], gate: GateVerdict) -> Ranking:
     top = best.score if best else 0.0
+    if not gate.incident and gate.seen:
+        summary = f"No incident in the window: {gate.describe()}."
+    elif gate.incident or best is None:
+        summary = "No incident in the window: no signal left its baseline far or long enough."
+    else:
+        summary = (
+            "No incident in the window: load moved (traffic, connections, "
+            "resources) but no component failed, slowed down or logged severe errors."
+        )
     return Ranking(
         root_cause=RootCause(
             component=NO_INCIDENT,
             kind=None,
             instance=None,
             confidence=max(0.5, 1.0 - top),
-            summary=(
-                "No incident in the window: no signal left its baseline far or long enough."
-                if symptomatic or best is None
-                else "No incident in the window: load moved (traffic, connections, "
-                "resources) but no component failed, slowed down or logged severe errors."
-            ),
+            summary=summary,
         ),
         candidates=tuple(
             Candidate(component=s.component, score=s.score, reasons=s.reasons()) for s in scores

@@ -85,7 +85,7 @@ def summary(
 ) -> str:
     """Pure: one paragraph saying what happened, from the root to the symptom."""
     if root_cause.component == NO_INCIDENT:
-        return (
+        return root_cause.summary or (
             "No incident in the window: no signal left its baseline far or long enough, "
             "and no client traffic was abusive."
         )

@@ -1,0 +1,42 @@
+"""What the incident gate knows of components: availability gauges and stateless kinds.
+
+Pure data (see ``core.diagnosis.gate``).
+
+*Availability gauges* are the series an exporter sets to 0 when it cannot reach
+the server it watches, or Prometheus sets to 0 when a scrape fails:
+
+* Prometheus ``up`` (https://prometheus.io/docs/concepts/jobs_instances/
+  "up{job, instance}: 1 if the instance is healthy, i.e. reachable, or 0 if the
+  scrape failed");
+* redis_exporter ``redis_up`` (https://github.com/oliver006/redis_exporter,
+  "redis_up" in the exporter's metrics), mysqld_exporter ``mysql_up``
+  (https://github.com/prometheus/mysqld_exporter, "mysql_up: Whether the MySQL
+  server is up"), postgres_exporter ``pg_up``
+  (https://github.com/prometheus-community/postgres_exporter, "pg_up: Whether the
+  last scrape of metrics from PostgreSQL was able to connect to the server"),
+  nginx-prometheus-exporter ``nginx_up``
+  (https://github.com/nginx/nginx-prometheus-exporter, "nginx_up: Status of the
+  last metric scrape").
+
+*Stateless kinds* are the tiers whose instances are interchangeable behind a load
+balancer or a Service: one of them down while its siblings serve is routine
+(Kubernetes replaces pods, a proxy ejects the failing endpoint), not an incident
+by itself.  The instances of a data store are not interchangeable (a primary's
+writes, a cluster's slot range): one of them down is a failover to look at,
+however short (Redis Cluster specification, "Failure detection" and "Replica
+election": https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/).
+"""
+
+from __future__ import annotations
+
+from diagnosis_operator.models.topology import ComponentKind
+
+AVAILABILITY_GAUGES: frozenset[str] = frozenset({"up", "redis_up", "mysql_up", "pg_up", "nginx_up"})
+AVAILABILITY_SUFFIX = "_up"  # other exporters follow the same convention (``<exporter>_up``)
+
+STATELESS_KINDS: frozenset[ComponentKind] = frozenset({ComponentKind.APP, ComponentKind.PROXY})
+
+
+def is_availability_gauge(name: str) -> bool:
+    """Pure: whether a metric name is an exporter's (or Prometheus') up/down gauge."""
+    return name in AVAILABILITY_GAUGES or name.endswith(AVAILABILITY_SUFFIX)

@@ -1,0 +1,185 @@
+"""The incident gate: whether the window holds an incident to explain at all.  Pure.
+
+Something moving is not an incident.  A root cause is named only when what users
+feel was significant *and* sustained against its own baseline, in the spirit of
+the SLO alerts of the Google SRE workbook ("Alerting on SLOs",
+https://sre.google/workbook/alerting-on-slos/: alert on a significant budget
+burn over a long enough window, not on every short spike; a short window only
+confirms that the burn is still going on).  The gate looks at every symptom of
+every component (a 5xx ratio or a latency that rose, error/warn lines, a severe
+log category that is new in the window) and measures:
+
+* how long it stayed *elevated*: steps at least half way from its baseline to
+  its anomalous level and, for a 5xx ratio, ``min_error_ratio_rise`` (absolute)
+  above the baseline, for a latency ``min_latency_rise`` (relative) above it;
+  for a log category, the steps holding its lines from its burst on;
+* whether it is still elevated at the window's end (it did not heal).
+
+The window holds an incident when a symptom stayed elevated for
+``min_symptom_seconds`` in all (at most a quarter of the window), or was still
+elevated at the end, or when a data store reported itself down (an
+availability gauge such as ``redis_up`` fell to 0 on a component of a stateful
+kind, see ``catalog.gate``): a failover is an incident however short.
+Otherwise it is a blip that healed by itself (a pod's stall its siblings
+absorbed, a deploy's few failed requests, a busy hour): root ``none``, with
+what was seen in the summary, and nothing to remediate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from diagnosis_operator.catalog.gate import STATELESS_KINDS, is_availability_gauge
+from diagnosis_operator.core.diagnosis.evidence import SYMPTOM_KINDS, ComponentEvidence
+from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection, SignalKind
+from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
+from diagnosis_operator.models.signals import Window, isoformat_z
+
+MAX_WINDOW_SHARE = 0.25  # a short window cannot ask for more than this share of itself
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One symptom the gate looked at: where, what, from when, and for how long."""
+
+    component: str
+    what: str
+    onset: float
+    seconds: float
+    ongoing: bool
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """Whether the window holds an incident, and what was seen either way."""
+
+    incident: bool
+    seen: tuple[Seen, ...] = ()
+    down: tuple[str, ...] = ()  # data stores that reported themselves down
+    needed: float = 0.0  # the seconds a symptom had to last
+
+    def describe(self) -> str:
+        """One sentence on the symptoms that did not make an incident (empty without any)."""
+        if not self.seen:
+            return ""
+        parts = [
+            f"{s.component} {s.what} for {s.seconds:.0f} s from {isoformat_z(s.onset)[11:19]}"
+            for s in sorted(self.seen, key=lambda s: (-s.seconds, s.onset, s.component))[:3]
+        ]
+        return (
+            f"what was seen was short and healed by itself ({'; '.join(parts)}), below the "
+            f"{self.needed:.0f} s a symptom must last (or still be going on at the end) "
+            "to be an incident"
+        )
+
+
+def incident_gate(
+    *,
+    evidence: Mapping[str, ComponentEvidence],
+    window: Window,
+    step: float,
+    settings: EngineSettings = DEFAULT_ENGINE_SETTINGS,
+) -> GateVerdict:
+    """Pure: the gate of the module docstring over every component's evidence."""
+    needed = min(settings.min_symptom_seconds, MAX_WINDOW_SHARE * window.duration)
+    seen: list[Seen] = []
+    down: list[str] = []
+    for name, ev in evidence.items():
+        seen.extend(_metric_symptoms(ev, step=step, settings=settings))
+        seen.extend(_log_symptoms(ev, step=step))
+        if reports_down(ev):
+            down.append(name)
+    incident = bool(down) or any(s.ongoing or s.seconds >= needed for s in seen)
+    return GateVerdict(incident=incident, seen=tuple(seen), down=tuple(down), needed=needed)
+
+
+def _metric_symptoms(ev: ComponentEvidence, *, step: float, settings: EngineSettings) -> list[Seen]:
+    found = []
+    for detection in ev.metric_detections:
+        if not _is_symptom(detection):
+            continue
+        elevated = elevated_steps(detection, settings=settings)
+        if not elevated.any():
+            continue
+        found.append(
+            Seen(
+                component=ev.component.name,
+                what=detection.signal.name,
+                onset=detection.onset,
+                seconds=float(elevated.sum()) * step,
+                ongoing=bool(elevated[_last_valid(detection)]),
+            )
+        )
+    return found
+
+
+def _is_symptom(detection: Detection) -> bool:
+    return (
+        detection.signal.kind in SYMPTOM_KINDS
+        and detection.anomaly.direction == "up"
+        and detection.score >= Z_THRESHOLD
+    )
+
+
+def elevated_steps(
+    detection: Detection, *, settings: EngineSettings = DEFAULT_ENGINE_SETTINGS
+) -> np.ndarray[tuple[int], np.dtype[np.bool_]]:
+    """Pure: the steps where a rising symptom is elevated (see the module docstring)."""
+    values = np.nan_to_num(np.asarray(detection.signal.values, dtype=np.float64), nan=-np.inf)
+    anomaly = detection.anomaly
+    floor = anomaly.baseline + 0.5 * (anomaly.value - anomaly.baseline)
+    kind = detection.signal.kind
+    if kind is SignalKind.ERROR_RATIO:
+        floor = max(floor, anomaly.baseline + settings.min_error_ratio_rise)
+    elif kind is SignalKind.LATENCY:
+        floor = max(floor, anomaly.baseline * (1.0 + settings.min_latency_rise))
+    elevated: np.ndarray[tuple[int], np.dtype[np.bool_]] = (values >= floor) & (
+        values > anomaly.baseline
+    )
+    return elevated
+
+
+def _last_valid(detection: Detection) -> int:
+    valid = np.flatnonzero(np.isfinite(np.asarray(detection.signal.values, dtype=np.float64)))
+    return int(valid[-1]) if valid.size else -1
+
+
+def _log_symptoms(ev: ComponentEvidence, *, step: float) -> list[Seen]:
+    """A new severe log category lasts as long as the steps holding its lines."""
+    if ev.logs is None:
+        return []
+    found = []
+    for category, (first, _) in ev.new_categories.items():
+        moments = [e.ts for e in ev.logs.events if e.category is category and e.ts >= first.ts]
+        steps = {int((ts - first.ts) // step) for ts in moments} or {0}
+        found.append(
+            Seen(
+                component=ev.component.name,
+                what=f"{category.value} log lines",
+                onset=first.ts,
+                seconds=len(steps) * step,
+                ongoing=False,
+            )
+        )
+    return found
+
+
+def reports_down(ev: ComponentEvidence) -> bool:
+    """Pure: whether a data store (a component of a stateful kind) reported itself down.
+
+    An availability gauge (``catalog.gate``) fell from up towards 0.  One
+    instance of a stateless tier down is what its siblings are there for.
+    """
+    if ev.component.kind in STATELESS_KINDS:
+        return False
+    return any(
+        d.signal.kind is SignalKind.GAUGE
+        and is_availability_gauge(d.signal.family)
+        and d.anomaly.direction == "down"
+        and d.anomaly.baseline > 0
+        and d.peak <= 0.5 * d.anomaly.baseline
+        for d in ev.metric_detections
+    )
