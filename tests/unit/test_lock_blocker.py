@@ -161,6 +161,16 @@ def test_waiting_updates_in_the_slow_log_plan_a_kill_of_their_blocker_never_of_t
     assert "victims" in kill.reason and "blocking transaction" in kill.reason
 
 
+def test_a_log_naming_the_holding_thread_is_quoted_in_the_reason() -> None:
+    watch = 'level=warn msg="lock waits" waiting=80 blocking_pid=7781 blocking_command=Sleep'
+    store = _store(
+        [watch] * 4,
+        detections=(_rising("mysql_global_status_innodb_row_lock_current_waits"),),
+    )
+    (kill,) = _kills(store)
+    assert "7781" in kill.reason and kill.params == {"matchBlocker": True, "mode": "connection"}
+
+
 def test_rising_row_lock_waits_alone_call_for_the_blocker_kill() -> None:
     store = _store([], detections=(_rising("mysql_global_status_innodb_row_lock_current_waits"),))
     (kill,) = _kills(store)

@@ -52,3 +52,8 @@ LOCK_WAIT_WORDS = (
     "error 1205",
     "deadlock found when trying to get lock",
 )
+
+# A log line naming the holding thread the way sys.innodb_lock_waits does
+# (``blocking_pid``; https://dev.mysql.com/doc/refman/8.0/en/sys-innodb-lock-waits.html),
+# as lock-wait watchers and monitoring scripts print it.
+BLOCKING_THREAD = re.compile(r"\bblocking_pid[\"']?\s*[=:]\s*\"?(\d+)", re.IGNORECASE)

@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from diagnosis_operator.catalog.locks import LOCK_WAIT_SERIES, LOCK_WAIT_WORDS
+from diagnosis_operator.catalog.locks import BLOCKING_THREAD, LOCK_WAIT_SERIES, LOCK_WAIT_WORDS
 from diagnosis_operator.core.diagnosis.affected import AffectedFinding
 from diagnosis_operator.core.diagnosis.evidence import (
     ComponentEvidence,
@@ -190,7 +190,7 @@ def _kill_queries(name: str, ev: ComponentEvidence) -> ProposedRemediation | Non
     if not slow and not exhausted and not locked:
         return None
     if locked and not any(s.full_scan_suspected for s in slow):
-        return _kill_blocker(name, victims=victims, exhausted=exhausted)
+        return _kill_blocker(name, victims=victims, exhausted=exhausted, named=_named_holders(ev))
     params: dict[str, Any] = {}
     reasons = []
     timed = [s.query_time for s in slow if s.query_time is not None and s.query_time > 0]
@@ -231,11 +231,23 @@ def _dominant_statement(slow: Sequence[SlowQuery]) -> dict[str, Any]:
     return {"matchInfo": prefix, "statement": top}
 
 
+def _named_holders(ev: ComponentEvidence) -> list[str]:
+    """Threads the database's logs name as holding the locks others wait for (most named first)."""
+    if ev.logs is None:
+        return []
+    named = Counter(
+        match.group(1) for event in ev.logs.events for match in BLOCKING_THREAD.finditer(event.line)
+    )
+    return [thread for thread, _ in named.most_common(3)]
+
+
 def _kill_blocker(
-    name: str, *, victims: Sequence[SlowQuery], exhausted: bool
+    name: str, *, victims: Sequence[SlowQuery], exhausted: bool, named: Sequence[str]
 ) -> ProposedRemediation:
     """Kill the transaction the others wait on (``matchBlocker``), never the waiters."""
     reasons = ["transactions wait for row locks held by another transaction"]
+    if named:
+        reasons.append(f"the logs name the holding thread(s) {', '.join(named)}")
     if victims:
         shapes = len({statement_fingerprint(s.statement) for s in victims})
         reasons.append(
