@@ -7,8 +7,7 @@ SQLSTATE HY000, "Lock wait timeout exceeded; try restarting transaction") after
 with ``ER_LOCK_DEADLOCK`` (1213, SQLSTATE 40001)
 (https://dev.mysql.com/doc/mysql-errors/8.0/en/server-error-reference.html).  In the
 slow query log they are statements whose ``Lock_time`` ("the time to acquire
-locks", which counts InnoDB row-lock waits since MySQL 8.0.28) is most of their
-``Query_time`` while they examined few rows
+locks") is most of their ``Query_time`` while they examined few rows
 (https://dev.mysql.com/doc/refman/8.0/en/slow-query-log.html).
 The *blocker* is the transaction holding the rows: often idle in its transaction
 (``Command = Sleep`` in the processlist, ``trx_state = RUNNING`` in

@@ -88,9 +88,11 @@ class SlowQuery:
     def waited_for_locks(self) -> bool:
         """Most of its time went to acquiring locks (``Lock_time`` >= half of ``Query_time``).
 
-        The slow log's ``Lock_time`` is "the time to acquire locks"; since MySQL
-        8.0.28 it counts InnoDB row-lock waits too
-        (https://dev.mysql.com/doc/refman/8.0/en/slow-query-log.html).
+        The slow log's ``Lock_time`` is "the time to acquire locks"
+        (https://dev.mysql.com/doc/refman/8.0/en/slow-query-log.html); a statement
+        blocked on another transaction's rows spends nearly all of its time there.
+        A server whose ``Lock_time`` leaves row-lock waits out simply never says so;
+        the other signs of contention (lock-wait errors, row-lock series) remain.
         """
         if self.lock_time is None or not self.query_time or self.query_time <= 0:
             return False
