@@ -301,3 +301,34 @@ def test_explain_only_for_single_selects(admin: PyMySQLAdmin, prepared: MariaDBS
     with prepared.app() as connection, connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM scan_t")
         assert cursor.fetchone()[0] == 3000
+
+
+def test_the_idle_lock_holder_is_killed_not_the_updates_waiting_on_it(
+    prepared: MariaDBServer, admin: PyMySQLAdmin, cleanup: list[Runner]
+) -> None:
+    """A transaction left open (Command=Sleep) blocks UPDATEs of its row: kill it, only it."""
+    app = prepared.connect_params()
+    update = "UPDATE write_t SET v = v + 1 WHERE id = 4242"
+    holder = Runner(app, ["BEGIN", update], keep_open=True).start()
+    cleanup.append(holder)
+    holder.join()  # its statement is done; its transaction and row lock stay
+    waiters = [Runner(app, ["BEGIN", f"{update} /* waiter {n} */"]).start() for n in range(3)]
+    cleanup.extend(waiters)
+
+    def all_waiting() -> bool:
+        states = {trx.thread_id: trx.state for trx in admin.transactions()}
+        return all(states.get(w.connection_id) == "LOCK WAIT" for w in waiters)
+
+    poll(all_waiting, what="the updates waiting for the row lock", deadline=4.0)
+    policy = KillPolicy(match_blocker=True, victims="all", mode="connection")
+    proposal = select_kill(admin=admin, policy=policy, component="mariadb")
+    assert proposal.action.thread_ids == (holder.connection_id,)
+    (victim,) = proposal.selection.victims
+    assert victim.row.command == "Sleep" and "blocker" in victim.reason
+    (record,) = execute_kill(
+        admin=admin, action=proposal.action, now=0.0, audit=lambda _: None, print_only=False
+    )
+    assert record.command == f"KILL CONNECTION {holder.connection_id}"
+    for waiter in waiters:  # each gets the row in turn as the one before it ends
+        waiter.join()
+        assert waiter.error is None, waiter.error

@@ -140,6 +140,23 @@ _TRANSACTIONS = (
     "SELECT trx_mysql_thread_id, trx_rows_modified, trx_state, UNIX_TIMESTAMP(trx_started) "
     "FROM information_schema.INNODB_TRX"
 )
+# Who waits for whom: (waiting thread, blocking thread).  MariaDB and MySQL 5.7:
+# information_schema.INNODB_LOCK_WAITS (https://mariadb.com/kb/en/information-schema-innodb_lock_waits-table/);
+# MySQL 8: performance_schema.data_lock_waits
+# (https://dev.mysql.com/doc/refman/8.0/en/performance-schema-data-lock-waits-table.html).
+_LOCK_WAITS_INFORMATION_SCHEMA = (
+    "SELECT r.trx_mysql_thread_id, b.trx_mysql_thread_id "
+    "FROM information_schema.INNODB_LOCK_WAITS w "
+    "JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id "
+    "JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id"
+)
+_LOCK_WAITS_PERFORMANCE_SCHEMA = (
+    "SELECT r.trx_mysql_thread_id, b.trx_mysql_thread_id "
+    "FROM performance_schema.data_lock_waits w "
+    "JOIN information_schema.INNODB_TRX r ON r.trx_id = w.REQUESTING_ENGINE_TRANSACTION_ID "
+    "JOIN information_schema.INNODB_TRX b ON b.trx_id = w.BLOCKING_ENGINE_TRANSACTION_ID "
+    "WHERE w.ENGINE = 'INNODB'"
+)
 _KILL = {
     (KillMode.QUERY, False): "KILL QUERY %s",
     (KillMode.QUERY, True): "KILL QUERY ID %s",
@@ -272,16 +289,40 @@ class PyMySQLAdmin:
 
     def transactions(self) -> tuple[InnodbTransaction, ...]:
         rows = self._query(_TRANSACTIONS, asked="InnoDB transactions")
+        waits = self._lock_waits() if any(_text(row[2]) == "LOCK WAIT" for row in rows) else {}
         return tuple(
             InnodbTransaction(
                 thread_id=int(thread_id),
                 rows_modified=int(rows_modified or 0),
                 state=_text(state) or "",
                 started=float(started) if started is not None else None,
+                waiting_for=tuple(sorted(waits.get(int(thread_id), ()))),
             )
             for thread_id, rows_modified, state, started in rows
             if thread_id
         )
+
+    def _lock_waits(self) -> dict[int, set[int]]:
+        """Waiting thread -> the threads holding what it waits for; {} when unreadable.
+
+        Best effort: without the privilege (or the table) the selection falls
+        back on the transactions' states and start times.
+        """
+        server = self.server_info()
+        sql = (
+            _LOCK_WAITS_PERFORMANCE_SCHEMA
+            if server.flavor is ServerFlavor.MYSQL and server.version >= (8, 0, 0)
+            else _LOCK_WAITS_INFORMATION_SCHEMA
+        )
+        try:
+            rows = self._query(sql, asked="InnoDB lock waits")
+        except MySQLError:
+            return {}
+        waits: dict[int, set[int]] = {}
+        for waiting, blocking in rows:
+            if waiting and blocking:
+                waits.setdefault(int(waiting), set()).add(int(blocking))
+        return waits
 
     def kill(self, *, command: KillCommand, expected: ProcessRow) -> str:
         """Kill one thread if it still runs what was selected: "killed" | "gone" | "changed"."""

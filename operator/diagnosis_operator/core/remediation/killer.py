@@ -11,7 +11,10 @@ every other thread with the reason it was spared.  The steps follow pt-kill:
    many modified rows (unless ``allowLargeTransactions``), since killing them
    starts a rollback as long as the work done;
 2. ignore options (any match drops the thread), then match options (all must
-   match; nothing matches without one, unless ``matchAll``);
+   match; nothing matches without one, unless ``matchAll``); ``matchBlocker``
+   is one more match option: the thread holds locks others wait for
+   (``lock_blockers``), so under lock contention the holder is chosen and its
+   waiters never are;
 3. threads are grouped into classes (``groupBy``); classes failing the class
    filters (``queryCount``, ``anyBusyTime``, ``eachBusyTime``) are spared whole;
    ``victims`` picks in each remaining class: the oldest, all, or all but the oldest.
@@ -169,36 +172,95 @@ def _ignored(row: ProcessRow, policy: KillPolicy) -> str | None:
     return None
 
 
-def _unmatched(row: ProcessRow, policy: KillPolicy) -> str | None:
-    """Why a thread does not match, or None when it matches.  Every given option must match."""
-    given = 0
+def lock_blockers(
+    *, transactions: Sequence[InnodbTransaction], processes: Sequence[ProcessRow]
+) -> dict[int, str]:
+    """The threads whose transactions block others, each with why.  Pure.
+
+    The lock-wait tables name them (``InnodbTransaction.waiting_for``): a named
+    holder that is not itself waiting is a blocker (one that also waits is a
+    link of a chain, freed when its own blocker goes; a cycle is a deadlock,
+    which InnoDB resolves by itself).  Without them: an idle (``Sleep``)
+    connection whose transaction runs and started before every waiting
+    transaction, the classic forgotten open transaction.  Nothing waits:
+    nothing blocks.
+    """
+    by_thread = {trx.thread_id: trx for trx in transactions}
+    waiters = [trx for trx in transactions if trx.waiting]
+    if not waiters:
+        return {}
+    named: dict[int, int] = {}
+    for trx in waiters:
+        for holder in trx.waiting_for:
+            named[holder] = named.get(holder, 0) + 1
+    if named:
+        return {
+            thread: f"holds locks {count} waiting transaction(s) wait for (lock-wait tables)"
+            for thread, count in named.items()
+            if not (thread in by_thread and by_thread[thread].waiting)
+        }
+    starts = [trx.started for trx in waiters if trx.started is not None]
+    if not starts:
+        return {}
+    first_wait = min(starts)
+    idle = {row.id: row for row in processes if row.command.strip().lower() == "sleep"}
+    return {
+        trx.thread_id: (
+            f"idle in a transaction open {first_wait - trx.started:g} s before the first of "
+            f"{len(waiters)} waiting transaction(s) began"
+        )
+        for trx in transactions
+        if not trx.waiting
+        and trx.thread_id in idle
+        and trx.started is not None
+        and trx.started < first_wait
+    }
+
+
+def _time_unmatched(row: ProcessRow, policy: KillPolicy) -> str | None:
+    """Why a thread fails ``busyTime`` / ``idleTime``, or None."""
     if policy.busy_time is not None:
-        given += 1
         busy_commands = {c.lower() for c in policy.kill_busy_commands}
         if row.command.lower() not in busy_commands:
             return f"not busy: command {row.command!r} is not one of {sorted(busy_commands)}"
         if not row.time > policy.busy_time:
             return f"busy {row.time:g} s, not over busyTime {policy.busy_time:g} s"
     if policy.idle_time is not None:
-        given += 1
         if row.command.lower() != "sleep":
             return f"not idle: command {row.command!r}"
         if not row.time > policy.idle_time:
             return f"idle {row.time:g} s, not over idleTime {policy.idle_time:g} s"
+    return None
+
+
+def _unmatched(
+    row: ProcessRow, policy: KillPolicy, blockers: Mapping[int, str] | None = None
+) -> str | None:
+    """Why a thread does not match, or None when it matches.  Every given option must match."""
+    if policy.match_blocker and row.id not in (blockers or {}):
+        return "holds no lock another transaction waits for (matchBlocker)"
+    reason = _time_unmatched(row, policy)
+    if reason is not None:
+        return reason
+    given = [policy.match_blocker, policy.busy_time is not None, policy.idle_time is not None]
     for name in _FIELDS:
         pattern = getattr(policy, f"match_{name}")
         if pattern is None:
             continue
-        given += 1
+        given.append(True)
         if not re.search(pattern, _field(row, name)):
             return f"{name} does not match {pattern!r}"
-    if given == 0 and not policy.match_all:
+    if not any(given) and not policy.match_all:
         return "no match option given (set matchAll to match every unprotected thread)"
     return None
 
 
-def _describe_match(row: ProcessRow, policy: KillPolicy) -> str:
+def _describe_match(
+    row: ProcessRow, policy: KillPolicy, blockers: Mapping[int, str] | None = None
+) -> str:
     parts: list[str] = []
+    if policy.match_blocker:
+        parts.append(f"blocker: {(blockers or {}).get(row.id, 'holds locks others wait for')}")
     if policy.busy_time is not None:
         parts.append(f"busy {row.time:g} s > {policy.busy_time:g} s")
     if policy.idle_time is not None:
@@ -246,6 +308,11 @@ def select_victims(
     Every row ends up either in ``victims`` or in ``skipped`` with a reason.
     """
     trx_by_thread = {trx.thread_id: trx for trx in transactions}
+    blockers = (
+        lock_blockers(transactions=transactions, processes=processes)
+        if policy.match_blocker
+        else {}
+    )
     skipped: list[Skipped] = []
     candidates: list[ProcessRow] = []
     for row in processes:
@@ -255,7 +322,7 @@ def select_victims(
         if protected is not None:
             skipped.append(Skipped(row=row, reason=f"protected: {protected}", protected=True))
             continue
-        reason = _ignored(row, policy) or _unmatched(row, policy)
+        reason = _ignored(row, policy) or _unmatched(row, policy, blockers)
         if reason is not None:
             skipped.append(Skipped(row=row, reason=reason, protected=False))
             continue
@@ -268,7 +335,7 @@ def select_victims(
 
     victims: list[Victim] = []
     for members in classes.values():
-        chosen, spared = _choose_in_class(members, policy)
+        chosen, spared = _choose_in_class(members, policy, blockers)
         victims.extend(chosen)
         skipped.extend(spared)
     victims.sort(key=lambda victim: victim.row.id)
@@ -276,7 +343,7 @@ def select_victims(
 
 
 def _choose_in_class(
-    members: list[ProcessRow], policy: KillPolicy
+    members: list[ProcessRow], policy: KillPolicy, blockers: Mapping[int, str]
 ) -> tuple[list[Victim], list[Skipped]]:
     """The victims of one class of matching threads, and the ones spared (with why)."""
     class_reason = _class_filtered(members, policy)
@@ -297,7 +364,7 @@ def _choose_in_class(
     victims = [
         Victim(
             row=row,
-            reason=f"matched: {_describe_match(row, policy)}",
+            reason=f"matched: {_describe_match(row, policy, blockers)}",
             fingerprint=fingerprint(row.info or ""),
             digest=digest(row.info or ""),
         )

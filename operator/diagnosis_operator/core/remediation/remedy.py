@@ -36,6 +36,7 @@ from diagnosis_operator.core.remediation.verify import Better, SignalCheck
 from diagnosis_operator.models.actions import (
     ClientRule,
     EscalationStep,
+    KillMode,
     KillPolicy,
     LedgerEntry,
     LedgerOutcome,
@@ -68,16 +69,15 @@ def kill_policy_for(*, policy: KillMysqlQueriesPolicy, proposal: Mapping[str, An
     ``proposal`` holds the planner's parameters: ``busyTime`` (seconds) raises the
     busy threshold (never lowers the policy's), ``matchInfo`` (a literal statement
     head) is escaped and anchored, unless the policy sets its own ``matchInfo``.
+    ``matchBlocker`` (lock contention: kill the transaction the others wait on)
+    turns the policy's busy time off, since the blocker is often idle in its
+    transaction, and keeps its other options; its ``mode: connection`` applies
+    unless the policy's ``match`` sets a mode itself (``KILL QUERY`` leaves an
+    idle transaction and its locks in place: ``catalog.locks``).
     """
-    base = policy.match
-    if base is None:
-        params = policy.params
-        base = KillPolicy(
-            busy_time=float(params.min_query_seconds),
-            kill_busy_commands=tuple(params.commands),
-            match_user=_any_of(params.users) if params.users else None,
-            victims=Victims.ALL,
-        )
+    if proposal.get("matchBlocker") is True:
+        return _blocker_policy(policy=policy, proposal=proposal)
+    base = _base_policy(policy)
     fields = base.model_dump()
     planned = proposal.get("busyTime")
     if (
@@ -91,6 +91,29 @@ def kill_policy_for(*, policy: KillMysqlQueriesPolicy, proposal: Mapping[str, An
     head = proposal.get("matchInfo")
     if isinstance(head, str) and head.strip() and base.match_info is None:
         fields["match_info"] = r"^\s*" + re.escape(head.strip()[:MAX_STATEMENT_HEAD])
+    return KillPolicy.model_validate(fields)
+
+
+def _base_policy(policy: KillMysqlQueriesPolicy) -> KillPolicy:
+    if policy.match is not None:
+        return policy.match
+    params = policy.params
+    return KillPolicy(
+        busy_time=float(params.min_query_seconds),
+        kill_busy_commands=tuple(params.commands),
+        match_user=_any_of(params.users) if params.users else None,
+        victims=Victims.ALL,
+    )
+
+
+def _blocker_policy(*, policy: KillMysqlQueriesPolicy, proposal: Mapping[str, Any]) -> KillPolicy:
+    """The policy's options aimed at the lock blocker (see ``kill_policy_for``).  Pure."""
+    base = _base_policy(policy)
+    fields = base.model_dump()
+    fields["match_blocker"] = True
+    fields["busy_time"] = None
+    if proposal.get("mode") == KillMode.CONNECTION.value and "mode" not in base.model_fields_set:
+        fields["mode"] = KillMode.CONNECTION
     return KillPolicy.model_validate(fields)
 
 

@@ -71,8 +71,16 @@ class InnodbTransaction:
 
     thread_id: int
     rows_modified: int
-    state: str
+    state: str  # RUNNING, LOCK WAIT, ROLLING BACK, COMMITTING
     started: float | None = None  # epoch seconds, when known
+    # Threads holding the locks this one waits for, from the lock-wait tables
+    # (MariaDB / MySQL 5.7 information_schema.INNODB_LOCK_WAITS, MySQL 8
+    # performance_schema.data_lock_waits); empty when not waiting or not readable.
+    waiting_for: tuple[int, ...] = ()
+
+    @property
+    def waiting(self) -> bool:
+        return self.state.strip().upper() == "LOCK WAIT" or bool(self.waiting_for)
 
 
 class Victims(StrEnum):
@@ -130,6 +138,10 @@ class KillPolicy(Spec):
     Matching threads form classes (``groupBy``); a class is kept only if it passes
     ``queryCount`` (at least that many threads), ``anyBusyTime`` (one runs longer)
     and ``eachBusyTime`` (all run longer); ``victims`` then picks in each class.
+    ``matchBlocker`` (beyond pt-kill) matches only the threads whose transaction
+    holds locks that other transactions wait for: the ones the lock-wait tables
+    name, or, when those cannot be read, an idle (``Sleep``) transaction that
+    started before every waiting one.  Its waiters never match it.
     """
 
     busy_time: Annotated[float, Field(ge=0)] | None = None
@@ -142,6 +154,7 @@ class KillPolicy(Spec):
     match_command: str | None = None
     match_state: str | None = None
     match_info: str | None = None
+    match_blocker: bool = False
     ignore_user: str | None = None
     ignore_host: str | None = None
     ignore_db: str | None = None

@@ -96,7 +96,14 @@ def _slow_queries(name: str, ev: ComponentEvidence) -> list[Recommendation]:
         if slow is None:
             continue
         because = _slow_because(slow.query_time, slow.rows_examined)
-        if slow.full_scan_suspected and slow.where_columns and slow.table:
+        if slow.lock_victim:
+            text = (
+                f"`{fingerprint}` spent its time waiting for row locks, not reading: it is a "
+                "victim of the transaction holding them, and no index makes it faster. "
+                "Keep transactions short (no user or network waits inside them)."
+            )
+            because += f", Lock_time {slow.lock_time or 0.0:.1f} s"
+        elif slow.full_scan_suspected and slow.where_columns and slow.table:
             columns = ", ".join(slow.where_columns)
             text = (
                 f"Add an index on {slow.table}({columns}) for `{fingerprint}` "

@@ -54,6 +54,12 @@ EVENT_NAMES: Mapping[LogCategory, str] = {
 }
 
 
+# A slow statement that spent at least this share of its time acquiring locks waited.
+LOCK_WAIT_SHARE = 0.5
+# ... and that examined at most this many rows did little of its own (a point read or write).
+FEW_ROWS_EXAMINED = 100
+
+
 @dataclass(frozen=True, slots=True)
 class SlowQuery:
     statement: str
@@ -62,14 +68,49 @@ class SlowQuery:
     rows_sent: int | None
     table: str | None
     where_columns: tuple[str, ...]
+    lock_time: float | None = None  # seconds spent acquiring locks (the slow log's Lock_time)
 
     @property
     def full_scan_suspected(self) -> bool:
-        """Many rows read for few returned, or an unindexed-looking filter that was slow."""
+        """Many rows read for few returned, or an unindexed-looking filter that was slow.
+
+        A statement that spent its time waiting for locks is no scan, whatever its
+        filter looks like: it was slow because another transaction held its rows.
+        """
         if self.rows_examined is not None:
             sent = max(self.rows_sent or 0, 1)
             return self.rows_examined >= 10_000 and self.rows_examined >= 100 * sent
+        if self.waited_for_locks:
+            return False
         return bool(self.where_columns) and (self.query_time or 0.0) >= 1.0
+
+    @property
+    def waited_for_locks(self) -> bool:
+        """Most of its time went to acquiring locks (``Lock_time`` >= half of ``Query_time``).
+
+        The slow log's ``Lock_time`` is "the time to acquire locks"
+        (https://dev.mysql.com/doc/refman/8.0/en/slow-query-log.html); a statement
+        blocked on another transaction's rows spends nearly all of its time there.
+        A server whose ``Lock_time`` leaves row-lock waits out simply never says so;
+        the other signs of contention (lock-wait errors, row-lock series) remain.
+        """
+        if self.lock_time is None or not self.query_time or self.query_time <= 0:
+            return False
+        return self.lock_time >= LOCK_WAIT_SHARE * self.query_time
+
+    @property
+    def lock_victim(self) -> bool:
+        """A statement that waited for another transaction's locks and did little itself.
+
+        Its time went to acquiring locks and it read few rows (a point read or
+        a primary-key write): it is a victim of the transaction holding the
+        rows, not the trouble.  Killing it only turns a wait into an error; no
+        index makes it faster.  A statement that waited *and* scanned many rows
+        is not a victim: its scan holds locks too.
+        """
+        if not self.waited_for_locks:
+            return False
+        return self.rows_examined is None or self.rows_examined <= FEW_ROWS_EXAMINED
 
 
 @dataclass(frozen=True, slots=True)

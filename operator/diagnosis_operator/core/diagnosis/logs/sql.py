@@ -13,6 +13,10 @@ _QUERY_TIME = re.compile(
     r"(\d+(?:\.\d+)?)\s*(ms|milliseconds|us|µs|s|sec|seconds)?\b",
     re.IGNORECASE,
 )
+_LOCK_TIME = re.compile(
+    r"lock_?time[\"']?\s*[:=]\s*\"?(\d+(?:\.\d+)?)\s*(ms|milliseconds|us|µs|s|sec|seconds)?\b",
+    re.IGNORECASE,
+)
 _ROWS_EXAMINED = re.compile(r"rows_examined[\"']?\s*[:=]\s*\"?(\d+)", re.IGNORECASE)
 _ROWS_SENT = re.compile(r"rows_sent[\"']?\s*[:=]\s*\"?(\d+)", re.IGNORECASE)
 _TABLE = re.compile(r"\b(?:FROM|UPDATE|INTO|JOIN)\s+`?(?:\w+`?\.`?)?(\w+)`?", re.IGNORECASE)
@@ -61,6 +65,7 @@ def parse_slow_query(text: str) -> SlowQuery | None:
     match = _QUERY_TIME.search(text)
     if match:
         query_time = to_seconds(float(match.group(1)), match.group(2))
+    lock = _LOCK_TIME.search(text)
     examined = _ROWS_EXAMINED.search(text)
     sent = _ROWS_SENT.search(text)
     table_match = _TABLE.search(statement)
@@ -71,6 +76,7 @@ def parse_slow_query(text: str) -> SlowQuery | None:
         rows_sent=int(sent.group(1)) if sent else None,
         table=table_match.group(1) if table_match else None,
         where_columns=where_columns(statement),
+        lock_time=to_seconds(float(lock.group(1)), lock.group(2)) if lock else None,
     )
 
 
