@@ -188,6 +188,12 @@ MYSQL_CASES = [
         (),
     ),
     ("slow queries", ("mysql_global_status_slow_queries",), ("# Query_time: 41.2",), ()),
+    (
+        "lock contention",
+        (),
+        (),
+        ("pymysql.err.OperationalError: (1205, 'Lock wait timeout exceeded')",),
+    ),
 ]
 
 
@@ -257,6 +263,14 @@ def test_the_mysql_mode_whose_signatures_fit_best_is_named(
             "crash loop",
             ("kube_pod_container_status_restarts_total",),
             ("Last State: Terminated, Reason: OOMKilled",),
+            (),
+        ),
+        (
+            # memory up to the limit, and the process's start-up line again and again
+            ComponentKind.APP,
+            "crash loop",
+            ("container_memory_working_set_bytes", "process_resident_memory_bytes"),
+            ("[INFO] Booting worker with pid: 7",),
             (),
         ),
         (

@@ -35,6 +35,7 @@ CONNECTOR_J_STATES = (
     "https://dev.mysql.com/doc/connectors/en/connector-j-reference-error-sqlstates.html"
 )
 PDO_ERRORS = "https://www.php.net/manual/en/pdo.error-handling.php"
+PYMYSQL_ERRORS = "https://github.com/PyMySQL/PyMySQL/blob/main/pymysql/err.py"
 MYSQL_PORTS = "https://dev.mysql.com/doc/mysql-port-reference/en/mysql-ports-reference-tables.html"
 
 PG_ERRCODES = "https://www.postgresql.org/docs/current/errcodes-appendix.html"
@@ -71,11 +72,17 @@ RABBITMQ_NETWORKING = "https://www.rabbitmq.com/docs/networking"
 
 
 def _mysql_errno(number: int) -> str:
-    """A MySQL/MariaDB error number as drivers print it (Go, PDO, node, JDBC error codes)."""
+    """A MySQL/MariaDB error number as drivers print it.
+
+    Go (``Error 1213 (40001): ...``), PDO (``SQLSTATE[HY000]: General error:
+    1205 ...``, ``SQLSTATE[HY000] [1040] ...``), node (``errno: 1213``), JDBC
+    error codes (``ErrorCode: 1205``), PyMySQL (``(1213, 'Deadlock ...')``).
+    """
     return (
         rf"\b(?:error|errno|err|error[ _]?code)\W{{0,3}}{number}\b"
         rf"|sqlstate\[[0-9a-z]{{5}}\][^\n]{{0,48}}?\b{number}\b"
         rf"|\[{number}\]"
+        rf"|\({number}, ['\"]"
     )
 
 

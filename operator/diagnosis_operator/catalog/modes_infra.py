@@ -37,6 +37,8 @@ PROMETHEUS_PROCESS = "https://prometheus.io/docs/instrumenting/writing_clientlib
 HIKARICP = "https://github.com/brettwooldridge/HikariCP/wiki/MBean-(JMX)-Monitoring-and-Management"
 PHP_FPM = "https://www.php.net/manual/en/install.fpm.configuration.php"
 GO_RUNTIME = "https://pkg.go.dev/runtime"
+GUNICORN = "https://docs.gunicorn.org/en/stable/design.html"
+SPRING_BOOT_STARTUP = "https://docs.spring.io/spring-boot/reference/features/spring-application.html#features.spring-application.startup-failure"
 
 PROXY_MODES: tuple[FailureMode, ...] = (
     mode(
@@ -143,13 +145,26 @@ POD_MODES: tuple[FailureMode, ...] = (
             r"^kube_pod_container_status_restarts",
             r"^kube_pod_container_status_(waiting|last_terminated|terminated)_reason",
             r"^container_oom_events",
-            r"^container_start_time_seconds",
+            r"^(container|process)_start_time_seconds",
+            # an OOM kill is memory reaching the container's limit
+            r"^container_memory_(working_set|rss)",
+            r"^process_resident_memory_bytes",
         ),
         logs=(
             r"oomkilled|oom-kill|killed process \d+",
             r"crashloopbackoff|back-off restarting failed container",
+            # a process's start-up line, again and again: it keeps restarting
+            r"booting worker with pid|starting gunicorn|started \w+ in [\d.]+ seconds",
         ),
-        sources=(KSM_POD, CADVISOR, K8S_RESTARTS, K8S_RESOURCES),
+        sources=(
+            KSM_POD,
+            CADVISOR,
+            K8S_RESTARTS,
+            K8S_RESOURCES,
+            PROMETHEUS_PROCESS,
+            GUNICORN,
+            SPRING_BOOT_STARTUP,
+        ),
     ),
 )
 
