@@ -41,7 +41,7 @@ from diagnosis_operator.models.findings import (
 )
 from diagnosis_operator.models.signals import Labels, Window
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
-from diagnosis_operator.report import render_markdown, result_from_json
+from diagnosis_operator.report import render_html, render_markdown, result_from_json
 from tests.unit.test_report_samples import full_incident
 
 T0 = 1_800_000_000.0
@@ -428,3 +428,4 @@ def test_the_result_and_the_report_name_the_failure_mode() -> None:
     assert shown["rootCause"]["failureMode"] == "lock contention"
     assert result_from_json(json.loads(json.dumps(shown))) == named
     assert "**Root cause**: db: lock contention, kind mysql" in render_markdown(named)
+    assert "db: lock contention, kind mysql" in render_html(named)
