@@ -98,6 +98,8 @@ class RootCause:
     instance: str | None
     confidence: float  # 0..1
     summary: str
+    # how it failed, in the words of the failure-mode catalogue ("lock contention")
+    failure_mode: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,6 +107,7 @@ class RootCause:
             "kind": self.kind,
             "instance": self.instance,
             "confidence": round(self.confidence, 2),
+            "failureMode": self.failure_mode,
             "summary": self.summary,
         }
 

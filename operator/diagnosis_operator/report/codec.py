@@ -213,6 +213,7 @@ class _RootCauseDoc(_Doc):
     kind: OptStr = None
     instance: OptStr = None
     confidence: Number
+    failure_mode: OptStr = Field(default=None, alias="failureMode")
     summary: OptStr = None
 
     def build(self) -> RootCause:
@@ -222,6 +223,7 @@ class _RootCauseDoc(_Doc):
             instance=self.instance,
             confidence=self.confidence,
             summary=self.summary or "",
+            failure_mode=self.failure_mode,
         )
 
 

@@ -329,7 +329,7 @@ def _root_line(result: DiagnosisResult) -> str:
     cause = result.root_cause
     if cause.component == NO_INCIDENT:
         return "none: no incident in this window"
-    line = root_label(result)
+    line = root_label(result) + (f": {cause.failure_mode}" if cause.failure_mode else "")
     if cause.kind and cause.component != CLIENT_CAUSE:
         line += f", kind {cause.kind}"
     return line + f" — confidence {percent(cause.confidence)}"

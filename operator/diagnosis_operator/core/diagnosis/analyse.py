@@ -34,6 +34,7 @@ from diagnosis_operator.core.diagnosis.logs import (
     read_component_logs,
     upstream_errors,
 )
+from diagnosis_operator.core.diagnosis.modes import root_failure_mode
 from diagnosis_operator.core.diagnosis.onsets import new_log_categories, new_slow_queries
 from diagnosis_operator.core.diagnosis.ranking import Ranking, rank
 from diagnosis_operator.core.diagnosis.scoring import detect
@@ -274,6 +275,14 @@ def _root_cause(
         clients=found.edges.abusive,
         symptom=found.symptom,
     )
+    mode = root_failure_mode(
+        topology=found.topology,
+        evidence=found.evidence,
+        root_cause=ranking.root_cause,
+        clients=found.edges.abusive,
+    )
+    if mode:
+        summary = f"{ranking.root_cause.component}: {mode}. {summary}"
     uncertain = (
         ranking.root_cause.component != NO_INCIDENT
         and ranking.root_cause.confidence < settings.min_confidence
@@ -292,6 +301,7 @@ def _root_cause(
         or sole_affected_instance(component=ranking.root_cause.component, affected=found.affected),
         confidence=ranking.root_cause.confidence,
         summary=summary,
+        failure_mode=mode,
     )
     return root, uncertain
 

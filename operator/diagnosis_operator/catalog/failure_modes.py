@@ -1,0 +1,133 @@
+"""The failure-mode catalogue: how each kind of component fails, as data.  Pure.
+
+Per component kind (``KINDS``: proxy, app, mysql, postgres, redis, queue, and
+the Kubernetes layer: pod, node) the ways it fails (``FAILURE_MODES``), each
+with its metric signatures under the real exporters' names, its own log
+signatures, the way its callers report it, and the vendor documentation it
+comes from (see ``mode_types``, ``modes_db``, ``modes_infra``).
+
+Beside the modes:
+
+* ``KIND_CALLERS`` and ``KIND_PORTS``: how a caller names a database whatever
+  the mode (its drivers' error formats, its default port);
+* ``EXPORTER_SELF_METRICS``: the series an exporter publishes about itself
+  (its Go runtime, its process, its scrapes).  They are NOT health signals of
+  the component it exports: ``is_self_metric``.
+
+The engine reads it in ``core/diagnosis/modes.py`` (which mode fits a root
+cause best) and ``core/diagnosis/blame.py`` (which dependency a caller's
+errors name).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+
+from diagnosis_operator.catalog.mode_types import (
+    APP,
+    KINDS,
+    MYSQL,
+    NODE,
+    POD,
+    POSTGRES,
+    PROXY,
+    QUEUE,
+    REDIS,
+    FailureMode,
+)
+from diagnosis_operator.catalog.modes_db import DB_MODES, KIND_CALLERS, KIND_PORTS
+from diagnosis_operator.catalog.modes_infra import INFRA_MODES, PROMETHEUS_PROCESS
+from diagnosis_operator.models.topology import Component, ComponentKind
+
+__all__ = [
+    "EXPORTER_SELF_METRICS",
+    "FAILURE_MODES",
+    "KINDS",
+    "KIND_CALLERS",
+    "KIND_PORTS",
+    "FailureMode",
+    "catalog_kinds",
+    "compiled",
+    "is_self_metric",
+    "modes_of",
+]
+
+FAILURE_MODES: tuple[FailureMode, ...] = DB_MODES + INFRA_MODES
+
+# What an exporter says about itself, not about the component it exports
+# (client_golang's Go and process collectors, promhttp's handler counters, the
+# exporters' own scrape bookkeeping).  ``go_*`` and ``process_*`` describe the
+# exporter's process only for kinds whose metrics come from a separate
+# exporter (databases, caches, queues); an application's own are its health.
+EXPORTER_SELF_METRICS: tuple[str, ...] = (
+    r"^promhttp_",
+    r"^\w*exporter_",
+    r"_exporter_",
+    r"^\w*scrape_(duration|samples|series|error|collector)",
+    r"_scrape_collector_",
+    r"_last_scrape_",
+)
+_EXPORTED_RUNTIME: tuple[str, ...] = (r"^go_", r"^process_")
+_EXPORTED_KINDS = frozenset({MYSQL, POSTGRES, REDIS, QUEUE})
+SELF_METRIC_SOURCES = (PROMETHEUS_PROCESS, "https://github.com/prometheus/client_golang")
+
+# Kinds a topology declares directly, and the metric prefixes that tell the
+# catalogue kind of a component declared "other".
+_DECLARED: dict[ComponentKind, str] = {
+    ComponentKind.PROXY: PROXY,
+    ComponentKind.APP: APP,
+    ComponentKind.MYSQL: MYSQL,
+    ComponentKind.REDIS: REDIS,
+}
+_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("mysql_", MYSQL),
+    ("pg_", POSTGRES),
+    ("postgres_", POSTGRES),
+    ("redis_", REDIS),
+    ("rabbitmq_", QUEUE),
+    ("kafka_", QUEUE),
+    ("nginx_", PROXY),
+    ("envoy_", PROXY),
+    ("haproxy_", PROXY),
+    ("traefik_", PROXY),
+)
+
+
+@functools.cache
+def compiled(pattern: str) -> re.Pattern[str]:
+    """Pure: a catalogue regex, compiled once (case-insensitive)."""
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def is_self_metric(name: str, kind: str | None = None) -> bool:
+    """Pure: whether a series is the exporter's own, not a health signal of ``kind``."""
+    patterns = EXPORTER_SELF_METRICS
+    if kind is None or kind in _EXPORTED_KINDS:
+        patterns = patterns + _EXPORTED_RUNTIME
+    return any(compiled(p).search(name) for p in patterns)
+
+
+def catalog_kinds(component: Component, metric_names: Iterable[str] = ()) -> tuple[str, ...]:
+    """Pure: the catalogue kinds a component may fail as, its own kind first.
+
+    A declared kind is taken as it is; a component declared "other" is read
+    from its exporters' metric prefixes (``pg_*``: postgres).  Any component
+    runs somewhere: the pod and node layers come last.
+    """
+    own = _DECLARED.get(component.kind)
+    kinds: list[str] = [own] if own else []
+    if own is None:
+        for name in metric_names:
+            for prefix, kind in _PREFIXES:
+                if name.startswith(prefix) and kind not in kinds:
+                    kinds.append(kind)
+        if not kinds:
+            kinds.append(APP)
+    return (*kinds, POD, NODE)
+
+
+def modes_of(kinds: Sequence[str]) -> tuple[FailureMode, ...]:
+    """Pure: the catalogue's modes of ``kinds``, in the order of the kinds."""
+    return tuple(m for kind in kinds for m in FAILURE_MODES if m.kind == kind)

@@ -1,0 +1,57 @@
+"""The shape of a failure-mode entry, shared by the catalogue's data modules.  Pure data.
+
+A ``FailureMode`` says how one kind of component fails in one way, in three
+vocabularies, each a tuple of regular expressions (Python ``re``, searched
+case-insensitively):
+
+* ``metrics``: metric names under the real exporters' names (matched against
+  the start of a series name: ``^mysql_global_status_innodb_row_lock_``);
+* ``logs``: lines of the component's own logs (its error log, slow log...);
+* ``callers``: lines of its callers' logs, in the failing component's own
+  vocabulary (error numbers and messages in driver formats).
+
+``sources`` cites the vendor documentation each signature comes from; the
+catalogue refers to it, it never copies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The component kinds of the catalogue: the topology's kinds, the database and
+# queue kinds a topology may declare as "other", and the Kubernetes layer.
+PROXY = "proxy"
+APP = "app"
+MYSQL = "mysql"
+POSTGRES = "postgres"
+REDIS = "redis"
+QUEUE = "queue"
+POD = "pod"
+NODE = "node"
+KINDS: tuple[str, ...] = (PROXY, APP, MYSQL, POSTGRES, REDIS, QUEUE, POD, NODE)
+
+
+@dataclass(frozen=True, slots=True)
+class FailureMode:
+    """One way one kind of component fails, with its signatures and their sources."""
+
+    kind: str
+    name: str  # "lock contention": what the report says after the component's name
+    metrics: tuple[str, ...] = ()
+    logs: tuple[str, ...] = ()
+    callers: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+def mode(
+    kind: str,
+    name: str,
+    *,
+    metrics: tuple[str, ...] = (),
+    logs: tuple[str, ...] = (),
+    callers: tuple[str, ...] = (),
+    sources: tuple[str, ...],
+) -> FailureMode:
+    return FailureMode(
+        kind=kind, name=name, metrics=metrics, logs=logs, callers=callers, sources=sources
+    )

@@ -1,0 +1,410 @@
+"""Failure modes of databases, caches and queues: MySQL/MariaDB, PostgreSQL, Redis, RabbitMQ.
+
+Pure data (see ``mode_types``).  Metric names are those of mysqld_exporter,
+postgres_exporter, redis_exporter and RabbitMQ's built-in Prometheus plugin;
+caller signatures are the servers' error numbers and messages as the usual
+drivers print them: Go's go-sql-driver (``Error 1213 (40001): ...``), JDBC
+(Connector/J: the server's message), PHP PDO (``SQLSTATE[40001]: Serialization
+failure: 1213 ...``), node mysql2 (``ER_LOCK_DEADLOCK``), pgx/libpq
+(``(SQLSTATE 53300)``), redis clients (the server's reply: ``READONLY ...``).
+"""
+
+from __future__ import annotations
+
+from diagnosis_operator.catalog.mode_types import (
+    MYSQL,
+    POSTGRES,
+    QUEUE,
+    REDIS,
+    FailureMode,
+    mode,
+)
+
+# --- vendor documentation ---------------------------------------------------------
+MYSQL_ERRORS = "https://dev.mysql.com/doc/mysql-errors/8.0/en/server-error-reference.html"
+MYSQL_CLIENT_ERRORS = "https://dev.mysql.com/doc/mysql-errors/8.0/en/client-error-reference.html"
+MARIADB_ERRORS = "https://mariadb.com/kb/en/mariadb-error-codes/"
+MYSQL_STATUS = "https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html"
+MYSQL_DEADLOCKS = "https://dev.mysql.com/doc/refman/8.0/en/innodb-deadlocks.html"
+MYSQL_SLOW_LOG = "https://dev.mysql.com/doc/refman/8.0/en/slow-query-log.html"
+MYSQL_FULL_DISK = "https://dev.mysql.com/doc/refman/8.0/en/full-disk.html"
+MYSQL_REPLICA_STATUS = "https://dev.mysql.com/doc/refman/8.0/en/show-replica-status.html"
+MYSQL_EXPORTER = "https://github.com/prometheus/mysqld_exporter"
+GO_MYSQL_ERRORS = "https://github.com/go-sql-driver/mysql/blob/master/errors.go"
+CONNECTOR_J_STATES = (
+    "https://dev.mysql.com/doc/connectors/en/connector-j-reference-error-sqlstates.html"
+)
+PDO_ERRORS = "https://www.php.net/manual/en/pdo.error-handling.php"
+PYMYSQL_ERRORS = "https://github.com/PyMySQL/PyMySQL/blob/main/pymysql/err.py"
+MYSQL_PORTS = "https://dev.mysql.com/doc/mysql-port-reference/en/mysql-ports-reference-tables.html"
+
+PG_ERRCODES = "https://www.postgresql.org/docs/current/errcodes-appendix.html"
+PG_CONNECTIONS = "https://www.postgresql.org/docs/current/runtime-config-connection.html"
+PG_LOCKING = "https://www.postgresql.org/docs/current/explicit-locking.html"
+PG_LOCK_LOGGING = (
+    "https://www.postgresql.org/docs/current/runtime-config-logging.html#GUC-LOG-LOCK-WAITS"
+)
+PG_HOT_STANDBY = "https://www.postgresql.org/docs/current/hot-standby.html"
+PG_MONITORING = "https://www.postgresql.org/docs/current/monitoring-stats.html"
+PG_DISK_FULL = "https://www.postgresql.org/docs/current/disk-full.html"
+PG_EXPORTER = "https://github.com/prometheus-community/postgres_exporter"
+
+REDIS_EXPORTER = "https://github.com/oliver006/redis_exporter"
+REDIS_OOM = "https://redis.io/docs/latest/develop/reference/errors/common/oom/"
+REDIS_EVICTION = "https://redis.io/docs/latest/develop/reference/eviction/"
+REDIS_READONLY = "https://redis.io/docs/latest/develop/reference/errors/common/readonly/"
+REDIS_LOADING = "https://redis.io/docs/latest/develop/reference/errors/common/loading/"
+REDIS_CLUSTERDOWN = "https://redis.io/docs/latest/develop/reference/errors/common/clusterdown/"
+REDIS_CLUSTER_SPEC = "https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/"
+REDIS_SENTINEL = "https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/"
+REDIS_LATENCY = (
+    "https://redis.io/docs/latest/operate/oss_and_stack/management/optimization/latency/"
+)
+REDIS_KEYS = "https://redis.io/docs/latest/commands/keys/"
+REDIS_SLOWLOG = "https://redis.io/docs/latest/commands/slowlog/"
+REDIS_CLIENTS = "https://redis.io/docs/latest/develop/reference/clients/"
+REDIS_PERSISTENCE = "https://redis.io/docs/latest/operate/oss_and_stack/management/persistence/"
+REDIS_CONFIG = "https://redis.io/docs/latest/operate/oss_and_stack/management/config-file/"
+
+RABBITMQ_ALARMS = "https://www.rabbitmq.com/docs/alarms"
+RABBITMQ_PROMETHEUS = "https://www.rabbitmq.com/docs/prometheus"
+RABBITMQ_NETWORKING = "https://www.rabbitmq.com/docs/networking"
+
+
+def _mysql_errno(number: int) -> str:
+    """A MySQL/MariaDB error number as drivers print it.
+
+    Go (``Error 1213 (40001): ...``), PDO (``SQLSTATE[HY000]: General error:
+    1205 ...``, ``SQLSTATE[HY000] [1040] ...``), node (``errno: 1213``), JDBC
+    error codes (``ErrorCode: 1205``), PyMySQL (``(1213, 'Deadlock ...')``).
+    """
+    return (
+        rf"\b(?:error|errno|err|error[ _]?code)\W{{0,3}}{number}\b"
+        rf"|sqlstate\[[0-9a-z]{{5}}\][^\n]{{0,48}}?\b{number}\b"
+        rf"|\[{number}\]"
+        rf"|\({number}, ['\"]"
+    )
+
+
+_MYSQL_STATUS = r"^mysql_global_status_"
+
+MYSQL_MODES: tuple[FailureMode, ...] = (
+    mode(
+        MYSQL,
+        "lock contention",
+        metrics=(
+            _MYSQL_STATUS + r"innodb_row_lock_(current_waits|waits|time)",
+            _MYSQL_STATUS + r"innodb_deadlocks",
+            _MYSQL_STATUS + r"table_locks_waited",
+            r"^mysql_info_schema_innodb_(lock_waits|trx)",
+        ),
+        logs=(
+            r"deadlock found when trying to get lock",
+            r"latest detected deadlock|deadlock detected",
+            r"lock wait timeout exceeded",
+            r"\block waits?\b",
+        ),
+        callers=(
+            _mysql_errno(1213),
+            _mysql_errno(1205),
+            r"deadlock found when trying to get lock",
+            r"lock wait timeout exceeded",
+            r"er_lock_deadlock|er_lock_wait_timeout|mysqltransactionrollbackexception",
+        ),
+        sources=(
+            MYSQL_ERRORS,
+            MARIADB_ERRORS,
+            MYSQL_DEADLOCKS,
+            MYSQL_STATUS,
+            MYSQL_EXPORTER,
+            GO_MYSQL_ERRORS,
+            CONNECTOR_J_STATES,
+            PDO_ERRORS,
+        ),
+    ),
+    mode(
+        MYSQL,
+        "connection exhaustion",
+        metrics=(
+            _MYSQL_STATUS + r"(threads_connected|max_used_connections)",
+            _MYSQL_STATUS + r"connection_errors_max_connections",
+            _MYSQL_STATUS + r"aborted_connects",
+        ),
+        logs=(r"too many connections", r"er_con_count_error", r"max_connections"),
+        callers=(
+            _mysql_errno(1040),
+            r"too many connections",
+            r"er_con_count_error|sqlstate\[08004\]",
+        ),
+        sources=(
+            MYSQL_ERRORS,
+            MARIADB_ERRORS,
+            MYSQL_STATUS,
+            MYSQL_EXPORTER,
+            GO_MYSQL_ERRORS,
+            CONNECTOR_J_STATES,
+            PDO_ERRORS,
+        ),
+    ),
+    mode(
+        MYSQL,
+        "slow queries",
+        metrics=(
+            _MYSQL_STATUS + r"(slow_queries|threads_running|created_tmp_disk_tables)",
+            _MYSQL_STATUS + r"(select_scan|select_full_join|sort_merge_passes)",
+            _MYSQL_STATUS + r"(innodb_rows_read|handler_read_rnd_next)",
+            r"^mysql_perf_schema_events_statements_",
+        ),
+        logs=(r"#\s*query_time:", r"rows_examined:"),
+        callers=(
+            _mysql_errno(3024),
+            r"maximum statement execution time exceeded",
+            r"query execution was interrupted",
+        ),
+        sources=(MYSQL_SLOW_LOG, MYSQL_STATUS, MYSQL_ERRORS, MYSQL_EXPORTER),
+    ),
+    mode(
+        MYSQL,
+        "replication lag",
+        metrics=(
+            r"^mysql_slave_status_(seconds_behind_master|sql_delay)",
+            r"^mysql_replica_status_seconds_behind_source",
+            r"^mysql_heartbeat_",
+        ),
+        logs=(r"(slave|replica) (sql|i/o) (thread|for channel)", r"seconds_behind_(master|source)"),
+        sources=(MYSQL_REPLICA_STATUS, MYSQL_EXPORTER),
+    ),
+    mode(
+        MYSQL,
+        "disk full",
+        metrics=(r"^node_filesystem_(avail|free)_bytes", r"^kubelet_volume_stats_available_bytes"),
+        logs=(
+            r"errcode: 28|errno: 28",
+            r"no space left on device",
+            r"disk (is |got )?full",
+            r"the table '[^']*' is full",
+        ),
+        callers=(
+            r"errcode: 28",
+            _mysql_errno(1021),
+            _mysql_errno(1114),
+            r"er_disk_full|er_record_file_full",
+        ),
+        sources=(MYSQL_FULL_DISK, MYSQL_ERRORS, MARIADB_ERRORS),
+    ),
+    mode(
+        MYSQL,
+        "crash or restart",
+        metrics=(r"^mysql_up$", _MYSQL_STATUS + r"uptime"),
+        logs=(
+            r"mysqld got signal",
+            r"starting crash recovery",
+            r"database was not shut ?down normally",
+        ),
+        callers=(
+            _mysql_errno(2013),
+            _mysql_errno(2006),
+            r"mysql server has gone away|lost connection to mysql server",
+            r"driver: bad connection",
+        ),
+        sources=(MYSQL_CLIENT_ERRORS, MYSQL_EXPORTER, GO_MYSQL_ERRORS),
+    ),
+)
+
+POSTGRES_MODES: tuple[FailureMode, ...] = (
+    mode(
+        POSTGRES,
+        "connection exhaustion",
+        metrics=(r"^pg_stat_activity_count", r"^pg_stat_database_numbackends"),
+        logs=(
+            r"sorry, too many clients already",
+            r"remaining connection slots are reserved",
+            r"too many connections for (role|database)",
+        ),
+        callers=(
+            r"sorry, too many clients already",
+            r"remaining connection slots are reserved",
+            r"\b53300\b",
+        ),
+        sources=(PG_ERRCODES, PG_CONNECTIONS, PG_EXPORTER),
+    ),
+    mode(
+        POSTGRES,
+        "lock contention",
+        metrics=(
+            r"^pg_locks_count",
+            r"^pg_stat_activity_max_tx_duration",
+            r"^pg_stat_database_deadlocks",
+        ),
+        logs=(
+            r"deadlock detected",
+            r"still waiting for \w*lock",
+            r"canceling statement due to lock timeout",
+        ),
+        callers=(
+            r"deadlock detected|\b40p01\b",
+            r"canceling statement due to (lock|statement) timeout",
+            r"\b55p03\b|\b57014\b",
+        ),
+        sources=(PG_ERRCODES, PG_LOCKING, PG_LOCK_LOGGING, PG_EXPORTER),
+    ),
+    mode(
+        POSTGRES,
+        "replication lag",
+        metrics=(
+            r"^pg_replication_lag",
+            r"^pg_stat_replication_\w*lag",
+            r"^pg_stat_replication_pg_(current_)?(wal|xlog)_lsn_diff",
+            r"^pg_stat_database_conflicts",
+            r"^pg_wal_receiver",
+        ),
+        logs=(r"canceling statement due to conflict with recovery",),
+        callers=(r"conflict with recovery",),
+        sources=(PG_HOT_STANDBY, PG_MONITORING, PG_EXPORTER),
+    ),
+    mode(
+        POSTGRES,
+        "disk full",
+        metrics=(r"^node_filesystem_(avail|free)_bytes", r"^kubelet_volume_stats_available_bytes"),
+        logs=(r"could not extend file", r"no space left on device", r"could not write to file"),
+        callers=(r"could not extend file", r"\b53100\b"),
+        sources=(PG_DISK_FULL, PG_ERRCODES),
+    ),
+    mode(
+        POSTGRES,
+        "slow queries",
+        metrics=(r"^pg_stat_statements_", r"^pg_stat_activity_max_tx_duration"),
+        logs=(r"duration: \d+(\.\d+)? ms\s+(statement|execute)",),
+        callers=(r"canceling statement due to statement timeout",),
+        sources=(PG_LOCK_LOGGING, PG_ERRCODES, PG_EXPORTER),
+    ),
+)
+
+REDIS_MODES: tuple[FailureMode, ...] = (
+    mode(
+        REDIS,
+        "memory pressure and evictions",
+        metrics=(
+            r"^redis_evicted_keys",
+            r"^redis_memory_used_bytes",
+            r"^redis_mem_fragmentation_ratio",
+        ),
+        logs=(r"oom command not allowed",),
+        callers=(r"oom command not allowed", r"outofmemoryerror: command not allowed"),
+        sources=(REDIS_OOM, REDIS_EVICTION, REDIS_EXPORTER),
+    ),
+    mode(
+        REDIS,
+        "slow command storm",
+        metrics=(
+            r"^redis_slowlog_(length|last_id)",
+            r"^redis_commands_duration_seconds",
+            r"^redis_blocked_clients",
+            r"^redis_latency_",
+        ),
+        logs=(r"slowlog|slow command", r"\bkeys \S*\*"),
+        callers=(r"\bbusy redis is busy",),
+        sources=(REDIS_LATENCY, REDIS_KEYS, REDIS_SLOWLOG, REDIS_EXPORTER),
+    ),
+    mode(
+        REDIS,
+        "failover",
+        metrics=(
+            r"^redis_connected_slaves",
+            r"^redis_master_link_up",
+            r"^redis_cluster_(state|slots_(ok|fail|pfail)|known_nodes)",
+            r"^redis_uptime_in_seconds",
+            r"^redis_instance_info",
+        ),
+        logs=(
+            r"failover (election|auth granted)",
+            r"cluster state changed: fail",
+            r"master mode enabled|\+switch-master|\+failover-",
+            r"connection with master lost",
+        ),
+        callers=(
+            r"\bclusterdown\b",
+            r"\breadonly you can't write against a read only replica",
+            r"\bloading redis is loading the dataset",
+            r"\btryagain\b",
+        ),
+        sources=(
+            REDIS_CLUSTERDOWN,
+            REDIS_READONLY,
+            REDIS_LOADING,
+            REDIS_CLUSTER_SPEC,
+            REDIS_SENTINEL,
+            REDIS_EXPORTER,
+        ),
+    ),
+    mode(
+        REDIS,
+        "connection exhaustion",
+        metrics=(r"^redis_connected_clients", r"^redis_rejected_connections"),
+        logs=(r"max number of clients reached",),
+        callers=(r"max number of clients reached",),
+        sources=(REDIS_CLIENTS, REDIS_EXPORTER),
+    ),
+    mode(
+        REDIS,
+        "persistence failure",
+        metrics=(r"^redis_rdb_last_bgsave_status", r"^redis_aof_last_write_status"),
+        logs=(r"background saving error", r"can't save in background"),
+        callers=(r"\bmisconf redis is configured to save",),
+        sources=(REDIS_PERSISTENCE, REDIS_EXPORTER),
+    ),
+)
+
+QUEUE_MODES: tuple[FailureMode, ...] = (
+    mode(
+        QUEUE,
+        "memory alarm",
+        metrics=(r"^rabbitmq_alarms_memory_used_watermark", r"^rabbitmq_process_resident_memory"),
+        logs=(r"memory resource limit alarm set", r"vm_memory_high_watermark"),
+        callers=(r"connection\.blocked|blocked connection",),
+        sources=(RABBITMQ_ALARMS, RABBITMQ_PROMETHEUS),
+    ),
+    mode(
+        QUEUE,
+        "disk full",
+        metrics=(
+            r"^rabbitmq_alarms_free_disk_space_watermark",
+            r"^rabbitmq_disk_space_available_bytes",
+        ),
+        logs=(r"disk resource limit alarm set", r"free disk space is insufficient"),
+        sources=(RABBITMQ_ALARMS, RABBITMQ_PROMETHEUS),
+    ),
+    mode(
+        QUEUE,
+        "consumer backlog",
+        metrics=(r"^rabbitmq_queue_messages_(ready|unacked)", r"^rabbitmq_queue_messages$"),
+        sources=(RABBITMQ_PROMETHEUS,),
+    ),
+)
+
+DB_MODES: tuple[FailureMode, ...] = MYSQL_MODES + POSTGRES_MODES + REDIS_MODES + QUEUE_MODES
+
+# How a caller names a database by its own vocabulary, whatever the mode: its
+# drivers' error formats, and its default port (``host:3306`` in a driver error).
+KIND_CALLERS: dict[str, tuple[str, ...]] = {
+    MYSQL: (
+        r"\berror \d{4} \([0-9a-z]{5}\):",
+        r"com\.mysql\.|mysql\w*exception|\ber_[a-z_]{4,}\b",
+        r"sqlstate\[[0-9a-z]{5}\]: [^:\n]{1,40}: \d{4} ",
+    ),
+    POSTGRES: (r"\(sqlstate [0-9a-z]{5}\)", r"org\.postgresql\.|psqlexception|psycopg|\bpq: "),
+    REDIS: (r"redis\.exceptions\.|jedis\w*exception|redis\w*exception|\bredis: ",),
+    QUEUE: (r"\bamqp\b|rabbitmq|amqpconnection",),
+}
+KIND_PORTS: dict[str, tuple[int, ...]] = {
+    MYSQL: (3306,),
+    POSTGRES: (5432,),
+    REDIS: (6379,),
+    QUEUE: (5672,),
+}
+KIND_PORT_SOURCES: dict[str, str] = {
+    MYSQL: MYSQL_PORTS,
+    POSTGRES: PG_CONNECTIONS,
+    REDIS: REDIS_CONFIG,
+    QUEUE: RABBITMQ_NETWORKING,
+}
