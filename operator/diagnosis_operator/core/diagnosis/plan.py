@@ -139,8 +139,10 @@ def drain_refusal(finding: AffectedFinding, *, topology: Topology, root: str | N
         return "no healthy sibling is left to carry its load"
     if root == CLIENT_CAUSE:
         return "the root cause is a client's flood: draining moves it onto the siblings"
-    if root is not None and root in topology.downstream_of(component) and not own_saturation(
-        finding
+    if (
+        root is not None
+        and root in topology.downstream_of(component)
+        and not own_saturation(finding)
     ):
         return f"its trouble may be its share of {root}'s failure: nothing of its own saturated"
     return None

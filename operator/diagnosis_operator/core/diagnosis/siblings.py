@@ -75,9 +75,7 @@ def sibling_reference(signal: Signal, peers: Sequence[Signal]) -> FloatArray:
     return reference
 
 
-def singled_steps(
-    *, detection: Detection, peers: Sequence[Signal], timestamps: FloatArray
-) -> int:
+def singled_steps(*, detection: Detection, peers: Sequence[Signal], timestamps: FloatArray) -> int:
     """Pure: the steps since its onset at which a detected rise is the instance's own."""
     signal = detection.signal
     anomaly = detection.anomaly
