@@ -270,3 +270,25 @@ def test_under_a_failing_dependency_only_an_instance_saturated_by_itself_is_drai
     assert _drained(_finding(kind=SignalKind.ERROR_RATIO), "edge") == [
         (ActionType.DRAIN_POD, PODS[0])
     ]
+
+
+def test_a_proxy_naming_a_pod_only_for_a_few_seconds_singles_nothing_out() -> None:
+    signals = [_signal(pod, _series(i, 0.05)) for i, pod in enumerate(PODS)]
+    start = float(TS[ONSET_AT])
+
+    def named(times: list[float]) -> list[str]:
+        found = find_affected(
+            topology=STACK,
+            detections={},
+            signals={"web": signals},
+            timestamps=TS,
+            upstream_errors={"edge": {PODS[0]: len(times)}},
+            upstream_seen={"edge": {PODS[0]: times}},
+            log_horizon={"edge": max(times)},
+        )
+        return [f.instance.instance for f in found]
+
+    # a 45-second stall that healed by itself
+    assert named([start + 3.0 * i for i in range(15)]) == []
+    # ten minutes of failures up to the last line read
+    assert named([start + 40.0 * i for i in range(15)]) == [PODS[0]]
