@@ -292,3 +292,13 @@ def test_a_proxy_naming_a_pod_only_for_a_few_seconds_singles_nothing_out() -> No
     assert named([start + 3.0 * i for i in range(15)]) == []
     # ten minutes of failures up to the last line read
     assert named([start + 40.0 * i for i in range(15)]) == [PODS[0]]
+
+
+def test_the_pod_that_crashes_last_is_not_singled_out_by_the_others_going_down() -> None:
+    # every pod's CPU falls to zero (crash loop), one a few minutes after the others
+    signals = []
+    for i, pod in enumerate(PODS):
+        values = _series(i, 0.4)
+        values[ONSET_AT + (20 if i == 0 else 0) :] = 0.0
+        signals.append(_signal(pod, values, SignalKind.CPU))
+    assert _affected(signals) == []

@@ -120,8 +120,10 @@ def sibling_detection(
     must have run with its siblings in that baseline (its first
     ``BASELINE_SHARE`` of the window) and parted from them later: an instance
     that always ran hotter than its siblings is not degraded, one that began
-    to is.  The detection's baseline is the siblings' median at the steps it
-    stood apart, its onset the first of them.
+    to is, and rose ``LATE_RATIO`` times above its own early level (a sibling
+    that stayed up while the others went down is not).  The detection's
+    baseline is the siblings' median at the steps it stood apart, its onset
+    the first of them.
     """
     apart = apart_from_siblings(signal=signal, peers=peers)
     if apart is None or signal.values.shape != timestamps.shape:
@@ -132,7 +134,11 @@ def sibling_detection(
         seen = head & np.isfinite(signal.values)
         if np.count_nonzero(apart & head) * 2 >= np.count_nonzero(seen):
             return None
-        apart = apart & ~head
+        # and it rose from its own level: a pod still up while its siblings crashed to
+        # zero stands above them without being worse off
+        own = float(np.median(signal.values[seen]))
+        risen = np.nan_to_num(signal.values, nan=-np.inf) > LATE_RATIO * max(own, 0.0)
+        apart = apart & ~head & risen
     count = int(np.count_nonzero(apart))
     if count < sustained_steps(timestamps):
         return None
