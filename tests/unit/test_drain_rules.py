@@ -302,3 +302,14 @@ def test_the_pod_that_crashes_last_is_not_singled_out_by_the_others_going_down()
         values[ONSET_AT + (20 if i == 0 else 0) :] = 0.0
         signals.append(_signal(pod, values, SignalKind.CPU))
     assert _affected(signals) == []
+
+
+def test_a_pod_logging_a_stray_error_line_now_and_then_is_not_singled_out() -> None:
+    signals = [_signal(pod, _series(i, 0.05)) for i, pod in enumerate(PODS)]
+    stray = np.zeros(TS.size)
+    stray[ONSET_AT::10] = 1.0  # one error line every few minutes, siblings none
+    logs = [
+        _signal(pod, stray if pod == PODS[0] else np.zeros(TS.size), SignalKind.LOG_SIGNIFICANT)
+        for pod in PODS
+    ]
+    assert _affected([*signals, *logs], []) == []

@@ -171,13 +171,25 @@ def _sibling_detections(
         for signal in peers:
             if (
                 signal.instance
-                and signal.kind in HEALTH_KINDS
+                and _level_like(signal)
                 and (signal.peer_key, signal.instance) not in detected
             ):
                 detection = sibling_detection(signal=signal, peers=peers, timestamps=timestamps)
                 if detection is not None:
                     found.append(detection)
     return found
+
+
+# Levels a sibling's median is a fair reference for.  Sparse counts (error log
+# lines) are left to the burst test: one line against siblings' none is no margin.
+SIBLING_KINDS = (SignalKind.LATENCY, SignalKind.CPU, SignalKind.ERROR_RATIO)
+
+
+def _level_like(signal: Signal) -> bool:
+    """Whether a signal can be judged against its siblings' median (an error ratio: with counts)."""
+    if signal.kind is SignalKind.ERROR_RATIO:
+        return signal.events is not None and signal.requests is not None
+    return signal.kind in SIBLING_KINDS
 
 
 def _stands_apart(detection: Detection, peers: Sequence[Signal], timestamps: FloatArray) -> bool:
