@@ -126,6 +126,7 @@ def _drains(*detections: Detection) -> list[tuple[ActionType, str]]:
     finding = AffectedFinding(
         instance=AffectedInstance(component="api", instance="10.9.0.1:80", reason="slow"),
         detections=detections,
+        healthy_siblings=1,
     )
     proposals = plan(
         topology=STACK, candidates=[], evidence={}, affected=[finding], clients=[], edge=None

@@ -5,11 +5,16 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from diagnosis_operator.core.diagnosis.evidence import HEALTH_KINDS
+from diagnosis_operator.core.diagnosis.siblings import (
+    SUSTAINED_SECONDS,
+    sibling_detection,
+    sustained,
+)
 from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal, SignalKind
 from diagnosis_operator.core.diagnosis.signals import level_between
 from diagnosis_operator.core.diagnosis.stats import poisson_tail_log10_bound
@@ -23,6 +28,8 @@ PeerKey = tuple[object, ...]
 class AffectedFinding:
     instance: AffectedInstance
     detections: tuple[Detection, ...]
+    # instances of the same component that were not singled out (who could take its load)
+    healthy_siblings: int = 0
 
 
 def _format_level(signal: Signal, value: float) -> str:
@@ -88,6 +95,7 @@ def find_affected(
             upstream_seen or {},
             log_horizon or {},
         )
+        own: list[AffectedFinding] = []
         for instance in instances:
             finding = _finding(
                 component.name,
@@ -99,7 +107,9 @@ def find_affected(
                 via_proxy=upstream_share.get(instance),
             )
             if finding is not None:
-                findings.append(finding)
+                own.append(finding)
+        healthy = len(instances) - len(own)
+        findings.extend(replace(finding, healthy_siblings=healthy) for finding in own)
     return findings
 
 
@@ -110,7 +120,13 @@ def _singled_out(
 
     A detection singles its instance out when at most a minority of the
     siblings with data flagged the same signal, the siblings did not move
-    alike, and (for an error ratio) its errors stand out.
+    alike, the difference held for a sustained time (``siblings.sustained``)
+    and (for an error ratio) its errors stand out.  A health signal whose
+    series began inside the window (a canary, a pod a rollout added) has no
+    baseline of its own and is judged against its siblings at the same steps
+    (``siblings.sibling_detection``), as is one whose rise the detector missed
+    while its siblings' smaller rise was flagged: the minority rule then counts
+    only the instances that stood apart from their siblings' median.
     """
     with_data: dict[PeerKey, set[str]] = defaultdict(set)
     siblings: dict[PeerKey, list[Signal]] = defaultdict(list)
@@ -118,21 +134,74 @@ def _singled_out(
         if signal.instance and np.isfinite(signal.values).any():
             with_data[signal.peer_key].add(signal.instance)
         siblings[signal.peer_key].append(signal)
+    singled: dict[str, list[Detection]] = defaultdict(list)
+    # against its own baseline, then (what that missed) against the siblings' median
+    for found in (detections, _sibling_detections(siblings, detections, timestamps)):
+        for key, per_instance in _flagged(found).items():
+            peers = len(with_data.get(key, set()))
+            if peers < 2 or len(per_instance) > max(1, (peers - 1) // 2):
+                continue
+            for instance, detection in per_instance.items():
+                if _stands_apart(detection, siblings[key], timestamps):
+                    singled[instance].append(detection)
+    return siblings, singled
+
+
+def _flagged(detections: Sequence[Detection]) -> dict[PeerKey, dict[str, Detection]]:
     flagged: dict[PeerKey, dict[str, Detection]] = defaultdict(dict)
     for detection in detections:
         if detection.signal.instance:
             flagged[detection.signal.peer_key][detection.signal.instance] = detection
-    singled: dict[str, list[Detection]] = defaultdict(list)
-    for key, per_instance in flagged.items():
-        peers = len(with_data.get(key, set()))
-        if peers < 2 or len(per_instance) > max(1, (peers - 1) // 2):
-            continue
-        for instance, detection in per_instance.items():
-            if not _siblings_moved_alike(detection, siblings[key], timestamps) and errors_stand_out(
-                detection=detection, peers=siblings[key], timestamps=timestamps
+    return flagged
+
+
+def _sibling_detections(
+    siblings: Mapping[PeerKey, Sequence[Signal]],
+    detections: Sequence[Detection],
+    timestamps: FloatArray,
+) -> list[Detection]:
+    """Health signals that rose above their siblings' and that the detector did not flag.
+
+    The detector needs a baseline of the instance's own; a canary that joined
+    halfway, or a pod that parted from its siblings in the first minutes, has none.
+    """
+    detected = {(d.signal.peer_key, d.signal.instance) for d in detections}
+    found = []
+    for peers in siblings.values():
+        for signal in peers:
+            if (
+                signal.instance
+                and _level_like(signal)
+                and (signal.peer_key, signal.instance) not in detected
             ):
-                singled[instance].append(detection)
-    return siblings, singled
+                detection = sibling_detection(signal=signal, peers=peers, timestamps=timestamps)
+                if detection is not None:
+                    found.append(detection)
+    return found
+
+
+# Levels a sibling's median is a fair reference for.  Sparse counts (error log
+# lines) are left to the burst test: one line against siblings' none is no margin.
+SIBLING_KINDS = (SignalKind.LATENCY, SignalKind.CPU, SignalKind.ERROR_RATIO)
+
+
+def _level_like(signal: Signal) -> bool:
+    """Whether a signal can be judged against its siblings' median (an error ratio: with counts)."""
+    if signal.kind is SignalKind.ERROR_RATIO:
+        return signal.events is not None and signal.requests is not None
+    return signal.kind in SIBLING_KINDS
+
+
+def _stands_apart(detection: Detection, peers: Sequence[Signal], timestamps: FloatArray) -> bool:
+    """Whether one instance's detection is its own: apart from its siblings, sustained, material."""
+    return (
+        not _siblings_moved_alike(detection, peers, timestamps)
+        and (
+            detection.anomaly.direction != "up"
+            or sustained(detection=detection, peers=peers, timestamps=timestamps)
+        )
+        and errors_stand_out(detection=detection, peers=peers, timestamps=timestamps)
+    )
 
 
 def _finding(
@@ -310,6 +379,8 @@ def _upstream_shares(
             if instance is None or count < 3 or count / total < 0.6:
                 continue
             times = seen.get(address)
+            if times and max(times) - min(times) < SUSTAINED_SECONDS:
+                continue  # a stall of a few seconds that healed singles nothing out
             horizon = log_horizon.get(caller)
             if times and horizon is not None and not still_failing(times=times, end=horizon):
                 continue

@@ -375,4 +375,5 @@ def _proposals(found: _Found) -> list[ProposedRemediation]:
         affected=found.affected,
         clients=found.edges.abusive,
         edge=edge or (edge_names[0] if edge_names else None),
+        root=found.ranking.root_cause.component,
     )

@@ -4,8 +4,15 @@ Only evidence calls for an action:
 
 * an instance degraded while its siblings are not -> ``drain-pod`` on it (an
   incident that hits all instances alike lists no affected instance, so no drain),
-  unless all it showed was a rise that healed long before the evidence ended,
-  without failures (``healed``): draining a recovered pod only removes capacity;
+  unless (``drain_refusal``) all it showed was a rise that healed long before the
+  evidence ended, without failures (``healed``): draining a recovered pod only
+  removes capacity; or its component's kind is not drainable (the catalogue's
+  ``instances.DRAIN_POLICY``: databases, caches, proxies' admin endpoints); or no
+  healthy sibling is left to carry its load; or the root cause is a client's
+  flood (draining moves the flood onto the siblings); or the root cause is a
+  dependency of its component and the instance showed no saturation of its own
+  (its errors and latency may be its share of the dependency's failure: its
+  connections on the failing shard or replica);
 * a MySQL component that is the root, with slow queries, connection
   exhaustion or lock contention (deadlocks, lock wait timeouts) in its logs ->
   ``kill-mysql-queries``, with a busy-time threshold below the observed
@@ -35,6 +42,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from diagnosis_operator.catalog.instances import drainable
 from diagnosis_operator.catalog.locks import BLOCKING_THREAD, LOCK_WAIT_SERIES, LOCK_WAIT_WORDS
 from diagnosis_operator.core.diagnosis.affected import AffectedFinding
 from diagnosis_operator.core.diagnosis.evidence import (
@@ -51,6 +59,7 @@ from diagnosis_operator.core.diagnosis.logs import (
 from diagnosis_operator.core.diagnosis.ranking import ROLE_AGGRAVATING, ROLE_ROOT
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, SignalKind
 from diagnosis_operator.models.findings import (
+    CLIENT_CAUSE,
     AbusiveClient,
     ActionType,
     Candidate,
@@ -71,11 +80,15 @@ def plan(
     affected: Sequence[AffectedFinding],
     clients: Sequence[AbusiveClient],
     edge: str | None,
+    root: str | None = None,
 ) -> list[ProposedRemediation]:
-    """Pure: the remediations the evidence calls for (possibly none)."""
+    """Pure: the remediations the evidence calls for (possibly none).
+
+    ``root`` is the root cause's component (``client`` for a client's flood).
+    """
     proposals: list[ProposedRemediation] = []
     for finding in affected:
-        if healed(finding):
+        if drain_refusal(finding, topology=topology, root=root) is not None:
             continue
         instance = finding.instance
         params: dict[str, Any] = {"component": instance.component, "instance": instance.instance}
@@ -120,6 +133,36 @@ def plan(
 
 
 FAILURE_KINDS = (SignalKind.ERROR_RATIO, SignalKind.LOG_SIGNIFICANT)
+# What an instance can show that a failing dependency does not put on it: its own saturation.
+OWN_SATURATION_KINDS = (SignalKind.CPU,)
+
+
+def drain_refusal(finding: AffectedFinding, *, topology: Topology, root: str | None) -> str | None:
+    """Pure: why an affected instance must not be drained (``None``: it may be)."""
+    component = finding.instance.component
+    if healed(finding):
+        return "it recovered long before the evidence ended"
+    if component not in topology.names or not drainable(topology.get(component).kind):
+        return f"{component} is not a kind whose instances can be drained"
+    if finding.healthy_siblings < 1:
+        return "no healthy sibling is left to carry its load"
+    if root == CLIENT_CAUSE:
+        return "the root cause is a client's flood: draining moves it onto the siblings"
+    if (
+        root is not None
+        and root in topology.downstream_of(component)
+        and not own_saturation(finding)
+    ):
+        return f"its trouble may be its share of {root}'s failure: nothing of its own saturated"
+    return None
+
+
+def own_saturation(finding: AffectedFinding) -> bool:
+    """Pure: whether an affected instance's own resources rose (CPU), not only its failures."""
+    return any(
+        d.signal.kind in OWN_SATURATION_KINDS and d.anomaly.direction == "up"
+        for d in finding.detections
+    )
 
 
 def healed(finding: AffectedFinding) -> bool:
