@@ -1,4 +1,4 @@
-"""Third held-out set (``examples/incidents/holdout3``): bundles only, no diagnosis yet.
+"""Third held-out set (``examples/incidents/holdout3``): bundles, and diagnoses since fixes.
 
 Written without reading the engine, from public postmortems' shapes: an idle blocker
 transaction, PDO/JDBC lock and connection errors, PostgreSQL slots, lock queues and
@@ -10,7 +10,8 @@ windows without an incident, and a reference-like combination.
 These tests check that every bundle is accepted by ``bundle validate`` (the CLI), that
 the generators are deterministic and use their own dates and names, and that each
 expected file is consistent with its bundle.  Whether ``diagnose`` matches the expected
-files is scored separately, after these scenarios are committed.
+files was scored once at first sight (bench/results/firstsight-round-3.json), before any
+fix; the test at the end keeps the fixes from regressing.
 """
 
 from __future__ import annotations
@@ -193,3 +194,38 @@ def test_canary_series_begin_halfway(bundles: Path) -> None:
 def test_unknown_holdout3_scenario_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown scenario"):
         holdout3.generate("no-such-scenario", tmp_path)
+
+
+# --------------------------------------------------------------------------- diagnoses
+# Scored once at first sight (bench/results/firstsight-round-3.json: root 17/22, whole
+# 13/22); the general fixes that followed are held here so that none of them regresses.
+# The scenarios still diagnosed wrong are expected failures (strict: a fix must drop
+# the name from this list, so the list says what is still open).
+STILL_WRONG = {
+    "orders-pg-replica-lag": "a lagging replica's readers blame the primary",
+    "id-credential-stuffing-v6": "a thin /24 wave beside an IPv6 client is not found",
+    "market-meltdown": "the retrying client inside a database incident is missed",
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(reason=STILL_WRONG[name], strict=True)
+            if name in STILL_WRONG
+            else (),
+        )
+        for name in holdout3.SCENARIOS
+    ],
+)
+def test_holdout3_whole_diagnosis_as_expected(name: str, bundles: Path) -> None:
+    """Root, affected instances, clients, remediations, nothing forbidden (the CLI's JSON)."""
+    from bench.firstsight import score
+
+    from diagnosis_operator.entrypoints.cli.diagnose import diagnose_bundle
+
+    result = diagnose_bundle(_bundle(name, bundles)).to_json()
+    verdict = score(_expected(name), json.loads(json.dumps(result)))
+    assert verdict["whole"], f"{name}: {verdict['problems']} ({verdict['summary']})"
