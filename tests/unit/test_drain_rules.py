@@ -261,17 +261,6 @@ def test_no_drain_when_a_client_floods() -> None:
     assert _drained(_finding(), CLIENT_CAUSE) == []
 
 
-def test_under_a_failing_dependency_only_an_instance_saturated_by_itself_is_drained() -> None:
-    # errors alone may be its share of the database's failure; CPU of its own is not
-    assert _drained(_finding(kind=SignalKind.ERROR_RATIO), "db") == []
-    assert _drained(_finding(kind=SignalKind.LATENCY), "cache") == []
-    assert _drained(_finding(kind=SignalKind.CPU), "db") == [(ActionType.DRAIN_POD, PODS[0])]
-    # a root elsewhere (not a dependency of web) does not veto
-    assert _drained(_finding(kind=SignalKind.ERROR_RATIO), "edge") == [
-        (ActionType.DRAIN_POD, PODS[0])
-    ]
-
-
 def test_a_proxy_naming_a_pod_only_for_a_few_seconds_singles_nothing_out() -> None:
     signals = [_signal(pod, _series(i, 0.05)) for i, pod in enumerate(PODS)]
     start = float(TS[ONSET_AT])

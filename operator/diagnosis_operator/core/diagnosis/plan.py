@@ -134,7 +134,6 @@ def plan(
 
 FAILURE_KINDS = (SignalKind.ERROR_RATIO, SignalKind.LOG_SIGNIFICANT)
 # What an instance can show that a failing dependency does not put on it: its own saturation.
-OWN_SATURATION_KINDS = (SignalKind.CPU,)
 
 
 def drain_refusal(finding: AffectedFinding, *, topology: Topology, root: str | None) -> str | None:
@@ -148,21 +147,7 @@ def drain_refusal(finding: AffectedFinding, *, topology: Topology, root: str | N
         return "no healthy sibling is left to carry its load"
     if root == CLIENT_CAUSE:
         return "the root cause is a client's flood: draining moves it onto the siblings"
-    if (
-        root is not None
-        and root in topology.downstream_of(component)
-        and not own_saturation(finding)
-    ):
-        return f"its trouble may be its share of {root}'s failure: nothing of its own saturated"
     return None
-
-
-def own_saturation(finding: AffectedFinding) -> bool:
-    """Pure: whether an affected instance's own resources rose (CPU), not only its failures."""
-    return any(
-        d.signal.kind in OWN_SATURATION_KINDS and d.anomaly.direction == "up"
-        for d in finding.detections
-    )
 
 
 def healed(finding: AffectedFinding) -> bool:
