@@ -80,12 +80,7 @@ class LokiClient:
         try:
             return parse_query_result(body.get("data"))
         except (ValueError, KeyError, TypeError) as error:
-            raise SignalError(
-                backend=BACKEND,
-                query=query,
-                window=window,
-                reason=f"GET {path}: unexpected response: {error}",
-            ) from error
+            raise _unexpected(path, query=query, window=window, error=error) from error
 
     # -- queries --
 
@@ -178,12 +173,7 @@ class LokiClient:
         try:
             return parse_entries(data.get("result") or [])
         except (ValueError, IndexError, TypeError) as error:
-            raise SignalError(
-                backend=BACKEND,
-                query=query,
-                window=window,
-                reason=f"GET {path}: unexpected response: {error}",
-            ) from error
+            raise _unexpected(path, query=query, window=window, error=error) from error
 
     def metric_range(self, query: str, *, window: Window, step: float) -> list[LogCount]:
         """A metric range query over ``window`` at ``step``, split within Loki's limits."""
@@ -283,3 +273,13 @@ def _label_params(*, start: float, end: float, query: str | None) -> dict[str, s
     if query:
         params["query"] = query
     return params
+
+
+def _unexpected(path: str, *, query: str, window: Window | None, error: Exception) -> SignalError:
+    """A Loki answer whose body does not parse: says what was asked and what broke."""
+    return SignalError(
+        backend=BACKEND,
+        query=query,
+        window=window,
+        reason=f"GET {path}: unexpected response: {error}",
+    )
