@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(prometheus mariadb-server mariadb-client redis-server nginx-light
-              prometheus-alertmanager chromium fonts-liberation openssl)
+              prometheus-alertmanager chromium fonts-liberation openssl
+              prometheus-mysqld-exporter prometheus-redis-exporter prometheus-nginx-exporter)
 VENV="${VENV:-.venv}"
 CACHE="${DIAG_CACHE:-$HOME/.cache/diagnosis-operator}"
 log() { echo "[install-deps] $*" >&2; }
@@ -26,7 +27,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
     # Debian starts these services on install; the tests start their own on loopback.
-    for svc in prometheus mariadb redis-server nginx prometheus-alertmanager; do
+    for svc in prometheus mariadb redis-server nginx prometheus-alertmanager \
+               prometheus-mysqld-exporter prometheus-redis-exporter prometheus-nginx-exporter; do
         $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || $SUDO service "$svc" stop >/dev/null 2>&1 || true
     done
 fi
