@@ -29,6 +29,7 @@ from diagnosis_operator.api import (
     DiagnosisSpec,
     DiagnosisStatus,
     Mode,
+    NotificationStatus,
     ObjectRef,
     Phase,
     PolicySnapshot,
@@ -54,6 +55,7 @@ from diagnosis_operator.entrypoints.bootstrap.signals import (
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
 from diagnosis_operator.entrypoints.kopf.kube import OwnerRef
+from diagnosis_operator.entrypoints.kopf.notifications import send_notifications
 from diagnosis_operator.entrypoints.kopf.remediation import policy_enricher, remediate_now
 from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult
 from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
@@ -255,7 +257,26 @@ def _run(
     if run.context.settings.write_report:
         _write_report(run, result=result, uid=uid)
     _complete(run, result)
+    _notify(run, result=result)
     return result
+
+
+def _notify(run: DiagnosisRun, *, result: DiagnosisResult) -> None:
+    """Tell the policy's sinks, after the final status is written (never fails the run)."""
+
+    def record(items: list[NotificationStatus]) -> None:
+        run.status = run.status.model_copy(update={"notifications": items})
+        run.flush()
+
+    send_notifications(
+        context=run.context,
+        body=run.body,
+        namespace=run.namespace,
+        name=run.name,
+        status=run.status,
+        failure_mode=result.root_cause.failure_mode,
+        record=record,
+    )
 
 
 def _announce(run: DiagnosisRun, *, decision: Decision, retry: int) -> None:
