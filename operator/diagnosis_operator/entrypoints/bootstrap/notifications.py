@@ -17,9 +17,11 @@ from __future__ import annotations
 import urllib.parse
 from typing import Annotated, Any, Protocol
 
+from kubernetes import client
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from diagnosis_operator.adapters.kubernetes.reports import KubernetesReportSource
 from diagnosis_operator.adapters.notify import HttpNotificationSink
 from diagnosis_operator.api import NotificationSink, SecretKeyRef, parse_duration
 from diagnosis_operator.ports import NotificationPort
@@ -130,3 +132,8 @@ def open_sink(
         url_is_secret=secret_url,
         retries=settings.retries,
     )
+
+
+def report_source(configuration: client.Configuration) -> KubernetesReportSource:
+    """The saved reports the HTTP server renders (``GET /reports/...``)."""
+    return KubernetesReportSource(api_client=client.ApiClient(configuration))
