@@ -22,6 +22,7 @@ import kopf
 from pydantic import ValidationError
 
 from diagnosis_operator import API_GROUP, API_VERSION
+from diagnosis_operator.adapters.kubernetes.reports import report_config_map
 from diagnosis_operator.api import (
     DIAGNOSIS_PLURAL,
     ConditionStatus,
@@ -66,7 +67,6 @@ from diagnosis_operator.service import metrics
 from diagnosis_operator.service.diagnose import run_diagnosis
 from diagnosis_operator.service.remediate import LedgerUnavailable
 
-REPORT_SUFFIX = "-report"
 # A ConfigMap holds at most 1 MiB; keep room for the Markdown beside the JSON.
 MAX_REPORT_JSON = 700_000
 
@@ -444,7 +444,7 @@ def _write_report(run: DiagnosisRun, *, result: DiagnosisResult, uid: Any) -> No
         data["report.md"] = render_markdown(result)[:250_000]
     except Exception as error:  # the JSON is the contract; the Markdown is a courtesy
         kopf.warn(run.body, reason="ReportRenderFailed", message=f"{type(error).__name__}: {error}")
-    config_map = run.name[: 253 - len(REPORT_SUFFIX)] + REPORT_SUFFIX
+    config_map = report_config_map(run.name)
     run.context.kube.write_report(
         namespace=run.namespace,
         name=config_map,
