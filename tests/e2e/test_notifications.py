@@ -215,3 +215,27 @@ def test_failing_sinks_leave_the_diagnosis_completed_with_a_warning(
         return any(e.reason == "NotificationFailed" and e.type == "Warning" for e in events.items)
 
     wait_for("a NotificationFailed warning", warned)
+
+
+@pytest.mark.parametrize(
+    ("sink", "words"),
+    [
+        ({"kind": "slack"}, "set exactly one of url or urlSecretRef"),
+        ({"kind": "alertmanager", "url": "http://am:9093"}, "silenceFor is required"),
+        (
+            {"kind": "slack", "url": "http://s", "authSecretRef": {"name": "t"}},
+            "slack sinks take no authSecretRef",
+        ),
+    ],
+)
+def test_the_apiserver_refuses_an_incomplete_sink(
+    kube_admin: client.ApiClient, namespace: str, sink: dict[str, Any], words: str
+) -> None:
+    spec = {
+        "components": [{"name": "edge", "kind": "proxy", "selector": {"job": "edge"}}],
+        "notifications": [{"name": "s", **sink}],
+    }
+    with pytest.raises(client.ApiException) as caught:
+        _create(kube_admin, namespace, "diagnosispolicies", "DiagnosisPolicy", "bad", spec)
+    assert caught.value.status == 422
+    assert words in str(caught.value.body)
