@@ -92,3 +92,25 @@ def test_a_policy_without_sinks_sends_nothing(events: asyncio.Queue[Any]) -> Non
     kube = FakeKube(POLICY)
     assert _run(kube, {}) == []
     assert not kube.status.get("notifications")
+
+
+class StatusRefusingKube(FakeKube):
+    """An apiserver that refuses to record what was sent (e.g. a 409 every time)."""
+
+    def patch_diagnosis_status(
+        self, *, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> None:
+        if status.get("notifications"):
+            raise RuntimeError("HTTP 409: the object has been modified")
+        super().patch_diagnosis_status(namespace=namespace, name=name, status=status)
+
+
+def test_a_failure_to_record_is_a_warning_not_a_failed_diagnosis(
+    events: asyncio.Queue[Any],
+) -> None:
+    kube = StatusRefusingKube(policy_with({"name": "team", "kind": "webhook", "url": "http://a"}))
+    ports = {"team": FakeSink()}
+    _run(kube, ports)
+    assert kube.status["phase"] == "Completed"
+    assert len(ports["team"].sent) == 1
+    assert ("Warning", "NotificationFailed") in _reasons(events)

@@ -99,7 +99,7 @@ def test_slack_message_has_text_and_blocks_with_everything_escaped() -> None:
         "Diagnosis shop/checkout-1 completed: root cause orders-db [10.0.0.7:3306] "
         "(lock contention), confidence 82%"
     )
-    assert "https://diag.example.org/reports/shop/checkout-1" in body["text"]
+    assert "<https://diag.example.org/reports/shop/checkout-1>" in body["text"]
     blocks = body["blocks"]
     assert blocks[0]["type"] == "header"
     assert blocks[0]["text"]["type"] == "plain_text"

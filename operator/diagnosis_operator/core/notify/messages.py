@@ -127,7 +127,7 @@ def slack_message(facts: NotificationFacts, event: NotificationEvent) -> dict[st
                 ],
             }
         )
-    text = title + (f" — report: {facts.report_url}" if facts.report_url else "")
+    text = _mrkdwn(title) + (f" — report: <{facts.report_url}>" if facts.report_url else "")
     return {"text": text, "blocks": blocks}
 
 

@@ -33,6 +33,30 @@ def send_notifications(
     failure_mode: str | None,
     record: Callable[[list[NotificationStatus]], None],
 ) -> None:
+    try:
+        _send(
+            context=context,
+            body=body,
+            namespace=namespace,
+            name=name,
+            status=status,
+            failure_mode=failure_mode,
+            record=record,
+        )
+    except Exception as error:  # a notification never fails the Diagnosis
+        kopf.warn(body, reason="NotificationFailed", message=f"{type(error).__name__}: {error}")
+
+
+def _send(
+    *,
+    context: OperatorContext,
+    body: kopf.Body,
+    namespace: str,
+    name: str,
+    status: DiagnosisStatus,
+    failure_mode: str | None,
+    record: Callable[[list[NotificationStatus]], None],
+) -> None:
     snapshot = status.policy_snapshot
     sinks = snapshot.spec.notifications if snapshot is not None else []
     if not sinks:
@@ -55,18 +79,14 @@ def send_notifications(
         )
         return port
 
-    try:
-        added = notify(
-            sinks=sinks,
-            facts=facts,
-            sent=status.notifications,
-            open_sink=open_sink,
-            now=time.time(),
-            record=record,
-        )
-    except Exception as error:  # recording failed (the apiserver): never fail the Diagnosis
-        kopf.warn(body, reason="NotificationFailed", message=f"{type(error).__name__}: {error}")
-        return
+    added = notify(
+        sinks=sinks,
+        facts=facts,
+        sent=status.notifications,
+        open_sink=open_sink,
+        now=time.time(),
+        record=record,
+    )
     for item in added:
         _announce(body, item)
 
