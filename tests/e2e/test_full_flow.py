@@ -720,8 +720,8 @@ def receiver() -> Iterator[Receiver]:
 
 def _notify_receiver(custom: client.CustomObjectsApi, namespace: str, url: str) -> None:
     """The reference policy tells a CloudEvents receiver both events (docs/notifications.md)."""
-    sink = {"name": "events", "kind": "webhook", "url": url}
-    sink["events"] = ["completed", "approvalRequired"]
+    events = ["completed", "approvalRequired"]
+    sink = {"name": "events", "kind": "webhook", "url": url, "events": events}
     custom.patch_namespaced_custom_object(
         API_GROUP,
         API_VERSION,
