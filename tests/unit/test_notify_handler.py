@@ -11,6 +11,7 @@ from typing import Any
 from diagnosis_operator.api import NotificationSink
 from diagnosis_operator.entrypoints.bootstrap.notifications import NotifySettings
 from diagnosis_operator.ports import NotificationError, NotificationPort
+from tests.fakes.notify import FakeSink
 from tests.unit.test_diagnosis_handler import (
     NAMESPACE,
     POLICY,
@@ -21,7 +22,6 @@ from tests.unit.test_diagnosis_handler import (
     _reconcile,
     events,
 )
-from tests.unit.test_notify_sinks import FakeSink
 
 __all__ = ["events"]  # the fixture, used by name
 

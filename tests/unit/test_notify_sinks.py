@@ -21,6 +21,7 @@ from diagnosis_operator.entrypoints.bootstrap.notifications import (
 )
 from diagnosis_operator.ports import NotificationError, NotificationPort
 from diagnosis_operator.service.notify import SinkUnavailable, notify
+from tests.fakes.notify import FakeSink
 from tests.fakes.receiver import Receiver
 from tests.unit.test_notify_messages import facts
 
@@ -122,19 +123,6 @@ def test_a_missing_secret_names_the_field_and_the_secret() -> None:
     spec = sink(kind="slack", urlSecretRef={"name": "gone"})
     with pytest.raises(SinkUnavailable, match=r"notifications\[team\]\.urlSecretRef: .*shop/gone"):
         open_sink(spec, namespace="shop", kube=Secrets({}), settings=NotifySettings())
-
-
-class FakeSink:
-    """A ``NotificationPort`` that records (or fails with ``error``)."""
-
-    def __init__(self, error: Exception | None = None) -> None:
-        self.sent: list[tuple[str, Mapping[str, Any]]] = []
-        self.error = error
-
-    def send(self, *, path: str, content_type: str, body: Mapping[str, Any]) -> None:
-        if self.error is not None:
-            raise self.error
-        self.sent.append((path, body))
 
 
 def test_notify_sends_what_is_due_records_it_and_never_raises() -> None:
