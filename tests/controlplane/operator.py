@@ -142,6 +142,11 @@ class OperatorProcess:
     install: OperatorInstall
     liveness: str
     metrics_url: str  # the operator's HTTP server: /metrics, /alertmanager beside it
+    webhook_token: str = ""  # its bearer token (/alertmanager, /reports)
+
+    @property
+    def http_url(self) -> str:
+        return self.metrics_url.removesuffix("/metrics")
 
     @property
     def log(self) -> Path:
@@ -201,16 +206,19 @@ def operator_process(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIAG_", "KUBECONFIG"))}
     # Fail fast on sources in tests: one retry, two seconds apart.
     env.update({"DIAG_SOURCE_RETRIES": "1", "DIAG_SOURCE_RETRY_DELAY": "2"})
-    # Its HTTP server (/metrics, and a webhook no test's token opens) on loopback.
+    # Its HTTP server (/metrics, the webhook and /reports behind a token) on loopback.
     http_port = free_port()
+    webhook_token = secrets.token_hex(16)
     env.update(
         {
             "DIAG_HTTP_PORT": str(http_port),
             "DIAG_HTTP_ADDRESS": "127.0.0.1",
             "DIAG_WEBHOOK_ENABLED": "true",
-            "DIAG_WEBHOOK_TOKEN": secrets.token_hex(16),
+            "DIAG_WEBHOOK_TOKEN": webhook_token,
             "DIAG_WEBHOOK_NAMESPACE": "default",
             "DIAG_WEBHOOK_POLICY": "none",
+            # Notifications link to the reports this server serves.
+            "DIAG_NOTIFY_REPORT_BASE_URL": f"http://127.0.0.1:{http_port}",
         }
     )
     process = start_process("operator", argv, directory=directory, env=env)
@@ -238,6 +246,7 @@ def operator_process(
             install=operator_install,
             liveness=liveness,
             metrics_url=f"http://127.0.0.1:{http_port}/metrics",
+            webhook_token=webhook_token,
         )
     finally:
         process.stop()

@@ -13,7 +13,8 @@ fields are refused (``extra="forbid"``).  One module per resource:
   connections and label selectors;
 * ``diagnosis``: the ``Diagnosis`` spec and status;
 * ``policy``: the ``DiagnosisPolicy`` spec (topology, signals, thresholds) and status;
-* ``remediation``: the policy's remediation guards and per-action parameters.
+* ``remediation``: the policy's remediation guards and per-action parameters;
+* ``notifications``: the policy's notification sinks and what a Diagnosis sent.
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ from diagnosis_operator.api.diagnosis import (
     ResolvedWindow,
     RootCauseStatus,
     TimelineEntry,
+)
+from diagnosis_operator.api.notifications import (
+    NotificationEvent,
+    NotificationResult,
+    NotificationSink,
+    NotificationStatus,
+    SinkKind,
+    UrlSecretRef,
 )
 from diagnosis_operator.api.policy import (
     MAX_COMPONENTS,
@@ -159,6 +168,10 @@ __all__ = [
     "LokiSource",
     "Mode",
     "MySQLConnection",
+    "NotificationEvent",
+    "NotificationResult",
+    "NotificationSink",
+    "NotificationStatus",
     "ObjectRef",
     "Phase",
     "PolicyComponent",
@@ -178,11 +191,13 @@ __all__ = [
     "SignalLabelMatchers",
     "SignalOverride",
     "SignalSources",
+    "SinkKind",
     "Thresholds",
     "TimelineEntry",
     "TrafficProvider",
     "TrafficTargetKind",
     "TrafficTargetRef",
+    "UrlSecretRef",
     "VerificationSettings",
     "parse_duration",
 ]

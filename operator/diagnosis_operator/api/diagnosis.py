@@ -19,6 +19,7 @@ from diagnosis_operator.api.common import (
     parse_duration,
     validations,
 )
+from diagnosis_operator.api.notifications import NotificationStatus
 from diagnosis_operator.api.policy import DiagnosisPolicySpec
 from diagnosis_operator.models.signals import Window, utc_seconds
 
@@ -290,6 +291,11 @@ class DiagnosisStatus(CrdModel):
     )
     policy_snapshot: PolicySnapshot | None = None
     warnings: list[str] = Field(default_factory=list, max_length=32)
+    notifications: list[NotificationStatus] = Field(
+        default_factory=list,
+        max_length=32,
+        description="What each notification sink was told (never sent twice).",
+    )
 
 
 DIAGNOSIS_CRD = CrdSpec(

@@ -20,6 +20,7 @@ from diagnosis_operator.api.common import (
     parse_duration,
     validations,
 )
+from diagnosis_operator.api.notifications import MAX_SINKS, NotificationSink
 from diagnosis_operator.api.remediation import RemediationSettings
 from diagnosis_operator.models.engine import (
     DEFAULT_MIN_ERROR_RATIO_RISE,
@@ -196,6 +197,12 @@ class DiagnosisPolicySpec(CrdModel):
     signal_overrides: list[SignalOverride] = Field(default_factory=list, max_length=64)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     remediation: RemediationSettings = Field(default_factory=RemediationSettings)
+    notifications: list[NotificationSink] = Field(
+        default_factory=list,
+        max_length=MAX_SINKS,
+        description="Who is told when a Diagnosis completes or an action waits for approval.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -224,6 +231,9 @@ class DiagnosisPolicySpec(CrdModel):
                 raise ValueError(
                     f"signalOverrides[{override.name}]: unknown component {override.component!r}"
                 )
+        sinks = [sink.name for sink in self.notifications]
+        if len(set(sinks)) != len(sinks):
+            raise ValueError("notifications: sink names must be unique")
         return self
 
     def to_topology(self) -> Topology:

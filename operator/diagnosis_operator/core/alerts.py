@@ -25,6 +25,7 @@ here builds a query.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,8 @@ GROUP_KEY_ANNOTATION = f"{API_GROUP}/alert-group-key"
 ALERTNAMES_ANNOTATION = f"{API_GROUP}/alertnames"
 FINGERPRINTS_ANNOTATION = f"{API_GROUP}/alert-fingerprints"
 SOURCE_ANNOTATION = f"{API_GROUP}/alertmanager-url"
+# The group's common labels (JSON): what a notification sink silences (docs/notifications.md).
+ALERT_LABELS_ANNOTATION = f"{API_GROUP}/alert-common-labels"
 TRIGGER_ALERTMANAGER = "alertmanager"
 
 Mode = Literal["observe", "dry-run", "remediate"]
@@ -188,6 +191,7 @@ def diagnosis_for_alerts(
         ALERTNAMES_ANNOTATION: ",".join(alertnames[:_MAX_ANNOTATION_ITEMS]),
         FINGERPRINTS_ANNOTATION: ",".join(fingerprints[:_MAX_ANNOTATION_ITEMS]),
         SOURCE_ANNOTATION: payload.external_url[:_MAX_ANNOTATION_VALUE],
+        ALERT_LABELS_ANNOTATION: _common_labels(payload),
     }
     return DiagnosisToCreate(
         name=dedup_name(
@@ -208,6 +212,13 @@ def diagnosis_for_alerts(
         },
         annotations={key: value for key, value in annotations.items() if value},
     )
+
+
+def _common_labels(payload: AlertmanagerWebhook) -> str:
+    """The group's common labels as JSON, at most 20, or "" when they would not fit."""
+    labels = dict(sorted(payload.common_labels.items())[:_MAX_ANNOTATION_ITEMS])
+    text = json.dumps(labels, sort_keys=True, ensure_ascii=False) if labels else ""
+    return text if len(text) <= _MAX_ANNOTATION_VALUE else ""
 
 
 def routing_from_policy(

@@ -22,6 +22,7 @@ import kopf
 from pydantic import ValidationError
 
 from diagnosis_operator import API_GROUP, API_VERSION
+from diagnosis_operator.adapters.kubernetes.reports import report_config_map
 from diagnosis_operator.api import (
     DIAGNOSIS_PLURAL,
     ConditionStatus,
@@ -29,6 +30,7 @@ from diagnosis_operator.api import (
     DiagnosisSpec,
     DiagnosisStatus,
     Mode,
+    NotificationStatus,
     ObjectRef,
     Phase,
     PolicySnapshot,
@@ -54,6 +56,7 @@ from diagnosis_operator.entrypoints.bootstrap.signals import (
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
 from diagnosis_operator.entrypoints.kopf.kube import OwnerRef
+from diagnosis_operator.entrypoints.kopf.notifications import send_notifications
 from diagnosis_operator.entrypoints.kopf.remediation import policy_enricher, remediate_now
 from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult
 from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
@@ -64,7 +67,6 @@ from diagnosis_operator.service import metrics
 from diagnosis_operator.service.diagnose import run_diagnosis
 from diagnosis_operator.service.remediate import LedgerUnavailable
 
-REPORT_SUFFIX = "-report"
 # A ConfigMap holds at most 1 MiB; keep room for the Markdown beside the JSON.
 MAX_REPORT_JSON = 700_000
 
@@ -255,7 +257,26 @@ def _run(
     if run.context.settings.write_report:
         _write_report(run, result=result, uid=uid)
     _complete(run, result)
+    _notify(run, result=result)
     return result
+
+
+def _notify(run: DiagnosisRun, *, result: DiagnosisResult) -> None:
+    """Tell the policy's sinks, after the final status is written (never fails the run)."""
+
+    def record(items: list[NotificationStatus]) -> None:
+        run.status = run.status.model_copy(update={"notifications": items})
+        run.flush()
+
+    send_notifications(
+        context=run.context,
+        body=run.body,
+        namespace=run.namespace,
+        name=run.name,
+        status=run.status,
+        failure_mode=result.root_cause.failure_mode,
+        record=record,
+    )
 
 
 def _announce(run: DiagnosisRun, *, decision: Decision, retry: int) -> None:
@@ -423,7 +444,7 @@ def _write_report(run: DiagnosisRun, *, result: DiagnosisResult, uid: Any) -> No
         data["report.md"] = render_markdown(result)[:250_000]
     except Exception as error:  # the JSON is the contract; the Markdown is a courtesy
         kopf.warn(run.body, reason="ReportRenderFailed", message=f"{type(error).__name__}: {error}")
-    config_map = run.name[: 253 - len(REPORT_SUFFIX)] + REPORT_SUFFIX
+    config_map = report_config_map(run.name)
     run.context.kube.write_report(
         namespace=run.namespace,
         name=config_map,

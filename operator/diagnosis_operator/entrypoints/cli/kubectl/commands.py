@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import ValidationError
@@ -38,6 +41,7 @@ from diagnosis_operator.models.controls import (
     approvals_from,
     paused_from,
 )
+from diagnosis_operator.report import ResultFormatError, render_html, result_from_json
 
 REPORT_JSON_KEY = "diagnosis.json"
 REPORT_MARKDOWN_KEY = "report.md"
@@ -118,6 +122,8 @@ def cmd_report(args: argparse.Namespace, cluster: Cluster, out: TextIO) -> int:
         raise PluginError(
             f"the report ConfigMap {namespace}/{ref['name']} named in status.reportRef is missing"
         )
+    if args.format == "html":
+        return _html_report(args, data=data, where=f"{namespace}/{ref['name']}", out=out)
     key = REPORT_JSON_KEY if args.format == "json" else REPORT_MARKDOWN_KEY
     text = data.get(key)
     if text is None and args.format == "markdown" and REPORT_JSON_KEY in data:
@@ -128,6 +134,34 @@ def cmd_report(args: argparse.Namespace, cluster: Cluster, out: TextIO) -> int:
             f"(keys: {', '.join(sorted(data)) or 'none'})"
         )
     out.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _html_report(
+    args: argparse.Namespace, *, data: Mapping[str, str], where: str, out: TextIO
+) -> int:
+    """The report as one HTML page, rendered here from the saved result; ``--open`` shows it."""
+    text = data.get(REPORT_JSON_KEY)
+    if text is None:
+        raise PluginError(f"the report ConfigMap {where} has no {REPORT_JSON_KEY!r}")
+    try:
+        page = render_html(result_from_json(json.loads(text)))
+    except (ValueError, ResultFormatError) as error:
+        raise PluginError(
+            f"the report ConfigMap {where} holds no readable result: {error}"
+        ) from None
+    target: Path | None = Path(args.out) if args.out else None
+    if target is None and args.open:
+        handle, name = tempfile.mkstemp(prefix=f"{args.name}-", suffix=".html")
+        os.close(handle)
+        target = Path(name)
+    if target is None:
+        out.write(page if page.endswith("\n") else page + "\n")
+        return 0
+    target.write_text(page, encoding="utf-8")
+    print(f"wrote {target}", file=out)
+    if args.open:
+        args.opener(target.resolve().as_uri())
     return 0
 
 
