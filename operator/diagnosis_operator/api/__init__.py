@@ -13,11 +13,13 @@ fields are refused (``extra="forbid"``).  One module per resource:
   connections and label selectors;
 * ``diagnosis``: the ``Diagnosis`` spec and status;
 * ``policy``: the ``DiagnosisPolicy`` spec (topology, signals, thresholds) and status;
-* ``remediation``: the policy's remediation guards and per-action parameters.
+* ``remediation``: the policy's remediation guards and per-action parameters;
+* ``alerting``: the policy's ``alerts`` (the alerting rules rendered from it).
 """
 
 from __future__ import annotations
 
+from diagnosis_operator.api.alerting import AlertRules
 from diagnosis_operator.api.common import (
     CATEGORY,
     DURATION_PATTERN,
@@ -131,6 +133,7 @@ __all__ = [
     "AbusiveClientStatus",
     "ActionPolicy",
     "AffectedInstanceStatus",
+    "AlertRules",
     "Budget",
     "CandidateStatus",
     "ComponentName",

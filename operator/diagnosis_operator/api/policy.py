@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from diagnosis_operator.api.alerting import AlertRules
 from diagnosis_operator.api.common import (
     CATEGORY,
     NAME_PATTERN,
@@ -196,6 +197,7 @@ class DiagnosisPolicySpec(CrdModel):
     signal_overrides: list[SignalOverride] = Field(default_factory=list, max_length=64)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     remediation: RemediationSettings = Field(default_factory=RemediationSettings)
+    alerts: AlertRules = Field(default_factory=AlertRules)
 
     model_config = ConfigDict(
         json_schema_extra=validations(
