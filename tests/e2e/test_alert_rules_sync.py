@@ -121,7 +121,7 @@ def test_without_the_crd_the_policy_says_so_and_stays_ready(
         try:
             extensions.read_custom_resource_definition(CRD_NAME)
         except client.ApiException as error:
-            return error.status == 404
+            return bool(error.status == 404)
         return False
 
     wait_for("no PrometheusRule CRD", gone)
