@@ -126,13 +126,11 @@ def test_without_the_crd_the_policy_says_so_and_stays_ready(
 
     wait_for("no PrometheusRule CRD", gone)
     create_policy(custom, namespace, "early")
-    found = wait_for(
-        "AlertRules on policy early", lambda: condition(custom, namespace, "early", "AlertRules")
-    )
+    ready = wait_for("policy early Ready", lambda: condition(custom, namespace, "early", "Ready"))
+    assert ready["status"] == "True", ready
+    found = condition(custom, namespace, "early", "AlertRules")
     assert (found["status"], found["reason"]) == ("False", "NotInstalled"), found
     assert "install the Prometheus Operator CRDs" in found["message"]
-    ready = condition(custom, namespace, "early", "Ready")
-    assert ready is not None and ready["status"] == "True", ready
 
 
 def test_rules_are_owned_restored_and_collected_with_the_policy(
@@ -196,6 +194,13 @@ def test_rules_are_owned_restored_and_collected_with_the_policy(
         ),
     )
     assert again["spec"]["groups"][0]["rules"] == rendered
+    # Then it stays as rendered: the next resyncs find nothing to correct.
+    wait_for(
+        "AlertRules InSync",
+        lambda: (lambda c: c and c["reason"] == "InSync")(
+            condition(custom, namespace, "checkout", "AlertRules")
+        ),
+    )
 
     # The policy goes: the garbage collector takes its rules with it.
     custom.delete_namespaced_custom_object(

@@ -3,9 +3,10 @@
 The policy handler (``policy.py``) syncs them on create, update and resume and sets
 the ``AlertRules`` condition with the rest of the status.  The timer here checks every
 policy with ``alerts.sync: true`` again every ``DIAG_ALERT_RULES_RESYNC`` seconds
-(default 60), so an edited or deleted PrometheusRule is restored; it patches the
-condition only when its status or reason changes.  Deleting the policy deletes the
-object through its owner reference (the garbage collector), not here.
+(default 60; the timer wakes every 10 s), so an edited or deleted PrometheusRule is
+restored; it patches the condition only when its status or reason changes, and only
+once the policy handler has written the policy's current generation.  Deleting the
+policy deletes the object through its owner reference (the garbage collector).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from diagnosis_operator.entrypoints.kopf.inputs import plain
 from diagnosis_operator.service.alert_rules import RulesOutcome, sync_alert_rules
 
 ALERT_RULES = "AlertRules"
-TICK = 5.0
+TICK = 10.0  # how often the timer wakes; it syncs only every DIAG_ALERT_RULES_RESYNC s
 _LAST_SYNC_KEY = "alert_rules_last_sync"
 
 
@@ -108,12 +109,13 @@ def _patch_condition(
         current = DiagnosisPolicyStatus.model_validate(found.get("status") or {})
     except ValidationError:
         current = DiagnosisPolicyStatus()
+    generation = int(meta.get("generation") or 0)
+    if current.observed_generation != generation:
+        return  # the policy handler has yet to write this generation's status (with the rules')
     before = next((c for c in current.conditions if c.type == ALERT_RULES), None)
     if before is not None and (before.status, before.reason) == (outcome.status, outcome.reason):
         return
-    conditions = with_outcome(
-        list(current.conditions), outcome, generation=int(meta.get("generation") or 0)
-    )
+    conditions = with_outcome(list(current.conditions), outcome, generation=generation)
     wire = DiagnosisPolicyStatus(conditions=conditions).to_wire()
     context.kube.patch_policy_status(
         namespace=namespace, name=name, status={"conditions": wire["conditions"]}
