@@ -119,8 +119,13 @@ def test_the_log_rule_uses_the_collectors_filter_quoted() -> None:
 
 
 def test_unusable_settings_name_the_field() -> None:
+    with pytest.raises(ValueError, match="shorter than 4m"):
+        policy(alerts={"baseline": "3m"})
+    unchecked = policy().model_copy(
+        update={"alerts": policy().alerts.model_copy(update={"baseline": "3m"})}
+    )
     with pytest.raises(RulesError, match=r"spec\.alerts\.baseline"):
-        render_rules(policy(alerts={"baseline": "3m"}), policy="p", namespace="n")
+        render_rules(unchecked, policy="p", namespace="n")
     empty = DiagnosisPolicySpec.model_validate(
         {"components": [{"name": "api", "kind": "app", "selector": {"job": ""}}]}
     )

@@ -11,11 +11,19 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field, field_validator
 
-from diagnosis_operator.api.common import CrdModel, Duration, SignalLabelMatchers, validations
+from diagnosis_operator.api.common import (
+    CrdModel,
+    Duration,
+    SignalLabelMatchers,
+    parse_duration,
+    validations,
+)
 
 # The labels the rendered rules set themselves (routing back to the policy).
 RESERVED_ALERT_LABELS = ("alertname",)
 RESERVED_ALERT_PREFIX = "diagnosis_"
+# The baseline must hold a few of the catalog's 2-minute rate windows.
+MIN_BASELINE_SECONDS = 240.0
 
 
 class AlertRules(CrdModel):
@@ -34,7 +42,7 @@ class AlertRules(CrdModel):
         default="1h",
         description=(
             "How far back the baseline a symptom is compared with reaches (its median over "
-            "this window, ending where the rate window starts)."
+            "this window, ending where the rate window starts); at least 4m."
         ),
     )
     labels: SignalLabelMatchers = Field(
@@ -67,4 +75,11 @@ class AlertRules(CrdModel):
                 raise ValueError(
                     f"label {name!r} is set by the rendered rules (alertname, diagnosis_*)"
                 )
+        return value
+
+    @field_validator("baseline")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if parse_duration(value) < MIN_BASELINE_SECONDS:
+            raise ValueError(f"baseline {value} is shorter than 4m (two 2m rate windows)")
         return value
