@@ -33,7 +33,7 @@ from aiohttp import web
 from diagnosis_operator.adapters.replay import backfill_metrics, find_promtool
 from diagnosis_operator.api import DiagnosisPolicySpec
 from diagnosis_operator.core.alerts import AlertRouting
-from diagnosis_operator.core.rules import loki_rule_file, prometheus_rule_file, render_rules
+from diagnosis_operator.core.rules import loki_rule_file, render_rules
 from diagnosis_operator.entrypoints.cli.main import main as cli
 from diagnosis_operator.entrypoints.http.webhook import PolicyRouting, TokenSource, build_app
 from tests.fakes.diagnosis_writer import FakeDiagnosisWriter
@@ -155,12 +155,12 @@ def test_rendered_rules_fire_on_replayed_data_and_give_one_diagnosis(
     webhook: tuple[str, FakeDiagnosisWriter],
 ) -> None:
     url, writer = webhook
-    spec = DiagnosisPolicySpec.model_validate(POLICY["spec"])
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(yaml.safe_dump(POLICY))
     rules_file = tmp_path / "rules.yaml"
-    rules_file.write_text(
-        yaml.safe_dump(
-            prometheus_rule_file(render_rules(spec, policy="checkout", namespace="shop"))
-        )
+    assert (
+        cli(["policy", "render", str(policy_file), "--format", "rules", "--out", str(rules_file)])
+        == 0
     )
     end = math.floor(time.time()) - 5.0
     metrics = tmp_path / "bundle" / "metrics.om"
