@@ -57,3 +57,13 @@ def test_errors_name_the_file_document_and_field(
     other.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap"}))
     code, _, err = render(capsys, str(other))
     assert code == 2 and f"{other}: document 1: apiVersion/kind" in err
+
+
+def test_the_same_policy_twice_is_an_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(EXAMPLES[0].read_text())
+    code, out, err = render(capsys, str(EXAMPLES[0]), str(copy), "--format", "rules")
+    assert code == 2 and out == ""
+    assert f"{copy}: document 1" in err and f"is also {EXAMPLES[0]}: document 1" in err

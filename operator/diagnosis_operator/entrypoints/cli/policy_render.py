@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             for path in args.files
             for document in load_policies(path)
         ]
+        _unique(rendered)
     except PolicyFileError as error:
         return fail(str(error))
     text = _output(rendered, output=args.format)
@@ -88,6 +89,18 @@ def _render(document: PolicyDocument, *, namespace: str) -> tuple[PolicyDocument
     except RulesError as error:
         raise PolicyFileError(f"{document.where}: {error}") from error
     return document, rules
+
+
+def _unique(rendered: list[tuple[PolicyDocument, RuleSet]]) -> None:
+    """Two policies of one namespace and name would give two rule groups of one name."""
+    seen: dict[tuple[str, str], PolicyDocument] = {}
+    for document, rules in rendered:
+        first = seen.setdefault((rules.namespace, rules.policy), document)
+        if first is not document:
+            raise PolicyFileError(
+                f"{document.where}: metadata.name: policy {rules.namespace}/{rules.policy} "
+                f"is also {first.where}"
+            )
 
 
 def _output(rendered: list[tuple[PolicyDocument, RuleSet]], *, output: str) -> str:
