@@ -176,7 +176,11 @@ def _settings(spec: DiagnosisPolicySpec) -> _Settings:
 def _labels(
     component: PolicyComponent, *, policy: str, namespace: str, settings: _Settings
 ) -> dict[str, str]:
-    labels = {key: value for key, value in component.selector.items() if key not in _RESERVED}
+    labels = {
+        key: value
+        for key, value in component.selector.items()
+        if key not in _RESERVED and not key.startswith("__")  # __name__ is no alert label
+    }
     labels.update(settings.extra_labels)
     labels.update(
         {POLICY_LABEL: policy, NAMESPACE_LABEL: namespace, COMPONENT_LABEL: component.name}
