@@ -131,6 +131,11 @@ def test_without_the_crd_the_policy_says_so_and_stays_ready(
     found = condition(custom, namespace, "early", "AlertRules")
     assert (found["status"], found["reason"]) == ("False", "NotInstalled"), found
     assert "install the Prometheus Operator CRDs" in found["message"]
+    events = client.CoreV1Api(kube_admin).list_namespaced_event(
+        namespace, field_selector="involvedObject.name=early"
+    )
+    warned = [e for e in events.items if e.reason == "AlertRulesNotInstalled"]
+    assert warned and warned[0].type == "Warning", [e.reason for e in events.items]
 
 
 def test_rules_are_owned_restored_and_collected_with_the_policy(

@@ -22,6 +22,7 @@ from diagnosis_operator import API_GROUP, API_VERSION
 from diagnosis_operator.api import (
     POLICY_PLURAL,
     Condition,
+    ConditionStatus,
     DiagnosisPolicySpec,
     DiagnosisPolicyStatus,
 )
@@ -47,6 +48,12 @@ def sync_rules(
         namespace=namespace,
         uid=uid,
     )
+
+
+def announce(body: kopf.Body, outcome: RulesOutcome) -> None:
+    """A warning Event when the rules could not be kept (not for ``Disabled``)."""
+    if outcome.status is not ConditionStatus.TRUE and outcome.reason != "Disabled":
+        kopf.warn(body, reason=f"AlertRules{outcome.reason}", message=outcome.message[:1024])
 
 
 def with_outcome(
@@ -95,11 +102,17 @@ def resync_alert_rules(
     outcome = sync_rules(spec=parsed, name=name, namespace=namespace, uid=uid, context=context)
     if outcome.reason == "Corrected":
         kopf.info(body, reason="AlertRulesCorrected", message=outcome.message)
-    _patch_condition(context, name=name, namespace=namespace, outcome=outcome, meta=meta)
+    _patch_condition(context, body=body, name=name, namespace=namespace, outcome=outcome, meta=meta)
 
 
 def _patch_condition(
-    context: OperatorContext, *, name: str, namespace: str, outcome: RulesOutcome, meta: kopf.Meta
+    context: OperatorContext,
+    *,
+    body: kopf.Body,
+    name: str,
+    namespace: str,
+    outcome: RulesOutcome,
+    meta: kopf.Meta,
 ) -> None:
     # Read the status afresh: the policy handler may have written it since this event.
     found = context.kube.get_policy(namespace=namespace, name=name)
@@ -115,6 +128,7 @@ def _patch_condition(
     before = next((c for c in current.conditions if c.type == ALERT_RULES), None)
     if before is not None and (before.status, before.reason) == (outcome.status, outcome.reason):
         return
+    announce(body, outcome)
     conditions = with_outcome(list(current.conditions), outcome, generation=generation)
     wire = DiagnosisPolicyStatus(conditions=conditions).to_wire()
     context.kube.patch_policy_status(

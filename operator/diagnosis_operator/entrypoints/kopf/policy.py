@@ -41,7 +41,7 @@ from diagnosis_operator.entrypoints.bootstrap.signals import (
     prometheus_adapter,
     prometheus_endpoint,
 )
-from diagnosis_operator.entrypoints.kopf.alert_rules import sync_rules, with_outcome
+from diagnosis_operator.entrypoints.kopf.alert_rules import announce, sync_rules, with_outcome
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
 from diagnosis_operator.models.topology import TopologyError
@@ -165,6 +165,7 @@ def reconcile_policy(
         verdict = check_promql(spec=parsed, namespace=namespace, context=context, retry=retry)
         rules = sync_rules(spec=parsed, name=name, namespace=namespace, uid=uid, context=context)
         conditions = with_outcome(conditions, rules, generation=generation)
+        announce(body, rules)
     conditions, problem, reason = _policy_conditions(
         conditions, problem=problem, verdict=verdict, components=components, generation=generation
     )
