@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -131,6 +132,9 @@ def test_unusable_settings_name_the_field() -> None:
     )
     with pytest.raises(RulesError, match=r"spec\.components\[0\] \(api\)\.selector"):
         render_rules(empty, policy="p", namespace="n")
+    endless = policy(thresholds={"minLatencyRise": math.inf})
+    with pytest.raises(RulesError, match=r"spec\.thresholds\.minLatencyRise: inf"):
+        render_rules(endless, policy="p", namespace="n")
     with pytest.raises(ValueError, match="diagnosis_"):
         policy(alerts={"labels": {"diagnosis_component": "other"}})
 

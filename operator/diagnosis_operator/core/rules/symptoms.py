@@ -148,6 +148,8 @@ def render_rules(spec: DiagnosisPolicySpec, *, policy: str, namespace: str) -> R
         try:
             prometheus.extend(_metric_rules(component, labels=labels, settings=settings))
             loki.append(_log_rule(component, labels=labels, settings=settings))
+        except RulesError:
+            raise
         except QueryBuildError as error:
             raise RulesError(f"{where}.selector: {error}") from error
     return RuleSet(
@@ -163,6 +165,12 @@ def _settings(spec: DiagnosisPolicySpec) -> _Settings:
             f"window ({duration(2 * DEFAULT_RATE_WINDOW)}); a baseline needs a few windows"
         )
     thresholds = spec.thresholds
+    for field, value in (
+        ("minErrorRatioRise", thresholds.min_error_ratio_rise),
+        ("minLatencyRise", thresholds.min_latency_rise),
+    ):
+        if not math.isfinite(value):
+            raise RulesError(f"spec.thresholds.{field}: {value!r} is not a finite number")
     return _Settings(
         rate_window=DEFAULT_RATE_WINDOW,
         baseline=baseline,
