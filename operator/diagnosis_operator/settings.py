@@ -54,6 +54,9 @@ class OperatorSettings(BaseSettings):
     source_retries: int = Field(default=3, ge=0, le=100)
     source_retry_delay: float = Field(default=20.0, gt=0)
 
+    # How often a policy's PrometheusRule (alerts.sync) is checked for drift.
+    alert_rules_resync: float = Field(default=60.0, gt=0)
+
     # Where the full report goes (a ConfigMap beside the Diagnosis).
     write_report: bool = True
 

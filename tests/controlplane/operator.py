@@ -206,6 +206,8 @@ def operator_process(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIAG_", "KUBECONFIG"))}
     # Fail fast on sources in tests: one retry, two seconds apart.
     env.update({"DIAG_SOURCE_RETRIES": "1", "DIAG_SOURCE_RETRY_DELAY": "2"})
+    # A policy's PrometheusRule (alerts.sync) is checked for drift at every timer tick.
+    env["DIAG_ALERT_RULES_RESYNC"] = "1"
     # Its HTTP server (/metrics, the webhook and /reports behind a token) on loopback.
     http_port = free_port()
     webhook_token = secrets.token_hex(16)

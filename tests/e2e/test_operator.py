@@ -397,6 +397,10 @@ NEEDED = {
     ("security.istio.io", "authorizationpolicies", "create"),
     ("security.istio.io", "authorizationpolicies", "patch"),
     ("security.istio.io", "authorizationpolicies", "delete"),
+    ("monitoring.coreos.com", "prometheusrules", "get"),
+    ("monitoring.coreos.com", "prometheusrules", "create"),
+    ("monitoring.coreos.com", "prometheusrules", "patch"),
+    ("monitoring.coreos.com", "prometheusrules", "delete"),
 }
 NOT_GRANTED = [
     ("diagnosis.dev", "diagnoses", "delete"),
@@ -408,6 +412,7 @@ NOT_GRANTED = [
     ("", "configmaps", "list"),
     ("gateway.envoyproxy.io", "securitypolicies", "list"),
     ("security.istio.io", "authorizationpolicies", "update"),
+    ("monitoring.coreos.com", "prometheusrules", "list"),
     ("", "pods", "create"),
     ("", "namespaces", "list"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "list"),

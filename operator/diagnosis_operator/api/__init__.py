@@ -15,10 +15,12 @@ fields are refused (``extra="forbid"``).  One module per resource:
 * ``policy``: the ``DiagnosisPolicy`` spec (topology, signals, thresholds) and status;
 * ``remediation``: the policy's remediation guards and per-action parameters;
 * ``notifications``: the policy's notification sinks and what a Diagnosis sent.
+* ``alerting``: the policy's ``alerts`` (the alerting rules rendered from it).
 """
 
 from __future__ import annotations
 
+from diagnosis_operator.api.alerting import AlertRules
 from diagnosis_operator.api.common import (
     CATEGORY,
     DURATION_PATTERN,
@@ -140,6 +142,7 @@ __all__ = [
     "AbusiveClientStatus",
     "ActionPolicy",
     "AffectedInstanceStatus",
+    "AlertRules",
     "Budget",
     "CandidateStatus",
     "ComponentName",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from diagnosis_operator.api.alerting import AlertRules
 from diagnosis_operator.api.common import (
     CATEGORY,
     NAME_PATTERN,
@@ -203,6 +204,7 @@ class DiagnosisPolicySpec(CrdModel):
         description="Who is told when a Diagnosis completes or an action waits for approval.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
+    alerts: AlertRules = Field(default_factory=AlertRules)
 
     model_config = ConfigDict(
         json_schema_extra=validations(

@@ -3,7 +3,8 @@
 ``KubernetesObjectStore`` implements ``ports.ObjectStore`` for the objects the
 rate-limit backends write: Envoy Gateway ``SecurityPolicy`` /
 ``BackendTrafficPolicy``, Istio ``AuthorizationPolicy`` (custom objects) and the
-nginx backend's ``ConfigMap``.  Writes use optimistic concurrency: ``put`` sends
+nginx backend's ``ConfigMap``; and for a policy's ``PrometheusRule``
+(``service.alert_rules``).  Writes use optimistic concurrency: ``put`` sends
 the resourceVersion of the object as this store last read it (a backend reads
 its rules with ``get`` before writing them back), so a concurrent writer makes it
 fail with ``VersionConflict`` instead of being overwritten; ``delete`` carries
@@ -13,7 +14,7 @@ the same precondition.  An update is a JSON merge patch of the whole object.
 ``adapters.mysql.settings_from_secret_data`` takes them).
 
 Verbs (charts/diagnosis-operator/templates/rbac.yaml): get, create, patch, delete
-on the three policy kinds; get, create, patch on configmaps; get on secrets.
+on the three policy kinds and on prometheusrules; get, create, patch on configmaps; get on secrets.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ CUSTOM_KINDS: dict[str, tuple[str, str]] = {
     "SecurityPolicy": ("gateway.envoyproxy.io", "securitypolicies"),
     "BackendTrafficPolicy": ("gateway.envoyproxy.io", "backendtrafficpolicies"),
     "AuthorizationPolicy": ("security.istio.io", "authorizationpolicies"),
+    "PrometheusRule": ("monitoring.coreos.com", "prometheusrules"),
 }
 
 

@@ -338,3 +338,8 @@ def make_enricher(
 def diagnosis_writer(configuration: client.Configuration) -> KubernetesDiagnosisWriter:
     """The webhook's writer: creates Diagnoses, reads DiagnosisPolicies."""
     return KubernetesDiagnosisWriter(api_client=client.ApiClient(configuration))
+
+
+def object_store(configuration: client.Configuration) -> ObjectStore:
+    """Namespaced objects on the apiserver (a policy's PrometheusRule, traffic objects)."""
+    return KubernetesObjectStore(api_client=client.ApiClient(configuration))

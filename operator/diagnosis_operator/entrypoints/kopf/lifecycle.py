@@ -56,6 +56,7 @@ def serve(settings: OperatorSettings) -> None:
     """Run the operator until it is stopped (SIGINT/SIGTERM)."""
     # Imported for their side effect: registering their handlers with kopf.
     from diagnosis_operator.entrypoints.kopf import (  # noqa: F401
+        alert_rules,
         diagnosis,
         policy,
         remediation,

@@ -12,6 +12,10 @@ reason ``InvalidPromQL`` and Prometheus' own message.  ``PromQLChecked`` says
 whether that check ran: True, False (``InvalidPromQL``), or Unknown
 (``PrometheusUnavailable``, retried a bounded number of times; ``NoPrometheus``).
 A Prometheus that cannot be asked never makes a policy Invalid.
+
+A valid policy's alerting rules are synced as a PrometheusRule (``alert_rules.py``,
+``alerts.sync``); the ``AlertRules`` condition says how that went, and never makes
+the policy Invalid either.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from diagnosis_operator.entrypoints.bootstrap.signals import (
     prometheus_adapter,
     prometheus_endpoint,
 )
+from diagnosis_operator.entrypoints.kopf.alert_rules import announce, sync_rules, with_outcome
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
 from diagnosis_operator.models.topology import TopologyError
@@ -143,6 +148,7 @@ def reconcile_policy(
 ) -> None:
     context = context_of(memo)
     assert name is not None and namespace is not None
+    uid = str(meta.get("uid") or "")
     generation = int(meta.get("generation") or 0)
     before = plain(status)
     try:
@@ -155,12 +161,11 @@ def reconcile_policy(
         ConditionStatus.UNKNOWN, "NotChecked", "signalOverrides not checked: the policy is invalid"
     )
     if problem is None:
-        verdict = check_promql(
-            spec=DiagnosisPolicySpec.model_validate(plain(spec)),
-            namespace=namespace,
-            context=context,
-            retry=retry,
-        )
+        parsed = DiagnosisPolicySpec.model_validate(plain(spec))
+        verdict = check_promql(spec=parsed, namespace=namespace, context=context, retry=retry)
+        rules = sync_rules(spec=parsed, name=name, namespace=namespace, uid=uid, context=context)
+        conditions = with_outcome(conditions, rules, generation=generation)
+        announce(body, rules)
     conditions, problem, reason = _policy_conditions(
         conditions, problem=problem, verdict=verdict, components=components, generation=generation
     )
