@@ -24,6 +24,8 @@ from diagnosis_operator.models.signals import Window, utc_seconds
 
 DIAGNOSIS_KIND = "Diagnosis"
 DIAGNOSIS_PLURAL = "diagnoses"
+# The report ConfigMap of Diagnosis NAME is NAME + this, owned by the Diagnosis.
+REPORT_SUFFIX = "-report"
 
 MAX_EVIDENCE = 50
 MAX_TIMELINE = 100

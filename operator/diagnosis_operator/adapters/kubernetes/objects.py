@@ -207,3 +207,24 @@ class SecretReader:
         except client.ApiException as error:
             raise from_api_exception(error, what=f"get secret {namespace}/{name}") from error
         return {str(key): str(value) for key, value in (secret.data or {}).items()}
+
+
+class ConfigMapReader:
+    """Reads one ConfigMap's ``data``; ``None`` when it does not exist."""
+
+    def __init__(
+        self, *, api_client: client.ApiClient, request_timeout: float = REQUEST_TIMEOUT
+    ) -> None:
+        self._core = client.CoreV1Api(api_client)
+        self._timeout = request_timeout
+
+    def data(self, *, namespace: str, name: str) -> dict[str, str] | None:
+        try:
+            found = self._core.read_namespaced_config_map(
+                name, namespace, _request_timeout=self._timeout
+            )
+        except client.ApiException as error:
+            if error.status == _NOT_FOUND:
+                return None
+            raise from_api_exception(error, what=f"get configmap {namespace}/{name}") from error
+        return {str(key): str(value) for key, value in (found.data or {}).items()}

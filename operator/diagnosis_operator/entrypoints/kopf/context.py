@@ -11,9 +11,14 @@ from kubernetes import client
 
 from diagnosis_operator.entrypoints.bootstrap.signals import Sources, open_signal_sources
 from diagnosis_operator.entrypoints.kopf.kube import Kube
+from diagnosis_operator.models.tenancy import STRICT_RULES, TenancyRules
 from diagnosis_operator.settings import OperatorSettings
 
 MEMO_KEY = "context"
+
+
+def _strict() -> TenancyRules:
+    return STRICT_RULES
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,9 @@ class OperatorContext:
     kube: Kube
     # (policy=, namespace=, settings=, kube=) -> Sources; see bootstrap.signals
     open_sources: Callable[..., Sources] = open_signal_sources
+    # () -> the admin's tenancy rules, read when a diagnosis or policy is handled
+    # (bootstrap.connections.tenancy_rules); tests keep the strict defaults.
+    tenancy: Callable[[], TenancyRules] = _strict
 
 
 def context_of(memo: Any) -> OperatorContext:

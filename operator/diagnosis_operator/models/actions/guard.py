@@ -91,6 +91,8 @@ class ActionPolicy(Spec):
 
 class GuardPolicy(Spec):
     paused: bool = False
+    # Why every action is held to a dry run by the operator's admin (core.remediation.caps).
+    disabled_reason: str | None = None
     drain_pod: ActionPolicy = ActionPolicy()
     kill_mysql_queries: ActionPolicy = ActionPolicy()
     rate_limit_client: ActionPolicy = ActionPolicy()
