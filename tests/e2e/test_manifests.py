@@ -13,6 +13,7 @@ from tests.controlplane.operator import (
     WEBHOOK_VALUES,
     find,
     helm_template,
+    operator_role,
     rendered_objects,
 )
 
@@ -54,7 +55,7 @@ def test_default_install_is_two_peered_replicas() -> None:
     assert find(objects, "ClusterKopfPeering")["metadata"]["name"] == "diagnosis-operator"
     assert (
         find(objects, "ClusterRoleBinding")["roleRef"]["name"]
-        == find(objects, "ClusterRole")["metadata"]["name"]
+        == operator_role(objects)["metadata"]["name"]
     )
 
 
@@ -75,14 +76,14 @@ def test_namespaced_install_binds_per_namespace() -> None:
     assert not [o for o in objects if o["kind"] == "ClusterRoleBinding"]
     peerings = [o for o in objects if o["kind"] == "KopfPeering"]
     assert sorted(p["metadata"]["namespace"] for p in peerings) == ["payments", "shop"]
-    role = find(objects, "ClusterRole")
+    role = operator_role(objects)
     assert _verbs(role, "kopfpeerings") == {"list", "watch", "patch"}
     assert not _verbs(role, "clusterkopfpeerings")
 
 
 def test_webhook_adds_only_create_on_diagnoses() -> None:
-    plain = find(rendered_objects(), "ClusterRole")
-    webhook = find(rendered_objects(*WEBHOOK_VALUES), "ClusterRole")
+    plain = operator_role(rendered_objects())
+    webhook = operator_role(rendered_objects(*WEBHOOK_VALUES))
     assert _verbs(webhook, "diagnoses") - _verbs(plain, "diagnoses") == {"create"}
 
 
