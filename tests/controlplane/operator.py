@@ -110,23 +110,25 @@ def onboard(kube_admin: client.ApiClient, install: OperatorInstall, namespace: s
     for role in (f"{base}-secrets", f"{base}-writer"):
         rbac.create_namespaced_role_binding(
             namespace,
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "RoleBinding",
-                "metadata": {"name": role, "namespace": namespace},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "ClusterRole",
-                    "name": role,
-                },
-                "subjects": [
-                    {
-                        "kind": "ServiceAccount",
-                        "name": install.service_account,
-                        "namespace": install.namespace,
-                    }
-                ],
-            },
+            request_body(
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "RoleBinding",
+                    "metadata": {"name": role, "namespace": namespace},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": role,
+                    },
+                    "subjects": [
+                        {
+                            "kind": "ServiceAccount",
+                            "name": install.service_account,
+                            "namespace": install.namespace,
+                        }
+                    ],
+                }
+            ),
         )
 
 

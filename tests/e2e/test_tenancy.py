@@ -296,7 +296,7 @@ def test_chart_grants_secrets_and_writes_only_where_it_serves(
     kube_admin: client.ApiClient, world: Tenancy
 ) -> None:
     install, a, b = world.install, world.a, world.b
-    granted = [
+    granted: list[dict[str, Any]] = [
         {"resource": "secrets", "verb": "get", "namespace": a},
         {"resource": "configmaps", "verb": "get", "namespace": a},
         {"resource": "configmaps", "verb": "create", "namespace": a},
@@ -310,7 +310,7 @@ def test_chart_grants_secrets_and_writes_only_where_it_serves(
             "name": TENANCY_CONFIGMAP,
         },
     ]
-    refused = [
+    refused: list[dict[str, Any]] = [
         {"resource": "secrets", "verb": "get", "namespace": b},
         {"resource": "secrets", "verb": "get", "namespace": "kube-system"},
         {"resource": "secrets", "verb": "get", "namespace": None},
@@ -501,7 +501,7 @@ def test_an_auth_secret_ref_goes_only_to_an_allowed_origin(
 
     # The admin allows the listener's origin: the same token now arrives there.
     core = client.CoreV1Api(kube_admin)
-    original = dict(core.read_namespaced_config_map(TENANCY_CONFIGMAP, OPERATOR_NAMESPACE).data)
+    original = core.read_namespaced_config_map(TENANCY_CONFIGMAP, OPERATOR_NAMESPACE).data or {}
     config = {"tenancy.yaml": yaml.safe_dump({"credentialUrls": [world.listener.url]})}
     core.patch_namespaced_config_map(TENANCY_CONFIGMAP, OPERATOR_NAMESPACE, {"data": config})
     try:
@@ -575,7 +575,10 @@ def test_a_report_configmap_the_operator_did_not_create_is_never_patched(
         )
     after = core.read_namespaced_config_map("x-report", world.a)
     assert after.data == {"keep": "me"}
-    assert after.metadata.resource_version == before.metadata.resource_version
+    assert (
+        as_json(after)["metadata"]["resourceVersion"]
+        == as_json(before)["metadata"]["resourceVersion"]
+    )
 
     # Its own report (ownerReference with the uid) is replaced as before.
     for text in ("first", "second"):
