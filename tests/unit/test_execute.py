@@ -242,6 +242,21 @@ def test_the_admins_caps_hold_a_generous_policy() -> None:
     assert cluster.quarantine_patches == 0
 
 
+def test_a_pod_in_another_namespace_is_drained_only_where_the_admin_grants_it() -> None:
+    cluster = FakeCluster([make_pod(f"web-{i}", namespace="billing") for i in (1, 2, 3)])
+    cluster.selectors["billing"] = [{"app": "web"}]
+    elsewhere = _proposal("web-1").model_copy(
+        update={"params": {"component": "web", "namespace": "billing", "pod": "web-1"}}
+    )
+    [denied] = _run(cluster, FakeDocumentStore(), [elsewhere])
+    assert denied.state is RemediationState.DENIED
+    assert denied.reason.startswith("other-namespace") and "billing" in denied.reason
+    assert cluster.quarantine_patches == 0
+    granted = ExecutorSettings(write_grants={"shop": frozenset({"billing"})})
+    [done] = _run(cluster, FakeDocumentStore(), [elsewhere], settings=granted)
+    assert done.state is RemediationState.SUCCEEDED
+
+
 class Crash(Exception):
     """Plays the SIGKILL: raised from the checkpoint, nothing after it runs."""
 

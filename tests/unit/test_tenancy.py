@@ -123,13 +123,19 @@ def _policy(**remediation: Any) -> DiagnosisPolicySpec:
 
 
 def test_policy_refusals_name_every_field() -> None:
-    spec = _policy(rateLimitClient={"params": {"namespace": "kube-system"}})
+    spec = _policy(
+        rateLimitClient={"params": {"namespace": "kube-system"}}, drainPod={"enabled": True}
+    )
+    spec.components[0].namespace = "billing"
     problems = policy_refusals(spec, namespace="a", rules=STRICT_RULES)
     assert [p.split(":")[0] for p in problems] == [
         "spec.signals.prometheus.url",
         "spec.components[0].mysql.secretRef.namespace",
+        "spec.components[0].namespace (drainPod is enabled)",
         "spec.remediation.rateLimitClient.params.namespace",
     ]
+    spec.remediation.drain_pod.enabled = False
+    assert len(policy_refusals(spec, namespace="a", rules=STRICT_RULES)) == 3
 
 
 def test_caps_never_loosen_and_hold_every_action() -> None:

@@ -3,8 +3,8 @@ credential to that URL?  Pure; one home for each rule.
 
 * A Secret is read only in the policy's own namespace, or one the admin granted
   to that namespace (``secret_refusal``).
-* Objects (rate-limit policies, the nginx ConfigMap) are written only in the
-  policy's namespace or one the admin granted (``write_refusal``).
+* Objects (rate-limit policies, the nginx ConfigMap, drained pods) are written only
+  in the policy's namespace or one the admin granted (``write_refusal``).
 * A credential read from a Secret is sent only to an origin on the admin's allow
   list (``credential_refusal``); the operator's own default sources are the
   admin's and need no entry.
@@ -128,6 +128,17 @@ def policy_refusals(spec: DiagnosisPolicySpec, *, namespace: str, rules: Tenancy
                 field="spec.remediation.killMysqlQueries.connection.secretRef.namespace",
             )
         )
+    if spec.remediation.drain_pod.enabled:
+        for index, component in enumerate(spec.components):
+            if component.namespace is not None:
+                found.append(
+                    write_refusal(
+                        rules,
+                        policy_namespace=namespace,
+                        namespace=component.namespace,
+                        field=f"spec.components[{index}].namespace (drainPod is enabled)",
+                    )
+                )
     target = spec.remediation.rate_limit_client.params.namespace
     if target is not None:
         found.append(

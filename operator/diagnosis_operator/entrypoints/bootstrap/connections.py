@@ -341,6 +341,7 @@ def executor_settings(
             settings.operator_namespace,
         ),
         caps=caps,
+        write_grants=rules.write_grants,
         drain_method=DrainMethod(settings.drain_method),
         checkpoint=checkpoint_from_dir(directory) if directory is not None else None,
     )

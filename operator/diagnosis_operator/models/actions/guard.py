@@ -30,6 +30,8 @@ class DenialCode(StrEnum):
     DAEMONSET_POD = "daemonset-pod"
     UNSUPPORTED_OWNER = "unsupported-owner"
     PROTECTED_NAMESPACE = "protected-namespace"
+    # a pod outside the namespaces the policy may act on (its own, plus the admin's grants)
+    OTHER_NAMESPACE = "other-namespace"
     MIN_HEALTHY = "min-healthy"
     # the cluster-wide action ledger (core/ledger.py)
     GLOBAL_BUDGET_EXHAUSTED = "global-budget-exhausted"

@@ -70,8 +70,10 @@ class ExecutorSettings:
     default_quarantine_ttl: float = 3600.0
     ledger_attempts: int = 50
     checkpoint: Checkpoint | None = None
-    # The cluster admin's caps over every policy's guards (core.remediation.caps).
+    # The cluster admin's caps over every policy's guards (core.remediation.caps), and
+    # the other namespaces a policy's namespace may act in (drain: only its own unless granted).
     caps: GuardCaps = field(default_factory=GuardCaps)
+    write_grants: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
