@@ -14,13 +14,15 @@ of the tenant's choosing and records every byte it receives.
   why, and the listener receives no credential.  With the listener's origin on
   the admin's allow list (the tenancy ConfigMap), the same token does arrive.
 * A report ConfigMap the operator did not create is never patched (the operator's
-  writer under its own token, and ``kubectl diagnose create --name``).
+  writer under its own token, and ``kubectl diagnose create --name``); nor is an
+  nginx rate-limit ConfigMap without the operator's managed-by label.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import secrets
 import socket
 import socketserver
@@ -37,8 +39,12 @@ import yaml
 from kubernetes import client
 
 from diagnosis_operator import API_GROUP, API_VERSION
+from diagnosis_operator.adapters.kubernetes.objects import KubernetesObjectStore
+from diagnosis_operator.adapters.traffic.common import MANAGED_BY
+from diagnosis_operator.adapters.traffic.nginx import ConfigMapSink, NginxBackend
 from diagnosis_operator.entrypoints.cli.kubectl.main import main as plugin
 from diagnosis_operator.entrypoints.kopf.kube import Kube, NotOwned, OwnerRef
+from diagnosis_operator.models.actions import ClientRule, RuleMode
 from tests.controlplane.cluster import ControlPlane, write_kubeconfig
 from tests.controlplane.operator import (
     NAMESPACE as OPERATOR_NAMESPACE,
@@ -589,3 +595,35 @@ def test_a_report_configmap_the_operator_did_not_create_is_never_patched(
             data={"r": text},
         )
     assert core.read_namespaced_config_map("mine-report", world.a).data == {"r": "second"}
+
+
+def test_a_rate_limit_configmap_the_operator_did_not_create_is_never_patched(
+    kube_admin: client.ApiClient, control_plane: ControlPlane, world: Tenancy
+) -> None:
+    core = client.CoreV1Api(kube_admin)
+    for name, labels in (("app-config", None), ("handed-over", dict(MANAGED_BY))):
+        core.create_namespaced_config_map(
+            world.a,
+            client.V1ConfigMap(
+                metadata=client.V1ObjectMeta(name=name, labels=labels), data={"keep": "me"}
+            ),
+        )
+    store = KubernetesObjectStore(api_client=control_plane.api_client(token=world.install.token))
+    now = time.time()
+    rule = ClientRule(
+        rule_id="tenancy-1",
+        network=ipaddress.ip_network("203.0.113.9/32"),
+        mode=RuleMode.DENY,
+        requests_per_second=0,
+        created_at=now,
+        expires_at=now + 300,
+        level=0,
+    )
+    foreign = NginxBackend(sink=ConfigMapSink(store=store, namespace=world.a, name="app-config"))
+    with pytest.raises(ValueError, match=r"is not labelled app\.kubernetes\.io/managed-by"):
+        foreign.apply(rules=[rule])
+    assert core.read_namespaced_config_map("app-config", world.a).data == {"keep": "me"}
+    mine = NginxBackend(sink=ConfigMapSink(store=store, namespace=world.a, name="handed-over"))
+    mine.apply(rules=[rule])
+    written = core.read_namespaced_config_map("handed-over", world.a).data or {}
+    assert "deny 203.0.113.9/32;" in written["diagnosis-operator-server.conf"], written
