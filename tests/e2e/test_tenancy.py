@@ -581,10 +581,8 @@ def test_a_report_configmap_the_operator_did_not_create_is_never_patched(
         )
     after = core.read_namespaced_config_map("x-report", world.a)
     assert after.data == {"keep": "me"}
-    assert (
-        as_json(after)["metadata"]["resourceVersion"]
-        == as_json(before)["metadata"]["resourceVersion"]
-    )
+    assert after.metadata is not None and before.metadata is not None
+    assert after.metadata.resource_version == before.metadata.resource_version
 
     # Its own report (ownerReference with the uid) is replaced as before.
     for text in ("first", "second"):
