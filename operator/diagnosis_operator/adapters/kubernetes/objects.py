@@ -161,9 +161,7 @@ class KubernetesObjectStore:
             )
         )
 
-    def _put_custom(
-        self, body: Any, *, namespace: str, name: str, create: bool
-    ) -> dict[str, Any]:
+    def _put_custom(self, body: Any, *, namespace: str, name: str, create: bool) -> dict[str, Any]:
         group, version, plural = _custom(str(body["apiVersion"]), str(body["kind"]))
         if create:
             return _as_dict(
