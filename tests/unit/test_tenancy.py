@@ -6,9 +6,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from kubernetes import client
 
 from diagnosis_operator.api import DiagnosisPolicySpec
 from diagnosis_operator.api.tenancy import TenancyConfig
@@ -31,7 +32,9 @@ from diagnosis_operator.entrypoints.bootstrap.secrets import (
     load_tenancy,
     resolve_secret,
 )
-from diagnosis_operator.entrypoints.kopf.kube import owned_by
+from diagnosis_operator.entrypoints.kopf.context import OperatorContext
+from diagnosis_operator.entrypoints.kopf.kube import Kube, owned_by
+from diagnosis_operator.entrypoints.kopf.policy import NOT_ALLOWED, check_allowed_then_promql
 from diagnosis_operator.models.actions import ActionPolicy, Allowed, DrainPod, GuardPolicy
 from diagnosis_operator.models.tenancy import STRICT_RULES, GuardCaps, TenancyRules
 from diagnosis_operator.settings import OperatorSettings
@@ -274,3 +277,33 @@ def test_a_report_is_owned_only_through_the_diagnosis_uid() -> None:
     assert not owned_by([mine], uid="u-2")
     assert not owned_by([SimpleNamespace(kind="Deployment", uid="u-1")], uid="u-1")
     assert not owned_by([], uid="u-1") and not owned_by([mine], uid="")
+
+
+def _operator(rules: TenancyRules) -> OperatorContext:
+    # No Secret is read: a refused reference is refused before the apiserver is asked.
+    return OperatorContext(
+        settings=OperatorSettings(all_namespaces=True),
+        configuration=client.Configuration(),
+        kube=cast(Kube, None),
+        tenancy=lambda: rules,
+    )
+
+
+def test_the_policy_handler_makes_a_refused_policy_not_ready_naming_the_fields() -> None:
+    spec = _policy(rateLimitClient={"params": {"namespace": "kube-system"}})
+    problem, reason, verdict = check_allowed_then_promql(
+        spec, namespace="a", context=_operator(STRICT_RULES), retry=0
+    )
+    assert reason == NOT_ALLOWED and problem is not None
+    assert "spec.components[0].mysql.secretRef.namespace" in problem
+    assert "spec.remediation.rateLimitClient.params.namespace" in problem
+    assert verdict.reason == "NotChecked"
+    granted = TenancyRules(
+        secret_grants={"a": frozenset({"other"})},
+        write_grants={"a": frozenset({"kube-system"})},
+        credential_origins=("http://127.0.0.1:1",),
+    )
+    problem, reason, verdict = check_allowed_then_promql(
+        spec, namespace="a", context=_operator(granted), retry=0
+    )
+    assert problem is None and verdict.reason == "NothingToCheck"

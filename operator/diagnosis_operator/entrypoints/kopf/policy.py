@@ -170,7 +170,7 @@ def reconcile_policy(
     )
     invalid = "Invalid"
     if problem is None:
-        problem, invalid, verdict = _check_allowed_then_promql(
+        problem, invalid, verdict = check_allowed_then_promql(
             DiagnosisPolicySpec.model_validate(plain(spec)),
             namespace=namespace,
             context=context,
@@ -199,7 +199,7 @@ def reconcile_policy(
         raise kopf.TemporaryError(verdict.message, delay=context.settings.source_retry_delay)
 
 
-def _check_allowed_then_promql(
+def check_allowed_then_promql(
     spec: DiagnosisPolicySpec, *, namespace: str, context: OperatorContext, retry: int
 ) -> tuple[str | None, str, PromQLVerdict]:
     """(problem, Ready's reason if any, PromQL verdict): tenancy first, then the overrides.
