@@ -63,6 +63,9 @@ class OperatorSettings(BaseSettings):
     # Remediation (service/execute.py).  The operator's own namespace holds the action
     # ledger and the pause switch; the chart sets it from the pod's namespace.
     operator_namespace: str = "diagnosis-operator"
+    # The admin's tenancy configuration (cross-namespace grants, credential allow list,
+    # guard caps): a ConfigMap of this name in operator_namespace (docs/multi-tenancy.md).
+    tenancy_configmap: str = "diagnosis-operator-tenancy"
     # How often open remediations (approved, interrupted) and quarantine TTLs are checked.
     remediation_interval: float = Field(default=15.0, gt=0)
     # The cluster-wide budget: executed actions of every kind and diagnosis together.

@@ -56,6 +56,7 @@ from diagnosis_operator.api.diagnosis import (
     MAX_EVIDENCE,
     MAX_REMEDIATIONS,
     MAX_TIMELINE,
+    REPORT_SUFFIX,
     AbusiveClientStatus,
     AffectedInstanceStatus,
     CandidateStatus,
@@ -75,6 +76,7 @@ from diagnosis_operator.api.diagnosis import (
     ResolvedWindow,
     RootCauseStatus,
     TimelineEntry,
+    report_config_map,
 )
 from diagnosis_operator.api.notifications import (
     NotificationEvent,
@@ -139,6 +141,7 @@ __all__ = [
     "POLICY_PLURAL",
     "PROMETHEUS_LABEL_NAME",
     "REASON_PATTERN",
+    "REPORT_SUFFIX",
     "AbusiveClientStatus",
     "ActionPolicy",
     "AffectedInstanceStatus",
@@ -203,4 +206,5 @@ __all__ = [
     "UrlSecretRef",
     "VerificationSettings",
     "parse_duration",
+    "report_config_map",
 ]

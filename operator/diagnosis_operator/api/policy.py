@@ -77,7 +77,9 @@ class PolicyComponent(CrdModel):
 class PrometheusSource(CrdModel):
     url: str = Field(max_length=2048, pattern=r"^https?://", description="Prometheus base URL.")
     auth_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="A bearer token in a Secret of the policy's namespace."
+        default=None,
+        description="A bearer token in a Secret of the policy's namespace; sent only if the "
+        "url's origin is on the operator's credential allow list (docs/multi-tenancy.md).",
     )
     timeout: Duration = "30s"
 
@@ -87,7 +89,11 @@ class LokiSource(CrdModel):
     tenant: str | None = Field(
         default=None, max_length=253, description="X-Scope-OrgID for multi-tenant Loki."
     )
-    auth_secret_ref: SecretKeyRef | None = None
+    auth_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="A bearer token in a Secret of the policy's namespace; sent only if the "
+        "url's origin is on the operator's credential allow list (docs/multi-tenancy.md).",
+    )
     timeout: Duration = "30s"
 
 

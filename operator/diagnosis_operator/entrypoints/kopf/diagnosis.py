@@ -22,7 +22,6 @@ import kopf
 from pydantic import ValidationError
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.adapters.kubernetes.reports import report_config_map
 from diagnosis_operator.api import (
     DIAGNOSIS_PLURAL,
     ConditionStatus,
@@ -35,6 +34,7 @@ from diagnosis_operator.api import (
     Phase,
     PolicySnapshot,
     ResolvedWindow,
+    report_config_map,
 )
 from diagnosis_operator.core.phases import (
     PROGRESSING,
@@ -55,13 +55,13 @@ from diagnosis_operator.entrypoints.bootstrap.signals import (
 )
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
-from diagnosis_operator.entrypoints.kopf.kube import OwnerRef
+from diagnosis_operator.entrypoints.kopf.kube import NotOwned, OwnerRef
 from diagnosis_operator.entrypoints.kopf.notifications import send_notifications
 from diagnosis_operator.entrypoints.kopf.remediation import policy_enricher, remediate_now
 from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult
 from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
 from diagnosis_operator.models.topology import Topology, TopologyError
-from diagnosis_operator.ports import SignalError
+from diagnosis_operator.ports import ClusterError, SignalError
 from diagnosis_operator.report import render_markdown
 from diagnosis_operator.service import metrics
 from diagnosis_operator.service.diagnose import run_diagnosis
@@ -312,6 +312,7 @@ def _open_sources(run: DiagnosisRun, *, snapshot: PolicySnapshot, retry: int) ->
             namespace=run.namespace,
             settings=context.settings,
             kube=context.kube,
+            rules=context.tenancy(),
         )
     except SourceConfigError as error:
         raise Stop("SourceNotConfigured", str(error)) from error
@@ -445,11 +446,21 @@ def _write_report(run: DiagnosisRun, *, result: DiagnosisResult, uid: Any) -> No
     except Exception as error:  # the JSON is the contract; the Markdown is a courtesy
         kopf.warn(run.body, reason="ReportRenderFailed", message=f"{type(error).__name__}: {error}")
     config_map = report_config_map(run.name)
-    run.context.kube.write_report(
-        namespace=run.namespace,
-        name=config_map,
-        owner=OwnerRef(name=run.name, uid=str(uid or "")),
-        data=data,
-    )
+    try:
+        run.context.kube.write_report(
+            namespace=run.namespace,
+            name=config_map,
+            owner=OwnerRef(name=run.name, uid=str(uid or "")),
+            data=data,
+        )
+    except (NotOwned, ClusterError) as error:
+        # The diagnosis stands without its report; say why, never touch a stranger's object.
+        message = f"report not written: {error}"[:1024]
+        kopf.warn(run.body, reason="ReportNotWritten", message=message)
+        run.status = run.status.model_copy(
+            update={"warnings": [*run.status.warnings, message][-32:]}
+        )
+        run.flush()
+        return
     run.status = run.status.model_copy(update={"report_ref": ObjectRef(name=config_map)})
     run.flush()
