@@ -42,6 +42,7 @@ from kubernetes import client, utils
 from diagnosis_operator import API_GROUP, API_VERSION
 from diagnosis_operator.api import DiagnosisPolicySpec
 from diagnosis_operator.core.remediation.ledger import decode
+from diagnosis_operator.entrypoints.kopf.leader import LOST_LEASE_EXIT
 from diagnosis_operator.models.actions import DrainPod, LedgerOutcome, action_key
 from diagnosis_operator.models.cluster import QUARANTINE_ANNOTATION
 from diagnosis_operator.models.controls import approval_annotation, approval_value
@@ -108,6 +109,8 @@ class World:
     name: str
     key: str
     checkpoints: Path
+    admin: client.ApiClient
+    binding: dict[str, Any]  # the chart's RoleBinding for the Lease
 
     def lease(self) -> dict[str, Any]:
         found = self.coordination.read_namespaced_lease(LEASE, self.install.namespace)
@@ -138,40 +141,53 @@ class World:
         return path.read_text(encoding="utf-8").split() if path.exists() else []
 
 
-def _lease_rbac(kube_admin: client.ApiClient, install: OperatorInstall) -> list[str]:
-    """Apply the chart's leader-election Role and binding; the operator's argv with them."""
-    objects = rendered_objects("--set", "leaderElection.enabled=true")
-    for obj in objects:
-        if obj["kind"] in ("Role", "RoleBinding") and obj["metadata"]["name"].endswith(
-            "-leader-election"
-        ):
-            try:
-                utils.create_from_dict(kube_admin, obj)  # type: ignore[no-untyped-call]
-            except utils.FailToCreateError as error:
-                if any(e.status != 409 for e in error.api_exceptions):
-                    raise
+def _may(kube_admin: client.ApiClient, install: OperatorInstall, verb: str, **where: str) -> bool:
+    """Whether the operator's ServiceAccount may ``verb`` a Lease (SubjectAccessReview)."""
     review = client.V1SubjectAccessReview(
         spec=client.V1SubjectAccessReviewSpec(
             user=f"system:serviceaccount:{install.namespace}:{install.service_account}",
+            groups=["system:serviceaccounts", f"system:serviceaccounts:{install.namespace}"],
             resource_attributes=client.V1ResourceAttributes(
-                group="coordination.k8s.io",
-                resource="leases",
-                verb="update",
-                name=LEASE,
-                namespace=install.namespace,
+                group="coordination.k8s.io", resource="leases", verb=verb, **where
             ),
         )
     )
-    authorization = client.AuthorizationV1Api(kube_admin)
+    answer = client.AuthorizationV1Api(kube_admin).create_subject_access_review(review)
+    return bool(answer.status and answer.status.allowed)
 
-    def granted() -> bool:
-        answer = authorization.create_subject_access_review(review)
-        return bool(answer.status and answer.status.allowed)
 
-    wait_for("the Lease Role to take effect", granted)
+def _lease_rbac(
+    kube_admin: client.ApiClient, install: OperatorInstall
+) -> tuple[list[str], dict[str, Any]]:
+    """Apply the chart's leader-election Role and binding: the argv and the binding."""
+    objects = rendered_objects("--set", "leaderElection.enabled=true")
+    rbac = [
+        obj
+        for obj in objects
+        if obj["kind"] in ("Role", "RoleBinding")
+        and obj["metadata"]["name"].endswith("-leader-election")
+    ]
+    for obj in rbac:
+        _create(kube_admin, obj)
+    ours = {"name": LEASE, "namespace": install.namespace}
+    wait_for("the Lease Role to take effect", lambda: _may(kube_admin, install, "update", **ours))
+    # Least privilege: that one Lease, in the operator's namespace, never deleted.
+    assert not _may(kube_admin, install, "update", name="other", namespace=install.namespace)
+    assert not _may(kube_admin, install, "update", name=LEASE, namespace="kube-system")
+    assert not _may(kube_admin, install, "delete", **ours)
+    assert not _may(kube_admin, install, "create", namespace="kube-node-lease")
     argv = operator_argv(find(objects, "Deployment"))
     assert "--leader-election" in argv and not any(a.startswith("--peering") for a in argv)
-    return argv
+    [binding] = [obj for obj in rbac if obj["kind"] == "RoleBinding"]
+    return argv, binding
+
+
+def _create(kube_admin: client.ApiClient, obj: dict[str, Any]) -> None:
+    try:
+        utils.create_from_dict(kube_admin, obj)  # type: ignore[no-untyped-call]
+    except utils.FailToCreateError as error:
+        if any(e.status != 409 for e in error.api_exceptions):
+            raise
 
 
 def _pause_session_operators(custom: client.CustomObjectsApi, peering: str) -> str:
@@ -284,7 +300,7 @@ def world(
     core = client.CoreV1Api(kube_admin)
     custom = client.CustomObjectsApi(kube_admin)
     coordination = client.CoordinationV1Api(kube_admin)
-    argv = _lease_rbac(kube_admin, operator_install)
+    argv, binding = _lease_rbac(kube_admin, operator_install)
     peering = peering_name(operator_install)
     entry = _pause_session_operators(custom, peering)
     ensure_node(core)
@@ -306,6 +322,8 @@ def world(
             name=name,
             key=key,
             checkpoints=checkpoints,
+            admin=kube_admin,
+            binding=binding,
         )
     finally:
         custom.patch_cluster_custom_object(
@@ -471,3 +489,30 @@ def test_sigkill_of_the_holder_mid_drain_the_standby_finishes_it_once(
         assert "not repeated" in done["reason"], done
     taken = standby.log_text()
     assert f"acquired by {standby.identity}: {leader.identity}'s lease expired" in taken, taken
+
+
+def test_a_holder_that_cannot_renew_exits_and_the_standby_takes_over(world: World) -> None:
+    """The fence: without its Lease rights the holder stops itself within the renew
+    deadline; once the rights are back, the standby leads."""
+    leader, standby = two_replicas(world)
+    rbac = client.RbacAuthorizationV1Api(world.admin)
+    name = world.binding["metadata"]["name"]
+    try:
+        rbac.delete_namespaced_role_binding(name, world.install.namespace)
+        try:
+            code = leader.process.popen.wait(timeout=60)
+        finally:
+            _create(world.admin, world.binding)
+        wait_for(
+            "the standby to take the Lease over",
+            lambda: world.holder() == standby.identity,
+            timeout=60,
+        )
+        assert standby.process.popen.poll() is None, "the standby waits through refusals"
+    finally:
+        standby.process.stop()
+        leader.process.stop()
+    assert code == LOST_LEASE_EXIT, tail(leader.process.log)
+    said = leader.log_text()
+    assert f"lease {world.install.namespace}/{LEASE} not renewed for 4s: exiting" in said, said
+    assert world.applied() == []  # nothing was approved: nobody acted

@@ -124,7 +124,7 @@ def test_the_holder_gives_up_when_it_cannot_renew_within_the_deadline() -> None:
             return stop.is_set()
 
     a.keep(stop=Ticking(), on_lost=lost.append)
-    assert lost == ["lease lease test/operator not renewed for 10s"]
+    assert lost == ["lease test/operator not renewed for 10s"]
     assert clock.now - 1000.0 == 10.0  # five periods of 2 s: at the deadline, not later
 
 
@@ -143,7 +143,7 @@ def test_the_holder_is_told_when_another_holds_the_lease() -> None:
             return bool(lost)
 
     a.keep(stop=Once(), on_lost=lost.append)
-    assert lost == ["lease lease test/operator is held by another replica"]
+    assert lost == ["lease test/operator is held by another replica"]
 
 
 def test_release_frees_the_lease_for_a_standby_at_once() -> None:

@@ -71,27 +71,27 @@ class Leadership:
             elapsed=self._elapsed(current),
         )
         if decided.record is None:
-            logger.debug("lease %s: %s", self.store.ref, decided.why)
+            logger.debug("%s: %s", self.store.ref, decided.why)
             return Step.WAIT
         try:
             self.store.write(record=decided.record)
         except VersionConflict:
-            logger.info("lease %s: another replica wrote first", self.store.ref)
+            logger.info("%s: another replica wrote first", self.store.ref)
             return Step.WAIT
         self.renewed_at = self._monotonic()
         if decided.step is Step.ACQUIRE:
-            logger.warning("lease %s acquired by %s: %s", self.store.ref, self.me, decided.why)
+            logger.warning("%s acquired by %s: %s", self.store.ref, self.me, decided.why)
         return decided.step
 
     def acquire(self, *, stop: threading.Event) -> bool:
         """Block until this replica holds the lease (True) or ``stop`` is set (False)."""
-        logger.warning("lease %s: %s standing by", self.store.ref, self.me)
+        logger.warning("%s: %s standing by", self.store.ref, self.me)
         while not stop.is_set():
             try:
                 if self.try_once() is not Step.WAIT:
                     return True
             except ClusterError as error:
-                logger.warning("lease %s: %s", self.store.ref, error)
+                logger.warning("%s: %s", self.store.ref, error)
             stop.wait(self.timings.retry_period)
         return False
 
@@ -100,22 +100,22 @@ class Leadership:
         current = self.store.read()
         if current is not None and current.holder == self.me:
             self.store.write(record=replace(current, holder=None, renewed=None))
-            logger.warning("lease %s released by %s", self.store.ref, self.me)
+            logger.warning("%s released by %s", self.store.ref, self.me)
 
     def keep(self, *, stop: threading.Event, on_lost: Callable[[str], None]) -> None:
         """Renew until ``stop``; ``on_lost(why)`` once the lease is lost or cannot be renewed."""
         while not stop.wait(self.timings.retry_period):
             try:
                 if self.try_once() is Step.WAIT:
-                    on_lost(f"lease {self.store.ref} is held by another replica")
+                    on_lost(f"{self.store.ref} is held by another replica")
                     return
             except ClusterError as error:
-                logger.warning("lease %s: renewal failed: %s", self.store.ref, error)
+                logger.warning("%s: renewal failed: %s", self.store.ref, error)
             last = self.renewed_at if self.renewed_at is not None else self._monotonic()
             if must_stand_down(
                 last_renewed=last,
                 now=self._monotonic(),
                 renew_deadline=self.timings.renew_deadline,
             ):
-                on_lost(f"lease {self.store.ref} not renewed for {self.timings.renew_deadline:g}s")
+                on_lost(f"{self.store.ref} not renewed for {self.timings.renew_deadline:g}s")
                 return
