@@ -144,7 +144,7 @@ def _judged(model: type[DiagnosisSpec] | type[DiagnosisPolicySpec], spec: Any) -
 
 
 @given(spec=st.one_of(json_values, mutated(VALID_DIAGNOSIS)))
-@settings(max_examples=300)
+@settings(max_examples=150)
 def test_any_diagnosis_spec_is_accepted_or_refused_naming_the_field(spec: Any) -> None:
     if _judged(DiagnosisSpec, spec) is None:
         parsed = DiagnosisSpec.model_validate(spec)
@@ -154,7 +154,7 @@ def test_any_diagnosis_spec_is_accepted_or_refused_naming_the_field(spec: Any) -
 
 
 @given(spec=st.one_of(json_values, mutated(VALID_POLICY)))
-@settings(max_examples=300)
+@settings(max_examples=150)
 def test_any_policy_is_accepted_or_refused_naming_the_field_never_half_used(spec: Any) -> None:
     message = _judged(DiagnosisPolicySpec, spec)
     components, problem = check_policy(spec if isinstance(spec, dict) else {})
@@ -229,7 +229,7 @@ def webhook_bodies(draw: st.DrawFn) -> bytes:
 
 
 @given(bodies=st.lists(webhook_bodies(), min_size=1, max_size=8))
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 def test_any_webhook_body_gets_a_clear_answer_and_creates_only_valid_diagnoses(
     bodies: list[bytes],
 ) -> None:
@@ -348,7 +348,7 @@ def test_quote_gives_one_go_string_literal_or_refuses(value: str) -> None:
 
 
 @given(selector=label_maps, line=hostile_text)
-@settings(max_examples=200)
+@settings(max_examples=100)
 def test_logql_selector_and_line_filter_parse_back_as_literals(
     selector: dict[str, str], line: str
 ) -> None:
