@@ -33,7 +33,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 
 {{- define "diagnosis-operator.checks" -}}
 {{- if and (not .Values.peering.enabled) (not .Values.leaderElection.enabled) (gt (int .Values.replicaCount) 1) -}}
-{{- fail "replicaCount > 1 needs leaderElection.enabled=true or peering.enabled=true (one replica acts at a time)" -}}
+{{- fail "replicaCount > 1 needs peering.enabled=true or leaderElection.enabled=true (one replica acts at a time)" -}}
 {{- end -}}
 {{- if and (not .Values.watch.allNamespaces) (empty .Values.watch.namespaces) -}}
 {{- fail "watch.namespaces must list namespaces when watch.allNamespaces=false" -}}
