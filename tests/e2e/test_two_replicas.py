@@ -31,7 +31,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -111,6 +111,7 @@ class World:
     checkpoints: Path
     admin: client.ApiClient
     binding: dict[str, Any]  # the chart's RoleBinding for the Lease
+    started: list[Process] = field(default_factory=list)  # stopped by the fixture, always
 
     def lease(self) -> dict[str, Any]:
         found = self.coordination.read_namespaced_lease(LEASE, self.install.namespace)
@@ -310,6 +311,7 @@ def world(
     name, key = _seed(kube_admin, namespace)
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
+    started: list[Process] = []
     try:
         yield World(
             plane=control_plane,
@@ -324,8 +326,11 @@ def world(
             checkpoints=checkpoints,
             admin=kube_admin,
             binding=binding,
+            started=started,
         )
     finally:
+        for process in started:
+            process.stop()
         custom.patch_cluster_custom_object(
             "kopf.dev", "v1", "clusterkopfpeerings", peering, {"status": {entry: None}}
         )
@@ -364,6 +369,7 @@ def start_replica(world: World, label: str) -> Replica:
         directory=world.plane.directory,
         env=env,
     )
+    world.started.append(process)
 
     def alive() -> bool:
         if process.popen.poll() is not None:
