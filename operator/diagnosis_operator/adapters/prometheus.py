@@ -291,6 +291,8 @@ class PrometheusAdapter:
 
     def _call(self, request: _Request, attempt: Callable[[], Any]) -> Any:
         """One request (the session retries); every failure becomes a ``SignalError``."""
+        # An answer of an earlier request must never be reported as this one's.
+        self._last_response.value = None
         try:
             return attempt()
         except _UpstreamStatus as answer:
@@ -313,7 +315,11 @@ class PrometheusAdapter:
             ) from failure
         except (ValueError, KeyError, TypeError) as failure:
             response = getattr(self._last_response, "value", None)
-            body = response.text[:_BODY_LIMIT] if response is not None else ""
+            if response is None:  # it failed before anything was sent (e.g. encoding)
+                raise self._error(
+                    request, reason=f"request not sent: {failure!r:.300}"
+                ) from failure
+            body = response.text[:_BODY_LIMIT]
             raise self._error(
                 request, status=200, body=body, reason=f"unreadable answer: {failure!r}"
             ) from failure

@@ -310,6 +310,8 @@ def merge_network_counts(counts: Iterable[LogCount]) -> list[ClientTraffic]:
 
 
 def _parsed_address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if "%" in ip:  # an IPv6 zone index: ipaddress would keep any text after it
+        return None
     try:
         return ipaddress.ip_address(ip)
     except ValueError:

@@ -7,12 +7,15 @@ change is patched to ``status`` at once and posted as an Event, so ``kubectl get
 diag -w`` shows the run as it goes.
 
 Failure reasons (``Failed`` condition and Event reason): ``InvalidSpec``,
-``PolicyNotFound``, ``PolicyInvalid``, ``SourceNotConfigured``, ``SourceUnavailable``
+``PolicyNotFound``, ``PolicyInvalid``, ``UnknownComponent`` (``spec.symptom.component``
+names no component of the policy: nothing to anchor the diagnosis on, so it fails
+rather than answer about something else), ``SourceNotConfigured``, ``SourceUnavailable``
 (after ``DIAG_SOURCE_RETRIES`` retries), ``EngineError``.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import time
 from datetime import UTC, datetime
@@ -240,6 +243,7 @@ def _run(
         topology = snapshot.spec.to_topology()
     except TopologyError as error:
         raise Stop("PolicyInvalid", f"policy {snapshot.name}: {error}") from error
+    _check_symptom_component(parsed, topology=topology, policy=snapshot.name)
     window = _fix_window(run, parsed=parsed, keep=keep_window)
     result = _diagnose(
         run, parsed=parsed, snapshot=snapshot, topology=topology, window=window, retry=retry
@@ -259,6 +263,20 @@ def _run(
     _complete(run, result)
     _notify(run, result=result)
     return result
+
+
+def _check_symptom_component(parsed: DiagnosisSpec, *, topology: Topology, policy: str) -> None:
+    wanted = parsed.symptom.component
+    known = [component.name for component in topology.components]
+    if wanted is None or wanted in known:
+        return
+    close = difflib.get_close_matches(wanted, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise Stop(
+        "UnknownComponent",
+        f"spec.symptom.component: {wanted!r} is not a component of DiagnosisPolicy {policy} "
+        f"(it has {', '.join(known)}){hint}"[:4096],
+    )
 
 
 def _notify(run: DiagnosisRun, *, result: DiagnosisResult) -> None:

@@ -77,6 +77,8 @@ _HOST_AND_PORT = re.compile(r"^\[?[\w.:-]+\]?:\d{2,5}$")
 def _address_list_head(text: str) -> str | None:
     """The first address of an ``X-Forwarded-For``-like list, when it is an IP address."""
     head = text.split(",", 1)[0].strip()
+    if "%" in head:  # an IPv6 zone index: ipaddress would keep any text after it
+        return None
     try:
         ipaddress.ip_address(head)
     except ValueError:
