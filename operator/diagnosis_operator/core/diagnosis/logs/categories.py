@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from diagnosis_operator.core.diagnosis.logs._fields import first_field, flat_text, json_object
+from diagnosis_operator.core.diagnosis.logs._fields import (
+    first_field,
+    flat_text,
+    structured_object,
+)
 from diagnosis_operator.core.diagnosis.logs.access import latency_of, parse_access, upstream_of
 from diagnosis_operator.core.diagnosis.logs.cache import cache_command, parse_slow_command
 from diagnosis_operator.core.diagnosis.logs.model import AccessRecord, LogCategory, LogEvent
@@ -75,7 +79,7 @@ def _by_level(obj: Mapping[str, Any] | None, lowered: str) -> LogCategory:
 
 def categorize(line: str) -> LogCategory:
     """Pure: the most severe category a line's words (or its level) point to."""
-    obj = json_object(line)
+    obj = structured_object(line)
     text = flat_text(obj) if obj is not None else line
     lowered = text.lower()
     return (
