@@ -28,7 +28,6 @@ from diagnosis_operator.models.signals import (
     LogCount,
     LogLine,
     LogStream,
-    MetricType,
     Series,
     Window,
 )

@@ -58,12 +58,6 @@ def _unquote(value: str) -> str:
     return value
 
 
-def structured_object(line: str) -> dict[str, Any] | None:
-    """Pure: the fields of a structured line (a JSON object or logfmt), else None."""
-    obj = json_object(line)
-    return obj if obj is not None else logfmt_object(line)
-
-
 def flat_text(obj: Mapping[str, Any]) -> str:
     return " ".join(f"{key}={value}" for key, value in obj.items())
 

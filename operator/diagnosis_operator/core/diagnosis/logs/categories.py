@@ -8,7 +8,8 @@ from typing import Any
 from diagnosis_operator.core.diagnosis.logs._fields import (
     first_field,
     flat_text,
-    structured_object,
+    json_object,
+    logfmt_object,
 )
 from diagnosis_operator.core.diagnosis.logs.access import latency_of, parse_access, upstream_of
 from diagnosis_operator.core.diagnosis.logs.cache import cache_command, parse_slow_command
@@ -79,14 +80,14 @@ def _by_level(obj: Mapping[str, Any] | None, lowered: str) -> LogCategory:
 
 def categorize(line: str) -> LogCategory:
     """Pure: the most severe category a line's words (or its level) point to."""
-    obj = structured_object(line)
+    obj = json_object(line)
     text = flat_text(obj) if obj is not None else line
     lowered = text.lower()
     return (
         _by_words(text, lowered)
         or _by_status(line)
         or _by_connection(lowered)
-        or _by_level(obj, lowered)
+        or _by_level(obj if obj is not None else logfmt_object(line), lowered)
     )
 
 
