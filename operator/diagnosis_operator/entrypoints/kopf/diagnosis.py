@@ -29,10 +29,12 @@ from diagnosis_operator.api import (
     DiagnosisSpec,
     DiagnosisStatus,
     Mode,
+    NotificationStatus,
     ObjectRef,
     Phase,
     PolicySnapshot,
     ResolvedWindow,
+    report_config_map,
 )
 from diagnosis_operator.core.phases import (
     PROGRESSING,
@@ -53,18 +55,18 @@ from diagnosis_operator.entrypoints.bootstrap.signals import (
 )
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
-from diagnosis_operator.entrypoints.kopf.kube import OwnerRef
+from diagnosis_operator.entrypoints.kopf.kube import NotOwned, OwnerRef
+from diagnosis_operator.entrypoints.kopf.notifications import send_notifications
 from diagnosis_operator.entrypoints.kopf.remediation import policy_enricher, remediate_now
 from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult
 from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
 from diagnosis_operator.models.topology import Topology, TopologyError
-from diagnosis_operator.ports import SignalError
+from diagnosis_operator.ports import ClusterError, SignalError
 from diagnosis_operator.report import render_markdown
 from diagnosis_operator.service import metrics
 from diagnosis_operator.service.diagnose import run_diagnosis
 from diagnosis_operator.service.remediate import LedgerUnavailable
 
-REPORT_SUFFIX = "-report"
 # A ConfigMap holds at most 1 MiB; keep room for the Markdown beside the JSON.
 MAX_REPORT_JSON = 700_000
 
@@ -255,7 +257,26 @@ def _run(
     if run.context.settings.write_report:
         _write_report(run, result=result, uid=uid)
     _complete(run, result)
+    _notify(run, result=result)
     return result
+
+
+def _notify(run: DiagnosisRun, *, result: DiagnosisResult) -> None:
+    """Tell the policy's sinks, after the final status is written (never fails the run)."""
+
+    def record(items: list[NotificationStatus]) -> None:
+        run.status = run.status.model_copy(update={"notifications": items})
+        run.flush()
+
+    send_notifications(
+        context=run.context,
+        body=run.body,
+        namespace=run.namespace,
+        name=run.name,
+        status=run.status,
+        failure_mode=result.root_cause.failure_mode,
+        record=record,
+    )
 
 
 def _announce(run: DiagnosisRun, *, decision: Decision, retry: int) -> None:
@@ -291,6 +312,7 @@ def _open_sources(run: DiagnosisRun, *, snapshot: PolicySnapshot, retry: int) ->
             namespace=run.namespace,
             settings=context.settings,
             kube=context.kube,
+            rules=context.tenancy(),
         )
     except SourceConfigError as error:
         raise Stop("SourceNotConfigured", str(error)) from error
@@ -423,12 +445,22 @@ def _write_report(run: DiagnosisRun, *, result: DiagnosisResult, uid: Any) -> No
         data["report.md"] = render_markdown(result)[:250_000]
     except Exception as error:  # the JSON is the contract; the Markdown is a courtesy
         kopf.warn(run.body, reason="ReportRenderFailed", message=f"{type(error).__name__}: {error}")
-    config_map = run.name[: 253 - len(REPORT_SUFFIX)] + REPORT_SUFFIX
-    run.context.kube.write_report(
-        namespace=run.namespace,
-        name=config_map,
-        owner=OwnerRef(name=run.name, uid=str(uid or "")),
-        data=data,
-    )
+    config_map = report_config_map(run.name)
+    try:
+        run.context.kube.write_report(
+            namespace=run.namespace,
+            name=config_map,
+            owner=OwnerRef(name=run.name, uid=str(uid or "")),
+            data=data,
+        )
+    except (NotOwned, ClusterError) as error:
+        # The diagnosis stands without its report; say why, never touch a stranger's object.
+        message = f"report not written: {error}"[:1024]
+        kopf.warn(run.body, reason="ReportNotWritten", message=message)
+        run.status = run.status.model_copy(
+            update={"warnings": [*run.status.warnings, message][-32:]}
+        )
+        run.flush()
+        return
     run.status = run.status.model_copy(update={"report_ref": ObjectRef(name=config_map)})
     run.flush()
