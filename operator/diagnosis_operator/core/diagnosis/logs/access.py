@@ -12,6 +12,7 @@ from diagnosis_operator.core.diagnosis.logs._fields import (
     IP,
     first_field,
     json_object,
+    logfmt_object,
     split_request,
     to_seconds,
 )
@@ -53,6 +54,8 @@ def parse_access(line: str) -> AccessRecord | None:
     if obj is not None:
         return _parse_access_json(obj)
     match = _ACCESS_TEXT.search(line)
+    if not match and (fields := logfmt_object(line)) is not None:
+        return _parse_access_json(fields)
     if not match:
         return _parse_access_bracketed(line)
     method, path = split_request(match.group("request"))

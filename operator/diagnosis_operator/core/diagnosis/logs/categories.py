@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from diagnosis_operator.core.diagnosis.logs._fields import first_field, flat_text, json_object
+from diagnosis_operator.core.diagnosis.logs._fields import (
+    first_field,
+    flat_text,
+    json_object,
+    logfmt_object,
+)
 from diagnosis_operator.core.diagnosis.logs.access import latency_of, parse_access, upstream_of
 from diagnosis_operator.core.diagnosis.logs.cache import cache_command, parse_slow_command
 from diagnosis_operator.core.diagnosis.logs.model import AccessRecord, LogCategory, LogEvent
@@ -82,7 +87,7 @@ def categorize(line: str) -> LogCategory:
         _by_words(text, lowered)
         or _by_status(line)
         or _by_connection(lowered)
-        or _by_level(obj, lowered)
+        or _by_level(obj if obj is not None else logfmt_object(line), lowered)
     )
 
 
