@@ -201,3 +201,31 @@ def test_an_access_line_ending_in_a_few_fields_is_not_logfmt() -> None:
     assert logfmt_object(line) is None
     access = parse_access(line)
     assert access is not None and access.client == "10.1.2.3" and access.status == 200
+
+
+NGINX_ALERT = (
+    "2031/04/02 11:00:00 [alert] 2302#2302: *1505856 1024 worker_connections are not enough "
+    'while connecting to upstream, client: 10.1.2.3, server: a.example, request: "GET / HTTP/1.1"'
+)
+
+
+def test_bracketed_severities_of_text_logs_are_errors_and_are_fetched() -> None:
+    assert categorize(NGINX_ALERT) is LogCategory.ERROR
+    assert categorize(NGINX_ALERT.replace("[alert]", "[crit]")) is LogCategory.ERROR
+    assert categorize(NGINX_ALERT.replace("[alert]", "[notice]")) is not LogCategory.ERROR
+    assert re.search(SIGNIFICANT_FILTER, NGINX_ALERT)
+
+
+def test_a_json_access_line_whose_upstream_is_a_dash_reached_none() -> None:
+    line = json.dumps(
+        {
+            "remote_addr": "10.1.2.3",
+            "request": "GET / HTTP/1.1",
+            "status": "500",
+            "upstream_addr": "-",
+        }
+    )
+    access = parse_access(line)
+    assert access is not None and access.upstream is None and access.upstream_field
+    plain = parse_access(json.dumps({"remote_addr": "10.1.2.3", "status": "500"}))
+    assert plain is not None and not plain.upstream_field

@@ -37,6 +37,7 @@ _HOST_PORT = re.compile(rf"\b({IP}:\d{{2,5}})\b")
 _JSON_CLIENT_KEYS = ("remote_addr", "client_ip", "clientip", "remote_ip", "client", "src_ip", "ip")
 _JSON_STATUS_KEYS = ("status", "code", "status_code", "response_code")
 _JSON_AGENT_KEYS = ("http_user_agent", "user_agent", "agent", "ua")
+_NO_VALUE = ("", "-", "None", "null")
 _JSON_UPSTREAM_KEYS = ("upstream_addr", "upstream", "backend", "upstream_host")
 _JSON_LATENCY_KEYS = (
     "request_time",
@@ -139,6 +140,9 @@ def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
     except (TypeError, ValueError):
         latency = latency_of(f"latency={latency_value}")
     upstream = first_field(obj, _JSON_UPSTREAM_KEYS)
+    has_field = upstream is not None or any(str(k).lower() in _JSON_UPSTREAM_KEYS for k in obj)
+    if str(upstream).strip() in _NO_VALUE:
+        upstream = None  # nginx writes "-" when no upstream was reached
     agent = first_field(obj, _JSON_AGENT_KEYS)
     return AccessRecord(
         client=str(client) if client is not None else None,
@@ -148,6 +152,7 @@ def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
         agent=str(agent) if agent is not None else None,
         latency=latency,
         upstream=str(upstream) if upstream else None,
+        upstream_field=has_field,
     )
 
 

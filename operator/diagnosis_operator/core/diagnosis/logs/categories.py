@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +21,10 @@ _TOO_MANY_CONNECTIONS = ("too many connections", "max_connections", "er_con_coun
 _OUT_OF_MEMORY = ("out of memory", "oomkill", "oom-kill")
 _UPSTREAM_TROUBLE = ("timed out", "timeout", "refused", "prematurely", "no live", "reset")
 _CONNECTION_LOST = ("connection lost", "lost connection", "reset by peer", "broken pipe")
-_ERROR_LEVELS = ("error", "err", "fatal", "critical", "crit", "panic")
+_ERROR_LEVELS = ("error", "err", "fatal", "critical", "crit", "panic", "alert", "emerg")
+# A text line's bracketed severity, as nginx, Apache and syslog-style logs write it
+# ("2028/08/09 19:23:31 [alert] 2302#2302: ..."); https://nginx.org/en/docs/ngx_core_module.html#error_log
+_BRACKETED_ERROR = re.compile(r"\[(emerg|alert|crit|error)\]")
 _ERROR_WORDS = ("error", "fatal", "panic", "exception", "fail")
 
 
@@ -72,6 +76,8 @@ def _by_level(obj: Mapping[str, Any] | None, lowered: str) -> LogCategory:
         str(first_field(obj, ("level", "severity", "lvl", "loglevel")) or "").lower() if obj else ""
     )
     if level in _ERROR_LEVELS or _any_in(_ERROR_WORDS, lowered):
+        return LogCategory.ERROR
+    if not obj and _BRACKETED_ERROR.search(lowered):
         return LogCategory.ERROR
     if level.startswith("warn") or "warn" in lowered or "slow" in lowered:
         return LogCategory.WARNING
