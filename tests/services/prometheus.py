@@ -186,13 +186,19 @@ def start_prometheus(
                 what="backfilled data queryable",
             )
         if type_targets:
+            # scraped once: its metadata (if the bundle declares any type) is in
             process.wait_ready(
-                lambda: bool(server.api("metadata").get("data")), timeout=30, what="metric metadata"
+                lambda: _scraped(server), timeout=30, what="the bundle-types target scraped"
             )
     except ServiceStartError:
         process.stop()
         raise
     return server
+
+
+def _scraped(server: PrometheusServer) -> bool:
+    targets = server.api("targets").get("data", {}).get("activeTargets", [])
+    return any(t.get("health") == "up" for t in targets)
 
 
 def _ready(url: str) -> bool:
