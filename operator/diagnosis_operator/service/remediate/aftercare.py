@@ -276,9 +276,14 @@ def _roll_back(
 
 
 def pod_of(item: RemediationStatus, diagnosis: DiagnosisRef) -> tuple[str, str]:
-    """The namespace and name of the pod a drain-pod remediation names."""
+    """The namespace and name of the pod a drain-pod remediation drained.
+
+    The pod the executor recorded when it started (an instance address resolved
+    to its pod), else the ``pod`` param, else the target.
+    """
     namespace = str(item.params.get("namespace") or diagnosis.namespace)
-    return namespace, str(item.params.get("pod") or item.target)
+    started = executor_params(item).get("podName")
+    return namespace, str(started or item.params.get("pod") or item.target)
 
 
 # --------------------------------------------------------------------- per diagnosis
