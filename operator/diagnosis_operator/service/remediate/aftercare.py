@@ -182,6 +182,7 @@ class _Judge:
             "followUp": result.follow_up.value,
             "summary": result.summary[:1024],
             "at": self.now,
+            "checks": [check.numbers() for check in result.checks[:8]],
         }
         label = f"{item.action.value} {item.target}"
         if result.follow_up is FollowUp.ROLLBACK:
