@@ -5,10 +5,12 @@ RBAC) writes its rule files into a ConfigMap on the real apiserver; the reloader
 (``diagnosis-operator nginx-reloader``, run as its own process as in a sidecar)
 writes them into nginx's include directory, checks them with ``nginx -t`` and
 reloads the real nginx.  The sidecar runs exactly as the chart renders it
-(``nginxReloader.enabled``: its args, and the Role that lets nginx's
-ServiceAccount read only that ConfigMap).  The limited client address (bound as the source of the
-requests) gets 429 while another loopback address keeps getting 200; when the
-rule's TTL runs out the operator removes it, and the address gets 200 again.
+(``nginxReloader.enabled``: its args -- the rule files tested alone with
+``nginx -t``, SIGHUP to the master in the pid file -- and the Role that lets
+nginx's ServiceAccount read only that ConfigMap).  The limited client address
+(bound as the source of the requests) gets 429 while another loopback address
+keeps getting 200; when the rule's TTL runs out the operator removes it, and the
+address gets 200 again.
 """
 
 from __future__ import annotations
@@ -80,11 +82,6 @@ def _policy(namespace: str) -> DiagnosisPolicySpec:
     )
 
 
-def _nginx_argv(server: NginxServer, *extra: str) -> str:
-    args = [server.binary, "-p", str(server.prefix), "-c", str(server.main_conf)]
-    return " ".join([*args, "-e", str(server.error_log), *extra])
-
-
 def _chart_objects(server: NginxServer, namespace: str) -> list[dict[str, Any]]:
     """The chart's nginxReloader objects (Role, RoleBinding, sidecar ConfigMap) for this nginx."""
     settings = {
@@ -94,8 +91,8 @@ def _chart_objects(server: NginxServer, namespace: str) -> list[dict[str, Any]]:
         "serviceAccount": "nginx",
         "directory": str(server.conf_dir / "rules"),
         "interval": "1",
-        "testCommand": _nginx_argv(server, "-t"),
-        "reloadCommand": _nginx_argv(server, "-s", "reload"),
+        # the chart's default: nginx -t on the rule files alone, SIGHUP to the master
+        "pidFile": str(server.prefix / "nginx.pid"),
     }
     flags = [
         arg for key, value in settings.items() for arg in ("--set", f"nginxReloader.{key}={value}")

@@ -136,6 +136,43 @@ def command_reload(argv: Sequence[str]) -> Callable[[], None]:
     return lambda: _run(argv, RuntimeError)
 
 
+_WRAPPER = """\
+pid {tmp}/nginx.pid;
+events {{ worker_connections 16; }}
+http {{
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    include {directory}/*-http.conf;
+    server {{
+        listen 127.0.0.1:9;
+        include {directory}/*-server.conf;
+        location / {{ root {tmp}; }}
+    }}
+}}
+"""
+
+
+def wrapped_test(nginx: str, directory: Path) -> Callable[[], None]:
+    """The config test of a sidecar: ``nginx -t`` on the rule files alone.
+
+    A sidecar cannot see nginx's own configuration; it checks that the rule files
+    parse where nginx includes them (``*-http.conf`` in ``http {}``,
+    ``*-server.conf`` in a ``server {}``), in a small config of its own, with only
+    the ``nginx`` binary (a sidecar image needs it, nothing else of nginx).
+    """
+
+    def test() -> None:
+        with tempfile.TemporaryDirectory(prefix="nginx-test-") as tmp:
+            conf = Path(tmp) / "nginx.conf"
+            conf.write_text(_WRAPPER.format(tmp=tmp, directory=directory), encoding="utf-8")
+            _run([nginx, "-t", "-q", "-p", tmp, "-c", str(conf), "-e", "stderr"], NginxRefused)
+
+    return test
+
+
 def signal_reload(pid_file: Path) -> Callable[[], None]:
     """The reload: SIGHUP to the nginx master whose pid is in ``pid_file``.
 

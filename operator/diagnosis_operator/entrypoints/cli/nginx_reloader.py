@@ -3,12 +3,14 @@
 Runs as a sidecar next to nginx (docs/nginx.md)::
 
     diagnosis-operator nginx-reloader --configmap edge/diagnosis-operator-nginx \\
-        --dir /etc/nginx/diagnosis --reload-cmd "nginx -s reload"
+        --dir /etc/nginx/diagnosis --pid-file /run/nginx/nginx.pid
 
 Every ``--interval`` seconds it reads the ConfigMap the operator's nginx backend
-writes; when its content differs from the directory, the files are replaced, nginx
-tests them (``--test-cmd``, default ``nginx -t``) and is reloaded (``--reload-cmd``
-or SIGHUP to the pid in ``--pid-file``); a config nginx refuses is rolled back to the
+writes; when its content differs from the directory, the files are replaced and
+tested (``--test-cmd``, e.g. ``nginx -t`` where the reloader shares nginx's
+container; by default ``nginx -t`` on the rule files alone, in a small config of
+their own, as a sidecar can), then nginx is reloaded (``--reload-cmd`` or SIGHUP to
+the pid in ``--pid-file``); a config nginx refuses is rolled back to the
 last good files and that ConfigMap version is not tried again.  A missing ConfigMap
 changes nothing (the operator creates it with its first rule and never deletes it).
 Credentials: ``--kubeconfig``, ``--server`` + ``--token-file``, else in-cluster; it
@@ -34,6 +36,7 @@ from diagnosis_operator.adapters.traffic.nginx_reload import (
     command_reload,
     command_test,
     signal_reload,
+    wrapped_test,
 )
 
 log = logging.getLogger("diagnosis_operator.nginx_reloader")
@@ -57,7 +60,16 @@ def register(subparsers: Any) -> None:
     reload = parser.add_mutually_exclusive_group(required=True)
     reload.add_argument("--reload-cmd", metavar="CMD", help='e.g. "nginx -s reload"')
     reload.add_argument("--pid-file", type=Path, help="SIGHUP the nginx master in this pid file")
-    parser.add_argument("--test-cmd", default="nginx -t", metavar="CMD", help="(nginx -t)")
+    test = parser.add_mutually_exclusive_group()
+    test.add_argument(
+        "--test-cmd", metavar="CMD", help='the config test, e.g. "nginx -t" (same container)'
+    )
+    test.add_argument(
+        "--nginx",
+        default="nginx",
+        metavar="BINARY",
+        help="default test: BINARY -t on the rule files alone, in a config of their own",
+    )
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between looks (2)")
     parser.add_argument("--once", action="store_true", help="one look, then exit")
     parser.add_argument("--kubeconfig", type=Path)
@@ -130,9 +142,12 @@ def handle(args: argparse.Namespace) -> int:
         if args.reload_cmd
         else signal_reload(args.pid_file)
     )
-    directory = RuleDirectory(
-        directory=args.dir, test=command_test(shlex.split(args.test_cmd)), reload=reload
+    test = (
+        command_test(shlex.split(args.test_cmd))
+        if args.test_cmd
+        else wrapped_test(args.nginx, args.dir.resolve())
     )
+    directory = RuleDirectory(directory=args.dir, test=test, reload=reload)
     source = ConfigMapFiles(api_client=_api_client(args), namespace=namespace, name=name)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
