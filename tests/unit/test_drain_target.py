@@ -21,6 +21,7 @@ from diagnosis_operator.service.remediate import DiagnosisRef, lift_due, remedia
 from tests.fakes.cluster import FakeCluster, FakeDocumentStore, make_pod
 
 NOW = 1_900_000_000.0
+# The Diagnosis lives in "shop"; the component (and its pods) in "front".
 DIAGNOSIS = DiagnosisRef(namespace="shop", name="checkout-slow", uid="uid-9")
 
 
@@ -92,7 +93,7 @@ def _policy(**drain: Any) -> DiagnosisPolicySpec:
     return DiagnosisPolicySpec.model_validate(
         {
             "components": [
-                {"name": "web", "kind": "app", "namespace": "shop", "selector": {"job": "web"}}
+                {"name": "web", "kind": "app", "namespace": "front", "selector": {"job": "web"}}
             ],
             "remediation": {"drainPod": settings},
         }
@@ -109,15 +110,19 @@ def _proposal(target: str, **params: Any) -> RemediationStatus:
     )
 
 
+def _front(name: str, ip: str, *, phase: str = "Running") -> PodInfo:
+    return _at(name, ip, namespace="front", phase=phase)
+
+
 def _cluster(*pods: PodInfo) -> FakeCluster:
     cluster = FakeCluster(list(pods))
-    cluster.selectors["shop"] = [{"app": "web"}]
+    cluster.selectors["front"] = [{"app": "web"}]
     return cluster
 
 
 def _web() -> FakeCluster:
     return _cluster(
-        _at("web-a", "10.0.2.101"), _at("web-b", "10.0.2.102"), _at("web-c", "10.0.2.103")
+        _front("web-a", "10.0.2.101"), _front("web-b", "10.0.2.102"), _front("web-c", "10.0.2.103")
     )
 
 
@@ -140,9 +145,10 @@ def test_the_pod_with_the_instance_ip_is_quarantined_and_lifted_by_name() -> Non
     cluster = _web()
     [done] = _remediate(cluster, [_proposal("10.0.2.102:8080")])
     assert done.state is RemediationState.SUCCEEDED, done.reason
-    assert cluster.ip_lookups == [("shop", "10.0.2.102")]
-    assert "pod shop/web-b quarantined" in done.reason
+    assert cluster.ip_lookups == [("front", "10.0.2.102")]
+    assert "pod front/web-b quarantined" in done.reason
     assert done.params["executor"]["podName"] == "web-b"
+    assert done.params["executor"]["podNamespace"] == "front"
     quarantined = [pod.name for pod in cluster.list_quarantined()]
     assert quarantined == ["web-b"]
     # the TTL restore finds the pod by the name recorded, not the instance address
@@ -168,14 +174,17 @@ def test_a_pod_label_wins_over_the_address() -> None:
 @pytest.mark.parametrize(
     ("pods", "code"),
     [
-        ((_at("web-a", "10.0.2.101"), _at("web-b", "10.0.2.101")), DenialCode.AMBIGUOUS_TARGET),
+        (
+            (_front("web-a", "10.0.2.101"), _front("web-b", "10.0.2.101")),
+            DenialCode.AMBIGUOUS_TARGET,
+        ),
         ((_at("web-a", "10.0.2.101", namespace="other"),), DenialCode.TARGET_NOT_FOUND),
     ],
 )
 def test_an_address_naming_no_single_pod_of_the_namespace_is_denied(
     pods: tuple[PodInfo, ...], code: DenialCode
 ) -> None:
-    cluster = _cluster(*pods, _at("web-z", "10.0.2.200"))
+    cluster = _cluster(*pods, _front("web-z", "10.0.2.200"))
     [item] = _remediate(cluster, [_proposal("10.0.2.101:8080")])
     assert item.state is RemediationState.DENIED
     assert item.reason.startswith(f"{code.value}: instance 10.0.2.101:8080")
@@ -184,7 +193,7 @@ def test_an_address_naming_no_single_pod_of_the_namespace_is_denied(
 
 def test_the_never_list_matches_the_resolved_pod_name() -> None:
     cluster = _web()
-    policy = _policy(neverList=["shop/web-b"])
+    policy = _policy(neverList=["front/web-b"])
     [item] = _remediate(cluster, [_proposal("10.0.2.102:8080")], policy)
     assert item.state is RemediationState.DENIED
     assert item.reason.startswith(DenialCode.NEVER_LISTED.value)

@@ -204,3 +204,15 @@ def test_the_verdict_waits_for_the_sustained_period() -> None:
     assert "verification" not in item.params["executor"] and prometheus.asked == []
     later = _verify(prometheus, now=ACTED + 120, policy=early)
     assert later.params["executor"]["verification"]["outcome"] == "resolved"
+
+
+def test_a_signal_the_component_never_had_is_left_out() -> None:
+    prometheus = _prometheus(error_after=0.0, latency_after=0.2)
+    [component] = _policy().components
+    latency = next(
+        q.promql for q in symptom_queries(component, sustain=60) if "duration" in q.promql
+    )
+    prometheus.answers = {k: v for k, v in prometheus.answers.items() if k != latency}
+    verdict = _verify(prometheus).params["executor"]["verification"]
+    assert verdict["outcome"] == "resolved", verdict
+    assert [c["name"].split(" ")[0] for c in verdict["checks"]] == ["error_ratio"]

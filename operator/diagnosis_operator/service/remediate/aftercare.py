@@ -282,9 +282,12 @@ def pod_of(item: RemediationStatus, diagnosis: DiagnosisRef) -> tuple[str, str]:
     The pod the executor recorded when it started (an instance address resolved
     to its pod), else the ``pod`` param, else the target.
     """
-    namespace = str(item.params.get("namespace") or diagnosis.namespace)
-    started = executor_params(item).get("podName")
-    return namespace, str(started or item.params.get("pod") or item.target)
+    executor = executor_params(item)
+    namespace = executor.get("podNamespace") or item.params.get("namespace")
+    started = executor.get("podName")
+    return str(namespace or diagnosis.namespace), str(
+        started or item.params.get("pod") or item.target
+    )
 
 
 # --------------------------------------------------------------------- per diagnosis

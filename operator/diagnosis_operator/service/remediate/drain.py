@@ -97,7 +97,11 @@ class DrainFlow(ActionFlow):
             reason=f"{started} started",
             announce=started,
             pod=pod,
-            extra={"method": self.method.value, "podName": pod.name if pod is not None else None},
+            extra={
+                "method": self.method.value,
+                "podName": pod.name if pod is not None else None,
+                "podNamespace": pod.namespace if pod is not None else None,
+            },
         )
 
     def review(self, verdict: Verdict) -> Verdict:

@@ -7,7 +7,8 @@ symptom signals of that component over the baseline, just before the action
 and over the sustained period, and returns one ``SignalCheck`` per signal
 (``core.remediation.verify_metrics``: verified only when every one stayed under
 the gate's threshold).  A query that fails gives no data, hence an unknown
-verdict (escalated), never a pass.
+verdict (escalated), never a pass; a signal with no series in any of the three
+windows (a component without such metrics) is left out.
 """
 
 from __future__ import annotations
@@ -112,15 +113,24 @@ def metric_checks(
     )
     if windows is None:
         return []
-    return [
-        metric_check(
-            query=query,
-            baseline=_read(spec, query.promql, windows.baseline),
-            before=_read(spec, query.promql, windows.before),
-            sustained=_read(spec, query.promql, windows.sustained),
-            windows=windows,
-            error_rise=spec.error_rise,
-            latency_rise=spec.latency_rise,
+    checks: list[SignalCheck] = []
+    for query in symptom_queries(spec.component, sustain=spec.sustain):
+        readings = [
+            _read(spec, query.promql, window)
+            for window in (windows.baseline, windows.before, windows.sustained)
+        ]
+        if not any(readings):
+            continue  # a signal this component never had (no such metrics): not a check
+        baseline, before, sustained = readings
+        checks.append(
+            metric_check(
+                query=query,
+                baseline=baseline,
+                before=before,
+                sustained=sustained,
+                windows=windows,
+                error_rise=spec.error_rise,
+                latency_rise=spec.latency_rise,
+            )
         )
-        for query in symptom_queries(spec.component, sustain=spec.sustain)
-    ]
+    return checks
