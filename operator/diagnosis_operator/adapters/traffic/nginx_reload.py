@@ -140,6 +140,7 @@ _WRAPPER = """\
 pid {tmp}/nginx.pid;
 events {{ worker_connections 16; }}
 http {{
+    access_log off;
     client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi;
@@ -147,7 +148,7 @@ http {{
     scgi_temp_path {tmp}/scgi;
     include {directory}/*-http.conf;
     server {{
-        listen 127.0.0.1:9;
+        listen unix:{tmp}/test.sock;
         include {directory}/*-server.conf;
         location / {{ root {tmp}; }}
     }}
@@ -161,7 +162,9 @@ def wrapped_test(nginx: str, directory: Path) -> Callable[[], None]:
     A sidecar cannot see nginx's own configuration; it checks that the rule files
     parse where nginx includes them (``*-http.conf`` in ``http {}``,
     ``*-server.conf`` in a ``server {}``), in a small config of its own, with only
-    the ``nginx`` binary (a sidecar image needs it, nothing else of nginx).
+    the ``nginx`` binary (a sidecar image needs it, nothing else of nginx).  It runs
+    as any user: its logs, temp paths, pid and listening socket (``nginx -t`` binds
+    it) are all in a temp dir.
     """
 
     def test() -> None:
