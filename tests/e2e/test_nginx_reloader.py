@@ -8,9 +8,9 @@ reloads the real nginx.  The sidecar runs exactly as the chart renders it
 (``nginxReloader.enabled``: its args -- the rule files tested alone with
 ``nginx -t``, SIGHUP to the master in the pid file -- and the Role that lets
 nginx's ServiceAccount read only that ConfigMap).  The limited client address
-(bound as the source of the requests) gets 429 while another loopback address
-keeps getting 200; when the rule's TTL runs out the operator removes it, and the
-address gets 200 again.
+(bound as the source of the requests) gets 429 and the denied one 403, while
+another loopback address keeps getting 200; when the rules' TTL runs out the
+operator removes them, and both addresses get 200 again.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from diagnosis_operator.api import (
     RemediationStatus,
 )
 from diagnosis_operator.entrypoints.bootstrap.connections import traffic_backend
+from diagnosis_operator.ports import TrafficPolicyBackend
 from diagnosis_operator.service.remediate import (
     ActionPorts,
     DiagnosisRef,
@@ -49,7 +51,7 @@ from tests.services.nginx import NginxFactory, NginxServer
 
 pytestmark = pytest.mark.e2e
 
-FLOODER, NEIGHBOUR = "127.0.0.5", "127.0.0.6"
+FLOODER, RETRIER, NEIGHBOUR = "127.0.0.5", "127.0.0.7", "127.0.0.6"
 CONFIGMAP = "edge-limits"
 SERVERS = """\
 include @CONF@/rules/*-http.conf;
@@ -61,23 +63,25 @@ server {
 """
 
 
-def _policy(namespace: str) -> DiagnosisPolicySpec:
+def _policy(namespace: str, *, deny: bool = False) -> DiagnosisPolicySpec:
+    limit: dict[str, Any] = {
+        "enabled": True,
+        "requireApproval": False,
+        "ttl": "10m",
+        "budget": {"maxActions": 5, "window": "1h"},
+        "params": {
+            "provider": "nginx",
+            "configMap": CONFIGMAP,
+            "namespace": namespace,
+            "requestsPerSecond": 1,
+        },
+    }
+    if deny:
+        limit["limits"] = {"ladder": [{"mode": "deny", "ttlSeconds": 600}]}
     return DiagnosisPolicySpec.model_validate(
         {
             "components": [{"name": "edge", "kind": "proxy", "selector": {"job": "nginx"}}],
-            "remediation": {
-                "rateLimitClient": {
-                    "enabled": True,
-                    "requireApproval": False,
-                    "ttl": "10m",
-                    "params": {
-                        "provider": "nginx",
-                        "configMap": CONFIGMAP,
-                        "namespace": namespace,
-                        "requestsPerSecond": 1,
-                    },
-                }
-            },
+            "remediation": {"rateLimitClient": limit},
         }
     )
 
@@ -150,7 +154,64 @@ def _statuses(server: NginxServer, client_ip: str, count: int = 4) -> list[int]:
     return [server.request("/", client_ip=client_ip)[0] for _ in range(count)]
 
 
-def test_a_limited_client_gets_429_through_the_reloader_until_the_ttl_ends(
+@dataclass
+class Edge:
+    """The operator's side: its ports under the chart's RBAC, one Diagnosis per client."""
+
+    control_plane: ControlPlane
+    install: OperatorInstall
+    namespace: str
+    started: float = field(default_factory=time.time)
+
+    def backend(self, spec: DiagnosisPolicySpec) -> TrafficPolicyBackend:
+        api = self.control_plane.api_client(token=self.install.token)
+        store = KubernetesObjectStore(api_client=api)
+        return traffic_backend(policy=spec, namespace=self.namespace, store=store)
+
+    def limit(
+        self, client_ip: str, spec: DiagnosisPolicySpec
+    ) -> tuple[DiagnosisRef, RemediationStatus]:
+        ref = DiagnosisRef(
+            namespace=self.namespace, name=f"flood-{client_ip}", uid=str(uuid.uuid4())
+        )
+        proposal = RemediationStatus(
+            action=RemediationAction.RATE_LIMIT_CLIENT,
+            target=client_ip,
+            state=RemediationState.PROPOSED,
+            reason=f"abusive traffic from {client_ip}",
+            params={"component": "edge", "pattern": "flood"},
+        )
+        cluster, ledger = operator_ports(self.control_plane, self.install)
+        backend = self.backend(spec)
+        [item] = remediate(
+            diagnosis=ref,
+            policy=spec,
+            remediations=[proposal],
+            cluster=cluster,
+            ledger=ledger,
+            now=self.started,
+            mode=Mode.REMEDIATE,
+            record=lambda _items: None,
+            ports=ActionPorts(traffic=lambda: backend),
+        )
+        assert item.state is RemediationState.SUCCEEDED, item.reason
+        return ref, item
+
+    def expire(self, ref: DiagnosisRef, item: RemediationStatus, spec: DiagnosisPolicySpec) -> str:
+        cluster, _ = operator_ports(self.control_plane, self.install)
+        backend = self.backend(spec)
+        [lifted] = expire_rules(
+            diagnosis=ref,
+            remediations=[item],
+            traffic=lambda: backend,
+            cluster=cluster,
+            now=self.started + 601,
+            record=lambda _items: None,
+        )
+        return lifted.reason
+
+
+def test_limited_and_denied_clients_get_429_and_403_until_the_ttl_ends(
     control_plane: ControlPlane,
     operator_install: OperatorInstall,
     kube_admin: client.ApiClient,
@@ -163,52 +224,21 @@ def test_a_limited_client_gets_429_through_the_reloader_until_the_ttl_ends(
     process = start(namespace)
     assert _statuses(server, FLOODER) == [200] * 4
 
-    spec = _policy(namespace)
-    backend = traffic_backend(
-        policy=spec,
-        namespace=namespace,
-        store=KubernetesObjectStore(
-            api_client=control_plane.api_client(token=operator_install.token)
-        ),
-    )
-    ref = DiagnosisRef(namespace=namespace, name="edge-flood", uid=str(uuid.uuid4()))
-    proposal = RemediationStatus(
-        action=RemediationAction.RATE_LIMIT_CLIENT,
-        target=FLOODER,
-        state=RemediationState.PROPOSED,
-        reason=f"abusive traffic from {FLOODER}",
-        params={"component": "edge", "pattern": "flood"},
-    )
-    cluster, ledger = operator_ports(control_plane, operator_install)
-    started = time.time()
-    [item] = remediate(
-        diagnosis=ref,
-        policy=spec,
-        remediations=[proposal],
-        cluster=cluster,
-        ledger=ledger,
-        now=started,
-        mode=Mode.REMEDIATE,
-        record=lambda _items: None,
-        ports=ActionPorts(traffic=lambda: backend),
-    )
-    assert item.state is RemediationState.SUCCEEDED, item.reason
+    edge = Edge(control_plane=control_plane, install=operator_install, namespace=namespace)
+    limiting, denying = _policy(namespace), _policy(namespace, deny=True)
+    limited = edge.limit(FLOODER, limiting)
+    denied = edge.limit(RETRIER, denying)
 
     wait_for("nginx to limit the flooding address", lambda: 429 in _statuses(server, FLOODER))
+    wait_for("nginx to deny the retrying address", lambda: _statuses(server, RETRIER) == [403] * 4)
     assert _statuses(server, NEIGHBOUR) == [200] * 4
-    assert (
-        "limit_req zone="
-        in (server.conf_dir / "rules" / "diagnosis-operator-server.conf").read_text()
-    )
+    server_conf = (server.conf_dir / "rules" / "diagnosis-operator-server.conf").read_text()
+    assert "limit_req zone=" in server_conf and f"deny {RETRIER}/32;" in server_conf
 
-    [lifted] = expire_rules(
-        diagnosis=ref,
-        remediations=[item],
-        traffic=lambda: backend,
-        cluster=cluster,
-        now=started + 601,
-        record=lambda _items: None,
+    assert "rule removed because its TTL ran out" in edge.expire(*limited, limiting)
+    assert "rule removed because its TTL ran out" in edge.expire(*denied, denying)
+    wait_for(
+        "both addresses to be served again",
+        lambda: _statuses(server, FLOODER) + _statuses(server, RETRIER) == [200] * 8,
     )
-    assert "rule removed because its TTL ran out" in lifted.reason
-    wait_for("the address to be served again", lambda: _statuses(server, FLOODER) == [200] * 4)
     assert "nginx reloaded" in process.log.read_text(encoding="utf-8")
