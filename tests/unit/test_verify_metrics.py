@@ -216,3 +216,14 @@ def test_a_signal_the_component_never_had_is_left_out() -> None:
     verdict = _verify(prometheus).params["executor"]["verification"]
     assert verdict["outcome"] == "resolved", verdict
     assert [c["name"].split(" ")[0] for c in verdict["checks"]] == ["error_ratio"]
+
+
+class _Down(FakePromQLSource):
+    def query_range(self, *, promql: str, window: Window, step: float) -> list[Series]:
+        raise RuntimeError("prometheus: connection refused")
+
+
+def test_a_prometheus_that_does_not_answer_gives_an_unknown_verdict() -> None:
+    verdict = _verify(_Down()).params["executor"]["verification"]
+    assert verdict["outcome"] == "unknown" and verdict["followUp"] == "escalate", verdict
+    assert len(verdict["checks"]) == 2

@@ -87,12 +87,13 @@ def metric_verification(
     )
 
 
-def _read(spec: MetricVerification, promql: str, window: Window) -> Sequence[Series]:
+def _read(spec: MetricVerification, promql: str, window: Window) -> Sequence[Series] | None:
+    """The series, or None when the query failed (no data: an unknown verdict)."""
     try:
         return spec.promql.query_range(promql=promql, window=window, step=spec.step)
     except Exception as error:  # no data is an unknown verdict, not a crash
         log.warning("verification query %s over %s failed: %s", promql, window, error)
-        return ()
+        return None
 
 
 def metric_checks(
@@ -119,9 +120,9 @@ def metric_checks(
             _read(spec, query.promql, window)
             for window in (windows.baseline, windows.before, windows.sustained)
         ]
-        if not any(readings):
+        if not any(readings) and None not in readings:
             continue  # a signal this component never had (no such metrics): not a check
-        baseline, before, sustained = readings
+        baseline, before, sustained = (reading or () for reading in readings)
         checks.append(
             metric_check(
                 query=query,
