@@ -5,7 +5,8 @@ no ``pod`` label says which pod it is: the executor finds the pod by
 ``status.podIP`` in the policy's namespace, quarantines it (the endpointslice
 controller of kube-controller-manager drops it from its Service's EndpointSlice),
 and the TTL gives the same pod back.  A pod of another namespace with the same
-address is never touched.
+address is never touched.  An IPv6 target (``[FD00:...::B]:8080``, not in normal
+form) finds its pod the same way.
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ from tests.controlplane.cluster import ControlPlane
 from tests.controlplane.operator import OperatorInstall
 from tests.e2e.drain_world import (
     ensure_node,
+    live_pod,
     new_namespace,
     operator_ports,
+    owner_object,
     ready_addresses,
     reset_ledger,
+    service,
     wait_for,
     web_workload,
 )
@@ -121,3 +125,35 @@ def test_the_pod_is_found_by_its_ip_and_leaves_the_endpointslice(
 
 def _ignore(_items: Any) -> None:
     return None
+
+
+def test_an_ipv6_instance_names_its_pod_too(
+    control_plane: ControlPlane, operator_install: OperatorInstall, kube_admin: client.ApiClient
+) -> None:
+    core, apps = client.CoreV1Api(kube_admin), client.AppsV1Api(kube_admin)
+    ensure_node(core)
+    reset_ledger(core, operator_install.namespace)
+    namespace = new_namespace(core, "byip6")
+    owner = owner_object(apps, namespace, "ReplicaSet", "web-rs")
+    for index, ip in enumerate(("fd00:10:244::a", "fd00:10:244::b")):
+        live_pod(core, namespace, f"web-{index}", labels={"app": "web"}, owner=owner, ip=ip)
+    service(core, namespace, "web", {"app": "web"})
+
+    cluster, ledger = operator_ports(control_plane, operator_install)
+    [item] = remediate(
+        diagnosis=DiagnosisRef(namespace=namespace, name="web-5xx", uid=str(uuid.uuid4())),
+        policy=_policy(namespace),
+        # as Prometheus writes an IPv6 target, not in normal form
+        remediations=[_as_the_engine_proposes("[FD00:10:244:0::B]:8080")],
+        cluster=cluster,
+        ledger=ledger,
+        now=time.time(),
+        mode=Mode.REMEDIATE,
+        record=_ignore,
+    )
+    assert item.state is RemediationState.SUCCEEDED, item.reason
+    assert item.params["executor"]["podName"] == "web-1"
+    assert labels_of(core.read_namespaced_pod("web-1", namespace))["diagnosis.dev/quarantined"]
+    assert "diagnosis.dev/quarantined" not in labels_of(
+        core.read_namespaced_pod("web-0", namespace)
+    )
