@@ -140,14 +140,16 @@ def test_an_ipv6_instance_names_its_pod_too(
     service(core, namespace, "web", {"app": "web"})
 
     cluster, ledger = operator_ports(control_plane, operator_install)
+    ref = DiagnosisRef(namespace=namespace, name="web-5xx", uid=str(uuid.uuid4()))
+    started = time.time()
     [item] = remediate(
-        diagnosis=DiagnosisRef(namespace=namespace, name="web-5xx", uid=str(uuid.uuid4())),
+        diagnosis=ref,
         policy=_policy(namespace),
         # as Prometheus writes an IPv6 target, not in normal form
         remediations=[_as_the_engine_proposes("[FD00:10:244:0::B]:8080")],
         cluster=cluster,
         ledger=ledger,
-        now=time.time(),
+        now=started,
         mode=Mode.REMEDIATE,
         record=_ignore,
     )
@@ -157,3 +159,8 @@ def test_an_ipv6_instance_names_its_pod_too(
     assert "diagnosis.dev/quarantined" not in labels_of(
         core.read_namespaced_pod("web-0", namespace)
     )
+    # given back (no quarantine outlives the test: other tests sweep every namespace)
+    [lifted] = lift_due(
+        diagnosis=ref, remediations=[item], cluster=cluster, now=started + 121, record=_ignore
+    )
+    assert "quarantine lifted" in lifted.reason
