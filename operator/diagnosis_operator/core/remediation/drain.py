@@ -3,7 +3,8 @@
 ``check_drain`` adds the pod-safety rules to the generic guards of ``core/guard.py``
 (pause, idempotency, allow / never lists, cooldown, budget, approval):
 
-* the pod must exist;
+* the pod must exist (named by the ``pod`` label, or found by the instance's
+  address: ``core.remediation.drain_target``; none or several is a refusal);
 * never in a protected namespace (``kube-system`` and friends by default, plus
   whatever the operator adds, e.g. its own namespace); patterns are fnmatch globs;
 * never a bare pod (no controller owner: nothing would replace it);
@@ -129,8 +130,13 @@ def check_drain(  # noqa: PLR0913 (the guard's inputs plus the pod facts, keywor
     now: float,
     key: str,
     approved: bool = False,
+    unresolved: Denied | None = None,
 ) -> Verdict:
-    """The verdict for draining one pod.  Pure (see the module docstring for the order)."""
+    """The verdict for draining one pod.  Pure (see the module docstring for the order).
+
+    ``unresolved``: why the target names no single pod (``core.remediation.drain_target``);
+    it is the answer in place of the pod-safety rules.
+    """
     verdict = check(
         action=action, policy=policy, ledger=ledger, now=now, key=key, approved=approved
     )
@@ -139,6 +145,8 @@ def check_drain(  # noqa: PLR0913 (the guard's inputs plus the pod facts, keywor
         DenialCode.ALREADY_DONE,
     ):
         return verdict
+    if unresolved is not None:
+        return unresolved
     unsafe = pod_safety(pod=pod, target=f"{action.namespace}/{action.pod}", pods=pods, rules=rules)
     return unsafe if unsafe is not None else verdict
 
