@@ -104,7 +104,9 @@ def start_prometheus(
     data_dir: Path | None = None,
     admin_api: bool = False,
     max_block_duration: str | None = None,
+    config: str | None = None,
 ) -> PrometheusServer:
+    """``config`` replaces the default (no scrape jobs) configuration, e.g. the lab's."""
     binary = require_binary(PROMETHEUS_BINARY)
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = data_dir or workdir / "data"
@@ -117,12 +119,12 @@ def start_prometheus(
             log_path=log_path,
             max_block_duration=max_block_duration,
         )
-    config = workdir / "prometheus.yml"
-    config.write_text(_CONFIG)
+    config_path = workdir / "prometheus.yml"
+    config_path.write_text(_CONFIG if config is None else config)
     port = free_port()
     command = [
         binary,
-        f"--config.file={config}",
+        f"--config.file={config_path}",
         f"--storage.tsdb.path={data_dir}",
         f"--storage.tsdb.retention.time={RETENTION}",
         f"--web.listen-address={LOOPBACK}:{port}",
