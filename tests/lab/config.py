@@ -155,6 +155,7 @@ def shipped_files(
         {
             "path": str(mariadb.process.log_path.with_name("mariadb-error.log")),
             "labels": {"job": "mysql", "instance": mysql_instance, "log": "error"},
+            "multiline": "mariadb-error",
         },
         {
             "path": str(redis.process.log_path),
@@ -176,6 +177,7 @@ def seed_mariadb(mariadb: MariaDBServer) -> dict[str, Any]:
     with mariadb.root() as connection, connection.cursor() as cursor:
         cursor.execute("SET GLOBAL long_query_time = 0.3")
         cursor.execute("SET GLOBAL log_slow_verbosity = 'query_plan'")
+        cursor.execute("SET GLOBAL innodb_print_all_deadlocks = ON")
         cursor.execute(f"USE `{mariadb.database}`")
         for statement in _SCHEMA:
             cursor.execute(statement)
@@ -192,7 +194,7 @@ def seed_mariadb(mariadb: MariaDBServer) -> dict[str, Any]:
     return mariadb.create_user(
         name="exporter",
         password=password,
-        grants=["PROCESS, REPLICATION CLIENT, SELECT ON *.*"],
+        grants=["PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.*"],
     )
 
 

@@ -8,7 +8,9 @@ read from its start (or from where it was when the shipper started, with
 ``"fromEnd": true``), new lines are stamped with the time they were read and pushed
 every ``--interval`` seconds through ``POST /loki/api/v1/push`` (the adapter's
 ``LokiClient.push``).  A MariaDB slow-log entry (``# Time:`` / ``# User@Host:``
-header, then its statement) is joined into one entry with ``\\n``.  A file that
+header, then its statement) and an error-log entry with its continuation lines
+(InnoDB's deadlock dumps) are each joined into one entry with ``\\n``
+(``"multiline": "mysql-slow"`` / ``"mariadb-error"``).  A file that
 does not exist yet is waited for; one that shrinks is read again from its start.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import time
@@ -27,6 +30,7 @@ from diagnosis_operator.adapters.loki import LokiClient
 from diagnosis_operator.models.signals import Labels, LogLine, LogStream
 
 MAX_LINE_BYTES = 16 << 10
+_DATED = re.compile(r"^\d{4}-\d{2}-\d{2} ")
 MAX_LINES_PER_PUSH = 20_000
 
 
@@ -58,6 +62,8 @@ class Tail:
         texts = [raw[:MAX_LINE_BYTES].decode("utf-8", "replace") for raw in complete]
         if self.multiline == "mysql-slow":
             return self._join_slow(texts, now)
+        if self.multiline == "mariadb-error":
+            return self._join_error(texts, now)
         return [LogLine(ts=now, line=text) for text in texts if text.strip()]
 
     def _join_slow(self, texts: list[str], now: float) -> list[LogLine]:
@@ -73,13 +79,23 @@ class Tail:
                 self.pending.append(text)
         return out
 
+    def _join_error(self, texts: list[str], now: float) -> list[LogLine]:
+        # An entry opens with its date; InnoDB's dumps (deadlocks) continue it.
+        out: list[LogLine] = []
+        for text in texts:
+            if _DATED.match(text) and self.pending:
+                out.extend(self._flush(now))
+            if text.strip():
+                self.pending.append(text)
+        return out
+
     def _flush(self, now: float) -> list[LogLine]:
         entry = "\n".join(self.pending)
         self.pending = []
-        # The server's own banner lines are not entries.
-        if entry.startswith(("# Time:", "# User@Host:")):
-            return [LogLine(ts=now, line=entry)]
-        return []
+        # The slow log's own banner lines (before its first entry) are not entries.
+        if self.multiline == "mysql-slow" and not entry.startswith(("# Time:", "# User@Host:")):
+            return []
+        return [LogLine(ts=now, line=entry)] if entry else []
 
 
 def start_tail(spec: dict[str, Any]) -> Tail:

@@ -22,6 +22,7 @@ and the recorder read: URLs, ports, addresses, credentials of this run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -209,7 +210,7 @@ def _start_backends(
         )
         processes.append(process)
     for host, process in zip(BACKEND_HOSTS, processes, strict=True):
-        process.wait_ready(lambda h=host: _http_ok(f"http://{h}:{port}/healthz"), timeout=60)
+        process.wait_ready(functools.partial(_http_ok, f"http://{host}:{port}/healthz"), timeout=60)
     return processes
 
 
@@ -283,7 +284,7 @@ def _start_exporters(
         f"{LOOPBACK}:{nginx_port}",
     )
     for process, address in out.values():
-        process.wait_ready(lambda a=address: _http_ok(f"http://{a}/metrics"), timeout=60)
+        process.wait_ready(functools.partial(_http_ok, f"http://{address}/metrics"), timeout=60)
     return out
 
 
