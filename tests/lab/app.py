@@ -131,7 +131,7 @@ class App:
     def orders(self, customer: int) -> list[dict[str, Any]]:
         with self.connect() as connection, connection.cursor() as cursor:
             cursor.execute(
-                "SELECT id, total FROM orders WHERE customer_id = %s ORDER BY id DESC LIMIT 20",
+                "SELECT id, total FROM orders WHERE customer_id = %s ORDER BY total DESC LIMIT 20",
                 (customer,),
             )
             rows = cursor.fetchall()

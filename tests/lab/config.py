@@ -14,7 +14,7 @@ from tests.services.nginx import NginxServer
 from tests.services.redis import RedisServer
 
 SCRAPE_SECONDS = 5
-ORDERS = 200_000
+ORDERS = 400_000
 ITEMS = 2_000
 ACCESS_LOG = "access.json.log"
 RULES_DIR = "lab-rules.d"
@@ -175,7 +175,7 @@ def shipped_files(
 def seed_mariadb(mariadb: MariaDBServer) -> dict[str, Any]:
     """The app's tables and rows, the slow-log threshold; the exporter's account."""
     with mariadb.root() as connection, connection.cursor() as cursor:
-        cursor.execute("SET GLOBAL long_query_time = 0.3")
+        cursor.execute("SET GLOBAL long_query_time = 0.2")
         cursor.execute("SET GLOBAL log_slow_verbosity = 'query_plan'")
         cursor.execute("SET GLOBAL innodb_print_all_deadlocks = ON")
         cursor.execute(f"USE `{mariadb.database}`")

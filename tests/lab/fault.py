@@ -230,7 +230,7 @@ def client_retry(state: dict[str, Any], seconds: float, stop: threading.Event) -
         client=RETRY_CLIENT,
         seconds=min(seconds, MAX_SECONDS),
         threads=2,
-        path="/api/items?id=3",
+        path="/api/items?id=9",  # a row no lock of the reference holds
         agent="python-requests/2.31",
         retry_only_failures=True,
     )

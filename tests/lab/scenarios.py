@@ -124,7 +124,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "mysql-scans",
             "mysql-scans",
-            "the orders index is dropped: every order lookup scans 200k rows",
+            "the orders index is dropped: every order lookup scans 400k rows",
             _expect("mysql", "slow queries", remediations=_kill),
         ),
         Scenario(

@@ -2,7 +2,7 @@
 
 ``start_lab(workdir)`` starts, reusing the ``tests/services`` starters:
 
-* MariaDB (seeded: ``items``, ``item_stats``, ``orders`` with 200k rows and an index)
+* MariaDB (seeded: ``items``, ``item_stats``, ``orders`` with 400k rows and an index)
   and ``prometheus-mysqld-exporter``;
 * Redis and ``prometheus-redis-exporter``;
 * three backend app instances (``tests/lab/app.py``) on 127.0.0.11-13, one port;

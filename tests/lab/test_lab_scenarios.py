@@ -6,6 +6,8 @@ with ``python -m tests.lab.fault`` and records the window with ``bundle record``
 hold the marks of the injected fault, and be diagnosed as its expectation says;
 the scenarios the engine still gets wrong are expected failures, as in the
 offline suite (not strict: a live run is not byte-for-byte the recorded one).
+For the reference combination, an alert rule must have fired and reached the
+webhook receiver through Alertmanager.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from bench.firstsight import score
+
 from diagnosis_operator.entrypoints.cli.diagnose import diagnose_bundle
 from tests.lab.scenarios import SCENARIOS, run_scenario, unpack
 from tests.lab.test_lab_recordings import STILL_WRONG
@@ -41,5 +43,16 @@ def test_lab_scenario_live_recording_diagnosed_as_injected(name: str, tmp_path: 
     expected = yaml.safe_load((recorded / "expected.yaml").read_text(encoding="utf-8"))
     bundle = unpack(recorded, tmp_path / "bundle")
     result = json.loads(json.dumps(diagnose_bundle(bundle).to_json()))
+    if name == "reference":
+        # The alert half of the live loop: a rule fired and Alertmanager delivered it.
+        sink = tmp_path / "lab" / "alerts.jsonl"
+        notifications = [json.loads(line) for line in sink.read_text().splitlines() if line]
+        fired = {
+            alert["labels"]["alertname"]
+            for note in notifications
+            for alert in note["alerts"]
+            if alert["status"] == "firing"
+        }
+        assert fired & {"LabApiErrorRatioHigh", "LabApiLatencyHigh"}, fired
     verdict = score(expected, result)
     assert verdict["whole"], f"{name}: {verdict['problems']} ({verdict['summary']})"
