@@ -289,16 +289,29 @@ def unpack(recorded: Path, dest: Path) -> Path:
     return dest
 
 
+Inspect = Callable[[Lab, tuple[float, float]], None]
+
+
 def run_scenario(
-    name: str, *, out: Path, workdir: Path, baseline: float = BASELINE, fault: float = FAULT
+    name: str,
+    *,
+    out: Path,
+    workdir: Path,
+    baseline: float = BASELINE,
+    fault: float = FAULT,
+    inspect: Inspect | None = None,
 ) -> Path:
+    """Play and record scenario ``name``; ``inspect(lab, window)`` runs before the lab stops."""
     scenario = SCENARIOS[name]
     if workdir.exists():
         shutil.rmtree(workdir)  # a fresh lab: a new datadir, new passwords
     lab = start_lab(workdir=workdir)
     try:
         window = play(lab, scenario, baseline=baseline, fault=fault)
-        return record(lab, scenario, window, out)
+        recorded = record(lab, scenario, window, out)
+        if inspect is not None:
+            inspect(lab, window)
+        return recorded
     finally:
         lab.stop()
 
