@@ -146,3 +146,18 @@ def test_record_window_reads_each_component_and_names_truncation(tmp_path: Path)
     )
     assert sum(len(s.lines) for s in cut.streams) == 5
     assert cut.truncated == ("api",)
+
+
+def test_record_window_lookback_reaches_before_the_window(tmp_path: Path) -> None:
+    source = BundleSource(load_bundle(_write(tmp_path / "b", [])))
+    late = Window(T0 + 30, T0 + 31)
+    plain = record_window(topology=TOPOLOGY, window=late, step=15, series=source, logs=source)
+    back = record_window(
+        topology=TOPOLOGY, window=late, step=15, series=source, logs=source, lookback=30
+    )
+    assert min(min(s.timestamps) for s in plain.series) >= late.start
+    assert min(min(s.timestamps) for s in back.series) == T0
+    with pytest.raises(ValueError, match="lookback"):
+        record_window(
+            topology=TOPOLOGY, window=late, step=15, series=source, logs=source, lookback=-1
+        )

@@ -34,16 +34,20 @@ def record_window(
     series: SeriesSource,
     logs: LogSource,
     max_lines: int = DEFAULT_MAX_LINES,
+    lookback: float = 0.0,
 ) -> Recording:
     """Every component's series and log lines over ``window``; a failed query raises."""
     if max_lines <= 0:
         raise ValueError(f"max_lines must be positive, got {max_lines}")
+    if lookback < 0:
+        raise ValueError(f"lookback must not be negative, got {lookback}")
+    metrics_window = Window(start=window.start - lookback, end=window.end)
     found_series: dict[tuple[str, Labels], Series] = {}
     found_streams: dict[Labels, LogStream] = {}
     truncated: list[str] = []
     for component in topology:
         selector = dict(component.selector)
-        for item in series.range_series(selector=selector, window=window, step=step):
+        for item in series.range_series(selector=selector, window=metrics_window, step=step):
             found_series.setdefault((item.name, item.labels), item)
         streams = logs.sample_lines(
             selector=selector, window=window, line_filter=None, limit=max_lines

@@ -9,7 +9,8 @@ become the bundle's topology.  Per component, the metrics are read through the
 query the live diagnosis sends (the raw series of the component's selector at
 the diagnosis step: ``thresholds.step`` or the automatic one, or ``--step``),
 with the family types from Prometheus' metadata API, and every log line of the
-component's streams (at most ``--max-lines``).  The bundle then diagnoses
+component's streams (at most ``--max-lines``); ``--lookback`` adds metrics from
+before the window, the history live rates read.  The bundle then diagnoses
 offline with ``diagnose --bundle DIR`` and replays with ``replay``.
 """
 
@@ -61,6 +62,13 @@ def register(actions: Any) -> None:
     record.add_argument("--symptom-component", metavar="NAME", help="where users saw it")
     record.add_argument("--step", type=float, metavar="SECONDS", help="override the step")
     record.add_argument("--max-lines", type=int, default=DEFAULT_MAX_LINES, metavar="N")
+    record.add_argument(
+        "--lookback",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="also record metrics this long before --from (history for rates; default 0)",
+    )
     record.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS")
     record.set_defaults(handler=run)
 
@@ -112,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
             series=sources.series,
             logs=sources.logs,
             max_lines=args.max_lines,
+            lookback=args.lookback,
         )
         with prometheus_adapter(prometheus) as metadata_source:
             types = metadata_source.metadata()
