@@ -89,12 +89,16 @@ def check(
     now: float,
     key: str,
     approved: bool = False,
+    targets_known: bool = True,
 ) -> Verdict:
     """The guard verdict for one action.  Pure.
 
     ``key`` is the action's idempotency key (``models.actions.action_key``);
     ``approved`` says a human approved this action (e.g. an annotation on the CR).
     The checks run in a fixed order; the first that refuses gives the verdict.
+    ``targets_known=False`` (an offline preview of a kill, whose threads only the
+    live processlist names) skips the target-count check; the lists still judge
+    the targets given and the component.
     """
     if policy.paused:
         return Denied(DenialCode.PAUSED, "remediation is paused by policy")
@@ -105,7 +109,7 @@ def check(
     if any(e.key == key and e.outcome is LedgerOutcome.EXECUTED for e in ledger):
         return Denied(DenialCode.ALREADY_DONE, f"{action.kind.value} {key} was already executed")
     refusal = (
-        _target_count(action, rules)
+        (_target_count(action, rules) if targets_known else None)
         or _listed(action, rules)
         or _cooling_down(action, rules, ledger=ledger, now=now)
         or _over_budget(action, rules, ledger=ledger, now=now)
