@@ -2,7 +2,8 @@
 
 A range query at every instant ``start + k*step`` (milliseconds, like
 Prometheus); an instant vector takes the newest sample within the 5 minute
-lookback; ``rate`` / ``increase`` follow Prometheus' ``extrapolatedRate``
+lookback; a range ``[r]`` holds the samples in ``[t - r, t]`` (Prometheus 2.x, the
+version this project runs against); ``rate`` / ``increase`` follow Prometheus' ``extrapolatedRate``
 (counter resets, extrapolation to the range's edges within 110 % of the
 average sample interval, never below zero for counters); ``irate`` uses the
 last two samples.  Aggregations drop every label but the ``by`` ones.
@@ -76,7 +77,8 @@ def _value_at(stored: StoredSeries, query: SubsetQuery, at: int) -> float | None
         return float(stored.values[newest])
     assert query.range_seconds is not None  # the parser gives functions a range
     range_ms = round(query.range_seconds * 1000)
-    low = int(np.searchsorted(stamps, at - range_ms, side="right"))
+    # Prometheus 2.x selects a range closed at both ends: [at - range, at].
+    low = int(np.searchsorted(stamps, at - range_ms, side="left"))
     high = int(np.searchsorted(stamps, at, side="right"))
     if high - low < 2:
         return None
@@ -98,7 +100,7 @@ def _irate(times: Sequence[int], values: Sequence[float]) -> float:
 def _extrapolated(
     times: Sequence[int], values: Sequence[float], *, start: int, end: int, per_second: bool
 ) -> float:
-    """Prometheus' ``extrapolatedRate`` for a counter over ``(start, end]``."""
+    """Prometheus' ``extrapolatedRate`` for a counter over ``[start, end]``."""
     result = values[-1] - values[0]
     for previous, current in itertools.pairwise(values):
         if current < previous:
