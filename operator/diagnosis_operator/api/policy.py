@@ -46,7 +46,9 @@ class PolicyComponent(CrdModel):
         description="Label equality matchers selecting this component's series and log streams."
     )
     pod_selector: LabelSelector | None = Field(
-        default=None, description="The component's pods (for drain-pod and affected instances)."
+        default=None,
+        description="The component's pods: drain-pod finds the pod of an instance known only "
+        "by its address (host:port) among the pods this selects, by pod IP.",
     )
     namespace: str | None = Field(
         default=None, max_length=63, description="Namespace of the pods; defaults to the policy's."

@@ -7,8 +7,9 @@ asked; what only a live run can judge is named in ``live_checks``:
 
 * ``drain-pod``: the generic guards on the pod ``namespace/name`` the proposal
   names (``keys.drain_action_of``, as the executor resolves it), then the
-  policy's ``maxPods`` per diagnosis; the pod's own facts (owner, readiness,
-  serving siblings, protected namespace) are live;
+  policy's ``maxPods`` per diagnosis; the pod of an instance known by its
+  address (``podSelector``) and the pod's own facts (owner, readiness, serving
+  siblings, protected namespace) are live;
 * ``kill-mysql-queries``: the kill options (``remedy.kill_policy_for``), a
   connection to ask, and the guards on the component; the victims, and so
   ``maxQueries``, come from the live processlist;
@@ -50,7 +51,11 @@ from diagnosis_operator.models.preview import (
 )
 
 PREVIEW_UID = "offline-preview"
-DRAIN_LIVE = ("pod owner, readiness and serving siblings", "cluster-wide budget")
+DRAIN_LIVE = (
+    "the pod of an address (podSelector, pod IP)",
+    "pod owner, readiness and serving siblings",
+    "cluster-wide budget",
+)
 KILL_LIVE = ("victims from the processlist (maxQueries)", "cluster-wide budget")
 RATE_LIVE = ("rules already in force at the backend", "cluster-wide budget")
 

@@ -1,5 +1,10 @@
 """drain-pod: quarantine a pod (out of its Services' endpoints) or evict it.
 
+A proposal that names an instance only by its address (``10.0.2.101:8080``)
+is resolved to the one pod the component's ``podSelector`` selects with that
+pod IP (``core.remediation.drain.pod_of_instance``); without a podSelector, or
+without exactly one such pod, the pod is not found and the drain denied.
+
 What differs from the skeleton (``flow.run_action``): the pod-safety guards
 (``core.remediation.drain``) on top of the generic ones, the policy's ``maxPods``
 per diagnosis, a quarantine that no Service would notice is skipped, the
@@ -9,11 +14,14 @@ quarantine record on the pod (or a pod gone or terminating after an eviction).
 
 from __future__ import annotations
 
+import dataclasses
+
 from diagnosis_operator.api import RemediationState, parse_duration
 from diagnosis_operator.core.remediation import ledger as ledgers
 from diagnosis_operator.core.remediation.drain import (
     DrainRules,
     check_drain,
+    pod_of_instance,
     pod_safety,
     quarantine_record,
 )
@@ -24,7 +32,13 @@ from diagnosis_operator.ports import ClusterError, VersionConflict
 from diagnosis_operator.service.remediate import outcome
 from diagnosis_operator.service.remediate.conflicts import Again, retry_conflicts
 from diagnosis_operator.service.remediate.flow import ActionFlow, Plan, guarded
-from diagnosis_operator.service.remediate.run import DrainMethod, Run, Slot, stamp
+from diagnosis_operator.service.remediate.run import (
+    DrainMethod,
+    Run,
+    Slot,
+    executor_params,
+    stamp,
+)
 
 Outcome = tuple[RemediationState, str]
 
@@ -61,8 +75,11 @@ class DrainFlow(ActionFlow):
         return True
 
     def plan(self, entries: ledgers.Ledger) -> Plan:
-        run, action, key = self.run, self.action, self.slot.key
-        pod = run.cluster.get_pod(namespace=action.namespace, name=action.pod)
+        run, key = self.run, self.slot.key
+        pod = run.cluster.get_pod(namespace=self.action.namespace, name=self.action.pod)
+        if pod is None:
+            pod = self._by_address()
+        action = self.action
         pods = run.cluster.list_pods(namespace=action.namespace) if pod is not None else ()
         self.pod = pod
         decide = guarded(
@@ -84,8 +101,23 @@ class DrainFlow(ActionFlow):
             reason=f"{started} started",
             announce=started,
             pod=pod,
-            extra={"method": self.method.value},
+            # A pod found by address: named in params.executor, so a resume finds it again.
+            extra={"method": self.method.value, "drainedPod": action.pod},
         )
+
+    def _by_address(self) -> PodInfo | None:
+        """The pod of an instance known by its address, among the component's
+        ``podSelector`` pods (by pod IP); the action then names that pod."""
+        component = next(
+            (c for c in self.run.policy.components if c.name == self.action.component), None
+        )
+        if component is None or component.pod_selector is None:
+            return None
+        pods = self.run.cluster.list_pods(namespace=self.action.namespace)
+        pod = pod_of_instance(instance=self.action.pod, pods=pods, selector=component.pod_selector)
+        if pod is not None:
+            self.action = dataclasses.replace(self.action, pod=pod.name)
+        return pod
 
     def review(self, verdict: Verdict) -> Verdict:
         max_pods = self.run.policy.remediation.drain_pod.params.max_pods
@@ -136,6 +168,9 @@ class DrainFlow(ActionFlow):
 
     def resume(self) -> None:
         """The action was started before (this or another process): look, then complete it."""
+        started_on = executor_params(self.slot.item).get("drainedPod")
+        if started_on:
+            self.action = dataclasses.replace(self.action, pod=str(started_on))
         _resume(self.slot, action=self.action, method=self.method)
 
 
