@@ -9,6 +9,7 @@ and the field.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -155,3 +156,39 @@ def test_a_bundle_that_is_neither_a_folder_nor_a_generator_exits_2(
     assert main(["policy", "test", str(test_file)]) == 2
     err = capsys.readouterr().err
     assert f"{test_file}: tests.0.bundle: 'no-such-scenario'" in err, err
+
+
+def test_diagnose_with_a_policy_shows_the_guards_decisions(
+    tmp_path: Path, reference: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "d.json"
+    arguments = ["diagnose", "--bundle", str(reference), "--policy", str(POLICY), "--quiet"]
+    assert main([*arguments, "--out", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["rootCause"]["component"] == "mysql"
+    assert (data["policy"]["name"], data["policy"]["file"]) == ("reference", str(POLICY))
+    decided = {(a["action"], a["decision"], a["code"]) for a in data["policy"]["actions"]}
+    assert decided == {
+        ("drain-pod", "dry-run", "not-enabled"),
+        ("kill-mysql-queries", "refused", "not-configured"),
+        ("rate-limit-client", "refused", "not-configured"),
+    }
+    assert main([*arguments, "--format", "markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert "## Guards of policy `reference` (offline preview)" in markdown
+    assert "| `drain-pod` | `10.0.2.101:8080` | dry run only | `not-enabled` |" in markdown
+
+
+def test_diagnose_refuses_a_policy_file_naming_the_field(
+    tmp_path: Path, reference: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = yaml.safe_load(POLICY.read_text(encoding="utf-8"))
+    policy["spec"]["signalOverrides"] = [
+        {"name": "ratio", "component": "api", "promql": "a{selector} / b{selector}"}
+    ]
+    bad = tmp_path / "policy.yaml"
+    bad.write_text(yaml.safe_dump(policy), encoding="utf-8")
+    assert main(["diagnose", "--bundle", str(reference), "--policy", str(bad), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: spec.signalOverrides.0: " in err
+    assert "signalOverrides[ratio].promql: outside the PromQL subset" in err

@@ -306,6 +306,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:  # TopologyError, PolicyInputError: the policy cannot be used
         return fail(f"bad policy: {args.policy}: {error}")
     previews = guard_preview(result, policy) if policy is not None else ()
+    if policy is not None and args.format == "html":
+        say("the guards' decisions are shown in the json and markdown formats only")
     text = render(result, args.format, policy=policy, previews=previews)
     if args.out:
         try:
