@@ -479,3 +479,24 @@ def test_without_pod_selector_an_address_names_no_pod() -> None:
     assert item.state is RemediationState.DENIED
     assert "does not exist" in item.reason
     assert all(pod.quarantine is None for pod in cluster.pods.values())
+
+
+@pytest.mark.parametrize("status_survives", [True, False])
+def test_a_drain_by_address_resumes_on_the_same_pod(status_survives: bool) -> None:
+    cluster, store, recorder = _addressed_cluster(), FakeDocumentStore(), Recorder()
+    policy = _by_address({"matchLabels": {"tier": "front"}})
+    with pytest.raises(Crash):
+        _run(
+            cluster,
+            store,
+            [_address_proposal()],
+            policy=policy,
+            recorder=recorder,
+            settings=_crash_at("before-apply"),
+        )
+    assert recorder.last[0].params["executor"]["drainedPod"] == "web-2"
+    resumed = recorder.last[0] if status_survives else _address_proposal()
+    [done] = _run(cluster, store, [resumed], policy=policy, now=NOW + 5)
+    assert done.state is RemediationState.SUCCEEDED, done.reason
+    assert cluster.quarantine_patches == 1
+    assert cluster.pods[("shop", "web-2")].quarantine is not None

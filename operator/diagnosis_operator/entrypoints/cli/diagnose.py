@@ -269,6 +269,19 @@ def render(
     return text
 
 
+def _enricher(
+    settings: EnrichmentSettings, say: Callable[[str], None]
+) -> Callable[[DiagnosisResult], DiagnosisResult] | None:
+    """The enrichment step the flags configure, or None."""
+    if not settings.configured:
+        return None
+    from diagnosis_operator.entrypoints.bootstrap.connections import make_enricher
+    from diagnosis_operator.entrypoints.bootstrap.enrichment import describe
+
+    say(f"enrichment: asking {describe(settings)} (at most {settings.timeout_seconds:g} s)")
+    return make_enricher(settings=settings)
+
+
 def run(args: argparse.Namespace) -> int:
     from diagnosis_operator.adapters.bundle import BundleError
 
@@ -279,16 +292,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"diagnose: {text}", file=sys.stderr, flush=True)
 
     try:
-        settings = enrichment_settings(args)
+        enrich = _enricher(enrichment_settings(args), say)
     except EnrichmentError as error:
         return fail(str(error))
-    enrich = None
-    if settings.configured:
-        from diagnosis_operator.entrypoints.bootstrap.connections import make_enricher
-        from diagnosis_operator.entrypoints.bootstrap.enrichment import describe
-
-        say(f"enrichment: asking {describe(settings)} (at most {settings.timeout_seconds:g} s)")
-        enrich = make_enricher(settings=settings)
     policy = None
     if args.policy:
         from diagnosis_operator.entrypoints.bootstrap.offline import PolicyFileError, load_policy

@@ -171,6 +171,10 @@ class DrainFlow(ActionFlow):
         started_on = executor_params(self.slot.item).get("drainedPod")
         if started_on:
             self.action = dataclasses.replace(self.action, pod=str(started_on))
+        elif (
+            self.run.cluster.get_pod(namespace=self.action.namespace, name=self.action.pod) is None
+        ):
+            self._by_address()  # a status that started over: find the pod again
         _resume(self.slot, action=self.action, method=self.method)
 
 
