@@ -20,6 +20,10 @@ per edge component (kind proxy, or one nothing depends on)
                     ``NETWORK_TOP``: a flood spread over many addresses of one
                     range, each too small for the per-address top list.
 
+per policy signal (a ``signalOverrides`` entry rendered for a component)
+  * its PromQL through the ``PromQLSource`` (``query_range``), kept in
+    ``ComponentSignals.policy_series`` under the override's name.
+
 Queries to remote backends run in a thread pool (they wait on the network);
 a source that answers in-process (``in_process = True``, like the bundle
 source) is asked one query after the other, since threads would only contend
