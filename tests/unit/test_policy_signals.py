@@ -193,3 +193,9 @@ def test_parse_subset_reads_the_parts() -> None:
     query = parse_subset('sum by (instance) (rate(x_total{a="b",c=~"5.."}[1m30s]))')
     assert (query.aggregation, query.by, query.function) == ("sum", ("instance",), "rate")
     assert (query.metric, query.range_seconds, query.equalities) == ("x_total", 90.0, {"a": "b"})
+
+
+def test_ranges_are_read_as_prometheus_reads_them() -> None:
+    assert parse_subset('rate(x{a="b"}[1h30m15s])').range_seconds == 5415.0
+    with pytest.raises(UnsupportedQuery, match="largest to smallest"):
+        parse_subset('rate(x{a="b"}[30s5m])')

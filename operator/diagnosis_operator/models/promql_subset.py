@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 AGGREGATIONS = ("sum", "min", "max", "avg", "count")
 FUNCTIONS = ("rate", "irate", "increase")
+_UNIT_ORDER = ("w", "d", "h", "m", "s", "ms")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -200,7 +201,12 @@ def _unquote(literal: str) -> str:
 
 
 def duration_seconds(text: str) -> float:
-    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+    """Seconds in a PromQL duration; units largest first, each once (as Prometheus wants)."""
+    parts = _DURATION_PART.findall(text)
+    order = [_UNIT_ORDER.index(unit) for _, unit in parts]
+    if order != sorted(set(order)):
+        raise UnsupportedQuery(f"range {text!r}: units must go from largest to smallest, once each")
+    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in parts)
     if seconds <= 0:
         raise UnsupportedQuery(f"range {text!r} must be positive")
     return seconds
