@@ -190,5 +190,5 @@ def test_diagnose_refuses_a_policy_file_naming_the_field(
     bad.write_text(yaml.safe_dump(policy), encoding="utf-8")
     assert main(["diagnose", "--bundle", str(reference), "--policy", str(bad), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert f"{bad}: spec.signalOverrides.0: " in err
+    assert f"{bad}: document 1 (reference): spec.signalOverrides.0: " in err
     assert "signalOverrides[ratio].promql: outside the PromQL subset" in err

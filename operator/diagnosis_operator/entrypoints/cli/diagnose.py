@@ -37,13 +37,15 @@ from diagnosis_operator.models.findings import DiagnosisResult
 
 if TYPE_CHECKING:
     from diagnosis_operator.entrypoints.bootstrap.enrichment import EnrichmentSettings
-    from diagnosis_operator.entrypoints.bootstrap.offline import PolicyFile
+    from diagnosis_operator.entrypoints.cli.policy_files import PolicyDocument
     from diagnosis_operator.models.preview import ActionPreview
 
 FORMATS = ("json", "markdown", "html")
 MYSQL_PASSWORD_ENV = "DIAGNOSIS_MYSQL_PASSWORD"  # noqa: S105 (a variable name)
 REDIS_PASSWORD_ENV = "DIAGNOSIS_REDIS_PASSWORD"  # noqa: S105 (a variable name)
 DEFAULT_ENRICH_TIMEOUT = 10.0
+# The namespace of a policy file without metadata.namespace (drain targets, keys).
+DEFAULT_NAMESPACE = "default"
 
 
 def register(subparsers: Any) -> None:
@@ -188,7 +190,7 @@ def diagnose_bundle(
     *,
     progress: Any = None,
     enrich: Callable[[DiagnosisResult], DiagnosisResult] | None = None,
-    policy: PolicyFile | None = None,
+    policy: PolicyDocument | None = None,
 ) -> DiagnosisResult:
     """Load a bundle and diagnose it in-process (raises ``BundleError`` for bad bundles).
 
@@ -229,7 +231,7 @@ def diagnose_bundle(
     )
 
 
-def guard_preview(result: DiagnosisResult, policy: PolicyFile) -> tuple[ActionPreview, ...]:
+def guard_preview(result: DiagnosisResult, policy: PolicyDocument) -> tuple[ActionPreview, ...]:
     """What ``policy``'s guards would decide about ``result``'s proposals, at the window's end."""
     from diagnosis_operator.service.policy_engine import preview
 
@@ -237,7 +239,7 @@ def guard_preview(result: DiagnosisResult, policy: PolicyFile) -> tuple[ActionPr
         result=result,
         spec=policy.spec,
         policy_name=policy.name,
-        namespace=policy.namespace,
+        namespace=policy.namespace or DEFAULT_NAMESPACE,
         now=result.window.end,
     )
 
@@ -246,7 +248,7 @@ def render(
     result: DiagnosisResult,
     fmt: str,
     *,
-    policy: PolicyFile | None = None,
+    policy: PolicyDocument | None = None,
     previews: tuple[ActionPreview, ...] = (),
 ) -> str:
     """The result as ``fmt``; with a policy, JSON gains ``policy`` and Markdown a guards section."""
@@ -255,7 +257,7 @@ def render(
         if policy is not None:
             payload["policy"] = {
                 "name": policy.name,
-                "file": policy.path,
+                "file": str(policy.path),
                 "actions": [preview.to_json() for preview in previews],
             }
         return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
@@ -297,10 +299,10 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(error))
     policy = None
     if args.policy:
-        from diagnosis_operator.entrypoints.bootstrap.offline import PolicyFileError, load_policy
+        from diagnosis_operator.entrypoints.cli.policy_files import PolicyFileError, load_policy
 
         try:
-            policy = load_policy(args.policy)
+            policy = load_policy(Path(args.policy))
         except PolicyFileError as error:
             return fail(f"bad policy: {error}")
     try:

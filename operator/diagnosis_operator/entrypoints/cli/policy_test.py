@@ -84,7 +84,7 @@ def load_test_file(path: Path) -> PolicyTestFile:
 
 
 def _run_file(path: Path, bundles: _Bundles) -> list[bool]:
-    from diagnosis_operator.entrypoints.bootstrap.offline import PolicyFileError, load_policy
+    from diagnosis_operator.entrypoints.cli.policy_files import PolicyFileError, load_policy
 
     test_file = load_test_file(path)
     policy_path = Path(os.path.normpath(path.parent / test_file.policy))
@@ -118,7 +118,7 @@ def _outcome(folder: Path, *, policy: Any, where: str) -> Outcome:
     except (BundleError, OSError) as error:
         raise TestFileError(f"{where}.bundle: {folder}: {error}") from None
     except ValueError as error:  # the policy cannot be used (topology, signalOverrides)
-        raise TestFileError(f"{where}: policy {policy.path}: {error}") from None
+        raise TestFileError(f"{where}: policy {policy.where}: {error}") from None
     return Outcome(
         root_cause=result.root_cause.component,
         failure_mode=result.root_cause.failure_mode,
