@@ -2,8 +2,8 @@
 
 The same pure decisions the executor makes (``service/remediate/``), with what
 an offline run knows: the policy, the proposal, ``now`` and an empty ledger (no
-earlier action, no approval, not paused).  Nothing is executed and no port is
-asked; what only a live run can judge is named in ``live_checks``:
+earlier action, no approval, not paused, no admin caps).  Nothing is executed
+and no port is asked; what only a live run can judge is named in ``live_checks``:
 
 * ``drain-pod``: the generic guards on the pod ``namespace/name`` the proposal
   names (``keys.drain_action_of``, as the executor resolves it), then the
@@ -51,13 +51,15 @@ from diagnosis_operator.models.preview import (
 )
 
 PREVIEW_UID = "offline-preview"
+# Beyond the policy: the admin's caps (tenancy) and the cluster-wide ledger.
+LIVE_COMMON = ("the cluster admin's guard caps", "cluster-wide budget")
 DRAIN_LIVE = (
     "the pod of an address (podSelector, pod IP)",
-    "pod owner, readiness and serving siblings",
-    "cluster-wide budget",
+    "pod owner, readiness, serving siblings and namespace grant",
+    *LIVE_COMMON,
 )
-KILL_LIVE = ("victims from the processlist (maxQueries)", "cluster-wide budget")
-RATE_LIVE = ("rules already in force at the backend", "cluster-wide budget")
+KILL_LIVE = ("victims from the processlist (maxQueries)", *LIVE_COMMON)
+RATE_LIVE = ("rules already in force at the backend", *LIVE_COMMON)
 
 
 def preview_actions(
