@@ -91,7 +91,12 @@ class SeriesSource(Protocol):
 
 
 class PromQLSource(Protocol):
-    """Arbitrary PromQL (live Prometheus only): catalog signals and verification."""
+    """PromQL: a policy's signals (``signalOverrides``), catalog signals and verification.
+
+    Live Prometheus answers any PromQL; an incident bundle (``BundleSource``)
+    answers the subset of ``models.promql_subset`` and raises ``SignalError``
+    for the rest.
+    """
 
     def query_range(self, *, promql: str, window: Window, step: float) -> list[Series]: ...
 

@@ -83,21 +83,19 @@ def test_an_override_of_a_kind_no_component_has_renders_nothing() -> None:
 def test_prometheus_refusals_name_the_override_component_query_and_error() -> None:
     spec = policy(
         {"name": "good", "component": "api", "promql": "max(up{selector})"},
-        {"name": "broken", "componentKind": "app", "promql": "rate(x{selector}[{range}]"},
+        {"name": "broken", "componentKind": "app", "promql": "rate(x{selector}[{range}])"},
     )
     renderings, _ = render_overrides(spec=spec)
-    checker = FakeQueryChecker(
-        refuse=lambda q: "1:1: parse error: unclosed left parenthesis" if "rate(" in q else None
-    )
+    checker = FakeQueryChecker(refuse=lambda q: "1:1: unknown metric x" if "rate(" in q else None)
     [problem] = check_overrides(renderings=renderings, checker=checker)
     assert (problem.override, problem.component) == ("broken", "api")
-    assert problem.promql == 'rate(x{job="api"}[2m]'
+    assert problem.promql == 'rate(x{job="api"}[2m])'
     assert problem.describe() == (
         "spec.signalOverrides[1] (broken) for component api: Prometheus rejected "
-        'rate(x{job="api"}[2m]: 1:1: parse error: unclosed left parenthesis'
+        'rate(x{job="api"}[2m]): 1:1: unknown metric x'
     )
     # Refused once is enough: the second app component is not asked.
-    assert checker.asked == ['max(up{job="api"})', 'rate(x{job="api"}[2m]']
+    assert checker.asked == ['max(up{job="api"})', 'rate(x{job="api"}[2m])']
 
 
 def test_accepted_queries_give_no_problems_and_each_rendering_is_asked() -> None:

@@ -24,6 +24,7 @@ import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from diagnosis_operator.api import LabelSelector
 from diagnosis_operator.core.remediation.guard import check
 from diagnosis_operator.models.actions import (
     DenialCode,
@@ -188,3 +189,25 @@ def restored_labels(*, record: QuarantineRecord, labels: Mapping[str, str]) -> d
 def quarantine_expired(*, record: QuarantineRecord, now: float) -> bool:
     """Has the quarantine's TTL run out?  Pure."""
     return record.until is not None and now >= record.until
+
+
+def instance_host(instance: str) -> str:
+    """The address of ``host:port`` / ``[v6]:port`` / a bare address.  Pure."""
+    if instance.startswith("["):
+        return instance[1:].partition("]")[0]
+    if instance.count(":") == 1:
+        return instance.partition(":")[0]
+    return instance
+
+
+def pod_of_instance(
+    *, instance: str, pods: Sequence[PodInfo], selector: LabelSelector
+) -> PodInfo | None:
+    """The one pod ``selector`` selects whose IP is ``instance``'s address, else None.  Pure.
+
+    Two selected pods with that IP (a pod and its replacement, say) name none:
+    the drain is then denied as not found rather than aimed at a guess.
+    """
+    host = instance_host(instance)
+    found = [pod for pod in pods if pod.pod_ip == host and selector.matches(pod.labels)]
+    return found[0] if len(found) == 1 else None

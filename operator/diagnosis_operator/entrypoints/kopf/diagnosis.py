@@ -68,6 +68,7 @@ from diagnosis_operator.ports import ClusterError, SignalError
 from diagnosis_operator.report import render_markdown
 from diagnosis_operator.service import metrics
 from diagnosis_operator.service.diagnose import run_diagnosis
+from diagnosis_operator.service.policy_engine import EngineInputs, PolicyInputError, engine_inputs
 from diagnosis_operator.service.remediate import LedgerUnavailable
 
 # A ConfigMap holds at most 1 MiB; keep room for the Markdown beside the JSON.
@@ -240,13 +241,13 @@ def _run(
         run.status = run.status.model_copy(update={"policy_snapshot": snapshot})
         run.flush()
     try:
-        topology = snapshot.spec.to_topology()
-    except TopologyError as error:
+        inputs = engine_inputs(snapshot.spec)
+    except (TopologyError, PolicyInputError) as error:
         raise Stop("PolicyInvalid", f"policy {snapshot.name}: {error}") from error
-    _check_symptom_component(parsed, topology=topology, policy=snapshot.name)
+    _check_symptom_component(parsed, topology=inputs.topology, policy=snapshot.name)
     window = _fix_window(run, parsed=parsed, keep=keep_window)
     result = _diagnose(
-        run, parsed=parsed, snapshot=snapshot, topology=topology, window=window, retry=retry
+        run, parsed=parsed, snapshot=snapshot, inputs=inputs, window=window, retry=retry
     )
     # Stages the engine did not announce are still walked, in order.
     for stage_phase in (Phase.COLLECTING, Phase.CORRELATING, Phase.PLANNING):
@@ -343,7 +344,7 @@ def _diagnose(
     *,
     parsed: DiagnosisSpec,
     snapshot: PolicySnapshot,
-    topology: Topology,
+    inputs: EngineInputs,
     window: Window,
     retry: int,
 ) -> DiagnosisResult:
@@ -361,14 +362,16 @@ def _diagnose(
     extra: dict[str, Any] = {"enrich": enrich} if enrich is not None else {}
     try:
         return run_diagnosis(
-            topology=topology,
+            topology=inputs.topology,
             window=window,
             symptom=parsed.symptom.describe() or None,
             series=sources.series,
             logs=sources.logs,
             now=time.time(),
             on_stage=on_stage,
-            settings=snapshot.spec.thresholds.to_engine_settings(),
+            settings=inputs.settings,
+            policy_signals=inputs.signals,
+            promql=sources.promql,
             **extra,
         )
     except SignalError as error:

@@ -1,5 +1,10 @@
 """drain-pod: quarantine a pod (out of its Services' endpoints) or evict it.
 
+A proposal that names an instance only by its address (``10.0.2.101:8080``)
+is resolved to the one pod the component's ``podSelector`` selects with that
+pod IP (``core.remediation.drain.pod_of_instance``); without a podSelector, or
+without exactly one such pod, the pod is not found and the drain denied.
+
 What differs from the skeleton (``flow.run_action``): the pod-safety guards
 (``core.remediation.drain``) on top of the generic ones, the policy's ``maxPods``
 per diagnosis, a quarantine that no Service would notice is skipped, the
@@ -16,6 +21,7 @@ from diagnosis_operator.core.remediation import ledger as ledgers
 from diagnosis_operator.core.remediation.drain import (
     DrainRules,
     check_drain,
+    pod_of_instance,
     pod_safety,
     quarantine_record,
 )
@@ -72,6 +78,9 @@ class DrainFlow(ActionFlow):
     def plan(self, entries: ledgers.Ledger) -> Plan:
         run, action, key = self.run, self.action, self.slot.key
         pod, unresolved = find_pod(run, item=self.slot.item, action=action)
+        if pod is None and (selected := self._by_address()) is not None:
+            # the component's podSelector names the pod of that address
+            pod, unresolved, action = selected, None, self.action
         pods = run.cluster.list_pods(namespace=action.namespace) if pod is not None else ()
         self.pod = pod
         if pod is not None:
@@ -103,6 +112,20 @@ class DrainFlow(ActionFlow):
                 "podNamespace": pod.namespace if pod is not None else None,
             },
         )
+
+    def _by_address(self) -> PodInfo | None:
+        """The pod of an instance known by its address, among the component's
+        ``podSelector`` pods (by pod IP); the action then names that pod."""
+        component = next(
+            (c for c in self.run.policy.components if c.name == self.action.component), None
+        )
+        if component is None or component.pod_selector is None:
+            return None
+        pods = self.run.cluster.list_pods(namespace=self.action.namespace)
+        pod = pod_of_instance(instance=self.action.pod, pods=pods, selector=component.pod_selector)
+        if pod is not None:
+            self.action = dataclasses.replace(self.action, pod=pod.name)
+        return pod
 
     def review(self, verdict: Verdict) -> Verdict:
         max_pods = self.run.policy.remediation.drain_pod.params.max_pods
@@ -153,6 +176,11 @@ class DrainFlow(ActionFlow):
 
     def resume(self) -> None:
         """The action was started before (this or another process): look, then complete it."""
+        started_on = executor_params(self.slot.item).get("podName")
+        if not started_on and (
+            self.run.cluster.get_pod(namespace=self.action.namespace, name=self.action.pod) is None
+        ):
+            self._by_address()  # a status that started over: find the pod again
         _resume(self.slot, action=self.action, method=self.method)
 
 
