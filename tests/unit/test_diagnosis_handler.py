@@ -297,4 +297,4 @@ def test_a_policy_whose_override_cannot_be_rendered_fails_the_diagnosis(
     assert kube.status["phase"] == "Failed"
     failed = [c for c in kube.status["conditions"] if c["type"] == "Failed"]
     assert failed and failed[0]["reason"] == "PolicyInvalid"
-    assert "spec.signalOverrides[all-up]" in failed[0]["message"]
+    assert "spec.signalOverrides[0] (all-up)" in failed[0]["message"]

@@ -17,7 +17,12 @@ from diagnosis_operator.api import (
 from diagnosis_operator.core.remediation.drain_target import instance_address, pick_by_address
 from diagnosis_operator.models.actions import DenialCode, Denied
 from diagnosis_operator.models.cluster import PodInfo
-from diagnosis_operator.service.remediate import DiagnosisRef, lift_due, remediate
+from diagnosis_operator.service.remediate import (
+    DiagnosisRef,
+    ExecutorSettings,
+    lift_due,
+    remediate,
+)
 from tests.fakes.cluster import FakeCluster, FakeDocumentStore, make_pod
 
 NOW = 1_900_000_000.0
@@ -138,6 +143,8 @@ def _remediate(
         now=NOW,
         mode=Mode.REMEDIATE,
         record=lambda _items: None,
+        # the admin lets policies of "shop" act in "front" (tenancy.grants)
+        settings=ExecutorSettings(write_grants={"shop": frozenset({"front"})}),
     )
 
 

@@ -119,7 +119,7 @@ def test_every_problem_is_reported_by_index_the_template_ones_and_prometheus_one
     spec = policy(
         {"name": "no-scope", "component": "api", "promql": "sum(up)"},
         {"name": "good", "componentKind": "app", "promql": "max(up{selector})"},
-        {"name": "unclosed", "component": "db", "promql": "rate(x{selector}[5m]"},
+        {"name": "unclosed", "component": "db", "promql": "rate(x{selector}[5m])"},
         {"name": "typo", "componentKind": "app", "promql": "up{selector}[{window}]"},
     )
     renderings, problems = render_overrides(spec=spec)
@@ -142,7 +142,7 @@ def test_every_problem_is_reported_by_index_the_template_ones_and_prometheus_one
         "index": 2,
         "name": "unclosed",
         "component": "db",
-        "promql": 'rate(x{job="db"}[5m]',
+        "promql": 'rate(x{job="db"}[5m])',
         "error": "parse error: unclosed",
         "foundBy": "prometheus",
     }
@@ -152,7 +152,7 @@ def test_many_long_problems_all_fit_in_the_message_each_shortened() -> None:
     long = "x" * 3000
     spec = policy(
         *(
-            {"name": f"o{i}", "component": "api", "promql": f"rate({long}{{selector}}[5m]"}
+            {"name": f"o{i}", "component": "api", "promql": f"rate({long}{{selector}}[5m])"}
             for i in range(20)
         )
     )

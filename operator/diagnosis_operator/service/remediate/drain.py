@@ -361,6 +361,8 @@ def _resume(slot: Slot, *, action: DrainPod, method: DrainMethod) -> None:
         pod = run.cluster.get_pod(namespace=action.namespace, name=action.pod)
     else:
         pod, _ = find_pod(run, item=slot.item, action=action)
+        if pod is None:  # the pod the component's podSelector named (DrainFlow._by_address)
+            pod = run.cluster.get_pod(namespace=action.namespace, name=action.pod)
         action = dataclasses.replace(action, pod=pod.name) if pod is not None else action
     outcome.running_again(
         slot,
