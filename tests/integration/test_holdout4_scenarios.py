@@ -9,7 +9,8 @@ pool leak, node conntrack and memory pressure, an OOMKilled crash loop, credenti
 stuffing over an IPv6 /64, a scraper, and three windows without an incident.
 
 Scored once at first sight (bench/results/firstsight-round-4.json: root 19/25, whole
-16/25), before any fix for the round.  This test keeps the fixes from regressing; the
+16/25), before any fix for the round; after the round's general fixes: root 20/25,
+whole 17/25 (bench/results/round-4-after-fixes.json).  This test keeps the fixes from regressing; the
 scenarios still diagnosed wrong are strict expected failures, so a fix must drop its
 name from ``STILL_WRONG``.
 """
@@ -28,7 +29,19 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from examples.incidents import holdout4  # noqa: E402
 
-STILL_WRONG: dict[str, str] = {}
+STILL_WRONG: dict[str, str] = {
+    "shop-mysql-mdl-retrier": "the metadata-lock blocker is not proposed for a kill",
+    "audit-pg-wal-slot-disk-full": "a full PostgreSQL disk is blamed on its writer",
+    "queue-redis-misconf-bgsave": "Redis refusing writes (MISCONF) is blamed on its caller",
+    "session-redis-evictions": "evictions whose symptom is 401s, not 5xx: 'no incident'",
+    "mesh-envoy-pending-overflow": "Envoy's own circuit-breaker overflow (503 UO): 'no incident'",
+    "rates-api-bad-release": "a rolling update's first new pod is still listed as affected",
+    "worker-node-memory-pressure": (
+        "expectation error: the pod the story names (…zx81q) is 10.70.19.42 in the data, the "
+        "expected instance says .44; the engine drains zx81q"
+    ),
+    "listings-scraper-flood": "one scraper paging through results is missed; the DB is blamed",
+}
 
 
 @pytest.fixture(scope="module")

@@ -208,3 +208,14 @@ def test_a_retry_loop_is_timed_by_when_requests_were_sent_not_when_they_ended() 
     )
     assert [(c.ip, c.requests) for c in found] == [("203.0.113.9", 6)]
     assert found[0].first_seen == sent[0]
+
+
+def test_a_client_arriving_with_its_flood_needs_a_smaller_lead_than_the_busiest_one() -> None:
+    # four ordinary clients; one new address sends half of all requests, 4x the typical
+    normal = [counts(f"10.0.0.{i}", [10.0] * 40) for i in range(1, 5)]
+    arrived = counts("198.51.100.7", [0.0] * 20 + [80.0] * 20)
+    found = find_floods(traffic=merge_client_counts([*normal, arrived]), step=15.0)
+    assert [c.ip for c in found] == ["198.51.100.7"]
+    # the same volume from a client that was always there is only the busiest client
+    always = counts("198.51.100.7", [40.0] * 40)
+    assert find_floods(traffic=merge_client_counts([*normal, always]), step=15.0) == []

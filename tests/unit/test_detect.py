@@ -178,3 +178,30 @@ def test_a_declared_counter_without_a_counter_name_is_a_rate() -> None:
         component=ComponentSignals(component="db", series=(series,)), window=WINDOW, step=STEP
     )
     assert built[0].values[150] == pytest.approx(2.0)
+
+
+def test_a_change_below_the_units_floor_is_no_departure() -> None:
+    # a flat microsecond latency moving from 2 us to 3 us: a 50 % step no user notices
+    values = np.full(TS.size, 2.0)
+    values[150:] = 3.0
+    assert detect(signals=[gauge(values, name="redis_latency_usec")], timestamps=TS) == []
+    # the same step of a unitless level, and a real latency rise in seconds, are departures
+    assert detect(signals=[gauge(values + 0.5, name="load_average")], timestamps=TS)
+    seconds = np.full(TS.size, 0.01)
+    seconds[150:] = 0.3
+    assert detect(signals=[gauge(seconds, name="request_latency_seconds")], timestamps=TS)
+
+
+def test_a_count_gauge_stepping_by_one_is_no_departure_a_state_flag_flipping_is() -> None:
+    # an InnoDB internal counter or a second idle connection: 0 -> 1 is what counts do
+    step = np.zeros(TS.size)
+    step[150:] = 1.0
+    assert detect(signals=[gauge(step, name="innodb_pending_reads")], timestamps=TS) == []
+    # a server going down is news however small the step
+    up = np.ones(TS.size)
+    up[150:] = 0.0
+    assert detect(signals=[gauge(up, name="mysql_up")], timestamps=TS)
+    # connections piling up from 20 to 150 are a departure
+    piled = np.full(TS.size, 20.0)
+    piled[150:] = 150.0
+    assert detect(signals=[gauge(piled, name="threads_connected")], timestamps=TS)

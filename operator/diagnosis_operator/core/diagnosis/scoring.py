@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from diagnosis_operator.catalog.effect import is_state_flag, min_effect
 from diagnosis_operator.core.diagnosis.baseline import baseline_end, departs_from_trend, fill_gaps
 from diagnosis_operator.core.diagnosis.bursts import (
     burst_test,
@@ -34,6 +35,7 @@ from diagnosis_operator.core.diagnosis.signal_types import (
     Detection,
     FloatArray,
     Signal,
+    SignalKind,
 )
 from diagnosis_operator.models.findings import Anomaly
 
@@ -105,7 +107,9 @@ def _detect_rows(
 ) -> list[Detection]:
     raw = np.vstack([s.values for s in usable])
     filled, valid = fill_gaps(raw)
-    base = _baseline(filled, valid)
+    # a change smaller than the unit's floor is no departure (catalog.effect)
+    floors = np.array([min_effect(s.family) for s in usable]) / z_threshold
+    base = _baseline(filled, valid, floors=floors, counts=_count_gauges(usable, filled, valid))
     rows = _level_test(filled, valid, base, z_threshold=z_threshold)
     _burst_rows(usable, timestamps, rows=rows, base=base)
     detections = [
@@ -117,7 +121,18 @@ def _detect_rows(
     return detections
 
 
-def _baseline(filled: FloatArray, valid: BoolArray) -> _Baseline:
+def _count_gauges(usable: Sequence[Signal], filled: FloatArray, valid: BoolArray) -> BoolArray:
+    """Per row: a metric gauge whose values are all whole numbers and not a state flag."""
+    whole = np.all(np.where(valid, np.mod(filled, 1.0) == 0.0, True), axis=1)
+    kinds = np.array(
+        [s.kind is SignalKind.GAUGE and not is_state_flag(s.family) for s in usable], dtype=bool
+    )
+    return whole & kinds
+
+
+def _baseline(
+    filled: FloatArray, valid: BoolArray, *, floors: FloatArray, counts: BoolArray
+) -> _Baseline:
     rows, size = filled.shape
     ends = baseline_end(filled)
     column = np.arange(size)[None, :]
@@ -133,7 +148,15 @@ def _baseline(filled: FloatArray, valid: BoolArray) -> _Baseline:
         env_hi = np.nanmax(base, axis=1)
         env_lo = np.nanmin(base, axis=1)
     scale = np.maximum.reduce(
-        [mad, mean_dev, 0.02 * np.abs(median), np.full(rows, 1e-9) * (1.0 + np.abs(median))]
+        [
+            mad,
+            mean_dev,
+            0.02 * np.abs(median),
+            np.full(rows, 1e-9) * (1.0 + np.abs(median)),
+            floors,
+            # counts vary like counts: Poisson's spread, at least 1 (catalog.effect)
+            np.where(counts, np.sqrt(np.maximum(np.abs(median), 1.0)), 0.0),
+        ]
     )
     return _Baseline(
         ends=ends,

@@ -33,6 +33,7 @@ FLOOD_MIN_SHARE = 0.25
 FLOOD_MIN_RATIO = 10.0
 FLOOD_MIN_PEAK_RATE = 1.0
 FLOOD_MIN_CLIENTS = 3
+FLOOD_NEW_CLIENT_RATIO = 3.0  # a client that arrived with its flood (silent before it)
 # A retry loop: this many identical failing requests within RETRY_SPAN seconds.
 RETRY_MIN_REQUESTS = 5
 RETRY_SPAN = 1.0
@@ -102,13 +103,18 @@ def find_floods(*, traffic: Sequence[ClientTraffic], step: float) -> list[Abusiv
         counts = np.asarray(client.counts)
         peak = float(counts.max()) if counts.size else 0.0
         peak_rate = peak / step
-        if share < FLOOD_MIN_SHARE or client.total < FLOOD_MIN_RATIO * max(typical, 1.0):
+        if share < FLOOD_MIN_SHARE or peak_rate < FLOOD_MIN_PEAK_RATE:
             continue
-        if peak_rate < FLOOD_MIN_PEAK_RATE:
-            continue
+        dense = _on_grid(client, grid)
         first_index, last_index = flood_span(
-            _on_grid(client, grid), low_share=FLOOD_EDGE_SHARE, high_share=FLOOD_BUSY_SHARE
+            dense, low_share=FLOOD_EDGE_SHARE, high_share=FLOOD_BUSY_SHARE
         )
+        # A client absent before its flood (it arrived with it) needs a smaller lead
+        # over the typical client than one that was already the busiest.
+        arrived = first_index > 0 and float(dense[:first_index].mean()) <= NETWORK_SILENT_REQUESTS
+        needed = FLOOD_NEW_CLIENT_RATIO if arrived else FLOOD_MIN_RATIO
+        if client.total < needed * max(typical, 1.0):
+            continue
         first = float(grid[first_index]) - step
         last = float(grid[last_index])
         ratio = client.total / max(typical, 1.0)
