@@ -10,9 +10,9 @@ stuffing over an IPv6 /64, a scraper, and three windows without an incident.
 
 Scored once at first sight (bench/results/firstsight-round-4.json: root 19/25, whole
 16/25), before any fix for the round; after the round's general fixes: root 20/25,
-whole 17/25 (bench/results/round-4-after-fixes.json).  This test keeps the fixes from regressing; the
-scenarios still diagnosed wrong are strict expected failures, so a fix must drop its
-name from ``STILL_WRONG``.
+whole 17/25 (bench/results/round-4-after-fixes.json).  This test keeps the fixes from
+regressing; the scenarios still diagnosed wrong are strict expected failures, so a fix
+must drop its name from ``STILL_WRONG``.
 """
 
 from __future__ import annotations
