@@ -123,11 +123,12 @@ def _detect_rows(
 
 def _count_gauges(usable: Sequence[Signal], filled: FloatArray, valid: BoolArray) -> BoolArray:
     """Per row: a metric gauge whose values are all whole numbers and not a state flag."""
-    whole = np.all(np.where(valid, np.mod(filled, 1.0) == 0.0, True), axis=1)
-    kinds = np.array(
+    whole: BoolArray = np.all(np.where(valid, np.mod(filled, 1.0) == 0.0, True), axis=1)
+    kinds: BoolArray = np.array(
         [s.kind is SignalKind.GAUGE and not is_state_flag(s.family) for s in usable], dtype=bool
     )
-    return whole & kinds
+    counts: BoolArray = whole & kinds
+    return counts
 
 
 def _baseline(
