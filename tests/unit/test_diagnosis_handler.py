@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import kopf
@@ -23,6 +24,7 @@ from diagnosis_operator.entrypoints.bootstrap.signals import (
 )
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext
 from diagnosis_operator.entrypoints.kopf.diagnosis import reconcile_diagnosis
+from diagnosis_operator.models.signals import Labels, Series, Window, utc_seconds
 from diagnosis_operator.service import metrics
 from diagnosis_operator.settings import OperatorSettings
 from tests.fakes.logs import FakeLogSource
@@ -48,6 +50,10 @@ SPEC = {
     "symptom": {"component": "gateway"},
     "window": {"start": "2026-01-01T10:00:00Z", "end": "2026-01-01T11:00:00Z"},
 }
+WINDOW = Window(
+    utc_seconds(datetime(2026, 1, 1, 10, tzinfo=UTC)),
+    utc_seconds(datetime(2026, 1, 1, 11, tzinfo=UTC)),
+)
 
 
 class FakeKube:
@@ -140,8 +146,21 @@ def _reconcile(context: OperatorContext, *, spec: Mapping[str, Any] = SPEC, retr
     )
 
 
+def flat_series(
+    window: Window = WINDOW, *, jobs: tuple[str, ...] = ("gateway", "api")
+) -> list[Series]:
+    """A quiet world: ``up`` flat at 1 for every job, a sample a minute over ``window``."""
+    stamps = tuple(float(t) for t in range(int(window.start) - 300, int(window.end) + 1, 60))
+    return [
+        Series(
+            name="up", labels=Labels({"job": job}), timestamps=stamps, values=(1.0,) * len(stamps)
+        )
+        for job in jobs
+    ]
+
+
 def _quiet_sources(**_: Any) -> Sources:
-    return Sources(series=FakeSeriesSource(raw=[]), logs=FakeLogSource(), endpoints=())
+    return Sources(series=FakeSeriesSource(raw=flat_series()), logs=FakeLogSource(), endpoints=())
 
 
 def test_a_pass_walks_every_phase_records_window_policy_and_report(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from diagnosis_operator.core.diagnosis.analyse import analyse
+from diagnosis_operator.models.coverage import Outcome
 from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.models.signals import Window
@@ -31,25 +32,41 @@ def run_diagnosis(  # noqa: PLR0913 (the keyword-only contract of the kopf handl
     on_stage: Callable[[str], None] | None = None,
     enrich: Callable[[DiagnosisResult], DiagnosisResult] | None = None,
     settings: EngineSettings | None = None,
+    symptom_component: str | None = None,
+    deadline: float | None = None,
 ) -> DiagnosisResult:
     """Collect the window's signals through the sources and diagnose them.
 
     ``enrich`` (optional, e.g. ``service.enrich.make_enricher``) adds what the
     databases answer when asked directly; it never fails the diagnosis.
     ``settings`` (the policy's thresholds) default to the engine's built-in values.
+    ``symptom_component`` names the component whose own metrics must be readable
+    for any conclusion; ``deadline`` (a ``time.monotonic()`` instant) bounds the
+    collection (``service.collect``).  The result's ``coverage`` says whether the
+    sources gave everything (complete), part (degraded) or nothing usable (failed).
     """
     settings = settings or DEFAULT_ENGINE_SETTINGS
     del now  # the diagnosis depends on the window only; kept for the callers' contract
     stage = on_stage or (lambda _name: None)
     stage("collecting")
     signal_set = collect(
-        topology=topology, window=window, series=series, logs=logs, step=settings.step
+        topology=topology,
+        window=window,
+        series=series,
+        logs=logs,
+        step=settings.step,
+        deadline=deadline,
     )
     stage("correlating")
     result = analyse(
-        topology=topology, signals=signal_set, symptom=symptom, on_stage=stage, settings=settings
+        topology=topology,
+        signals=signal_set,
+        symptom=symptom,
+        on_stage=stage,
+        settings=settings,
+        symptom_component=symptom_component,
     )
-    if enrich is None:
+    if enrich is None or result.coverage.outcome is Outcome.FAILED:
         return result
     stage("enriching")
     return enrich(result)

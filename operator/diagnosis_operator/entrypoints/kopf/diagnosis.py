@@ -8,14 +8,19 @@ diag -w`` shows the run as it goes.
 
 Failure reasons (``Failed`` condition and Event reason): ``InvalidSpec``,
 ``PolicyNotFound``, ``PolicyInvalid``, ``SourceNotConfigured``, ``SourceUnavailable``
-(after ``DIAG_SOURCE_RETRIES`` retries), ``EngineError``.
+(after ``DIAG_SOURCE_RETRIES`` retries), ``WindowInFuture``, ``EngineError``, and
+when the sources gave nothing to conclude from (``core.diagnosis.coverage``):
+``SourcesFailed``, ``SymptomSourceFailed``, ``NoData``, ``DeadlineExceeded``
+(``DIAG_DIAGNOSIS_DEADLINE``; see ``outcome.py``).  A diagnosis concluded on part
+of the evidence ends ``Degraded`` with a Warning Event and a scaled confidence.
+Status writes: ``status_write.py`` (a 403 ends the handler for good).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import kopf
@@ -54,7 +59,10 @@ from diagnosis_operator.entrypoints.bootstrap.signals import (
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
 from diagnosis_operator.entrypoints.kopf.kube import OwnerRef
+from diagnosis_operator.entrypoints.kopf.outcome import Stop, deadline_passed, no_conclusion
 from diagnosis_operator.entrypoints.kopf.remediation import policy_enricher, remediate_now
+from diagnosis_operator.entrypoints.kopf.status_write import write_status
+from diagnosis_operator.models.coverage import Outcome
 from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult
 from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
 from diagnosis_operator.models.topology import Topology, TopologyError
@@ -67,15 +75,6 @@ from diagnosis_operator.service.remediate import LedgerUnavailable
 REPORT_SUFFIX = "-report"
 # A ConfigMap holds at most 1 MiB; keep room for the Markdown beside the JSON.
 MAX_REPORT_JSON = 700_000
-
-
-class Stop(Exception):
-    """End this run as Failed with ``reason`` (a CamelCase word) and ``message``."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 def _now() -> datetime:
@@ -94,8 +93,10 @@ class DiagnosisRun:
         name: str,
         generation: int,
         raw_status: dict[str, Any],
+        deadline: float | None = None,
     ) -> None:
         self.context = context
+        self.deadline = deadline  # a time.monotonic() instant: DIAG_DIAGNOSIS_DEADLINE
         self.body = body
         self.namespace = namespace
         self.name = name
@@ -110,8 +111,13 @@ class DiagnosisRun:
     def flush(self) -> None:
         after = self.status.to_wire()
         patch = status_patch(self.wire, after)
-        self.context.kube.patch_diagnosis_status(
-            namespace=self.namespace, name=self.name, status=patch
+        write_status(
+            self.context.kube,
+            body=self.body,
+            namespace=self.namespace,
+            name=self.name,
+            patch=patch,
+            retry_delay=self.context.settings.source_retry_delay,
         )
         self.wire = after
 
@@ -126,7 +132,7 @@ class DiagnosisRun:
         )
         self.flush()
         text = message or self.status_message()
-        if target is Phase.FAILED:
+        if target in (Phase.FAILED, Phase.DEGRADED):
             kopf.warn(self.body, reason=reason or target.value, message=text)
         else:
             kopf.info(self.body, reason=reason or target.value, message=text)
@@ -174,11 +180,14 @@ def reconcile_diagnosis(
     namespace: str | None,
     retry: int,
     memo: kopf.Memo,
-    **_: Any,
+    **kwargs: Any,
 ) -> None:
     context = context_of(memo)
     assert name is not None and namespace is not None  # a namespaced resource
     generation = int(meta.get("generation") or 0)
+    # kopf's runtime counts from the first attempt: the deadline covers the retries too.
+    runtime = kwargs.get("runtime")
+    spent = runtime.total_seconds() if isinstance(runtime, timedelta) else 0.0
     run = DiagnosisRun(
         context=context,
         body=body,
@@ -186,6 +195,7 @@ def reconcile_diagnosis(
         name=name,
         generation=generation,
         raw_status=plain(status),
+        deadline=time.monotonic() + context.settings.diagnosis_deadline - spent,
     )
     decision = decide(status=run.status, generation=generation)
     if decision is Decision.NOTHING:
@@ -197,7 +207,7 @@ def reconcile_diagnosis(
         _fail(run, stop.reason, stop.message)
         metrics.record_diagnosis("failed", time.monotonic() - started)
         return
-    except kopf.TemporaryError:
+    except (kopf.TemporaryError, kopf.PermanentError):
         raise
     except Exception as error:
         kopf.exception(body, reason="EngineError", message=f"{type(error).__name__}: {error}")
@@ -205,6 +215,8 @@ def reconcile_diagnosis(
         metrics.record_diagnosis("failed", time.monotonic() - started)
         return
     outcome = "no-incident" if result.root_cause.component == NO_INCIDENT else "diagnosed"
+    if result.coverage.outcome is Outcome.DEGRADED:
+        outcome = "degraded"
     metrics.record_diagnosis(outcome, time.monotonic() - started)
 
 
@@ -239,9 +251,15 @@ def _run(
     except TopologyError as error:
         raise Stop("PolicyInvalid", f"policy {snapshot.name}: {error}") from error
     window = _fix_window(run, parsed=parsed, keep=keep_window)
+    _check_deadline(run, what="before collecting")
     result = _diagnose(
         run, parsed=parsed, snapshot=snapshot, topology=topology, window=window, retry=retry
     )
+    nothing = no_conclusion(result)
+    if nothing is not None and nothing.retryable:
+        _retry_or_stop(run, retry=retry, message=nothing.message, reason=nothing.reason)
+    if nothing is not None:
+        raise Stop(nothing.reason, nothing.message)
     # Stages the engine did not announce are still walked, in order.
     for stage_phase in (Phase.COLLECTING, Phase.CORRELATING, Phase.PLANNING):
         if can_transition(current=run.status.phase, target=stage_phase):
@@ -270,10 +288,17 @@ def _announce(run: DiagnosisRun, *, decision: Decision, retry: int) -> None:
 
 def _fix_window(run: DiagnosisRun, *, parsed: DiagnosisSpec, keep: ResolvedWindow | None) -> Window:
     """The window of this diagnosis: kept across resumes, else resolved against now."""
+    now = time.time()
     if keep is not None:
         window = Window(start=utc_seconds(keep.start), end=utc_seconds(keep.end))
     else:
-        window = parsed.window.resolve(now=time.time())
+        window = parsed.window.resolve(now=now)
+    if window.start >= now:
+        raise Stop(
+            "WindowInFuture",
+            f"spec.window starts at {from_seconds(window.start).isoformat()}, after now "
+            f"({from_seconds(now).isoformat()}): there is nothing to read yet",
+        )
     run.status = run.status.model_copy(
         update={
             "window": ResolvedWindow(start=from_seconds(window.start), end=from_seconds(window.end))
@@ -329,6 +354,8 @@ def _diagnose(
             now=time.time(),
             on_stage=on_stage,
             settings=snapshot.spec.thresholds.to_engine_settings(),
+            symptom_component=parsed.symptom.component,
+            deadline=run.deadline,
             **extra,
         )
     except SignalError as error:
@@ -357,9 +384,21 @@ def _remediate(run: DiagnosisRun, *, mode: Mode, uid: Any, retry: int) -> None:
     run.flush()
 
 
+def _check_deadline(run: DiagnosisRun, *, what: str, last: str = "", slack: float = 0.0) -> None:
+    limit = run.context.settings.diagnosis_deadline
+    stop = deadline_passed(run.deadline, limit=limit, what=what, last=last, slack=slack)
+    if stop is not None:
+        raise stop
+
+
 def _complete(run: DiagnosisRun, result: DiagnosisResult) -> None:
     root = result.root_cause
     found = root.component != NO_INCIDENT
+    coverage = result.coverage
+    if coverage.outcome is Outcome.DEGRADED:
+        text = f"{root.component} ({root.confidence:.0%}): {coverage.message}"
+        run.move(Phase.DEGRADED, reason=coverage.reason, message=text[:4096])
+        return
     run.move(
         Phase.COMPLETED,
         reason="RootCauseFound" if found else "NoIncident",
@@ -399,16 +438,20 @@ def _snapshot_policy(run: DiagnosisRun, spec: DiagnosisSpec, *, retry: int) -> P
     )
 
 
-def _retry_or_stop(run: DiagnosisRun, *, retry: int, message: str) -> NoReturn:
+def _retry_or_stop(
+    run: DiagnosisRun, *, retry: int, message: str, reason: str = "SourceUnavailable"
+) -> NoReturn:
     settings = run.context.settings
     if retry < settings.source_retries:
+        slack = settings.source_retry_delay
+        _check_deadline(run, what="waiting for its sources", last=message, slack=slack)
         run.note(
             "SourceUnavailable",
             f"{message}; retry {retry + 1} of {settings.source_retries} "
             f"in {settings.source_retry_delay:g}s",
         )
         raise kopf.TemporaryError(message, delay=settings.source_retry_delay)
-    raise Stop("SourceUnavailable", f"{message} (after {retry} retries)")
+    raise Stop(reason, f"{message} (after {retry} retries)")
 
 
 def _write_report(run: DiagnosisRun, *, result: DiagnosisResult, uid: Any) -> None:
