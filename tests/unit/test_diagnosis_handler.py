@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import kopf
@@ -111,7 +111,12 @@ def _reasons(queue: asyncio.Queue[Any]) -> list[tuple[str, str]]:
 def _context(kube: FakeKube, open_sources: Any, **settings: Any) -> OperatorContext:
     return OperatorContext(
         settings=OperatorSettings(
-            namespaces=(NAMESPACE,), source_retries=2, source_retry_delay=1.0, **settings
+            **{
+                "namespaces": (NAMESPACE,),
+                "source_retries": 2,
+                "source_retry_delay": 1.0,
+                **settings,
+            }
         ),
         configuration=client.Configuration(),
         kube=kube,  # type: ignore[arg-type]
@@ -119,7 +124,13 @@ def _context(kube: FakeKube, open_sources: Any, **settings: Any) -> OperatorCont
     )
 
 
-def _reconcile(context: OperatorContext, *, spec: Mapping[str, Any] = SPEC, retry: int = 0) -> None:
+def _reconcile(
+    context: OperatorContext,
+    *,
+    spec: Mapping[str, Any] = SPEC,
+    retry: int = 0,
+    runtime_seconds: float = 0.0,
+) -> None:
     # kopf's RawMeta TypedDict lacks ``generation``, which the handler reads: a raw body.
     body = cast(
         kopf.RawBody,
@@ -143,6 +154,7 @@ def _reconcile(context: OperatorContext, *, spec: Mapping[str, Any] = SPEC, retr
         namespace=NAMESPACE,
         retry=retry,
         memo=kopf.Memo({"context": context}),
+        runtime=timedelta(seconds=runtime_seconds),
     )
 
 

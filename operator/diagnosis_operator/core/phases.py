@@ -228,7 +228,7 @@ def _phase_conditions(
         list(current), target=target, why=why, message=message, generation=generation, now=now
     )
     conditions = set_condition(
-        list(current),
+        conditions,
         type=PROGRESSING,
         status=ConditionStatus.FALSE if terminal else ConditionStatus.TRUE,
         reason=why,
