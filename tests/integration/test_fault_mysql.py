@@ -70,7 +70,11 @@ def test_an_auth_failure_mid_kill_is_audited_and_resumed_without_repeating(
     cleanup.extend([first, second])
     try:
         for runner in (first, second):
-            poll(lambda r=runner: _busy(admin, r.connection_id, over=1), what="victim busy")
+
+            def busy(r: Runner = runner) -> bool:
+                return _busy(admin, r.connection_id, over=1)
+
+            poll(busy, what="victim busy")
         policy = KillPolicy(busy_time=1, victims="all")
         proposal = select_kill(admin=admin, policy=policy, component="mariadb")
         ordered = sorted(proposal.action.victims, key=lambda row: row.id != first.connection_id)

@@ -128,7 +128,8 @@ def proxy() -> Iterator[Callable[[str], FaultProxy]]:
 
 
 def _condition(kube: FakeKube, kind: str) -> dict[str, Any]:
-    return {c["type"]: c for c in kube.status["conditions"]}[kind]
+    found: dict[str, Any] = {c["type"]: c for c in kube.status["conditions"]}[kind]
+    return found
 
 
 def _nothing_lost(kube: FakeKube) -> None:
