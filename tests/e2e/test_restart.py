@@ -377,7 +377,8 @@ def test_sigkill_mid_action_neither_loses_nor_repeats_it(
     assert "app" not in labels_of(pod)
     if step in APPLIED_BY_THEN:
         assert annotations_of(pod)[QUARANTINE_ANNOTATION] == annotation, "re-patched"
-        assert "not repeated" in done["reason"]
+        # Recovered (after-apply) or found settled in the ledger (after-settle).
+        assert "not repeated" in done["reason"] or "applied before" in done["reason"], done
     history = [h["state"] for h in done["params"]["executor"]["history"]]
     assert history[-1] == "succeeded" and "running" in history
     _, ledger = operator_ports(control_plane, operator_install)
