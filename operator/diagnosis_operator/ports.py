@@ -344,3 +344,17 @@ class EnrichmentOptions(Protocol):
 
     @property
     def max_keys_sized(self) -> int: ...
+
+
+class NotificationError(RuntimeError):
+    """A sink did not take a notification: says where, and the status and body it answered."""
+
+
+class NotificationPort(Protocol):
+    """One configured notification sink (Slack, a CloudEvents receiver, an Alertmanager).
+
+    ``send`` POSTs ``body`` as JSON to the sink's URL with ``path`` appended, or raises
+    ``NotificationError``.  Never the URL in the error when it came from a Secret.
+    """
+
+    def send(self, *, path: str, content_type: str, body: Mapping[str, Any]) -> None: ...

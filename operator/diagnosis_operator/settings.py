@@ -58,12 +58,18 @@ class OperatorSettings(BaseSettings):
     # Degraded or Failed with the reason DeadlineExceeded.
     diagnosis_deadline: float = Field(default=300.0, gt=0)
 
+    # How often a policy's PrometheusRule (alerts.sync) is checked for drift.
+    alert_rules_resync: float = Field(default=60.0, gt=0)
+
     # Where the full report goes (a ConfigMap beside the Diagnosis).
     write_report: bool = True
 
     # Remediation (service/execute.py).  The operator's own namespace holds the action
     # ledger and the pause switch; the chart sets it from the pod's namespace.
     operator_namespace: str = "diagnosis-operator"
+    # The admin's tenancy configuration (cross-namespace grants, credential allow list,
+    # guard caps): a ConfigMap of this name in operator_namespace (docs/multi-tenancy.md).
+    tenancy_configmap: str = "diagnosis-operator-tenancy"
     # How often open remediations (approved, interrupted) and quarantine TTLs are checked.
     remediation_interval: float = Field(default=15.0, gt=0)
     # The cluster-wide budget: executed actions of every kind and diagnosis together.

@@ -87,10 +87,49 @@ def rendered_objects(*extra: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(helm_template(*extra)) if doc]
 
 
-def find(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    matches = [o for o in objects if o["kind"] == kind]
-    assert len(matches) == 1, f"expected one {kind} in the chart, found {len(matches)}"
+def find(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    matches = [
+        o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
+    ]
+    assert len(matches) == 1, f"expected one {kind} {name or ''} in the chart, found {len(matches)}"
     return matches[0]
+
+
+def operator_role(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The operator's own ClusterRole (named as its ServiceAccount); the chart also ships
+    the per-namespace ``-secrets`` and ``-writer`` ClusterRoles (tenant isolation)."""
+    account = find(objects, "ServiceAccount")["metadata"]["name"]
+    return find(objects, "ClusterRole", account)
+
+
+def onboard(kube_admin: client.ApiClient, install: OperatorInstall, namespace: str) -> None:
+    """What the admin does to serve a tenant namespace (the chart's ``tenancy.namespaces``
+    renders the same): bind the ``-secrets`` and ``-writer`` ClusterRoles in it."""
+    rbac = client.RbacAuthorizationV1Api(kube_admin)
+    base = install.cluster_role["metadata"]["name"]
+    for role in (f"{base}-secrets", f"{base}-writer"):
+        rbac.create_namespaced_role_binding(
+            namespace,
+            request_body(
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "RoleBinding",
+                    "metadata": {"name": role, "namespace": namespace},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": role,
+                    },
+                    "subjects": [
+                        {
+                            "kind": "ServiceAccount",
+                            "name": install.service_account,
+                            "namespace": install.namespace,
+                        }
+                    ],
+                }
+            ),
+        )
 
 
 def wait_established(api: client.ApiextensionsV1Api, name: str, timeout: float = 60.0) -> None:
@@ -142,6 +181,11 @@ class OperatorProcess:
     install: OperatorInstall
     liveness: str
     metrics_url: str  # the operator's HTTP server: /metrics, /alertmanager beside it
+    webhook_token: str = ""  # its bearer token (/alertmanager, /reports)
+
+    @property
+    def http_url(self) -> str:
+        return self.metrics_url.removesuffix("/metrics")
 
     @property
     def log(self) -> Path:
@@ -167,7 +211,7 @@ def operator_install(control_plane: ControlPlane, kube_admin: client.ApiClient) 
         namespace=account["namespace"],
         service_account=account["name"],
         token=minted_token(minted),
-        cluster_role=find(objects, "ClusterRole"),
+        cluster_role=operator_role(objects),
     )
 
 
@@ -201,16 +245,21 @@ def operator_process(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIAG_", "KUBECONFIG"))}
     # Fail fast on sources in tests: one retry, two seconds apart.
     env.update({"DIAG_SOURCE_RETRIES": "1", "DIAG_SOURCE_RETRY_DELAY": "2"})
-    # Its HTTP server (/metrics, and a webhook no test's token opens) on loopback.
+    # A policy's PrometheusRule (alerts.sync) is checked for drift at every timer tick.
+    env["DIAG_ALERT_RULES_RESYNC"] = "1"
+    # Its HTTP server (/metrics, the webhook and /reports behind a token) on loopback.
     http_port = free_port()
+    webhook_token = secrets.token_hex(16)
     env.update(
         {
             "DIAG_HTTP_PORT": str(http_port),
             "DIAG_HTTP_ADDRESS": "127.0.0.1",
             "DIAG_WEBHOOK_ENABLED": "true",
-            "DIAG_WEBHOOK_TOKEN": secrets.token_hex(16),
+            "DIAG_WEBHOOK_TOKEN": webhook_token,
             "DIAG_WEBHOOK_NAMESPACE": "default",
             "DIAG_WEBHOOK_POLICY": "none",
+            # Notifications link to the reports this server serves.
+            "DIAG_NOTIFY_REPORT_BASE_URL": f"http://127.0.0.1:{http_port}",
         }
     )
     process = start_process("operator", argv, directory=directory, env=env)
@@ -238,6 +287,7 @@ def operator_process(
             install=operator_install,
             liveness=liveness,
             metrics_url=f"http://127.0.0.1:{http_port}/metrics",
+            webhook_token=webhook_token,
         )
     finally:
         process.stop()

@@ -76,7 +76,9 @@ from tests.controlplane.operator import (
     OperatorInstall,
     find,
     operator_argv,
+    operator_role,
 )
+from tests.fakes.receiver import Receiver
 from tests.k8s_json import as_json, metadata_of, minted_token, request_body
 from tests.services.alertmanager import AlertmanagerFactory, WebhookReceiver
 from tests.services.loki import LokiTestServer
@@ -274,15 +276,18 @@ def full_operator(
         f"signals.lokiTenant={incident.loki_tenant}",
         "--set",
         "grafanaDashboard.enabled=true",
+        # The namespace it serves with Secrets and its report (RoleBindings from the values).
+        "--set",
+        f"tenancy.namespaces={{{namespace}}}",
     ]
     objects = [
         doc
         for doc in yaml.safe_load_all(_render_release(values))
         if doc and doc["kind"] != "CustomResourceDefinition"
     ]
-    _apply(kube_admin, objects)
     core = client.CoreV1Api(kube_admin)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    _apply(kube_admin, objects)
     # The token Secret the chart mounts (the user creates it: docs/alertmanager.md).
     deployment = find(objects, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
@@ -309,7 +314,7 @@ def full_operator(
         namespace=account["namespace"],
         service_account=account["name"],
         token=minted_token(minted),
-        cluster_role=find(objects, "ClusterRole"),
+        cluster_role=operator_role(objects),
     )
 
     directory = control_plane.directory / RELEASE
@@ -710,7 +715,42 @@ def test_the_operator_diagnoses_the_window_as_offline_does(
 # --------------------------------------------------------------------------- (b) from an alert
 
 
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A loopback receiver for the policy's CloudEvents notification sink."""
+    with Receiver() as started:
+        yield started
+
+
+def _notify_receiver(custom: client.CustomObjectsApi, namespace: str, url: str) -> None:
+    """The reference policy tells a CloudEvents receiver both events (docs/notifications.md)."""
+    events = ["completed", "approvalRequired"]
+    sink = {"name": "events", "kind": "webhook", "url": url, "events": events}
+    custom.patch_namespaced_custom_object(
+        API_GROUP,
+        API_VERSION,
+        namespace,
+        "diagnosispolicies",
+        POLICY,
+        {"spec": {"notifications": [sink]}},
+    )
+
+
+def _check_notifications(receiver: Receiver, *, name: str, namespace: str, key: str) -> None:
+    """One event each: completed, then approvalRequired naming the exact approve command."""
+    wait_for("two notifications", lambda: len(receiver.bodies()) >= 2)
+    by_type = {body["type"]: body for body in receiver.bodies()}
+    assert len(receiver.bodies()) == 2, receiver.bodies()
+    completed = by_type["dev.diagnosis.diagnosis.completed.v1"]["data"]
+    assert completed["rootCause"]["found"] is True
+    assert completed["rootCause"]["component"] == "mysql"
+    waiting = by_type["dev.diagnosis.diagnosis.approval-required.v1"]["data"]
+    commands = [a["approveCommand"] for a in waiting["actions"] if a["approveCommand"]]
+    assert commands == [f"kubectl diagnose approve {name} {key} -n {namespace}"]
+
+
 def test_alert_through_alertmanager_gives_one_diagnosis_that_can_be_approved(
+    receiver: Receiver,
     full_operator: FullOperator,
     incident: Incident,
     shop: str,
@@ -729,6 +769,7 @@ def test_alert_through_alertmanager_gives_one_diagnosis_that_can_be_approved(
         )
         return list(as_json(listed)["items"])
 
+    _notify_receiver(custom, shop, receiver.url)
     alertmanager = alertmanager_factory(
         receivers=[
             WebhookReceiver(name="diagnosis", url=full_operator.webhook_url, token=WEBHOOK_TOKEN)
@@ -782,6 +823,7 @@ def test_alert_through_alertmanager_gives_one_diagnosis_that_can_be_approved(
     action, key = proposed[0]["action"], proposed[0]["idempotencyKey"]
     assert f"waits for approval: kubectl diagnose approve {name} {key}" in proposed[0]["reason"]
     assert key in shown
+    _check_notifications(receiver, name=name, namespace=shop, key=key)
     # Approve it by its action name, as a user would.
     code, out, err = run_plugin(alice, "-n", shop, "approve", name, action)
     assert code == 0, err

@@ -20,7 +20,7 @@ from kubernetes import client
 
 from diagnosis_operator import API_GROUP, API_VERSION
 from tests.controlplane.cluster import free_port
-from tests.controlplane.operator import OperatorProcess
+from tests.controlplane.operator import OperatorProcess, onboard
 from tests.k8s_json import as_json
 from tests.services.prometheus import PrometheusServer
 
@@ -56,6 +56,7 @@ def namespace(kube_admin: client.ApiClient, operator_process: OperatorProcess) -
     client.CoreV1Api(kube_admin).create_namespace(
         client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
     )
+    onboard(kube_admin, operator_process.install, name)  # reports are written here
     yield name
 
 
@@ -371,9 +372,6 @@ NEEDED = {
     ("diagnosis.dev", "diagnosispolicies", "patch"),
     ("diagnosis.dev", "diagnosispolicies/status", "patch"),
     ("", "events", "create"),
-    ("", "configmaps", "create"),
-    ("", "configmaps", "patch"),
-    ("", "secrets", "get"),
     ("kopf.dev", "clusterkopfpeerings", "list"),
     ("kopf.dev", "clusterkopfpeerings", "watch"),
     ("kopf.dev", "clusterkopfpeerings", "patch"),
@@ -383,20 +381,9 @@ NEEDED = {
     ("", "pods", "patch"),
     ("", "pods/eviction", "create"),
     ("", "services", "list"),
-    # rate-limit-client (adapters/kubernetes_objects.py): the backends' objects
-    ("", "configmaps", "get"),
-    ("gateway.envoyproxy.io", "securitypolicies", "get"),
-    ("gateway.envoyproxy.io", "securitypolicies", "create"),
-    ("gateway.envoyproxy.io", "securitypolicies", "patch"),
-    ("gateway.envoyproxy.io", "securitypolicies", "delete"),
-    ("gateway.envoyproxy.io", "backendtrafficpolicies", "get"),
-    ("gateway.envoyproxy.io", "backendtrafficpolicies", "create"),
-    ("gateway.envoyproxy.io", "backendtrafficpolicies", "patch"),
-    ("gateway.envoyproxy.io", "backendtrafficpolicies", "delete"),
-    ("security.istio.io", "authorizationpolicies", "get"),
-    ("security.istio.io", "authorizationpolicies", "create"),
-    ("security.istio.io", "authorizationpolicies", "patch"),
-    ("security.istio.io", "authorizationpolicies", "delete"),
+    # Secrets, ConfigMaps and the rate-limit objects and the
+    # policies' PrometheusRules are granted per namespace only
+    # (the -secrets and -writer ClusterRoles, tests/e2e/test_tenancy.py).
 }
 NOT_GRANTED = [
     ("diagnosis.dev", "diagnoses", "delete"),
@@ -408,6 +395,7 @@ NOT_GRANTED = [
     ("", "configmaps", "list"),
     ("gateway.envoyproxy.io", "securitypolicies", "list"),
     ("security.istio.io", "authorizationpolicies", "update"),
+    ("monitoring.coreos.com", "prometheusrules", "list"),
     ("", "pods", "create"),
     ("", "namespaces", "list"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "list"),

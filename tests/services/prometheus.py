@@ -5,6 +5,8 @@ with ``promtool tsdb create-blocks-from openmetrics`` *before* starting
 Prometheus on it (blocks are loaded at start), then waits for ``/-/ready`` and
 for a query to return the backfilled data.  ``prometheus_factory(data_dir=DIR)``
 starts on a TSDB made elsewhere (e.g. by ``diagnosis-operator replay``).
+``rule_files``, ``alertmanagers`` (``host:port``) and ``evaluation_interval`` make
+it evaluate alerting rules and send what fires to those Alertmanagers.
 
 Retention is set far beyond any incident date: Prometheus deletes blocks older
 than "newest block - retention", so old incident data would otherwise vanish.
@@ -15,12 +17,13 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.services.ports import (
     LOOPBACK,
@@ -42,6 +45,22 @@ global:
   evaluation_interval: 15s
 # No scrape jobs: the TSDB holds only what the test backfilled.
 """
+
+
+def _config(
+    *, rule_files: Sequence[Path], alertmanagers: Sequence[str], evaluation_interval: str
+) -> str:
+    if not rule_files and not alertmanagers and evaluation_interval == "15s":
+        return _CONFIG
+    config: dict[str, Any] = {
+        "global": {"scrape_interval": "15s", "evaluation_interval": evaluation_interval},
+        "rule_files": [str(path) for path in rule_files],
+    }
+    if alertmanagers:
+        config["alerting"] = {
+            "alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]
+        }
+    return yaml.safe_dump(config, sort_keys=False)
 
 
 @dataclass
@@ -104,6 +123,9 @@ def start_prometheus(
     data_dir: Path | None = None,
     admin_api: bool = False,
     max_block_duration: str | None = None,
+    rule_files: Sequence[Path] = (),
+    alertmanagers: Sequence[str] = (),
+    evaluation_interval: str = "15s",
 ) -> PrometheusServer:
     binary = require_binary(PROMETHEUS_BINARY)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -118,7 +140,13 @@ def start_prometheus(
             max_block_duration=max_block_duration,
         )
     config = workdir / "prometheus.yml"
-    config.write_text(_CONFIG)
+    config.write_text(
+        _config(
+            rule_files=rule_files,
+            alertmanagers=alertmanagers,
+            evaluation_interval=evaluation_interval,
+        )
+    )
     port = free_port()
     command = [
         binary,
@@ -169,6 +197,7 @@ def prometheus_factory(
         data_dir: Path | str | None = None,
         admin_api: bool = False,
         max_block_duration: str | None = None,
+        **alerting: Any,
     ) -> PrometheusServer:
         server = start_prometheus(
             workdir=tmp_path_factory.mktemp("prometheus"),
@@ -176,6 +205,7 @@ def prometheus_factory(
             data_dir=Path(data_dir) if data_dir is not None else None,
             admin_api=admin_api,
             max_block_duration=max_block_duration,
+            **alerting,
         )
         started.append(server)
         return server

@@ -313,3 +313,36 @@ def test_alert_without_starts_at_is_refused() -> None:
 def test_routing_rejects_nonpositive_windows() -> None:
     with pytest.raises(ValueError, match="dedup_window_seconds"):
         AlertRouting(policy="p", namespace="n", dedup_window_seconds=0)
+
+
+def test_rendered_rule_labels_pick_the_component_and_refuse_another_policy() -> None:
+    spec = DiagnosisPolicySpec.model_validate(
+        {
+            "components": [
+                {"name": "api", "kind": "app", "selector": {"job": "shared"}},
+                {"name": "worker", "kind": "app", "selector": {"job": "shared"}},
+            ]
+        }
+    )
+    routing = routing_from_policy(
+        spec=spec, name="checkout", namespace="shop", template=AlertRouting(policy="", namespace="")
+    )
+    labels = {
+        "alertname": "DiagnosisErrorRatioHigh",
+        "job": "shared",
+        "diagnosis_policy": "checkout",
+        "diagnosis_namespace": "shop",
+    }
+    decision = diagnosis_for_alerts(
+        payload=payload(alert(labels={**labels, "diagnosis_component": "worker"})),
+        routing=routing,
+        now=T0 + 60,
+    )
+    assert isinstance(decision, DiagnosisToCreate)
+    assert decision.component == "worker"
+    with pytest.raises(UnroutableAlert, match="rendered for policy shop/other"):
+        diagnosis_for_alerts(
+            payload=payload(alert(labels={**labels, "diagnosis_policy": "other"})),
+            routing=routing,
+            now=T0 + 60,
+        )

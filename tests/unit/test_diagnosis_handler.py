@@ -24,6 +24,7 @@ from diagnosis_operator.entrypoints.bootstrap.signals import (
 )
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext
 from diagnosis_operator.entrypoints.kopf.diagnosis import reconcile_diagnosis
+from diagnosis_operator.entrypoints.kopf.kube import NotOwned
 from diagnosis_operator.models.signals import Labels, Series, Window, utc_seconds
 from diagnosis_operator.service import metrics
 from diagnosis_operator.settings import OperatorSettings
@@ -254,3 +255,21 @@ def test_an_invalid_spec_fails_naming_the_field(events: asyncio.Queue[Any]) -> N
     failed = {c["type"]: c for c in kube.status["conditions"]}["Failed"]
     assert failed["reason"] == "InvalidSpec"
     assert "spec.window.lookback" in failed["message"]
+
+
+class StrangerReportKube(FakeKube):
+    """A ConfigMap ``d1-report`` exists and is not the Diagnosis' own."""
+
+    def write_report(
+        self, *, namespace: str, name: str, owner: Any, data: Mapping[str, str]
+    ) -> None:
+        raise NotOwned(f"ConfigMap {namespace}/{name} already exists and is not owned")
+
+
+def test_a_report_name_taken_by_a_stranger_is_left_alone(events: asyncio.Queue[Any]) -> None:
+    kube = StrangerReportKube(POLICY)
+    _reconcile(_context(kube, _quiet_sources))
+    assert kube.status["phase"] == "Completed"
+    assert "reportRef" not in kube.status
+    assert any("report not written" in w and "not owned" in w for w in kube.status["warnings"])
+    assert ("Warning", "ReportNotWritten") in _reasons(events)

@@ -17,6 +17,7 @@ from diagnosis_operator.core.remediation.ledger import GlobalBudget, decode
 from diagnosis_operator.core.remediation.verify import Better, SignalCheck
 from diagnosis_operator.models.actions import LedgerOutcome
 from diagnosis_operator.models.controls import approval_annotation, approval_value
+from diagnosis_operator.models.tenancy import GuardCaps
 from diagnosis_operator.service import metrics
 from diagnosis_operator.service.remediate import (
     DiagnosisRef,
@@ -220,6 +221,40 @@ def test_global_budget_denies_when_spent() -> None:
     assert done.state is RemediationState.SUCCEEDED
     assert denied.state is RemediationState.DENIED
     assert denied.reason.startswith("global-budget-exhausted")
+
+
+def test_the_admins_caps_hold_a_generous_policy() -> None:
+    """The policy allows 3 drains an hour with a 10m cooldown; the admin caps it at 1."""
+    cluster, store = _cluster(6), FakeDocumentStore()
+    settings = ExecutorSettings(caps=GuardCaps(max_actions_per_window=1))
+    first = DiagnosisRef(namespace="shop", name="a", uid="uid-a")
+    second = DiagnosisRef(namespace="shop", name="b", uid="uid-b")
+    [done] = _run(cluster, store, [_proposal("web-1")], diagnosis=first, settings=settings)
+    [denied] = _run(cluster, store, [_proposal("web-2")], diagnosis=second, settings=settings)
+    assert done.state is RemediationState.SUCCEEDED
+    assert denied.state is RemediationState.DENIED
+    assert denied.reason.startswith("budget-exhausted") and "1 of 1" in denied.reason
+    held = ExecutorSettings(caps=GuardCaps(disabled_reason="ConfigMap op/t cannot be read"))
+    cluster = _cluster(6)
+    [dry] = _run(cluster, FakeDocumentStore(), [_proposal("web-3")], settings=held)
+    assert dry.state is RemediationState.SKIPPED
+    assert "ConfigMap op/t cannot be read" in dry.reason
+    assert cluster.quarantine_patches == 0
+
+
+def test_a_pod_in_another_namespace_is_drained_only_where_the_admin_grants_it() -> None:
+    cluster = FakeCluster([make_pod(f"web-{i}", namespace="billing") for i in (1, 2, 3)])
+    cluster.selectors["billing"] = [{"app": "web"}]
+    elsewhere = _proposal("web-1").model_copy(
+        update={"params": {"component": "web", "namespace": "billing", "pod": "web-1"}}
+    )
+    [denied] = _run(cluster, FakeDocumentStore(), [elsewhere])
+    assert denied.state is RemediationState.DENIED
+    assert denied.reason.startswith("other-namespace") and "billing" in denied.reason
+    assert cluster.quarantine_patches == 0
+    granted = ExecutorSettings(write_grants={"shop": frozenset({"billing"})})
+    [done] = _run(cluster, FakeDocumentStore(), [elsewhere], settings=granted)
+    assert done.state is RemediationState.SUCCEEDED
 
 
 class Crash(Exception):

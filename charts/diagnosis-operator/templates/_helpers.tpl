@@ -47,3 +47,33 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "diagnosis-operator.webhookTokenDir" -}}
 /var/run/secrets/diagnosis.dev/alertmanager-webhook
 {{- end -}}
+
+{{/*
+Namespaces whose policies the operator serves with Secrets and writes (own namespace):
+tenancy.namespaces, else watch.namespaces when not watching all namespaces.
+*/}}
+{{- define "diagnosis-operator.tenantNamespaces" -}}
+{{- $list := .Values.tenancy.namespaces -}}
+{{- if and (not $list) (not .Values.watch.allNamespaces) -}}
+{{- $list = .Values.watch.namespaces -}}
+{{- end -}}
+{{- toJson (default (list) $list) -}}
+{{- end -}}
+
+{{/* Where the operator may read Secrets: the tenant namespaces and granted secretNamespaces. */}}
+{{- define "diagnosis-operator.secretNamespaces" -}}
+{{- $all := include "diagnosis-operator.tenantNamespaces" . | fromJsonArray -}}
+{{- range .Values.tenancy.grants -}}
+{{- $all = concat $all (default (list) .secretNamespaces) -}}
+{{- end -}}
+{{- toJson (uniq $all) -}}
+{{- end -}}
+
+{{/* Where the operator may write objects: the tenant namespaces and granted writeNamespaces. */}}
+{{- define "diagnosis-operator.writeNamespaces" -}}
+{{- $all := include "diagnosis-operator.tenantNamespaces" . | fromJsonArray -}}
+{{- range .Values.tenancy.grants -}}
+{{- $all = concat $all (default (list) .writeNamespaces) -}}
+{{- end -}}
+{{- toJson (uniq $all) -}}
+{{- end -}}

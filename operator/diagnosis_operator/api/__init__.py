@@ -13,11 +13,14 @@ fields are refused (``extra="forbid"``).  One module per resource:
   connections and label selectors;
 * ``diagnosis``: the ``Diagnosis`` spec and status;
 * ``policy``: the ``DiagnosisPolicy`` spec (topology, signals, thresholds) and status;
-* ``remediation``: the policy's remediation guards and per-action parameters.
+* ``remediation``: the policy's remediation guards and per-action parameters;
+* ``notifications``: the policy's notification sinks and what a Diagnosis sent.
+* ``alerting``: the policy's ``alerts`` (the alerting rules rendered from it).
 """
 
 from __future__ import annotations
 
+from diagnosis_operator.api.alerting import AlertRules
 from diagnosis_operator.api.common import (
     CATEGORY,
     DURATION_PATTERN,
@@ -53,6 +56,7 @@ from diagnosis_operator.api.diagnosis import (
     MAX_EVIDENCE,
     MAX_REMEDIATIONS,
     MAX_TIMELINE,
+    REPORT_SUFFIX,
     AbusiveClientStatus,
     AffectedInstanceStatus,
     CandidateStatus,
@@ -72,6 +76,15 @@ from diagnosis_operator.api.diagnosis import (
     ResolvedWindow,
     RootCauseStatus,
     TimelineEntry,
+    report_config_map,
+)
+from diagnosis_operator.api.notifications import (
+    NotificationEvent,
+    NotificationResult,
+    NotificationSink,
+    NotificationStatus,
+    SinkKind,
+    UrlSecretRef,
 )
 from diagnosis_operator.api.policy import (
     MAX_COMPONENTS,
@@ -128,9 +141,11 @@ __all__ = [
     "POLICY_PLURAL",
     "PROMETHEUS_LABEL_NAME",
     "REASON_PATTERN",
+    "REPORT_SUFFIX",
     "AbusiveClientStatus",
     "ActionPolicy",
     "AffectedInstanceStatus",
+    "AlertRules",
     "Budget",
     "CandidateStatus",
     "ComponentName",
@@ -159,6 +174,10 @@ __all__ = [
     "LokiSource",
     "Mode",
     "MySQLConnection",
+    "NotificationEvent",
+    "NotificationResult",
+    "NotificationSink",
+    "NotificationStatus",
     "ObjectRef",
     "Phase",
     "PolicyComponent",
@@ -178,11 +197,14 @@ __all__ = [
     "SignalLabelMatchers",
     "SignalOverride",
     "SignalSources",
+    "SinkKind",
     "Thresholds",
     "TimelineEntry",
     "TrafficProvider",
     "TrafficTargetKind",
     "TrafficTargetRef",
+    "UrlSecretRef",
     "VerificationSettings",
     "parse_duration",
+    "report_config_map",
 ]

@@ -163,7 +163,8 @@ class SecretKeyRef(CrdModel):
 
 
 class ConnectionSecretRef(CrdModel):
-    """A Secret holding connection settings, in the policy's namespace unless ``namespace``.
+    """A Secret holding connection settings, in the policy's namespace unless ``namespace``
+    (another namespace only where the operator's admin grants it: docs/multi-tenancy.md).
 
     For MySQL the keys are ``host``, ``port``, ``user``, ``password`` and ``database``
     (``host``, ``user`` and ``password`` required); for Redis the key ``key`` holds a

@@ -19,11 +19,20 @@ from diagnosis_operator.api.common import (
     parse_duration,
     validations,
 )
+from diagnosis_operator.api.notifications import NotificationStatus
 from diagnosis_operator.api.policy import DiagnosisPolicySpec
 from diagnosis_operator.models.signals import Window, utc_seconds
 
 DIAGNOSIS_KIND = "Diagnosis"
 DIAGNOSIS_PLURAL = "diagnoses"
+# The report ConfigMap of Diagnosis NAME is NAME + this, owned by the Diagnosis.
+REPORT_SUFFIX = "-report"
+
+
+def report_config_map(name: str) -> str:
+    """The report ConfigMap of the Diagnosis ``name`` (a valid name whatever its length)."""
+    return name[: 253 - len(REPORT_SUFFIX)] + REPORT_SUFFIX
+
 
 MAX_EVIDENCE = 50
 MAX_TIMELINE = 100
@@ -291,6 +300,11 @@ class DiagnosisStatus(CrdModel):
     )
     policy_snapshot: PolicySnapshot | None = None
     warnings: list[str] = Field(default_factory=list, max_length=32)
+    notifications: list[NotificationStatus] = Field(
+        default_factory=list,
+        max_length=32,
+        description="What each notification sink was told (never sent twice).",
+    )
 
 
 DIAGNOSIS_CRD = CrdSpec(

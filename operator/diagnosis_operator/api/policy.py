@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from diagnosis_operator.api.alerting import AlertRules
 from diagnosis_operator.api.common import (
     CATEGORY,
     NAME_PATTERN,
@@ -20,6 +21,7 @@ from diagnosis_operator.api.common import (
     parse_duration,
     validations,
 )
+from diagnosis_operator.api.notifications import MAX_SINKS, NotificationSink
 from diagnosis_operator.api.remediation import RemediationSettings
 from diagnosis_operator.models.engine import (
     DEFAULT_MIN_ERROR_RATIO_RISE,
@@ -75,7 +77,9 @@ class PolicyComponent(CrdModel):
 class PrometheusSource(CrdModel):
     url: str = Field(max_length=2048, pattern=r"^https?://", description="Prometheus base URL.")
     auth_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="A bearer token in a Secret of the policy's namespace."
+        default=None,
+        description="A bearer token in a Secret of the policy's namespace; sent only if the "
+        "url's origin is on the operator's credential allow list (docs/multi-tenancy.md).",
     )
     timeout: Duration = "30s"
 
@@ -85,7 +89,11 @@ class LokiSource(CrdModel):
     tenant: str | None = Field(
         default=None, max_length=253, description="X-Scope-OrgID for multi-tenant Loki."
     )
-    auth_secret_ref: SecretKeyRef | None = None
+    auth_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="A bearer token in a Secret of the policy's namespace; sent only if the "
+        "url's origin is on the operator's credential allow list (docs/multi-tenancy.md).",
+    )
     timeout: Duration = "30s"
 
 
@@ -196,6 +204,13 @@ class DiagnosisPolicySpec(CrdModel):
     signal_overrides: list[SignalOverride] = Field(default_factory=list, max_length=64)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     remediation: RemediationSettings = Field(default_factory=RemediationSettings)
+    notifications: list[NotificationSink] = Field(
+        default_factory=list,
+        max_length=MAX_SINKS,
+        description="Who is told when a Diagnosis completes or an action waits for approval.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    alerts: AlertRules = Field(default_factory=AlertRules)
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -224,6 +239,9 @@ class DiagnosisPolicySpec(CrdModel):
                 raise ValueError(
                     f"signalOverrides[{override.name}]: unknown component {override.component!r}"
                 )
+        sinks = [sink.name for sink in self.notifications]
+        if len(set(sinks)) != len(sinks):
+            raise ValueError("notifications: sink names must be unique")
         return self
 
     def to_topology(self) -> Topology:

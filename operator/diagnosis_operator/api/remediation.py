@@ -155,7 +155,8 @@ class RateLimitClientParams(CrdModel):
         min_length=1,
         max_length=63,
         description="Where the policy objects (or the nginx ConfigMap) live; "
-        "defaults to the Diagnosis' namespace.",
+        "defaults to the Diagnosis' namespace; another only where the operator's admin "
+        "grants it (docs/multi-tenancy.md).",
     )
     selector: LabelMatchers | None = Field(
         default=None, description="istio: the workloads (e.g. the ingress gateway) to protect."

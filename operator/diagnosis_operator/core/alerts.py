@@ -10,6 +10,8 @@ Diagnosis.  A resolved group creates nothing.
 
 Alert labels pick the component (``spec.symptom.component``) through the policy:
 
+0. the ``diagnosis_component`` label of the rules rendered from the policy
+   (``core.rules``), when it names a component of the policy;
 1. a component whose ``selector`` the alert's labels satisfy (every matcher is a
    label of the alert; the most specific selector wins), e.g. ``{job: api}``;
 2. else the first of ``component_labels`` (``service``, ``job``, ``app``) whose value,
@@ -19,12 +21,15 @@ Alert labels pick the component (``spec.symptom.component``) through the policy:
 Alert labels are untrusted: a label value is only compared with the policy's names
 and selectors, and used verbatim only when the routing knows no components (a
 static setup without a policy) and the value is a valid component name.  Nothing
-here builds a query.
+here builds a query.  An alert rendered for another policy (its ``diagnosis_policy`` /
+``diagnosis_namespace`` labels name another one) is refused as unroutable: it was
+routed to the wrong receiver, and a Diagnosis under this policy would be wrong.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -36,6 +41,9 @@ from diagnosis_operator.api import (
     NAME_PATTERN,
     DiagnosisPolicySpec,
 )
+from diagnosis_operator.core.rules.symptoms import COMPONENT_LABEL as RULE_COMPONENT_LABEL
+from diagnosis_operator.core.rules.symptoms import NAMESPACE_LABEL as RULE_NAMESPACE_LABEL
+from diagnosis_operator.core.rules.symptoms import POLICY_LABEL as RULE_POLICY_LABEL
 from diagnosis_operator.models.alerts import AlertmanagerWebhook
 from diagnosis_operator.models.signals import isoformat_z, utc_seconds
 
@@ -46,6 +54,8 @@ GROUP_KEY_ANNOTATION = f"{API_GROUP}/alert-group-key"
 ALERTNAMES_ANNOTATION = f"{API_GROUP}/alertnames"
 FINGERPRINTS_ANNOTATION = f"{API_GROUP}/alert-fingerprints"
 SOURCE_ANNOTATION = f"{API_GROUP}/alertmanager-url"
+# The group's common labels (JSON): what a notification sink silences (docs/notifications.md).
+ALERT_LABELS_ANNOTATION = f"{API_GROUP}/alert-common-labels"
 TRIGGER_ALERTMANAGER = "alertmanager"
 
 Mode = Literal["observe", "dry-run", "remediate"]
@@ -180,6 +190,7 @@ def diagnosis_for_alerts(
         first_start - routing.lookback_seconds, window_end - routing.max_window_seconds
     )
 
+    _check_rendered_for(payload=payload, routing=routing)
     component = _component(payload=payload, routing=routing)
     alertnames = sorted({alert.labels.get("alertname", "") for alert in firing} - {""})
     fingerprints = sorted({alert.fingerprint for alert in firing} - {""})
@@ -188,6 +199,7 @@ def diagnosis_for_alerts(
         ALERTNAMES_ANNOTATION: ",".join(alertnames[:_MAX_ANNOTATION_ITEMS]),
         FINGERPRINTS_ANNOTATION: ",".join(fingerprints[:_MAX_ANNOTATION_ITEMS]),
         SOURCE_ANNOTATION: payload.external_url[:_MAX_ANNOTATION_VALUE],
+        ALERT_LABELS_ANNOTATION: _common_labels(payload),
     }
     return DiagnosisToCreate(
         name=dedup_name(
@@ -208,6 +220,13 @@ def diagnosis_for_alerts(
         },
         annotations={key: value for key, value in annotations.items() if value},
     )
+
+
+def _common_labels(payload: AlertmanagerWebhook) -> str:
+    """The group's common labels as JSON, at most 20, or "" when they would not fit."""
+    labels = dict(sorted(payload.common_labels.items())[:_MAX_ANNOTATION_ITEMS])
+    text = json.dumps(labels, sort_keys=True, ensure_ascii=False) if labels else ""
+    return text if len(text) <= _MAX_ANNOTATION_VALUE else ""
 
 
 def routing_from_policy(
@@ -231,9 +250,29 @@ def label_value(text: str) -> str:
     return _LABEL_VALUE_UNSAFE.sub("-", text)[:63].strip("-_.")
 
 
+def _check_rendered_for(*, payload: AlertmanagerWebhook, routing: AlertRouting) -> None:
+    """Refuse alerts whose rendered-rule labels name another policy (pure)."""
+    for alert in payload.firing:
+        policy = alert.labels.get(RULE_POLICY_LABEL)
+        namespace = alert.labels.get(RULE_NAMESPACE_LABEL)
+        if (policy is not None and policy != routing.policy) or (
+            namespace is not None and namespace != routing.namespace
+        ):
+            raise UnroutableAlert(
+                f"policy {routing.namespace}/{routing.policy}: alert "
+                f"{alert.labels.get('alertname', '')[:100]!r} was rendered for policy "
+                f"{(namespace or '?')[:63]}/{(policy or '?')[:253]}; route it to that "
+                "policy's webhook path"
+            )
+
+
 def _component(*, payload: AlertmanagerWebhook, routing: AlertRouting) -> str:
     label_sets = [alert.labels for alert in payload.firing]
     label_sets.append(payload.common_labels)
+    for labels in label_sets:
+        named = labels.get(RULE_COMPONENT_LABEL)
+        if named is not None and named in routing.selectors:
+            return named
     for labels in label_sets:
         by_selector = _match_selector(labels=labels, routing=routing)
         if by_selector is not None:

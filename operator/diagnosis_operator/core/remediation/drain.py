@@ -48,6 +48,9 @@ class DrainRules:
 
     min_healthy: int = 1
     protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
+    # Where the policy may act (its own namespace and the admin's write grants);
+    # None: anywhere not protected (offline use).
+    writable_namespaces: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if self.min_healthy < 0:
@@ -83,6 +86,13 @@ def pod_safety(
                 DenialCode.PROTECTED_NAMESPACE,
                 f"pod {pod.ref} is in protected namespace {pod.namespace} ({pattern})",
             )
+    if rules.writable_namespaces is not None and pod.namespace not in rules.writable_namespaces:
+        return Denied(
+            DenialCode.OTHER_NAMESPACE,
+            f"pod {pod.ref} is outside the namespaces this policy may act on "
+            f"({', '.join(sorted(rules.writable_namespaces))}; the operator's admin grants "
+            "others in tenancy.grants[].writeNamespaces)",
+        )
     if pod.owner is None:
         return Denied(
             DenialCode.BARE_POD, f"pod {pod.ref} has no controller: nothing would replace it"

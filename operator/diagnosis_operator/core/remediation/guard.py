@@ -113,9 +113,10 @@ def check(
     if refusal is not None:
         return refusal
     if not rules.enabled:
-        return Allowed(
-            dry_run=True, reason=f"{action.kind.value} is not enabled by policy: dry run"
-        )
+        why = "is not enabled by policy"
+        if policy.disabled_reason is not None:
+            why = f"is held by the operator's admin configuration ({policy.disabled_reason})"
+        return Allowed(dry_run=True, reason=f"{action.kind.value} {why}: dry run")
     if rules.require_approval and not approved:
         return Denied(DenialCode.APPROVAL_REQUIRED, f"{action.kind.value} waits for approval")
     return Allowed(dry_run=False, reason="all guards passed")

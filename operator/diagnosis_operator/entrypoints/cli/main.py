@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 
 from diagnosis_operator import __version__
-from diagnosis_operator.entrypoints.cli import bundle, diagnose, replay, report, run
+from diagnosis_operator.entrypoints.cli import bundle, diagnose, policy, replay, report, run
 
-SUBCOMMANDS = (run, diagnose, replay, report, bundle)
+SUBCOMMANDS = (run, diagnose, replay, report, bundle, policy)
 
 
 def build_parser() -> argparse.ArgumentParser:

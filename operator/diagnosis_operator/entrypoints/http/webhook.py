@@ -263,11 +263,13 @@ def build_app(
     token: TokenSource | None,
     clock: Callable[[], float] = time.time,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    routes: Callable[[web.Application, TokenSource], None] | None = None,
 ) -> web.Application:
     """The operator's HTTP application; nothing runs until an ``AppRunner`` starts it.
 
     ``/healthz`` and ``/metrics`` always; ``/alertmanager`` only with a writer, a
-    routing and a token together (there is no unauthenticated webhook).
+    routing and a token together (there is no unauthenticated webhook).  ``routes``
+    adds more routes behind the same token (``GET /reports/...``: http/reports.py).
     """
     # aiohttp's own limit stays above ours so that our check gives the clear 413.
     app = web.Application(client_max_size=max_body_bytes + 1)
@@ -280,6 +282,10 @@ def build_app(
         )
         app.router.add_post("/alertmanager", receiver.handle)
         app.router.add_post("/alertmanager/{namespace}/{policy}", receiver.handle)
+    if routes is not None:
+        if token is None:
+            raise ValueError("routes behind the webhook's token need the token")
+        routes(app, token)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     return app
@@ -296,10 +302,30 @@ async def _metrics(request: web.Request) -> web.Response:
     return response
 
 
+def bearer_refusal(request: web.Request, token: TokenSource) -> tuple[int, str] | None:
+    """``None`` when the request carries the token, else (HTTP status, why) (401 or 503)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, presented = header.partition(" ")
+    if not header:
+        return 401, "missing Authorization: Bearer <token> header"
+    if scheme.lower() != "bearer" or not presented.strip():
+        return 401, "Authorization must be 'Bearer <token>'"
+    try:
+        accepted = token.accepts(presented.strip().encode())
+    except ValueError as error:
+        return 503, f"webhook token unavailable: {error}"
+    if not accepted:
+        return 401, "wrong bearer token"
+    return None
+
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="diagnosis-operator"'}
+
+
 def _error(status: int, result: str, message: str, **extra: Any) -> web.Response:
     metrics.record_alert_notification(result)
     log.warning("alertmanager webhook: %s (HTTP %d): %s", result, status, message)
-    headers = {"WWW-Authenticate": 'Bearer realm="diagnosis-operator"'} if status == 401 else None
+    headers = UNAUTHORIZED_HEADERS if status == 401 else None
     return web.json_response(
         {"result": result, "error": message, **extra}, status=status, headers=headers
     )
@@ -379,19 +405,11 @@ class _Receiver:
             chunks.append(chunk)
 
     def _authenticate(self, request: web.Request) -> web.Response | None:
-        header = request.headers.get("Authorization", "")
-        scheme, _, presented = header.partition(" ")
-        if not header:
-            return _error(401, "unauthorized", "missing Authorization: Bearer <token> header")
-        if scheme.lower() != "bearer" or not presented.strip():
-            return _error(401, "unauthorized", "Authorization must be 'Bearer <token>'")
-        try:
-            accepted = self.token.accepts(presented.strip().encode())
-        except ValueError as error:
-            return _error(503, "failed", f"webhook token unavailable: {error}")
-        if not accepted:
-            return _error(401, "unauthorized", "wrong bearer token")
-        return None
+        refused = bearer_refusal(request, self.token)
+        if refused is None:
+            return None
+        status, message = refused
+        return _error(status, "unauthorized" if status == 401 else "failed", message)
 
     async def _decide_and_create(
         self, request: web.Request, payload: AlertmanagerWebhook

@@ -8,12 +8,9 @@ diag -w`` shows the run as it goes.
 
 Failure reasons (``Failed`` condition and Event reason): ``InvalidSpec``,
 ``PolicyNotFound``, ``PolicyInvalid``, ``SourceNotConfigured``, ``SourceUnavailable``
-(after ``DIAG_SOURCE_RETRIES`` retries), ``WindowInFuture``, ``EngineError``, and
-when the sources gave nothing to conclude from (``core.diagnosis.coverage``):
-``SourcesFailed``, ``SymptomSourceFailed``, ``NoData``, ``DeadlineExceeded``
-(``DIAG_DIAGNOSIS_DEADLINE``; see ``outcome.py``).  A diagnosis concluded on part
-of the evidence ends ``Degraded`` with a Warning Event and a scaled confidence.
-Status writes: ``status_write.py`` (a 403 ends the handler for good).
+(after ``DIAG_SOURCE_RETRIES`` retries), ``EngineError`` and those of ``outcome.py``
+(no conclusion, the deadline, a window in the future).  A diagnosis concluded on
+part of the evidence ends ``Degraded``.  Status writes: ``status_write.py``.
 """
 
 from __future__ import annotations
@@ -34,10 +31,12 @@ from diagnosis_operator.api import (
     DiagnosisSpec,
     DiagnosisStatus,
     Mode,
+    NotificationStatus,
     ObjectRef,
     Phase,
     PolicySnapshot,
     ResolvedWindow,
+    report_config_map,
 )
 from diagnosis_operator.core.phases import (
     PROGRESSING,
@@ -58,21 +57,26 @@ from diagnosis_operator.entrypoints.bootstrap.signals import (
 )
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
-from diagnosis_operator.entrypoints.kopf.kube import OwnerRef
-from diagnosis_operator.entrypoints.kopf.outcome import Stop, deadline_passed, no_conclusion
+from diagnosis_operator.entrypoints.kopf.kube import NotOwned, OwnerRef
+from diagnosis_operator.entrypoints.kopf.notifications import send_notifications
+from diagnosis_operator.entrypoints.kopf.outcome import (
+    Deadline,
+    Stop,
+    no_conclusion,
+    window_in_future,
+)
 from diagnosis_operator.entrypoints.kopf.remediation import policy_enricher, remediate_now
 from diagnosis_operator.entrypoints.kopf.status_write import write_status
 from diagnosis_operator.models.coverage import Outcome
 from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult
 from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
 from diagnosis_operator.models.topology import Topology, TopologyError
-from diagnosis_operator.ports import SignalError
+from diagnosis_operator.ports import ClusterError, SignalError
 from diagnosis_operator.report import render_markdown
 from diagnosis_operator.service import metrics
 from diagnosis_operator.service.diagnose import run_diagnosis
 from diagnosis_operator.service.remediate import LedgerUnavailable
 
-REPORT_SUFFIX = "-report"
 # A ConfigMap holds at most 1 MiB; keep room for the Markdown beside the JSON.
 MAX_REPORT_JSON = 700_000
 
@@ -93,10 +97,10 @@ class DiagnosisRun:
         name: str,
         generation: int,
         raw_status: dict[str, Any],
-        deadline: float | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         self.context = context
-        self.deadline = deadline  # a time.monotonic() instant: DIAG_DIAGNOSIS_DEADLINE
+        self.deadline = deadline or Deadline.unbounded()  # DIAG_DIAGNOSIS_DEADLINE
         self.body = body
         self.namespace = namespace
         self.name = name
@@ -195,7 +199,7 @@ def reconcile_diagnosis(
         name=name,
         generation=generation,
         raw_status=plain(status),
-        deadline=time.monotonic() + context.settings.diagnosis_deadline - spent,
+        deadline=Deadline.after(context.settings.diagnosis_deadline, spent=spent),
     )
     decision = decide(status=run.status, generation=generation)
     if decision is Decision.NOTHING:
@@ -251,7 +255,7 @@ def _run(
     except TopologyError as error:
         raise Stop("PolicyInvalid", f"policy {snapshot.name}: {error}") from error
     window = _fix_window(run, parsed=parsed, keep=keep_window)
-    _check_deadline(run, what="before collecting")
+    run.deadline.check(what="before collecting")
     result = _diagnose(
         run, parsed=parsed, snapshot=snapshot, topology=topology, window=window, retry=retry
     )
@@ -273,7 +277,26 @@ def _run(
     if run.context.settings.write_report:
         _write_report(run, result=result, uid=uid)
     _complete(run, result)
+    _notify(run, result=result)
     return result
+
+
+def _notify(run: DiagnosisRun, *, result: DiagnosisResult) -> None:
+    """Tell the policy's sinks, after the final status is written (never fails the run)."""
+
+    def record(items: list[NotificationStatus]) -> None:
+        run.status = run.status.model_copy(update={"notifications": items})
+        run.flush()
+
+    send_notifications(
+        context=run.context,
+        body=run.body,
+        namespace=run.namespace,
+        name=run.name,
+        status=run.status,
+        failure_mode=result.root_cause.failure_mode,
+        record=record,
+    )
 
 
 def _announce(run: DiagnosisRun, *, decision: Decision, retry: int) -> None:
@@ -293,12 +316,8 @@ def _fix_window(run: DiagnosisRun, *, parsed: DiagnosisSpec, keep: ResolvedWindo
         window = Window(start=utc_seconds(keep.start), end=utc_seconds(keep.end))
     else:
         window = parsed.window.resolve(now=now)
-    if window.start >= now:
-        raise Stop(
-            "WindowInFuture",
-            f"spec.window starts at {from_seconds(window.start).isoformat()}, after now "
-            f"({from_seconds(now).isoformat()}): there is nothing to read yet",
-        )
+    if (stop := window_in_future(window, now=now)) is not None:
+        raise stop
     run.status = run.status.model_copy(
         update={
             "window": ResolvedWindow(start=from_seconds(window.start), end=from_seconds(window.end))
@@ -316,6 +335,7 @@ def _open_sources(run: DiagnosisRun, *, snapshot: PolicySnapshot, retry: int) ->
             namespace=run.namespace,
             settings=context.settings,
             kube=context.kube,
+            rules=context.tenancy(),
         )
     except SourceConfigError as error:
         raise Stop("SourceNotConfigured", str(error)) from error
@@ -355,7 +375,7 @@ def _diagnose(
             on_stage=on_stage,
             settings=snapshot.spec.thresholds.to_engine_settings(),
             symptom_component=parsed.symptom.component,
-            deadline=run.deadline,
+            deadline=run.deadline.at,
             **extra,
         )
     except SignalError as error:
@@ -382,13 +402,6 @@ def _remediate(run: DiagnosisRun, *, mode: Mode, uid: Any, retry: int) -> None:
         _retry_or_stop(run, retry=retry, message=str(error))
     run.status = run.status.model_copy(update={"remediations": remediations})
     run.flush()
-
-
-def _check_deadline(run: DiagnosisRun, *, what: str, last: str = "", slack: float = 0.0) -> None:
-    limit = run.context.settings.diagnosis_deadline
-    stop = deadline_passed(run.deadline, limit=limit, what=what, last=last, slack=slack)
-    if stop is not None:
-        raise stop
 
 
 def _complete(run: DiagnosisRun, result: DiagnosisResult) -> None:
@@ -444,7 +457,7 @@ def _retry_or_stop(
     settings = run.context.settings
     if retry < settings.source_retries:
         slack = settings.source_retry_delay
-        _check_deadline(run, what="waiting for its sources", last=message, slack=slack)
+        run.deadline.check(what="waiting for its sources", last=message, slack=slack)
         run.note(
             "SourceUnavailable",
             f"{message}; retry {retry + 1} of {settings.source_retries} "
@@ -466,12 +479,22 @@ def _write_report(run: DiagnosisRun, *, result: DiagnosisResult, uid: Any) -> No
         data["report.md"] = render_markdown(result)[:250_000]
     except Exception as error:  # the JSON is the contract; the Markdown is a courtesy
         kopf.warn(run.body, reason="ReportRenderFailed", message=f"{type(error).__name__}: {error}")
-    config_map = run.name[: 253 - len(REPORT_SUFFIX)] + REPORT_SUFFIX
-    run.context.kube.write_report(
-        namespace=run.namespace,
-        name=config_map,
-        owner=OwnerRef(name=run.name, uid=str(uid or "")),
-        data=data,
-    )
+    config_map = report_config_map(run.name)
+    try:
+        run.context.kube.write_report(
+            namespace=run.namespace,
+            name=config_map,
+            owner=OwnerRef(name=run.name, uid=str(uid or "")),
+            data=data,
+        )
+    except (NotOwned, ClusterError) as error:
+        # The diagnosis stands without its report; say why, never touch a stranger's object.
+        message = f"report not written: {error}"[:1024]
+        kopf.warn(run.body, reason="ReportNotWritten", message=message)
+        run.status = run.status.model_copy(
+            update={"warnings": [*run.status.warnings, message][-32:]}
+        )
+        run.flush()
+        return
     run.status = run.status.model_copy(update={"report_ref": ObjectRef(name=config_map)})
     run.flush()

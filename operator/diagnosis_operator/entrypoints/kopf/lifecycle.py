@@ -17,6 +17,7 @@ import kopf
 from kubernetes import client
 
 from diagnosis_operator import API_GROUP
+from diagnosis_operator.entrypoints.bootstrap.connections import tenancy_rules
 from diagnosis_operator.entrypoints.kopf.context import MEMO_KEY, OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.kube import Kube, build_configuration, connection_info
 from diagnosis_operator.settings import OperatorSettings
@@ -56,6 +57,7 @@ def serve(settings: OperatorSettings) -> None:
     """Run the operator until it is stopped (SIGINT/SIGTERM)."""
     # Imported for their side effect: registering their handlers with kopf.
     from diagnosis_operator.entrypoints.kopf import (  # noqa: F401
+        alert_rules,
         diagnosis,
         policy,
         remediation,
@@ -67,6 +69,7 @@ def serve(settings: OperatorSettings) -> None:
         settings=settings,
         configuration=configuration,
         kube=Kube(api_client=client.ApiClient(configuration)),
+        tenancy=lambda: tenancy_rules(configuration, settings),
     )
     logger.info(
         "serving %s; %s",

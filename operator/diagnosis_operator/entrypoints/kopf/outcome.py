@@ -1,9 +1,11 @@
 """How a Diagnosis run ends when it cannot conclude: ``Stop``, the deadline, the coverage.
 
 * ``Stop`` ends a run as ``Failed`` with a CamelCase reason and a message.
-* ``deadline_passed``: the overall deadline (``DIAG_DIAGNOSIS_DEADLINE``, counted
+* ``Deadline``: the overall deadline (``DIAG_DIAGNOSIS_DEADLINE``, counted
   from the first attempt, retries included) is over; the run ends
   ``DeadlineExceeded`` naming what it was doing and the last problem seen.
+* ``window_in_future``: a window that starts after now has nothing to read yet
+  (``WindowInFuture``), never "no incident".
 * ``no_conclusion``: the engine's ``coverage`` (``core.diagnosis.coverage``) says
   there is nothing to conclude from.  Failed queries may be a passing outage and
   are retried like an unreachable source; no data in the window, or the
@@ -22,6 +24,7 @@ from diagnosis_operator.models.coverage import (
     Outcome,
 )
 from diagnosis_operator.models.findings import DiagnosisResult
+from diagnosis_operator.models.signals import Window, from_seconds
 
 
 class Stop(Exception):
@@ -54,15 +57,39 @@ def no_conclusion(result: DiagnosisResult) -> NoConclusion | None:
     )
 
 
-def deadline_passed(
-    deadline: float | None, *, limit: float, what: str, last: str = "", slack: float = 0.0
-) -> Stop | None:
-    """A ``Stop`` when ``deadline`` (a ``time.monotonic()`` instant) is less than
-    ``slack`` seconds away, else None."""
-    if deadline is None or time.monotonic() + slack < deadline:
+@dataclass(frozen=True)
+class Deadline:
+    """The overall deadline of one run: ``at`` a ``time.monotonic()`` instant (None: none)."""
+
+    at: float | None
+    limit: float = 0.0  # the configured seconds, for the message
+
+    @classmethod
+    def after(cls, limit: float, *, spent: float = 0.0) -> Deadline:
+        """``limit`` seconds from the first attempt, ``spent`` of them already gone."""
+        return cls(at=time.monotonic() + limit - spent, limit=limit)
+
+    @classmethod
+    def unbounded(cls) -> Deadline:
+        return cls(at=None)
+
+    def check(self, *, what: str, last: str = "", slack: float = 0.0) -> None:
+        """Raise ``Stop(DeadlineExceeded)`` when the deadline is less than ``slack`` s away."""
+        if self.at is None or time.monotonic() + slack < self.at:
+            return
+        raise Stop(
+            DEADLINE_EXCEEDED,
+            f"the diagnosis ran out of its {self.limit:g} s deadline (DIAG_DIAGNOSIS_DEADLINE) "
+            f"{what}" + (f"; last problem: {last}" if last else ""),
+        )
+
+
+def window_in_future(window: Window, *, now: float) -> Stop | None:
+    """A ``Stop`` when ``window`` starts at or after ``now``, else None."""
+    if window.start < now:
         return None
     return Stop(
-        DEADLINE_EXCEEDED,
-        f"the diagnosis ran out of its {limit:g} s deadline (DIAG_DIAGNOSIS_DEADLINE) "
-        f"{what}" + (f"; last problem: {last}" if last else ""),
+        "WindowInFuture",
+        f"spec.window starts at {from_seconds(window.start).isoformat()}, after now "
+        f"({from_seconds(now).isoformat()}): there is nothing to read yet",
     )

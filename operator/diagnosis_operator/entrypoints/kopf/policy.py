@@ -12,6 +12,15 @@ reason ``InvalidPromQL`` and Prometheus' own message.  ``PromQLChecked`` says
 whether that check ran: True, False (``InvalidPromQL``), or Unknown
 (``PrometheusUnavailable``, retried a bounded number of times; ``NoPrometheus``).
 A Prometheus that cannot be asked never makes a policy Invalid.
+
+A valid policy's alerting rules are synced as a PrometheusRule (``alert_rules.py``,
+``alerts.sync``); the ``AlertRules`` condition says how that went, and never makes
+the policy Invalid either.
+
+Tenant isolation (``core.tenancy``): a policy naming a Secret in another namespace,
+a credential for a URL off the admin's allow list, or a rate-limit namespace it
+may not write is not Ready (reason ``NotAllowed``, the fields named); the same
+references are refused again where they would be used, so nothing acts on them.
 """
 
 from __future__ import annotations
@@ -32,13 +41,16 @@ from diagnosis_operator.api import (
     DiagnosisPolicyStatus,
 )
 from diagnosis_operator.core.phases import set_condition, status_patch
+from diagnosis_operator.core.tenancy import policy_refusals
 from diagnosis_operator.entrypoints.bootstrap.signals import (
     SourceConfigError,
     prometheus_adapter,
     prometheus_endpoint,
 )
+from diagnosis_operator.entrypoints.kopf.alert_rules import announce, sync_rules, with_outcome
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
+from diagnosis_operator.models.tenancy import STRICT_RULES, TenancyRules
 from diagnosis_operator.models.topology import TopologyError
 from diagnosis_operator.ports import SignalError
 from diagnosis_operator.service.policy_check import (
@@ -48,6 +60,8 @@ from diagnosis_operator.service.policy_check import (
 )
 
 READY = "Ready"
+# Ready's reason when the policy references a namespace or URL the admin does not allow.
+NOT_ALLOWED = "NotAllowed"
 PROMQL_CHECKED = "PromQLChecked"
 MESSAGE_LIMIT = 4096
 
@@ -76,7 +90,12 @@ class PromQLVerdict:
 
 
 def check_promql(
-    *, spec: DiagnosisPolicySpec, namespace: str, context: OperatorContext, retry: int
+    *,
+    spec: DiagnosisPolicySpec,
+    namespace: str,
+    context: OperatorContext,
+    retry: int,
+    rules: TenancyRules = STRICT_RULES,
 ) -> PromQLVerdict:
     renderings, problems = render_overrides(spec=spec)
     if problems:
@@ -86,7 +105,7 @@ def check_promql(
     settings = context.settings
     try:
         endpoint = prometheus_endpoint(
-            policy=spec, namespace=namespace, settings=settings, kube=context.kube
+            policy=spec, namespace=namespace, settings=settings, kube=context.kube, rules=rules
         )
         if endpoint is None:
             return PromQLVerdict(
@@ -143,6 +162,7 @@ def reconcile_policy(
 ) -> None:
     context = context_of(memo)
     assert name is not None and namespace is not None
+    uid = str(meta.get("uid") or "")
     generation = int(meta.get("generation") or 0)
     before = plain(status)
     try:
@@ -154,15 +174,22 @@ def reconcile_policy(
     verdict = PromQLVerdict(
         ConditionStatus.UNKNOWN, "NotChecked", "signalOverrides not checked: the policy is invalid"
     )
+    invalid = "Invalid"
     if problem is None:
-        verdict = check_promql(
-            spec=DiagnosisPolicySpec.model_validate(plain(spec)),
-            namespace=namespace,
-            context=context,
-            retry=retry,
+        parsed = DiagnosisPolicySpec.model_validate(plain(spec))
+        problem, invalid, verdict = check_allowed_then_promql(
+            parsed, namespace=namespace, context=context, retry=retry
         )
+        rules = sync_rules(spec=parsed, name=name, namespace=namespace, uid=uid, context=context)
+        conditions = with_outcome(conditions, rules, generation=generation)
+        announce(body, rules)
     conditions, problem, reason = _policy_conditions(
-        conditions, problem=problem, verdict=verdict, components=components, generation=generation
+        conditions,
+        problem=problem,
+        verdict=verdict,
+        components=components,
+        generation=generation,
+        invalid=invalid,
     )
     after = DiagnosisPolicyStatus(
         conditions=conditions, observed_generation=generation, components=components
@@ -179,6 +206,28 @@ def reconcile_policy(
         raise kopf.TemporaryError(verdict.message, delay=context.settings.source_retry_delay)
 
 
+def check_allowed_then_promql(
+    spec: DiagnosisPolicySpec, *, namespace: str, context: OperatorContext, retry: int
+) -> tuple[str | None, str, PromQLVerdict]:
+    """(problem, Ready's reason if any, PromQL verdict): tenancy first, then the overrides.
+
+    Fail closed: a reference the admin does not allow makes the policy not Ready
+    (``NotAllowed``); it is refused again where it would be used.
+    """
+    rules = context.tenancy()
+    refusals = policy_refusals(spec, namespace=namespace, rules=rules)
+    if refusals:
+        problem = "; ".join(refusals)
+        skipped = PromQLVerdict(
+            ConditionStatus.UNKNOWN, "NotChecked", "signalOverrides not checked: " + problem
+        )
+        return problem, NOT_ALLOWED, skipped
+    verdict = check_promql(
+        spec=spec, namespace=namespace, context=context, retry=retry, rules=rules
+    )
+    return None, "Invalid", verdict
+
+
 def _policy_conditions(
     conditions: list[Condition],
     *,
@@ -186,6 +235,7 @@ def _policy_conditions(
     verdict: PromQLVerdict,
     components: int | None,
     generation: int,
+    invalid: str = "Invalid",
 ) -> tuple[list[Condition], str | None, str]:
     """PromQLChecked and Ready after a check; the problem (if any) and Ready's reason."""
     now = datetime.now(UTC)
@@ -198,7 +248,7 @@ def _policy_conditions(
         generation=generation,
         now=now,
     )
-    reason = "Valid" if problem is None else "Invalid"
+    reason = "Valid" if problem is None else invalid
     if problem is None and verdict.status is ConditionStatus.FALSE:
         problem, reason = verdict.message, verdict.reason
     conditions = set_condition(

@@ -96,7 +96,10 @@ def policy_enricher(
     if not any(c.mysql is not None or c.redis is not None for c in policy.components):
         return None, []
     settings, problems = bootstrap.enrichment_settings(
-        policy=policy, namespace=namespace, secrets=bootstrap.secret_data(context.configuration)
+        policy=policy,
+        namespace=namespace,
+        secrets=bootstrap.secret_data(context.configuration),
+        rules=context.tenancy(),
     )
     return bootstrap.make_policy_enricher(settings=settings), problems
 
@@ -116,8 +119,9 @@ def remediate_now(
     if snapshot is None:
         return list(status.remediations)
     cluster, ledger = _ports(context)
+    rules = context.tenancy()
     with bootstrap.action_ports(
-        configuration=context.configuration, policy=snapshot.spec, namespace=namespace
+        configuration=context.configuration, policy=snapshot.spec, namespace=namespace, rules=rules
     ) as ports:
         return remediate(
             diagnosis=DiagnosisRef(
@@ -130,7 +134,7 @@ def remediate_now(
             now=time.time(),
             mode=mode,
             record=_recorder(context, namespace=namespace, name=name),
-            settings=bootstrap.executor_settings(context.settings),
+            settings=bootstrap.executor_settings(context.settings, rules),
             ports=ports,
         )
 
@@ -140,7 +144,11 @@ def _live_logs(
 ) -> LogSource | None:
     try:
         prometheus, loki = resolve_endpoints(
-            policy=policy, namespace=namespace, settings=context.settings, kube=context.kube
+            policy=policy,
+            namespace=namespace,
+            settings=context.settings,
+            kube=context.kube,
+            rules=context.tenancy(),
         )
         logs: LogSource = build_sources(prometheus=prometheus, loki=loki).logs
     except SourceConfigError:
@@ -153,7 +161,10 @@ def _connections(context: OperatorContext, *, namespace: str) -> Connections:
     return Connections(
         cluster=_ports(context)[0],
         actions=lambda policy: bootstrap.action_ports(
-            configuration=context.configuration, policy=policy, namespace=namespace
+            configuration=context.configuration,
+            policy=policy,
+            namespace=namespace,
+            rules=context.tenancy(),
         ),
         logs=lambda policy: _live_logs(context, policy=policy, namespace=namespace),
     )

@@ -3,7 +3,8 @@
 It serves ``/metrics`` and ``/healthz`` on ``DIAG_HTTP_PORT`` (address
 ``DIAG_HTTP_ADDRESS``), and the Alertmanager webhook ``/alertmanager`` when
 ``DIAG_WEBHOOK_ENABLED=true`` (see ``service.webhook.WebhookSettings``; without
-``DIAG_HTTP_PORT`` the webhook listens on 8080).
+``DIAG_HTTP_PORT`` the webhook listens on 8080), and with it the read-only HTML
+reports ``GET /reports/{namespace}/{name}`` behind the same token (http/reports.py).
 The webhook shares the operator's apiserver credentials (``OperatorContext`` in
 kopf's memo, set by ``diagnosis-operator run``): it reads DiagnosisPolicies and
 creates Diagnoses, the two verbs the chart's ClusterRole grants for this.
@@ -21,6 +22,8 @@ import kopf
 from aiohttp import web
 
 from diagnosis_operator.entrypoints.bootstrap.connections import diagnosis_writer
+from diagnosis_operator.entrypoints.bootstrap.notifications import report_source
+from diagnosis_operator.entrypoints.http.reports import report_routes
 from diagnosis_operator.entrypoints.http.webhook import (
     DEFAULT_HTTP_PORT,
     HttpSettings,
@@ -52,6 +55,9 @@ async def start_alertmanager_webhook(
             routing=PolicyRouting(reader=writer, template=settings.routing_template()),
             token=settings.token_source(),
             max_body_bytes=settings.max_body_bytes,
+            routes=report_routes(
+                report_source(context.configuration), namespaces=context.settings.namespaces
+            ),
         )
     else:
         app = build_app(writer=None, routing=None, token=None)
@@ -65,7 +71,8 @@ async def start_alertmanager_webhook(
     memo[RUNNER_MEMO_KEY] = runner
     if settings.enabled:
         logger.info(
-            "HTTP server on %s:%d: /metrics, /healthz, /alertmanager (default policy %s/%s)",
+            "HTTP server on %s:%d: /metrics, /healthz, /alertmanager (default policy %s/%s), "
+            "/reports",
             address,
             port,
             settings.namespace,

@@ -141,9 +141,11 @@ class DrainFlow(ActionFlow):
 
 def drain_rules(run: Run) -> DrainRules:
     params = run.policy.remediation.drain_pod.params
+    own = run.diagnosis.namespace
     return DrainRules(
         min_healthy=params.min_ready_remaining,
         protected_namespaces=run.settings.protected_namespaces,
+        writable_namespaces=frozenset({own}) | run.settings.write_grants.get(own, frozenset()),
     )
 
 

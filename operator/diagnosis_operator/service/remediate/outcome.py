@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from diagnosis_operator.api import RemediationState
+from diagnosis_operator.core.notify import AWAITING_APPROVAL
 from diagnosis_operator.models.actions import DenialCode, Denied, LedgerOutcome
 from diagnosis_operator.models.cluster import PodInfo
 from diagnosis_operator.service import metrics
@@ -114,7 +115,8 @@ def denied(
 def await_approval(slot: Slot, *, pod: PodInfo | None) -> None:
     """Propose the action and say how to approve it (once: a repeat changes nothing)."""
     item = slot.item
-    reason = f"waits for approval: kubectl diagnose approve {slot.run.diagnosis.name} {slot.key}"
+    command = f"kubectl diagnose approve {slot.run.diagnosis.name} {slot.key}"
+    reason = f"{AWAITING_APPROVAL}: {command}"
     if item.state is not RemediationState.PROPOSED or item.reason != reason:
         slot.move(RemediationState.PROPOSED, reason)
         slot.run.event("ApprovalRequired", f"{item.action.value} {item.target}: {reason}", pod=pod)

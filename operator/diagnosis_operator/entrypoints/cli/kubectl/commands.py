@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import ValidationError
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.api import DIAGNOSIS_KIND, DiagnosisSpec, Mode
+from diagnosis_operator.api import DIAGNOSIS_KIND, DiagnosisSpec, Mode, report_config_map
 from diagnosis_operator.entrypoints.cli.kubectl.client import Cluster, PluginError
 from diagnosis_operator.entrypoints.cli.kubectl.render import (
     TRIGGER_LABEL,
@@ -38,6 +41,7 @@ from diagnosis_operator.models.controls import (
     approvals_from,
     paused_from,
 )
+from diagnosis_operator.report import ResultFormatError, render_html, result_from_json
 
 REPORT_JSON_KEY = "diagnosis.json"
 REPORT_MARKDOWN_KEY = "report.md"
@@ -71,6 +75,7 @@ def cmd_create(args: argparse.Namespace, cluster: Cluster, out: TextIO) -> int:
         raise PluginError(_validation_text(error)) from error
     metadata: dict[str, Any] = {"namespace": namespace, "labels": {TRIGGER_LABEL: "kubectl"}}
     if args.name:
+        _refuse_foreign_report(cluster, namespace=namespace, name=args.name)
         metadata["name"] = args.name
     else:
         metadata["generateName"] = f"{args.service}-"
@@ -85,6 +90,22 @@ def cmd_create(args: argparse.Namespace, cluster: Cluster, out: TextIO) -> int:
     print(f"diagnosis.{API_GROUP}/{name} created in {namespace}", file=out)
     print(f"  follow it:  kubectl diagnose show {name} -n {namespace}", file=out)
     return 0
+
+
+def _refuse_foreign_report(cluster: Cluster, *, namespace: str, name: str) -> None:
+    """A ConfigMap already named like this Diagnosis' report is not the operator's:
+    refuse the name rather than have the operator's report collide with it."""
+    report = report_config_map(name)
+    try:
+        existing = cluster.get_configmap(namespace=namespace, name=report)
+    except PluginError:
+        return  # cannot read ConfigMaps here: the operator checks ownership itself
+    if existing is not None:
+        raise PluginError(
+            f"ConfigMap {namespace}/{report} already exists and no Diagnosis {name} owns it: "
+            "the operator never patches a ConfigMap it did not create, so the report "
+            "would be lost; choose another --name (or delete that ConfigMap)"
+        )
 
 
 def cmd_list(args: argparse.Namespace, cluster: Cluster, out: TextIO) -> int:
@@ -118,6 +139,8 @@ def cmd_report(args: argparse.Namespace, cluster: Cluster, out: TextIO) -> int:
         raise PluginError(
             f"the report ConfigMap {namespace}/{ref['name']} named in status.reportRef is missing"
         )
+    if args.format == "html":
+        return _html_report(args, data=data, where=f"{namespace}/{ref['name']}", out=out)
     key = REPORT_JSON_KEY if args.format == "json" else REPORT_MARKDOWN_KEY
     text = data.get(key)
     if text is None and args.format == "markdown" and REPORT_JSON_KEY in data:
@@ -128,6 +151,34 @@ def cmd_report(args: argparse.Namespace, cluster: Cluster, out: TextIO) -> int:
             f"(keys: {', '.join(sorted(data)) or 'none'})"
         )
     out.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _html_report(
+    args: argparse.Namespace, *, data: Mapping[str, str], where: str, out: TextIO
+) -> int:
+    """The report as one HTML page, rendered here from the saved result; ``--open`` shows it."""
+    text = data.get(REPORT_JSON_KEY)
+    if text is None:
+        raise PluginError(f"the report ConfigMap {where} has no {REPORT_JSON_KEY!r}")
+    try:
+        page = render_html(result_from_json(json.loads(text)))
+    except (ValueError, ResultFormatError) as error:
+        raise PluginError(
+            f"the report ConfigMap {where} holds no readable result: {error}"
+        ) from None
+    target: Path | None = Path(args.out) if args.out else None
+    if target is None and args.open:
+        handle, name = tempfile.mkstemp(prefix=f"{args.name}-", suffix=".html")
+        os.close(handle)
+        target = Path(name)
+    if target is None:
+        out.write(page if page.endswith("\n") else page + "\n")
+        return 0
+    target.write_text(page, encoding="utf-8")
+    print(f"wrote {target}", file=out)
+    if args.open:
+        args.opener(target.resolve().as_uri())
     return 0
 
 

@@ -3,7 +3,7 @@
     kubectl diagnose create --service api --since 30m [--policy P] [--mode dry-run]
     kubectl diagnose list [-A]
     kubectl diagnose show NAME
-    kubectl diagnose report NAME [--format markdown|json]
+    kubectl diagnose report NAME [--format markdown|json|html] [--out FILE] [--open]
     kubectl diagnose approve NAME ACTION_KEY
     kubectl diagnose pause [--reason TEXT] | resume
 
@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+import webbrowser
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from diagnosis_operator import __version__
@@ -53,6 +54,17 @@ def _add_connection_flags(parser: argparse.ArgumentParser, *, default: Any) -> N
         ),
         help=f"where the operator runs, for pause/resume (default: {DEFAULT_OPERATOR_NAMESPACE})",
     )
+
+
+def _add_report(commands: Any, common: argparse.ArgumentParser) -> None:
+    report = commands.add_parser("report", parents=[common], help="the full report of a diagnosis")
+    report.add_argument("name")
+    report.add_argument("--format", choices=("markdown", "json", "html"), default="markdown")
+    report.add_argument("--out", metavar="FILE", help="html: write the page here")
+    report.add_argument(
+        "--open", action="store_true", help="html: open the page in a browser (a temp file)"
+    )
+    report.set_defaults(run=cmd_report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,10 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     show.set_defaults(run=cmd_show)
 
-    report = commands.add_parser("report", parents=[common], help="the full report of a diagnosis")
-    report.add_argument("name")
-    report.add_argument("--format", choices=("markdown", "json"), default="markdown")
-    report.set_defaults(run=cmd_report)
+    _add_report(commands, common)
 
     approve = commands.add_parser(
         "approve", parents=[common], help="approve a proposed remediation"
@@ -120,8 +129,13 @@ def main(
     *,
     cluster: Cluster | None = None,
     out: TextIO | None = None,
+    opener: Callable[[str], object] | None = None,
 ) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "open", False) and args.format != "html":
+        print(f"{PROG}: error: --open needs --format html", file=sys.stderr)
+        return 2
+    args.opener = opener or webbrowser.open
     stream = out or sys.stdout
     try:
         if cluster is None:
