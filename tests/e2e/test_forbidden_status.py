@@ -51,7 +51,14 @@ def narrowed_install(
 ) -> Iterator[OperatorInstall]:
     core, rbac = client.CoreV1Api(kube_admin), client.RbacAuthorizationV1Api(kube_admin)
     namespace = operator_install.namespace
-    role = _without_diagnosis_status(find(operator_install.objects, "ClusterRole"))
+    # The operator's own ClusterRole: the one its ClusterRoleBinding names.
+    bound = find(operator_install.objects, "ClusterRoleBinding")["roleRef"]["name"]
+    [own] = [
+        o
+        for o in operator_install.objects
+        if o["kind"] == "ClusterRole" and o["metadata"]["name"] == bound
+    ]
+    role = _without_diagnosis_status(own)
     rbac.create_cluster_role(request_body(role))
     core.create_namespaced_service_account(
         namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=ACCOUNT))
