@@ -8,7 +8,7 @@ diagnosis.  The result goes to ``bench/results/firstsight-round-N.json`` and is 
 overwritten: the first score of a round is the honest one (issue: "the first score
 recorded and never overwritten").  Run it before any engine change made for the round.
 
-Scores:
+Scores (and ``brierRootConfidence``, the calibration of the root cause's confidence):
 * root: the root-cause component is the expected one;
 * whole: root, affected instances, clients and remediations all as expected, and no
   forbidden action proposed;
@@ -80,6 +80,18 @@ def score(expected: dict[str, Any], got: dict[str, Any]) -> dict[str, Any]:
         "summary": got["rootCause"].get("summary", ""),
         "confidence": got["rootCause"].get("confidence"),
     }
+
+
+def brier(rows: list[dict[str, Any]]) -> float | None:
+    """The Brier score of the root cause's confidence: mean of (confidence - right)^2.
+
+    0 is a perfectly calibrated and sharp engine, 0.25 one that always says 50 %;
+    an engine sure of every answer (confidence 1) scores its error rate.
+    """
+    pairs = [(r["confidence"], 1.0 if r["root"] else 0.0) for r in rows if r.get("confidence")]
+    if not pairs:
+        return None
+    return round(float(sum((c - right) ** 2 for c, right in pairs)) / len(pairs), 4)
 
 
 def run(suite: str, folder: Path) -> list[dict[str, Any]]:
@@ -155,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "wholeRight": sum(r["whole"] for r in rows),
         "failureModeNamed": sum(bool(r["failureMode"]) for r in modes),
         "failureModeExpected": len(modes),
+        "brierRootConfidence": brier(rows),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     out.write_text(

@@ -42,6 +42,7 @@ from diagnosis_operator.models.cluster import (
     QuarantineRecord,
     StoredDocument,
 )
+from diagnosis_operator.models.lease import LeaseRecord
 from diagnosis_operator.models.observations import KeySize, LatencyEvent, RedisInfo, SlowlogEntry
 from diagnosis_operator.models.signals import LogCount, LogStream, Series, Window
 
@@ -277,6 +278,23 @@ class Cluster(Protocol):
     def paused(self) -> bool: ...
 
     def post_event(self, *, note: EventNote) -> None: ...
+
+
+class LeaseStore(Protocol):
+    """The leader-election lease (a coordination.k8s.io Lease in the operator's namespace).
+
+    ``read`` returns None while no lease exists.  ``write`` creates it when
+    ``record.version`` is None, else replaces the version read; it raises
+    ``VersionConflict`` when another replica wrote (or created) it first, and
+    ``ClusterError`` when the apiserver cannot be asked.
+    """
+
+    @property
+    def ref(self) -> str: ...
+
+    def read(self) -> LeaseRecord | None: ...
+
+    def write(self, *, record: LeaseRecord) -> LeaseRecord: ...
 
 
 class DocumentStore(Protocol):

@@ -90,6 +90,33 @@ def test_namespaced_install_binds_per_namespace() -> None:
     assert not _verbs(role, "clusterkopfpeerings")
 
 
+def test_leader_election_replaces_peering_with_one_lease_in_the_release_namespace() -> None:
+    objects = rendered_objects("--set", "leaderElection.enabled=true")
+    args = find(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--leader-election" in args and "--lease-name=diagnosis-operator" in args
+    assert not [a for a in args if a.startswith(("--peering", "--standalone"))]
+    assert find(objects, "Deployment")["spec"]["replicas"] == 2
+    assert not [o for o in objects if o["kind"] in ("ClusterKopfPeering", "KopfPeering")]
+    assert not any(
+        _verbs(role, "clusterkopfpeerings") for role in objects if role["kind"] == "ClusterRole"
+    )
+    [role] = [o for o in objects if o["kind"] == "Role" and "leases" in str(o["rules"])]
+    assert role["metadata"]["namespace"] == "diagnosis-operator"
+    assert role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["diagnosis-operator"],
+            "verbs": ["get", "update"],
+        },
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+    ]
+    env = _env(objects)
+    assert (env["DIAG_LEASE_DURATION"], env["DIAG_LEASE_RENEW_DEADLINE"]) == ("15", "10")
+    # Without it (the default) the chart grants no Lease at all.
+    assert "leases" not in json.dumps(rendered_objects())
+
+
 def test_webhook_adds_only_create_on_diagnoses() -> None:
     plain = operator_role(rendered_objects())
     webhook = operator_role(rendered_objects(*WEBHOOK_VALUES))
@@ -139,6 +166,10 @@ def test_tenancy_values_render_the_configmap_and_the_bindings() -> None:
     ("values", "words"),
     [
         (["--set", "peering.enabled=false"], "replicaCount > 1 needs peering"),
+        (
+            ["--set", "leaderElection.enabled=true", "--set", "leaderElection.leaseDuration=1"],
+            "leaseDuration",
+        ),
         (["--set", "watch.allNamespaces=false"], "watch.namespaces must list namespaces"),
         (["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
     ],

@@ -234,34 +234,84 @@ def test_policy_becomes_ready_or_invalid_by_meaning(
     assert "cycle" in bad["message"], bad
 
 
-def test_policy_with_promql_prometheus_refuses_is_invalid_in_its_words(
-    custom: client.CustomObjectsApi, namespace: str, prometheus_server: PrometheusServer
+def test_every_refused_signal_override_is_reported_by_index_in_prometheus_words(
+    kube_admin: client.ApiClient,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+    prometheus_server: PrometheusServer,
 ) -> None:
-    broken = {"name": "unclosed", "componentKind": "app", "promql": "rate(up{selector}[5m]"}
+    overrides = [
+        {"name": "unclosed", "componentKind": "app", "promql": "rate(up{selector}[5m]"},
+        {"name": "fine", "componentKind": "app", "promql": "max(up{selector})"},
+        {"name": "unscoped", "component": "db", "promql": "sum(up)"},
+        {"name": "dangling-by", "component": "gateway", "promql": "sum by ( up{selector})"},
+    ]
     spec = {
         **POLICY_SPEC,
         "signals": {"prometheus": {"url": prometheus_server.url}},
-        "signalOverrides": [broken],
+        "signalOverrides": overrides,
     }
     custom.create_namespaced_custom_object(
         API_GROUP, API_VERSION, namespace, "diagnosispolicies", policy("bad-promql", spec)
     )
     found = wait_for(
         "policy bad-promql checked",
-        lambda: (lambda c: c if "PromQLChecked" in c else None)(
-            conditions_of(
-                as_json(
-                    custom.get_namespaced_custom_object(
-                        API_GROUP, API_VERSION, namespace, "diagnosispolicies", "bad-promql"
-                    )
+        lambda: (lambda p: p if "PromQLChecked" in conditions_of(p) else None)(
+            as_json(
+                custom.get_namespaced_custom_object(
+                    API_GROUP, API_VERSION, namespace, "diagnosispolicies", "bad-promql"
                 )
             )
         ),
     )
-    ready = found["Ready"]
+    conditions = conditions_of(found)
+    ready = conditions["Ready"]
     assert (ready["status"], ready["reason"]) == ("False", "InvalidPromQL"), ready
-    assert "signalOverrides[unclosed]" in ready["message"] and "parse error" in ready["message"]
-    assert found["PromQLChecked"]["status"] == "False"
+    assert conditions["PromQLChecked"]["status"] == "False"
+    # All three refusals, each by index and name: the template's and Prometheus' alike.
+    assert ready["message"].startswith("3 signalOverrides refused: "), ready
+    for where in ("[0] (unclosed)", "[2] (unscoped)", "[3] (dangling-by)"):
+        assert f"spec.signalOverrides{where}" in ready["message"], (where, ready)
+    assert "(fine)" not in ready["message"]
+    problems = found["status"]["overrideProblems"]
+    assert [(p["index"], p["name"], p["foundBy"]) for p in problems] == [
+        (0, "unclosed", "prometheus"),
+        (2, "unscoped", "template"),
+        (3, "dangling-by", "prometheus"),
+    ]
+    assert "parse error" in problems[0]["error"] and "parse error" in problems[2]["error"]
+    assert problems[0]["promql"] == 'rate(up{job="api"}[5m]'
+    assert "{selector} or {matchers}" in problems[1]["error"]
+    events = client.CoreV1Api(kube_admin).list_namespaced_event(
+        namespace, field_selector="involvedObject.name=bad-promql"
+    )
+    said = {str(e.message) for e in events.items if e.reason == "InvalidSignalOverride"}
+    assert {m.split(" ", 1)[0] for m in said} == {
+        "spec.signalOverrides[0]",
+        "spec.signalOverrides[2]",
+        "spec.signalOverrides[3]",
+    }, said
+
+
+def test_a_diagnosis_of_a_component_the_policy_lacks_fails_saying_so(
+    kube_admin: client.ApiClient, custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    custom.create_namespaced_custom_object(
+        API_GROUP, API_VERSION, namespace, "diagnosispolicies", policy("known", POLICY_SPEC)
+    )
+    spec = {**VALID_SPEC, "symptom": {"component": "payments"}, "policyRef": {"name": "known"}}
+    custom.create_namespaced_custom_object(
+        API_GROUP, API_VERSION, namespace, "diagnoses", diagnosis("stranger", spec)
+    )
+    found = terminal(custom, namespace, "stranger")
+    failed = conditions_of(found)["Failed"]
+    assert failed["reason"] == "UnknownComponent", failed
+    assert "'payments' is not a component of DiagnosisPolicy known" in failed["message"]
+    assert "rootCause" not in found["status"]
+    wait_for(
+        "a Warning Event UnknownComponent",
+        lambda: "UnknownComponent" in event_reasons(kube_admin, namespace, "stranger"),
+    )
 
 
 # --------------------------------------------------------------------------- diagnoses

@@ -88,7 +88,9 @@ def test_the_operator_verdict_names_the_override_and_prometheus_error(
     assert (verdict.status, verdict.reason, verdict.retry) == (
         ConditionStatus.FALSE, "InvalidPromQL", False
     )  # fmt: skip
-    assert verdict.message.startswith("spec.signalOverrides[unclosed] for component api: ")
+    assert verdict.message.startswith(
+        "1 signalOverride refused: spec.signalOverrides[1] (unclosed) for component api: "
+    )
     assert "parse error" in verdict.message
     # The operator's default Prometheus is used when the policy names none.
     fine = check_promql(

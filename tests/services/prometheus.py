@@ -48,14 +48,27 @@ global:
 
 
 def _config(
-    *, rule_files: Sequence[Path], alertmanagers: Sequence[str], evaluation_interval: str
+    *,
+    rule_files: Sequence[Path],
+    alertmanagers: Sequence[str],
+    evaluation_interval: str,
+    type_targets: Sequence[str] = (),
 ) -> str:
-    if not rule_files and not alertmanagers and evaluation_interval == "15s":
+    if not rule_files and not alertmanagers and evaluation_interval == "15s" and not type_targets:
         return _CONFIG
     config: dict[str, Any] = {
         "global": {"scrape_interval": "15s", "evaluation_interval": evaluation_interval},
         "rule_files": [str(path) for path in rule_files],
     }
+    if type_targets:
+        # tests/services/type_exporter.py: the families' declared types, as scraping keeps them
+        config["scrape_configs"] = [
+            {
+                "job_name": "bundle-types",
+                "scrape_interval": "1s",
+                "static_configs": [{"targets": list(type_targets)}],
+            }
+        ]
     if alertmanagers:
         config["alerting"] = {
             "alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]
@@ -126,6 +139,7 @@ def start_prometheus(
     rule_files: Sequence[Path] = (),
     alertmanagers: Sequence[str] = (),
     evaluation_interval: str = "15s",
+    type_targets: Sequence[str] = (),
 ) -> PrometheusServer:
     binary = require_binary(PROMETHEUS_BINARY)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -145,6 +159,7 @@ def start_prometheus(
             rule_files=rule_files,
             alertmanagers=alertmanagers,
             evaluation_interval=evaluation_interval,
+            type_targets=type_targets,
         )
     )
     port = free_port()
@@ -169,6 +184,10 @@ def start_prometheus(
                 lambda: bool(server.instant('count({__name__=~".+"})', newest)),
                 timeout=30,
                 what="backfilled data queryable",
+            )
+        if type_targets:
+            process.wait_ready(
+                lambda: bool(server.api("metadata").get("data")), timeout=30, what="metric metadata"
             )
     except ServiceStartError:
         process.stop()

@@ -257,6 +257,27 @@ def test_an_invalid_spec_fails_naming_the_field(events: asyncio.Queue[Any]) -> N
     assert "spec.window.lookback" in failed["message"]
 
 
+def test_a_symptom_component_the_policy_lacks_fails_naming_it(events: asyncio.Queue[Any]) -> None:
+    asked: list[Any] = []
+
+    def sources(**arguments: Any) -> Sources:
+        asked.append(arguments)
+        return _quiet_sources()
+
+    kube = FakeKube(POLICY)
+    spec = {**SPEC, "symptom": {"component": "gatewya"}}
+    _reconcile(_context(kube, sources), spec=spec)
+    assert kube.status["phase"] == "Failed"
+    failed = {c["type"]: c for c in kube.status["conditions"]}["Failed"]
+    assert failed["reason"] == "UnknownComponent"
+    assert failed["message"].startswith("spec.symptom.component: 'gatewya' is not a component")
+    assert "gateway, api" in failed["message"] and "did you mean 'gateway'" in failed["message"]
+    assert ("Warning", "UnknownComponent") in _reasons(events)
+    # Nothing was asked of the signal sources, and no report claims a result.
+    assert asked == [] and kube.reports == {}
+    assert "rootCause" not in kube.status
+
+
 class StrangerReportKube(FakeKube):
     """A ConfigMap ``d1-report`` exists and is not the Diagnosis' own."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from diagnosis_operator.api.alerting import AlertRules
@@ -259,10 +261,30 @@ class DiagnosisPolicySpec(CrdModel):
         )
 
 
+class OverrideProblemStatus(CrdModel):
+    """One signalOverride the operator refused, as ``PromQLChecked`` found it."""
+
+    index: int = Field(ge=0, description="Its position in spec.signalOverrides.")
+    name: str = Field(max_length=63)
+    component: str | None = Field(
+        default=None, max_length=63, description="The component it was rendered for."
+    )
+    promql: str | None = Field(
+        default=None, max_length=16384, description="The rendered query Prometheus refused."
+    )
+    error: str = Field(max_length=4096, description="Why: the template's or Prometheus' words.")
+    found_by: Literal["template", "prometheus"]
+
+
 class DiagnosisPolicyStatus(CrdModel):
     conditions: Conditions = Field(default_factory=list)
     observed_generation: int | None = Field(default=None, ge=0)
     components: int | None = Field(default=None, ge=0, description="Components in the topology.")
+    override_problems: list[OverrideProblemStatus] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Every refused signalOverride (empty when all were accepted or not checked).",
+    )
 
 
 POLICY_CRD = CrdSpec(

@@ -28,7 +28,6 @@ from diagnosis_operator.models.signals import (
     LogCount,
     LogLine,
     LogStream,
-    MetricType,
     Series,
     Window,
 )
@@ -84,7 +83,7 @@ class BundleSource:
                     labels=stored.labels,
                     timestamps=tuple(seconds[present].tolist()),
                     values=tuple(stored.values[clipped[present]].tolist()),
-                    type=MetricType.UNKNOWN,
+                    type=stored.type,
                 )
             )
         found.sort(key=lambda series: (series.name, tuple(series.labels.items())))

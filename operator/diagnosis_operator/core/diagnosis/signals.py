@@ -20,8 +20,7 @@ from diagnosis_operator.core.diagnosis.collected import SIGNIFICANT_LINES
 from diagnosis_operator.core.diagnosis.counters import (
     COUNTER_SUFFIXES,
     counter_rate,
-    is_counter_name,
-    looks_monotonic,
+    is_counter,
     sample_periods,
 )
 from diagnosis_operator.core.diagnosis.derived import derived_signals
@@ -84,8 +83,7 @@ def build_signals(*, component: ComponentSignals, window: Window, step: float) -
         for series in kept
     ]
     counters = [
-        is_counter_name(series.name) or looks_monotonic(raw)
-        for series, raw in zip(kept, raws, strict=True)
+        is_counter(series.name, series.type, raw) for series, raw in zip(kept, raws, strict=True)
     ]
     counter_rows = [raw for raw, counter in zip(raws, counters, strict=True) if counter]
     periods = iter(sample_periods(np.vstack(counter_rows)).tolist() if counter_rows else [])

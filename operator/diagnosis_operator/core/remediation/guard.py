@@ -41,6 +41,8 @@ from diagnosis_operator.models.actions import (
 
 
 def _as_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    if "%" in text:  # an IPv6 zone index is no network to match
+        return None
     try:
         return ipaddress.ip_network(text, strict=False)
     except ValueError:

@@ -9,8 +9,8 @@ diag -w`` shows the run as it goes.
 Failure reasons (``Failed`` condition and Event reason): ``InvalidSpec``,
 ``PolicyNotFound``, ``PolicyInvalid``, ``SourceNotConfigured``, ``SourceUnavailable``
 (after ``DIAG_SOURCE_RETRIES`` retries), ``EngineError`` and those of ``outcome.py``
-(no conclusion, the deadline, a window in the future).  A diagnosis concluded on
-part of the evidence ends ``Degraded``.  Status writes: ``status_write.py``.
+(``UnknownComponent``, no conclusion, the deadline, a window in the future);
+``Degraded``: concluded on part of the evidence.  Status writes: ``status_write.py``.
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ from diagnosis_operator.entrypoints.kopf.notifications import send_notifications
 from diagnosis_operator.entrypoints.kopf.outcome import (
     Deadline,
     Stop,
+    check_component,
+    check_window,
     no_conclusion,
-    window_in_future,
 )
 from diagnosis_operator.entrypoints.kopf.remediation import policy_enricher, remediate_now
 from diagnosis_operator.entrypoints.kopf.status_write import write_status
@@ -254,15 +255,15 @@ def _run(
         topology = snapshot.spec.to_topology()
     except TopologyError as error:
         raise Stop("PolicyInvalid", f"policy {snapshot.name}: {error}") from error
+    check_component(parsed.symptom.component, topology, snapshot.name)
     window = _fix_window(run, parsed=parsed, keep=keep_window)
     run.deadline.check(what="before collecting")
     result = _diagnose(
         run, parsed=parsed, snapshot=snapshot, topology=topology, window=window, retry=retry
     )
-    nothing = no_conclusion(result)
-    if nothing is not None and nothing.retryable:
-        _retry_or_stop(run, retry=retry, message=nothing.message, reason=nothing.reason)
-    if nothing is not None:
+    if (nothing := no_conclusion(result)) is not None:
+        if nothing.retryable:
+            _retry_or_stop(run, retry=retry, message=nothing.message, reason=nothing.reason)
         raise Stop(nothing.reason, nothing.message)
     # Stages the engine did not announce are still walked, in order.
     for stage_phase in (Phase.COLLECTING, Phase.CORRELATING, Phase.PLANNING):
@@ -316,8 +317,7 @@ def _fix_window(run: DiagnosisRun, *, parsed: DiagnosisSpec, keep: ResolvedWindo
         window = Window(start=utc_seconds(keep.start), end=utc_seconds(keep.end))
     else:
         window = parsed.window.resolve(now=now)
-    if (stop := window_in_future(window, now=now)) is not None:
-        raise stop
+    check_window(window, now=now)
     run.status = run.status.model_copy(
         update={
             "window": ResolvedWindow(start=from_seconds(window.start), end=from_seconds(window.end))

@@ -4,7 +4,9 @@
 * ``Deadline``: the overall deadline (``DIAG_DIAGNOSIS_DEADLINE``, counted
   from the first attempt, retries included) is over; the run ends
   ``DeadlineExceeded`` naming what it was doing and the last problem seen.
-* ``window_in_future``: a window that starts after now has nothing to read yet
+* ``check_component``: the symptom names no component of the policy: nothing
+  to anchor the diagnosis on, so it fails rather than answer about something else.
+* ``check_window``: a window that starts after now has nothing to read yet
   (``WindowInFuture``), never "no incident".
 * ``no_conclusion``: the engine's ``coverage`` (``core.diagnosis.coverage``) says
   there is nothing to conclude from.  Failed queries may be a passing outage and
@@ -14,6 +16,7 @@
 
 from __future__ import annotations
 
+import difflib
 import time
 from dataclasses import dataclass
 
@@ -25,6 +28,7 @@ from diagnosis_operator.models.coverage import (
 )
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.models.signals import Window, from_seconds
+from diagnosis_operator.models.topology import Topology
 
 
 class Stop(Exception):
@@ -84,12 +88,26 @@ class Deadline:
         )
 
 
-def window_in_future(window: Window, *, now: float) -> Stop | None:
-    """A ``Stop`` when ``window`` starts at or after ``now``, else None."""
+def check_window(window: Window, *, now: float) -> None:
+    """Raise ``Stop(WindowInFuture)`` when ``window`` starts at or after ``now``."""
     if window.start < now:
-        return None
-    return Stop(
+        return
+    raise Stop(
         "WindowInFuture",
         f"spec.window starts at {from_seconds(window.start).isoformat()}, after now "
         f"({from_seconds(now).isoformat()}): there is nothing to read yet",
+    )
+
+
+def check_component(wanted: str | None, topology: Topology, policy: str) -> None:
+    """Raise ``Stop(UnknownComponent)`` when ``wanted`` is not a component of the policy."""
+    known = [component.name for component in topology.components]
+    if wanted is None or wanted in known:
+        return
+    close = difflib.get_close_matches(wanted, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise Stop(
+        "UnknownComponent",
+        f"spec.symptom.component: {wanted!r} is not a component of DiagnosisPolicy {policy} "
+        f"(it has {', '.join(known)}){hint}"[:4096],
     )

@@ -8,7 +8,10 @@ message naming the problem.  Diagnoses read the policy themselves when they star
 
 ``signalOverrides`` are rendered for their components and put to the policy's
 Prometheus (``service.policy_check``): a refused one makes ``Ready`` False with
-reason ``InvalidPromQL`` and Prometheus' own message.  ``PromQLChecked`` says
+reason ``InvalidPromQL`` and Prometheus' own message.  Every refused override
+is reported, not only the first: named by index and name in the message (each
+shortened so that all fit), one ``InvalidSignalOverride`` Warning Event each, and
+in full in ``status.overrideProblems``.  ``PromQLChecked`` says
 whether that check ran: True, False (``InvalidPromQL``), or Unknown
 (``PrometheusUnavailable``, retried a bounded number of times; ``NoPrometheus``).
 A Prometheus that cannot be asked never makes a policy Invalid.
@@ -39,6 +42,7 @@ from diagnosis_operator.api import (
     ConditionStatus,
     DiagnosisPolicySpec,
     DiagnosisPolicyStatus,
+    OverrideProblemStatus,
 )
 from diagnosis_operator.core.phases import set_condition, status_patch
 from diagnosis_operator.core.tenancy import policy_refusals
@@ -97,10 +101,11 @@ def check_promql(
     retry: int,
     rules: TenancyRules = STRICT_RULES,
 ) -> PromQLVerdict:
+    """Every override judged: the template's refusals and Prometheus' for the rest."""
     renderings, problems = render_overrides(spec=spec)
-    if problems:
-        return _refused(problems)
     if not renderings:
+        if problems:
+            return refused_verdict(problems)
         return PromQLVerdict(ConditionStatus.TRUE, "NothingToCheck", "no signalOverrides apply")
     settings = context.settings
     try:
@@ -108,6 +113,8 @@ def check_promql(
             policy=spec, namespace=namespace, settings=settings, kube=context.kube, rules=rules
         )
         if endpoint is None:
+            if problems:
+                return refused_verdict(problems, unchecked=len(renderings))
             return PromQLVerdict(
                 ConditionStatus.UNKNOWN,
                 "NoPrometheus",
@@ -115,8 +122,10 @@ def check_promql(
                 "DIAG_PROMETHEUS_URL",
             )
         with prometheus_adapter(endpoint) as prometheus:
-            problems = check_overrides(renderings=renderings, checker=prometheus)
+            problems = [*problems, *check_overrides(renderings=renderings, checker=prometheus)]
     except (SignalError, SourceConfigError) as error:
+        if problems:  # known bad already: say so now, the rest are checked on the next edit
+            return refused_verdict(problems, unchecked=len(renderings))
         again = retry < settings.source_retries
         later = (
             f"; retry {retry + 1} of {settings.source_retries} in {settings.source_retry_delay:g}s"
@@ -130,7 +139,7 @@ def check_promql(
             retry=again,
         )
     if problems:
-        return _refused(problems)
+        return refused_verdict(problems)
     return PromQLVerdict(
         ConditionStatus.TRUE,
         "Accepted",
@@ -138,10 +147,32 @@ def check_promql(
     )
 
 
-def _refused(problems: list[OverrideProblem]) -> PromQLVerdict:
-    message = "; ".join(problem.describe() for problem in problems)
+def refused_verdict(problems: list[OverrideProblem], *, unchecked: int = 0) -> PromQLVerdict:
+    """All problems, in spec order: in the message (shortened to fit) and in status."""
+    ordered = sorted(problems, key=lambda problem: problem.index)
+    count = len(ordered)
+    head = f"{count} signalOverride{'s' if count > 1 else ''} refused"
+    tail = f" ({unchecked} queries of the others not put to Prometheus)" if unchecked else ""
+    each = max(200, (MESSAGE_LIMIT - len(head) - len(tail)) // count - 2)
+    parts = [_shorten(problem.describe(), each) for problem in ordered]
+    message = f"{head}{tail}: " + "; ".join(parts)
     return PromQLVerdict(
-        ConditionStatus.FALSE, "InvalidPromQL", message[:MESSAGE_LIMIT], tuple(problems)
+        ConditionStatus.FALSE, "InvalidPromQL", message[:MESSAGE_LIMIT], tuple(ordered)
+    )
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def problem_status(problem: OverrideProblem) -> OverrideProblemStatus:
+    return OverrideProblemStatus(
+        index=problem.index,
+        name=problem.override,
+        component=problem.component,
+        promql=None if problem.promql is None else problem.promql[:16384],
+        error=problem.error[:4096],
+        found_by=problem.found_by,
     )
 
 
@@ -192,18 +223,36 @@ def reconcile_policy(
         invalid=invalid,
     )
     after = DiagnosisPolicyStatus(
-        conditions=conditions, observed_generation=generation, components=components
+        conditions=conditions,
+        observed_generation=generation,
+        components=components,
+        override_problems=[problem_status(problem) for problem in verdict.problems],
     ).to_wire()
     context.kube.patch_policy_status(
         namespace=namespace, name=name, status=status_patch(before, after)
     )
+    _tell(body, problem=problem, reason=reason, components=components, verdict=verdict)
+    if verdict.retry:
+        raise kopf.TemporaryError(verdict.message, delay=context.settings.source_retry_delay)
+
+
+def _tell(
+    body: kopf.Body,
+    *,
+    problem: str | None,
+    reason: str,
+    components: int | None,
+    verdict: PromQLVerdict,
+) -> None:
+    """The Events of one check: accepted or why not, each refused override, a retry."""
     if problem is None:
         kopf.info(body, reason="Valid", message=f"policy accepted: {components} components")
     else:
         kopf.warn(body, reason=reason, message=problem[:1024])
+    for refused in verdict.problems:  # one Event each: none is lost to the message's size
+        kopf.warn(body, reason="InvalidSignalOverride", message=refused.describe()[:1024])
     if verdict.retry:
         kopf.warn(body, reason=verdict.reason, message=verdict.message[:1024])
-        raise kopf.TemporaryError(verdict.message, delay=context.settings.source_retry_delay)
 
 
 def check_allowed_then_promql(
