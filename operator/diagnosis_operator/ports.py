@@ -91,7 +91,12 @@ class SeriesSource(Protocol):
 
 
 class PromQLSource(Protocol):
-    """Arbitrary PromQL (live Prometheus only): catalog signals and verification."""
+    """PromQL: a policy's signals (``signalOverrides``), catalog signals and verification.
+
+    Live Prometheus answers any PromQL; an incident bundle (``BundleSource``)
+    answers the subset of ``models.promql_subset`` and raises ``SignalError``
+    for the rest.
+    """
 
     def query_range(self, *, promql: str, window: Window, step: float) -> list[Series]: ...
 
@@ -257,11 +262,15 @@ class Cluster(Protocol):
     ``evict`` goes through the Eviction API only (PodDisruptionBudgets respected);
     ``dry_run`` asks the apiserver for a server-side dry run (``dryRun=All``).
     ``paused`` reads the cluster-wide pause switch (models/controls.py).
+    ``pods_with_ip`` lists the pods of ``namespace`` whose ``status.podIP`` is
+    ``ip`` (an address in normal form; the caller validated it).
     """
 
     def get_pod(self, *, namespace: str, name: str) -> PodInfo | None: ...
 
     def list_pods(self, *, namespace: str) -> tuple[PodInfo, ...]: ...
+
+    def pods_with_ip(self, *, namespace: str, ip: str) -> tuple[PodInfo, ...]: ...
 
     def list_quarantined(self) -> tuple[PodInfo, ...]: ...
 

@@ -140,7 +140,9 @@ def start_prometheus(
     alertmanagers: Sequence[str] = (),
     evaluation_interval: str = "15s",
     type_targets: Sequence[str] = (),
+    config: str | None = None,
 ) -> PrometheusServer:
+    """``config`` replaces the default (no scrape jobs) configuration, e.g. the lab's."""
     binary = require_binary(PROMETHEUS_BINARY)
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = data_dir or workdir / "data"
@@ -153,9 +155,11 @@ def start_prometheus(
             log_path=log_path,
             max_block_duration=max_block_duration,
         )
-    config = workdir / "prometheus.yml"
-    config.write_text(
-        _config(
+    config_path = workdir / "prometheus.yml"
+    config_path.write_text(
+        config
+        if config is not None
+        else _config(
             rule_files=rule_files,
             alertmanagers=alertmanagers,
             evaluation_interval=evaluation_interval,
@@ -165,7 +169,7 @@ def start_prometheus(
     port = free_port()
     command = [
         binary,
-        f"--config.file={config}",
+        f"--config.file={config_path}",
         f"--storage.tsdb.path={data_dir}",
         f"--storage.tsdb.retention.time={RETENTION}",
         f"--web.listen-address={LOOPBACK}:{port}",
@@ -186,13 +190,19 @@ def start_prometheus(
                 what="backfilled data queryable",
             )
         if type_targets:
+            # scraped once: its metadata (if the bundle declares any type) is in
             process.wait_ready(
-                lambda: bool(server.api("metadata").get("data")), timeout=30, what="metric metadata"
+                lambda: _scraped(server), timeout=30, what="the bundle-types target scraped"
             )
     except ServiceStartError:
         process.stop()
         raise
     return server
+
+
+def _scraped(server: PrometheusServer) -> bool:
+    targets = server.api("targets").get("data", {}).get("activeTargets", [])
+    return any(t.get("health") == "up" for t in targets)
 
 
 def _ready(url: str) -> bool:

@@ -23,6 +23,7 @@ from diagnosis_operator.entrypoints.cli.diagnose import (
 )
 from diagnosis_operator.entrypoints.cli.main import main
 from diagnosis_operator.models.coverage import Outcome
+from diagnosis_operator.models.engine import PolicySignal
 from diagnosis_operator.models.findings import NO_CONCLUSION, NO_INCIDENT
 from diagnosis_operator.models.signals import (
     ComponentSignals,
@@ -33,6 +34,7 @@ from diagnosis_operator.models.signals import (
     Window,
 )
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
+from diagnosis_operator.ports import SignalError
 from diagnosis_operator.service import collect as collector
 from tests.fakes.logs import FakeLogSource
 from tests.fakes.metrics import FakeSeriesSource
@@ -93,6 +95,47 @@ def test_all_failed_or_the_symptoms_metrics_failed_or_no_data_is_failed() -> Non
         )
     )
     assert assess(empty).reason == "NoData"
+
+
+def test_a_policy_signals_answer_is_data_and_its_failure_counts() -> None:
+    only_policy = _signals(
+        db=ComponentSignals("db", asked=4, policy_series={"lock-waits": (_flat("db"),)})
+    )
+    assert assess(only_policy).outcome is Outcome.COMPLETE
+    empty_policy = _signals(db=ComponentSignals("db", asked=4, policy_series={"lock-waits": ()}))
+    assert assess(empty_policy).reason == "NoData"
+
+
+class _FailingPromQL:
+    """A ``PromQLSource`` whose every range query fails."""
+
+    def query_range(self, *, promql: str, window: Window, step: float) -> list[Series]:
+        raise SignalError(backend="prometheus", query=promql, window=window, status=500)
+
+    def query_instant(self, *, promql: str, at: float) -> list[Series]:
+        raise SignalError(backend="prometheus", query=promql, window=None, status=500)
+
+
+def test_collect_counts_a_policy_signal_among_the_queries_asked() -> None:
+    signal = PolicySignal(name="lock-waits", component="db", promql='max(waits{job="db"})')
+    signals = collector.collect(
+        topology=TOPOLOGY,
+        window=WINDOW,
+        series=FakeSeriesSource(raw=[_flat("db")]),
+        logs=FakeLogSource(),
+        policy_signals=(signal,),
+        promql=_FailingPromQL(),
+    )
+    db = signals.components["db"]
+    without = collector.collect(
+        topology=TOPOLOGY,
+        window=WINDOW,
+        series=FakeSeriesSource(raw=[_flat("db")]),
+        logs=FakeLogSource(),
+    ).components["db"]
+    assert db.asked == without.asked + 1 and db.failed == 1
+    assert any("policy signal lock-waits" in error for error in db.errors)
+    assert assess(signals).outcome is Outcome.DEGRADED
 
 
 def test_analyse_names_no_root_without_data_and_never_no_incident() -> None:

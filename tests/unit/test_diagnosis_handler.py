@@ -29,7 +29,7 @@ from diagnosis_operator.models.signals import Labels, Series, Window, utc_second
 from diagnosis_operator.service import metrics
 from diagnosis_operator.settings import OperatorSettings
 from tests.fakes.logs import FakeLogSource
-from tests.fakes.metrics import FakeSeriesSource
+from tests.fakes.metrics import FakePromQLSource, FakeSeriesSource
 
 NAMESPACE = "shop"
 POLICY = {
@@ -294,3 +294,42 @@ def test_a_report_name_taken_by_a_stranger_is_left_alone(events: asyncio.Queue[A
     assert "reportRef" not in kube.status
     assert any("report not written" in w and "not owned" in w for w in kube.status["warnings"])
     assert ("Warning", "ReportNotWritten") in _reasons(events)
+
+
+def test_signal_overrides_are_asked_through_the_promql_source_live(
+    events: asyncio.Queue[Any],
+) -> None:
+    spec = dict(cast(Mapping[str, Any], POLICY["spec"]))
+    spec["signalOverrides"] = [
+        {"name": "queue-depth", "component": "api", "promql": "max by (instance) (queue{selector})"}
+    ]
+    kube = FakeKube({**POLICY, "spec": spec})
+    promql = FakePromQLSource()
+
+    def sources(**_: Any) -> Sources:
+        # Quiet series in the window: a window without any data would end NoData.
+        return Sources(
+            series=FakeSeriesSource(raw=flat_series()),
+            logs=FakeLogSource(),
+            endpoints=(),
+            promql=promql,
+        )
+
+    _reconcile(_context(kube, sources))
+    assert kube.status["phase"] == "Completed"
+    # Rendered for its component through the catalog's escaping renderer, asked once.
+    assert promql.asked == ['max by (instance) (queue{job="api"})']
+
+
+def test_a_policy_whose_override_cannot_be_rendered_fails_the_diagnosis(
+    events: asyncio.Queue[Any],
+) -> None:
+    spec = dict(cast(Mapping[str, Any], POLICY["spec"]))
+    # No {selector} / {matchers}: it would read every component's series.
+    spec["signalOverrides"] = [{"name": "all-up", "componentKind": "app", "promql": "max(up)"}]
+    kube = FakeKube({**POLICY, "spec": spec})
+    _reconcile(_context(kube, _quiet_sources))
+    assert kube.status["phase"] == "Failed"
+    failed = [c for c in kube.status["conditions"] if c["type"] == "Failed"]
+    assert failed and failed[0]["reason"] == "PolicyInvalid"
+    assert "spec.signalOverrides[0] (all-up)" in failed[0]["message"]

@@ -83,21 +83,19 @@ def test_an_override_of_a_kind_no_component_has_renders_nothing() -> None:
 def test_prometheus_refusals_name_the_override_component_query_and_error() -> None:
     spec = policy(
         {"name": "good", "component": "api", "promql": "max(up{selector})"},
-        {"name": "broken", "componentKind": "app", "promql": "rate(x{selector}[{range}]"},
+        {"name": "broken", "componentKind": "app", "promql": "rate(x{selector}[{range}])"},
     )
     renderings, _ = render_overrides(spec=spec)
-    checker = FakeQueryChecker(
-        refuse=lambda q: "1:1: parse error: unclosed left parenthesis" if "rate(" in q else None
-    )
+    checker = FakeQueryChecker(refuse=lambda q: "1:1: unknown metric x" if "rate(" in q else None)
     [problem] = check_overrides(renderings=renderings, checker=checker)
     assert (problem.override, problem.component) == ("broken", "api")
-    assert problem.promql == 'rate(x{job="api"}[2m]'
+    assert problem.promql == 'rate(x{job="api"}[2m])'
     assert problem.describe() == (
         "spec.signalOverrides[1] (broken) for component api: Prometheus rejected "
-        'rate(x{job="api"}[2m]: 1:1: parse error: unclosed left parenthesis'
+        'rate(x{job="api"}[2m]): 1:1: unknown metric x'
     )
     # Refused once is enough: the second app component is not asked.
-    assert checker.asked == ['max(up{job="api"})', 'rate(x{job="api"}[2m]']
+    assert checker.asked == ['max(up{job="api"})', 'rate(x{job="api"}[2m])']
 
 
 def test_accepted_queries_give_no_problems_and_each_rendering_is_asked() -> None:
@@ -121,7 +119,7 @@ def test_every_problem_is_reported_by_index_the_template_ones_and_prometheus_one
     spec = policy(
         {"name": "no-scope", "component": "api", "promql": "sum(up)"},
         {"name": "good", "componentKind": "app", "promql": "max(up{selector})"},
-        {"name": "unclosed", "component": "db", "promql": "rate(x{selector}[5m]"},
+        {"name": "unclosed", "component": "db", "promql": "rate(x{selector}[5m])"},
         {"name": "typo", "componentKind": "app", "promql": "up{selector}[{window}]"},
     )
     renderings, problems = render_overrides(spec=spec)
@@ -144,7 +142,7 @@ def test_every_problem_is_reported_by_index_the_template_ones_and_prometheus_one
         "index": 2,
         "name": "unclosed",
         "component": "db",
-        "promql": 'rate(x{job="db"}[5m]',
+        "promql": 'rate(x{job="db"}[5m])',
         "error": "parse error: unclosed",
         "foundBy": "prometheus",
     }
@@ -154,7 +152,7 @@ def test_many_long_problems_all_fit_in_the_message_each_shortened() -> None:
     long = "x" * 3000
     spec = policy(
         *(
-            {"name": f"o{i}", "component": "api", "promql": f"rate({long}{{selector}}[5m]"}
+            {"name": f"o{i}", "component": "api", "promql": f"rate({long}{{selector}}[5m])"}
             for i in range(20)
         )
     )

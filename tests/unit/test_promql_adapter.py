@@ -40,7 +40,9 @@ def test_range_series_asks_for_the_raw_selector_over_the_exact_window() -> None:
 
     found = prometheus.range_series(selector={"job": "api"}, window=window, step=30)
 
-    [sent] = transport.sent
+    # the range query, then (once per adapter) the metric metadata for declared types
+    sent, *metadata = transport.sent
+    assert [m.path for m in metadata] == ["/api/v1/metadata"]
     assert sent.path == "/api/v1/query_range"
     assert sent.params == {
         "query": '{job="api"}',

@@ -30,6 +30,7 @@ from diagnosis_operator.models.engine import (
     DEFAULT_MIN_LATENCY_RISE,
     EngineSettings,
 )
+from diagnosis_operator.models.promql_subset import UnsupportedQuery, check_template
 from diagnosis_operator.models.signals import Labels
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
 
@@ -47,7 +48,9 @@ class PolicyComponent(CrdModel):
         description="Label equality matchers selecting this component's series and log streams."
     )
     pod_selector: LabelSelector | None = Field(
-        default=None, description="The component's pods (for drain-pod and affected instances)."
+        default=None,
+        description="The component's pods: drain-pod finds the pod of an instance known only "
+        "by its address (host:port) among the pods this selects, by pod IP.",
     )
     namespace: str | None = Field(
         default=None, max_length=63, description="Namespace of the pods; defaults to the policy's."
@@ -107,12 +110,23 @@ class SignalSources(CrdModel):
 
 
 class SignalOverride(CrdModel):
-    """An extra PromQL signal for components of one kind or one named component."""
+    """An extra PromQL signal for components of one kind or one named component.
+
+    The engine collects it (live from Prometheus, offline from the bundle) and
+    analyses it as a signal of each component it applies to.  Its PromQL is a
+    template (``{selector}``, ``{matchers}``, ``{range}``) within the subset both
+    paths evaluate (``models/promql_subset.py``); anything else is refused here.
+    """
 
     name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
     component: ComponentName | None = None
     component_kind: ComponentKind | None = None
-    promql: str = Field(min_length=1, max_length=4096)
+    promql: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="A PromQL template using {selector} or {matchers} (and {range}): "
+        "[sum|min|max|avg|count [by (labels)]] ([rate|irate|increase] (metric{...}[range])).",
+    )
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -128,6 +142,10 @@ class SignalOverride(CrdModel):
     def _one_target(self) -> SignalOverride:
         if (self.component is None) == (self.component_kind is None):
             raise ValueError("set exactly one of component or componentKind")
+        try:
+            check_template(self.promql)
+        except UnsupportedQuery as error:
+            raise ValueError(f"signalOverrides[{self.name}].promql: {error}") from None
         return self
 
 

@@ -211,6 +211,12 @@ class VerificationSettings(CrdModel):
 
     enabled: bool = True
     after: Duration = Field(default="2m", description="How long after the action to verify.")
+    sustain: Duration = Field(
+        default="1m",
+        description="PromQL verification: how long the symptom's error ratio and latency must "
+        "stay under the incident gate's thresholds (read from Prometheus at the verdict, once "
+        "the rate window no longer reaches back before the action).",
+    )
     min_improvement: float = Field(
         default=0.5, gt=0, le=1, description="Relative improvement that counts as resolved."
     )

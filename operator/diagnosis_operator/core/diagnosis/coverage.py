@@ -89,6 +89,7 @@ def assess(signals: SignalSet, *, symptom_component: str | None = None) -> Cover
 def _has_data(component: ComponentSignals) -> bool:
     return bool(
         component.series
+        or any(component.policy_series.values())  # the policy's own signals
         or component.log_samples
         or any(any(v > 0 for v in count.values) for count in component.log_counts)
     )

@@ -21,7 +21,7 @@ from diagnosis_operator.api import DiagnosisPolicySpec, SecretKeyRef, parse_dura
 from diagnosis_operator.entrypoints.bootstrap.secrets import resolve_secret, secret_text
 from diagnosis_operator.entrypoints.kopf.kube import Kube
 from diagnosis_operator.models.tenancy import STRICT_RULES, TenancyRules
-from diagnosis_operator.ports import LogSource, SeriesSource
+from diagnosis_operator.ports import LogSource, PromQLSource, SeriesSource
 from diagnosis_operator.settings import OperatorSettings
 
 PROBE_TIMEOUT = 10.0
@@ -49,6 +49,8 @@ class Sources:
     series: SeriesSource
     logs: LogSource
     endpoints: tuple[Endpoint, ...]
+    # Arbitrary PromQL (a policy's signalOverrides); None: not offered.
+    promql: PromQLSource | None = None
 
 
 def resolve_endpoints(
@@ -192,7 +194,8 @@ def build_sources(*, prometheus: Endpoint, loki: Endpoint) -> Sources:
     logs = LokiLogSource(
         LokiClient(loki.url, tenant=loki.tenant, bearer_token=loki.token, timeout=loki.timeout)
     )
-    return Sources(series=prometheus_adapter(prometheus), logs=logs, endpoints=(prometheus, loki))
+    series = prometheus_adapter(prometheus)
+    return Sources(series=series, logs=logs, endpoints=(prometheus, loki), promql=series)
 
 
 def open_signal_sources(

@@ -62,20 +62,20 @@ from diagnosis_operator.entrypoints.kopf.notifications import send_notifications
 from diagnosis_operator.entrypoints.kopf.outcome import (
     Deadline,
     Stop,
-    check_component,
     check_window,
     no_conclusion,
+    policy_inputs,
 )
 from diagnosis_operator.entrypoints.kopf.remediation import policy_enricher, remediate_now
 from diagnosis_operator.entrypoints.kopf.status_write import write_status
 from diagnosis_operator.models.coverage import Outcome
 from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult
 from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
-from diagnosis_operator.models.topology import Topology, TopologyError
 from diagnosis_operator.ports import ClusterError, SignalError
 from diagnosis_operator.report import render_markdown
 from diagnosis_operator.service import metrics
 from diagnosis_operator.service.diagnose import run_diagnosis
+from diagnosis_operator.service.policy_engine import EngineInputs
 from diagnosis_operator.service.remediate import LedgerUnavailable
 
 # A ConfigMap holds at most 1 MiB; keep room for the Markdown beside the JSON.
@@ -251,15 +251,11 @@ def _run(
     if run.status.policy_snapshot != snapshot:
         run.status = run.status.model_copy(update={"policy_snapshot": snapshot})
         run.flush()
-    try:
-        topology = snapshot.spec.to_topology()
-    except TopologyError as error:
-        raise Stop("PolicyInvalid", f"policy {snapshot.name}: {error}") from error
-    check_component(parsed.symptom.component, topology, snapshot.name)
+    inputs = policy_inputs(snapshot, parsed.symptom.component)
     window = _fix_window(run, parsed=parsed, keep=keep_window)
     run.deadline.check(what="before collecting")
     result = _diagnose(
-        run, parsed=parsed, snapshot=snapshot, topology=topology, window=window, retry=retry
+        run, parsed=parsed, snapshot=snapshot, inputs=inputs, window=window, retry=retry
     )
     if (nothing := no_conclusion(result)) is not None:
         if nothing.retryable:
@@ -348,7 +344,7 @@ def _diagnose(
     *,
     parsed: DiagnosisSpec,
     snapshot: PolicySnapshot,
-    topology: Topology,
+    inputs: EngineInputs,
     window: Window,
     retry: int,
 ) -> DiagnosisResult:
@@ -366,14 +362,16 @@ def _diagnose(
     extra: dict[str, Any] = {"enrich": enrich} if enrich is not None else {}
     try:
         return run_diagnosis(
-            topology=topology,
+            topology=inputs.topology,
             window=window,
             symptom=parsed.symptom.describe() or None,
             series=sources.series,
             logs=sources.logs,
             now=time.time(),
             on_stage=on_stage,
-            settings=snapshot.spec.thresholds.to_engine_settings(),
+            settings=inputs.settings,
+            policy_signals=inputs.signals,
+            promql=sources.promql,
             symptom_component=parsed.symptom.component,
             deadline=run.deadline.at,
             **extra,

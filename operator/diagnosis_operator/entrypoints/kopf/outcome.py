@@ -4,6 +4,8 @@
 * ``Deadline``: the overall deadline (``DIAG_DIAGNOSIS_DEADLINE``, counted
   from the first attempt, retries included) is over; the run ends
   ``DeadlineExceeded`` naming what it was doing and the last problem seen.
+* ``policy_inputs``: the engine's inputs from the policy (``PolicyInvalid`` when
+  they cannot be made), the symptom's component checked by ``check_component``.
 * ``check_component``: the symptom names no component of the policy: nothing
   to anchor the diagnosis on, so it fails rather than answer about something else.
 * ``check_window``: a window that starts after now has nothing to read yet
@@ -20,6 +22,7 @@ import difflib
 import time
 from dataclasses import dataclass
 
+from diagnosis_operator.api import PolicySnapshot
 from diagnosis_operator.models.coverage import (
     DEADLINE_EXCEEDED,
     SOURCES_FAILED,
@@ -28,7 +31,8 @@ from diagnosis_operator.models.coverage import (
 )
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.models.signals import Window, from_seconds
-from diagnosis_operator.models.topology import Topology
+from diagnosis_operator.models.topology import Topology, TopologyError
+from diagnosis_operator.service.policy_engine import EngineInputs, PolicyInputError, engine_inputs
 
 
 class Stop(Exception):
@@ -97,6 +101,16 @@ def check_window(window: Window, *, now: float) -> None:
         f"spec.window starts at {from_seconds(window.start).isoformat()}, after now "
         f"({from_seconds(now).isoformat()}): there is nothing to read yet",
     )
+
+
+def policy_inputs(snapshot: PolicySnapshot, component: str | None) -> EngineInputs:
+    """The engine's inputs from the snapshot's policy, after checking the symptom's component."""
+    try:
+        inputs = engine_inputs(snapshot.spec)
+    except (TopologyError, PolicyInputError) as error:
+        raise Stop("PolicyInvalid", f"policy {snapshot.name}: {error}") from error
+    check_component(component, inputs.topology, snapshot.name)
+    return inputs
 
 
 def check_component(wanted: str | None, topology: Topology, policy: str) -> None:

@@ -45,13 +45,14 @@ from diagnosis_operator.entrypoints.bootstrap import connections as bootstrap
 from diagnosis_operator.entrypoints.bootstrap.signals import (
     SourceConfigError,
     build_sources,
+    prometheus_adapter,
     resolve_endpoints,
 )
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.inputs import plain
 from diagnosis_operator.models.findings import DiagnosisResult
-from diagnosis_operator.models.signals import from_seconds
-from diagnosis_operator.ports import LogSource
+from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
+from diagnosis_operator.ports import LogSource, PromQLSource
 from diagnosis_operator.service.remediate import (
     Connections,
     DiagnosisRef,
@@ -156,6 +157,18 @@ def _live_logs(
     return logs
 
 
+def _live_metrics(
+    context: OperatorContext, *, policy: DiagnosisPolicySpec, namespace: str
+) -> PromQLSource | None:
+    try:
+        prometheus, _ = resolve_endpoints(
+            policy=policy, namespace=namespace, settings=context.settings, kube=context.kube
+        )
+    except SourceConfigError:
+        return None
+    return prometheus_adapter(prometheus)
+
+
 def _connections(context: OperatorContext, *, namespace: str) -> Connections:
     """How the aftercare of a Diagnosis in ``namespace`` reaches the world."""
     return Connections(
@@ -167,6 +180,7 @@ def _connections(context: OperatorContext, *, namespace: str) -> Connections:
             rules=context.tenancy(),
         ),
         logs=lambda policy: _live_logs(context, policy=policy, namespace=namespace),
+        metrics=lambda policy: _live_metrics(context, policy=policy, namespace=namespace),
     )
 
 
@@ -254,6 +268,11 @@ def follow_remediations(
         connections=_connections(context, namespace=namespace),
         record=_recorder(context, namespace=namespace, name=name),
         clock=time.time,
+        incident=(
+            Window(start=utc_seconds(parsed.window.start), end=utc_seconds(parsed.window.end))
+            if parsed.window is not None
+            else None
+        ),
     )
     if followed.escalated:
         _escalate(

@@ -26,6 +26,8 @@ class DenialCode(StrEnum):
     ALREADY_DONE = "already-done"
     # drain-pod target safety (core/drain.py)
     TARGET_NOT_FOUND = "target-not-found"
+    # an instance address that names more than one pod: nothing is guessed
+    AMBIGUOUS_TARGET = "ambiguous-target"
     BARE_POD = "bare-pod"
     DAEMONSET_POD = "daemonset-pod"
     UNSUPPORTED_OWNER = "unsupported-owner"
