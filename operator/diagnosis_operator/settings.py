@@ -65,6 +65,10 @@ class OperatorSettings(BaseSettings):
     # Unreachable sources: retry this many times, this far apart, then fail.
     source_retries: int = Field(default=3, ge=0, le=100)
     source_retry_delay: float = Field(default=20.0, gt=0)
+    # The overall deadline of one Diagnosis, retries included (DIAG_DIAGNOSIS_DEADLINE,
+    # seconds): queries not answered by then count as failed and the diagnosis ends
+    # Degraded or Failed with the reason DeadlineExceeded.
+    diagnosis_deadline: float = Field(default=300.0, gt=0)
 
     # How often a policy's PrometheusRule (alerts.sync) is checked for drift.
     alert_rules_resync: float = Field(default=60.0, gt=0)

@@ -76,6 +76,7 @@ def test_diagnosis_crd_declares_what_kubectl_shows() -> None:
         "Planning",
         "Remediating",
         "Completed",
+        "Degraded",
         "Failed",
     ]
     conditions = status["properties"]["conditions"]

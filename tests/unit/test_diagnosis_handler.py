@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import kopf
@@ -24,6 +25,7 @@ from diagnosis_operator.entrypoints.bootstrap.signals import (
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext
 from diagnosis_operator.entrypoints.kopf.diagnosis import reconcile_diagnosis
 from diagnosis_operator.entrypoints.kopf.kube import NotOwned
+from diagnosis_operator.models.signals import Labels, Series, Window, utc_seconds
 from diagnosis_operator.service import metrics
 from diagnosis_operator.settings import OperatorSettings
 from tests.fakes.logs import FakeLogSource
@@ -49,6 +51,10 @@ SPEC = {
     "symptom": {"component": "gateway"},
     "window": {"start": "2026-01-01T10:00:00Z", "end": "2026-01-01T11:00:00Z"},
 }
+WINDOW = Window(
+    utc_seconds(datetime(2026, 1, 1, 10, tzinfo=UTC)),
+    utc_seconds(datetime(2026, 1, 1, 11, tzinfo=UTC)),
+)
 
 
 class FakeKube:
@@ -106,7 +112,12 @@ def _reasons(queue: asyncio.Queue[Any]) -> list[tuple[str, str]]:
 def _context(kube: FakeKube, open_sources: Any, **settings: Any) -> OperatorContext:
     return OperatorContext(
         settings=OperatorSettings(
-            namespaces=(NAMESPACE,), source_retries=2, source_retry_delay=1.0, **settings
+            **{
+                "namespaces": (NAMESPACE,),
+                "source_retries": 2,
+                "source_retry_delay": 1.0,
+                **settings,
+            }
         ),
         configuration=client.Configuration(),
         kube=kube,  # type: ignore[arg-type]
@@ -114,7 +125,13 @@ def _context(kube: FakeKube, open_sources: Any, **settings: Any) -> OperatorCont
     )
 
 
-def _reconcile(context: OperatorContext, *, spec: Mapping[str, Any] = SPEC, retry: int = 0) -> None:
+def _reconcile(
+    context: OperatorContext,
+    *,
+    spec: Mapping[str, Any] = SPEC,
+    retry: int = 0,
+    runtime_seconds: float = 0.0,
+) -> None:
     # kopf's RawMeta TypedDict lacks ``generation``, which the handler reads: a raw body.
     body = cast(
         kopf.RawBody,
@@ -138,11 +155,25 @@ def _reconcile(context: OperatorContext, *, spec: Mapping[str, Any] = SPEC, retr
         namespace=NAMESPACE,
         retry=retry,
         memo=kopf.Memo({"context": context}),
+        runtime=timedelta(seconds=runtime_seconds),
     )
 
 
+def flat_series(
+    window: Window = WINDOW, *, jobs: tuple[str, ...] = ("gateway", "api")
+) -> list[Series]:
+    """A quiet world: ``up`` flat at 1 for every job, a sample a minute over ``window``."""
+    stamps = tuple(float(t) for t in range(int(window.start) - 300, int(window.end) + 1, 60))
+    return [
+        Series(
+            name="up", labels=Labels({"job": job}), timestamps=stamps, values=(1.0,) * len(stamps)
+        )
+        for job in jobs
+    ]
+
+
 def _quiet_sources(**_: Any) -> Sources:
-    return Sources(series=FakeSeriesSource(raw=[]), logs=FakeLogSource(), endpoints=())
+    return Sources(series=FakeSeriesSource(raw=flat_series()), logs=FakeLogSource(), endpoints=())
 
 
 def test_a_pass_walks_every_phase_records_window_policy_and_report(
@@ -276,8 +307,12 @@ def test_signal_overrides_are_asked_through_the_promql_source_live(
     promql = FakePromQLSource()
 
     def sources(**_: Any) -> Sources:
+        # Quiet series in the window: a window without any data would end NoData.
         return Sources(
-            series=FakeSeriesSource(raw=[]), logs=FakeLogSource(), endpoints=(), promql=promql
+            series=FakeSeriesSource(raw=flat_series()),
+            logs=FakeLogSource(),
+            endpoints=(),
+            promql=promql,
         )
 
     _reconcile(_context(kube, sources))

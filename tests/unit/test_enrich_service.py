@@ -186,7 +186,7 @@ def test_settings_refuse_other_schemes_and_unknown_fields() -> None:
 
 
 def test_run_diagnosis_hands_its_result_to_enrich() -> None:
-    from diagnosis_operator.models.signals import Labels
+    from diagnosis_operator.models.signals import Labels, Series
     from diagnosis_operator.models.topology import Component, ComponentKind, Topology
     from diagnosis_operator.service.diagnose import run_diagnosis
     from tests.fakes.logs import FakeLogSource
@@ -195,6 +195,11 @@ def test_run_diagnosis_hands_its_result_to_enrich() -> None:
     topology = Topology(components=(Component("db", ComponentKind.MYSQL, Labels({"job": "db"})),))
     seen: list[DiagnosisResult] = []
     stages: list[str] = []
+    # A quiet database: a flat ``up`` (without any data the diagnosis has no conclusion).
+    stamps = tuple(float(t) for t in range(int(WINDOW.start), int(WINDOW.end) + 1, 60))
+    up = Series(
+        name="up", labels=Labels({"job": "db"}), timestamps=stamps, values=(1.0,) * len(stamps)
+    )
 
     def enrich(result: DiagnosisResult) -> DiagnosisResult:
         seen.append(result)
@@ -205,7 +210,7 @@ def test_run_diagnosis_hands_its_result_to_enrich() -> None:
             topology=topology,
             window=WINDOW,
             symptom=None,
-            series=FakeSeriesSource(raw=[]),
+            series=FakeSeriesSource(raw=[up]),
             logs=FakeLogSource(),
             now=WINDOW.end,
             on_stage=stages.append,

@@ -290,6 +290,26 @@ def test_a_crash_after_the_patch_neither_loses_nor_repeats_it(status_survives: b
     assert "RemediationRecovered" in cluster.reasons()
 
 
+@pytest.mark.parametrize("step", ["after-reserve", "before-apply", "after-apply", "after-settle"])
+@pytest.mark.parametrize("status_survives", [True, False])
+def test_a_crash_at_every_step_neither_loses_nor_repeats_it(
+    step: str, status_survives: bool
+) -> None:
+    cluster, store, recorder = _cluster(), FakeDocumentStore(), Recorder()
+    with pytest.raises(Crash):
+        _run(cluster, store, [_proposal()], recorder=recorder, settings=_crash_at(step))
+    applied_before = cluster.quarantine_patches
+    assert applied_before == (1 if step in ("after-apply", "after-settle") else 0)
+    resumed = recorder.last[0] if status_survives and recorder.snapshots else _proposal()
+    [done] = _run(cluster, store, [resumed], now=NOW + 5)
+    assert done.state is RemediationState.SUCCEEDED, (step, done.reason)
+    assert cluster.quarantine_patches == 1  # exactly once, whoever did it
+    ledger = decode(store.text)
+    assert len(ledger.entries) == 1 and ledger.used(now=NOW + 5, window_seconds=3600) == 1
+    entry = ledger.find(done.idempotency_key or "")
+    assert entry is not None and entry.detail.startswith("applied: ")
+
+
 def test_a_crash_before_the_patch_applies_it_exactly_once_on_resume() -> None:
     cluster, store, recorder = _cluster(), FakeDocumentStore(), Recorder()
     with pytest.raises(Crash):

@@ -38,6 +38,13 @@ from diagnosis_operator.models.sqltext import NotASelect, validated_select
 # pymysql error numbers
 _ER_NO_SUCH_THREAD = 1094
 _ER_NO_SUCH_QUERY = 1957  # MariaDB: KILL QUERY ID for a query that has ended
+_CR_CONNECTION_LOST = frozenset({2006, 2013})  # server gone away; lost during query
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """The connection dropped (killed, timed out, server restarted): worth one new login."""
+    code = error.args[0] if error.args else None
+    return isinstance(error, pymysql.err.OperationalError) and code in _CR_CONNECTION_LOST
 
 
 class MySQLError(RuntimeError):
@@ -231,20 +238,31 @@ class PyMySQLAdmin:
         return self._connection
 
     def _query(self, sql: str, params: tuple[Any, ...] = (), *, asked: str = "") -> list[Any]:
+        """One statement; a connection lost since the last call is re-opened once.
+
+        The retry sends the statement again on a new login, so a password that
+        changed meanwhile shows as the server's own "Access denied" answer; every
+        statement asked here is read-only or a KILL (sent twice, the second finds
+        the thread gone).
+        """
         with self._lock:
-            try:
-                connection = self._connect()
-                with connection.cursor() as cursor:
-                    cursor.execute(sql, params or None)
-                    return list(cursor.fetchall())
-            except pymysql.MySQLError as error:
-                if isinstance(error, pymysql.err.OperationalError | pymysql.err.InterfaceError):
-                    self._drop()
-                raise MySQLError(
-                    server=f"{self.name} ({self.settings.describe()})",
-                    asked=asked or sql,
-                    error=error,
-                ) from error
+            for attempt in (1, 2):
+                try:
+                    connection = self._connect()
+                    with connection.cursor() as cursor:
+                        cursor.execute(sql, params or None)
+                        return list(cursor.fetchall())
+                except pymysql.MySQLError as error:
+                    if isinstance(error, pymysql.err.OperationalError | pymysql.err.InterfaceError):
+                        self._drop()
+                    if attempt == 1 and _connection_lost(error):
+                        continue
+                    raise MySQLError(
+                        server=f"{self.name} ({self.settings.describe()})",
+                        asked=asked or sql,
+                        error=error,
+                    ) from error
+            raise AssertionError("unreachable")  # pragma: no cover
 
     def _drop(self) -> None:
         if self._connection is not None:

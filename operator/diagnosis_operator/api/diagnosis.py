@@ -55,6 +55,7 @@ class Phase(StrEnum):
     PLANNING = "Planning"
     REMEDIATING = "Remediating"
     COMPLETED = "Completed"
+    DEGRADED = "Degraded"  # completed on part of the evidence (some sources failed)
     FAILED = "Failed"
 
 

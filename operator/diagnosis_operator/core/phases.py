@@ -1,12 +1,15 @@
 """The life of a Diagnosis as a pure state machine.
 
-    Pending -> Collecting -> Correlating -> Planning [-> Remediating] -> Completed
+    Pending -> Collecting -> Correlating -> Planning [-> Remediating] -> Completed | Degraded
          \\__________\\______________\\____________\\____________________-> Failed
 
 Every function here is pure: the handler passes ``now`` and the current status in
 and patches what comes out.  Three conditions describe a diagnosis at any time:
 ``Progressing`` (True while it runs), ``Complete`` and ``Failed`` (True at the
 end that was reached); each carries the ``observedGeneration`` it was set for.
+A diagnosis that ended ``Degraded`` (it concluded on part of the evidence: some
+of its queries failed) has ``Complete`` True and a fourth condition,
+``Degraded`` True, saying what was missing; ``Failed`` means no conclusion.
 
 What happens to a diagnosis the operator meets (``decide``):
 
@@ -63,9 +66,13 @@ from diagnosis_operator.models.signals import from_seconds
 PROGRESSING = "Progressing"
 COMPLETE = "Complete"
 FAILED = "Failed"
+DEGRADED = "Degraded"
 
-TERMINAL: frozenset[Phase] = frozenset({Phase.COMPLETED, Phase.FAILED})
-# The forward order of a successful run; Failed can follow any non-terminal phase.
+TERMINAL: frozenset[Phase] = frozenset({Phase.COMPLETED, Phase.DEGRADED, Phase.FAILED})
+# The ends a diagnosis reached with a conclusion (its remediations may be followed).
+CONCLUDED: frozenset[Phase] = frozenset({Phase.COMPLETED, Phase.DEGRADED})
+# The forward order of a successful run; Degraded and Failed can follow any
+# non-terminal phase.
 ORDER: tuple[Phase, ...] = (
     Phase.PENDING,
     Phase.COLLECTING,
@@ -129,7 +136,7 @@ def can_transition(*, current: Phase | None, target: Phase) -> bool:
         return True  # a start, a resume, or a re-run
     if current is None or current in TERMINAL:
         return False
-    if target is Phase.FAILED:
+    if target in (Phase.FAILED, Phase.DEGRADED):
         return True
     return ORDER.index(target) > ORDER.index(current)
 
@@ -214,10 +221,14 @@ def _phase_conditions(
     generation: int,
     now: datetime,
 ) -> list[Condition]:
-    """Progressing, Complete and Failed as they are once in ``target`` (pure)."""
+    """Progressing, Complete, Failed (and Degraded) as they are once in ``target`` (pure)."""
     terminal = target in TERMINAL
+    concluded = target in CONCLUDED
+    conditions = _degraded_condition(
+        list(current), target=target, why=why, message=message, generation=generation, now=now
+    )
     conditions = set_condition(
-        list(current),
+        conditions,
         type=PROGRESSING,
         status=ConditionStatus.FALSE if terminal else ConditionStatus.TRUE,
         reason=why,
@@ -228,9 +239,9 @@ def _phase_conditions(
     conditions = set_condition(
         conditions,
         type=COMPLETE,
-        status=ConditionStatus.TRUE if target is Phase.COMPLETED else ConditionStatus.FALSE,
-        reason=why if target is Phase.COMPLETED else ("Failed" if terminal else "InProgress"),
-        message=message if target is Phase.COMPLETED else "",
+        status=ConditionStatus.TRUE if concluded else ConditionStatus.FALSE,
+        reason=why if concluded else ("Failed" if terminal else "InProgress"),
+        message=message if concluded else "",
         generation=generation,
         now=now,
     )
@@ -245,6 +256,33 @@ def _phase_conditions(
     )
 
 
+def _degraded_condition(
+    conditions: list[Condition],
+    *,
+    target: Phase,
+    why: str,
+    message: str,
+    generation: int,
+    now: datetime,
+) -> list[Condition]:
+    """The ``Degraded`` condition: True in ``Degraded``; False once set and the run moves on."""
+    if target is Phase.DEGRADED:
+        status, reason, text = ConditionStatus.TRUE, why, message
+    elif any(c.type == DEGRADED for c in conditions):
+        status, reason, text = ConditionStatus.FALSE, "NotDegraded", ""
+    else:
+        return conditions
+    return set_condition(
+        conditions,
+        type=DEGRADED,
+        status=status,
+        reason=reason,
+        message=text,
+        generation=generation,
+        now=now,
+    )
+
+
 def _default_message(phase: Phase) -> str:
     return {
         Phase.PENDING: "waiting to start",
@@ -253,6 +291,7 @@ def _default_message(phase: Phase) -> str:
         Phase.PLANNING: "planning remediations",
         Phase.REMEDIATING: "applying allowed remediations",
         Phase.COMPLETED: "diagnosis complete",
+        Phase.DEGRADED: "diagnosis complete on part of the evidence",
         Phase.FAILED: "diagnosis failed",
     }[phase]
 

@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from diagnosis_operator.models.coverage import COMPLETE, Coverage
 from diagnosis_operator.models.signals import Window, isoformat_z
 
 # rootCause.component when the window holds no incident / when outside traffic is the cause
 NO_INCIDENT = "none"
 CLIENT_CAUSE = "client"
+# rootCause.component when the sources gave nothing to conclude from (outcome failed)
+NO_CONCLUSION = "unknown"
 
 
 class EvidenceSource(StrEnum):
@@ -267,6 +270,8 @@ class DiagnosisResult:
     key_signals: tuple[KeySignal, ...] = ()
     symptom: str | None = None
     warnings: tuple[str, ...] = ()
+    # what the sources gave: complete, degraded (confidence scaled) or failed (no conclusion)
+    coverage: Coverage = COMPLETE
 
     @property
     def aggravating(self) -> tuple[Candidate, ...]:
@@ -290,4 +295,5 @@ class DiagnosisResult:
             "recommendations": [r.to_json() for r in self.recommendations],
             "keySignals": [k.to_json() for k in self.key_signals],
             "warnings": list(self.warnings),
+            "outcome": self.coverage.to_json(),
         }

@@ -176,6 +176,13 @@ class ComponentSignals:
     queries: Mapping[str, str] = field(default_factory=dict)
     # Collection problems that did not stop the diagnosis (partial results).
     errors: tuple[str, ...] = ()
+    # How many queries were sent for this component and how many of them failed
+    # (an error answer, no answer, or no answer before the deadline); whether the
+    # metric series query was one of the failed ones.
+    asked: int = 0
+    failed: int = 0
+    series_failed: bool = False
+    timed_out: int = 0
     # The policy's signals (``signalOverrides``) of this component: the answer
     # of each one's PromQL, keyed by the override's name (its query is in
     # ``queries`` under ``policy_query_key(name)``).

@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from diagnosis_operator.models.coverage import Coverage, Outcome
 from diagnosis_operator.models.findings import (
     AbusiveClient,
     ActionType,
@@ -372,6 +373,29 @@ class _KeySignalDoc(_Doc):
         )
 
 
+class _OutcomeDoc(_Doc):
+    state: Annotated[Outcome, PlainValidator(_choice(Outcome))] = Outcome.COMPLETE
+    reason: OptStr = None
+    message: OptStr = None
+    queries_asked: Annotated[int, PlainValidator(_integer)] = Field(default=0, alias="queriesAsked")
+    queries_failed: Annotated[int, PlainValidator(_integer)] = Field(
+        default=0, alias="queriesFailed"
+    )
+    queries_timed_out: Annotated[int, PlainValidator(_integer)] = Field(
+        default=0, alias="queriesTimedOut"
+    )
+
+    def build(self) -> Coverage:
+        return Coverage(
+            outcome=self.state,
+            reason=self.reason or "",
+            message=self.message or "",
+            asked=self.queries_asked,
+            failed=self.queries_failed,
+            timed_out=self.queries_timed_out,
+        )
+
+
 class _DiagnosisDoc(_Doc):
     window: Annotated[_WindowDoc, BeforeValidator(_object)]
     root_cause: Annotated[_RootCauseDoc, BeforeValidator(_object)] = Field(alias="rootCause")
@@ -385,6 +409,7 @@ class _DiagnosisDoc(_Doc):
     key_signals: Objects[_KeySignalDoc] = Field(default=(), alias="keySignals")
     symptom: OptStr = None
     warnings: Strings = ()
+    outcome: Annotated[_OutcomeDoc, BeforeValidator(_object)] = _OutcomeDoc()
 
     def build(self) -> DiagnosisResult:
         return DiagnosisResult(
@@ -400,6 +425,7 @@ class _DiagnosisDoc(_Doc):
             key_signals=tuple(k.build() for k in self.key_signals),
             symptom=self.symptom,
             warnings=self.warnings,
+            coverage=self.outcome.build(),
         )
 
 

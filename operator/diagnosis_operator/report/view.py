@@ -15,8 +15,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from diagnosis_operator.models.coverage import Outcome
 from diagnosis_operator.models.findings import (
     CLIENT_CAUSE,
+    NO_CONCLUSION,
     NO_INCIDENT,
     AffectedInstance,
     Candidate,
@@ -327,6 +329,8 @@ def _time_span(result: DiagnosisResult) -> str:
 
 def _root_line(result: DiagnosisResult) -> str:
     cause = result.root_cause
+    if result.coverage.outcome is Outcome.FAILED:
+        return f"unknown: no conclusion ({result.coverage.reason}: {result.coverage.message})"
     if cause.component == NO_INCIDENT:
         return "none: no incident in this window"
     line = root_label(result) + (f": {cause.failure_mode}" if cause.failure_mode else "")
@@ -337,6 +341,10 @@ def _root_line(result: DiagnosisResult) -> str:
 
 def _title(result: DiagnosisResult) -> str:
     subject = result.symptom or "the diagnosed window"
+    if result.coverage.outcome is Outcome.FAILED:
+        return f"Diagnosis report: no conclusion, the sources gave nothing to go on ({subject})"
+    if result.coverage.outcome is Outcome.DEGRADED:
+        return f"Diagnosis report, degraded (part of the evidence is missing): {subject}"
     if result.root_cause.component == NO_INCIDENT:
         return f"Diagnosis report: no incident found ({subject})"
     return f"Incident diagnosis report: {subject}"
@@ -351,7 +359,7 @@ def build_view(result: DiagnosisResult) -> ReportView:
     client_items = _client_evidence(chain, result, number=number)
     rows = _chain_rows(chain, result)
     return ReportView(
-        quiet=result.root_cause.component == NO_INCIDENT,
+        quiet=result.root_cause.component in (NO_INCIDENT, NO_CONCLUSION),
         title=_title(result),
         window=f"{stamp(window.start)} to {stamp(window.end)}",
         symptom=result.symptom or "not given",

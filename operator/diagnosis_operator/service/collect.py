@@ -28,16 +28,30 @@ Queries to remote backends run in a thread pool (they wait on the network);
 a source that answers in-process (``in_process = True``, like the bundle
 source) is asked one query after the other, since threads would only contend
 for the interpreter lock.  A query that fails is recorded in
-``ComponentSignals.errors`` and the rest of the diagnosis goes on.
+``ComponentSignals.errors`` (and counted in ``asked``/``failed``, which
+``core.diagnosis.coverage`` turns into the diagnosis's outcome) and the rest of
+the diagnosis goes on.
+
+``deadline`` (a ``time.monotonic()`` instant) bounds the whole collection: a
+query without an answer by then counts as failed ("timed out"), the queries not
+yet sent are cancelled, and collect returns without waiting for the threads
+still blocked on a backend (their own HTTP timeout ends them).
+
+Memory is bounded whatever the window: at most ``MAX_POINTS`` steps per series,
+at most ``SAMPLE_LIMIT`` sampled lines per part, each cut to ``MAX_LINE_CHARS``,
+and at most ``MAX_COUNT_SERIES`` series per log count query (a ``topk`` over a
+range keeps a different top at every step; the busiest are kept).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from diagnosis_operator.core.diagnosis.collected import (
@@ -62,6 +76,7 @@ from diagnosis_operator.models.engine import PolicySignal
 from diagnosis_operator.models.signals import (
     ComponentSignals,
     LogCount,
+    LogLine,
     LogStream,
     Series,
     SignalSet,
@@ -84,6 +99,12 @@ NETWORK_TOP = 10
 LINES = "lines"
 SERIES = "series"
 WORKERS = 8
+MAX_LINE_CHARS = 4096
+MAX_COUNT_SERIES = 1000
+
+
+class DeadlineExceeded(TimeoutError):
+    """A query not answered before the diagnosis deadline."""
 
 
 def choose_step(window: Window) -> float:
@@ -149,9 +170,14 @@ class _Pending:
     policy: dict[str, Future[list[Series]] | None] = field(default_factory=dict)
     queries: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    asked: int = 0
+    failed: int = 0
+    timed_out: int = 0
+    series_failed: bool = False
+    deadline: float | None = None
 
 
-def collect(
+def collect(  # noqa: PLR0913 (keyword-only: the sources, the policy signals and the deadline)
     *,
     topology: Topology,
     window: Window,
@@ -161,24 +187,26 @@ def collect(
     progress: Callable[[str], None] | None = None,
     policy_signals: Sequence[PolicySignal] = (),
     promql: PromQLSource | None = None,
+    deadline: float | None = None,
 ) -> SignalSet:
     """Run the bounded query set for every component and gather the answers.
 
     ``policy_signals`` (a policy's ``signalOverrides``, rendered per component)
     are asked through ``promql``; without one each becomes an error of its
-    component.
+    component.  ``deadline``: a ``time.monotonic()`` instant after which no
+    answer is awaited (a policy signal's query included).
     """
     step = step or choose_step(window)
     sources = _Sources(series=series, logs=logs, promql=promql)
     in_process = bool(getattr(series, "in_process", False)) and bool(
         getattr(logs, "in_process", False)
     )
-    executor: ThreadPoolExecutor | _InlineExecutor = (
-        _InlineExecutor()
+    pool: ThreadPoolExecutor | _InlineExecutor = (
+        _InlineExecutor(deadline=deadline)
         if in_process
         else ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="collect")
     )
-    with executor as pool:
+    try:
         pending = [
             _submit(pool, sources, topology=topology, component=component, window=window, step=step)
             for component in topology
@@ -194,7 +222,11 @@ def collect(
             )
         components: dict[str, ComponentSignals] = {}
         for item in pending:
+            item.deadline = deadline
             components[item.component.name] = _gather(item, sources, progress=progress)
+    finally:
+        # Never wait for a query stuck on a backend: past the deadline it counts as failed.
+        pool.shutdown(wait=deadline is None, cancel_futures=True)
     return SignalSet(window=window, step=step, components=components)
 
 
@@ -329,7 +361,9 @@ def _gather(
     """One component's answers; a failed query becomes an error of the component."""
     series_backend, logs_backend = sources.backends
     name = item.component.name
-    got_series = _result(item.series, item, "series", backend=series_backend) or []
+    got_series = _result(item.series, item, "series", backend=series_backend)
+    item.series_failed = got_series is None and item.series is not None
+    got_series = got_series or []
     got_lines = _result(item.lines, item, "log line counts", backend=logs_backend) or []
     got_significant = (
         _result(item.significant, item, "significant log line counts", backend=logs_backend) or []
@@ -337,18 +371,25 @@ def _gather(
     samples: list[LogStream] = []
     for future in item.samples:
         samples.extend(_result(future, item, "log samples", backend=logs_backend) or [])
-    extracted: dict[str, tuple[LogCount, ...]] = {SIGNIFICANT_LINES: tuple(got_significant)}
+    extracted: dict[str, tuple[LogCount, ...]] = {
+        SIGNIFICANT_LINES: tuple(busiest(got_significant))
+    }
     for key, (what, answer) in item.extracted.items():
-        extracted[key] = tuple(_result(answer, item, what, backend=logs_backend) or [])
+        extracted[key] = tuple(busiest(_result(answer, item, what, backend=logs_backend) or []))
+    # Before the counts below: a policy signal's query is asked (and may fail) like the others.
     policy_series = _gather_policy(item, sources)
     signals = ComponentSignals(
         component=name,
         series=tuple(got_series),
         log_samples=tuple(_merge_streams(samples)),
-        log_counts=tuple(got_lines),
+        log_counts=tuple(busiest(got_lines)),
         extracted=extracted,
         queries=dict(item.queries),
         errors=tuple(item.errors),
+        asked=item.asked,
+        failed=item.failed,
+        series_failed=item.series_failed,
+        timed_out=item.timed_out,
         policy_series=policy_series,
     )
     if progress is not None:
@@ -363,14 +404,17 @@ def _gather(
 class _InlineExecutor:
     """The part of ``ThreadPoolExecutor`` collect uses, running each call at once."""
 
-    def __enter__(self) -> _InlineExecutor:
-        return self
+    def __init__(self, *, deadline: float | None = None) -> None:
+        self.deadline = deadline
 
-    def __exit__(self, *exc: object) -> None:
+    def shutdown(self, *, wait: bool = True, cancel_futures: bool = False) -> None:
         return None
 
     def submit(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         future: Future[Any] = Future()
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            future.set_exception(DeadlineExceeded("not asked: the diagnosis deadline had passed"))
+            return future
         try:
             future.set_result(function(*args, **kwargs))
         except Exception as error:  # recorded like a failed query of the pool
@@ -401,16 +445,36 @@ def backend_name(source: object) -> str:
 def _result(future: Future[Any] | None, item: _Pending, what: str, *, backend: str) -> Any:
     if future is None:
         return None
+    item.asked += 1
+    remaining = None if item.deadline is None else max(0.0, item.deadline - time.monotonic())
     try:
-        answer = future.result()
+        answer = future.result(timeout=remaining)
+    except (FutureTimeout, DeadlineExceeded) as error:
+        future.cancel()
+        item.timed_out += 1
+        detail = str(error) or "no answer before the diagnosis deadline"
+        return _failed(item, what, backend=backend, error=f"{backend} timed out: {detail}")
     except Exception as error:
-        metrics.record_query(backend, ok=False)
-        message = f"{item.component.name}: {what} failed: {error}"
-        log.warning("%s", message)
-        item.errors.append(message)
-        return None
+        return _failed(item, what, backend=backend, error=str(error))
     metrics.record_query(backend, ok=True)
     return answer
+
+
+def _failed(item: _Pending, what: str, *, backend: str, error: str) -> None:
+    metrics.record_query(backend, ok=False)
+    item.failed += 1
+    message = f"{item.component.name}: {what} failed: {error}"
+    log.warning("%s", message)
+    item.errors.append(message)
+
+
+def busiest(counts: list[LogCount]) -> list[LogCount]:
+    """At most ``MAX_COUNT_SERIES`` of ``counts``: the ones with the most lines, in their order."""
+    if len(counts) <= MAX_COUNT_SERIES:
+        return counts
+    ranked = sorted(range(len(counts)), key=lambda i: -sum(counts[i].values))
+    keep = set(ranked[:MAX_COUNT_SERIES])
+    return [count for index, count in enumerate(counts) if index in keep]
 
 
 def _merge_streams(streams: list[LogStream]) -> list[LogStream]:
@@ -421,7 +485,13 @@ def _merge_streams(streams: list[LogStream]) -> list[LogStream]:
     merged = []
     for labels, lines in by_labels.items():
         unique = {(line.ts, line.line): line for line in lines}
-        merged.append(
-            LogStream(labels=labels, lines=tuple(sorted(unique.values(), key=lambda x: x.ts)))
-        )
+        ordered = sorted(unique.values(), key=lambda x: x.ts)
+        merged.append(LogStream(labels=labels, lines=tuple(map(_cut, ordered))))
     return merged
+
+
+def _cut(line: LogLine) -> LogLine:
+    """A sampled line cut to ``MAX_LINE_CHARS`` (a log line can be megabytes long)."""
+    if len(line.line) <= MAX_LINE_CHARS:
+        return line
+    return replace(line, line=line.line[:MAX_LINE_CHARS])

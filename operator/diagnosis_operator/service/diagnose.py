@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from diagnosis_operator.core.diagnosis.analyse import analyse
+from diagnosis_operator.models.coverage import Outcome
 from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings, PolicySignal
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.models.signals import Window
@@ -33,6 +34,8 @@ def run_diagnosis(  # noqa: PLR0913 (the keyword-only contract of the kopf handl
     settings: EngineSettings | None = None,
     policy_signals: Sequence[PolicySignal] = (),
     promql: PromQLSource | None = None,
+    symptom_component: str | None = None,
+    deadline: float | None = None,
 ) -> DiagnosisResult:
     """Collect the window's signals through the sources and diagnose them.
 
@@ -41,6 +44,10 @@ def run_diagnosis(  # noqa: PLR0913 (the keyword-only contract of the kopf handl
     ``settings`` (the policy's thresholds) default to the engine's built-in values;
     ``policy_signals`` (its ``signalOverrides``) are asked through ``promql``.
     ``service.policy_engine.engine_inputs`` makes all three from a policy.
+    ``symptom_component`` names the component whose own metrics must be readable
+    for any conclusion; ``deadline`` (a ``time.monotonic()`` instant) bounds the
+    collection (``service.collect``).  The result's ``coverage`` says whether the
+    sources gave everything (complete), part (degraded) or nothing usable (failed).
     """
     settings = settings or DEFAULT_ENGINE_SETTINGS
     del now  # the diagnosis depends on the window only; kept for the callers' contract
@@ -54,12 +61,18 @@ def run_diagnosis(  # noqa: PLR0913 (the keyword-only contract of the kopf handl
         step=settings.step,
         policy_signals=policy_signals,
         promql=promql,
+        deadline=deadline,
     )
     stage("correlating")
     result = analyse(
-        topology=topology, signals=signal_set, symptom=symptom, on_stage=stage, settings=settings
+        topology=topology,
+        signals=signal_set,
+        symptom=symptom,
+        on_stage=stage,
+        settings=settings,
+        symptom_component=symptom_component,
     )
-    if enrich is None:
+    if enrich is None or result.coverage.outcome is Outcome.FAILED:
         return result
     stage("enriching")
     return enrich(result)

@@ -78,12 +78,75 @@ def top_counts(
     step_ns: int,
     top: int,
 ) -> list[LogCount]:
-    """Counts per step of each group's lines, keeping the ``top`` groups at each step."""
-    totals: dict[Labels, Int64Array] = {}
-    for group, parts in stamps_by_group.items():
-        merged = np.sort(np.concatenate(parts)) if len(parts) > 1 else parts[0]
-        totals[group] = counts_per_step(merged, instants, step_ns)
-    return log_counts(_top_per_step(totals, top), instants)
+    """Counts per step of each group's lines, keeping the ``top`` groups at each step.
+
+    Sparse throughout: only the (group, step) cells that hold a line are ever
+    made, so memory follows the lines, not groups x steps (a month of lines
+    from a new client address each is hundreds of thousands of groups times
+    thousands of steps).
+    """
+    groups = sorted(stamps_by_group, key=lambda labels: tuple(labels.items()))
+    rows_parts: list[Int64Array] = []
+    columns_parts: list[Int64Array] = []
+    values_parts: list[Int64Array] = []
+    for row, group in enumerate(groups):
+        parts = stamps_by_group[group]
+        merged = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        columns, values = _cells(merged, instants, step_ns)
+        rows_parts.append(np.full(columns.size, row, dtype=np.int64))
+        columns_parts.append(columns)
+        values_parts.append(values)
+    if not groups:
+        return []
+    rows = np.concatenate(rows_parts)
+    columns = np.concatenate(columns_parts)
+    values = np.concatenate(values_parts)
+    if len(groups) > top:
+        rows, columns, values = _top_cells(rows, columns, values, top)
+    return _sparse_counts(groups, rows, columns, values, instants)
+
+
+def _cells(stamps: Int64Array, instants: Int64Array, step_ns: int) -> tuple[Int64Array, Int64Array]:
+    """The steps holding lines of ``stamps`` (each in ``(t - step, t]``) and their counts."""
+    index = np.searchsorted(instants, stamps, side="left")
+    inside = index < instants.size
+    inside[inside] &= stamps[inside] > instants[index[inside]] - step_ns
+    columns, values = np.unique(index[inside], return_counts=True)
+    return columns.astype(np.int64), values.astype(np.int64)
+
+
+def _top_cells(
+    rows: Int64Array, columns: Int64Array, values: Int64Array, top: int
+) -> tuple[Int64Array, Int64Array, Int64Array]:
+    """Keep, at each step, the ``top`` largest cells (ties: label order, i.e. row)."""
+    order = np.lexsort((rows, -values, columns))
+    rows, columns, values = rows[order], columns[order], values[order]
+    ranks = np.arange(columns.size) - np.searchsorted(columns, columns, side="left")
+    kept = ranks < top
+    return rows[kept], columns[kept], values[kept]
+
+
+def _sparse_counts(
+    groups: Sequence[Labels],
+    rows: Int64Array,
+    columns: Int64Array,
+    values: Int64Array,
+    instants: Int64Array,
+) -> list[LogCount]:
+    """One ``LogCount`` per group with cells, its points in time order; groups in label order."""
+    order = np.lexsort((columns, rows))
+    rows, columns, values = rows[order], columns[order], values[order]
+    chosen, starts = np.unique(rows, return_index=True)
+    ends = np.append(starts[1:], rows.size)[: starts.size]
+    seconds = instants / 1e9
+    return [
+        LogCount(
+            labels=groups[row],
+            timestamps=tuple(seconds[columns[start:end]].tolist()),
+            values=tuple(values[start:end].astype(np.float64).tolist()),
+        )
+        for row, start, end in zip(chosen.tolist(), starts.tolist(), ends.tolist(), strict=True)
+    ]
 
 
 def counts_per_step(stamps: Int64Array, instants: Int64Array, step_ns: int) -> Int64Array:
@@ -91,47 +154,6 @@ def counts_per_step(stamps: Int64Array, instants: Int64Array, step_ns: int) -> I
     upto = np.searchsorted(stamps, instants, side="right")
     before = np.searchsorted(stamps, instants - step_ns, side="right")
     return (upto - before).astype(np.int64)
-
-
-def _top_per_step(totals: Mapping[Labels, Int64Array], top: int) -> dict[Labels, Int64Array]:
-    """Keep, at each step, the ``top`` largest non-zero groups (ties: label order).
-
-    Groups left with no count at any step are dropped (they would count nothing).
-    """
-    if len(totals) <= top:
-        return dict(totals)
-    groups = sorted(totals, key=lambda labels: tuple(labels.items()))
-    # Only non-zero cells can rank: work on them alone, not on a dense
-    # groups x steps matrix (tens of thousands of groups on a client flood).
-    rows_parts: list[Int64Array] = []
-    columns_parts: list[Int64Array] = []
-    values_parts: list[Int64Array] = []
-    for row, group in enumerate(groups):
-        counts = totals[group]
-        (columns,) = np.nonzero(counts)
-        rows_parts.append(np.full(columns.size, row, dtype=np.int64))
-        columns_parts.append(columns.astype(np.int64))
-        values_parts.append(counts[columns].astype(np.int64))
-    rows = np.concatenate(rows_parts)
-    columns = np.concatenate(columns_parts)
-    values = np.concatenate(values_parts)
-    # By step, then larger count first, then label order: the rank inside a step.
-    order = np.lexsort((rows, -values, columns))
-    rows, columns, values = rows[order], columns[order], values[order]
-    ranks = np.arange(columns.size) - np.searchsorted(columns, columns, side="left")
-    kept = ranks < top
-    rows, columns, values = rows[kept], columns[kept], values[kept]
-    by_row = np.argsort(rows, kind="stable")
-    rows, columns, values = rows[by_row], columns[by_row], values[by_row]
-    steps = len(totals[groups[0]])
-    result: dict[Labels, Int64Array] = {}
-    chosen_rows, starts = np.unique(rows, return_index=True)
-    ends = np.append(starts[1:], rows.size)[: starts.size]
-    for row, start, end in zip(chosen_rows.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        counts = np.zeros(steps, dtype=np.int64)
-        counts[columns[start:end]] = values[start:end]
-        result[groups[row]] = counts
-    return result
 
 
 def log_counts(totals: Mapping[Labels, Int64Array], instants: Int64Array) -> list[LogCount]:

@@ -26,6 +26,7 @@ from diagnosis_operator.core.diagnosis.collected import (
     is_edge,
     retry_step,
 )
+from diagnosis_operator.core.diagnosis.coverage import assess
 from diagnosis_operator.core.diagnosis.data_end import data_end, without_tail
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
 from diagnosis_operator.core.diagnosis.gate import incident_gate
@@ -43,8 +44,10 @@ from diagnosis_operator.core.diagnosis.scoring import detect
 from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal
 from diagnosis_operator.core.diagnosis.signals import build_signals, grid_timestamps
 from diagnosis_operator.core.diagnosis.traffic_clients import find_abusive_clients
+from diagnosis_operator.models.coverage import Coverage, Outcome
 from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
 from diagnosis_operator.models.findings import (
+    NO_CONCLUSION,
     NO_INCIDENT,
     AbusiveClient,
     DiagnosisResult,
@@ -68,13 +71,38 @@ def analyse(
     symptom: str | None,
     on_stage: Callable[[str], None] | None = None,
     settings: EngineSettings | None = None,
+    symptom_component: str | None = None,
 ) -> DiagnosisResult:
     """Pure: a SignalSet in, a DiagnosisResult out.
 
     A root cause less confident than ``settings.min_confidence`` keeps its rank
-    but is reported as uncertain, with a warning and no remediation.
+    but is reported as uncertain, with a warning and no remediation.  What the
+    sources could not give (``core.diagnosis.coverage``) scales the confidence
+    down (degraded) or leaves no conclusion at all (failed: root ``unknown``).
     """
-    settings = settings or DEFAULT_ENGINE_SETTINGS
+    coverage = assess(signals, symptom_component=symptom_component)
+    if coverage.outcome is Outcome.FAILED:
+        return no_conclusion(signals=signals, symptom=symptom, coverage=coverage)
+    return _conclude(
+        topology=topology,
+        signals=signals,
+        symptom=symptom,
+        on_stage=on_stage,
+        settings=settings or DEFAULT_ENGINE_SETTINGS,
+        coverage=coverage,
+    )
+
+
+def _conclude(
+    *,
+    topology: Topology,
+    signals: SignalSet,
+    symptom: str | None,
+    on_stage: Callable[[str], None] | None,
+    settings: EngineSettings,
+    coverage: Coverage,
+) -> DiagnosisResult:
+    """The engine on what the sources gave (complete or degraded)."""
     window = signals.window
     timestamps = grid_timestamps(window=window, step=signals.step)
     built = _built(topology=topology, signals=signals)
@@ -110,6 +138,7 @@ def analyse(
         edges=edges,
         symptom=symptom,
         seen=frozenset(s.component for s in gate.seen),
+        coverage=coverage,
     )
     root, uncertain = _root_cause(found, settings=settings, warnings=built.warnings)
     return _result(
@@ -290,6 +319,7 @@ class _Found:
     edges: _EdgeTraffic
     symptom: str | None
     seen: frozenset[str]  # components the incident gate saw a symptom on
+    coverage: Coverage  # what the sources gave (complete or degraded here)
 
 
 def _root_cause(
@@ -313,15 +343,17 @@ def _root_cause(
     )
     if mode:
         summary = f"{ranking.root_cause.component}: {mode}. {summary}"
-    uncertain = (
-        ranking.root_cause.component != NO_INCIDENT
-        and ranking.root_cause.confidence < settings.min_confidence
-    )
+    coverage = found.coverage
+    confidence = coverage.scaled(ranking.root_cause.confidence)
+    if coverage.outcome is Outcome.DEGRADED:
+        summary = f"Degraded ({coverage.reason}, confidence scaled to {confidence:.2f}): {summary}"
+        warnings.insert(0, f"{coverage.reason}: {coverage.message}")
+    uncertain = ranking.root_cause.component != NO_INCIDENT and confidence < settings.min_confidence
     if uncertain:
         summary = f"Uncertain: {summary}"
         warnings.append(
             f"root cause {ranking.root_cause.component}: confidence "
-            f"{ranking.root_cause.confidence:.2f} is below the policy's minConfidence "
+            f"{confidence:.2f} is below the policy's minConfidence "
             f"{settings.min_confidence:.2f}; no remediation proposed"
         )
     root = RootCause(
@@ -329,7 +361,7 @@ def _root_cause(
         kind=ranking.root_cause.kind,
         instance=ranking.root_cause.instance
         or sole_affected_instance(component=ranking.root_cause.component, affected=found.affected),
-        confidence=ranking.root_cause.confidence,
+        confidence=confidence,
         summary=summary,
         failure_mode=mode,
     )
@@ -392,6 +424,27 @@ def _result(
         key_signals=tuple(plotted),
         symptom=found.symptom,
         warnings=tuple(built.warnings),
+        coverage=found.coverage,
+    )
+
+
+def no_conclusion(
+    *, signals: SignalSet, symptom: str | None, coverage: Coverage
+) -> DiagnosisResult:
+    """Pure: the result when the sources gave nothing to conclude from (no root cause)."""
+    warnings = [e for c in signals.components.values() for e in c.errors][:32]
+    return DiagnosisResult(
+        window=signals.window,
+        root_cause=RootCause(
+            component=NO_CONCLUSION,
+            kind=None,
+            instance=None,
+            confidence=0.0,
+            summary=f"No conclusion ({coverage.reason}): {coverage.message}",
+        ),
+        symptom=symptom,
+        warnings=(f"{coverage.reason}: {coverage.message}", *warnings),
+        coverage=coverage,
     )
 
 

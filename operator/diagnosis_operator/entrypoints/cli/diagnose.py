@@ -4,6 +4,13 @@ Progress goes to stderr (loading, collecting, analysing); the result to stdout
 or ``--out`` as JSON (the contract of docs/incident-bundle.md), Markdown or HTML.
 A bundle that cannot be read exits with status 2 and says what and where.
 
+The exit status is honest about the evidence (the result's ``outcome``, see
+``core.diagnosis.coverage``): 0 when every query answered (``complete``), 3 when
+some failed and the diagnosis rests on the rest (``degraded``: the output says
+so and the confidence is scaled down), 4 when there was nothing to conclude
+from (``failed``: no data in the window, or every query failed; the root cause
+is ``unknown``, never "no incident").  The output is written in every case.
+
 Enrichment (optional): with ``--mysql-url`` and/or ``--redis-url`` the diagnosis
 is sharpened by asking those servers directly (``service/enrich.py``: EXPLAIN of
 the slow statements its evidence quotes, the Redis slow log, INFO and LATENCY),
@@ -44,6 +51,8 @@ FORMATS = ("json", "markdown", "html")
 MYSQL_PASSWORD_ENV = "DIAGNOSIS_MYSQL_PASSWORD"  # noqa: S105 (a variable name)
 REDIS_PASSWORD_ENV = "DIAGNOSIS_REDIS_PASSWORD"  # noqa: S105 (a variable name)
 DEFAULT_ENRICH_TIMEOUT = 10.0
+EXIT_DEGRADED = 3
+EXIT_NO_CONCLUSION = 4
 # The namespace of a policy file without metadata.namespace (drain targets, keys).
 DEFAULT_NAMESPACE = "default"
 
@@ -228,6 +237,7 @@ def diagnose_bundle(
         settings=inputs.settings,
         policy_signals=inputs.signals,
         promql=source,
+        symptom_component=bundle.spec.symptom.component if bundle.spec.symptom else None,
     )
 
 
@@ -329,4 +339,16 @@ def run(args: argparse.Namespace) -> int:
         f"done in {time.monotonic() - started:.2f} s: root cause {result.root_cause.component} "
         f"(confidence {result.root_cause.confidence:.2f})"
     )
-    return 0
+    return exit_status(result)
+
+
+def exit_status(result: DiagnosisResult) -> int:
+    """0 complete, ``EXIT_DEGRADED`` or ``EXIT_NO_CONCLUSION`` (said on stderr, even quiet)."""
+    from diagnosis_operator.models.coverage import Outcome
+
+    coverage = result.coverage
+    if coverage.outcome is Outcome.COMPLETE:
+        return 0
+    text = f"{coverage.outcome.value.upper()} ({coverage.reason}): {coverage.message}"
+    print(f"diagnose: {text}", file=sys.stderr, flush=True)
+    return EXIT_DEGRADED if coverage.outcome is Outcome.DEGRADED else EXIT_NO_CONCLUSION

@@ -7,18 +7,17 @@ change is patched to ``status`` at once and posted as an Event, so ``kubectl get
 diag -w`` shows the run as it goes.
 
 Failure reasons (``Failed`` condition and Event reason): ``InvalidSpec``,
-``PolicyNotFound``, ``PolicyInvalid``, ``UnknownComponent`` (``spec.symptom.component``
-names no component of the policy: nothing to anchor the diagnosis on, so it fails
-rather than answer about something else), ``SourceNotConfigured``, ``SourceUnavailable``
-(after ``DIAG_SOURCE_RETRIES`` retries), ``EngineError``.
+``PolicyNotFound``, ``PolicyInvalid``, ``SourceNotConfigured``, ``SourceUnavailable``
+(after ``DIAG_SOURCE_RETRIES`` retries), ``EngineError`` and those of ``outcome.py``
+(``UnknownComponent``, no conclusion, the deadline, a window in the future);
+``Degraded``: concluded on part of the evidence.  Status writes: ``status_write.py``.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import kopf
@@ -60,28 +59,27 @@ from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context
 from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
 from diagnosis_operator.entrypoints.kopf.kube import NotOwned, OwnerRef
 from diagnosis_operator.entrypoints.kopf.notifications import send_notifications
+from diagnosis_operator.entrypoints.kopf.outcome import (
+    Deadline,
+    Stop,
+    check_window,
+    no_conclusion,
+    policy_inputs,
+)
 from diagnosis_operator.entrypoints.kopf.remediation import policy_enricher, remediate_now
+from diagnosis_operator.entrypoints.kopf.status_write import write_status
+from diagnosis_operator.models.coverage import Outcome
 from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult
 from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
-from diagnosis_operator.models.topology import Topology, TopologyError
 from diagnosis_operator.ports import ClusterError, SignalError
 from diagnosis_operator.report import render_markdown
 from diagnosis_operator.service import metrics
 from diagnosis_operator.service.diagnose import run_diagnosis
-from diagnosis_operator.service.policy_engine import EngineInputs, PolicyInputError, engine_inputs
+from diagnosis_operator.service.policy_engine import EngineInputs
 from diagnosis_operator.service.remediate import LedgerUnavailable
 
 # A ConfigMap holds at most 1 MiB; keep room for the Markdown beside the JSON.
 MAX_REPORT_JSON = 700_000
-
-
-class Stop(Exception):
-    """End this run as Failed with ``reason`` (a CamelCase word) and ``message``."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 def _now() -> datetime:
@@ -100,8 +98,10 @@ class DiagnosisRun:
         name: str,
         generation: int,
         raw_status: dict[str, Any],
+        deadline: Deadline | None = None,
     ) -> None:
         self.context = context
+        self.deadline = deadline or Deadline.unbounded()  # DIAG_DIAGNOSIS_DEADLINE
         self.body = body
         self.namespace = namespace
         self.name = name
@@ -116,8 +116,13 @@ class DiagnosisRun:
     def flush(self) -> None:
         after = self.status.to_wire()
         patch = status_patch(self.wire, after)
-        self.context.kube.patch_diagnosis_status(
-            namespace=self.namespace, name=self.name, status=patch
+        write_status(
+            self.context.kube,
+            body=self.body,
+            namespace=self.namespace,
+            name=self.name,
+            patch=patch,
+            retry_delay=self.context.settings.source_retry_delay,
         )
         self.wire = after
 
@@ -132,7 +137,7 @@ class DiagnosisRun:
         )
         self.flush()
         text = message or self.status_message()
-        if target is Phase.FAILED:
+        if target in (Phase.FAILED, Phase.DEGRADED):
             kopf.warn(self.body, reason=reason or target.value, message=text)
         else:
             kopf.info(self.body, reason=reason or target.value, message=text)
@@ -180,11 +185,14 @@ def reconcile_diagnosis(
     namespace: str | None,
     retry: int,
     memo: kopf.Memo,
-    **_: Any,
+    **kwargs: Any,
 ) -> None:
     context = context_of(memo)
     assert name is not None and namespace is not None  # a namespaced resource
     generation = int(meta.get("generation") or 0)
+    # kopf's runtime counts from the first attempt: the deadline covers the retries too.
+    runtime = kwargs.get("runtime")
+    spent = runtime.total_seconds() if isinstance(runtime, timedelta) else 0.0
     run = DiagnosisRun(
         context=context,
         body=body,
@@ -192,6 +200,7 @@ def reconcile_diagnosis(
         name=name,
         generation=generation,
         raw_status=plain(status),
+        deadline=Deadline.after(context.settings.diagnosis_deadline, spent=spent),
     )
     decision = decide(status=run.status, generation=generation)
     if decision is Decision.NOTHING:
@@ -203,7 +212,7 @@ def reconcile_diagnosis(
         _fail(run, stop.reason, stop.message)
         metrics.record_diagnosis("failed", time.monotonic() - started)
         return
-    except kopf.TemporaryError:
+    except (kopf.TemporaryError, kopf.PermanentError):
         raise
     except Exception as error:
         kopf.exception(body, reason="EngineError", message=f"{type(error).__name__}: {error}")
@@ -211,6 +220,8 @@ def reconcile_diagnosis(
         metrics.record_diagnosis("failed", time.monotonic() - started)
         return
     outcome = "no-incident" if result.root_cause.component == NO_INCIDENT else "diagnosed"
+    if result.coverage.outcome is Outcome.DEGRADED:
+        outcome = "degraded"
     metrics.record_diagnosis(outcome, time.monotonic() - started)
 
 
@@ -240,15 +251,16 @@ def _run(
     if run.status.policy_snapshot != snapshot:
         run.status = run.status.model_copy(update={"policy_snapshot": snapshot})
         run.flush()
-    try:
-        inputs = engine_inputs(snapshot.spec)
-    except (TopologyError, PolicyInputError) as error:
-        raise Stop("PolicyInvalid", f"policy {snapshot.name}: {error}") from error
-    _check_symptom_component(parsed, topology=inputs.topology, policy=snapshot.name)
+    inputs = policy_inputs(snapshot, parsed.symptom.component)
     window = _fix_window(run, parsed=parsed, keep=keep_window)
+    run.deadline.check(what="before collecting")
     result = _diagnose(
         run, parsed=parsed, snapshot=snapshot, inputs=inputs, window=window, retry=retry
     )
+    if (nothing := no_conclusion(result)) is not None:
+        if nothing.retryable:
+            _retry_or_stop(run, retry=retry, message=nothing.message, reason=nothing.reason)
+        raise Stop(nothing.reason, nothing.message)
     # Stages the engine did not announce are still walked, in order.
     for stage_phase in (Phase.COLLECTING, Phase.CORRELATING, Phase.PLANNING):
         if can_transition(current=run.status.phase, target=stage_phase):
@@ -264,20 +276,6 @@ def _run(
     _complete(run, result)
     _notify(run, result=result)
     return result
-
-
-def _check_symptom_component(parsed: DiagnosisSpec, *, topology: Topology, policy: str) -> None:
-    wanted = parsed.symptom.component
-    known = [component.name for component in topology.components]
-    if wanted is None or wanted in known:
-        return
-    close = difflib.get_close_matches(wanted, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise Stop(
-        "UnknownComponent",
-        f"spec.symptom.component: {wanted!r} is not a component of DiagnosisPolicy {policy} "
-        f"(it has {', '.join(known)}){hint}"[:4096],
-    )
 
 
 def _notify(run: DiagnosisRun, *, result: DiagnosisResult) -> None:
@@ -310,10 +308,12 @@ def _announce(run: DiagnosisRun, *, decision: Decision, retry: int) -> None:
 
 def _fix_window(run: DiagnosisRun, *, parsed: DiagnosisSpec, keep: ResolvedWindow | None) -> Window:
     """The window of this diagnosis: kept across resumes, else resolved against now."""
+    now = time.time()
     if keep is not None:
         window = Window(start=utc_seconds(keep.start), end=utc_seconds(keep.end))
     else:
-        window = parsed.window.resolve(now=time.time())
+        window = parsed.window.resolve(now=now)
+    check_window(window, now=now)
     run.status = run.status.model_copy(
         update={
             "window": ResolvedWindow(start=from_seconds(window.start), end=from_seconds(window.end))
@@ -372,6 +372,8 @@ def _diagnose(
             settings=inputs.settings,
             policy_signals=inputs.signals,
             promql=sources.promql,
+            symptom_component=parsed.symptom.component,
+            deadline=run.deadline.at,
             **extra,
         )
     except SignalError as error:
@@ -403,6 +405,11 @@ def _remediate(run: DiagnosisRun, *, mode: Mode, uid: Any, retry: int) -> None:
 def _complete(run: DiagnosisRun, result: DiagnosisResult) -> None:
     root = result.root_cause
     found = root.component != NO_INCIDENT
+    coverage = result.coverage
+    if coverage.outcome is Outcome.DEGRADED:
+        text = f"{root.component} ({root.confidence:.0%}): {coverage.message}"
+        run.move(Phase.DEGRADED, reason=coverage.reason, message=text[:4096])
+        return
     run.move(
         Phase.COMPLETED,
         reason="RootCauseFound" if found else "NoIncident",
@@ -442,16 +449,20 @@ def _snapshot_policy(run: DiagnosisRun, spec: DiagnosisSpec, *, retry: int) -> P
     )
 
 
-def _retry_or_stop(run: DiagnosisRun, *, retry: int, message: str) -> NoReturn:
+def _retry_or_stop(
+    run: DiagnosisRun, *, retry: int, message: str, reason: str = "SourceUnavailable"
+) -> NoReturn:
     settings = run.context.settings
     if retry < settings.source_retries:
+        slack = settings.source_retry_delay
+        run.deadline.check(what="waiting for its sources", last=message, slack=slack)
         run.note(
             "SourceUnavailable",
             f"{message}; retry {retry + 1} of {settings.source_retries} "
             f"in {settings.source_retry_delay:g}s",
         )
         raise kopf.TemporaryError(message, delay=settings.source_retry_delay)
-    raise Stop("SourceUnavailable", f"{message} (after {retry} retries)")
+    raise Stop(reason, f"{message} (after {retry} retries)")
 
 
 def _write_report(run: DiagnosisRun, *, result: DiagnosisResult, uid: Any) -> None:

@@ -38,10 +38,9 @@ from diagnosis_operator.api import (
     DiagnosisSpec,
     DiagnosisStatus,
     Mode,
-    Phase,
     RemediationStatus,
 )
-from diagnosis_operator.core.phases import set_condition
+from diagnosis_operator.core.phases import CONCLUDED, set_condition
 from diagnosis_operator.entrypoints.bootstrap import connections as bootstrap
 from diagnosis_operator.entrypoints.bootstrap.signals import (
     SourceConfigError,
@@ -218,7 +217,7 @@ def _parsed(status: Any) -> DiagnosisStatus | None:
 
 def _has_work(status: kopf.Status, meta: kopf.Meta, **_: Any) -> bool:
     parsed = _parsed(status)
-    if parsed is None or parsed.phase is not Phase.COMPLETED:
+    if parsed is None or parsed.phase not in CONCLUDED:
         return False
     return needs_attention(
         remediations=parsed.remediations, annotations=dict(meta.get("annotations") or {})

@@ -21,6 +21,11 @@
    restarts); a reservation another worker made first means resume;
 8. ``running`` recorded with the key BEFORE acting (``start``), then ``apply``,
    then ``finish``: the ledger entry settled, the outcome in status, an Event.
+
+Test checkpoints (``Run.checkpoint``, where the restart tests SIGKILL the
+operator): ``after-reserve`` (reserved, status not yet running),
+``before-apply`` and ``after-apply`` (around the side effect, in each strategy)
+and ``after-settle`` (the ledger says applied, the status not yet).
 """
 
 from __future__ import annotations
@@ -148,6 +153,7 @@ def run_action(flow: ActionFlow) -> None:
             metrics.record_guard_denial(action, reservation.code.value)
             flow.denied(reservation)
         return
+    slot.run.checkpoint("after-reserve", slot.key)
     start(slot, reason=plan.reason, announce=plan.announce, pod=plan.pod, **plan.extra)
     flow.apply(plan)
 

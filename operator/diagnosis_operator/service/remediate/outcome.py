@@ -31,6 +31,7 @@ def finish(
     """Record the outcome of an applied action: ledger, status and Event (``label`` first)."""
     run = slot.run
     settle(slot, state=state, reason=reason)
+    run.checkpoint("after-settle", slot.key)
     succeeded = state is RemediationState.SUCCEEDED
     metrics.record_action(slot.item.action.value, "applied" if succeeded else "failed")
     applied_at = run.now if state is RemediationState.SUCCEEDED else None
