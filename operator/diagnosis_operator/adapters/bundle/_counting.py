@@ -78,43 +78,57 @@ def top_counts(
     step_ns: int,
     top: int,
 ) -> list[LogCount]:
-    """Counts per step of each group's lines, keeping the ``top`` groups at each step."""
-    totals: dict[Labels, Int64Array] = {}
-    for group, parts in stamps_by_group.items():
-        merged = np.sort(np.concatenate(parts)) if len(parts) > 1 else parts[0]
-        totals[group] = counts_per_step(merged, instants, step_ns)
-    return log_counts(_top_per_step(totals, top), instants)
+    """Counts per step of each group's lines, keeping the ``top`` groups at each step.
 
-
-def counts_per_step(stamps: Int64Array, instants: Int64Array, step_ns: int) -> Int64Array:
-    """Lines in ``(t - step, t]`` for each instant ``t``; ``stamps`` sorted."""
-    upto = np.searchsorted(stamps, instants, side="right")
-    before = np.searchsorted(stamps, instants - step_ns, side="right")
-    return (upto - before).astype(np.int64)
-
-
-def _top_per_step(totals: Mapping[Labels, Int64Array], top: int) -> dict[Labels, Int64Array]:
-    """Keep, at each step, the ``top`` largest non-zero groups (ties: label order).
-
-    Groups left with no count at any step are dropped (they would count nothing).
+    ``instants`` are evenly spaced by ``step_ns`` (as ``BundleSource`` makes them), so
+    the windows ``(t - step, t]`` tile the time line: each line falls in one step, and
+    all the groups are counted at once (one sort) rather than group by group.
     """
-    if len(totals) <= top:
-        return dict(totals)
-    groups = sorted(totals, key=lambda labels: tuple(labels.items()))
-    # Only non-zero cells can rank: work on them alone, not on a dense
-    # groups x steps matrix (tens of thousands of groups on a client flood).
-    rows_parts: list[Int64Array] = []
-    columns_parts: list[Int64Array] = []
-    values_parts: list[Int64Array] = []
-    for row, group in enumerate(groups):
-        counts = totals[group]
-        (columns,) = np.nonzero(counts)
-        rows_parts.append(np.full(columns.size, row, dtype=np.int64))
-        columns_parts.append(columns.astype(np.int64))
-        values_parts.append(counts[columns].astype(np.int64))
-    rows = np.concatenate(rows_parts)
-    columns = np.concatenate(columns_parts)
-    values = np.concatenate(values_parts)
+    groups = sorted(stamps_by_group, key=lambda labels: tuple(labels.items()))
+    if not groups:
+        return []
+    steps = len(instants)
+    rows, columns, values = _cells(
+        [stamps_by_group[group] for group in groups], instants=instants, step_ns=step_ns
+    )
+    if len(groups) > top:
+        rows, columns, values = _top_cells(rows, columns, values, top)
+    result: dict[Labels, Int64Array] = {}
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if rows.size else rows
+    ends = np.append(starts[1:], rows.size)
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        counts = np.zeros(steps, dtype=np.int64)
+        counts[columns[start:end]] = values[start:end]
+        result[groups[int(rows[start])]] = counts
+    return log_counts(result, instants)
+
+
+def _cells(
+    parts_by_row: Sequence[list[Int64Array]], *, instants: Int64Array, step_ns: int
+) -> tuple[Int64Array, Int64Array, Int64Array]:
+    """The non-zero (row, step, count) cells, sorted by row then step."""
+    parts = [array for row_parts in parts_by_row for array in row_parts]
+    sizes = [sum(len(array) for array in row_parts) for row_parts in parts_by_row]
+    stamps = np.concatenate(parts).astype(np.int64, copy=False)
+    rows = np.repeat(np.arange(len(parts_by_row), dtype=np.int64), sizes)
+    first = int(instants[0])
+    inside = (stamps > first - step_ns) & (stamps <= int(instants[-1]))
+    stamps, rows = stamps[inside], rows[inside]
+    columns = -((first - stamps) // step_ns)  # the step t_k with t_k - step < stamp <= t_k
+    cells = np.sort(rows * len(instants) + columns)
+    if not cells.size:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+    values = np.diff(np.append(starts, cells.size)).astype(np.int64)
+    distinct = cells[starts]
+    return distinct // len(instants), distinct % len(instants), values
+
+
+def _top_cells(
+    rows: Int64Array, columns: Int64Array, values: Int64Array, top: int
+) -> tuple[Int64Array, Int64Array, Int64Array]:
+    """Keep, at each step, the ``top`` largest cells (ties: row order); sorted by row."""
     # By step, then larger count first, then label order: the rank inside a step.
     order = np.lexsort((rows, -values, columns))
     rows, columns, values = rows[order], columns[order], values[order]
@@ -122,16 +136,14 @@ def _top_per_step(totals: Mapping[Labels, Int64Array], top: int) -> dict[Labels,
     kept = ranks < top
     rows, columns, values = rows[kept], columns[kept], values[kept]
     by_row = np.argsort(rows, kind="stable")
-    rows, columns, values = rows[by_row], columns[by_row], values[by_row]
-    steps = len(totals[groups[0]])
-    result: dict[Labels, Int64Array] = {}
-    chosen_rows, starts = np.unique(rows, return_index=True)
-    ends = np.append(starts[1:], rows.size)[: starts.size]
-    for row, start, end in zip(chosen_rows.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        counts = np.zeros(steps, dtype=np.int64)
-        counts[columns[start:end]] = values[start:end]
-        result[groups[row]] = counts
-    return result
+    return rows[by_row], columns[by_row], values[by_row]
+
+
+def counts_per_step(stamps: Int64Array, instants: Int64Array, step_ns: int) -> Int64Array:
+    """Lines in ``(t - step, t]`` for each instant ``t``; ``stamps`` sorted."""
+    upto = np.searchsorted(stamps, instants, side="right")
+    before = np.searchsorted(stamps, instants - step_ns, side="right")
+    return (upto - before).astype(np.int64)
 
 
 def log_counts(totals: Mapping[Labels, Int64Array], instants: Int64Array) -> list[LogCount]:
