@@ -78,16 +78,27 @@ print(json.dumps({
 """
 
 
-def write_bundles(work: Path, *, large: tuple[int, int, int] | None) -> dict[str, Path]:
-    """Every scenario bundle of the suites (and the large one) under ``work``."""
+def write_bundles(
+    work: Path, *, large: tuple[int, int, int] | None, reuse: bool = False
+) -> dict[str, Path]:
+    """Every scenario bundle of the suites (and the large one) under ``work``.
+
+    With ``reuse``, a bundle folder already in ``work`` is taken as it is.
+    """
     sys.path.insert(0, str(ROOT))
     folders: dict[str, Path] = {}
     for module_name in SUITES:
         module = importlib.import_module(module_name)
         for name in module.SCENARIOS:
-            if name != LARGE and name not in folders:
+            if name == LARGE or name in folders:
+                continue
+            if reuse and (work / name / "incident.yaml").is_file():
+                folders[name] = work / name
+            else:
                 folders[name] = Path(module.generate(name, work))
-    if large is not None:
+    if large is not None and reuse and (work / LARGE / "incident.yaml").is_file():
+        folders[LARGE] = work / LARGE
+    elif large is not None:
         large_module = importlib.import_module("examples.incidents.large")
         series, points, lines = large
         folders[LARGE] = large_module.write(work / LARGE, series=series, points=points, lines=lines)
@@ -184,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--large-points", type=int, default=240)
     parser.add_argument("--large-lines", type=int, default=1_000_000)
     parser.add_argument("--only", nargs="*", help="measure only these bundles")
+    parser.add_argument("--reuse", action="store_true", help="keep bundles already in --work")
     parser.add_argument("--label", default="after", help="the name of this tree's figures")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=600.0)
@@ -196,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="offline-speed-bundles-"))
     large = None if args.no_large else (args.large_series, args.large_points, args.large_lines)
     try:
-        folders = write_bundles(work, large=large)
+        folders = write_bundles(work, large=large, reuse=args.reuse)
         if args.only:
             folders = {name: path for name, path in folders.items() if name in args.only}
         trees = {args.label: ROOT / "operator"}
