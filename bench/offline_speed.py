@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -163,9 +163,15 @@ def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def measure(
-    folders: dict[str, Path], trees: dict[str, Path], repeat: int, timeout: float
-) -> dict[str, Any]:
-    table: dict[str, Any] = {}
+    folders: dict[str, Path],
+    trees: dict[str, Path],
+    repeat: int,
+    timeout: float,
+    *,
+    table: dict[str, Any],
+    save: Callable[[], None],
+) -> None:
+    """Fill ``table`` bundle by bundle, saving after each (a stopped run keeps its figures)."""
     for name, folder in folders.items():
         entry: dict[str, Any] = {"bytes": sum(p.stat().st_size for p in folder.iterdir())}
         for label, source in trees.items():
@@ -182,7 +188,28 @@ def measure(
                 file=sys.stderr,
             )
         table[name] = entry
-    return table
+        save()
+
+
+def table(report: dict[str, Any]) -> str:
+    """A Markdown table of a results file: read and diagnose, each tree side by side."""
+    labels = list(report["trees"])
+    head = ["bundle", "MB"]
+    for label in labels:
+        head += [f"{label} read s (cpu)", f"{label} diagnose s (cpu)", f"{label} MiB", "load"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, entry in report["bundles"].items():
+        cells = [name, f"{entry['bytes'] / 1e6:.0f}"]
+        for label in labels:
+            read, whole = entry[label]["read"], entry[label]["diagnose"]
+            cells += [
+                f"{read['wallSeconds']:.2f} ({read.get('cpuSeconds', 0):.2f})",
+                f"{whole['wallSeconds']:.2f} ({whole.get('cpuSeconds', 0):.2f})",
+                f"{whole['peakMiB']:.0f}",
+                f"{whole['load1']:.1f}",
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -196,10 +223,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--large-lines", type=int, default=1_000_000)
     parser.add_argument("--only", nargs="*", help="measure only these bundles")
     parser.add_argument("--reuse", action="store_true", help="keep bundles already in --work")
+    parser.add_argument("--large-first", action="store_true", help="measure the large one first")
     parser.add_argument("--label", default="after", help="the name of this tree's figures")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--table", type=Path, help="print a results file as a table, run nothing")
     args = parser.parse_args(argv)
+    if args.table:
+        sys.stdout.write(table(json.loads(args.table.read_text(encoding="utf-8"))))
+        return 0
 
     stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or HERE / "results" / f"offline-speed-{stamp}.json"
@@ -211,9 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         folders = write_bundles(work, large=large, reuse=args.reuse)
         if args.only:
             folders = {name: path for name, path in folders.items() if name in args.only}
+        if args.large_first and LARGE in folders:
+            folders = {LARGE: folders[LARGE], **folders}
         trees = {args.label: ROOT / "operator"}
         if args.baseline:
             trees = {"before": args.baseline.resolve(), **trees}
+        bundles: dict[str, Any] = {}
         report = {
             "when": stamp,
             "machine": {
@@ -223,13 +258,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
             "trees": {label: str(path) for label, path in trees.items()},
             "repeat": args.repeat,
-            "bundles": measure(folders, trees, args.repeat, args.timeout),
+            "complete": False,
+            "bundles": bundles,
         }
+        out.parent.mkdir(parents=True, exist_ok=True)
+
+        def save() -> None:
+            out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+        measure(folders, trees, args.repeat, args.timeout, table=bundles, save=save)
+        report["complete"] = True
+        save()
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(out)
     return 0
 
