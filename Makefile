@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: deps venv test unit lint demo bench crds chart manifests clean
+.PHONY: deps venv test unit lint demo bench lab crds chart manifests clean
 
 deps:            ## install apt packages, the virtualenv, the Go builds (idempotent)
 	bash scripts/install-deps.sh
@@ -35,6 +35,9 @@ demo: venv       ## diagnose the reference incident offline: Markdown on stdout,
 bench: deps      ## benchmarks (not tests): see bench/README.md
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(PY) bench/run.py
+
+lab: deps        ## the lab's long scenarios: record every fault into a bundle (docs/lab.md)
+	$(PY) -m pytest -m lab tests/lab $(PYTEST_ARGS)
 
 crds:            ## regenerate crds/ and the chart's crds/ from operator/.../the api package
 	$(PY) -m diagnosis_operator.entrypoints.cli.crdgen

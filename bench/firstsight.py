@@ -1,6 +1,11 @@
 """First-sight accuracy of a red-team round: its scenarios through ``diagnose``, scored once.
 
     python bench/firstsight.py examples.incidents.holdout3 --round 3
+    python bench/firstsight.py --bundles examples/incidents/lab --label lab-1
+
+The second form scores recorded bundles instead of a generated suite: every folder
+of DIR holding ``incident.yaml`` and ``expected.yaml`` (its ``metrics.om`` and
+``logs.jsonl`` plain or gzipped), written to ``firstsight-LABEL.json``.
 
 Each scenario of the suite is generated, diagnosed through the CLI exactly as a user
 runs it (``diagnose --bundle DIR --format json``) and compared with its expected
@@ -8,7 +13,7 @@ diagnosis.  The result goes to ``bench/results/firstsight-round-N.json`` and is 
 overwritten: the first score of a round is the honest one (issue: "the first score
 recorded and never overwritten").  Run it before any engine change made for the round.
 
-Scores:
+Scores (and ``brierRootConfidence``, the calibration of the root cause's confidence):
 * root: the root-cause component is the expected one;
 * whole: root, affected instances, clients and remediations all as expected, and no
   forbidden action proposed;
@@ -19,9 +24,11 @@ Scores:
 from __future__ import annotations
 
 import argparse
+import gzip
 import importlib
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -82,12 +89,49 @@ def score(expected: dict[str, Any], got: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(suite: str, folder: Path) -> list[dict[str, Any]]:
+def brier(rows: list[dict[str, Any]]) -> float | None:
+    """The Brier score of the root cause's confidence: mean of (confidence - right)^2.
+
+    0 is a perfectly calibrated and sharp engine, 0.25 one that always says 50 %;
+    an engine sure of every answer (confidence 1) scores its error rate.
+    """
+    pairs = [(r["confidence"], 1.0 if r["root"] else 0.0) for r in rows if r.get("confidence")]
+    if not pairs:
+        return None
+    return round(float(sum((c - right) ** 2 for c, right in pairs)) / len(pairs), 4)
+
+
+def suite_cases(suite: str, folder: Path) -> list[tuple[str, Path, dict[str, Any]]]:
+    """(name, bundle folder, expectation) of every scenario of a generated suite."""
     module = importlib.import_module(suite)
-    rows = []
+    cases = []
     for name in module.SCENARIOS:
         bundle = Path(module.generate(name, folder))
         expected = yaml.safe_load(module.expected_path(name).read_text(encoding="utf-8"))
+        cases.append((str(name), bundle, expected))
+    return cases
+
+
+def recorded_cases(root: Path, folder: Path) -> list[tuple[str, Path, dict[str, Any]]]:
+    """(name, bundle folder, expectation) of every recorded bundle under ``root``."""
+    cases = []
+    for recorded in sorted(p for p in root.iterdir() if (p / "expected.yaml").is_file()):
+        bundle = folder / recorded.name
+        bundle.mkdir(parents=True)
+        for file in ("incident.yaml", "metrics.om", "logs.jsonl"):
+            if (recorded / file).is_file():
+                shutil.copy(recorded / file, bundle / file)
+            elif (recorded / f"{file}.gz").is_file():
+                with gzip.open(recorded / f"{file}.gz", "rb") as packed:
+                    (bundle / file).write_bytes(packed.read())
+        expected = yaml.safe_load((recorded / "expected.yaml").read_text(encoding="utf-8"))
+        cases.append((recorded.name, bundle, expected))
+    return cases
+
+
+def run(cases: list[tuple[str, Path, dict[str, Any]]]) -> list[dict[str, Any]]:
+    rows = []
+    for name, bundle, expected in cases:
         started = time.perf_counter()
         done = subprocess.run(
             [
@@ -131,10 +175,22 @@ def run(suite: str, folder: Path) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("suite", help="a scenario package, e.g. examples.incidents.holdout3")
-    parser.add_argument("--round", required=True, help="the red-team round, e.g. 3")
+    parser.add_argument(
+        "suite", nargs="?", help="a scenario package, e.g. examples.incidents.holdout3"
+    )
+    parser.add_argument("--round", help="the red-team round of the suite, e.g. 3")
+    parser.add_argument("--bundles", type=Path, help="score recorded bundles in this folder")
+    parser.add_argument("--label", help="the result's name with --bundles, e.g. lab-1")
     args = parser.parse_args(argv)
-    out = RESULTS / f"firstsight-round-{args.round}.json"
+    if args.bundles is not None:
+        if args.suite or not args.label:
+            parser.error("--bundles takes --label LABEL and no suite")
+        label = args.label
+    else:
+        if not args.suite or not args.round:
+            parser.error("a suite needs --round N (or score recorded --bundles DIR --label L)")
+        label = f"round-{args.round}"
+    out = RESULTS / f"firstsight-{label}.json"
     if out.exists():
         print(
             f"{out} exists: a first-sight score is recorded once, never overwritten",
@@ -146,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
     ).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
-        rows = run(args.suite, Path(tmp))
+        if args.bundles is not None:
+            rows = run(recorded_cases(args.bundles, Path(tmp)))
+        else:
+            rows = run(suite_cases(args.suite, Path(tmp)))
     total = len(rows)
     modes = [r for r in rows if r.get("failureMode") is not None]
     summary = {
@@ -155,13 +214,14 @@ def main(argv: list[str] | None = None) -> int:
         "wholeRight": sum(r["whole"] for r in rows),
         "failureModeNamed": sum(bool(r["failureMode"]) for r in modes),
         "failureModeExpected": len(modes),
+        "brierRootConfidence": brier(rows),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
             {
-                "round": args.round,
-                "suite": args.suite,
+                "round": args.round or label,
+                "suite": args.suite or str(args.bundles),
                 "engineCommit": commit,
                 "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "machine": {"python": platform.python_version(), "platform": platform.platform()},

@@ -15,6 +15,7 @@ pytest_plugins: list[str] = [
     "tests.services.nginx",
     "tests.services.alertmanager",
     "tests.services.loki",
+    "tests.lab.fixtures",
     "tests.controlplane.cluster",
     "tests.controlplane.operator",
 ]

@@ -42,6 +42,7 @@ from diagnosis_operator.models.cluster import (
     QuarantineRecord,
     StoredDocument,
 )
+from diagnosis_operator.models.lease import LeaseRecord
 from diagnosis_operator.models.observations import KeySize, LatencyEvent, RedisInfo, SlowlogEntry
 from diagnosis_operator.models.signals import LogCount, LogStream, Series, Window
 
@@ -90,7 +91,12 @@ class SeriesSource(Protocol):
 
 
 class PromQLSource(Protocol):
-    """Arbitrary PromQL (live Prometheus only): catalog signals and verification."""
+    """PromQL: a policy's signals (``signalOverrides``), catalog signals and verification.
+
+    Live Prometheus answers any PromQL; an incident bundle (``BundleSource``)
+    answers the subset of ``models.promql_subset`` and raises ``SignalError``
+    for the rest.
+    """
 
     def query_range(self, *, promql: str, window: Window, step: float) -> list[Series]: ...
 
@@ -256,11 +262,15 @@ class Cluster(Protocol):
     ``evict`` goes through the Eviction API only (PodDisruptionBudgets respected);
     ``dry_run`` asks the apiserver for a server-side dry run (``dryRun=All``).
     ``paused`` reads the cluster-wide pause switch (models/controls.py).
+    ``pods_with_ip`` lists the pods of ``namespace`` whose ``status.podIP`` is
+    ``ip`` (an address in normal form; the caller validated it).
     """
 
     def get_pod(self, *, namespace: str, name: str) -> PodInfo | None: ...
 
     def list_pods(self, *, namespace: str) -> tuple[PodInfo, ...]: ...
+
+    def pods_with_ip(self, *, namespace: str, ip: str) -> tuple[PodInfo, ...]: ...
 
     def list_quarantined(self) -> tuple[PodInfo, ...]: ...
 
@@ -277,6 +287,23 @@ class Cluster(Protocol):
     def paused(self) -> bool: ...
 
     def post_event(self, *, note: EventNote) -> None: ...
+
+
+class LeaseStore(Protocol):
+    """The leader-election lease (a coordination.k8s.io Lease in the operator's namespace).
+
+    ``read`` returns None while no lease exists.  ``write`` creates it when
+    ``record.version`` is None, else replaces the version read; it raises
+    ``VersionConflict`` when another replica wrote (or created) it first, and
+    ``ClusterError`` when the apiserver cannot be asked.
+    """
+
+    @property
+    def ref(self) -> str: ...
+
+    def read(self) -> LeaseRecord | None: ...
+
+    def write(self, *, record: LeaseRecord) -> LeaseRecord: ...
 
 
 class DocumentStore(Protocol):

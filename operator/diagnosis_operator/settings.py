@@ -30,6 +30,18 @@ class OperatorSettings(BaseSettings):
     # of one Deployment must differ: None picks a random one at start (run.py).
     priority: int | None = None
 
+    # High availability, fenced: a coordination.k8s.io Lease in operator_namespace.  With
+    # it, every replica runs (same flags, no priorities); only the lease holder starts
+    # kopf (standalone), the others stand by; the holder exits when it cannot renew
+    # within lease_renew_deadline (< lease_duration).  See docs/architecture.md.
+    leader_election: bool = False
+    lease_name: str = Field(
+        default="diagnosis-operator", pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+    )
+    lease_duration: float = Field(default=15.0, ge=2, le=600)
+    lease_renew_deadline: float = Field(default=10.0, ge=1, le=600)
+    lease_retry_period: float = Field(default=2.0, gt=0, le=60)
+
     # Liveness probe (kopf's): e.g. http://0.0.0.0:8081/healthz; none: no endpoint.
     liveness_endpoint: str | None = None
 
@@ -63,6 +75,9 @@ class OperatorSettings(BaseSettings):
     # Remediation (service/execute.py).  The operator's own namespace holds the action
     # ledger and the pause switch; the chart sets it from the pod's namespace.
     operator_namespace: str = "diagnosis-operator"
+    # The admin's tenancy configuration (cross-namespace grants, credential allow list,
+    # guard caps): a ConfigMap of this name in operator_namespace (docs/multi-tenancy.md).
+    tenancy_configmap: str = "diagnosis-operator-tenancy"
     # How often open remediations (approved, interrupted) and quarantine TTLs are checked.
     remediation_interval: float = Field(default=15.0, gt=0)
     # The cluster-wide budget: executed actions of every kind and diagnosis together.
@@ -102,4 +117,10 @@ class OperatorSettings(BaseSettings):
             raise ValueError("kube_server and kube_token_file go together")
         if self.kube_server is not None and self.kubeconfig is not None:
             raise ValueError("give either a kubeconfig or kube_server + kube_token_file, not both")
+        if self.leader_election and not (
+            self.lease_retry_period < self.lease_renew_deadline < self.lease_duration
+        ):
+            raise ValueError(
+                "leader election needs lease_retry_period < lease_renew_deadline < lease_duration"
+            )
         return self

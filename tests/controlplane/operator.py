@@ -87,10 +87,49 @@ def rendered_objects(*extra: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(helm_template(*extra)) if doc]
 
 
-def find(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    matches = [o for o in objects if o["kind"] == kind]
-    assert len(matches) == 1, f"expected one {kind} in the chart, found {len(matches)}"
+def find(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    matches = [
+        o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
+    ]
+    assert len(matches) == 1, f"expected one {kind} {name or ''} in the chart, found {len(matches)}"
     return matches[0]
+
+
+def operator_role(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The operator's own ClusterRole (named as its ServiceAccount); the chart also ships
+    the per-namespace ``-secrets`` and ``-writer`` ClusterRoles (tenant isolation)."""
+    account = find(objects, "ServiceAccount")["metadata"]["name"]
+    return find(objects, "ClusterRole", account)
+
+
+def onboard(kube_admin: client.ApiClient, install: OperatorInstall, namespace: str) -> None:
+    """What the admin does to serve a tenant namespace (the chart's ``tenancy.namespaces``
+    renders the same): bind the ``-secrets`` and ``-writer`` ClusterRoles in it."""
+    rbac = client.RbacAuthorizationV1Api(kube_admin)
+    base = install.cluster_role["metadata"]["name"]
+    for role in (f"{base}-secrets", f"{base}-writer"):
+        rbac.create_namespaced_role_binding(
+            namespace,
+            request_body(
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "RoleBinding",
+                    "metadata": {"name": role, "namespace": namespace},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": role,
+                    },
+                    "subjects": [
+                        {
+                            "kind": "ServiceAccount",
+                            "name": install.service_account,
+                            "namespace": install.namespace,
+                        }
+                    ],
+                }
+            ),
+        )
 
 
 def wait_established(api: client.ApiextensionsV1Api, name: str, timeout: float = 60.0) -> None:
@@ -172,7 +211,7 @@ def operator_install(control_plane: ControlPlane, kube_admin: client.ApiClient) 
         namespace=account["namespace"],
         service_account=account["name"],
         token=minted_token(minted),
-        cluster_role=find(objects, "ClusterRole"),
+        cluster_role=operator_role(objects),
     )
 
 

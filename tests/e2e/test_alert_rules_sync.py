@@ -20,7 +20,7 @@ import yaml
 from kubernetes import client
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from tests.controlplane.operator import OperatorProcess, wait_established
+from tests.controlplane.operator import OperatorProcess, onboard, wait_established
 from tests.k8s_json import as_json, request_body
 
 pytestmark = pytest.mark.e2e
@@ -61,6 +61,7 @@ def namespace(kube_admin: client.ApiClient, operator_process: OperatorProcess) -
     name = f"rules-{uuid.uuid4().hex[:8]}"
     core = client.CoreV1Api(kube_admin)
     core.create_namespace(request_body({"metadata": {"name": name}}))
+    onboard(kube_admin, operator_process.install, name)  # its PrometheusRules are written here
     yield name
     core.delete_namespace(name)
 

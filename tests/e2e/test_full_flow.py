@@ -76,6 +76,7 @@ from tests.controlplane.operator import (
     OperatorInstall,
     find,
     operator_argv,
+    operator_role,
 )
 from tests.fakes.receiver import Receiver
 from tests.k8s_json import as_json, metadata_of, minted_token, request_body
@@ -275,15 +276,18 @@ def full_operator(
         f"signals.lokiTenant={incident.loki_tenant}",
         "--set",
         "grafanaDashboard.enabled=true",
+        # The namespace it serves with Secrets and its report (RoleBindings from the values).
+        "--set",
+        f"tenancy.namespaces={{{namespace}}}",
     ]
     objects = [
         doc
         for doc in yaml.safe_load_all(_render_release(values))
         if doc and doc["kind"] != "CustomResourceDefinition"
     ]
-    _apply(kube_admin, objects)
     core = client.CoreV1Api(kube_admin)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    _apply(kube_admin, objects)
     # The token Secret the chart mounts (the user creates it: docs/alertmanager.md).
     deployment = find(objects, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
@@ -310,7 +314,7 @@ def full_operator(
         namespace=account["namespace"],
         service_account=account["name"],
         token=minted_token(minted),
-        cluster_role=find(objects, "ClusterRole"),
+        cluster_role=operator_role(objects),
     )
 
     directory = control_plane.directory / RELEASE

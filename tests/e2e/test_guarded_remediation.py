@@ -37,7 +37,7 @@ from diagnosis_operator.api import DiagnosisPolicySpec
 from diagnosis_operator.models.actions import idempotency_key
 from diagnosis_operator.models.controls import approval_annotation, approval_value
 from diagnosis_operator.models.findings import ActionType
-from tests.controlplane.operator import OperatorProcess
+from tests.controlplane.operator import OperatorProcess, onboard
 from tests.e2e.drain_world import reset_ledger
 from tests.e2e.test_traffic_objects import vendor_crds  # noqa: F401 (fixture)
 from tests.k8s_json import as_json
@@ -182,6 +182,7 @@ def world(operator_process: OperatorProcess, kube_admin: client.ApiClient) -> It
     reset_ledger(core, operator_process.install.namespace)
     namespace = f"guarded-{uuid.uuid4().hex[:6]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    onboard(kube_admin, operator_process.install, namespace)  # its Secrets, its report
     yield World(namespace=namespace, custom=client.CustomObjectsApi(kube_admin), core=core)
 
 

@@ -7,12 +7,15 @@ import subprocess
 from typing import Any
 
 import pytest
+import yaml
 
+from diagnosis_operator.api.tenancy import TenancyConfig
 from tests.controlplane.operator import (
     REPO,
     WEBHOOK_VALUES,
     find,
     helm_template,
+    operator_role,
     rendered_objects,
 )
 
@@ -54,7 +57,7 @@ def test_default_install_is_two_peered_replicas() -> None:
     assert find(objects, "ClusterKopfPeering")["metadata"]["name"] == "diagnosis-operator"
     assert (
         find(objects, "ClusterRoleBinding")["roleRef"]["name"]
-        == find(objects, "ClusterRole")["metadata"]["name"]
+        == operator_role(objects)["metadata"]["name"]
     )
 
 
@@ -69,27 +72,104 @@ def test_namespaced_install_binds_per_namespace() -> None:
         "--set", "watch.allNamespaces=false", "--set", "watch.namespaces={shop,payments}"
     )
     bindings = [
-        o for o in objects if o["kind"] == "RoleBinding" and o["roleRef"]["kind"] == "ClusterRole"
+        (o["roleRef"]["name"], o["metadata"]["namespace"])
+        for o in objects
+        if o["kind"] == "RoleBinding" and o["roleRef"]["kind"] == "ClusterRole"
     ]
-    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["payments", "shop"]
+    # The operator's role, and (tenancy: watch.namespaces by default) its Secrets and writes.
+    assert sorted(bindings) == sorted(
+        (f"diagnosis-operator{suffix}", namespace)
+        for suffix in ("", "-secrets", "-writer")
+        for namespace in ("payments", "shop")
+    )
     assert not [o for o in objects if o["kind"] == "ClusterRoleBinding"]
     peerings = [o for o in objects if o["kind"] == "KopfPeering"]
     assert sorted(p["metadata"]["namespace"] for p in peerings) == ["payments", "shop"]
-    role = find(objects, "ClusterRole")
+    role = operator_role(objects)
     assert _verbs(role, "kopfpeerings") == {"list", "watch", "patch"}
     assert not _verbs(role, "clusterkopfpeerings")
 
 
+def test_leader_election_replaces_peering_with_one_lease_in_the_release_namespace() -> None:
+    objects = rendered_objects("--set", "leaderElection.enabled=true")
+    args = find(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--leader-election" in args and "--lease-name=diagnosis-operator" in args
+    assert not [a for a in args if a.startswith(("--peering", "--standalone"))]
+    assert find(objects, "Deployment")["spec"]["replicas"] == 2
+    assert not [o for o in objects if o["kind"] in ("ClusterKopfPeering", "KopfPeering")]
+    assert not any(
+        _verbs(role, "clusterkopfpeerings") for role in objects if role["kind"] == "ClusterRole"
+    )
+    [role] = [o for o in objects if o["kind"] == "Role" and "leases" in str(o["rules"])]
+    assert role["metadata"]["namespace"] == "diagnosis-operator"
+    assert role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["diagnosis-operator"],
+            "verbs": ["get", "update"],
+        },
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+    ]
+    env = _env(objects)
+    assert (env["DIAG_LEASE_DURATION"], env["DIAG_LEASE_RENEW_DEADLINE"]) == ("15", "10")
+    # Without it (the default) the chart grants no Lease at all.
+    assert "leases" not in json.dumps(rendered_objects())
+
+
 def test_webhook_adds_only_create_on_diagnoses() -> None:
-    plain = find(rendered_objects(), "ClusterRole")
-    webhook = find(rendered_objects(*WEBHOOK_VALUES), "ClusterRole")
+    plain = operator_role(rendered_objects())
+    webhook = operator_role(rendered_objects(*WEBHOOK_VALUES))
     assert _verbs(webhook, "diagnoses") - _verbs(plain, "diagnoses") == {"create"}
+
+
+def test_tenancy_values_render_the_configmap_and_the_bindings() -> None:
+    objects = rendered_objects(
+        "--set",
+        "tenancy.namespaces={shop}",
+        "--set",
+        "tenancy.grants[0].namespace=shop",
+        "--set",
+        "tenancy.grants[0].secretNamespaces={db}",
+        "--set",
+        "tenancy.grants[0].writeNamespaces={edge}",
+        "--set",
+        "tenancy.credentialUrls={https://prometheus.monitoring.svc:9090}",
+        "--set",
+        "tenancy.guard.maxTargets=2",
+    )
+    config = yaml.safe_load(
+        find(objects, "ConfigMap", "diagnosis-operator-tenancy")["data"]["tenancy.yaml"]
+    )
+    parsed = TenancyConfig.model_validate(config).to_rules(source="chart")
+    assert parsed.secret_grants == {"shop": frozenset({"db"})}
+    assert parsed.write_grants == {"shop": frozenset({"edge"})}
+    assert parsed.credential_origins == ("https://prometheus.monitoring.svc:9090",)
+    assert parsed.caps.max_targets == 2
+    bindings = {
+        (o["roleRef"]["name"], o["metadata"]["namespace"])
+        for o in objects
+        if o["kind"] == "RoleBinding" and o["metadata"]["namespace"] != "diagnosis-operator"
+    }
+    assert bindings == {
+        ("diagnosis-operator-secrets", "shop"),
+        ("diagnosis-operator-secrets", "db"),
+        ("diagnosis-operator-writer", "shop"),
+        ("diagnosis-operator-writer", "edge"),
+    }
+    rules = operator_role(objects)["rules"]
+    assert not [r for r in rules if {"secrets", "configmaps"} & set(r["resources"])]
+    assert not [r for r in rules if "securitypolicies" in r["resources"]]
 
 
 @pytest.mark.parametrize(
     ("values", "words"),
     [
         (["--set", "peering.enabled=false"], "replicaCount > 1 needs peering"),
+        (
+            ["--set", "leaderElection.enabled=true", "--set", "leaderElection.leaseDuration=1"],
+            "leaseDuration",
+        ),
         (["--set", "watch.allNamespaces=false"], "watch.namespaces must list namespaces"),
         (["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
     ],
@@ -171,9 +251,10 @@ def test_webhook_without_a_policy_is_refused() -> None:
 
 
 def test_dashboard_configmap_carries_the_dashboard() -> None:
-    assert not [o for o in rendered_objects() if o["kind"] == "ConfigMap"]
+    dashboard = "diagnosis-operator-dashboard"
+    assert not [o for o in rendered_objects() if o["metadata"]["name"] == dashboard]
     objects = rendered_objects("--set", "grafanaDashboard.enabled=true")
-    config_map = find(objects, "ConfigMap")
+    config_map = find(objects, "ConfigMap", dashboard)
     assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
     shipped = json.loads(
         (REPO / "charts/diagnosis-operator/dashboards/diagnosis-operator.json").read_text(

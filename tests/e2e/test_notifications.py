@@ -21,7 +21,7 @@ import pytest
 from kubernetes import client
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from tests.controlplane.operator import OperatorProcess
+from tests.controlplane.operator import OperatorProcess, onboard
 from tests.fakes.receiver import Receiver
 from tests.k8s_json import as_json
 from tests.services.loki import LokiTestServer
@@ -51,6 +51,7 @@ def namespace(kube_admin: client.ApiClient, operator_process: OperatorProcess) -
     client.CoreV1Api(kube_admin).create_namespace(
         client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
     )
+    onboard(kube_admin, operator_process.install, name)  # its reports are written and served
     yield name
 
 

@@ -31,7 +31,13 @@ from diagnosis_operator.entrypoints.cli.kubectl.main import main as plugin
 from diagnosis_operator.entrypoints.http.webhook import PolicyRouting, TokenSource, build_app
 from diagnosis_operator.models.controls import CONTROL_CONFIGMAP, approvals_from, paused_from
 from tests.controlplane.cluster import ControlPlane, write_kubeconfig
-from tests.controlplane.operator import WEBHOOK_VALUES, OperatorProcess, find, rendered_objects
+from tests.controlplane.operator import (
+    WEBHOOK_VALUES,
+    OperatorProcess,
+    onboard,
+    operator_role,
+    rendered_objects,
+)
 from tests.k8s_json import as_json, request_body
 from tests.services.alertmanager import AlertmanagerFactory, WebhookReceiver
 from tests.services.ports import LOOPBACK, free_port
@@ -122,6 +128,7 @@ def namespace(kube_admin: client.ApiClient, operator_process: OperatorProcess) -
     client.CoreV1Api(kube_admin).create_namespace(
         client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
     )
+    onboard(kube_admin, operator_process.install, name)
     client.CustomObjectsApi(kube_admin).create_namespaced_custom_object(
         API_GROUP,
         API_VERSION,
@@ -154,7 +161,7 @@ def webhook_url(
     kube_admin: client.ApiClient, control_plane: ControlPlane, namespace: str
 ) -> Iterator[str]:
     """The webhook app, writing with the chart's webhook-enabled ClusterRole only."""
-    chart_role = find(rendered_objects(*WEBHOOK_VALUES), "ClusterRole")
+    chart_role = operator_role(rendered_objects(*WEBHOOK_VALUES))
     token = service_account_token(kube_admin, namespace=namespace, name="webhook")
     bind(
         kube_admin,

@@ -50,7 +50,7 @@ from diagnosis_operator.models.actions import DrainPod, LedgerOutcome, action_ke
 from diagnosis_operator.models.cluster import QUARANTINE_ANNOTATION
 from diagnosis_operator.models.controls import approval_annotation, approval_value
 from tests.controlplane.cluster import ControlPlane, Process, free_port, start_process, tail
-from tests.controlplane.operator import OperatorInstall, find, operator_argv
+from tests.controlplane.operator import OperatorInstall, find, onboard, operator_argv
 from tests.e2e.drain_world import (
     ensure_node,
     new_namespace,
@@ -177,6 +177,7 @@ def seeded(
     ensure_node(core)
     reset_ledger(core, operator_install.namespace)
     namespace = new_namespace(core, "restart")
+    onboard(kube_admin, operator_install, namespace)
     web_workload(core, client.AppsV1Api(kube_admin), namespace)
     custom = client.CustomObjectsApi(kube_admin)
     policy = as_json(

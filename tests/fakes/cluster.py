@@ -33,6 +33,7 @@ def make_pod(
     labels: Mapping[str, str] | None = None,
     owner: Owner | None = WEB_RS,
     ready: bool = True,
+    pod_ip: str = "10.1.0.1",
 ) -> PodInfo:
     return PodInfo(
         namespace=namespace,
@@ -43,7 +44,7 @@ def make_pod(
         owner=owner,
         phase="Running",
         ready=ready,
-        pod_ip="10.1.0.1",
+        pod_ip=pod_ip,
         node="node-a",
     )
 
@@ -59,6 +60,7 @@ class FakeCluster:
         self.unquarantine_patches = 0
         self.evictions: list[tuple[str, str, bool]] = []  # (namespace, name, dry_run)
         self.on_quarantine: Callable[[PodInfo], None] | None = None
+        self.ip_lookups: list[tuple[str, str]] = []  # (namespace, ip) asked by pods_with_ip
         self._version = 1
         for pod in pods or []:
             self.add(pod)
@@ -79,6 +81,10 @@ class FakeCluster:
 
     def list_pods(self, *, namespace: str) -> tuple[PodInfo, ...]:
         return tuple(p for (ns, _), p in sorted(self.pods.items()) if ns == namespace)
+
+    def pods_with_ip(self, *, namespace: str, ip: str) -> tuple[PodInfo, ...]:
+        self.ip_lookups.append((namespace, ip))
+        return tuple(p for p in self.list_pods(namespace=namespace) if p.pod_ip == ip)
 
     def list_quarantined(self) -> tuple[PodInfo, ...]:
         return tuple(p for _, p in sorted(self.pods.items()) if p.quarantine is not None)

@@ -201,11 +201,9 @@ def test_unknown_holdout3_scenario_is_refused(tmp_path: Path) -> None:
 # 13/22); the general fixes that followed are held here so that none of them regresses.
 # The scenarios still diagnosed wrong are expected failures (strict: a fix must drop
 # the name from this list, so the list says what is still open).
-STILL_WRONG = {
-    "orders-pg-replica-lag": "a lagging replica's readers blame the primary",
-    "id-credential-stuffing-v6": "a thin /24 wave beside an IPv6 client is not found",
-    "market-meltdown": "the retrying client inside a database incident is missed",
-}
+# Round 4's engine work made the last three right (declared gauges, logfmt 5xx, silent
+# ranges arriving together, retry loops timed by when requests were sent).
+STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.service.diagnose import run_diagnosis
 from tests.services.loki import LokiTenant
 from tests.services.prometheus import PrometheusFactory
+from tests.services.type_exporter import type_exporter
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -64,22 +65,24 @@ def _diagnose_live(
     bundle_dir: Path, *, prometheus_factory: PrometheusFactory, loki: LokiTenant
 ) -> DiagnosisResult:
     bundle = load_bundle(bundle_dir)
-    server = prometheus_factory(openmetrics=bundle_dir / "metrics.om")
-    client = loki.client()
-    try:
-        lines, _streams = push_logs(bundle=bundle, client=client)
-        assert lines == sum(len(stream) for stream in bundle.streams)
-        with PrometheusAdapter(server.url) as metrics:
-            return run_diagnosis(
-                topology=bundle.topology,
-                window=bundle.window,
-                symptom=symptom_text(bundle),
-                series=metrics,
-                logs=LokiLogSource(client),
-                now=bundle.window.end,
-            )
-    finally:
-        client.close()
+    # A scraping Prometheus knows each family's declared type; backfill alone does not.
+    with type_exporter(bundle_dir / "metrics.om") as types:
+        server = prometheus_factory(openmetrics=bundle_dir / "metrics.om", type_targets=[types])
+        client = loki.client()
+        try:
+            lines, _streams = push_logs(bundle=bundle, client=client)
+            assert lines == sum(len(stream) for stream in bundle.streams)
+            with PrometheusAdapter(server.url) as metrics:
+                return run_diagnosis(
+                    topology=bundle.topology,
+                    window=bundle.window,
+                    symptom=symptom_text(bundle),
+                    series=metrics,
+                    logs=LokiLogSource(client),
+                    now=bundle.window.end,
+                )
+        finally:
+            client.close()
 
 
 def _diagnose_offline(bundle_dir: Path) -> DiagnosisResult:

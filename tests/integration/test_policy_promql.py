@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import pytest
 from kubernetes import client
+from pydantic import ValidationError
 
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter
 from diagnosis_operator.api import ConditionStatus, DiagnosisPolicySpec
@@ -30,10 +31,18 @@ COMPONENTS: list[dict[str, Any]] = [
 ]
 GOOD = {"name": "good", "componentKind": "app",
         "promql": "sum by (instance) (rate(http_requests_total{selector}[{range}]))"}  # fmt: skip
+# Within the PromQL subset policies may use (models/promql_subset.py), so admitted,
+# but Prometheus' regexp dialect (RE2) has no lookaround: Prometheus refuses them.
+LOOKAHEAD = {"name": "lookahead", "component": "api",
+             "promql": 'rate(http_requests_total{{matchers},route=~"/a(?=b)"}[5m])'}  # fmt: skip
+LOOKBEHIND = {
+    "name": "lookbehind",
+    "componentKind": "app",
+    "promql": 'sum by (instance) (rate(x_total{{matchers},c=~"(?<!4)0"}[{range}]))',
+}
+# Outside the subset: refused before any Prometheus is asked.
 UNCLOSED = {"name": "unclosed", "component": "api",
             "promql": "rate(http_requests_total{selector}[5m]"}  # fmt: skip
-DANGLING_BY = {"name": "dangling-by", "componentKind": "app",
-               "promql": "sum by ( rate(http_requests_total{selector}[{range}]))"}  # fmt: skip
 
 
 def policy(
@@ -47,19 +56,25 @@ def policy(
 def test_prometheus_refusals_come_back_in_its_own_words(
     prometheus_server: PrometheusServer,
 ) -> None:
-    renderings, problems = render_overrides(spec=policy(GOOD, UNCLOSED, DANGLING_BY))
+    renderings, problems = render_overrides(spec=policy(GOOD, LOOKAHEAD, LOOKBEHIND))
     assert problems == [] and len(renderings) == 5
+    rendered = 'rate(http_requests_total{job="api",route=~"/a(?=b)"}[5m])'
     with PrometheusAdapter(prometheus_server.url) as prometheus:
         refused = check_overrides(renderings=renderings, checker=prometheus)
         # Prometheus' own answer, asked directly, is what the problem carries.
-        own = prometheus.check_query(promql='rate(http_requests_total{job="api"}[5m]')
+        own = prometheus.check_query(promql=rendered)
     by_name = {problem.override: problem for problem in refused}
-    assert sorted(by_name) == ["dangling-by", "unclosed"]
-    assert own is not None and "parse error" in own
-    assert by_name["unclosed"].error == own
-    assert by_name["unclosed"].promql == 'rate(http_requests_total{job="api"}[5m]'
-    assert "parse error" in by_name["dangling-by"].error
-    assert by_name["dangling-by"].component == "api"
+    assert sorted(by_name) == ["lookahead", "lookbehind"]
+    assert own is not None and "(?=" in own
+    assert by_name["lookahead"].error == own
+    assert by_name["lookahead"].promql == rendered
+    assert "(?<" in by_name["lookbehind"].error
+    assert by_name["lookbehind"].component == "api"
+
+
+def test_promql_outside_the_subset_is_refused_before_prometheus_is_asked() -> None:
+    with pytest.raises(ValidationError, match=r"signalOverrides\[unclosed\].promql: outside"):
+        policy(UNCLOSED)
 
 
 def test_good_overrides_give_no_problems_even_for_awkward_selectors(
@@ -83,13 +98,16 @@ def _context(**settings: Any) -> OperatorContext:
 def test_the_operator_verdict_names_the_override_and_prometheus_error(
     prometheus_server: PrometheusServer,
 ) -> None:
-    spec = policy(GOOD, UNCLOSED, signals={"prometheus": {"url": prometheus_server.url}})
+    spec = policy(GOOD, LOOKAHEAD, signals={"prometheus": {"url": prometheus_server.url}})
     verdict = check_promql(spec=spec, namespace="shop", context=_context(), retry=0)
     assert (verdict.status, verdict.reason, verdict.retry) == (
         ConditionStatus.FALSE, "InvalidPromQL", False
     )  # fmt: skip
-    assert verdict.message.startswith("spec.signalOverrides[unclosed] for component api: ")
-    assert "parse error" in verdict.message
+    assert (
+        "signalOverrides[" in verdict.message
+        and "(lookahead) for component api: " in verdict.message
+    )
+    assert "(?=" in verdict.message
     # The operator's default Prometheus is used when the policy names none.
     fine = check_promql(
         spec=policy(GOOD), namespace="shop",
@@ -106,7 +124,7 @@ def _closed_port() -> int:
 
 def test_an_unreachable_prometheus_leaves_the_policy_unchecked_and_retries_bounded() -> None:
     url = f"http://127.0.0.1:{_closed_port()}"
-    spec = policy(UNCLOSED, signals={"prometheus": {"url": url, "timeout": "2s"}})
+    spec = policy(LOOKAHEAD, signals={"prometheus": {"url": url, "timeout": "2s"}})
     context = _context(source_retries=2)
     first = check_promql(spec=spec, namespace="shop", context=context, retry=0)
     assert (first.status, first.reason, first.retry) == (

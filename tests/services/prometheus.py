@@ -48,14 +48,27 @@ global:
 
 
 def _config(
-    *, rule_files: Sequence[Path], alertmanagers: Sequence[str], evaluation_interval: str
+    *,
+    rule_files: Sequence[Path],
+    alertmanagers: Sequence[str],
+    evaluation_interval: str,
+    type_targets: Sequence[str] = (),
 ) -> str:
-    if not rule_files and not alertmanagers and evaluation_interval == "15s":
+    if not rule_files and not alertmanagers and evaluation_interval == "15s" and not type_targets:
         return _CONFIG
     config: dict[str, Any] = {
         "global": {"scrape_interval": "15s", "evaluation_interval": evaluation_interval},
         "rule_files": [str(path) for path in rule_files],
     }
+    if type_targets:
+        # tests/services/type_exporter.py: the families' declared types, as scraping keeps them
+        config["scrape_configs"] = [
+            {
+                "job_name": "bundle-types",
+                "scrape_interval": "1s",
+                "static_configs": [{"targets": list(type_targets)}],
+            }
+        ]
     if alertmanagers:
         config["alerting"] = {
             "alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]
@@ -126,7 +139,10 @@ def start_prometheus(
     rule_files: Sequence[Path] = (),
     alertmanagers: Sequence[str] = (),
     evaluation_interval: str = "15s",
+    type_targets: Sequence[str] = (),
+    config: str | None = None,
 ) -> PrometheusServer:
+    """``config`` replaces the default (no scrape jobs) configuration, e.g. the lab's."""
     binary = require_binary(PROMETHEUS_BINARY)
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = data_dir or workdir / "data"
@@ -139,18 +155,21 @@ def start_prometheus(
             log_path=log_path,
             max_block_duration=max_block_duration,
         )
-    config = workdir / "prometheus.yml"
-    config.write_text(
-        _config(
+    config_path = workdir / "prometheus.yml"
+    config_path.write_text(
+        config
+        if config is not None
+        else _config(
             rule_files=rule_files,
             alertmanagers=alertmanagers,
             evaluation_interval=evaluation_interval,
+            type_targets=type_targets,
         )
     )
     port = free_port()
     command = [
         binary,
-        f"--config.file={config}",
+        f"--config.file={config_path}",
         f"--storage.tsdb.path={data_dir}",
         f"--storage.tsdb.retention.time={RETENTION}",
         f"--web.listen-address={LOOPBACK}:{port}",
@@ -170,10 +189,20 @@ def start_prometheus(
                 timeout=30,
                 what="backfilled data queryable",
             )
+        if type_targets:
+            # scraped once: its metadata (if the bundle declares any type) is in
+            process.wait_ready(
+                lambda: _scraped(server), timeout=30, what="the bundle-types target scraped"
+            )
     except ServiceStartError:
         process.stop()
         raise
     return server
+
+
+def _scraped(server: PrometheusServer) -> bool:
+    targets = server.api("targets").get("data", {}).get("activeTargets", [])
+    return any(t.get("health") == "up" for t in targets)
 
 
 def _ready(url: str) -> bool:

@@ -32,7 +32,7 @@ from diagnosis_operator.models.findings import (
     RootCause,
 )
 from diagnosis_operator.models.signals import Window
-from diagnosis_operator.service.remediate import DiagnosisRef, remediate
+from diagnosis_operator.service.remediate import DiagnosisRef, ExecutorSettings, remediate
 from tests.fakes.cluster import FakeCluster, FakeDocumentStore, make_pod
 
 T0 = datetime(2031, 3, 4, 5, 0, tzinfo=UTC)
@@ -130,6 +130,8 @@ def test_the_executor_derives_the_key_the_status_shows(mode: Mode) -> None:
         now=T0.timestamp(),
         mode=mode,
         record=snapshots.append,
+        # The pods live in "frontend": the admin grants the policy's namespace that.
+        settings=ExecutorSettings(write_grants={"checkout": frozenset({"frontend"})}),
     )
     assert [d.idempotency_key for d in done] == [w.idempotency_key for w in written]
     # The drain waits for approval under the very key the status showed.

@@ -177,3 +177,34 @@ def test_a_range_holding_only_one_flooding_address_is_not_a_range_flood() -> Non
     )
     assert [c.ip for c in found] == ["203.0.113.7"]
     assert found[0].to_json().get("network") is None
+
+
+def test_a_silent_range_arriving_with_many_addresses_needs_only_the_typical_volume() -> None:
+    # the range sends 2.6x the typical network's requests in the hour: enough for a
+    # range that was not there before, not for one that was already busy
+    assert _range_scenario([0.0] * 20 + [20.0] * 20) == ["203.0.113.0/24"]
+    assert _range_scenario([1.0] * 20 + [20.0] * 20) == []
+
+
+def test_a_retry_loop_is_timed_by_when_requests_were_sent_not_when_they_ended() -> None:
+    # six identical requests sent within 0.5 s, each answered after 1-6 s
+    sent = [9000.0 + 0.1 * i for i in range(6)]
+    durations = [1.0 + i for i in range(6)]
+    events = [
+        read_event(
+            component="edge",
+            instance=None,
+            ts=start + took,
+            line=(
+                f'203.0.113.9 - - [01/Jan/2030:00:00:00 +0000] "GET /x HTTP/1.1" 502 0 "-" '
+                f'"bot/1" rt={took:.3f}'
+            ),
+            query="q",
+        )
+        for start, took in zip(sent, durations, strict=True)
+    ]
+    found = find_abusive_clients(
+        client_counts=[], retry_counts=[], retry_step=1.0, access_events=events, step=15.0
+    )
+    assert [(c.ip, c.requests) for c in found] == [("203.0.113.9", 6)]
+    assert found[0].first_seen == sent[0]

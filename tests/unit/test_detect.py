@@ -11,7 +11,14 @@ from diagnosis_operator.core.diagnosis.scoring import detect
 from diagnosis_operator.core.diagnosis.signal_types import Signal, SignalKind
 from diagnosis_operator.core.diagnosis.signals import build_signals, grid_timestamps
 from diagnosis_operator.core.diagnosis.stats import poisson_tail
-from diagnosis_operator.models.signals import ComponentSignals, Labels, LogCount, Series, Window
+from diagnosis_operator.models.signals import (
+    ComponentSignals,
+    Labels,
+    LogCount,
+    MetricType,
+    Series,
+    Window,
+)
 
 WINDOW = Window(start=1_000_000.0, end=1_000_000.0 + 3600.0)
 STEP = 15.0
@@ -124,3 +131,50 @@ def test_build_signals_derives_error_ratio_latency_and_cpu() -> None:
     assert signals["req_seconds mean"].values[50] == pytest.approx(0.1)
     logs = signals["error/warn log lines"]
     assert logs.values[5] == 3.0 and logs.values[6] == 0.0
+
+
+def test_a_declared_gauge_that_only_grows_is_a_level_and_an_undeclared_one_a_rate() -> None:
+    # a WAL distance climbing linearly: looks like a counter, is declared a gauge
+    lag = np.cumsum(np.full(TS.size, 15.0))
+    declared = Series(
+        "pg_stat_replication_pg_wal_lsn_diff",
+        Labels({"instance": "r"}),
+        tuple(TS.tolist()),
+        tuple(lag.tolist()),
+        type=MetricType.GAUGE,
+    )
+    undeclared = Series(
+        "pg_stat_replication_pg_wal_lsn_diff",
+        Labels({"instance": "s"}),
+        declared.timestamps,
+        declared.values,
+    )
+    in_seconds = Series(
+        "pg_replication_lag_seconds", Labels({"instance": "t"}), declared.timestamps, lag_tuple(lag)
+    )
+    component = ComponentSignals(component="db", series=(declared, undeclared, in_seconds))
+    signals = {s.instance: s for s in build_signals(component=component, window=WINDOW, step=STEP)}
+    assert signals["r"].values[100] == pytest.approx(lag[100])  # the level as stored
+    assert signals["s"].values[100] == pytest.approx(1.0)  # 15 per 15 s step: a rate
+    # undeclared, but named in a base unit without _total: a level by convention
+    assert signals["t"].values[100] == pytest.approx(lag[100])
+
+
+def lag_tuple(values: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
+
+
+def test_a_declared_counter_without_a_counter_name_is_a_rate() -> None:
+    total = np.cumsum(np.full(TS.size, 30.0))
+    total[120:] = np.cumsum(np.full(TS.size - 120, 30.0))  # a restart: still a counter
+    series = Series(
+        "mysql_global_status_questions",
+        Labels({"instance": "q"}),
+        tuple(TS.tolist()),
+        tuple(total.tolist()),
+        type=MetricType.COUNTER,
+    )
+    built = build_signals(
+        component=ComponentSignals(component="db", series=(series,)), window=WINDOW, step=STEP
+    )
+    assert built[0].values[150] == pytest.approx(2.0)

@@ -23,10 +23,11 @@ from diagnosis_operator.entrypoints.bootstrap.signals import (
 )
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext
 from diagnosis_operator.entrypoints.kopf.diagnosis import reconcile_diagnosis
+from diagnosis_operator.entrypoints.kopf.kube import NotOwned
 from diagnosis_operator.service import metrics
 from diagnosis_operator.settings import OperatorSettings
 from tests.fakes.logs import FakeLogSource
-from tests.fakes.metrics import FakeSeriesSource
+from tests.fakes.metrics import FakePromQLSource, FakeSeriesSource
 
 NAMESPACE = "shop"
 POLICY = {
@@ -223,3 +224,77 @@ def test_an_invalid_spec_fails_naming_the_field(events: asyncio.Queue[Any]) -> N
     failed = {c["type"]: c for c in kube.status["conditions"]}["Failed"]
     assert failed["reason"] == "InvalidSpec"
     assert "spec.window.lookback" in failed["message"]
+
+
+def test_a_symptom_component_the_policy_lacks_fails_naming_it(events: asyncio.Queue[Any]) -> None:
+    asked: list[Any] = []
+
+    def sources(**arguments: Any) -> Sources:
+        asked.append(arguments)
+        return _quiet_sources()
+
+    kube = FakeKube(POLICY)
+    spec = {**SPEC, "symptom": {"component": "gatewya"}}
+    _reconcile(_context(kube, sources), spec=spec)
+    assert kube.status["phase"] == "Failed"
+    failed = {c["type"]: c for c in kube.status["conditions"]}["Failed"]
+    assert failed["reason"] == "UnknownComponent"
+    assert failed["message"].startswith("spec.symptom.component: 'gatewya' is not a component")
+    assert "gateway, api" in failed["message"] and "did you mean 'gateway'" in failed["message"]
+    assert ("Warning", "UnknownComponent") in _reasons(events)
+    # Nothing was asked of the signal sources, and no report claims a result.
+    assert asked == [] and kube.reports == {}
+    assert "rootCause" not in kube.status
+
+
+class StrangerReportKube(FakeKube):
+    """A ConfigMap ``d1-report`` exists and is not the Diagnosis' own."""
+
+    def write_report(
+        self, *, namespace: str, name: str, owner: Any, data: Mapping[str, str]
+    ) -> None:
+        raise NotOwned(f"ConfigMap {namespace}/{name} already exists and is not owned")
+
+
+def test_a_report_name_taken_by_a_stranger_is_left_alone(events: asyncio.Queue[Any]) -> None:
+    kube = StrangerReportKube(POLICY)
+    _reconcile(_context(kube, _quiet_sources))
+    assert kube.status["phase"] == "Completed"
+    assert "reportRef" not in kube.status
+    assert any("report not written" in w and "not owned" in w for w in kube.status["warnings"])
+    assert ("Warning", "ReportNotWritten") in _reasons(events)
+
+
+def test_signal_overrides_are_asked_through_the_promql_source_live(
+    events: asyncio.Queue[Any],
+) -> None:
+    spec = dict(cast(Mapping[str, Any], POLICY["spec"]))
+    spec["signalOverrides"] = [
+        {"name": "queue-depth", "component": "api", "promql": "max by (instance) (queue{selector})"}
+    ]
+    kube = FakeKube({**POLICY, "spec": spec})
+    promql = FakePromQLSource()
+
+    def sources(**_: Any) -> Sources:
+        return Sources(
+            series=FakeSeriesSource(raw=[]), logs=FakeLogSource(), endpoints=(), promql=promql
+        )
+
+    _reconcile(_context(kube, sources))
+    assert kube.status["phase"] == "Completed"
+    # Rendered for its component through the catalog's escaping renderer, asked once.
+    assert promql.asked == ['max by (instance) (queue{job="api"})']
+
+
+def test_a_policy_whose_override_cannot_be_rendered_fails_the_diagnosis(
+    events: asyncio.Queue[Any],
+) -> None:
+    spec = dict(cast(Mapping[str, Any], POLICY["spec"]))
+    # No {selector} / {matchers}: it would read every component's series.
+    spec["signalOverrides"] = [{"name": "all-up", "componentKind": "app", "promql": "max(up)"}]
+    kube = FakeKube({**POLICY, "spec": spec})
+    _reconcile(_context(kube, _quiet_sources))
+    assert kube.status["phase"] == "Failed"
+    failed = [c for c in kube.status["conditions"] if c["type"] == "Failed"]
+    assert failed and failed[0]["reason"] == "PolicyInvalid"
+    assert "spec.signalOverrides[all-up]" in failed[0]["message"]

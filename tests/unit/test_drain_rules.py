@@ -163,6 +163,28 @@ def test_a_rollout_where_every_new_pod_fails_alike_singles_none_out() -> None:
     assert _affected([*old, *new]) == []
 
 
+def test_new_pods_failing_while_old_ones_drain_away_stand_apart_no_more_at_the_end() -> None:
+    # a rolling update: each new pod fails from the moment it joins, beside old pods that
+    # are still healthy for a few minutes before they leave; once they are gone, every
+    # pod fails alike and none is worse off than its siblings now
+    old = [_signal(pod, _series(i, 0.05)) for i, pod in enumerate(PODS[:2])]
+    for signal in old:
+        signal.values[150:] = np.nan
+    new = []
+    for i, pod in enumerate(PODS[2:], start=2):
+        values = _series(i, 0.05, start=120)
+        values[120:] *= 6.0
+        new.append(_signal(pod, values))
+    peers = [*old, *new]
+    assert sibling_detection(signal=new[0], peers=peers, timestamps=TS) is None
+    # the same pod still apart from healthy siblings at the end of the window stands apart
+    stable = [_signal(pod, _series(i, 0.05)) for i, pod in enumerate(PODS[:2])]
+    alone = sibling_detection(
+        signal=new[0], peers=[*stable, _signal(PODS[3], _series(3, 0.05))], timestamps=TS
+    )
+    assert alone is not None
+
+
 def test_a_pod_that_parted_from_its_siblings_early_is_found_one_always_apart_is_not() -> None:
     siblings = [
         _signal(pod, _series(i, 1.0, start=0), SignalKind.CPU) for i, pod in enumerate(PODS[1:], 1)

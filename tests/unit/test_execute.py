@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from diagnosis_operator.core.remediation.ledger import GlobalBudget, decode
 from diagnosis_operator.core.remediation.verify import Better, SignalCheck
 from diagnosis_operator.models.actions import LedgerOutcome
 from diagnosis_operator.models.controls import approval_annotation, approval_value
+from diagnosis_operator.models.tenancy import GuardCaps
 from diagnosis_operator.service import metrics
 from diagnosis_operator.service.remediate import (
     DiagnosisRef,
@@ -222,6 +224,40 @@ def test_global_budget_denies_when_spent() -> None:
     assert denied.reason.startswith("global-budget-exhausted")
 
 
+def test_the_admins_caps_hold_a_generous_policy() -> None:
+    """The policy allows 3 drains an hour with a 10m cooldown; the admin caps it at 1."""
+    cluster, store = _cluster(6), FakeDocumentStore()
+    settings = ExecutorSettings(caps=GuardCaps(max_actions_per_window=1))
+    first = DiagnosisRef(namespace="shop", name="a", uid="uid-a")
+    second = DiagnosisRef(namespace="shop", name="b", uid="uid-b")
+    [done] = _run(cluster, store, [_proposal("web-1")], diagnosis=first, settings=settings)
+    [denied] = _run(cluster, store, [_proposal("web-2")], diagnosis=second, settings=settings)
+    assert done.state is RemediationState.SUCCEEDED
+    assert denied.state is RemediationState.DENIED
+    assert denied.reason.startswith("budget-exhausted") and "1 of 1" in denied.reason
+    held = ExecutorSettings(caps=GuardCaps(disabled_reason="ConfigMap op/t cannot be read"))
+    cluster = _cluster(6)
+    [dry] = _run(cluster, FakeDocumentStore(), [_proposal("web-3")], settings=held)
+    assert dry.state is RemediationState.SKIPPED
+    assert "ConfigMap op/t cannot be read" in dry.reason
+    assert cluster.quarantine_patches == 0
+
+
+def test_a_pod_in_another_namespace_is_drained_only_where_the_admin_grants_it() -> None:
+    cluster = FakeCluster([make_pod(f"web-{i}", namespace="billing") for i in (1, 2, 3)])
+    cluster.selectors["billing"] = [{"app": "web"}]
+    elsewhere = _proposal("web-1").model_copy(
+        update={"params": {"component": "web", "namespace": "billing", "pod": "web-1"}}
+    )
+    [denied] = _run(cluster, FakeDocumentStore(), [elsewhere])
+    assert denied.state is RemediationState.DENIED
+    assert denied.reason.startswith("other-namespace") and "billing" in denied.reason
+    assert cluster.quarantine_patches == 0
+    granted = ExecutorSettings(write_grants={"shop": frozenset({"billing"})})
+    [done] = _run(cluster, FakeDocumentStore(), [elsewhere], settings=granted)
+    assert done.state is RemediationState.SUCCEEDED
+
+
 class Crash(Exception):
     """Plays the SIGKILL: raised from the checkpoint, nothing after it runs."""
 
@@ -391,3 +427,76 @@ def test_the_skeleton_counts_applied_dry_run_and_denied_actions() -> None:
         _count("diagnosis_operator_guard_denials_total", action="drain-pod", reason="paused")
         == paused + 1
     )
+
+
+def _by_address(pod_selector: dict[str, Any] | None) -> DiagnosisPolicySpec:
+    component: dict[str, Any] = {"name": "web", "kind": "app", "selector": {"job": "web"}}
+    if pod_selector is not None:
+        component["podSelector"] = pod_selector
+    return DiagnosisPolicySpec.model_validate(
+        {
+            "components": [component],
+            "remediation": {"drainPod": {"enabled": True, "requireApproval": False}},
+        }
+    )
+
+
+def _addressed_cluster() -> FakeCluster:
+    pods = [dataclasses.replace(make_pod(f"web-{i}"), pod_ip=f"10.1.0.{i}") for i in range(1, 4)]
+    # Another workload's pod on the same address (host network, a stale pod): not selected.
+    pods.append(
+        dataclasses.replace(make_pod("batch-1", labels={"app": "batch"}), pod_ip="10.1.0.2")
+    )
+    cluster = FakeCluster(pods)
+    cluster.selectors["shop"] = [{"app": "web"}]
+    return cluster
+
+
+def _address_proposal() -> RemediationStatus:
+    # What the planner proposes when the series carry no pod label: the instance.
+    return RemediationStatus(
+        action=RemediationAction.DRAIN_POD,
+        target="10.1.0.2:8080",
+        state=RemediationState.PROPOSED,
+        reason="10.1.0.2:8080 returns 5xx while its siblings do not",
+        params={"component": "web", "instance": "10.1.0.2:8080"},
+    )
+
+
+def test_pod_selector_finds_the_pod_of_an_instance_known_by_address() -> None:
+    cluster = _addressed_cluster()
+    policy = _by_address({"matchLabels": {"app": "web"}})
+    [item] = _run(cluster, FakeDocumentStore(), [_address_proposal()], policy=policy)
+    assert item.state is RemediationState.SUCCEEDED, item.reason
+    assert cluster.pods[("shop", "web-2")].quarantine is not None
+    assert cluster.pods[("shop", "batch-1")].quarantine is None
+    assert item.params["executor"]["podName"] == "web-2"
+
+
+def test_without_pod_selector_an_address_names_no_pod() -> None:
+    cluster = _addressed_cluster()
+    [item] = _run(cluster, FakeDocumentStore(), [_address_proposal()], policy=_by_address(None))
+    assert item.state is RemediationState.DENIED
+    assert "does not exist" in item.reason
+    assert all(pod.quarantine is None for pod in cluster.pods.values())
+
+
+@pytest.mark.parametrize("status_survives", [True, False])
+def test_a_drain_by_address_resumes_on_the_same_pod(status_survives: bool) -> None:
+    cluster, store, recorder = _addressed_cluster(), FakeDocumentStore(), Recorder()
+    policy = _by_address({"matchLabels": {"tier": "front"}})
+    with pytest.raises(Crash):
+        _run(
+            cluster,
+            store,
+            [_address_proposal()],
+            policy=policy,
+            recorder=recorder,
+            settings=_crash_at("before-apply"),
+        )
+    assert recorder.last[0].params["executor"]["podName"] == "web-2"
+    resumed = recorder.last[0] if status_survives else _address_proposal()
+    [done] = _run(cluster, store, [resumed], policy=policy, now=NOW + 5)
+    assert done.state is RemediationState.SUCCEEDED, done.reason
+    assert cluster.quarantine_patches == 1
+    assert cluster.pods[("shop", "web-2")].quarantine is not None

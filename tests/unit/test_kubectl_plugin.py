@@ -319,3 +319,17 @@ def test_paused_needs_an_explicit_true() -> None:
     assert not paused_from({"paused": "false"})
     assert not paused_from({"pausedBy": "x"})
     assert paused_from({"paused": "True"})
+
+
+def test_create_refuses_a_name_whose_report_configmap_is_taken(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cluster = cluster_with_policy()
+    cluster.configmaps[("team-a", "x-report")] = {"keep": "me"}
+    code, _, _ = run(cluster, "create", "--service", "checkout", "--name", "x")
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "team-a/x-report already exists" in err and "--name" in err
+    assert cluster.diagnoses == {}
+    assert cluster.configmaps[("team-a", "x-report")] == {"keep": "me"}
+    assert run(cluster, "create", "--service", "checkout", "--name", "y")[0] == 0

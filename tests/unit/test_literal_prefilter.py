@@ -113,7 +113,8 @@ def test_patterns_outside_the_dialect_get_no_prefilter(pattern: str) -> None:
 
 def test_alternations_sharing_a_first_item_or_lacking_literals_stay_whole() -> None:
     assert split_alternatives(re.compile("(?i)(foo|foobar)")) is None
-    assert split_alternatives(re.compile(FAILED_REQUEST_FILTER)) is None
+    shared_first = r"(\" (5[0-9][0-9]|429) |\"(status|code)\" *: *\"?(5[0-9][0-9]|429))"
+    assert split_alternatives(re.compile(shared_first)) is None
     assert split_alternatives(re.compile("error|x")) is None
     assert split_alternatives(re.compile("(?i:error|fail)")) is None
     assert split_alternatives(re.compile("(error|fail)x")) is None

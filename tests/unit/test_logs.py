@@ -22,6 +22,7 @@ from diagnosis_operator.core.diagnosis.logs import (
     read_event,
     statement_prefix,
 )
+from diagnosis_operator.core.diagnosis.logs._fields import logfmt_object
 
 SLOW_ENTRY = (
     "# Time: 2031-04-02T11:00:01.000000Z\n# User@Host: web[web] @ host-7 [172.20.1.9]\n"
@@ -173,3 +174,58 @@ def test_an_http_request_named_in_a_slow_line_is_no_cache_command() -> None:
     assert categorize(line) is not LogCategory.SLOW_COMMAND
     assert parse_slow_command(line) is None
     assert categorize("slowlog: GET cart:77 took 12 ms") is LogCategory.SLOW_COMMAND
+
+
+LOGFMT_503 = (
+    'time=2031-04-02T11:00:00Z level=WARN msg="replica too stale for live view" '
+    "replica=172.30.9.22:5432 lag_seconds=301 status=503"
+)
+
+
+def test_logfmt_lines_are_read_for_their_level_and_status() -> None:
+    assert categorize(LOGFMT_503) is LogCategory.UPSTREAM_ERROR
+    assert categorize('ts=1 level=error msg="write failed" err="disk full"') is LogCategory.ERROR
+    assert categorize("ts=1 level=info msg=started port=8080") is LogCategory.OTHER
+    access = parse_access(LOGFMT_503)
+    assert access is not None and access.status == 503
+    assert re.search(SIGNIFICANT_FILTER, LOGFMT_503)
+    assert re.search(FAILED_REQUEST_FILTER, LOGFMT_503)
+    assert not re.search(FAILED_REQUEST_FILTER, LOGFMT_503.replace("503", "200"))
+
+
+def test_an_access_line_ending_in_a_few_fields_is_not_logfmt() -> None:
+    line = (
+        '10.1.2.3 - - [02/Apr/2031:11:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "curl/8" '
+        'rt=0.021 uct="-" urt="0.021" ua="172.30.0.5:9000" us="200"'
+    )
+    assert logfmt_object(line) is None
+    access = parse_access(line)
+    assert access is not None and access.client == "10.1.2.3" and access.status == 200
+
+
+NGINX_ALERT = (
+    "2031/04/02 11:00:00 [alert] 2302#2302: *1505856 1024 worker_connections are not enough "
+    'while connecting to upstream, client: 10.1.2.3, server: a.example, request: "GET / HTTP/1.1"'
+)
+
+
+def test_bracketed_severities_of_text_logs_are_errors_and_are_fetched() -> None:
+    assert categorize(NGINX_ALERT) is LogCategory.ERROR
+    assert categorize(NGINX_ALERT.replace("[alert]", "[crit]")) is LogCategory.ERROR
+    assert categorize(NGINX_ALERT.replace("[alert]", "[notice]")) is not LogCategory.ERROR
+    assert re.search(SIGNIFICANT_FILTER, NGINX_ALERT)
+
+
+def test_a_json_access_line_whose_upstream_is_a_dash_reached_none() -> None:
+    line = json.dumps(
+        {
+            "remote_addr": "10.1.2.3",
+            "request": "GET / HTTP/1.1",
+            "status": "500",
+            "upstream_addr": "-",
+        }
+    )
+    access = parse_access(line)
+    assert access is not None and access.upstream is None and access.upstream_field
+    plain = parse_access(json.dumps({"remote_addr": "10.1.2.3", "status": "500"}))
+    assert plain is not None and not plain.upstream_field

@@ -7,6 +7,7 @@ recording what it sent so nothing is sent twice.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,17 +28,23 @@ from tests.unit.test_notify_messages import facts
 
 
 class Secrets:
-    """``read_secret_key`` over a dict; records which namespace was asked."""
+    """``secret_data`` over a dict (values base64-encoded as the API serves them);
+    records which namespace and key were asked."""
 
     def __init__(self, data: Mapping[tuple[str, str, str], str]) -> None:
         self.data = dict(data)
         self.asked: list[tuple[str, str, str]] = []
 
-    def read_secret_key(self, *, namespace: str, name: str, key: str) -> str:
-        self.asked.append((namespace, name, key))
-        if (namespace, name, key) not in self.data:
-            raise LookupError(f"secret {namespace}/{name} key {key!r} not found")
-        return self.data[(namespace, name, key)]
+    def secret_data(self, namespace: str, name: str) -> dict[str, str]:
+        found = {
+            key: base64.b64encode(value.encode()).decode()
+            for (ns, secret, key), value in self.data.items()
+            if (ns, secret) == (namespace, name)
+        }
+        self.asked.extend((namespace, name, key) for key in found or {"?": ""})
+        if not found:
+            raise LookupError(f"secret {namespace}/{name} not found")
+        return found
 
 
 def sink(**spec: Any) -> NotificationSink:
@@ -97,7 +104,7 @@ def test_credential_urls_must_match_an_allowed_prefix(url: str, allowed: bool) -
 def test_sink_secrets_are_read_in_the_policy_namespace_and_need_an_allowed_url() -> None:
     secrets = Secrets({("shop", "slack", "url"): "https://hooks.slack.com/services/T/B/X"})
     spec = sink(kind="slack", urlSecretRef={"name": "slack"})
-    with pytest.raises(SinkUnavailable, match="not in the operator's allowed notification URLs"):
+    with pytest.raises(SinkUnavailable, match="on neither of the admin's allow lists"):
         open_sink(spec, namespace="shop", kube=secrets, settings=NotifySettings())
     allowed = NotifySettings(allowed_urls=("https://hooks.slack.com/services/",))
     port = open_sink(spec, namespace="shop", kube=secrets, settings=allowed)
@@ -108,7 +115,7 @@ def test_sink_secrets_are_read_in_the_policy_namespace_and_need_an_allowed_url()
 def test_a_bearer_token_makes_a_plain_url_subject_to_the_allow_list() -> None:
     secrets = Secrets({("shop", "hook", "token"): "t0k"})
     spec = sink(url="http://127.0.0.1:9/events", authSecretRef={"name": "hook"})
-    with pytest.raises(SinkUnavailable, match=r"http://127.0.0.1:9/events is not in"):
+    with pytest.raises(SinkUnavailable, match=r"http://127.0.0.1:9/events is on neither"):
         open_sink(spec, namespace="shop", kube=secrets, settings=NotifySettings())
     plain = open_sink(
         sink(url="http://127.0.0.1:9/events"),

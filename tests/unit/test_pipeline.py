@@ -198,3 +198,31 @@ def test_the_same_failure_sustained_names_a_root_and_acts() -> None:
     result = analyse(topology=TOPOLOGY, signals=blip(40), symptom="edge")
     assert result.root_cause.component == "web"
     assert result.remediations
+
+
+def test_what_an_exporter_says_about_itself_never_makes_its_component_the_root() -> None:
+    # web w1 burns CPU and fails from ONSET + 10; the cache's exporter, earlier, changes
+    # its own Go heap and scrape timings: no sign of the cache itself
+    heap = noisy(8e6, 1e5)
+    heap[ONSET - 20 :] = 4e7
+    scrape = noisy(0.002, 0.0001)
+    scrape[ONSET - 20 :] = 0.4
+    labels = Labels({"job": "cache", "instance": "cache-0"})
+    cache = ComponentSignals(
+        component="cache",
+        series=(
+            Series("go_memstats_heap_inuse_bytes", labels, TS, tuple(heap)),
+            Series("redis_exporter_last_scrape_duration_seconds", labels, TS, tuple(scrape)),
+            *quiet("cache").series,
+        ),
+    )
+    signals = signal_set(incident=False, degraded={"w1"})
+    result = analyse(
+        topology=TOPOLOGY,
+        signals=SignalSet(
+            window=WINDOW, step=STEP, components={**signals.components, "cache": cache}
+        ),
+        symptom="edge",
+    )
+    assert result.root_cause.component == "web"
+    assert all(e.component != "cache" for e in result.evidence)

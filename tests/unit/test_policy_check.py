@@ -7,6 +7,11 @@ from typing import Any
 import pytest
 
 from diagnosis_operator.api import DiagnosisPolicySpec
+from diagnosis_operator.entrypoints.kopf.policy import (
+    MESSAGE_LIMIT,
+    problem_status,
+    refused_verdict,
+)
 from diagnosis_operator.ports import SignalError
 from diagnosis_operator.service.policy_check import check_overrides, render_overrides
 from tests.fakes.promql_checker import FakeQueryChecker
@@ -65,7 +70,7 @@ def test_templates_the_catalog_refuses_are_problems_without_asking_prometheus(
     assert renderings == []
     [problem] = problems
     assert problem.found_by == "template" and says in problem.error
-    assert problem.describe().startswith("spec.signalOverrides[bad]: ")
+    assert problem.describe().startswith("spec.signalOverrides[0] (bad): ")
 
 
 def test_an_override_of_a_kind_no_component_has_renders_nothing() -> None:
@@ -78,21 +83,19 @@ def test_an_override_of_a_kind_no_component_has_renders_nothing() -> None:
 def test_prometheus_refusals_name_the_override_component_query_and_error() -> None:
     spec = policy(
         {"name": "good", "component": "api", "promql": "max(up{selector})"},
-        {"name": "broken", "componentKind": "app", "promql": "rate(x{selector}[{range}]"},
+        {"name": "broken", "componentKind": "app", "promql": "rate(x{selector}[{range}])"},
     )
     renderings, _ = render_overrides(spec=spec)
-    checker = FakeQueryChecker(
-        refuse=lambda q: "1:1: parse error: unclosed left parenthesis" if "rate(" in q else None
-    )
+    checker = FakeQueryChecker(refuse=lambda q: "1:1: unknown metric x" if "rate(" in q else None)
     [problem] = check_overrides(renderings=renderings, checker=checker)
     assert (problem.override, problem.component) == ("broken", "api")
-    assert problem.promql == 'rate(x{job="api"}[2m]'
+    assert problem.promql == 'rate(x{job="api"}[2m])'
     assert problem.describe() == (
-        "spec.signalOverrides[broken] for component api: Prometheus rejected "
-        'rate(x{job="api"}[2m]: 1:1: parse error: unclosed left parenthesis'
+        "spec.signalOverrides[1] (broken) for component api: Prometheus rejected "
+        'rate(x{job="api"}[2m]): 1:1: unknown metric x'
     )
     # Refused once is enough: the second app component is not asked.
-    assert checker.asked == ['max(up{job="api"})', 'rate(x{job="api"}[2m]']
+    assert checker.asked == ['max(up{job="api"})', 'rate(x{job="api"}[2m])']
 
 
 def test_accepted_queries_give_no_problems_and_each_rendering_is_asked() -> None:
@@ -110,3 +113,54 @@ def test_an_unreachable_prometheus_is_not_a_problem_of_the_policy() -> None:
     )
     with pytest.raises(SignalError, match="connection refused"):
         check_overrides(renderings=renderings, checker=FakeQueryChecker(unreachable=True))
+
+
+def test_every_problem_is_reported_by_index_the_template_ones_and_prometheus_ones() -> None:
+    spec = policy(
+        {"name": "no-scope", "component": "api", "promql": "sum(up)"},
+        {"name": "good", "componentKind": "app", "promql": "max(up{selector})"},
+        {"name": "unclosed", "component": "db", "promql": "rate(x{selector}[5m]"},
+        {"name": "typo", "componentKind": "app", "promql": "up{selector}[{window}]"},
+    )
+    renderings, problems = render_overrides(spec=spec)
+    # A bad template does not stop the others from being rendered and asked.
+    assert sorted({r.override for r in renderings}) == ["good", "unclosed"]
+    checker = FakeQueryChecker(refuse=lambda q: "parse error: unclosed" if "rate(" in q else None)
+    problems = [*problems, *check_overrides(renderings=renderings, checker=checker)]
+    verdict = refused_verdict(problems)
+    assert [(p.index, p.override, p.found_by) for p in verdict.problems] == [
+        (0, "no-scope", "template"),
+        (2, "unclosed", "prometheus"),
+        (3, "typo", "template"),
+    ]
+    assert verdict.message.startswith("3 signalOverrides refused: spec.signalOverrides[0]")
+    for where in ("[0] (no-scope)", "[2] (unclosed) for component db", "[3] (typo)"):
+        assert f"spec.signalOverrides{where}" in verdict.message
+    assert "parse error: unclosed" in verdict.message
+    statuses = [problem_status(p).to_wire() for p in verdict.problems]
+    assert statuses[1] == {
+        "index": 2,
+        "name": "unclosed",
+        "component": "db",
+        "promql": 'rate(x{job="db"}[5m]',
+        "error": "parse error: unclosed",
+        "foundBy": "prometheus",
+    }
+
+
+def test_many_long_problems_all_fit_in_the_message_each_shortened() -> None:
+    long = "x" * 3000
+    spec = policy(
+        *(
+            {"name": f"o{i}", "component": "api", "promql": f"rate({long}{{selector}}[5m]"}
+            for i in range(20)
+        )
+    )
+    renderings, problems = render_overrides(spec=spec)
+    problems = check_overrides(
+        renderings=renderings, checker=FakeQueryChecker(refuse=lambda q: "parse error")
+    )
+    verdict = refused_verdict(problems)
+    assert len(verdict.message) <= MESSAGE_LIMIT
+    assert all(f"spec.signalOverrides[{i}] (o{i})" in verdict.message for i in range(20))
+    assert len(verdict.problems) == 20

@@ -256,3 +256,14 @@ def test_metadata_maps_families_to_types() -> None:
         "odd_family": MetricType.UNKNOWN,
     }
     assert transport.sent[0].path == "/api/v1/metadata"
+
+
+def test_a_request_that_cannot_be_sent_names_no_earlier_answer() -> None:
+    prometheus, transport, _ = adapter([vector(({"job": "a"}, (1_700_000_000.0, "1")))])
+    prometheus.query_instant(promql="up", at=1_700_000_000.0)
+    with pytest.raises(SignalError) as raised:
+        # A lone surrogate cannot be encoded: the request never leaves.
+        prometheus.query_instant(promql='up{job="\ud800"}', at=1_700_000_000.0)
+    assert raised.value.status is None and raised.value.body == ""
+    assert "request not sent" in raised.value.reason
+    assert len(transport.sent) == 1

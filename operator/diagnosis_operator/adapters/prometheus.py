@@ -23,11 +23,12 @@ values never reach PromQL unescaped.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final, TypedDict, cast
 
@@ -38,8 +39,11 @@ from requests.adapters import BaseAdapter
 
 from diagnosis_operator.adapters import promql
 from diagnosis_operator.adapters.http import retry_policy, retrying_session
+from diagnosis_operator.adapters.prometheus_types import family_types, type_of
 from diagnosis_operator.models.signals import Labels, MetricType, Series, Window
 from diagnosis_operator.ports import SignalError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["MAX_POINTS_PER_SERIES", "PrometheusAdapter", "SignalError", "split_window"]
 
@@ -142,6 +146,7 @@ class PrometheusAdapter:
         self._timeout = timeout
         self._max_points = max_points
         self._last_response = threading.local()
+        self._types: Mapping[str, MetricType] | None = None
         all_headers = dict(headers or {})
         if bearer_token:
             all_headers["Authorization"] = f"Bearer {bearer_token}"
@@ -182,8 +187,28 @@ class PrometheusAdapter:
     def range_series(
         self, *, selector: Mapping[str, str], window: Window, step: float
     ) -> list[Series]:
-        """Raw samples of every series ``selector`` matches, on the window's step grid."""
-        return self.query_range(promql=promql.selector(selector), window=window, step=step)
+        """Raw samples of every series ``selector`` matches, on the window's step grid.
+
+        Each series carries the type its exporter declared, when Prometheus
+        kept it (``prometheus_types``).
+        """
+        found = self.query_range(promql=promql.selector(selector), window=window, step=step)
+        types = self._declared_types()
+        if not types:
+            return found
+        return [replace(series, type=type_of(series.name, types)) for series in found]
+
+    def _declared_types(self) -> Mapping[str, MetricType]:
+        """The metadata of every family, asked once per adapter; empty if unavailable."""
+        cached = self._types
+        if cached is None:
+            try:
+                cached = family_types(self._client.get_metric_metadata("", limit_per_metric=1))
+            except Exception as error:
+                log.info("no metric metadata from %s (%s): types left unknown", self.url, error)
+                cached = {}
+            self._types = cached
+        return cached
 
     # PromQLSource ---------------------------------------------------------
 
@@ -291,6 +316,8 @@ class PrometheusAdapter:
 
     def _call(self, request: _Request, attempt: Callable[[], Any]) -> Any:
         """One request (the session retries); every failure becomes a ``SignalError``."""
+        # An answer of an earlier request must never be reported as this one's.
+        self._last_response.value = None
         try:
             return attempt()
         except _UpstreamStatus as answer:
@@ -313,7 +340,11 @@ class PrometheusAdapter:
             ) from failure
         except (ValueError, KeyError, TypeError) as failure:
             response = getattr(self._last_response, "value", None)
-            body = response.text[:_BODY_LIMIT] if response is not None else ""
+            if response is None:  # it failed before anything was sent (e.g. encoding)
+                raise self._error(
+                    request, reason=f"request not sent: {failure!r:.300}"
+                ) from failure
+            body = response.text[:_BODY_LIMIT]
             raise self._error(
                 request, status=200, body=body, reason=f"unreadable answer: {failure!r}"
             ) from failure

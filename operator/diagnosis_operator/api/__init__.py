@@ -56,6 +56,7 @@ from diagnosis_operator.api.diagnosis import (
     MAX_EVIDENCE,
     MAX_REMEDIATIONS,
     MAX_TIMELINE,
+    REPORT_SUFFIX,
     AbusiveClientStatus,
     AffectedInstanceStatus,
     CandidateStatus,
@@ -75,6 +76,7 @@ from diagnosis_operator.api.diagnosis import (
     ResolvedWindow,
     RootCauseStatus,
     TimelineEntry,
+    report_config_map,
 )
 from diagnosis_operator.api.notifications import (
     NotificationEvent,
@@ -93,6 +95,7 @@ from diagnosis_operator.api.policy import (
     DiagnosisPolicySpec,
     DiagnosisPolicyStatus,
     LokiSource,
+    OverrideProblemStatus,
     PolicyComponent,
     PrometheusSource,
     SignalOverride,
@@ -139,6 +142,7 @@ __all__ = [
     "POLICY_PLURAL",
     "PROMETHEUS_LABEL_NAME",
     "REASON_PATTERN",
+    "REPORT_SUFFIX",
     "AbusiveClientStatus",
     "ActionPolicy",
     "AffectedInstanceStatus",
@@ -176,6 +180,7 @@ __all__ = [
     "NotificationSink",
     "NotificationStatus",
     "ObjectRef",
+    "OverrideProblemStatus",
     "Phase",
     "PolicyComponent",
     "PolicyRef",
@@ -203,4 +208,5 @@ __all__ = [
     "UrlSecretRef",
     "VerificationSettings",
     "parse_duration",
+    "report_config_map",
 ]

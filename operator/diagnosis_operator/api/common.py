@@ -14,6 +14,7 @@ model validators, so a spec read from a file or a test is held to the same rules
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -163,7 +164,8 @@ class SecretKeyRef(CrdModel):
 
 
 class ConnectionSecretRef(CrdModel):
-    """A Secret holding connection settings, in the policy's namespace unless ``namespace``.
+    """A Secret holding connection settings, in the policy's namespace unless ``namespace``
+    (another namespace only where the operator's admin grants it: docs/multi-tenancy.md).
 
     For MySQL the keys are ``host``, ``port``, ``user``, ``password`` and ``database``
     (``host``, ``user`` and ``password`` required); for Redis the key ``key`` holds a
@@ -251,6 +253,27 @@ class LabelSelector(CrdModel):
 
     match_labels: dict[str, str] = Field(default_factory=dict, max_length=32)
     match_expressions: list[LabelSelectorRequirement] = Field(default_factory=list, max_length=16)
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Does a pod with ``labels`` match (metav1.LabelSelector semantics)?  Pure.
+
+        An empty selector matches every pod, as in Kubernetes.
+        """
+        if any(labels.get(key) != value for key, value in self.match_labels.items()):
+            return False
+        for requirement in self.match_expressions:
+            present = requirement.key in labels
+            value = labels.get(requirement.key)
+            operator = requirement.operator
+            if operator is LabelSelectorOperator.EXISTS and not present:
+                return False
+            if operator is LabelSelectorOperator.DOES_NOT_EXIST and present:
+                return False
+            if operator is LabelSelectorOperator.IN and value not in requirement.values:
+                return False
+            if operator is LabelSelectorOperator.NOT_IN and value in requirement.values:
+                return False
+        return True
 
     def to_query(self) -> str:
         """The selector as the ``labelSelector`` query parameter of a list call (pure)."""

@@ -25,6 +25,14 @@ from diagnosis_operator.models.signals import Window, utc_seconds
 
 DIAGNOSIS_KIND = "Diagnosis"
 DIAGNOSIS_PLURAL = "diagnoses"
+# The report ConfigMap of Diagnosis NAME is NAME + this, owned by the Diagnosis.
+REPORT_SUFFIX = "-report"
+
+
+def report_config_map(name: str) -> str:
+    """The report ConfigMap of the Diagnosis ``name`` (a valid name whatever its length)."""
+    return name[: 253 - len(REPORT_SUFFIX)] + REPORT_SUFFIX
+
 
 MAX_EVIDENCE = 50
 MAX_TIMELINE = 100

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from diagnosis_operator.api.alerting import AlertRules
@@ -28,6 +30,7 @@ from diagnosis_operator.models.engine import (
     DEFAULT_MIN_LATENCY_RISE,
     EngineSettings,
 )
+from diagnosis_operator.models.promql_subset import UnsupportedQuery, check_template
 from diagnosis_operator.models.signals import Labels
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
 
@@ -45,7 +48,9 @@ class PolicyComponent(CrdModel):
         description="Label equality matchers selecting this component's series and log streams."
     )
     pod_selector: LabelSelector | None = Field(
-        default=None, description="The component's pods (for drain-pod and affected instances)."
+        default=None,
+        description="The component's pods: drain-pod finds the pod of an instance known only "
+        "by its address (host:port) among the pods this selects, by pod IP.",
     )
     namespace: str | None = Field(
         default=None, max_length=63, description="Namespace of the pods; defaults to the policy's."
@@ -77,7 +82,9 @@ class PolicyComponent(CrdModel):
 class PrometheusSource(CrdModel):
     url: str = Field(max_length=2048, pattern=r"^https?://", description="Prometheus base URL.")
     auth_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="A bearer token in a Secret of the policy's namespace."
+        default=None,
+        description="A bearer token in a Secret of the policy's namespace; sent only if the "
+        "url's origin is on the operator's credential allow list (docs/multi-tenancy.md).",
     )
     timeout: Duration = "30s"
 
@@ -87,7 +94,11 @@ class LokiSource(CrdModel):
     tenant: str | None = Field(
         default=None, max_length=253, description="X-Scope-OrgID for multi-tenant Loki."
     )
-    auth_secret_ref: SecretKeyRef | None = None
+    auth_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="A bearer token in a Secret of the policy's namespace; sent only if the "
+        "url's origin is on the operator's credential allow list (docs/multi-tenancy.md).",
+    )
     timeout: Duration = "30s"
 
 
@@ -99,12 +110,23 @@ class SignalSources(CrdModel):
 
 
 class SignalOverride(CrdModel):
-    """An extra PromQL signal for components of one kind or one named component."""
+    """An extra PromQL signal for components of one kind or one named component.
+
+    The engine collects it (live from Prometheus, offline from the bundle) and
+    analyses it as a signal of each component it applies to.  Its PromQL is a
+    template (``{selector}``, ``{matchers}``, ``{range}``) within the subset both
+    paths evaluate (``models/promql_subset.py``); anything else is refused here.
+    """
 
     name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
     component: ComponentName | None = None
     component_kind: ComponentKind | None = None
-    promql: str = Field(min_length=1, max_length=4096)
+    promql: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="A PromQL template using {selector} or {matchers} (and {range}): "
+        "[sum|min|max|avg|count [by (labels)]] ([rate|irate|increase] (metric{...}[range])).",
+    )
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -120,6 +142,10 @@ class SignalOverride(CrdModel):
     def _one_target(self) -> SignalOverride:
         if (self.component is None) == (self.component_kind is None):
             raise ValueError("set exactly one of component or componentKind")
+        try:
+            check_template(self.promql)
+        except UnsupportedQuery as error:
+            raise ValueError(f"signalOverrides[{self.name}].promql: {error}") from None
         return self
 
 
@@ -253,10 +279,30 @@ class DiagnosisPolicySpec(CrdModel):
         )
 
 
+class OverrideProblemStatus(CrdModel):
+    """One signalOverride the operator refused, as ``PromQLChecked`` found it."""
+
+    index: int = Field(ge=0, description="Its position in spec.signalOverrides.")
+    name: str = Field(max_length=63)
+    component: str | None = Field(
+        default=None, max_length=63, description="The component it was rendered for."
+    )
+    promql: str | None = Field(
+        default=None, max_length=16384, description="The rendered query Prometheus refused."
+    )
+    error: str = Field(max_length=4096, description="Why: the template's or Prometheus' words.")
+    found_by: Literal["template", "prometheus"]
+
+
 class DiagnosisPolicyStatus(CrdModel):
     conditions: Conditions = Field(default_factory=list)
     observed_generation: int | None = Field(default=None, ge=0)
     components: int | None = Field(default=None, ge=0, description="Components in the topology.")
+    override_problems: list[OverrideProblemStatus] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Every refused signalOverride (empty when all were accepted or not checked).",
+    )
 
 
 POLICY_CRD = CrdSpec(

@@ -155,7 +155,8 @@ class RateLimitClientParams(CrdModel):
         min_length=1,
         max_length=63,
         description="Where the policy objects (or the nginx ConfigMap) live; "
-        "defaults to the Diagnosis' namespace.",
+        "defaults to the Diagnosis' namespace; another only where the operator's admin "
+        "grants it (docs/multi-tenancy.md).",
     )
     selector: LabelMatchers | None = Field(
         default=None, description="istio: the workloads (e.g. the ingress gateway) to protect."
@@ -210,6 +211,12 @@ class VerificationSettings(CrdModel):
 
     enabled: bool = True
     after: Duration = Field(default="2m", description="How long after the action to verify.")
+    sustain: Duration = Field(
+        default="1m",
+        description="PromQL verification: how long the symptom's error ratio and latency must "
+        "stay under the incident gate's thresholds (read from Prometheus at the verdict, once "
+        "the rate window no longer reaches back before the action).",
+    )
     min_improvement: float = Field(
         default=0.5, gt=0, le=1, description="Relative improvement that counts as resolved."
     )

@@ -57,3 +57,18 @@ class EngineSettings:
 
 
 DEFAULT_ENGINE_SETTINGS = EngineSettings()
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySignal:
+    """A policy's ``signalOverrides`` entry rendered for one component.
+
+    ``name`` is the override's name, ``promql`` its query for this component
+    (escaped by the catalog's renderer); the collector asks it through the
+    ``PromQLSource`` port and the engine analyses its answer as a signal of
+    ``component``.
+    """
+
+    name: str
+    component: str
+    promql: str

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # What json.dumps(..., ensure_ascii=False) escapes in a string: quotes, backslashes, controls.
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class QueryBuildError(ValueError):
@@ -25,6 +26,10 @@ def quote(value: str) -> str:
     """A double-quoted string literal: quotes, backslashes and control characters escaped."""
     if not isinstance(value, str):
         raise QueryBuildError(f"expected a string value, got {type(value).__name__}")
+    if _SURROGATE.search(value) is not None:
+        # A lone surrogate (JSON can carry one as an escape) has no UTF-8 form: the
+        # query could not be sent, or would reach the server altered.
+        raise QueryBuildError(f"value {value!r} is not valid UTF-8 text (a lone surrogate)")
     if _NEEDS_ESCAPE.search(value) is None:
         return f'"{value}"'  # what json.dumps gives for it, without its cost
     # JSON string escaping is a subset of Go's strconv.Unquote syntax, which is
@@ -33,7 +38,7 @@ def quote(value: str) -> str:
 
 
 def label_name(name: str) -> str:
-    if not isinstance(name, str) or not _LABEL_NAME.match(name):
+    if not isinstance(name, str) or not _LABEL_NAME.fullmatch(name):
         raise QueryBuildError(f"invalid label name {name!r}: must match [a-zA-Z_][a-zA-Z0-9_]*")
     return name
 

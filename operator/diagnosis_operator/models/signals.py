@@ -176,6 +176,15 @@ class ComponentSignals:
     queries: Mapping[str, str] = field(default_factory=dict)
     # Collection problems that did not stop the diagnosis (partial results).
     errors: tuple[str, ...] = ()
+    # The policy's signals (``signalOverrides``) of this component: the answer
+    # of each one's PromQL, keyed by the override's name (its query is in
+    # ``queries`` under ``policy_query_key(name)``).
+    policy_series: Mapping[str, tuple[Series, ...]] = field(default_factory=dict)
+
+
+def policy_query_key(name: str) -> str:
+    """The ``ComponentSignals.queries`` key of a policy signal's PromQL."""
+    return f"policy:{name}"
 
 
 @dataclass(frozen=True)

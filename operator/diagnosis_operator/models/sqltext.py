@@ -91,6 +91,7 @@ class NotASelect(ValueError):
     """A statement that may not be explained (not a single SELECT)."""
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _SELECT_START = re.compile(r"^\s*\(?\s*select\b", re.IGNORECASE)
 _FORBIDDEN_IN_SELECT = re.compile(
     r"\binto\s+(outfile|dumpfile|@)|\bfor\s+update\b|\block\s+in\s+share", re.I
@@ -122,6 +123,9 @@ def validated_select(statement: str) -> str:
         raise NotASelect("empty statement")
     if len(statement) > 100_000:
         raise NotASelect("statement longer than 100000 characters")
+    if _SURROGATE.search(statement) is not None:
+        # Text decoded from JSON escapes can hold one; it has no UTF-8 form to send.
+        raise NotASelect("statement is not valid UTF-8 text (a lone surrogate)")
     stripped = strip_comments(statement).strip()
     if not _quotes_balanced(stripped):
         raise NotASelect("unterminated quoted string")

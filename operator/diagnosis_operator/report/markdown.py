@@ -42,6 +42,10 @@ def _md_cell(text: str) -> str:
     return _md(text) if text else "—"
 
 
+md_cell = _md_cell
+md_code = _md_code
+
+
 def _md_with_code(text: str) -> str:
     """Free text whose backticked parts (names we put there) become code spans."""
     parts = re.split(r"`([^`]*)`", text)

@@ -20,6 +20,10 @@ per edge component (kind proxy, or one nothing depends on)
                     ``NETWORK_TOP``: a flood spread over many addresses of one
                     range, each too small for the per-address top list.
 
+per policy signal (a ``signalOverrides`` entry rendered for a component)
+  * its PromQL through the ``PromQLSource`` (``query_range``), kept in
+    ``ComponentSignals.policy_series`` under the override's name.
+
 Queries to remote backends run in a thread pool (they wait on the network);
 a source that answers in-process (``in_process = True``, like the bundle
 source) is asked one query after the other, since threads would only contend
@@ -31,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +58,7 @@ from diagnosis_operator.core.diagnosis.logs import (
     RETRY_LABELS,
     SIGNIFICANT_FILTER,
 )
+from diagnosis_operator.models.engine import PolicySignal
 from diagnosis_operator.models.signals import (
     ComponentSignals,
     LogCount,
@@ -61,9 +66,10 @@ from diagnosis_operator.models.signals import (
     Series,
     SignalSet,
     Window,
+    policy_query_key,
 )
 from diagnosis_operator.models.topology import Component, Topology
-from diagnosis_operator.ports import LogSource, SeriesSource
+from diagnosis_operator.ports import LogSource, PromQLSource, SeriesSource
 from diagnosis_operator.service import metrics
 
 log = logging.getLogger(__name__)
@@ -139,6 +145,8 @@ class _Pending:
     samples: list[Future[list[LogStream]]] = field(default_factory=list)
     # key -> (what it counts, for errors; the count_extracted answer)
     extracted: dict[str, tuple[str, Future[list[LogCount]]]] = field(default_factory=dict)
+    # override name -> the answer of its PromQL (None: no PromQL source to ask)
+    policy: dict[str, Future[list[Series]] | None] = field(default_factory=dict)
     queries: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -151,10 +159,17 @@ def collect(
     logs: LogSource,
     step: float | None = None,
     progress: Callable[[str], None] | None = None,
+    policy_signals: Sequence[PolicySignal] = (),
+    promql: PromQLSource | None = None,
 ) -> SignalSet:
-    """Run the bounded query set for every component and gather the answers."""
+    """Run the bounded query set for every component and gather the answers.
+
+    ``policy_signals`` (a policy's ``signalOverrides``, rendered per component)
+    are asked through ``promql``; without one each becomes an error of its
+    component.
+    """
     step = step or choose_step(window)
-    sources = _Sources(series=series, logs=logs)
+    sources = _Sources(series=series, logs=logs, promql=promql)
     in_process = bool(getattr(series, "in_process", False)) and bool(
         getattr(logs, "in_process", False)
     )
@@ -168,6 +183,15 @@ def collect(
             _submit(pool, sources, topology=topology, component=component, window=window, step=step)
             for component in topology
         ]
+        for item in pending:
+            _submit_policy(
+                pool,
+                sources,
+                item=item,
+                signals=policy_signals,
+                window=window,
+                step=step,
+            )
         components: dict[str, ComponentSignals] = {}
         for item in pending:
             components[item.component.name] = _gather(item, sources, progress=progress)
@@ -178,6 +202,7 @@ def collect(
 class _Sources:
     series: SeriesSource
     logs: LogSource
+    promql: PromQLSource | None = None
 
     @property
     def backends(self) -> tuple[str, str]:
@@ -262,6 +287,42 @@ def _submit_extractions(
         )
 
 
+def _submit_policy(
+    pool: ThreadPoolExecutor | _InlineExecutor,
+    sources: _Sources,
+    *,
+    item: _Pending,
+    signals: Sequence[PolicySignal],
+    window: Window,
+    step: float,
+) -> None:
+    """The policy's own signals of one component, asked as PromQL."""
+    for signal in signals:
+        if signal.component != item.component.name:
+            continue
+        item.queries[policy_query_key(signal.name)] = signal.promql
+        item.policy[signal.name] = (
+            None
+            if sources.promql is None
+            else pool.submit(
+                sources.promql.query_range, promql=signal.promql, window=window, step=step
+            )
+        )
+
+
+def _gather_policy(item: _Pending, sources: _Sources) -> dict[str, tuple[Series, ...]]:
+    backend = backend_name(sources.promql) if sources.promql is not None else "none"
+    found: dict[str, tuple[Series, ...]] = {}
+    for name, answer in item.policy.items():
+        if answer is None:
+            item.errors.append(
+                f"{item.component.name}: policy signal {name} not collected: no PromQL source"
+            )
+            continue
+        found[name] = tuple(_result(answer, item, f"policy signal {name}", backend=backend) or [])
+    return found
+
+
 def _gather(
     item: _Pending, sources: _Sources, *, progress: Callable[[str], None] | None
 ) -> ComponentSignals:
@@ -279,6 +340,7 @@ def _gather(
     extracted: dict[str, tuple[LogCount, ...]] = {SIGNIFICANT_LINES: tuple(got_significant)}
     for key, (what, answer) in item.extracted.items():
         extracted[key] = tuple(_result(answer, item, what, backend=logs_backend) or [])
+    policy_series = _gather_policy(item, sources)
     signals = ComponentSignals(
         component=name,
         series=tuple(got_series),
@@ -287,6 +349,7 @@ def _gather(
         extracted=extracted,
         queries=dict(item.queries),
         errors=tuple(item.errors),
+        policy_series=policy_series,
     )
     if progress is not None:
         progress(

@@ -9,14 +9,14 @@ same signals.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from diagnosis_operator.core.diagnosis.analyse import analyse
-from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
+from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings, PolicySignal
 from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.models.signals import Window
 from diagnosis_operator.models.topology import Topology
-from diagnosis_operator.ports import LogSource, SeriesSource
+from diagnosis_operator.ports import LogSource, PromQLSource, SeriesSource
 from diagnosis_operator.service.collect import collect
 
 
@@ -31,19 +31,29 @@ def run_diagnosis(  # noqa: PLR0913 (the keyword-only contract of the kopf handl
     on_stage: Callable[[str], None] | None = None,
     enrich: Callable[[DiagnosisResult], DiagnosisResult] | None = None,
     settings: EngineSettings | None = None,
+    policy_signals: Sequence[PolicySignal] = (),
+    promql: PromQLSource | None = None,
 ) -> DiagnosisResult:
     """Collect the window's signals through the sources and diagnose them.
 
     ``enrich`` (optional, e.g. ``service.enrich.make_enricher``) adds what the
     databases answer when asked directly; it never fails the diagnosis.
-    ``settings`` (the policy's thresholds) default to the engine's built-in values.
+    ``settings`` (the policy's thresholds) default to the engine's built-in values;
+    ``policy_signals`` (its ``signalOverrides``) are asked through ``promql``.
+    ``service.policy_engine.engine_inputs`` makes all three from a policy.
     """
     settings = settings or DEFAULT_ENGINE_SETTINGS
     del now  # the diagnosis depends on the window only; kept for the callers' contract
     stage = on_stage or (lambda _name: None)
     stage("collecting")
     signal_set = collect(
-        topology=topology, window=window, series=series, logs=logs, step=settings.step
+        topology=topology,
+        window=window,
+        series=series,
+        logs=logs,
+        step=settings.step,
+        policy_signals=policy_signals,
+        promql=promql,
     )
     stage("correlating")
     result = analyse(

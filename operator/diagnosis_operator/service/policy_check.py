@@ -48,6 +48,7 @@ class QueryChecker(Protocol):
 class OverrideRendering:
     """One override's PromQL for one component, ready to be put to Prometheus."""
 
+    index: int
     override: str
     component: str
     promql: str
@@ -55,8 +56,10 @@ class OverrideRendering:
 
 @dataclass(frozen=True, slots=True)
 class OverrideProblem:
-    """An override the engine could not use: which, for which component, and why."""
+    """An override the engine could not use: which (its index and name), for which
+    component, and why."""
 
+    index: int
     override: str
     component: str | None
     promql: str | None
@@ -67,7 +70,7 @@ class OverrideProblem:
 
     @property
     def where(self) -> str:
-        return f"spec.signalOverrides[{self.override}]"
+        return f"spec.signalOverrides[{self.index}] ({self.override})"
 
     def describe(self) -> str:
         target = f" for component {self.component}" if self.component is not None else ""
@@ -100,34 +103,37 @@ def render_overrides(
 
     Overrides whose template the catalog refuses (unknown placeholder, no
     ``{selector}``/``{matchers}``, a component without selector labels) come
-    back as problems instead; an override of a kind no component has renders
-    nothing.
+    back as problems instead, every one of them; an override of a kind no
+    component has renders nothing.  Renderings of an override with a problem for
+    one component are dropped for all: it is reported, not half-checked.
     """
     selectors = {component.name: component.selector for component in spec.components}
     renderings: list[OverrideRendering] = []
     problems: list[OverrideProblem] = []
-    for override in spec.signal_overrides:
+    for index, override in enumerate(spec.signal_overrides):
         try:
             template = _template(override)
         except CatalogError as error:
-            problems.append(_template_problem(override, None, error))
+            problems.append(_template_problem(index, override, None, error))
             continue
+        mine: list[OverrideRendering] = []
         for component in _targets(override, spec.components):
             try:
                 promql = render(template, selector=selectors[component], rate_window=rate_window)
             except CatalogError as error:
-                problems.append(_template_problem(override, component, error))
-                continue
-            renderings.append(
-                OverrideRendering(override=override.name, component=component, promql=promql)
-            )
+                problems.append(_template_problem(index, override, component, error))
+                break
+            mine.append(OverrideRendering(index, override.name, component, promql))
+        else:
+            renderings.extend(mine)
     return renderings, problems
 
 
 def _template_problem(
-    override: SignalOverride, component: str | None, error: CatalogError
+    index: int, override: SignalOverride, component: str | None, error: CatalogError
 ) -> OverrideProblem:
     return OverrideProblem(
+        index=index,
         override=override.name,
         component=component,
         promql=None,
@@ -145,13 +151,14 @@ def check_overrides(
     one answer is enough to fix it.  ``SignalError`` (Prometheus cannot be
     asked) propagates.
     """
-    refused: dict[str, OverrideProblem] = {}
+    refused: dict[int, OverrideProblem] = {}
     for rendering in renderings:
-        if rendering.override in refused:
+        if rendering.index in refused:
             continue
         error = checker.check_query(promql=rendering.promql)
         if error is not None:
-            refused[rendering.override] = OverrideProblem(
+            refused[rendering.index] = OverrideProblem(
+                index=rendering.index,
                 override=rendering.override,
                 component=rendering.component,
                 promql=rendering.promql,

@@ -15,7 +15,12 @@ from diagnosis_operator.models.topology import Topology, TopologyError
 
 
 def read_incident(path: Path) -> tuple[IncidentSpec, Topology, YamlLines]:
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        at = raw.count(b"\n", 0, error.start) + 1
+        raise BundleError(str(path), at, f"not UTF-8 text: {error.reason}") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

@@ -8,6 +8,7 @@ line, which names the offending line in its ``BundleError``.
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -463,10 +464,9 @@ def parse_openmetrics(
                 next_line += text.count("\n") + 1
                 if progress is not None:
                     progress(LoadProgress(file=file, lines_read=next_line - 1))
-        except UnicodeDecodeError as decode_error:
-            raise BundleError(
-                file, next_line, f"not UTF-8 near here: {decode_error.reason}"
-            ) from None
+        except UnicodeDecodeError:
+            line, reason = _first_undecodable(file)
+            raise BundleError(file, line, f"not UTF-8 text: {reason}") from None
     if carry:
         parser.chunk(carry, next_line)
         next_line += 1
@@ -481,3 +481,17 @@ def parse_openmetrics(
 
 def _label_text(labels: Mapping[str, str]) -> str:
     return "{" + ",".join(f"{name}={quote(value)}" for name, value in labels.items()) + "}"
+
+
+def _first_undecodable(file: str) -> tuple[int, str]:
+    """The line of the first byte that is not UTF-8, and why (read again, in binary)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with open(file, "rb") as handle:
+        while chunk := handle.read(_READ_CHARS):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                return line + chunk.count(b"\n", 0, max(error.start, 0)), error.reason
+            line += chunk.count(b"\n")
+    return line, "undecodable bytes"

@@ -21,14 +21,15 @@ from diagnosis_operator.adapters.bundle._counting import (
     top_counts,
 )
 from diagnosis_operator.adapters.bundle._line_filter import LineFilters
+from diagnosis_operator.adapters.bundle.promql_eval import evaluate
 from diagnosis_operator.adapters.bundle.regex_dialect import check_common_regex
 from diagnosis_operator.models.bundle import Bundle, Int64Array, StoredStream
+from diagnosis_operator.models.promql_subset import parse_subset
 from diagnosis_operator.models.signals import (
     Labels,
     LogCount,
     LogLine,
     LogStream,
-    MetricType,
     Series,
     Window,
 )
@@ -40,7 +41,7 @@ LOOKBACK_MS = 5 * 60 * 1000
 
 
 class BundleSource:
-    """``SeriesSource`` and ``LogSource`` over a loaded bundle (see ``adapters/ports.py``)."""
+    """``SeriesSource``, ``LogSource`` and (for policy signals) ``PromQLSource`` over a bundle."""
 
     backend = "bundle"
     # Answers in-process: the collector asks it sequentially (threads would only
@@ -84,11 +85,35 @@ class BundleSource:
                     labels=stored.labels,
                     timestamps=tuple(seconds[present].tolist()),
                     values=tuple(stored.values[clipped[present]].tolist()),
-                    type=MetricType.UNKNOWN,
+                    type=stored.type,
                 )
             )
         found.sort(key=lambda series: (series.name, tuple(series.labels.items())))
         return found
+
+    # PromQLSource (the subset policies may use) ---------------------------
+
+    def query_range(self, *, promql: str, window: Window, step: float) -> list[Series]:
+        """A policy signal's PromQL over the bundle (``models.promql_subset`` only)."""
+        try:
+            return evaluate(self.bundle, parse_subset(promql), window=window, step=step)
+        except ValueError as error:  # UnsupportedQuery, a bad step
+            raise self._error(promql, window, str(error)) from None
+
+    def query_instant(self, *, promql: str, at: float) -> list[Series]:
+        """The query's value at ``at``: the last point of a one-second range query."""
+        found = self.query_range(promql=promql, window=Window(start=at - 1.0, end=at), step=1.0)
+        return [
+            Series(
+                name=series.name,
+                labels=series.labels,
+                timestamps=series.timestamps[-1:],
+                values=series.values[-1:],
+                type=series.type,
+            )
+            for series in found
+            if series.timestamps and series.timestamps[-1] == prometheus_ms(at) / 1000.0
+        ]
 
     # LogSource ------------------------------------------------------------
 

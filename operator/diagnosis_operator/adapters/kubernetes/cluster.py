@@ -13,13 +13,15 @@ pod (and starts a replacement, keeping capacity); on unquarantine it adopts the
 pod back and scales to its replica count again.
 
 Every call maps to one verb of the ClusterRole (charts/diagnosis-operator/
-templates/rbac.yaml): pods get/list/patch, pods/eviction create, services list,
+templates/rbac.yaml): pods get/list/patch (a drain naming an instance address
+lists the pods of its namespace by ``status.podIP``), pods/eviction create, services list,
 events create, and configmaps get/update (only the ledger and the control
 ConfigMap, in the operator's namespace) plus create.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -129,6 +131,20 @@ class KubernetesCluster:
             pods = self._core.list_namespaced_pod(namespace, _request_timeout=self._timeout)
         except client.ApiException as error:
             raise from_api_exception(error, what=f"list pods in {namespace}") from error
+        return tuple(pod_from_api(self._plain(p)) for p in pods.items)
+
+    def pods_with_ip(self, *, namespace: str, ip: str) -> tuple[PodInfo, ...]:
+        # ``ip`` is an address in normal form (core/remediation/drain_target.py): it
+        # cannot carry a selector's separators.
+        selector = f"status.podIP={ipaddress.ip_address(ip)}"
+        try:
+            pods = self._core.list_namespaced_pod(
+                namespace, field_selector=selector, _request_timeout=self._timeout
+            )
+        except client.ApiException as error:
+            raise from_api_exception(
+                error, what=f"list pods in {namespace} with {selector}"
+            ) from error
         return tuple(pod_from_api(self._plain(p)) for p in pods.items)
 
     def list_quarantined(self) -> tuple[PodInfo, ...]:

@@ -13,16 +13,10 @@ from kubernetes import client
 
 from diagnosis_operator import API_GROUP
 from diagnosis_operator.adapters.kubernetes.errors import from_api_exception, from_os_error
-from diagnosis_operator.api import DIAGNOSIS_KIND
+from diagnosis_operator.api import DIAGNOSIS_KIND, report_config_map
 
 REPORT_JSON_KEY = "diagnosis.json"
-REPORT_SUFFIX = "-report"
 _NOT_FOUND = 404
-
-
-def report_config_map(name: str) -> str:
-    """The report ConfigMap of the Diagnosis ``name`` (a valid name whatever its length)."""
-    return name[: 253 - len(REPORT_SUFFIX)] + REPORT_SUFFIX
 
 
 class KubernetesReportSource:

@@ -8,8 +8,9 @@ so offline and live give the same result for the same signals.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from diagnosis_operator.catalog.failure_modes import catalog_kinds, is_self_metric
 from diagnosis_operator.core.diagnosis import explain
 from diagnosis_operator.core.diagnosis import plan as planner
 from diagnosis_operator.core.diagnosis.affected import (
@@ -25,6 +26,7 @@ from diagnosis_operator.core.diagnosis.collected import (
     is_edge,
     retry_step,
 )
+from diagnosis_operator.core.diagnosis.data_end import data_end, without_tail
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
 from diagnosis_operator.core.diagnosis.gate import incident_gate
 from diagnosis_operator.core.diagnosis.logs import (
@@ -49,8 +51,14 @@ from diagnosis_operator.models.findings import (
     ProposedRemediation,
     RootCause,
 )
-from diagnosis_operator.models.signals import LogCount, SignalSet, Window
-from diagnosis_operator.models.topology import Topology
+from diagnosis_operator.models.signals import (
+    ComponentSignals,
+    LogCount,
+    SignalSet,
+    Window,
+    isoformat_z,
+)
+from diagnosis_operator.models.topology import Component, Topology
 
 
 def analyse(
@@ -132,15 +140,37 @@ class _Built:
     warnings: list[str]
 
 
+def _health_series(component: Component, collected: ComponentSignals) -> ComponentSignals:
+    """Pure: the component's series without what its exporter says about itself.
+
+    An exporter's Go runtime, process and scrape bookkeeping (``is_self_metric``)
+    move with the exporter, not with the component it exports: they are never
+    evidence, onsets or scores of the component.
+    """
+    kind = catalog_kinds(component, (s.name for s in collected.series))[0]
+    kept = tuple(s for s in collected.series if not is_self_metric(s.name, kind))
+    return collected if len(kept) == len(collected.series) else replace(collected, series=kept)
+
+
 def _built(*, topology: Topology, signals: SignalSet) -> _Built:
     built = _Built(by_component={}, all_signals=[], logs={}, warnings=[])
+    end = data_end(signals.components.values(), window=signals.window, step=signals.step)
+    if end is not None:
+        built.warnings.append(
+            f"no metric changed after {isoformat_z(end)}: the window runs past the last "
+            "scrape, its last steps are left out"
+        )
     for component in topology:
         collected = signals.components.get(component.name)
         if collected is None:
             built.warnings.append(f"{component.name}: no signals collected")
             continue
+        if end is not None:
+            collected = without_tail(collected, end=end, step=signals.step)
         built.warnings.extend(collected.errors)
-        made = build_signals(component=collected, window=signals.window, step=signals.step)
+        made = build_signals(
+            component=_health_series(component, collected), window=signals.window, step=signals.step
+        )
         built.by_component[component.name] = made
         built.all_signals.extend(made)
         built.logs[component.name] = read_component_logs(

@@ -1,8 +1,9 @@
 """Counters on the grid: which series are counters, and their per-second rates.  Pure.
 
-Counters (named ``*_total``/``*_count``/``*_sum``, or non-decreasing over the
-window) become per-second rates with Prometheus' reset rule (a drop means the
-counter restarted from zero), over the period their real samples are apart.
+Counters (declared so, or, with no declared type, named ``*_total``/``*_count``/
+``*_sum`` or non-decreasing over the window) become per-second rates with
+Prometheus' reset rule (a drop means the counter restarted from zero), over
+the period their real samples are apart.
 """
 
 from __future__ import annotations
@@ -11,13 +12,51 @@ import numpy as np
 import numpy.typing as npt
 
 from diagnosis_operator.core.diagnosis.signal_types import FloatArray
+from diagnosis_operator.models.signals import MetricType
 
 COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+# Prometheus' naming conventions: a metric carries its base unit as a suffix,
+# and an accumulating count adds ``_total`` after it; a name that ends in a
+# unit is therefore a level (memory in bytes, a lag in seconds), however it
+# moves.  https://prometheus.io/docs/practices/naming/#metric-names
+GAUGE_UNIT_SUFFIXES = (
+    "_bytes",
+    "_seconds",
+    "_ratio",
+    "_percent",
+    "_celsius",
+    "_volts",
+    "_amperes",
+    "_joules",
+    "_meters",
+    "_grams",
+)
 
 
 def is_counter_name(name: str) -> bool:
     """Pure: names that Prometheus conventions reserve for counters."""
     return name.endswith(COUNTER_SUFFIXES)
+
+
+def is_counter(name: str, declared: MetricType, values: FloatArray) -> bool:
+    """Pure: whether a series is a counter (its rate is the signal) or a gauge.
+
+    A declared type (``# TYPE`` in a bundle, Prometheus' metadata live) decides:
+    a gauge that only grows (replication lag, a WAL distance, a leak) is still a
+    level, never a rate, and a summary's quantiles are levels while its
+    ``_count`` and ``_sum`` count.  Without a declared type, the naming
+    conventions decide (``_total``: a counter; a unit suffix: a gauge), then
+    monotonicity.
+    """
+    if declared is MetricType.GAUGE:
+        return False
+    if declared is MetricType.COUNTER:
+        return True
+    if declared in (MetricType.HISTOGRAM, MetricType.SUMMARY):
+        return is_counter_name(name)
+    if is_counter_name(name):
+        return True
+    return not name.endswith(GAUGE_UNIT_SUFFIXES) and looks_monotonic(values)
 
 
 def looks_monotonic(values: FloatArray) -> bool:

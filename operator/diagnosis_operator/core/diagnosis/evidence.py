@@ -177,7 +177,10 @@ def fails_by_itself(*, evidence: ComponentEvidence, window: Window) -> bool:
     unnamed = sum(1 for e in failed if not (e.access and e.access.upstream))
     if unnamed < SELF_FAILED_SHARE * len(failed):
         return False
-    if not any(e.access is not None and e.access.upstream for e in evidence.logs.events):
+    if not any(
+        e.access is not None and (e.access.upstream or e.access.upstream_field)
+        for e in evidence.logs.events
+    ):
         return False
     cut = window.start + 0.25 * window.duration
     own = [e.ts for e in evidence.logs.events if e.access is None and e.severity >= 1.0]

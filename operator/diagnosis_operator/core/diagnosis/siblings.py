@@ -123,7 +123,8 @@ def sibling_detection(
     to is, and rose ``LATE_RATIO`` times above its own early level (a sibling
     that stayed up while the others went down is not).  The detection's
     baseline is the siblings' median at the steps it stood apart, its onset
-    the first of them.
+    the first of them.  It must still stand apart at its last steps
+    (``_apart_at_the_end``).
     """
     apart = apart_from_siblings(signal=signal, peers=peers)
     if apart is None or signal.values.shape != timestamps.shape:
@@ -140,9 +141,28 @@ def sibling_detection(
         risen = np.nan_to_num(signal.values, nan=-np.inf) > LATE_RATIO * max(own, 0.0)
         apart = apart & ~head & risen
     count = int(np.count_nonzero(apart))
-    if count < sustained_steps(timestamps):
+    if count < sustained_steps(timestamps) or not _apart_at_the_end(
+        signal, peers, apart, timestamps
+    ):
         return None
     return _detection(signal, peers, timestamps, apart)
+
+
+def _apart_at_the_end(
+    signal: Signal, peers: Sequence[Signal], apart: np.ndarray, timestamps: FloatArray
+) -> bool:
+    """Whether the instance still stands apart at its last steps beside its siblings.
+
+    A drain acts on the present: an instance that parted from its siblings for
+    a while and then ran like them again (new pods of a rolling update failing
+    like every other new pod once the old ones are gone, or a pod that healed)
+    is not worse off than its siblings now.  Most of its last
+    ``sustained_steps`` steps with sibling data must still be apart.
+    """
+    reference = sibling_reference(signal, peers)
+    shared = np.flatnonzero(np.isfinite(signal.values) & np.isfinite(reference))
+    last = shared[-sustained_steps(timestamps) :]
+    return last.size > 0 and 2 * int(np.count_nonzero(apart[last])) > last.size
 
 
 def apart_from_siblings(*, signal: Signal, peers: Sequence[Signal]) -> np.ndarray | None:

@@ -20,8 +20,7 @@ from diagnosis_operator.core.diagnosis.collected import SIGNIFICANT_LINES
 from diagnosis_operator.core.diagnosis.counters import (
     COUNTER_SUFFIXES,
     counter_rate,
-    is_counter_name,
-    looks_monotonic,
+    is_counter,
     sample_periods,
 )
 from diagnosis_operator.core.diagnosis.derived import derived_signals
@@ -34,7 +33,14 @@ from diagnosis_operator.core.diagnosis.signal_types import (
     SignalScores,
 )
 from diagnosis_operator.models.findings import EvidenceSource
-from diagnosis_operator.models.signals import ComponentSignals, Labels, LogCount, Series, Window
+from diagnosis_operator.models.signals import (
+    ComponentSignals,
+    Labels,
+    LogCount,
+    Series,
+    Window,
+    policy_query_key,
+)
 
 _SKIPPED_SUFFIXES = ("_bucket", "_created", "_info")
 
@@ -84,8 +90,7 @@ def build_signals(*, component: ComponentSignals, window: Window, step: float) -
         for series in kept
     ]
     counters = [
-        is_counter_name(series.name) or looks_monotonic(raw)
-        for series, raw in zip(kept, raws, strict=True)
+        is_counter(series.name, series.type, raw) for series, raw in zip(kept, raws, strict=True)
     ]
     counter_rows = [raw for raw, counter in zip(raws, counters, strict=True) if counter]
     periods = iter(sample_periods(np.vstack(counter_rows)).tolist() if counter_rows else [])
@@ -116,6 +121,7 @@ def build_signals(*, component: ComponentSignals, window: Window, step: float) -
         )
 
     signals.extend(derived_signals(component.component, rates, step, pods=pods))
+    signals.extend(_policy_signals(component, window=window, step=step, size=size, pods=pods))
     signals.extend(_log_signals(component, window=window, step=step, size=size, pods=pods))
     return signals
 
@@ -156,6 +162,43 @@ def _metric_signal(
         labels=series.labels,
         events=events,
     )
+
+
+def _policy_signals(
+    component: ComponentSignals,
+    *,
+    window: Window,
+    step: float,
+    size: int,
+    pods: Mapping[PodKey, str],
+) -> list[Signal]:
+    """A policy's own signals (``signalOverrides``): its PromQL already says what to
+    compute, so each answer is taken as it is (a gauge), quoting that PromQL."""
+    signals: list[Signal] = []
+    for name, answers in sorted(component.policy_series.items()):
+        query = component.queries.get(policy_query_key(name), "")
+        for series in answers:
+            values = on_grid(
+                series.timestamps,
+                series.values,
+                start=window.start,
+                step=step,
+                size=size,
+                fill=np.nan,
+            )
+            signals.append(
+                Signal(
+                    component=component.component,
+                    instance=instance_of(series.labels, pods=pods),
+                    name=name,
+                    family=name,
+                    kind=SignalKind.GAUGE,
+                    query=query,
+                    values=values,
+                    labels=series.labels,
+                )
+            )
+    return signals
 
 
 def _log_signals(

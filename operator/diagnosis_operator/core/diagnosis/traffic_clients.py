@@ -206,7 +206,10 @@ def _bursts_from_lines(events: Iterable[LogEvent]) -> list[_Burst]:
         access = event.access
         if access is None or not access.client:
             continue
-        groups[(access.client, access.request_key, access.agent)].append(event.ts)
+        # A client loops on when it SENDS: a request left at the line's time
+        # less its own duration (requests sent together end apart when slow).
+        sent = event.ts - (access.latency or 0.0)
+        groups[(access.client, access.request_key, access.agent)].append(sent)
     bursts = []
     for (ip, request, agent), stamps in groups.items():
         if len(stamps) < RETRY_MIN_REQUESTS:
@@ -267,6 +270,7 @@ def find_retry_loops(
 # FLOOD_MIN_RATIO times the typical network's requests and FLOOD_MIN_PEAK_RATE.
 NETWORK_MIN_MEMBERS = 10
 NETWORK_SURGE_RATIO = 10.0
+NETWORK_SILENT_REQUESTS = 0.1  # per step on average before it: the range was not there
 
 
 def network_of(prefix: str) -> str | None:
@@ -310,6 +314,8 @@ def merge_network_counts(counts: Iterable[LogCount]) -> list[ClientTraffic]:
 
 
 def _parsed_address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if "%" in ip:  # an IPv6 zone index: ipaddress would keep any text after it
+        return None
     try:
         return ipaddress.ip_address(ip)
     except ValueError:
@@ -339,7 +345,8 @@ def find_network_floods(
 
     A network's requests minus those of its addresses already flagged one by
     one must, on their own, dwarf the typical network's (``FLOOD_MIN_RATIO``,
-    ``FLOOD_MIN_PEAK_RATE``), come from at least ``NETWORK_MIN_MEMBERS``
+    ``FLOOD_MIN_PEAK_RATE``; only the typical network's volume for a range
+    silent before, ``NETWORK_SILENT_REQUESTS``), come from at least ``NETWORK_MIN_MEMBERS``
     addresses, and start inside the window: busy at least
     ``NETWORK_SURGE_RATIO`` times the network's level before.  How many
     addresses at least took part follows from the per-address top list: an
@@ -395,9 +402,7 @@ def _network_flood(
     typical = float(np.median(others)) if others.size else 0.0
     total = float(rest.sum())
     peak_rate = float(rest.max(initial=0.0)) / step
-    if members < NETWORK_MIN_MEMBERS or total < FLOOD_MIN_RATIO * max(typical, 1.0):
-        return None
-    if peak_rate < FLOOD_MIN_PEAK_RATE:
+    if members < NETWORK_MIN_MEMBERS or peak_rate < FLOOD_MIN_PEAK_RATE:
         return None
     first_index, last_index = flood_span(
         rest, low_share=FLOOD_EDGE_SHARE, high_share=FLOOD_BUSY_SHARE
@@ -405,6 +410,11 @@ def _network_flood(
     before = float(rest[:first_index].mean()) if first_index > 0 else None
     busy = float(rest[first_index : last_index + 1].mean())
     if before is None or busy < NETWORK_SURGE_RATIO * max(before, 1.0 / step):
+        return None
+    # A range silent before that arrives with many addresses at once needs only
+    # the typical network's volume; a range that was already there, ten times it.
+    ratio = 1.0 if before <= NETWORK_SILENT_REQUESTS else FLOOD_MIN_RATIO
+    if total < ratio * max(typical, 1.0):
         return None
     return AbusiveClient(
         ip=network.ip,

@@ -3,7 +3,8 @@
 ``check_drain`` adds the pod-safety rules to the generic guards of ``core/guard.py``
 (pause, idempotency, allow / never lists, cooldown, budget, approval):
 
-* the pod must exist;
+* the pod must exist (named by the ``pod`` label, or found by the instance's
+  address: ``core.remediation.drain_target``; none or several is a refusal);
 * never in a protected namespace (``kube-system`` and friends by default, plus
   whatever the operator adds, e.g. its own namespace); patterns are fnmatch globs;
 * never a bare pod (no controller owner: nothing would replace it);
@@ -23,6 +24,7 @@ import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from diagnosis_operator.api import LabelSelector
 from diagnosis_operator.core.remediation.guard import check
 from diagnosis_operator.models.actions import (
     DenialCode,
@@ -48,6 +50,9 @@ class DrainRules:
 
     min_healthy: int = 1
     protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
+    # Where the policy may act (its own namespace and the admin's write grants);
+    # None: anywhere not protected (offline use).
+    writable_namespaces: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if self.min_healthy < 0:
@@ -83,6 +88,13 @@ def pod_safety(
                 DenialCode.PROTECTED_NAMESPACE,
                 f"pod {pod.ref} is in protected namespace {pod.namespace} ({pattern})",
             )
+    if rules.writable_namespaces is not None and pod.namespace not in rules.writable_namespaces:
+        return Denied(
+            DenialCode.OTHER_NAMESPACE,
+            f"pod {pod.ref} is outside the namespaces this policy may act on "
+            f"({', '.join(sorted(rules.writable_namespaces))}; the operator's admin grants "
+            "others in tenancy.grants[].writeNamespaces)",
+        )
     if pod.owner is None:
         return Denied(
             DenialCode.BARE_POD, f"pod {pod.ref} has no controller: nothing would replace it"
@@ -119,8 +131,13 @@ def check_drain(  # noqa: PLR0913 (the guard's inputs plus the pod facts, keywor
     now: float,
     key: str,
     approved: bool = False,
+    unresolved: Denied | None = None,
 ) -> Verdict:
-    """The verdict for draining one pod.  Pure (see the module docstring for the order)."""
+    """The verdict for draining one pod.  Pure (see the module docstring for the order).
+
+    ``unresolved``: why the target names no single pod (``core.remediation.drain_target``);
+    it is the answer in place of the pod-safety rules.
+    """
     verdict = check(
         action=action, policy=policy, ledger=ledger, now=now, key=key, approved=approved
     )
@@ -129,6 +146,8 @@ def check_drain(  # noqa: PLR0913 (the guard's inputs plus the pod facts, keywor
         DenialCode.ALREADY_DONE,
     ):
         return verdict
+    if unresolved is not None:
+        return unresolved
     unsafe = pod_safety(pod=pod, target=f"{action.namespace}/{action.pod}", pods=pods, rules=rules)
     return unsafe if unsafe is not None else verdict
 
@@ -170,3 +189,25 @@ def restored_labels(*, record: QuarantineRecord, labels: Mapping[str, str]) -> d
 def quarantine_expired(*, record: QuarantineRecord, now: float) -> bool:
     """Has the quarantine's TTL run out?  Pure."""
     return record.until is not None and now >= record.until
+
+
+def instance_host(instance: str) -> str:
+    """The address of ``host:port`` / ``[v6]:port`` / a bare address.  Pure."""
+    if instance.startswith("["):
+        return instance[1:].partition("]")[0]
+    if instance.count(":") == 1:
+        return instance.partition(":")[0]
+    return instance
+
+
+def pod_of_instance(
+    *, instance: str, pods: Sequence[PodInfo], selector: LabelSelector
+) -> PodInfo | None:
+    """The one pod ``selector`` selects whose IP is ``instance``'s address, else None.  Pure.
+
+    Two selected pods with that IP (a pod and its replacement, say) name none:
+    the drain is then denied as not found rather than aimed at a guess.
+    """
+    host = instance_host(instance)
+    found = [pod for pod in pods if pod.pod_ip == host and selector.matches(pod.labels)]
+    return found[0] if len(found) == 1 else None

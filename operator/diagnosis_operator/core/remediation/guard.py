@@ -41,6 +41,8 @@ from diagnosis_operator.models.actions import (
 
 
 def _as_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    if "%" in text:  # an IPv6 zone index is no network to match
+        return None
     try:
         return ipaddress.ip_network(text, strict=False)
     except ValueError:
@@ -89,12 +91,16 @@ def check(
     now: float,
     key: str,
     approved: bool = False,
+    targets_known: bool = True,
 ) -> Verdict:
     """The guard verdict for one action.  Pure.
 
     ``key`` is the action's idempotency key (``models.actions.action_key``);
     ``approved`` says a human approved this action (e.g. an annotation on the CR).
     The checks run in a fixed order; the first that refuses gives the verdict.
+    ``targets_known=False`` (an offline preview of a kill, whose threads only the
+    live processlist names) skips the target-count check, and a non-empty allow
+    list must then cover the component; the never list still judges the component.
     """
     if policy.paused:
         return Denied(DenialCode.PAUSED, "remediation is paused by policy")
@@ -105,7 +111,7 @@ def check(
     if any(e.key == key and e.outcome is LedgerOutcome.EXECUTED for e in ledger):
         return Denied(DenialCode.ALREADY_DONE, f"{action.kind.value} {key} was already executed")
     refusal = (
-        _target_count(action, rules)
+        (_target_count(action, rules) if targets_known else _component_allowed(action, rules))
         or _listed(action, rules)
         or _cooling_down(action, rules, ledger=ledger, now=now)
         or _over_budget(action, rules, ledger=ledger, now=now)
@@ -113,9 +119,10 @@ def check(
     if refusal is not None:
         return refusal
     if not rules.enabled:
-        return Allowed(
-            dry_run=True, reason=f"{action.kind.value} is not enabled by policy: dry run"
-        )
+        why = "is not enabled by policy"
+        if policy.disabled_reason is not None:
+            why = f"is held by the operator's admin configuration ({policy.disabled_reason})"
+        return Allowed(dry_run=True, reason=f"{action.kind.value} {why}: dry run")
     if rules.require_approval and not approved:
         return Denied(DenialCode.APPROVAL_REQUIRED, f"{action.kind.value} waits for approval")
     return Allowed(dry_run=False, reason="all guards passed")
@@ -148,6 +155,18 @@ def _target_count(action: Action, rules: ActionPolicy) -> Denied | None:
             f"more than maxTargets {rules.max_targets}",
         )
     return None
+
+
+def _component_allowed(action: Action, rules: ActionPolicy) -> Denied | None:
+    """Targets unknown yet: a non-empty allow list must name the component itself."""
+    if not rules.allow or any(
+        _allow_covers(target=action.component, pattern=p) for p in rules.allow
+    ):
+        return None
+    return Denied(
+        DenialCode.NOT_ALLOW_LISTED,
+        f"{action.component} is not on the allow list (its targets are only known live)",
+    )
 
 
 def _listed(action: Action, rules: ActionPolicy) -> Denied | None:

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -43,6 +42,7 @@ from diagnosis_operator.models.actions import (
     RateLimitPolicy,
     RuleMode,
     Victims,
+    parse_network,
 )
 from diagnosis_operator.models.findings import ActionType
 from diagnosis_operator.models.signals import Labels, LogCount, Window
@@ -159,7 +159,7 @@ def rule_history(
             continue
         for target in entry.targets:
             try:
-                network = ipaddress.ip_network(target, strict=True)
+                network = parse_network(target)
             except ValueError:
                 continue
             if (network, round(entry.at, 3)) in seen:

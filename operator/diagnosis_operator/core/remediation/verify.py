@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from diagnosis_operator.models.signals import Series, Window
@@ -49,6 +49,8 @@ class SignalCheck:
     after: float | None
     better: Better = Better.LOWER
     healthy: float | None = None  # at or beyond this level the signal is healthy
+    # Only healthy counts (improving is not enough): the PromQL checks (verify_metrics)
+    require_healthy: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,19 @@ class CheckResult:
     outcome: Outcome
     worse: bool
     detail: str
+    before: float | None = None
+    after: float | None = None
+    healthy: float | None = None
+
+    def numbers(self) -> dict[str, object]:
+        """The check as status shows it: name, outcome and the numbers.  Pure."""
+        return {
+            "name": self.name,
+            "outcome": self.outcome.value,
+            "before": self.before,
+            "after": self.after,
+            "threshold": self.healthy,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +99,41 @@ def _healthy(value: float, check: SignalCheck) -> bool:
     return value <= check.healthy if check.better is Better.LOWER else value >= check.healthy
 
 
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _level(check: SignalCheck) -> CheckResult:
+    """A check that must end healthy: under (or over) its threshold, else not resolved."""
+    before, after, limit = _finite(check.before), _finite(check.after), _finite(check.healthy)
+    shown = "none" if before is None else f"{before:g}"
+
+    def result(outcome: Outcome, worse: bool, detail: str) -> CheckResult:
+        return CheckResult(check.name, outcome, worse, detail, before, after, limit)
+
+    if limit is None:
+        return result(Outcome.UNKNOWN, False, "no baseline data to set its threshold")
+    if after is None:
+        return result(Outcome.UNKNOWN, False, "no data over the period after the action")
+    side = "<=" if check.better is Better.LOWER else ">="
+    if _healthy(after, check):
+        return result(Outcome.RESOLVED, False, f"{shown} -> {after:g}, healthy ({side} {limit:g})")
+    gain = (
+        0.0
+        if before is None
+        else (before - after if check.better is Better.LOWER else after - before)
+    )
+    return result(
+        Outcome.NOT_RESOLVED,
+        gain < 0,
+        f"{shown} -> {after:g}, still past its threshold ({side} {limit:g})",
+    )
+
+
 def judge(*, check: SignalCheck, min_improvement: float) -> CheckResult:
     """One signal's verdict.  Pure."""
+    if check.require_healthy:
+        return _level(check)
     if (
         check.before is None
         or check.after is None
@@ -126,7 +174,15 @@ def verify(
     """The verdict over all checks and what to do next.  Pure."""
     if not checks:
         return VerifyResult(Outcome.UNKNOWN, FollowUp.ESCALATE, (), "no signal to verify against")
-    results = tuple(judge(check=check, min_improvement=min_improvement) for check in checks)
+    results = tuple(
+        replace(
+            judge(check=check, min_improvement=min_improvement),
+            before=_finite(check.before),
+            after=_finite(check.after),
+            healthy=_finite(check.healthy),
+        )
+        for check in checks
+    )
     summary = "; ".join(f"{r.name}: {r.detail}" for r in results)
     if any(r.outcome is Outcome.UNKNOWN for r in results):
         return VerifyResult(Outcome.UNKNOWN, FollowUp.ESCALATE, results, summary)

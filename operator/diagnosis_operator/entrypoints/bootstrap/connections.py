@@ -8,14 +8,14 @@
   its objects live; the backend writes through an ``ObjectStore``.
 
 Secrets are read with ``secrets(namespace, name)`` (the Secret's ``data``, base64
-values), in the policy's namespace unless the reference names another.  Errors
-say which Secret and key, never a value.
+values) through ``bootstrap.secrets.resolve_secret``: in the policy's namespace,
+or another only if the admin's tenancy rules grant it.  Rate-limit objects are
+written only where those rules allow.  Errors name the policy field and say which
+Secret and key, never a value.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +25,11 @@ from kubernetes import client
 from pydantic import SecretStr, ValidationError
 
 from diagnosis_operator.adapters.kubernetes.cluster import ConfigMapDocument, KubernetesCluster
-from diagnosis_operator.adapters.kubernetes.objects import KubernetesObjectStore, SecretReader
+from diagnosis_operator.adapters.kubernetes.objects import (
+    ConfigMapReader,
+    KubernetesObjectStore,
+    SecretReader,
+)
 from diagnosis_operator.adapters.kubernetes.writer import KubernetesDiagnosisWriter
 from diagnosis_operator.adapters.mysql import (
     MySQLConnectionSettings,
@@ -46,8 +50,17 @@ from diagnosis_operator.api import (
 )
 from diagnosis_operator.core.diagnosis.enrich import DEFAULT_THRESHOLDS, EnrichThresholds
 from diagnosis_operator.core.remediation.ledger import GlobalBudget
+from diagnosis_operator.core.tenancy import write_refusal
 from diagnosis_operator.entrypoints.bootstrap.enrichment import EnrichmentSettings
+from diagnosis_operator.entrypoints.bootstrap.secrets import (
+    SecretData,
+    SecretRefused,
+    load_tenancy,
+    resolve_secret,
+    secret_text,
+)
 from diagnosis_operator.models.findings import DiagnosisResult
+from diagnosis_operator.models.tenancy import STRICT_RULES, TenancyRules
 from diagnosis_operator.ports import MySQLAdmin, ObjectStore, TrafficPolicyBackend
 from diagnosis_operator.service.enrich import enrich_diagnosis
 from diagnosis_operator.service.remediate import (
@@ -59,24 +72,38 @@ from diagnosis_operator.service.remediate import (
 )
 from diagnosis_operator.settings import OperatorSettings
 
-SecretData = Callable[[str, str], Mapping[str, str]]
 REDIS_URL_KEY = "url"
 
 
-def _secret(secrets: SecretData, ref: ConnectionSecretRef, namespace: str) -> Mapping[str, str]:
-    where = ref.namespace or namespace
-    try:
-        return secrets(where, ref.name)
-    except Exception as error:
-        raise PortUnavailable(f"cannot read Secret {where}/{ref.name}: {error}") from error
+def _secret(
+    secrets: SecretData,
+    ref: ConnectionSecretRef,
+    *,
+    namespace: str,
+    rules: TenancyRules,
+    field: str,
+) -> Mapping[str, str]:
+    return resolve_secret(
+        read=secrets,
+        rules=rules,
+        policy_namespace=namespace,
+        name=ref.name,
+        namespace=ref.namespace,
+        field=field,
+    )
 
 
 def mysql_settings(
-    *, connection: MySQLConnection, namespace: str, secrets: SecretData
+    *,
+    connection: MySQLConnection,
+    namespace: str,
+    secrets: SecretData,
+    rules: TenancyRules = STRICT_RULES,
+    field: str = "mysql.secretRef",
 ) -> MySQLConnectionSettings:
     """The settings in a MySQL connection's Secret; ``PortUnavailable`` says what is wrong."""
     ref = connection.secret_ref
-    data = _secret(secrets, ref, namespace)
+    data = _secret(secrets, ref, namespace=namespace, rules=rules, field=field)
     try:
         return settings_from_secret_data(
             data=data, source=f"Secret {ref.namespace or namespace}/{ref.name}"
@@ -85,20 +112,22 @@ def mysql_settings(
         raise PortUnavailable(str(error)) from error
 
 
-def redis_url(*, connection: RedisConnection, namespace: str, secrets: SecretData) -> str:
+def redis_url(
+    *,
+    connection: RedisConnection,
+    namespace: str,
+    secrets: SecretData,
+    rules: TenancyRules = STRICT_RULES,
+    field: str = "redis.secretRef",
+) -> str:
     if connection.url is not None:
         return connection.url
     ref = connection.secret_ref
     assert ref is not None  # the model requires one of the two
-    key = ref.key or REDIS_URL_KEY
-    raw = _secret(secrets, ref, namespace).get(key)
-    where = f"Secret {ref.namespace or namespace}/{ref.name}"
-    if raw is None:
-        raise PortUnavailable(f"{where}: missing key {key!r}")
-    try:
-        return base64.b64decode(raw, validate=True).decode("utf-8").strip()
-    except (binascii.Error, ValueError):
-        raise PortUnavailable(f"{where}: key {key!r} is not base64-encoded UTF-8") from None
+    data = _secret(secrets, ref, namespace=namespace, rules=rules, field=field)
+    return secret_text(
+        data, key=ref.key or REDIS_URL_KEY, where=f"Secret {ref.namespace or namespace}/{ref.name}"
+    )
 
 
 @dataclass
@@ -108,6 +137,7 @@ class MySQLPorts:
     policy: DiagnosisPolicySpec
     namespace: str
     secrets: SecretData
+    rules: TenancyRules = STRICT_RULES
     make: Callable[[MySQLConnectionSettings, str], MySQLAdmin] = field(
         default=lambda settings, name: PyMySQLAdmin(settings=settings, name=name)
     )
@@ -117,16 +147,25 @@ class MySQLPorts:
         if component in self._open:
             return self._open[component]
         connection = self.policy.remediation.kill_mysql_queries.connection
+        field = "spec.remediation.killMysqlQueries.connection.secretRef"
         if connection is None:
-            configured = next((c for c in self.policy.components if c.name == component), None)
+            index, configured = next(
+                ((i, c) for i, c in enumerate(self.policy.components) if c.name == component),
+                (0, None),
+            )
             connection = configured.mysql if configured is not None else None
+            field = f"spec.components[{index}].mysql.secretRef"
         if connection is None:
             raise PortUnavailable(
                 f"no MySQL connection for {component}: set "
                 "remediation.killMysqlQueries.connection or the component's mysql.secretRef"
             )
         settings = mysql_settings(
-            connection=connection, namespace=self.namespace, secrets=self.secrets
+            connection=connection,
+            namespace=self.namespace,
+            secrets=self.secrets,
+            rules=self.rules,
+            field=field,
         )
         admin = self.make(settings, component)
         self._open[component] = admin
@@ -145,14 +184,27 @@ def _target(ref: TrafficTargetRef) -> PolicyTarget:
 
 
 def traffic_backend(
-    *, policy: DiagnosisPolicySpec, namespace: str, store: ObjectStore
+    *,
+    policy: DiagnosisPolicySpec,
+    namespace: str,
+    store: ObjectStore,
+    rules: TenancyRules = STRICT_RULES,
 ) -> TrafficPolicyBackend:
-    """The rate-limit backend the policy configures; ``PortUnavailable`` if incomplete."""
+    """The rate-limit backend the policy configures; ``PortUnavailable`` if incomplete
+    or if it would write outside the namespaces the admin allows this policy."""
     params = policy.remediation.rate_limit_client.params
     missing = params.missing()
     if missing is not None:
         raise PortUnavailable(missing)
     where = params.namespace or namespace
+    refusal = write_refusal(
+        rules,
+        policy_namespace=namespace,
+        namespace=where,
+        field="spec.remediation.rateLimitClient.params.namespace",
+    )
+    if refusal is not None:
+        raise SecretRefused(refusal)
     if params.provider is TrafficProvider.ENVOY_GATEWAY:
         assert params.target_ref is not None
         return EnvoyGatewayBackend(
@@ -175,7 +227,12 @@ def traffic_backend(
 
 
 def enrichment_settings(
-    *, policy: DiagnosisPolicySpec, namespace: str, secrets: SecretData, timeout: float = 10.0
+    *,
+    policy: DiagnosisPolicySpec,
+    namespace: str,
+    secrets: SecretData,
+    rules: TenancyRules = STRICT_RULES,
+    timeout: float = 10.0,
 ) -> tuple[list[EnrichmentSettings], list[str]]:
     """One ``EnrichmentSettings`` per component with a connection, and what went wrong.
 
@@ -184,20 +241,31 @@ def enrichment_settings(
     """
     found: list[EnrichmentSettings] = []
     problems: list[str] = []
-    for component in policy.components:
+    for index, component in enumerate(policy.components):
+        field = f"spec.components[{index}]"
         try:
             if component.mysql is not None:
                 found.append(
                     EnrichmentSettings(
                         mysql=mysql_settings(
-                            connection=component.mysql, namespace=namespace, secrets=secrets
+                            connection=component.mysql,
+                            namespace=namespace,
+                            secrets=secrets,
+                            rules=rules,
+                            field=f"{field}.mysql.secretRef",
                         ),
                         mysql_component=component.name,
                         timeout_seconds=timeout,
                     )
                 )
             if component.redis is not None:
-                url = redis_url(connection=component.redis, namespace=namespace, secrets=secrets)
+                url = redis_url(
+                    connection=component.redis,
+                    namespace=namespace,
+                    secrets=secrets,
+                    rules=rules,
+                    field=f"{field}.redis.secretRef",
+                )
                 found.append(
                     EnrichmentSettings(
                         redis_url=SecretStr(url),
@@ -249,19 +317,43 @@ def executor_cluster(
     )
 
 
-def executor_settings(settings: OperatorSettings) -> ExecutorSettings:
-    """The executor's settings: global budget, protected namespaces, drain method, test hook."""
+def executor_settings(
+    settings: OperatorSettings, rules: TenancyRules = STRICT_RULES
+) -> ExecutorSettings:
+    """The executor's settings: global budget, protected namespaces, drain method, test hook,
+    and the admin's guard caps (the tighter of the settings and the tenancy configuration)."""
     directory: Path | None = settings.test_checkpoint_dir
+    caps = rules.caps
+    max_actions = settings.global_budget_max_actions
+    if caps.global_max_actions is not None:
+        max_actions = min(max_actions, caps.global_max_actions)
+    window = max(settings.global_budget_window, caps.global_window_seconds or 0.0)
     return ExecutorSettings(
         budget=GlobalBudget(
-            max_actions=settings.global_budget_max_actions,
-            window_seconds=settings.global_budget_window,
-            retention_seconds=max(7 * 86400.0, settings.global_budget_window),
-            max_entries=max(2000, settings.global_budget_max_actions),
+            max_actions=max_actions,
+            window_seconds=window,
+            retention_seconds=max(7 * 86400.0, window),
+            max_entries=max(2000, max_actions),
         ),
-        protected_namespaces=(*settings.protected_namespaces, settings.operator_namespace),
+        protected_namespaces=(
+            *settings.protected_namespaces,
+            *caps.protected_namespaces,
+            settings.operator_namespace,
+        ),
+        caps=caps,
+        write_grants=rules.write_grants,
         drain_method=DrainMethod(settings.drain_method),
         checkpoint=checkpoint_from_dir(directory) if directory is not None else None,
+    )
+
+
+def tenancy_rules(configuration: client.Configuration, settings: OperatorSettings) -> TenancyRules:
+    """The admin's tenancy rules, read now from the operator's ConfigMap."""
+    reader = ConfigMapReader(api_client=client.ApiClient(configuration))
+    return load_tenancy(
+        read=lambda namespace, name: reader.data(namespace=namespace, name=name),
+        namespace=settings.operator_namespace,
+        name=settings.tenancy_configmap,
     )
 
 
@@ -273,15 +365,24 @@ def secret_data(configuration: client.Configuration) -> SecretData:
 
 @contextlib.contextmanager
 def action_ports(
-    *, configuration: client.Configuration, policy: DiagnosisPolicySpec, namespace: str
+    *,
+    configuration: client.Configuration,
+    policy: DiagnosisPolicySpec,
+    namespace: str,
+    rules: TenancyRules = STRICT_RULES,
 ) -> Iterator[ActionPorts]:
     """The MySQL and traffic ports of one policy; MySQL connections closed afterwards."""
-    mysql = MySQLPorts(policy=policy, namespace=namespace, secrets=secret_data(configuration))
+    mysql = MySQLPorts(
+        policy=policy, namespace=namespace, secrets=secret_data(configuration), rules=rules
+    )
     api = client.ApiClient(configuration)
 
     def traffic() -> TrafficPolicyBackend:
         return traffic_backend(
-            policy=policy, namespace=namespace, store=KubernetesObjectStore(api_client=api)
+            policy=policy,
+            namespace=namespace,
+            store=KubernetesObjectStore(api_client=api),
+            rules=rules,
         )
 
     try:

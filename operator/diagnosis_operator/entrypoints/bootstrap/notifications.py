@@ -15,6 +15,7 @@ The operator-wide settings (``DIAG_NOTIFY_*``) are read once at start.
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Mapping
 from typing import Annotated, Any, Protocol
 
 from kubernetes import client
@@ -24,8 +25,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from diagnosis_operator.adapters.kubernetes.reports import KubernetesReportSource
 from diagnosis_operator.adapters.notify import HttpNotificationSink
 from diagnosis_operator.api import NotificationSink, SecretKeyRef, parse_duration
+from diagnosis_operator.core.tenancy import credential_refusal
+from diagnosis_operator.entrypoints.bootstrap.secrets import resolve_secret, secret_text
+from diagnosis_operator.models.tenancy import STRICT_RULES, TenancyRules
 from diagnosis_operator.ports import NotificationPort
 from diagnosis_operator.service.notify import SinkUnavailable
+from diagnosis_operator.service.remediate import PortUnavailable
 
 
 class NotifySettings(BaseSettings):
@@ -58,17 +63,25 @@ class NotifySettings(BaseSettings):
 
 
 class SecretKeys(Protocol):
-    def read_secret_key(self, *, namespace: str, name: str, key: str) -> str: ...
+    def secret_data(self, namespace: str, name: str) -> Mapping[str, str]: ...
 
 
-def sink_secret(kube: SecretKeys, *, namespace: str, ref: SecretKeyRef, field: str) -> str:
-    """A key of a sink's Secret, read in the policy's namespace (the one place)."""
+def sink_secret(
+    kube: SecretKeys, *, namespace: str, ref: SecretKeyRef, field: str, rules: TenancyRules
+) -> str:
+    """A key of a sink's Secret, through the one resolver of the tenancy rules."""
     try:
-        return kube.read_secret_key(namespace=namespace, name=ref.name, key=ref.key)
-    except Exception as error:
-        raise SinkUnavailable(
-            f"{field}: cannot read Secret {namespace}/{ref.name}: {error}"
-        ) from None
+        data = resolve_secret(
+            read=kube.secret_data,
+            rules=rules,
+            policy_namespace=namespace,
+            name=ref.name,
+            namespace=None,
+            field=field,
+        )
+        return secret_text(data, key=ref.key, where=f"{field}: Secret {namespace}/{ref.name}")
+    except PortUnavailable as error:
+        raise SinkUnavailable(str(error)) from None
 
 
 def _origin(url: str) -> tuple[str, str, int | None, str]:
@@ -96,13 +109,22 @@ def credential_url_allowed(url: str, allowed: tuple[str, ...]) -> bool:
 
 
 def open_sink(
-    sink: NotificationSink, *, namespace: str, kube: SecretKeys, settings: NotifySettings
+    sink: NotificationSink,
+    *,
+    namespace: str,
+    kube: SecretKeys,
+    settings: NotifySettings,
+    rules: TenancyRules = STRICT_RULES,
 ) -> NotificationPort:
     """The adapter for one sink of a policy in ``namespace``; ``SinkUnavailable`` if not."""
     where = f"notifications[{sink.name}]"
     if sink.url_secret_ref is not None:
         url = sink_secret(
-            kube, namespace=namespace, ref=sink.url_secret_ref, field=f"{where}.urlSecretRef"
+            kube,
+            namespace=namespace,
+            ref=sink.url_secret_ref,
+            field=f"{where}.urlSecretRef",
+            rules=rules,
         )
         if not url.startswith(("http://", "https://")):
             raise SinkUnavailable(f"{where}.urlSecretRef: the Secret's value is not an http(s) URL")
@@ -111,17 +133,25 @@ def open_sink(
         url = sink.url
     token = (
         sink_secret(
-            kube, namespace=namespace, ref=sink.auth_secret_ref, field=f"{where}.authSecretRef"
+            kube,
+            namespace=namespace,
+            ref=sink.auth_secret_ref,
+            field=f"{where}.authSecretRef",
+            rules=rules,
         )
         if sink.auth_secret_ref is not None
         else None
     )
     secret_url = sink.url_secret_ref is not None
-    if (secret_url or token is not None) and not credential_url_allowed(url, settings.allowed_urls):
+    allowed = (
+        credential_url_allowed(url, settings.allowed_urls)
+        or credential_refusal(rules, url=url, field=where) is None
+    )
+    if (secret_url or token is not None) and not allowed:
         shown = "the URL in its Secret" if secret_url else url
         raise SinkUnavailable(
-            f"{where}: {shown} is not in the operator's allowed notification URLs "
-            "(DIAG_NOTIFY_ALLOWED_URLS, chart notifications.allowedUrls); "
+            f"{where}: {shown} is on neither of the admin's allow lists (chart "
+            "notifications.allowedUrls, tenancy.credentialUrls); "
             "a sink with credentials is only sent to an allowed URL"
         )
     return HttpNotificationSink(

@@ -1,10 +1,11 @@
 """Live signal sources for one diagnosis: the policy's, else the operator's defaults.
 
-Endpoints come from the policy (credentials read from its Secrets) or from the
-operator's settings.  Before the engine runs, each source is probed once: a source
-that does not answer HTTP at all is "unreachable" (the handler retries, then fails
-naming the URL); any HTTP answer, even an error status, is left for the engine to
-report.
+Endpoints come from the policy (credentials read from its Secrets through
+``bootstrap.secrets.resolve_secret``: a token is sent only to an origin on the
+admin's credential allow list) or from the operator's settings.  Before the
+engine runs, each source is probed once: a source that does not answer HTTP at
+all is "unreachable" (the handler retries, then fails naming the URL); any HTTP
+answer, even an error status, is left for the engine to report.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import requests
 from diagnosis_operator.adapters.loki import LokiClient, LokiLogSource
 from diagnosis_operator.adapters.prometheus import PrometheusAdapter
 from diagnosis_operator.api import DiagnosisPolicySpec, SecretKeyRef, parse_duration
+from diagnosis_operator.entrypoints.bootstrap.secrets import resolve_secret, secret_text
 from diagnosis_operator.entrypoints.kopf.kube import Kube
-from diagnosis_operator.ports import LogSource, SeriesSource
+from diagnosis_operator.models.tenancy import STRICT_RULES, TenancyRules
+from diagnosis_operator.ports import LogSource, PromQLSource, SeriesSource
 from diagnosis_operator.settings import OperatorSettings
 
 PROBE_TIMEOUT = 10.0
@@ -46,14 +49,23 @@ class Sources:
     series: SeriesSource
     logs: LogSource
     endpoints: tuple[Endpoint, ...]
+    # Arbitrary PromQL (a policy's signalOverrides); None: not offered.
+    promql: PromQLSource | None = None
 
 
 def resolve_endpoints(
-    *, policy: DiagnosisPolicySpec, namespace: str, settings: OperatorSettings, kube: Kube
+    *,
+    policy: DiagnosisPolicySpec,
+    namespace: str,
+    settings: OperatorSettings,
+    kube: Kube,
+    rules: TenancyRules = STRICT_RULES,
 ) -> tuple[Endpoint, Endpoint]:
     """Prometheus and Loki endpoints with their credentials read from Secrets."""
     loki = policy.signals.loki
-    prom = prometheus_endpoint(policy=policy, namespace=namespace, settings=settings, kube=kube)
+    prom = prometheus_endpoint(
+        policy=policy, namespace=namespace, settings=settings, kube=kube, rules=rules
+    )
     if prom is None:
         raise SourceConfigError(
             "no Prometheus URL: set spec.signals.prometheus.url in the policy "
@@ -64,7 +76,9 @@ def resolve_endpoints(
             backend="loki",
             url=loki.url.rstrip("/"),
             timeout=parse_duration(loki.timeout),
-            token=_secret(kube, namespace, loki.auth_secret_ref),
+            token=_secret(
+                kube, namespace, loki.auth_secret_ref, rules=rules, url=loki.url, source="loki"
+            ),
             tenant=loki.tenant,
         )
     elif settings.loki_url is not None:
@@ -83,7 +97,12 @@ def resolve_endpoints(
 
 
 def prometheus_endpoint(
-    *, policy: DiagnosisPolicySpec, namespace: str, settings: OperatorSettings, kube: Kube
+    *,
+    policy: DiagnosisPolicySpec,
+    namespace: str,
+    settings: OperatorSettings,
+    kube: Kube,
+    rules: TenancyRules = STRICT_RULES,
 ) -> Endpoint | None:
     """The policy's Prometheus, else the operator's, else None; credentials read."""
     prometheus = policy.signals.prometheus
@@ -92,7 +111,14 @@ def prometheus_endpoint(
             backend="prometheus",
             url=prometheus.url.rstrip("/"),
             timeout=parse_duration(prometheus.timeout),
-            token=_secret(kube, namespace, prometheus.auth_secret_ref),
+            token=_secret(
+                kube,
+                namespace,
+                prometheus.auth_secret_ref,
+                rules=rules,
+                url=prometheus.url,
+                source="prometheus",
+            ),
         )
     if settings.prometheus_url is not None:
         return Endpoint(
@@ -111,11 +137,30 @@ def prometheus_adapter(endpoint: Endpoint) -> PrometheusAdapter:
     )
 
 
-def _secret(kube: Kube, namespace: str, ref: SecretKeyRef | None) -> str | None:
+def _secret(
+    kube: Kube,
+    namespace: str,
+    ref: SecretKeyRef | None,
+    *,
+    rules: TenancyRules,
+    url: str,
+    source: str,
+) -> str | None:
+    """The bearer token of a policy's source, through the one secret resolver."""
     if ref is None:
         return None
     try:
-        return kube.read_secret_key(namespace=namespace, name=ref.name, key=ref.key)
+        data = resolve_secret(
+            read=kube.secret_data,
+            rules=rules,
+            policy_namespace=namespace,
+            name=ref.name,
+            namespace=None,
+            field=f"spec.signals.{source}.authSecretRef",
+            sent_to=url,
+            sent_to_field=f"spec.signals.{source}.url",
+        )
+        return secret_text(data, key=ref.key, where=f"Secret {namespace}/{ref.name}")
     except Exception as error:
         raise SourceConfigError(f"cannot read the source's credentials: {error}") from error
 
@@ -149,11 +194,17 @@ def build_sources(*, prometheus: Endpoint, loki: Endpoint) -> Sources:
     logs = LokiLogSource(
         LokiClient(loki.url, tenant=loki.tenant, bearer_token=loki.token, timeout=loki.timeout)
     )
-    return Sources(series=prometheus_adapter(prometheus), logs=logs, endpoints=(prometheus, loki))
+    series = prometheus_adapter(prometheus)
+    return Sources(series=series, logs=logs, endpoints=(prometheus, loki), promql=series)
 
 
 def open_signal_sources(
-    *, policy: DiagnosisPolicySpec, namespace: str, settings: OperatorSettings, kube: Kube
+    *,
+    policy: DiagnosisPolicySpec,
+    namespace: str,
+    settings: OperatorSettings,
+    kube: Kube,
+    rules: TenancyRules = STRICT_RULES,
 ) -> Sources:
     """Resolve, build and probe a diagnosis's sources (the handlers' one call).
 
@@ -161,7 +212,7 @@ def open_signal_sources(
     ``SourceUnreachable`` (a source that does not answer HTTP at all).
     """
     prometheus, loki = resolve_endpoints(
-        policy=policy, namespace=namespace, settings=settings, kube=kube
+        policy=policy, namespace=namespace, settings=settings, kube=kube, rules=rules
     )
     sources = build_sources(prometheus=prometheus, loki=loki)
     for endpoint in sources.endpoints:

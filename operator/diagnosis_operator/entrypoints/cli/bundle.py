@@ -2,7 +2,8 @@
 
 ``bundle validate DIR`` loads the bundle the way ``diagnose --bundle`` does and
 prints what it holds per component, or the first problem as ``file:line: what``
-with exit code 2.  ``bundle info DIR`` adds the metric families and log streams.
+with exit code 2.  ``bundle info DIR`` adds the metric families and log streams.  ``bundle record``
+captures a live window from Prometheus and Loki (``cli/bundle_record.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import Counter
 from typing import Any
 
 from diagnosis_operator.adapters.bundle import BundleError, load_bundle
-from diagnosis_operator.entrypoints.cli import fail
+from diagnosis_operator.entrypoints.cli import bundle_record, fail
 from diagnosis_operator.models.bundle import Bundle, summarize
 from diagnosis_operator.models.signals import isoformat_z
 
@@ -22,8 +23,8 @@ from diagnosis_operator.models.signals import isoformat_z
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "bundle",
-        help="validate and describe incident bundles",
-        description="Validate and describe incident bundles (docs/incident-bundle.md).",
+        help="validate, describe and record incident bundles",
+        description="Validate, describe and record incident bundles (docs/incident-bundle.md).",
     )
     actions = parser.add_subparsers(dest="bundle_command", metavar="ACTION", required=True)
     validate = actions.add_parser("validate", help="check a bundle and print a summary")
@@ -33,6 +34,7 @@ def register(subparsers: Any) -> None:
     info = actions.add_parser("info", help="summary plus metric families and log streams")
     info.add_argument("path", metavar="DIR", help="the bundle folder")
     info.set_defaults(handler=_info)
+    bundle_record.register(actions)
 
 
 def _load(path: str) -> Bundle | None:

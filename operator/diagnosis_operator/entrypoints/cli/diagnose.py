@@ -32,15 +32,20 @@ from typing import TYPE_CHECKING, Any
 
 from diagnosis_operator.entrypoints.cli import fail
 from diagnosis_operator.models.bundle import Bundle, LoadProgress
+from diagnosis_operator.models.engine import EngineSettings
 from diagnosis_operator.models.findings import DiagnosisResult
 
 if TYPE_CHECKING:
     from diagnosis_operator.entrypoints.bootstrap.enrichment import EnrichmentSettings
+    from diagnosis_operator.entrypoints.cli.policy_files import PolicyDocument
+    from diagnosis_operator.models.preview import ActionPreview
 
 FORMATS = ("json", "markdown", "html")
 MYSQL_PASSWORD_ENV = "DIAGNOSIS_MYSQL_PASSWORD"  # noqa: S105 (a variable name)
 REDIS_PASSWORD_ENV = "DIAGNOSIS_REDIS_PASSWORD"  # noqa: S105 (a variable name)
 DEFAULT_ENRICH_TIMEOUT = 10.0
+# The namespace of a policy file without metadata.namespace (drain targets, keys).
+DEFAULT_NAMESPACE = "default"
 
 
 def register(subparsers: Any) -> None:
@@ -57,6 +62,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--out", metavar="FILE", help="write the result to FILE instead of stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="a DiagnosisPolicy manifest: use its topology, thresholds and signalOverrides, "
+        "and show which proposed actions its guards would run or refuse",
+    )
     enrich = parser.add_argument_group(
         "enrichment", "ask MySQL / Redis directly (read-only; optional, never fatal)"
     )
@@ -179,13 +190,18 @@ def diagnose_bundle(
     *,
     progress: Any = None,
     enrich: Callable[[DiagnosisResult], DiagnosisResult] | None = None,
+    policy: PolicyDocument | None = None,
 ) -> DiagnosisResult:
     """Load a bundle and diagnose it in-process (raises ``BundleError`` for bad bundles).
 
     ``enrich`` (e.g. ``entrypoints.bootstrap.make_enricher``) asks servers directly afterwards.
+    ``policy``: its topology, thresholds and signals instead of the bundle's topology
+    and the defaults (``service.policy_engine.engine_inputs``, as the operator does;
+    raises ``TopologyError`` / ``PolicyInputError`` when it cannot be used).
     """
     from diagnosis_operator.entrypoints.bootstrap.offline import open_bundle
     from diagnosis_operator.service.diagnose import run_diagnosis
+    from diagnosis_operator.service.policy_engine import EngineInputs, engine_inputs
 
     say = progress or (lambda _text: None)
     say(f"loading {path}")
@@ -195,8 +211,13 @@ def diagnose_bundle(
             say(f"  read {report.file} ({report.lines_read} lines)")
 
     bundle, source = open_bundle(path, progress=loaded)
+    inputs = (
+        engine_inputs(policy.spec)
+        if policy is not None
+        else EngineInputs(topology=bundle.topology, settings=EngineSettings(), signals=())
+    )
     return run_diagnosis(
-        topology=bundle.topology,
+        topology=inputs.topology,
         window=bundle.window,
         symptom=symptom_text(bundle),
         series=source,
@@ -204,17 +225,63 @@ def diagnose_bundle(
         now=bundle.window.end,
         on_stage=lambda stage: say("analysing" if stage == "correlating" else stage),
         enrich=enrich,
+        settings=inputs.settings,
+        policy_signals=inputs.signals,
+        promql=source,
     )
 
 
-def render(result: DiagnosisResult, fmt: str) -> str:
+def guard_preview(result: DiagnosisResult, policy: PolicyDocument) -> tuple[ActionPreview, ...]:
+    """What ``policy``'s guards would decide about ``result``'s proposals, at the window's end."""
+    from diagnosis_operator.service.policy_engine import preview
+
+    return preview(
+        result=result,
+        spec=policy.spec,
+        policy_name=policy.name,
+        namespace=policy.namespace or DEFAULT_NAMESPACE,
+        now=result.window.end,
+    )
+
+
+def render(
+    result: DiagnosisResult,
+    fmt: str,
+    *,
+    policy: PolicyDocument | None = None,
+    previews: tuple[ActionPreview, ...] = (),
+) -> str:
+    """The result as ``fmt``; with a policy, JSON gains ``policy`` and Markdown a guards section."""
     if fmt == "json":
-        return json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
+        payload = result.to_json()
+        if policy is not None:
+            payload["policy"] = {
+                "name": policy.name,
+                "file": str(policy.path),
+                "actions": [preview.to_json() for preview in previews],
+            }
+        return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
     from diagnosis_operator import report
 
     if fmt == "html":
         return report.render_html(result)
-    return report.render_markdown(result)
+    text = report.render_markdown(result)
+    if policy is not None:
+        text += report.render_guards_markdown(previews, policy=policy.name)
+    return text
+
+
+def _enricher(
+    settings: EnrichmentSettings, say: Callable[[str], None]
+) -> Callable[[DiagnosisResult], DiagnosisResult] | None:
+    """The enrichment step the flags configure, or None."""
+    if not settings.configured:
+        return None
+    from diagnosis_operator.entrypoints.bootstrap.connections import make_enricher
+    from diagnosis_operator.entrypoints.bootstrap.enrichment import describe
+
+    say(f"enrichment: asking {describe(settings)} (at most {settings.timeout_seconds:g} s)")
+    return make_enricher(settings=settings)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -227,23 +294,29 @@ def run(args: argparse.Namespace) -> int:
             print(f"diagnose: {text}", file=sys.stderr, flush=True)
 
     try:
-        settings = enrichment_settings(args)
+        enrich = _enricher(enrichment_settings(args), say)
     except EnrichmentError as error:
         return fail(str(error))
-    enrich = None
-    if settings.configured:
-        from diagnosis_operator.entrypoints.bootstrap.connections import make_enricher
-        from diagnosis_operator.entrypoints.bootstrap.enrichment import describe
+    policy = None
+    if args.policy:
+        from diagnosis_operator.entrypoints.cli.policy_files import PolicyFileError, load_policy
 
-        say(f"enrichment: asking {describe(settings)} (at most {settings.timeout_seconds:g} s)")
-        enrich = make_enricher(settings=settings)
+        try:
+            policy = load_policy(Path(args.policy))
+        except PolicyFileError as error:
+            return fail(f"bad policy: {error}")
     try:
-        result = diagnose_bundle(args.bundle, progress=say, enrich=enrich)
+        result = diagnose_bundle(args.bundle, progress=say, enrich=enrich, policy=policy)
     except BundleError as error:
         return fail(f"bad incident bundle: {error}")
     except OSError as error:
         return fail(f"cannot read bundle {args.bundle}: {error}")
-    text = render(result, args.format)
+    except ValueError as error:  # TopologyError, PolicyInputError: the policy cannot be used
+        return fail(f"bad policy: {args.policy}: {error}")
+    previews = guard_preview(result, policy) if policy is not None else ()
+    if policy is not None and args.format == "html":
+        say("the guards' decisions are shown in the json and markdown formats only")
+    text = render(result, args.format, policy=policy, previews=previews)
     if args.out:
         try:
             Path(args.out).write_text(text, encoding="utf-8")

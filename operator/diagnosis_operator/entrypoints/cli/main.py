@@ -12,9 +12,17 @@ import sys
 from collections.abc import Sequence
 
 from diagnosis_operator import __version__
-from diagnosis_operator.entrypoints.cli import bundle, diagnose, policy, replay, report, run
+from diagnosis_operator.entrypoints.cli import (
+    bundle,
+    diagnose,
+    nginx_reloader,
+    policy,
+    replay,
+    report,
+    run,
+)
 
-SUBCOMMANDS = (run, diagnose, replay, report, bundle, policy)
+SUBCOMMANDS = (run, diagnose, replay, report, bundle, policy, nginx_reloader)
 
 
 def build_parser() -> argparse.ArgumentParser:

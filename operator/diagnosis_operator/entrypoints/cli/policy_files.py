@@ -55,6 +55,15 @@ def load_policies(path: Path) -> list[PolicyDocument]:
     return found
 
 
+def load_policy(path: Path) -> PolicyDocument:
+    """The one DiagnosisPolicy of ``path`` (``diagnose --policy``, ``policy test``)."""
+    found = load_policies(path)
+    if len(found) > 1:
+        names = ", ".join(document.name for document in found)
+        raise PolicyFileError(f"{path}: {len(found)} policies ({names}): give a file with one")
+    return found[0]
+
+
 def _documents(path: Path, text: str) -> Iterator[tuple[int, Any]]:
     try:
         yield from enumerate(yaml.safe_load_all(text), start=1)

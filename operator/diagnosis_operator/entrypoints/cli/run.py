@@ -17,6 +17,13 @@ Peers with equal priorities would all pause, so without ``--priority`` each
 replica draws a random one at start.  The peering object (ClusterKopfPeering for
 ``--all-namespaces``, KopfPeering in each namespace otherwise) must exist; the
 chart creates it.  ``--standalone`` runs without peering: one replica only.
+
+``--leader-election`` (chart: ``leaderElection.enabled``) replaces peering with a
+coordination.k8s.io Lease (``--lease-name``, in ``DIAG_OPERATOR_NAMESPACE``):
+every replica runs with the same flags, the holder acts (kopf standalone), the
+others stand by and take over within ``DIAG_LEASE_DURATION`` seconds of the
+holder's last renewal; a holder that cannot renew for ``DIAG_LEASE_RENEW_DEADLINE``
+seconds exits.  See docs/architecture.md, "Two replicas".
 """
 
 from __future__ import annotations
@@ -52,6 +59,13 @@ def register(subparsers: Any) -> None:
         "--standalone", action="store_true", default=None, help="no peering: run one replica only"
     )
     peering.add_argument("--peering", dest="peering_name", metavar="NAME", help="kopf peering name")
+    peering.add_argument(
+        "--leader-election",
+        action="store_true",
+        default=None,
+        help="every replica runs; the holder of a Lease in the operator's namespace acts",
+    )
+    parser.add_argument("--lease-name", metavar="NAME", help="the Lease's name (leader election)")
     parser.add_argument("--priority", type=int, help="peering priority (highest leads)")
     parser.add_argument(
         "--liveness",
@@ -81,6 +95,8 @@ _FLAGS = (
     "all_namespaces",
     "standalone",
     "peering_name",
+    "leader_election",
+    "lease_name",
     "priority",
     "liveness_endpoint",
     "kubeconfig",
@@ -114,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             for item in error.errors()
         )
         return fail(f"invalid settings: {problems}")
-    if settings.priority is None and not settings.standalone:
+    if settings.priority is None and not (settings.standalone or settings.leader_election):
         settings = settings.model_copy(update={"priority": secrets.randbelow(2**30) + 1})
     # Only `run` needs kopf: the other commands start without it.
     from diagnosis_operator.entrypoints.kopf.lifecycle import serve

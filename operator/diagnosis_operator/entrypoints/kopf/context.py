@@ -12,10 +12,15 @@ from kubernetes import client
 from diagnosis_operator.entrypoints.bootstrap.notifications import NotifySettings, open_sink
 from diagnosis_operator.entrypoints.bootstrap.signals import Sources, open_signal_sources
 from diagnosis_operator.entrypoints.kopf.kube import Kube
+from diagnosis_operator.models.tenancy import STRICT_RULES, TenancyRules
 from diagnosis_operator.ports import NotificationPort
 from diagnosis_operator.settings import OperatorSettings
 
 MEMO_KEY = "context"
+
+
+def _strict() -> TenancyRules:
+    return STRICT_RULES
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,9 @@ class OperatorContext:
     # Notifications (DIAG_NOTIFY_*), and (sink, namespace=, kube=, settings=) -> its port.
     notify: NotifySettings = field(default_factory=NotifySettings)
     open_sink: Callable[..., NotificationPort] = open_sink
+    # () -> the admin's tenancy rules, read when a diagnosis or policy is handled
+    # (bootstrap.connections.tenancy_rules); tests keep the strict defaults.
+    tenancy: Callable[[], TenancyRules] = _strict
 
 
 def context_of(memo: Any) -> OperatorContext:

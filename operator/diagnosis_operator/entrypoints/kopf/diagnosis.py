@@ -7,12 +7,15 @@ change is patched to ``status`` at once and posted as an Event, so ``kubectl get
 diag -w`` shows the run as it goes.
 
 Failure reasons (``Failed`` condition and Event reason): ``InvalidSpec``,
-``PolicyNotFound``, ``PolicyInvalid``, ``SourceNotConfigured``, ``SourceUnavailable``
+``PolicyNotFound``, ``PolicyInvalid``, ``UnknownComponent`` (``spec.symptom.component``
+names no component of the policy: nothing to anchor the diagnosis on, so it fails
+rather than answer about something else), ``SourceNotConfigured``, ``SourceUnavailable``
 (after ``DIAG_SOURCE_RETRIES`` retries), ``EngineError``.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import time
 from datetime import UTC, datetime
@@ -22,7 +25,6 @@ import kopf
 from pydantic import ValidationError
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.adapters.kubernetes.reports import report_config_map
 from diagnosis_operator.api import (
     DIAGNOSIS_PLURAL,
     ConditionStatus,
@@ -35,6 +37,7 @@ from diagnosis_operator.api import (
     Phase,
     PolicySnapshot,
     ResolvedWindow,
+    report_config_map,
 )
 from diagnosis_operator.core.phases import (
     PROGRESSING,
@@ -55,16 +58,17 @@ from diagnosis_operator.entrypoints.bootstrap.signals import (
 )
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.inputs import plain, validation_message
-from diagnosis_operator.entrypoints.kopf.kube import OwnerRef
+from diagnosis_operator.entrypoints.kopf.kube import NotOwned, OwnerRef
 from diagnosis_operator.entrypoints.kopf.notifications import send_notifications
 from diagnosis_operator.entrypoints.kopf.remediation import policy_enricher, remediate_now
 from diagnosis_operator.models.findings import NO_INCIDENT, DiagnosisResult
 from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
 from diagnosis_operator.models.topology import Topology, TopologyError
-from diagnosis_operator.ports import SignalError
+from diagnosis_operator.ports import ClusterError, SignalError
 from diagnosis_operator.report import render_markdown
 from diagnosis_operator.service import metrics
 from diagnosis_operator.service.diagnose import run_diagnosis
+from diagnosis_operator.service.policy_engine import EngineInputs, PolicyInputError, engine_inputs
 from diagnosis_operator.service.remediate import LedgerUnavailable
 
 # A ConfigMap holds at most 1 MiB; keep room for the Markdown beside the JSON.
@@ -237,12 +241,13 @@ def _run(
         run.status = run.status.model_copy(update={"policy_snapshot": snapshot})
         run.flush()
     try:
-        topology = snapshot.spec.to_topology()
-    except TopologyError as error:
+        inputs = engine_inputs(snapshot.spec)
+    except (TopologyError, PolicyInputError) as error:
         raise Stop("PolicyInvalid", f"policy {snapshot.name}: {error}") from error
+    _check_symptom_component(parsed, topology=inputs.topology, policy=snapshot.name)
     window = _fix_window(run, parsed=parsed, keep=keep_window)
     result = _diagnose(
-        run, parsed=parsed, snapshot=snapshot, topology=topology, window=window, retry=retry
+        run, parsed=parsed, snapshot=snapshot, inputs=inputs, window=window, retry=retry
     )
     # Stages the engine did not announce are still walked, in order.
     for stage_phase in (Phase.COLLECTING, Phase.CORRELATING, Phase.PLANNING):
@@ -259,6 +264,20 @@ def _run(
     _complete(run, result)
     _notify(run, result=result)
     return result
+
+
+def _check_symptom_component(parsed: DiagnosisSpec, *, topology: Topology, policy: str) -> None:
+    wanted = parsed.symptom.component
+    known = [component.name for component in topology.components]
+    if wanted is None or wanted in known:
+        return
+    close = difflib.get_close_matches(wanted, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise Stop(
+        "UnknownComponent",
+        f"spec.symptom.component: {wanted!r} is not a component of DiagnosisPolicy {policy} "
+        f"(it has {', '.join(known)}){hint}"[:4096],
+    )
 
 
 def _notify(run: DiagnosisRun, *, result: DiagnosisResult) -> None:
@@ -312,6 +331,7 @@ def _open_sources(run: DiagnosisRun, *, snapshot: PolicySnapshot, retry: int) ->
             namespace=run.namespace,
             settings=context.settings,
             kube=context.kube,
+            rules=context.tenancy(),
         )
     except SourceConfigError as error:
         raise Stop("SourceNotConfigured", str(error)) from error
@@ -324,7 +344,7 @@ def _diagnose(
     *,
     parsed: DiagnosisSpec,
     snapshot: PolicySnapshot,
-    topology: Topology,
+    inputs: EngineInputs,
     window: Window,
     retry: int,
 ) -> DiagnosisResult:
@@ -342,14 +362,16 @@ def _diagnose(
     extra: dict[str, Any] = {"enrich": enrich} if enrich is not None else {}
     try:
         return run_diagnosis(
-            topology=topology,
+            topology=inputs.topology,
             window=window,
             symptom=parsed.symptom.describe() or None,
             series=sources.series,
             logs=sources.logs,
             now=time.time(),
             on_stage=on_stage,
-            settings=snapshot.spec.thresholds.to_engine_settings(),
+            settings=inputs.settings,
+            policy_signals=inputs.signals,
+            promql=sources.promql,
             **extra,
         )
     except SignalError as error:
@@ -445,11 +467,21 @@ def _write_report(run: DiagnosisRun, *, result: DiagnosisResult, uid: Any) -> No
     except Exception as error:  # the JSON is the contract; the Markdown is a courtesy
         kopf.warn(run.body, reason="ReportRenderFailed", message=f"{type(error).__name__}: {error}")
     config_map = report_config_map(run.name)
-    run.context.kube.write_report(
-        namespace=run.namespace,
-        name=config_map,
-        owner=OwnerRef(name=run.name, uid=str(uid or "")),
-        data=data,
-    )
+    try:
+        run.context.kube.write_report(
+            namespace=run.namespace,
+            name=config_map,
+            owner=OwnerRef(name=run.name, uid=str(uid or "")),
+            data=data,
+        )
+    except (NotOwned, ClusterError) as error:
+        # The diagnosis stands without its report; say why, never touch a stranger's object.
+        message = f"report not written: {error}"[:1024]
+        kopf.warn(run.body, reason="ReportNotWritten", message=message)
+        run.status = run.status.model_copy(
+            update={"warnings": [*run.status.warnings, message][-32:]}
+        )
+        run.flush()
+        return
     run.status = run.status.model_copy(update={"report_ref": ObjectRef(name=config_map)})
     run.flush()

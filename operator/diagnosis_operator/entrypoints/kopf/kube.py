@@ -8,7 +8,6 @@ verb there (the e2e suite runs the operator under exactly that role).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ import kopf
 from kubernetes import client, config
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.adapters.kubernetes.errors import KubernetesError, from_api_exception
+from diagnosis_operator.adapters.kubernetes.errors import from_api_exception
 from diagnosis_operator.api import DIAGNOSIS_KIND, DIAGNOSIS_PLURAL, POLICY_PLURAL
 from diagnosis_operator.settings import OperatorSettings
 
@@ -111,19 +110,16 @@ class Kube:
             ) from error
         return found if isinstance(found, dict) else None
 
-    def read_secret_key(self, *, namespace: str, name: str, key: str) -> str:
-        """One key of a Secret, decoded; an error says which Secret and key."""
-        what = f"get secret {namespace}/{name}"
+    def secret_data(self, namespace: str, name: str) -> dict[str, str]:
+        """A Secret's ``data`` (base64 values); read only through
+        ``bootstrap.secrets.resolve_secret``, which applies the tenancy rules first."""
         try:
             secret = self._core.read_namespaced_secret(
                 name, namespace, _request_timeout=REQUEST_TIMEOUT
             )
         except client.ApiException as error:
-            raise from_api_exception(error, what=what) from error
-        data = secret.data or {}
-        if key not in data:
-            raise KubernetesError(what=f"{what} key {key!r}", status=None, body="no such key")
-        return base64.b64decode(data[key]).decode("utf-8").strip()
+            raise from_api_exception(error, what=f"get secret {namespace}/{name}") from error
+        return {str(key): str(value) for key, value in (secret.data or {}).items()}
 
     def patch_diagnosis_status(
         self, *, namespace: str, name: str, status: Mapping[str, Any]
@@ -188,9 +184,51 @@ class Kube:
                 raise from_api_exception(
                     error, what=f"create configmap {namespace}/{name}"
                 ) from error
+        self._patch_owned_report(namespace=namespace, name=name, owner=owner, data=data)
+
+    def _patch_owned_report(
+        self, *, namespace: str, name: str, owner: OwnerRef, data: Mapping[str, str]
+    ) -> None:
+        """Replace an existing report's data, only if this Diagnosis owns it.
+
+        Ownership is an ownerReference with the Diagnosis' uid (a label can be set by
+        anyone who can write the ConfigMap).  The patch carries the resourceVersion
+        read, so an object swapped in between is not patched either.
+        """
+        what = f"configmap {namespace}/{name}"
         try:
-            self._core.patch_namespaced_config_map(
-                name, namespace, {"data": dict(data)}, _request_timeout=REQUEST_TIMEOUT
+            existing = self._core.read_namespaced_config_map(
+                name, namespace, _request_timeout=REQUEST_TIMEOUT
             )
         except client.ApiException as error:
-            raise from_api_exception(error, what=f"patch configmap {namespace}/{name}") from error
+            raise from_api_exception(error, what=f"get {what}") from error
+        meta = existing.metadata or client.V1ObjectMeta()
+        if not owned_by(meta.owner_references or [], uid=owner.uid):
+            raise NotOwned(
+                f"ConfigMap {namespace}/{name} already exists and is not owned by Diagnosis "
+                f"{owner.name} (no ownerReference with its uid): the operator does not patch "
+                "objects it did not create; rename or delete that ConfigMap, or give the "
+                "Diagnosis another name"
+            )
+        try:
+            self._core.patch_namespaced_config_map(
+                name,
+                namespace,
+                {"metadata": {"resourceVersion": meta.resource_version}, "data": dict(data)},
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        except client.ApiException as error:
+            raise from_api_exception(error, what=f"patch {what}") from error
+
+
+class NotOwned(RuntimeError):
+    """An object exists under the name the operator would write, and it is not the
+    operator's: it is left alone and the message says so."""
+
+
+def owned_by(references: list[Any], *, uid: str) -> bool:
+    """Does one of these ownerReferences name the Diagnosis with ``uid``?  Pure."""
+    return bool(uid) and any(
+        getattr(ref, "uid", None) == uid and getattr(ref, "kind", None) == DIAGNOSIS_KIND
+        for ref in references
+    )

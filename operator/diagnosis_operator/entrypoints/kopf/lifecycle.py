@@ -17,8 +17,10 @@ import kopf
 from kubernetes import client
 
 from diagnosis_operator import API_GROUP
+from diagnosis_operator.entrypoints.bootstrap.connections import tenancy_rules
 from diagnosis_operator.entrypoints.kopf.context import MEMO_KEY, OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.kube import Kube, build_configuration, connection_info
+from diagnosis_operator.entrypoints.kopf.leader import elect, release
 from diagnosis_operator.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
@@ -68,18 +70,34 @@ def serve(settings: OperatorSettings) -> None:
         settings=settings,
         configuration=configuration,
         kube=Kube(api_client=client.ApiClient(configuration)),
+        tenancy=lambda: tenancy_rules(configuration, settings),
     )
+    elected = None
+    if settings.leader_election:
+        elected = elect(settings, client.ApiClient(configuration))
+        if elected is None:
+            return
+    # Under a lease, kopf runs standalone: the lease already says who acts.
+    standalone = settings.standalone or elected is not None
     logger.info(
         "serving %s; %s",
         ", ".join(settings.namespaces) or "all namespaces",
-        "standalone" if settings.standalone else f"peering {settings.peering_name!r}",
+        "leading (lease)"
+        if elected is not None
+        else "standalone"
+        if standalone
+        else f"peering {settings.peering_name!r}",
     )
-    kopf.run(
-        clusterwide=settings.all_namespaces,
-        namespaces=settings.namespaces,
-        standalone=settings.standalone,
-        peering_name=None if settings.standalone else settings.peering_name,
-        priority=settings.priority or 0,
-        liveness_endpoint=settings.liveness_endpoint,
-        memo=kopf.Memo({MEMO_KEY: context}),
-    )
+    try:
+        kopf.run(
+            clusterwide=settings.all_namespaces,
+            namespaces=settings.namespaces,
+            standalone=standalone,
+            peering_name=None if standalone else settings.peering_name,
+            priority=settings.priority or 0,
+            liveness_endpoint=settings.liveness_endpoint,
+            memo=kopf.Memo({MEMO_KEY: context}),
+        )
+    finally:
+        if elected is not None:
+            release(elected)

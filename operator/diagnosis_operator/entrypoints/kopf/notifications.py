@@ -75,7 +75,11 @@ def _send(
 
     def open_sink(sink: Any) -> NotificationPort:
         port: NotificationPort = context.open_sink(
-            sink, namespace=namespace, kube=context.kube, settings=context.notify
+            sink,
+            namespace=namespace,
+            kube=context.kube,
+            settings=context.notify,
+            rules=context.tenancy(),
         )
         return port
 

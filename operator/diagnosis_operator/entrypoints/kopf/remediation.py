@@ -46,13 +46,14 @@ from diagnosis_operator.entrypoints.bootstrap import connections as bootstrap
 from diagnosis_operator.entrypoints.bootstrap.signals import (
     SourceConfigError,
     build_sources,
+    prometheus_adapter,
     resolve_endpoints,
 )
 from diagnosis_operator.entrypoints.kopf.context import OperatorContext, context_of
 from diagnosis_operator.entrypoints.kopf.inputs import plain
 from diagnosis_operator.models.findings import DiagnosisResult
-from diagnosis_operator.models.signals import from_seconds
-from diagnosis_operator.ports import LogSource
+from diagnosis_operator.models.signals import Window, from_seconds, utc_seconds
+from diagnosis_operator.ports import LogSource, PromQLSource
 from diagnosis_operator.service.remediate import (
     Connections,
     DiagnosisRef,
@@ -97,7 +98,10 @@ def policy_enricher(
     if not any(c.mysql is not None or c.redis is not None for c in policy.components):
         return None, []
     settings, problems = bootstrap.enrichment_settings(
-        policy=policy, namespace=namespace, secrets=bootstrap.secret_data(context.configuration)
+        policy=policy,
+        namespace=namespace,
+        secrets=bootstrap.secret_data(context.configuration),
+        rules=context.tenancy(),
     )
     return bootstrap.make_policy_enricher(settings=settings), problems
 
@@ -117,8 +121,9 @@ def remediate_now(
     if snapshot is None:
         return list(status.remediations)
     cluster, ledger = _ports(context)
+    rules = context.tenancy()
     with bootstrap.action_ports(
-        configuration=context.configuration, policy=snapshot.spec, namespace=namespace
+        configuration=context.configuration, policy=snapshot.spec, namespace=namespace, rules=rules
     ) as ports:
         return remediate(
             diagnosis=DiagnosisRef(
@@ -131,7 +136,7 @@ def remediate_now(
             now=time.time(),
             mode=mode,
             record=_recorder(context, namespace=namespace, name=name),
-            settings=bootstrap.executor_settings(context.settings),
+            settings=bootstrap.executor_settings(context.settings, rules),
             ports=ports,
         )
 
@@ -141,7 +146,11 @@ def _live_logs(
 ) -> LogSource | None:
     try:
         prometheus, loki = resolve_endpoints(
-            policy=policy, namespace=namespace, settings=context.settings, kube=context.kube
+            policy=policy,
+            namespace=namespace,
+            settings=context.settings,
+            kube=context.kube,
+            rules=context.tenancy(),
         )
         logs: LogSource = build_sources(prometheus=prometheus, loki=loki).logs
     except SourceConfigError:
@@ -149,14 +158,30 @@ def _live_logs(
     return logs
 
 
+def _live_metrics(
+    context: OperatorContext, *, policy: DiagnosisPolicySpec, namespace: str
+) -> PromQLSource | None:
+    try:
+        prometheus, _ = resolve_endpoints(
+            policy=policy, namespace=namespace, settings=context.settings, kube=context.kube
+        )
+    except SourceConfigError:
+        return None
+    return prometheus_adapter(prometheus)
+
+
 def _connections(context: OperatorContext, *, namespace: str) -> Connections:
     """How the aftercare of a Diagnosis in ``namespace`` reaches the world."""
     return Connections(
         cluster=_ports(context)[0],
         actions=lambda policy: bootstrap.action_ports(
-            configuration=context.configuration, policy=policy, namespace=namespace
+            configuration=context.configuration,
+            policy=policy,
+            namespace=namespace,
+            rules=context.tenancy(),
         ),
         logs=lambda policy: _live_logs(context, policy=policy, namespace=namespace),
+        metrics=lambda policy: _live_metrics(context, policy=policy, namespace=namespace),
     )
 
 
@@ -244,6 +269,11 @@ def follow_remediations(
         connections=_connections(context, namespace=namespace),
         record=_recorder(context, namespace=namespace, name=name),
         clock=time.time,
+        incident=(
+            Window(start=utc_seconds(parsed.window.start), end=utc_seconds(parsed.window.end))
+            if parsed.window is not None
+            else None
+        ),
     )
     if followed.escalated:
         _escalate(

@@ -18,8 +18,15 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 def parse_network(text: str, *, where: str = "") -> IPNetwork:
     """An address or CIDR as a network (host bits must be zero).  Pure.
 
-    A bare address becomes a /32 (IPv4) or /128 (IPv6) network.
+    A bare address becomes a /32 (IPv4) or /128 (IPv6) network.  An IPv6 zone
+    index (``fe80::1%eth0``) is refused: ``ipaddress`` keeps any text after the
+    ``%`` and would carry it into a rule's text (an nginx ``deny`` line, a CIDR).
     """
+    if "%" in text:
+        place = f" in {where}" if where else ""
+        raise ValueError(
+            f"invalid IP address or CIDR {text!r}{place}: a zone index (%) is not allowed"
+        )
     try:
         return ipaddress.ip_network(text.strip(), strict=True)
     except ValueError as error:

@@ -26,10 +26,14 @@ class DenialCode(StrEnum):
     ALREADY_DONE = "already-done"
     # drain-pod target safety (core/drain.py)
     TARGET_NOT_FOUND = "target-not-found"
+    # an instance address that names more than one pod: nothing is guessed
+    AMBIGUOUS_TARGET = "ambiguous-target"
     BARE_POD = "bare-pod"
     DAEMONSET_POD = "daemonset-pod"
     UNSUPPORTED_OWNER = "unsupported-owner"
     PROTECTED_NAMESPACE = "protected-namespace"
+    # a pod outside the namespaces the policy may act on (its own, plus the admin's grants)
+    OTHER_NAMESPACE = "other-namespace"
     MIN_HEALTHY = "min-healthy"
     # the cluster-wide action ledger (core/ledger.py)
     GLOBAL_BUDGET_EXHAUSTED = "global-budget-exhausted"
@@ -91,6 +95,8 @@ class ActionPolicy(Spec):
 
 class GuardPolicy(Spec):
     paused: bool = False
+    # Why every action is held to a dry run by the operator's admin (core.remediation.caps).
+    disabled_reason: str | None = None
     drain_pod: ActionPolicy = ActionPolicy()
     kill_mysql_queries: ActionPolicy = ActionPolicy()
     rate_limit_client: ActionPolicy = ActionPolicy()

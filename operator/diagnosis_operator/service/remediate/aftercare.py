@@ -182,6 +182,7 @@ class _Judge:
             "followUp": result.follow_up.value,
             "summary": result.summary[:1024],
             "at": self.now,
+            "checks": [check.numbers() for check in result.checks[:8]],
         }
         label = f"{item.action.value} {item.target}"
         if result.follow_up is FollowUp.ROLLBACK:
@@ -276,9 +277,17 @@ def _roll_back(
 
 
 def pod_of(item: RemediationStatus, diagnosis: DiagnosisRef) -> tuple[str, str]:
-    """The namespace and name of the pod a drain-pod remediation names."""
-    namespace = str(item.params.get("namespace") or diagnosis.namespace)
-    return namespace, str(item.params.get("pod") or item.target)
+    """The namespace and name of the pod a drain-pod remediation drained.
+
+    The pod the executor recorded when it started (an instance address resolved
+    to its pod), else the ``pod`` param, else the target.
+    """
+    executor = executor_params(item)
+    namespace = executor.get("podNamespace") or item.params.get("namespace")
+    started = executor.get("podName")
+    return str(namespace or diagnosis.namespace), str(
+        started or item.params.get("pod") or item.target
+    )
 
 
 # --------------------------------------------------------------------- per diagnosis

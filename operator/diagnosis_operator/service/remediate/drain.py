@@ -1,5 +1,10 @@
 """drain-pod: quarantine a pod (out of its Services' endpoints) or evict it.
 
+A proposal that names an instance only by its address (``10.0.2.101:8080``)
+is resolved to the one pod the component's ``podSelector`` selects with that
+pod IP (``core.remediation.drain.pod_of_instance``); without a podSelector, or
+without exactly one such pod, the pod is not found and the drain denied.
+
 What differs from the skeleton (``flow.run_action``): the pod-safety guards
 (``core.remediation.drain``) on top of the generic ones, the policy's ``maxPods``
 per diagnosis, a quarantine that no Service would notice is skipped, the
@@ -9,14 +14,18 @@ quarantine record on the pod (or a pod gone or terminating after an eviction).
 
 from __future__ import annotations
 
-from diagnosis_operator.api import RemediationState, parse_duration
+import dataclasses
+
+from diagnosis_operator.api import RemediationState, RemediationStatus, parse_duration
 from diagnosis_operator.core.remediation import ledger as ledgers
 from diagnosis_operator.core.remediation.drain import (
     DrainRules,
     check_drain,
+    pod_of_instance,
     pod_safety,
     quarantine_record,
 )
+from diagnosis_operator.core.remediation.drain_target import instance_address, pick_by_address
 from diagnosis_operator.core.remediation.keys import drain_action_of
 from diagnosis_operator.models.actions import Allowed, DenialCode, Denied, DrainPod, Verdict
 from diagnosis_operator.models.cluster import EvictionOutcome, PodInfo, QuarantineRecord
@@ -24,7 +33,13 @@ from diagnosis_operator.ports import ClusterError, VersionConflict
 from diagnosis_operator.service.remediate import outcome
 from diagnosis_operator.service.remediate.conflicts import Again, retry_conflicts
 from diagnosis_operator.service.remediate.flow import ActionFlow, Plan, guarded
-from diagnosis_operator.service.remediate.run import DrainMethod, Run, Slot, stamp
+from diagnosis_operator.service.remediate.run import (
+    DrainMethod,
+    Run,
+    Slot,
+    executor_params,
+    stamp,
+)
 
 Outcome = tuple[RemediationState, str]
 
@@ -62,9 +77,15 @@ class DrainFlow(ActionFlow):
 
     def plan(self, entries: ledgers.Ledger) -> Plan:
         run, action, key = self.run, self.action, self.slot.key
-        pod = run.cluster.get_pod(namespace=action.namespace, name=action.pod)
+        pod, unresolved = find_pod(run, item=self.slot.item, action=action)
+        if pod is None and (selected := self._by_address()) is not None:
+            # the component's podSelector names the pod of that address
+            pod, unresolved, action = selected, None, self.action
         pods = run.cluster.list_pods(namespace=action.namespace) if pod is not None else ()
         self.pod = pod
+        if pod is not None:
+            # the lists, cooldowns and Events name the pod, not the instance address
+            action = dataclasses.replace(action, pod=pod.name)
         decide = guarded(
             run,
             action=action,
@@ -73,6 +94,7 @@ class DrainFlow(ActionFlow):
             pod=pod,
             pods=pods,
             rules=drain_rules(run),
+            unresolved=unresolved,
         )
         # A missing pod is denied (check_drain), so these words are never used for it.
         what = f"{self.method.value} {pod.ref}" if pod is not None else ""
@@ -84,8 +106,26 @@ class DrainFlow(ActionFlow):
             reason=f"{started} started",
             announce=started,
             pod=pod,
-            extra={"method": self.method.value},
+            extra={
+                "method": self.method.value,
+                "podName": pod.name if pod is not None else None,
+                "podNamespace": pod.namespace if pod is not None else None,
+            },
         )
+
+    def _by_address(self) -> PodInfo | None:
+        """The pod of an instance known by its address, among the component's
+        ``podSelector`` pods (by pod IP); the action then names that pod."""
+        component = next(
+            (c for c in self.run.policy.components if c.name == self.action.component), None
+        )
+        if component is None or component.pod_selector is None:
+            return None
+        pods = self.run.cluster.list_pods(namespace=self.action.namespace)
+        pod = pod_of_instance(instance=self.action.pod, pods=pods, selector=component.pod_selector)
+        if pod is not None:
+            self.action = dataclasses.replace(self.action, pod=pod.name)
+        return pod
 
     def review(self, verdict: Verdict) -> Verdict:
         max_pods = self.run.policy.remediation.drain_pod.params.max_pods
@@ -136,14 +176,44 @@ class DrainFlow(ActionFlow):
 
     def resume(self) -> None:
         """The action was started before (this or another process): look, then complete it."""
+        started_on = executor_params(self.slot.item).get("podName")
+        if not started_on and (
+            self.run.cluster.get_pod(namespace=self.action.namespace, name=self.action.pod) is None
+        ):
+            self._by_address()  # a status that started over: find the pod again
         _resume(self.slot, action=self.action, method=self.method)
+
+
+def find_pod(
+    run: Run, *, item: RemediationStatus, action: DrainPod
+) -> tuple[PodInfo | None, Denied | None]:
+    """The pod a drain names, or why none (``core.remediation.drain_target``).
+
+    A ``pod`` param names it; otherwise an instance target with an address
+    (``10.0.2.101:8080``) is looked up by ``status.podIP`` in the action's
+    namespace only; any other target is a pod name.
+    """
+    address = None if item.params.get("pod") else instance_address(item.target)
+    if address is None:
+        return run.cluster.get_pod(namespace=action.namespace, name=action.pod), None
+    found = pick_by_address(
+        target=item.target,
+        address=address,
+        namespace=action.namespace,
+        pods=run.cluster.pods_with_ip(namespace=action.namespace, ip=address),
+    )
+    if isinstance(found, Denied):
+        return None, found
+    return found, None
 
 
 def drain_rules(run: Run) -> DrainRules:
     params = run.policy.remediation.drain_pod.params
+    own = run.diagnosis.namespace
     return DrainRules(
         min_healthy=params.min_ready_remaining,
         protected_namespaces=run.settings.protected_namespaces,
+        writable_namespaces=frozenset({own}) | run.settings.write_grants.get(own, frozenset()),
     )
 
 
@@ -284,7 +354,14 @@ def _resume(slot: Slot, *, action: DrainPod, method: DrainMethod) -> None:
     if outcome.done_before(slot, what=method.value, executed_only=True):
         return
     run = slot.run
-    pod = run.cluster.get_pod(namespace=action.namespace, name=action.pod)
+    # the pod recorded when the action started, else the one the target names now
+    started = executor_params(slot.item).get("podName")
+    if started:
+        action = dataclasses.replace(action, pod=str(started))
+        pod = run.cluster.get_pod(namespace=action.namespace, name=action.pod)
+    else:
+        pod, _ = find_pod(run, item=slot.item, action=action)
+        action = dataclasses.replace(action, pod=pod.name) if pod is not None else action
     outcome.running_again(
         slot,
         f"{method.value} of pod {action.namespace}/{action.pod} was started "

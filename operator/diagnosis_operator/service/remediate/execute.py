@@ -19,6 +19,7 @@ from diagnosis_operator.api import (
     RemediationAction,
     RemediationStatus,
 )
+from diagnosis_operator.core.remediation.caps import capped
 from diagnosis_operator.models.controls import approvals_from
 from diagnosis_operator.ports import Cluster, ClusterError, DocumentStore
 from diagnosis_operator.service.remediate.drain import DrainFlow
@@ -75,7 +76,7 @@ def remediate(  # noqa: PLR0913 (the public keyword-only call of the entry point
         now=now,
         mode=mode,
         settings=chosen,
-        guard=guard_policy_from(policy.remediation, paused=_paused(cluster)),
+        guard=capped(guard_policy_from(policy.remediation, paused=_paused(cluster)), chosen.caps),
         approvals=approvals_from(diagnosis.annotations),
         items=items,
         record=record,

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diagnosis_operator.api import DiagnosisPolicySpec, RemediationStatus, parse_duration
-from diagnosis_operator.ports import Cluster, LogSource
+from diagnosis_operator.models.signals import Window
+from diagnosis_operator.ports import Cluster, LogSource, PromQLSource
 from diagnosis_operator.service.remediate.aftercare import (
     Record,
     awaits_verification,
@@ -25,6 +26,11 @@ from diagnosis_operator.service.remediate.aftercare import (
 )
 from diagnosis_operator.service.remediate.run import EXECUTOR_PARAM, ActionPorts, DiagnosisRef
 from diagnosis_operator.service.remediate.verification import checks_for, is_due
+from diagnosis_operator.service.remediate.verify_promql import (
+    MetricVerification,
+    metric_checks,
+    metric_verification,
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class Connections:
     cluster: Cluster
     actions: Callable[[DiagnosisPolicySpec], AbstractContextManager[ActionPorts]]
     logs: Callable[[DiagnosisPolicySpec], LogSource | None] = lambda _policy: None
+    metrics: Callable[[DiagnosisPolicySpec], PromQLSource | None] = lambda _policy: None
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,12 @@ def follow_through(
     connections: Connections,
     record: Record,
     clock: Callable[[], float],
+    incident: Window | None = None,
 ) -> Followed:
-    """Lift what is due, remove expired rules, verify what is due (module docstring)."""
+    """Lift what is due, remove expired rules, verify what is due (module docstring).
+
+    ``incident``: the diagnosed window (its start ends the PromQL baseline).
+    """
     items = lift_due(
         diagnosis=diagnosis,
         remediations=remediations,
@@ -81,6 +92,7 @@ def follow_through(
         connections=connections,
         record=record,
         now=clock(),
+        incident=incident,
     )
 
 
@@ -124,8 +136,14 @@ def verify_due(
     connections: Connections,
     record: Record,
     now: float,
+    incident: Window | None = None,
 ) -> Followed:
-    """Verify the applied actions whose time has come; say which ones escalate."""
+    """Verify the applied actions whose time has come; say which ones escalate.
+
+    The checks: the log signals and the MySQL threads (``verification``), and, with
+    Prometheus, the symptom's error ratio and latency (``verify_promql``), whose
+    sustained period may make an action due later than ``verification.after``.
+    """
     if not any(awaits_verification(item) for item in remediations):
         return Followed(items=remediations)
     settings = policy.remediation.verification
@@ -133,11 +151,13 @@ def verify_due(
         items = _verification_skipped(remediations)
         record(items)
         return Followed(items=items)
-    after = parse_duration(settings.after)
-
-    def due(item: RemediationStatus) -> bool:
-        return is_due(item=item, now=now, after_seconds=after)
-
+    metrics = metric_verification(
+        policy=policy,
+        symptom_component=symptom_component,
+        promql=connections.metrics(policy),
+        incident_start=incident.start if incident is not None else None,
+    )
+    due = _due(after=parse_duration(settings.after), metrics=metrics, now=now)
     if not any(awaits_verification(item) and due(item) for item in remediations):
         return Followed(items=remediations)
     topology = policy.to_topology()
@@ -146,15 +166,18 @@ def verify_due(
         items = follow_up(
             diagnosis=diagnosis,
             remediations=remediations,
-            checks=lambda item: checks_for(
-                item=item,
-                topology=topology,
-                symptom_component=symptom_component,
-                logs=logs,
-                mysql=ports.mysql,
-                kill_spec=policy.remediation.kill_mysql_queries,
-                now=now,
-            ),
+            checks=lambda item: [
+                *checks_for(
+                    item=item,
+                    topology=topology,
+                    symptom_component=symptom_component,
+                    logs=logs,
+                    mysql=ports.mysql,
+                    kill_spec=policy.remediation.kill_mysql_queries,
+                    now=now,
+                ),
+                *(metric_checks(metrics, item=item, now=now) if metrics is not None else ()),
+            ],
             cluster=connections.cluster,
             now=now,
             record=record,
@@ -163,6 +186,19 @@ def verify_due(
             due=due,
         )
     return Followed(items=items, escalated=escalations(items))
+
+
+def _due(
+    *, after: float, metrics: MetricVerification | None, now: float
+) -> Callable[[RemediationStatus], bool]:
+    """Is it time to judge an action: ``verification.after``, and the PromQL period seen?"""
+
+    def due(item: RemediationStatus) -> bool:
+        return is_due(item=item, now=now, after_seconds=after) and (
+            metrics is None or metrics.due(item, now=now)
+        )
+
+    return due
 
 
 def _verification_skipped(remediations: Sequence[RemediationStatus]) -> list[RemediationStatus]:

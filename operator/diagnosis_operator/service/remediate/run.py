@@ -36,6 +36,7 @@ from diagnosis_operator.core.remediation.drain import DEFAULT_PROTECTED_NAMESPAC
 from diagnosis_operator.models.actions import GuardPolicy
 from diagnosis_operator.models.cluster import EventNote, PodInfo
 from diagnosis_operator.models.signals import from_seconds
+from diagnosis_operator.models.tenancy import GuardCaps
 from diagnosis_operator.ports import Cluster, ClusterError, MySQLAdmin, TrafficPolicyBackend
 from diagnosis_operator.service.remediate.ledger import ActionLedger
 
@@ -69,6 +70,10 @@ class ExecutorSettings:
     default_quarantine_ttl: float = 3600.0
     ledger_attempts: int = 50
     checkpoint: Checkpoint | None = None
+    # The cluster admin's caps over every policy's guards (core.remediation.caps), and
+    # the other namespaces a policy's namespace may act in (drain: only its own unless granted).
+    caps: GuardCaps = field(default_factory=GuardCaps)
+    write_grants: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

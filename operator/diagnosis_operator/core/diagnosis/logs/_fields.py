@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,34 @@ def json_object(line: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return parsed if isinstance(parsed, dict) else None
+
+
+# logfmt (Go's slog and logrus text, Heroku's router): ``key=value`` or ``key="quoted value"``.
+_LOGFMT_PAIR = re.compile(r'(?:^|\s)([A-Za-z_][\w.\-]*)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
+LOGFMT_MIN_PAIRS = 3
+LOGFMT_MIN_COVER = 0.6  # share of the line's characters its pairs cover
+
+
+def logfmt_object(line: str) -> dict[str, str] | None:
+    """Pure: a logfmt line's fields, or None when the line is not logfmt.
+
+    A line is logfmt when at least ``LOGFMT_MIN_PAIRS`` pairs cover most of it;
+    an access line in combined format that ends in a few ``rt=0.021`` fields
+    is not.
+    """
+    pairs = list(_LOGFMT_PAIR.finditer(line))
+    if len(pairs) < LOGFMT_MIN_PAIRS:
+        return None
+    covered = sum(m.end() - m.start() for m in pairs)
+    if covered < LOGFMT_MIN_COVER * len(line.strip()):
+        return None
+    return {m.group(1): _unquote(m.group(2)) for m in pairs}
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return value
 
 
 def flat_text(obj: Mapping[str, Any]) -> str:

@@ -12,6 +12,7 @@ from diagnosis_operator.core.diagnosis.logs._fields import (
     IP,
     first_field,
     json_object,
+    logfmt_object,
     split_request,
     to_seconds,
 )
@@ -36,6 +37,7 @@ _HOST_PORT = re.compile(rf"\b({IP}:\d{{2,5}})\b")
 _JSON_CLIENT_KEYS = ("remote_addr", "client_ip", "clientip", "remote_ip", "client", "src_ip", "ip")
 _JSON_STATUS_KEYS = ("status", "code", "status_code", "response_code")
 _JSON_AGENT_KEYS = ("http_user_agent", "user_agent", "agent", "ua")
+_NO_VALUE = ("", "-", "None", "null")
 _JSON_UPSTREAM_KEYS = ("upstream_addr", "upstream", "backend", "upstream_host")
 _JSON_LATENCY_KEYS = (
     "request_time",
@@ -53,6 +55,8 @@ def parse_access(line: str) -> AccessRecord | None:
     if obj is not None:
         return _parse_access_json(obj)
     match = _ACCESS_TEXT.search(line)
+    if not match and (fields := logfmt_object(line)) is not None:
+        return _parse_access_json(fields)
     if not match:
         return _parse_access_bracketed(line)
     method, path = split_request(match.group("request"))
@@ -77,6 +81,8 @@ _HOST_AND_PORT = re.compile(r"^\[?[\w.:-]+\]?:\d{2,5}$")
 def _address_list_head(text: str) -> str | None:
     """The first address of an ``X-Forwarded-For``-like list, when it is an IP address."""
     head = text.split(",", 1)[0].strip()
+    if "%" in head:  # an IPv6 zone index: ipaddress would keep any text after it
+        return None
     try:
         ipaddress.ip_address(head)
     except ValueError:
@@ -134,6 +140,9 @@ def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
     except (TypeError, ValueError):
         latency = latency_of(f"latency={latency_value}")
     upstream = first_field(obj, _JSON_UPSTREAM_KEYS)
+    has_field = upstream is not None or any(str(k).lower() in _JSON_UPSTREAM_KEYS for k in obj)
+    if str(upstream).strip() in _NO_VALUE:
+        upstream = None  # nginx writes "-" when no upstream was reached
     agent = first_field(obj, _JSON_AGENT_KEYS)
     return AccessRecord(
         client=str(client) if client is not None else None,
@@ -143,6 +152,7 @@ def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
         agent=str(agent) if agent is not None else None,
         latency=latency,
         upstream=str(upstream) if upstream else None,
+        upstream_field=has_field,
     )
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from diagnosis_operator.core.diagnosis.logs._fields import first_field, flat_text, json_object
+from diagnosis_operator.core.diagnosis.logs._fields import (
+    first_field,
+    flat_text,
+    json_object,
+    logfmt_object,
+)
 from diagnosis_operator.core.diagnosis.logs.access import latency_of, parse_access, upstream_of
 from diagnosis_operator.core.diagnosis.logs.cache import cache_command, parse_slow_command
 from diagnosis_operator.core.diagnosis.logs.model import AccessRecord, LogCategory, LogEvent
@@ -15,7 +21,10 @@ _TOO_MANY_CONNECTIONS = ("too many connections", "max_connections", "er_con_coun
 _OUT_OF_MEMORY = ("out of memory", "oomkill", "oom-kill")
 _UPSTREAM_TROUBLE = ("timed out", "timeout", "refused", "prematurely", "no live", "reset")
 _CONNECTION_LOST = ("connection lost", "lost connection", "reset by peer", "broken pipe")
-_ERROR_LEVELS = ("error", "err", "fatal", "critical", "crit", "panic")
+_ERROR_LEVELS = ("error", "err", "fatal", "critical", "crit", "panic", "alert", "emerg")
+# A text line's bracketed severity, as nginx, Apache and syslog-style logs write it
+# ("2028/08/09 19:23:31 [alert] 2302#2302: ..."); https://nginx.org/en/docs/ngx_core_module.html#error_log
+_BRACKETED_ERROR = re.compile(r"\[(emerg|alert|crit|error)\]")
 _ERROR_WORDS = ("error", "fatal", "panic", "exception", "fail")
 
 
@@ -68,6 +77,8 @@ def _by_level(obj: Mapping[str, Any] | None, lowered: str) -> LogCategory:
     )
     if level in _ERROR_LEVELS or _any_in(_ERROR_WORDS, lowered):
         return LogCategory.ERROR
+    if not obj and _BRACKETED_ERROR.search(lowered):
+        return LogCategory.ERROR
     if level.startswith("warn") or "warn" in lowered or "slow" in lowered:
         return LogCategory.WARNING
     return LogCategory.OTHER
@@ -82,7 +93,7 @@ def categorize(line: str) -> LogCategory:
         _by_words(text, lowered)
         or _by_status(line)
         or _by_connection(lowered)
-        or _by_level(obj, lowered)
+        or _by_level(obj if obj is not None else logfmt_object(line), lowered)
     )
 
 

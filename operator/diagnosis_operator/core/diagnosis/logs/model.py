@@ -129,6 +129,8 @@ class AccessRecord:
     agent: str | None
     latency: float | None  # seconds
     upstream: str | None
+    # The line has an upstream field even when it names none ("-": none was reached).
+    upstream_field: bool = False
 
     @property
     def request_key(self) -> str:

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from diagnosis_operator import API_GROUP, API_VERSION
-from diagnosis_operator.api import DIAGNOSIS_KIND, DiagnosisSpec, Mode
+from diagnosis_operator.api import DIAGNOSIS_KIND, DiagnosisSpec, Mode, report_config_map
 from diagnosis_operator.entrypoints.cli.kubectl.client import Cluster, PluginError
 from diagnosis_operator.entrypoints.cli.kubectl.render import (
     TRIGGER_LABEL,
@@ -75,6 +75,7 @@ def cmd_create(args: argparse.Namespace, cluster: Cluster, out: TextIO) -> int:
         raise PluginError(_validation_text(error)) from error
     metadata: dict[str, Any] = {"namespace": namespace, "labels": {TRIGGER_LABEL: "kubectl"}}
     if args.name:
+        _refuse_foreign_report(cluster, namespace=namespace, name=args.name)
         metadata["name"] = args.name
     else:
         metadata["generateName"] = f"{args.service}-"
@@ -89,6 +90,22 @@ def cmd_create(args: argparse.Namespace, cluster: Cluster, out: TextIO) -> int:
     print(f"diagnosis.{API_GROUP}/{name} created in {namespace}", file=out)
     print(f"  follow it:  kubectl diagnose show {name} -n {namespace}", file=out)
     return 0
+
+
+def _refuse_foreign_report(cluster: Cluster, *, namespace: str, name: str) -> None:
+    """A ConfigMap already named like this Diagnosis' report is not the operator's:
+    refuse the name rather than have the operator's report collide with it."""
+    report = report_config_map(name)
+    try:
+        existing = cluster.get_configmap(namespace=namespace, name=report)
+    except PluginError:
+        return  # cannot read ConfigMaps here: the operator checks ownership itself
+    if existing is not None:
+        raise PluginError(
+            f"ConfigMap {namespace}/{report} already exists and no Diagnosis {name} owns it: "
+            "the operator never patches a ConfigMap it did not create, so the report "
+            "would be lost; choose another --name (or delete that ConfigMap)"
+        )
 
 
 def cmd_list(args: argparse.Namespace, cluster: Cluster, out: TextIO) -> int:

@@ -1,0 +1,140 @@
+"""The PromQL subset of ``models.promql_subset`` evaluated over a bundle, as Prometheus does.
+
+A range query at every instant ``start + k*step`` (milliseconds, like
+Prometheus); an instant vector takes the newest sample within the 5 minute
+lookback; a range ``[r]`` holds the samples in ``[t - r, t]`` (Prometheus 2.x, the
+version this project runs against); ``rate`` / ``increase`` follow Prometheus' ``extrapolatedRate``
+(counter resets, extrapolation to the range's edges within 110 % of the
+average sample interval, never below zero for counters); ``irate`` uses the
+last two samples.  Aggregations drop every label but the ``by`` ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from diagnosis_operator.models.bundle import Bundle, Int64Array, StoredSeries
+from diagnosis_operator.models.promql_subset import SubsetQuery
+from diagnosis_operator.models.signals import Labels, MetricType, Series, Window
+from diagnosis_operator.models.timefmt import prometheus_ms, prometheus_step_ms
+
+LOOKBACK_MS = 5 * 60 * 1000
+_AGGREGATE: dict[str, Callable[[list[float]], float]] = {
+    "sum": lambda values: float(sum(values)),
+    "min": lambda values: float(min(values)),
+    "max": lambda values: float(max(values)),
+    "avg": lambda values: float(sum(values) / len(values)),
+    "count": lambda values: float(len(values)),
+}
+
+
+def evaluate(bundle: Bundle, query: SubsetQuery, *, window: Window, step: float) -> list[Series]:
+    """The answer of ``query`` over ``window`` at ``step`` (raises ``ValueError`` on a bad step)."""
+    step_ms = prometheus_step_ms(step)
+    start_ms, end_ms = prometheus_ms(window.start), prometheus_ms(window.end)
+    instants = start_ms + step_ms * np.arange((end_ms - start_ms) // step_ms + 1, dtype=np.int64)
+    picked = [
+        stored
+        for stored in bundle.series_of({"__name__": query.metric, **query.equalities})
+        if all(m.matches(stored.labels.get(m.name)) for m in query.matchers)
+    ]
+    per_series: list[tuple[Labels, list[float | None]]] = []
+    for stored in picked:
+        values = [_value_at(stored, query, int(at)) for at in instants]
+        per_series.append((stored.labels, values))
+    if query.aggregation is not None:
+        per_series = _aggregate(per_series, query)
+    seconds = (instants / 1000.0).tolist()
+    name = query.metric if query.function is None and query.aggregation is None else ""
+    out = []
+    for labels, values in per_series:
+        kept = [(ts, v) for ts, v in zip(seconds, values, strict=True) if v is not None]
+        if not kept:
+            continue
+        out.append(
+            Series(
+                name=name,
+                labels=labels,
+                timestamps=tuple(ts for ts, _ in kept),
+                values=tuple(v for _, v in kept),
+                type=MetricType.GAUGE,
+            )
+        )
+    out.sort(key=lambda series: tuple(series.labels.items()))
+    return out
+
+
+def _value_at(stored: StoredSeries, query: SubsetQuery, at: int) -> float | None:
+    stamps: Int64Array = stored.timestamps_ms
+    if query.function is None:
+        newest = int(np.searchsorted(stamps, at, side="right")) - 1
+        if newest < 0 or int(stamps[newest]) < at - LOOKBACK_MS:
+            return None
+        return float(stored.values[newest])
+    assert query.range_seconds is not None  # the parser gives functions a range
+    range_ms = round(query.range_seconds * 1000)
+    # Prometheus 2.x selects a range closed at both ends: [at - range, at].
+    low = int(np.searchsorted(stamps, at - range_ms, side="left"))
+    high = int(np.searchsorted(stamps, at, side="right"))
+    if high - low < 2:
+        return None
+    times = stamps[low:high].tolist()
+    values = stored.values[low:high].tolist()
+    if query.function == "irate":
+        return _irate(times, values)
+    return _extrapolated(
+        times, values, start=at - range_ms, end=at, per_second=query.function == "rate"
+    )
+
+
+def _irate(times: Sequence[int], values: Sequence[float]) -> float:
+    last, previous = values[-1], values[-2]
+    change = last if last < previous else last - previous
+    return change / ((times[-1] - times[-2]) / 1000.0)
+
+
+def _extrapolated(
+    times: Sequence[int], values: Sequence[float], *, start: int, end: int, per_second: bool
+) -> float:
+    """Prometheus' ``extrapolatedRate`` for a counter over ``[start, end]``."""
+    result = values[-1] - values[0]
+    for previous, current in itertools.pairwise(values):
+        if current < previous:
+            result += previous
+    sampled = (times[-1] - times[0]) / 1000.0
+    average = sampled / (len(times) - 1)
+    to_start = (times[0] - start) / 1000.0
+    to_end = (end - times[-1]) / 1000.0
+    if result > 0 and values[0] >= 0:
+        to_zero = sampled * (values[0] / result)
+        to_start = min(to_start, to_zero)
+    threshold = average * 1.1
+    interval = sampled
+    interval += to_start if to_start < threshold else average / 2
+    interval += to_end if to_end < threshold else average / 2
+    result *= interval / sampled
+    if per_second:
+        result /= (end - start) / 1000.0
+    return result if math.isfinite(result) else 0.0
+
+
+def _aggregate(
+    per_series: list[tuple[Labels, list[float | None]]], query: SubsetQuery
+) -> list[tuple[Labels, list[float | None]]]:
+    combine = _AGGREGATE[query.aggregation or "sum"]
+    groups: dict[Labels, list[list[float | None]]] = {}
+    for labels, values in per_series:
+        key = Labels({name: labels[name] for name in query.by if labels.get(name)})
+        groups.setdefault(key, []).append(values)
+    out: list[tuple[Labels, list[float | None]]] = []
+    for key, members in groups.items():
+        combined: list[float | None] = []
+        for column in zip(*members, strict=True):
+            present = [value for value in column if value is not None]
+            combined.append(combine(present) if present else None)
+        out.append((key, combined))
+    return out
