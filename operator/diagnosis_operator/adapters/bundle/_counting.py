@@ -80,50 +80,60 @@ def top_counts(
 ) -> list[LogCount]:
     """Counts per step of each group's lines, keeping the ``top`` groups at each step.
 
+    ``instants`` are evenly spaced by ``step_ns`` (as ``BundleSource`` makes them), so
+    the windows ``(t - step, t]`` tile the time line: each line falls in one step, and
+    all the groups are counted at once (one sort) rather than group by group.
+
     Sparse throughout: only the (group, step) cells that hold a line are ever
     made, so memory follows the lines, not groups x steps (a month of lines
     from a new client address each is hundreds of thousands of groups times
     thousands of steps).
     """
     groups = sorted(stamps_by_group, key=lambda labels: tuple(labels.items()))
-    rows_parts: list[Int64Array] = []
-    columns_parts: list[Int64Array] = []
-    values_parts: list[Int64Array] = []
-    for row, group in enumerate(groups):
-        parts = stamps_by_group[group]
-        merged = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        columns, values = _cells(merged, instants, step_ns)
-        rows_parts.append(np.full(columns.size, row, dtype=np.int64))
-        columns_parts.append(columns)
-        values_parts.append(values)
     if not groups:
         return []
-    rows = np.concatenate(rows_parts)
-    columns = np.concatenate(columns_parts)
-    values = np.concatenate(values_parts)
+    rows, columns, values = _cells(
+        [stamps_by_group[group] for group in groups], instants=instants, step_ns=step_ns
+    )
     if len(groups) > top:
         rows, columns, values = _top_cells(rows, columns, values, top)
     return _sparse_counts(groups, rows, columns, values, instants)
 
 
-def _cells(stamps: Int64Array, instants: Int64Array, step_ns: int) -> tuple[Int64Array, Int64Array]:
-    """The steps holding lines of ``stamps`` (each in ``(t - step, t]``) and their counts."""
-    index = np.searchsorted(instants, stamps, side="left")
-    inside = index < instants.size
-    inside[inside] &= stamps[inside] > instants[index[inside]] - step_ns
-    columns, values = np.unique(index[inside], return_counts=True)
-    return columns.astype(np.int64), values.astype(np.int64)
+def _cells(
+    parts_by_row: Sequence[list[Int64Array]], *, instants: Int64Array, step_ns: int
+) -> tuple[Int64Array, Int64Array, Int64Array]:
+    """The non-zero (row, step, count) cells, sorted by row then step."""
+    parts = [array for row_parts in parts_by_row for array in row_parts]
+    sizes = [sum(len(array) for array in row_parts) for row_parts in parts_by_row]
+    stamps = np.concatenate(parts).astype(np.int64, copy=False)
+    rows = np.repeat(np.arange(len(parts_by_row), dtype=np.int64), sizes)
+    first = int(instants[0])
+    inside = (stamps > first - step_ns) & (stamps <= int(instants[-1]))
+    stamps, rows = stamps[inside], rows[inside]
+    columns = -((first - stamps) // step_ns)  # the step t_k with t_k - step < stamp <= t_k
+    cells = np.sort(rows * len(instants) + columns)
+    if not cells.size:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+    values = np.diff(np.append(starts, cells.size)).astype(np.int64)
+    distinct = cells[starts]
+    return distinct // len(instants), distinct % len(instants), values
 
 
 def _top_cells(
     rows: Int64Array, columns: Int64Array, values: Int64Array, top: int
 ) -> tuple[Int64Array, Int64Array, Int64Array]:
-    """Keep, at each step, the ``top`` largest cells (ties: label order, i.e. row)."""
+    """Keep, at each step, the ``top`` largest cells (ties: row order); sorted by row."""
+    # By step, then larger count first, then label order: the rank inside a step.
     order = np.lexsort((rows, -values, columns))
     rows, columns, values = rows[order], columns[order], values[order]
     ranks = np.arange(columns.size) - np.searchsorted(columns, columns, side="left")
     kept = ranks < top
-    return rows[kept], columns[kept], values[kept]
+    rows, columns, values = rows[kept], columns[kept], values[kept]
+    by_row = np.argsort(rows, kind="stable")
+    return rows[by_row], columns[by_row], values[by_row]
 
 
 def _sparse_counts(

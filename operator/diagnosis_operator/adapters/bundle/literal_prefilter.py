@@ -193,4 +193,9 @@ def candidate_lines(
     if not positions:
         return np.empty(0, dtype=np.int64)
     lines = np.searchsorted(starts, np.asarray(positions, dtype=np.int64), side="right") - 1
-    return np.unique(lines).astype(np.int64)
+    lines.sort()
+    # distinct lines (np.unique would import numpy.ma, a noticeable part of start-up)
+    keep = np.empty(len(lines), dtype=bool)
+    keep[0] = True
+    np.not_equal(lines[1:], lines[:-1], out=keep[1:])
+    return lines[keep].astype(np.int64)

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from diagnosis_operator.adapters.mysql import MySQLConnectionSettings
-from diagnosis_operator.adapters.redis import describe_url
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
@@ -94,5 +93,7 @@ def describe(settings: EnrichmentSettings) -> str:
     if settings.mysql is not None:
         parts.append(f"mysql {settings.mysql.describe()}")
     if settings.redis_url is not None:
+        from diagnosis_operator.adapters.redis import describe_url  # redis-py only when asked
+
         parts.append(f"redis {describe_url(settings.redis_url.get_secret_value())}")
     return ", ".join(parts) or "nothing"

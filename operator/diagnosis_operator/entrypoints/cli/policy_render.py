@@ -18,24 +18,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from diagnosis_operator.core.rules import (
-    RulesError,
-    RuleSet,
-    loki_rule_file,
-    prometheus_rule,
-    prometheus_rule_file,
-    render_rules,
-)
 from diagnosis_operator.entrypoints.cli import fail
-from diagnosis_operator.entrypoints.cli.policy_files import (
-    PolicyDocument,
-    PolicyFileError,
-    load_policies,
-)
+
+if TYPE_CHECKING:
+    from diagnosis_operator.core.rules import RuleSet
+    from diagnosis_operator.entrypoints.cli.policy_files import PolicyDocument
+
+# The rule renderer and the policy models are imported by the command itself: every
+# other subcommand (``diagnose`` above all) starts without paying for them.
 
 FORMATS = ("prometheusrule", "rules", "loki")
 
@@ -61,6 +53,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from diagnosis_operator.entrypoints.cli.policy_files import PolicyFileError, load_policies
+
     try:
         rendered = [
             _render(document, namespace=args.namespace)
@@ -82,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _render(document: PolicyDocument, *, namespace: str) -> tuple[PolicyDocument, RuleSet]:
+    from diagnosis_operator.core.rules import RulesError, render_rules
+    from diagnosis_operator.entrypoints.cli.policy_files import PolicyFileError
+
     try:
         rules = render_rules(
             document.spec, policy=document.name, namespace=document.namespace or namespace
@@ -93,6 +90,8 @@ def _render(document: PolicyDocument, *, namespace: str) -> tuple[PolicyDocument
 
 def _unique(rendered: list[tuple[PolicyDocument, RuleSet]]) -> None:
     """Two policies of one namespace and name would give two rule groups of one name."""
+    from diagnosis_operator.entrypoints.cli.policy_files import PolicyFileError
+
     seen: dict[tuple[str, str], PolicyDocument] = {}
     for document, rules in rendered:
         first = seen.setdefault((rules.namespace, rules.policy), document)
@@ -104,6 +103,10 @@ def _unique(rendered: list[tuple[PolicyDocument, RuleSet]]) -> None:
 
 
 def _output(rendered: list[tuple[PolicyDocument, RuleSet]], *, output: str) -> str:
+    import yaml
+
+    from diagnosis_operator.core.rules import loki_rule_file, prometheus_rule, prometheus_rule_file
+
     if output == "prometheusrule":
         objects = [
             prometheus_rule(rules, labels=document.spec.alerts.rule_labels)
