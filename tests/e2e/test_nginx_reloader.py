@@ -44,7 +44,12 @@ from diagnosis_operator.service.remediate import (
     remediate,
 )
 from tests.controlplane.cluster import ControlPlane, Process, start_process
-from tests.controlplane.operator import OperatorInstall, apply_objects, rendered_objects
+from tests.controlplane.operator import (
+    OperatorInstall,
+    apply_objects,
+    onboard,
+    rendered_objects,
+)
 from tests.e2e.drain_world import new_namespace, operator_ports, reset_ledger, wait_for
 from tests.k8s_json import minted_token
 from tests.services.nginx import NginxFactory, NginxServer
@@ -221,6 +226,7 @@ def test_limited_and_denied_clients_get_429_and_403_until_the_ttl_ends(
     core = client.CoreV1Api(kube_admin)
     reset_ledger(core, operator_install.namespace)
     namespace = new_namespace(core, "edge")
+    onboard(kube_admin, operator_install, namespace)  # the admin serves it: rules written here
     process = start(namespace)
     assert _statuses(server, FLOODER) == [200] * 4
 
