@@ -34,6 +34,7 @@ operator (``tests/controlplane/operator.py``), if one runs, stands by meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -84,6 +85,7 @@ from tests.services.alertmanager import AlertmanagerFactory, WebhookReceiver
 from tests.services.loki import LokiTestServer
 from tests.services.ports import LOOPBACK, free_port
 from tests.services.prometheus import PrometheusServer, start_prometheus
+from tests.services.type_exporter import type_exporter
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -181,7 +183,13 @@ def incident(
     shift = ((time.time() - window.end) // 60) * 60
     bundle = shift_bundle(original, folder / "now" / "reference", shift)
     loaded = load_bundle(bundle)
-    prometheus = start_prometheus(workdir=folder / "prometheus", openmetrics=bundle / "metrics.om")
+    # A scraping Prometheus knows each family's declared type; backfill alone does not.
+    types = contextlib.ExitStack()
+    prometheus = start_prometheus(
+        workdir=folder / "prometheus",
+        openmetrics=bundle / "metrics.om",
+        type_targets=[types.enter_context(type_exporter(bundle / "metrics.om"))],
+    )
     tenant = f"full-flow-{uuid.uuid4().hex[:8]}"
     from diagnosis_operator.adapters.loki import LokiClient
 
@@ -202,6 +210,7 @@ def incident(
         )
     finally:
         prometheus.process.stop()
+        types.close()
 
 
 # --------------------------------------------------------------------------- the operator
