@@ -210,6 +210,11 @@ def test_sustained_means_two_minutes_and_never_fewer_than_three_points() -> None
     assert sustained_steps(TS) == 8
     coarse = grid_timestamps(window=WINDOW, step=60.0)
     assert sustained_steps(coarse) == 3
+    # a three-minute window (a lab recording, a quick look): a fifth of it, 45 s
+    short = grid_timestamps(window=Window(start=T0, end=T0 + 180.0), step=15.0)
+    assert sustained_steps(short) == 3
+    five = grid_timestamps(window=Window(start=T0, end=T0 + 300.0), step=15.0)
+    assert sustained_steps(five) == 5
 
 
 # --- when a drain is allowed ------------------------------------------------------

@@ -40,6 +40,7 @@ from diagnosis_operator.models.findings import Anomaly
 
 SUSTAINED_SECONDS = 120.0
 SUSTAINED_MIN_STEPS = 3
+SUSTAINED_SHARE = 0.2  # of a short window's span
 SIBLING_SHARE = 0.5  # of the instance's rise that siblings may share at a step
 LATE_RATIO = 1.5  # half again its siblings' median: a margin no sibling jitter reaches
 MAD_TO_SIGMA = 1.4826
@@ -53,7 +54,11 @@ def sustained_steps(timestamps: FloatArray) -> int:
     step = float(timestamps[1] - timestamps[0])
     if step <= 0:
         return SUSTAINED_MIN_STEPS
-    return max(SUSTAINED_MIN_STEPS, math.ceil(SUSTAINED_SECONDS / step - 1e-9))
+    # In a short window (a few minutes, as a lab or a quick look records), sustained
+    # is a share of what was observed, not more than the window holds.
+    span = float(timestamps[-1] - timestamps[0]) + step
+    sustained = min(SUSTAINED_SECONDS, SUSTAINED_SHARE * span)
+    return max(SUSTAINED_MIN_STEPS, math.ceil(sustained / step - 1e-9))
 
 
 def sibling_reference(signal: Signal, peers: Sequence[Signal]) -> FloatArray:
