@@ -14,7 +14,7 @@
           refused:
             - {action: kill-mysql-queries, reason: not-configured}
 
-An action is ``drain-pod`` or ``{action: drain-pod, target: 10.0.2.101:8080}``;
+An action is ``drain-pod`` or ``{action: drain-pod, target: 192.0.2.17:8080}``;
 a refusal gives the ``reason`` code (``never-listed``, ``not-configured``, ...)
 and optionally ``message``, a part of the guard's words.  A key left out is
 not compared; a list given is compared as a whole (order aside).

@@ -1,7 +1,7 @@
 """Which pod a drain names: by name, or by the address of the instance.  Pure.
 
 A diagnosis names a degraded instance the way the metrics do, often
-``10.0.2.101:8080`` (Prometheus' ``instance`` label) with no ``pod`` label.  In a
+``192.0.2.17:8080`` (Prometheus' ``instance`` label) with no ``pod`` label.  In a
 cluster that instance is a pod whose ``status.podIP`` is the host part; the
 executor looks it up among the pods of the policy's namespace (and only there)
 and drains it only when exactly one live pod has that address.  No pod, or
@@ -27,7 +27,7 @@ def _port_ok(text: str) -> bool:
 def instance_address(target: str) -> str | None:
     """The IP address an instance target names, in normal form, or None.  Pure.
 
-    ``10.0.2.101:8080``, ``10.0.2.101``, ``[fd00::7]:8080`` and ``fd00::7`` name an
+    ``192.0.2.17:8080``, ``192.0.2.17``, ``[fd00::7]:8080`` and ``fd00::7`` name an
     address; anything else (a pod name, a host name) names none.
     """
     text = target.strip()

@@ -1,6 +1,6 @@
 """drain-pod: quarantine a pod (out of its Services' endpoints) or evict it.
 
-A proposal that names an instance only by its address (``10.0.2.101:8080``)
+A proposal that names an instance only by its address (``192.0.2.17:8080``)
 is resolved to the one pod the component's ``podSelector`` selects with that
 pod IP (``core.remediation.drain.pod_of_instance``); without a podSelector, or
 without exactly one such pod, the pod is not found and the drain denied.
@@ -190,7 +190,7 @@ def find_pod(
     """The pod a drain names, or why none (``core.remediation.drain_target``).
 
     A ``pod`` param names it; otherwise an instance target with an address
-    (``10.0.2.101:8080``) is looked up by ``status.podIP`` in the action's
+    (``192.0.2.17:8080``) is looked up by ``status.podIP`` in the action's
     namespace only; any other target is a pod name.
     """
     address = None if item.params.get("pod") else instance_address(item.target)
