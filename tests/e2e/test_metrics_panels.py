@@ -141,7 +141,7 @@ def _create(place: World, plural: str, kind: str, name: str, spec: dict[str, Any
 
 def _finished(place: World, name: str) -> str | None:
     phase = (place.diagnosis(name).get("status") or {}).get("phase")
-    return str(phase) if phase in ("Completed", "Failed") else None
+    return str(phase) if phase in ("Completed", "Degraded", "Failed") else None
 
 
 def _live_diagnosis(place: World, prometheus: str, loki: str) -> None:

@@ -21,6 +21,7 @@ import pytest
 from kubernetes import client
 
 from diagnosis_operator import API_GROUP, API_VERSION
+from diagnosis_operator.models.signals import Labels, LogLine, LogStream
 from tests.controlplane.operator import OperatorProcess, onboard
 from tests.fakes.receiver import Receiver
 from tests.k8s_json import as_json
@@ -72,6 +73,26 @@ def _create(
     )
 
 
+def _quiet_logs(loki: LokiTestServer) -> None:
+    """A few ordinary lines of each component in the window: a calm that was measured
+    (without any data the diagnosis ends Failed NoData, and says so)."""
+    from diagnosis_operator.adapters.loki import LokiClient
+
+    now = time.time()
+    streams = [
+        LogStream(
+            Labels({"job": job, "instance": f"{job}-0"}),
+            tuple(LogLine(now - 240 + 30 * i, f"level=info msg=ok n={i}") for i in range(6)),
+        )
+        for job in ("edge", "db")
+    ]
+    pusher = LokiClient(loki.url, retries=0)
+    try:
+        pusher.push(streams)
+    finally:
+        pusher.close()
+
+
 def _diagnose(
     api: client.ApiClient,
     namespace: str,
@@ -91,6 +112,7 @@ def _diagnose(
         "notifications": sinks,
     }
     _create(api, namespace, "diagnosispolicies", "DiagnosisPolicy", name, policy)
+    _quiet_logs(loki)
     spec = {
         "symptom": {"component": "edge"},
         "window": {"lookback": "10m"},
