@@ -102,7 +102,7 @@ def test_a_forbidden_status_write_stops_the_handler_with_a_clear_event(
     tmp_path: Path,
 ) -> None:
     custom, core = client.CustomObjectsApi(kube_admin), client.CoreV1Api(kube_admin)
-    namespace = new_namespace(core, prefix="forbidden")
+    namespace = new_namespace(core, prefix="nostatus")
     priority = next(PRIORITIES)
     process = start_operator(
         control_plane,

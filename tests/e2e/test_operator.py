@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 
 T = TypeVar("T")
 WAIT = 90.0
-TERMINAL = {"Completed", "Failed"}
+TERMINAL = {"Completed", "Degraded", "Failed"}
 
 POLICY_SPEC: dict[str, Any] = {
     "components": [

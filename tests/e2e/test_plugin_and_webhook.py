@@ -46,7 +46,7 @@ pytestmark = pytest.mark.e2e
 
 T = TypeVar("T")
 WAIT = 120.0  # a deadline for failing, not a measured threshold
-TERMINAL = {"Completed", "Failed"}
+TERMINAL = {"Completed", "Degraded", "Failed"}
 TOKEN = "e2e-webhook-token"
 ACTION_KEY = "5d41402abc4b2a76b9719d911017c592"
 APPROVER_RULES = [  # docs/approvals.md: the "diagnosis-approver" role

@@ -443,7 +443,7 @@ def _diagnose(world: Tenancy, name: str, policy: str) -> dict[str, Any]:
     def finished() -> dict[str, Any] | None:
         found = _get(world, "diagnoses", name)
         phase = (found.get("status") or {}).get("phase")
-        return found if phase in ("Completed", "Failed") else None
+        return found if phase in ("Completed", "Degraded", "Failed") else None
 
     return wait_for(f"diagnosis {name} finished", finished)
 
