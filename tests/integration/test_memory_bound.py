@@ -5,7 +5,7 @@ chart limit of 512 MiB.  This test builds an incident bundle whose window is 30
 days, with data over all of it (metrics a sample a minute, access logs from a
 new client address on almost every line, so that per-client counts have an
 unbounded number of series), diagnoses it in a fresh ``diagnosis-operator
-diagnose`` process, and asserts that its peak resident set (with the parser it forks)
+diagnose`` process, and asserts that its peak resident set (with the parser it forks) stayed
 under the limit the chart sets (read from ``charts/.../values.yaml``, not
 copied).  It is a bound on behaviour (memory), not on time.
 
