@@ -36,10 +36,6 @@ STILL_WRONG: dict[str, str] = {
     "session-redis-evictions": "evictions whose symptom is 401s, not 5xx: 'no incident'",
     "mesh-envoy-pending-overflow": "Envoy's own circuit-breaker overflow (503 UO): 'no incident'",
     "rates-api-bad-release": "a rolling update's first new pod is still listed as affected",
-    "worker-node-memory-pressure": (
-        "expectation error: the pod the story names (…zx81q) is 10.70.19.42 in the data, the "
-        "expected instance says .44; the engine drains zx81q"
-    ),
     "listings-scraper-flood": "one scraper paging through results is missed; the DB is blamed",
 }
 

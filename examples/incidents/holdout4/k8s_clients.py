@@ -159,7 +159,7 @@ def worker_node_memory_pressure() -> Bundle:
     """A fluent-bit DaemonSet pod (system-node-critical, not ours) leaks memory on node
     ip-10-70-3-19 from 08:05; at 08:18 memory.available falls under the kubelet's soft
     threshold: MemoryPressure=true.  The docs-render pod on that node
-    (docs-render-6c5b4a3f2-zx81q, 10.70.19.44:8000) keeps losing its page cache: major
+    (docs-render-6c5b4a3f2-zx81q, 10.70.19.42:8000) keeps losing its page cache: major
     faults x40, iowait, latency x8, and its own queue guard sheds ~30 % of requests (503
     "render queue full").  The other three pods, on other nodes, are normal.  Root:
     docs-render, that one instance; drain it (and fix the node)."""
