@@ -1,0 +1,57 @@
+"""Fifth held-out set: incidents written without reading the engine.
+
+``python -m examples.incidents.holdout5 NAME|all --out DIR`` writes ``DIR/NAME``;
+``generate(name, out_dir)`` does the same from Python and returns the folder.
+``SCENARIOS`` maps each name to its one-line story; ``expected_path(name)`` is the
+expected diagnosis (the holdout3/holdout4 schema).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# name -> (module, builder function, one-line story)
+_BUILDERS: dict[str, tuple[str, str, str]] = {
+    "forum-mariadb-aborted-connects": (
+        "mysql_cases",
+        "forum_mariadb_aborted_connects",
+        "a MariaDB moved to a new VM runs with the default max_connections 151; at the evening "
+        "peak PHP gets '[1040] Too many connections', Aborted_connects climbs",
+    ),
+    "stock-innodb-hot-row": (
+        "mysql_cases",
+        "stock_innodb_hot_row",
+        "a flash sale serialises every checkout on one inventory row; row-lock waits pile up "
+        "behind ever-changing short holders, 1205 after 50 s, Hikari pools fill",
+    ),
+    "billing-mysql-history-length": (
+        "mysql_cases",
+        "billing_mysql_history_length",
+        "a hung BI snapshot transaction (Sleep, 6 h old) blocks purge; history list length "
+        "grows 9 M -> 16 M and every read slows until the Go API times out",
+    ),
+    "ads-mysql-buffer-pool-thrash": (
+        "mysql_cases",
+        "ads_mysql_buffer_pool_thrash",
+        "after an overnight backfill the hot data no longer fits the buffer pool; at the "
+        "morning ramp disk reads and wait_free soar, 503 on every campaign-api pod",
+    ),
+}
+
+SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
+
+
+def expected_path(name: str) -> Path:
+    return HERE / "expected" / f"{name}.yaml"
+
+
+def generate(name: str, out_dir: str | Path) -> Path:
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown scenario {name!r} (known: {', '.join(_BUILDERS)})")
+    module, function, _ = _BUILDERS[name]
+    builder = getattr(importlib.import_module(f"examples.incidents.holdout5.{module}"), function)
+    folder: Path = builder().write(Path(out_dir) / name)
+    return folder
