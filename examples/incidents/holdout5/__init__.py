@@ -39,6 +39,30 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "after an overnight backfill the hot data no longer fits the buffer pool; at the "
         "morning ramp disk reads and wait_free soar, 503 on every campaign-api pod",
     ),
+    "cart-redis-noeviction-oom": (
+        "redis_cases",
+        "cart_redis_noeviction_oom",
+        "carts written without TTL fill a noeviction Redis; from 18:17 every write fails "
+        "with 'OOM command not allowed when used memory > maxmemory', reads work",
+    ),
+    "tiles-redis-big-del": (
+        "redis_cases",
+        "tiles_redis_big_del",
+        "a cleanup cron DELs multi-million-field hashes every ~1.5 min; Redis blocks 3.5-8 s "
+        "each time and every tiles-api pod times out in bursts for 42 minutes",
+    ),
+    "chat-redis-replica-resync-loop": (
+        "redis_cases",
+        "chat_redis_replica_resync_loop",
+        "a write burst overflows the replica output buffer; full resync again and again, "
+        "history reads fail with LOADING for ~30 s every ~3.5 min",
+    ),
+    "promo-redis-maxclients-skewed-db": (
+        "redis_cases",
+        "promo_redis_maxclients_skewed_db",
+        "a leaking worker fills Redis maxclients; promo-api fails and falls back to MySQL, "
+        "whose host clock runs 9 min slow so its log lines predate the Redis trouble",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}

@@ -180,8 +180,10 @@ def redis_more(
     b.gauge("redis_rdb_last_bgsave_status", labels, alive(lambda m: 1))
 
 
-def node_timex(b: Bundle, labels: Labels, *, offset: F, synced: Callable[[float], bool]) -> None:
-    """node_exporter's timex collector."""
+def node_timex(
+    b: Bundle, labels: Labels, *, offset: F, synced: Callable[[float], bool], behind: float = 0.0
+) -> None:
+    """node_exporter's timex collector and the host's own clock (``behind`` seconds slow)."""
     b.gauge(
         "node_timex_offset_seconds",
         labels,
@@ -194,7 +196,7 @@ def node_timex(b: Bundle, labels: Labels, *, offset: F, synced: Callable[[float]
         labels,
         lambda m: 0.0021 if synced(m) else 16.0,
     )
-    b.gauge("node_time_seconds", labels, lambda m: round(b.t(m) + offset(m), 3))
+    b.gauge("node_time_seconds", labels, lambda m: round(b.t(m) - behind + 0.004, 3))
 
 
 def mysql_more(
