@@ -63,6 +63,30 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "a leaking worker fills Redis maxclients; promo-api fails and falls back to MySQL, "
         "whose host clock runs 9 min slow so its log lines predate the Redis trouble",
     ),
+    "pay-nginx-one-slow-backend": (
+        "edge_cases",
+        "pay_nginx_one_slow_backend",
+        "one payments-api pod's Tomcat threads block on a lock; nginx 'upstream timed out' "
+        "for its address, GETs retried elsewhere after 15 s, POSTs 504 (drain it)",
+    ),
+    "signup-nginx-limit-req-burst": (
+        "edge_cases",
+        "signup_nginx_limit_req_burst",
+        "a newsletter burst: nginx limit_req answers 429 to two CGNAT addresses and a "
+        "corporate proxy for ~4 min; backend healthy: no incident, no client to block",
+    ),
+    "shop-app-retry-storm": (
+        "edge_cases",
+        "shop_app_retry_storm",
+        "a rollout's 40 s of 502s sets app 7.3.0 retrying without backoff across thousands "
+        "of addresses; the bff overload sustains itself (root the clients, nobody to block)",
+    ),
+    "search-canary-500s": (
+        "edge_cases",
+        "search_canary_500s",
+        "a canary search-api pod panics (nil map) on filtered searches; ingress 502 "
+        "'upstream prematurely closed connection' from its address only (drain it)",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
