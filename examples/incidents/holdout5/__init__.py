@@ -87,6 +87,30 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "a canary search-api pod panics (nil map) on filtered searches; ingress 502 "
         "'upstream prematurely closed connection' from its address only (drain it)",
     ),
+    "ship-external-dns": (
+        "misc_cases",
+        "ship_external_dns",
+        "the carrier's DNS fails: shipping quotes and labels to a host outside the topology "
+        "end in 'Temporary failure in name resolution' (502); DB and cache healthy",
+    ),
+    "wiki-noisy-quiet-day": (
+        "misc_cases",
+        "wiki_noisy_quiet_day",
+        "G1 pauses, deprecation and scanner WARN spam, one pod scaled in and one joining, two "
+        "slow report queries; users at baseline: no incident",
+    ),
+    "media-ingress-reload-blip": (
+        "misc_cases",
+        "media_ingress_reload_blip",
+        "an ingress-nginx reload closes kept-alive upstream connections: ~75 s of 502s for "
+        "~7 % of requests, then 28 min of normal traffic: healed by itself",
+    ),
+    "orders-two-issues": (
+        "misc_cases",
+        "orders_two_issues",
+        "Redis evicts from 10:04 (harmless) and, separately, the replica's SQL thread stops on "
+        "a duplicate key at 10:26; order reads 503 follow the replica only",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
