@@ -111,6 +111,18 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "Redis evicts from 10:04 (harmless) and, separately, the replica's SQL thread stops on "
         "a duplicate key at 10:26; order reads 503 follow the replica only",
     ),
+    "geo-redis-keys-once": (
+        "extra_cases",
+        "geo_redis_keys_once",
+        "one KEYS * on a 38 M-key Redis stalls it 13.6 s (one failed scrape, ~130 errors), "
+        "then 32 min of normal traffic: healed by itself",
+    ),
+    "notify-external-tls-expired": (
+        "extra_cases",
+        "notify_external_tls_expired",
+        "a push provider's certificate expires at 09:14; every send fails with 'x509: "
+        "certificate has expired' on all pods, a retry list grows in Redis (harmless)",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}

@@ -80,6 +80,21 @@ def ecs(b: Bundle, t: float, level: str, logger: str, msg: str, **extra: Any) ->
     )
 
 
+# ---- small typed closures (lambdas with default arguments defeat mypy) -------------------
+def at(fn: Callable[[float, int], float], i: int, scale: float = 1.0) -> F:
+    """``fn`` of one pod ``i`` as a function of the minute."""
+    return lambda m: fn(m, i) * scale
+
+
+def within(lo: float, hi: float) -> Callable[[float], bool]:
+    return lambda m: lo <= m < hi
+
+
+def when(up: Callable[[float], bool], fn: F) -> Callable[[float], float | None]:
+    """``fn`` while ``up``, no sample otherwise."""
+    return lambda m: fn(m) if up(m) else None
+
+
 # ---- exporters ----------------------------------------------------------------------------
 def micrometer_http(
     b: Bundle, pods: list[Pod], events: list[Event], base: Labels, *, app: str
@@ -128,7 +143,11 @@ def micrometer_http(
 
 
 def tomcat_threads(
-    b: Bundle, labels: Labels, busy: F, maximum: int = 200, present: Callable[[float], bool] | None = None
+    b: Bundle,
+    labels: Labels,
+    busy: F,
+    maximum: int = 200,
+    present: Callable[[float], bool] | None = None,
 ) -> None:
     tl = {**labels, "name": "http-nio-8080"}
 
@@ -304,21 +323,21 @@ def java_side(
         labels = {**base, "instance": pod.addr, "pod": pod.pod, "application": app}
         b.runtime(
             labels,
-            cpu=lambda m, i=i: cpu(m, i),
-            rss=lambda m, i=i: heap(m, i) * 1.4,
+            cpu=at(cpu, i),
+            rss=at(heap, i, 1.4),
             present=pod.present,
             go=False,
         )
         jvm(
             b,
             labels,
-            heap=lambda m, i=i: heap(m, i),
+            heap=at(heap, i),
             heap_max=2.0e9,
-            gc_rate=lambda m, i=i: gc_rate(m, i),
-            gc_pause=lambda m, i=i: gc_pause(m, i),
+            gc_rate=at(gc_rate, i),
+            gc_pause=at(gc_pause, i),
             present=pod.present,
         )
-        tomcat_threads(b, labels, lambda m, i=i: busy(m, i), present=pod.present)
+        tomcat_threads(b, labels, at(busy, i), present=pod.present)
     if namespace and container:
         cadvisor(
             b, pods, namespace, container, cpu=cpu, mem=lambda m, i: heap(m, i) * 1.5, limit=3e9

@@ -1,10 +1,10 @@
+# size: scenario builders are long linear scripts, one story each (as in rounds 3-4)
 """Proxies and the traffic behind them: one hung backend, a rate limiter doing its job, a
 retry storm from a whole app fleet, one bad canary."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 from examples.incidents.holdout3.exporters import mysqld_exporter
 from examples.incidents.holdout3.kit import Bundle, Event, client_pool, lognormal, ramp
@@ -14,14 +14,17 @@ from examples.incidents.holdout5.common import (
     Pod,
     Route,
     Site,
+    at,
     ecs,
     java_side,
     nginx_ctx,
     nginx_error,
+    when,
+    within,
 )
 
 
-def pay_nginx_one_slow_backend() -> Bundle:
+def pay_nginx_one_slow_backend() -> Bundle:  # size: one linear scenario script
     """From 11:17 one payments-api pod (10.150.7.41) stops answering in time: its Tomcat
     request threads all block on a token-cache refresh lock (busy threads 200/200, ~195
     threads BLOCKED, CPU low), each request finishing after 40-60 s.  nginx
@@ -41,7 +44,11 @@ def pay_nginx_one_slow_backend() -> Bundle:
     b.component("pay-edge", "proxy", {"job": "pay-edge"}, ["payments-api"])
     b.component("payments-api", "app", {"namespace": ns, "container": ctr})
     pods = [
-        Pod(f"10.150.{5 + i}.{39 + i}:8080", f"payments-api-6c7b8d9f5-{s}", f"10.150.0.{21 + i}:10250")
+        Pod(
+            f"10.150.{5 + i}.{39 + i}:8080",
+            f"payments-api-6c7b8d9f5-{s}",
+            f"10.150.0.{21 + i}:10250",
+        )
         for i, s in enumerate(("x4mpl", "r8tzq", "h2vnd", "c6wkb"))
     ]
     routes = [
@@ -52,7 +59,9 @@ def pay_nginx_one_slow_backend() -> Bundle:
     pool = client_pool(b, ["10.150.100.", "10.150.101.", "10.150.102.", "fd00:150:64::"], 120)
     site = Site(b, pods, routes, pool)
     err = {"job": "pay-edge", "instance": "10.150.0.8:9113", "log": "error"}
-    hung = lambda m, i: i == bad and m >= onset  # noqa: E731
+
+    def hung(m: float, i: int) -> bool:
+        return i == bad and m >= onset
 
     def choose(m: float, live: list[int]) -> int:
         if m >= onset and rng.random() < 0.55:  # max_fails: the hung pod is skipped half the time
@@ -111,17 +120,36 @@ def pay_nginx_one_slow_backend() -> Bundle:
     )
     for i, pod in enumerate(pods):
         lb = {**base, "instance": pod.addr, "pod": pod.pod, "application": "payments-api"}
-        b.gauge("jvm_threads_states_threads", {**lb, "state": "blocked"}, lambda m, i=i: 195 if hung(m, i) else rng.randint(0, 2))
-        b.gauge("jvm_threads_states_threads", {**lb, "state": "runnable"}, lambda m, i=i: 6 if hung(m, i) else rng.randint(14, 22))
+        b.gauge(
+            "jvm_threads_states_threads",
+            {**lb, "state": "blocked"},
+            at(lambda m, k: 195 if hung(m, k) else rng.randint(0, 2), i),
+        )
+        b.gauge(
+            "jvm_threads_states_threads",
+            {**lb, "state": "runnable"},
+            at(lambda m, k: 6 if hung(m, k) else rng.randint(14, 22), i),
+        )
     t = b.t(onset + 0.6)
     while t < b.t(60):
-        site.say(t, bad, ecs(b, t, "WARN", "c.p.tokens.TokenCache", "token refresh still waiting for lock holder http-nio-8080-exec-3 after 30000 ms", thread=f"http-nio-8080-exec-{rng.randint(4, 200)}"))
+        site.say(
+            t,
+            bad,
+            ecs(
+                b,
+                t,
+                "WARN",
+                "c.p.tokens.TokenCache",
+                "token refresh still waiting for lock holder http-nio-8080-exec-3 after 30000 ms",
+                thread=f"http-nio-8080-exec-{rng.randint(4, 200)}",
+            ),
+        )
         t += rng.uniform(20, 60)
     log_each(b, site.logs, pods, {"namespace": ns, "container": ctr, "stream": "stdout"})
     return b
 
 
-def signup_nginx_limit_req_burst() -> Bundle:
+def signup_nginx_limit_req_burst() -> Bundle:  # size: one linear scenario script
     """A newsletter goes out at 09:00; within minutes thousands of readers open the
     "claim your voucher" page.  nginx applies ``limit_req zone=claim`` (5 r/s per address,
     burst 10, nodelay, status 429): two mobile-carrier CGNAT addresses and one corporate
@@ -137,7 +165,10 @@ def signup_nginx_limit_req_burst() -> Bundle:
     )
     rng = b.rng
     send = 15.0
-    burst = lambda m: 0.0 if m < send else 45.0 * 2.718 ** (-(m - send) / 6.0)  # noqa: E731
+
+    def burst(m: float) -> float:
+        return 0.0 if m < send else 45.0 * 2.718 ** (-(m - send) / 6.0)
+
     shared = ["80.187.101.44", "176.2.18.139", "193.158.22.201"]
     b.component("claim-edge", "proxy", {"job": "claim-edge"}, ["claim-web"])
     b.component("claim-web", "app", {"job": "claim-web"}, ["claim-db"])
@@ -164,7 +195,19 @@ def signup_nginx_limit_req_burst() -> Bundle:
         if ex > 11.0:
             excess[e.client] = (e.t, ex - 1.0)
             fail(e, 429, 0.0, reached=False, size=169)
-            b.log(e.t, err, nginx_error(b, e.t, "error", f'limiting requests, excess: {ex - 1.0:.3f} by zone "claim"', pid=4410, conn=rng.randint(10**6, 10**7), ctx=nginx_ctx(e, "claim.example.de")))
+            b.log(
+                e.t,
+                err,
+                nginx_error(
+                    b,
+                    e.t,
+                    "error",
+                    f'limiting requests, excess: {ex - 1.0:.3f} by zone "claim"',
+                    pid=4410,
+                    conn=rng.randint(10**6, 10**7),
+                    ctx=nginx_ctx(e, "claim.example.de"),
+                ),
+            )
             return
         excess[e.client] = (e.t, ex)
         e.duration = e.extra["app_dur"] = e.duration * (1 + 0.1 * share)
@@ -178,7 +221,12 @@ def signup_nginx_limit_req_burst() -> Bundle:
         active=lambda m: 40 + 8 * burst(m),
         clients=lambda: rng.choice(pool),
     )
-    site.apps({"job": "claim-web"}, {"job": "claim-web", "stream": "stdout"}, go=False, cpu=lambda m, i: 0.1 + 0.02 * burst(m))
+    site.apps(
+        {"job": "claim-web"},
+        {"job": "claim-web", "stream": "stdout"},
+        go=False,
+        cpu=lambda m, i: 0.1 + 0.02 * burst(m),
+    )
     mysqld_exporter(
         b,
         {"job": "claim-db", "instance": "192.168.77.30:9104"},
@@ -219,7 +267,7 @@ def _storm_fmt(b: Bundle, e: Event) -> str:
     )
 
 
-def shop_app_retry_storm() -> Bundle:
+def shop_app_retry_storm() -> Bundle:  # size: one linear scenario script
     """19:08 a rolling update of shop-bff without a preStop hook: ~40 s of 502s.  Mobile app
     7.3.0 (about two thirds of the fleet) retries every failed or slow call at once, up to
     five times, with a 2 s client timeout and no backoff.  Its retries add ~15 req/s to the
@@ -237,11 +285,28 @@ def shop_app_retry_storm() -> Bundle:
     )
     rng = b.rng
     roll = 8.2
-    over = lambda m: m >= roll + 0.7  # noqa: E731
+
+    def over(m: float) -> bool:
+        return m >= roll + 0.7
+
     b.component("app-edge", "proxy", {"job": "app-edge"}, ["shop-bff"])
     b.component("shop-bff", "app", {"job": "shop-bff"})
-    old = [Pod(f"10.201.{3 + i}.{12 + i}:3000", f"shop-bff-5c6d7e8f9-{s}", present=lambda m, k=i: m < roll + 0.15 * k + 0.1) for i, s in enumerate(("oa1", "ob2", "oc3", "od4"))]
-    new = [Pod(f"10.201.{3 + i}.{90 + i}:3000", f"shop-bff-7f8e9d0c1-{s}", present=lambda m, k=i: m >= roll + 0.15 * k) for i, s in enumerate(("na5", "nb6", "nc7", "nd8"))]
+    old = [
+        Pod(
+            f"10.201.{3 + i}.{12 + i}:3000",
+            f"shop-bff-5c6d7e8f9-{s}",
+            present=within(-1.0, roll + 0.15 * i + 0.1),
+        )
+        for i, s in enumerate(("oa1", "ob2", "oc3", "od4"))
+    ]
+    new = [
+        Pod(
+            f"10.201.{3 + i}.{90 + i}:3000",
+            f"shop-bff-7f8e9d0c1-{s}",
+            present=within(roll + 0.15 * i, 99.0),
+        )
+        for i, s in enumerate(("na5", "nb6", "nc7", "nd8"))
+    ]
     pods = old + new
     routes = [
         Route("GET", "/api/home?seg=s{n}", "/api/home", 0.4, 0.05),
@@ -250,8 +315,18 @@ def shop_app_retry_storm() -> Bundle:
     ]
     prefixes = ["2a02:8109:9a3::", "2a01:c22:b04b::", "37.201.190.", "46.114.33.", "89.204.137."]
     pool = client_pool(b, [*prefixes, "176.4.66.", "109.43.50.", "2a02:3100:4f1::"], 5200)
-    clients = lambda: rng.choice(pool)  # noqa: E731
-    base = serve(b, rate=lambda m: 6.0, clients=clients, routes=routes, pods=pods, agents=RETRY_UA * 2 + CALM_UA)
+
+    def clients() -> str:
+        return rng.choice(pool)
+
+    base = serve(
+        b,
+        rate=lambda m: 6.0,
+        clients=clients,
+        routes=routes,
+        pods=pods,
+        agents=RETRY_UA * 2 + CALM_UA,
+    )
     chains: list[Event] = []
     for t0 in b.arrivals(lambda m: 0.0 if m < roll else ramp(m, roll, roll + 6, 2.0, 5.0), roll):
         tpl = rng.choice(base)
@@ -261,7 +336,19 @@ def shop_app_retry_storm() -> Bundle:
             m = b.m(t)
             live = [i for i, p in enumerate(pods) if p.up(m)]
             idx = rng.choice(live)
-            e = Event(t=t, client=who, method=tpl.method, path=tpl.path, status=200, duration=0.0, upstream=pods[idx].addr, upstream_status="200", agent=agent, size=tpl.size, extra={"pod": idx, "route": tpl.extra["route"], "app_dur": 0.0, "attempt": k - 1})
+            e = Event(
+                t=t,
+                client=who,
+                method=tpl.method,
+                path=tpl.path,
+                status=200,
+                duration=0.0,
+                upstream=pods[idx].addr,
+                upstream_status="200",
+                agent=agent,
+                size=tpl.size,
+                extra={"pod": idx, "route": tpl.extra["route"], "app_dur": 0.0, "attempt": k - 1},
+            )
             chains.append(e)
             t += 2.0 + rng.uniform(0.01, 0.2)
 
@@ -294,16 +381,32 @@ def shop_app_retry_storm() -> Bundle:
         extra_events=base + chains,
         active=lambda m: 120 if not over(m) else 900,
     )
-    lag: Callable[[float, int], float] = lambda m, i: 0.004 if not over(m) else rng.uniform(0.4, 1.6)  # noqa: E731
-    site.apps({"job": "shop-bff"}, {"job": "shop-bff", "stream": "stdout"}, go=False, cpu=lambda m, i: 0.3 if not over(m) else 0.98)
+
+    def lag(m: float, i: int) -> float:
+        return 0.004 if not over(m) else rng.uniform(0.4, 1.6)
+
+    site.apps(
+        {"job": "shop-bff"},
+        {"job": "shop-bff", "stream": "stdout"},
+        go=False,
+        cpu=lambda m, i: 0.3 if not over(m) else 0.98,
+    )
     for i, pod in enumerate(pods):
         lb = {"job": "shop-bff", "instance": pod.addr, "pod": pod.pod}
-        b.gauge("nodejs_eventloop_lag_seconds", lb, lambda m, i=i, p=pod: round(lag(m, i), 4) if p.up(m) else None)
-        b.counter("bff_limiter_rejected_total", lb, lambda m, p=pod: (0.0 if not over(m) else 1.4) if p.up(m) else None)
+        b.gauge(
+            "nodejs_eventloop_lag_seconds",
+            lb,
+            when(pod.up, at(lag, i)),
+        )
+        b.counter(
+            "bff_limiter_rejected_total",
+            lb,
+            when(pod.up, lambda m: 0.0 if not over(m) else 1.4),
+        )
     return b
 
 
-def search_canary_500s() -> Bundle:
+def search_canary_500s() -> Bundle:  # size: one linear scenario script
     """At 14:12 Argo Rollouts starts a canary of search-api 3.18.0-rc.1: one pod
     (10.77.9.141) joins the five 3.17.2 pods and gets its share of traffic.  Its filter
     parser writes to a nil map: every search with a ``filter=`` parameter panics; net/http
@@ -322,8 +425,20 @@ def search_canary_500s() -> Bundle:
     ns, ctr = "discovery", "search-api"
     b.component("search-ingress", "proxy", {"job": "search-ingress"}, ["search-api"])
     b.component("search-api", "app", {"namespace": ns, "container": ctr})
-    pods = [Pod(f"10.77.{4 + i}.{60 + 7 * i}:8080", f"search-api-6b5c4d3e2-{s}", f"10.77.0.{14 + i}:10250") for i, s in enumerate(("fh2k", "gj3l", "hk4m", "jl5n", "km6p"))]
-    canary = Pod("10.77.9.141:8080", "search-api-canary-8d9e0f1a2-qr7s", "10.77.0.19:10250", present=lambda m: m >= join)
+    pods = [
+        Pod(
+            f"10.77.{4 + i}.{60 + 7 * i}:8080",
+            f"search-api-6b5c4d3e2-{s}",
+            f"10.77.0.{14 + i}:10250",
+        )
+        for i, s in enumerate(("fh2k", "gj3l", "hk4m", "jl5n", "km6p"))
+    ]
+    canary = Pod(
+        "10.77.9.141:8080",
+        "search-api-canary-8d9e0f1a2-qr7s",
+        "10.77.0.19:10250",
+        present=lambda m: m >= join,
+    )
     pods.append(canary)
     ci = len(pods) - 1
     routes = [
@@ -331,7 +446,9 @@ def search_canary_500s() -> Bundle:
         Route("GET", "/v2/search?q=k{n}", "/v2/search", 0.35, 0.035),
         Route("GET", "/v2/suggest?q=s{n}", "/v2/suggest", 0.2, 0.006),
     ]
-    pool = client_pool(b, ["2a02:810b:c40::", "84.58.201.", "95.90.12.", "2003:c1:3f09::", "31.18.77."], 1600)
+    pool = client_pool(
+        b, ["2a02:810b:c40::", "84.58.201.", "95.90.12.", "2003:c1:3f09::", "31.18.77."], 1600
+    )
     site = Site(b, pods, routes, pool)
     err = {"job": "search-ingress", "instance": "10.77.0.30:10254", "stream": "stderr"}
 
@@ -339,22 +456,40 @@ def search_canary_500s() -> Bundle:
         if i == ci and "filter=" in e.path:
             fail(e, 502, rng.uniform(0.003, 0.012), size=150)
             del e.extra["pod"]
-            b.log(e.t + e.duration, err, nginx_error(b, e.t + e.duration, "error", "upstream prematurely closed connection while reading response header from upstream", pid=41, conn=rng.randint(10**6, 10**7), ctx=nginx_ctx(e, "search.shop.example", canary.addr)))
+            b.log(
+                e.t + e.duration,
+                err,
+                nginx_error(
+                    b,
+                    e.t + e.duration,
+                    "error",
+                    "upstream prematurely closed connection while reading response header from upstream",
+                    pid=41,
+                    conn=rng.randint(10**6, 10**7),
+                    ctx=nginx_ctx(e, "search.shop.example", canary.addr),
+                ),
+            )
             g = rng.randint(20_000, 90_000)
-            site.say(e.t, ci, "\n".join([
-                f"{b.dt(e.t).strftime('%Y/%m/%d %H:%M:%S')} http: panic serving 10.77.0.30:{rng.randint(30000, 60000)}: assignment to entry in nil map",
-                f"goroutine {g} [running]:",
-                "net/http.(*conn).serve.func1()",
-                "\t/usr/local/go/src/net/http/server.go:1947 +0xbe",
-                "panic({0x1a2b3c0?, 0x1f4e5a8?})",
-                "\t/usr/local/go/src/runtime/panic.go:785 +0x132",
-                "example.com/discovery/search/internal/filter.(*Parser).add(...)",
-                "\t/src/internal/filter/parser.go:88",
-                "example.com/discovery/search/internal/filter.Parse({0xc0004a2e40, 0x11})",
-                "\t/src/internal/filter/parser.go:41 +0x2f4",
-                "example.com/discovery/search/internal/api.(*Handler).Search(0xc00018a000, {0x1f7c2d0, 0xc0002a61c0}, 0xc0003b4000)",
-                "\t/src/internal/api/search.go:63 +0x1a5",
-            ]))
+            site.say(
+                e.t,
+                ci,
+                "\n".join(
+                    [
+                        f"{b.dt(e.t).strftime('%Y/%m/%d %H:%M:%S')} http: panic serving 10.77.0.30:{rng.randint(30000, 60000)}: assignment to entry in nil map",
+                        f"goroutine {g} [running]:",
+                        "net/http.(*conn).serve.func1()",
+                        "\t/usr/local/go/src/net/http/server.go:1947 +0xbe",
+                        "panic({0x1a2b3c0?, 0x1f4e5a8?})",
+                        "\t/usr/local/go/src/runtime/panic.go:785 +0x132",
+                        "example.com/discovery/search/internal/filter.(*Parser).add(...)",
+                        "\t/src/internal/filter/parser.go:88",
+                        "example.com/discovery/search/internal/filter.Parse({0xc0004a2e40, 0x11})",
+                        "\t/src/internal/filter/parser.go:41 +0x2f4",
+                        "example.com/discovery/search/internal/api.(*Handler).Search(0xc00018a000, {0x1f7c2d0, 0xc0002a61c0}, 0xc0003b4000)",
+                        "\t/src/internal/api/search.go:63 +0x1a5",
+                    ]
+                ),
+            )
 
     def choose(m: float, live: list[int]) -> int:
         return rng.choice(live)
@@ -367,13 +502,39 @@ def search_canary_500s() -> Bundle:
         cluster="discovery-search-api-8080",
         choose=choose,
     )
-    site.apps({"job": "search-api", "namespace": ns, "container": ctr}, {"namespace": ns, "container": ctr, "stream": "stderr"}, namespace=ns, container=ctr, blip=1)
+    site.apps(
+        {"job": "search-api", "namespace": ns, "container": ctr},
+        {"namespace": ns, "container": ctr, "stream": "stderr"},
+        namespace=ns,
+        container=ctr,
+        blip=1,
+    )
     for pod in pods:
         b.gauge(
             "app_build_info",
-            {"job": "search-api", "namespace": ns, "container": ctr, "instance": pod.addr, "pod": pod.pod, "version": "3.18.0-rc.1" if pod is canary else "3.17.2", "goversion": "go1.23.4"},
-            lambda m, p=pod: 1 if p.up(m) else None,
+            {
+                "job": "search-api",
+                "namespace": ns,
+                "container": ctr,
+                "instance": pod.addr,
+                "pod": pod.pod,
+                "version": "3.18.0-rc.1" if pod is canary else "3.17.2",
+                "goversion": "go1.23.4",
+            },
+            when(pod.up, lambda m: 1.0),
         )
     t = b.t(join + 0.02)
-    site.say(t, ci, zap(b, t, "info", "cmd/main.go:57", "search-api starting", version="3.18.0-rc.1", addr=":8080"))
+    site.say(
+        t,
+        ci,
+        zap(
+            b,
+            t,
+            "info",
+            "cmd/main.go:57",
+            "search-api starting",
+            version="3.18.0-rc.1",
+            addr=":8080",
+        ),
+    )
     return b

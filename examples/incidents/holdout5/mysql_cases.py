@@ -1,3 +1,4 @@
+# size: scenario builders are long linear scripts, one story each (as in rounds 3-4)
 """MySQL 8 and MariaDB: a default max_connections, a hot row, purge lag, a cold buffer pool."""
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from examples.incidents.holdout5.common import (
 )
 
 
-def forum_mariadb_aborted_connects() -> Bundle:
+def forum_mariadb_aborted_connects() -> Bundle:  # size: one linear scenario script
     """The forum's MariaDB 10.11 moved to a new VM that morning; the config include with
     ``max_connections = 600`` was not copied, so the server runs with the default 151.
     PHP uses PDO persistent connections: every php-fpm child keeps one open.  The evening
@@ -43,9 +44,16 @@ def forum_mariadb_aborted_connects() -> Bundle:
         description="forum pages fail with 'Error establishing a database connection'",
         symptom={"component": "forum-edge"},
     )
-    load = lambda m: ramp(m, 5, 30, 1.0, 2.6) if m < 50 else ramp(m, 50, 60, 2.6, 2.35)  # noqa: E731
-    demand = lambda m: 69.0 * load(m)  # noqa: E731  php-fpm children on the three VMs
-    refused = lambda m: max(0.0, 1.0 - 150.0 / demand(m))  # noqa: E731
+
+    def load(m: float) -> float:
+        return ramp(m, 5, 30, 1.0, 2.6) if m < 50 else ramp(m, 50, 60, 2.6, 2.35)
+
+    def demand(m: float) -> float:  # php-fpm children on the three VMs
+        return 69.0 * load(m)
+
+    def refused(m: float) -> float:
+        return max(0.0, 1.0 - 150.0 / demand(m))
+
     b.component("forum-edge", "proxy", {"job": "forum-edge"}, ["forum-php"])
     b.component("forum-php", "app", {"job": "forum-php"}, ["forum-db"])
     b.component("forum-db", "mysql", {"job": "forum-db"})
@@ -88,8 +96,8 @@ def forum_mariadb_aborted_connects() -> Bundle:
                 "Doctrine\\DBAL\\Exception\\ConnectionException: An exception occurred in the "
                 "driver: SQLSTATE[HY000] [1040] Too many connections "
                 '{"exception":"[object] (Doctrine\\\\DBAL\\\\Exception\\\\ConnectionException'
-                '(code: 1040): An exception occurred in the driver: SQLSTATE[HY000] [1040] Too '
-                'many connections at ' + where + ')"} []',
+                "(code: 1040): An exception occurred in the driver: SQLSTATE[HY000] [1040] Too "
+                "many connections at " + where + ')"} []',
             )
 
     site.run(
@@ -131,17 +139,29 @@ def forum_mariadb_aborted_connects() -> Bundle:
     el = {"job": "forum-db", "instance": "192.168.140.30:9104", "log": "mariadb"}
     for k, (mm, msg) in enumerate(
         [
-            (1.2, "Aborted connection 88120 to db: 'forum' user: 'forum' host: '192.168.140.22' (Got an error reading communication packets)"),
-            (24.7, "Aborted connection 91877 to db: 'forum' user: 'forum' host: '192.168.140.21' (Got timeout reading communication packets)"),
-            (37.3, "Aborted connection 93110 to db: 'forum' user: 'forum' host: '192.168.140.23' (Got an error reading communication packets)"),
-            (51.9, "Aborted connection 95002 to db: 'forum' user: 'forum' host: '192.168.140.21' (Got timeout reading communication packets)"),
+            (
+                1.2,
+                "Aborted connection 88120 to db: 'forum' user: 'forum' host: '192.168.140.22' (Got an error reading communication packets)",
+            ),
+            (
+                24.7,
+                "Aborted connection 91877 to db: 'forum' user: 'forum' host: '192.168.140.21' (Got timeout reading communication packets)",
+            ),
+            (
+                37.3,
+                "Aborted connection 93110 to db: 'forum' user: 'forum' host: '192.168.140.23' (Got an error reading communication packets)",
+            ),
+            (
+                51.9,
+                "Aborted connection 95002 to db: 'forum' user: 'forum' host: '192.168.140.21' (Got timeout reading communication packets)",
+            ),
         ]
     ):
         b.log(b.t(mm), el, mariadb_err(b, b.t(mm), 88120 + k * 1700, "Warning", msg))
     return b
 
 
-def stock_innodb_hot_row() -> Bundle:
+def stock_innodb_hot_row() -> Bundle:  # size: one linear scenario script
     """A flash sale opens at 12:15 for one console bundle (sku 88120).  Every checkout of
     it runs ``UPDATE inventory SET reserved = reserved + 1 WHERE sku_id = 88120`` in a
     transaction that also calls the payment tokeniser before COMMIT (~0.3 s), so that one
@@ -158,13 +178,20 @@ def stock_innodb_hot_row() -> Bundle:
         symptom={"component": "shop-gw", "route": "/api/checkout"},
     )
     sale = 15.0
-    hot = lambda m: m >= sale  # noqa: E731
+
+    def hot(m: float) -> bool:
+        return m >= sale
+
     ns, ctr = "shop", "checkout"
     b.component("shop-gw", "proxy", {"job": "shop-gw"}, ["checkout-svc"])
     b.component("checkout-svc", "app", {"namespace": ns, "container": ctr}, ["stock-db"])
     b.component("stock-db", "mysql", {"job": "stock-db"})
     pods = [
-        Pod(f"10.61.{12 + i}.{7 + 9 * i}:8080", f"checkout-svc-5b9f7d8c6-{s}", f"10.61.0.{20 + i}:10250")
+        Pod(
+            f"10.61.{12 + i}.{7 + 9 * i}:8080",
+            f"checkout-svc-5b9f7d8c6-{s}",
+            f"10.61.0.{20 + i}:10250",
+        )
         for i, s in enumerate(("t8kq2", "v2mzr", "a9pwd", "c4xnl", "f7hbs", "k3rjt"))
     ]
     routes = [
@@ -176,7 +203,9 @@ def stock_innodb_hot_row() -> Bundle:
         b, ["2a02:8388:e43::", "62.178.9.", "188.21.140.", "213.162.66.", "91.141.3."], 1100
     )
     site = Site(b, pods, routes, pool)
-    rate = lambda m: 6.0 if not hot(m) else 20.0  # noqa: E731
+
+    def rate(m: float) -> float:
+        return 6.0 if not hot(m) else 20.0
 
     def outcome(e: Event, m: float, i: int) -> None:
         if not hot(m):
@@ -213,21 +242,35 @@ def stock_innodb_hot_row() -> Bundle:
     )
     base = {"job": "checkout-svc", "namespace": ns, "container": ctr}
     java_side(
-        b, pods, site.events, base, app="checkout-svc", busy=lambda m, i: 8 if not hot(m) else 95,
-        cpu=lambda m, i: 0.35 if not hot(m) else 0.5, namespace=ns, container=ctr,
+        b,
+        pods,
+        site.events,
+        base,
+        app="checkout-svc",
+        busy=lambda m, i: 8 if not hot(m) else 95,
+        cpu=lambda m, i: 0.35 if not hot(m) else 0.5,
+        namespace=ns,
+        container=ctr,
     )
     log_each(b, site.logs, pods, {"namespace": ns, "container": ctr, "stream": "stdout"})
     for pod in pods:
         hikari(
             b,
             {**base, "instance": pod.addr, "pod": pod.pod, "application": "checkout-svc"},
-            active=lambda m: 3 + b.rng.random() * 4 if not hot(m) else ramp(m, sale, sale + 2, 8, 40),
-            pending=lambda m: 0 if not hot(m) else ramp(m, sale + 1, sale + 3, 0, 22) + b.rng.randint(0, 5),
+            active=lambda m: (
+                3 + b.rng.random() * 4 if not hot(m) else ramp(m, sale, sale + 2, 8, 40)
+            ),
+            pending=lambda m: (
+                0 if not hot(m) else ramp(m, sale + 1, sale + 3, 0, 22) + b.rng.randint(0, 5)
+            ),
             maximum=40,
             timeouts=lambda m: 0.0 if m < sale + 3 else 0.15,
         )
     db = {"job": "stock-db", "instance": "10.61.40.11:9104"}
-    waits = lambda m: 0 if not hot(m) else ramp(m, sale, sale + 2, 10, 118)  # noqa: E731
+
+    def waits(m: float) -> float:
+        return 0 if not hot(m) else ramp(m, sale, sale + 2, 10, 118)
+
     mysqld_exporter(
         b,
         db,
@@ -270,12 +313,23 @@ def stock_innodb_hot_row() -> Bundle:
     el = {"job": "stock-db", "instance": "10.61.40.11:9104", "container": "mysqld"}
     t = b.t(sale + 0.2)
     while t < b.t(60):
-        b.log(t, el, mysql8_err(b, t, 0, "Note", "MY-013360", "Plugin mysql_native_password reported: ''mysql_native_password' is deprecated and will be removed in a future release. Please use caching_sha2_password instead'"))
+        b.log(
+            t,
+            el,
+            mysql8_err(
+                b,
+                t,
+                0,
+                "Note",
+                "MY-013360",
+                "Plugin mysql_native_password reported: ''mysql_native_password' is deprecated and will be removed in a future release. Please use caching_sha2_password instead'",
+            ),
+        )
         t += b.rng.uniform(120, 400)
     return b
 
 
-def billing_mysql_history_length() -> Bundle:
+def billing_mysql_history_length() -> Bundle:  # size: one linear scenario script
     """At 03:12 a BI extractor (etl_bi@10.84.7.19, not in the topology) opened
     ``START TRANSACTION WITH CONSISTENT SNAPSHOT`` on billing-db and its process hung: the
     connection sits in Sleep with the transaction open, 5.8 h old when the window opens.
@@ -292,8 +346,13 @@ def billing_mysql_history_length() -> Bundle:
         description="billing API slower and slower, timeouts since 09:25",
         symptom={"component": "billing-ingress"},
     )
-    hll = lambda m: 9.1e6 + m * 1.2e5  # noqa: E731
-    slow = lambda m: (hll(m) / 9.1e6) ** 6  # noqa: E731  1.0 -> ~33
+
+    def hll(m: float) -> float:
+        return 9.1e6 + m * 1.2e5
+
+    def slow(m: float) -> float:  # 1.0 -> ~33
+        return (hll(m) / 9.1e6) ** 6
+
     ns, ctr = "billing", "api"
     b.component("billing-ingress", "proxy", {"job": "billing-ingress"}, ["billing-api"])
     b.component("billing-api", "app", {"namespace": ns, "container": ctr}, ["billing-db"])
@@ -359,7 +418,10 @@ def billing_mysql_history_length() -> Bundle:
         scan_rows=lambda m: 5e4 * (slow(m) - 1) * 40,
         version="8.0.41",
     )
-    trx_age = lambda m: 20_850 + m * 60  # noqa: E731
+
+    def trx_age(m: float) -> float:
+        return 20_850 + m * 60
+
     mysql_more(b, db, history=hll, trx_seconds=lambda m: trx_age(m) + 66 * 4)
     node_exporter(
         b,
@@ -396,7 +458,7 @@ def billing_mysql_history_length() -> Bundle:
     return b
 
 
-def ads_mysql_buffer_pool_thrash() -> Bundle:
+def ads_mysql_buffer_pool_thrash() -> Bundle:  # size: one linear scenario script
     """Overnight a backfill loaded Q2 impression history into ads-db (MySQL 8.0, 24 GB buffer
     pool); the hot data no longer fits.  When the morning traffic ramps from 08:10 the pool
     thrashes: Innodb_buffer_pool_reads (disk) from ~30/s to ~3,500/s,
@@ -411,12 +473,20 @@ def ads_mysql_buffer_pool_thrash() -> Bundle:
         description="campaign API 503 and slow since the morning ramp",
         symptom={"component": "ads-lb"},
     )
-    load = lambda m: ramp(m, 8, 25, 1.0, 2.4)  # noqa: E731
-    press = lambda m: max(0.0, (load(m) - 1.5) / 0.9)  # noqa: E731  0 -> 1
+
+    def load(m: float) -> float:
+        return ramp(m, 8, 25, 1.0, 2.4)
+
+    def press(m: float) -> float:  # 0 -> 1
+        return max(0.0, (load(m) - 1.5) / 0.9)
+
     b.component("ads-lb", "proxy", {"job": "ads-lb"}, ["campaign-api"])
     b.component("campaign-api", "app", {"job": "campaign-api"}, ["ads-db"])
     b.component("ads-db", "mysql", {"job": "ads-db"})
-    pods = [Pod(f"172.20.{8 + i}.{140 + i}:7070", f"campaign-api-66c7d9f84-{s}") for i, s in enumerate(("rq1", "rw2", "re3", "rt4", "ry5"))]
+    pods = [
+        Pod(f"172.20.{8 + i}.{140 + i}:7070", f"campaign-api-66c7d9f84-{s}")
+        for i, s in enumerate(("rq1", "rw2", "re3", "rt4", "ry5"))
+    ]
     routes = [
         Route("GET", "/v1/campaigns/{n}/pacing", "/v1/campaigns/{id}/pacing", 0.5, 0.02),
         Route("GET", "/v1/campaigns/{n}/stats?range=1d", "/v1/campaigns/{id}/stats", 0.3, 0.05),
@@ -435,7 +505,16 @@ def ads_mysql_buffer_pool_thrash() -> Bundle:
             site.say(
                 e.t + 1.5,
                 i,
-                zap(b, e.t + 1.5, "warn", "handler/pacing.go:77", "db budget exhausted", path=e.path, budget="1.5s", error="context deadline exceeded"),
+                zap(
+                    b,
+                    e.t + 1.5,
+                    "warn",
+                    "handler/pacing.go:77",
+                    "db budget exhausted",
+                    path=e.path,
+                    budget="1.5s",
+                    error="context deadline exceeded",
+                ),
             )
         else:
             e.duration = e.extra["app_dur"] = d
@@ -448,7 +527,11 @@ def ads_mysql_buffer_pool_thrash() -> Bundle:
         fmt=lambda e: nginx_json_line(b, e, "campaign.ads.internal"),
         agents=("bidder/5.2", "Go-http-client/1.1"),
     )
-    site.apps({"job": "campaign-api"}, {"job": "campaign-api", "stream": "stderr"}, goroutines=lambda m, i: 80 + 300 * press(m))
+    site.apps(
+        {"job": "campaign-api"},
+        {"job": "campaign-api", "stream": "stderr"},
+        goroutines=lambda m, i: 80 + 300 * press(m),
+    )
     db = {"job": "ads-db", "instance": "172.20.30.2:9104"}
     mysqld_exporter(
         b,
@@ -463,14 +546,44 @@ def ads_mysql_buffer_pool_thrash() -> Bundle:
     )
     mysql_more(b, db, wait_free=lambda m: 150 * press(m) ** 1.5)
     node = {"job": "ads-db", "instance": "172.20.30.2:9100"}
-    node_exporter(b, node, busy=lambda m: 0.1 * load(m) + 0.1 * press(m), avail=lambda m: 3.1e9, mem_total=32e9, iowait=lambda m: 0.02 + 0.43 * press(m))
-    b.counter("node_disk_read_bytes_total", {**node, "device": "nvme1n1"}, lambda m: 3e6 + 3e8 * press(m), start=4.1e14)
-    b.counter("node_disk_io_time_seconds_total", {**node, "device": "nvme1n1"}, lambda m: 0.05 + 0.9 * press(m), integer=False, start=2.2e6)
+    node_exporter(
+        b,
+        node,
+        busy=lambda m: 0.1 * load(m) + 0.1 * press(m),
+        avail=lambda m: 3.1e9,
+        mem_total=32e9,
+        iowait=lambda m: 0.02 + 0.43 * press(m),
+    )
+    b.counter(
+        "node_disk_read_bytes_total",
+        {**node, "device": "nvme1n1"},
+        lambda m: 3e6 + 3e8 * press(m),
+        start=4.1e14,
+    )
+    b.counter(
+        "node_disk_io_time_seconds_total",
+        {**node, "device": "nvme1n1"},
+        lambda m: 0.05 + 0.9 * press(m),
+        integer=False,
+        start=2.2e6,
+    )
     sl = {"job": "ads-db", "instance": "172.20.30.2:9104", "log": "slow"}
     queries = [
-        ("SELECT budget_spent, pacing_rate FROM campaign_pacing WHERE campaign_id = {n} AND day = CURDATE()", 1, 2),
-        ("SELECT SUM(impressions), SUM(clicks) FROM impressions_daily WHERE campaign_id = {n} AND day >= CURDATE() - INTERVAL 1 DAY", 2, 388),
-        ("INSERT INTO impressions_raw (campaign_id, creative_id, ts, cost_micros) VALUES ({n}, 77, NOW(), 1830)", 0, 0),
+        (
+            "SELECT budget_spent, pacing_rate FROM campaign_pacing WHERE campaign_id = {n} AND day = CURDATE()",
+            1,
+            2,
+        ),
+        (
+            "SELECT SUM(impressions), SUM(clicks) FROM impressions_daily WHERE campaign_id = {n} AND day >= CURDATE() - INTERVAL 1 DAY",
+            2,
+            388,
+        ),
+        (
+            "INSERT INTO impressions_raw (campaign_id, creative_id, ts, cost_micros) VALUES ({n}, 77, NOW(), 1830)",
+            0,
+            0,
+        ),
         ("SELECT id, status FROM creatives WHERE campaign_id = {n}", 9, 9),
     ]
     t = b.t(0.5)
@@ -479,6 +592,22 @@ def ads_mysql_buffer_pool_thrash() -> Bundle:
         if p > 0 or b.rng.random() < 0.05:
             sql, sent, ex = b.rng.choice(queries)
             qt = 1.0 + 2.0 * b.rng.random() if p > 0 else 1.02
-            b.log(t, sl, mysql_slow(b, t, user="campaign", host=f"172.20.{8 + b.rng.randint(0, 4)}.{140 + b.rng.randint(0, 4)}", thread=b.rng.randint(3_100_000, 3_300_000), qt=qt, lt=0.000021, sent=sent, examined=ex, sql=sql.format(n=b.rng.randint(10000, 99999)), db="ads"))
+            b.log(
+                t,
+                sl,
+                mysql_slow(
+                    b,
+                    t,
+                    user="campaign",
+                    host=f"172.20.{8 + b.rng.randint(0, 4)}.{140 + b.rng.randint(0, 4)}",
+                    thread=b.rng.randint(3_100_000, 3_300_000),
+                    qt=qt,
+                    lt=0.000021,
+                    sent=sent,
+                    examined=ex,
+                    sql=sql.format(n=b.rng.randint(10000, 99999)),
+                    db="ads",
+                ),
+            )
         t += 8.0 / (0.2 + 4 * p) * b.rng.uniform(0.5, 1.5)
     return b
