@@ -11,8 +11,9 @@ fault still runs and records it with ``diagnosis-operator bundle record`` throug
 for, written before any diagnosis).  Faults:
 
 * ``redis-noeviction``: Redis switched to ``maxmemory-policy noeviction`` with maxmemory just
-  above its use, then filled by a batch writer: every cache SET of the app fails with
-  "OOM command not allowed when used memory > 'maxmemory'".
+  above its use, then kept full by a batch writer (it takes whatever the app's expiring
+  cache keys free): the app's cache SETs fail with "OOM command not allowed when used
+  memory > 'maxmemory'".
 * ``backend-hang``: the second API instance is frozen (SIGSTOP): nginx times out on it
   after 15 s ("upstream timed out"), its siblings answer normally; SIGCONT at the end.
 """
@@ -52,15 +53,15 @@ def redis_noeviction(lab: Lab, seconds: float, stop: threading.Event) -> None:
     client.config_set("maxmemory-policy", "noeviction")
     client.config_set("maxmemory", str(used + (2 << 20)))
     deadline = time.monotonic() + min(seconds, lab_fault.MAX_SECONDS)
-    blob = b"r" * 16_000
+    blob = b"r" * 2_000
     try:
         written = 0
         while written < MAX_FILL and time.monotonic() < deadline and not stop.is_set():
             try:
                 client.set(f"nightly:export:{written}", blob)
+                written += 1
             except redis.ResponseError:
-                break  # full: the OOM refusals start
-            written += 1
+                stop.wait(0.02)  # full; keep taking whatever the app's expiring keys free
         stop.wait(max(0.0, deadline - time.monotonic()))
     finally:
         client.config_set("maxmemory", "0")
