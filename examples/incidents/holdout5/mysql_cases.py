@@ -465,7 +465,7 @@ def ads_mysql_buffer_pool_thrash() -> Bundle:  # size: one linear scenario scrip
     Innodb_buffer_pool_wait_free from 0 to ~150/s, iowait 45 %, disk reads 300 MB/s,
     Threads_running ~60.  No statement stands out: the slow log holds ordinary indexed
     lookups taking 1-3 s with a few hundred rows examined.  campaign-api (Go) answers 503
-    when its 1.5 s DB budget runs out, 10-20 % of requests on every pod from ~08:17.
+    when its 1.5 s DB budget runs out, ~11 % of requests on every pod from ~08:20.
     Root: the database (buffer pool exhaustion); nothing to kill."""
     b = Bundle(
         "ads-mysql-buffer-pool-thrash",
