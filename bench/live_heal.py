@@ -42,10 +42,14 @@ def table(results: dict[str, Any]) -> str:
     for name, row in results.items():
         cells = [row.get(c) for c in COLUMNS]
         shown = [f"{c:.1f} s" if isinstance(c, int | float) else "-" for c in cells]
-        actions = ", ".join(f"{a} {s}" for a, s in (row.get("actions") or {}).items())
+        found = [
+            f"{d.get('rootCause')}: "
+            + (", ".join(f"{a[0]} {a[2]}" for a in d.get("actions") or []) or "no action")
+            for d in row.get("diagnoses") or []
+        ]
         lines.append(
             f"{name:<14} {shown[0]:>17} {shown[1]:>18} {shown[2]:>17}  "
-            f"{row.get('rootCause')}; {actions or 'none'}"
+            + ("; ".join(found) or "no Diagnosis")
         )
     return "\n".join(lines)
 

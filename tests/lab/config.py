@@ -247,6 +247,20 @@ _SCHEMA = (
 )
 
 
+def app_connection(state: dict[str, Any]) -> pymysql.connections.Connection[Any]:
+    """A connection as the app's own account (what an app's or a job's transaction uses)."""
+    db = state["mariadb"]
+    return pymysql.connect(
+        host=db["host"],
+        port=int(db["port"]),
+        user=db["appUser"],
+        password=db["appPassword"],
+        database=db["database"],
+        autocommit=True,
+        connect_timeout=5,
+    )
+
+
 def root_connection(state: dict[str, Any]) -> pymysql.connections.Connection[Any]:
     """A root connection to the lab's MariaDB from its state (fault scripts)."""
     db = state["mariadb"]

@@ -35,6 +35,7 @@ from tests.lab.stack import Lab
 if TYPE_CHECKING:
     from tests.lab.live import LiveRun, World
 
+ALERTNAMES = "diagnosis.dev/alertnames"
 NEIGHBOUR = "127.0.0.9"  # another client address, never limited
 SETTLE = 4.0  # seconds of traffic looked at after nginx's upstream changed
 WAIT = 240.0  # a deadline for failing, not a measured threshold
@@ -91,11 +92,24 @@ def _without(addresses: set[str], pod: str) -> set[str] | None:
     return addresses if addresses and pod not in addresses else None
 
 
-def concluded(current: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
-    """The Diagnosis once it reached a terminal phase, else None."""
+def concluded(
+    current: Callable[[], list[dict[str, Any]]], firing: Callable[[], list[str]]
+) -> list[dict[str, Any]] | None:
+    """Every Diagnosis once each firing lab alert has one and all reached a terminal phase."""
     found = current()
-    phase = (found.get("status") or {}).get("phase")
-    return found if phase in ("Completed", "Degraded", "Failed") else None
+    named = {
+        name.strip()
+        for d in found
+        for name in str(d["metadata"].get("annotations", {}).get(ALERTNAMES, "")).split(",")
+    }
+    phases = [(d.get("status") or {}).get("phase") for d in found]
+    if not found or not set(firing()) <= named:
+        return None
+    return found if all(p in ("Completed", "Degraded", "Failed") for p in phases) else None
+
+
+def _items(diagnoses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [i for d in diagnoses for i in (d.get("status") or {}).get("remediations") or []]
 
 
 def _kill(lab: Lab, item: dict[str, Any], seen: Observations) -> None:
@@ -149,11 +163,19 @@ def observe_applied(
     lab: Lab,
     world: World,
     sync: UpstreamSync,
-    current: Callable[[], dict[str, Any]],
+    current: Callable[[], list[dict[str, Any]]],
 ) -> None:
     """Fill ``run_record.seen`` and its marks (module docstring)."""
-    finished = _wait("the Diagnosis to conclude with its actions run", lambda: concluded(current))
-    items = list((finished.get("status") or {}).get("remediations") or [])
+
+    def firing() -> list[str]:
+        alerts = lab.prometheus.api("alerts")["data"]["alerts"]
+        return [a["labels"]["alertname"] for a in alerts if a["state"] == "firing"]
+
+    finished = _wait(
+        "a Diagnosis for each firing alert, each concluded with its actions run",
+        lambda: concluded(current, firing),
+    )
+    items = _items(finished)
     applied = [float(_executor(i)["appliedAt"]) for i in items if _executor(i).get("appliedAt")]
     if applied:
         run_record.marks["first_action"] = min(applied)
@@ -177,13 +199,14 @@ def observe_applied(
         )
 
 
-def _verdicts(run_record: LiveRun, current: Callable[[], dict[str, Any]], *, applied: bool) -> None:
+def _verdicts(
+    run_record: LiveRun, current: Callable[[], list[dict[str, Any]]], *, applied: bool
+) -> None:
     if not applied:
         return
 
     def verified() -> list[dict[str, Any]] | None:
-        items = list((current().get("status") or {}).get("remediations") or [])
-        done = [i for i in items if _executor(i).get("appliedAt")]
+        done = [i for i in _items(current()) if _executor(i).get("appliedAt")]
         return done if all(_executor(i).get("verification") for i in done) else None
 
     done = _wait("every applied action's verification", verified)

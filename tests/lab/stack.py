@@ -89,12 +89,14 @@ def start_lab(
     webhook_url: str | None = None,
     token: str | None = None,
     pod_ips: Mapping[str, str] | None = None,
+    rules: str | None = None,
 ) -> Lab:
     """Start the whole stack under ``workdir``; on a failure what started is stopped.
 
     ``pod_ips`` maps a backend host (``BACKEND_HOSTS``) to the pod address it is
     known by where the lab plays a cluster (``tests/lab/cluster.py``): its metrics'
     and log streams' ``instance`` and nginx's logged ``upstream_addr`` name the pod.
+    ``rules`` replaces the lab's alert rules (a Prometheus rule file's text).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     started: list[ServiceProcess] = []
@@ -143,6 +145,7 @@ def start_lab(
                 "nginx": f"{LOOPBACK}:{nginx.port}",
             },
             names=names,
+            rules=rules or lab_config.RULES,
         )
         started.append(prometheus.process)
         shipper = _start_shipper(
@@ -319,13 +322,14 @@ def _start_prometheus(
     *,
     instances: dict[str, str],
     names: dict[str, str],
+    rules: str,
 ) -> PrometheusServer:
     folder = _dir(workdir, "prometheus")
-    rules = folder / "rules.yml"
-    rules.write_text(lab_config.RULES, encoding="utf-8")
+    rule_file = folder / "rules.yml"
+    rule_file.write_text(rules, encoding="utf-8")
     config = lab_config.prometheus_config(
         alertmanager=alertmanager.url.removeprefix("http://"),
-        rules=rules,
+        rules=rule_file,
         backends=backends,
         exporters=exporters,
         instances=instances,
