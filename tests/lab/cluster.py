@@ -25,14 +25,15 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from kubernetes import client
 
 from tests.e2e.drain_world import ensure_node, live_pod, owner_object, ready_addresses, service
 from tests.lab import config as lab_config
-from tests.lab.stack import BACKEND_HOSTS, Lab
+from tests.lab.stack import BACKEND_HOSTS
+from tests.services.nginx import NginxServer
 
 POD_NETWORK = ipaddress.ip_network("10.88.0.0/24")
 SERVICE = "api"
@@ -59,14 +60,14 @@ def pod_ips() -> dict[str, str]:
 
 
 def backend_pods(
-    core: client.CoreV1Api, apps: client.AppsV1Api, namespace: str, lab: Lab
+    core: client.CoreV1Api, apps: client.AppsV1Api, namespace: str, hosts: Iterable[str]
 ) -> dict[str, str]:
-    """Pods for the lab's backends (a ReplicaSet owns them) and the Service; pod -> pod IP."""
+    """Pods for the backends at loopback ``hosts`` (a ReplicaSet owns them) and the Service;
+    pod name -> pod IP."""
     ensure_node(core)
     owner = owner_object(apps, namespace, "ReplicaSet", "api-rs")
     pods: dict[str, str] = {}
-    for address in lab.backends:
-        host = address.rsplit(":", 1)[0]
+    for host in hosts:
         name = f"api-{host.rsplit('.', 1)[1]}"
         live_pod(core, namespace, name, labels=POD_LABELS, owner=owner, ip=pod_ip(host))
         pods[name] = pod_ip(host)
@@ -80,16 +81,13 @@ class UpstreamSync:
 
     discovery: client.DiscoveryV1Api
     namespace: str
-    lab: Lab
+    nginx: NginxServer
+    port: int  # the backends' port (one for all, as a Service's targetPort)
     interval: float = 0.5
     history: list[tuple[float, frozenset[str]]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> str:
-        return self.lab.backends[0].rsplit(":", 1)[1]
 
     def served(self) -> frozenset[str]:
         """The pod addresses nginx's upstream holds now (empty before the first sync)."""
@@ -105,8 +103,8 @@ class UpstreamSync:
             for address in sorted(ready)
         }
         for name, text in lab_config.upstream_files(list(names), dict(names)).items():
-            self.lab.nginx.write(name, text)
-        self.lab.nginx.reload()
+            self.nginx.write(name, text)
+        self.nginx.reload()
         self.history.append((time.time(), ready))
         return True
 

@@ -315,13 +315,15 @@ def _prepare(
         rules=LIVE_RULES,
     )
     stack.callback(lab.stop)
-    pods = backend_pods(core, client.AppsV1Api(kube_admin), namespace, lab)
+    hosts = [address.rsplit(":", 1)[0] for address in lab.backends]
+    pods = backend_pods(core, client.AppsV1Api(kube_admin), namespace, hosts)
     discovery = client.DiscoveryV1Api(kube_admin)
     wait_for(
         "every backend pod in the Service's EndpointSlice",
         lambda: ready_addresses(discovery, namespace, SERVICE) == set(pods.values()),
     )
-    sync = UpstreamSync(discovery=discovery, namespace=namespace, lab=lab)
+    port = int(lab.backends[0].rsplit(":", 1)[1])
+    sync = UpstreamSync(discovery=discovery, namespace=namespace, nginx=lab.nginx, port=port)
     sync.sync_once()
     sync.start()
     stack.callback(sync.stop)
