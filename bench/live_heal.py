@@ -54,11 +54,8 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/live-heal-timings.json")
-    parser.add_argument("-k", dest="select", help="pytest -k expression (scenarios)")
-    args = parser.parse_args(argv)
+def run(select: str | None) -> tuple[int, dict[str, Any]]:
+    """Run the e2e; its exit code and the timings it wrote."""
     with tempfile.TemporaryDirectory() as tmp:
         timings = Path(tmp) / "timings.json"
         env = {
@@ -67,16 +64,35 @@ def main(argv: list[str] | None = None) -> int:
             "PYTHONPATH": f"{ROOT / 'operator'}:{ROOT}",
         }
         command = [sys.executable, "-m", "pytest", TEST, "-q", "-rA", "-p", "no:cacheprovider"]
-        if args.select:
-            command += ["-k", args.select]
+        if select:
+            command += ["-k", select]
         done = subprocess.run(command, cwd=ROOT, env=env, check=False)
-        results = json.loads(timings.read_text(encoding="utf-8")) if timings.exists() else {}
+        found = json.loads(timings.read_text(encoding="utf-8")) if timings.exists() else {}
+    return done.returncode, found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/live-heal-timings.json")
+    parser.add_argument("-k", dest="select", help="pytest -k expression (scenarios)")
+    parser.add_argument(
+        "--from",
+        dest="given",
+        type=Path,
+        help="a DIAG_LIVE_TIMINGS file a run of the e2e wrote (no new run)",
+    )
+    args = parser.parse_args(argv)
+    code: int | None = None
+    if args.given is not None:
+        results = json.loads(args.given.read_text(encoding="utf-8"))
+    else:
+        code, results = run(args.select)
     report = {
         "measured": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
-        "testExitCode": done.returncode,
+        "testExitCode": code,
         "scenarios": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

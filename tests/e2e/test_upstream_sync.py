@@ -55,7 +55,7 @@ VICTIM = "127.0.0.22"
 
 class _Answer(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = self.server.server_address[0].encode()  # which backend answered
+        body = str(self.connection.getsockname()[0]).encode()  # which backend answered
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
