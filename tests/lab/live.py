@@ -85,14 +85,14 @@ groups:
         expr: >
           histogram_quantile(0.95,
             sum by (le) (rate(http_request_duration_seconds_bucket{job="api"}[1m])))
-          > 2 * quantile_over_time(0.5, histogram_quantile(0.95,
+          > 1.5 * quantile_over_time(0.5, histogram_quantile(0.95,
             sum by (le) (rate(http_request_duration_seconds_bucket{job="api"}[1m])))[2m:10s]
             offset 1m)
           and histogram_quantile(0.95,
             sum by (le) (rate(http_request_duration_seconds_bucket{job="api"}[1m]))) > 0.5
         for: 30s
         labels: {severity: page, component: api}
-        annotations: {summary: "API p95 latency twice what it was and above 0.5 s"}
+        annotations: {summary: "API p95 latency 50% above what it was and above 0.5 s"}
 """
 
 
