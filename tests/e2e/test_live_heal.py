@@ -39,7 +39,9 @@ from tests.lab import fault as faults
 from tests.lab.live import LiveRun, LiveScenario, World, run_live
 from tests.lab.observe import NEIGHBOUR
 
-pytestmark = pytest.mark.e2e
+# One scenario (a fresh lab, baseline, fault, actions, verification, a TTL) runs in its
+# first test's setup: minutes on a loaded machine, above the suite's 600 s default.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 RELEASE = "diag-live"
 PRIORITY = 2**30 + 11  # above any a default install draws (1..2**30): it leads the peering

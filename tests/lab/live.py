@@ -420,7 +420,6 @@ def _short(diagnosis: dict[str, Any]) -> dict[str, Any]:
         "created": diagnosis["metadata"]["creationTimestamp"],
         "phase": status.get("phase"),
         "rootCause": (status.get("rootCause") or {}).get("component"),
-        "failureMode": (status.get("rootCause") or {}).get("failureMode"),
         "actions": [
             (i.get("action"), i.get("target"), i.get("state"))
             for i in status.get("remediations") or []
