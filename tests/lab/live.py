@@ -8,16 +8,18 @@ in ``remediate`` mode) on the test apiserver:
    operator's webhook for the policy ``lab`` of that namespace; the backends as
    Pods behind the Service ``api`` and nginx's upstream synced from its
    EndpointSlices (``tests/lab/cluster.py``); the chart's nginx-reloader sidecar
-   delivering the operator's rule ConfigMap into nginx; a MariaDB account for
-   kills in a Secret; the lab's DiagnosisPolicy (``tests/lab/policy.yaml``) with
-   its signals, the backends' ``podSelector`` and the three actions enabled
-   without approval;
-2. users browse through nginx; after ``WARMUP + BASELINE`` the fault script runs
-   as its own process (``python -m tests.lab.fault NAME``);
+   delivering the operator's rule ConfigMap into nginx; Prometheus with
+   ``LIVE_RULES``;
+2. users browse through nginx; after ``WARMUP + BASELINE``, once no lab alert
+   fires or pends, the lab's DiagnosisPolicy (``tests/lab/policy.yaml`` with its
+   signals, the backends' ``podSelector``, a MariaDB account for kills in a
+   Secret and the three actions enabled without approval) is created and the
+   fault script runs as its own process (``python -m tests.lab.fault NAME``);
 3. what happens is watched and kept in a ``LiveRun``: when a lab alert first fires
-   in Prometheus, when the webhook's Diagnosis is created, each action's own
-   record, what the world looks like once it is applied (``tests/lab/observe.py``),
-   each verification, the Diagnosis' final status and Events.
+   in Prometheus, when the first Diagnosis is created, every Diagnosis the fault's
+   alert groups make, each action's own record, what the world looks like once
+   it is applied (``tests/lab/observe.py``), each verification, the final
+   statuses and Events.
 
 Nothing here judges the diagnosis: the tests do, from the ``LiveRun``.  Every wait
 has a deadline for failing, not a measured threshold.
