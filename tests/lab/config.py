@@ -18,27 +18,38 @@ ORDERS = 400_000
 ITEMS = 2_000
 ACCESS_LOG = "access.json.log"
 RULES_DIR = "lab-rules.d"
+UPSTREAM_DIR = "lab-upstream"
 
 # The JSON access log: one object per request, the usual field names.
 _NGINX_SERVERS = """\
 log_format lab_json escape=json '{"time":"$time_iso8601","remote_addr":"$remote_addr",'
     '"request":"$request","status":$status,"body_bytes_sent":$body_bytes_sent,'
-    '"request_time":$request_time,"upstream_addr":"$upstream_addr",'
+    '"request_time":$request_time,"upstream_addr":"$lab_upstream",'
     '"upstream_status":"$upstream_status",'
     '"upstream_response_time":"$upstream_response_time",'
     '"http_user_agent":"$http_user_agent"}';
 
+# The upstream's servers, and the names nginx logs for them (an upstream sync
+# rewrites both from the Service's EndpointSlices: tests/lab/cluster.py).
 upstream api {
-@UPSTREAMS@
+    include @CONF@/@UPSTREAM_DIR@/servers.conf;
 }
+
+map $upstream_addr $lab_upstream {
+    default $upstream_addr;
+    include @CONF@/@UPSTREAM_DIR@/names.map;
+}
+
+# Rules delivered at run time: their http-level part (limit_req_zone...).
+include @CONF@/@RULES_DIR@/*-http.conf;
 
 server {
     listen 127.0.0.1:@PORT@ backlog=256;
     access_log @PREFIX@/logs/@ACCESS_LOG@ lab_json;
     error_log @PREFIX@/logs/error.log warn;
     keepalive_timeout 5s;
-    # Rules delivered at run time (deny, rate limits) go here.
-    include @CONF@/@RULES_DIR@/*.conf;
+    # Rules delivered at run time (deny, rate limits): their server-level part.
+    include @CONF@/@RULES_DIR@/*-server.conf;
     location /api/ {
         proxy_pass http://api;
         proxy_connect_timeout 2s;
@@ -83,14 +94,28 @@ groups:
 """
 
 
-def nginx_servers(*, backends: list[str], status_port: int) -> str:
-    upstreams = "\n".join(f"    server {address} max_fails=0;" for address in backends)
+def nginx_servers(*, status_port: int) -> str:
     return (
-        _NGINX_SERVERS.replace("@UPSTREAMS@", upstreams)
-        .replace("@STATUS_PORT@", str(status_port))
+        _NGINX_SERVERS.replace("@STATUS_PORT@", str(status_port))
         .replace("@ACCESS_LOG@", ACCESS_LOG)
         .replace("@RULES_DIR@", RULES_DIR)
+        .replace("@UPSTREAM_DIR@", UPSTREAM_DIR)
     )
+
+
+def upstream_files(servers: list[str], names: dict[str, str] | None = None) -> dict[str, str]:
+    """The upstream include files: its servers (``host:port``), and the name each is logged as.
+
+    ``names`` maps a server to what nginx logs as its ``upstream_addr`` (a pod's
+    address, where the lab plays a cluster); the others are logged as they are.
+    With no server the upstream holds one that is down (nginx answers 502).
+    """
+    lines = [f"server {address} max_fails=0;" for address in servers]
+    mapped = [f'"{server}" "{name}";' for server, name in sorted((names or {}).items())]
+    return {
+        f"{UPSTREAM_DIR}/servers.conf": "\n".join(lines or ["server 127.0.0.1:9 down;"]) + "\n",
+        f"{UPSTREAM_DIR}/names.map": "\n".join(mapped) + "\n",
+    }
 
 
 def prometheus_config(
@@ -100,11 +125,21 @@ def prometheus_config(
     backends: list[str],
     exporters: dict[str, str],
     instances: dict[str, str],
+    names: dict[str, str] | None = None,
 ) -> str:
-    """Scrape the apps and the exporters; an exporter's series get the served instance."""
-    jobs: list[dict[str, Any]] = [
-        {"job_name": "api", "static_configs": [{"targets": list(backends)}]},
+    """Scrape the apps and the exporters; an exporter's series get the served instance.
+
+    ``names`` gives a backend (``host:port``) the ``instance`` it is known by (its
+    pod's address, where the lab plays a cluster), as Kubernetes discovery would.
+    """
+    names = names or {}
+    api = [
+        {"targets": [address], "labels": {"instance": names[address]}}
+        if address in names
+        else {"targets": [address]}
+        for address in backends
     ]
+    jobs: list[dict[str, Any]] = [{"job_name": "api", "static_configs": api}]
     for name, address in exporters.items():
         jobs.append(
             {
@@ -133,8 +168,10 @@ def shipped_files(
     mariadb: MariaDBServer,
     redis: RedisServer,
     nginx: NginxServer,
+    names: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The files the shipper follows, with the labels of their Loki streams."""
+    names = names or {}
     nginx_instance = f"127.0.0.1:{nginx.port}"
     mysql_instance = f"{mariadb.host}:{mariadb.port}"
     files: list[dict[str, Any]] = [
@@ -165,7 +202,11 @@ def shipped_files(
     files += [
         {
             "path": str(workdir / "app" / f"{host}.log"),
-            "labels": {"job": "api", "instance": f"{host}:{port}", "log": "app"},
+            "labels": {
+                "job": "api",
+                "instance": names.get(f"{host}:{port}", f"{host}:{port}"),
+                "log": "app",
+            },
         }
         for host in backends
     ]
@@ -204,6 +245,20 @@ _SCHEMA = (
     "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, customer_id INT NOT NULL, "
     "total DECIMAL(10,2), note VARCHAR(80), KEY idx_customer (customer_id)) ENGINE=InnoDB",
 )
+
+
+def app_connection(state: dict[str, Any]) -> pymysql.connections.Connection[Any]:
+    """A connection as the app's own account (what an app's or a job's transaction uses)."""
+    db = state["mariadb"]
+    return pymysql.connect(
+        host=db["host"],
+        port=int(db["port"]),
+        user=db["appUser"],
+        password=db["appPassword"],
+        database=db["database"],
+        autocommit=True,
+        connect_timeout=5,
+    )
 
 
 def root_connection(state: dict[str, Any]) -> pymysql.connections.Connection[Any]:

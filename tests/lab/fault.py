@@ -25,7 +25,7 @@ import pymysql
 import redis
 
 from tests.lab import traffic
-from tests.lab.config import root_connection
+from tests.lab.config import app_connection, root_connection
 from tests.lab.stack import read_state
 
 MAX_SECONDS = 300.0
@@ -56,18 +56,26 @@ def mysql_locks(state: dict[str, Any], seconds: float, stop: threading.Event) ->
 
 
 def _blocker(state: dict[str, Any], deadline: float, stop: threading.Event) -> None:
+    """A job holding the hot rows in long transactions, as the app's own account.
+
+    A job whose connection is killed stops (as a batch job would): its locks go.
+    """
     while time.monotonic() < deadline and not stop.is_set():
-        with root_connection(state) as connection, connection.cursor() as cursor:
-            cursor.execute("BEGIN")
-            cursor.execute("SELECT * FROM item_stats WHERE item_id < 5 FOR UPDATE")
-            stop.wait(min(20.0, max(0.0, deadline - time.monotonic())))
-            cursor.execute("ROLLBACK")
+        try:
+            with app_connection(state) as connection, connection.cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute("SELECT * FROM item_stats WHERE item_id < 5 FOR UPDATE")
+                stop.wait(min(20.0, max(0.0, deadline - time.monotonic())))
+                cursor.execute("ROLLBACK")
+        except pymysql.MySQLError as error:
+            print(f"mysql-locks: the blocking job ended: {error}", flush=True)
+            return
 
 
 def _deadlocker(
     state: dict[str, Any], deadline: float, stop: threading.Event, order: tuple[int, int]
 ) -> None:
-    with root_connection(state) as connection, connection.cursor() as cursor:
+    with app_connection(state) as connection, connection.cursor() as cursor:
         while time.monotonic() < deadline and not stop.is_set():
             try:
                 cursor.execute("BEGIN")

@@ -27,6 +27,7 @@ import json
 import os
 import sys
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,21 @@ class Lab:
             self.sink = None
 
 
-def start_lab(*, workdir: Path, webhook_url: str | None = None, token: str | None = None) -> Lab:
-    """Start the whole stack under ``workdir``; on a failure what started is stopped."""
+def start_lab(
+    *,
+    workdir: Path,
+    webhook_url: str | None = None,
+    token: str | None = None,
+    pod_ips: Mapping[str, str] | None = None,
+    rules: str | None = None,
+) -> Lab:
+    """Start the whole stack under ``workdir``; on a failure what started is stopped.
+
+    ``pod_ips`` maps a backend host (``BACKEND_HOSTS``) to the pod address it is
+    known by where the lab plays a cluster (``tests/lab/cluster.py``): its metrics'
+    and log streams' ``instance`` and nginx's logged ``upstream_addr`` name the pod.
+    ``rules`` replaces the lab's alert rules (a Prometheus rule file's text).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     started: list[ServiceProcess] = []
     sink: AlertSink | None = None
@@ -97,8 +111,9 @@ def start_lab(*, workdir: Path, webhook_url: str | None = None, token: str | Non
         started.append(loki.process)
         port = _backend_port()
         backends = [f"{host}:{port}" for host in BACKEND_HOSTS]
+        names = {f"{host}:{port}": f"{ip}:{port}" for host, ip in (pod_ips or {}).items()}
         started += _start_backends(workdir, mariadb, redis_server, port)
-        nginx, status_port = _start_nginx(workdir, backends)
+        nginx, status_port = _start_nginx(workdir, backends, names)
         started.append(nginx.service)
         exporters = _start_exporters(
             workdir, mariadb, exporter_params, redis_server, status_port=status_port
@@ -129,9 +144,13 @@ def start_lab(*, workdir: Path, webhook_url: str | None = None, token: str | Non
                 "redis": f"{redis_server.host}:{redis_server.port}",
                 "nginx": f"{LOOPBACK}:{nginx.port}",
             },
+            names=names,
+            rules=rules or lab_config.RULES,
         )
         started.append(prometheus.process)
-        shipper = _start_shipper(workdir, loki.url, mariadb, redis_server, nginx, port=port)
+        shipper = _start_shipper(
+            workdir, loki.url, mariadb, redis_server, nginx, port=port, names=names
+        )
         started.append(shipper)
     except BaseException:
         for process in reversed(started):
@@ -152,6 +171,7 @@ def start_lab(*, workdir: Path, webhook_url: str | None = None, token: str | Non
         sink=sink,
     )
     lab.state = _state(lab, webhook_url)
+    lab.state["instances"] = {address: names.get(address, address) for address in backends}
     (workdir / STATE_FILE).write_text(json.dumps(lab.state, indent=1), encoding="utf-8")
     return lab
 
@@ -219,10 +239,16 @@ def _http_ok(url: str) -> bool:
         return int(response.status) == 200
 
 
-def _start_nginx(workdir: Path, backends: list[str]) -> tuple[NginxServer, int]:
+def _start_nginx(
+    workdir: Path, backends: list[str], names: dict[str, str]
+) -> tuple[NginxServer, int]:
     status_port = free_port()
-    servers = lab_config.nginx_servers(backends=backends, status_port=status_port)
-    return start_nginx(prefix=_dir(workdir, "nginx"), servers=servers), status_port
+    servers = lab_config.nginx_servers(status_port=status_port)
+    files = {
+        **lab_config.upstream_files(backends, names),
+        f"{lab_config.RULES_DIR}/.keep": "",
+    }
+    return start_nginx(prefix=_dir(workdir, "nginx"), servers=servers, files=files), status_port
 
 
 def _start_exporters(
@@ -295,16 +321,19 @@ def _start_prometheus(
     exporters: dict[str, str],
     *,
     instances: dict[str, str],
+    names: dict[str, str],
+    rules: str,
 ) -> PrometheusServer:
     folder = _dir(workdir, "prometheus")
-    rules = folder / "rules.yml"
-    rules.write_text(lab_config.RULES, encoding="utf-8")
+    rule_file = folder / "rules.yml"
+    rule_file.write_text(rules, encoding="utf-8")
     config = lab_config.prometheus_config(
         alertmanager=alertmanager.url.removeprefix("http://"),
-        rules=rules,
+        rules=rule_file,
         backends=backends,
         exporters=exporters,
         instances=instances,
+        names=names,
     )
     return start_prometheus(workdir=folder, config=config)
 
@@ -317,6 +346,7 @@ def _start_shipper(
     nginx: NginxServer,
     *,
     port: int,
+    names: dict[str, str],
 ) -> ServiceProcess:
     files = lab_config.shipped_files(
         workdir=workdir,
@@ -325,6 +355,7 @@ def _start_shipper(
         mariadb=mariadb,
         redis=redis_server,
         nginx=nginx,
+        names=names,
     )
     config = workdir / "shipper.json"
     config.write_text(json.dumps({"loki": loki_url, "tenant": LOKI_TENANT, "files": files}))
