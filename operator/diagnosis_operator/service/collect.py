@@ -4,10 +4,8 @@ Whatever the source (Prometheus + Loki live, a bundle offline) the same
 queries are issued, so both paths give the same ``SignalSet``:
 
 per component
-  * ``series``      the series the engine reads, as stored when they fit the
-                    component's series budget, aggregated by instance when not
-                    (``service.series_collect``, ``core.series_plan``;
-                    ``aggregate=False``: every raw series of the selector);
+  * ``series``      what the engine reads, aggregated by instance over the series
+                    budget (``core.series_plan``; ``aggregate=False``: raw pull);
   * ``lines``       log lines per step by instance (``count_lines``);
   * ``significant`` error/warn/slow/deadlock-ish lines per step by instance;
   * ``samples``     those significant lines themselves, at most
@@ -383,12 +381,12 @@ def _gather(
     """One component's answers; a failed query becomes an error of the component."""
     series_backend, logs_backend = sources.backends
     name = item.component.name
-    answer: SeriesAnswer | None = _result(item.series, item, "series", backend=series_backend)
-    item.series_failed = answer is None and item.series is not None
-    got_series = answer.series if answer is not None else []
-    if answer is not None:
-        item.queries[SERIES] = "\n".join(answer.queries)
-        item.errors.extend(f"{name}: series budget: {note}" for note in answer.notes)
+    planned: SeriesAnswer | None = _result(item.series, item, "series", backend=series_backend)
+    item.series_failed = planned is None and item.series is not None
+    got_series = planned.series if planned is not None else []
+    if planned is not None:
+        item.queries[SERIES] = "\n".join(planned.queries)
+        item.errors.extend(f"{name}: series budget: {note}" for note in planned.notes)
     got_lines = _result(item.lines, item, "log line counts", backend=logs_backend) or []
     got_significant = (
         _result(item.significant, item, "significant log line counts", backend=logs_backend) or []

@@ -38,11 +38,15 @@ def evaluate(bundle: Bundle, query: SubsetQuery, *, window: Window, step: float)
     start_ms, end_ms = prometheus_ms(window.start), prometheus_ms(window.end)
     instants = start_ms + step_ms * np.arange((end_ms - start_ms) // step_ms + 1, dtype=np.int64)
     wanted = {**({"__name__": query.metric} if query.metric else {}), **query.equalities}
-    picked = [
-        stored
-        for stored in bundle.series_of(wanted)
-        if all(m.matches(_label(stored, m.name)) for m in query.matchers)
-    ]
+    # In Prometheus' order (by label set, the name included): sums add up alike.
+    picked = sorted(
+        (
+            stored
+            for stored in bundle.series_of(wanted)
+            if all(m.matches(_label(stored, m.name)) for m in query.matchers)
+        ),
+        key=_storage_order,
+    )
     # Functions drop the metric name, except last_over_time (as in Prometheus).
     named = query.function in _KEEP_NAME
     per_series: list[_Values] = [
@@ -73,6 +77,10 @@ def evaluate(bundle: Bundle, query: SubsetQuery, *, window: Window, step: float)
 
 _Values = tuple[str, Labels, list[float | None]]
 _KEEP_NAME = (None, "last_over_time")
+
+
+def _storage_order(stored: StoredSeries) -> list[tuple[str, str]]:
+    return sorted([("__name__", stored.name), *stored.labels.items()])
 
 
 def _label(stored: StoredSeries, name: str) -> str | None:
