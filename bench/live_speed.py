@@ -16,7 +16,8 @@ fresh child process per measurement, once on the planned, aggregated series
 queries (``aggregate=True``, the default) and once on the raw pull
 (``aggregate=False``: every series of each selector, the path before), the
 two interleaved ``--repeat`` times.  Each child reports its wall time from
-the start of the Diagnosis to its result, the HTTP requests it sent and the
+the start of the Diagnosis to its result (and its own CPU seconds: the
+machine is shared), the HTTP requests it sent and the
 bytes it received (per backend, the decoded bodies), and its peak resident
 memory (``ru_maxrss``; the figure after the imports is reported too).
 ``--day`` adds a one-day window at a 5-minute scrape (a second TSDB).  The
@@ -296,7 +297,7 @@ def child(args: argparse.Namespace) -> None:
     window = Window(start=args.start, end=args.end)
     loki = LokiClient(args.loki, tenant=args.tenant, retries=0, timeout=300.0)
     with PrometheusAdapter(args.prom, timeout=300.0) as prometheus:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         result = run_diagnosis(
             topology=_topology(),
             window=window,
@@ -306,7 +307,7 @@ def child(args: argparse.Namespace) -> None:
             now=window.end,
             aggregate=args.child == "aggregated",
         )
-        wall = time.perf_counter() - began
+        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     loki.close()
     out = result.to_json()
     backends = {
@@ -318,6 +319,7 @@ def child(args: argparse.Namespace) -> None:
             {
                 "mode": args.child,
                 "wallSeconds": round(wall, 3),
+                "cpuSeconds": round(cpu, 3),  # this process only (not Prometheus, not Loki)
                 "queries": sum(b.get("requests", 0) for b in backends.values()),
                 "bytesReceived": sum(b.get("bytes", 0) for b in backends.values()),
                 "backends": backends,
@@ -336,36 +338,38 @@ def _tsdb(
     cache: Path, *, name: str, args: argparse.Namespace, start: int, points: int, scrape: float
 ) -> dict[str, Any]:
     """The backfilled TSDB of one window (built once, then reused from ``cache``)."""
-    from tests.services.prometheus import backfill
-
     folder = cache / name
     ready = folder / "READY.json"
     if ready.exists():
         info: dict[str, Any] = json.loads(ready.read_text())
         return info
     folder.mkdir(parents=True, exist_ok=True)
-    metrics = folder / "metrics.om"
+    metrics, written = folder / "metrics.om", folder / "WRITTEN.json"
     began = time.perf_counter()
-    per_pod = write_openmetrics(
-        metrics, services=args.services, pods=args.pods, start=start, points=points, scrape=scrape
+    if not written.exists():  # a run that failed at the backfill left the file complete
+        per_pod = write_openmetrics(
+            metrics,
+            services=args.services,
+            pods=args.pods,
+            start=start,
+            points=points,
+            scrape=scrape,
+        )
+        seconds = round(time.perf_counter() - began, 1)
+        written.write_text(json.dumps({"seriesPerPod": per_pod, "writeSeconds": seconds}))
+    info = json.loads(written.read_text())
+    began = time.perf_counter()
+    command = ["promtool", "tsdb", "create-blocks-from", "openmetrics"]
+    command += ["--max-block-duration=24h", str(metrics), str(folder / "data")]
+    with (folder / "promtool.log").open("w") as log:
+        subprocess.run(command, stdout=log, stderr=log, timeout=3600, check=True)
+    info.update(
+        series=info["seriesPerPod"] * (args.pods // args.services) * args.services,
+        points=points,
+        scrapeSeconds=scrape,
+        openmetricsBytes=metrics.stat().st_size,
+        backfillSeconds=round(time.perf_counter() - began, 1),
     )
-    written = time.perf_counter() - began
-    size = metrics.stat().st_size
-    backfill(
-        openmetrics=metrics,
-        data_dir=folder / "data",
-        log_path=folder / "promtool.log",
-        max_block_duration="24h",
-    )
-    info = {
-        "seriesPerPod": per_pod,
-        "series": per_pod * (args.pods // args.services) * args.services,
-        "points": points,
-        "scrapeSeconds": scrape,
-        "openmetricsBytes": size,
-        "writeSeconds": round(written, 1),
-        "backfillSeconds": round(time.perf_counter() - began - written, 1),
-    }
     metrics.unlink()
     ready.write_text(json.dumps(info))
     return info
