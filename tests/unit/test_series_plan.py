@@ -239,3 +239,19 @@ def test_the_subset_refuses_a_selector_that_matches_everything() -> None:
     with pytest.raises(UnsupportedQuery, match="non-empty matcher"):
         parse_subset('{__name__=~".*"}')
     assert parse_subset('{__name__=~".+"}').metric == ""
+
+
+def test_functions_drop_the_metric_name_but_last_over_time_keeps_it(
+    bundle_source: BundleSource,
+) -> None:
+    rated = bundle_source.query_range(
+        promql='sum by (__name__, pod) (rate(http_requests_total{job="api"}[1m]))',
+        window=WINDOW,
+        step=60.0,
+    )
+    assert {s.name for s in rated} == {""}  # as Prometheus: rate drops __name__
+    assert sorted(s.labels["pod"] for s in rated) == ["p1", "p2"]
+    last = bundle_source.query_instant(
+        promql='last_over_time(rss_bytes{job="api",area="y"}[20m])', at=WINDOW.end
+    )
+    assert [(s.name, s.values) for s in last] == [("rss_bytes", (9.0,))]
