@@ -17,10 +17,11 @@ queries (``aggregate=True``, the default) and once on the raw pull
 (``aggregate=False``: every series of each selector, the path before), the
 two interleaved ``--repeat`` times.  Each child reports its wall time from
 the start of the Diagnosis to its result (and its own CPU seconds: the
-machine is shared), the HTTP requests it sent and the
-bytes it received (per backend, the decoded bodies), and its peak resident
+machine is shared), the HTTP requests it sent, the
+bytes it received (per backend, the decoded bodies) and the time it waited for
+answers (per backend, summed over parallel requests), and its peak resident
 memory (``ru_maxrss``; the figure after the imports is reported too).
-``--day`` adds a one-day window at a 5-minute scrape (a second TSDB).  The
+``--windows hour,day`` adds a one-day window at a 5-minute scrape (a second TSDB).  The
 one-minute load average is recorded: the machine is shared.
 
     .venv/bin/python bench/live_speed.py --out bench/results/live-speed.json
@@ -273,12 +274,16 @@ def _count_http() -> dict[str, dict[str, int]]:
     send = requests.adapters.HTTPAdapter.send
 
     def counting(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
         response = send(self, request, *args, **kwargs)
         body = response.content  # read here: the decoded body (gzip undone)
+        waited = time.perf_counter() - began
         host = request.url.split("/")[2]
-        entry = counts.setdefault(host, {"requests": 0, "bytes": 0})
+        entry = counts.setdefault(host, {"requests": 0, "bytes": 0, "waitMs": 0})
         entry["requests"] += 1
         entry["bytes"] += len(body)
+        # Until the whole answer is in (requests run in parallel: the sum may exceed the wall).
+        entry["waitMs"] += round(waited * 1000)
         return response
 
     requests.adapters.HTTPAdapter.send = counting  # type: ignore[method-assign]
@@ -465,7 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument(
-        "--day", action="store_true", help="also a one-day window at a 5-minute scrape"
+        "--windows",
+        default="hour",
+        help="comma-separated: hour (15 s scrape), day (a one-day window at a 5-minute scrape)",
     )
     parser.add_argument("--cache", type=Path, default=Path("/tmp/live-speed-cache"))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "live-speed.json")
@@ -478,12 +485,15 @@ def main(argv: list[str] | None = None) -> int:
         "the raw pull against the planned, aggregated queries",
         "cpus": os.cpu_count(),
         "targets": {"hourSeconds": 5, "hourQueries": 40, "daySeconds": 15, "peakRssMiB": 300},
-        "hour": _window(args, args.cache, name="hour", start=HOUR_START, hours=1, scrape=15.0),
     }
-    if args.day:
-        report["day"] = _window(
-            args, args.cache, name="day", start=HOUR_START - 86400, hours=24, scrape=300.0
+    windows = {name.strip() for name in args.windows.split(",")}
+    if "hour" in windows:
+        report["hour"] = _window(
+            args, args.cache, name="hour", start=HOUR_START, hours=1, scrape=15.0
         )
+    if "day" in windows:
+        start = HOUR_START - 86400
+        report["day"] = _window(args, args.cache, name="day", start=start, hours=24, scrape=300.0)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
