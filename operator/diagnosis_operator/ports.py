@@ -25,7 +25,7 @@ Prometheus and Loki gives the same diagnosis as the bundle read in-process:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from diagnosis_operator.models.actions import (
     ClientRule,
@@ -44,7 +44,7 @@ from diagnosis_operator.models.cluster import (
 )
 from diagnosis_operator.models.lease import LeaseRecord
 from diagnosis_operator.models.observations import KeySize, LatencyEvent, RedisInfo, SlowlogEntry
-from diagnosis_operator.models.signals import LogCount, LogStream, Series, Window
+from diagnosis_operator.models.signals import LogCount, LogStream, MetricType, Series, Window
 
 
 class SignalError(RuntimeError):
@@ -101,6 +101,24 @@ class PromQLSource(Protocol):
     def query_range(self, *, promql: str, window: Window, step: float) -> list[Series]: ...
 
     def query_instant(self, *, promql: str, at: float) -> list[Series]: ...
+
+
+@runtime_checkable
+class AggregatingSeriesSource(Protocol):
+    """A series source that also evaluates PromQL and knows the declared metric types.
+
+    The collector then asks it for the series the engine reads, aggregated by
+    instance where a component has more series than its budget
+    (``core.series_plan``): Prometheus live, the bundle's PromQL subset offline.
+    """
+
+    def query_range(self, *, promql: str, window: Window, step: float) -> list[Series]: ...
+
+    def query_instant(self, *, promql: str, at: float) -> list[Series]: ...
+
+    def series_types(self, names: Sequence[str]) -> dict[str, MetricType]:
+        """The declared type of each series name (UNKNOWN where none was declared)."""
+        ...
 
 
 class LogSource(Protocol):

@@ -69,6 +69,10 @@ class OperatorSettings(BaseSettings):
     # seconds): queries not answered by then count as failed and the diagnosis ends
     # Degraded or Failed with the reason DeadlineExceeded.
     diagnosis_deadline: float = Field(default=300.0, gt=0)
+    # How a component's metric series are asked (DIAG_SERIES_QUERIES): "planned" (what
+    # the engine reads, aggregated by instance over the series budget: core/series_plan.py)
+    # or "raw" (every series of the selector, the path before; kept for comparisons).
+    series_queries: str = Field(default="planned", pattern="^(planned|raw)$")
 
     # How often a policy's PrometheusRule (alerts.sync) is checked for drift.
     alert_rules_resync: float = Field(default=60.0, gt=0)

@@ -27,7 +27,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final, TypedDict, cast
@@ -197,6 +197,11 @@ class PrometheusAdapter:
         if not types:
             return found
         return [replace(series, type=type_of(series.name, types)) for series in found]
+
+    def series_types(self, names: Sequence[str]) -> dict[str, MetricType]:
+        """The declared type of each series name (metadata asked once; UNKNOWN without)."""
+        types = self._declared_types()
+        return {name: type_of(name, types) for name in names}
 
     def _declared_types(self) -> Mapping[str, MetricType]:
         """The metadata of every family, asked once per adapter; empty if unavailable."""

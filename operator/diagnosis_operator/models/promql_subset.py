@@ -7,8 +7,13 @@ the same live and offline:
 
     [AGG [by (LABELS)]] ( [FUNC (] METRIC{MATCHERS} [[RANGE]] [)] ) [by (LABELS)]
 
+* ``METRIC`` may be left out (``{job="api",__name__!~".+_bucket"}``), as long as
+  one matcher does not match the empty string; ``by (__name__, ...)`` keeps the
+  metric name, as Prometheus does;
+
 * ``AGG``: ``sum``, ``min``, ``max``, ``avg`` or ``count``, optionally ``by`` labels;
-* ``FUNC``: ``rate``, ``irate`` or ``increase`` over a range (``[5m]``, ``[{range}]``);
+* ``FUNC``: ``rate``, ``irate``, ``increase`` or ``last_over_time`` over a range
+  (``[5m]``, ``[{range}]``);
 * ``MATCHERS``: ``=``, ``!=``, ``=~``, ``!~`` on double-quoted strings.
 
 Anything else (binary operators, ``without``, ``offset``, other functions) is
@@ -22,7 +27,7 @@ import re
 from dataclasses import dataclass
 
 AGGREGATIONS = ("sum", "min", "max", "avg", "count")
-FUNCTIONS = ("rate", "irate", "increase")
+FUNCTIONS = ("rate", "irate", "increase", "last_over_time")
 _UNIT_ORDER = ("w", "d", "h", "m", "s", "ms")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _TOKEN = re.compile(
@@ -151,6 +156,9 @@ class _Parser:
         return False
 
     def inner(self) -> SubsetQuery:
+        if self.peek("{"):
+            metric, matchers = self.vector()
+            return SubsetQuery(metric, matchers)
         name = self.take("ident")
         if name in FUNCTIONS:
             self.take(value="(")
@@ -167,7 +175,7 @@ class _Parser:
         return SubsetQuery(metric, matchers)
 
     def vector(self) -> tuple[str, tuple[Matcher, ...]]:
-        metric = self.take("ident")
+        metric = "" if self.peek("{") else self.take("ident")
         if metric in FUNCTIONS or metric in AGGREGATIONS:
             raise UnsupportedQuery(f"{metric!r} cannot be nested here")
         matchers: list[Matcher] = []
@@ -187,6 +195,9 @@ class _Parser:
             if not self.peek("}"):
                 self.take(value=",")
         self.take(value="}")
+        # Prometheus: a selector needs one matcher that does not match the empty string.
+        if not metric and all(m.matches("") for m in matchers):
+            raise UnsupportedQuery("a selector without a metric name needs a non-empty matcher")
         return metric, tuple(matchers)
 
 

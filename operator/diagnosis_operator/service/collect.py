@@ -4,7 +4,8 @@ Whatever the source (Prometheus + Loki live, a bundle offline) the same
 queries are issued, so both paths give the same ``SignalSet``:
 
 per component
-  * ``series``      every raw series of the selector (``range_series``);
+  * ``series``      what the engine reads, aggregated by instance over the series
+                    budget (``core.series_plan``; ``aggregate=False``: raw pull);
   * ``lines``       log lines per step by instance (``count_lines``);
   * ``significant`` error/warn/slow/deadlock-ish lines per step by instance;
   * ``samples``     those significant lines themselves, at most
@@ -72,6 +73,7 @@ from diagnosis_operator.core.diagnosis.logs import (
     RETRY_LABELS,
     SIGNIFICANT_FILTER,
 )
+from diagnosis_operator.core.series_plan import allowance
 from diagnosis_operator.models.engine import PolicySignal
 from diagnosis_operator.models.signals import (
     ComponentSignals,
@@ -86,6 +88,8 @@ from diagnosis_operator.models.signals import (
 from diagnosis_operator.models.topology import Component, Topology
 from diagnosis_operator.ports import LogSource, PromQLSource, SeriesSource
 from diagnosis_operator.service import metrics
+from diagnosis_operator.service.inline import DeadlineExceeded, InlineExecutor
+from diagnosis_operator.service.series_collect import SeriesAnswer, component_series, describe
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +105,6 @@ SERIES = "series"
 WORKERS = 8
 MAX_LINE_CHARS = 4096
 MAX_COUNT_SERIES = 1000
-
-
-class DeadlineExceeded(TimeoutError):
-    """A query not answered before the diagnosis deadline."""
 
 
 def choose_step(window: Window) -> float:
@@ -160,7 +160,7 @@ EDGE_EXTRACTIONS = (
 @dataclass
 class _Pending:
     component: Component
-    series: Future[list[Series]] | None = None
+    series: Future[SeriesAnswer] | None = None
     lines: Future[list[LogCount]] | None = None
     significant: Future[list[LogCount]] | None = None
     samples: list[Future[list[LogStream]]] = field(default_factory=list)
@@ -188,21 +188,29 @@ def collect(  # noqa: PLR0913 (keyword-only: the sources, the policy signals and
     policy_signals: Sequence[PolicySignal] = (),
     promql: PromQLSource | None = None,
     deadline: float | None = None,
+    aggregate: bool = True,
 ) -> SignalSet:
     """Run the bounded query set for every component and gather the answers.
 
     ``policy_signals`` (a policy's ``signalOverrides``, rendered per component)
     are asked through ``promql``; without one each becomes an error of its
     component.  ``deadline``: a ``time.monotonic()`` instant after which no
-    answer is awaited (a policy signal's query included).
+    answer is awaited (a policy signal's query included).  ``aggregate=False``
+    asks every raw series of each selector (the path before series budgets).
     """
     step = step or choose_step(window)
-    sources = _Sources(series=series, logs=logs, promql=promql)
+    sources = _Sources(
+        series=series,
+        logs=logs,
+        promql=promql,
+        aggregate=aggregate,
+        limit=allowance(len(topology.components)),
+    )
     in_process = bool(getattr(series, "in_process", False)) and bool(
         getattr(logs, "in_process", False)
     )
-    pool: ThreadPoolExecutor | _InlineExecutor = (
-        _InlineExecutor(deadline=deadline)
+    pool: ThreadPoolExecutor | InlineExecutor = (
+        InlineExecutor(deadline=deadline)
         if in_process
         else ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="collect")
     )
@@ -235,6 +243,8 @@ class _Sources:
     series: SeriesSource
     logs: LogSource
     promql: PromQLSource | None = None
+    aggregate: bool = True
+    limit: int = 1
 
     @property
     def backends(self) -> tuple[str, str]:
@@ -243,7 +253,7 @@ class _Sources:
 
 
 def _submit(
-    pool: ThreadPoolExecutor | _InlineExecutor,
+    pool: ThreadPoolExecutor | InlineExecutor,
     sources: _Sources,
     *,
     topology: Topology,
@@ -255,8 +265,18 @@ def _submit(
     series, logs = sources.series, sources.logs
     selector = dict(component.selector)
     item = _Pending(component=component)
-    item.queries[SERIES] = _describe(series.describe_selector, selector=selector)
-    item.series = pool.submit(series.range_series, selector=selector, window=window, step=step)
+    item.queries[SERIES] = _describe(
+        describe, source=series, selector=selector, aggregate=sources.aggregate
+    )
+    item.series = pool.submit(
+        component_series,
+        series,
+        component=component,
+        window=window,
+        step=step,
+        limit=sources.limit,
+        aggregate=sources.aggregate,
+    )
     counts: list[Future[list[LogCount]]] = []
     for key, line_filter in ((LINES, None), (SIGNIFICANT_LINES, SIGNIFICANT_FILTER)):
         item.queries[key] = _describe(
@@ -292,7 +312,7 @@ def _submit(
 
 
 def _submit_extractions(
-    pool: ThreadPoolExecutor | _InlineExecutor,
+    pool: ThreadPoolExecutor | InlineExecutor,
     logs: LogSource,
     *,
     item: _Pending,
@@ -320,7 +340,7 @@ def _submit_extractions(
 
 
 def _submit_policy(
-    pool: ThreadPoolExecutor | _InlineExecutor,
+    pool: ThreadPoolExecutor | InlineExecutor,
     sources: _Sources,
     *,
     item: _Pending,
@@ -361,9 +381,12 @@ def _gather(
     """One component's answers; a failed query becomes an error of the component."""
     series_backend, logs_backend = sources.backends
     name = item.component.name
-    got_series = _result(item.series, item, "series", backend=series_backend)
-    item.series_failed = got_series is None and item.series is not None
-    got_series = got_series or []
+    planned: SeriesAnswer | None = _result(item.series, item, "series", backend=series_backend)
+    item.series_failed = planned is None and item.series is not None
+    got_series = planned.series if planned is not None else []
+    if planned is not None:
+        item.queries[SERIES] = "\n".join(planned.queries)
+        item.errors.extend(f"{name}: series budget: {note}" for note in planned.notes)
     got_lines = _result(item.lines, item, "log line counts", backend=logs_backend) or []
     got_significant = (
         _result(item.significant, item, "significant log line counts", backend=logs_backend) or []
@@ -399,27 +422,6 @@ def _gather(
             + (f", {len(item.errors)} errors" if item.errors else "")
         )
     return signals
-
-
-class _InlineExecutor:
-    """The part of ``ThreadPoolExecutor`` collect uses, running each call at once."""
-
-    def __init__(self, *, deadline: float | None = None) -> None:
-        self.deadline = deadline
-
-    def shutdown(self, *, wait: bool = True, cancel_futures: bool = False) -> None:
-        return None
-
-    def submit(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            future.set_exception(DeadlineExceeded("not asked: the diagnosis deadline had passed"))
-            return future
-        try:
-            future.set_result(function(*args, **kwargs))
-        except Exception as error:  # recorded like a failed query of the pool
-            future.set_exception(error)
-        return future
 
 
 def _parts(window: Window) -> list[Window]:

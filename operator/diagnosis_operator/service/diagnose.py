@@ -36,6 +36,7 @@ def run_diagnosis(  # noqa: PLR0913 (the keyword-only contract of the kopf handl
     promql: PromQLSource | None = None,
     symptom_component: str | None = None,
     deadline: float | None = None,
+    aggregate: bool = True,
 ) -> DiagnosisResult:
     """Collect the window's signals through the sources and diagnose them.
 
@@ -46,8 +47,10 @@ def run_diagnosis(  # noqa: PLR0913 (the keyword-only contract of the kopf handl
     ``service.policy_engine.engine_inputs`` makes all three from a policy.
     ``symptom_component`` names the component whose own metrics must be readable
     for any conclusion; ``deadline`` (a ``time.monotonic()`` instant) bounds the
-    collection (``service.collect``).  The result's ``coverage`` says whether the
-    sources gave everything (complete), part (degraded) or nothing usable (failed).
+    collection (``service.collect``); ``aggregate=False`` pulls every raw series of
+    each selector instead of the planned, budgeted queries.  The result's
+    ``coverage`` says whether the sources gave everything (complete), part
+    (degraded) or nothing usable (failed).
     """
     settings = settings or DEFAULT_ENGINE_SETTINGS
     del now  # the diagnosis depends on the window only; kept for the callers' contract
@@ -62,6 +65,7 @@ def run_diagnosis(  # noqa: PLR0913 (the keyword-only contract of the kopf handl
         policy_signals=policy_signals,
         promql=promql,
         deadline=deadline,
+        aggregate=aggregate,
     )
     stage("correlating")
     result = analyse(

@@ -6,7 +6,7 @@ lookback; a range ``[r]`` holds the samples in ``[t - r, t]`` (Prometheus 2.x, t
 version this project runs against); ``rate`` / ``increase`` follow Prometheus' ``extrapolatedRate``
 (counter resets, extrapolation to the range's edges within 110 % of the
 average sample interval, never below zero for counters); ``irate`` uses the
-last two samples.  Aggregations drop every label but the ``by`` ones.
+last two samples, ``last_over_time`` the newest.  Aggregations drop every label but the ``by`` ones.
 """
 
 from __future__ import annotations
@@ -37,21 +37,28 @@ def evaluate(bundle: Bundle, query: SubsetQuery, *, window: Window, step: float)
     step_ms = prometheus_step_ms(step)
     start_ms, end_ms = prometheus_ms(window.start), prometheus_ms(window.end)
     instants = start_ms + step_ms * np.arange((end_ms - start_ms) // step_ms + 1, dtype=np.int64)
-    picked = [
-        stored
-        for stored in bundle.series_of({"__name__": query.metric, **query.equalities})
-        if all(m.matches(stored.labels.get(m.name)) for m in query.matchers)
+    wanted = {**({"__name__": query.metric} if query.metric else {}), **query.equalities}
+    # In Prometheus' order (by label set, the name included): sums add up alike.
+    picked = sorted(
+        (
+            stored
+            for stored in bundle.series_of(wanted)
+            if all(m.matches(_label(stored, m.name)) for m in query.matchers)
+        ),
+        key=_storage_order,
+    )
+    # Functions drop the metric name, except last_over_time (as in Prometheus).
+    named = query.function in _KEEP_NAME
+    per_series: list[_Values] = [
+        (stored.name if named else "", stored.labels, _values(stored, query, instants))
+        for stored in picked
     ]
-    per_series: list[tuple[Labels, list[float | None]]] = []
-    for stored in picked:
-        values = [_value_at(stored, query, int(at)) for at in instants]
-        per_series.append((stored.labels, values))
     if query.aggregation is not None:
         per_series = _aggregate(per_series, query)
     seconds = (instants / 1000.0).tolist()
-    name = query.metric if query.function is None and query.aggregation is None else ""
+    types = {stored.name: stored.type for stored in picked}
     out = []
-    for labels, values in per_series:
+    for name, labels, values in per_series:
         kept = [(ts, v) for ts, v in zip(seconds, values, strict=True) if v is not None]
         if not kept:
             continue
@@ -61,25 +68,46 @@ def evaluate(bundle: Bundle, query: SubsetQuery, *, window: Window, step: float)
                 labels=labels,
                 timestamps=tuple(ts for ts, _ in kept),
                 values=tuple(v for _, v in kept),
-                type=MetricType.GAUGE,
+                type=types.get(name, MetricType.UNKNOWN) if name else MetricType.GAUGE,
             )
         )
-    out.sort(key=lambda series: tuple(series.labels.items()))
+    out.sort(key=lambda series: (series.name, tuple(series.labels.items())))
     return out
+
+
+_Values = tuple[str, Labels, list[float | None]]
+_KEEP_NAME = (None, "last_over_time")
+
+
+def _storage_order(stored: StoredSeries) -> list[tuple[str, str]]:
+    return sorted([("__name__", stored.name), *stored.labels.items()])
+
+
+def _label(stored: StoredSeries, name: str) -> str | None:
+    return stored.name if name == "__name__" else stored.labels.get(name)
+
+
+def _values(stored: StoredSeries, query: SubsetQuery, instants: Int64Array) -> list[float | None]:
+    if query.function is None:
+        # An instant vector: the newest sample within the lookback, at every instant.
+        stamps = stored.timestamps_ms
+        newest = np.searchsorted(stamps, instants, side="right") - 1
+        clipped = np.maximum(newest, 0)
+        present = (newest >= 0) & (stamps[clipped] >= instants - LOOKBACK_MS)
+        values = stored.values[clipped].tolist()
+        return [v if ok else None for v, ok in zip(values, present.tolist(), strict=True)]
+    return [_value_at(stored, query, int(at)) for at in instants]
 
 
 def _value_at(stored: StoredSeries, query: SubsetQuery, at: int) -> float | None:
     stamps: Int64Array = stored.timestamps_ms
-    if query.function is None:
-        newest = int(np.searchsorted(stamps, at, side="right")) - 1
-        if newest < 0 or int(stamps[newest]) < at - LOOKBACK_MS:
-            return None
-        return float(stored.values[newest])
     assert query.range_seconds is not None  # the parser gives functions a range
     range_ms = round(query.range_seconds * 1000)
     # Prometheus 2.x selects a range closed at both ends: [at - range, at].
     low = int(np.searchsorted(stamps, at - range_ms, side="left"))
     high = int(np.searchsorted(stamps, at, side="right"))
+    if query.function == "last_over_time":
+        return float(stored.values[high - 1]) if high > low else None
     if high - low < 2:
         return None
     times = stamps[low:high].tolist()
@@ -122,19 +150,18 @@ def _extrapolated(
     return result if math.isfinite(result) else 0.0
 
 
-def _aggregate(
-    per_series: list[tuple[Labels, list[float | None]]], query: SubsetQuery
-) -> list[tuple[Labels, list[float | None]]]:
+def _aggregate(per_series: list[_Values], query: SubsetQuery) -> list[_Values]:
     combine = _AGGREGATE[query.aggregation or "sum"]
-    groups: dict[Labels, list[list[float | None]]] = {}
-    for labels, values in per_series:
-        key = Labels({name: labels[name] for name in query.by if labels.get(name)})
-        groups.setdefault(key, []).append(values)
-    out: list[tuple[Labels, list[float | None]]] = []
-    for key, members in groups.items():
+    by_name = "__name__" in query.by
+    groups: dict[tuple[str, Labels], list[list[float | None]]] = {}
+    for name, labels, values in per_series:
+        key = Labels({label: labels[label] for label in query.by if labels.get(label)})
+        groups.setdefault((name if by_name else "", key), []).append(values)
+    out: list[_Values] = []
+    for (name, key), members in groups.items():
         combined: list[float | None] = []
         for column in zip(*members, strict=True):
             present = [value for value in column if value is not None]
             combined.append(combine(present) if present else None)
-        out.append((key, combined))
+        out.append((name, key, combined))
     return out

@@ -30,6 +30,7 @@ from diagnosis_operator.models.signals import (
     LogCount,
     LogLine,
     LogStream,
+    MetricType,
     Series,
     Window,
 )
@@ -90,6 +91,15 @@ class BundleSource:
             )
         found.sort(key=lambda series: (series.name, tuple(series.labels.items())))
         return found
+
+    def series_types(self, names: Sequence[str]) -> dict[str, MetricType]:
+        """The type each series name was declared with in the bundle (``# TYPE``)."""
+        wanted = set(names)
+        types = {name: MetricType.UNKNOWN for name in names}
+        for stored in self.bundle.series:
+            if stored.name in wanted and stored.type is not MetricType.UNKNOWN:
+                types[stored.name] = stored.type
+        return types
 
     # PromQLSource (the subset policies may use) ---------------------------
 

@@ -374,6 +374,7 @@ def _diagnose(
             promql=sources.promql,
             symptom_component=parsed.symptom.component,
             deadline=run.deadline.at,
+            aggregate=run.context.settings.series_queries != "raw",
             **extra,
         )
     except SignalError as error:
