@@ -68,7 +68,9 @@ def _diagnose_live(
     # A scraping Prometheus knows each family's declared type; backfill alone does not.
     with type_exporter(bundle_dir / "metrics.om") as types:
         server = prometheus_factory(openmetrics=bundle_dir / "metrics.om", type_targets=[types])
-        client = loki.client()
+        # The Loki-API double is a Python evaluator: on a loaded machine a regexp topk
+        # over an hour of a flood's lines takes longer than a real Loki's default timeout.
+        client = loki.client(timeout=180.0)
         try:
             lines, _streams = push_logs(bundle=bundle, client=client)
             assert lines == sum(len(stream) for stream in bundle.streams)
