@@ -74,7 +74,7 @@ class QueryFrontend:
                 split = urllib.parse.urlsplit(self.path)
                 params = dict(urllib.parse.parse_qsl(split.query))
                 status, body, headers = owner.answer(split.path, params)
-                data = json.dumps(body).encode()
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -114,6 +114,8 @@ class QueryFrontend:
             return 429, _error("too many outstanding requests"), {"Retry-After": "0"}
         if rule.fail_status is not None:
             return rule.fail_status, _error("frontend: upstream connect error"), {}
+        if not path.endswith(("/query", "/query_range")):
+            return self._forwarded(path, params)
         length = float(params.get("end", 0)) - float(params.get("start", 0))
         limit = rule.max_query_length
         if path.endswith("query_range") and limit is not None and length > limit:
@@ -131,6 +133,13 @@ class QueryFrontend:
         if rule.infos:
             body["infos"] = list(rule.infos)
         return 200, body, {}
+
+    def _forwarded(self, path: str, params: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        """Anything but a query (metadata, build info) passes through unchanged."""
+        if self.upstream is None:
+            return 404, _error(f"{path} not served by this double"), {}
+        answer = requests.get(self.upstream + path, params=params, timeout=30)
+        return answer.status_code, answer.content, {}
 
     def _data(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         if self.upstream is not None:
