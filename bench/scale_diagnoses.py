@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window", type=float, default=3600.0, help="seconds per Diagnosis")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--wait", type=float, default=3000.0, help="seconds the fifty may take (shared machine)"
+    )
     args = parser.parse_args(argv)
     when = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or HERE / "results" / f"scale-diagnoses-{when}.json"
@@ -42,12 +45,16 @@ def main(argv: list[str] | None = None) -> int:
             **os.environ,
             "SCALE_RESULT": str(figures_path),
             "SCALE_WINDOW": str(args.window),
+            "SCALE_WAIT": str(args.wait),
             "PYTHONPATH": f"{ROOT / 'operator'}{os.pathsep}{ROOT}",
         }
         load_before = os.getloadavg()[0]
         started = time.monotonic()
         run = subprocess.run(
-            [sys.executable, "-m", "pytest", TEST, "-q", "-x", "-p", "no:cacheprovider"],
+            [
+                *(sys.executable, "-m", "pytest", TEST, "-q", "-x", "-p", "no:cacheprovider"),
+                f"--timeout={args.wait + 600:.0f}",
+            ],
             cwd=ROOT,
             env=env,
             capture_output=True,

@@ -51,15 +51,17 @@ class Coverage:
         return confidence * self.answered_share
 
     def to_json(self) -> dict[str, object]:
-        return {
+        found: dict[str, object] = {
             "state": self.outcome.value,
             "reason": self.reason,
             "message": self.message,
             "queriesAsked": self.asked,
             "queriesFailed": self.failed,
             "queriesTimedOut": self.timed_out,
-            "queriesPartial": self.partial,
         }
+        if self.partial:  # only when a source said so (reports without it read as 0)
+            found["queriesPartial"] = self.partial
+        return found
 
 
 COMPLETE = Coverage()
