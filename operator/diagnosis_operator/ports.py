@@ -78,6 +78,35 @@ class SignalError(RuntimeError):
         super().__init__("; ".join(parts))
 
 
+class PartialAnswer(SignalError):
+    """A query answered, but the source said the answer may be incomplete.
+
+    A Thanos querier that could not reach a store (``partial_response``), a
+    Mimir or Prometheus answer with ``warnings``: the data in ``answer`` is
+    what came back and is kept, but a diagnosis resting on it is not complete
+    (``core.diagnosis.coverage`` counts it as partial, never as a calm).
+    ``warnings`` are the source's own words.
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: str,
+        query: str,
+        window: Window | None,
+        answer: Any,
+        warnings: Sequence[str],
+    ) -> None:
+        self.answer = answer
+        self.warnings = tuple(warnings)
+        super().__init__(
+            backend=backend,
+            query=query,
+            window=window,
+            reason="partial answer: " + "; ".join(w[:300] for w in self.warnings[:3]),
+        )
+
+
 class SeriesSource(Protocol):
     """Raw metric series by equality selector (Prometheus, or a bundle offline)."""
 

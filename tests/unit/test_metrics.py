@@ -29,6 +29,19 @@ def test_record_diagnosis_counts_and_times() -> None:
     )
 
 
+def test_running_diagnoses_are_counted_while_they_run_even_when_they_fail() -> None:
+    name = "diagnosis_operator_diagnoses_running"
+    before = value(name)
+    with metrics.diagnosis_running():
+        assert value(name) == before + 1
+    try:
+        with metrics.diagnosis_running():
+            raise RuntimeError("engine error")
+    except RuntimeError:
+        pass
+    assert value(name) == before
+
+
 def test_record_query_counts_errors_apart() -> None:
     queries = value("diagnosis_operator_signal_queries_total", backend="loki")
     errors = value("diagnosis_operator_signal_query_errors_total", backend="loki")

@@ -14,7 +14,10 @@ on top of it:
   ``Retry-After`` honoured up to ``max_backoff``; never other 4xx (a bad query
   stays bad) nor a read timeout (a slow query asked again is as slow);
 * Prometheus refuses range queries of more than 11,000 points per series, so
-  long windows are split along the step grid and the pieces joined again.
+  long windows are split along the step grid and the pieces joined again;
+* Thanos and Mimir frontends behind the same API (``prometheus_answers``):
+  an answer with ``warnings`` is a ``PartialAnswer``, never a complete one,
+  and a window over the frontend's ``max_query_length`` is asked in pieces.
 
 Every selector is built by ``adapters.promql`` from label maps: input label
 values never reach PromQL unescaped.
@@ -39,13 +42,21 @@ from requests.adapters import BaseAdapter
 
 from diagnosis_operator.adapters import promql
 from diagnosis_operator.adapters.http import retry_policy, retrying_session
+from diagnosis_operator.adapters.prometheus_answers import query_length_limit, warnings_of
 from diagnosis_operator.adapters.prometheus_types import family_types, type_of
 from diagnosis_operator.models.signals import Labels, MetricType, Series, Window
-from diagnosis_operator.ports import SignalError
+from diagnosis_operator.ports import PartialAnswer, SignalError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_POINTS_PER_SERIES", "PrometheusAdapter", "SignalError", "split_window"]
+__all__ = [
+    "MAX_POINTS_PER_SERIES",
+    "PartialAnswer",
+    "PrometheusAdapter",
+    "SignalError",
+    "query_length_limit",
+    "split_window",
+]
 
 BACKEND: Final = "prometheus"
 # Prometheus answers "exceeded maximum resolution of 11,000 points per timeseries".
@@ -129,6 +140,7 @@ class PrometheusAdapter:
         disable_ssl: bool = False,
         max_points: int = MAX_POINTS_PER_SERIES,
         transport: BaseAdapter | None = None,
+        partial_response: bool | None = None,
     ) -> None:
         """``verify_tls`` may be a CA bundle path; ``disable_ssl`` turns verification off.
 
@@ -138,6 +150,8 @@ class PrometheusAdapter:
         ``retries``, ``backoff`` and ``max_backoff`` shape the session's urllib3
         ``Retry`` (see ``adapters.http``).  ``transport`` replaces the HTTP
         adapter for ``url`` (tests, custom TLS), and with it the retries.
+        ``partial_response`` (Thanos; ``None`` sends nothing): ``False`` asks
+        for an error rather than a partial answer (``PartialAnswer``).
         """
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout!r}")
@@ -145,6 +159,9 @@ class PrometheusAdapter:
         self.url = url.rstrip("/")
         self._timeout = timeout
         self._max_points = max_points
+        self._extra: dict[str, str] = (
+            {} if partial_response is None else {"partial_response": str(partial_response).lower()}
+        )
         self._last_response = threading.local()
         self._types: Mapping[str, MetricType] | None = None
         all_headers = dict(headers or {})
@@ -192,7 +209,14 @@ class PrometheusAdapter:
         Each series carries the type its exporter declared, when Prometheus
         kept it (``prometheus_types``).
         """
-        found = self.query_range(promql=promql.selector(selector), window=window, step=step)
+        try:
+            found = self.query_range(promql=promql.selector(selector), window=window, step=step)
+        except PartialAnswer as partial:
+            partial.answer = self._typed(partial.answer)
+            raise
+        return self._typed(found)
+
+    def _typed(self, found: list[Series]) -> list[Series]:
         types = self._declared_types()
         if not types:
             return found
@@ -218,7 +242,12 @@ class PrometheusAdapter:
     # PromQLSource ---------------------------------------------------------
 
     def query_range(self, *, promql: str, window: Window, step: float) -> list[Series]:
-        """A range query; long windows are split so no piece exceeds ``max_points`` steps."""
+        """A range query; long windows are split so no piece exceeds ``max_points`` steps.
+
+        A frontend's ``max_query_length`` refusal is answered by asking again
+        in pieces within its limit; an answer with warnings raises
+        ``PartialAnswer`` (with every piece's data).
+        """
         if step <= 0 or not math.isfinite(step):
             raise SignalError(
                 backend=BACKEND,
@@ -226,10 +255,34 @@ class PrometheusAdapter:
                 window=window,
                 reason=f"step must be a positive number of seconds, got {step!r}",
             )
+        warnings: list[str] = []
+        try:
+            found = self._query_range_pieces(
+                promql=promql, window=window, step=step, max_points=self._max_points, notes=warnings
+            )
+        except SignalError as refused:
+            limit = query_length_limit(refused)
+            if limit is None or limit < step:
+                raise
+            warnings.clear()
+            # Pieces of at most ``limit`` seconds: (points - 1) steps each.
+            fitting = max(1, int(limit // step))
+            found = self._query_range_pieces(
+                promql=promql, window=window, step=step, max_points=fitting, notes=warnings
+            )
+        if warnings:
+            raise PartialAnswer(
+                backend=BACKEND, query=promql, window=window, answer=found, warnings=warnings
+            )
+        return found
+
+    def _query_range_pieces(
+        self, *, promql: str, window: Window, step: float, max_points: int, notes: list[str]
+    ) -> list[Series]:
         merged: dict[tuple[str, Labels], tuple[list[float], list[float]]] = {}
-        for piece in split_window(window=window, step=step, max_points=self._max_points):
+        for piece in split_window(window=window, step=step, max_points=max_points):
             for item in self._query_range_piece(
-                promql=promql, piece=piece, window=window, step=step
+                promql=promql, piece=piece, window=window, step=step, notes=notes
             ):
                 name, labels = _split_name(item["metric"])
                 timestamps, values = merged.setdefault((name, labels), ([], []))
@@ -247,13 +300,20 @@ class PrometheusAdapter:
     def query_instant(self, *, promql: str, at: float) -> list[Series]:
         """An instant query at ``at``; a scalar result is one series without labels."""
         request = _Request(query=promql, window=None)
+        notes: list[str] = []
         data = self._call(
             request,
             lambda: self._client.custom_query(
-                query=promql, params={"time": _seconds(at)}, timeout=self._timeout
+                query=promql, params={"time": _seconds(at), **self._extra}, timeout=self._timeout
             ),
+            notes=notes,
         )
-        return _instant_series(data, request=request, at=at)
+        found = _instant_series(data, request=request, at=at)
+        if notes:
+            raise PartialAnswer(
+                backend=BACKEND, query=promql, window=None, answer=found, warnings=notes
+            )
+        return found
 
     # Policy validation and metadata --------------------------------------
 
@@ -294,12 +354,13 @@ class PrometheusAdapter:
     # Plumbing -------------------------------------------------------------
 
     def _query_range_piece(
-        self, *, promql: str, piece: Window, window: Window, step: float
+        self, *, promql: str, piece: Window, window: Window, step: float, notes: list[str]
     ) -> list[_MatrixItem]:
         params = {
             "start": _seconds(piece.start),
             "end": _seconds(piece.end),
             "step": _seconds(step),
+            **self._extra,
         }
         data = self._call(
             _Request(query=promql, window=window),
@@ -312,6 +373,7 @@ class PrometheusAdapter:
                 params=params,
                 timeout=self._timeout,
             ),
+            notes=notes,
         )
         if not isinstance(data, list):
             raise self._error(
@@ -319,12 +381,18 @@ class PrometheusAdapter:
             )
         return cast(list[_MatrixItem], data)
 
-    def _call(self, request: _Request, attempt: Callable[[], Any]) -> Any:
-        """One request (the session retries); every failure becomes a ``SignalError``."""
+    def _call(
+        self, request: _Request, attempt: Callable[[], Any], *, notes: list[str] | None = None
+    ) -> Any:
+        """One request (the session retries); every failure becomes a ``SignalError``.
+
+        ``notes`` receives the answer's ``warnings`` (the caller decides what
+        a warned answer is worth); its ``infos`` are logged.
+        """
         # An answer of an earlier request must never be reported as this one's.
         self._last_response.value = None
         try:
-            return attempt()
+            data = attempt()
         except _UpstreamStatus as answer:
             raise self._error(request, status=answer.status, body=answer.body) from None
         except requests.ConnectionError as failure:
@@ -353,6 +421,10 @@ class PrometheusAdapter:
             raise self._error(
                 request, status=200, body=body, reason=f"unreadable answer: {failure!r}"
             ) from failure
+        if notes is not None:
+            response = getattr(self._last_response, "value", None)
+            notes.extend(warnings_of(response, source=self.url, query=request.query))
+        return data
 
     def _error(
         self, request: _Request, *, status: int | None = None, body: str = "", reason: str = ""

@@ -30,13 +30,19 @@ class Coverage:
     asked: int = 0
     failed: int = 0
     timed_out: int = 0
+    # Answers the source said may be incomplete (warnings, partial response).
+    partial: int = 0
 
     @property
     def answered_share(self) -> float:
-        """The share of queries that answered (1 when none were asked)."""
+        """The share of queries that answered in full (1 when none were asked).
+
+        A partial answer is not a full one: how much it lacks, the source
+        does not say.
+        """
         if self.asked <= 0:
             return 1.0
-        return max(0.0, (self.asked - self.failed) / self.asked)
+        return max(0.0, (self.asked - self.failed - self.partial) / self.asked)
 
     def scaled(self, confidence: float) -> float:
         """``confidence`` as far as the evidence that answered supports it."""
@@ -45,7 +51,7 @@ class Coverage:
         return confidence * self.answered_share
 
     def to_json(self) -> dict[str, object]:
-        return {
+        found: dict[str, object] = {
             "state": self.outcome.value,
             "reason": self.reason,
             "message": self.message,
@@ -53,6 +59,9 @@ class Coverage:
             "queriesFailed": self.failed,
             "queriesTimedOut": self.timed_out,
         }
+        if self.partial:  # only when a source said so (reports without it read as 0)
+            found["queriesPartial"] = self.partial
+        return found
 
 
 COMPLETE = Coverage()

@@ -183,6 +183,9 @@ class ComponentSignals:
     failed: int = 0
     series_failed: bool = False
     timed_out: int = 0
+    # Answers the source marked as possibly incomplete (``PartialAnswer``):
+    # kept, but the diagnosis cannot be complete on them.
+    partial: int = 0
     # The policy's signals (``signalOverrides``) of this component: the answer
     # of each one's PromQL, keyed by the override's name (its query is in
     # ``queries`` under ``policy_query_key(name)``).

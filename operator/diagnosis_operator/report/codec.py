@@ -384,6 +384,9 @@ class _OutcomeDoc(_Doc):
     queries_timed_out: Annotated[int, PlainValidator(_integer)] = Field(
         default=0, alias="queriesTimedOut"
     )
+    queries_partial: Annotated[int, PlainValidator(_integer)] = Field(
+        default=0, alias="queriesPartial"
+    )
 
     def build(self) -> Coverage:
         return Coverage(
@@ -393,6 +396,7 @@ class _OutcomeDoc(_Doc):
             asked=self.queries_asked,
             failed=self.queries_failed,
             timed_out=self.queries_timed_out,
+            partial=self.queries_partial,
         )
 
 

@@ -25,13 +25,11 @@ per policy signal (a ``signalOverrides`` entry rendered for a component)
   * its PromQL through the ``PromQLSource`` (``query_range``), kept in
     ``ComponentSignals.policy_series`` under the override's name.
 
-Queries to remote backends run in a thread pool (they wait on the network);
-a source that answers in-process (``in_process = True``, like the bundle
-source) is asked one query after the other, since threads would only contend
-for the interpreter lock.  A query that fails is recorded in
-``ComponentSignals.errors`` (and counted in ``asked``/``failed``, which
-``core.diagnosis.coverage`` turns into the diagnosis's outcome) and the rest of
-the diagnosis goes on.
+Queries to remote backends run in a thread pool (they wait on the network); a source that answers
+in-process (``in_process = True``, like the bundle source) is asked one query after the other,
+since threads would only contend for the interpreter lock. A query that fails is recorded in
+``ComponentSignals.errors`` (and counted in ``asked``/``failed``, which ``core.diagnosis.coverage``
+turns into the diagnosis's outcome) and the rest of the diagnosis goes on.
 
 ``deadline`` (a ``time.monotonic()`` instant) bounds the whole collection: a
 query without an answer by then counts as failed ("timed out"), the queries not
@@ -86,7 +84,7 @@ from diagnosis_operator.models.signals import (
     policy_query_key,
 )
 from diagnosis_operator.models.topology import Component, Topology
-from diagnosis_operator.ports import LogSource, PromQLSource, SeriesSource
+from diagnosis_operator.ports import LogSource, PartialAnswer, PromQLSource, SeriesSource
 from diagnosis_operator.service import metrics
 from diagnosis_operator.service.inline import DeadlineExceeded, InlineExecutor
 from diagnosis_operator.service.series_collect import SeriesAnswer, component_series, describe
@@ -173,6 +171,7 @@ class _Pending:
     asked: int = 0
     failed: int = 0
     timed_out: int = 0
+    partial: int = 0
     series_failed: bool = False
     deadline: float | None = None
 
@@ -413,6 +412,7 @@ def _gather(
         failed=item.failed,
         series_failed=item.series_failed,
         timed_out=item.timed_out,
+        partial=item.partial,
         policy_series=policy_series,
     )
     if progress is not None:
@@ -456,6 +456,9 @@ def _result(future: Future[Any] | None, item: _Pending, what: str, *, backend: s
         item.timed_out += 1
         detail = str(error) or "no answer before the diagnosis deadline"
         return _failed(item, what, backend=backend, error=f"{backend} timed out: {detail}")
+    except PartialAnswer as partial:  # kept, counted as partial (the source's own words)
+        item.partial, answer = item.partial + 1, partial.answer
+        item.errors.append(f"{item.component.name}: {what} partial: {partial}")
     except Exception as error:
         return _failed(item, what, backend=backend, error=str(error))
     metrics.record_query(backend, ok=True)

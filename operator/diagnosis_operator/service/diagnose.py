@@ -18,6 +18,7 @@ from diagnosis_operator.models.findings import DiagnosisResult
 from diagnosis_operator.models.signals import Window
 from diagnosis_operator.models.topology import Topology
 from diagnosis_operator.ports import LogSource, PromQLSource, SeriesSource
+from diagnosis_operator.service import metrics
 from diagnosis_operator.service.collect import collect
 
 
@@ -55,27 +56,29 @@ def run_diagnosis(  # noqa: PLR0913 (the keyword-only contract of the kopf handl
     settings = settings or DEFAULT_ENGINE_SETTINGS
     del now  # the diagnosis depends on the window only; kept for the callers' contract
     stage = on_stage or (lambda _name: None)
-    stage("collecting")
-    signal_set = collect(
-        topology=topology,
-        window=window,
-        series=series,
-        logs=logs,
-        step=settings.step,
-        policy_signals=policy_signals,
-        promql=promql,
-        deadline=deadline,
-        aggregate=aggregate,
-    )
-    stage("correlating")
-    result = analyse(
-        topology=topology,
-        signals=signal_set,
-        symptom=symptom,
-        on_stage=stage,
-        settings=settings,
-        symptom_component=symptom_component,
-    )
+    # Counted while collecting and analysing: the diagnoses_running gauge.
+    with metrics.diagnosis_running():
+        stage("collecting")
+        signal_set = collect(
+            topology=topology,
+            window=window,
+            series=series,
+            logs=logs,
+            step=settings.step,
+            policy_signals=policy_signals,
+            promql=promql,
+            deadline=deadline,
+            aggregate=aggregate,
+        )
+        stage("correlating")
+        result = analyse(
+            topology=topology,
+            signals=signal_set,
+            symptom=symptom,
+            on_stage=stage,
+            settings=settings,
+            symptom_component=symptom_component,
+        )
     if enrich is None or result.coverage.outcome is Outcome.FAILED:
         return result
     stage("enriching")

@@ -11,10 +11,14 @@ Dashboard: charts/diagnosis-operator/dashboards/diagnosis-operator.json.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -42,6 +46,12 @@ DIAGNOSIS_DURATION = Histogram(
     namespace=NAMESPACE,
     registry=REGISTRY,
     buckets=(0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600),
+)
+DIAGNOSES_RUNNING = Gauge(
+    "diagnoses_running",
+    "Diagnoses being worked on now (at most the handler threads of this replica).",
+    namespace=NAMESPACE,
+    registry=REGISTRY,
 )
 SIGNAL_QUERIES = Counter(
     "signal_queries",
@@ -89,6 +99,16 @@ def record_diagnosis(outcome: str, seconds: float) -> None:
     """One finished diagnosis and how long it took."""
     DIAGNOSES.labels(outcome=_label(outcome)).inc()
     DIAGNOSIS_DURATION.labels(outcome=_label(outcome)).observe(max(seconds, 0.0))
+
+
+@contextmanager
+def diagnosis_running() -> Iterator[None]:
+    """Count one diagnosis in ``DIAGNOSES_RUNNING`` while the block runs."""
+    DIAGNOSES_RUNNING.inc()
+    try:
+        yield
+    finally:
+        DIAGNOSES_RUNNING.dec()
 
 
 def record_query(backend: str, ok: bool) -> None:

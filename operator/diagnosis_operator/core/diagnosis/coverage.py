@@ -6,10 +6,14 @@ out, and whether anything came back at all) and says which of three outcomes
 the diagnosis may claim:
 
 * ``complete``: every query answered; the engine's conclusion stands.
-* ``degraded``: some queries failed (or ran past the deadline) and the engine
-  ran on the rest.  Its confidence is scaled by the share of queries that
+* ``degraded``: some queries failed (or ran past the deadline), or some
+  answers came back marked partial by their source (a Thanos store that
+  could not be reached, a Mimir or Prometheus answer with warnings), and the
+  engine ran on what there was.  Its confidence is scaled by the share of queries that
   answered, so a conclusion drawn from half the evidence never reads as
-  certain, and the reason lists what is missing.
+  certain, and the reason lists what is missing.  A partial answer counts as
+  not fully answered (how much it lacks the source does not say), and it is
+  never a calm: with nothing found in it the outcome stays degraded.
 * ``failed``: nothing to conclude from.  Every query failed; or the symptom's
   own metrics (the component the user named) could not be read; or every query
   answered but no component had a single series or log line in the window (a
@@ -41,7 +45,8 @@ def assess(signals: SignalSet, *, symptom_component: str | None = None) -> Cover
     asked = sum(c.asked for c in components.values())
     failed = sum(c.failed for c in components.values())
     timed_out = sum(c.timed_out for c in components.values())
-    counted = Coverage(asked=asked, failed=failed, timed_out=timed_out)
+    partial = sum(c.partial for c in components.values())
+    counted = Coverage(asked=asked, failed=failed, timed_out=timed_out, partial=partial)
     window = f"{isoformat_z(signals.window.start)} to {isoformat_z(signals.window.end)}"
     errors = [e for c in components.values() for e in c.errors]
     if asked and failed >= asked:
@@ -62,14 +67,15 @@ def assess(signals: SignalSet, *, symptom_component: str | None = None) -> Cover
                 f"read for {window}: {_listed(symptom.errors)}"
             ),
         )
-    if failed:
+    if failed or partial:
         return replace(
             counted,
             outcome=Outcome.DEGRADED,
             reason=DEADLINE_EXCEEDED if timed_out else PARTIAL_DATA,
             message=(
-                f"{failed} of {asked} queries for {window} failed; the diagnosis rests on the "
-                f"rest (confidence scaled by {(asked - failed) / asked:.2f}): {_listed(errors)}"
+                f"{_missing(failed=failed, partial=partial, asked=asked)} for {window}; the "
+                f"diagnosis rests on the rest (confidence scaled by "
+                f"{counted.answered_share:.2f}): {_listed(errors)}"
             ),
         )
     if components and not any(_has_data(c) for c in components.values()):
@@ -84,6 +90,13 @@ def assess(signals: SignalSet, *, symptom_component: str | None = None) -> Cover
             ),
         )
     return counted
+
+
+def _missing(*, failed: int, partial: int, asked: int) -> str:
+    said = [f"{failed} of {asked} queries failed"] if failed else []
+    if partial:
+        said.append(f"{partial} of {asked} answers were partial (the source said so)")
+    return " and ".join(said)
 
 
 def _has_data(component: ComponentSignals) -> bool:

@@ -39,8 +39,9 @@ from typing import TYPE_CHECKING, Any
 
 from diagnosis_operator.entrypoints.cli import fail
 from diagnosis_operator.models.bundle import Bundle, LoadProgress
-from diagnosis_operator.models.engine import EngineSettings
+from diagnosis_operator.models.engine import EngineSettings, PolicySignal
 from diagnosis_operator.models.findings import DiagnosisResult
+from diagnosis_operator.models.topology import Topology
 
 if TYPE_CHECKING:
     from diagnosis_operator.entrypoints.bootstrap.enrichment import EnrichmentSettings
@@ -210,7 +211,6 @@ def diagnose_bundle(
     """
     from diagnosis_operator.entrypoints.bootstrap.offline import open_bundle
     from diagnosis_operator.service.diagnose import run_diagnosis
-    from diagnosis_operator.service.policy_engine import EngineInputs, engine_inputs
 
     say = progress or (lambda _text: None)
     say(f"loading {path}")
@@ -220,13 +220,9 @@ def diagnose_bundle(
             say(f"  read {report.file} ({report.lines_read} lines)")
 
     bundle, source = open_bundle(path, progress=loaded)
-    inputs = (
-        engine_inputs(policy.spec)
-        if policy is not None
-        else EngineInputs(topology=bundle.topology, settings=EngineSettings(), signals=())
-    )
+    topology, settings, signals = _engine_inputs(bundle, policy)
     return run_diagnosis(
-        topology=inputs.topology,
+        topology=topology,
         window=bundle.window,
         symptom=symptom_text(bundle),
         series=source,
@@ -234,11 +230,25 @@ def diagnose_bundle(
         now=bundle.window.end,
         on_stage=lambda stage: say("analysing" if stage == "correlating" else stage),
         enrich=enrich,
-        settings=inputs.settings,
-        policy_signals=inputs.signals,
+        settings=settings,
+        policy_signals=signals,
         promql=source,
         symptom_component=bundle.spec.symptom.component if bundle.spec.symptom else None,
     )
+
+
+def _engine_inputs(
+    bundle: Bundle, policy: PolicyDocument | None
+) -> tuple[Topology, EngineSettings, tuple[PolicySignal, ...]]:
+    """The policy's topology, settings and signals; without one, the bundle's and the defaults."""
+    if policy is None:
+        return bundle.topology, EngineSettings(), ()
+    # Imported only with a policy: the CRD models and the guards are start-up
+    # time a bundle-only diagnosis never uses.
+    from diagnosis_operator.service.policy_engine import engine_inputs
+
+    inputs = engine_inputs(policy.spec)
+    return inputs.topology, inputs.settings, inputs.signals
 
 
 def guard_preview(result: DiagnosisResult, policy: PolicyDocument) -> tuple[ActionPreview, ...]:
@@ -294,6 +304,15 @@ def _enricher(
     return make_enricher(settings=settings)
 
 
+def _enrichment(
+    args: argparse.Namespace, say: Callable[[str], None]
+) -> Callable[[DiagnosisResult], DiagnosisResult] | None:
+    """The enrichment step of the flags; without a server to ask, None (nothing imported)."""
+    if not (args.mysql_url or args.redis_url):
+        return None
+    return _enricher(enrichment_settings(args), say)
+
+
 def run(args: argparse.Namespace) -> int:
     from diagnosis_operator.adapters.bundle import BundleError
 
@@ -304,7 +323,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"diagnose: {text}", file=sys.stderr, flush=True)
 
     try:
-        enrich = _enricher(enrichment_settings(args), say)
+        enrich = _enrichment(args, say)
     except EnrichmentError as error:
         return fail(str(error))
     policy = None

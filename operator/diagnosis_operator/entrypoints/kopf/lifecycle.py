@@ -25,6 +25,10 @@ from diagnosis_operator.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
 
+# kopf's thread pool for sync handlers: at most this many Diagnoses (and policy,
+# remediation handlers) run at once in one replica; the rest wait their turn.
+MAX_WORKERS = 4
+
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -35,7 +39,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = f"{API_GROUP}/finalizer"
     settings.scanning.disabled = True
     settings.posting.reporting_component = "diagnosis-operator"
-    settings.execution.max_workers = 4
+    settings.execution.max_workers = MAX_WORKERS
 
 
 @kopf.on.login()
