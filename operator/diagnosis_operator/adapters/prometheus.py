@@ -4,8 +4,7 @@
 on top of it:
 
 * exact windows: the library rounds ``start``/``end`` to whole seconds, so the
-  adapter passes its own (millisecond) values as request parameters, which
-  the library lets override its own;
+  adapter passes its own (millisecond) values as request parameters;
 * errors that say what was asked: a session response hook turns every non-200
   answer into a ``SignalError`` with the query, window, HTTP status and body
   (the library's own exception keeps only a repr of the body);

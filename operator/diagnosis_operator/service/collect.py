@@ -25,11 +25,9 @@ per policy signal (a ``signalOverrides`` entry rendered for a component)
   * its PromQL through the ``PromQLSource`` (``query_range``), kept in
     ``ComponentSignals.policy_series`` under the override's name.
 
-Queries to remote backends run in a thread pool (they wait on the network); a source that answers
-in-process (``in_process = True``, like the bundle source) is asked one query after the other,
-since threads would only contend for the interpreter lock. A query that fails is recorded in
-``ComponentSignals.errors`` (and counted in ``asked``/``failed``, which ``core.diagnosis.coverage``
-turns into the diagnosis's outcome) and the rest of the diagnosis goes on.
+Remote backends are asked from a thread pool; an in-process source (the bundle) one query after
+the other. A failed query is recorded in ``ComponentSignals.errors`` (counted in
+``asked``/``failed`` for ``core.diagnosis.coverage``) and the rest goes on.
 
 ``deadline`` (a ``time.monotonic()`` instant) bounds the whole collection: a
 query without an answer by then counts as failed ("timed out"), the queries not

@@ -48,10 +48,8 @@ def run_diagnosis(  # noqa: PLR0913 (the keyword-only contract of the kopf handl
     ``service.policy_engine.engine_inputs`` makes all three from a policy.
     ``symptom_component`` names the component whose own metrics must be readable
     for any conclusion; ``deadline`` (a ``time.monotonic()`` instant) bounds the
-    collection (``service.collect``); ``aggregate=False`` pulls every raw series of
-    each selector instead of the planned, budgeted queries.  The result's
-    ``coverage`` says whether the sources gave everything (complete), part
-    (degraded) or nothing usable (failed).
+    collection; ``aggregate=False`` pulls every raw series instead of the planned
+    queries.  ``coverage`` says complete, degraded or failed.
     """
     settings = settings or DEFAULT_ENGINE_SETTINGS
     del now  # the diagnosis depends on the window only; kept for the callers' contract
