@@ -14,13 +14,14 @@ selector, as the collector did before), gets ``range_series``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from diagnosis_operator.core.series_plan import SeriesPlan, cut, discovery_query, plan_series
 from diagnosis_operator.models.signals import MetricType, Series, Window
 from diagnosis_operator.models.topology import Component
-from diagnosis_operator.ports import AggregatingSeriesSource, SeriesSource
+from diagnosis_operator.ports import AggregatingSeriesSource, PartialAnswer, SeriesSource
 
 
 @dataclass
@@ -50,20 +51,50 @@ def component_series(
 ) -> SeriesAnswer:
     """The series of ``component`` within ``limit`` (raises like the source on a failure)."""
     selector = dict(component.selector)
+    partial: list[PartialAnswer] = []
     if not aggregate or not isinstance(source, AggregatingSeriesSource):
-        found = source.range_series(selector=selector, window=window, step=step)
-        return SeriesAnswer(series=found, queries=[source.describe_selector(selector=selector)])
+        found = _kept(partial, source.range_series, selector=selector, window=window, step=step)
+        raw = SeriesAnswer(series=found, queries=[source.describe_selector(selector=selector)])
+        return _whole(raw, partial, window)
     discovery = discovery_query(selector, window)
-    counted = source.query_instant(promql=discovery, at=window.end)
+    counted = _kept(partial, source.query_instant, promql=discovery, at=window.end)
     families = {series.name: int(series.values[-1]) for series in counted if series.values}
     types = source.series_types(sorted(families))
     plan = plan_series(component=component, families=families, types=types, limit=limit)
     answer = SeriesAnswer(series=[], queries=[query.promql for query in plan.queries])
     answer.notes.extend(plan.notes)
     for query in plan.queries:
-        answer.series.extend(source.query_range(promql=query.promql, window=window, step=step))
+        answer.series.extend(
+            _kept(partial, source.query_range, promql=query.promql, window=window, step=step)
+        )
     answer.series = _typed(answer.series, types)
-    return _within(answer, plan)
+    return _whole(_within(answer, plan), partial, window)
+
+
+def _whole(answer: SeriesAnswer, partial: list[PartialAnswer], window: Window) -> SeriesAnswer:
+    """``answer``, or a ``PartialAnswer`` carrying it when one of its queries was partial."""
+    if not partial:
+        return answer
+    first = partial[0]
+    raise PartialAnswer(
+        backend=first.backend,
+        query=first.query,
+        window=window,
+        answer=answer,
+        warnings=[warning for each in partial for warning in each.warnings],
+    )
+
+
+def _kept(
+    partial: list[PartialAnswer], ask: Callable[..., list[Series]], **query: Any
+) -> list[Series]:
+    """The answer of one query; a partial one is kept and remembered in ``partial``."""
+    try:
+        return ask(**query)
+    except PartialAnswer as warned:
+        partial.append(warned)
+        found: list[Series] = warned.answer
+        return found
 
 
 def _typed(found: list[Series], types: Mapping[str, MetricType]) -> list[Series]:
