@@ -32,8 +32,6 @@ from examples.incidents import holdout4  # noqa: E402
 STILL_WRONG: dict[str, str] = {
     "shop-mysql-mdl-retrier": "the metadata-lock blocker is not proposed for a kill",
     "audit-pg-wal-slot-disk-full": "a full PostgreSQL disk is blamed on its writer",
-    "queue-redis-misconf-bgsave": "Redis refusing writes (MISCONF) is blamed on its caller",
-    "session-redis-evictions": "evictions whose symptom is 401s, not 5xx: 'no incident'",
     "mesh-envoy-pending-overflow": "Envoy's own circuit-breaker overflow (503 UO): 'no incident'",
     "rates-api-bad-release": "a rolling update's first new pod is still listed as affected",
     "worker-node-memory-pressure": (

@@ -50,6 +50,7 @@ PG_DISK_FULL = "https://www.postgresql.org/docs/current/disk-full.html"
 PG_EXPORTER = "https://github.com/prometheus-community/postgres_exporter"
 
 REDIS_EXPORTER = "https://github.com/oliver006/redis_exporter"
+PROMETHEUS_UP = "https://prometheus.io/docs/concepts/jobs_instances/#automatically-generated-labels-and-time-series"
 REDIS_OOM = "https://redis.io/docs/latest/develop/reference/errors/common/oom/"
 REDIS_EVICTION = "https://redis.io/docs/latest/develop/reference/eviction/"
 REDIS_READONLY = "https://redis.io/docs/latest/develop/reference/errors/common/readonly/"
@@ -94,10 +95,11 @@ MYSQL_MODES: tuple[FailureMode, ...] = (
         "lock contention",
         metrics=(
             _MYSQL_STATUS + r"innodb_row_lock_(current_waits|waits|time)",
-            _MYSQL_STATUS + r"innodb_deadlocks",
             _MYSQL_STATUS + r"table_locks_waited",
             r"^mysql_info_schema_innodb_(lock_waits|trx)",
         ),
+        # a deadlock is a transaction the server rolled back
+        harm=(_MYSQL_STATUS + r"innodb_deadlocks",),
         logs=(
             r"deadlock found when trying to get lock",
             r"latest detected deadlock|deadlock detected",
@@ -231,11 +233,8 @@ POSTGRES_MODES: tuple[FailureMode, ...] = (
     mode(
         POSTGRES,
         "lock contention",
-        metrics=(
-            r"^pg_locks_count",
-            r"^pg_stat_activity_max_tx_duration",
-            r"^pg_stat_database_deadlocks",
-        ),
+        metrics=(r"^pg_locks_count", r"^pg_stat_activity_max_tx_duration"),
+        harm=(r"^pg_stat_database_deadlocks",),
         logs=(
             r"deadlock detected",
             r"still waiting for \w*lock",
@@ -285,10 +284,12 @@ REDIS_MODES: tuple[FailureMode, ...] = (
         REDIS,
         "memory pressure and evictions",
         metrics=(
-            r"^redis_evicted_keys",
-            r"^redis_memory_used_bytes",
+            r"^redis_memory_used_(bytes|dataset_bytes|rss_bytes)",
+            r"^redis_(config_maxmemory|memory_max_bytes)",
             r"^redis_mem_fragmentation_ratio",
         ),
+        # an evicted key is data the application wrote and will not find again
+        harm=(r"^redis_evicted_keys",),
         logs=(r"oom command not allowed",),
         callers=(r"oom command not allowed", r"outofmemoryerror: command not allowed"),
         sources=(REDIS_OOM, REDIS_EVICTION, REDIS_EXPORTER),
@@ -301,10 +302,15 @@ REDIS_MODES: tuple[FailureMode, ...] = (
             r"^redis_commands_duration_seconds",
             r"^redis_blocked_clients",
             r"^redis_latency_",
+            # Redis runs commands on one thread: behind a long command (a Lua
+            # script, KEYS) the exporter's own INFO waits too, until the scrape
+            # times out and Prometheus' ``up`` of the exporter falls (a crashed
+            # server instead answers the exporter at once: ``redis_up`` 0, ``up`` 1)
+            r"^up$",
         ),
         logs=(r"slowlog|slow command", r"\bkeys \S*\*"),
         callers=(r"\bbusy redis is busy",),
-        sources=(REDIS_LATENCY, REDIS_KEYS, REDIS_SLOWLOG, REDIS_EXPORTER),
+        sources=(REDIS_LATENCY, REDIS_KEYS, REDIS_SLOWLOG, REDIS_EXPORTER, PROMETHEUS_UP),
     ),
     mode(
         REDIS,
@@ -340,7 +346,8 @@ REDIS_MODES: tuple[FailureMode, ...] = (
     mode(
         REDIS,
         "connection exhaustion",
-        metrics=(r"^redis_connected_clients", r"^redis_rejected_connections"),
+        metrics=(r"^redis_connected_clients",),
+        harm=(r"^redis_rejected_connections",),
         logs=(r"max number of clients reached",),
         callers=(r"max number of clients reached",),
         sources=(REDIS_CLIENTS, REDIS_EXPORTER),
@@ -348,7 +355,8 @@ REDIS_MODES: tuple[FailureMode, ...] = (
     mode(
         REDIS,
         "persistence failure",
-        metrics=(r"^redis_rdb_last_bgsave_status", r"^redis_aof_last_write_status"),
+        # 1 while the last save succeeded, 0 once one failed (INFO persistence)
+        harm=(r"^redis_rdb_last_bgsave_status", r"^redis_aof_last_write_status"),
         logs=(r"background saving error", r"can't save in background"),
         callers=(r"\bmisconf redis is configured to save",),
         sources=(REDIS_PERSISTENCE, REDIS_EXPORTER),
