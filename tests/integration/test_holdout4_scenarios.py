@@ -10,7 +10,11 @@ stuffing over an IPv6 /64, a scraper, and three windows without an incident.
 
 Scored once at first sight (bench/results/firstsight-round-4.json: root 19/25, whole
 16/25), before any fix for the round; after the round's general fixes: root 20/25,
-whole 17/25 (bench/results/round-4-after-fixes.json).  This test keeps the fixes from
+whole 17/25 (bench/results/round-4-after-fixes.json); after the lab's models (the
+catalogue's harm metrics, a short window's baseline, confined callers, Envoy's circuit
+breaker, a store that reports itself down, traffic that fell away is no degradation, a
+lock-wait watcher naming the blocker, text access lines in any field order): whole
+24/25, the one left an error of its expectation.  This test keeps the fixes from
 regressing; the scenarios still diagnosed wrong are strict expected failures, so a fix
 must drop its name from ``STILL_WRONG``.
 """
@@ -30,15 +34,10 @@ sys.path.insert(0, str(ROOT))
 from examples.incidents import holdout4  # noqa: E402
 
 STILL_WRONG: dict[str, str] = {
-    "shop-mysql-mdl-retrier": "the metadata-lock blocker is not proposed for a kill",
-    "audit-pg-wal-slot-disk-full": "a full PostgreSQL disk is blamed on its writer",
-    "mesh-envoy-pending-overflow": "Envoy's own circuit-breaker overflow (503 UO): 'no incident'",
-    "rates-api-bad-release": "a rolling update's first new pod is still listed as affected",
     "worker-node-memory-pressure": (
         "expectation error: the pod the story names (…zx81q) is 10.70.19.42 in the data, the "
         "expected instance says .44; the engine drains zx81q"
     ),
-    "listings-scraper-flood": "one scraper paging through results is missed; the DB is blamed",
 }
 
 

@@ -11,6 +11,7 @@ All inputs are synthetic: names, addresses and values of our own.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -301,3 +302,109 @@ def test_the_retrier_is_found_through_the_client_counts_and_sampled_failures() -
     )
     assert [c.ip for c in clients] == ["192.0.2.77"]
     assert clients[0].pattern.value == "retry-loop"
+
+
+# ----------------------------------------------------------------- proxies and releases
+
+
+def test_envoy_answering_503_itself_from_its_circuit_breaker_is_its_own_mode_and_harm() -> None:
+    from diagnosis_operator.core.diagnosis.derived import derived_signals
+    from diagnosis_operator.core.diagnosis.modes import root_failure_mode
+    from diagnosis_operator.models.findings import RootCause
+
+    kinds = ("proxy",)
+    assert harm_direction("envoy_cluster_upstream_rq_pending_overflow_total", kinds) == "up"
+    front = Topology(components=(Component("mesh", ComponentKind.PROXY, Labels({"job": "m"})),))
+    overflow = _detection(
+        "mesh", "envoy_cluster_upstream_rq_pending_overflow rate", kind=SignalKind.RATE
+    )
+    pending = _detection("mesh", "envoy_cluster_upstream_rq_pending_active")
+    evidence = {
+        "mesh": ComponentEvidence(component=front.get("mesh"), detections=(overflow, pending))
+    }
+    assert incident_gate(evidence=evidence, window=SHORT, step=STEP).incident
+    root = RootCause(component="mesh", kind="proxy", instance=None, confidence=0.7, summary="")
+    mode = root_failure_mode(topology=front, evidence=evidence, root_cause=root)
+    assert mode == "circuit breaker overflow"
+    # Envoy's response code class label gives the 5xx ratio, with a query that selects it
+    ok, failed = np.full(TS.size, 9.0), np.where(ONSET <= TS, 3.0, 0.0)
+    rates = {
+        ("envoy_http_downstream_rq_xx", Labels({"envoy_response_code_class": "2"})): ok,
+        ("envoy_http_downstream_rq_xx", Labels({"envoy_response_code_class": "5"})): failed,
+    }
+    made = derived_signals("mesh", rates, STEP, pods={})
+    ratio = next(s for s in made if s.kind is SignalKind.ERROR_RATIO)
+    assert float(ratio.values[-1]) == 0.25
+    assert 'envoy_response_code_class=~"5"' in ratio.query
+
+
+def test_a_data_store_that_reported_itself_down_explains_callers_that_failed_a_step_earlier() -> (
+    None
+):
+    down = _detection("db", "pg_up", direction="down")
+    fewer = _detection("db", "pg_stat_database_xact_commit rate", direction="down")
+    evidence = {c.name: ComponentEvidence(component=c) for c in STACK}
+    evidence["db"] = ComponentEvidence(component=STACK.get("db"), detections=(down, fewer))
+    early = [
+        _detection("web", "5xx ratio", kind=SignalKind.ERROR_RATIO),
+        _detection("web", "latency", kind=SignalKind.LATENCY),
+    ]
+    # the callers failed a step before the exporter said the store was down
+    shifted = [
+        dataclasses.replace(d, anomaly=dataclasses.replace(d.anomaly, onset=ONSET - STEP))
+        for d in early
+    ]
+    evidence["web"] = ComponentEvidence(component=STACK.get("web"), detections=tuple(shifted))
+    ranking = rank(topology=STACK, evidence=evidence, clients=[], window=SHORT, step=STEP)
+    assert ranking.root_cause.component == "db"
+
+
+def test_an_instance_singled_out_only_by_traffic_that_fell_away_is_not_affected() -> None:
+    from diagnosis_operator.core.diagnosis.affected import find_affected
+
+    flat = [10.0] * TS.size
+    gone = [10.0] * 7 + [0.0] * (TS.size - 7)
+    signals = [
+        _signal("web", f"requests {n}", values, instance=f"10.9.0.{i}:80", kind=SignalKind.RATE)
+        for i, values in ((1, gone), (2, flat), (3, flat))
+        for n in range(3)
+    ]
+    fallen = [
+        _detection(
+            "web", f"requests {n}", direction="down", instance="10.9.0.1:80", kind=SignalKind.RATE
+        )
+        for n in range(3)
+    ]
+    found = find_affected(
+        topology=STACK,
+        detections={"web": fallen},
+        signals={"web": signals},
+        timestamps=TS,
+        upstream_errors={},
+    )
+    assert found == []
+
+
+def test_a_text_access_line_that_opens_with_the_client_is_read_in_any_field_order() -> None:
+    import re
+
+    from diagnosis_operator.core.diagnosis.logs import ACCESS_PATTERN, NETWORK_PATTERN, parse_access
+
+    line = (
+        '198.51.100.7 [19/Dec/2028:14:00:00 +0000] 0.124 "GET /search?page=3" 200 970 '
+        'upstream=10.1.2.3:9000 ua="Mozilla/5.0 (X11)"'
+    )
+    record = parse_access(line)
+    assert record is not None
+    assert (record.client, record.path, record.status, record.agent) == (
+        "198.51.100.7",
+        "/search?page=3",
+        200,
+        "Mozilla/5.0 (X11)",
+    )
+    groups = {k: v for k, v in re.search(ACCESS_PATTERN, line).groupdict().items() if v}  # type: ignore[union-attr]
+    assert groups == {"tclient": "198.51.100.7", "trequest": "GET /search?page=3"}
+    net = {k: v for k, v in re.search(NETWORK_PATTERN, line).groupdict().items() if v}  # type: ignore[union-attr]
+    assert net == {"tnet": "198.51.100."}
+    # a line that opens with a word, not an address, is no access line
+    assert parse_access('cafe [x] "GET /a" 200 1') is None

@@ -26,6 +26,8 @@ MYSQL_CLIENT_ERRORS = "https://dev.mysql.com/doc/mysql-errors/8.0/en/client-erro
 MARIADB_ERRORS = "https://mariadb.com/kb/en/mariadb-error-codes/"
 MYSQL_STATUS = "https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html"
 MYSQL_DEADLOCKS = "https://dev.mysql.com/doc/refman/8.0/en/innodb-deadlocks.html"
+MYSQL_METADATA_LOCKING = "https://dev.mysql.com/doc/refman/8.0/en/metadata-locking.html"
+MYSQL_SYS_LOCK_WAITS = "https://dev.mysql.com/doc/refman/8.0/en/sys-schema-table-lock-waits.html"
 MYSQL_SLOW_LOG = "https://dev.mysql.com/doc/refman/8.0/en/slow-query-log.html"
 MYSQL_FULL_DISK = "https://dev.mysql.com/doc/refman/8.0/en/full-disk.html"
 MYSQL_REPLICA_STATUS = "https://dev.mysql.com/doc/refman/8.0/en/show-replica-status.html"
@@ -105,6 +107,10 @@ MYSQL_MODES: tuple[FailureMode, ...] = (
             r"latest detected deadlock|deadlock detected",
             r"lock wait timeout exceeded",
             r"\block waits?\b",
+            # metadata locks (an ALTER queued behind a long reader, everything behind it)
+            r"waiting for table metadata lock",
+            # the sys schema's lock-wait views, as watchers print them
+            r"(schema_table|innodb)_lock_waits.{0,200}\bblocking_pid",
         ),
         callers=(
             _mysql_errno(1213),
@@ -117,6 +123,8 @@ MYSQL_MODES: tuple[FailureMode, ...] = (
             MYSQL_ERRORS,
             MARIADB_ERRORS,
             MYSQL_DEADLOCKS,
+            MYSQL_METADATA_LOCKING,
+            MYSQL_SYS_LOCK_WAITS,
             MYSQL_STATUS,
             MYSQL_EXPORTER,
             GO_MYSQL_ERRORS,
@@ -203,10 +211,13 @@ MYSQL_MODES: tuple[FailureMode, ...] = (
             r"starting crash recovery",
             r"database was not shut ?down normally",
         ),
+        # 2013 "during query (timed out)" is the client's own read timeout on a slow
+        # query, not a server that went away (PyMySQL's and mysqlclient's wording)
         callers=(
-            _mysql_errno(2013),
+            rf"(?:{_mysql_errno(2013)})(?!.{{0,80}}\(timed out\))",
             _mysql_errno(2006),
-            r"mysql server has gone away|lost connection to mysql server",
+            r"mysql server has gone away",
+            r"lost connection to mysql server(?! during query \(timed out)",
             r"driver: bad connection",
         ),
         sources=(MYSQL_CLIENT_ERRORS, MYSQL_EXPORTER, GO_MYSQL_ERRORS),

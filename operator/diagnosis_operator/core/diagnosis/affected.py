@@ -231,7 +231,11 @@ def _finding(
 ) -> AffectedFinding | None:
     """The finding for one instance, when its own detections or a proxy's errors single it out."""
     health = [d for d in found if d.signal.kind in HEALTH_KINDS and d.anomaly.direction == "up"]
-    if not health and len(found) < 3 and via_proxy is None:
+    # Without a health signal, several others must single it out, and not only by
+    # doing less: an instance whose traffic fell away (replaced by a rolling update,
+    # taken out of the Service) is not worse off than its siblings.
+    load_only = len(found) < 3 or all(d.anomaly.direction == "down" for d in found)
+    if not health and load_only and via_proxy is None:
         return None
     reason = _affected_reason(health or found[:2], siblings, timestamps, via_proxy)
     labels = next((d.signal.labels for d in found), None) or _labels_for(comp_signals, instance)

@@ -194,7 +194,7 @@ def _causes_rule(
         other = anomalous.get(dependency)
         if other is None or not other.significant or caller in self_failing | confined:
             return False
-        if only_fell(other) and onsets[dependency] >= onsets[caller]:
+        if only_fell(other) and not reports_down(other) and onsets[dependency] >= onsets[caller]:
             return False
         allowed = lead if names_mostly(named.get(caller, {}), dependency) else tolerance
         return onsets[dependency] <= onsets[caller] + allowed
