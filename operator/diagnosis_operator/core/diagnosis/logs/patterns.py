@@ -49,7 +49,8 @@ NETWORK_PATTERN = (
     r"\"(?P<jnet>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]*\""
     r"|^\[[^\]]*\] \"[^\"]*\" [0-9]{3} [^\"]*"
     r"\"(?P<fnet>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]*(?:, *[^\"]*)?\" \""
-    r"|^(?P<tnet>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]* [^\"]*\"[A-Z]{3,7} "
+    r"|^(?P<tnet>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]* [^\"]*"
+    r"\"[A-Z]{3,7} [^\"]*\" [0-9]{3} "
 )
 NETWORK_LABELS = ("net", "jnet", "fnet", "tnet")
 # The groups of ACCESS_PATTERN naming the client, the request and the agent, per format.
