@@ -10,7 +10,12 @@ stuffing over an IPv6 /64, a scraper, and three windows without an incident.
 
 Scored once at first sight (bench/results/firstsight-round-4.json: root 19/25, whole
 16/25), before any fix for the round; after the round's general fixes: root 20/25,
-whole 17/25 (bench/results/round-4-after-fixes.json).  This test keeps the fixes from
+whole 17/25 (bench/results/round-4-after-fixes.json); after the lab's models (the
+catalogue's harm metrics, a short window's baseline, confined callers, Envoy's circuit
+breaker, a store that reports itself down, traffic that fell away is no degradation, a
+lock-wait watcher naming the blocker, text access lines in any field order): whole
+25/25 (``worker-node-memory-pressure``'s expected pod address corrected, see the
+README's errata).  This test keeps the fixes from
 regressing; the scenarios still diagnosed wrong are strict expected failures, so a fix
 must drop its name from ``STILL_WRONG``.
 """
@@ -29,15 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from examples.incidents import holdout4  # noqa: E402
 
-STILL_WRONG: dict[str, str] = {
-    "shop-mysql-mdl-retrier": "the metadata-lock blocker is not proposed for a kill",
-    "audit-pg-wal-slot-disk-full": "a full PostgreSQL disk is blamed on its writer",
-    "queue-redis-misconf-bgsave": "Redis refusing writes (MISCONF) is blamed on its caller",
-    "session-redis-evictions": "evictions whose symptom is 401s, not 5xx: 'no incident'",
-    "mesh-envoy-pending-overflow": "Envoy's own circuit-breaker overflow (503 UO): 'no incident'",
-    "rates-api-bad-release": "a rolling update's first new pod is still listed as affected",
-    "listings-scraper-flood": "one scraper paging through results is missed; the DB is blamed",
-}
+STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 
+from diagnosis_operator.catalog.effect import is_state_flag
 from diagnosis_operator.catalog.mode_types import (
     APP,
     KINDS,
@@ -50,6 +51,7 @@ __all__ = [
     "FailureMode",
     "catalog_kinds",
     "compiled",
+    "harm_direction",
     "is_self_metric",
     "modes_of",
 ]
@@ -126,6 +128,19 @@ def catalog_kinds(component: Component, metric_names: Iterable[str] = ()) -> tup
         if not kinds:
             kinds.append(APP)
     return (*kinds, POD, NODE)
+
+
+def harm_direction(name: str, kinds: Sequence[str]) -> str | None:
+    """Pure: which way a metric of ``kinds`` moves when it is harm (``FailureMode.harm``).
+
+    A state flag (``catalog.effect.is_state_flag``: ``..._status``,
+    ``..._up``) is harm when it falls; any other harm metric (lost or refused
+    work) when it rises.  ``None``: the metric is no harm signature of these kinds.
+    """
+    for failure in modes_of(kinds):
+        if any(compiled(p).search(name) for p in failure.harm):
+            return "down" if is_state_flag(name) else "up"
+    return None
 
 
 def modes_of(kinds: Sequence[str]) -> tuple[FailureMode, ...]:

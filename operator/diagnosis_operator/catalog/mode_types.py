@@ -8,7 +8,12 @@ case-insensitively):
   the start of a series name: ``^mysql_global_status_innodb_row_lock_``);
 * ``logs``: lines of the component's own logs (its error log, slow log...);
 * ``callers``: lines of its callers' logs, in the failing component's own
-  vocabulary (error numbers and messages in driver formats).
+  vocabulary (error numbers and messages in driver formats);
+* ``harm``: the metrics among ``metrics`` whose departure is harm by itself,
+  not load: work the component lost or refused (evicted keys, rejected
+  connections, requests it overflowed) rising, or a state flag of its own
+  health (``..._status``, ``..._up``) falling.  A healthy component keeps
+  them flat however busy it is; the incident gate counts them as symptoms.
 
 ``sources`` cites the vendor documentation each signature comes from; the
 catalogue refers to it, it never copies it.
@@ -41,6 +46,7 @@ class FailureMode:
     logs: tuple[str, ...] = ()
     callers: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    harm: tuple[str, ...] = ()
 
 
 def mode(
@@ -51,7 +57,14 @@ def mode(
     logs: tuple[str, ...] = (),
     callers: tuple[str, ...] = (),
     sources: tuple[str, ...],
+    harm: tuple[str, ...] = (),
 ) -> FailureMode:
     return FailureMode(
-        kind=kind, name=name, metrics=metrics, logs=logs, callers=callers, sources=sources
+        kind=kind,
+        name=name,
+        metrics=metrics + tuple(h for h in harm if h not in metrics),
+        logs=logs,
+        callers=callers,
+        sources=sources,
+        harm=harm,
     )

@@ -26,6 +26,8 @@ MYSQL_CLIENT_ERRORS = "https://dev.mysql.com/doc/mysql-errors/8.0/en/client-erro
 MARIADB_ERRORS = "https://mariadb.com/kb/en/mariadb-error-codes/"
 MYSQL_STATUS = "https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html"
 MYSQL_DEADLOCKS = "https://dev.mysql.com/doc/refman/8.0/en/innodb-deadlocks.html"
+MYSQL_METADATA_LOCKING = "https://dev.mysql.com/doc/refman/8.0/en/metadata-locking.html"
+MYSQL_SYS_LOCK_WAITS = "https://dev.mysql.com/doc/refman/8.0/en/sys-schema-table-lock-waits.html"
 MYSQL_SLOW_LOG = "https://dev.mysql.com/doc/refman/8.0/en/slow-query-log.html"
 MYSQL_FULL_DISK = "https://dev.mysql.com/doc/refman/8.0/en/full-disk.html"
 MYSQL_REPLICA_STATUS = "https://dev.mysql.com/doc/refman/8.0/en/show-replica-status.html"
@@ -50,6 +52,7 @@ PG_DISK_FULL = "https://www.postgresql.org/docs/current/disk-full.html"
 PG_EXPORTER = "https://github.com/prometheus-community/postgres_exporter"
 
 REDIS_EXPORTER = "https://github.com/oliver006/redis_exporter"
+PROMETHEUS_UP = "https://prometheus.io/docs/concepts/jobs_instances/#automatically-generated-labels-and-time-series"
 REDIS_OOM = "https://redis.io/docs/latest/develop/reference/errors/common/oom/"
 REDIS_EVICTION = "https://redis.io/docs/latest/develop/reference/eviction/"
 REDIS_READONLY = "https://redis.io/docs/latest/develop/reference/errors/common/readonly/"
@@ -94,15 +97,20 @@ MYSQL_MODES: tuple[FailureMode, ...] = (
         "lock contention",
         metrics=(
             _MYSQL_STATUS + r"innodb_row_lock_(current_waits|waits|time)",
-            _MYSQL_STATUS + r"innodb_deadlocks",
             _MYSQL_STATUS + r"table_locks_waited",
             r"^mysql_info_schema_innodb_(lock_waits|trx)",
         ),
+        # a deadlock is a transaction the server rolled back
+        harm=(_MYSQL_STATUS + r"innodb_deadlocks",),
         logs=(
             r"deadlock found when trying to get lock",
             r"latest detected deadlock|deadlock detected",
             r"lock wait timeout exceeded",
             r"\block waits?\b",
+            # metadata locks (an ALTER queued behind a long reader, everything behind it)
+            r"waiting for table metadata lock",
+            # the sys schema's lock-wait views, as watchers print them
+            r"(schema_table|innodb)_lock_waits.{0,200}\bblocking_pid",
         ),
         callers=(
             _mysql_errno(1213),
@@ -115,6 +123,8 @@ MYSQL_MODES: tuple[FailureMode, ...] = (
             MYSQL_ERRORS,
             MARIADB_ERRORS,
             MYSQL_DEADLOCKS,
+            MYSQL_METADATA_LOCKING,
+            MYSQL_SYS_LOCK_WAITS,
             MYSQL_STATUS,
             MYSQL_EXPORTER,
             GO_MYSQL_ERRORS,
@@ -201,10 +211,13 @@ MYSQL_MODES: tuple[FailureMode, ...] = (
             r"starting crash recovery",
             r"database was not shut ?down normally",
         ),
+        # 2013 "during query (timed out)" is the client's own read timeout on a slow
+        # query, not a server that went away (PyMySQL's and mysqlclient's wording)
         callers=(
-            _mysql_errno(2013),
+            rf"(?:{_mysql_errno(2013)})(?!.{{0,80}}\(timed out\))",
             _mysql_errno(2006),
-            r"mysql server has gone away|lost connection to mysql server",
+            r"mysql server has gone away",
+            r"lost connection to mysql server(?! during query \(timed out)",
             r"driver: bad connection",
         ),
         sources=(MYSQL_CLIENT_ERRORS, MYSQL_EXPORTER, GO_MYSQL_ERRORS),
@@ -231,11 +244,8 @@ POSTGRES_MODES: tuple[FailureMode, ...] = (
     mode(
         POSTGRES,
         "lock contention",
-        metrics=(
-            r"^pg_locks_count",
-            r"^pg_stat_activity_max_tx_duration",
-            r"^pg_stat_database_deadlocks",
-        ),
+        metrics=(r"^pg_locks_count", r"^pg_stat_activity_max_tx_duration"),
+        harm=(r"^pg_stat_database_deadlocks",),
         logs=(
             r"deadlock detected",
             r"still waiting for \w*lock",
@@ -285,10 +295,12 @@ REDIS_MODES: tuple[FailureMode, ...] = (
         REDIS,
         "memory pressure and evictions",
         metrics=(
-            r"^redis_evicted_keys",
-            r"^redis_memory_used_bytes",
+            r"^redis_memory_used_(bytes|dataset_bytes|rss_bytes)",
+            r"^redis_(config_maxmemory|memory_max_bytes)",
             r"^redis_mem_fragmentation_ratio",
         ),
+        # an evicted key is data the application wrote and will not find again
+        harm=(r"^redis_evicted_keys",),
         logs=(r"oom command not allowed",),
         callers=(r"oom command not allowed", r"outofmemoryerror: command not allowed"),
         sources=(REDIS_OOM, REDIS_EVICTION, REDIS_EXPORTER),
@@ -301,10 +313,15 @@ REDIS_MODES: tuple[FailureMode, ...] = (
             r"^redis_commands_duration_seconds",
             r"^redis_blocked_clients",
             r"^redis_latency_",
+            # Redis runs commands on one thread: behind a long command (a Lua
+            # script, KEYS) the exporter's own INFO waits too, until the scrape
+            # times out and Prometheus' ``up`` of the exporter falls (a crashed
+            # server instead answers the exporter at once: ``redis_up`` 0, ``up`` 1)
+            r"^up$",
         ),
         logs=(r"slowlog|slow command", r"\bkeys \S*\*"),
         callers=(r"\bbusy redis is busy",),
-        sources=(REDIS_LATENCY, REDIS_KEYS, REDIS_SLOWLOG, REDIS_EXPORTER),
+        sources=(REDIS_LATENCY, REDIS_KEYS, REDIS_SLOWLOG, REDIS_EXPORTER, PROMETHEUS_UP),
     ),
     mode(
         REDIS,
@@ -340,7 +357,8 @@ REDIS_MODES: tuple[FailureMode, ...] = (
     mode(
         REDIS,
         "connection exhaustion",
-        metrics=(r"^redis_connected_clients", r"^redis_rejected_connections"),
+        metrics=(r"^redis_connected_clients",),
+        harm=(r"^redis_rejected_connections",),
         logs=(r"max number of clients reached",),
         callers=(r"max number of clients reached",),
         sources=(REDIS_CLIENTS, REDIS_EXPORTER),
@@ -348,7 +366,8 @@ REDIS_MODES: tuple[FailureMode, ...] = (
     mode(
         REDIS,
         "persistence failure",
-        metrics=(r"^redis_rdb_last_bgsave_status", r"^redis_aof_last_write_status"),
+        # 1 while the last save succeeded, 0 once one failed (INFO persistence)
+        harm=(r"^redis_rdb_last_bgsave_status", r"^redis_aof_last_write_status"),
         logs=(r"background saving error", r"can't save in background"),
         callers=(r"\bmisconf redis is configured to save",),
         sources=(REDIS_PERSISTENCE, REDIS_EXPORTER),

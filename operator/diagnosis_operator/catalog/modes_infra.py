@@ -23,6 +23,13 @@ ENVOY_ACCESS_LOG = (
     "https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage"
 )
 ENVOY_LISTENER_STATS = "https://www.envoyproxy.io/docs/envoy/latest/configuration/listeners/stats"
+ENVOY_CIRCUIT_BREAKING = (
+    "https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/circuit_breaking"
+)
+ENVOY_CLUSTER_STATS = (
+    "https://www.envoyproxy.io/docs/envoy/latest/configuration/upstream/cluster_manager/"
+    "cluster_stats"
+)
 KSM_POD = "https://github.com/kubernetes/kube-state-metrics/blob/main/docs/metrics/workload/pod-metrics.md"
 KSM_NODE = "https://github.com/kubernetes/kube-state-metrics/blob/main/docs/metrics/cluster/node-metrics.md"
 CADVISOR = "https://github.com/google/cadvisor/blob/master/docs/storage/prometheus.md"
@@ -33,6 +40,9 @@ K8S_RESTARTS = (
 )
 K8S_RESOURCES = "https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/"
 K8S_ROLLBACK = "https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#rolling-back-a-deployment"
+JVM_LINKAGE = (
+    "https://docs.oracle.com/en/java/javase/21/docs/api/java.base/java/lang/NoSuchMethodError.html"
+)
 PROMETHEUS_PROCESS = "https://prometheus.io/docs/instrumenting/writing_clientlibs/#process-metrics"
 HIKARICP = "https://github.com/brettwooldridge/HikariCP/wiki/MBean-(JMX)-Monitoring-and-Management"
 PHP_FPM = "https://www.php.net/manual/en/install.fpm.configuration.php"
@@ -62,6 +72,19 @@ PROXY_MODES: tuple[FailureMode, ...] = (
             INGRESS_NGINX_METRICS,
             ENVOY_LISTENER_STATS,
         ),
+    ),
+    mode(
+        PROXY,
+        "circuit breaker overflow",
+        # Envoy answers 503 itself, response flag UO, once a cluster's circuit
+        # breaker (max connections, pending requests, requests, retries) is full
+        metrics=(
+            r"^envoy_cluster_circuit_breakers_\w+_open",
+            r"^envoy_cluster_upstream_rq_pending_active",
+        ),
+        harm=(r"^envoy_cluster_upstream_(rq_pending|cx|rq_retry)_overflow",),
+        logs=(r"\bUO\b", r"\{overflow\}|upstream_reset_before_response_started\{overflow"),
+        sources=(ENVOY_CIRCUIT_BREAKING, ENVOY_CLUSTER_STATS, ENVOY_ACCESS_LOG),
     ),
     mode(
         PROXY,
@@ -132,8 +155,12 @@ APP_MODES: tuple[FailureMode, ...] = (
             r"\bpanic:|nil pointer dereference|assignment to entry in nil map",
             r"nullpointerexception|traceback \(most recent call last\)",
             r"unhandled exception|typeerror:",
+            # the JVM's linkage errors: a build whose classes no longer match its
+            # dependencies fails at run time, on every call of the changed method
+            r"nosuchmethoderror|nosuchfielderror|noclassdeffounderror|abstractmethoderror",
+            r"incompatibleclasschangeerror",
         ),
-        sources=(K8S_ROLLBACK, KSM_POD),
+        sources=(K8S_ROLLBACK, KSM_POD, JVM_LINKAGE),
     ),
 )
 

@@ -135,16 +135,31 @@ def _singled_out(
             with_data[signal.peer_key].add(signal.instance)
         siblings[signal.peer_key].append(signal)
     singled: dict[str, list[Detection]] = defaultdict(list)
-    # against its own baseline, then (what that missed) against the siblings' median
-    for found in (detections, _sibling_detections(siblings, detections, timestamps)):
+    # Against its own baseline first.  Where more than a minority rose (the
+    # shared dependency's harm), each of them is judged again against its
+    # siblings' median, as is what the detector missed: one instance may still
+    # stand far above the others.
+    flagged = _flagged(detections)
+    crowded = {
+        key
+        for key, per_instance in flagged.items()
+        if len(per_instance) > _minority(len(with_data.get(key, set())))
+    }
+    rejudged = [d for d in detections if d.signal.peer_key not in crowded]
+    for found in (detections, _sibling_detections(siblings, rejudged, timestamps)):
         for key, per_instance in _flagged(found).items():
             peers = len(with_data.get(key, set()))
-            if peers < 2 or len(per_instance) > max(1, (peers - 1) // 2):
+            if peers < 2 or len(per_instance) > _minority(peers):
                 continue
             for instance, detection in per_instance.items():
                 if _stands_apart(detection, siblings[key], timestamps):
                     singled[instance].append(detection)
     return siblings, singled
+
+
+def _minority(peers: int) -> int:
+    """Pure: how many of ``peers`` instances may rise alike and still be singled out."""
+    return max(1, (peers - 1) // 2)
 
 
 def _flagged(detections: Sequence[Detection]) -> dict[PeerKey, dict[str, Detection]]:
@@ -216,7 +231,11 @@ def _finding(
 ) -> AffectedFinding | None:
     """The finding for one instance, when its own detections or a proxy's errors single it out."""
     health = [d for d in found if d.signal.kind in HEALTH_KINDS and d.anomaly.direction == "up"]
-    if not health and len(found) < 3 and via_proxy is None:
+    # Without a health signal, several others must single it out, and not only by
+    # doing less: an instance whose traffic fell away (replaced by a rolling update,
+    # taken out of the Service) is not worse off than its siblings.
+    load_only = len(found) < 3 or all(d.anomaly.direction == "down" for d in found)
+    if not health and load_only and via_proxy is None:
         return None
     reason = _affected_reason(health or found[:2], siblings, timestamps, via_proxy)
     labels = next((d.signal.labels for d in found), None) or _labels_for(comp_signals, instance)

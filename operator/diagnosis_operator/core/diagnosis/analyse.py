@@ -26,6 +26,7 @@ from diagnosis_operator.core.diagnosis.collected import (
     is_edge,
     retry_step,
 )
+from diagnosis_operator.core.diagnosis.confined import confined_callers
 from diagnosis_operator.core.diagnosis.coverage import assess
 from diagnosis_operator.core.diagnosis.data_end import data_end, without_tail
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
@@ -127,6 +128,7 @@ def _conclude(
         window=window,
         step=signals.step,
         gate=gate,
+        confined=confined_callers(evidence=evidence, affected=affected),
     )
     if on_stage is not None:
         on_stage("planning")

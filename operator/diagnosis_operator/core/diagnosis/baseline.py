@@ -10,7 +10,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from diagnosis_operator.core.diagnosis.signal_types import MIN_POINTS, Z_THRESHOLD, FloatArray
+from diagnosis_operator.core.diagnosis.signal_types import (
+    Z_THRESHOLD,
+    FloatArray,
+    baseline_head,
+    baseline_points,
+)
 
 
 def fill_gaps(matrix: FloatArray) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
@@ -66,7 +71,7 @@ def baseline_end(values: FloatArray) -> npt.NDArray[np.intp]:
     that earlier split is used instead.
     """
     rows, size = values.shape
-    min_base = max(MIN_POINTS, int(0.15 * size))
+    min_base = baseline_head(size)
     cum1 = np.zeros((rows, size + 1))
     cum2 = np.zeros((rows, size + 1))
     np.cumsum(values, axis=1, out=cum1[:, 1:])
@@ -162,7 +167,7 @@ def departs_from_trend(
     dx = np.where(in_base, x - mean_x[:, None], 0.0)
     dy = np.where(in_base, values - mean_y[:, None], 0.0)
     spread = (dx * dx).sum(axis=1)
-    has_spread = (spread > 0) & (n >= MIN_POINTS)
+    has_spread = (spread > 0) & (n >= baseline_points(size))
     slope = np.where(has_spread, (dx * dy).sum(axis=1) / np.where(has_spread, spread, 1.0), 0.0)
     residual = np.where(in_base, dy - slope[:, None] * dx, 0.0)
     sigma = np.sqrt((residual * residual).sum(axis=1) / np.maximum(n - 2.0, 1.0))

@@ -23,7 +23,18 @@ from diagnosis_operator.core.diagnosis.signal_types import (
 )
 from diagnosis_operator.models.signals import Labels
 
-_STATUS_LABELS = ("code", "status", "status_code", "response_code")
+# The response code label of the usual exporters: client libraries (``code``),
+# ingress-nginx (``status``), Envoy (``envoy_response_code``, and its class
+# ``envoy_response_code_class``: "5" for every 5xx; Envoy's statistics reference,
+# https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/stats).
+_STATUS_LABELS = (
+    "code",
+    "status",
+    "status_code",
+    "response_code",
+    "envoy_response_code",
+    "envoy_response_code_class",
+)
 Members = Sequence[tuple[Labels, FloatArray]]
 
 
@@ -109,7 +120,8 @@ def _status_signals(family: _Family) -> list[Signal]:
         key for key in _STATUS_LABELS if any(key in labels for labels, _ in status_members)
     )
     selector = selector_text(name, instance_labels)
-    errors_selector = selector_text(name, instance_labels, f'{status_label}=~"5.."')
+    server_errors = "5" if status_label.endswith("_class") else "5.."
+    errors_selector = selector_text(name, instance_labels, f'{status_label}=~"{server_errors}"')
     return [
         Signal(
             component=family.component,

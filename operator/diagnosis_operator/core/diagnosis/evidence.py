@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from diagnosis_operator.catalog.failure_modes import catalog_kinds, harm_direction
 from diagnosis_operator.core.diagnosis.logs import SEVERITY, ComponentLogs, LogCategory, LogEvent
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection, SignalKind
 from diagnosis_operator.core.diagnosis.stats import poisson_tail_at
@@ -80,15 +82,32 @@ class ComponentEvidence:
         moments.extend(event.ts for event, _ in self.new_categories.values())
         return min(moments) if moments else None
 
+    @functools.cached_property
+    def harm(self) -> tuple[Detection, ...]:
+        """Its metrics that moved the way the catalogue calls harm (``FailureMode.harm``).
+
+        Work the component lost or refused (evicted keys, rejected
+        connections) rising, a state flag of its own health falling: harm in
+        its own terms, whether or not its callers show it.
+        """
+        names = [d.signal.name.removesuffix(" rate") for d in self.metric_detections]
+        kinds = catalog_kinds(self.component, names)
+        return tuple(
+            d
+            for d, name in zip(self.metric_detections, names, strict=True)
+            if d.score >= Z_THRESHOLD and harm_direction(name, kinds) == d.anomaly.direction
+        )
+
     @property
     def has_symptom(self) -> bool:
-        """Whether it shows what users feel: failures, slowness or severe new log lines.
+        """Whether it shows harm: failures, slowness, severe new log lines, lost work.
 
         Traffic, connections, CPU or memory that moved are load, not harm: a
         window where only they moved (a morning ramp, an autoscaler adding
-        pods) holds no incident to diagnose.
+        pods) holds no incident to diagnose.  The catalogue's harm metrics
+        (``harm``) are harm however the callers fare.
         """
-        if self.new_categories:
+        if self.new_categories or self.harm:
             return True
         return any(
             d.signal.kind in SYMPTOM_KINDS

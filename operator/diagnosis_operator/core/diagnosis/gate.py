@@ -98,8 +98,9 @@ def incident_gate(
 
 def _metric_symptoms(ev: ComponentEvidence, *, step: float, settings: EngineSettings) -> list[Seen]:
     found = []
+    harm = ev.harm
     for detection in ev.metric_detections:
-        if not _is_symptom(detection):
+        if not (_is_symptom(detection) or detection in harm):
             continue
         elevated = elevated_steps(detection, settings=settings)
         if not elevated.any():
@@ -127,9 +128,18 @@ def _is_symptom(detection: Detection) -> bool:
 def elevated_steps(
     detection: Detection, *, settings: EngineSettings = DEFAULT_ENGINE_SETTINGS
 ) -> np.ndarray[tuple[int], np.dtype[np.bool_]]:
-    """Pure: the steps where a rising symptom is elevated (see the module docstring)."""
+    """Pure: the steps where a symptom is elevated (see the module docstring).
+
+    A falling one (a state flag of the catalogue's harm) is mirrored: elevated
+    where it is at least half way down.
+    """
     values = np.nan_to_num(np.asarray(detection.signal.values, dtype=np.float64), nan=-np.inf)
     anomaly = detection.anomaly
+    if anomaly.direction == "down":
+        raw = np.asarray(detection.signal.values, dtype=np.float64)
+        middle = anomaly.baseline - 0.5 * (anomaly.baseline - anomaly.value)
+        low: np.ndarray[tuple[int], np.dtype[np.bool_]] = np.nan_to_num(raw, nan=np.inf) <= middle
+        return low & (raw < anomaly.baseline)
     floor = anomaly.baseline + 0.5 * (anomaly.value - anomaly.baseline)
     kind = detection.signal.kind
     if kind is SignalKind.ERROR_RATIO:

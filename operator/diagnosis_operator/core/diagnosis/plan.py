@@ -177,11 +177,14 @@ def lock_contention(ev: ComponentEvidence) -> bool:
 def waits_for_locks(ev: ComponentEvidence) -> bool:
     """Pure: whether transactions wait for each other's locks on this database.
 
-    Its logs say so (``lock_contention``), its slow statements spent their time
-    waiting for locks (``SlowQuery.lock_victim``), or its own row-lock wait
-    series rose (``catalog.locks.LOCK_WAIT_SERIES``).
+    Its logs say so (``lock_contention``), a lock-wait watcher in its logs names
+    the thread others wait on (``blocking_pid`` of the sys schema's
+    ``innodb_lock_waits`` and ``schema_table_lock_waits`` views: row and
+    metadata locks), its slow statements spent their time waiting for locks
+    (``SlowQuery.lock_victim``), or its own row-lock wait series rose
+    (``catalog.locks.LOCK_WAIT_SERIES``).
     """
-    if lock_contention(ev):
+    if lock_contention(ev) or _named_holders(ev):
         return True
     if any(e.slow_query is not None and e.slow_query.lock_victim for e in ev.slow_queries):
         return True

@@ -57,7 +57,7 @@ from diagnosis_operator.core.diagnosis.evidence import (
     fails_by_itself,
     only_fell,
 )
-from diagnosis_operator.core.diagnosis.gate import GateVerdict, incident_gate
+from diagnosis_operator.core.diagnosis.gate import GateVerdict, incident_gate, reports_down
 from diagnosis_operator.core.diagnosis.logs import SEVERITY
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD
 from diagnosis_operator.models.findings import (
@@ -127,8 +127,13 @@ def score_components(
     evidence: Mapping[str, ComponentEvidence],
     window: Window,
     tolerance: float,
+    confined: frozenset[str] = frozenset(),
 ) -> list[Score]:
-    """Pure: the ranking formula of the module docstring, best first."""
+    """Pure: the ranking formula of the module docstring, best first.
+
+    ``confined``: callers whose harm stays on instances singled out among
+    healthy siblings (``confined_callers``): no shared dependency explains them.
+    """
     anomalous = {
         name: ev
         for name, ev in evidence.items()
@@ -154,6 +159,7 @@ def score_components(
             named=named,
             window=window,
             tolerance=tolerance,
+            confined=confined,
         ),
     )
     scores = [_score(name, ev, context) for name, ev in anomalous.items()]
@@ -169,6 +175,7 @@ def _causes_rule(
     named: Mapping[str, Mapping[str, int]],
     window: Window,
     tolerance: float,
+    confined: frozenset[str] = frozenset(),
 ) -> Callable[[str, str], bool]:
     lead = named_lead(window, tolerance)
     self_failing = {
@@ -179,14 +186,15 @@ def _causes_rule(
         """Whether a significant ``dependency`` went bad early enough to explain ``caller``.
 
         Never when the caller fails by itself (``fails_by_itself``), nor when
-        the dependency only did less, from the caller's onset on: a callee
-        whose traffic and CPU fell once its caller broke is what the broken
-        caller no longer sends it.
+        its harm stays on one instance while its siblings, which call the same
+        dependency, are healthy (``confined``), nor when the dependency only
+        did less, from the caller's onset on: a callee whose traffic and CPU
+        fell once its caller broke is what the broken caller no longer sends it.
         """
         other = anomalous.get(dependency)
-        if other is None or not other.significant or caller in self_failing:
+        if other is None or not other.significant or caller in self_failing | confined:
             return False
-        if only_fell(other) and onsets[dependency] >= onsets[caller]:
+        if only_fell(other) and not reports_down(other) and onsets[dependency] >= onsets[caller]:
             return False
         allowed = lead if names_mostly(named.get(caller, {}), dependency) else tolerance
         return onsets[dependency] <= onsets[caller] + allowed
@@ -284,24 +292,35 @@ def rank(
     window: Window,
     step: float,
     gate: GateVerdict | None = None,
+    confined: frozenset[str] = frozenset(),
 ) -> Ranking:
     """Pure: root cause, roles and confidence (see the module docstring).
 
     ``gate`` (``gate.incident_gate``) says whether what users felt was
     significant and sustained enough to be an incident; without one, no
     component is named root, however much moved.  Without it, the gate runs
-    with the engine's default settings.
+    with the engine's default settings.  ``confined``: see ``score_components``.
     """
     if gate is None:
         gate = incident_gate(evidence=evidence, window=window, step=step)
     tolerance = max(2.0 * step, 30.0)
     scores = score_components(
-        topology=topology, evidence=evidence, window=window, tolerance=tolerance
+        topology=topology,
+        evidence=evidence,
+        window=window,
+        tolerance=tolerance,
+        confined=confined,
     )
     # A component with too little evidence to be a cause must not hide one that
-    # has enough: the root is the best of the significant ones.
+    # has enough: the root is the best of the significant ones that may be a cause.
     best = next(
-        (s for s in scores if evidence[s.component].significant and s.score >= MIN_ROOT_SCORE),
+        (
+            s
+            for s in scores
+            if evidence[s.component].significant
+            and s.score >= MIN_ROOT_SCORE
+            and may_be_cause(s, evidence[s.component])
+        ),
         scores[0] if scores else None,
     )
     root_ok = (
@@ -318,6 +337,18 @@ def rank(
     if best is None or not root_ok:
         return _no_incident(best=best, scores=scores, gate=gate)
     return _root_ranking(topology=topology, evidence=evidence, scores=scores, best=best)
+
+
+def may_be_cause(score: Score, evidence: ComponentEvidence) -> bool:
+    """Pure: whether a component may be a root cause at all.
+
+    One that shows harm of its own (a symptom, severe new log lines, or an
+    availability gauge that fell) may; so may one that explains an anomalous
+    caller, or has none.  One whose only change is load (its traffic, its
+    connections, its memory moved) while its anomalous callers are explained by
+    something else is what those callers sent it, not a cause.
+    """
+    return evidence.has_symptom or reports_down(evidence) or score.explains > 0.0
 
 
 def _flood_first(

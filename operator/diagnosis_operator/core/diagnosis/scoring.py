@@ -29,13 +29,14 @@ from diagnosis_operator.core.diagnosis.bursts import (
     requests_or,
 )
 from diagnosis_operator.core.diagnosis.signal_types import (
-    MIN_POINTS,
     SCORE_CAP,
     Z_THRESHOLD,
     Detection,
     FloatArray,
     Signal,
     SignalKind,
+    baseline_head,
+    baseline_points,
 )
 from diagnosis_operator.models.findings import Anomaly
 
@@ -57,9 +58,10 @@ def detect(
     usable = [
         s
         for s in signals
-        if s.values.shape == timestamps.shape and np.isfinite(s.values).sum() >= MIN_POINTS
+        if s.values.shape == timestamps.shape
+        and np.isfinite(s.values).sum() >= baseline_points(timestamps.size)
     ]
-    if not usable or timestamps.size < MIN_POINTS + 2:
+    if not usable or timestamps.size < baseline_points(timestamps.size) + 2:
         return []
     detections: list[Detection] = []
     for first in range(0, len(usable), DETECT_CHUNK):
@@ -189,9 +191,9 @@ def _level_test(
     significant = (count >= 2) | ((count == 1) & (peak_strength >= 2.0 * z_threshold))
     # A series that began in the window (a pod the autoscaler added, an
     # exporter restarted) has no baseline of its own to depart from.
-    min_base = max(MIN_POINTS, int(0.15 * size))
-    significant &= (base.in_base.sum(axis=1) >= MIN_POINTS) & (
-        valid[:, :min_base].sum(axis=1) >= MIN_POINTS // 2
+    least = baseline_points(size)
+    significant &= (base.in_base.sum(axis=1) >= least) & (
+        valid[:, : baseline_head(size)].sum(axis=1) >= least // 2
     )
     # Nor is growth at the pace the baseline already had (a morning ramp) a
     # departure: the points must also stand out from the baseline's trend.
@@ -251,7 +253,7 @@ def _burst_rows(
         np.rint(counts[sparse_rows]),
         valid[sparse_rows],
         step=step,
-        min_start=max(MIN_POINTS, int(0.15 * filled.shape[1])),
+        min_start=baseline_head(filled.shape[1]),
         exposure=exposure,
         by_exposure=by_requests,
     )

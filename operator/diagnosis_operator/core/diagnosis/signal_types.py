@@ -26,6 +26,22 @@ Z_THRESHOLD = DEFAULT_ANOMALY_SCORE
 Z_SINGLE = 2.0 * Z_THRESHOLD
 SCORE_CAP = 100.0
 MIN_POINTS = 8
+# A short window (a few minutes, as a lab or a quick look records: 13 points at
+# 15 s) cannot give eight points of baseline before its fault; there the baseline
+# needs a third of the window, never fewer than ``SHORT_MIN_POINTS``.
+SHORT_MIN_POINTS = 5
+
+
+def baseline_points(size: int) -> int:
+    """Pure: the fewest points a baseline needs in a window of ``size`` grid points."""
+    return max(SHORT_MIN_POINTS, min(MIN_POINTS, size // 3))
+
+
+def baseline_head(size: int) -> int:
+    """Pure: the opening stretch a baseline is first read from (15 % of a long window)."""
+    return max(baseline_points(size), int(0.15 * size))
+
+
 # Labels that tell instances of one component apart (not what the signal measures).
 INSTANCE_LABELS = ("instance", "pod", "namespace", "container", "node", "host", "hostname")
 

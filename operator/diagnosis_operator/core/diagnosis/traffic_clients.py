@@ -24,6 +24,7 @@ from diagnosis_operator.core.diagnosis.logs import (
     REQUEST_LABELS,
     LogEvent,
 )
+from diagnosis_operator.core.diagnosis.tight_loops import active_rates, repeated_failures
 from diagnosis_operator.models.findings import AbusiveClient, ClientPattern
 from diagnosis_operator.models.signals import LogCount
 
@@ -240,17 +241,44 @@ def _bursts_from_lines(events: Iterable[LogEvent]) -> list[_Burst]:
 
 
 def find_retry_loops(
-    *, retry_counts: Iterable[LogCount], retry_step: float, access_events: Iterable[LogEvent]
+    *,
+    retry_counts: Iterable[LogCount],
+    retry_step: float,
+    access_events: Iterable[LogEvent],
+    traffic: Sequence[ClientTraffic] = (),
 ) -> list[AbusiveClient]:
-    """Pure: clients repeating one failing request in a tight loop (strongest burst per client)."""
+    """Pure: clients repeating one failing request in a tight loop (strongest burst per client).
+
+    A burst of identical failing requests within about a second, or one failing
+    request sent again and again, one at a time (``tight_loops``, judged
+    against the other clients' ``traffic``), whichever holds more requests.
+    """
+    events = list(access_events)
     best: dict[str, _Burst] = {}
     for burst in [
         *_bursts_from_counts(retry_counts, step=retry_step),
-        *_bursts_from_lines(access_events),
+        *_bursts_from_lines(events),
     ]:
         current = best.get(burst.ip)
         if current is None or burst.requests > current.requests:
             best[burst.ip] = burst
+    reasons: dict[str, str] = {}
+    for loop in repeated_failures(events, rates=active_rates(traffic)):
+        current = best.get(loop.ip)
+        if current is None or loop.failed > current.requests:
+            best[loop.ip] = _Burst(
+                ip=loop.ip,
+                request=loop.request,
+                agent=loop.agent,
+                requests=loop.failed,
+                first=loop.first,
+                last=loop.last,
+            )
+            agent = f", {loop.agent}" if loop.agent else ""
+            reasons[loop.ip] = (
+                f"the same failing request sent again and again: {loop.failed} failures over "
+                f"{loop.last - loop.first:.0f} s ({loop.request}{agent})"
+            )
     loops = []
     for ip, burst in sorted(best.items(), key=lambda item: (-item[1].requests, item[0])):
         span = max(burst.last - burst.first, 0.0)
@@ -259,9 +287,8 @@ def find_retry_loops(
         loops.append(
             AbusiveClient(
                 ip=ip,
-                reason=(
-                    f"{burst.requests} identical failing requests {within} ({burst.request}{agent})"
-                ),
+                reason=reasons.get(ip)
+                or f"{burst.requests} identical failing requests {within} ({burst.request}{agent})",
                 requests=burst.requests,
                 pattern=ClientPattern.RETRY_LOOP,
                 first_seen=burst.first,
@@ -454,7 +481,10 @@ def find_abusive_clients(
     traffic = merge_client_counts(client_counts)
     floods = find_floods(traffic=traffic, step=step)
     loops = find_retry_loops(
-        retry_counts=retry_counts, retry_step=retry_step, access_events=access_events
+        retry_counts=retry_counts,
+        retry_step=retry_step,
+        access_events=access_events,
+        traffic=traffic,
     )
     flooding = {c.ip for c in floods}
     single = [*floods, *(c for c in loops if c.ip not in flooding)]

@@ -58,7 +58,7 @@ def parse_access(line: str) -> AccessRecord | None:
     if not match and (fields := logfmt_object(line)) is not None:
         return _parse_access_json(fields)
     if not match:
-        return _parse_access_bracketed(line)
+        return _parse_access_bracketed(line) or _parse_access_loose(line)
     method, path = split_request(match.group("request"))
     return AccessRecord(
         client=match.group("client"),
@@ -117,6 +117,33 @@ def _parse_access_bracketed(line: str) -> AccessRecord | None:
         agent=agent if agent not in (None, "-") else None,
         latency=latency,
         upstream=upstream,
+    )
+
+
+# Any other text format that opens with the client's address and quotes the
+# request line before its status (``ACCESS_PATTERN``'s last form); the agent, when
+# a field names it.
+_ACCESS_LOOSE = re.compile(
+    r"^(?P<client>[0-9A-Fa-f.:]{3,45}) [^\"]*\"(?P<request>[A-Z]{3,7} [^\"]*)\" (?P<status>\d{3}) "
+)
+_AGENT_FIELD = re.compile(r"\b(?:ua|agent|user_agent|http_user_agent)=\"([^\"]*)\"")
+
+
+def _parse_access_loose(line: str) -> AccessRecord | None:
+    match = _ACCESS_LOOSE.match(line)
+    if not match or _address_list_head(match.group("client")) is None:
+        return None
+    rest = line[match.end() :]
+    agent = _AGENT_FIELD.search(rest)
+    method, path = split_request(match.group("request"))
+    return AccessRecord(
+        client=match.group("client"),
+        method=method,
+        path=path,
+        status=int(match.group("status")),
+        agent=agent.group(1) if agent and agent.group(1) != "-" else None,
+        latency=latency_of(rest),
+        upstream=upstream_of(rest, exclude=match.group("client")),
     )
 
 

@@ -22,10 +22,13 @@ FAILED_REQUEST_FILTER = (
     r"|(^| )(status|code|status_code)=\"?(5[0-9][0-9]|429)( |\"|$))"
 )
 # Client address, request and user agent of an access line: combined-style text
-# (nginx, ingress-nginx, Apache), a JSON object with the usual field names, or
+# (nginx, ingress-nginx, Apache), a JSON object with the usual field names,
 # Envoy's default format, which opens with the time in brackets and names the
 # client in the first quoted field after the status (X-Forwarded-For, whose
-# first address is the original client), followed by the user agent.
+# first address is the original client), followed by the user agent, or any
+# other text format that opens with the client's address and quotes the request
+# line before its status (a custom nginx ``log_format``, Apache's common format:
+# https://nginx.org/en/docs/http/ngx_http_log_module.html#log_format).
 ACCESS_PATTERN = (
     r"^(?P<client>[0-9A-Fa-f.:]{3,45}) [^ ]+ [^ ]+ \[[^\]]*\] "
     r"\"(?P<request>[^\"]*)\" (?P<status>[0-9]{3}) [^ ]+ \"[^\"]*\" \"(?P<agent>[^\"]*)\""
@@ -33,6 +36,7 @@ ACCESS_PATTERN = (
     r"\"(?P<jclient>[0-9A-Fa-f.:]{3,45})"
     r"|^\[[^\]]*\] \"(?P<frequest>[^\"]*)\" [0-9]{3} [^\"]*"
     r"\"(?P<fclient>[0-9A-Fa-f.:]{3,45})(?:, *[^\"]*)?\" \"(?P<fagent>[^\"]*)\""
+    r"|^(?P<tclient>[0-9A-Fa-f.:]{3,45}) [^\"]*\"(?P<trequest>[A-Z]{3,7} [^\"]*)\" [0-9]{3} "
 )
 # The client's network of an access line, in the same three forms: the first
 # three octets of an IPv4 address with their dot ("203.0.113.") or the first
@@ -45,10 +49,21 @@ NETWORK_PATTERN = (
     r"\"(?P<jnet>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]*\""
     r"|^\[[^\]]*\] \"[^\"]*\" [0-9]{3} [^\"]*"
     r"\"(?P<fnet>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]*(?:, *[^\"]*)?\" \""
+    r"|^(?P<tnet>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]* [^\"]*"
+    r"\"[A-Z]{3,7} [^\"]*\" [0-9]{3} "
 )
-NETWORK_LABELS = ("net", "jnet", "fnet")
+NETWORK_LABELS = ("net", "jnet", "fnet", "tnet")
 # The groups of ACCESS_PATTERN naming the client, the request and the agent, per format.
-CLIENT_LABELS = ("client", "jclient", "fclient")
-REQUEST_LABELS = ("request", "frequest")
+CLIENT_LABELS = ("client", "jclient", "fclient", "tclient")
+REQUEST_LABELS = ("request", "frequest", "trequest")
 AGENT_LABELS = ("agent", "fagent")
-RETRY_LABELS = ("client", "request", "agent", "fclient", "frequest", "fagent")
+RETRY_LABELS = (
+    "client",
+    "request",
+    "agent",
+    "fclient",
+    "frequest",
+    "fagent",
+    "tclient",
+    "trequest",
+)

@@ -1,0 +1,118 @@
+"""A client that sends one failing request again and again, one at a time.  Pure.
+
+A retry loop is not always fast: a client that waits for each answer and sends
+the same request again at once ("retry until it works", no backoff) has one
+request in flight at a time, so its rate is bounded by the latency it meets, a
+request or two per second, and most of its answers may even be 200.  What gives
+it away, in what the access log shows of failures and of each client's traffic:
+
+* one request (method, path, agent) makes nearly all (``LOOP_MIN_SHARE``) of
+  the client's failed requests, ``LOOP_MIN_FAILED`` of them at least;
+* that is ``LOOP_RATIO`` times what the typical client with failures repeats
+  of any one request (clients browsing fail on many different requests);
+* while it is there, it sends at least as fast as the typical client: not a
+  poller that asks every few seconds.
+
+The Google SRE book ("Addressing Cascading Failures", retries:
+https://sre.google/sre-book/addressing-cascading-failures/) describes why such
+clients amplify an incident: every failure is sent again immediately; backoff
+is what keeps retries from overloading a struggling backend.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from diagnosis_operator.core.diagnosis.logs import LogEvent
+
+LOOP_MIN_FAILED = 10
+LOOP_MIN_SHARE = 0.9  # of the client's failed requests: the same one
+LOOP_RATIO = 5.0
+
+
+class Traffic(Protocol):
+    """One client's requests per step (``traffic_clients.ClientTraffic``)."""
+
+    @property
+    def ip(self) -> str: ...
+    @property
+    def timestamps(self) -> tuple[float, ...]: ...
+    @property
+    def counts(self) -> tuple[float, ...]: ...
+    @property
+    def total(self) -> float: ...
+
+
+def active_rates(traffic: Iterable[Traffic]) -> dict[str, float]:
+    """Pure: each client's requests per second over the steps it sent any (0: none)."""
+    rates = {}
+    for client in traffic:
+        stamps = [t for t, n in zip(client.timestamps, client.counts, strict=True) if n > 0]
+        if len(stamps) < 2:
+            rates[client.ip] = 0.0
+            continue
+        grid = np.diff(np.asarray(client.timestamps))
+        step = float(np.median(grid)) if grid.size else 1.0
+        rates[client.ip] = client.total / (len(stamps) * step)
+    return rates
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """One client's repetition of one failing request."""
+
+    ip: str
+    request: str
+    agent: str | None
+    failed: int
+    first: float
+    last: float
+
+
+def repeated_failures(events: Iterable[LogEvent], *, rates: Mapping[str, float]) -> list[Loop]:
+    """Pure: clients repeating one failing request (see the module docstring).
+
+    ``events``: access lines of failed requests (5xx, 429) among others;
+    ``rates``: each client's requests per second while it was active.
+    """
+    failures: dict[str, Counter[tuple[str, str | None]]] = defaultdict(Counter)
+    stamps: dict[tuple[str, str, str | None], list[float]] = defaultdict(list)
+    for event in events:
+        access = event.access
+        if access is None or not access.client or access.status is None:
+            continue
+        if access.status < 500 and access.status != 429:
+            continue
+        failures[access.client][(access.request_key, access.agent)] += 1
+        stamps[(access.client, access.request_key, access.agent)].append(event.ts)
+    most = {ip: max(counted.values()) for ip, counted in failures.items()}
+    loops = []
+    for ip, counted in failures.items():
+        (request, agent), failed = counted.most_common(1)[0]
+        others = [n for other, n in most.items() if other != ip]
+        typical = float(np.median(others)) if others else 1.0
+        typical_rate = float(np.median([r for other, r in rates.items() if other != ip] or [0.0]))
+        if (
+            failed < LOOP_MIN_FAILED
+            or failed < LOOP_MIN_SHARE * sum(counted.values())
+            or failed < LOOP_RATIO * max(typical, 1.0)
+            or rates.get(ip, 0.0) < typical_rate
+        ):
+            continue
+        times = stamps[(ip, request, agent)]
+        loops.append(
+            Loop(
+                ip=ip,
+                request=request,
+                agent=agent,
+                failed=failed,
+                first=min(times),
+                last=max(times),
+            )
+        )
+    return loops
