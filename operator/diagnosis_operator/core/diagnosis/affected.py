@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from diagnosis_operator.catalog.gate import is_availability_gauge
+from diagnosis_operator.catalog.gate import STATELESS_KINDS, is_availability_gauge
 from diagnosis_operator.core.diagnosis.evidence import HEALTH_KINDS
 from diagnosis_operator.core.diagnosis.siblings import (
     SUSTAINED_SECONDS,
@@ -106,6 +106,7 @@ def find_affected(
                 siblings=siblings,
                 timestamps=timestamps,
                 via_proxy=upstream_share.get(instance),
+                stateless=component.kind in STATELESS_KINDS,
             )
             if finding is not None:
                 own.append(finding)
@@ -214,11 +215,14 @@ def _finding(
     siblings: Mapping[PeerKey, Sequence[Signal]],
     timestamps: FloatArray,
     via_proxy: tuple[int, int, str] | None,
+    stateless: bool = False,
 ) -> AffectedFinding | None:
     """The finding for one instance, when its own detections or a proxy's errors single it out."""
     health = [d for d in found if d.signal.kind in HEALTH_KINDS and d.anomaly.direction == "up"]
-    # A failed scrape while its siblings answer (``scrape_down``): the instance stopped answering.
-    health += [d for d in found if is_availability_gauge(d.signal.family)]
+    if stateless:
+        # A failed scrape while its siblings answer (``scrape_down``): the instance
+        # stopped answering.  (A data store's instance down is a failover, not a drain.)
+        health += [d for d in found if is_availability_gauge(d.signal.family)]
     if not health and len(found) < 3 and via_proxy is None:
         return None
     reason = _affected_reason(health or found[:2], siblings, timestamps, via_proxy)
