@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import ComponentLogs, LogCategory, read_event
-from diagnosis_operator.core.diagnosis.reported import reported_failures, with_reported
+from diagnosis_operator.core.diagnosis.reported import (
+    reported_failures,
+    with_reported,
+    without_reported,
+)
 from diagnosis_operator.models.signals import Labels, Window
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
 
@@ -44,6 +48,8 @@ def test_a_single_dependency_refusing_writes_is_reported_by_its_caller() -> None
     assert (first.ts, count) == (INCIDENT, 20)
     assert evidence["kv"].onset == INCIDENT
     assert evidence["svc"].new_categories == {}
+    # Actions rest on the component's own lines: the reported category is not its own.
+    assert without_reported(evidence["kv"]).new_categories == {}
 
 
 def test_max_clients_is_connection_exhaustion() -> None:

@@ -58,6 +58,7 @@ from diagnosis_operator.core.diagnosis.logs import (
     statement_prefix,
 )
 from diagnosis_operator.core.diagnosis.ranking import ROLE_AGGRAVATING, ROLE_ROOT
+from diagnosis_operator.core.diagnosis.reported import without_reported
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection, SignalKind
 from diagnosis_operator.models.findings import (
     CLIENT_CAUSE,
@@ -110,9 +111,10 @@ def plan(
             )
         )
     roles = {c.component: c.role for c in candidates}
-    for name, ev in sorted(evidence.items()):
+    for name, reported in sorted(evidence.items()):
         if topology.get(name).kind is not ComponentKind.MYSQL:
             continue
+        ev = without_reported(reported)  # a kill rests on the database's own lines
         role = roles.get(name)
         if role == ROLE_ROOT or (role == ROLE_AGGRAVATING and _own_queries_at_fault(ev)):
             kill = _kill_queries(name, ev)

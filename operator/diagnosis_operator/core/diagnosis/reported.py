@@ -110,3 +110,13 @@ def with_reported(
             merged[category] = (replace(first, category=category), len(events))
         out[name] = replace(ev, new_categories=merged)
     return out
+
+
+def without_reported(ev: ComponentEvidence) -> ComponentEvidence:
+    """Pure: a component's evidence with its own new log categories only (none reported).
+
+    Actions on a component (a kill of its queries) rest on what it logged
+    itself; what its callers report names it as the root, and no more.
+    """
+    own = {c: v for c, v in ev.new_categories.items() if v[0].component == ev.component.name}
+    return ev if len(own) == len(ev.new_categories) else replace(ev, new_categories=own)
