@@ -36,16 +36,12 @@ STILL_WRONG: dict[str, str] = {
     "stock-innodb-hot-row": "a hot row whose holder changes every time: a kill is proposed",
     "billing-mysql-history-length": "an idle transaction holding purge back is not killed",
     "ads-mysql-buffer-pool-thrash": "a buffer pool too small: a kill of its readers proposed",
-    "cart-redis-noeviction-oom": "Redis refusing writes (OOM command not allowed): caller blamed",
     "promo-redis-maxclients-skewed-db": "Redis at maxclients: the DB (clock-skewed logs) blamed",
-    "signup-nginx-limit-req-burst": "the proxy's own limit_req on a burst: the DB is blamed",
     "shop-app-retry-storm": "a fleet-wide retry storm (thousands of clients): the BFF blamed",
     "wiki-noisy-quiet-day": "GC pauses and log spam without user impact: a pod drained",
     "notify-external-tls-expired": "an external certificate: the (harmless) Redis blamed",
 }
-LAB_STILL_WRONG: dict[str, str] = {
-    "backend-hang": "a frozen instance (504 after nginx's timeout): the proxy blamed",
-}
+LAB_STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

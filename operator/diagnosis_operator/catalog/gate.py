@@ -40,3 +40,16 @@ STATELESS_KINDS: frozenset[ComponentKind] = frozenset({ComponentKind.APP, Compon
 def is_availability_gauge(name: str) -> bool:
     """Pure: whether a metric name is an exporter's (or Prometheus') up/down gauge."""
     return name in AVAILABILITY_GAUGES or name.endswith(AVAILABILITY_SUFFIX)
+
+
+# A proxy's own rate limiter turning requests away is load shedding it was
+# configured for, not a failure: nginx logs each rejection at ``limit_req_log_level``
+# / ``limit_conn_log_level`` (``error`` by default) as "limiting requests, excess:
+# ... by zone" / "limiting connections by zone" and answers ``limit_req_status``
+# (503 by default, often set to 429):
+# https://nginx.org/en/docs/http/ngx_http_limit_req_module.html,
+# https://nginx.org/en/docs/http/ngx_http_limit_conn_module.html.
+RATE_LIMIT_LINES: tuple[str, ...] = (
+    r"limiting requests, excess: [0-9.]+ by zone",
+    r"limiting connections by zone",
+)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from diagnosis_operator.catalog.gate import STATELESS_KINDS, is_availability_gauge
 from diagnosis_operator.core.diagnosis.evidence import HEALTH_KINDS
 from diagnosis_operator.core.diagnosis.siblings import (
     SUSTAINED_SECONDS,
@@ -105,6 +106,7 @@ def find_affected(
                 siblings=siblings,
                 timestamps=timestamps,
                 via_proxy=upstream_share.get(instance),
+                stateless=component.kind in STATELESS_KINDS,
             )
             if finding is not None:
                 own.append(finding)
@@ -228,9 +230,14 @@ def _finding(
     siblings: Mapping[PeerKey, Sequence[Signal]],
     timestamps: FloatArray,
     via_proxy: tuple[int, int, str] | None,
+    stateless: bool = False,
 ) -> AffectedFinding | None:
     """The finding for one instance, when its own detections or a proxy's errors single it out."""
     health = [d for d in found if d.signal.kind in HEALTH_KINDS and d.anomaly.direction == "up"]
+    if stateless:
+        # A failed scrape while its siblings answer (``scrape_down``): the instance
+        # stopped answering.  (A data store's instance down is a failover, not a drain.)
+        health += [d for d in found if is_availability_gauge(d.signal.family)]
     # Without a health signal, several others must single it out, and not only by
     # doing less: an instance whose traffic fell away (replaced by a rolling update,
     # taken out of the Service) is not worse off than its siblings.

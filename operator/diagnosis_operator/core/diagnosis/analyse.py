@@ -41,7 +41,9 @@ from diagnosis_operator.core.diagnosis.logs import (
 from diagnosis_operator.core.diagnosis.modes import root_failure_mode
 from diagnosis_operator.core.diagnosis.onsets import new_log_categories, new_slow_queries
 from diagnosis_operator.core.diagnosis.ranking import Ranking, rank
+from diagnosis_operator.core.diagnosis.reported import with_reported
 from diagnosis_operator.core.diagnosis.scoring import detect
+from diagnosis_operator.core.diagnosis.scrape_down import scrape_down
 from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal
 from diagnosis_operator.core.diagnosis.signals import build_signals, grid_timestamps
 from diagnosis_operator.core.diagnosis.traffic_clients import find_abusive_clients
@@ -110,6 +112,8 @@ def _conclude(
     detections = detect(
         signals=built.all_signals, timestamps=timestamps, z_threshold=settings.anomaly_score
     )
+    # Instances whose scrapes failed while their siblings' succeeded: no baseline needed.
+    detections += scrape_down(signals=built.all_signals, timestamps=timestamps, detected=detections)
     by_component = _by_component(detections)
     evidence = _evidence(topology=topology, detections=by_component, logs=built.logs, window=window)
     edges = _edge_traffic(topology=topology, signals=signals, logs=built.logs)
@@ -221,7 +225,7 @@ def _evidence(
     logs: Mapping[str, ComponentLogs],
     window: Window,
 ) -> dict[str, ComponentEvidence]:
-    return {
+    own = {
         component.name: ComponentEvidence(
             component=component,
             detections=tuple(detections.get(component.name, ())),
@@ -235,6 +239,8 @@ def _evidence(
         )
         for component in topology
     }
+    # A dependency's failure as its callers report it, in its own vocabulary.
+    return with_reported(topology=topology, evidence=own, window=window)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from diagnosis_operator.catalog.failure_modes import catalog_kinds, harm_direction
+from diagnosis_operator.catalog.gate import is_availability_gauge
 from diagnosis_operator.core.diagnosis.logs import SEVERITY, ComponentLogs, LogCategory, LogEvent
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection, SignalKind
 from diagnosis_operator.core.diagnosis.stats import poisson_tail_at
@@ -159,12 +160,17 @@ def recovered(detection: Detection) -> bool:
 
 
 def only_fell(evidence: ComponentEvidence) -> bool:
-    """Pure: whether all a component shows is less activity (no symptom, every anomaly down)."""
+    """Pure: whether all a component shows is less activity (no symptom, every anomaly down).
+
+    A failed scrape (an availability gauge down to 0) is no less activity: the
+    instance stopped answering.
+    """
     strong = [d for d in evidence.metric_detections if d.score >= Z_THRESHOLD]
     return (
         bool(strong)
         and not evidence.has_symptom
         and all(d.anomaly.direction == "down" for d in strong)
+        and not any(is_availability_gauge(d.signal.family) for d in strong)
     )
 
 

@@ -20,9 +20,11 @@ The window holds an incident when a symptom stayed elevated for
 elevated at the end, or when a data store reported itself down (an
 availability gauge such as ``redis_up`` fell to 0 on a component of a stateful
 kind, see ``catalog.gate``): a failover is an incident however short.
-Otherwise it is a blip that healed by itself (a pod's stall its siblings
-absorbed, a deploy's few failed requests, a busy hour): root ``none``, with
-what was seen in the summary, and nothing to remediate.
+A proxy's error lines that are its own rate limiter's rejections (``shedding``)
+are load shed by design, not a symptom.  Otherwise it is a blip that healed by
+itself (a pod's stall its siblings absorbed, a deploy's few failed requests, a
+busy hour): root ``none``, with what was seen in the summary, and nothing to
+remediate.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 
 from diagnosis_operator.catalog.gate import STATELESS_KINDS, is_availability_gauge
 from diagnosis_operator.core.diagnosis.evidence import SYMPTOM_KINDS, ComponentEvidence
+from diagnosis_operator.core.diagnosis.shedding import sheds_by_design
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection, SignalKind
 from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
 from diagnosis_operator.models.signals import Window, isoformat_z
@@ -100,7 +103,7 @@ def _metric_symptoms(ev: ComponentEvidence, *, step: float, settings: EngineSett
     found = []
     harm = ev.harm
     for detection in ev.metric_detections:
-        if not (_is_symptom(detection) or detection in harm):
+        if not (_is_symptom(detection) or detection in harm) or sheds_by_design(ev, detection):
             continue
         elevated = elevated_steps(detection, settings=settings)
         if not elevated.any():

@@ -42,6 +42,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from diagnosis_operator.catalog.gate import is_availability_gauge
 from diagnosis_operator.catalog.instances import drainable
 from diagnosis_operator.catalog.locks import BLOCKING_THREAD, LOCK_WAIT_SERIES, LOCK_WAIT_WORDS
 from diagnosis_operator.core.diagnosis.affected import AffectedFinding
@@ -57,7 +58,8 @@ from diagnosis_operator.core.diagnosis.logs import (
     statement_prefix,
 )
 from diagnosis_operator.core.diagnosis.ranking import ROLE_AGGRAVATING, ROLE_ROOT
-from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, SignalKind
+from diagnosis_operator.core.diagnosis.reported import without_reported
+from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection, SignalKind
 from diagnosis_operator.models.findings import (
     CLIENT_CAUSE,
     AbusiveClient,
@@ -109,9 +111,10 @@ def plan(
             )
         )
     roles = {c.component: c.role for c in candidates}
-    for name, ev in sorted(evidence.items()):
+    for name, reported in sorted(evidence.items()):
         if topology.get(name).kind is not ComponentKind.MYSQL:
             continue
+        ev = without_reported(reported)  # a kill rests on the database's own lines
         role = roles.get(name)
         if role == ROLE_ROOT or (role == ROLE_AGGRAVATING and _own_queries_at_fault(ev)):
             kill = _kill_queries(name, ev)
@@ -154,9 +157,14 @@ def healed(finding: AffectedFinding) -> bool:
     """Pure: whether an affected instance only had a rise that ended long ago, without failures."""
     return (
         bool(finding.detections)
-        and not any(d.signal.kind in FAILURE_KINDS for d in finding.detections)
+        and not any(_failure(d) for d in finding.detections)
         and all(recovered(d) for d in finding.detections)
     )
+
+
+def _failure(detection: Detection) -> bool:
+    """Failed requests, severe lines, or a failed scrape (its availability gauge at 0)."""
+    return detection.signal.kind in FAILURE_KINDS or is_availability_gauge(detection.signal.family)
 
 
 def lock_contention(ev: ComponentEvidence) -> bool:

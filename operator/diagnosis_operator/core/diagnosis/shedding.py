@@ -1,0 +1,48 @@
+"""A proxy's error lines that are its own rate limiter shedding load.  Pure.
+
+A limiter (nginx ``limit_req`` / ``limit_conn``) rejecting a burst logs each
+rejection as an error line (``catalog.gate.RATE_LIMIT_LINES``); the requests it
+turns away were never served, by design.  A rise of a proxy's error/warn lines
+made (``SHED_SHARE``) of such rejections is the limiter at work, not a symptom
+of a failure: ``sheds_by_design`` tells the incident gate to leave it out.
+Whatever else users felt (5xx from an upstream, latency, other error lines)
+still counts; an answer the proxy gave itself (the limiter's 429 or 503) does not.
+"""
+
+from __future__ import annotations
+
+from diagnosis_operator.catalog.failure_modes import compiled
+from diagnosis_operator.catalog.gate import RATE_LIMIT_LINES
+from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
+from diagnosis_operator.core.diagnosis.signal_types import Detection, SignalKind
+from diagnosis_operator.models.topology import ComponentKind
+
+SHED_SHARE = 0.8  # of the proxy's sampled error lines from the rise on
+SHED_MIN_LINES = 5
+
+
+def is_rate_limit_line(line: str) -> bool:
+    """Pure: whether a line is a proxy's rate limiter rejecting a request."""
+    return any(compiled(p).search(line) for p in RATE_LIMIT_LINES)
+
+
+def sheds_by_design(ev: ComponentEvidence, detection: Detection) -> bool:
+    """Pure: whether a proxy's rise of error/warn lines is mostly its own limiter's rejections."""
+    if (
+        ev.component.kind is not ComponentKind.PROXY
+        or detection.signal.kind is not SignalKind.LOG_SIGNIFICANT
+        or ev.logs is None
+    ):
+        return False
+    instance = detection.signal.instance
+    lines = [
+        e.line
+        for e in ev.logs.events
+        if e.ts >= detection.onset
+        and e.severity >= 1.0
+        and (e.access is None or e.access.upstream)  # a 5xx from an upstream is a failure
+        and (instance is None or e.instance in (None, instance))
+    ]
+    if len(lines) < SHED_MIN_LINES:
+        return False
+    return sum(1 for line in lines if is_rate_limit_line(line)) >= SHED_SHARE * len(lines)
