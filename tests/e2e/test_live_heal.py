@@ -41,7 +41,9 @@ from tests.lab.observe import NEIGHBOUR
 
 # One scenario (a fresh lab, baseline, fault, actions, verification, a TTL) runs in its
 # first test's setup: minutes on a loaded machine, above the suite's 600 s default.
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+# Minutes of live lab per scenario, and a second operator release beside the session's:
+# `make lab` runs it (the `lab` marker), not `make test`.
+pytestmark = [pytest.mark.e2e, pytest.mark.lab, pytest.mark.timeout(1200)]
 
 RELEASE = "diag-live"
 PRIORITY = 2**30 + 11  # above any a default install draws (1..2**30): it leads the peering
