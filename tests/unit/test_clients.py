@@ -219,3 +219,36 @@ def test_a_client_arriving_with_its_flood_needs_a_smaller_lead_than_the_busiest_
     # the same volume from a client that was always there is only the busiest client
     always = counts("198.51.100.7", [40.0] * 40)
     assert find_floods(traffic=merge_client_counts([*normal, always]), step=15.0) == []
+
+
+def test_requests_sent_apart_that_failed_together_are_found_wherever_the_step_edges_fall() -> None:
+    # seven identical requests sent 0.7 s apart, all ended within 0.8 s (the upstream
+    # closed every connection at once): a 2 s count splits them 4 + 3 when a step edge
+    # falls among them, the lines still show seven failures within a second
+    ended = [9020.0 + 0.12 * i for i in range(7)]
+    took = [9.5 - 0.58 * i for i in range(7)]
+    events = [
+        read_event(
+            component="edge",
+            instance=None,
+            ts=ts,
+            line=(
+                f'203.0.113.9 - - [01/Jan/2030:00:00:00 +0000] "GET /x HTTP/1.1" 502 0 "-" '
+                f'"bot/1" rt={rt:.3f}'
+            ),
+            query="q",
+        )
+        for ts, rt in zip(ended, took, strict=True)
+    ]
+    split = LogCount(
+        Labels({"client": "203.0.113.9", "request": "GET /x HTTP/1.1", "agent": "bot/1"}),
+        (9020.4, 9022.4),
+        (4.0, 3.0),
+    )
+    found = find_abusive_clients(
+        client_counts=[], retry_counts=[split], retry_step=2.0, access_events=events, step=15.0
+    )
+    assert [(c.ip, c.requests, c.pattern) for c in found] == [
+        ("203.0.113.9", 7, ClientPattern.RETRY_LOOP)
+    ]
+    assert "within 1 s" in found[0].reason

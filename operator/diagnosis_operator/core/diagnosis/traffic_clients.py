@@ -4,7 +4,7 @@ Inputs are what Loki aggregates (requests per client per step, and failed
 requests per client, request and agent per fine step) plus the sampled access
 lines the log reader parsed.  A *flood* is one client whose share of the
 requests is far above the others'; a *retry loop* is one client sending the
-same failing request many times within about a second.
+same failing request many times within about a second (``retry_loops``).
 """
 
 from __future__ import annotations
@@ -17,14 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from diagnosis_operator.core.diagnosis.logs import (
-    AGENT_LABELS,
-    CLIENT_LABELS,
-    NETWORK_LABELS,
-    REQUEST_LABELS,
-    LogEvent,
-)
-from diagnosis_operator.core.diagnosis.tight_loops import active_rates, repeated_failures
+from diagnosis_operator.core.diagnosis.logs import NETWORK_LABELS, LogEvent
+from diagnosis_operator.core.diagnosis.retry_loops import client_of, find_retry_loops, first_label
 from diagnosis_operator.models.findings import AbusiveClient, ClientPattern
 from diagnosis_operator.models.signals import LogCount
 
@@ -35,9 +29,6 @@ FLOOD_MIN_RATIO = 10.0
 FLOOD_MIN_PEAK_RATE = 1.0
 FLOOD_MIN_CLIENTS = 3
 FLOOD_NEW_CLIENT_RATIO = 3.0  # a client that arrived with its flood (silent before it)
-# A retry loop: this many identical failing requests within RETRY_SPAN seconds.
-RETRY_MIN_REQUESTS = 5
-RETRY_SPAN = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,19 +42,6 @@ class ClientTraffic:
     @property
     def total(self) -> float:
         return float(sum(self.counts))
-
-
-def _first_label(labels: Mapping[str, str], names: Sequence[str]) -> str | None:
-    for name in names:
-        value = labels.get(name)
-        if value:
-            return value
-    return None
-
-
-def client_of(labels: Mapping[str, str]) -> str | None:
-    """Pure: the client address in an extracted-count label set (any access-line form)."""
-    return _first_label(labels, CLIENT_LABELS)
 
 
 def merge_client_counts(counts: Iterable[LogCount]) -> list[ClientTraffic]:
@@ -174,130 +152,6 @@ def flood_span(
     return first, last
 
 
-@dataclass(frozen=True, slots=True)
-class _Burst:
-    ip: str
-    request: str
-    agent: str | None
-    requests: int
-    first: float
-    last: float
-
-
-def _bursts_from_counts(counts: Iterable[LogCount], *, step: float) -> list[_Burst]:
-    bursts = []
-    for count in counts:
-        ip = client_of(count.labels)
-        if not ip or not count.values:
-            continue
-        best = int(np.argmax(count.values))
-        requests = int(count.values[best])
-        if requests >= RETRY_MIN_REQUESTS and step <= 2 * RETRY_SPAN:
-            ts = count.timestamps[best]
-            bursts.append(
-                _Burst(
-                    ip=ip,
-                    request=_first_label(count.labels, REQUEST_LABELS) or "?",
-                    agent=_first_label(count.labels, AGENT_LABELS),
-                    requests=requests,
-                    first=ts - step,
-                    last=ts,
-                )
-            )
-    return bursts
-
-
-def _bursts_from_lines(events: Iterable[LogEvent]) -> list[_Burst]:
-    groups: dict[tuple[str, str, str | None], list[float]] = defaultdict(list)
-    for event in events:
-        access = event.access
-        if access is None or not access.client:
-            continue
-        # A client loops on when it SENDS: a request left at the line's time
-        # less its own duration (requests sent together end apart when slow).
-        sent = event.ts - (access.latency or 0.0)
-        groups[(access.client, access.request_key, access.agent)].append(sent)
-    bursts = []
-    for (ip, request, agent), stamps in groups.items():
-        if len(stamps) < RETRY_MIN_REQUESTS:
-            continue
-        times = np.sort(np.asarray(stamps))
-        # for each request, how many follow it within the span (two-pointer via searchsorted)
-        ends = np.searchsorted(times, times + RETRY_SPAN, side="right")
-        sizes = ends - np.arange(times.size)
-        best = int(np.argmax(sizes))
-        if sizes[best] >= RETRY_MIN_REQUESTS:
-            bursts.append(
-                _Burst(
-                    ip=ip,
-                    request=request,
-                    agent=agent,
-                    requests=int(sizes[best]),
-                    first=float(times[best]),
-                    last=float(times[ends[best] - 1]),
-                )
-            )
-    return bursts
-
-
-def find_retry_loops(
-    *,
-    retry_counts: Iterable[LogCount],
-    retry_step: float,
-    access_events: Iterable[LogEvent],
-    traffic: Sequence[ClientTraffic] = (),
-) -> list[AbusiveClient]:
-    """Pure: clients repeating one failing request in a tight loop (strongest burst per client).
-
-    A burst of identical failing requests within about a second, or one failing
-    request sent again and again, one at a time (``tight_loops``, judged
-    against the other clients' ``traffic``), whichever holds more requests.
-    """
-    events = list(access_events)
-    best: dict[str, _Burst] = {}
-    for burst in [
-        *_bursts_from_counts(retry_counts, step=retry_step),
-        *_bursts_from_lines(events),
-    ]:
-        current = best.get(burst.ip)
-        if current is None or burst.requests > current.requests:
-            best[burst.ip] = burst
-    reasons: dict[str, str] = {}
-    for loop in repeated_failures(events, rates=active_rates(traffic)):
-        current = best.get(loop.ip)
-        if current is None or loop.failed > current.requests:
-            best[loop.ip] = _Burst(
-                ip=loop.ip,
-                request=loop.request,
-                agent=loop.agent,
-                requests=loop.failed,
-                first=loop.first,
-                last=loop.last,
-            )
-            agent = f", {loop.agent}" if loop.agent else ""
-            reasons[loop.ip] = (
-                f"the same failing request sent again and again: {loop.failed} failures over "
-                f"{loop.last - loop.first:.0f} s ({loop.request}{agent})"
-            )
-    loops = []
-    for ip, burst in sorted(best.items(), key=lambda item: (-item[1].requests, item[0])):
-        span = max(burst.last - burst.first, 0.0)
-        within = "within 1 s" if span <= RETRY_SPAN else f"within {span:.0f} s"
-        agent = f", {burst.agent}" if burst.agent else ""
-        loops.append(
-            AbusiveClient(
-                ip=ip,
-                reason=reasons.get(ip)
-                or f"{burst.requests} identical failing requests {within} ({burst.request}{agent})",
-                requests=burst.requests,
-                pattern=ClientPattern.RETRY_LOOP,
-                first_seen=burst.first,
-                last_seen=burst.last,
-            )
-        )
-    return loops
-
-
 # A range flood: at least this many distinct addresses of one network, arriving
 # together (busy at least NETWORK_SURGE_RATIO times its own level before), with
 # FLOOD_MIN_RATIO times the typical network's requests and FLOOD_MIN_PEAK_RATE.
@@ -328,7 +182,7 @@ def merge_network_counts(counts: Iterable[LogCount]) -> list[ClientTraffic]:
     """Pure: one traffic series per client network (``ip`` holds the CIDR)."""
     per_network: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
     for count in counts:
-        prefix = _first_label(count.labels, NETWORK_LABELS)
+        prefix = first_label(count.labels, NETWORK_LABELS)
         network = network_of(prefix) if prefix else None
         if network is None:
             continue
