@@ -131,6 +131,24 @@ def test_reference_incident_is_diagnosed_like_the_report(bundles: Path) -> None:
     _check_reference(diagnose_bundle(folder).to_json(), {k: k for k in REFERENCE_WORDS})
 
 
+@pytest.mark.parametrize("lead", [0.0, 15.4, 37.9])
+def test_the_diagnosis_does_not_depend_on_where_the_window_starts(
+    bundles: Path, tmp_path: Path, lead: float
+) -> None:
+    # A live Diagnosis's window starts wherever the clock was ("--since 62m"): its steps,
+    # and the edges of every count, fall anywhere relative to the incident's events.
+    source = _generate("reference", bundles)
+    incident = yaml.safe_load((source / "incident.yaml").read_text(encoding="utf-8"))
+    start = datetime.fromisoformat(str(incident["window"]["start"]).replace("Z", "+00:00"))
+    end = datetime.fromisoformat(str(incident["window"]["end"]).replace("Z", "+00:00"))
+    incident["window"]["start"] = (start - timedelta(seconds=lead)).isoformat()
+    incident["window"]["end"] = (end + timedelta(seconds=101.3)).isoformat()
+    (tmp_path / "incident.yaml").write_text(yaml.safe_dump(incident), encoding="utf-8")
+    for name in ("metrics.om", "logs.jsonl"):
+        (tmp_path / name).symlink_to(source / name)
+    _check_reference(diagnose_bundle(tmp_path).to_json(), {k: k for k in REFERENCE_WORDS})
+
+
 def _rewrite_text(text: str) -> str:
     for old, new in REFERENCE_WORDS.items():
         text = re.sub(rf"(?<![\w.]){re.escape(old)}(?![\w])", new, text)
