@@ -14,7 +14,44 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 # name -> (module, builder function, one-line story); filled as modules are written
-_BUILDERS: dict[str, tuple[str, str, str]] = {}
+_BUILDERS: dict[str, tuple[str, str, str]] = {
+    "ingest-prepared-stmt-leak": (
+        "db_cases",
+        "ingest_prepared_stmt_leak",
+        "ingest-worker 4.2.0 leaks server-side prepared statements; at max_prepared_stmt_count "
+        "every PREPARE fails with MySQL 1461, for events-api too",
+    ),
+    "catalog-galera-flow-control": (
+        "db_cases",
+        "catalog_galera_flow_control",
+        "one Galera node's disk slows; its flow control pauses the whole cluster, every "
+        "catalog write waits or times out",
+    ),
+    "orders-semisync-dead-replica": (
+        "db_cases",
+        "orders_semisync_dead_replica",
+        "the only semi-sync replica dies; with an infinite semi-sync timeout every commit on "
+        "the primary waits for an ACK, connections pile up",
+    ),
+    "blog-mariadb-query-cache-lock": (
+        "db_cases",
+        "blog_mariadb_query_cache_lock",
+        "a newsletter burst serialises a WordPress MariaDB on its query-cache mutex; php-fpm "
+        "at max_children, nginx 502",
+    ),
+    "reports-pgbouncer-stale-stats": (
+        "db_cases",
+        "reports_pgbouncer_stale_stats",
+        "a bulk load without ANALYZE flips the hot query to a seq scan; PgBouncer's pool fills "
+        "and clients queue into query_wait_timeout",
+    ),
+    "ledger-pg-standby-conflicts": (
+        "db_cases",
+        "ledger_pg_standby_conflicts",
+        "analysts' queries on a hot standby are cancelled by recovery conflicts now and then; "
+        "the API is at baseline: no incident",
+    ),
+}
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
 

@@ -45,8 +45,9 @@ def ingest_prepared_stmt_leak() -> Bundle:  # size: one linear scenario script
     and never closes it.  ``Prepared_stmt_count`` on events-db climbs from ~300 to the
     limit 16382 by 13:19; from then every new PREPARE fails with MySQL error 1461, for the
     worker and for events-api alike (Go driver without interpolateParams: every query with
-    arguments is prepared).  Sources: MySQL reference manual, ``max_prepared_stmt_count``;
-    go-sql-driver/mysql issue #1012 ("Can't create more than max_prepared_stmt_count")."""
+    arguments is prepared).  Sources: go-sql-driver/mysql issue #701 ("Resource leakage:
+    Error 1461: Can't create more than max_prepared_stmt_count statements"), go-gorm/gorm
+    issue #3684 (Com_stmt_prepare far above Com_stmt_close after an upgrade)."""
     b = Bundle(
         "ingest-prepared-stmt-leak",
         "2031-02-04T13:00:00Z",
@@ -135,8 +136,9 @@ def catalog_galera_flow_control() -> Bundle:  # size: one linear scenario script
     control: the whole cluster pauses (``wsrep_flow_control_paused`` 0.85 on every node),
     every commit on every node waits.  All catalog-api pods slow down and time out writes.
     Root: the slow node (galera-3).  Killing queries would kill waiting victims.
-    Sources: Galera Cluster docs, "Flow Control"; Percona blog "Galera Flow Control in
-    Percona XtraDB Cluster for MySQL" (2013)."""
+    Sources: MariaDB/skills issue #18 ("Flow control: one slow node stalls the entire
+    cluster"), schema.ai insight "Galera Flow Control Pause Events" (the node with a deep
+    recv queue that sends flow control is the bottleneck)."""
     b = Bundle(
         "catalog-galera-flow-control",
         "2031-03-11T10:00:00Z",
@@ -220,9 +222,10 @@ def orders_semisync_dead_replica() -> Bundle:  # size: one linear scenario scrip
     threads in "Waiting for semi-sync ACK from replica" pile up, connections climb to
     max_connections, orders-api times out.  Root: the replica crash; aggravating: the
     primary's semi-sync configuration.  Killing the waiting commits would drop customers'
-    orders (victims), and nothing is abusive.  Sources: MySQL 8.0 reference manual,
-    "Semisynchronous Replication" (rpl_semi_sync_source_timeout, wait_no_replica); Percona
-    blog "How to Recover from Semi-Sync Replication Hang"."""
+    orders (victims), and nothing is abusive.  Sources: netdata guide "MySQL
+    semi-synchronous replication stall: commits hanging on ACK"; PlanetScale (Shlomi Noach)
+    "MySQL semi-sync replication: durability, consistency and split brains" (an infinite
+    rpl_semi_sync_master_timeout)."""
     b = Bundle(
         "orders-semisync-dead-replica",
         "2031-04-22T20:50:00Z",
@@ -311,8 +314,8 @@ def blog_mariadb_query_cache_lock() -> Bundle:  # size: one linear scenario scri
     milliseconds take seconds, php-fpm hits pm.max_children and nginx answers 502 ("connect()
     to unix:/run/php/php8.2-fpm.sock failed (11: Resource temporarily unavailable)").  No
     single query dominates the slow log; killing queries kills victims.  Root: the database
-    (query cache contention).  Sources: MariaDB docs, "Query Cache" (limitations, mutex);
-    Percona blog "MySQL Query Cache: Worst enemy or best friend?" (2015)."""
+    (query cache contention).  Sources: Shattered Silicon, "MySQL / MariaDB: Waiting for
+    query cache lock" (2022); MariaDB docs "Query Cache Thread States"."""
     b = Bundle(
         "blog-mariadb-query-cache-lock",
         "2031-05-13T19:15:00Z",
@@ -391,4 +394,163 @@ def blog_mariadb_query_cache_lock() -> Bundle:  # size: one linear scenario scri
         b.log(t, sl, mysql_slow(b, t, user="wp", host="203.0.113.10", thread=rng.randint(1000, 9999),
                                 qt=rng.uniform(1.0, 3.2), lt=0.0, sent=1, examined=rng.randint(1, 40),
                                 sql=sql, db="wordpress"))
+    return b
+
+
+def reports_pgbouncer_stale_stats() -> Bundle:  # size: one linear scenario script
+    """A nightly bulk load into ``invoices`` finished at 07:40 without ANALYZE; at 08:03,
+    when the month-end dashboard traffic starts, the planner switches the hot
+    ``invoices_by_customer`` query to a sequential scan (2-6 s instead of 8 ms).  Server
+    connections stay busy, PgBouncer's pool (transaction mode, pool_size 40) fills and
+    clients queue: ``cl_waiting`` in the hundreds, maxwait 20 s, the Django app logs
+    "query_wait_timeout".  Root: reports-pg (the plan); aggravating: PgBouncer's small pool,
+    which turns slow queries into queueing for every request.  Postgres has no query kill in
+    the catalogue and nothing is abusive.  Sources: PostgreSQL docs "Updating Planner
+    Statistics" (ANALYZE after bulk loads); autobase-tech/autobase issue #89 ("pooler
+    error: query_wait_timeout": every server connection busy); pgbouncer/pgbouncer issue
+    #357 (slow queries of one app block every client of the pool)."""
+    b = Bundle(
+        "reports-pgbouncer-stale-stats",
+        "2031-06-30T07:45:00Z",
+        description="dashboards time out at month end",
+        symptom={"component": "reports-edge"},
+        step=15,
+        minutes=50,
+    )
+    rng = b.rng
+    onset = 18.0
+    bad = within(onset, 99)
+    b.component("reports-edge", "proxy", {"job": "reports-edge"}, ["reports-web"])
+    b.component("reports-web", "app", {"app": "reports-web"}, ["pgbouncer"])
+    b.component("pgbouncer", "other", {"job": "pgbouncer"}, ["reports-pg"])
+    b.component("reports-pg", "other", {"job": "reports-pg"})
+    pods = [Pod(f"10.118.{3 + i}.{12 + i}:8000", f"reports-web-7c4f-{s}", f"10.118.0.{5 + i}:10250")
+            for i, s in enumerate(("hh2", "kk4", "mm6", "nn8"))]
+    routes = [
+        Route("GET", "/dashboard/customer/{n}/invoices", "customer_invoices", 0.6, 0.04),
+        Route("GET", "/dashboard/summary", "summary", 0.3, 0.06),
+        Route("GET", "/healthz", "health", 0.1, 0.001),
+    ]
+
+    def outcome(e: Event, m: float, i: int) -> None:
+        if not bad(m) or e.extra["route"] == "health":
+            return
+        if rng.random() < 0.45:
+            fail(e, 500, 20.0 + rng.uniform(0, 0.05), size=145)
+            e.extra["timeout"] = True
+        else:
+            e.duration = e.extra["app_dur"] = lognormal(b, 6.0)
+
+    rate = lambda m: 7.0 if m < onset else 16.0  # noqa: E731
+    site = web(
+        b, pods=pods, routes=routes, prefixes=["10.118.100.", "10.118.101.", "10.118.102."],
+        clients=300, rate=rate, outcome=outcome, kind="envoy",
+        edge_labels={"job": "reports-edge", "instance": "10.118.0.2:9901"}, cluster="reports_web",
+    )
+    for e in site.events:
+        if e.extra.get("timeout") and rng.random() < 0.5:
+            site.say(e.t, e.extra["pod"], structlog(
+                b, e.t, -4, "error", "request failed", path=e.path, logger="django.request",
+                exc="django.db.utils.OperationalError: query_wait_timeout\nserver closed the "
+                "connection unexpectedly"))
+    site.apps({"app": "reports-web", "job": "kubernetes-pods"},
+              {"app": "reports-web", "namespace": "reports"}, go=False)
+    pgb = {"job": "pgbouncer", "instance": "10.118.9.3:9127"}
+    pgbouncer_exporter(
+        b, pgb, database="reports", pool=40,
+        active=lambda m: 40 if bad(m) else rng.randint(3, 9),
+        waiting=lambda m: rng.randint(180, 420) if bad(m) else 0,
+        maxwait=lambda m: round(rng.uniform(12, 20), 2) if bad(m) else 0.0,
+    )
+    pgl = {"job": "pgbouncer", "instance": "10.118.9.3:6432", "stream": "stderr"}
+    for t in every(b, onset + 1, 50, 6, 25):
+        d = b.dt(t).strftime("%Y-%m-%d %H:%M:%S.") + f"{int(t * 1000) % 1000:03d} UTC"
+        b.log(t, pgl, f"{d} [1] WARNING C-0x{rng.getrandbits(40):x}: reports/app@10.118."
+              f"{3 + rng.randint(0, 3)}.{rng.randint(12, 15)}:{rng.randint(30000, 60000)} "
+              "pooler error: query_wait_timeout")
+    pg = {"job": "reports-pg", "instance": "10.118.9.10:9187"}
+    postgres_exporter(
+        b, pg, tps=lambda m: 180.0 if not bad(m) else 45.0,
+        active=lambda m: 40 if bad(m) else rng.randint(2, 6), idle=lambda m: 10,
+        max_connections=200, datname="reports",
+    )
+    b.counter("pg_stat_user_tables_seq_scan", {**pg, "datname": "reports", "schemaname": "public",
+              "relname": "invoices"}, lambda m: 3.0 if bad(m) else 0.01, start=1220)
+    b.counter("pg_stat_user_tables_seq_tup_read", {**pg, "datname": "reports",
+              "schemaname": "public", "relname": "invoices"},
+              lambda m: 5.4e7 if bad(m) else 1e3, start=8.1e10)
+    b.gauge("pg_stat_user_tables_n_mod_since_analyze", {**pg, "datname": "reports",
+            "schemaname": "public", "relname": "invoices"}, lambda m: 21_400_000)
+    node_exporter(b, {"job": "reports-pg", "instance": "10.118.9.10:9100"},
+                  busy=lambda m: 0.95 if bad(m) else 0.15, avail=lambda m: 20e9,
+                  iowait=lambda m: 0.3 if bad(m) else 0.01)
+    ll = {"job": "reports-pg", "instance": "10.118.9.10:5432", "stream": "stderr"}
+    b.log(b.t(0.5), ll, pg_local(b, b.t(0.5), "EDT", -4, 31877, "LOG",
+          "automatic analyze of table \"reports.public.audit_log\""))
+    for t in every(b, onset, 50, 1.5, 4):
+        dur = rng.uniform(2000, 6200)
+        b.log(t, ll, pg_local(b, t, "EDT", -4, rng.randint(40000, 49999), "LOG",
+              f"duration: {dur:.3f} ms  execute <unnamed>: SELECT i.id, i.total, i.due_at FROM "
+              "invoices i WHERE i.customer_id = $1 AND i.status <> 'void' ORDER BY i.due_at "
+              "DESC LIMIT 50"))
+    return b
+
+
+def ledger_pg_standby_conflicts() -> Bundle:  # size: one linear scenario script
+    """No incident.  The analytics team runs long ad-hoc queries on ledger-pg's hot standby
+    (``max_standby_streaming_delay`` 30 s); every few minutes one is cancelled with
+    "canceling statement due to conflict with recovery" (``pg_stat_database_conflicts``
+    ticks).  Replay lag wobbles to 25 s and back.  The ledger-api, which reads the primary,
+    stays at baseline; an analyst's notebook retries its query.  Sources: PostgreSQL docs
+    "Hot Standby: Handling Query Conflicts"; postgres_exporter's pg_stat_database_conflicts
+    collector."""
+    b = Bundle(
+        "ledger-pg-standby-conflicts",
+        "2031-07-08T14:00:00Z",
+        description="alert: PostgresStandbyQueryConflicts firing",
+        symptom={"component": "ledger-standby"},
+        step=60,
+        minutes=90,
+    )
+    rng = b.rng
+    b.component("ledger-edge", "proxy", {"job": "ledger-edge"}, ["ledger-api"])
+    b.component("ledger-api", "app", {"job": "ledger-api"}, ["ledger-primary"])
+    b.component("ledger-primary", "other", {"cluster": "ledger-pg", "role": "primary"})
+    b.component("ledger-standby", "other", {"cluster": "ledger-pg", "role": "standby"})
+    pods = [Pod(f"[fd12:7a::{10 + i:x}]:8443") for i in range(3)]
+    routes = [
+        Route("POST", "/v2/transfers", "/v2/transfers", 0.25, 0.03),
+        Route("GET", "/v2/accounts/{n}/balance", "/v2/accounts/{id}/balance", 0.75, 0.007),
+    ]
+    site = web(
+        b, pods=pods, routes=routes, prefixes=["fd12:7a:100::", "fd12:7a:101::"], clients=150,
+        rate=lambda m: 10.0 + 3.0 * ((m % 30) / 30), outcome=None, kind="envoy",
+        edge_labels={"job": "ledger-edge", "instance": "[fd12:7a::2]:9901"}, cluster="ledger_api",
+    )
+    site.apps({"job": "ledger-api"}, {"job": "ledger-api"})
+    prim = {"cluster": "ledger-pg", "role": "primary", "job": "postgres",
+            "instance": "[fd12:7a::40]:9187"}
+    stby = {"cluster": "ledger-pg", "role": "standby", "job": "postgres",
+            "instance": "[fd12:7a::41]:9187"}
+    postgres_exporter(b, prim, tps=lambda m: 220.0, active=lambda m: rng.randint(3, 8),
+                      idle=lambda m: 30, datname="ledger")
+    cancels = [rng.uniform(4, 88) for _ in range(11)]
+    postgres_exporter(b, stby, tps=lambda m: 15.0, active=lambda m: rng.randint(2, 5),
+                      idle=lambda m: 6, datname="ledger",
+                      replica_lag=lambda m: rng.uniform(0.1, 25.0) if rng.random() < 0.3 else 0.4)
+    b.counter_steps("pg_stat_database_conflicts_confl_snapshot",
+                    {**stby, "datname": "ledger"}, [b.t(m) for m in cancels], start=311)
+    ll = {"cluster": "ledger-pg", "role": "standby", "instance": "[fd12:7a::41]:5432"}
+    for m in cancels:
+        t = b.t(m)
+        pid = rng.randint(200000, 299999)
+        b.log(t, ll, pg_local(b, t, "CEST", 2, pid, "ERROR",
+              "canceling statement due to conflict with recovery"))
+        b.log(t + 0.001, ll, pg_local(b, t + 0.001, "CEST", 2, pid, "DETAIL",
+              "User query might have needed to see row versions that must be removed."))
+    pl = {"cluster": "ledger-pg", "role": "primary", "instance": "[fd12:7a::40]:5432"}
+    for t in every(b, 0, 90, 200, 500):
+        b.log(t, pl, pg_local(b, t, "CEST", 2, rng.randint(1000, 9000), "LOG",
+              f"checkpoint complete: wrote {rng.randint(900, 4000)} buffers "
+              f"({rng.uniform(0.5, 2.5):.1f}%); 0 WAL file(s) added, 0 removed, 3 recycled"))
     return b
