@@ -51,6 +51,30 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "analysts' queries on a hot standby are cancelled by recovery conflicts now and then; "
         "the API is at baseline: no incident",
     ),
+    "sessions-redis-fork-retries": (
+        "cache_cases",
+        "sessions_redis_fork_retries",
+        "every BGSAVE fork stalls a 26 GB Redis ~2 s (THP); web-api's Jedis retries on new "
+        "connections stretch each stall into a 45 s connection storm and 503 burst",
+    ),
+    "rank-redis-hot-shard": (
+        "cache_cases",
+        "rank_redis_hot_shard",
+        "a game event puts one hot leaderboard key on one Redis Cluster shard; that shard's "
+        "thread saturates, leaderboard calls time out, the other shards idle",
+    ),
+    "menu-cold-cache-stampede": (
+        "cache_cases",
+        "menu_cold_cache_stampede",
+        "a reboot empties menu-cache; for ~14 min every miss hits menu-db, whose slow log "
+        "fills with ordinary menu queries; 503s until the cache is warm",
+    ),
+    "shop-connection-storm-blip": (
+        "cache_cases",
+        "shop_connection_storm_blip",
+        "a rollout's new pods open full Hikari pools at once: 45 s of 'Too many connections', "
+        "then 33 healthy minutes: no incident",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
