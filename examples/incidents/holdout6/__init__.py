@@ -75,6 +75,36 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "a rollout's new pods open full Hikari pools at once: 45 s of 'Too many connections', "
         "then 33 healthy minutes: no incident",
     ),
+    "shop-edge-cert-expired": (
+        "edge_cases",
+        "shop_edge_cert_expired",
+        "the edge certificate expires at midnight: handshakes fail, traffic falls to the "
+        "monitoring bots, no 5xx anywhere",
+    ),
+    "quote-haproxy-one-backend-queue": (
+        "edge_cases",
+        "quote_haproxy_one_backend_queue",
+        "one quote-api VM in a GC death spiral; HAProxy queues for it (sQ-- 503s) while its "
+        "TCP check keeps it in rotation",
+    ),
+    "pricing-nginx-stale-upstream": (
+        "edge_cases",
+        "pricing_nginx_stale_upstream",
+        "a blue/green switch moves pricing.internal; nginx keeps the address resolved at "
+        "start-up: 'No route to host', all 502, the new backends are healthy",
+    ),
+    "hooks-partner-retry-loop": (
+        "edge_cases",
+        "hooks_partner_retry_loop",
+        "a partner's new webhook sender retries rejected (422) deliveries in a tight loop from "
+        "one address; hooks-api slows for every partner",
+    ),
+    "orders-export-api-key-scrape": (
+        "edge_cases",
+        "orders_export_api_key_scrape",
+        "one integration pages a deep OFFSET export with eight workers; the export query "
+        "dominates the slow log and orders-api slows for everyone",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}

@@ -28,9 +28,13 @@ def local_iso(b: Bundle, t: float, hours: float) -> str:
     """ISO 8601 in a fixed local offset, e.g. ``2031-02-03T16:04:05.123+05:30``."""
     zone = timezone(timedelta(hours=hours))
     d = b.dt(t).astimezone(zone)
-    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(t * 1000) % 1000:03d}" + d.strftime("%z")[
-        :3
-    ] + ":" + d.strftime("%z")[3:]
+    return (
+        d.strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{int(t * 1000) % 1000:03d}"
+        + d.strftime("%z")[:3]
+        + ":"
+        + d.strftime("%z")[3:]
+    )
 
 
 def local_plain(b: Bundle, t: float, hours: float) -> str:
@@ -69,7 +73,7 @@ def haproxy_line(b: Bundle, e: Event, frontend: str, backend: str) -> str:
     return (
         f"haproxy[{e.extra.get('pid', 2871)}]: {e.client}:{port} [{accept}] {frontend} "
         f"{backend}/{server} 0/{tw}/1/{tr}/{ta} {e.status} {e.size} - - {term} "
-        f'{b.rng.randint(80, 140)}/{b.rng.randint(80, 140)}/{b.rng.randint(3, 30)}/'
+        f"{b.rng.randint(80, 140)}/{b.rng.randint(80, 140)}/{b.rng.randint(3, 30)}/"
         f'{b.rng.randint(0, 9)}/0 {q}/0 "{e.method} {e.path} HTTP/1.1"'
     )
 
@@ -92,11 +96,15 @@ def haproxy_exporter(
     for name, addr in servers.items():
         sl = {**labels, "proxy": backend, "server": name}
         for code in ("1xx", "2xx", "3xx", "4xx", "5xx", "other"):
-            b.counter_steps("haproxy_server_http_responses_total", {**sl, "code": code},
-                            per.get((name, code), []))
+            b.counter_steps(
+                "haproxy_server_http_responses_total",
+                {**sl, "code": code},
+                per.get((name, code), []),
+            )
         b.gauge("haproxy_server_status", {**sl, "state": "UP"}, lambda m: 1)
-        b.gauge("haproxy_server_current_queue", sl,
-                lambda m, n=name: int(queue(m, n)) if queue else 0)
+        b.gauge(
+            "haproxy_server_current_queue", sl, lambda m, n=name: int(queue(m, n)) if queue else 0
+        )
         b.gauge("haproxy_server_max_queue", sl, lambda m: 0)
         b.gauge("haproxy_server_check_status", sl, lambda m: 6)  # L7OK
         b.gauge("haproxy_server_weight", sl, lambda m: 1)
@@ -117,13 +125,16 @@ def pgbouncer_exporter(
     b.gauge("pgbouncer_pools_client_active_connections", pl, lambda m: int(active(m) * 3))
     b.gauge("pgbouncer_pools_client_waiting_connections", pl, lambda m: int(waiting(m)))
     b.gauge("pgbouncer_pools_server_active_connections", pl, lambda m: int(min(active(m), pool)))
-    b.gauge("pgbouncer_pools_server_idle_connections", pl,
-            lambda m: max(0, pool - int(active(m))))
+    b.gauge("pgbouncer_pools_server_idle_connections", pl, lambda m: max(0, pool - int(active(m))))
     b.gauge("pgbouncer_pools_client_maxwait_seconds", pl, maxwait)
     b.gauge("pgbouncer_config_max_client_connections", labels, lambda m: 2000)
     b.gauge("pgbouncer_databases_pool_size", {**labels, "name": database}, lambda m: pool)
-    b.counter("pgbouncer_stats_queries_pooled_total", {**labels, "database": database},
-              lambda m: 60.0 + active(m), start=8.8e9)
+    b.counter(
+        "pgbouncer_stats_queries_pooled_total",
+        {**labels, "database": database},
+        lambda m: 60.0 + active(m),
+        start=8.8e9,
+    )
 
 
 def galera_status(
@@ -136,10 +147,15 @@ def galera_status(
     b.gauge("mysql_global_status_wsrep_flow_control_paused", labels, paused)
     b.gauge("mysql_global_status_wsrep_local_recv_queue", labels, lambda m: int(recv_queue(m)))
     b.gauge("mysql_global_status_wsrep_local_send_queue", labels, lambda m: int(send_queue(m)))
-    b.untyped("mysql_global_status_wsrep_flow_control_sent", labels,
-              lambda m: 4.0 * paused(m) if recv_queue(m) > 50 else 0.0, 1211)
-    b.untyped("mysql_global_status_wsrep_flow_control_recv", labels,
-              lambda m: 4.0 * paused(m), 8320)
+    b.untyped(
+        "mysql_global_status_wsrep_flow_control_sent",
+        labels,
+        lambda m: 4.0 * paused(m) if recv_queue(m) > 50 else 0.0,
+        1211,
+    )
+    b.untyped(
+        "mysql_global_status_wsrep_flow_control_recv", labels, lambda m: 4.0 * paused(m), 8320
+    )
 
 
 # ---- one call for an ordinary web tier ------------------------------------------------------
