@@ -105,6 +105,36 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "one integration pages a deep OFFSET export with eight workers; the export query "
         "dominates the slow log and orders-api slows for everyone",
     ),
+    "catalog-bluegreen-went-fine": (
+        "k8s_cases",
+        "catalog_bluegreen_went_fine",
+        "an Argo Rollouts blue/green switch: new pods take over, old pods leave, one slightly "
+        "slower minute and three 499s: no incident",
+    ),
+    "auth-pod-clock-skew": (
+        "k8s_cases",
+        "auth_pod_clock_skew",
+        "one node's clock falls 95 s behind; the auth-api pod there rejects fresh JWTs "
+        "('token used before issued'), users are logged out at random",
+    ),
+    "orders-rollout-bad-config": (
+        "k8s_cases",
+        "orders_rollout_bad_config",
+        "a rolling update with a typo in DB_HOST: each new pod turns Ready and fails every "
+        "request ('no such host'); roll back, draining would only recreate them",
+    ),
+    "search-liveness-restart-cascade": (
+        "k8s_cases",
+        "search_liveness_restart_cascade",
+        "a TV-ad peak: liveness probes sharing the busy worker pool time out and the kubelet "
+        "restarts pod after pod, each restart overloading the rest",
+    ),
+    "upload-objectstore-slowdown": (
+        "k8s_cases",
+        "upload_objectstore_slowdown",
+        "an external object store answers PutObject with 503 SlowDown; uploads hang or fail "
+        "on every pod, everything inside the topology is healthy",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
