@@ -199,7 +199,9 @@ def rank_redis_hot_shard() -> Bundle:  # size: one linear scenario script
         Route("GET", "/v1/leaderboard/event?limit=100", "/v1/leaderboard/:board", 0.35, 0.006),
         Route("GET", "/v1/profile/{n}", "/v1/profile/:id", 0.2, 0.003),
     ]
-    rate = lambda m: 12.0 if not hot(m) else 30.0  # noqa: E731
+
+    def rate(m: float) -> float:
+        return 12.0 if not hot(m) else 30.0
 
     def outcome(e: Event, m: float, i: int) -> None:
         if not hot(m) or e.extra["route"] == "/v1/profile/:id":
@@ -304,7 +306,10 @@ def menu_cold_cache_stampede() -> Bundle:  # size: one linear scenario script
     )
     rng = b.rng
     down, back = 17.0, 18.35
-    warm = lambda m: 1.0 if m < down else max(0.0, min(1.0, (m - back) / 14.0))  # noqa: E731
+
+    def warm(m: float) -> float:
+        return 1.0 if m < down else max(0.0, min(1.0, (m - back) / 14.0))
+
     sick = within(back, back + 12.5)
     b.component("menu-edge", "proxy", {"job": "menu-edge"}, ["menu-api"])
     b.component("menu-api", "app", {"job": "menu-api"}, ["menu-cache", "menu-db"])
@@ -350,7 +355,10 @@ def menu_cold_cache_stampede() -> Bundle:  # size: one linear scenario script
                 f'"msg":"{msg}","req":{{"url":"{e.path}"}}}}',
             )
     site.apps({"job": "menu-api"}, {"job": "menu-api"}, go=False)
-    up = lambda m: not (down <= m < back)  # noqa: E731
+
+    def up(m: float) -> bool:
+        return not (down <= m < back)
+
     rl = {"job": "menu-cache", "instance": "172.31.40.5:9121"}
     redis_exporter(
         b,
@@ -382,7 +390,10 @@ def menu_cold_cache_stampede() -> Bundle:  # size: one linear scenario script
         redis_log(b, b.t(down - 0.01), 1, "M", "#", "Received SIGTERM scheduling shutdown..."),
     )
     db = {"job": "menu-db", "instance": "172.31.40.20:9104"}
-    miss = lambda m: (1 - warm(m)) if m >= back else 0.0  # noqa: E731
+
+    def miss(m: float) -> float:
+        return (1 - warm(m)) if m >= back else 0.0
+
     mysqld_exporter(
         b,
         db,

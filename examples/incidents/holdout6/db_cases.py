@@ -93,7 +93,10 @@ def ingest_prepared_stmt_leak() -> Bundle:  # size: one linear scenario script
                 zap(b, e.t, "error", "store/mysql.go:142", "insert event", error=ERR_1461),
             )
     site.apps({"job": "events-api"}, {"job": "events-api", "stream": "stderr"})
-    count = lambda m: 16382 if m >= full else int(ramp(m, 2.0, full, 310, 16382))  # noqa: E731
+
+    def count(m: float) -> float:
+        return 16382 if m >= full else int(ramp(m, 2.0, full, 310, 16382))
+
     db = {"job": "events-db", "instance": "172.22.0.40:9104"}
     mysqld_exporter(
         b,
@@ -364,7 +367,10 @@ def orders_semisync_dead_replica() -> Bundle:  # size: one linear scenario scrip
             )
     site.apps({"job": "orders-api"}, {"job": "orders-api"})
     prim = {"job": "orders-primary", "instance": "192.168.41.10:9104"}
-    waiting = lambda m: 0 if m < dead else min(398, int((m - dead) * 42))  # noqa: E731
+
+    def waiting(m: float) -> float:
+        return 0 if m < dead else min(398, int((m - dead) * 42))
+
     mysqld_exporter(
         b,
         prim,
@@ -493,7 +499,10 @@ def blog_mariadb_query_cache_lock() -> Bundle:  # size: one linear scenario scri
         Route("POST", "/wp-comments-post.php", "/comment", 0.05, 0.2),
         Route("GET", "/wp-json/wp/v2/posts?per_page=10", "/rest", 0.15, 0.05),
     ]
-    rate = lambda m: 6.0 if m < mail else 6.0 + 18.0 * min(1.0, (m - mail) / 3)  # noqa: E731
+
+    def rate(m: float) -> float:
+        return 6.0 if m < mail else 6.0 + 18.0 * min(1.0, (m - mail) / 3)
+
     err = {"job": "blog-nginx", "instance": "203.0.113.5:9113", "log": "error"}
 
     def outcome(e: Event, m: float, i: int) -> None:
@@ -543,7 +552,10 @@ def blog_mariadb_query_cache_lock() -> Bundle:  # size: one linear scenario scri
             )
     site.apps({"job": "blog-php"}, {"job": "blog-php"}, go=False)
     db = {"job": "blog-db", "instance": "203.0.113.20:9104"}
-    busy = lambda m: m > mail + 2  # noqa: E731
+
+    def busy(m: float) -> bool:
+        return m > mail + 2
+
     mysqld_exporter(
         b,
         db,
@@ -640,7 +652,9 @@ def reports_pgbouncer_stale_stats() -> Bundle:  # size: one linear scenario scri
         else:
             e.duration = e.extra["app_dur"] = lognormal(b, 6.0)
 
-    rate = lambda m: 7.0 if m < onset else 16.0  # noqa: E731
+    def rate(m: float) -> float:
+        return 7.0 if m < onset else 16.0
+
     site = web(
         b,
         pods=pods,

@@ -52,7 +52,10 @@ def shop_edge_cert_expired() -> Bundle:  # size: one linear scenario script
         Route("POST", "/checkout", "/checkout", 0.15, 0.09),
     ]
     bots = ("Blackbox Exporter/0.25.0", "curl/8.5.0", "Python-urllib/3.12")
-    rate = lambda m: 20.0 if not gone(m) else 1.5  # noqa: E731
+
+    def rate(m: float) -> float:
+        return 20.0 if not gone(m) else 1.5
+
     site = web(
         b,
         pods=pods,
@@ -309,7 +312,9 @@ def hooks_partner_retry_loop() -> Bundle:  # size: one linear scenario script
         "13.48.6.9",
         "51.15.4.200",
     ]
-    load = lambda m: 1.0 if m < start else 2.6  # noqa: E731
+
+    def load(m: float) -> float:
+        return 1.0 if m < start else 2.6
 
     def outcome(e: Event, m: float, i: int) -> None:
         e.duration = e.extra["app_dur"] = e.duration * load(m)
