@@ -8,10 +8,13 @@ with client retries, a hot key on one cluster shard, a cold cache stampeding MyS
 rollout's connection burst (healthy); an expired edge certificate, one HAProxy backend in
 a GC spiral, nginx holding a stale upstream address, a webhook retry loop, a deep export
 scrape; a blue/green release that went fine, one pod on a clock-skewed node, a rollout
-with a config typo, liveness probes killing busy pods, an external object store.
+with a config typo, liveness probes killing busy pods, an external object store.  Plus
+two incidents recorded from the real-software lab (``holdout6/lab``: a global read lock
+held by a backup session, Redis under CLIENT PAUSE).
 
 Scored once at first sight, before any fix for the round
-(``bench/results/firstsight-round-6.json``).  The scenarios still diagnosed wrong are
+(``bench/results/firstsight-round-6.json``, the lab recordings in their own
+``firstsight-lab-N.json``).  The scenarios still diagnosed wrong are
 strict expected failures, so a fix in the engine (never in these data) must drop the name.
 """
 
