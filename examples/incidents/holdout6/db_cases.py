@@ -300,9 +300,8 @@ def catalog_galera_flow_control() -> Bundle:  # size: one linear scenario script
 def orders_semisync_dead_replica() -> Bundle:  # size: one linear scenario script
     """orders-primary runs semi-synchronous replication with
     ``rpl_semi_sync_source_timeout`` set to a day (to never lose an acknowledged order) and
-    ``wait_for_replica_count=1``.  At 21:09 the only replica's host dies (mysqld_exporter
-    there stops answering, ``mysql_up`` 0 from the replica's own exporter during the reboot,
-    then nothing).  From then every COMMIT on the primary waits for an ACK that never comes:
+    ``wait_for_replica_count=1``.  At 21:09 the only replica's mysqld dies on an I/O error
+    (its exporter reports ``mysql_up`` 0 from then on, its other series stop).  From then every COMMIT on the primary waits for an ACK that never comes:
     threads in "Waiting for semi-sync ACK from replica" pile up, connections climb to
     max_connections, orders-api times out.  Root: the replica crash; aggravating: the
     primary's semi-sync configuration.  Killing the waiting commits would drop customers'
