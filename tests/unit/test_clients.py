@@ -252,3 +252,22 @@ def test_requests_sent_apart_that_failed_together_are_found_wherever_the_step_ed
         ("203.0.113.9", 7, ClientPattern.RETRY_LOOP)
     ]
     assert "within 1 s" in found[0].reason
+
+
+def test_a_coarser_count_step_needs_a_loops_rate_not_a_loops_count() -> None:
+    # a window over an hour is counted at 2 s: five failures within 2 s are not a tight
+    # loop (they were not one at 1 s), ten are
+    def found(per_step: float) -> list[str]:
+        retry = LogCount(
+            Labels({"client": "192.0.2.44", "request": "POST /q HTTP/1.1", "agent": "x/1"}),
+            (7000.0, 7002.0),
+            (1.0, per_step),
+        )
+        clients = find_abusive_clients(
+            client_counts=[], retry_counts=[retry], retry_step=2.0, access_events=[], step=15.0
+        )
+        return [c.ip for c in clients]
+
+    assert found(5.0) == []
+    assert found(9.0) == []
+    assert found(10.0) == ["192.0.2.44"]

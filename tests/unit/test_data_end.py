@@ -26,18 +26,28 @@ def _component(*series: Series) -> ComponentSignals:
 
 def test_a_tail_where_nothing_changes_is_the_lookback_and_is_cut() -> None:
     component = _component(_counter(3480.0))
-    end = data_end([component], window=WINDOW, step=STEP)
+    end = data_end([component], window=WINDOW)
     assert end == 3480.0
-    trimmed = without_tail(component, end=end, step=STEP)
-    assert trimmed.series[0].timestamps[-1] == 3480.0 + STEP
+    trimmed = without_tail(component, end=end)
+    assert trimmed.series[0].timestamps[-1] == 3480.0
 
 
 def test_one_series_still_moving_means_the_data_runs_to_the_end() -> None:
-    assert (
-        data_end([_component(_counter(3480.0), _counter(3600.0))], window=WINDOW, step=STEP) is None
-    )
+    assert data_end([_component(_counter(3480.0), _counter(3600.0))], window=WINDOW) is None
 
 
 def test_a_set_silent_for_longer_than_the_lookback_is_left_to_the_detectors() -> None:
     stopped = 3600.0 - LOOKBACK - 4 * STEP
-    assert data_end([_component(_counter(stopped))], window=WINDOW, step=STEP) is None
+    assert data_end([_component(_counter(stopped))], window=WINDOW) is None
+
+
+def test_one_last_step_repeating_every_series_is_cut_too() -> None:
+    # a live window ends a few seconds after the last scrape: its last grid step repeats
+    component = _component(_counter(3600.0 - STEP), _counter(3600.0 - 3 * STEP))
+    end = data_end([component], window=WINDOW)
+    assert end == 3600.0 - STEP
+    assert all(s.timestamps[-1] == end for s in without_tail(component, end=end).series)
+
+
+def test_a_last_step_where_something_changed_is_data() -> None:
+    assert data_end([_component(_counter(3600.0), _counter(3000.0))], window=WINDOW) is None

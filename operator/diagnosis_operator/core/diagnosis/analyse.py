@@ -189,7 +189,7 @@ def _health_series(component: Component, collected: ComponentSignals) -> Compone
 
 def _built(*, topology: Topology, signals: SignalSet) -> _Built:
     built = _Built(by_component={}, all_signals=[], logs={}, warnings=[])
-    end = data_end(signals.components.values(), window=signals.window, step=signals.step)
+    end = data_end(signals.components.values(), window=signals.window)
     if end is not None:
         built.warnings.append(
             f"no metric changed after {isoformat_z(end)}: the window runs past the last "
@@ -201,7 +201,7 @@ def _built(*, topology: Topology, signals: SignalSet) -> _Built:
             built.warnings.append(f"{component.name}: no signals collected")
             continue
         if end is not None:
-            collected = without_tail(collected, end=end, step=signals.step)
+            collected = without_tail(collected, end=end)
         built.warnings.extend(collected.errors)
         made = build_signals(
             component=_health_series(component, collected), window=signals.window, step=signals.step

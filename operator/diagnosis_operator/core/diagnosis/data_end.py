@@ -7,6 +7,9 @@ flat at its end: counters then read as a rate of zero and gauges as frozen,
 which looks like a component that stopped.  When nothing at all changes in the
 whole signal set during that tail, the tail is the lookback repeating, not the
 system: its samples are dropped (absent, like a step with no data) instead.
+Even one such step counts: a live window ends "now", a few seconds after the
+last scrape, wherever the grid's steps fall, and a last step that repeats every
+series reads as every counter's rate falling to zero at once.
 """
 
 from __future__ import annotations
@@ -27,15 +30,14 @@ def _last_change(series: Series) -> float | None:
     return None
 
 
-def data_end(
-    components: Iterable[ComponentSignals], *, window: Window, step: float
-) -> float | None:
+def data_end(components: Iterable[ComponentSignals], *, window: Window) -> float | None:
     """Pure: the time after which only lookback repeats remain, or None (data to the end).
 
-    The newest change of any series in the set; only a tail longer than one
-    step and no longer than the lookback counts (a set silent for longer
-    stopped for real, or never moved: that is for the detectors to judge).
+    The newest change of any series in the set, when steps follow it; only a
+    tail no longer than the lookback counts (a set silent for longer stopped
+    for real, or never moved: that is for the detectors to judge).
     """
+    components = list(components)
     changes = [
         ts
         for component in components
@@ -45,16 +47,18 @@ def data_end(
     if not changes:
         return None
     last = max(changes)
-    tail = window.end - last
-    if tail <= step or tail > LOOKBACK:
+    newest = max(
+        (series.timestamps[-1] for component in components for series in component.series),
+        default=last,
+    )
+    if newest <= last or window.end - last > LOOKBACK:
         return None
     return last
 
 
-def without_tail(component: ComponentSignals, *, end: float, step: float) -> ComponentSignals:
-    """Pure: the component's series without their samples later than one step past ``end``."""
-    cut = end + step
-    trimmed = tuple(_cut(series, cut) for series in component.series)
+def without_tail(component: ComponentSignals, *, end: float) -> ComponentSignals:
+    """Pure: the component's series without their samples later than ``end``."""
+    trimmed = tuple(_cut(series, end) for series in component.series)
     return replace(component, series=tuple(s for s in trimmed if s.timestamps))
 
 

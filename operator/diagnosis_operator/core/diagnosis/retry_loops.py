@@ -53,6 +53,11 @@ class _Burst:
 
 
 def _bursts_from_counts(counts: Iterable[LogCount], *, step: float) -> list[_Burst]:
+    """The busiest step of each client's failed-request count, when it holds a loop's
+    rate: ``RETRY_MIN_REQUESTS`` per ``RETRY_SPAN``, so a coarser step (a long window)
+    needs proportionally more (five failures within two seconds are no tighter a
+    loop than within one; the sampled lines still time a second exactly)."""
+    needed = RETRY_MIN_REQUESTS * max(1.0, step / RETRY_SPAN)
     bursts = []
     for count in counts:
         ip = client_of(count.labels)
@@ -60,7 +65,7 @@ def _bursts_from_counts(counts: Iterable[LogCount], *, step: float) -> list[_Bur
             continue
         best = int(np.argmax(count.values))
         requests = int(count.values[best])
-        if requests >= RETRY_MIN_REQUESTS and step <= 2 * RETRY_SPAN:
+        if requests >= needed and step <= 2 * RETRY_SPAN:
             ts = count.timestamps[best]
             bursts.append(
                 _Burst(
