@@ -17,7 +17,7 @@ RECORDER = Path(__file__).resolve().parents[1] / "golden" / "record.py"
 
 def test_diagnose_outputs_equal_the_recorded_ones() -> None:
     run = subprocess.run(
-        [sys.executable, str(RECORDER), "check"], capture_output=True, text=True, timeout=900
+        [sys.executable, str(RECORDER), "check"], capture_output=True, text=True, timeout=2400
     )
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
     assert "outputs unchanged" in run.stdout
