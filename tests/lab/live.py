@@ -67,6 +67,7 @@ from tests.lab.cluster import (
     reloader_sidecar,
     remove_namespace,
 )
+from tests.lab.config import SCRAPE_SECONDS
 from tests.lab.observe import Observations, observe_applied
 from tests.lab.scenarios import POLICY
 from tests.lab.stack import LOKI_TENANT, Lab, start_lab
@@ -75,8 +76,8 @@ from tests.services.ports import clean_env
 
 T = TypeVar("T")
 WARMUP = 20.0
-BASELINE = 70.0
-GAP = 30.0  # calm traffic between one scenario's end and the next fault
+BASELINE = 50.0
+GAP = 45.0  # calm traffic between one scenario's end and the next fault
 USERS_SECONDS = 30 * 60.0  # the users' bound (stopped with the lab)
 WAIT = 240.0  # deadlines for failing, not measured thresholds
 POLICY_NAME = "lab"
@@ -200,10 +201,11 @@ def policy_spec(namespace: str, *, secret: str, lab: Lab | None = None) -> dict[
             "prometheus": {"url": lab.prometheus.url},
             "loki": {"url": lab.loki_url, "tenant": LOKI_TENANT},
         }
-    # A symptom counts once it lasted this long (the alert's `for`, the engine's gate).
-    spec["thresholds"] = {"minSymptomDuration": "30s"}
-    # The verification's baseline: the calm before this scenario, not the one before.
-    spec["alerts"] = {"baseline": "2m"}
+    # A symptom counts once it lasted this long (the alert's `for`, the engine's gate);
+    # range queries at the lab's scrape interval: a window of a minute or two of fault
+    # holds a dozen points of it, not four (15 s, the default for windows up to 2 h).
+    spec["thresholds"] = {"minSymptomDuration": "30s", "step": f"{SCRAPE_SECONDS}s"}
+    spec["alerts"] = {"baseline": "4m"}  # the shortest allowed
     # the module's scenarios in one lab within the hour: one action of a kind each
     now = {
         "enabled": True,
