@@ -31,15 +31,12 @@ has a deadline for failing, not a measured threshold.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import secrets
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -59,7 +56,6 @@ from tests.k8s_json import as_json
 from tests.lab import fault as faults
 from tests.lab import traffic
 from tests.lab.cluster import (
-    CONFIGMAP,
     SERVICE,
     UpstreamSync,
     backend_pods,
@@ -67,9 +63,8 @@ from tests.lab.cluster import (
     reloader_sidecar,
     remove_namespace,
 )
-from tests.lab.config import SCRAPE_SECONDS
+from tests.lab.live_policy import POLICY_NAME, VERIFY_AFTER, mysql_secret, policy_spec, timing
 from tests.lab.observe import Observations, observe_applied
-from tests.lab.scenarios import POLICY
 from tests.lab.stack import LOKI_TENANT, Lab, start_lab
 from tests.services.loki import REPO_ROOT
 from tests.services.ports import clean_env
@@ -80,8 +75,6 @@ BASELINE = 50.0
 GAP = 45.0  # calm traffic between one scenario's end and the next fault
 USERS_SECONDS = 30 * 60.0  # the users' bound (stopped with the lab)
 WAIT = 240.0  # deadlines for failing, not measured thresholds
-POLICY_NAME = "lab"
-DRAIN_TTL = "90s"
 
 # The lab's rules (tests/lab/config.py) with the latency rule relative to its own recent
 # past: on a loaded 2-core machine the API's p95 sits near the lab's absolute 0.5 s all
@@ -127,6 +120,9 @@ class LiveScenario:
     drain: bool = False
     client: str | None = None  # the client address to be limited or denied
     ttl_restore: bool = False  # wait for the client rule's TTL to run out
+    # When actions are verified: past the end of any part of the fault no action removes
+    # (the reference's slow cache lasts as long as its script does).
+    verify_after: float = VERIFY_AFTER
 
     @property
     def actions(self) -> set[str]:
@@ -187,71 +183,6 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = WAIT) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.5)
-
-
-def policy_spec(namespace: str, *, secret: str, lab: Lab | None = None) -> dict[str, Any]:
-    """The lab's policy, with the lab's live signals and the three actions enabled."""
-    spec: dict[str, Any] = yaml.safe_load(POLICY.read_text(encoding="utf-8"))["spec"]
-    for component in spec["components"]:
-        if component["name"] == "api":
-            component["podSelector"] = {"matchLabels": {"app": "api"}}
-            component["namespace"] = namespace
-    if lab is not None:
-        spec["signals"] = {
-            "prometheus": {"url": lab.prometheus.url},
-            "loki": {"url": lab.loki_url, "tenant": LOKI_TENANT},
-        }
-    # A symptom counts once it lasted this long (the alert's `for`, the engine's gate);
-    # range queries at the lab's scrape interval: a window of a minute or two of fault
-    # holds a dozen points of it, not four (15 s, the default for windows up to 2 h).
-    spec["thresholds"] = {"minSymptomDuration": "30s", "step": f"{SCRAPE_SECONDS}s"}
-    spec["alerts"] = {"baseline": "4m"}  # the shortest allowed
-    # the module's scenarios in one lab within the hour: one action of a kind each
-    now = {
-        "enabled": True,
-        "requireApproval": False,
-        "cooldown": "1s",
-        "budget": {"maxActions": 6, "window": "1h"},
-    }
-    spec["remediation"] = {
-        # the shortest sustained period the rate window (30 s at least) allows to be read
-        "verification": {"after": "20s", "sustain": "20s"},
-        # back after its verification, for the next scenario (and the TTL restore is seen)
-        "drainPod": {**now, "ttl": DRAIN_TTL},
-        "killMysqlQueries": {
-            **now,
-            "connection": {"secretRef": {"name": secret}},
-            "params": {"minQuerySeconds": 2},
-        },
-        "rateLimitClient": {
-            **now,
-            "ttl": "90s",  # after the verification: a late verdict still sees the limit
-            "params": {"provider": "nginx", "configMap": CONFIGMAP, "requestsPerSecond": 1},
-        },
-    }
-    return spec
-
-
-def _mysql_secret(core: client.CoreV1Api, namespace: str, lab: Lab) -> str:
-    password = secrets.token_hex(10)
-    user = f"killer{uuid.uuid4().hex[:4]}"
-    lab.mariadb.create_user(
-        name=user, password=password, grants=["PROCESS ON *.*", "CONNECTION ADMIN ON *.*"]
-    )
-    data = {
-        "host": lab.mariadb.host,
-        "port": str(lab.mariadb.port),
-        "user": user,
-        "password": password,
-    }
-    core.create_namespaced_secret(
-        namespace,
-        client.V1Secret(
-            metadata=client.V1ObjectMeta(name="lab-mysql-killer"),
-            data={k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-        ),
-    )
-    return "lab-mysql-killer"
 
 
 @dataclass
@@ -350,7 +281,7 @@ def live_stage(world: World) -> Iterator[Stage]:
 
 def _create_policy(world: World, namespace: str, lab: Lab) -> None:
     """The lab's DiagnosisPolicy: from now on the webhook routes the lab's alerts to it."""
-    secret = _mysql_secret(client.CoreV1Api(world.kube_admin), namespace, lab)
+    secret = mysql_secret(client.CoreV1Api(world.kube_admin), namespace, lab)
     world.custom.create_namespaced_custom_object(
         API_GROUP,
         API_VERSION,
@@ -487,6 +418,14 @@ def run_live(world: World, stage: Stage, scenario: LiveScenario) -> LiveRun:
         scenario=scenario,
         namespace=namespace,
         degraded=lab.state["instances"][lab.backends[faults.DEGRADED]],
+    )
+    world.custom.patch_namespaced_custom_object(
+        API_GROUP,
+        API_VERSION,
+        namespace,
+        "diagnosispolicies",
+        POLICY_NAME,
+        {"spec": {"remediation": timing(scenario.verify_after)}},
     )
     run.marks["fault"] = time.time()
 
