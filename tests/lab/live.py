@@ -417,7 +417,8 @@ def run_live(world: World, stage: Stage, scenario: LiveScenario) -> LiveRun:
     run = LiveRun(
         scenario=scenario,
         namespace=namespace,
-        degraded=lab.state["instances"][lab.backends[faults.DEGRADED]],
+        # the pod's address (an instance is ADDRESS:PORT; slices and upstreams name addresses)
+        degraded=lab.state["instances"][lab.backends[faults.DEGRADED]].rsplit(":", 1)[0],
     )
     world.custom.patch_namespaced_custom_object(
         API_GROUP,
