@@ -72,7 +72,7 @@ from tests.services.ports import clean_env
 T = TypeVar("T")
 WARMUP = 20.0
 BASELINE = 50.0
-GAP = 45.0  # calm traffic between one scenario's end and the next fault
+GAP = 30.0  # calm traffic between one scenario's end and the next fault
 USERS_SECONDS = 30 * 60.0  # the users' bound (stopped with the lab)
 WAIT = 240.0  # deadlines for failing, not measured thresholds
 

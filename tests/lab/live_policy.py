@@ -22,8 +22,8 @@ from tests.lab.scenarios import POLICY
 from tests.lab.stack import LOKI_TENANT, Lab
 
 POLICY_NAME = "lab"
-VERIFY_AFTER = 20.0  # seconds: the shortest verification the policy's sustain allows
-TTL_MARGIN = 70.0  # seconds a drain or a client rule outlives the verification's delay
+VERIFY_AFTER = 40.0  # seconds: past the first seconds after an action (requests in flight)
+TTL_MARGIN = 30.0  # seconds a drain or a client rule outlives the verification's delay
 
 
 def policy_spec(namespace: str, *, secret: str, lab: Lab | None = None) -> dict[str, Any]:
