@@ -12,9 +12,10 @@ apiserver, the operator under its chart's ServiceAccount) with
   verifier's ``at``), which waits for the policy's ``verification.after`` and for
   the PromQL sustain period (rate window + ``sustain``) by design.
 
-The results go to ``bench/results/live-heal-timings.json`` (``--out``) with the
-machine's description, and a table is printed.  ``-k`` selects scenarios as pytest
-does.  The test's own pass/fail is reported, never used as a threshold.
+The results go to a new file (``--out``, e.g. ``bench/results/live-heal-timings-2.json``;
+an existing one is never overwritten) with the machine's description, and a table is
+printed.  ``-k`` selects scenarios as pytest does.  The test's own pass/fail is
+reported, never used as a threshold.
 """
 
 from __future__ import annotations
@@ -73,7 +74,12 @@ def run(select: str | None) -> tuple[int, dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/live-heal-timings.json")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="a new file (bench/results/live-heal-timings-N.json); results are never overwritten",
+    )
     parser.add_argument("-k", dest="select", help="pytest -k expression (scenarios)")
     parser.add_argument(
         "--from",
@@ -82,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         help="a DIAG_LIVE_TIMINGS file a run of the e2e wrote (no new run)",
     )
     args = parser.parse_args(argv)
+    if args.out.exists():
+        parser.error(f"{args.out} exists: results are kept, name a new file")
     code: int | None = None
     if args.given is not None:
         results = json.loads(args.given.read_text(encoding="utf-8"))

@@ -38,7 +38,6 @@ import contextlib
 import io
 import json
 import os
-import subprocess
 import sys
 import time
 import urllib.request
@@ -62,23 +61,20 @@ from diagnosis_operator.entrypoints.cli.kubectl.main import main as plugin
 from diagnosis_operator.models.controls import approvals_from
 from diagnosis_operator.models.signals import isoformat_z
 from tests.controlplane.cluster import (
-    HELM_VERSION,
     ControlPlane,
     Process,
-    binary,
     start_process,
     tail,
     write_kubeconfig,
 )
 from tests.controlplane.operator import (
-    CHART,
-    KUBE_VERSION_FOR_HELM,
     REPO,
     OperatorInstall,
     find,
     operator_argv,
     operator_role,
 )
+from tests.controlplane.release import render_release
 from tests.fakes.receiver import Receiver
 from tests.k8s_json import as_json, metadata_of, minted_token, request_body
 from tests.services.alertmanager import AlertmanagerFactory, WebhookReceiver
@@ -289,11 +285,7 @@ def full_operator(
         "--set",
         f"tenancy.namespaces={{{namespace}}}",
     ]
-    objects = [
-        doc
-        for doc in yaml.safe_load_all(_render_release(values))
-        if doc and doc["kind"] != "CustomResourceDefinition"
-    ]
+    objects = render_release(RELEASE, values)
     core = client.CoreV1Api(kube_admin)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     _apply(kube_admin, objects)
@@ -417,30 +409,6 @@ def _env_value(item: dict[str, Any], *, namespace: str) -> str:
     field = item["valueFrom"]["fieldRef"]["fieldPath"]
     assert field == "metadata.namespace", f"{item['name']}: no test value for {field}"
     return namespace
-
-
-def _render_release(values: list[str]) -> str:
-    """``helm template`` for the release ``RELEASE`` in its own namespace."""
-    done = subprocess.run(
-        [
-            str(binary("helm", HELM_VERSION)),
-            "template",
-            RELEASE,
-            str(CHART),
-            "--namespace",
-            RELEASE,
-            "--kube-version",
-            KUBE_VERSION_FOR_HELM,
-            "--set",
-            "createNamespace=true",
-            *values,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 # --------------------------------------------------------------------------- helpers

@@ -1,23 +1,24 @@
 """The loop closed, live: real faults in the lab, healed by the operator on the test apiserver.
 
-For each scenario (``tests/lab/live.py``) a fresh lab runs with its backends as
-Pods behind a Service, nginx's upstream synced from the Service's EndpointSlices
-and the chart's nginx-reloader delivering the operator's rules; after a baseline
-the fault script runs.  A lab alert fires in Prometheus, Alertmanager delivers it
-to the operator's webhook (a release of its own: the chart's ServiceAccount, the
-webhook in ``remediate`` mode), the webhook creates a Diagnosis, the operator
-diagnoses it from the lab's Prometheus and Loki and, under the lab's policy (the
-three actions enabled without approval), acts; each action is verified through
-PromQL.  The assertions look at the world from outside: MariaDB's processlist,
-the EndpointSlice, nginx's upstream and access log, what clients get.
+One lab (``tests/lab/live.py``) runs for the module with its backends as Pods
+behind a Service, nginx's upstream synced from the Service's EndpointSlices and
+the chart's nginx-reloader delivering the operator's rules; the scenarios run in
+it one after the other, each after a calm spell.  A lab alert fires in
+Prometheus, Alertmanager delivers it to the operator's webhook (a release of its
+own: the chart's ServiceAccount, the webhook in ``remediate`` mode), the webhook
+creates a Diagnosis, the operator diagnoses it from the lab's Prometheus and Loki
+and, under the lab's policy (the three actions enabled without approval), acts;
+each action is verified through PromQL.  The assertions look at the world from
+outside: MariaDB's processlist, the EndpointSlice, nginx's upstream and access
+log, what clients get.
 
 Scenarios: the reference combination (DB locks, one degraded backend, a slow
 cache, a retrying client) and two single faults (one backend failing by itself,
 one client flooding).  The times of the loop (alert fired -> Diagnosis created ->
 first action -> verified) are printed per scenario and, with
 ``DIAG_LIVE_TIMINGS=FILE``, written there (``bench/live_heal.py``); they are
-measurements, never asserted.  Where the live diagnosis is wrong the assertion
-that needs it is a strict expected failure naming what the engine got wrong.
+measurements, never asserted.  ``DIAG_LIVE_RECORD=DIR`` keeps each scenario's
+first Diagnosis window as a bundle there, to diagnose it again offline.
 """
 
 from __future__ import annotations
@@ -36,20 +37,26 @@ from tests.controlplane.cluster import ControlPlane
 from tests.controlplane.operator import OperatorInstall
 from tests.controlplane.release import ReleaseOperator, start_release
 from tests.lab import fault as faults
-from tests.lab.live import LiveRun, LiveScenario, World, run_live
+from tests.lab.live import LiveRun, LiveScenario, Stage, World, live_stage, run_live
 from tests.lab.observe import NEIGHBOUR
 
-# One scenario (a fresh lab, baseline, fault, actions, verification, a TTL) runs in its
-# first test's setup: minutes on a loaded machine, above the suite's 600 s default.
-# Minutes of live lab per scenario, and a second operator release beside the session's:
-# `make lab` runs it (the `lab` marker), not `make test`.
-pytestmark = [pytest.mark.e2e, pytest.mark.lab, pytest.mark.timeout(1200)]
+# The first test's setup starts the release and the lab and plays the reference (minutes
+# on a loaded machine, above the suite's 600 s default); each later scenario runs in
+# its first test's setup.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 RELEASE = "diag-live"
 PRIORITY = 2**30 + 11  # above any a default install draws (1..2**30): it leads the peering
 SCENARIOS = {
+    # Its slow cache (no action's) lasts the script's 90 s: verified once that has ended.
     "reference": LiveScenario(
-        "reference", "reference", seconds=90, kill=True, drain=True, client=faults.RETRY_CLIENT
+        "reference",
+        "reference",
+        seconds=90,
+        kill=True,
+        drain=True,
+        client=faults.RETRY_CLIENT,
+        verify_after=100,
     ),
     "backend-fail": LiveScenario("backend-fail", "backend-fail", seconds=240, drain=True),
     "client-flood": LiveScenario(
@@ -65,7 +72,9 @@ def live_world(
     kube_admin: client.ApiClient,
     operator_install: OperatorInstall,  # the CRDs and the peering object
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
+) -> Iterator[tuple[World, Stage]]:
+    """The release and the one lab its scenarios share; the lab's namespace is gone
+    before the release stops (nothing of it is left to another operator)."""
     del operator_install
     operator: ReleaseOperator = start_release(
         name=RELEASE,
@@ -83,6 +92,8 @@ def live_world(
         env={
             # the lab's rules name the component in their `component` label
             "DIAG_WEBHOOK_COMPONENT_LABELS": "component",
+            # one lab, several scenarios: a later fault's alert is a Diagnosis of its own
+            "DIAG_WEBHOOK_DEDUP_WINDOW": "1m",
             "DIAG_SOURCE_RETRIES": "2",
             "DIAG_SOURCE_RETRY_DELAY": "2",
         },
@@ -92,19 +103,21 @@ def live_world(
         webhook_token=secrets.token_hex(16),
     )
     try:
-        yield World(
+        world = World(
             plane=control_plane,
             kube_admin=kube_admin,
             operator=operator,
             workdir=tmp_path_factory.mktemp("live"),
         )
+        with live_stage(world) as stage:
+            yield world, stage
     finally:
         operator.stop()
 
 
-def _played(world: World, name: str) -> LiveRun:
+def _played(live: tuple[World, Stage], name: str) -> LiveRun:
     if name not in RUNS:
-        run = run_live(world, SCENARIOS[name])
+        run = run_live(*live, SCENARIOS[name])
         RUNS[name] = run
         _report(run)
     return RUNS[name]
@@ -129,17 +142,17 @@ def _report(run: LiveRun) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(live_world: World) -> LiveRun:
+def reference(live_world: tuple[World, Stage]) -> LiveRun:
     return _played(live_world, "reference")
 
 
 @pytest.fixture(scope="module")
-def backend_fail(live_world: World) -> LiveRun:
+def backend_fail(live_world: tuple[World, Stage]) -> LiveRun:
     return _played(live_world, "backend-fail")
 
 
 @pytest.fixture(scope="module")
-def client_flood(live_world: World) -> LiveRun:
+def client_flood(live_world: tuple[World, Stage]) -> LiveRun:
     return _played(live_world, "client-flood")
 
 
@@ -228,49 +241,20 @@ def test_reference_blocking_queries_killed(reference: LiveRun) -> None:
     assert_kill(reference)
 
 
-# Measured on the engine before this stop's accuracy work (the lab recordings' models)
-# was merged; not re-measured live since, so an unexpected pass is reported, not failed.
-LIVE_STRICT = False
-
-
-@pytest.mark.xfail(
-    strict=LIVE_STRICT,
-    reason="engine, live: both Diagnoses of the reference (latency, then error ratio) name "
-    "mysql lock contention and propose only the kill; the degraded backend (CPU, 40% "
-    "errors, slower) is not singled out, no drain is proposed",
-)
 def test_reference_degraded_backend_drained_out_of_nginx(reference: LiveRun) -> None:
     assert_drain(reference)
 
 
-@pytest.mark.xfail(
-    strict=LIVE_STRICT,
-    reason="engine, live: the retrying client (one request at a time, retried at once on a "
-    "failure) is not named, no rate limit is proposed (as in the recording: "
-    "tests/lab/test_lab_recordings.py STILL_WRONG)",
-)
 def test_reference_retrying_client_limited_others_served(reference: LiveRun) -> None:
     assert_limit(reference)
 
 
-@pytest.mark.xfail(
-    strict=LIVE_STRICT,
-    reason="passed on the engine it was written with; on the merged engine the reference "
-    "diagnoses propose more than the kill, and the last CI run of this stop failed it before "
-    "the cause was read (not re-measured live)",
-)
 def test_reference_completed_applied_actions_audited_and_checked_by_promql(
     reference: LiveRun,
 ) -> None:
     assert_completed_and_audited(reference)
 
 
-@pytest.mark.xfail(
-    strict=LIVE_STRICT,
-    reason="follows from the two above: the kill alone leaves the degraded backend serving "
-    "and the retrying client unlimited, so its PromQL verification finds the API's error "
-    "ratio and latency still past their thresholds ('not-resolved', escalated)",
-)
 def test_reference_every_applied_action_verified(reference: LiveRun) -> None:
     assert_all_verified(reference)
 
@@ -282,12 +266,6 @@ def test_backend_fail_alert_gives_a_remediate_diagnosis(backend_fail: LiveRun) -
     assert_alert_made_a_remediate_diagnosis(backend_fail)
 
 
-@pytest.mark.xfail(
-    strict=LIVE_STRICT,
-    reason="engine, live: one backend failing 60% by itself is diagnosed 'api: worker "
-    "exhaustion' with no affected instance and no drain proposed (the alert fires ~45 s "
-    "into the fault; the 90+90 s recording of the same fault is diagnosed right)",
-)
 def test_backend_fail_drained_and_verified(backend_fail: LiveRun) -> None:
     assert_drain(backend_fail)
     assert_all_verified(backend_fail)

@@ -23,21 +23,31 @@ renders the proxy's upstream from those slices.  Here, on the test apiserver:
 from __future__ import annotations
 
 import ipaddress
+import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import yaml
 from kubernetes import client
 
+from tests.controlplane.cluster import ControlPlane, start_process
+from tests.controlplane.operator import apply_objects, rendered_objects
 from tests.e2e.drain_world import ensure_node, live_pod, owner_object, ready_addresses, service
+from tests.k8s_json import minted_token
 from tests.lab import config as lab_config
-from tests.lab.stack import BACKEND_HOSTS
+from tests.lab.config import RULES_DIR
+from tests.lab.stack import BACKEND_HOSTS, Lab
 from tests.services.nginx import NginxServer
 
 POD_NETWORK = ipaddress.ip_network("10.88.0.0/24")
 SERVICE = "api"
 POD_LABELS = {"app": "api", "tier": "backend"}
+CONFIGMAP = "lab-edge-rules"  # the operator's nginx rules, delivered by the reloader
+DELETE_WAIT = 240.0  # a deadline for failing, not a measured threshold
 
 
 def pod_ip(host: str) -> str:
@@ -124,3 +134,81 @@ class UpstreamSync:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+
+
+@contextmanager
+def reloader_sidecar(
+    plane: ControlPlane, kube_admin: client.ApiClient, namespace: str, lab: Lab
+) -> Iterator[None]:
+    """The chart's nginx-reloader (Role, binding, sidecar args) for the lab's nginx."""
+    settings = {
+        "enabled": "true",
+        "namespace": namespace,
+        "configMap": CONFIGMAP,
+        "serviceAccount": "nginx",
+        "directory": str(lab.nginx.conf_dir / RULES_DIR),
+        "interval": "1",
+        "pidFile": str(lab.nginx.prefix / "nginx.pid"),
+    }
+    flags = [arg for k, v in settings.items() for arg in ("--set", f"nginxReloader.{k}={v}")]
+    objects = [
+        o for o in rendered_objects(*flags) if o["metadata"]["name"].endswith("-nginx-reloader")
+    ]
+    core = client.CoreV1Api(kube_admin)
+    core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="nginx"))
+    )
+    apply_objects(kube_admin, objects)
+    minted = core.create_namespaced_service_account_token(
+        "nginx",
+        namespace,
+        client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[])),
+    )
+    token = plane.directory / f"nginx-{namespace}.token"
+    token.write_text(minted_token(minted), encoding="utf-8")
+    [sidecar] = yaml.safe_load(
+        next(o for o in objects if o["kind"] == "ConfigMap")["data"]["sidecar.yaml"]
+    )
+    argv = [
+        str(Path(sys.executable).with_name("diagnosis-operator")),
+        *sidecar["args"],
+        f"--server={plane.server}",
+        f"--token-file={token}",
+        f"--certificate-authority={plane.ca_file}",
+    ]
+    process = start_process(f"nginx-reloader-{namespace}", argv, directory=plane.directory)
+    try:
+        yield
+    finally:
+        process.stop()
+
+
+def remove_namespace(core: client.CoreV1Api, namespace: str) -> None:
+    """Delete ``namespace`` and wait until it is gone, while its operator still runs.
+
+    Nothing of the run is left for another operator of the session to take up (a
+    Diagnosis still holding a client rule or a quarantine, whose namespace no other
+    release is bound in).  The Pods have no kubelet to confirm their end: they are
+    deleted at once.
+    """
+    core.delete_namespace(namespace)
+
+    def gone() -> bool:
+        for pod in core.list_namespaced_pod(namespace).items:
+            with suppress(client.ApiException):
+                core.delete_namespaced_pod(
+                    str(pod.metadata and pod.metadata.name), namespace, grace_period_seconds=0
+                )
+        try:
+            core.read_namespace(namespace)
+        except client.ApiException as error:
+            if error.status == 404:
+                return True
+            raise
+        return False
+
+    deadline = time.monotonic() + DELETE_WAIT
+    while not gone():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"namespace {namespace} still there after {DELETE_WAIT:.0f}s")
+        time.sleep(1.0)

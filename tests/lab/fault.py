@@ -3,9 +3,10 @@
     python -m tests.lab.fault NAME --workdir out/lab [--seconds 90]
 
 reads the running lab's ``WORKDIR/lab.json`` and injects ``NAME`` for ``--seconds``
-(at most ``MAX_SECONDS``), then undoes what it changed (index, Redis and nginx
-settings).  ``python -m tests.lab.fault --list`` names them.  Every load here is
-bounded in count and time and only loopback addresses take traffic.
+(at most ``MAX_SECONDS``) or until it is stopped (SIGTERM, SIGINT), then undoes what
+it changed (index, Redis and nginx settings, a backend's own fault).
+``python -m tests.lab.fault --list`` names them.  Every load here is bounded in
+count and time and only loopback addresses take traffic.
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ def redis_slow(state: dict[str, Any], seconds: float, stop: threading.Event) -> 
 
 
 def _post_fault(state: dict[str, Any], spec: dict[str, Any]) -> None:
+    """The degraded backend's own trouble for ``spec["seconds"]`` (0: none from now on)."""
     address = state["backends"][DEGRADED]
     request = urllib.request.Request(
         f"http://{address}/fault",
@@ -189,14 +191,20 @@ def backend_cpu(state: dict[str, Any], seconds: float, stop: threading.Event) ->
     """One backend instance burns CPU by itself (two busy threads, slower answers)."""
     seconds = min(seconds, MAX_SECONDS)
     _post_fault(state, {"cpuThreads": 2, "delay": 0.4, "seconds": seconds})
-    stop.wait(seconds)
+    try:
+        stop.wait(seconds)
+    finally:
+        _post_fault(state, {"seconds": 0})
 
 
 def backend_fail(state: dict[str, Any], seconds: float, stop: threading.Event) -> None:
     """One backend instance fails most requests by itself."""
     seconds = min(seconds, MAX_SECONDS)
     _post_fault(state, {"errorRatio": 0.6, "seconds": seconds})
-    stop.wait(seconds)
+    try:
+        stop.wait(seconds)
+    finally:
+        _post_fault(state, {"seconds": 0})
 
 
 def nginx_connections(state: dict[str, Any], seconds: float, stop: threading.Event) -> None:
@@ -227,7 +235,11 @@ def _reload_nginx(state: dict[str, Any], conf: Path, text: str) -> None:
 def client_flood(state: dict[str, Any], seconds: float, stop: threading.Event) -> None:
     """One client address fetching in a tight loop from six connections at once."""
     traffic.hammer(
-        state["nginx"], client=FLOOD_CLIENT, seconds=min(seconds, MAX_SECONDS), threads=6
+        state["nginx"],
+        client=FLOOD_CLIENT,
+        seconds=min(seconds, MAX_SECONDS),
+        threads=6,
+        stop=stop,
     )
 
 
@@ -241,6 +253,7 @@ def client_retry(state: dict[str, Any], seconds: float, stop: threading.Event) -
         path="/api/items?id=9",  # a row no lock of the reference holds
         agent="python-requests/2.31",
         retry_only_failures=True,
+        stop=stop,
     )
 
 
@@ -248,12 +261,15 @@ def reference(state: dict[str, Any], seconds: float, stop: threading.Event) -> N
     """The reference combination: DB locks, one degraded backend, slow cache, retrying client."""
     seconds = min(seconds, MAX_SECONDS)
     _post_fault(state, {"cpuThreads": 1, "errorRatio": 0.4, "delay": 0.3, "seconds": seconds})
-    _all(
-        [
-            threading.Thread(target=fault, args=(state, seconds, stop), daemon=True)
-            for fault in (mysql_locks, _mild_redis_slow, client_retry)
-        ]
-    )
+    try:
+        _all(
+            [
+                threading.Thread(target=fault, args=(state, seconds, stop), daemon=True)
+                for fault in (mysql_locks, _mild_redis_slow, client_retry)
+            ]
+        )
+    finally:
+        _post_fault(state, {"seconds": 0})
 
 
 def _mild_redis_slow(state: dict[str, Any], seconds: float, stop: threading.Event) -> None:

@@ -98,19 +98,22 @@ def hammer(
     path: str = "/api/items?id=7",
     agent: str = "bulk-fetcher/2.1",
     retry_only_failures: bool = False,
+    stop: threading.Event | None = None,
 ) -> Tally:
     """One client in a tight loop (``threads`` at once), or retrying each failure at once.
 
     With ``retry_only_failures`` the client acts like a naive retry wrapper: it sends
-    a request about every 200 ms and, on a failure, repeats it immediately.
+    a request about every 200 ms and, on a failure, repeats it immediately.  It ends
+    after ``seconds``, ``max_requests`` or once ``stop`` is set.
     """
     tally = Tally()
     deadline = time.monotonic() + seconds
     remaining = [max_requests]
     lock = threading.Lock()
+    stop = stop or threading.Event()
 
     def loop() -> None:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not stop.is_set():
             with lock:
                 if remaining[0] <= 0:
                     return
