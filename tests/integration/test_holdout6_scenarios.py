@@ -34,8 +34,19 @@ from examples.incidents import holdout6  # noqa: E402
 
 RECORDED = ROOT / "examples" / "incidents" / "holdout6" / "lab"
 
-# Filled by the scorer after the first-sight measurement.
-STILL_WRONG: dict[str, str] = {}
+# Wrong at first sight (bench/results/firstsight-round-6.json), each with what went wrong.
+STILL_WRONG: dict[str, str] = {
+    "ingest-prepared-stmt-leak": "a release leaking prepared statements: its caller is blamed",
+    "catalog-galera-flow-control": "the slow Galera node named by its node_exporter address",
+    "orders-semisync-dead-replica": "a semi-sync stall on a dead replica: the primary blamed, "
+    "a kill proposed",
+    "blog-mariadb-query-cache-lock": "query-cache mutex contention: the PHP tier blamed",
+    "shop-edge-cert-expired": "an expired edge certificate (traffic drops, no 5xx): the app "
+    "blamed, a drain proposed",
+    "pricing-nginx-stale-upstream": "nginx resolving its upstream once (stale IP): the API blamed",
+    "auth-pod-clock-skew": "one pod with a skewed clock rejecting tokens: the pod not named",
+    "orders-rollout-bad-config": "a rollout's three new pods failing alike: not named affected",
+}
 LAB_STILL_WRONG: dict[str, str] = {}
 
 
