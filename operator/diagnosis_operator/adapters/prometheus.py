@@ -46,7 +46,6 @@ from diagnosis_operator.adapters.prometheus_decode import (
     MatrixItem,
     decode_matrix,
     instant_series,
-    split_name,
 )
 from diagnosis_operator.adapters.prometheus_types import family_types, type_of
 from diagnosis_operator.models.signals import Labels, MetricType, Series, Window
@@ -67,6 +66,9 @@ BACKEND: Final = "prometheus"
 # Prometheus answers "exceeded maximum resolution of 11,000 points per timeseries".
 MAX_POINTS_PER_SERIES: Final = 11_000
 _BODY_LIMIT: Final = 2000
+
+
+_Items = tuple[tuple[str, str], ...]  # a label set as sorted (name, value) pairs
 
 
 class _UpstreamStatus(Exception):
@@ -282,22 +284,21 @@ class PrometheusAdapter:
             )
             for piece in split_window(window=window, step=step, max_points=max_points)
         ]
-        merged: dict[tuple[str, Labels], tuple[tuple[float, ...], tuple[float, ...]]] = {}
+        merged: dict[tuple[str, _Items], tuple[tuple[float, ...], tuple[float, ...]]] = {}
         for items in pieces:
             for item in items:
-                name, labels = split_name(item.metric)
-                before = merged.get((name, labels), ((), ()))
-                merged[(name, labels)] = (
+                labels = dict(item.metric)
+                key = (labels.pop("__name__", ""), tuple(sorted(labels.items())))
+                before = merged.get(key, ((), ()))
+                merged[key] = (
                     before[0] + item.timestamps if before[0] else item.timestamps,
                     before[1] + item.values,
                 )
             items.clear()  # each piece's points are dropped once they are merged
-        # Sorted like the offline source, so both paths list series alike.
+        # Sorted like the offline source (by name, then the sorted labels): both list alike.
         return [
-            Series(name=name, labels=labels, timestamps=ts, values=vs)
-            for (name, labels), (ts, vs) in sorted(
-                merged.items(), key=lambda item: (item[0][0], tuple(item[0][1].items()))
-            )
+            Series(name=name, labels=Labels(dict(labels)), timestamps=ts, values=vs)
+            for (name, labels), (ts, vs) in sorted(merged.items(), key=lambda item: item[0])
         ]
 
     def query_instant(self, *, promql: str, at: float) -> list[Series]:
