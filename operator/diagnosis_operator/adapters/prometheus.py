@@ -161,6 +161,7 @@ class PrometheusAdapter:
         )
         self._last_response = threading.local()
         self._types: Mapping[str, MetricType] | None = None
+        self._types_lock = threading.Lock()  # components asking at once: one metadata call
         all_headers = dict(headers or {})
         if bearer_token:
             all_headers["Authorization"] = f"Bearer {bearer_token}"
@@ -227,14 +228,15 @@ class PrometheusAdapter:
 
     def _declared_types(self) -> Mapping[str, MetricType]:
         """The metadata of every family, asked once per adapter; empty if unavailable."""
-        cached = self._types
-        if cached is None:
-            try:
-                cached = family_types(self._client.get_metric_metadata("", limit_per_metric=1))
-            except Exception as error:
-                log.info("no metric metadata from %s (%s): types left unknown", self.url, error)
-                cached = {}
-            self._types = cached
+        with self._types_lock:
+            cached = self._types
+            if cached is None:
+                try:
+                    cached = family_types(self._client.get_metric_metadata("", limit_per_metric=1))
+                except Exception as error:
+                    log.info("no metric metadata from %s (%s): types left unknown", self.url, error)
+                    cached = {}
+                self._types = cached
         return cached
 
     # PromQLSource ---------------------------------------------------------
