@@ -139,3 +139,18 @@ def test_an_empty_result_and_an_empty_series() -> None:
     (item,) = decode_matrix(body, grid=Grid())
     assert item.metric == {"a": ']],"x'}
     assert (item.timestamps, item.values) == ((), ())
+
+
+def test_repeated_values_share_one_float_and_keep_their_sign() -> None:
+    levels = ["4", "-0", "0", "4", "NaN", "4", "-0", "4", "4", "0"]
+    body = (
+        b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"1"},'
+        b'"values":[' + b",".join(f'[{k},"{v}"]'.encode() for k, v in enumerate(levels)) + b"]}]}}"
+    )
+    (item,) = decode_matrix(body, grid=Grid())
+    values = item.values
+    assert [math.copysign(1.0, v) for v in values[1:3]] == [-1.0, 1.0]  # -0 is not 0
+    assert math.isnan(values[4])
+    assert values[0] == 4.0
+    assert all(values[k] is values[0] for k in (3, 5, 7, 8))  # one object for a level
+    assert values[1] is values[6]

@@ -170,7 +170,7 @@ def _walk(body: bytes, position: int, *, grid: Grid) -> Iterator[MatrixItem]:
         yield MatrixItem(
             metric=metric,
             timestamps=grid.shared(tuple(points[0::2].tolist())),
-            values=tuple(points[1::2].tolist()),
+            values=_values(points[1::2]),
         )
         following = body[end + 1 : end + 2]
         if following == b"]":
@@ -178,6 +178,20 @@ def _walk(body: bytes, position: int, *, grid: Grid) -> Iterator[MatrixItem]:
         if following != b",":
             raise _OtherLayout
         position = end + 2
+
+
+def _values(values: np.ndarray[tuple[int], np.dtype[np.float64]]) -> tuple[float, ...]:
+    """The values as a tuple; a value repeated in the series is one float object.
+
+    Gauges mostly hold a few levels (threads, connections, sizes): each
+    repeat then costs a pointer, not a float.  Values are told apart by their
+    bits, so ``-0.0`` stays apart from ``0.0`` and every NaN is kept as it came.
+    """
+    distinct, where = np.unique(values.view(np.int64), return_inverse=True)
+    if distinct.size * 2 > values.size:  # mostly distinct (a counter): nothing to share
+        return tuple(values.tolist())
+    shared = distinct.view(np.float64).tolist()
+    return tuple(map(shared.__getitem__, where.tolist()))
 
 
 def _points(text: bytes) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
