@@ -9,8 +9,8 @@ body instead: it finds each series' label object and its ``values`` array
 orjson and the points with numpy, and hands over one series at a time, so
 what is alive while decoding is the body and one series.
 
-It reads the layout Prometheus (and the Thanos and Mimir frontends, which
-share its encoder) writes: compact JSON, ``metric`` before ``values``.  Any
+It reads the layout Prometheus writes (and frontends that answer as it
+does): compact JSON, ``metric`` before ``values``.  Any
 other layout (white space, another key order, native histograms) returns
 ``None`` and the caller decodes the whole body the ordinary way.  A quote
 inside a JSON string is always escaped, so the markers searched for
