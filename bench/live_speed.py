@@ -12,19 +12,26 @@ Loki-API test server (``tests/services/loki.py``).
 
 A Diagnosis of one service (``svc-0``, which calls ``svc-1`` and ``svc-2``;
 ``svc-1`` starts answering 5xx 20 minutes before the window's end) runs in a
-fresh child process per measurement, once on the planned, aggregated series
-queries (``aggregate=True``, the default) and once on the raw pull
-(``aggregate=False``: every series of each selector, the path before), the
-two interleaved ``--repeat`` times.  Each child reports its wall time from
-the start of the Diagnosis to its result (and its own CPU seconds: the
-machine is shared), the HTTP requests it sent, the
-bytes it received (per backend, the decoded bodies) and the time it waited for
-answers (per backend, summed over parallel requests), and its peak resident
-memory (``ru_maxrss``; the figure after the imports is reported too).
-``--windows hour,day`` adds a one-day window at a 5-minute scrape (a second TSDB).  The
-one-minute load average is recorded: the machine is shared.
+fresh child process per measurement, the kinds of ``--modes`` interleaved
+``--repeat`` times: ``after``, the planned, aggregated series queries of this
+tree (``aggregate=True``, the default); ``raw``, the raw pull of this tree
+(``aggregate=False``: every series of each selector); ``before``, the
+aggregated path of another source tree (``--before``, e.g. a git worktree of
+main), so before and after are measured side by side on the same sources and
+the same (shared) machine.  Each child reports its wall time from the start
+of the Diagnosis to its result (and its own CPU seconds), when each stage
+began (the collection ends where "correlating" begins), the HTTP requests it
+sent, the bytes it received (per backend, the decoded bodies) and the time it
+waited for answers (per backend, summed over parallel requests), and its peak
+resident memory (``ru_maxrss``: overall and by the end of the collection).
+The CPU seconds Prometheus and the Loki-API server spent on each Diagnosis
+are read from ``/proc`` around it.  ``--windows hour,day`` adds a one-day
+window at a 5-minute scrape (a second TSDB).  The one-minute load average is
+recorded: the machine is shared.
 
-    .venv/bin/python bench/live_speed.py --out bench/results/live-speed.json
+    git worktree add /tmp/live-before main
+    .venv/bin/python bench/live_speed.py --windows hour,day --before /tmp/live-before \
+        --modes before,after --repeat 3 --out bench/results/live-speed-round-N.json
 """
 
 from __future__ import annotations
@@ -38,13 +45,17 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-for entry in (ROOT, ROOT / "operator"):
-    if str(entry) not in sys.path:
-        sys.path.insert(0, str(entry))
+# A child measuring another source tree (``--before``) imports the operator from there.
+CODE = Path(os.environ.get("LIVE_SPEED_CODE") or ROOT)
+for entry in (ROOT, ROOT / "operator", CODE, CODE / "operator"):
+    if str(entry) in sys.path:
+        sys.path.remove(str(entry))
+    sys.path.insert(0, str(entry))
 
 HOUR_START = 1_796_083_200  # 2026-12-01T00:00:00Z, on a 2-hour block boundary
 NAMESPACE = "bench"
@@ -301,8 +312,17 @@ def child(args: argparse.Namespace) -> None:
     rss_after_imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     window = Window(start=args.start, end=args.end)
     loki = LokiClient(args.loki, tenant=args.tenant, retries=0, timeout=300.0)
+    stages: dict[str, dict[str, float]] = {}
     with PrometheusAdapter(args.prom, timeout=300.0) as prometheus:
         began, cpu = time.perf_counter(), time.process_time()
+
+        def stage(name: str) -> None:
+            stages[name] = {
+                "atSeconds": round(time.perf_counter() - began, 3),
+                "cpuSeconds": round(time.process_time() - cpu, 3),
+                "peakRssMiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+
         result = run_diagnosis(
             topology=_topology(),
             window=window,
@@ -310,6 +330,7 @@ def child(args: argparse.Namespace) -> None:
             series=prometheus,
             logs=LokiLogSource(loki),
             now=window.end,
+            on_stage=stage,
             aggregate=args.child == "aggregated",
         )
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu
@@ -330,6 +351,9 @@ def child(args: argparse.Namespace) -> None:
                 "backends": backends,
                 "peakRssMiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "rssAfterImportsMiB": round(rss_after_imports / 1024, 1),
+                # When each stage began (the collection ends at "correlating"), with the CPU
+                # seconds and the peak memory until then.
+                "stages": stages,
                 "rootCause": out["rootCause"]["component"],
                 "outcome": out["outcome"]["state"],
                 "warnings": out["warnings"][:5],
@@ -380,36 +404,81 @@ def _tsdb(
     return info
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One kind of measured Diagnosis: its label, its path and the source tree it runs."""
+
+    label: str
+    mode: str  # raw | aggregated
+    code: Path
+
+
+def _runs(args: argparse.Namespace) -> list[_Run]:
+    """``--modes``: after (this tree, aggregated), raw (this tree), before (``--before``)."""
+    known = {
+        "after": _Run("after", "aggregated", ROOT),
+        "raw": _Run("raw", "raw", ROOT),
+    }
+    if args.before is not None:
+        known["before"] = _Run("before", "aggregated", args.before.resolve())
+    wanted = [name.strip() for name in args.modes.split(",") if name.strip()]
+    missing = [name for name in wanted if name not in known]
+    if missing:
+        raise SystemExit(f"--modes {','.join(missing)}: unknown (before needs --before PATH)")
+    return [known[name] for name in wanted]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _measure(
-    args: argparse.Namespace, *, prom: str, loki: str, tenant: str, start: int, end: int
+    args: argparse.Namespace,
+    *,
+    backends: dict[str, int],
+    prom: str,
+    loki: str,
+    tenant: str,
+    start: int,
+    end: int,
 ) -> dict[str, Any]:
-    runs: dict[str, list[dict[str, Any]]] = {"raw": [], "aggregated": []}
+    """Each kind of run ``--repeat`` times, interleaved; ``backends``: name -> pid."""
+    kinds = _runs(args)
+    runs: dict[str, list[dict[str, Any]]] = {kind.label: [] for kind in kinds}
     for _ in range(args.repeat):
-        for mode in ("raw", "aggregated"):
-            command = [
-                sys.executable,
-                __file__,
-                "--child",
-                mode,
-                "--prom",
-                prom,
-                "--loki",
-                loki,
-                "--tenant",
-                tenant,
-                "--start",
-                str(start),
-                "--end",
-                str(end),
-            ]
+        for kind in kinds:
+            command = [sys.executable, __file__, "--child", kind.mode, "--prom", prom]
+            command += ["--loki", loki, "--tenant", tenant, "--start", str(start)]
+            command += ["--end", str(end)]
+            env = {**os.environ, "LIVE_SPEED_CODE": str(kind.code)}
+            before = {name: _cpu_seconds(pid) for name, pid in backends.items()}
             done = subprocess.run(
-                command, capture_output=True, text=True, timeout=1800, check=False
+                command, capture_output=True, text=True, timeout=1800, check=False, env=env
             )
             if done.returncode:
-                raise RuntimeError(f"{mode} child failed: {done.stderr[-2000:]}")
-            runs[mode].append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(json.dumps(runs[mode][-1]), flush=True)
-    return {mode: {"median": _median(found), "runs": found} for mode, found in runs.items()}
+                raise RuntimeError(f"{kind.label} child failed: {done.stderr[-2000:]}")
+            found = json.loads(done.stdout.strip().splitlines()[-1])
+            found["label"], found["code"] = kind.label, str(kind.code)
+            # CPU the sources spent on this Diagnosis (they serve nothing else meanwhile).
+            found["backendCpuSeconds"] = {
+                name: round(_cpu_seconds(pid) - before[name], 2) for name, pid in backends.items()
+            }
+            runs[kind.label].append(found)
+            print(json.dumps(found), flush=True)
+    return {label: {"median": _median(found), "runs": found} for label, found in runs.items()}
+
+
+def _describe_tree(tree: Path) -> str:
+    """A source tree and the commit it is at (for the results file)."""
+    done = subprocess.run(
+        ["git", "-C", str(tree), "log", "-1", "--format=%h %s"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return f"{tree}: {done.stdout.strip()[:120] or 'not a git tree'}"
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -447,8 +516,15 @@ def _window(
         info.update(
             logLines=lines, logEverySeconds=every, pushSeconds=round(time.perf_counter() - began, 1)
         )
+        pids = {"prometheus": prometheus.process.process.pid, "loki": loki.process.process.pid}
         figures = _measure(
-            args, prom=prometheus.url, loki=loki.url, tenant=tenant, start=start, end=end
+            args,
+            backends=pids,
+            prom=prometheus.url,
+            loki=loki.url,
+            tenant=tenant,
+            start=start,
+            end=end,
         )
     finally:
         loki.process.stop()
@@ -470,6 +546,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument(
+        "--before",
+        type=Path,
+        help="a source tree (e.g. a git worktree of main) measured as 'before', side by side",
+    )
+    parser.add_argument(
+        "--modes",
+        default="raw,after",
+        help="comma-separated runs, interleaved: after (this tree, aggregated), "
+        "before (--before's tree, aggregated), raw (this tree, the raw pull)",
+    )
+    parser.add_argument(
         "--windows",
         default="hour",
         help="comma-separated: hour (15 s scrape), day (a one-day window at a 5-minute scrape)",
@@ -481,8 +568,11 @@ def main(argv: list[str] | None = None) -> int:
         child(args)
         return 0
     report: dict[str, Any] = {
-        "what": "one live Diagnosis (svc-0 -> svc-1, svc-2) on a synthetic cluster: "
-        "the raw pull against the planned, aggregated queries",
+        "what": "one live Diagnosis (svc-0 -> svc-1, svc-2) on a synthetic cluster, "
+        f"runs {args.modes} interleaved (before: aggregated, the code of --before; "
+        "after: aggregated, this tree; raw: the raw pull of this tree)",
+        "before": None if args.before is None else _describe_tree(args.before),
+        "after": _describe_tree(ROOT),
         "cpus": os.cpu_count(),
         "targets": {"hourSeconds": 5, "hourQueries": 40, "daySeconds": 15, "peakRssMiB": 300},
     }

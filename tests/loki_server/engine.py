@@ -309,22 +309,30 @@ def _process(
 Vector = dict[LabelKey, float]
 
 
-def _range_vector(agg: RangeAggregation, processed: _Processed, t_ns: int) -> Vector:
-    out: Vector = {}
+def _range_vectors(agg: RangeAggregation, processed: _Processed, times: list[int]) -> list[Vector]:
+    """The range vector at each of ``times`` (ascending), all steps at once.
+
+    An entry at ``ns`` is in the window ``(t - range, t]`` of every step
+    ``ns <= t < ns + range``: each entry is added to those steps only, so the
+    cost grows with the entries, not with series x steps.  Each step's vector
+    lists its series in the order of ``processed.points``.
+    """
+    vectors: list[Vector] = [{} for _ in times]
     seconds = agg.range_ns / 1e9
+    counting = agg.function in ("count_over_time", "rate")
     for key, (stamps, sizes) in processed.points.items():
-        low = bisect.bisect_right(stamps, t_ns - agg.range_ns)
-        high = bisect.bisect_right(stamps, t_ns)
-        if high <= low:
-            continue
-        if agg.function in ("count_over_time", "rate"):
-            value = float(high - low)
-        else:
-            value = float(sum(sizes[low:high]))
-        if agg.function in ("rate", "bytes_rate"):
-            value /= seconds
-        out[key] = value
-    return out
+        totals: dict[int, int] = {}
+        for ns, size in zip(stamps, sizes, strict=True):
+            low = bisect.bisect_left(times, ns)
+            high = bisect.bisect_left(times, ns + agg.range_ns)
+            for index in range(low, high):
+                totals[index] = totals.get(index, 0) + (1 if counting else size)
+        for index, total in totals.items():
+            value = float(total)
+            if agg.function in ("rate", "bytes_rate"):
+                value /= seconds
+            vectors[index][key] = value
+    return vectors
 
 
 def _group_key(key: LabelKey, agg: VectorAggregation) -> LabelKey:
@@ -372,12 +380,11 @@ def _innermost(expr: RangeAggregation | VectorAggregation) -> RangeAggregation:
     return expr
 
 
-def _evaluate(
-    expr: RangeAggregation | VectorAggregation, processed: _Processed, t_ns: int
-) -> Vector:
+def _evaluate(expr: RangeAggregation | VectorAggregation, ranged: Vector) -> Vector:
+    """``expr`` at one step, whose innermost range vector is ``ranged``."""
     if isinstance(expr, RangeAggregation):
-        return _range_vector(expr, processed, t_ns)
-    return _aggregate(expr, _evaluate(expr.inner, processed, t_ns))
+        return ranged
+    return _aggregate(expr, _evaluate(expr.inner, ranged))
 
 
 def _check_errors(vector: Vector) -> None:
@@ -411,10 +418,12 @@ def metric_range(
     end_ns: int,
     step_ns: int,
 ) -> list[MatrixSeries]:
-    processed = _process(store, tenant, _innermost(expr), start_ns, end_ns)
+    inner = _innermost(expr)
+    processed = _process(store, tenant, inner, start_ns, end_ns)
+    times = list(step_times(start_ns, end_ns, step_ns))
     series: dict[LabelKey, list[tuple[float, str]]] = {}
-    for t_ns in step_times(start_ns, end_ns, step_ns):
-        vector = _evaluate(expr, processed, t_ns)
+    for t_ns, ranged in zip(times, _range_vectors(inner, processed, times), strict=True):
+        vector = _evaluate(expr, ranged)
         _check_errors(vector)
         for key, value in vector.items():
             series.setdefault(key, []).append((seconds_json(t_ns), format_value(value)))
@@ -424,8 +433,9 @@ def metric_range(
 def metric_instant(
     store: Store, tenant: str, expr: RangeAggregation | VectorAggregation, *, time_ns: int
 ) -> list[dict[str, object]]:
-    processed = _process(store, tenant, _innermost(expr), time_ns, time_ns)
-    vector = _evaluate(expr, processed, time_ns)
+    inner = _innermost(expr)
+    processed = _process(store, tenant, inner, time_ns, time_ns)
+    vector = _evaluate(expr, _range_vectors(inner, processed, [time_ns])[0])
     _check_errors(vector)
     return [
         {"metric": dict(key), "value": [seconds_json(time_ns), format_value(value)]}

@@ -257,3 +257,42 @@ def test_durations() -> None:
     assert parse_duration_ns("250ms") == S // 4
     with pytest.raises(ValueError):
         parse_duration_ns("5 minutes")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'count_over_time({job="a"} [45s])',
+        'bytes_over_time({job="a"} [20s])',
+        'rate({job="a"} | regexp "^(?P<ip>\\\\S+) " [1m])',
+        'bytes_rate({job="a"} [7s])',
+    ],
+)
+@pytest.mark.parametrize("step_seconds", [1, 15, 61])
+def test_range_vectors_of_all_steps_equal_the_window_definition(
+    query: str, step_seconds: int
+) -> None:
+    """Each step's vector holds, per label set, what lies in ``(t - range, t]``."""
+    lines = [
+        (float(k * 7 % 300) + (k % 3) / 10, f"10.0.0.{k % 5} x{'y' * (k % 4)}") for k in range(90)
+    ]
+    store = store_with(({"job": "a", "pod": "p"}, lines))
+    expr = parse(query)
+    assert isinstance(expr, RangeAggregation)
+    processed = engine._process(store, "t", expr, T0 - 40 * S, T0 + 320 * S)
+    assert processed.points  # the definition below has something to check
+    times = list(engine.step_times(T0 - 40 * S, T0 + 320 * S, step_seconds * S))
+    found = engine._range_vectors(expr, processed, times)
+    for t_ns, vector in zip(times, found, strict=True):
+        expected: engine.Vector = {}
+        for key, (stamps, sizes) in processed.points.items():
+            inside = [
+                size
+                for ns, size in zip(stamps, sizes, strict=True)
+                if t_ns - expr.range_ns < ns <= t_ns
+            ]
+            if not inside:
+                continue
+            total = float(len(inside) if "bytes" not in expr.function else sum(inside))
+            expected[key] = total / (expr.range_ns / S) if "rate" in expr.function else total
+        assert vector == expected

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -269,3 +271,28 @@ def test_a_request_that_cannot_be_sent_names_no_earlier_answer() -> None:
     assert raised.value.status is None and raised.value.body == ""
     assert "request not sent" in raised.value.reason
     assert len(transport.sent) == 1
+
+
+class _SlowTransport(ScriptedTransport):
+    """Answers after a pause, so requests of several threads overlap."""
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, timeout: object = None, **kwargs: object
+    ) -> requests.Response:
+        threading.Event().wait(0.2)
+        return super().send(request, timeout=timeout, **kwargs)
+
+
+def test_components_asking_types_at_once_share_one_metadata_call() -> None:
+    answer = Answer(
+        body={
+            "status": "success",
+            "data": {"http_requests_total": [{"type": "counter", "help": "", "unit": ""}]},
+        }
+    )
+    transport = _SlowTransport([answer])
+    prometheus = PrometheusAdapter(URL, transport=transport)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(lambda _: prometheus.series_types(["http_requests_total"]), range(4)))
+    assert [m.path for m in transport.sent] == ["/api/v1/metadata"]
+    assert found == [{"http_requests_total": MetricType.COUNTER}] * 4

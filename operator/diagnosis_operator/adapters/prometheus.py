@@ -31,8 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any, Final, TypedDict, cast
+from typing import Any, Final, cast
 
 import requests
 from prometheus_api_client import PrometheusConnect
@@ -42,6 +41,12 @@ from requests.adapters import BaseAdapter
 from diagnosis_operator.adapters import promql
 from diagnosis_operator.adapters.http import retry_policy, retrying_session
 from diagnosis_operator.adapters.prometheus_answers import query_length_limit, warnings_of
+from diagnosis_operator.adapters.prometheus_decode import (
+    Grid,
+    MatrixItem,
+    decode_matrix,
+    instant_series,
+)
 from diagnosis_operator.adapters.prometheus_types import family_types, type_of
 from diagnosis_operator.models.signals import Labels, MetricType, Series, Window
 from diagnosis_operator.ports import PartialAnswer, SignalError
@@ -63,14 +68,7 @@ MAX_POINTS_PER_SERIES: Final = 11_000
 _BODY_LIMIT: Final = 2000
 
 
-class _MatrixItem(TypedDict):
-    metric: dict[str, str]
-    values: list[tuple[float, str]]
-
-
-class _VectorItem(TypedDict):
-    metric: dict[str, str]
-    value: tuple[float, str]
+_Items = tuple[tuple[str, str], ...]  # a label set as sorted (name, value) pairs
 
 
 class _UpstreamStatus(Exception):
@@ -163,6 +161,7 @@ class PrometheusAdapter:
         )
         self._last_response = threading.local()
         self._types: Mapping[str, MetricType] | None = None
+        self._types_lock = threading.Lock()  # components asking at once: one metadata call
         all_headers = dict(headers or {})
         if bearer_token:
             all_headers["Authorization"] = f"Bearer {bearer_token}"
@@ -170,6 +169,7 @@ class PrometheusAdapter:
             all_headers["X-Scope-OrgID"] = tenant
         session = retrying_session(retry=retry, verify=False if disable_ssl else verify_tls)
         session.hooks["response"].append(self._check_response)
+        self._session = session
         self._client = PrometheusConnect(
             url=self.url,
             headers=all_headers or None,
@@ -228,14 +228,15 @@ class PrometheusAdapter:
 
     def _declared_types(self) -> Mapping[str, MetricType]:
         """The metadata of every family, asked once per adapter; empty if unavailable."""
-        cached = self._types
-        if cached is None:
-            try:
-                cached = family_types(self._client.get_metric_metadata("", limit_per_metric=1))
-            except Exception as error:
-                log.info("no metric metadata from %s (%s): types left unknown", self.url, error)
-                cached = {}
-            self._types = cached
+        with self._types_lock:
+            cached = self._types
+            if cached is None:
+                try:
+                    cached = family_types(self._client.get_metric_metadata("", limit_per_metric=1))
+                except Exception as error:
+                    log.info("no metric metadata from %s (%s): types left unknown", self.url, error)
+                    cached = {}
+                self._types = cached
         return cached
 
     # PromQLSource ---------------------------------------------------------
@@ -278,22 +279,28 @@ class PrometheusAdapter:
     def _query_range_pieces(
         self, *, promql: str, window: Window, step: float, max_points: int, notes: list[str]
     ) -> list[Series]:
-        merged: dict[tuple[str, Labels], tuple[list[float], list[float]]] = {}
-        for piece in split_window(window=window, step=step, max_points=max_points):
-            for item in self._query_range_piece(
-                promql=promql, piece=piece, window=window, step=step, notes=notes
-            ):
-                name, labels = _split_name(item["metric"])
-                timestamps, values = merged.setdefault((name, labels), ([], []))
-                for timestamp, value in item["values"]:
-                    timestamps.append(float(timestamp))
-                    values.append(float(value))
-        # Sorted like the offline source, so both paths list series alike.
-        return [
-            Series(name=name, labels=labels, timestamps=tuple(ts), values=tuple(vs))
-            for (name, labels), (ts, vs) in sorted(
-                merged.items(), key=lambda item: (item[0][0], tuple(item[0][1].items()))
+        grid = Grid()  # the answer's series share their timestamps
+        pieces = [
+            self._query_range_piece(
+                promql=promql, piece=piece, window=window, step=step, notes=notes, grid=grid
             )
+            for piece in split_window(window=window, step=step, max_points=max_points)
+        ]
+        merged: dict[tuple[str, _Items], tuple[tuple[float, ...], tuple[float, ...]]] = {}
+        for items in pieces:
+            for item in items:
+                labels = dict(item.metric)
+                key = (labels.pop("__name__", ""), tuple(sorted(labels.items())))
+                before = merged.get(key, ((), ()))
+                merged[key] = (
+                    before[0] + item.timestamps if before[0] else item.timestamps,
+                    before[1] + item.values,
+                )
+            items.clear()  # each piece's points are dropped once they are merged
+        # Sorted like the offline source (by name, then the sorted labels): both list alike.
+        return [
+            Series(name=name, labels=Labels(dict(labels)), timestamps=ts, values=vs)
+            for (name, labels), (ts, vs) in sorted(merged.items(), key=lambda item: item[0])
         ]
 
     def query_instant(self, *, promql: str, at: float) -> list[Series]:
@@ -307,7 +314,7 @@ class PrometheusAdapter:
             ),
             notes=notes,
         )
-        found = _instant_series(data, request=request, at=at)
+        found = instant_series(data, query=promql)
         if notes:
             raise PartialAnswer(
                 backend=BACKEND, query=promql, window=None, answer=found, warnings=notes
@@ -353,32 +360,42 @@ class PrometheusAdapter:
     # Plumbing -------------------------------------------------------------
 
     def _query_range_piece(
-        self, *, promql: str, piece: Window, window: Window, step: float, notes: list[str]
-    ) -> list[_MatrixItem]:
+        self,
+        *,
+        promql: str,
+        piece: Window,
+        window: Window,
+        step: float,
+        notes: list[str],
+        grid: Grid,
+    ) -> list[MatrixItem]:
+        """One ``/api/v1/query_range``, decoded series by series (``prometheus_decode``)."""
         params = {
+            "query": promql,
             "start": _seconds(piece.start),
             "end": _seconds(piece.end),
             "step": _seconds(step),
             **self._extra,
         }
-        data = self._call(
-            _Request(query=promql, window=window),
-            lambda: self._client.custom_query_range(
-                query=promql,
-                start_time=datetime.fromtimestamp(piece.start, tz=UTC),
-                end_time=datetime.fromtimestamp(piece.end, tz=UTC),
-                step=params["step"],
-                # Overrides the library's whole-second start/end.
-                params=params,
-                timeout=self._timeout,
-            ),
+        request = _Request(query=promql, window=window)
+        items: list[MatrixItem] = self._call(
+            request,
+            lambda: decode_matrix(self._get("/api/v1/query_range", params), grid=grid),
             notes=notes,
         )
-        if not isinstance(data, list):
-            raise self._error(
-                _Request(promql, window), reason=f"expected a matrix, got {data!r:.200}"
-            )
-        return cast(list[_MatrixItem], data)
+        return items
+
+    def _get(self, path: str, params: Mapping[str, str]) -> bytes:
+        """The body of one GET (statuses >= 400 are raised by the session hook)."""
+        response = self._session.get(
+            f"{self.url}{path}",
+            params=params,
+            headers=self._client.headers,
+            timeout=self._timeout,
+        )
+        if response.status_code != 200:
+            raise PrometheusApiClientException(f"HTTP Status Code {response.status_code}")
+        return response.content
 
     def _call(
         self, request: _Request, attempt: Callable[[], Any], *, notes: list[str] | None = None
@@ -448,44 +465,6 @@ def _seconds(value: float) -> str:
     """A timestamp or duration as Prometheus reads it: decimal seconds, ms precision."""
     text = f"{value:.3f}".rstrip("0").rstrip(".")
     return text or "0"
-
-
-def _split_name(metric: Mapping[str, str]) -> tuple[str, Labels]:
-    labels = dict(metric)
-    name = labels.pop("__name__", "")
-    return name, Labels(labels)
-
-
-def _instant_series(data: Any, *, request: _Request, at: float) -> list[Series]:
-    if isinstance(data, list) and len(data) == 2 and not isinstance(data[0], dict):
-        # resultType scalar/string: [ts, "value"].
-        return [
-            Series(name="", labels=Labels(), timestamps=(float(data[0]),), values=(float(data[1]),))
-        ]
-    if not isinstance(data, list):
-        raise SignalError(
-            backend=BACKEND,
-            query=request.query,
-            window=None,
-            reason=f"unexpected result {data!r:.200}",
-        )
-    series: list[Series] = []
-    for item in cast(list[dict[str, Any]], data):
-        name, labels = _split_name(item["metric"])
-        if "value" in item:
-            vector = cast(_VectorItem, item)
-            points: list[tuple[float, str]] = [vector["value"]]
-        else:
-            points = cast(_MatrixItem, item)["values"]
-        series.append(
-            Series(
-                name=name,
-                labels=labels,
-                timestamps=tuple(float(ts) for ts, _ in points),
-                values=tuple(float(v) for _, v in points),
-            )
-        )
-    return series
 
 
 def _error_message(body: str) -> str:

@@ -14,7 +14,7 @@ per component
                     a later one);
 per edge component (kind proxy, or one nothing depends on)
   * ``clients``     requests per client address per step (``count_extracted``,
-                    top ``CLIENT_TOP``);
+                    top ``CLIENT_TOP``, ``service.edge_queries``);
   * ``retries``     failed requests per client, request and agent per fine
                     step (about a second), top ``RETRY_TOP``;
   * ``networks``    requests per client network (/24, /64) per step, top
@@ -52,23 +52,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from diagnosis_operator.core.diagnosis.collected import (
-    CLIENTS,
-    NETWORKS,
-    RETRIES,
     SAMPLES,
     SIGNIFICANT_LINES,
     is_edge,
     retry_step,
 )
-from diagnosis_operator.core.diagnosis.logs import (
-    ACCESS_PATTERN,
-    CLIENT_LABELS,
-    FAILED_REQUEST_FILTER,
-    NETWORK_LABELS,
-    NETWORK_PATTERN,
-    RETRY_LABELS,
-    SIGNIFICANT_FILTER,
-)
+from diagnosis_operator.core.diagnosis.logs import SIGNIFICANT_FILTER
 from diagnosis_operator.core.series_plan import allowance
 from diagnosis_operator.models.engine import PolicySignal
 from diagnosis_operator.models.signals import (
@@ -84,6 +73,7 @@ from diagnosis_operator.models.signals import (
 from diagnosis_operator.models.topology import Component, Topology
 from diagnosis_operator.ports import LogSource, PartialAnswer, PromQLSource, SeriesSource
 from diagnosis_operator.service import metrics
+from diagnosis_operator.service.edge_queries import EDGE_EXTRACTIONS
 from diagnosis_operator.service.inline import DeadlineExceeded, InlineExecutor
 from diagnosis_operator.service.series_collect import SeriesAnswer, component_series, describe
 
@@ -93,9 +83,6 @@ MAX_POINTS = 480
 MIN_STEP = 15.0
 SAMPLE_PARTS = 4
 SAMPLE_LIMIT = 250
-CLIENT_TOP = 20
-RETRY_TOP = 10
-NETWORK_TOP = 10
 LINES = "lines"
 SERIES = "series"
 WORKERS = 8
@@ -107,50 +94,6 @@ def choose_step(window: Window) -> float:
     """Pure: 15 s for windows up to two hours, coarser beyond (at most ``MAX_POINTS`` points)."""
     step = max(MIN_STEP, window.duration / MAX_POINTS)
     return float(math.ceil(step / MIN_STEP) * MIN_STEP)
-
-
-@dataclass(frozen=True)
-class _ExtractedCount:
-    """One ``count_extracted`` query that an edge component (where clients arrive) gets."""
-
-    key: str
-    what: str
-    line_filter: str | None
-    pattern: str
-    by: tuple[str, ...]
-    top: int
-    at_retry_step: bool  # the finer step that tight retry loops need
-
-
-EDGE_EXTRACTIONS = (
-    _ExtractedCount(
-        key=CLIENTS,
-        what="client counts",
-        line_filter=None,
-        pattern=ACCESS_PATTERN,
-        by=CLIENT_LABELS,
-        top=CLIENT_TOP,
-        at_retry_step=False,
-    ),
-    _ExtractedCount(
-        key=RETRIES,
-        what="retry counts",
-        line_filter=FAILED_REQUEST_FILTER,
-        pattern=ACCESS_PATTERN,
-        by=RETRY_LABELS,
-        top=RETRY_TOP,
-        at_retry_step=True,
-    ),
-    _ExtractedCount(
-        key=NETWORKS,
-        what="client network counts",
-        line_filter=None,
-        pattern=NETWORK_PATTERN,
-        by=NETWORK_LABELS,
-        top=NETWORK_TOP,
-        at_retry_step=False,
-    ),
-)
 
 
 @dataclass
@@ -212,18 +155,15 @@ def collect(  # noqa: PLR0913 (keyword-only: the sources, the policy signals and
         else ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="collect")
     )
     try:
-        pending = [
-            _submit(pool, sources, topology=topology, component=component, window=window, step=step)
-            for component in topology
-        ]
+        pending = [_Pending(component=component) for component in topology]
+        # Every component's series first: theirs are the longest chains of queries.
+        for item in pending:
+            _submit_series(pool, sources, item=item, window=window, step=step)
+        for item in pending:
+            _submit(pool, sources, topology=topology, item=item, window=window, step=step)
         for item in pending:
             _submit_policy(
-                pool,
-                sources,
-                item=item,
-                signals=policy_signals,
-                window=window,
-                step=step,
+                pool, sources, item=item, signals=policy_signals, window=window, step=step
             )
         components: dict[str, ComponentSignals] = {}
         for item in pending:
@@ -249,31 +189,44 @@ class _Sources:
         return backend_name(self.series), backend_name(self.logs)
 
 
-def _submit(
+def _submit_series(
     pool: ThreadPoolExecutor | InlineExecutor,
     sources: _Sources,
     *,
-    topology: Topology,
-    component: Component,
+    item: _Pending,
     window: Window,
     step: float,
-) -> _Pending:
-    """Send one component's queries; their answers arrive as futures."""
-    series, logs = sources.series, sources.logs
-    selector = dict(component.selector)
-    item = _Pending(component=component)
+) -> None:
+    """Send one component's series task; its answer arrives as a future."""
     item.queries[SERIES] = _describe(
-        describe, source=series, selector=selector, aggregate=sources.aggregate
+        describe,
+        source=sources.series,
+        selector=dict(item.component.selector),
+        aggregate=sources.aggregate,
     )
     item.series = pool.submit(
         component_series,
-        series,
-        component=component,
+        sources.series,
+        component=item.component,
         window=window,
         step=step,
         limit=sources.limit,
         aggregate=sources.aggregate,
     )
+
+
+def _submit(
+    pool: ThreadPoolExecutor | InlineExecutor,
+    sources: _Sources,
+    *,
+    topology: Topology,
+    item: _Pending,
+    window: Window,
+    step: float,
+) -> None:
+    """Send one component's log queries; their answers arrive as futures."""
+    logs, component = sources.logs, item.component
+    selector = dict(component.selector)
     counts: list[Future[list[LogCount]]] = []
     for key, line_filter in ((LINES, None), (SIGNIFICANT_LINES, SIGNIFICANT_FILTER)):
         item.queries[key] = _describe(
@@ -305,7 +258,6 @@ def _submit(
     ]
     if is_edge(topology, component):
         _submit_extractions(pool, logs, item=item, selector=selector, window=window, step=step)
-    return item
 
 
 def _submit_extractions(

@@ -1,0 +1,68 @@
+"""The client-traffic queries an edge component gets (``service.collect``).  Pure data.
+
+An edge component (a proxy, or one nothing depends on) is where clients
+arrive: its access lines are counted per client address, per failing client,
+request and agent at a fine step (tight retry loops), and per client network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from diagnosis_operator.core.diagnosis.collected import CLIENTS, NETWORKS, RETRIES
+from diagnosis_operator.core.diagnosis.logs import (
+    ACCESS_PATTERN,
+    CLIENT_LABELS,
+    FAILED_REQUEST_FILTER,
+    NETWORK_LABELS,
+    NETWORK_PATTERN,
+    RETRY_LABELS,
+)
+
+CLIENT_TOP = 20
+RETRY_TOP = 10
+NETWORK_TOP = 10
+
+
+@dataclass(frozen=True)
+class ExtractedCount:
+    """One ``count_extracted`` query that an edge component (where clients arrive) gets."""
+
+    key: str
+    what: str
+    line_filter: str | None
+    pattern: str
+    by: tuple[str, ...]
+    top: int
+    at_retry_step: bool  # the finer step that tight retry loops need
+
+
+EDGE_EXTRACTIONS = (
+    ExtractedCount(
+        key=CLIENTS,
+        what="client counts",
+        line_filter=None,
+        pattern=ACCESS_PATTERN,
+        by=CLIENT_LABELS,
+        top=CLIENT_TOP,
+        at_retry_step=False,
+    ),
+    ExtractedCount(
+        key=RETRIES,
+        what="retry counts",
+        line_filter=FAILED_REQUEST_FILTER,
+        pattern=ACCESS_PATTERN,
+        by=RETRY_LABELS,
+        top=RETRY_TOP,
+        at_retry_step=True,
+    ),
+    ExtractedCount(
+        key=NETWORKS,
+        what="client network counts",
+        line_filter=None,
+        pattern=NETWORK_PATTERN,
+        by=NETWORK_LABELS,
+        top=NETWORK_TOP,
+        at_retry_step=False,
+    ),
+)
