@@ -33,9 +33,6 @@ from examples.incidents import holdout5  # noqa: E402
 RECORDED = ROOT / "examples" / "incidents" / "holdout5" / "lab"
 
 STILL_WRONG: dict[str, str] = {
-    "stock-innodb-hot-row": "a hot row whose holder changes every time: a kill is proposed",
-    "billing-mysql-history-length": "an idle transaction holding purge back is not killed",
-    "ads-mysql-buffer-pool-thrash": "a buffer pool too small: a kill of its readers proposed",
     "promo-redis-maxclients-skewed-db": "Redis at maxclients: the DB (clock-skewed logs) blamed",
     "shop-app-retry-storm": "a fleet-wide retry storm (thousands of clients): the BFF blamed",
     "wiki-noisy-quiet-day": "GC pauses and log spam without user impact: a pod drained",

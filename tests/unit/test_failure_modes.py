@@ -189,6 +189,28 @@ MYSQL_CASES = [
     ),
     ("slow queries", ("mysql_global_status_slow_queries",), ("# Query_time: 41.2",), ()),
     (
+        # an idle snapshot transaction holds purge back: the history list grows
+        "long transaction",
+        ("mysql_info_schema_innodb_metrics_transaction_trx_rseg_history_len",),
+        (
+            'msg="information_schema.innodb_trx oldest" trx_state=RUNNING age_s=20000 '
+            "trx_mysql_thread_id=9 command=Sleep history_list_length=9000000",
+        ),
+        (),
+    ),
+    (
+        "buffer pool exhaustion",
+        (
+            "mysql_global_status_innodb_buffer_pool_wait_free",
+            "mysql_global_status_innodb_buffer_pool_reads",
+        ),
+        (
+            "[Warning] InnoDB: Difficult to find free blocks in the buffer pool "
+            "(21 search iterations)! 0 failed attempts to flush a page!",
+        ),
+        (),
+    ),
+    (
         "lock contention",
         (),
         (),

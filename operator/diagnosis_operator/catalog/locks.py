@@ -56,3 +56,17 @@ LOCK_WAIT_WORDS = (
 # (``blocking_pid``; https://dev.mysql.com/doc/refman/8.0/en/sys-innodb-lock-waits.html),
 # as lock-wait watchers and monitoring scripts print it.
 BLOCKING_THREAD = re.compile(r"\bblocking_pid[\"']?\s*[=:]\s*\"?(\d+)", re.IGNORECASE)
+
+# A blocker worth ending is one transaction that keeps its locks: the lock-wait
+# views name the same ``blocking_pid`` again and again while the others wait
+# (an idle holder, a long scan).  When they name a different holder nearly every
+# time, each holding for a moment, no single transaction blocks: the waiters
+# queue on a hot row and each takes the lock in turn (InnoDB grants a released
+# lock to one of its waiters, chosen by its transaction scheduling,
+# https://dev.mysql.com/doc/refman/8.0/en/innodb-transaction-scheduling.html).
+# Killing the holder of the moment only hands the lock to the next waiter and
+# fails one more request: the remedy is in the application (shorter
+# transactions, a queue for the hot row).  With at least ``MIN_HOLDER_SIGHTINGS``
+# sightings, a holder is one that is named in at least ``SINGLE_BLOCKER_SHARE`` of them.
+MIN_HOLDER_SIGHTINGS = 3
+SINGLE_BLOCKER_SHARE = 0.5

@@ -32,6 +32,19 @@ MYSQL_SLOW_LOG = "https://dev.mysql.com/doc/refman/8.0/en/slow-query-log.html"
 MYSQL_FULL_DISK = "https://dev.mysql.com/doc/refman/8.0/en/full-disk.html"
 MYSQL_REPLICA_STATUS = "https://dev.mysql.com/doc/refman/8.0/en/show-replica-status.html"
 MYSQL_EXPORTER = "https://github.com/prometheus/mysqld_exporter"
+MYSQL_BUFFER_POOL = "https://dev.mysql.com/doc/refman/8.0/en/innodb-buffer-pool.html"
+MYSQL_PURGE = "https://dev.mysql.com/doc/refman/8.0/en/innodb-purge-configuration.html"
+MYSQL_INNODB_TRX = (
+    "https://dev.mysql.com/doc/refman/8.0/en/information-schema-innodb-trx-table.html"
+)
+MARIADB_INNODB_TRX = "https://mariadb.com/kb/en/information-schema-innodb_trx-table/"
+MYSQL_INNODB_METRICS = (
+    "https://dev.mysql.com/doc/refman/8.0/en/information-schema-innodb-metrics-table.html"
+)
+AURORA_HISTORY_LIST = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/"
+    "proactive-insights.history-list.html"
+)
 GO_MYSQL_ERRORS = "https://github.com/go-sql-driver/mysql/blob/master/errors.go"
 CONNECTOR_J_STATES = (
     "https://dev.mysql.com/doc/connectors/en/connector-j-reference-error-sqlstates.html"
@@ -172,6 +185,42 @@ MYSQL_MODES: tuple[FailureMode, ...] = (
             r"query execution was interrupted",
         ),
         sources=(MYSQL_SLOW_LOG, MYSQL_STATUS, MYSQL_ERRORS, MYSQL_EXPORTER),
+    ),
+    mode(
+        MYSQL,
+        "long transaction",
+        # an old open transaction pins its read view: purge falls behind and the
+        # history list length grows (``catalog.transactions``)
+        metrics=(
+            r"^mysql_info_schema_innodb_metrics_transaction_trx_rseg_history_len",
+            _MYSQL_STATUS + r"innodb_history_list_length",
+        ),
+        logs=(
+            r"\bhistory[ _]list[ _]length\b",
+            # a watcher printing INNODB_TRX: an open transaction whose connection is idle
+            r"\binnodb_trx\b.{0,400}\bcommand[\"']?\s*[=:]\s*\"?sleep\b",
+        ),
+        sources=(
+            MYSQL_PURGE,
+            MYSQL_INNODB_TRX,
+            MARIADB_INNODB_TRX,
+            MYSQL_INNODB_METRICS,
+            AURORA_HISTORY_LIST,
+            MYSQL_EXPORTER,
+        ),
+    ),
+    mode(
+        MYSQL,
+        "buffer pool exhaustion",
+        # the working set outgrew the pool: reads go to disk and queries wait for a
+        # free page (Innodb_buffer_pool_wait_free: "should be small" when the pool is
+        # sized right); every statement slows, none is the trouble (``plan_kill``)
+        metrics=(
+            _MYSQL_STATUS + r"innodb_buffer_pool_wait_free",
+            _MYSQL_STATUS + r"innodb_buffer_pool_reads\b",
+        ),
+        logs=(r"difficult to find free blocks in the buffer pool",),
+        sources=(MYSQL_BUFFER_POOL, MYSQL_STATUS, MYSQL_EXPORTER),
     ),
     mode(
         MYSQL,

@@ -180,7 +180,8 @@ def lock_blockers(
     The lock-wait tables name them (``InnodbTransaction.waiting_for``): a named
     holder that is not itself waiting is a blocker (one that also waits is a
     link of a chain, freed when its own blocker goes; a cycle is a deadlock,
-    which InnoDB resolves by itself).  Without them: an idle (``Sleep``)
+    which InnoDB resolves by itself), unless it runs the very statement its
+    waiters wait to run (``heads_a_queue``).  Without them: an idle (``Sleep``)
     connection whose transaction runs and started before every waiting
     transaction, the classic forgotten open transaction.  Nothing waits:
     nothing blocks.
@@ -194,10 +195,15 @@ def lock_blockers(
         for holder in trx.waiting_for:
             named[holder] = named.get(holder, 0) + 1
     if named:
+        rows = {row.id: row for row in processes}
         return {
             thread: f"holds locks {count} waiting transaction(s) wait for (lock-wait tables)"
             for thread, count in named.items()
             if not (thread in by_thread and by_thread[thread].waiting)
+            and not heads_a_queue(
+                rows.get(thread),
+                [rows.get(t.thread_id) for t in waiters if thread in t.waiting_for],
+            )
         }
     starts = [trx.started for trx in waiters if trx.started is not None]
     if not starts:
@@ -214,6 +220,38 @@ def lock_blockers(
         and trx.thread_id in idle
         and trx.started is not None
         and trx.started < first_wait
+    }
+
+
+def heads_a_queue(holder: ProcessRow | None, waiting: Sequence[ProcessRow | None]) -> bool:
+    """Whether a lock holder runs the very statement shape every waiter waits to run.  Pure.
+
+    Then it is the head of a queue on a hot row, not a blocker: InnoDB grants
+    the lock to the next waiter when it ends (``catalog.locks``), so killing it
+    fails one more request and frees nobody.
+    """
+    if holder is None or not holder.info or holder.command.strip().lower() == "sleep":
+        return False
+    shapes = {fingerprint(row.info) for row in waiting if row is not None and row.info}
+    return shapes == {fingerprint(holder.info)}
+
+
+def idle_open_transactions(
+    *, transactions: Sequence[InnodbTransaction], processes: Sequence[ProcessRow]
+) -> dict[int, str]:
+    """The idle (``Sleep``) connections whose InnoDB transaction is open, each with why.  Pure.
+
+    An open transaction keeps its read view, and InnoDB's purge cannot remove
+    row versions newer than the oldest one (``catalog.transactions``); idle, it
+    runs no statement that ``busyTime`` could match.  An idle connection with no
+    transaction holds nothing back and is not one; nor is a waiting one (a
+    victim of a lock).
+    """
+    idle = {row.id: row for row in processes if row.command.strip().lower() == "sleep"}
+    return {
+        trx.thread_id: f"idle {idle[trx.thread_id].time:g} s in an open transaction ({trx.state})"
+        for trx in transactions
+        if trx.thread_id in idle and not trx.waiting
     }
 
 
@@ -308,11 +346,7 @@ def select_victims(
     Every row ends up either in ``victims`` or in ``skipped`` with a reason.
     """
     trx_by_thread = {trx.thread_id: trx for trx in transactions}
-    blockers = (
-        lock_blockers(transactions=transactions, processes=processes)
-        if policy.match_blocker
-        else {}
-    )
+    blockers = _blockers(transactions=transactions, processes=processes, policy=policy)
     skipped: list[Skipped] = []
     candidates: list[ProcessRow] = []
     for row in processes:
@@ -340,6 +374,22 @@ def select_victims(
         skipped.extend(spared)
     victims.sort(key=lambda victim: victim.row.id)
     return KillSelection(victims=tuple(victims), skipped=tuple(skipped))
+
+
+def _blockers(
+    *,
+    transactions: Sequence[InnodbTransaction],
+    processes: Sequence[ProcessRow],
+    policy: KillPolicy,
+) -> dict[int, str]:
+    """What ``matchBlocker`` matches: the lock holders while transactions wait for locks;
+    with ``idleTime`` and nothing waiting, the idle open transactions (purge held back).
+    """
+    if not policy.match_blocker:
+        return {}
+    if policy.idle_time is None or any(trx.waiting for trx in transactions):
+        return lock_blockers(transactions=transactions, processes=processes)
+    return idle_open_transactions(transactions=transactions, processes=processes)
 
 
 def _choose_in_class(

@@ -73,7 +73,10 @@ def kill_policy_for(*, policy: KillMysqlQueriesPolicy, proposal: Mapping[str, An
     turns the policy's busy time off, since the blocker is often idle in its
     transaction, and keeps its other options; its ``mode: connection`` applies
     unless the policy's ``match`` sets a mode itself (``KILL QUERY`` leaves an
-    idle transaction and its locks in place: ``catalog.locks``).
+    idle transaction and its locks in place: ``catalog.locks``).  With ``idleTime``
+    (an idle transaction holding InnoDB's purge back: ``catalog.transactions``)
+    it matches idle open transactions idle longer than that, never less than the
+    policy's own ``idleTime``.
     """
     if proposal.get("matchBlocker") is True:
         return _blocker_policy(policy=policy, proposal=proposal)
@@ -112,6 +115,15 @@ def _blocker_policy(*, policy: KillMysqlQueriesPolicy, proposal: Mapping[str, An
     fields = base.model_dump()
     fields["match_blocker"] = True
     fields["busy_time"] = None
+    idle = proposal.get("idleTime")
+    if (
+        isinstance(idle, int | float)
+        and not isinstance(idle, bool)
+        and math.isfinite(idle)
+        and idle > 0
+    ):
+        # an idle open transaction (purge held back): never below the policy's own
+        fields["idle_time"] = max(base.idle_time or 0.0, float(idle))
     if proposal.get("mode") == KillMode.CONNECTION.value and "mode" not in base.model_fields_set:
         fields["mode"] = KillMode.CONNECTION
     return KillPolicy.model_validate(fields)

@@ -141,7 +141,10 @@ class KillPolicy(Spec):
     ``matchBlocker`` (beyond pt-kill) matches only the threads whose transaction
     holds locks that other transactions wait for: the ones the lock-wait tables
     name, or, when those cannot be read, an idle (``Sleep``) transaction that
-    started before every waiting one.  Its waiters never match it.
+    started before every waiting one.  Its waiters never match it.  With
+    ``idleTime`` and no transaction waiting, it matches the idle connections whose
+    transaction is open (an old read view holding InnoDB's purge back), idle
+    longer than ``idleTime``; an idle connection without a transaction never.
     """
 
     busy_time: Annotated[float, Field(ge=0)] | None = None

@@ -58,6 +58,8 @@ EVENT_NAMES: Mapping[LogCategory, str] = {
 LOCK_WAIT_SHARE = 0.5
 # ... and that examined at most this many rows did little of its own (a point read or write).
 FEW_ROWS_EXAMINED = 100
+# A statement that examined this many rows (for few returned) may have scanned a table.
+SCAN_ROWS_EXAMINED = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,7 @@ class SlowQuery:
         """
         if self.rows_examined is not None:
             sent = max(self.rows_sent or 0, 1)
-            return self.rows_examined >= 10_000 and self.rows_examined >= 100 * sent
+            return self.rows_examined >= SCAN_ROWS_EXAMINED and self.rows_examined >= 100 * sent
         if self.waited_for_locks:
             return False
         return bool(self.where_columns) and (self.query_time or 0.0) >= 1.0
@@ -97,6 +99,16 @@ class SlowQuery:
         if self.lock_time is None or not self.query_time or self.query_time <= 0:
             return False
         return self.lock_time >= LOCK_WAIT_SHARE * self.query_time
+
+    @property
+    def read_little(self) -> bool:
+        """Known to have examined fewer rows than a scan (``SCAN_ROWS_EXAMINED``).
+
+        Slow with little to read, it spent its time waiting: for locks, for a
+        free buffer-pool page, for the disk, for a CPU.  It is a victim of what
+        slowed the server; ending it frees nothing another statement waits for.
+        """
+        return self.rows_examined is not None and self.rows_examined < SCAN_ROWS_EXAMINED
 
     @property
     def lock_victim(self) -> bool:
