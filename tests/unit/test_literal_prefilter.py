@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from diagnosis_operator.adapters.bundle import literal_prefilter
 from diagnosis_operator.adapters.bundle.literal_prefilter import (
     bigrams,
     candidate_lines,
@@ -181,3 +182,14 @@ def test_random_dialect_patterns_never_lose_a_matching_line(seed: int) -> None:
                 if alone.search(lines[index])
             }
             assert found == everyone, pattern
+
+
+def test_byte_pairs_are_found_across_the_pieces_of_a_long_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "ab é İx\nyz" * 7 + "q"
+    whole = bigrams(text)
+    assert int(whole.sum()) == len(set(itertools.pairwise(text.encode())))
+    monkeypatch.setattr(literal_prefilter, "BIGRAM_CHUNK", 3)
+    assert (bigrams(text) == whole).all()
+    assert not bigrams("a").any() and not bigrams("").any()

@@ -189,12 +189,22 @@ def lowered_text(lines: Sequence[str]) -> tuple[str, npt.NDArray[np.int64]]:
     return "\n".join(lowered), starts
 
 
+BIGRAM_CHUNK = 1 << 20
+
+
 def bigrams(text: str) -> npt.NDArray[np.bool_]:
-    """Pure: which pairs of bytes the UTF-8 form of ``text`` holds, a table of 65,536."""
-    data = np.frombuffer(text.encode(), dtype=np.uint8)
+    """Pure: which pairs of bytes the UTF-8 form of ``text`` holds, a table of 65,536.
+
+    A million characters at a time (each piece overlapping the next by one), so
+    the temporary arrays stay a few MB however long the text.
+    """
     present = np.zeros(1 << 16, dtype=bool)
-    if data.size > 1:
-        present[(data[:-1].astype(np.uint16) << 8) | data[1:]] = True
+    for start in range(0, max(len(text) - 1, 0), BIGRAM_CHUNK):
+        data = np.frombuffer(text[start : start + BIGRAM_CHUNK + 1].encode(), dtype=np.uint8)
+        pairs = data[:-1].astype(np.uint16)
+        pairs <<= 8
+        pairs |= data[1:]
+        present[pairs] = True
     return present
 
 
