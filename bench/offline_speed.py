@@ -37,6 +37,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -154,11 +155,18 @@ def measure_diagnose(folder: Path, source: Path, timeout: float) -> dict[str, An
 
 
 def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The fastest of repeated runs (the least disturbed by the shared machine)."""
+    """The fastest of repeated runs (the least disturbed by the shared machine).
+
+    With repeats, also every run's wall and CPU seconds and their medians.
+    """
     ok = [run for run in runs if run["exit"] == 0] or runs
     best = dict(min(ok, key=lambda run: run["wallSeconds"]))
     if len(runs) > 1:
         best["allWallSeconds"] = [run["wallSeconds"] for run in runs]
+        best["allCpuSeconds"] = [run["cpuSeconds"] for run in runs]
+        best["medianWallSeconds"] = round(statistics.median(best["allWallSeconds"]), 3)
+        best["medianCpuSeconds"] = round(statistics.median(best["allCpuSeconds"]), 2)
+        best["allPeakMiB"] = [run["peakMiB"] for run in runs]
     return best
 
 
@@ -174,10 +182,14 @@ def measure(
     """Fill ``table`` bundle by bundle, saving after each (a stopped run keeps its figures)."""
     for name, folder in folders.items():
         entry: dict[str, Any] = {"bytes": sum(p.stat().st_size for p in folder.iterdir())}
-        for label, source in trees.items():
-            reads = [measure_read(folder, source, timeout) for _ in range(repeat)]
-            runs = [measure_diagnose(folder, source, timeout) for _ in range(repeat)]
-            entry[label] = {"read": _best(reads), "diagnose": _best(runs)}
+        reads: dict[str, list[dict[str, Any]]] = {label: [] for label in trees}
+        runs: dict[str, list[dict[str, Any]]] = {label: [] for label in trees}
+        for _ in range(repeat):  # the trees interleaved: each sees the same load
+            for label, source in trees.items():
+                reads[label].append(measure_read(folder, source, timeout))
+                runs[label].append(measure_diagnose(folder, source, timeout))
+        for label in trees:
+            entry[label] = {"read": _best(reads[label]), "diagnose": _best(runs[label])}
             read, whole = entry[label]["read"], entry[label]["diagnose"]
             print(
                 f"{name:28} {label:6} read {read['wallSeconds']:6.2f}s"
@@ -191,20 +203,27 @@ def measure(
         save()
 
 
+def _median(figures: dict[str, Any], kind: str) -> float:
+    """The median ``Wall`` or ``Cpu`` seconds of repeated runs, else the one run's."""
+    one = figures.get(f"{kind.lower()}Seconds", 0.0)
+    return float(figures.get(f"median{kind}Seconds", one))
+
+
 def table(report: dict[str, Any]) -> str:
     """A Markdown table of a results file: read and diagnose, each tree side by side."""
     labels = list(report["trees"])
     head = ["bundle", "MB"]
     for label in labels:
         head += [f"{label} read s (cpu)", f"{label} diagnose s (cpu)", f"{label} MiB", "load"]
+    # With repeats, the medians of wall and CPU seconds (else the one run's figures).
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, entry in report["bundles"].items():
         cells = [name, f"{entry['bytes'] / 1e6:.0f}"]
         for label in labels:
             read, whole = entry[label]["read"], entry[label]["diagnose"]
             cells += [
-                f"{read['wallSeconds']:.2f} ({read.get('cpuSeconds', 0):.2f})",
-                f"{whole['wallSeconds']:.2f} ({whole.get('cpuSeconds', 0):.2f})",
+                f"{_median(read, 'Wall'):.2f} ({_median(read, 'Cpu'):.2f})",
+                f"{_median(whole, 'Wall'):.2f} ({_median(whole, 'Cpu'):.2f})",
                 f"{whole['peakMiB']:.0f}",
                 f"{whole['load1']:.1f}",
             ]
@@ -225,6 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="keep bundles already in --work")
     parser.add_argument("--large-first", action="store_true", help="measure the large one first")
     parser.add_argument("--label", default="after", help="the name of this tree's figures")
+    parser.add_argument(
+        "--tree", type=Path, default=ROOT / "operator", help="the operator/ tree to measure"
+    )
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--table", type=Path, help="print a results file as a table, run nothing")
@@ -245,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             folders = {name: path for name, path in folders.items() if name in args.only}
         if args.large_first and LARGE in folders:
             folders = {LARGE: folders[LARGE], **folders}
-        trees = {args.label: ROOT / "operator"}
+        trees = {args.label: args.tree.resolve()}
         if args.baseline:
             trees = {"before": args.baseline.resolve(), **trees}
         bundles: dict[str, Any] = {}

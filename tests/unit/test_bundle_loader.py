@@ -9,6 +9,7 @@ import pytest
 
 from diagnosis_operator.adapters.bundle import BundleError, load_bundle, logs_jsonl, openmetrics
 from diagnosis_operator.models.signals import Labels, MetricType
+from diagnosis_operator.models.timefmt import rfc3339_nanoseconds
 from tests.unit.bundle_helpers import INCIDENT, LOGS, METRICS, T0, entry, write_bundle
 
 
@@ -289,3 +290,26 @@ def test_progress_is_reported(tmp_path: Path) -> None:
     )
     assert ("metrics.om", 6, True) in seen
     assert ("logs.jsonl", 2, True) in seen
+
+
+@pytest.mark.parametrize("digits", [0, 1, 3, 6, 9])
+def test_stamps_of_one_width_read_as_rfc3339(tmp_path: Path, digits: int) -> None:
+    """A block whose stamps share a width is checked by column; the same instants result."""
+    fraction = f".{'123456789'[:digits]}" if digits else ""
+    stamps = [f"2025-01-01T00:1{n // 60}:{n % 60:02d}{fraction}Z" for n in range(120)]
+    logs = "\n".join(entry(stamp, {"job": "web"}, f"line {n}") for n, stamp in enumerate(stamps))
+    bundle = load_bundle(write_bundle(tmp_path / "b", logs=logs + "\n"))
+    [stream] = bundle.streams_of({"job": "web"})
+    assert stream.timestamps_ns.tolist() == [rfc3339_nanoseconds(stamp) for stamp in stamps]
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["2025-01-01T00:11:00.1x5Z", "2025-01-01T00:11:00,125Z",
+     "2025/01-01T00:11:00.125Z", "2025-01-01T00:11:60.125Z", "2025-01-01T00:11:00.12\u00e9Z"],
+)  # fmt: skip
+def test_a_bad_stamp_among_stamps_of_its_width_is_named(tmp_path: Path, stamp: str) -> None:
+    good = [entry(f"2025-01-01T00:11:{n:02d}.125Z", {"job": "web"}, "x") for n in range(40)]
+    good[30] = entry(stamp, {"job": "web"}, "x")
+    message = error_of(write_bundle(tmp_path / "b", logs="\n".join(good) + "\n"))
+    assert message.startswith(f"{tmp_path / 'b' / 'logs.jsonl'}:31: bad RFC 3339 timestamp")

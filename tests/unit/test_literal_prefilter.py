@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 
 import pytest
 
+from diagnosis_operator.adapters.bundle import literal_prefilter
 from diagnosis_operator.adapters.bundle.literal_prefilter import (
+    bigrams,
     candidate_lines,
     lowered_text,
+    may_hold,
     required_literals,
     split_alternatives,
 )
@@ -54,8 +58,24 @@ def test_prefiltered_matching_equals_matching_every_line(pattern: str, seed: int
     if literals is None:
         candidates = list(range(len(lines)))
     else:
-        candidates = candidate_lines(*lowered_text(lines), literals).tolist()
+        text, starts = lowered_text(lines)
+        candidates = candidate_lines(text, starts, literals).tolist()
+        # Skipping the literals whose byte pairs the text lacks changes nothing.
+        assert candidate_lines(text, starts, literals, bigrams(text)).tolist() == candidates
     assert [index for index in candidates if search(lines[index])] == everyone
+
+
+def test_byte_pairs_rule_out_the_literals_a_text_cannot_hold() -> None:
+    text = "get /api 200 ok\nİstanbul é"
+    present = bigrams(text)
+    assert int(present.sum()) == len(set(itertools.pairwise(text.encode())))
+    assert may_hold("200 ok", present) and may_hold("stanbul é", present)
+    assert not may_hold("error", present)  # "er" is nowhere
+    assert not may_hold("k\ni", present)  # the pairs are there, "\ni" is not
+    assert not may_hold("éi", present)
+    lines = text.split("\n")
+    lowered, starts = lowered_text(lines)
+    assert candidate_lines(lowered, starts, ("error", "bul"), bigrams(lowered)).tolist() == [1]
 
 
 def test_literals_of_the_collector_filters() -> None:
@@ -162,3 +182,14 @@ def test_random_dialect_patterns_never_lose_a_matching_line(seed: int) -> None:
                 if alone.search(lines[index])
             }
             assert found == everyone, pattern
+
+
+def test_byte_pairs_are_found_across_the_pieces_of_a_long_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "ab é İx\nyz" * 7 + "q"
+    whole = bigrams(text)
+    assert int(whole.sum()) == len(set(itertools.pairwise(text.encode())))
+    monkeypatch.setattr(literal_prefilter, "BIGRAM_CHUNK", 3)
+    assert (bigrams(text) == whole).all()
+    assert not bigrams("a").any() and not bigrams("").any()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,48 @@ def test_ranges_are_read_as_prometheus_reads_them() -> None:
     assert parse_subset('rate(x{a="b"}[1h30m15s])').range_seconds == 5415.0
     with pytest.raises(UnsupportedQuery, match="largest to smallest"):
         parse_subset('rate(x{a="b"}[30s5m])')
+
+
+def test_aggregations_equal_python_over_each_instant(tmp_path: Path) -> None:
+    """sum, avg, min, max and count over present values only, bit for bit as Python's loops.
+
+    The members hold sums that depend on their order (0.1 + 0.2 + 0.3), NaN,
+    -0.0 against 0.0, and gaps longer than the lookback (absent instants).
+    """
+    values = {
+        "a": [0.1, float("nan"), -0.0, 1e16, 0.3, 2.5],
+        "b": [0.2, 1.0, 0.0, 1.0, float("nan"), -1.5],
+        "c": [0.3, 2.0, -0.0, -1e16, 0.1, 7.0],
+    }
+    lines = ["# TYPE g gauge", f'g{{job="web"}} 1 {T0 + 600}']
+    for instance, row in values.items():
+        for i, value in enumerate(row):
+            if instance == "b" and i in (2, 3):
+                continue  # b is absent at the third and fourth instants (over 5 m since its last)
+            lines.append(f'g{{job="db",instance="{instance}"}} {value!r} {T0 + 600 + 400 * i}')
+    metrics = "\n".join([*lines, "# EOF", ""])
+    folder = write_bundle(tmp_path / "b", incident=INCIDENT, metrics=metrics, logs="")
+    source = BundleSource(load_bundle(folder))
+    window = Window(start=T0 + 600, end=T0 + 600 + 400 * 5)
+    alone = {
+        instance: dict(zip(found.timestamps, found.values, strict=True))
+        for instance in values
+        for found in source.query_range(
+            promql=f'g{{job="db",instance="{instance}"}}', window=window, step=400
+        )
+    }
+    instants = sorted({ts for points in alone.values() for ts in points})
+    python: dict[str, Callable[[list[float]], float]] = {
+        "sum": lambda present: float(sum(present)),
+        "avg": lambda present: float(sum(present) / len(present)),
+        "min": lambda present: float(min(present)),
+        "max": lambda present: float(max(present)),
+        "count": lambda present: float(len(present)),
+    }
+    for name, combine in python.items():
+        [found] = source.query_range(promql=f'{name}(g{{job="db"}})', window=window, step=400)
+        expected = [
+            combine([alone[i][ts] for i in sorted(alone) if ts in alone[i]]) for ts in instants
+        ]
+        assert found.timestamps == tuple(instants)
+        assert [repr(value) for value in found.values] == [repr(value) for value in expected], name

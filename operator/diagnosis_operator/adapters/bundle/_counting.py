@@ -45,12 +45,8 @@ def extracted_groups(
         key_of(match.groups("")) if match is not None else empty
         for match in map(search, map(lines.__getitem__, indexes.tolist()))
     ]
-    numbers: dict[tuple[str, ...], int] = {}
-    codes = np.fromiter(
-        (numbers.setdefault(key, len(numbers)) for key in line_keys),
-        dtype=np.int64,
-        count=len(line_keys),
-    )
+    numbers = {key: number for number, key in enumerate(dict.fromkeys(line_keys))}
+    codes = np.fromiter(map(numbers.__getitem__, line_keys), dtype=np.int64, count=len(line_keys))
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(numbers) + 1))
     for key, number in numbers.items():

@@ -6,10 +6,14 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from diagnosis_operator.adapters.bundle import literal_prefilter
 from diagnosis_operator.adapters.bundle.literal_prefilter import Alternatives
 from diagnosis_operator.models.bundle import Int64Array, StoredStream
+
+# A stream's lines lower-cased and joined, where each starts, and its byte pairs.
+_Lowered = tuple[str, Int64Array, npt.NDArray[np.bool_]]
 
 
 class LineFilters:
@@ -17,7 +21,7 @@ class LineFilters:
 
     def __init__(self) -> None:
         self._filtered: dict[tuple[int, str], Int64Array] = {}
-        self._lowered: dict[int, tuple[str, Int64Array]] = {}
+        self._lowered: dict[int, _Lowered] = {}
         self._literals: dict[str, tuple[str, ...] | None] = {}
         self._alternatives: dict[str, Alternatives | None] = {}
 
@@ -52,13 +56,14 @@ class LineFilters:
         alternatives = self._alternatives[line_filter]
         if alternatives is not None:
             return _matching_any(lines, lowered, alternatives)
-        candidates = literal_prefilter.candidate_lines(*lowered, literals).tolist()
+        candidates = _candidates(lowered, literals).tolist()
         return np.fromiter((index for index in candidates if search(lines[index])), dtype=np.int64)
 
-    def _lowered_text(self, stream: StoredStream) -> tuple[str, Int64Array]:
+    def _lowered_text(self, stream: StoredStream) -> _Lowered:
         lowered = self._lowered.get(id(stream))
         if lowered is None:
-            lowered = literal_prefilter.lowered_text(stream.lines)
+            text, starts = literal_prefilter.lowered_text(stream.lines)
+            lowered = (text, starts, literal_prefilter.bigrams(text))
             # one stream's text at a time: the collector asks stream by stream
             self._lowered.clear()
             self._lowered[id(stream)] = lowered
@@ -66,7 +71,7 @@ class LineFilters:
 
 
 def _matching_any(
-    lines: Sequence[str], lowered: tuple[str, Int64Array], alternatives: Alternatives
+    lines: Sequence[str], lowered: _Lowered, alternatives: Alternatives
 ) -> Int64Array:
     """Sorted indexes of the lines one of ``alternatives`` matches.
 
@@ -77,8 +82,13 @@ def _matching_any(
     matched: set[int] = set()
     for pattern, literals in alternatives:
         search = pattern.search
-        candidates = literal_prefilter.candidate_lines(*lowered, literals).tolist()
+        candidates = _candidates(lowered, literals).tolist()
         matched.update(
             index for index in candidates if index not in matched and search(lines[index])
         )
     return np.array(sorted(matched), dtype=np.int64)
+
+
+def _candidates(lowered: _Lowered, literals: tuple[str, ...]) -> Int64Array:
+    text, starts, present = lowered
+    return literal_prefilter.candidate_lines(text, starts, literals, present)

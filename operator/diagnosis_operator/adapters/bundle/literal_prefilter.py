@@ -12,10 +12,16 @@ line would give.
 
 The check is case-insensitive (lines and literals are lower-cased): a weaker
 condition than the pattern's, hence still a necessary one, whatever its flags.
+
+Each literal costs one pass over the stream's text, and a filter has some
+thirty.  ``bigrams`` records, in one pass, which pairs of bytes the text holds:
+a literal one of whose pairs the text lacks cannot occur in it, and is not
+searched for (most of them, in a stream of access lines).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -183,12 +189,45 @@ def lowered_text(lines: Sequence[str]) -> tuple[str, npt.NDArray[np.int64]]:
     return "\n".join(lowered), starts
 
 
+BIGRAM_CHUNK = 1 << 20
+
+
+def bigrams(text: str) -> npt.NDArray[np.bool_]:
+    """Pure: which pairs of bytes the UTF-8 form of ``text`` holds, a table of 65,536.
+
+    A million characters at a time (each piece overlapping the next by one), so
+    the temporary arrays stay a few MB however long the text.
+    """
+    present = np.zeros(1 << 16, dtype=bool)
+    for start in range(0, max(len(text) - 1, 0), BIGRAM_CHUNK):
+        data = np.frombuffer(text[start : start + BIGRAM_CHUNK + 1].encode(), dtype=np.uint8)
+        pairs = data[:-1].astype(np.uint16)
+        pairs <<= 8
+        pairs |= data[1:]
+        present[pairs] = True
+    return present
+
+
+def may_hold(literal: str, present: npt.NDArray[np.bool_]) -> bool:
+    """Pure: False when ``literal`` cannot occur in the text whose ``bigrams`` are ``present``."""
+    data = literal.encode()
+    return all(present[(first << 8) | second] for first, second in itertools.pairwise(data))
+
+
 def candidate_lines(
-    text: str, starts: npt.NDArray[np.int64], literals: Sequence[str]
+    text: str,
+    starts: npt.NDArray[np.int64],
+    literals: Sequence[str],
+    present: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.int64]:
-    """Pure: sorted indexes of the lines of ``text`` holding at least one of ``literals``."""
+    """Pure: sorted indexes of the lines of ``text`` holding at least one of ``literals``.
+
+    ``present``: the text's ``bigrams``, to skip the literals it cannot hold.
+    """
     positions: list[int] = []
     for literal in literals:
+        if present is not None and not may_hold(literal, present):
+            continue
         positions.extend(match.start() for match in re.finditer(re.escape(literal), text))
     if not positions:
         return np.empty(0, dtype=np.int64)

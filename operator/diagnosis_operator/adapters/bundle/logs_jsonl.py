@@ -40,6 +40,48 @@ _get_labels = operator.itemgetter("labels")
 _get_line = operator.itemgetter("line")
 
 
+# Where a fixed-length UTC stamp (2025-12-11T09:19:44.120Z) holds what: every
+# other column is a digit.
+_STAMP_PUNCTUATION = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":")}
+_SHORTEST_STAMP = len("2025-12-11T09:19:44Z")
+_LONGEST_STAMP = len("2025-12-11T09:19:44.123456789Z")
+
+
+def _utc_nanoseconds(stamps: list[str]) -> Int64Array | None:
+    """Nanoseconds since the epoch of RFC 3339 UTC stamps; None when one is not of that form.
+
+    Stamps of one length (what a writer gives) are checked column by column at
+    once; mixed lengths go through ``_UTC_STAMPS``.  numpy reads the dates and
+    refuses impossible ones (a 13th month) with ``ValueError``.
+    """
+    widths = set(map(len, stamps))
+    joined = "\n".join(stamps)
+    if len(widths) == 1:
+        if not _fixed_width_stamps(stamps, widths.pop()):
+            return None
+    elif not _UTC_STAMPS.fullmatch(joined):
+        return None
+    return np.array(joined.replace("Z", "").split("\n"), dtype="datetime64[ns]").astype(np.int64)
+
+
+def _fixed_width_stamps(stamps: list[str], width: int) -> bool:
+    """Whether every stamp (``width`` characters) is ``YYYY-MM-DDTHH:MM:SS[.fraction]Z``."""
+    if width != _SHORTEST_STAMP and not _SHORTEST_STAMP + 2 <= width <= _LONGEST_STAMP:
+        return False
+    data = np.frombuffer("".join(stamps).encode(), dtype=np.uint8)
+    if data.size != width * len(stamps):
+        return False  # a character beyond ASCII
+    table = data.reshape(len(stamps), width)
+    fixed = {**_STAMP_PUNCTUATION, width - 1: ord("Z")}
+    if width > _SHORTEST_STAMP:
+        fixed[_SHORTEST_STAMP - 1] = ord(".")
+    digits = [column for column in range(width) if column not in fixed]
+    if not bool(((table[:, digits] >= ord("0")) & (table[:, digits] <= ord("9"))).all()):
+        return False
+    expected = np.array(list(fixed.values()), dtype=np.uint8)
+    return bool((table[:, list(fixed)] == expected).all())
+
+
 class _LogParser:
     """State of one ``logs.jsonl`` parse; see ``parse_log_entries``."""
 
@@ -68,12 +110,9 @@ class _LogParser:
             lines = list(map(_get_line, entries))
             if set(map(type, lines)) != {str} or set(map(type, labels)) != {dict}:
                 return False
-            joined = "\n".join(stamps)
-            if not _UTC_STAMPS.fullmatch(joined):
+            nanoseconds = _utc_nanoseconds(stamps)
+            if nanoseconds is None:
                 return False
-            nanoseconds = np.array(
-                joined.replace("Z", "").split("\n"), dtype="datetime64[ns]"
-            ).astype(np.int64)
             keys = list(map(tuple, map(dict.items, labels)))
             ids = list(map(self.stream_of_key.get, keys))
         except (orjson.JSONDecodeError, ValueError, TypeError, KeyError):

@@ -13,23 +13,22 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
-from diagnosis_operator.models.bundle import Bundle, Int64Array, StoredSeries
+from diagnosis_operator.models.bundle import Bundle, Float64Array, Int64Array, StoredSeries
 from diagnosis_operator.models.promql_subset import SubsetQuery
 from diagnosis_operator.models.signals import Labels, MetricType, Series, Window
 from diagnosis_operator.models.timefmt import prometheus_ms, prometheus_step_ms
 
 LOOKBACK_MS = 5 * 60 * 1000
-_AGGREGATE: dict[str, Callable[[list[float]], float]] = {
-    "sum": lambda values: float(sum(values)),
-    "min": lambda values: float(min(values)),
-    "max": lambda values: float(max(values)),
-    "avg": lambda values: float(sum(values) / len(values)),
-    "count": lambda values: float(len(values)),
-}
+# Each answer is computed over the instants at once: the values, and which
+# instants have one (a series is absent where it has no sample in range).
+BoolArray = npt.NDArray[np.bool_]
+_Values = tuple[str, Labels, Float64Array, BoolArray]
+_KEEP_NAME = (None, "last_over_time")
 
 
 def evaluate(bundle: Bundle, query: SubsetQuery, *, window: Window, step: float) -> list[Series]:
@@ -50,33 +49,26 @@ def evaluate(bundle: Bundle, query: SubsetQuery, *, window: Window, step: float)
     # Functions drop the metric name, except last_over_time (as in Prometheus).
     named = query.function in _KEEP_NAME
     per_series: list[_Values] = [
-        (stored.name if named else "", stored.labels, _values(stored, query, instants))
+        (stored.name if named else "", stored.labels, *_values(stored, query, instants))
         for stored in picked
     ]
     if query.aggregation is not None:
         per_series = _aggregate(per_series, query)
-    seconds = (instants / 1000.0).tolist()
+    seconds = instants / 1000.0
     types = {stored.name: stored.type for stored in picked}
-    out = []
-    for name, labels, values in per_series:
-        kept = [(ts, v) for ts, v in zip(seconds, values, strict=True) if v is not None]
-        if not kept:
-            continue
-        out.append(
-            Series(
-                name=name,
-                labels=labels,
-                timestamps=tuple(ts for ts, _ in kept),
-                values=tuple(v for _, v in kept),
-                type=types.get(name, MetricType.UNKNOWN) if name else MetricType.GAUGE,
-            )
+    out = [
+        Series(
+            name=name,
+            labels=labels,
+            timestamps=tuple(seconds[present].tolist()),
+            values=tuple(values[present].tolist()),
+            type=types.get(name, MetricType.UNKNOWN) if name else MetricType.GAUGE,
         )
+        for name, labels, values, present in per_series
+        if bool(present.any())
+    ]
     out.sort(key=lambda series: (series.name, tuple(series.labels.items())))
     return out
-
-
-_Values = tuple[str, Labels, list[float | None]]
-_KEEP_NAME = (None, "last_over_time")
 
 
 def _storage_order(stored: StoredSeries) -> list[tuple[str, str]]:
@@ -87,16 +79,30 @@ def _label(stored: StoredSeries, name: str) -> str | None:
     return stored.name if name == "__name__" else stored.labels.get(name)
 
 
-def _values(stored: StoredSeries, query: SubsetQuery, instants: Int64Array) -> list[float | None]:
+def _values(
+    stored: StoredSeries, query: SubsetQuery, instants: Int64Array
+) -> tuple[Float64Array, BoolArray]:
+    """The series' value at every instant, and where it has one."""
+    stamps = stored.timestamps_ms
     if query.function is None:
         # An instant vector: the newest sample within the lookback, at every instant.
-        stamps = stored.timestamps_ms
         newest = np.searchsorted(stamps, instants, side="right") - 1
         clipped = np.maximum(newest, 0)
         present = (newest >= 0) & (stamps[clipped] >= instants - LOOKBACK_MS)
-        values = stored.values[clipped].tolist()
-        return [v if ok else None for v, ok in zip(values, present.tolist(), strict=True)]
-    return [_value_at(stored, query, int(at)) for at in instants]
+        return stored.values[clipped], present
+    assert query.range_seconds is not None  # the parser gives functions a range
+    if query.function == "last_over_time":
+        # The newest sample in [at - range, at] (Prometheus 2.x: closed at both ends).
+        range_ms = round(query.range_seconds * 1000)
+        low = np.searchsorted(stamps, instants - range_ms, side="left")
+        high = np.searchsorted(stamps, instants, side="right")
+        return stored.values[np.maximum(high - 1, 0)], high > low
+    found = [_value_at(stored, query, int(at)) for at in instants.tolist()]
+    present = np.fromiter((value is not None for value in found), dtype=bool, count=len(found))
+    values = np.fromiter(
+        (0.0 if value is None else value for value in found), dtype=np.float64, count=len(found)
+    )
+    return values, present
 
 
 def _value_at(stored: StoredSeries, query: SubsetQuery, at: int) -> float | None:
@@ -151,17 +157,40 @@ def _extrapolated(
 
 
 def _aggregate(per_series: list[_Values], query: SubsetQuery) -> list[_Values]:
-    combine = _AGGREGATE[query.aggregation or "sum"]
     by_name = "__name__" in query.by
-    groups: dict[tuple[str, Labels], list[list[float | None]]] = {}
-    for name, labels, values in per_series:
+    groups: dict[tuple[str, Labels], list[tuple[Float64Array, BoolArray]]] = {}
+    for name, labels, values, present in per_series:
         key = Labels({label: labels[label] for label in query.by if labels.get(label)})
-        groups.setdefault((name if by_name else "", key), []).append(values)
-    out: list[_Values] = []
-    for (name, key), members in groups.items():
-        combined: list[float | None] = []
-        for column in zip(*members, strict=True):
-            present = [value for value in column if value is not None]
-            combined.append(combine(present) if present else None)
-        out.append((name, key, combined))
-    return out
+        groups.setdefault((name if by_name else "", key), []).append((values, present))
+    return [
+        (name, key, *_combined(members, query.aggregation or "sum"))
+        for (name, key), members in groups.items()
+    ]
+
+
+def _combined(
+    members: list[tuple[Float64Array, BoolArray]], aggregation: str
+) -> tuple[Float64Array, BoolArray]:
+    """The members combined at each instant, over those present there.
+
+    Member by member in order, as Python's ``sum``, ``min`` and ``max`` over
+    the present values would (the same additions in the same order, the same
+    comparisons): the answer is bit for bit the one of a loop per instant.
+    """
+    size = len(members[0][0])
+    count = np.zeros(size, dtype=np.int64)
+    total = np.zeros(size, dtype=np.float64)
+    chosen = np.zeros(size, dtype=np.float64)
+    for values, present in members:
+        if aggregation in ("sum", "avg"):
+            total = np.where(present, total + values, total)
+        elif aggregation in ("min", "max"):
+            better = values < chosen if aggregation == "min" else values > chosen
+            chosen = np.where(present & ((count == 0) | better), values, chosen)
+        count += present
+    seen = count > 0
+    if aggregation == "count":
+        return count.astype(np.float64), seen
+    if aggregation == "avg":
+        return total / np.maximum(count, 1), seen
+    return (total if aggregation == "sum" else chosen), seen
