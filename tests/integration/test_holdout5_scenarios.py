@@ -36,16 +36,8 @@ STILL_WRONG: dict[str, str] = {
     "stock-innodb-hot-row": "a hot row whose holder changes every time: a kill is proposed",
     "billing-mysql-history-length": "an idle transaction holding purge back is not killed",
     "ads-mysql-buffer-pool-thrash": "a buffer pool too small: a kill of its readers proposed",
-    "promo-redis-maxclients-skewed-db": "Redis at maxclients: the DB (clock-skewed logs) blamed",
-    "shop-app-retry-storm": "a fleet-wide retry storm (thousands of clients): the BFF blamed",
-    "wiki-noisy-quiet-day": "GC pauses and log spam without user impact: a pod drained",
-    "notify-external-tls-expired": "an external certificate: the (harmless) Redis blamed",
 }
-LAB_STILL_WRONG: dict[str, str] = {
-    # Right on each branch alone; with both rounds' models merged, the frozen instance's
-    # clients leaving Redis (input buffers, client memory down) read as Redis' own storm.
-    "backend-hang": "a frozen instance: Redis, whose clients fell away, is blamed",
-}
+LAB_STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from diagnosis_operator.catalog.failure_modes import catalog_kinds, is_self_metric
-from diagnosis_operator.core.diagnosis import explain
+from diagnosis_operator.core.diagnosis import clock_skew, explain
 from diagnosis_operator.core.diagnosis import plan as planner
 from diagnosis_operator.core.diagnosis.affected import (
     AffectedFinding,
@@ -28,7 +28,11 @@ from diagnosis_operator.core.diagnosis.collected import (
 )
 from diagnosis_operator.core.diagnosis.confined import confined_callers
 from diagnosis_operator.core.diagnosis.coverage import assess
-from diagnosis_operator.core.diagnosis.data_end import data_end, without_tail
+from diagnosis_operator.core.diagnosis.data_end import (
+    data_end,
+    without_repeats_after_end,
+    without_tail,
+)
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
 from diagnosis_operator.core.diagnosis.gate import incident_gate
 from diagnosis_operator.core.diagnosis.logs import (
@@ -86,7 +90,9 @@ def analyse(
     coverage = assess(signals, symptom_component=symptom_component)
     if coverage.outcome is Outcome.FAILED:
         return no_conclusion(signals=signals, symptom=symptom, coverage=coverage)
-    return _conclude(
+    # Log lines of a host whose clock is skewed, read at the time they happened.
+    signals, notes = clock_skew.corrected(signals)
+    result = _conclude(
         topology=topology,
         signals=signals,
         symptom=symptom,
@@ -94,6 +100,7 @@ def analyse(
         settings=settings or DEFAULT_ENGINE_SETTINGS,
         coverage=coverage,
     )
+    return replace(result, warnings=(*notes, *result.warnings)) if notes else result
 
 
 def _conclude(
@@ -202,6 +209,7 @@ def _built(*, topology: Topology, signals: SignalSet) -> _Built:
             continue
         if end is not None:
             collected = without_tail(collected, end=end, step=signals.step)
+        collected = without_repeats_after_end(collected, window=signals.window, step=signals.step)
         built.warnings.extend(collected.errors)
         made = build_signals(
             component=_health_series(component, collected), window=signals.window, step=signals.step
