@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from diagnosis_operator.core.diagnosis.data_end import (
-    LOOKBACK,
-    data_end,
-    without_repeats_after_end,
-    without_tail,
-)
+from diagnosis_operator.core.diagnosis.data_end import LOOKBACK, data_end, without_tail
 from diagnosis_operator.models.signals import ComponentSignals, Labels, Series, Window
 
 STEP = 15.0
@@ -46,38 +41,3 @@ def test_one_series_still_moving_means_the_data_runs_to_the_end() -> None:
 def test_a_set_silent_for_longer_than_the_lookback_is_left_to_the_detectors() -> None:
     stopped = 3600.0 - LOOKBACK - 4 * STEP
     assert data_end([_component(_counter(stopped))], window=WINDOW, step=STEP) is None
-
-
-def _left_at(stop: float, *, instance: str = "b") -> Series:
-    """A counter of an instance that left at ``stop``: the range query repeats its last
-    value for the lookback (no staleness marker), then the series is absent."""
-    grid = tuple(ts for ts in GRID if ts <= stop + LOOKBACK)
-    values = tuple(10.0 * (min(ts, stop) // STEP) for ts in grid)
-    return Series("requests_total", Labels({"instance": instance}), grid, values)
-
-
-def test_a_series_that_ended_loses_its_lookback_repeats() -> None:
-    component = _component(_left_at(1200.0), _counter(3600.0))
-    trimmed = without_repeats_after_end(component, window=WINDOW, step=STEP)
-    left, stayed = trimmed.series
-    assert left.timestamps[-1] == 1200.0
-    assert len(set(left.values[-2:])) == 2  # the last kept sample is the last real one
-    assert stayed is component.series[1]
-
-
-def test_a_series_running_to_the_end_keeps_its_flat_tail() -> None:
-    component = _component(_counter(3480.0))
-    assert without_repeats_after_end(component, window=WINDOW, step=STEP) is component
-
-
-def test_a_flat_run_longer_than_the_lookback_is_partly_real() -> None:
-    # flat from 600 s, gone at 1800 s: only the last five minutes can be the lookback's
-    grid = tuple(ts for ts in GRID if ts <= 1800.0)
-    flat = Series(
-        "requests_total",
-        Labels({"instance": "b"}),
-        grid,
-        tuple(10.0 * (min(ts, 600.0) // STEP) for ts in grid),
-    )
-    trimmed = without_repeats_after_end(_component(flat), window=WINDOW, step=STEP).series[0]
-    assert trimmed.timestamps[-1] == 1800.0 - LOOKBACK

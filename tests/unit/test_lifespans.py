@@ -59,7 +59,7 @@ def test_lines_before_the_first_scrape_still_count() -> None:
     component = ComponentSignals(
         component="app",
         series=(_up("a:1", 0.0, 3600.0), _up("new:1", 2460.0, 3600.0)),
-        extracted={SIGNIFICANT_LINES: (_warns("new:1", 60.0, 2400.0),)},
+        extracted={SIGNIFICANT_LINES: (_warns("new:1", 60.0, 2400.0), _warns("a:1", 60.0, 0.0))},
     )
     new = _warn_signal(component, "new:1")
     assert new[int(2400.0 // STEP)] == 1.0
@@ -74,3 +74,22 @@ def test_a_pod_that_left_has_no_history_after_it() -> None:
     )
     old = _warn_signal(component, "old:1")
     assert np.isnan(old[int(1200.0 // STEP) + 1 :]).all()
+
+
+def _errors(instance: str, per_step: float, start: float) -> LogCount:
+    stamps = tuple(ts for ts in GRID if ts >= start)
+    return LogCount(Labels({"instance": instance}), stamps, tuple(per_step for _ in stamps))
+
+
+def test_a_new_pod_logging_far_more_than_pods_used_to_keeps_its_quiet_past() -> None:
+    # a bad release's first pod fails every request from its start: against what the
+    # old pods logged per instance, that is a rise, not a pod without history
+    component = ComponentSignals(
+        component="app",
+        series=(_up("a:1", 0.0, 3600.0), _up("new:1", 2460.0, 3600.0)),
+        extracted={SIGNIFICANT_LINES: (_warns("a:1", 60.0, 0.0), _errors("new:1", 20.0, 2460.0))},
+    )
+    new = _warn_signal(component, "new:1")
+    born = int(2460.0 // STEP)
+    assert not np.isnan(new[:born]).any()
+    assert (new[:born] == 0.0).all() and (new[born:] == 20.0).all()

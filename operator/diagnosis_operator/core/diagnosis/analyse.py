@@ -28,11 +28,7 @@ from diagnosis_operator.core.diagnosis.collected import (
 )
 from diagnosis_operator.core.diagnosis.confined import confined_callers
 from diagnosis_operator.core.diagnosis.coverage import assess
-from diagnosis_operator.core.diagnosis.data_end import (
-    data_end,
-    without_repeats_after_end,
-    without_tail,
-)
+from diagnosis_operator.core.diagnosis.data_end import data_end, without_tail
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
 from diagnosis_operator.core.diagnosis.gate import incident_gate
 from diagnosis_operator.core.diagnosis.logs import (
@@ -209,7 +205,6 @@ def _built(*, topology: Topology, signals: SignalSet) -> _Built:
             continue
         if end is not None:
             collected = without_tail(collected, end=end, step=signals.step)
-        collected = without_repeats_after_end(collected, window=signals.window, step=signals.step)
         built.warnings.extend(collected.errors)
         made = build_signals(
             component=_health_series(component, collected), window=signals.window, step=signals.step

@@ -63,36 +63,3 @@ def _cut(series: Series, cut: float) -> Series:
     if keep == len(series.timestamps):
         return series
     return replace(series, timestamps=series.timestamps[:keep], values=series.values[:keep])
-
-
-def without_repeats_after_end(
-    component: ComponentSignals, *, window: Window, step: float
-) -> ComponentSignals:
-    """Pure: each series that ended inside the window, without its lookback repeats.
-
-    A series whose instance went away (a scale-in, a drain, a rollout's old
-    pod) is answered by a range query for up to ``LOOKBACK`` after its last
-    scrape with that scrape's value, unless Prometheus wrote a staleness
-    marker: a counter then reads as a rate of zero, which looks like an
-    instance that stopped working rather than one that left.  The trailing run
-    of one repeated value (at most ``LOOKBACK`` long) of a series that ends
-    more than a step before the window does is cut to its first sample.
-    """
-    trimmed = tuple(_repeats_cut(s, window=window, step=step) for s in component.series)
-    if all(a is b for a, b in zip(trimmed, component.series, strict=True)):
-        return component
-    return replace(component, series=trimmed)
-
-
-def _repeats_cut(series: Series, *, window: Window, step: float) -> Series:
-    stamps, values = series.timestamps, series.values
-    if len(stamps) < 3 or stamps[-1] >= window.end - step:
-        return series
-    first = len(values) - 1
-    while (
-        first > 0 and values[first - 1] == values[-1] and stamps[-1] - stamps[first - 1] <= LOOKBACK
-    ):
-        first -= 1
-    if first == len(values) - 1:
-        return series
-    return replace(series, timestamps=stamps[: first + 1], values=values[: first + 1])

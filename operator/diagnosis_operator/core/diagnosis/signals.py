@@ -157,13 +157,23 @@ def lifespans(
     }
 
 
+# A new instance logging at most this many times what the others logged per
+# instance before it came (plus a line per few steps) logs like they did.
+LIKE_PEERS_FACTOR = 2.0
+LIKE_PEERS_FLOOR = 0.5  # lines per step
+
+
 def _within_lifespans(
     signals: list[Signal], spans: Mapping[str, tuple[float, float]], *, start: float, step: float
 ) -> list[Signal]:
     """Log signals without the steps when their instance was not there (NaN: no history).
 
     The instance was there from its first scrape or its first line, whichever
-    came first, to its last scrape or its last line, whichever came last.
+    came first, to its last scrape or its last line, whichever came last.  A
+    new instance that logs far more than the others did per instance before
+    it came (a bad release's first pod, a crash-looping replacement) keeps its
+    quiet past: its lines are a rise against what instances of the component
+    used to log, as a senior engineer would compare them.
     """
     out: list[Signal] = []
     for signal in signals:
@@ -177,9 +187,23 @@ def _within_lifespans(
         lines = np.flatnonzero(np.nan_to_num(values) > 0)
         if lines.size:
             born, gone = min(born, int(lines[0])), max(gone, int(lines[-1]))
-        values[(grid < born) | (grid > gone)] = np.nan
+        peers = [s.values[:born] for s in signals if s.name == signal.name and s is not signal]
+        if _logs_like_peers(values[born : gone + 1], peers):
+            values[grid < born] = np.nan
+        values[grid > gone] = np.nan
         out.append(replace(signal, values=values))
     return out
+
+
+def _logs_like_peers(own: FloatArray, peers: Sequence[FloatArray]) -> bool:
+    """Whether an instance's lines per step stay near the others' before it came."""
+    before = np.concatenate([p for p in peers if p.size]) if peers else np.empty(0)
+    before = before[np.isfinite(before)]
+    own = own[np.isfinite(own)]
+    if before.size == 0 or own.size == 0:
+        return False
+    usual = float(np.mean(before))
+    return float(np.mean(own)) <= LIKE_PEERS_FACTOR * usual + LIKE_PEERS_FLOOR
 
 
 def _metric_signal(
