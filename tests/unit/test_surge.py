@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
+from diagnosis_operator.core.diagnosis.logs import ComponentLogs, read_event
 from diagnosis_operator.core.diagnosis.ranking import rank
 from diagnosis_operator.core.diagnosis.signal_types import Detection, Signal, SignalKind
 from diagnosis_operator.core.diagnosis.signals import grid_timestamps
@@ -116,3 +117,18 @@ def test_a_fleet_surge_before_any_harm_makes_the_clients_the_root_without_an_add
     flat = dict(evidence, edge=_edge(_errors("edge", SURGE + 15)))
     ranking = rank(topology=STACK, evidence=flat, clients=[], window=WINDOW, step=STEP)
     assert ranking.root_cause.component != CLIENT_CAUSE
+
+
+def test_an_edge_whose_own_error_log_says_it_ran_out_is_the_root_under_a_surge() -> None:
+    alert = "2026/12/06 11:10:03 [alert] 31#31: 256 worker_connections are not enough"
+    events = tuple(
+        read_event(component="edge", instance=None, ts=SURGE + 20 + i, line=alert, query="")
+        for i in range(10)
+    )
+    edge = ComponentEvidence(
+        component=STACK.get("edge"),
+        detections=(_detection("edge", REQUESTS, SURGE), _errors("edge", SURGE + 15)),
+        logs=ComponentLogs(component="edge", events=events),
+    )
+    evidence = {"edge": edge, "bff": _bff()}
+    assert traffic_led(topology=STACK, evidence=evidence, root="edge", window=WINDOW) is None

@@ -10,8 +10,9 @@ first is more requests.  The cause is the clients' traffic, even with no
 single address to name: the root is ``client`` without an address, and nothing
 is rate-limited (no address to aim at) or drained (every instance alike).
 
-Not when the edge fails by itself (``evidence.fails_by_itself``: its own
-limits, its own error log), nor when any other component showed harm before
+Not when the edge fails by itself (``evidence.fails_by_itself``, or its own
+error log, not its access lines, reports trouble from the surge on: it ran out
+of workers or connections under the load), nor when any other component showed harm before
 the surge (a backend failing first is the cause; the retries its failures
 bring follow it).
 """
@@ -70,6 +71,20 @@ def surge_onset(evidence: ComponentEvidence) -> float | None:
     return onset if harm is None or harm >= onset else None
 
 
+def _own_errors_since(evidence: ComponentEvidence, onset: float) -> bool:
+    """Whether the edge's own error log (not its access lines) reported trouble from ``onset``.
+
+    A proxy that says it ran out of something ("worker_connections are not
+    enough", "accept() failed (24: Too many open files)") failed by its own
+    limits under the load: it is the root, whatever brought the load.
+    """
+    if evidence.logs is None:
+        return False
+    return any(
+        e.access is None and e.severity >= 1.0 and e.ts >= onset for e in evidence.logs.events
+    )
+
+
 def traffic_led(
     *,
     topology: Topology,
@@ -89,7 +104,7 @@ def traffic_led(
     if fails_by_itself(evidence=ev, window=window):
         return None
     onset = surge_onset(ev)
-    if onset is None:
+    if onset is None or _own_errors_since(ev, onset):
         return None
     for name, other in evidence.items():
         harm = first_harm(other) if name != root else None
