@@ -93,3 +93,16 @@ def test_a_new_pod_logging_far_more_than_pods_used_to_keeps_its_quiet_past() -> 
     born = int(2460.0 // STEP)
     assert not np.isnan(new[:born]).any()
     assert (new[:born] == 0.0).all() and (new[born:] == 20.0).all()
+
+
+def test_a_pod_there_from_the_first_step_with_peers_without_history_is_kept() -> None:
+    # it left mid-window; its peers have no steps before its first: nothing to compare
+    component = ComponentSignals(
+        component="app",
+        series=(_up("a:1", 0.0, 3600.0), _up("old:1", 0.0, 1200.0)),
+        extracted={
+            SIGNIFICANT_LINES: (_warns("old:1", 60.0, 0.0, 1200.0), _warns("a:1", 60.0, 0.0))
+        },
+    )
+    old = _warn_signal(component, "old:1")
+    assert not np.isnan(old[: int(1200.0 // STEP)]).any()

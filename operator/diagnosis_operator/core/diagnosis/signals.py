@@ -183,7 +183,7 @@ def _within_lifespans(
             continue
         values = signal.values.copy()
         grid = np.arange(values.size)
-        born, gone = (int(np.rint((ts - start) / step)) for ts in span)
+        born, gone = (max(0, int(np.rint((ts - start) / step))) for ts in span)
         lines = np.flatnonzero(np.nan_to_num(values) > 0)
         if lines.size:
             born, gone = min(born, int(lines[0])), max(gone, int(lines[-1]))
@@ -197,7 +197,8 @@ def _within_lifespans(
 
 def _logs_like_peers(own: FloatArray, peers: Sequence[FloatArray]) -> bool:
     """Whether an instance's lines per step stay near the others' before it came."""
-    before = np.concatenate([p for p in peers if p.size]) if peers else np.empty(0)
+    kept = [p for p in peers if p.size]
+    before = np.concatenate(kept) if kept else np.empty(0)
     before = before[np.isfinite(before)]
     own = own[np.isfinite(own)]
     if before.size == 0 or own.size == 0:
