@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -190,6 +192,21 @@ def test_a_change_below_the_units_floor_is_no_departure() -> None:
     seconds = np.full(TS.size, 0.01)
     seconds[150:] = 0.3
     assert detect(signals=[gauge(seconds, name="request_latency_seconds")], timestamps=TS)
+
+
+def test_a_derived_mean_keeps_its_metrics_unit_floor() -> None:
+    # redis_exporter's latency summary, its mean from _sum/_count (family "... latency"):
+    # 14 us -> 38 us is the exporter's own INFO calls, not a slower cache
+    values = np.full(TS.size, 14.0)
+    values[150:] = 38.0
+    mean = replace(
+        gauge(values, name="redis_latency_percentiles_usec mean"),
+        family="redis_latency_percentiles_usec latency",
+        kind=SignalKind.LATENCY,
+    )
+    assert detect(signals=[mean], timestamps=TS) == []
+    slow = replace(mean, values=values * 1000.0)  # 14 ms -> 38 ms is a departure
+    assert detect(signals=[slow], timestamps=TS)
 
 
 def test_a_count_gauge_stepping_by_one_is_no_departure_a_state_flag_flipping_is() -> None:

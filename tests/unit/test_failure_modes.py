@@ -28,7 +28,7 @@ from diagnosis_operator.core.diagnosis.blame import (
 )
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import ComponentLogs, read_event
-from diagnosis_operator.core.diagnosis.modes import root_failure_mode
+from diagnosis_operator.core.diagnosis.modes import TRAFFIC_SURGE, root_failure_mode
 from diagnosis_operator.core.diagnosis.signal_types import Detection, Signal, SignalKind
 from diagnosis_operator.core.diagnosis.signals import grid_timestamps
 from diagnosis_operator.models.findings import (
@@ -296,6 +296,25 @@ def test_the_mysql_mode_whose_signatures_fit_best_is_named(
             (),
         ),
         (
+            # a provider's certificate expired: the app's outbound calls fail (Go's x509)
+            ComponentKind.APP,
+            "external dependency",
+            ("http_requests_total",),
+            (
+                'send failed: Post "https://push.example/v3/send": tls: failed to verify '
+                "certificate: x509: certificate has expired or is not yet valid",
+            ),
+            (),
+        ),
+        (
+            # a carrier's resolver fails (glibc's getaddrinfo, as Python prints it)
+            ComponentKind.APP,
+            "external dependency",
+            (),
+            ("quote failed: [Errno -3] Temporary failure in name resolution",),
+            (),
+        ),
+        (
             ComponentKind.APP,
             "node disk pressure",
             ("node_filesystem_avail_bytes",),
@@ -340,6 +359,9 @@ def test_clients_and_quiet_windows() -> None:
     cause = RootCause(component=CLIENT_CAUSE, kind=None, instance=None, confidence=0.8, summary="")
     mode = root_failure_mode(topology=topology, evidence={}, root_cause=cause, clients=[client])
     assert mode == "retry loop"
+    # the fleet's traffic with no single address (``surge.traffic_led``)
+    fleet = root_failure_mode(topology=topology, evidence={}, root_cause=cause, clients=[])
+    assert fleet == TRAFFIC_SURGE
     quiet = dataclasses.replace(cause, component=NO_INCIDENT)
     assert root_failure_mode(topology=topology, evidence={}, root_cause=quiet) is None
 

@@ -46,8 +46,12 @@ def is_state_flag(family: str) -> bool:
 
 
 def min_effect(family: str) -> float:
-    """Pure: the smallest level change of ``family`` worth scoring (0: any)."""
-    name = family.removesuffix("_total")
+    """Pure: the smallest level change of ``family`` worth scoring (0: any).
+
+    A derived signal's family names its metric first (``..._usec latency``, the
+    mean of a summary in the metric's unit): the metric's unit holds for it.
+    """
+    name = family.split(" ", 1)[0].removesuffix("_total")
     for suffix, floor in UNIT_FLOORS:
         if name.endswith(suffix):
             return floor

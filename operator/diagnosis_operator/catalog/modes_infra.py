@@ -48,6 +48,15 @@ HIKARICP = "https://github.com/brettwooldridge/HikariCP/wiki/MBean-(JMX)-Monitor
 PHP_FPM = "https://www.php.net/manual/en/install.fpm.configuration.php"
 GO_RUNTIME = "https://pkg.go.dev/runtime"
 GUNICORN = "https://docs.gunicorn.org/en/stable/design.html"
+GO_X509 = "https://pkg.go.dev/crypto/x509#CertificateInvalidError"
+OPENSSL_VERIFY = "https://docs.openssl.org/3.0/man3/X509_STORE_CTX_get_error/"
+JAVA_SSL_HANDSHAKE = (
+    "https://docs.oracle.com/en/java/javase/17/docs/api/java.base/javax/net/ssl/"
+    "SSLHandshakeException.html"
+)
+GETADDRINFO = "https://man7.org/linux/man-pages/man3/getaddrinfo.3.html"
+GO_DNS_ERROR = "https://pkg.go.dev/net#DNSError"
+NODE_DNS_ERRORS = "https://nodejs.org/api/dns.html#error-codes"
 SPRING_BOOT_STARTUP = "https://docs.spring.io/spring-boot/reference/features/spring-application.html#features.spring-application.startup-failure"
 
 PROXY_MODES: tuple[FailureMode, ...] = (
@@ -161,6 +170,29 @@ APP_MODES: tuple[FailureMode, ...] = (
             r"incompatibleclasschangeerror",
         ),
         sources=(K8S_ROLLBACK, KSM_POD, JVM_LINKAGE),
+    ),
+    # A dependency outside the topology (a provider's API, a carrier's DNS) fails
+    # the app's outbound calls: the app's own lines say how, in its TLS library's
+    # or resolver's words.
+    mode(
+        APP,
+        "external dependency",
+        logs=(
+            r"x509: certificate (has expired|signed by unknown authority|is (not )?valid)",
+            r"certificate (has )?expired|certificate verify failed|cert_has_expired",
+            r"tls: (failed to verify|handshake failure)|sslhandshakeexception|pkix path",
+            r"temporary failure in name resolution|name or service not known",
+            r"\bno such host\b|\beai_again\b|\benotfound\b|unknownhostexception",
+            r"could not resolve host|nodename nor servname",
+        ),
+        sources=(
+            GO_X509,
+            OPENSSL_VERIFY,
+            JAVA_SSL_HANDSHAKE,
+            GETADDRINFO,
+            GO_DNS_ERROR,
+            NODE_DNS_ERRORS,
+        ),
     ),
 )
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from diagnosis_operator.catalog.failure_modes import catalog_kinds, is_self_metric
-from diagnosis_operator.core.diagnosis import explain
+from diagnosis_operator.core.diagnosis import clock_skew, explain
 from diagnosis_operator.core.diagnosis import plan as planner
 from diagnosis_operator.core.diagnosis.affected import (
     AffectedFinding,
@@ -86,7 +86,9 @@ def analyse(
     coverage = assess(signals, symptom_component=symptom_component)
     if coverage.outcome is Outcome.FAILED:
         return no_conclusion(signals=signals, symptom=symptom, coverage=coverage)
-    return _conclude(
+    # Log lines of a host whose clock is skewed, read at the time they happened.
+    signals, notes = clock_skew.corrected(signals)
+    result = _conclude(
         topology=topology,
         signals=signals,
         symptom=symptom,
@@ -94,6 +96,7 @@ def analyse(
         settings=settings or DEFAULT_ENGINE_SETTINGS,
         coverage=coverage,
     )
+    return replace(result, warnings=(*notes, *result.warnings)) if notes else result
 
 
 def _conclude(

@@ -46,6 +46,7 @@ LINE_WEIGHT = 2.0
 METRIC_WEIGHT = 1.0
 MAX_METRIC_HITS = 3
 SECOND_SHARE = 0.75
+TRAFFIC_SURGE = "traffic surge (retry storm or crowd)"
 CLIENT_MODES: Mapping[ClientPattern, str] = {
     ClientPattern.RETRY_LOOP: "retry loop",
     ClientPattern.FLOOD: "request flood",
@@ -178,7 +179,8 @@ def root_failure_mode(
     """Pure: the failure mode of the root cause (see the module docstring)."""
     if root_cause.component == CLIENT_CAUSE:
         strongest = max(clients, key=lambda c: c.requests, default=None)
-        return CLIENT_MODES.get(strongest.pattern) if strongest else None
+        # no single address: the fleet's traffic surged (``surge.traffic_led``)
+        return CLIENT_MODES.get(strongest.pattern) if strongest else TRAFFIC_SURGE
     if root_cause.component not in topology.names or root_cause.component not in evidence:
         return None
     ev = evidence[root_cause.component]

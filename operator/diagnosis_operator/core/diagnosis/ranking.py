@@ -59,7 +59,9 @@ from diagnosis_operator.core.diagnosis.evidence import (
 )
 from diagnosis_operator.core.diagnosis.gate import GateVerdict, incident_gate, reports_down
 from diagnosis_operator.core.diagnosis.logs import SEVERITY
+from diagnosis_operator.core.diagnosis.shifted_load import load_symptom_reason, only_asked_more
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD
+from diagnosis_operator.core.diagnosis.surge import traffic_led
 from diagnosis_operator.models.findings import (
     CLIENT_CAUSE,
     NO_INCIDENT,
@@ -194,7 +196,11 @@ def _causes_rule(
         other = anomalous.get(dependency)
         if other is None or not other.significant or caller in self_failing | confined:
             return False
-        if only_fell(other) and not reports_down(other) and onsets[dependency] >= onsets[caller]:
+        if (
+            (only_fell(other) or only_asked_more(evidence=other, tolerance=tolerance))
+            and not reports_down(other)
+            and onsets[dependency] >= onsets[caller]
+        ):
             return False
         allowed = lead if names_mostly(named.get(caller, {}), dependency) else tolerance
         return onsets[dependency] <= onsets[caller] + allowed
@@ -336,7 +342,12 @@ def rank(
         return _client_ranking(scores=scores, clients=clients, floods=bool(floods))
     if best is None or not root_ok:
         return _no_incident(best=best, scores=scores, gate=gate)
-    return _root_ranking(topology=topology, evidence=evidence, scores=scores, best=best)
+    surge = traffic_led(topology=topology, evidence=evidence, root=best.component, window=window)
+    if surge is not None:
+        return _client_ranking(scores=scores, clients=clients, floods=False, onset=surge)
+    return _root_ranking(
+        topology=topology, evidence=evidence, scores=scores, best=best, tolerance=tolerance
+    )
 
 
 def may_be_cause(score: Score, evidence: ComponentEvidence) -> bool:
@@ -401,6 +412,7 @@ def _root_ranking(
     evidence: Mapping[str, ComponentEvidence],
     scores: Sequence[Score],
     best: Score,
+    tolerance: float,
 ) -> Ranking:
     root = best.component
     root_ev = evidence[root]
@@ -419,8 +431,23 @@ def _root_ranking(
             role = ROLE_AGGRAVATING
         else:
             role = ROLE_CANDIDATE
+        reasons = s.reasons()
+        load = (
+            load_symptom_reason(
+                evidence=evidence[s.component],
+                blame=s.blame,
+                root=root,
+                root_blame=best.blame,
+                root_onset=root_ev.onset,
+                tolerance=tolerance,
+            )
+            if role == ROLE_AGGRAVATING
+            else None
+        )
+        if load is not None:
+            role, reasons = ROLE_SYMPTOM, (*reasons, load)
         candidates.append(
-            Candidate(component=s.component, score=s.score, role=role, reasons=s.reasons())
+            Candidate(component=s.component, score=s.score, role=role, reasons=reasons)
         )
     component = topology.get(root)
     return Ranking(
@@ -438,9 +465,14 @@ def _root_ranking(
 
 
 def _client_ranking(
-    *, scores: Sequence[Score], clients: Sequence[AbusiveClient], floods: bool
+    *,
+    scores: Sequence[Score],
+    clients: Sequence[AbusiveClient],
+    floods: bool,
+    onset: float | None = None,
 ) -> Ranking:
-    strongest = max(clients, key=lambda c: c.requests)
+    """The clients as the root: the strongest abusive one, or the traffic (``onset``)."""
+    strongest = max(clients, key=lambda c: c.requests, default=None)
     confidence = (0.8 if floods else 0.55) * (0.85 if len(clients) > 1 else 1.0)
     candidates = tuple(
         Candidate(component=s.component, score=s.score, role=ROLE_SYMPTOM, reasons=s.reasons())
@@ -450,13 +482,13 @@ def _client_ranking(
         root_cause=RootCause(
             component=CLIENT_CAUSE,
             kind=None,
-            instance=strongest.ip,
+            instance=strongest.ip if strongest else None,
             confidence=confidence,
             summary="",
         ),
         candidates=candidates,
         scores=tuple(scores),
-        root_onset=strongest.first_seen,
+        root_onset=strongest.first_seen if strongest else onset,
     )
 
 

@@ -12,6 +12,7 @@ Nothing here reads a clock, the environment or the network.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -122,8 +123,88 @@ def build_signals(*, component: ComponentSignals, window: Window, step: float) -
 
     signals.extend(derived_signals(component.component, rates, step, pods=pods))
     signals.extend(_policy_signals(component, window=window, step=step, size=size, pods=pods))
-    signals.extend(_log_signals(component, window=window, step=step, size=size, pods=pods))
+    logs = _log_signals(component, window=window, step=step, size=size, pods=pods)
+    spans = lifespans(kept, pods=pods, window=window, step=step)
+    signals.extend(_within_lifespans(logs, spans, start=window.start, step=step))
     return signals
+
+
+def lifespans(
+    series: Sequence[Series], *, pods: Mapping[PodKey, str], window: Window, step: float
+) -> dict[str, tuple[float, float]]:
+    """Pure: when each instance whose metric series began or ended inside the window was there.
+
+    An instance that appears mid-window (a rollout's new pod, a canary, a
+    scale-out) had no history before its first scrape, and one that left (a
+    scale-in, a drain) has none after its last: its log counts there are no
+    lines because there was no instance, not a quiet one.  Instances present
+    from the window's start to its end are left out.
+    """
+    seen: dict[str, list[float]] = {}
+    for one in series:
+        if not one.timestamps:
+            continue
+        instance = instance_of(one.labels, pods=pods)
+        if instance is None:
+            continue
+        span = seen.setdefault(instance, [one.timestamps[0], one.timestamps[-1]])
+        span[0] = min(span[0], one.timestamps[0])
+        span[1] = max(span[1], one.timestamps[-1])
+    return {
+        instance: (first, last)
+        for instance, (first, last) in seen.items()
+        if first > window.start + 2 * step or last < window.end - 2 * step
+    }
+
+
+# A new instance logging at most this many times what the others logged per
+# instance before it came (plus a line per few steps) logs like they did.
+LIKE_PEERS_FACTOR = 2.0
+LIKE_PEERS_FLOOR = 0.5  # lines per step
+
+
+def _within_lifespans(
+    signals: list[Signal], spans: Mapping[str, tuple[float, float]], *, start: float, step: float
+) -> list[Signal]:
+    """Log signals without the steps when their instance was not there (NaN: no history).
+
+    The instance was there from its first scrape or its first line, whichever
+    came first, to its last scrape or its last line, whichever came last.  A
+    new instance that logs far more than the others did per instance before
+    it came (a bad release's first pod, a crash-looping replacement) keeps its
+    quiet past: its lines are a rise against what instances of the component
+    used to log, as a senior engineer would compare them.
+    """
+    out: list[Signal] = []
+    for signal in signals:
+        span = spans.get(signal.instance or "")
+        if span is None:
+            out.append(signal)
+            continue
+        values = signal.values.copy()
+        grid = np.arange(values.size)
+        born, gone = (max(0, int(np.rint((ts - start) / step))) for ts in span)
+        lines = np.flatnonzero(np.nan_to_num(values) > 0)
+        if lines.size:
+            born, gone = min(born, int(lines[0])), max(gone, int(lines[-1]))
+        peers = [s.values[:born] for s in signals if s.name == signal.name and s is not signal]
+        if _logs_like_peers(values[born : gone + 1], peers):
+            values[grid < born] = np.nan
+        values[grid > gone] = np.nan
+        out.append(replace(signal, values=values))
+    return out
+
+
+def _logs_like_peers(own: FloatArray, peers: Sequence[FloatArray]) -> bool:
+    """Whether an instance's lines per step stay near the others' before it came."""
+    kept = [p for p in peers if p.size]
+    before = np.concatenate(kept) if kept else np.empty(0)
+    before = before[np.isfinite(before)]
+    own = own[np.isfinite(own)]
+    if before.size == 0 or own.size == 0:
+        return False
+    usual = float(np.mean(before))
+    return float(np.mean(own)) <= LIKE_PEERS_FACTOR * usual + LIKE_PEERS_FLOOR
 
 
 def _metric_signal(

@@ -9,6 +9,7 @@ from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.explain._text import clock, num
 from diagnosis_operator.core.diagnosis.logs import EVENT_NAMES
 from diagnosis_operator.core.diagnosis.ranking import ROLE_AGGRAVATING, ROLE_SYMPTOM
+from diagnosis_operator.core.diagnosis.shifted_load import LOAD_ONLY, TOOK_OVER
 from diagnosis_operator.models.findings import (
     CLIENT_CAUSE,
     NO_INCIDENT,
@@ -44,6 +45,10 @@ def _root_sentence(root: str, ev: ComponentEvidence | None) -> str:
     return text + "."
 
 
+def _reason(candidate: Candidate, prefix: str) -> bool:
+    return candidate.role == ROLE_SYMPTOM and any(r.startswith(prefix) for r in candidate.reasons)
+
+
 def _followers(
     *,
     candidates: Sequence[Candidate],
@@ -52,7 +57,13 @@ def _followers(
 ) -> str:
     """The callers that followed, aggravating components and abusive clients."""
     text = ""
-    symptoms = [c.component for c in candidates if c.role == ROLE_SYMPTOM]
+    took_over = [c.component for c in candidates if _reason(c, TOOK_OVER)]
+    asked = [c.component for c in candidates if _reason(c, LOAD_ONLY)]
+    symptoms = [
+        c.component
+        for c in candidates
+        if c.role == ROLE_SYMPTOM and c.component not in took_over + asked
+    ]
     if symptoms:
         text += f" Its callers followed: {', '.join(symptoms)}"
         if affected:
@@ -62,6 +73,10 @@ def _followers(
                 + ")"
             )
         text += "."
+    if took_over:
+        text += f" {', '.join(took_over)} took over its work (a symptom, not a second fault)."
+    if asked:
+        text += f" Only the load of {', '.join(asked)} changed (no harm of its own)."
     aggravating = [c.component for c in candidates if c.role == ROLE_AGGRAVATING]
     if aggravating:
         text += f" Aggravating: {', '.join(aggravating)} degraded later, feeding the same callers."
@@ -91,8 +106,14 @@ def summary(
         )
     seen_at = f" seen at {symptom}" if symptom else ""
     if root_cause.component == CLIENT_CAUSE:
-        lead = ", ".join(f"{c.ip} ({c.reason})" for c in clients[:3])
         victims = ", ".join(c.component for c in candidates) or "no component"
+        if not clients:
+            return (
+                f"Client traffic caused the incident{seen_at}: the requests at the edge at "
+                "least doubled before anything failed, spread over the clients (no single "
+                f"address to limit). Affected: {victims}."
+            )
+        lead = ", ".join(f"{c.ip} ({c.reason})" for c in clients[:3])
         return f"Abusive client traffic caused the incident{seen_at}: {lead}. Affected: {victims}."
     root = root_cause.component
     text = _root_sentence(root, evidence.get(root))
