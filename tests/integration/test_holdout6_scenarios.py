@@ -47,7 +47,12 @@ STILL_WRONG: dict[str, str] = {
     "auth-pod-clock-skew": "one pod with a skewed clock rejecting tokens: the pod not named",
     "orders-rollout-bad-config": "a rollout's three new pods failing alike: not named affected",
 }
-LAB_STILL_WRONG: dict[str, str] = {}
+LAB_STILL_WRONG: dict[str, str] = {
+    # Right at first sight (firstsight-lab-3.json) by a kill of the waiting statements; since
+    # slow statements that read little are victims, no kill: the idle holder of the global
+    # read lock is named by no line of the recording, and no blocker kill is proposed for it.
+    "mysql-global-read-lock": "a global read lock held by an idle session: no kill proposed",
+}
 
 
 @pytest.fixture(scope="module")
