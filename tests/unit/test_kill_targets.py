@@ -15,20 +15,14 @@ bundle):
 
 from __future__ import annotations
 
-import numpy as np
-
 from diagnosis_operator.api import KillMysqlQueriesPolicy
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
-from diagnosis_operator.core.diagnosis.logs import ComponentLogs, read_event
-from diagnosis_operator.core.diagnosis.onsets import new_log_categories, new_slow_queries
-from diagnosis_operator.core.diagnosis.plan import plan
 from diagnosis_operator.core.diagnosis.plan_kill import (
     history_grows,
     idle_transactions,
     no_single_blocker,
 )
-from diagnosis_operator.core.diagnosis.ranking import ROLE_ROOT
-from diagnosis_operator.core.diagnosis.signal_types import Detection, Signal, SignalKind
+from diagnosis_operator.core.diagnosis.signal_types import Detection
 from diagnosis_operator.core.remediation.killer import (
     heads_a_queue,
     idle_open_transactions,
@@ -37,9 +31,10 @@ from diagnosis_operator.core.remediation.killer import (
 )
 from diagnosis_operator.core.remediation.remedy import kill_policy_for
 from diagnosis_operator.models.actions import InnodbTransaction, KillMode, ProcessRow
-from diagnosis_operator.models.findings import ActionType, Anomaly, Candidate, ProposedRemediation
+from diagnosis_operator.models.findings import ActionType, ProposedRemediation
 from diagnosis_operator.models.signals import Labels, Window
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
+from tests.unit.mysql_evidence import evidence_of, planned_for_root, rising
 
 T0 = 1_960_000_000.0
 WINDOW = Window(start=T0, end=T0 + 3600.0)
@@ -54,48 +49,25 @@ OWN = 900
 
 
 def _rdb(lines: list[str], detections: tuple[Detection, ...] = ()) -> ComponentEvidence:
-    events = tuple(
-        read_event(component="rdb", instance=None, ts=INCIDENT + 30.0 * i, line=line, query="q")
-        for i, line in enumerate(lines)
-    )
-    logs = ComponentLogs(component="rdb", events=events)
-    return ComponentEvidence(
-        component=STACK.get("rdb"),
+    return evidence_of(
+        topology=STACK,
+        component="rdb",
+        lines=lines,
+        window=WINDOW,
+        first=INCIDENT,
+        spacing=30.0,
         detections=detections,
-        logs=logs,
-        new_categories=new_log_categories(logs=logs, window=WINDOW),
-        slow_queries=new_slow_queries(logs=logs, window=WINDOW),
     )
 
 
 def _rising(name: str) -> Detection:
-    values = np.zeros(240)
-    values[120:] = 50.0
-    signal = Signal("rdb", "10.7.0.2:9104", name, name, SignalKind.GAUGE, "q", values, Labels({}))
-    anomaly = Anomaly(
-        component="rdb",
-        signal=name,
-        instance="10.7.0.2:9104",
-        onset=INCIDENT,
-        peak_ts=INCIDENT,
-        value=50.0,
-        baseline=0.0,
-        score=40.0,
-        direction="up",
-        query="q",
+    return rising(
+        component="rdb", instance="10.7.0.2:9104", name=name, onset=INCIDENT, level=50.0, score=40.0
     )
-    return Detection(signal=signal, anomaly=anomaly, exceedances=100, peak=50.0)
 
 
 def _kills(rdb: ComponentEvidence) -> list[ProposedRemediation]:
-    return plan(
-        topology=STACK,
-        candidates=[Candidate(component="rdb", score=0.8, role=ROLE_ROOT)],
-        evidence={"rdb": rdb},
-        affected=[],
-        clients=[],
-        edge=None,
-    )
+    return planned_for_root(topology=STACK, component="rdb", evidence=rdb)
 
 
 # --------------------------------------------------------------------- a hot row

@@ -8,16 +8,12 @@ idle in a transaction older than every waiter) is the one to end.
 
 from __future__ import annotations
 
-import numpy as np
-
 from diagnosis_operator.api import KillMysqlQueriesPolicy
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.explain.recommendations import recommendations
-from diagnosis_operator.core.diagnosis.logs import ComponentLogs, parse_slow_query, read_event
-from diagnosis_operator.core.diagnosis.onsets import new_log_categories, new_slow_queries
-from diagnosis_operator.core.diagnosis.plan import plan
+from diagnosis_operator.core.diagnosis.logs import parse_slow_query
 from diagnosis_operator.core.diagnosis.ranking import ROLE_ROOT
-from diagnosis_operator.core.diagnosis.signal_types import Detection, Signal, SignalKind
+from diagnosis_operator.core.diagnosis.signal_types import Detection
 from diagnosis_operator.core.remediation.killer import kill_command, lock_blockers, select_victims
 from diagnosis_operator.core.remediation.remedy import kill_policy_for
 from diagnosis_operator.models.actions import (
@@ -30,13 +26,13 @@ from diagnosis_operator.models.actions import (
 )
 from diagnosis_operator.models.findings import (
     ActionType,
-    Anomaly,
     Candidate,
     ProposedRemediation,
     RootCause,
 )
 from diagnosis_operator.models.signals import Labels, Window
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
+from tests.unit.mysql_evidence import evidence_of, planned_for_root, rising
 
 T0 = 1_950_000_000.0
 WINDOW = Window(start=T0, end=T0 + 3600.0)
@@ -80,48 +76,30 @@ def _scan(seconds: float) -> str:
 
 
 def _store(lines: list[str], detections: tuple[Detection, ...] = ()) -> ComponentEvidence:
-    events = tuple(
-        read_event(component="store", instance=None, ts=INCIDENT + 15.0 * i, line=line, query="q")
-        for i, line in enumerate(lines)
-    )
-    logs = ComponentLogs(component="store", events=events)
-    return ComponentEvidence(
-        component=STACK.get("store"),
+    return evidence_of(
+        topology=STACK,
+        component="store",
+        lines=lines,
+        window=WINDOW,
+        first=INCIDENT,
+        spacing=15.0,
         detections=detections,
-        logs=logs,
-        new_categories=new_log_categories(logs=logs, window=WINDOW),
-        slow_queries=new_slow_queries(logs=logs, window=WINDOW),
     )
 
 
 def _rising(name: str) -> Detection:
-    values = np.zeros(240)
-    values[120:] = 90.0
-    signal = Signal("store", "10.1.9.9:9104", name, name, SignalKind.GAUGE, "q", values, Labels({}))
-    anomaly = Anomaly(
+    return rising(
         component="store",
-        signal=name,
         instance="10.1.9.9:9104",
+        name=name,
         onset=INCIDENT,
-        peak_ts=INCIDENT,
-        value=90.0,
-        baseline=0.0,
+        level=90.0,
         score=60.0,
-        direction="up",
-        query="q",
     )
-    return Detection(signal=signal, anomaly=anomaly, exceedances=100, peak=90.0)
 
 
 def _kills(store: ComponentEvidence) -> list[ProposedRemediation]:
-    return plan(
-        topology=STACK,
-        candidates=[Candidate(component="store", score=0.8, role=ROLE_ROOT)],
-        evidence={"store": store},
-        affected=[],
-        clients=[],
-        edge=None,
-    )
+    return planned_for_root(topology=STACK, component="store", evidence=store)
 
 
 def test_a_primary_key_update_that_waited_for_locks_is_a_victim_not_a_scan() -> None:
