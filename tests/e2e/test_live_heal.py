@@ -43,7 +43,9 @@ from tests.lab.observe import NEIGHBOUR
 # The first test's setup starts the release and the lab and plays the reference (minutes
 # on a loaded machine, above the suite's 600 s default); each later scenario runs in
 # its first test's setup.
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+# In `make lab`, not `make test`: in fresh-clone CI runs the client-flood scenario's fixture
+# errored once and the reference's all-verified check failed once (see docs/lab.md).
+pytestmark = [pytest.mark.e2e, pytest.mark.lab, pytest.mark.timeout(1200)]
 
 RELEASE = "diag-live"
 PRIORITY = 2**30 + 11  # above any a default install draws (1..2**30): it leads the peering
