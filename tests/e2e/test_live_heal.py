@@ -43,8 +43,8 @@ from tests.lab.observe import NEIGHBOUR
 # The first test's setup starts the release and the lab and plays the reference (minutes
 # on a loaded machine, above the suite's 600 s default); each later scenario runs in
 # its first test's setup.
-# In `make lab`, not `make test`: in fresh-clone CI runs the client-flood scenario's fixture
-# errored once and the reference's all-verified check failed once (see docs/lab.md).
+# In `make lab`, not `make test`: in two fresh-clone CI runs the reference's all-verified
+# check read not-resolved both times and the client-flood fixture errored once (docs/lab.md).
 pytestmark = [pytest.mark.e2e, pytest.mark.lab, pytest.mark.timeout(1200)]
 
 RELEASE = "diag-live"
