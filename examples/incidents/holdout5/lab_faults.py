@@ -139,8 +139,11 @@ def play(lab: Lab, inject: Inject) -> tuple[float, float]:
     return start, end
 
 
-def run(name: str, *, out: Path, workdir: Path) -> Path:
-    inject, scenario = FAULTS[name]
+Faults = dict[str, tuple[Inject, scenarios.Scenario]]
+
+
+def run(name: str, *, out: Path, workdir: Path, faults: Faults = FAULTS) -> Path:
+    inject, scenario = faults[name]
     if workdir.exists():
         shutil.rmtree(workdir)
     lab = start_lab(workdir=workdir)
@@ -151,24 +154,44 @@ def run(name: str, *, out: Path, workdir: Path) -> Path:
         lab.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="record round-5 lab faults into bundles")
+def recorder(
+    argv: list[str] | None,
+    *,
+    faults: Faults,
+    round_label: str,
+    out: Path,
+    workdir: Path,
+    width: int,
+) -> int:
+    """The ``record``/``list`` command of a round's lab faults (rounds 5 and 6 share it)."""
+    parser = argparse.ArgumentParser(description=f"record {round_label} lab faults into bundles")
     parser.add_argument("action", choices=("record", "list"))
     parser.add_argument("names", nargs="*", metavar="NAME")
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("lab"))
-    parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "out/rt5-lab")
+    parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument("--workdir", type=Path, default=workdir)
     args = parser.parse_args(argv)
     if args.action == "list":
-        for name, (_, scenario) in FAULTS.items():
-            print(f"{name:<18} {scenario.description}")
+        for name, (_, scenario) in faults.items():
+            print(f"{name:<{width}} {scenario.description}")
         return 0
-    for name in args.names or list(FAULTS):
-        if name not in FAULTS:
-            parser.error(f"unknown fault {name!r} (known: {', '.join(FAULTS)})")
+    for name in args.names or list(faults):
+        if name not in faults:
+            parser.error(f"unknown fault {name!r} (known: {', '.join(faults)})")
         started = time.monotonic()
-        path = run(name, out=args.out, workdir=args.workdir / name)
+        path = run(name, out=args.out, workdir=args.workdir / name, faults=faults)
         print(f"{name}: recorded {path} in {time.monotonic() - started:.0f} s", flush=True)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return recorder(
+        argv,
+        faults=FAULTS,
+        round_label="round-5",
+        out=Path(__file__).with_name("lab"),
+        workdir=REPO_ROOT / "out/rt5-lab",
+        width=18,
+    )
 
 
 if __name__ == "__main__":

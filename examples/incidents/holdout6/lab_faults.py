@@ -22,11 +22,8 @@ is diagnosed here).  Faults, each bounded in time and always undone:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import shutil
 import threading
-import time
 from pathlib import Path
 
 import pymysql
@@ -34,10 +31,10 @@ import redis
 from tests.lab import fault as lab_fault
 from tests.lab import scenarios
 from tests.lab.config import root_connection
-from tests.lab.stack import Lab, start_lab
+from tests.lab.stack import Lab
 from tests.services.loki import REPO_ROOT
 
-from examples.incidents.holdout5.lab_faults import Inject, play
+from examples.incidents.holdout5.lab_faults import Inject, recorder
 
 
 def mysql_global_read_lock(lab: Lab, seconds: float, stop: threading.Event) -> None:
@@ -96,36 +93,15 @@ FAULTS: dict[str, tuple[Inject, scenarios.Scenario]] = {
 }
 
 
-def run(name: str, *, out: Path, workdir: Path) -> Path:
-    inject, scenario = FAULTS[name]
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    lab = start_lab(workdir=workdir)
-    try:
-        window = play(lab, inject)
-        return scenarios.record(lab, scenario, window, out)
-    finally:
-        lab.stop()
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="record round-6 lab faults into bundles")
-    parser.add_argument("action", choices=("record", "list"))
-    parser.add_argument("names", nargs="*", metavar="NAME")
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("lab"))
-    parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "out/rt6-lab")
-    args = parser.parse_args(argv)
-    if args.action == "list":
-        for name, (_, scenario) in FAULTS.items():
-            print(f"{name:<24} {scenario.description}")
-        return 0
-    for name in args.names or list(FAULTS):
-        if name not in FAULTS:
-            parser.error(f"unknown fault {name!r} (known: {', '.join(FAULTS)})")
-        started = time.monotonic()
-        path = run(name, out=args.out, workdir=args.workdir / name)
-        print(f"{name}: recorded {path} in {time.monotonic() - started:.0f} s", flush=True)
-    return 0
+    return recorder(
+        argv,
+        faults=FAULTS,
+        round_label="round-6",
+        out=Path(__file__).with_name("lab"),
+        workdir=REPO_ROOT / "out/rt6-lab",
+        width=24,
+    )
 
 
 if __name__ == "__main__":
