@@ -18,8 +18,8 @@ diagnosis; nothing is diagnosed here).  Faults, each bounded in time and always 
   maintenance script demoting it does) while the app still writes to it: every write
   is refused at once (ERROR 1290 "--read-only option"), reads work.
 * ``backend-crash``: the second API instance is killed (SIGKILL) and stays down: nginx
-  gets "Connection refused" for it and answers 502 until it marks it failed for a
-  while; restarted (same command, same port) at the end.
+  gets "Connection refused" for it and answers 502 (``proxy_next_upstream off``: no
+  retry on a sibling); restarted (same command, same port) at the end.
 * ``nightly-dump``: a healthy window with a logical backup: ``mariadb-dump
   --single-transaction --quick`` of the shop's database, one run after the other with a
   pause, under the same users; long full-table SELECTs in the slow log, more rows read,
@@ -271,8 +271,8 @@ FAULTS: dict[str, tuple[Inject, scenarios.Scenario]] = {
         scenarios.Scenario(
             "backend-crash",
             "backend-crash",
-            "one API instance killed and not restarted: connection refused, nginx marks it "
-            "failed between short bursts of 502",
+            "one API instance killed and not restarted: connection refused, nginx answers "
+            "502 for every request it still sends there",
             _forbid(
                 scenarios._expect("api", None, affected=_one, remediations=_drain), KILL, LIMIT
             ),
