@@ -1,0 +1,69 @@
+"""Seventh held-out set: incidents written without reading the engine.
+
+``python -m examples.incidents.holdout7 NAME|all --out DIR`` writes ``DIR/NAME``;
+``generate(name, out_dir)`` does the same from Python and returns the folder.
+``SCENARIOS`` maps each name to its one-line story; ``expected_path(name)`` is the
+expected diagnosis (the holdout3-6 schema).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# name -> (module, builder function, one-line story); filled as modules are written
+_BUILDERS: dict[str, tuple[str, str, str]] = {
+    "wms-mysql-auto-increment-exhausted": (
+        "db_cases",
+        "wms_mysql_auto_increment_exhausted",
+        "an INT AUTO_INCREMENT key reaches 2147483647: every scan INSERT fails with 1062 "
+        "'Duplicate entry', reads work",
+    ),
+    "crm-mariadb-open-files": (
+        "db_cases",
+        "crm_mariadb_open_files",
+        "MariaDB on a new host runs with open_files_limit 1024; at the peak 'Too many open "
+        "files' (errno 24), crm-api 500 on every VM",
+    ),
+    "telemetry-pg-lock-table-full": (
+        "db_cases",
+        "telemetry_pg_lock_table_full",
+        "queries that lock every one of ~1,900 daily partitions fill PostgreSQL's shared lock "
+        "table: 'out of shared memory', max_locks_per_transaction",
+    ),
+    "ledger-pg-backend-oom-resets": (
+        "db_cases",
+        "ledger_pg_backend_oom_resets",
+        "an analytics query gets a PostgreSQL backend OOM-killed three times; each time the "
+        "postmaster resets every session and recovers for ~35 s",
+    ),
+    "notify-redis-lua-busy": (
+        "cache_cases",
+        "notify_redis_lua_busy",
+        "a queue library's Lua script over 3.4 M delayed jobs blocks Redis 9-22 s every minute: "
+        "BUSY Redis is busy running a script",
+    ),
+    "presence-redis-aof-fsync-stall": (
+        "cache_cases",
+        "presence_redis_aof_fsync_stall",
+        "a backup saturates the Redis VM's disk; AOF everysec fsyncs stall Redis for seconds, "
+        "presence-svc times out on every pod",
+    ),
+}
+
+SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
+
+
+def expected_path(name: str) -> Path:
+    return HERE / "expected" / f"{name}.yaml"
+
+
+def generate(name: str, out_dir: str | Path) -> Path:
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown scenario {name!r} (known: {', '.join(_BUILDERS)})")
+    module, function, _ = _BUILDERS[name]
+    builder = getattr(importlib.import_module(f"examples.incidents.holdout7.{module}"), function)
+    folder: Path = builder().write(Path(out_dir) / name)
+    return folder
