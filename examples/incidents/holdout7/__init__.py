@@ -51,6 +51,21 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "a backup saturates the Redis VM's disk; AOF everysec fsyncs stall Redis for seconds, "
         "presence-svc times out on every pod",
     ),
+    "uploads-nginx-body-temp-full": (
+        "edge_cases",
+        "uploads_nginx_body_temp_full",
+        "nginx buffers uploads to a root disk full of deleted-but-open logs: pwrite() failed (28: No space left on device), uploads 500 from nginx itself",
+    ),
+    "shop-haproxy-process-maxconn": (
+        "edge_cases",
+        "shop_haproxy_process_maxconn",
+        "HAProxy runs with the packaged global maxconn 4096; long polls fill it at a TV spot: no errors logged, fewer requests, the probe fails",
+    ),
+    "geo-envoy-keepalive-503uc": (
+        "edge_cases",
+        "geo_envoy_keepalive_503uc",
+        "a release's Node default keep-alive (5 s) is shorter than Envoy's idle timeout: ~4 % 503 UC connection_termination on the new pods only",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
