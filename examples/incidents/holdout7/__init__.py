@@ -66,6 +66,16 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "geo_envoy_keepalive_503uc",
         "a release's Node default keep-alive (5 s) is shorter than Envoy's idle timeout: ~4 % 503 UC connection_termination on the new pods only",
     ),
+    "feed-node-eventloop-release": (
+        "app_cases",
+        "feed_node_eventloop_release",
+        "feed-api 2.14.0 compiles a JSON schema per request: every new pod's Node event loop lags 1-3 s, ingress 504s; roll back, no drain",
+    ),
+    "media-fd-leak-one-pod": (
+        "app_cases",
+        "media_fd_leak_one_pod",
+        "one long-running Go pod leaks a descriptor per 404 until accept4 fails with 'too many open files'; nginx times out connecting to it only",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}

@@ -170,7 +170,7 @@ def shop_haproxy_process_maxconn() -> Bundle:  # size: one linear scenario scrip
         b,
         pods=vms,
         routes=routes,
-        prefixes=["82.132.", "31.94.", "2a01:4c8:1406:"],
+        prefixes=["82.132.14.", "31.94.2.", "2a01:4c8:1406::"],
         clients=2500,
         rate=rate,
         outcome=outcome,
