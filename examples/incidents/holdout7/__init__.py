@@ -76,6 +76,26 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "media_fd_leak_one_pod",
         "one long-running Go pod leaks a descriptor per 404 until accept4 fails with 'too many open files'; nginx times out connecting to it only",
     ),
+    "payments-coredns-ndots-overload": (
+        "k8s_cases",
+        "payments_coredns_ndots_overload",
+        "per-request lookups of an external host with ndots:5 saturate CoreDNS at its CPU limit at lunch: DNS i/o timeouts in two namespaces",
+    ),
+    "reports-ephemeral-storage-evictions": (
+        "k8s_cases",
+        "reports_ephemeral_storage_evictions",
+        "report-svc keeps rendered PDFs in /tmp: each pod hits its 2Gi ephemeral-storage limit and is evicted, its replacement too",
+    ),
+    "checkout-cpu-limit-throttling": (
+        "k8s_cases",
+        "checkout_cpu_limit_throttling",
+        "a Helm values change sets a 500m CPU limit: every new JVM pod throttled in 70 % of CFS periods, latency x5, some 504",
+    ),
+    "pdf-node-pid-pressure": (
+        "k8s_cases",
+        "pdf_node_pid_pressure",
+        "a neighbour's zombies exhaust one node's PIDs (PIDPressure): the pdf-render pod there cannot fork wkhtmltopdf, its siblings are fine",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
