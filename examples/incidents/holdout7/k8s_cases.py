@@ -417,9 +417,8 @@ def checkout_cpu_limit_throttling() -> Bundle:  # size: one linear scenario scri
         container="checkout-api",
         cpu=lambda m, i: 0.5 if i >= 3 else 0.9,
     )
-    cfs(
-        b, pods, ns, "checkout-api", throttled=lambda m, i: 0.7 if i >= 3 else 0.01, quota_cores=2.0
-    )
+    cfs(b, old, ns, "checkout-api", throttled=lambda m, i: 0.01, quota_cores=2.0)
+    cfs(b, new, ns, "checkout-api", throttled=lambda m, i: 0.7, quota_cores=0.5)
     for i, p in enumerate(pods):
         b.gauge(
             "kube_pod_container_resource_limits",
@@ -501,6 +500,20 @@ def pdf_node_pid_pressure() -> Bundle:  # size: one linear scenario script
         cpu=lambda m, i: 0.1 if i == bad and m >= onset else 0.9,
     )
     ksm = "10.24.0.9:8080"
+    for i, p in enumerate(pods):
+        b.gauge(
+            "kube_pod_info",
+            {
+                "job": "kube-state-metrics",
+                "instance": ksm,
+                "namespace": "docs",
+                "pod": p.pod,
+                "node": f"ip-{nodes[i].replace('.', '-')}",
+                "pod_ip": p.addr.split(":")[0],
+                "created_by_kind": "ReplicaSet",
+            },
+            lambda m: 1,
+        )
     for i, n in enumerate(nodes):
         name = f"ip-{n.replace('.', '-')}"
         sick = i == bad
