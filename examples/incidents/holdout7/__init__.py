@@ -96,6 +96,21 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "pdf_node_pid_pressure",
         "a neighbour's zombies exhaust one node's PIDs (PIDPressure): the pdf-render pod there cannot fork wkhtmltopdf, its siblings are fine",
     ),
+    "catalog-subnet-scraper": (
+        "client_cases",
+        "catalog_subnet_scraper",
+        "a price crawler spreads over 64 addresses of one /24, each under the per-address limit; deep sorted pages load MySQL, everyone gets slow",
+    ),
+    "giftcard-v6-enumeration": (
+        "client_cases",
+        "giftcard_v6_enumeration",
+        "gift-card codes brute-forced from one IPv6 /64 with a new address per request; scrypt lookups peg giftcard-api",
+    ),
+    "orders-uptime-monitor-deep-health": (
+        "client_cases",
+        "orders_uptime_monitor_deep_health",
+        "a misconfigured uptime monitor polls /health/deep 30 times a second; its COUNT(*) over pending orders fills the slow log",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
