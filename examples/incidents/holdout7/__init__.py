@@ -111,6 +111,21 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "orders_uptime_monitor_deep_health",
         "a misconfigured uptime monitor polls /health/deep 30 times a second; its COUNT(*) over pending orders fills the slow log",
     ),
+    "billing-nightly-batch-none": (
+        "quiet_cases",
+        "billing_nightly_batch_none",
+        "a nightly invoice CronJob pins its own 2-core limit (throttled), chunked SELECTs in the slow log; customers' API at baseline: no incident",
+    ),
+    "search-sidecar-oomkills-none": (
+        "quiet_cases",
+        "search_sidecar_oomkills_none",
+        "a fluent-bit sidecar is OOMKilled six times in two pods next to a healthy app, DEBUG stack traces: no incident",
+    ),
+    "docs-scanner-404s-none": (
+        "quiet_cases",
+        "docs_scanner_404s_none",
+        "a vulnerability scanner requests ~2,000 well-known paths at 1.5 req/s, all cheap 404s; readers unaffected: no incident",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
