@@ -16,7 +16,7 @@ F = Callable[[float], float]
 G = Callable[[float, int], float]
 
 
-def coredns_exporter(
+def coredns_exporter(  # size: one exporter's families, listed in one place
     b: Bundle,
     labels: Labels,
     *,
