@@ -10,8 +10,8 @@ event loop, one pod leaking file descriptors; CoreDNS saturated by ndots lookups
 evicted for ephemeral storage, a CPU limit throttling a release, one node out of PIDs; a
 scraper spread over a /24, gift-card enumeration from a rotating IPv6 /64, an uptime
 monitor flooding a deep health check; and three healthy-but-noisy windows (a nightly batch,
-a sidecar OOM-killed, a scanner's 404s).  Plus one incident recorded from the real-software
-lab (``holdout7/lab``: MariaDB left read-only after a switchover).
+a sidecar OOM-killed, a scanner's 404s).  Plus two incidents recorded from the real-software
+lab (``holdout7/lab``: MariaDB left read-only after a switchover, MariaDB frozen).
 
 To be scored once at first sight, before any fix for the round
 (``bench/results/firstsight-round-7.json``, the lab recording in its own

@@ -15,11 +15,19 @@ diagnosis; nothing is diagnosed here).  Faults, each bounded in time and always 
   (an UPDATE on each item request) fails, item requests end 500 on every instance; reads
   work.  Sources: MariaDB docs "Server System Variables: read_only"; orchestrator docs
   "Topology recovery" (the promoted server's read_only must be cleared).
+* ``mysql-frozen``: the MariaDB process stopped (SIGSTOP, SIGCONT at the end), as when its
+  VM is stunned by a hypervisor snapshot or a filesystem freeze that does not thaw: the
+  port accepts connections (the kernel still completes handshakes into the backlog) but
+  nothing answers; every query of the API hangs until its timeout and mysqld_exporter's
+  scrapes fail.  Sources: VMware docs on snapshot "stun" (the VM is paused while a
+  snapshot is taken or consolidated); util-linux fsfreeze(8) (writers block until thaw).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import threading
 from pathlib import Path
 
@@ -48,6 +56,16 @@ def mysql_read_only(lab: Lab, seconds: float, stop: threading.Event) -> None:
             connection.close()
 
 
+def mysql_frozen(lab: Lab, seconds: float, stop: threading.Event) -> None:
+    """Stop the MariaDB process for the fault, then let it run again."""
+    pid = lab.mariadb.process.process.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        stop.wait(min(seconds, lab_fault.MAX_SECONDS))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
 FAULTS: dict[str, tuple[Inject, scenarios.Scenario]] = {
     "mysql-read-only": (
         mysql_read_only,
@@ -57,6 +75,16 @@ FAULTS: dict[str, tuple[Inject, scenarios.Scenario]] = {
             "the primary left read_only after a switchover: every write refused (1290), item "
             "requests end 500 on every API instance, reads work",
             scenarios._expect("mysql", "read only"),
+        ),
+    ),
+    "mysql-frozen": (
+        mysql_frozen,
+        scenarios.Scenario(
+            "mysql-frozen",
+            "mysql-frozen",
+            "the MariaDB process frozen (VM stunned): connections open but nothing answers, "
+            "every database call of the API hangs until its timeout on every instance",
+            scenarios._expect("mysql", None),
         ),
     ),
 }
