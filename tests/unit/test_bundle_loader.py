@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
-from diagnosis_operator.adapters.bundle import BundleError, load_bundle, logs_jsonl, openmetrics
+from diagnosis_operator.adapters.bundle import (
+    BundleError,
+    background,
+    load_bundle,
+    loader,
+    logs_jsonl,
+    openmetrics,
+)
 from diagnosis_operator.models.signals import Labels, MetricType
 from diagnosis_operator.models.timefmt import rfc3339_nanoseconds
 from tests.unit.bundle_helpers import INCIDENT, LOGS, METRICS, T0, entry, write_bundle
+
+T = TypeVar("T")
 
 
 def error_of(folder: Path) -> str:
@@ -313,3 +324,59 @@ def test_a_bad_stamp_among_stamps_of_its_width_is_named(tmp_path: Path, stamp: s
     good[30] = entry(stamp, {"job": "web"}, "x")
     message = error_of(write_bundle(tmp_path / "b", logs="\n".join(good) + "\n"))
     assert message.startswith(f"{tmp_path / 'b' / 'logs.jsonl'}:31: bad RFC 3339 timestamp")
+
+
+def _counting_forks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Force metrics.om into a forked child; record each start and each wait for it."""
+    events: list[str] = []
+    real = background.start_forked
+
+    def start(function: Callable[[], T]) -> Callable[[], T]:
+        events.append("forked")
+        waiter = real(function)
+
+        def waited() -> T:
+            events.append("waited")
+            return waiter()
+
+        return waited
+
+    monkeypatch.setattr(loader, "FORK_METRICS_BYTES", 0)
+    monkeypatch.setattr(background, "start_forked", start)
+    return events
+
+
+def test_meanwhile_runs_once_while_metrics_are_parsed_in_a_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = write_bundle(tmp_path / "b")
+    inline = load_bundle(folder)
+    events = _counting_forks(monkeypatch)
+    bundle = load_bundle(folder, meanwhile=lambda: events.append("meanwhile"))
+    assert events == ["forked", "meanwhile", "waited"]
+    assert [s.labels for s in bundle.series] == [s.labels for s in inline.series]
+    assert [s.values.tolist() for s in bundle.series] == [s.values.tolist() for s in inline.series]
+    assert [s.lines for s in bundle.streams] == [s.lines for s in inline.streams]
+
+
+def test_a_failing_meanwhile_is_raised_after_the_child_is_reaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _counting_forks(monkeypatch)
+
+    def fail() -> None:
+        raise RuntimeError("import failed")
+
+    with pytest.raises(RuntimeError, match="import failed"):
+        load_bundle(write_bundle(tmp_path / "b"), meanwhile=fail)
+    assert events == ["forked", "waited"]
+
+
+def test_a_log_error_wins_over_the_metrics_child_and_reaps_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _counting_forks(monkeypatch)
+    folder = write_bundle(tmp_path / "b", metrics="garbage\n", logs="not json\n")
+    with pytest.raises(BundleError, match=r"logs\.jsonl:1: invalid JSON"):
+        load_bundle(folder, meanwhile=lambda: events.append("meanwhile"))
+    assert events == ["forked", "waited"]

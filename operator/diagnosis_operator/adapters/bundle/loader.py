@@ -36,9 +36,17 @@ from diagnosis_operator.models.timefmt import prometheus_ms, seconds_to_nanos
 
 
 def load_bundle(
-    path: str | os.PathLike[str], *, progress: ProgressCallback | None = None
+    path: str | os.PathLike[str],
+    *,
+    progress: ProgressCallback | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Bundle:
-    """Read and validate the bundle folder ``path``; raise ``BundleError`` on bad input."""
+    """Read and validate the bundle folder ``path``; raise ``BundleError`` on bad input.
+
+    ``meanwhile``: work of the caller's (e.g. importing what comes next) run
+    once ``logs.jsonl`` is read, while ``metrics.om`` may still be parsed in
+    the forked child: a core that would wait does it instead.
+    """
     folder = Path(path)
     if not folder.is_dir():
         raise BundleError(str(folder), None, "not a directory (an incident bundle is a folder)")
@@ -54,19 +62,9 @@ def load_bundle(
     spec, topology, incident_lines = read_incident(incident_path)
     window = spec.window.to_window()
 
-    series: list[StoredSeries] = []
-    family_types: dict[str, MetricType] = {}
-    streams: list[StoredStream] = []
-    duplicates = 0
-    with _collector_paused():
-        metrics_result = None
-        if metrics_path.is_file():
-            metrics_result = _start_metrics(metrics_path, progress)
-        if logs_path.is_file():
-            streams, duplicates = parse_log_entries(logs_path, progress=progress)
-        if metrics_result is not None:
-            series, family_types = metrics_result()
-
+    series, family_types, streams, duplicates = _read_signals(
+        metrics_path, logs_path, progress=progress, meanwhile=meanwhile
+    )
     bundle = Bundle(
         path=str(folder),
         spec=spec,
@@ -82,9 +80,44 @@ def load_bundle(
     return bundle
 
 
+_Signals = tuple[list[StoredSeries], dict[str, MetricType], list[StoredStream], int]
+
+
+def _read_signals(
+    metrics_path: Path,
+    logs_path: Path,
+    *,
+    progress: ProgressCallback | None,
+    meanwhile: Callable[[], object] | None,
+) -> _Signals:
+    """The series, family types, streams and dropped duplicates of the two signal files."""
+    series: list[StoredSeries] = []
+    family_types: dict[str, MetricType] = {}
+    streams: list[StoredStream] = []
+    duplicates = 0
+    with _collector_paused():
+        metrics_result = None
+        if metrics_path.is_file():
+            metrics_result = _start_metrics(metrics_path, progress)
+        try:
+            if logs_path.is_file():
+                streams, duplicates = parse_log_entries(logs_path, progress=progress)
+            if meanwhile is not None:
+                meanwhile()
+        except BaseException:
+            if metrics_result is not None:  # reap the forked child; the first error wins
+                with contextlib.suppress(Exception):
+                    metrics_result()
+            raise
+        if metrics_result is not None:
+            series, family_types = metrics_result()
+    return series, family_types, streams, duplicates
+
+
 # Above this size metrics.om is parsed in a forked child while logs.jsonl is
-# parsed here (two files, two cores); below it a fork costs more than it gains.
-FORK_METRICS_BYTES = 8 << 20
+# parsed here (two files, two cores); below it a fork (a few milliseconds)
+# costs more than it gains.  A one-hour bundle's metrics.om is a few MB.
+FORK_METRICS_BYTES = 1 << 20
 
 
 def _start_metrics(

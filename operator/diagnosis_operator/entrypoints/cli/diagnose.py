@@ -28,6 +28,7 @@ timeout exits with status 2 and says which flag is wrong.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -210,7 +211,6 @@ def diagnose_bundle(
     raises ``TopologyError`` / ``PolicyInputError`` when it cannot be used).
     """
     from diagnosis_operator.entrypoints.bootstrap.offline import open_bundle
-    from diagnosis_operator.service.diagnose import run_diagnosis
 
     say = progress or (lambda _text: None)
     say(f"loading {path}")
@@ -219,7 +219,10 @@ def diagnose_bundle(
         if report.done:
             say(f"  read {report.file} ({report.lines_read} lines)")
 
-    bundle, source = open_bundle(path, progress=loaded)
+    # The engine is imported while a forked child may still parse metrics.om.
+    bundle, source = open_bundle(path, progress=loaded, meanwhile=_import_engine)
+    from diagnosis_operator.service.diagnose import run_diagnosis
+
     topology, settings, signals = _engine_inputs(bundle, policy)
     return run_diagnosis(
         topology=topology,
@@ -235,6 +238,10 @@ def diagnose_bundle(
         promql=source,
         symptom_component=bundle.spec.symptom.component if bundle.spec.symptom else None,
     )
+
+
+def _import_engine() -> None:
+    importlib.import_module("diagnosis_operator.service.diagnose")
 
 
 def _engine_inputs(
