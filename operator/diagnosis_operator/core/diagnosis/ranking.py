@@ -203,7 +203,9 @@ def _causes_rule(
         ):
             return False
         allowed = lead if names_mostly(named.get(caller, {}), dependency) else tolerance
-        return onsets[dependency] <= onsets[caller] + allowed
+        # the caller's failure begins with its harm: more traffic before it is no failure
+        harmed = anomalous[caller].harm_onset if caller in anomalous else None
+        return onsets[dependency] <= (harmed or onsets[caller]) + allowed
 
     return causes
 
