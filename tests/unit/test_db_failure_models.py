@@ -296,6 +296,56 @@ def test_more_traffic_before_the_database_failed_does_not_make_the_caller_the_ro
     assert ranking.root_cause.component == "blogdb"
 
 
+SHOP = Topology(
+    components=(
+        Component("api", ComponentKind.APP, Labels({"job": "api"}), ("cache", "shopdb")),
+        Component("cache", ComponentKind.REDIS, Labels({"job": "cache"})),
+        Component("shopdb", ComponentKind.MYSQL, Labels({"job": "shopdb"})),
+    )
+)
+
+
+def test_a_first_change_another_dependency_explains_stays_the_callers_onset() -> None:
+    evicted, moved, slowed, db_slow = T0 + 1800.0, T0 + 1830.0, T0 + 1890.0, T0 + 1905.0
+    api = ComponentEvidence(
+        component=SHOP.get("api"),
+        detections=(
+            _detection(
+                "api", "http_request_duration_seconds_sum rate", moved, kind=SignalKind.RATE
+            ),
+            _detection(
+                "api", "http_request_duration_seconds mean", slowed, kind=SignalKind.LATENCY
+            ),
+            _detection("api", "api_db_queries_total rate", moved, kind=SignalKind.RATE),
+        ),
+    )
+    cache = ComponentEvidence(
+        component=SHOP.get("cache"),
+        detections=(
+            _detection("cache", "redis_evicted_keys_total rate", evicted, kind=SignalKind.RATE),
+            _detection("cache", "redis_keyspace_misses_total rate", evicted, kind=SignalKind.RATE),
+        ),
+    )
+    db = ComponentEvidence(
+        component=SHOP.get("shopdb"),
+        detections=(
+            *(
+                _detection("shopdb", f"mysql_global_status_{name}", db_slow)
+                for name in ("threads_running", "threads_connected", "innodb_rows_read")
+            ),
+            _detection(
+                "shopdb", "mysql_global_status_slow_queries rate", db_slow, kind=SignalKind.RATE
+            ),
+        ),
+        logs=_logs("shopdb", db_slow, "# Query_time: 2.1  Lock_time: 0.0 Rows_examined: 3"),
+    )
+    evidence = {"api": api, "cache": cache, "shopdb": db}
+    # the cache's evictions came before the caller's first change: the cache is the root,
+    # the database (slow only once the misses reached it) is not moved ahead by the harm onset
+    ranking = rank(topology=SHOP, evidence=evidence, clients=[], window=WINDOW, step=STEP)
+    assert ranking.root_cause.component == "cache"
+
+
 # --- the catalogue: error 1461, Galera flow control -------------------------------------
 
 
