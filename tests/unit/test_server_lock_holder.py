@@ -73,6 +73,19 @@ def test_slow_point_reads_or_writes_that_read_their_row_are_no_server_lock() -> 
     assert planned_for_root(topology=STACK, component="db", evidence=db) == []
 
 
+def test_inserts_and_short_waits_are_no_server_lock() -> None:
+    # an INSERT examines no rows however it fares; a 2 s update is a starved read, not a lock
+    inserts = [
+        _slow(f"INSERT INTO hits (item_id) VALUES ({i})", query_time=9.0, examined=0)
+        for i in range(6)
+    ]
+    short = [
+        _slow(f"UPDATE item_stats SET views = 1 WHERE item_id = {i}", query_time=2.0, examined=0)
+        for i in range(6)
+    ]
+    assert not never_reached_rows(_db(inserts)) and not never_reached_rows(_db(short))
+
+
 def _row(thread: int, command: str, time: float, state: str | None, info: str | None) -> ProcessRow:
     return ProcessRow(
         id=thread,

@@ -126,6 +126,7 @@ def never_reached_rows(ev: ComponentEvidence) -> bool:
         s
         for s in found
         if WRITE_STATEMENT.search(s.statement)
+        and s.where_columns
         and s.rows_examined == 0
         and (s.query_time or 0.0) >= UNSTARTED_WRITE_SECONDS
         and (s.lock_time or 0.0) < NO_LOCK_TIME_SHARE * (s.query_time or 0.0)
