@@ -36,11 +36,6 @@ RECORDED = ROOT / "examples" / "incidents" / "holdout6" / "lab"
 
 # Wrong at first sight (bench/results/firstsight-round-6.json), each with what went wrong.
 STILL_WRONG: dict[str, str] = {
-    "ingest-prepared-stmt-leak": "a release leaking prepared statements: its caller is blamed",
-    "catalog-galera-flow-control": "the slow Galera node named by its node_exporter address",
-    "orders-semisync-dead-replica": "a semi-sync stall on a dead replica: the primary blamed, "
-    "a kill proposed",
-    "blog-mariadb-query-cache-lock": "query-cache mutex contention: the PHP tier blamed",
     "shop-edge-cert-expired": "an expired edge certificate (traffic drops, no 5xx): the app "
     "blamed, a drain proposed",
     "pricing-nginx-stale-upstream": "nginx resolving its upstream once (stale IP): the API blamed",
@@ -51,12 +46,7 @@ STILL_WRONG: dict[str, str] = {
     # harm is not among what the catalogue counts as Redis harm.
     "rank-redis-hot-shard": "one hot Redis shard: its caller blamed (a regression, see above)",
 }
-LAB_STILL_WRONG: dict[str, str] = {
-    # Right at first sight (firstsight-lab-3.json) by a kill of the waiting statements; since
-    # slow statements that read little are victims, no kill: the idle holder of the global
-    # read lock is named by no line of the recording, and no blocker kill is proposed for it.
-    "mysql-global-read-lock": "a global read lock held by an idle session: no kill proposed",
-}
+LAB_STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

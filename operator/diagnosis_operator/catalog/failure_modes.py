@@ -40,6 +40,7 @@ from diagnosis_operator.catalog.mode_types import (
 )
 from diagnosis_operator.catalog.modes_db import DB_MODES, KIND_CALLERS, KIND_PORTS
 from diagnosis_operator.catalog.modes_infra import INFRA_MODES, PROMETHEUS_PROCESS
+from diagnosis_operator.catalog.modes_mysql_more import MYSQL_MORE_MODES
 from diagnosis_operator.models.topology import Component, ComponentKind
 
 __all__ = [
@@ -51,12 +52,13 @@ __all__ = [
     "FailureMode",
     "catalog_kinds",
     "compiled",
+    "exporter_prefixes",
     "harm_direction",
     "is_self_metric",
     "modes_of",
 ]
 
-FAILURE_MODES: tuple[FailureMode, ...] = DB_MODES + INFRA_MODES
+FAILURE_MODES: tuple[FailureMode, ...] = DB_MODES + MYSQL_MORE_MODES + INFRA_MODES
 
 # What an exporter says about itself, not about the component it exports
 # (client_golang's Go and process collectors, promhttp's handler counters, the
@@ -128,6 +130,11 @@ def catalog_kinds(component: Component, metric_names: Iterable[str] = ()) -> tup
         if not kinds:
             kinds.append(APP)
     return (*kinds, POD, NODE)
+
+
+def exporter_prefixes(kind: str) -> tuple[str, ...]:
+    """Pure: the metric prefixes of ``kind``'s own exporters (``mysql_``: mysqld_exporter)."""
+    return tuple(prefix for prefix, own in _PREFIXES if own == kind)
 
 
 def harm_direction(name: str, kinds: Sequence[str]) -> str | None:

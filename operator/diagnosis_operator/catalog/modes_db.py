@@ -102,6 +102,7 @@ def _mysql_errno(number: int) -> str:
     )
 
 
+mysql_errno = _mysql_errno  # for the other MySQL modules of the catalogue
 _MYSQL_STATUS = r"^mysql_global_status_"
 
 MYSQL_MODES: tuple[FailureMode, ...] = (

@@ -11,6 +11,7 @@ import numpy as np
 
 from diagnosis_operator.catalog.gate import STATELESS_KINDS, is_availability_gauge
 from diagnosis_operator.core.diagnosis.evidence import HEALTH_KINDS
+from diagnosis_operator.core.diagnosis.members import by_own_exporter
 from diagnosis_operator.core.diagnosis.siblings import (
     SUSTAINED_SECONDS,
     sibling_detection,
@@ -110,7 +111,9 @@ def find_affected(
             )
             if finding is not None:
                 own.append(finding)
-        healthy = len(instances) - len(own)
+        # a host's several exporters name one member: its own service's (``members``)
+        own, members = by_own_exporter(component, comp_signals, own)
+        healthy = members - len(own)
         findings.extend(replace(finding, healthy_siblings=healthy) for finding in own)
     return findings
 

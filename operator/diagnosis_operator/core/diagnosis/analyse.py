@@ -31,6 +31,7 @@ from diagnosis_operator.core.diagnosis.coverage import assess
 from diagnosis_operator.core.diagnosis.data_end import data_end, without_tail
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
 from diagnosis_operator.core.diagnosis.gate import incident_gate
+from diagnosis_operator.core.diagnosis.leaks import Leak, ranked_with_leak
 from diagnosis_operator.core.diagnosis.logs import (
     ComponentLogs,
     LogCategory,
@@ -40,7 +41,8 @@ from diagnosis_operator.core.diagnosis.logs import (
 )
 from diagnosis_operator.core.diagnosis.modes import root_failure_mode
 from diagnosis_operator.core.diagnosis.onsets import new_log_categories, new_slow_queries
-from diagnosis_operator.core.diagnosis.ranking import Ranking, rank
+from diagnosis_operator.core.diagnosis.ranking import Ranking
+from diagnosis_operator.core.diagnosis.replication import with_replicas
 from diagnosis_operator.core.diagnosis.reported import with_reported
 from diagnosis_operator.core.diagnosis.scoring import detect
 from diagnosis_operator.core.diagnosis.scrape_down import scrape_down
@@ -118,7 +120,7 @@ def _conclude(
     # Instances whose scrapes failed while their siblings' succeeded: no baseline needed.
     detections += scrape_down(signals=built.all_signals, timestamps=timestamps, detected=detections)
     by_component = _by_component(detections)
-    evidence = _evidence(topology=topology, detections=by_component, logs=built.logs, window=window)
+    evidence, topology = _evidence(topology, by_component, built.logs, window)
     edges = _edge_traffic(topology=topology, signals=signals, logs=built.logs)
     affected = _affected(
         topology=topology,
@@ -128,17 +130,16 @@ def _conclude(
         timestamps=timestamps,
     )
     gate = incident_gate(evidence=evidence, window=window, step=signals.step, settings=settings)
-    ranking = rank(
+    ranking, leak = ranked_with_leak(
         topology=topology,
         evidence=evidence,
         clients=edges.abusive,
-        window=window,
-        step=signals.step,
+        signals=signals,
         gate=gate,
         confined=confined_callers(evidence=evidence, affected=affected),
+        by_component=built.by_component,
+        on_stage=on_stage,
     )
-    if on_stage is not None:
-        on_stage("planning")
     found = _Found(
         topology=topology,
         ranking=ranking,
@@ -148,6 +149,7 @@ def _conclude(
         symptom=symptom,
         seen=frozenset(s.component for s in gate.seen),
         coverage=coverage,
+        leak=leak,
     )
     root, uncertain = _root_cause(found, settings=settings, warnings=built.warnings)
     return _result(
@@ -222,12 +224,12 @@ def _built(*, topology: Topology, signals: SignalSet) -> _Built:
 
 
 def _evidence(
-    *,
     topology: Topology,
     detections: Mapping[str, Sequence[Detection]],
     logs: Mapping[str, ComponentLogs],
     window: Window,
-) -> dict[str, ComponentEvidence]:
+) -> tuple[dict[str, ComponentEvidence], Topology]:
+    """Every component's evidence, and the topology with the edges the evidence implies."""
     own = {
         component.name: ComponentEvidence(
             component=component,
@@ -243,7 +245,9 @@ def _evidence(
         for component in topology
     }
     # A dependency's failure as its callers report it, in its own vocabulary.
-    return with_reported(topology=topology, evidence=own, window=window)
+    reported = with_reported(topology=topology, evidence=own, window=window)
+    # A semi-synchronous primary waits for its replicas: edges no topology lists.
+    return reported, with_replicas(topology=topology, evidence=reported)
 
 
 @dataclass(frozen=True)
@@ -331,6 +335,7 @@ class _Found:
     symptom: str | None
     seen: frozenset[str]  # components the incident gate saw a symptom on
     coverage: Coverage  # what the sources gave (complete or degraded here)
+    leak: Leak | None = None  # the root's release leaked a database resource (``leaks``)
 
 
 def _root_cause(
@@ -352,6 +357,8 @@ def _root_cause(
         root_cause=ranking.root_cause,
         clients=found.edges.abusive,
     )
+    if found.leak is not None:  # the ranking's chain of callers does not apply to it
+        mode, summary = found.leak.mode, f"{found.leak.describe()}."
     if mode:
         summary = f"{ranking.root_cause.component}: {mode}. {summary}"
     coverage = found.coverage

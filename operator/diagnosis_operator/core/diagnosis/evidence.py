@@ -83,6 +83,23 @@ class ComponentEvidence:
         moments.extend(event.ts for event, _ in self.new_categories.values())
         return min(moments) if moments else None
 
+    @property
+    def harm_onset(self) -> float | None:
+        """The first moment it showed harm (``has_symptom``): not load, which may move earlier.
+
+        ``None`` without harm.  A caller whose traffic rose before its dependency
+        failed was not failing yet: its failure begins with its harm.
+        """
+        harmed = set(self.harm)
+        moments = [
+            d.onset
+            for d in self.metric_detections
+            if d.score >= Z_THRESHOLD
+            and (d in harmed or (d.signal.kind in SYMPTOM_KINDS and d.anomaly.direction == "up"))
+        ]
+        moments.extend(event.ts for event, _ in self.new_categories.values())
+        return min(moments) if moments else None
+
     @functools.cached_property
     def harm(self) -> tuple[Detection, ...]:
         """Its metrics that moved the way the catalogue calls harm (``FailureMode.harm``).

@@ -40,6 +40,13 @@ from diagnosis_operator.catalog.locks import (
     MIN_HOLDER_SIGHTINGS,
     SINGLE_BLOCKER_SHARE,
 )
+from diagnosis_operator.catalog.server_locks import (
+    MIN_UNSTARTED_WRITES,
+    NO_LOCK_TIME_SHARE,
+    UNSTARTED_SHARE,
+    UNSTARTED_WRITE_SECONDS,
+    WRITE_STATEMENT,
+)
 from diagnosis_operator.catalog.transactions import (
     HISTORY_LENGTH_SERIES,
     HISTORY_LENGTH_VALUE,
@@ -95,14 +102,36 @@ def waits_for_locks(ev: ComponentEvidence) -> bool:
     the thread others wait on (``blocking_pid`` of the sys schema's
     ``innodb_lock_waits`` and ``schema_table_lock_waits`` views: row and
     metadata locks), its slow statements spent their time waiting for locks
-    (``SlowQuery.lock_victim``), or its own row-lock wait series rose
+    (``SlowQuery.lock_victim``) or never reached their rows (``never_reached_rows``:
+    a global read lock or a metadata lock), or its own row-lock wait series rose
     (``catalog.locks.LOCK_WAIT_SERIES``).
     """
-    if lock_contention(ev) or holder_sightings(ev):
+    if lock_contention(ev) or holder_sightings(ev) or never_reached_rows(ev):
         return True
     if any(e.slow_query is not None and e.slow_query.lock_victim for e in ev.slow_queries):
         return True
     return _series_rose(ev, LOCK_WAIT_SERIES)
+
+
+def never_reached_rows(ev: ComponentEvidence) -> bool:
+    """Pure: whether slow writes waited for a server-level lock before reaching any row.
+
+    At least ``MIN_UNSTARTED_WRITES`` slow writes, and ``UNSTARTED_SHARE`` of the
+    slow statements, examined no rows although they ran ``UNSTARTED_WRITE_SECONDS``
+    or longer, with (nearly) no lock time (``catalog.server_locks``: the global
+    read lock of ``FLUSH TABLES WITH READ LOCK``, a table's metadata lock).
+    """
+    found = [e.slow_query for e in ev.slow_queries if e.slow_query is not None]
+    unstarted = [
+        s
+        for s in found
+        if WRITE_STATEMENT.search(s.statement)
+        and s.where_columns
+        and s.rows_examined == 0
+        and (s.query_time or 0.0) >= UNSTARTED_WRITE_SECONDS
+        and (s.lock_time or 0.0) < NO_LOCK_TIME_SHARE * (s.query_time or 0.0)
+    ]
+    return len(unstarted) >= MIN_UNSTARTED_WRITES and len(unstarted) >= UNSTARTED_SHARE * len(found)
 
 
 def _series_rose(ev: ComponentEvidence, series: re.Pattern[str]) -> bool:
@@ -282,7 +311,7 @@ def _kill_blocker(
     name: str, *, victims: Sequence[SlowQuery], exhausted: bool, named: Sequence[str]
 ) -> ProposedRemediation:
     """Kill the transaction the others wait on (``matchBlocker``), never the waiters."""
-    reasons = ["transactions wait for row locks held by another transaction"]
+    reasons = ["transactions wait for locks held by another session"]
     if named:
         reasons.append(f"the logs name the holding thread(s) {', '.join(named)}")
     if victims:
@@ -294,8 +323,10 @@ def _kill_blocker(
     if exhausted:
         reasons.append("connections ran out (too many connections) as the waiters piled up")
     reasons.append(
-        "end the blocking transaction: the one the lock-wait tables name, or an idle "
-        "transaction older than every waiter (its connection, since an idle one runs no query)"
+        "end the blocking transaction: the one the lock-wait tables name, an idle "
+        "transaction older than every waiter, or the one idle session that held a global "
+        "read or metadata lock since before the waiters (its connection, since an idle one "
+        "runs no query)"
     )
     return ProposedRemediation(
         action=ActionType.KILL_MYSQL_QUERIES,

@@ -57,6 +57,7 @@ from diagnosis_operator.core.diagnosis.evidence import (
     fails_by_itself,
     only_fell,
 )
+from diagnosis_operator.core.diagnosis.failure_onset import failure_onset
 from diagnosis_operator.core.diagnosis.gate import GateVerdict, incident_gate, reports_down
 from diagnosis_operator.core.diagnosis.logs import SEVERITY
 from diagnosis_operator.core.diagnosis.shifted_load import load_symptom_reason, only_asked_more
@@ -155,6 +156,7 @@ def score_components(
         tolerance=tolerance,
         blame=caller_blame(named),
         causes=_causes_rule(
+            topology=topology,
             evidence=evidence,
             anomalous=anomalous,
             onsets=onsets,
@@ -171,6 +173,7 @@ def score_components(
 
 def _causes_rule(
     *,
+    topology: Topology,
     evidence: Mapping[str, ComponentEvidence],
     anomalous: Mapping[str, ComponentEvidence],
     onsets: Mapping[str, float],
@@ -203,7 +206,8 @@ def _causes_rule(
         ):
             return False
         allowed = lead if names_mostly(named.get(caller, {}), dependency) else tolerance
-        return onsets[dependency] <= onsets[caller] + allowed
+        began = failure_onset(caller, dependency, topology, anomalous, onsets, tolerance)
+        return onsets[dependency] <= began + allowed
 
     return causes
 

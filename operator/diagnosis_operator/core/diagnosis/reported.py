@@ -35,6 +35,8 @@ _MODE_CATEGORY: Mapping[str, LogCategory] = {
     "memory alarm": LogCategory.OUT_OF_MEMORY,
     "connection exhaustion": LogCategory.TOO_MANY_CONNECTIONS,
     "lock contention": LogCategory.DEADLOCK,
+    # the server refused every new statement at its limit (``catalog.limits``)
+    "prepared statement exhaustion": LogCategory.REFUSED,
 }
 
 

@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from diagnosis_operator.core.remediation.lock_holders import server_lock_blockers
 from diagnosis_operator.models.actions import (
     GroupBy,
     InnodbTransaction,
@@ -388,7 +389,9 @@ def _blockers(
     if not policy.match_blocker:
         return {}
     if policy.idle_time is None or any(trx.waiting for trx in transactions):
-        return lock_blockers(transactions=transactions, processes=processes)
+        # row locks first; else a global read or metadata lock's idle holder (``lock_holders``)
+        found = lock_blockers(transactions=transactions, processes=processes)
+        return found or server_lock_blockers(processes)
     return idle_open_transactions(transactions=transactions, processes=processes)
 
 

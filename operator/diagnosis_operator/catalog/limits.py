@@ -1,0 +1,73 @@
+"""Server resources that clients hold, and the limits that cap them.  Pure data.
+
+Some of a database server's resources belong to a client session and live until
+the client gives them back: a server-side prepared statement until the client
+deallocates it (``COM_STMT_CLOSE``, ``DEALLOCATE PREPARE``) or its session ends,
+a connection until the client closes it.  The server caps each globally:
+``max_prepared_stmt_count`` (then every new ``PREPARE`` of every client fails
+with ER_MAX_PREPARED_STMT_COUNT_REACHED, error 1461,
+https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_max_prepared_stmt_count,
+https://dev.mysql.com/doc/mysql-errors/8.0/en/server-error-reference.html),
+``max_connections`` (error 1040).  SHOW GLOBAL STATUS counts what is held
+(``Prepared_stmt_count``, ``Threads_connected``:
+https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html) and
+mysqld_exporter publishes both sides: ``mysql_global_status_*`` and
+``mysql_global_variables_*`` (https://github.com/prometheus/mysqld_exporter).
+
+A client that takes such a resource and never gives it back (a driver with
+server-side prepared statements that are never closed: go-sql-driver/mysql
+issue 701, go-gorm/gorm issue 3684) makes the count climb steadily, from the
+moment the leaking release started, until the limit is reached; from then
+the server refuses every client alike.  The server only enforces its limit:
+the cause is the client whose release began the climb (``core.diagnosis.leaks``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class HeldResource:
+    """A server resource clients hold, its usage gauge and the gauge of its limit."""
+
+    resource: str  # what the report calls it ("prepared statements")
+    usage: str  # the exporter's gauge of what is held
+    limit: str  # the exporter's gauge of the configured limit
+    sources: tuple[str, ...]
+
+
+MYSQL_HELD: tuple[HeldResource, ...] = (
+    HeldResource(
+        resource="prepared statements",
+        usage="mysql_global_status_prepared_stmt_count",
+        limit="mysql_global_variables_max_prepared_stmt_count",
+        sources=(
+            "https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html"
+            "#sysvar_max_prepared_stmt_count",
+            "https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html"
+            "#statvar_Prepared_stmt_count",
+        ),
+    ),
+    HeldResource(
+        resource="connections",
+        usage="mysql_global_status_threads_connected",
+        limit="mysql_global_variables_max_connections",
+        sources=(
+            "https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html"
+            "#sysvar_max_connections",
+            "https://dev.mysql.com/doc/refman/8.0/en/too-many-connections.html",
+        ),
+    ),
+)
+
+# The usage is at its limit from this share of it on.
+FULL_SHARE = 0.98
+# The climb starts where the usage last stood within this share of the way from
+# its low to the limit.
+START_SHARE = 0.05
+# A leak climbs steadily, for a while: at least this long and this many steps,
+# with at least this share of its steps not going down (a burst fills at once).
+MIN_CLIMB_SECONDS = 300.0
+MIN_CLIMB_STEPS = 6
+STEADY_SHARE = 0.8

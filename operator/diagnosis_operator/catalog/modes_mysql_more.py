@@ -1,0 +1,67 @@
+"""More MySQL / MariaDB failure modes: a server limit every client hits, Galera flow control.
+
+Pure data (see ``mode_types``), beside ``modes_db``'s MySQL modes and in the same
+vocabulary (mysqld_exporter's metric names, the drivers' error formats).
+"""
+
+from __future__ import annotations
+
+from diagnosis_operator.catalog.mode_types import MYSQL, FailureMode, mode
+from diagnosis_operator.catalog.modes_db import (
+    GO_MYSQL_ERRORS,
+    MARIADB_ERRORS,
+    MYSQL_ERRORS,
+    MYSQL_EXPORTER,
+    MYSQL_STATUS,
+    mysql_errno,
+)
+
+MYSQL_MAX_PREPARED = (
+    "https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html"
+    "#sysvar_max_prepared_stmt_count"
+)
+MYSQL_PREPARED_STATEMENTS = "https://dev.mysql.com/doc/refman/8.0/en/sql-prepared-statements.html"
+GALERA_FLOW_CONTROL = "https://galeracluster.com/library/documentation/node-states.html"
+GALERA_STATUS = "https://galeracluster.com/library/documentation/galera-status-variables.html"
+MARIADB_GALERA_STATUS = "https://mariadb.com/kb/en/galera-cluster-status-variables/"
+
+_MYSQL_STATUS = r"^mysql_global_status_"
+
+MYSQL_MORE_MODES: tuple[FailureMode, ...] = (
+    mode(
+        MYSQL,
+        "prepared statement exhaustion",
+        # server-side prepared statements live until their session closes them or
+        # ends; at max_prepared_stmt_count every new PREPARE fails (ER_MAX_PREPARED_
+        # STMT_COUNT_REACHED, 1461) for every client: a client that never closes
+        # its statements exhausts the limit for all (``catalog.limits``)
+        metrics=(_MYSQL_STATUS + r"prepared_stmt_count",),
+        callers=(
+            mysql_errno(1461),
+            r"can't create more than max_prepared_stmt_count statements",
+            r"er_max_prepared_stmt_count_reached",
+        ),
+        logs=(r"max_prepared_stmt_count",),
+        sources=(
+            MYSQL_ERRORS,
+            MARIADB_ERRORS,
+            MYSQL_MAX_PREPARED,
+            MYSQL_PREPARED_STATEMENTS,
+            MYSQL_STATUS,
+            MYSQL_EXPORTER,
+            GO_MYSQL_ERRORS,
+        ),
+    ),
+    mode(
+        MYSQL,
+        "flow control",
+        # a Galera node whose receive queue passes gcs.fc_limit pauses replication for
+        # the whole cluster (FC_PAUSE): every node's commits wait for the slowest one
+        metrics=(
+            _MYSQL_STATUS + r"wsrep_flow_control_(paused|sent|recv)",
+            _MYSQL_STATUS + r"wsrep_local_recv_queue",
+        ),
+        logs=(r"flow[- ]control: (sent )?fc_pause", r"\bfc_limit\b"),
+        sources=(GALERA_FLOW_CONTROL, GALERA_STATUS, MARIADB_GALERA_STATUS, MYSQL_EXPORTER),
+    ),
+)

@@ -1,0 +1,47 @@
+"""Locks a MySQL / MariaDB server takes before a statement reaches any row.  Pure data.
+
+``FLUSH TABLES WITH READ LOCK`` (a backup's consistent snapshot) takes the global
+read lock: every write of every session waits, in the processlist state "Waiting
+for global read lock" (MariaDB 10.4+: "Waiting for backup lock"), until the
+holder runs ``UNLOCK TABLES`` or its connection ends
+(https://dev.mysql.com/doc/refman/8.0/en/flush.html#flush-tables-with-read-lock,
+https://mariadb.com/kb/en/flush/, https://mariadb.com/kb/en/backup-stage/).  A
+metadata lock held by an open transaction makes DDL and then every statement on
+the table wait in "Waiting for table metadata lock"
+(https://dev.mysql.com/doc/refman/8.0/en/metadata-locking.html).  The thread
+states are listed in https://dev.mysql.com/doc/refman/8.0/en/general-thread-states.html
+and https://mariadb.com/kb/en/general-thread-states/.
+
+Such a waiter never reaches its rows: the slow log shows a write that examined no
+rows (``Rows_examined: 0`` although it names its row by key) and ran until its
+client gave up, with no InnoDB lock time (the row-lock part of ``Lock_time``,
+https://dev.mysql.com/doc/refman/8.0/en/slow-query-log.html).  The holder is
+often idle (``Sleep``): the backup session between its statements, or a
+forgotten console; it runs nothing a busy-time kill could match, and no
+``INNODB_TRX`` lock-wait row names it.  The processlist tells it: the one idle
+connection that has been idle since before the first waiter began waiting.
+Ending its connection releases the lock (``KILL CONNECTION``,
+https://dev.mysql.com/doc/refman/8.0/en/kill.html).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Processlist states of statements waiting for a server-level (not a row) lock.
+SERVER_LOCK_STATES = re.compile(
+    r"waiting for (global read lock|backup lock|commit lock|table metadata lock|table flush)",
+    re.IGNORECASE,
+)
+# A write that must read the rows it changes (an ``INSERT ... VALUES`` reads none and
+# examines no rows however it fares), as the slow log prints it.
+WRITE_STATEMENT = re.compile(r"^\s*(update|delete)\b", re.IGNORECASE)
+# Such a write, naming its rows by a filter, that examined none and ran at least this
+# long never reached them: a disk or buffer pool starved for pages slows its row read
+# by a second or two, not by many.
+UNSTARTED_WRITE_SECONDS = 5.0
+# Lock time below this share of the query time: it did not wait for row locks.
+NO_LOCK_TIME_SHARE = 0.1
+# At least this many such writes, and at least this share of the slow statements.
+MIN_UNSTARTED_WRITES = 3
+UNSTARTED_SHARE = 0.5
