@@ -251,4 +251,5 @@ def _row_medians(stacked: FloatArray) -> FloatArray:
     rows = np.arange(stacked.shape[0])
     low = ordered[rows, (counts - 1) // 2]
     high = ordered[rows, counts // 2]
-    return (low + high) / 2.0
+    medians: FloatArray = (low + high) / 2.0
+    return medians
