@@ -188,21 +188,15 @@ def observe_applied(
         lambda: concluded(current, firing),
         explain=explain,
     )
-    items = _items(finished)
-    applied = [float(_executor(i)["appliedAt"]) for i in items if _executor(i).get("appliedAt")]
+    looked: set[str] = set()
+    applied = _look(run_record, lab, world, sync, _items(finished), looked)
+    _verdicts(run_record, lab, current, applied=bool(applied))
+    # An alert group that fired later (the error ratio after the latency) may have acted
+    # since: its actions are looked at too (before their TTL, which outlives the verdicts).
+    applied = _look(run_record, lab, world, sync, _items(current()), looked)
     if applied:
         run_record.marks["first_action"] = min(applied)
     seen = run_record.seen
-    if (item := _applied(items, "kill-mysql-queries")) is not None:
-        _kill(lab, item, seen)
-    if _applied(items, "drain-pod") is not None:
-        discovery = client.DiscoveryV1Api(world.kube_admin)
-        drained = _drain(lab, sync, discovery, run_record.namespace, run_record.degraded)
-        seen.slice_after, seen.upstream_after = drained.slice_after, drained.upstream_after
-        seen.sent_after = drained.sent_after
-    if (item := _applied(items, "rate-limit-client")) is not None:
-        _limit(lab, str(item["target"]), seen)
-    _verdicts(run_record, lab, current, applied=bool(applied))
     if run_record.scenario.ttl_restore and seen.client:
         limited = run_record.scenario.client or ""
         seen.restored = wait_for(
@@ -210,6 +204,37 @@ def observe_applied(
             lambda: s if set(s := _statuses(lab, limited)) == {200} else None,
             timeout=WAIT,
         )
+
+
+def _look(
+    run_record: LiveRun,
+    lab: Lab,
+    world: World,
+    sync: UpstreamSync,
+    items: list[dict[str, Any]],
+    looked: set[str],
+) -> list[float]:
+    """Look at each applied action not ``looked`` at yet; when every action was applied."""
+    seen = run_record.seen
+    if (
+        "kill-mysql-queries" not in looked
+        and (item := _applied(items, "kill-mysql-queries")) is not None
+    ):
+        looked.add("kill-mysql-queries")
+        _kill(lab, item, seen)
+    if "drain-pod" not in looked and _applied(items, "drain-pod") is not None:
+        looked.add("drain-pod")
+        discovery = client.DiscoveryV1Api(world.kube_admin)
+        drained = _drain(lab, sync, discovery, run_record.namespace, run_record.degraded)
+        seen.slice_after, seen.upstream_after = drained.slice_after, drained.upstream_after
+        seen.sent_after = drained.sent_after
+    if (
+        "rate-limit-client" not in looked
+        and (item := _applied(items, "rate-limit-client")) is not None
+    ):
+        looked.add("rate-limit-client")
+        _limit(lab, str(item["target"]), seen)
+    return [float(_executor(i)["appliedAt"]) for i in items if _executor(i).get("appliedAt")]
 
 
 def _verdicts(
