@@ -38,7 +38,7 @@ bench: deps      ## benchmarks (not tests): see bench/README.md
 
 lab: deps        ## the lab's long scenarios: record every fault into a bundle; the live heal (docs/lab.md)
 	$(PY) -m pytest -m lab tests/lab $(PYTEST_ARGS)
-	$(PY) -m pytest -m lab tests/e2e/test_live_heal.py $(PYTEST_ARGS)
+	$(PY) -m pytest -m e2e tests/e2e/test_live_heal.py $(PYTEST_ARGS)
 
 crds:            ## regenerate crds/ and the chart's crds/ from operator/.../the api package
 	$(PY) -m diagnosis_operator.entrypoints.cli.crdgen

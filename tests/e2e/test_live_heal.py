@@ -42,15 +42,14 @@ from tests.lab.observe import NEIGHBOUR
 
 # The first test's setup starts the release and the lab and plays the reference (minutes
 # on a loaded machine, above the suite's 600 s default); each later scenario runs in
-# its first test's setup.
-# In `make lab`, not `make test`: in two fresh-clone CI runs the reference's all-verified
-# check read not-resolved both times and the client-flood fixture errored once (docs/lab.md).
-pytestmark = [pytest.mark.e2e, pytest.mark.lab, pytest.mark.timeout(1200)]
+# its first test's setup.  In `make test` (and `make lab`).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 RELEASE = "diag-live"
 PRIORITY = 2**30 + 11  # above any a default install draws (1..2**30): it leads the peering
 SCENARIOS = {
-    # Its slow cache (no action's) lasts the script's 90 s: verified once that has ended.
+    # Its slow cache (no action's) lasts the script's 90 s and the alert fires 50 s or more
+    # into it: first looked at once that has ended, and again while it settles.
     "reference": LiveScenario(
         "reference",
         "reference",
@@ -58,7 +57,7 @@ SCENARIOS = {
         kill=True,
         drain=True,
         client=faults.RETRY_CLIENT,
-        verify_after=100,
+        verify_after=60,
     ),
     "backend-fail": LiveScenario("backend-fail", "backend-fail", seconds=240, drain=True),
     "client-flood": LiveScenario(
@@ -129,6 +128,7 @@ def _report(run: LiveRun) -> None:
     timings = run.timings()
     print(f"\nlive {run.scenario.name}: " + ", ".join(f"{k} {v} s" for k, v in timings.items()))
     print(json.dumps({"firing": run.firing, "diagnoses": run.others}, indent=1, default=str))
+    print("\n".join(run.seen.readings.values()))
     target = os.environ.get("DIAG_LIVE_TIMINGS")
     if not target:
         return
@@ -228,7 +228,7 @@ def assert_completed_and_audited(run: LiveRun) -> None:
 def assert_all_verified(run: LiveRun) -> None:
     assert_completed_and_audited(run)
     for action, verdict in run.seen.verdicts.items():
-        assert verdict.get("outcome") == "resolved", (action, verdict)
+        assert verdict.get("outcome") == "resolved", run.seen.readings.get(action, verdict)
     assert "RemediationVerified" in run.events, run.events
 
 
@@ -257,12 +257,6 @@ def test_reference_completed_applied_actions_audited_and_checked_by_promql(
     assert_completed_and_audited(reference)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the reference's verdicts read resolved in the runs that built this test, and "
-    "not-resolved for an action in a fresh-clone CI run at low load (the symptom's latency "
-    "or error ratio still over its threshold at verification): not yet reliable",
-)
 def test_reference_every_applied_action_verified(reference: LiveRun) -> None:
     assert_all_verified(reference)
 
@@ -279,6 +273,10 @@ def test_backend_fail_drained_and_verified(backend_fail: LiveRun) -> None:
     assert_all_verified(backend_fail)
 
 
+# In `make lab` only: at low load (a run at load 3-9) the flood's alert fired and its
+# Diagnosis came, but the engine named `mysql` (long transaction) and no client, so
+# nothing was limited; at load 19-24 it was healed and verified (docs/lab.md).
+@pytest.mark.lab
 def test_client_flood_limited_verified_and_restored(client_flood: LiveRun) -> None:
     assert_alert_made_a_remediate_diagnosis(client_flood)
     assert_limit(client_flood)

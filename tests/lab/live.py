@@ -42,7 +42,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 from kubernetes import client
@@ -63,24 +63,25 @@ from tests.lab.cluster import (
     reloader_sidecar,
     remove_namespace,
 )
+from tests.lab.explain import delivery_report
 from tests.lab.live_policy import POLICY_NAME, VERIFY_AFTER, mysql_secret, policy_spec, timing
-from tests.lab.observe import Observations, observe_applied
+from tests.lab.observe import Observations, observe_applied, wait_for
 from tests.lab.stack import LOKI_TENANT, Lab, start_lab
 from tests.services.loki import REPO_ROOT
 from tests.services.ports import clean_env
 
-T = TypeVar("T")
 WARMUP = 20.0
 BASELINE = 50.0
 GAP = 30.0  # calm traffic between one scenario's end and the next fault
 USERS_SECONDS = 30 * 60.0  # the users' bound (stopped with the lab)
-WAIT = 240.0  # deadlines for failing, not measured thresholds
 
 # The lab's rules (tests/lab/config.py) with the latency rule relative to its own recent
-# past: on a loaded 2-core machine the API's p95 sits near the lab's absolute 0.5 s all
-# the time.  Pending 45 s: the Diagnosis' window, which ends at the notification, holds
-# what a per-instance 1m rate shows of one instance's own trouble for long enough to be
-# sustained (at 30 s it ended about as soon as that rate had risen).  The rules the
+# past: on a loaded 2-core machine the API's p95 sits near the lab's absolute 0.5 s all the
+# time, while on an idle one a flood of one client raises it from tens of milliseconds to
+# a few tenths (CPU-bound backends): its floor is 0.1 s, not 0.5 s, so the flood is an
+# incident on either.  Pending 45 s: the Diagnosis' window, which ends at the notification,
+# holds what a per-instance 1m rate shows of one instance's own trouble for long enough to
+# be sustained (at 30 s it ended about as soon as that rate had risen).  The rules the
 # operator renders from a policy (`policy render`) compare with a 4m baseline behind a
 # 2m rate window: six minutes of history a short CI run lacks.
 LIVE_RULES = """\
@@ -102,10 +103,10 @@ groups:
             sum by (le) (rate(http_request_duration_seconds_bucket{job="api"}[1m])))[2m:10s]
             offset 1m)
           and histogram_quantile(0.95,
-            sum by (le) (rate(http_request_duration_seconds_bucket{job="api"}[1m]))) > 0.5
+            sum by (le) (rate(http_request_duration_seconds_bucket{job="api"}[1m]))) > 0.1
         for: 45s
         labels: {severity: page, component: api}
-        annotations: {summary: "API p95 latency 50% above what it was and above 0.5 s"}
+        annotations: {summary: "API p95 latency 50% above what it was and above 0.1 s"}
 """
 
 
@@ -172,17 +173,6 @@ class LiveRun:
             "diagnosis_to_first_action": between("created", "first_action"),
             "first_action_to_verified": between("first_action", "verified"),
         }
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = WAIT) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.5)
 
 
 @dataclass
@@ -331,6 +321,15 @@ def _injected(stage: Stage, scenario: LiveScenario) -> Iterator[None]:
             injector.wait()
 
 
+def delivery(world: World, stage: Stage) -> str:
+    """Where a lab alert's way to a Diagnosis stopped (``explain.delivery_report``)."""
+    return delivery_report(
+        stage.lab,
+        operator_log=world.operator.log_text,
+        diagnoses=lambda: [_short(d) for d in world.diagnoses(stage.namespace)],
+    )
+
+
 def _firing(lab: Lab) -> list[str]:
     alerts = lab.prometheus.api("alerts")["data"]["alerts"]
     return sorted({a["labels"]["alertname"] for a in alerts if a["state"] == "firing"})
@@ -434,11 +433,22 @@ def run_live(world: World, stage: Stage, scenario: LiveScenario) -> LiveRun:
         return _mine(world.diagnoses(namespace), run.marks["fault"])
 
     with _injected(stage, scenario):
-        wait_for("the webhook's Diagnosis", lambda: _created(run, lab, current))
+        wait_for(
+            "the webhook's Diagnosis",
+            lambda: _created(run, lab, current),
+            explain=lambda: delivery(world, stage),
+        )
         run.marks.setdefault("alert", run.marks["created"])
         if keep := os.environ.get("DIAG_LIVE_RECORD"):  # a person's look at a run, offline
             record_window(stage, current()[0], Path(keep) / scenario.name)
-        observe_applied(run_record=run, lab=lab, world=world, sync=stage.sync, current=current)
+        observe_applied(
+            run_record=run,
+            lab=lab,
+            world=world,
+            sync=stage.sync,
+            current=current,
+            explain=lambda: delivery(world, stage),
+        )
     run.diagnoses = current()
     for diagnosis in run.diagnoses:
         run.events |= world.events(namespace, diagnosis["metadata"]["name"])

@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kubernetes import client
 
@@ -30,11 +30,13 @@ from tests.e2e.drain_world import ready_addresses
 from tests.lab import traffic
 from tests.lab.cluster import SERVICE, UpstreamSync
 from tests.lab.config import ACCESS_LOG, root_connection
+from tests.lab.explain import verdict_readings
 from tests.lab.stack import Lab
 
 if TYPE_CHECKING:
     from tests.lab.live import LiveRun, World
 
+T = TypeVar("T")
 ALERTNAMES = "diagnosis.dev/alertnames"
 NEIGHBOUR = "127.0.0.9"  # another client address, never limited
 SETTLE = 4.0  # seconds of traffic looked at after nginx's upstream changed
@@ -53,13 +55,21 @@ class Observations:
     neighbour: list[int] = field(default_factory=list)
     restored: list[int] = field(default_factory=list)
     verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # action -> verification
+    readings: dict[str, str] = field(default_factory=dict)  # action -> what it was judged on
 
 
-def _wait(what: str, probe: Callable[[], Any], timeout: float = WAIT) -> Any:
+def wait_for(
+    what: str,
+    probe: Callable[[], T | None],
+    timeout: float = WAIT,
+    explain: Callable[[], str] | None = None,
+) -> T:
+    """``probe``'s first true value; on the deadline an AssertionError with ``explain()``."""
     deadline = time.monotonic() + timeout
     while not (value := probe()):
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            why = f"\n{explain()}" if explain is not None else ""
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{why}")
         time.sleep(0.5)
     return value
 
@@ -122,12 +132,12 @@ def _drain(
     lab: Lab, sync: UpstreamSync, discovery: client.DiscoveryV1Api, namespace: str, pod: str
 ) -> Observations:
     seen = Observations()
-    seen.slice_after = _wait(
+    seen.slice_after = wait_for(
         "the drained pod to leave the EndpointSlice",
         lambda: _without(ready_addresses(discovery, namespace, SERVICE), pod),
     )
     seen.upstream_after = set(
-        _wait("nginx's upstream without it", lambda: _without(set(sync.served()), pod))
+        wait_for("nginx's upstream without it", lambda: _without(set(sync.served()), pod))
     )
     log = lab.nginx.prefix / "logs" / ACCESS_LOG
     offset = log.stat().st_size
@@ -143,7 +153,7 @@ def _drain(
 
 def _limit(lab: Lab, target: str, seen: Observations) -> None:
     ip = target.split("/", 1)[0]
-    seen.client = _wait(
+    seen.client = wait_for(
         "nginx to limit or deny the client",
         lambda: s if {403, 429} & set(s := _statuses(lab, ip)) else None,
         timeout=90,
@@ -164,53 +174,85 @@ def observe_applied(
     world: World,
     sync: UpstreamSync,
     current: Callable[[], list[dict[str, Any]]],
+    explain: Callable[[], str] | None = None,
 ) -> None:
-    """Fill ``run_record.seen`` and its marks (module docstring)."""
+    """Fill ``run_record.seen`` and its marks (module docstring); ``explain`` says where an
+    alert's way to a Diagnosis stopped, should one never conclude."""
 
     def firing() -> list[str]:
         alerts = lab.prometheus.api("alerts")["data"]["alerts"]
         return [a["labels"]["alertname"] for a in alerts if a["state"] == "firing"]
 
-    finished = _wait(
+    finished = wait_for(
         "a Diagnosis for each firing alert, each concluded with its actions run",
         lambda: concluded(current, firing),
+        explain=explain,
     )
-    items = _items(finished)
-    applied = [float(_executor(i)["appliedAt"]) for i in items if _executor(i).get("appliedAt")]
+    looked: set[str] = set()
+    applied = _look(run_record, lab, world, sync, _items(finished), looked)
+    _verdicts(run_record, lab, current, applied=bool(applied))
+    # An alert group that fired later (the error ratio after the latency) may have acted
+    # since: its actions are looked at too (before their TTL, which outlives the verdicts).
+    applied = _look(run_record, lab, world, sync, _items(current()), looked)
     if applied:
         run_record.marks["first_action"] = min(applied)
     seen = run_record.seen
-    if (item := _applied(items, "kill-mysql-queries")) is not None:
-        _kill(lab, item, seen)
-    if _applied(items, "drain-pod") is not None:
-        discovery = client.DiscoveryV1Api(world.kube_admin)
-        drained = _drain(lab, sync, discovery, run_record.namespace, run_record.degraded)
-        seen.slice_after, seen.upstream_after = drained.slice_after, drained.upstream_after
-        seen.sent_after = drained.sent_after
-    if (item := _applied(items, "rate-limit-client")) is not None:
-        _limit(lab, str(item["target"]), seen)
-    _verdicts(run_record, current, applied=bool(applied))
     if run_record.scenario.ttl_restore and seen.client:
         limited = run_record.scenario.client or ""
-        seen.restored = _wait(
+        seen.restored = wait_for(
             "the client served again once the rule's TTL ran out",
             lambda: s if set(s := _statuses(lab, limited)) == {200} else None,
             timeout=WAIT,
         )
 
 
+def _look(
+    run_record: LiveRun,
+    lab: Lab,
+    world: World,
+    sync: UpstreamSync,
+    items: list[dict[str, Any]],
+    looked: set[str],
+) -> list[float]:
+    """Look at each applied action not ``looked`` at yet; when every action was applied."""
+    seen = run_record.seen
+    if (
+        "kill-mysql-queries" not in looked
+        and (item := _applied(items, "kill-mysql-queries")) is not None
+    ):
+        looked.add("kill-mysql-queries")
+        _kill(lab, item, seen)
+    if "drain-pod" not in looked and _applied(items, "drain-pod") is not None:
+        looked.add("drain-pod")
+        discovery = client.DiscoveryV1Api(world.kube_admin)
+        drained = _drain(lab, sync, discovery, run_record.namespace, run_record.degraded)
+        seen.slice_after, seen.upstream_after = drained.slice_after, drained.upstream_after
+        seen.sent_after = drained.sent_after
+    if (
+        "rate-limit-client" not in looked
+        and (item := _applied(items, "rate-limit-client")) is not None
+    ):
+        looked.add("rate-limit-client")
+        _limit(lab, str(item["target"]), seen)
+    return [float(_executor(i)["appliedAt"]) for i in items if _executor(i).get("appliedAt")]
+
+
 def _verdicts(
-    run_record: LiveRun, current: Callable[[], list[dict[str, Any]]], *, applied: bool
+    run_record: LiveRun, lab: Lab, current: Callable[[], list[dict[str, Any]]], *, applied: bool
 ) -> None:
+    """Each applied action's verdict, and its readings (``explain.verdict_readings``)."""
     if not applied:
         return
 
-    def verified() -> list[dict[str, Any]] | None:
-        done = [i for i in _items(current()) if _executor(i).get("appliedAt")]
-        return done if all(_executor(i).get("verification") for i in done) else None
+    def verified() -> list[tuple[dict[str, Any], dict[str, Any]]] | None:
+        done = [(d, i) for d in current() for i in _items([d]) if _executor(i).get("appliedAt")]
+        return done if all(_executor(i).get("verification") for _, i in done) else None
 
-    done = _wait("every applied action's verification", verified)
-    run_record.seen.verdicts = {str(i["action"]): _executor(i)["verification"] for i in done}
+    done = wait_for("every applied action's verification", verified)
+    run_record.seen.verdicts = {str(i["action"]): _executor(i)["verification"] for _, i in done}
+    run_record.seen.readings = {
+        str(i["action"]): verdict_readings(lab, diagnosis, i) for diagnosis, i in done
+    }
     # the verifier's own clock: when the last verdict was reached
     stamps = [float(v["at"]) for v in run_record.seen.verdicts.values() if "at" in v]
     run_record.marks["verified"] = max(stamps) if stamps else time.time()

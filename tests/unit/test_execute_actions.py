@@ -437,3 +437,37 @@ def test_a_kill_that_did_not_help_is_escalated_not_rolled_back() -> None:
     assert escalated.state is RemediationState.SUCCEEDED
     assert escalated.params["executor"]["verification"]["followUp"] == "escalate"
     assert "RemediationEscalated" in cluster.reasons()
+
+
+def test_a_verdict_short_of_resolved_waits_for_settle_a_resolved_one_does_not() -> None:
+    admin = _mysql()
+    [item] = _run(
+        [_kill_item()],
+        spec=_spec(killMysqlQueries=_enabled()),
+        ports=ActionPorts(mysql=lambda _c: admin),
+        store=FakeDocumentStore(),
+    )
+    still = SignalCheck(name="slow lines", before=4.0, after=3.0, healthy=0.0)
+    back = SignalCheck(name="slow lines", before=4.0, after=0.0, healthy=0.0)
+
+    def look(check: SignalCheck, *, final: bool, cluster: FakeCluster) -> RemediationStatus:
+        [seen] = follow_up(
+            diagnosis=DIAGNOSIS,
+            remediations=[item],
+            checks=lambda _i: [check],
+            cluster=cluster,
+            now=NOW + 300,
+            record=Status(),
+            final=lambda _i: final,
+        )
+        return seen
+
+    waiting = FakeCluster()
+    assert look(still, final=False, cluster=waiting) == item and not waiting.reasons()
+    assert awaits_verification(item)
+    resolved = look(back, final=False, cluster=FakeCluster())
+    assert resolved.params["executor"]["verification"]["outcome"] == "resolved"
+    settled = FakeCluster()
+    escalated = look(still, final=True, cluster=settled)
+    assert escalated.params["executor"]["verification"]["outcome"] == "not-resolved"
+    assert "RemediationEscalated" in settled.reasons()

@@ -220,6 +220,13 @@ class VerificationSettings(CrdModel):
     min_improvement: float = Field(
         default=0.5, gt=0, le=1, description="Relative improvement that counts as resolved."
     )
+    settle: Duration = Field(
+        default="0s",
+        description="How long past its first look a verification that does not read resolved "
+        "keeps looking: the verdict is resolved once every check passes, and not-resolved or "
+        "unknown only when this has passed (a symptom still on its way back is not judged "
+        "on its first look). 0s: one look.",
+    )
 
 
 class RemediationSettings(CrdModel):

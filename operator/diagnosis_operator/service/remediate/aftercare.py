@@ -18,7 +18,13 @@ from typing import Any
 
 from diagnosis_operator.api import RemediationAction, RemediationState, RemediationStatus
 from diagnosis_operator.core.remediation.drain import quarantine_expired, restored_labels
-from diagnosis_operator.core.remediation.verify import FollowUp, SignalCheck, VerifyResult, verify
+from diagnosis_operator.core.remediation.verify import (
+    FollowUp,
+    Outcome,
+    SignalCheck,
+    VerifyResult,
+    verify,
+)
 from diagnosis_operator.models.cluster import EventNote, PodInfo, QuarantineRecord
 from diagnosis_operator.models.controls import approvals_from
 from diagnosis_operator.ports import Cluster, ClusterError, TrafficPolicyBackend
@@ -132,12 +138,15 @@ def follow_up(  # noqa: PLR0913 (the public keyword-only call of the entry point
     min_improvement: float = 0.5,
     traffic: Callable[[], TrafficPolicyBackend] | None = None,
     due: Callable[[RemediationStatus], bool] | None = None,
+    final: Callable[[RemediationStatus], bool] | None = None,
 ) -> list[RemediationStatus]:
     """Verify each applied action against fresh signals and keep, roll back or escalate.
 
     ``checks`` gives, for one remediation, the signals before and after it (the
     caller queried them again after the action); ``due`` says whether it is time to
-    judge it (default: always).  A reversible action that made things worse is
+    judge it (default: always); ``final`` whether a verdict other than resolved is
+    kept now (default: always) -- until then such an action is looked at again on a
+    later call (``verification.settle``).  A reversible action that made things worse is
     rolled back -- a quarantined pod gets its labels back, a client rule is
     removed (through ``traffic``); killed queries cannot be undone, so that, an
     action that did not help, or one that cannot be judged, is escalated with a
@@ -154,6 +163,8 @@ def follow_up(  # noqa: PLR0913 (the public keyword-only call of the entry point
         result: VerifyResult = verify(
             checks=checks(item), reversible=_reversible(item), min_improvement=min_improvement
         )
+        if result.outcome is not Outcome.RESOLVED and final is not None and not final(item):
+            continue  # not yet: the symptom may still be on its way back
         judge = _Judge(diagnosis=diagnosis, cluster=cluster, traffic=traffic, now=now)
         items[index] = judge(item, result)
         record(list(items))

@@ -14,7 +14,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from diagnosis_operator.api import DiagnosisPolicySpec, RemediationStatus, parse_duration
+from diagnosis_operator.api import (
+    DiagnosisPolicySpec,
+    RemediationStatus,
+    VerificationSettings,
+    parse_duration,
+)
 from diagnosis_operator.models.signals import Window
 from diagnosis_operator.ports import Cluster, LogSource, PromQLSource
 from diagnosis_operator.service.remediate.aftercare import (
@@ -141,8 +146,8 @@ def verify_due(
     """Verify the applied actions whose time has come; say which ones escalate.
 
     The checks: the log signals and the MySQL threads (``verification``), and, with
-    Prometheus, the symptom's error ratio and latency (``verify_promql``), whose
-    sustained period may make an action due later than ``verification.after``.
+    Prometheus, the symptom's error ratio and latency (``verify_promql``), whose sustained
+    period may delay it past ``after``; short of resolved, it is looked at until ``settle``.
     """
     if not any(awaits_verification(item) for item in remediations):
         return Followed(items=remediations)
@@ -157,7 +162,7 @@ def verify_due(
         promql=connections.metrics(policy),
         incident_start=incident.start if incident is not None else None,
     )
-    due = _due(after=parse_duration(settings.after), metrics=metrics, now=now)
+    due, final = _due_and_final(settings, metrics=metrics, now=now)
     if not any(awaits_verification(item) and due(item) for item in remediations):
         return Followed(items=remediations)
     topology = policy.to_topology()
@@ -184,14 +189,27 @@ def verify_due(
             min_improvement=settings.min_improvement,
             traffic=ports.traffic,
             due=due,
+            final=final,
         )
     return Followed(items=items, escalated=escalations(items))
+
+
+def _due_and_final(
+    settings: VerificationSettings, *, metrics: MetricVerification | None, now: float
+) -> tuple[Callable[[RemediationStatus], bool], Callable[[RemediationStatus], bool]]:
+    """Is it time to judge an action; is a verdict short of resolved kept (settled)?"""
+    after = parse_duration(settings.after)
+    settled = now - parse_duration(settings.settle)
+    return _due(after=after, metrics=metrics, now=now), _due(
+        after=after, metrics=metrics, now=settled
+    )
 
 
 def _due(
     *, after: float, metrics: MetricVerification | None, now: float
 ) -> Callable[[RemediationStatus], bool]:
-    """Is it time to judge an action: ``verification.after``, and the PromQL period seen?"""
+    """Is it time to judge an action: ``verification.after``, and the PromQL period seen?
+    (With ``now`` moved back by ``verification.settle``: is a verdict kept whatever it is?)"""
 
     def due(item: RemediationStatus) -> bool:
         return is_due(item=item, now=now, after_seconds=after) and (
