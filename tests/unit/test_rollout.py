@@ -60,6 +60,14 @@ def test_one_new_instance_failing_is_a_canary_left_to_the_siblings() -> None:
     assert release_instances(component="api", signals=[*OLD, canary], timestamps=TS) == []
 
 
+def test_a_rollout_that_replaced_every_old_instance_names_none() -> None:
+    gone = [_ratio(f"10.0.0.{i}:80", start=0, stop=100 + 8 * i, failing=0.0) for i in range(3)]
+    new = [_ratio(f"10.0.1.{i}:80", start=100 + 8 * i, failing=1.0) for i in range(3)]
+    assert release_instances(component="api", signals=gone + new, timestamps=TS) == []
+    one_left = [*gone[:2], OLD[2]]
+    assert len(release_instances(component="api", signals=one_left + new, timestamps=TS)) == 3
+
+
 def test_a_release_whose_new_instances_serve_is_no_finding() -> None:
     new = [_ratio(f"10.0.1.{i}:80", start=100, failing=f) for i, f in enumerate((1.0, 0.0))]
     assert release_instances(component="api", signals=OLD + new, timestamps=TS) == []

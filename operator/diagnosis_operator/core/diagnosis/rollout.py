@@ -10,7 +10,9 @@ compares the new instances with the old: together they fail, the old do not.
 
 Those instances are the degraded ones (``AffectedFinding.release``), yet
 draining them is wrong: the ReplicaSet recreates them with the same broken
-version.  The remedy is a rollback.  One new instance alone (a canary) is
+version.  The remedy is a rollback.  A rollout that replaced every older
+instance leaves none to compare with: the component fails on every instance
+alike, and no instance is named.  One new instance alone (a canary) is
 left to the sibling comparison (``affected``): a leak of its own may be
 drained.
 """
@@ -35,11 +37,26 @@ from diagnosis_operator.models.signals import isoformat_z
 
 MIN_NEW = 2  # new instances failing alike: a release (one alone is a canary)
 RELEASE_GAP = 0.1  # their error share above the older instances', at least
+END_SLACK = 2  # steps an older instance's data may end before the new ones'
 
 
 def _counts(signal: Signal, period: np.ndarray) -> tuple[float, float]:
     assert signal.events is not None and signal.requests is not None
     return float(np.nansum(signal.events[period])), float(np.nansum(signal.requests[period]))
+
+
+def _last(signal: Signal) -> int:
+    finite = np.flatnonzero(np.isfinite(signal.values))
+    return int(finite[-1]) if finite.size else -1
+
+
+def _serves_to_the_end(old: Signal, new: Sequence[Signal]) -> bool:
+    """Whether an older instance still serves when the new ones' data ends (a rollout halfway).
+
+    Once every older instance is gone, the whole component runs the new
+    version: an incident on every instance alike, which names no instance.
+    """
+    return _last(old) >= max(_last(s) for s in new) - END_SLACK
 
 
 def _fails(errors: float, requests: float, share: float) -> bool:
@@ -60,7 +77,7 @@ def _release_group(
     """The new instances of one error-ratio signal, when they all fail and the old do not."""
     new = [s for s in group if not has_own_baseline(s, timestamps)]
     old = [s for s in group if has_own_baseline(s, timestamps)]
-    if len(new) < MIN_NEW or not old:
+    if len(new) < MIN_NEW or not any(_serves_to_the_end(s, new) for s in old):
         return []
     starts = [
         float(timestamps[np.isfinite(s.values)].min()) for s in new if np.isfinite(s.values).any()
@@ -106,7 +123,8 @@ def release_instances(
     their own) are new, the others old.  When at least ``MIN_NEW`` new ones
     exist and every one of them fails beyond the old ones' pooled share over
     the same period (by ``RELEASE_GAP``, ``ERROR_EXCESS_MIN`` requests and a
-    Poisson surprise), they are the release's degraded instances.
+    Poisson surprise), they are the release's degraded instances, as long as
+    an older instance still serves to the end (``_serves_to_the_end``).
     """
     groups: dict[object, list[Signal]] = defaultdict(list)
     for signal in signals:
