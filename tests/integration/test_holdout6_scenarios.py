@@ -36,15 +36,6 @@ RECORDED = ROOT / "examples" / "incidents" / "holdout6" / "lab"
 
 # Wrong at first sight (bench/results/firstsight-round-6.json), each with what went wrong.
 STILL_WRONG: dict[str, str] = {
-    "shop-edge-cert-expired": "an expired edge certificate (traffic drops, no 5xx): the app "
-    "blamed, a drain proposed",
-    "pricing-nginx-stale-upstream": "nginx resolving its upstream once (stale IP): the API blamed",
-    "auth-pod-clock-skew": "one pod with a skewed clock rejecting tokens: the pod not named",
-    "orders-rollout-bad-config": "a rollout's three new pods failing alike: not named affected",
-    # Right at first sight; wrong since the rule that a dependency which only received
-    # more work (no harm of its own) cannot explain its callers: the hot shard's own
-    # harm is not among what the catalogue counts as Redis harm.
-    "rank-redis-hot-shard": "one hot Redis shard: its caller blamed (a regression, see above)",
 }
 LAB_STILL_WRONG: dict[str, str] = {}
 

@@ -169,6 +169,18 @@ def test_markdown_tells_the_chain_from_the_root_up_to_the_symptom() -> None:
     assert "**Causal chain**: db → orders-api (10.9.3.7:8080) → edge" in text
 
 
+def test_the_chain_ends_at_the_diagnosis_symptom_not_the_best_scored_symptom() -> None:
+    result = full_incident()
+    # orders-api scored as a symptom above the edge the diagnosis was asked about
+    candidates = tuple(
+        dataclasses.replace(c, role="symptom") if c.component == "orders-api" else c
+        for c in result.candidates
+    )
+    text = render_markdown(dataclasses.replace(result, candidates=candidates))
+    assert "**Causal chain**: db → orders-api (10.9.3.7:8080) → edge" in text
+    assert "### 2.3 Symptom layer: edge" in text
+
+
 def test_markdown_summary_names_scope_instances_and_root_cause_with_confidence() -> None:
     text = render_markdown(full_incident())
     summary = text.split("## 2.")[0]

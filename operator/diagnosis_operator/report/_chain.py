@@ -79,14 +79,20 @@ def event_key(event: TimelineEvent) -> tuple[float, str]:
 
 
 def _symptom_component(result: DiagnosisResult, known: Sequence[str]) -> str | None:
-    for candidate in result.candidates:
-        if candidate.role == SYMPTOM:
-            return candidate.component
+    """The component where the diagnosis says the symptom was seen, else its first symptom.
+
+    The diagnosis's own symptom (the component it was asked about, or the
+    text that starts with it) ends the chain; the highest-scored symptom
+    candidate only when the diagnosis names none it knows.
+    """
     if result.symptom:
         # The symptom text usually starts with the component where it was seen.
         head = re.split(r"[\s:/,(]", result.symptom.strip(), maxsplit=1)[0]
         if head in known:
             return head
+    for candidate in result.candidates:
+        if candidate.role == SYMPTOM:
+            return candidate.component
     return None
 
 

@@ -32,6 +32,8 @@ class AffectedFinding:
     detections: tuple[Detection, ...]
     # instances of the same component that were not singled out (who could take its load)
     healthy_siblings: int = 0
+    # one of a new release's instances, all failing alike (``rollout``): roll back, never drain
+    release: bool = False
 
 
 def _format_level(signal: Signal, value: float) -> str:
@@ -148,13 +150,13 @@ def _singled_out(
     crowded = {
         key
         for key, per_instance in flagged.items()
-        if len(per_instance) > _minority(len(with_data.get(key, set())))
+        if len(per_instance) > minority(len(with_data.get(key, set())))
     }
     rejudged = [d for d in detections if d.signal.peer_key not in crowded]
     for found in (detections, _sibling_detections(siblings, rejudged, timestamps)):
         for key, per_instance in _flagged(found).items():
             peers = len(with_data.get(key, set()))
-            if peers < 2 or len(per_instance) > _minority(peers):
+            if peers < 2 or len(per_instance) > minority(peers):
                 continue
             for instance, detection in per_instance.items():
                 if _stands_apart(detection, siblings[key], timestamps):
@@ -162,7 +164,7 @@ def _singled_out(
     return siblings, singled
 
 
-def _minority(peers: int) -> int:
+def minority(peers: int) -> int:
     """Pure: how many of ``peers`` instances may rise alike and still be singled out."""
     return max(1, (peers - 1) // 2)
 

@@ -18,6 +18,7 @@ from diagnosis_operator.core.diagnosis.affected import (
     find_affected,
     sole_affected_instance,
 )
+from diagnosis_operator.core.diagnosis.behind_root import in_front_of_root
 from diagnosis_operator.core.diagnosis.collected import (
     CLIENTS,
     NETWORKS,
@@ -41,9 +42,11 @@ from diagnosis_operator.core.diagnosis.logs import (
 )
 from diagnosis_operator.core.diagnosis.modes import root_failure_mode
 from diagnosis_operator.core.diagnosis.onsets import new_log_categories, new_slow_queries
+from diagnosis_operator.core.diagnosis.own_statuses import with_own_statuses
 from diagnosis_operator.core.diagnosis.ranking import Ranking
 from diagnosis_operator.core.diagnosis.replication import with_replicas
 from diagnosis_operator.core.diagnosis.reported import with_reported
+from diagnosis_operator.core.diagnosis.rollout import with_releases
 from diagnosis_operator.core.diagnosis.scoring import detect
 from diagnosis_operator.core.diagnosis.scrape_down import scrape_down
 from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal
@@ -144,7 +147,7 @@ def _conclude(
         topology=topology,
         ranking=ranking,
         evidence=evidence,
-        affected=[] if ranking.root_cause.component == NO_INCIDENT else affected,
+        affected=_kept(affected, topology=topology, root=ranking.root_cause.component),
         edges=edges,
         symptom=symptom,
         seen=frozenset(s.component for s in gate.seen),
@@ -161,6 +164,13 @@ def _conclude(
         timestamps=timestamps,
         window=window,
     )
+
+
+def _kept(
+    affected: list[AffectedFinding], *, topology: Topology, root: str
+) -> list[AffectedFinding]:
+    """The affected instances worth reporting: none without an incident, none behind the root."""
+    return [] if root == NO_INCIDENT else in_front_of_root(affected, topology=topology, root=root)
 
 
 def _by_component(detections: Sequence[Detection]) -> dict[str, list[Detection]]:
@@ -312,7 +322,7 @@ def _affected(
         )
         upstream_counts[name] = {address: len(events) for address, events in named.items()}
         upstream_seen[name] = {address: [e.ts for e in events] for address, events in named.items()}
-    return find_affected(
+    found = find_affected(
         topology=topology,
         detections=detections,
         signals=built.by_component,
@@ -320,6 +330,10 @@ def _affected(
         upstream_errors=upstream_counts,
         upstream_seen=upstream_seen,
         log_horizon=log_horizon,
+    )
+    found = with_releases(found, signals=built.by_component, timestamps=timestamps)
+    return with_own_statuses(
+        found, signals=built.by_component, detections=detections, timestamps=timestamps
     )
 
 

@@ -107,7 +107,7 @@ def _status_signals(family: _Family) -> list[Signal]:
     if not status_members or name.endswith(("_sum", "_bucket")):
         return []
     total = _sum_rows(values for _, values in status_members)
-    errors = [values for labels, values in status_members if _status_of(labels).startswith("5")]
+    errors = [values for labels, values in status_members if status_of(labels).startswith("5")]
     # a 5xx series that does not exist yet counted no failure yet
     error_rate = (
         np.where(np.isnan(total), np.nan, np.nan_to_num(_sum_rows(errors), nan=0.0))
@@ -208,7 +208,7 @@ def is_cpu_usage_counter(name: str) -> bool:
     )
 
 
-def _status_of(labels: Mapping[str, str]) -> str:
+def status_of(labels: Mapping[str, str]) -> str:
     for key in _STATUS_LABELS:
         value = labels.get(key)
         if value:

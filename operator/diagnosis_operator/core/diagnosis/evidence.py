@@ -12,6 +12,7 @@ import numpy as np
 from diagnosis_operator.catalog.failure_modes import catalog_kinds, harm_direction
 from diagnosis_operator.catalog.gate import is_availability_gauge
 from diagnosis_operator.core.diagnosis.logs import SEVERITY, ComponentLogs, LogCategory, LogEvent
+from diagnosis_operator.core.diagnosis.saturated import saturated
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection, SignalKind
 from diagnosis_operator.core.diagnosis.stats import poisson_tail_at
 from diagnosis_operator.models.signals import Window
@@ -105,16 +106,19 @@ class ComponentEvidence:
         """Its metrics that moved the way the catalogue calls harm (``FailureMode.harm``).
 
         Work the component lost or refused (evicted keys, rejected
-        connections) rising, a state flag of its own health falling: harm in
-        its own terms, whether or not its callers show it.
+        connections) rising, a state flag of its own health falling, a
+        one-thread server's CPU at its ceiling: harm in its own terms, whether
+        or not its callers show it.
         """
         names = [d.signal.name.removesuffix(" rate") for d in self.metric_detections]
         kinds = catalog_kinds(self.component, names)
-        return tuple(
+        lost = tuple(
             d
             for d, name in zip(self.metric_detections, names, strict=True)
             if d.score >= Z_THRESHOLD and harm_direction(name, kinds) == d.anomaly.direction
         )
+        # a one-thread server at its ceiling (``catalog.saturation``): its callers wait
+        return lost + tuple(d for d in saturated(self.metric_detections, kinds) if d not in lost)
 
     @property
     def has_symptom(self) -> bool:

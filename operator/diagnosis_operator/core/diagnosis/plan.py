@@ -119,6 +119,8 @@ def drain_refusal(finding: AffectedFinding, *, topology: Topology, root: str | N
     component = finding.instance.component
     if healed(finding):
         return "it recovered long before the evidence ended"
+    if finding.release:
+        return "a new release fails on all its instances alike: roll it back (drained, they return)"
     if component not in topology.names or not drainable(topology.get(component).kind):
         return f"{component} is not a kind whose instances can be drained"
     if finding.healthy_siblings < 1:
