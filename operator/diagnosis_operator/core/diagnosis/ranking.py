@@ -7,27 +7,24 @@ Every component with evidence gets a score in [0, 1]:
     score = raw * 0.45   if a significant dependency went bad first (it explains this one)
             raw          otherwise
 
-"Went bad first" allows a lead of ``tolerance`` (two steps): a caller notices a
-failure at its first failed call, a dependency's metrics show it a scrape
-later.  When at least a third of the caller's incident error lines that name a
-dependency name this one ("Lock wait timeout ... sql", "redis ... refused"),
-the allowed lead grows to 5 % of the window (``named_lead``).
+"Went bad first" allows a lead of ``tolerance`` (two steps): a caller notices a failure at its
+first failed call, a dependency's metrics show it a scrape later.  When at least a third of
+the caller's incident error lines that name a dependency name this one ("Lock wait timeout
+... sql", "redis ... refused"), the allowed lead grows to 5 % of the window (``named_lead``).
 
 * ``strength``  = 1 - exp(-S/30), S the strongest evidence: the highest robust
   z-score (or burst score) of its signals, or the log score (10 x severity per
   category of severe lines new in the window, damped for single lines);
 * ``breadth``   = independent signals (metric families + new log categories) / 5, capped at 1;
 * ``agreement`` = 1 when metrics and logs both point at it, 0.5 when one does;
-* ``explains``  = share of its anomalous callers (transitively, along dependsOn)
-  that it explains by the rule above, directly or through a caller it explains
-  (0.3 without anomalous callers);
+* ``explains``  = share of its anomalous callers (transitively, along dependsOn) that it
+  explains by the rule above, directly or through a caller it explains (0.3 without any);
 * ``first``     = 1 for the earliest onset of a significant component,
   decreasing linearly with the lag (0 at a tenth of the window);
-* ``severity``  = the most severe new log category / 3 (deadlock, connection
-  exhaustion, OOM = 1; 0.5 without logs);
-* ``blame``     = its largest share of the dependency mentions in the error lines
-  of a caller with several dependencies (0.5 when no such caller names any;
-  a caller with one dependency cannot tell dependencies apart).
+* ``severity``  = the most severe new log category / 3 (deadlock, connection exhaustion,
+  OOM = 1; 0.5 without logs);
+* ``blame``     = its largest share of the dependency mentions in the error lines of a
+  caller with several dependencies (0.5 when none names any; one dependency tells none apart).
 
 The root is the best-scoring significant component (S >= 11 and either two
 independent signals or S >= 20, score >= 0.3): a better-scoring component
@@ -36,8 +33,8 @@ with too little evidence neither becomes the root nor hides one.  Its confidence
 the best other component that is not one of its callers: a clear single cause
 keeps its score, a close second halves the last part.  ``client`` is the root
 when an abusive client's flood started before (or without) any backend
-anomaly; ``none`` when nothing is significant, or when the incident gate
-(``gate.py``) finds no symptom significant and sustained enough to be an incident.
+anomaly; ``none`` when nothing is significant, or when the incident gate (``gate.py``)
+finds no symptom significant and sustained enough to be an incident.
 """
 
 from __future__ import annotations
@@ -195,9 +192,8 @@ def _causes_rule(
         its harm stays on one instance while its siblings, which call the same
         dependency, are healthy (``confined``), nor when the caller is a proxy
         failing in its own path (``own_path_fault``: its certificate, its route),
-        nor when the dependency only
-        did less, from the caller's onset on: a callee whose traffic and CPU
-        fell once its caller broke is what the broken caller no longer sends it.
+        nor when the dependency only did less, from the caller's onset on: a callee
+        whose traffic and CPU fell once its caller broke is what it no longer sends.
         """
         other = anomalous.get(dependency)
         if other is None or not other.significant or caller in self_failing | confined:
