@@ -137,3 +137,20 @@ def test_instances_behind_the_root_are_not_affected_by_a_fault_of_their_own() ->
     kept = in_front_of_root(found, topology=STACK, root="api")
     assert [f.instance.component for f in kept] == ["edge", "api"]
     assert in_front_of_root(found, topology=STACK, root="client") == found
+
+
+def _api_down_on(instance: str) -> ComponentEvidence:
+    """The upstream with one instance's traffic stopped (a crashed pod, its scrape down)."""
+    signal = Signal("api", instance, "up", "up", SignalKind.GAUGE, "up", np.ones(4), Labels())
+    anomaly = Anomaly("api", "up", instance, INCIDENT, INCIDENT, 0.0, 1.0, 50.0, "down", "up")
+    detection = Detection(signal=signal, anomaly=anomaly, exceedances=5, peak=0.0)
+    return ComponentEvidence(component=STACK.get("api"), detections=(detection,))
+
+
+def test_connect_failures_to_an_instance_that_went_down_are_that_instance_failure() -> None:
+    edge = _proxy([REFUSED] * 10)
+    assert cannot_connect(edge)
+    # the refused address is one of the upstream's instances, and its own series changed
+    assert not own_path_fault(caller=edge, dependency=_api_down_on("10.9.8.7:8080"))
+    # another instance's change says nothing about the address the proxy cannot reach
+    assert own_path_fault(caller=edge, dependency=_api_down_on("10.9.8.6:8080"))

@@ -78,4 +78,30 @@ def own_path_fault(*, caller: ComponentEvidence, dependency: ComponentEvidence) 
     """
     if refuses_handshakes(caller):
         return True
-    return cannot_connect(caller) and not dependency.has_symptom and not reports_down(dependency)
+    return (
+        cannot_connect(caller)
+        and not dependency.has_symptom
+        and not reports_down(dependency)
+        and not _unreachable_instances_changed(caller=caller, dependency=dependency)
+    )
+
+
+def _unreachable_instances_changed(
+    *, caller: ComponentEvidence, dependency: ComponentEvidence
+) -> bool:
+    """Pure: whether an address the proxy could not reach is an instance of ``dependency``
+    whose own signals changed (its scrape went down, its traffic stopped).
+
+    A stale route points at an address the upstream no longer has; a crashed
+    instance among healthy siblings is an address it has, and its own series say
+    so: that instance's failure, which the dependency explains.
+    """
+    if caller.logs is None:
+        return False
+    named = {
+        e.access.upstream
+        for e in caller.logs.events
+        if e.access is not None and e.access.status is None and e.access.upstream
+    }
+    changed = {d.signal.instance for d in dependency.detections if d.signal.instance}
+    return bool(named & changed)
