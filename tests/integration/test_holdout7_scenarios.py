@@ -17,7 +17,9 @@ To be scored once at first sight, before any fix for the round
 (``bench/results/firstsight-round-7.json``, the lab recording in its own
 ``firstsight-lab-N.json``); the scenarios then still diagnosed wrong
 become strict expected failures in ``STILL_WRONG``, so a fix in the engine (never in these
-data) must drop the name.  Until that score is recorded the module is skipped.
+data) must drop the name.  Scored on 2026-12-06: ``firstsight-round-7.json`` (the engine of
+4f03075, before this session's fixes) and ``firstsight-round-7-engine-of-session-end.json``
+(the engine after them, which had not seen this round either).
 """
 
 from __future__ import annotations
@@ -34,13 +36,23 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from examples.incidents import holdout7  # noqa: E402
 
-pytestmark = pytest.mark.skip(reason="round 7 not yet scored")
-
 RECORDED = ROOT / "examples" / "incidents" / "holdout7" / "lab"
 
-# Wrong at first sight (bench/results/firstsight-round-7.json), each with what went wrong;
-# filled by the scorer after the first score.
-STILL_WRONG: dict[str, str] = {}
+# Wrong at first sight (bench/results/firstsight-round-7.json) and still wrong, each with
+# what went wrong.
+STILL_WRONG: dict[str, str] = {
+    "wms-mysql-auto-increment-exhausted": "an INT key at its ceiling (1062 on the maximum "
+    "value, the auto_increment gauge at its max): the API is blamed",
+    "ledger-pg-backend-oom-resets": "PostgreSQL resetting every backend: root right, its "
+    "exporter's address named affected",
+    "shop-haproxy-process-maxconn": "HAProxy at its process maxconn: no incident found",
+    "geo-envoy-keepalive-503uc": "Envoy 503 UC after the app's keep-alive change: the gateway "
+    "blamed, not the app's release",
+    "feed-node-eventloop-release": "a release blocking Node's event loop: the ingress blamed",
+    "reports-ephemeral-storage-evictions": "pods evicted for ephemeral storage: one instance "
+    "named affected and drained",
+    "checkout-cpu-limit-throttling": "a CPU limit throttling a release: the ingress blamed",
+}
 LAB_STILL_WRONG: dict[str, str] = {}
 
 
