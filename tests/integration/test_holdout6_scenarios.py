@@ -35,8 +35,7 @@ from examples.incidents import holdout6  # noqa: E402
 RECORDED = ROOT / "examples" / "incidents" / "holdout6" / "lab"
 
 # Wrong at first sight (bench/results/firstsight-round-6.json), each with what went wrong.
-STILL_WRONG: dict[str, str] = {
-}
+STILL_WRONG: dict[str, str] = {}
 LAB_STILL_WRONG: dict[str, str] = {}
 
 
