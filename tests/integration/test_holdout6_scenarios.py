@@ -20,17 +20,16 @@ strict expected failures, so a fix in the engine (never in these data) must drop
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from examples.incidents import holdout6  # noqa: E402
+
+from tests.integration.scored import assert_whole, load_yaml, params, recorded, verdict  # noqa: E402
 
 RECORDED = ROOT / "examples" / "incidents" / "holdout6" / "lab"
 
@@ -44,65 +43,33 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("holdout6")
 
 
-def _load(path: Path) -> dict[str, Any]:
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert isinstance(loaded, dict), path
-    return loaded
-
-
-def _verdict(folder: Path, expected: dict[str, Any]) -> dict[str, Any]:
-    from bench.firstsight import score
-
-    from diagnosis_operator.entrypoints.cli.diagnose import diagnose_bundle
-
-    result = diagnose_bundle(folder).to_json()
-    verdict: dict[str, Any] = score(expected, json.loads(json.dumps(result)))
-    return verdict
-
-
-def _params(names: list[str], wrong: dict[str, str]) -> list[Any]:
-    return [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(reason=wrong[name], strict=True) if name in wrong else (),
-        )
-        for name in names
-    ]
-
-
-def _recorded() -> list[str]:
-    if not RECORDED.is_dir():
-        return []
-    return sorted(p.name for p in RECORDED.iterdir() if p.is_dir())
-
-
-@pytest.mark.parametrize("name", _params(list(holdout6.SCENARIOS), STILL_WRONG))
+@pytest.mark.parametrize("name", params(list(holdout6.SCENARIOS), STILL_WRONG))
 def test_holdout6_whole_diagnosis_as_expected(name: str, bundles: Path) -> None:
     """Root, affected instances, clients, remediations, nothing forbidden (the CLI's JSON)."""
     folder = bundles / name
     if not folder.exists():
         holdout6.generate(name, bundles)
-    verdict = _verdict(folder, _load(holdout6.expected_path(name)))
-    assert verdict["whole"], f"{name}: {verdict['problems']} ({verdict['summary']})"
+    scored = verdict(folder, load_yaml(holdout6.expected_path(name)))
+    assert_whole(name, scored)
 
 
-@pytest.mark.parametrize("name", _params(_recorded(), LAB_STILL_WRONG))
+@pytest.mark.parametrize("name", params(recorded(RECORDED), LAB_STILL_WRONG))
 def test_holdout6_lab_recording_as_expected(name: str, bundles: Path) -> None:
     from tests.lab.scenarios import unpack
 
     folder = unpack(RECORDED / name, bundles / f"lab-{name}")
-    verdict = _verdict(folder, _load(RECORDED / name / "expected.yaml"))
-    assert verdict["whole"], f"{name}: {verdict['problems']} ({verdict['summary']})"
+    scored = verdict(folder, load_yaml(RECORDED / name / "expected.yaml"))
+    assert_whole(name, scored)
 
 
 def test_every_scenario_has_its_expectation() -> None:
     assert len(holdout6.SCENARIOS) >= 20
     for name in holdout6.SCENARIOS:
-        expected = _load(holdout6.expected_path(name))
+        expected = load_yaml(holdout6.expected_path(name))
         assert expected["scenario"] == name
         assert "rootCause" in expected and "remediations" in expected, name
-    for name in _recorded():
-        assert _load(RECORDED / name / "expected.yaml")["scenario"] == name
+    for name in recorded(RECORDED):
+        assert load_yaml(RECORDED / name / "expected.yaml")["scenario"] == name
 
 
 def test_every_bundle_loads(bundles: Path) -> None:

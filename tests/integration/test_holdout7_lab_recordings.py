@@ -13,16 +13,15 @@ fixes, which had not seen them either); what is still wrong is a strict expected
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from tests.integration.scored import assert_whole, load_yaml, params, recorded, verdict  # noqa: E402
 
 RECORDED = ROOT / "examples" / "incidents" / "holdout7_lab" / "lab"
 
@@ -41,47 +40,21 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("holdout7-lab")
 
 
-def _load(path: Path) -> dict[str, Any]:
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert isinstance(loaded, dict), path
-    return loaded
-
-
-def _recorded() -> list[str]:
-    if not RECORDED.is_dir():
-        return []
-    return sorted(p.name for p in RECORDED.iterdir() if p.is_dir())
-
-
-def _params(names: list[str], wrong: dict[str, str]) -> list[Any]:
-    return [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(reason=wrong[name], strict=True) if name in wrong else (),
-        )
-        for name in names
-    ]
-
-
-@pytest.mark.parametrize("name", _params(_recorded(), LAB_STILL_WRONG))
+@pytest.mark.parametrize("name", params(recorded(RECORDED), LAB_STILL_WRONG))
 def test_holdout7_lab_recording_as_expected(name: str, bundles: Path) -> None:
     """Root, affected instances, clients, remediations, nothing forbidden (the CLI's JSON)."""
-    from bench.firstsight import score
-
-    from diagnosis_operator.entrypoints.cli.diagnose import diagnose_bundle
     from tests.lab.scenarios import unpack
 
     folder = unpack(RECORDED / name, bundles / name)
-    result = json.loads(json.dumps(diagnose_bundle(folder).to_json()))
-    verdict = score(_load(RECORDED / name / "expected.yaml"), result)
-    assert verdict["whole"], f"{name}: {verdict['problems']} ({verdict['summary']})"
+    scored = verdict(folder, load_yaml(RECORDED / name / "expected.yaml"))
+    assert_whole(name, scored)
 
 
 def test_every_recording_has_its_expectation() -> None:
-    names = _recorded()
+    names = recorded(RECORDED)
     assert len(names) >= 3
     for name in names:
-        expected = _load(RECORDED / name / "expected.yaml")
+        expected = load_yaml(RECORDED / name / "expected.yaml")
         assert expected["scenario"] == name
         assert "rootCause" in expected and "remediations" in expected, name
 
@@ -91,6 +64,6 @@ def test_every_recording_loads(bundles: Path) -> None:
     from diagnosis_operator.adapters.bundle import load_bundle
     from tests.lab.scenarios import unpack
 
-    for name in _recorded():
+    for name in recorded(RECORDED):
         folder = unpack(RECORDED / name, bundles / f"load-{name}")
         assert load_bundle(folder) is not None, name
