@@ -31,7 +31,6 @@ LAB_STILL_WRONG: dict[str, str] = {
     "client (whose requests never complete) not found",
     "mysql-metadata-lock": "an ALTER queued behind an idle transaction's metadata lock: root "
     "right, no kill of the idle holder proposed",
-    "nightly-dump": "a healthy nightly logical backup: mysql named root and a kill proposed",
 }
 
 

@@ -234,3 +234,24 @@ def test_a_policy_overrides_the_gate_thresholds() -> None:
     assert Thresholds().to_engine_settings() == EngineSettings()
     with pytest.raises(ValueError, match="min_symptom_seconds"):
         EngineSettings(min_symptom_seconds=-1.0)
+
+
+SLOW = "# Query_time: 2.104  Lock_time: 0.000  Rows_sent: 400000  Rows_examined: 400000"
+
+
+def test_slow_statements_no_caller_felt_are_no_incident() -> None:
+    """A nightly dump's full reads fill the slow log; the API in front of it is at baseline."""
+    times = [T0 + 2100.0 + 10 * i for i in range(60)]
+    slow = _log_evidence("db", times, SLOW)
+    assert slow.new_categories
+    gate = incident_gate(evidence=_evidence(db=slow), window=WINDOW, step=STEP)
+    assert not gate.incident
+    assert "db logged slow statements that none of its callers felt" in gate.describe()
+    # the same slow log while its caller fails is an incident
+    felt = incident_gate(
+        evidence=_evidence(db=slow, web=_failing_web(40)), window=WINDOW, step=STEP
+    )
+    assert felt.incident
+    # other severe lines of the store (deadlocks) count by themselves, as before
+    deadlocks = _log_evidence("db", times, DEADLOCK)
+    assert incident_gate(evidence=_evidence(db=deadlocks), window=WINDOW, step=STEP).incident

@@ -36,6 +36,7 @@ import numpy as np
 
 from diagnosis_operator.catalog.gate import STATELESS_KINDS, is_availability_gauge
 from diagnosis_operator.core.diagnosis.evidence import SYMPTOM_KINDS, ComponentEvidence
+from diagnosis_operator.core.diagnosis.logs import LogCategory
 from diagnosis_operator.core.diagnosis.shedding import sheds_by_design
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection, SignalKind
 from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
@@ -63,20 +64,29 @@ class GateVerdict:
     seen: tuple[Seen, ...] = ()
     down: tuple[str, ...] = ()  # data stores that reported themselves down
     needed: float = 0.0  # the seconds a symptom had to last
+    unfelt: tuple[Seen, ...] = ()  # of ``seen``: slow-log lines none of the store's callers felt
 
     def describe(self) -> str:
         """One sentence on the symptoms that did not make an incident (empty without any)."""
-        if not self.seen:
-            return ""
-        parts = [
-            f"{s.component} {s.what} for {s.seconds:.0f} s from {isoformat_z(s.onset)[11:19]}"
-            for s in sorted(self.seen, key=lambda s: (-s.seconds, s.onset, s.component))[:3]
-        ]
-        return (
-            f"what was seen was short and healed by itself ({'; '.join(parts)}), below the "
-            f"{self.needed:.0f} s a symptom must last (or still be going on at the end) "
-            "to be an incident"
-        )
+        short = [s for s in self.seen if s not in self.unfelt]
+        sentences = []
+        if short:
+            parts = [
+                f"{s.component} {s.what} for {s.seconds:.0f} s from {isoformat_z(s.onset)[11:19]}"
+                for s in sorted(short, key=lambda s: (-s.seconds, s.onset, s.component))[:3]
+            ]
+            sentences.append(
+                f"what was seen was short and healed by itself ({'; '.join(parts)}), below the "
+                f"{self.needed:.0f} s a symptom must last (or still be going on at the end) "
+                "to be an incident"
+            )
+        if self.unfelt:
+            stores = sorted({s.component for s in self.unfelt})
+            sentences.append(
+                f"{', '.join(stores)} logged slow statements that none of its callers felt "
+                "(no latency, errors or error lines of theirs): slow statements, not an outage"
+            )
+        return "; ".join(sentences)
 
 
 def incident_gate(
@@ -95,8 +105,35 @@ def incident_gate(
         seen.extend(_log_symptoms(ev, step=step))
         if reports_down(ev):
             down.append(name)
-    incident = bool(down) or any(s.ongoing or s.seconds >= needed for s in seen)
-    return GateVerdict(incident=incident, seen=tuple(seen), down=tuple(down), needed=needed)
+    unfelt = tuple(s for s in seen if _unfelt_slow_log(s, seen=seen, evidence=evidence))
+    incident = bool(down) or any(s.ongoing or s.seconds >= needed for s in seen if s not in unfelt)
+    return GateVerdict(
+        incident=incident, seen=tuple(seen), down=tuple(down), needed=needed, unfelt=unfelt
+    )
+
+
+SLOW_LOG_WHATS = frozenset(
+    f"{category.value} log lines" for category in (LogCategory.SLOW_QUERY, LogCategory.SLOW_COMMAND)
+)
+
+
+def _unfelt_slow_log(
+    symptom: Seen, *, seen: list[Seen], evidence: Mapping[str, ComponentEvidence]
+) -> bool:
+    """Pure: a data store's slow-log lines that none of its callers felt.
+
+    A slow log records statements over a threshold, whatever ran them: a nightly
+    dump's full reads, a report, an analyst's query.  They are an incident when
+    the store's callers felt them (their own latency, errors or error lines), not
+    by themselves: a store with callers none of which showed a symptom had
+    slow statements, not an outage (no kill for them either).
+    """
+    store = evidence[symptom.component].component
+    if symptom.what not in SLOW_LOG_WHATS or store.kind in STATELESS_KINDS:
+        return False
+    callers = {name for name, ev in evidence.items() if store.name in ev.component.depends_on}
+    felt = {s.component for s in seen}
+    return bool(callers) and not callers & felt
 
 
 def _metric_symptoms(ev: ComponentEvidence, *, step: float, settings: EngineSettings) -> list[Seen]:
