@@ -353,10 +353,23 @@ def errors_stand_out(
         share = (sibling_errors + 0.5) / (sibling_requests + 1.0)
     else:
         share = detection.anomaly.baseline if math.isfinite(detection.anomaly.baseline) else 0.0
+    return exceeds_share(errors, requests, share)
+
+
+def exceeds_share(
+    errors: float, requests: float, share: float, *, gap: float = ERROR_SHARE_GAP
+) -> bool:
+    """Pure: whether ``errors`` of ``requests`` stand beyond an error ``share``.
+
+    By ``ERROR_EXCESS_MIN`` failed requests, by ``gap`` of the requests, and
+    unlikely at that share (``ERROR_SURPRISE_LOG10``, a Poisson tail bound).
+    """
+    if requests <= 0:
+        return False
     expected = requests * share
     return (
         errors - expected >= ERROR_EXCESS_MIN
-        and errors / requests - share >= ERROR_SHARE_GAP
+        and errors / requests - share >= gap
         and poisson_tail_log10_bound(observed=errors, expected=expected) <= ERROR_SURPRISE_LOG10
     )
 

@@ -24,14 +24,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from diagnosis_operator.core.diagnosis.affected import (
-    ERROR_EXCESS_MIN,
-    ERROR_SURPRISE_LOG10,
     AffectedFinding,
+    exceeds_share,
     minority,
 )
 from diagnosis_operator.core.diagnosis.derived import status_of
 from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal, SignalKind
-from diagnosis_operator.core.diagnosis.stats import poisson_tail_log10_bound
 from diagnosis_operator.models.findings import AffectedInstance
 
 OWN_STATUS_GAP = 0.05
@@ -56,17 +54,6 @@ def _client_errors(signals: Sequence[Signal]) -> dict[tuple[str, str], dict[str,
         if s.kind is SignalKind.RATE and s.instance and status.startswith("4"):
             found[(s.name.removesuffix(RATE_SUFFIX), status)][s.instance].append(s)
     return found
-
-
-def _stands_out(errors: float, requests: float, share: float) -> bool:
-    if requests <= 0:
-        return False
-    expected = requests * share
-    return (
-        errors - expected >= ERROR_EXCESS_MIN
-        and errors / requests - share >= OWN_STATUS_GAP
-        and poisson_tail_log10_bound(observed=errors, expected=expected) <= ERROR_SURPRISE_LOG10
-    )
 
 
 def _outlier(
@@ -94,7 +81,7 @@ def _outlier(
     sib_errors = sum(e for e, _ in counts.values())
     sib_requests = sum(r for _, r in counts.values())
     share = (sib_errors + 0.5) / (sib_requests + 1.0)
-    if not _stands_out(errors, total, share):
+    if not exceeds_share(errors, total, share, gap=OWN_STATUS_GAP):
         return None
     return errors / total, share, float(len(counts))
 

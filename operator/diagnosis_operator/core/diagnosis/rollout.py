@@ -25,13 +25,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from diagnosis_operator.core.diagnosis.affected import (
-    ERROR_EXCESS_MIN,
-    ERROR_SURPRISE_LOG10,
     AffectedFinding,
+    exceeds_share,
 )
 from diagnosis_operator.core.diagnosis.siblings import has_own_baseline
 from diagnosis_operator.core.diagnosis.signal_types import FloatArray, Signal, SignalKind
-from diagnosis_operator.core.diagnosis.stats import poisson_tail_log10_bound
 from diagnosis_operator.models.findings import AffectedInstance
 from diagnosis_operator.models.signals import isoformat_z
 
@@ -59,18 +57,6 @@ def _serves_to_the_end(old: Signal, new: Sequence[Signal]) -> bool:
     return _last(old) >= max(_last(s) for s in new) - END_SLACK
 
 
-def _fails(errors: float, requests: float, share: float) -> bool:
-    """Whether an instance's errors are far beyond the older instances' share."""
-    if requests <= 0:
-        return False
-    expected = requests * share
-    return (
-        errors - expected >= ERROR_EXCESS_MIN
-        and errors / requests - share >= RELEASE_GAP
-        and poisson_tail_log10_bound(observed=errors, expected=expected) <= ERROR_SURPRISE_LOG10
-    )
-
-
 def _release_group(
     component: str, group: Sequence[Signal], timestamps: FloatArray
 ) -> list[AffectedFinding]:
@@ -91,7 +77,9 @@ def _release_group(
         old_errors, old_requests = old_errors + errors, old_requests + requests
     share = (old_errors + 0.5) / (old_requests + 1.0)
     counts = [_counts(s, period) for s in new]
-    if not all(_fails(errors, requests, share) for errors, requests in counts):
+    if not all(
+        exceeds_share(errors, requests, share, gap=RELEASE_GAP) for errors, requests in counts
+    ):
         return []
     return [
         AffectedFinding(

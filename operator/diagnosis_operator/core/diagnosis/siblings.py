@@ -63,13 +63,7 @@ def sustained_steps(timestamps: FloatArray) -> int:
 
 def sibling_reference(signal: Signal, peers: Sequence[Signal]) -> FloatArray:
     """Pure: per step, the median of the same signal on every other instance (NaN: none)."""
-    rows = [
-        other.values
-        for other in peers
-        if other.peer_key == signal.peer_key
-        and other.instance != signal.instance
-        and other.values.shape == signal.values.shape
-    ]
+    rows = _sibling_rows(signal, peers)
     if not rows:
         return np.full(signal.values.shape, np.nan)
     stacked = np.vstack(rows)
@@ -78,6 +72,17 @@ def sibling_reference(signal: Signal, peers: Sequence[Signal]) -> FloatArray:
     if finite.any():
         reference[finite] = np.nanmedian(stacked[:, finite], axis=0)
     return reference
+
+
+def _sibling_rows(signal: Signal, peers: Sequence[Signal]) -> list[FloatArray]:
+    """The same signal's values on every other instance, on the same grid."""
+    return [
+        other.values
+        for other in peers
+        if other.peer_key == signal.peer_key
+        and other.instance != signal.instance
+        and other.values.shape == signal.values.shape
+    ]
 
 
 def singled_steps(*, detection: Detection, peers: Sequence[Signal], timestamps: FloatArray) -> int:
@@ -225,13 +230,7 @@ def _sibling_spread(signal: Signal, peers: Sequence[Signal], period: np.ndarray)
     every deviation), not one per sibling: a component of hundreds of instances
     judges each against all the others.
     """
-    rows = [
-        other.values
-        for other in peers
-        if other.peer_key == signal.peer_key
-        and other.instance != signal.instance
-        and other.values.shape == signal.values.shape
-    ]
+    rows = _sibling_rows(signal, peers)
     if not rows:
         return 0.0
     stacked = np.vstack(rows)
