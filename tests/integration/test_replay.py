@@ -8,6 +8,7 @@ and the Loki holds the bundle's lines.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -190,14 +191,18 @@ def test_replay_command_reports_a_bad_bundle(
 
 
 def test_replay_command_reports_a_missing_promtool(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bundle_dir = write_bundle(tmp_path / "bundle")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     code = main(
         ["replay", "--bundle", str(bundle_dir), "--promtool", str(tmp_path / "no-promtool")]
     )
     assert code == 2
     assert "promtool not found" in capsys.readouterr().err
+    assert list(scratch.iterdir()) == []  # the data folder it made for itself is gone
 
 
 def test_the_reference_example_replays_to_the_same_series(

@@ -214,14 +214,19 @@ def replay_bundle(  # noqa: PLR0913 (the CLI's options, keyword-only)
         data_dir = prometheus_data or Path(
             tempfile.mkdtemp(prefix=f"replay-{_safe_name(bundle.name)}-")
         )
-        backfill = backfill_metrics(
-            metrics_file=metrics_file,
-            data_dir=data_dir,
-            promtool=find_promtool(promtool),
-            append=append,
-            max_block_duration=max_block_duration,
-            progress=progress,
-        )
+        try:
+            backfill = backfill_metrics(
+                metrics_file=metrics_file,
+                data_dir=data_dir,
+                promtool=find_promtool(promtool),
+                append=append,
+                max_block_duration=max_block_duration,
+                progress=progress,
+            )
+        except BaseException:
+            if prometheus_data is None:  # a folder of our own making: nothing half-made stays
+                shutil.rmtree(data_dir, ignore_errors=True)
+            raise
     elif progress:
         progress(f"no {METRICS_FILE} in the bundle: nothing to backfill")
 
