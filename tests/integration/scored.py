@@ -8,11 +8,21 @@ whole diagnosis of each through the same scoring as ``bench/firstsight.py``.
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+
+def scratch(factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """A module's folder of generated bundles, removed when the module ends (a suite's
+    bundles weigh hundreds of MB; pytest would keep them to the end of the run)."""
+    folder = factory.mktemp(name)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def load_yaml(path: Path) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import hashlib
 import ipaddress
 import json
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from tests.integration.test_holdout_scenarios import assert_bundle_validates
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from examples.incidents import holdout3  # noqa: E402
+
+from tests.integration.scored import scratch  # noqa: E402
 
 ACTIONS = {"drain-pod", "kill-mysql-queries", "rate-limit-client"}
 KEYS = {
@@ -54,8 +57,8 @@ EARLIER = [
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("holdout3")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield from scratch(tmp_path_factory, "holdout3")
 
 
 def _bundle(name: str, folder: Path) -> Path:

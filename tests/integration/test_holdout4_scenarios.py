@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from examples.incidents import holdout4  # noqa: E402
 
+from tests.integration.scored import scratch  # noqa: E402
+
 STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("holdout4")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield from scratch(tmp_path_factory, "holdout4")
 
 
 def _expected(name: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ expected failures, so a fix in the engine (never in these data) must drop the na
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from examples.incidents import holdout5  # noqa: E402
 
-from tests.integration.scored import assert_whole, load_yaml, params, verdict  # noqa: E402
+from tests.integration.scored import assert_whole, load_yaml, params, scratch, verdict  # noqa: E402
 
 RECORDED = ROOT / "examples" / "incidents" / "holdout5" / "lab"
 
@@ -36,8 +37,8 @@ LAB_STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("holdout5")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield from scratch(tmp_path_factory, "holdout5")
 
 
 @pytest.mark.parametrize("name", params(list(holdout5.SCENARIOS), STILL_WRONG))

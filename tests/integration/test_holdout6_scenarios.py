@@ -21,6 +21,7 @@ strict expected failures, so a fix in the engine (never in these data) must drop
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from examples.incidents import holdout6  # noqa: E402
 
-from tests.integration.scored import assert_whole, load_yaml, params, recorded, verdict  # noqa: E402
+from tests.integration.scored import assert_whole, load_yaml, params, recorded, scratch, verdict  # noqa: E402
 
 RECORDED = ROOT / "examples" / "incidents" / "holdout6" / "lab"
 
@@ -39,8 +40,8 @@ LAB_STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("holdout6")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield from scratch(tmp_path_factory, "holdout6")
 
 
 @pytest.mark.parametrize("name", params(list(holdout6.SCENARIOS), STILL_WRONG))

@@ -14,6 +14,7 @@ fixes, which had not seen them either); what is still wrong is a strict expected
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.scored import assert_whole, load_yaml, params, recorded, verdict  # noqa: E402
+from tests.integration.scored import assert_whole, load_yaml, params, recorded, scratch, verdict  # noqa: E402
 
 RECORDED = ROOT / "examples" / "incidents" / "holdout7_lab" / "lab"
 
@@ -35,8 +36,8 @@ LAB_STILL_WRONG: dict[str, str] = {
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("holdout7-lab")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield from scratch(tmp_path_factory, "holdout7-lab")
 
 
 @pytest.mark.parametrize("name", params(recorded(RECORDED), LAB_STILL_WRONG))

@@ -25,6 +25,7 @@ data) must drop the name.  Scored on 2026-12-06: ``firstsight-round-7.json`` (th
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from examples.incidents import holdout7  # noqa: E402
 
-from tests.integration.scored import assert_whole, load_yaml, params, recorded, verdict  # noqa: E402
+from tests.integration.scored import assert_whole, load_yaml, params, recorded, scratch, verdict  # noqa: E402
 
 RECORDED = ROOT / "examples" / "incidents" / "holdout7" / "lab"
 
@@ -56,8 +57,8 @@ LAB_STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("holdout7")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield from scratch(tmp_path_factory, "holdout7")
 
 
 @pytest.mark.parametrize("name", params(list(holdout7.SCENARIOS), STILL_WRONG))
