@@ -15,7 +15,7 @@ diagnosis; nothing is diagnosed here).  Faults, each bounded in time and always 
   restarted (same command, same port) at the end.
 * ``nginx-read-timeout``: a config push lowers nginx's ``proxy_read_timeout`` for
   ``/api/`` from 15 s to 500 ms; the API answers as fast as ever (hundreds of ms on this
-  machine), nginx gives up on the slower half and answers 504; reloaded back at the end.
+  machine), nginx gives up on those slower than 500 ms and answers 504; reloaded back at the end.
 * ``nginx-upstream-wrong-port``: a config push writes a wrong port (where nothing
   listens) for the second API server in nginx's upstream; that instance runs healthy
   at its real address, nginx gets "Connection refused" at the wrong one and answers
@@ -24,6 +24,10 @@ diagnosis; nothing is diagnosed here).  Faults, each bounded in time and always 
   ``LOCK TABLES orders WRITE`` and keeps it while it counts rows now and then: every
   order read of the API waits for the table's metadata lock; the item reads, on other
   tables, go on.  ``UNLOCK TABLES`` at the end.
+* ``backend-bad-secret``: a rollout replaces the second API instance (the canary) by one
+  whose config carries a wrong MariaDB password (a secret from another environment):
+  every request it takes fails with MariaDB's "Access denied" (1045), its siblings are
+  fine; the old instance is started again at the end.
 * ``client-404-scanner``: healthy: one client address (127.0.0.99) runs a vulnerability
   scanner's word list (``/.env``, ``/wp-login.php``, ``/api/v1/admin``...) at about
   8 requests a second: 404s from nginx and from the API, nothing else.  No incident.
@@ -32,6 +36,7 @@ diagnosis; nothing is diagnosed here).  Faults, each bounded in time and always 
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import threading
 import time
@@ -40,7 +45,7 @@ from typing import Any
 
 import pymysql
 from tests.lab import fault as lab_fault
-from tests.lab import scenarios, traffic
+from tests.lab import scenarios, stack, traffic
 from tests.lab.config import UPSTREAM_DIR, root_connection
 from tests.lab.stack import Lab
 from tests.services.loki import REPO_ROOT
@@ -203,6 +208,46 @@ def client_404_scanner(lab: Lab, seconds: float, stop: threading.Event) -> None:
     print(f"client-404-scanner: {sent[0]} requests, {dict(tally.counts)}", flush=True)
 
 
+def backend_bad_secret(lab: Lab, seconds: float, stop: threading.Event) -> None:
+    """The second API instance redeployed with a wrong database password; the old one back
+    at the end."""
+    host = lab.backends[lab_fault.DEGRADED].split(":")[0]
+    index, old = next(
+        (i, p)
+        for i, p in enumerate(lab.processes)
+        if "tests.lab.app" in p.command and host in p.command
+    )
+    command = list(old.command)
+    config = Path(command[command.index("--config") + 1])
+    settings = json.loads(config.read_text(encoding="utf-8"))
+    settings["mysql"]["password"] = "staging-" + str(settings["mysql"]["password"])[:4]
+    bad = config.with_name("app-canary.json")
+    bad.write_text(json.dumps(settings), encoding="utf-8")
+    bad.chmod(0o600)
+    command[command.index("--config") + 1] = str(bad)
+    _replace(lab, index, command)
+    try:
+        stop.wait(_bounded(seconds))
+    finally:
+        _replace(lab, index, list(old.command))
+
+
+def _replace(lab: Lab, index: int, command: list[str]) -> None:
+    """Stop the app process ``lab.processes[index]``; start ``command`` in its place."""
+    old = lab.processes[index]
+    old.stop()
+    new = start_process(
+        old.name,
+        command,
+        log_path=old.log_path,
+        cwd=REPO_ROOT,
+        env=scenarios._python_env(),
+    )
+    lab.processes[index] = new
+    address = lab.backends[lab_fault.DEGRADED]
+    new.wait_ready(lambda: stack._http_ok(f"http://{address}/healthz"), timeout=60, what="app")
+
+
 def _forbid(expect: scenarios.Expect, *actions: str) -> scenarios.Expect:
     """``expect`` with the actions this fault makes wrong (``forbidden``)."""
 
@@ -213,6 +258,14 @@ def _forbid(expect: scenarios.Expect, *actions: str) -> scenarios.Expect:
 
 
 DRAIN, KILL, LIMIT = "drain-pod", "kill-mysql-queries", "rate-limit-client"
+
+
+def _one(state: dict[str, Any]) -> list[str]:
+    return [str(state["backends"][lab_fault.DEGRADED])]
+
+
+def _drain(state: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(DRAIN, instance) for instance in _one(state)]
 
 
 def _kill(_: object) -> list[tuple[str, str]]:
@@ -236,7 +289,7 @@ FAULTS: dict[str, tuple[Inject, scenarios.Scenario]] = {
             "nginx-read-timeout",
             "nginx-read-timeout",
             "nginx's proxy_read_timeout lowered to 500 ms by a config push: 504 for "
-            "the slower half of healthy API answers",
+            "the healthy API answers slower than that",
             _forbid(scenarios._expect("nginx", "misconfiguration"), DRAIN, KILL, LIMIT),
         ),
     ),
@@ -259,6 +312,19 @@ FAULTS: dict[str, tuple[Inject, scenarios.Scenario]] = {
             "waits for the table's metadata lock, item reads go on",
             _forbid(
                 scenarios._expect("mysql", "lock contention", remediations=_kill), DRAIN, LIMIT
+            ),
+        ),
+    ),
+    "backend-bad-secret": (
+        backend_bad_secret,
+        scenarios.Scenario(
+            "backend-bad-secret",
+            "backend-bad-secret",
+            "the second API instance redeployed with a wrong MariaDB password (a canary "
+            "with another environment's secret): every request it takes fails, Access "
+            "denied (1045); its siblings fine",
+            _forbid(
+                scenarios._expect("api", None, affected=_one, remediations=_drain), KILL, LIMIT
             ),
         ),
     ),
