@@ -3,9 +3,9 @@
 Faults of real software recorded in the lab by a writer who read no engine code and ran
 no diagnosis (``examples/incidents/holdout8_lab/README.md``): a crashed Redis, nginx's
 read timeout lowered below the API's answer times, nginx's upstream naming one server
-with a wrong port, a maintenance session's ``LOCK TABLES orders WRITE``, a vulnerability
-scanner's 404s (healthy).  Each ``expected.yaml`` was written from the injection before
-any diagnosis.
+with a wrong port, a maintenance session's ``LOCK TABLES orders WRITE``, a canary
+instance with a wrong database password, a vulnerability scanner's 404s (healthy).
+Each ``expected.yaml`` was written from the injection before any diagnosis.
 
 Not yet scored: the first-sight score (``bench/firstsight.py --bundles
 examples/incidents/holdout8_lab/lab``) is measured by someone else, who then fills
