@@ -28,6 +28,10 @@ diagnosis; nothing is diagnosed here).  Faults, each bounded in time and always 
   whose config carries a wrong MariaDB password (a secret from another environment):
   every request it takes fails with MariaDB's "Access denied" (1045), its siblings are
   fine; the old instance is started again at the end.
+* ``redis-restart-blip``: healthy at the window's end: Redis is shut down on purpose
+  (``SHUTDOWN NOSAVE``, as a package upgrade's restart does) and started again 12 s
+  later, empty; cache reads fail for those seconds, then every item is a miss once
+  (more MariaDB reads) and the cache fills again; 75 s of normal service follow.
 * ``client-404-scanner``: healthy: one client address (127.0.0.99) runs a vulnerability
   scanner's word list (``/.env``, ``/wp-login.php``, ``/api/v1/admin``...) at about
   8 requests a second: 404s from nginx and from the API, nothing else.  No incident.
@@ -44,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
+import redis
 from tests.lab import fault as lab_fault
 from tests.lab import scenarios, stack, traffic
 from tests.lab.config import UPSTREAM_DIR, root_connection
@@ -60,6 +65,7 @@ SCANNER_THREADS = 2
 SCANNER_PAUSE = 0.25  # each thread: about 4 requests a second, 8 in all
 SCANNER_MAX = 2_000
 LOCK_CHECK_PERIOD = 5.0
+BLIP_SECONDS = 12.0
 # A scanner's word list: files and admin pages of common software, and API guesses.
 SCAN_PATHS = (
     "/.env",
@@ -104,6 +110,22 @@ def redis_crash(lab: Lab, seconds: float, stop: threading.Event) -> None:
         revived = start_process(target.name, target.command, log_path=target.log_path)
         lab.processes[index] = revived
         revived.wait_ready(lambda: _redis_answers(lab), timeout=60, what="revived redis")
+
+
+def redis_restart_blip(lab: Lab, seconds: float, stop: threading.Event) -> None:
+    """Redis shut down on purpose and started again, empty, ``BLIP_SECONDS`` later."""
+    deadline = time.monotonic() + _bounded(seconds)
+    index, target = next((i, p) for i, p in enumerate(lab.processes) if p is lab.redis.process)
+    with lab.redis.client() as client, contextlib.suppress(redis.RedisError):
+        client.shutdown(nosave=True)
+    target.process.wait(timeout=30)
+    try:
+        stop.wait(BLIP_SECONDS)
+    finally:
+        revived = start_process(target.name, target.command, log_path=target.log_path)
+        lab.processes[index] = revived
+        revived.wait_ready(lambda: _redis_answers(lab), timeout=60, what="restarted redis")
+    stop.wait(max(0.0, deadline - time.monotonic()))
 
 
 def _redis_answers(lab: Lab) -> bool:
@@ -326,6 +348,16 @@ FAULTS: dict[str, tuple[Inject, scenarios.Scenario]] = {
             _forbid(
                 scenarios._expect("api", None, affected=_one, remediations=_drain), KILL, LIMIT
             ),
+        ),
+    ),
+    "redis-restart-blip": (
+        redis_restart_blip,
+        scenarios.Scenario(
+            "redis-restart-blip",
+            "redis-restart-blip",
+            "Redis shut down on purpose and started again, empty, 12 s later: a short "
+            "burst of cache errors, a cold cache refilled, then normal service; no incident",
+            _forbid(scenarios._expect("none", None), DRAIN, KILL, LIMIT),
         ),
     ),
     "client-404-scanner": (
