@@ -4,7 +4,8 @@ Faults of real software recorded in the lab by a writer who read no engine code 
 no diagnosis (``examples/incidents/holdout8_lab/README.md``): a crashed Redis, nginx's
 read timeout lowered below the API's answer times, nginx's upstream naming one server
 with a wrong port, a maintenance session's ``LOCK TABLES orders WRITE``, a canary
-instance with a wrong database password, a vulnerability scanner's 404s (healthy).
+instance with a wrong database password, a short Redis restart (healed), a vulnerability
+scanner's 404s (healthy).
 Each ``expected.yaml`` was written from the injection before any diagnosis.
 
 Not yet scored: the first-sight score (``bench/firstsight.py --bundles
