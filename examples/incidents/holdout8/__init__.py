@@ -1,0 +1,45 @@
+"""Eighth held-out set: incidents written without reading the engine.
+
+``python -m examples.incidents.holdout8 NAME|all --out DIR`` writes ``DIR/NAME``;
+``generate(name, out_dir)`` does the same from Python and returns the folder.
+``SCENARIOS`` maps each name to its one-line story; ``expected_path(name)`` is the
+expected diagnosis (the holdout3-7 schema).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# name -> (module, builder function, one-line story)
+_BUILDERS: dict[str, tuple[str, str, str]] = {
+    "orders-rabbitmq-disk-alarm": (
+        "queue_cases",
+        "orders_rabbitmq_disk_alarm",
+        "an audit queue without consumers fills RabbitMQ's disk to its free-space limit: the "
+        "disk alarm blocks every publisher, checkouts hang 10 s and fail on every pod",
+    ),
+    "shipping-kafka-poll-interval-release": (
+        "queue_cases",
+        "shipping_kafka_poll_interval_release",
+        "label-worker 5.2.0 calls a carrier API per record inside the poll loop: max.poll.interval "
+        "exceeded, the group rebalances again and again, lag grows, labels 503",
+    ),
+}
+
+SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
+
+
+def expected_path(name: str) -> Path:
+    return HERE / "expected" / f"{name}.yaml"
+
+
+def generate(name: str, out_dir: str | Path) -> Path:
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown scenario {name!r} (known: {', '.join(_BUILDERS)})")
+    module, function, _ = _BUILDERS[name]
+    builder = getattr(importlib.import_module(f"examples.incidents.holdout8.{module}"), function)
+    folder: Path = builder().write(Path(out_dir) / name)
+    return folder
