@@ -27,6 +27,30 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "label-worker 5.2.0 calls a carrier API per record inside the poll loop: max.poll.interval "
         "exceeded, the group rebalances again and again, lag grows, labels 503",
     ),
+    "ledger-pgbouncer-pool-size": (
+        "db_cases",
+        "ledger_pgbouncer_pool_size",
+        "a PgBouncer config push sets pool_size 8 for the ledger database: clients queue, "
+        "query_wait_timeout after 15 s for ~30 %, PostgreSQL quieter than before",
+    ),
+    "catalog-mysql-replica-slow-disk": (
+        "db_cases",
+        "catalog_mysql_replica_slow_disk",
+        "one of two MySQL read replicas gets a degraded volume (await 250 ms): its 1-row "
+        "lookups take seconds, half the reads slow, ~10 % hit the API's 3 s timeout",
+    ),
+    "search-redis-cluster-slot-migration": (
+        "db_cases",
+        "search_redis_cluster_slot_migration",
+        "a Redis Cluster rebalance migrates a slot of multi-million-field hashes: MIGRATE blocks "
+        "the source master 6-14 s at a time, searches fail in bursts (i/o timeout, TRYAGAIN)",
+    ),
+    "reports-mysql-tls-cert-expired": (
+        "db_cases",
+        "reports_mysql_tls_cert_expired",
+        "MySQL's server certificate expires at midnight: each new verified connection fails "
+        "(x509 expired), errors climb as the pools recycle, ~90 % of reports fail",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}

@@ -166,3 +166,41 @@ def gunicorn_line(
         f'{client} - - [{d.strftime("%d/%b/%Y:%H:%M:%S +0000")}] "{method} {path} HTTP/1.1" '
         f'{status} {b.rng.randint(90, 2400)} "-" "python-requests/2.32.3" {us}'
     )
+
+
+def node_disk(
+    b: Bundle,
+    labels: Labels,
+    device: str,
+    *,
+    util: F,
+    latency: F,
+    iops: F,
+) -> None:
+    """node_exporter's diskstats collector: io time, read/write time and completions."""
+    dl = {**labels, "device": device}
+    b.counter("node_disk_io_time_seconds_total", dl, util, start=8.8e5, integer=False)
+    b.counter(
+        "node_disk_read_time_seconds_total",
+        dl,
+        lambda m: iops(m) * 0.7 * latency(m),
+        start=2.1e6,
+        integer=False,
+    )
+    b.counter(
+        "node_disk_write_time_seconds_total",
+        dl,
+        lambda m: iops(m) * 0.3 * latency(m),
+        start=1.4e6,
+        integer=False,
+    )
+    b.counter("node_disk_reads_completed_total", dl, lambda m: iops(m) * 0.7, start=9.2e8)
+    b.counter("node_disk_writes_completed_total", dl, lambda m: iops(m) * 0.3, start=4.4e8)
+    b.gauge("node_disk_io_now", dl, lambda m: int(iops(m) * latency(m)))
+
+
+def node_fs_readonly(b: Bundle, labels: Labels, mountpoint: str, device: str, ro: F) -> None:
+    """node_exporter's filesystem collector: ``node_filesystem_readonly`` and errors."""
+    fl = {**labels, "mountpoint": mountpoint, "device": device, "fstype": "ext4"}
+    b.gauge("node_filesystem_readonly", fl, lambda m: int(ro(m)))
+    b.gauge("node_filesystem_device_error", fl, lambda m: 0)
