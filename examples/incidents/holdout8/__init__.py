@@ -51,6 +51,30 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "MySQL's server certificate expires at midnight: each new verified connection fails "
         "(x509 expired), errors climb as the pools recycle, ~90 % of reports fail",
     ),
+    "orders-sqlalchemy-pool-release": (
+        "app_cases",
+        "orders_sqlalchemy_pool_release",
+        "orders-svc 4.12.0 reads the migration job's pool settings (pool_size 1, overflow 0): "
+        "every new pod queues on SQLAlchemy's QueuePool, ~35 % 500 after 30 s",
+    ),
+    "profile-istio-sidecar-leak": (
+        "app_cases",
+        "profile_istio_sidecar_leak",
+        "after a mesh upgrade every pod's istio-proxy leaks to its 256Mi limit and is OOM-killed "
+        "every ~10 min: 503 UC/UF bursts from the gateway, app containers flat",
+    ),
+    "accounts-one-pod-stale-secret": (
+        "app_cases",
+        "accounts_one_pod_stale_secret",
+        "one pod missed the restart after a DB password rotation (subPath mount): its "
+        "reconnects fail with MySQL 1045 Access denied, its share of requests 500",
+    ),
+    "thumbs-one-node-readonly-fs": (
+        "app_cases",
+        "thumbs_one_node_readonly_fs",
+        "a node's NVMe errors make ext4 remount read-only: the thumbs-api pod there fails every "
+        "request ('read-only file system'), its four siblings are fine",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}

@@ -73,7 +73,7 @@ def orders_rabbitmq_disk_alarm() -> Bundle:  # size: one linear scenario script
         b,
         pods=pods,
         routes=routes,
-        prefixes=["81.2.69.", "86.147.22.", "92.40.175.", "2a00:23c6:9b0e:"],
+        prefixes=["81.2.69.", "86.147.22.", "92.40.175.", "2a00:23c6:9b0e::"],
         clients=420,
         rate=lambda m: 14.0,
         outcome=outcome,
