@@ -75,6 +75,18 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "a node's NVMe errors make ext4 remount read-only: the thumbs-api pod there fails every "
         "request ('read-only file system'), its four siblings are fine",
     ),
+    "billing-upstream-cert-expired": (
+        "edge_cases",
+        "billing_upstream_cert_expired",
+        "billing-api's serving certificate expires (renewal failing for a month): nginx's "
+        "proxy_ssl_verify refuses every pod, 502 for everything, the API sees no request",
+    ),
+    "exports-gateway-default-timeout": (
+        "edge_cases",
+        "exports_gateway_default_timeout",
+        "a generated Envoy config drops the exports route's 120 s timeout: every export ends "
+        "504 UT at Envoy's default 15 s while exports-api finishes the work",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
