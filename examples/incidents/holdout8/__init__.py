@@ -87,6 +87,24 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "a generated Envoy config drops the exports route's 120 s timeout: every export ends "
         "504 UT at Envoy's default 15 s while exports-api finishes the work",
     ),
+    "forge-crawler-rotating-agents": (
+        "client_cases",
+        "forge_crawler_rotating_agents",
+        "one address crawls a Forgejo's blame and commit pages at 11 req/s with a new browser "
+        "user agent on every request: git CPU saturates, everyone slow, 504s",
+    ),
+    "community-graphql-depth-bomb": (
+        "client_cases",
+        "community_graphql_depth_bomb",
+        "one IPv6 host posts a nine-level nested GraphQL query 1.5 times a second: every "
+        "Node pod's event loop lags 2-8 s, ordinary queries 504",
+    ),
+    "auth-otp-sms-pumping": (
+        "client_cases",
+        "auth_otp_sms_pumping",
+        "SMS pumping from one address through the OTP endpoint: the throttled SMS provider is "
+        "retried in-request, Tomcat threads fill on every pod, logins time out",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
