@@ -105,6 +105,24 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "SMS pumping from one address through the OTP endpoint: the throttled SMS provider is "
         "retried in-request, Tomcat threads fill on every pod, logins time out",
     ),
+    "promo-push-spike-none": (
+        "quiet_cases",
+        "promo_push_spike_none",
+        "a Black Friday push multiplies traffic 5x for a quarter of an hour; the HPA adds five "
+        "pods, the e-mail queue grows and drains, errors at baseline: no incident",
+    ),
+    "status-probe-redirect-none": (
+        "quiet_cases",
+        "status_probe_redirect_none",
+        "a release redirects /healthz to /healthz/: the blackbox probe (no redirects, 2xx "
+        "only) fails and pages while every user request is fine: no incident",
+    ),
+    "picking-consumer-restart-none": (
+        "quiet_cases",
+        "picking_consumer_restart_none",
+        "a planned rolling restart of Kafka consumers rebalances the group six times; the lag "
+        "spikes to ~4 k and drains in minutes, the API unaffected: no incident",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
