@@ -123,6 +123,18 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "a planned rolling restart of Kafka consumers rebalances the group six times; the lag "
         "spikes to ~25 k and drains in minutes, the API unaffected: no incident",
     ),
+    "product-es-parent-breaker": (
+        "store_cases",
+        "product_es_parent_breaker",
+        "a dashboard's high-cardinality terms aggregation fills Elasticsearch's heap: the parent "
+        "circuit breaker trips on every data node, ~40 % of product searches 503",
+    ),
+    "quotes-node-nic-saturated": (
+        "store_cases",
+        "quotes_node_nic_saturated",
+        "a backup pod saturates one node's 10 Gbit NIC: the quotes-api pod there times out on "
+        "Redis and 504s, its three siblings and Redis are fine",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
