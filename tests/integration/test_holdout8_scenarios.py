@@ -3,15 +3,16 @@
 Written blind (the writer read no engine code and ran no diagnosis) from public
 postmortems, issue threads and vendor documentation: RabbitMQ's disk alarm blocking the
 API's publishers, a Kafka consumer release that keeps its group rebalancing; PgBouncer's
-pool shrunk by a config push, one MySQL read replica on a failing disk, a Redis Cluster slot
-migration blocking its source shard, a MySQL server certificate expiring at midnight; a
-release that sizes its SQLAlchemy pool for a migration job, a leaking Istio sidecar
-OOM-killed in every pod, one pod left with a rotated-away database password, one pod on a
-node whose disk went read-only; nginx refusing an upstream whose certificate expired, an
-Envoy route that lost its long timeout; a crawler rotating its user agent on every request,
-GraphQL depth bombs from one IPv6 host, SMS pumping through an OTP endpoint; and three
-healthy-but-noisy windows (a marketing push absorbed, a blackbox probe failing on a new
-redirect, a planned consumer restart).
+pool shrunk by a config push, one MySQL read replica on a failing disk, a Redis Cluster
+slot migration blocking its source shard, a MySQL server certificate expiring at midnight,
+Elasticsearch's parent circuit breaker tripped by a dashboard; a release that sizes its
+SQLAlchemy pool for a migration job, a leaking Istio sidecar OOM-killed in every pod, one
+pod left with a rotated-away database password, one pod on a node whose disk went
+read-only, one pod on a node whose NIC a backup saturates; nginx refusing an upstream
+whose certificate expired, an Envoy route that lost its long timeout; a crawler rotating
+its user agent on every request, GraphQL depth bombs from one IPv6 host, SMS pumping
+through an OTP endpoint; and three healthy-but-noisy windows (a marketing push absorbed,
+a blackbox probe failing on a new redirect, a planned consumer restart).
 
 To be scored once at first sight, before any fix for the round
 (``bench/results/firstsight-round-8.json``); the scenarios then still diagnosed wrong
@@ -53,7 +54,7 @@ def test_holdout8_whole_diagnosis_as_expected(name: str, bundles: Path) -> None:
 
 
 def test_every_scenario_has_its_expectation() -> None:
-    assert len(holdout8.SCENARIOS) >= 18
+    assert len(holdout8.SCENARIOS) >= 20
     for name in holdout8.SCENARIOS:
         expected = load_yaml(holdout8.expected_path(name))
         assert expected["scenario"] == name
