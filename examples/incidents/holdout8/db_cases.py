@@ -30,7 +30,7 @@ from examples.incidents.holdout6.common import (
     haproxy_line,
     web,
 )
-from examples.incidents.holdout8.common import blackbox_probe, node_disk
+from examples.incidents.holdout8.common import node_disk
 
 
 def _pgb_log(b: Bundle, t: float, level: str, msg: str) -> str:
@@ -499,7 +499,7 @@ def reports_mysql_tls_cert_expired() -> Bundle:  # size: one linear scenario scr
     on every VM alike, threads_connected falls, aborted connects climb.  Root: reports-db
     (certificate expired); renew it.  Sources: MySQL manual "Configuring MySQL to Use
     Encrypted Connections" and "Connection-Error Types" (Aborted_connects); go-sql-driver
-    README ``tls`` parameter; blackbox_exporter ``probe_ssl_earliest_cert_expiry``."""
+    README ``tls`` parameter; enix x509-certificate-exporter ``x509_cert_not_after``."""
     b = Bundle(
         "reports-mysql-tls-cert-expired",
         "2035-04-30T23:40:00Z",
@@ -573,13 +573,19 @@ def reports_mysql_tls_cert_expired() -> Bundle:  # size: one linear scenario scr
         running=lambda m: 2,
         aborted_connects=lambda m: 0.4 if m >= expiry else 0.0,
     )
-    blackbox_probe(
-        b,
-        {"service": "reports-db", "instance": "reports-db.internal:3306", "module": "tls_connect"},
-        success=lambda m: m < expiry,
-        status=lambda m: 0,
-        duration=lambda m: 0.006,
-        cert_expiry=b.t(expiry),
+    xl = {
+        "service": "reports-db",
+        "instance": "192.168.70.40:9793",
+        "filepath": "/etc/mysql/tls/server-cert.pem",
+        "subject_CN": "reports-db.internal",
+        "issuer_CN": "Corp Internal CA G2",
+        "serial_number": "4127365512093318716",
+    }
+    b.gauge("x509_cert_not_after", xl, lambda m: int(b.t(expiry)))
+    b.gauge("x509_cert_not_before", xl, lambda m: int(b.t(expiry)) - 90 * 86400)
+    b.gauge("x509_cert_expired", xl, lambda m: 1 if m >= expiry else 0)
+    b.gauge(
+        "x509_read_errors", {"service": "reports-db", "instance": "192.168.70.40:9793"}, lambda m: 0
     )
     el = {"service": "reports-db", "instance": "192.168.70.40:9104", "log": "error"}
     for t in every(b, expiry, 55, 1.0, 4.0):
