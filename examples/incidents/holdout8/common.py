@@ -7,6 +7,7 @@ expiry gauge), gunicorn/uvicorn access lines and the RabbitMQ log format.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from examples.incidents.holdout3.kit import Bundle
 
@@ -31,10 +32,12 @@ def rabbitmq_exporter(  # size: one exporter's families, listed in one place
     publish/deliver counters, disk and memory watermarks, alarms, connections."""
     for queue, (ready, unacked, consumers) in queues.items():
         ql = {**labels, "vhost": "/", "queue": queue}
-        b.gauge("rabbitmq_queue_messages_ready", ql, lambda m, f=ready: int(f(m)))
-        b.gauge("rabbitmq_queue_messages_unacked", ql, lambda m, f=unacked: int(f(m)))
-        b.gauge("rabbitmq_queue_consumers", ql, lambda m, f=consumers: int(f(m)))
-        b.gauge("rabbitmq_queue_messages", ql, lambda m, r=ready, u=unacked: int(r(m) + u(m)))
+        b.gauge("rabbitmq_queue_messages_ready", ql, per(lambda m, f: int(f(m)), ready))
+        b.gauge("rabbitmq_queue_messages_unacked", ql, per(lambda m, f: int(f(m)), unacked))
+        b.gauge("rabbitmq_queue_consumers", ql, per(lambda m, f: int(f(m)), consumers))
+        b.gauge(
+            "rabbitmq_queue_messages", ql, per2(lambda m, r, u: int(r(m) + u(m)), ready, unacked)
+        )
     pl = {**labels, "protocol": "amqp091"}
     b.counter("rabbitmq_global_messages_received_total", pl, published, start=8.1e8)
     b.counter("rabbitmq_global_messages_routed_total", pl, published, start=8.1e8)
@@ -104,18 +107,20 @@ def kafka_exporter(
         def offset(m: float, base: float = base) -> float:
             return base + produced(0) * 60 * m / partitions
 
-        b.gauge("kafka_topic_partition_current_offset", pl, lambda m, o=offset: int(o(m)))
-        b.gauge("kafka_topic_partition_oldest_offset", pl, lambda m, o=offset: int(o(0) - 9e6))
+        b.gauge("kafka_topic_partition_current_offset", pl, per(lambda m, o: int(o(m)), offset))
+        b.gauge(
+            "kafka_topic_partition_oldest_offset", pl, per(lambda m, o: int(o(0) - 9e6), offset)
+        )
         b.gauge("kafka_topic_partition_in_sync_replica", pl, lambda m: 3)
-        b.gauge("kafka_topic_partition_leader", pl, lambda m, p=p: p % 3)
+        b.gauge("kafka_topic_partition_leader", pl, per(lambda m, p: p % 3, p))
         b.gauge("kafka_topic_partition_under_replicated_partition", pl, lambda m: 0)
         gl = {**pl, "consumergroup": group}
         b.gauge(
             "kafka_consumergroup_current_offset",
             gl,
-            lambda m, o=offset, p=p: int(o(m) - lag(m, p)),
+            per2(lambda m, o, p: int(o(m) - lag(m, p)), offset, p),
         )
-        b.gauge("kafka_consumergroup_lag", gl, lambda m, p=p: int(lag(m, p)))
+        b.gauge("kafka_consumergroup_lag", gl, per(lambda m, p: int(lag(m, p)), p))
     b.gauge(
         "kafka_consumergroup_lag_sum",
         {**labels, "consumergroup": group, "topic": topic},
@@ -151,7 +156,7 @@ def blackbox_probe(
         b.gauge(
             "probe_http_duration_seconds",
             {**labels, "phase": phase},
-            lambda m, s=share: round(duration(m) * s, 6),
+            per(lambda m, s: round(duration(m) * s, 6), share),
         )
     if cert_expiry is not None:
         b.gauge("probe_ssl_earliest_cert_expiry", labels, lambda m: int(cert_expiry))
@@ -204,3 +209,26 @@ def node_fs_readonly(b: Bundle, labels: Labels, mountpoint: str, device: str, ro
     fl = {**labels, "mountpoint": mountpoint, "device": device, "fstype": "ext4"}
     b.gauge("node_filesystem_readonly", fl, lambda m: int(ro(m)))
     b.gauge("node_filesystem_device_error", fl, lambda m: 0)
+
+
+A = TypeVar("A")
+B = TypeVar("B")
+R = TypeVar("R")
+
+
+def per(fn: Callable[[float, A], R], a: A) -> Callable[[float], R]:
+    """``fn`` with its second argument bound (a typed stand-in for ``lambda m, a=a: ...``)."""
+
+    def bound(m: float) -> R:
+        return fn(m, a)
+
+    return bound
+
+
+def per2(fn: Callable[[float, A, B], R], a: A, b2: B) -> Callable[[float], R]:
+    """``fn`` with its second and third arguments bound."""
+
+    def bound(m: float) -> R:
+        return fn(m, a, b2)
+
+    return bound

@@ -30,7 +30,7 @@ from examples.incidents.holdout6.common import (
     haproxy_line,
     web,
 )
-from examples.incidents.holdout8.common import node_disk
+from examples.incidents.holdout8.common import node_disk, per, per2
 
 
 def _pgb_log(b: Bundle, t: float, level: str, msg: str) -> str:
@@ -317,32 +317,32 @@ def catalog_mysql_replica_slow_disk() -> Bundle:  # size: one linear scenario sc
         mysqld_exporter(
             b,
             db,
-            qps=lambda m, h=hurt: 160.0 if h(m) else 330.0,
-            connected=lambda m, h=hurt: 64 if h(m) else 40,
-            running=lambda m, h=hurt: 30 + rng.randint(-4, 6) if h(m) else 2,
-            slow=lambda m, h=hurt: 4.0 if h(m) else 0.01,
+            qps=per(lambda m, h: 160.0 if h(m) else 330.0, hurt),
+            connected=per(lambda m, h: 64 if h(m) else 40, hurt),
+            running=per(lambda m, h: 30 + rng.randint(-4, 6) if h(m) else 2, hurt),
+            slow=per(lambda m, h: 4.0 if h(m) else 0.01, hurt),
             scan_rows=lambda m: 2.2e4,
         )
         mysql_replica_status(
             b,
             db,
-            lag=lambda m, h=hurt: (m - onset) * 9.5 if h(m) else 0,
+            lag=per(lambda m, h: (m - onset) * 9.5 if h(m) else 0, hurt),
             master="10.44.5.10",
         )
         node_disk(
             b,
             {"job": "catalog-replica", "instance": f"{ip}:9100"},
             "nvme1n1",
-            util=lambda m, h=hurt: 1.0 if h(m) else 0.09,
-            latency=lambda m, h=hurt: 0.25 * rng.uniform(0.8, 1.3) if h(m) else 0.0006,
-            iops=lambda m, h=hurt: 190.0 if h(m) else 900.0,
+            util=per(lambda m, h: 1.0 if h(m) else 0.09, hurt),
+            latency=per(lambda m, h: 0.25 * rng.uniform(0.8, 1.3) if h(m) else 0.0006, hurt),
+            iops=per(lambda m, h: 190.0 if h(m) else 900.0, hurt),
         )
         node_exporter(
             b,
             {"job": "catalog-replica", "instance": f"{ip}:9100"},
             busy=lambda m: 0.12,
             avail=lambda m: 21e9,
-            iowait=lambda m, h=hurt: 0.62 if h(m) else 0.01,
+            iowait=per(lambda m, h: 0.62 if h(m) else 0.01, hurt),
             cores=8,
         )
     for t in every(b, onset + 0.3, 50, 0.8, 2.4):
@@ -467,17 +467,27 @@ def search_redis_cluster_slot_migration() -> Bundle:  # size: one linear scenari
         redis_exporter(
             b,
             rl,
-            ops=lambda m, f=fresh: 400.0 if f and m > start else 0.0 if f else 5200.0,
-            used=lambda m, s=src, f=fresh: (
-                (1.1e9 + max(0.0, m - start) * 2.0e7 if f else 9.3e9 - max(0.0, m - start) * 2.0e7)
-                if f or s
-                else 8.8e9
+            ops=per(lambda m, f: 400.0 if f and m > start else 0.0 if f else 5200.0, fresh),
+            used=per2(
+                lambda m, s, f: (
+                    (
+                        1.1e9 + max(0.0, m - start) * 2.0e7
+                        if f
+                        else 9.3e9 - max(0.0, m - start) * 2.0e7
+                    )
+                    if f or s
+                    else 8.8e9
+                ),
+                src,
+                fresh,
             ),
             maxmemory=16e9,
-            clients=lambda m, s=src: (190 + rng.randint(0, 160)) if s and start < m < end else 180,
-            slowlog=lambda m, s=src: 0.08 if s and start < m < end else 0.0,
+            clients=per(
+                lambda m, s: (190 + rng.randint(0, 160)) if s and start < m < end else 180, src
+            ),
+            slowlog=per(lambda m, s: 0.08 if s and start < m < end else 0.0, src),
             blocked=lambda m: 0,
-            cmd_usec={"migrate": (lambda m, s=src: 0.11 if s and start < m < end else 0.0)},
+            cmd_usec={"migrate": (per(lambda m, s: 0.11 if s and start < m < end else 0.0, src))},
         )
         b.gauge("redis_cluster_state", rl, lambda m: 1)
         b.gauge("redis_cluster_slots_fail", rl, lambda m: 0)

@@ -11,7 +11,13 @@ from examples.incidents.holdout3.stack import fail
 from examples.incidents.holdout4.common import envoy_json_line, spring
 from examples.incidents.holdout5.common import ecs, within
 from examples.incidents.holdout6.common import Pod, Route, every, web
-from examples.incidents.holdout8.common import kafka_exporter, rabbit_log, rabbitmq_exporter
+from examples.incidents.holdout8.common import (
+    kafka_exporter,
+    per,
+    per2,
+    rabbit_log,
+    rabbitmq_exporter,
+)
 
 GB = 1e9
 
@@ -282,9 +288,9 @@ def shipping_kafka_poll_interval_release() -> Bundle:  # size: one linear scenar
         StackPod(
             f"172.19.50.{21 + i}:8081",
             f"label-worker-{'5c8f' if i < 3 else '77d4'}-{s}",
-            present=(lambda m, i=i: m < roll + 2 + i)
+            present=(per(lambda m, i: m < roll + 2 + i, i))
             if i < 3
-            else (lambda m, i=i: m >= roll + i - 3),
+            else (per(lambda m, i: m >= roll + i - 3, i)),
         )
         for i, s in enumerate(("q1", "q2", "q3", "r7", "r8", "r9"))
     ]
@@ -306,14 +312,19 @@ def shipping_kafka_poll_interval_release() -> Bundle:  # size: one linear scenar
         b.gauge(
             "kafka_consumer_fetch_manager_records_lag_max",
             {**wl, "client_id": f"consumer-label-worker-{i + 1}"},
-            lambda m, w=w: (
-                (12000 + (m - 15) * 4200 if m >= 15 else rng.randint(10, 90)) if w.up(m) else None
+            per(
+                lambda m, w: (
+                    (12000 + (m - 15) * 4200 if m >= 15 else rng.randint(10, 90))
+                    if w.up(m)
+                    else None
+                ),
+                w,
             ),
         )
         b.counter(
             "label_worker_labels_created_total",
             wl,
-            lambda m, w=w, i=i: (0.02 if i >= 3 else 1.1) if w.up(m) else None,
+            per2(lambda m, w, i: (0.02 if i >= 3 else 1.1) if w.up(m) else None, w, i),
             start=1.4e6,
         )
     wlog = {"service": "label-worker"}

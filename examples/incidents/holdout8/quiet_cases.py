@@ -12,7 +12,12 @@ from examples.incidents.holdout3.stack import fail
 from examples.incidents.holdout4.common import logfmt, spring, zap
 from examples.incidents.holdout5.common import within
 from examples.incidents.holdout6.common import Pod, Route, every, web
-from examples.incidents.holdout8.common import blackbox_probe, kafka_exporter, rabbitmq_exporter
+from examples.incidents.holdout8.common import (
+    blackbox_probe,
+    kafka_exporter,
+    per,
+    rabbitmq_exporter,
+)
 
 
 def promo_push_spike_none() -> Bundle:  # size: one linear scenario script
@@ -301,7 +306,7 @@ def picking_consumer_restart_none() -> Bundle:  # size: one linear scenario scri
         b.counter(
             "pick_worker_events_processed_total",
             labels,
-            lambda m, w=w: 2.0 if w.up(m) else None,
+            per(lambda m, w: 2.0 if w.up(m) else None, w),
             start=8.2e5 if k % 2 == 0 else 0,
         )
         joined = [b.t(roll + j + 0.55) for j in range(6) if roll + j + 0.55 >= 0]

@@ -13,6 +13,7 @@ from examples.incidents.holdout3.stack import fail
 from examples.incidents.holdout4.common import envoy_json_line, iso_ms, log_each, spring, zap
 from examples.incidents.holdout5.common import java_side, within
 from examples.incidents.holdout6.common import Pod, Route, every, web
+from examples.incidents.holdout8.common import per, per2
 
 GB = 1024**3
 
@@ -165,20 +166,25 @@ def product_es_parent_breaker() -> Bundle:  # size: one linear scenario script
             b.counter(
                 "elasticsearch_breakers_tripped",
                 bl,
-                lambda m, br=breaker: (2.2 if hot(m) else 0.0) if br == "parent" else 0.0,
+                per(lambda m, br: (2.2 if hot(m) else 0.0) if br == "parent" else 0.0, breaker),
                 start=14 if breaker == "parent" else 0,
             )
             b.gauge(
                 "elasticsearch_breakers_estimated_size_bytes",
                 bl,
-                lambda m, br=breaker: (
-                    heap(m)
-                    if br == "parent"
-                    else ((5.1 if hot(m) else 0.2) * GB if br == "request" else 0.3 * GB)
+                per(
+                    lambda m, br: (
+                        heap(m)
+                        if br == "parent"
+                        else ((5.1 if hot(m) else 0.2) * GB if br == "request" else 0.3 * GB)
+                    ),
+                    breaker,
                 ),
             )
             b.gauge(
-                "elasticsearch_breakers_limit_size_bytes", bl, lambda m, lim=limit: int(lim * GB)
+                "elasticsearch_breakers_limit_size_bytes",
+                bl,
+                per(lambda m, lim: int(lim * GB), limit),
             )
         b.gauge("elasticsearch_jvm_memory_used_bytes", {**el, "area": "heap"}, heap)
         b.gauge("elasticsearch_jvm_memory_max_bytes", {**el, "area": "heap"}, lambda m: 16 * GB)
@@ -193,13 +199,15 @@ def product_es_parent_breaker() -> Bundle:  # size: one linear scenario script
             b.counter(
                 "elasticsearch_jvm_gc_collection_seconds_count",
                 gl,
-                lambda m, h=rate_hot, c=rate_cold: h if hot(m) else c,
+                per2(lambda m, h, c: h if hot(m) else c, rate_hot, rate_cold),
                 start=88_100 if gc == "young" else 41,
             )
             b.counter(
                 "elasticsearch_jvm_gc_collection_seconds_sum",
                 gl,
-                lambda m, h=rate_hot * pause_hot, c=rate_cold * pause_cold: h if hot(m) else c,
+                per2(
+                    lambda m, h, c: h if hot(m) else c, rate_hot * pause_hot, rate_cold * pause_cold
+                ),
                 start=1_920.4 if gc == "young" else 88.1,
                 integer=False,
             )
@@ -219,7 +227,7 @@ def product_es_parent_breaker() -> Bundle:  # size: one linear scenario script
             start=3.1e6,
             integer=False,
         )
-        b.gauge("elasticsearch_indices_docs", el, lambda m, k=k: 41_200_000 + k * 120_000)
+        b.gauge("elasticsearch_indices_docs", el, per(lambda m, k: 41_200_000 + k * 120_000, k))
         b.gauge("elasticsearch_cluster_health_status", {**el, "color": "green"}, lambda m: 1)
         b.gauge("elasticsearch_cluster_health_status", {**el, "color": "yellow"}, lambda m: 0)
         b.gauge("elasticsearch_cluster_health_status", {**el, "color": "red"}, lambda m: 0)
@@ -366,20 +374,20 @@ def quotes_node_nic_saturated() -> Bundle:  # size: one linear scenario script
         b.counter(
             "node_network_transmit_bytes_total",
             dl,
-            lambda m, n=noisy: 1.19e9 if n and sat(m) else 3.1e7,
+            per(lambda m, n: 1.19e9 if n and sat(m) else 3.1e7, noisy),
             start=8.8e13,
         )
         b.counter(
             "node_network_transmit_drop_total",
             dl,
-            lambda m, n=noisy: 840.0 if n and sat(m) else 0.0,
+            per(lambda m, n: 840.0 if n and sat(m) else 0.0, noisy),
             start=1_204,
         )
         b.gauge("node_network_speed_bytes", dl, lambda m: 1.25e9)
         b.untyped(
             "node_netstat_Tcp_RetransSegs",
             nl,
-            lambda m, n=noisy: 2600.0 if n and sat(m) else 4.0,
+            per(lambda m, n: 2600.0 if n and sat(m) else 4.0, noisy),
             start=3.3e6,
         )
         node_exporter(b, nl, busy=lambda m: 0.3, avail=lambda m: 40e9, cores=16)
