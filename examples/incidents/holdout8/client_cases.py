@@ -187,7 +187,7 @@ def community_graphql_depth_bomb() -> Bundle:  # size: one linear scenario scrip
     levels deep (``user { friends { friends { ... posts { comments { author ...``) to
     community-api about 1.5 times a second; the server has no depth or cost limit.  Each
     resolves for 2-6 s on one Node.js event loop: event-loop lag 2-8 s on all four pods,
-    every ordinary query waits behind it, ~15 % end 504 at the ingress after 10 s.  Root:
+    every ordinary query waits behind it, ~11 % end 504 at the ingress after 10 s.  Root:
     the client 2a01:4f8:c17:3b2e::1 (expensive queries); rate-limit it, add depth limiting.
     Sources: OWASP "GraphQL Cheat Sheet" (query depth and amount limiting against DoS);
     GraphQL.org golden path "Excessive query depth" (nested lists grow the work

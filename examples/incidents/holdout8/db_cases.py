@@ -381,7 +381,7 @@ def search_redis_cluster_slot_migration() -> Bundle:  # size: one linear scenari
     10.52.8.12 is one holding ``facets:{catalog}`` hashes of ~3 M fields; each MIGRATE of
     such a key blocks that master 6-14 s.  During each block every search-api request that
     needs a key of that shard times out (go-redis "i/o timeout"), others see "TRYAGAIN" and
-    "ASK" redirects.  ~15 % of searches fail on every pod alike, in bursts, for half an
+    "ASK" redirects.  ~6 % of requests fail on every pod alike, in bursts, for half an
     hour.  The other masters are fine.  Root: search-redis, its master 10.52.8.12 (blocking
     slot migration); stop the rebalance, split the big keys.  Sources: redis/redis issue
     #13122 ("Migrate hashes with million of keys timeout, and causes failover"), #6999
