@@ -379,6 +379,15 @@ def accounts_one_pod_stale_secret() -> Bundle:  # size: one linear scenario scri
                     "(using password: YES)",
                 ),
             )
+    for t in every(b, 0, b.minutes, 45, 140):
+        k = rng.randrange(4)
+        site.say(
+            t,
+            k,
+            zap(
+                b, t, "info", "http/server.go:77", "session sweep done", expired=rng.randint(10, 90)
+            ),
+        )
     site.apps(
         {"namespace": ns, "app": "accounts-api"},
         {"namespace": ns, "app": "accounts-api", "container": "accounts-api"},
@@ -478,6 +487,21 @@ def thumbs_one_node_readonly_fs() -> Bundle:  # size: one linear scenario script
                     error=f"open /tmp/src-{rng.getrandbits(40):010x}.jpg: read-only file system",
                 ),
             )
+    for t in every(b, 0, b.minutes, 45, 140):
+        k = rng.randrange(5)
+        site.say(
+            t,
+            k,
+            zap(
+                b,
+                t,
+                "info",
+                "resize/cache.go:112",
+                "cache stats",
+                hits=rng.randint(800, 1400),
+                evicted=rng.randint(0, 30),
+            ),
+        )
     site.apps(
         {"namespace": ns, "container": "thumbs-api"},
         {"namespace": ns, "container": "thumbs-api"},

@@ -360,6 +360,20 @@ def quotes_node_nic_saturated() -> Bundle:  # size: one linear scenario script
                     error="read tcp 10.21.13.45:51622->10.21.30.7:6379: i/o timeout",
                 ),
             )
+    for t in every(b, 0, b.minutes, 45, 140):
+        k = rng.randrange(4)
+        site.say(
+            t,
+            k,
+            zap(
+                b,
+                t,
+                "info",
+                "pricing/ratecard.go:31",
+                "rate cards refreshed",
+                cards=rng.randint(1200, 1300),
+            ),
+        )
     site.apps(
         {"namespace": ns, "app": "quotes-api"},
         {"namespace": ns, "app": "quotes-api", "container": "quotes-api"},
