@@ -23,6 +23,7 @@ data) must drop the name.  Not yet scored when written: ``STILL_WRONG`` is empty
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from examples.incidents import holdout8  # noqa: E402
 
-from tests.integration.scored import assert_whole, load_yaml, params, verdict  # noqa: E402
+from tests.integration.scored import assert_whole, load_yaml, params, scratch, verdict  # noqa: E402
 
 # Wrong at first sight (bench/results/firstsight-round-8.json) and still wrong, each with
 # what went wrong.  Filled by whoever scores the round.
@@ -39,8 +40,8 @@ STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("holdout8")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield from scratch(tmp_path_factory, "holdout8")
 
 
 @pytest.mark.parametrize("name", params(list(holdout8.SCENARIOS), STILL_WRONG))
