@@ -36,7 +36,7 @@ from examples.incidents import holdout8  # noqa: E402
 from tests.integration.scored import assert_whole, load_yaml, params, scratch, verdict  # noqa: E402
 
 # Wrong at first sight (bench/results/firstsight-round-8.json) and still wrong, each with
-# what went wrong.  Filled by whoever scores the round.
+# what went wrong.
 STILL_WRONG: dict[str, str] = {
     "orders-rabbitmq-disk-alarm": "RabbitMQ's disk alarm blocking its publishers: the API "
     "blamed on its own publish timeouts",
