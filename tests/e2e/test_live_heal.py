@@ -60,6 +60,9 @@ SCENARIOS = {
         verify_after=60,
     ),
     "backend-fail": LiveScenario("backend-fail", "backend-fail", seconds=240, drain=True),
+    # The lock-holding job runs until its connection is killed (then it stops, as a batch
+    # job would); the script's deadlocking writers run on until the scenario is observed.
+    "mysql-locks": LiveScenario("mysql-locks", "mysql-locks", seconds=240, kill=True),
     "client-flood": LiveScenario(
         "client-flood", "client-flood", seconds=240, client=faults.FLOOD_CLIENT, ttl_restore=True
     ),
@@ -151,6 +154,11 @@ def reference(live_world: tuple[World, Stage]) -> LiveRun:
 @pytest.fixture(scope="module")
 def backend_fail(live_world: tuple[World, Stage]) -> LiveRun:
     return _played(live_world, "backend-fail")
+
+
+@pytest.fixture(scope="module")
+def mysql_locks(live_world: tuple[World, Stage]) -> LiveRun:
+    return _played(live_world, "mysql-locks")
 
 
 @pytest.fixture(scope="module")
@@ -271,6 +279,19 @@ def test_backend_fail_alert_gives_a_remediate_diagnosis(backend_fail: LiveRun) -
 def test_backend_fail_drained_and_verified(backend_fail: LiveRun) -> None:
     assert_drain(backend_fail)
     assert_all_verified(backend_fail)
+
+
+def test_mysql_locks_alert_gives_a_remediate_diagnosis(mysql_locks: LiveRun) -> None:
+    assert_alert_made_a_remediate_diagnosis(mysql_locks)
+
+
+def test_mysql_locks_blocker_killed_and_verified(
+    mysql_locks: LiveRun, live_world: tuple[World, Stage]
+) -> None:
+    assert_kill(mysql_locks)
+    blockers = faults.blocker_threads(live_world[1].lab.workdir)
+    assert set(mysql_locks.seen.killed) & blockers, (mysql_locks.seen.killed, blockers)
+    assert_all_verified(mysql_locks)
 
 
 # In `make lab` only: at low load (a run at load 3-9) the flood's alert fired and its
