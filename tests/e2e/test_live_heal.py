@@ -13,9 +13,10 @@ outside: MariaDB's processlist, the EndpointSlice, nginx's upstream and access
 log, what clients get.
 
 Scenarios: the reference combination (DB locks, one degraded backend, a slow
-cache, a retrying client) and two single faults (one backend failing by itself,
-one client flooding).  The times of the loop (alert fired -> Diagnosis created ->
-first action -> verified) are printed per scenario and, with
+cache, a retrying client) and three single faults (one backend failing by itself,
+a job holding MariaDB's hot rows, one client flooding: ``make lab`` only).  The
+times of the loop (alert fired -> Diagnosis created -> first action -> verified)
+are printed per scenario and, with
 ``DIAG_LIVE_TIMINGS=FILE``, written there (``bench/live_heal.py``); they are
 measurements, never asserted.  ``DIAG_LIVE_RECORD=DIR`` keeps each scenario's
 first Diagnosis window as a bundle there, to diagnose it again offline.
@@ -296,7 +297,9 @@ def test_mysql_locks_blocker_killed_and_verified(
 
 # In `make lab` only: at low load (a run at load 3-9) the flood's alert fired and its
 # Diagnosis came, but the engine named `mysql` (long transaction) and no client, so
-# nothing was limited; at load 19-24 it was healed and verified (docs/lab.md).
+# nothing was limited; at load 19-24 it was healed and verified (docs/lab.md).  Every
+# flood request of an item is also an UPDATE of one hot row (the app counts views), so
+# the faster the machine, the more the flood shows in MariaDB (docs/lab.md).
 @pytest.mark.lab
 def test_client_flood_limited_verified_and_restored(client_flood: LiveRun) -> None:
     assert_alert_made_a_remediate_diagnosis(client_flood)
