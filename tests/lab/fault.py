@@ -40,6 +40,9 @@ FLOOD_RATE = 600  # requests a second the flood's count bound allows over its ti
 # loaded 2-core machine, the users' mean latency doubled but the API's p95 (mostly the
 # flood's own cached answers) stayed under 1.5 times its past and no alert fired.
 FLOOD_CONNECTIONS = 24
+# Where the lock-holding job of ``mysql-locks`` notes each MariaDB connection it holds the
+# rows on (``WORKDIR/BLOCKERS``, one id a line): a kill aimed at it names one of them.
+BLOCKERS = "mysql-locks-blockers.txt"
 
 Fault = Callable[[dict[str, Any], float, threading.Event], None]
 
@@ -65,18 +68,34 @@ def mysql_locks(state: dict[str, Any], seconds: float, stop: threading.Event) ->
 def _blocker(state: dict[str, Any], deadline: float, stop: threading.Event) -> None:
     """A job holding the hot rows in long transactions, as the app's own account.
 
-    A job whose connection is killed stops (as a batch job would): its locks go.
+    A job whose connection is killed stops (as a batch job would): its locks go.  Each
+    connection's id is noted in ``WORKDIR/BLOCKERS`` once it holds the rows.
     """
     while time.monotonic() < deadline and not stop.is_set():
         try:
             with app_connection(state) as connection, connection.cursor() as cursor:
                 cursor.execute("BEGIN")
                 cursor.execute("SELECT * FROM item_stats WHERE item_id < 5 FOR UPDATE")
+                cursor.execute("SELECT CONNECTION_ID()")
+                _note_blocker(state, int(cursor.fetchone()[0]))
                 stop.wait(min(20.0, max(0.0, deadline - time.monotonic())))
                 cursor.execute("ROLLBACK")
         except pymysql.MySQLError as error:
             print(f"mysql-locks: the blocking job ended: {error}", flush=True)
             return
+
+
+def _note_blocker(state: dict[str, Any], thread_id: int) -> None:
+    with (Path(state["workdir"]) / BLOCKERS).open("a", encoding="utf-8") as out:
+        out.write(f"{thread_id}\n")
+
+
+def blocker_threads(workdir: Path) -> set[int]:
+    """The MariaDB connections ``mysql-locks``' lock-holding job has held the rows on."""
+    path = workdir / BLOCKERS
+    if not path.exists():
+        return set()
+    return {int(line) for line in path.read_text(encoding="utf-8").split()}
 
 
 def _deadlocker(
