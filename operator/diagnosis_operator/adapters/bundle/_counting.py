@@ -60,9 +60,7 @@ def _line_keys(
     match, found without trying ``^A`` and ``^C`` at every position.
     """
     empty = ("",) * len(picks)
-    key_of: Callable[[tuple[str, ...]], tuple[str, ...]] = (
-        operator.itemgetter(*picks) if len(picks) > 1 else _KeyOf(picks)
-    )
+    key_of = _picker(picks)
     split = anchored_split(compiled)
     if split is None:
         return [
@@ -75,15 +73,22 @@ def _line_keys(
         key_of(match.groups("")) if match is not None else unmatched
         for match in map(compiled.match, texts)
     ]
-    in_rest = [numbers.get(pick) for pick in picks]
-    for position in [index for index, key in enumerate(keys) if key is unmatched]:
-        found = rest.search(texts[position])
-        keys[position] = (
-            empty
-            if found is None
-            else tuple(found.group(number) or "" if number else "" for number in in_rest)
-        )
+    missing = [index for index, key in enumerate(keys) if key is unmatched]
+    # A group of the whole pattern that ``rest`` lacks reads the "" added at the end.
+    pad = ("",)
+    rest_key = _picker([numbers[pick] - 1 if pick in numbers else rest.groups for pick in picks])
+    found = [
+        rest_key(match.groups("") + pad) if match is not None else empty
+        for match in map(rest.search, map(texts.__getitem__, missing))
+    ]
+    for position, key in zip(missing, found, strict=True):
+        keys[position] = key
     return keys
+
+
+def _picker(picks: Sequence[int]) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    """The items ``picks`` of a tuple, as a tuple (itemgetter gives a bare item for one)."""
+    return operator.itemgetter(*picks) if len(picks) > 1 else _KeyOf(picks)
 
 
 class _KeyOf:
