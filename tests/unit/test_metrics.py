@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from diagnosis_operator.models.signals import Labels, LogCount, Window
 from diagnosis_operator.service import metrics
 from tests.fakes.logs import FakeLogSource
@@ -138,3 +142,63 @@ def test_collect_records_each_query_where_it_is_answered() -> None:
     # two failed count queries (all lines, significant lines), the samples answered
     assert value("diagnosis_operator_signal_query_errors_total", backend="loki") == failed_logs + 2
     assert value("diagnosis_operator_signal_queries_total", backend="loki") > sent_logs + 2
+
+
+KEPT = """
+import sys
+from diagnosis_operator.service import metrics
+metrics.record_query("bundle", ok=False)
+metrics.record_action("drain-pod", "dry-run")
+with metrics.diagnosis_running():
+    metrics.record_diagnosis("diagnosed", 2.0)
+before = "prometheus_client" in sys.modules
+get = metrics.REGISTRY.get_sample_value
+print(before, get("diagnosis_operator_signal_queries_total", {"backend": "bundle"}),
+      get("diagnosis_operator_signal_query_errors_total", {"backend": "bundle"}),
+      get("diagnosis_operator_actions_total", {"action": "drain-pod", "outcome": "dry-run"}),
+      get("diagnosis_operator_diagnoses_running"),
+      get("diagnosis_operator_diagnosis_duration_seconds_sum", {"outcome": "diagnosed"}))
+"""
+
+
+def test_records_before_the_registry_exists_are_kept_and_replayed() -> None:
+    """A fresh process records without prometheus-client; the registry then shows it all."""
+    import subprocess
+    import sys
+
+    child = subprocess.run(
+        [sys.executable, "-c", KEPT],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": ":".join(sys.path)},
+    )
+    assert child.stdout.split() == ["False", "1.0", "1.0", "1.0", "0.0", "2.0"]
+
+
+def test_too_many_kept_records_build_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(metrics, "_pending", [])
+    monkeypatch.setattr(metrics, "PENDING_LIMIT", 2)
+    built = metrics._built
+    monkeypatch.setattr(metrics, "_built", _NotBuilt(built))
+    for _ in range(2):
+        metrics.record_guard_denial("kept-limit", "r")
+    assert len(metrics._pending) == 2  # kept: the registry is not wanted yet
+    metrics.record_guard_denial("kept-limit", "r")  # one more than kept: built, replayed
+    assert metrics._pending == []
+    assert value("diagnosis_operator_guard_denials_total", action="kept-limit", reason="r") == 3
+
+
+class _NotBuilt:
+    """``_built`` as if the registry had not been made yet (until called)."""
+
+    def __init__(self, built: Any) -> None:
+        self.built = built
+        self.calls = 0
+
+    def __call__(self) -> Any:
+        self.calls += 1
+        return self.built()
+
+    def cache_info(self) -> Any:
+        return type("Info", (), {"currsize": self.calls})()

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from diagnosis_operator.adapters.bundle._anchored import anchored_split
 from diagnosis_operator.models.bundle import Int64Array, StoredStream
 from diagnosis_operator.models.signals import Labels, LogCount
 
@@ -31,20 +32,11 @@ def extracted_groups(
     }
     wanted = [(group, renamed[group]) for group in compiled.groupindex if renamed[group] in by]
     stream_part = {name: stream.labels[name] for name in by if stream.labels.get(name)}
-    lines = stream.lines
-    search = compiled.search
-    # ``groups("")`` gives "" for a group that took no part, like ``group() or ""``.
     picks = [compiled.groupindex[group] - 1 for group, _ in wanted]
-    empty = ("",) * len(picks)
-    key_of: Callable[[tuple[str, ...]], tuple[str, ...]] = (
-        operator.itemgetter(*picks) if len(picks) > 1 else _KeyOf(picks)
-    )
+    texts = list(map(stream.lines.__getitem__, indexes.tolist()))
     # One key per line, numbered as first seen; lines are then grouped by
     # number with one stable sort (positions stay in time order).
-    line_keys = [
-        key_of(match.groups("")) if match is not None else empty
-        for match in map(search, map(lines.__getitem__, indexes.tolist()))
-    ]
+    line_keys = _line_keys(compiled, texts, picks)
     numbers = {key: number for number, key in enumerate(dict.fromkeys(line_keys))}
     codes = np.fromiter(map(numbers.__getitem__, line_keys), dtype=np.int64, count=len(line_keys))
     order = np.argsort(codes, kind="stable")
@@ -55,6 +47,48 @@ def extracted_groups(
             {label: value for (_, label), value in zip(wanted, key, strict=True) if value}
         )
         yield Labels(labels), stamps[order[bounds[number] : bounds[number + 1]]]
+
+
+def _line_keys(
+    compiled: re.Pattern[str], texts: Sequence[str], picks: Sequence[int]
+) -> list[tuple[str, ...]]:
+    """The groups ``picks`` of ``compiled.search(text)`` per text ("" for none, or no match).
+
+    ``groups("")`` gives "" for a group that took no part, like ``group() or ""``.
+    A pattern ``^A|B|^C`` is matched at position 0 first and only the lines
+    that fail go through its unanchored alternatives (``_anchored``): the same
+    match, found without trying ``^A`` and ``^C`` at every position.
+    """
+    empty = ("",) * len(picks)
+    key_of = _picker(picks)
+    split = anchored_split(compiled)
+    if split is None:
+        return [
+            key_of(match.groups("")) if match is not None else empty
+            for match in map(compiled.search, texts)
+        ]
+    rest, numbers = split
+    unmatched: tuple[str, ...] = ("\0",)  # a placeholder, told apart by identity
+    keys = [
+        key_of(match.groups("")) if match is not None else unmatched
+        for match in map(compiled.match, texts)
+    ]
+    missing = [index for index, key in enumerate(keys) if key is unmatched]
+    # A group of the whole pattern that ``rest`` lacks reads the "" added at the end.
+    pad = ("",)
+    rest_key = _picker([numbers[pick] - 1 if pick in numbers else rest.groups for pick in picks])
+    found = [
+        rest_key(match.groups("") + pad) if match is not None else empty
+        for match in map(rest.search, map(texts.__getitem__, missing))
+    ]
+    for position, key in zip(missing, found, strict=True):
+        keys[position] = key
+    return keys
+
+
+def _picker(picks: Sequence[int]) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    """The items ``picks`` of a tuple, as a tuple (itemgetter gives a bare item for one)."""
+    return operator.itemgetter(*picks) if len(picks) > 1 else _KeyOf(picks)
 
 
 class _KeyOf:
