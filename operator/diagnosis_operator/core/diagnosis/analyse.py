@@ -32,6 +32,7 @@ from diagnosis_operator.core.diagnosis.coverage import assess
 from diagnosis_operator.core.diagnosis.data_end import data_end, without_tail
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
 from diagnosis_operator.core.diagnosis.gate import incident_gate
+from diagnosis_operator.core.diagnosis.in_turn import without_in_turn
 from diagnosis_operator.core.diagnosis.leaks import Leak, ranked_with_leak
 from diagnosis_operator.core.diagnosis.logs import (
     ComponentLogs,
@@ -332,9 +333,10 @@ def _affected(
         log_horizon=log_horizon,
     )
     found = with_releases(found, signals=built.by_component, timestamps=timestamps)
-    return with_own_statuses(
+    found = with_own_statuses(
         found, signals=built.by_component, detections=detections, timestamps=timestamps
     )
+    return without_in_turn(found, evidence=evidence, signals=built.by_component)
 
 
 @dataclass(frozen=True)
