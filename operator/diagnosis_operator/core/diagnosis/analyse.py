@@ -18,6 +18,7 @@ from diagnosis_operator.core.diagnosis.affected import (
     find_affected,
     sole_affected_instance,
 )
+from diagnosis_operator.core.diagnosis.at_maximum import at_maximum
 from diagnosis_operator.core.diagnosis.behind_root import in_front_of_root
 from diagnosis_operator.core.diagnosis.collected import (
     CLIENTS,
@@ -120,7 +121,7 @@ def _conclude(
     built = _built(topology=topology, signals=signals)
     detections = detect(
         signals=built.all_signals, timestamps=timestamps, z_threshold=settings.anomaly_score
-    )
+    ) + at_maximum(signals=built.all_signals, timestamps=timestamps)  # a type's largest value
     # Instances whose scrapes failed while their siblings' succeeded: no baseline needed.
     detections += scrape_down(signals=built.all_signals, timestamps=timestamps, detected=detections)
     by_component = _by_component(detections)
