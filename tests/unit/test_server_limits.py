@@ -14,7 +14,12 @@ from diagnosis_operator.catalog.failure_modes import modes_of
 from diagnosis_operator.catalog.mode_types import MYSQL
 from diagnosis_operator.catalog.modes_mysql_more import INTEGER_MAXIMA
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
-from diagnosis_operator.core.diagnosis.logs import ComponentLogs, LogCategory, read_event
+from diagnosis_operator.core.diagnosis.logs import (
+    ComponentLogs,
+    LogCategory,
+    LogEvent,
+    read_event,
+)
 from diagnosis_operator.core.diagnosis.modes import rank_modes
 from diagnosis_operator.core.diagnosis.reported import reported_failures
 from diagnosis_operator.models.signals import Labels, Window
@@ -27,7 +32,7 @@ API = Component("api", ComponentKind.APP, Labels({"job": "api"}), ("store",))
 TOPOLOGY = Topology(components=(API, DB))
 
 
-def _reported(line: str) -> dict[str, dict[LogCategory, list[object]]]:
+def _reported(line: str) -> dict[str, dict[LogCategory, list[LogEvent]]]:
     events = tuple(
         read_event(component="api", instance=None, ts=T0 + 2400.0 + 10 * i, line=line, query="")
         for i in range(20)
@@ -36,7 +41,7 @@ def _reported(line: str) -> dict[str, dict[LogCategory, list[object]]]:
         "store": ComponentEvidence(component=DB),
         "api": ComponentEvidence(component=API, logs=ComponentLogs(component="api", events=events)),
     }
-    return dict(reported_failures(topology=TOPOLOGY, evidence=evidence, window=WINDOW))
+    return reported_failures(topology=TOPOLOGY, evidence=evidence, window=WINDOW)
 
 
 def _top_mode(line: str) -> str:
