@@ -30,8 +30,6 @@ RECORDED = ROOT / "examples" / "incidents" / "holdout7_lab" / "lab"
 LAB_STILL_WRONG: dict[str, str] = {
     "client-slowloris": "a slowloris client holding nginx's connections: mysql blamed, the "
     "client (whose requests never complete) not found",
-    "mysql-metadata-lock": "an ALTER queued behind an idle transaction's metadata lock: root "
-    "right, no kill of the idle holder proposed",
 }
 
 

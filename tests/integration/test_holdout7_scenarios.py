@@ -41,16 +41,10 @@ RECORDED = ROOT / "examples" / "incidents" / "holdout7" / "lab"
 # Wrong at first sight (bench/results/firstsight-round-7.json) and still wrong, each with
 # what went wrong.
 STILL_WRONG: dict[str, str] = {
-    "wms-mysql-auto-increment-exhausted": "an INT key at its ceiling (1062 on the maximum "
-    "value, the auto_increment gauge at its max): the API is blamed",
-    "ledger-pg-backend-oom-resets": "PostgreSQL resetting every backend: root right, its "
-    "exporter's address named affected",
     "shop-haproxy-process-maxconn": "HAProxy at its process maxconn: no incident found",
     "geo-envoy-keepalive-503uc": "Envoy 503 UC after the app's keep-alive change: the gateway "
     "blamed, not the app's release",
     "feed-node-eventloop-release": "a release blocking Node's event loop: the ingress blamed",
-    "reports-ephemeral-storage-evictions": "pods evicted for ephemeral storage: one instance "
-    "named affected and drained",
     "checkout-cpu-limit-throttling": "a CPU limit throttling a release: the ingress blamed",
 }
 LAB_STILL_WRONG: dict[str, str] = {}

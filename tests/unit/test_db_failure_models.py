@@ -13,7 +13,7 @@ import numpy as np
 
 from diagnosis_operator.catalog.failure_modes import compiled, modes_of
 from diagnosis_operator.catalog.mode_types import MYSQL
-from diagnosis_operator.core.diagnosis.affected import AffectedFinding
+from diagnosis_operator.core.diagnosis.affected import AffectedFinding, find_affected
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.leaks import arrivals, climb, find_leak, rerooted
 from diagnosis_operator.core.diagnosis.logs import ComponentLogs, LogCategory, read_event
@@ -383,3 +383,45 @@ def test_galera_flow_control_is_named_by_its_status_and_its_log() -> None:
         compiled(p).search("mysql_global_status_wsrep_flow_control_sent")
         for p in fits[0].mode.metrics
     )
+
+
+def test_one_server_seen_by_several_exporters_has_no_sibling_to_be_singled_out_from() -> None:
+    # One PostgreSQL host: its own exporter (9187, which also labels the server's log)
+    # and node_exporter (9100).  Two scrape targets, one server: its error lines are the
+    # component's, not one instance's among healthy siblings.
+    pg = Component("pg", ComponentKind.OTHER, Labels({"job": "pg"}))
+    topology = Topology(components=(pg,))
+    lines = np.zeros(TS.size)
+    lines[TS.size // 2 :] = 5.0
+    own = [
+        _signal("pg", "pg_up", np.ones(TS.size), "10.0.0.5:9187"),
+        _signal("pg", "log lines", lines, "10.0.0.5:9187", SignalKind.LOG_SIGNIFICANT),
+    ]
+    node = [
+        _signal("pg", "node_load1", np.ones(TS.size), "10.0.0.5:9100"),
+        _signal("pg", "log lines", np.zeros(TS.size), "10.0.0.5:9100", SignalKind.LOG_SIGNIFICANT),
+    ]
+    onset = float(TS[TS.size // 2])
+    anomaly = Anomaly("pg", "log lines", "10.0.0.5:9187", onset, onset, 5.0, 0.0, 50.0, "up", "q")
+    detection = Detection(own[1], anomaly, TS.size // 2, 50.0)
+    found = find_affected(
+        topology=topology,
+        detections={"pg": [detection]},
+        signals={"pg": own + node},
+        timestamps=TS,
+        upstream_errors={},
+    )
+    assert found == []
+    # the same line on one of two servers (two hosts, each with its own exporters) is singled out
+    other = [
+        _signal("pg", "pg_up", np.ones(TS.size), "10.0.0.6:9187"),
+        _signal("pg", "log lines", np.zeros(TS.size), "10.0.0.6:9187", SignalKind.LOG_SIGNIFICANT),
+    ]
+    found = find_affected(
+        topology=topology,
+        detections={"pg": [detection]},
+        signals={"pg": own + node + other},
+        timestamps=TS,
+        upstream_errors={},
+    )
+    assert [f.instance.instance for f in found] == ["10.0.0.5:9187"]

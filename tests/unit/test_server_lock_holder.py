@@ -58,6 +58,20 @@ def test_writes_that_never_reached_their_rows_call_for_the_blocker_kill() -> Non
     assert "global read or metadata lock" in kill.reason
 
 
+def test_reads_queued_behind_a_metadata_lock_call_for_the_blocker_kill() -> None:
+    # an ALTER waits for the metadata lock an idle transaction holds; every later read of
+    # the table queues behind it: point reads that examined nothing for 16 s, no lock time
+    queued = [
+        _slow(f"SELECT id, name FROM items WHERE id = {i}", query_time=16.0, examined=0)
+        for i in range(6)
+    ]
+    db = _db(queued)
+    assert never_reached_rows(db)
+    (kill,) = planned_for_root(topology=STACK, component="db", evidence=db)
+    assert kill.params == {"matchBlocker": True, "mode": "connection"}
+    assert "victims" in kill.reason or "metadata lock" in kill.reason
+
+
 def test_slow_point_reads_or_writes_that_read_their_row_are_no_server_lock() -> None:
     # a starved server: the writes read their row (and reads are slow too): no blocker to end
     starved = [

@@ -41,6 +41,7 @@ from diagnosis_operator.catalog.mode_types import (
 from diagnosis_operator.catalog.modes_db import DB_MODES, KIND_CALLERS, KIND_PORTS
 from diagnosis_operator.catalog.modes_edge import EDGE_MODES
 from diagnosis_operator.catalog.modes_infra import INFRA_MODES, PROMETHEUS_PROCESS
+from diagnosis_operator.catalog.modes_more import MORE_MODES
 from diagnosis_operator.catalog.modes_mysql_more import MYSQL_MORE_MODES
 from diagnosis_operator.models.topology import Component, ComponentKind
 
@@ -59,7 +60,9 @@ __all__ = [
     "modes_of",
 ]
 
-FAILURE_MODES: tuple[FailureMode, ...] = DB_MODES + MYSQL_MORE_MODES + INFRA_MODES + EDGE_MODES
+FAILURE_MODES: tuple[FailureMode, ...] = (
+    DB_MODES + MYSQL_MORE_MODES + INFRA_MODES + EDGE_MODES + MORE_MODES
+)
 
 # What an exporter says about itself, not about the component it exports
 # (client_golang's Go and process collectors, promhttp's handler counters, the

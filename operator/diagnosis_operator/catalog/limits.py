@@ -71,3 +71,42 @@ START_SHARE = 0.05
 MIN_CLIMB_SECONDS = 300.0
 MIN_CLIMB_STEPS = 6
 STEADY_SHARE = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredMaximum:
+    """A gauge an exporter publishes beside the largest value it can ever take.
+
+    Unlike a configured limit (``HeldResource``), such a maximum is fixed by the
+    data's type: once the gauge stands at it, the server refuses what would take
+    it further, for every client alike, until the schema changes.
+    """
+
+    what: str  # what the report calls it ("auto-increment key")
+    value: str  # the exporter's gauge of the current value
+    maximum: str  # its gauge of the declared maximum, with the same labels
+    sources: tuple[str, ...]
+
+
+# mysqld_exporter's auto_increment collector (``--collect.auto_increment.columns``):
+# information_schema's next AUTO_INCREMENT value of each column beside the largest
+# value of the column's integer type (signed or unsigned); at it, "the next attempt to
+# generate a sequence number fails" (MySQL manual, "Using AUTO_INCREMENT").
+DECLARED_MAXIMA: tuple[DeclaredMaximum, ...] = (
+    DeclaredMaximum(
+        what="auto-increment key",
+        value="mysql_info_schema_auto_increment_column",
+        maximum="mysql_info_schema_auto_increment_column_max",
+        sources=(
+            "https://github.com/prometheus/mysqld_exporter/blob/main/collector/"
+            "info_schema_auto_increment.go",
+            "https://dev.mysql.com/doc/refman/8.0/en/example-auto-increment.html",
+            "https://dev.mysql.com/doc/refman/8.0/en/integer-types.html",
+            "https://mariadb.com/kb/en/auto_increment/",
+        ),
+    ),
+)
+# A gauge at its declared maximum for at least this many steps, up to the end of the
+# data, after standing below it in the window, is strong evidence on its own.
+MIN_AT_MAXIMUM_STEPS = 3
+AT_MAXIMUM_SCORE = 30.0

@@ -24,6 +24,20 @@ MYSQL_PREPARED_STATEMENTS = "https://dev.mysql.com/doc/refman/8.0/en/sql-prepare
 GALERA_FLOW_CONTROL = "https://galeracluster.com/library/documentation/node-states.html"
 GALERA_STATUS = "https://galeracluster.com/library/documentation/galera-status-variables.html"
 MARIADB_GALERA_STATUS = "https://mariadb.com/kb/en/galera-cluster-status-variables/"
+MYSQL_AUTO_INCREMENT = "https://dev.mysql.com/doc/refman/8.0/en/example-auto-increment.html"
+MYSQL_INTEGER_TYPES = "https://dev.mysql.com/doc/refman/8.0/en/integer-types.html"
+MARIADB_AUTO_INCREMENT = "https://mariadb.com/kb/en/auto_increment/"
+MYSQL_EXPORTER_AUTO_INCREMENT = (
+    "https://github.com/prometheus/mysqld_exporter/blob/main/collector/"
+    "info_schema_auto_increment.go"
+)
+
+# The largest value of each integer type, signed and unsigned (TINYINT .. BIGINT):
+# an AUTO_INCREMENT key that reached one of them cannot give the next row a key.
+INTEGER_MAXIMA: tuple[int, ...] = tuple(
+    v for bits in (8, 16, 24, 32, 64) for v in (2 ** (bits - 1) - 1, 2**bits - 1)
+)
+_AT_A_MAXIMUM = "(?:" + "|".join(str(v) for v in INTEGER_MAXIMA) + ")"
 
 _MYSQL_STATUS = r"^mysql_global_status_"
 
@@ -63,5 +77,34 @@ MYSQL_MORE_MODES: tuple[FailureMode, ...] = (
         ),
         logs=(r"flow[- ]control: (sent )?fc_pause", r"\bfc_limit\b"),
         sources=(GALERA_FLOW_CONTROL, GALERA_STATUS, MARIADB_GALERA_STATUS, MYSQL_EXPORTER),
+    ),
+    mode(
+        MYSQL,
+        "auto-increment exhausted",
+        # an AUTO_INCREMENT column at the largest value of its integer type: "the
+        # next attempt to generate a sequence number fails" (MySQL manual), every
+        # INSERT into that table is refused (InnoDB: ER_DUP_ENTRY, 1062, on the
+        # maximum itself; strict mode / MariaDB: handler error 167, "Out of range
+        # value for column"; 1467 ER_AUTOINC_READ_FAILED), while reads work.  A
+        # duplicate on any other value is the application's own data, not a limit.
+        # mysqld_exporter's auto_increment collector publishes the column's next
+        # value beside its type's maximum (``catalog.limits.SERVER_LIMITS``).
+        metrics=(r"^mysql_info_schema_auto_increment_column",),
+        callers=(
+            rf"duplicate entry '{_AT_A_MAXIMUM}' for key",
+            rf"(?:{mysql_errno(167)})[^\n]{{0,40}}out of range value",
+            r"\bha_err_autoinc_erange\b",
+            mysql_errno(1467),
+            r"failed to read auto-increment value from storage engine",
+        ),
+        sources=(
+            MYSQL_AUTO_INCREMENT,
+            MYSQL_INTEGER_TYPES,
+            MARIADB_AUTO_INCREMENT,
+            MYSQL_ERRORS,
+            MARIADB_ERRORS,
+            MYSQL_EXPORTER_AUTO_INCREMENT,
+            GO_MYSQL_ERRORS,
+        ),
     ),
 )

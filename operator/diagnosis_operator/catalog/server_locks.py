@@ -12,7 +12,9 @@ the table wait in "Waiting for table metadata lock"
 states are listed in https://dev.mysql.com/doc/refman/8.0/en/general-thread-states.html
 and https://mariadb.com/kb/en/general-thread-states/.
 
-Such a waiter never reaches its rows: the slow log shows a write that examined no
+Such a waiter never reaches its rows: the slow log shows a write, or under a
+metadata lock a read as well (a consistent read takes no row lock, only the
+table's shared metadata lock, queued behind the waiting DDL), that examined no
 rows (``Rows_examined: 0`` although it names its row by key) and ran until its
 client gave up, with no InnoDB lock time (the row-lock part of ``Lock_time``,
 https://dev.mysql.com/doc/refman/8.0/en/slow-query-log.html).  The holder is
@@ -33,12 +35,13 @@ SERVER_LOCK_STATES = re.compile(
     r"waiting for (global read lock|backup lock|commit lock|table metadata lock|table flush)",
     re.IGNORECASE,
 )
-# A write that must read the rows it changes (an ``INSERT ... VALUES`` reads none and
-# examines no rows however it fares), as the slow log prints it.
-WRITE_STATEMENT = re.compile(r"^\s*(update|delete)\b", re.IGNORECASE)
-# Such a write, naming its rows by a filter, that examined none and ran at least this
-# long never reached them: a disk or buffer pool starved for pages slows its row read
-# by a second or two, not by many.
+# A statement that must read the rows it names: a read, or a write that reads the rows
+# it changes (an ``INSERT ... VALUES`` reads none and examines no rows however it
+# fares), as the slow log prints it.
+ROW_STATEMENT = re.compile(r"^\s*(select|update|delete)\b", re.IGNORECASE)
+# Such a statement, naming its rows by a filter, that examined none and ran at least
+# this long never reached them: a disk or buffer pool starved for pages slows its row
+# read by a second or two, not by many.
 UNSTARTED_WRITE_SECONDS = 5.0
 # Lock time below this share of the query time: it did not wait for row locks.
 NO_LOCK_TIME_SHARE = 0.1

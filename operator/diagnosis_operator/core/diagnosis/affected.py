@@ -115,6 +115,8 @@ def find_affected(
                 own.append(finding)
         # a host's several exporters name one member: its own service's (``members``)
         own, members = by_own_exporter(component, comp_signals, own)
+        if members < 2:
+            continue  # one server behind several scrape targets: no sibling to stand apart from
         healthy = members - len(own)
         findings.extend(replace(finding, healthy_siblings=healthy) for finding in own)
     return findings

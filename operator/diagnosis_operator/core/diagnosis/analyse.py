@@ -18,6 +18,7 @@ from diagnosis_operator.core.diagnosis.affected import (
     find_affected,
     sole_affected_instance,
 )
+from diagnosis_operator.core.diagnosis.at_maximum import at_maximum
 from diagnosis_operator.core.diagnosis.behind_root import in_front_of_root
 from diagnosis_operator.core.diagnosis.collected import (
     CLIENTS,
@@ -32,6 +33,7 @@ from diagnosis_operator.core.diagnosis.coverage import assess
 from diagnosis_operator.core.diagnosis.data_end import data_end, without_tail
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
 from diagnosis_operator.core.diagnosis.gate import incident_gate
+from diagnosis_operator.core.diagnosis.in_turn import without_in_turn
 from diagnosis_operator.core.diagnosis.leaks import Leak, ranked_with_leak
 from diagnosis_operator.core.diagnosis.logs import (
     ComponentLogs,
@@ -119,7 +121,7 @@ def _conclude(
     built = _built(topology=topology, signals=signals)
     detections = detect(
         signals=built.all_signals, timestamps=timestamps, z_threshold=settings.anomaly_score
-    )
+    ) + at_maximum(signals=built.all_signals, timestamps=timestamps)  # a type's largest value
     # Instances whose scrapes failed while their siblings' succeeded: no baseline needed.
     detections += scrape_down(signals=built.all_signals, timestamps=timestamps, detected=detections)
     by_component = _by_component(detections)
@@ -332,9 +334,10 @@ def _affected(
         log_horizon=log_horizon,
     )
     found = with_releases(found, signals=built.by_component, timestamps=timestamps)
-    return with_own_statuses(
+    found = with_own_statuses(
         found, signals=built.by_component, detections=detections, timestamps=timestamps
     )
+    return without_in_turn(found, evidence=evidence, signals=built.by_component)
 
 
 @dataclass(frozen=True)

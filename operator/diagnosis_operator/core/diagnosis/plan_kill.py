@@ -43,9 +43,9 @@ from diagnosis_operator.catalog.locks import (
 from diagnosis_operator.catalog.server_locks import (
     MIN_UNSTARTED_WRITES,
     NO_LOCK_TIME_SHARE,
+    ROW_STATEMENT,
     UNSTARTED_SHARE,
     UNSTARTED_WRITE_SECONDS,
-    WRITE_STATEMENT,
 )
 from diagnosis_operator.catalog.transactions import (
     HISTORY_LENGTH_SERIES,
@@ -114,18 +114,20 @@ def waits_for_locks(ev: ComponentEvidence) -> bool:
 
 
 def never_reached_rows(ev: ComponentEvidence) -> bool:
-    """Pure: whether slow writes waited for a server-level lock before reaching any row.
+    """Pure: whether slow statements waited for a server-level lock before reaching any row.
 
-    At least ``MIN_UNSTARTED_WRITES`` slow writes, and ``UNSTARTED_SHARE`` of the
-    slow statements, examined no rows although they ran ``UNSTARTED_WRITE_SECONDS``
-    or longer, with (nearly) no lock time (``catalog.server_locks``: the global
-    read lock of ``FLUSH TABLES WITH READ LOCK``, a table's metadata lock).
+    At least ``MIN_UNSTARTED_WRITES`` slow statements naming their rows by a filter
+    (reads, updates, deletes), and ``UNSTARTED_SHARE`` of the slow statements,
+    examined no rows although they ran ``UNSTARTED_WRITE_SECONDS`` or longer, with
+    (nearly) no lock time (``catalog.server_locks``: the global read lock of
+    ``FLUSH TABLES WITH READ LOCK`` holds the writes, a table's metadata lock
+    behind a waiting DDL holds its reads too).
     """
     found = [e.slow_query for e in ev.slow_queries if e.slow_query is not None]
     unstarted = [
         s
         for s in found
-        if WRITE_STATEMENT.search(s.statement)
+        if ROW_STATEMENT.search(s.statement)
         and s.where_columns
         and s.rows_examined == 0
         and (s.query_time or 0.0) >= UNSTARTED_WRITE_SECONDS

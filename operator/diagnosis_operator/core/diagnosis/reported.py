@@ -37,6 +37,8 @@ _MODE_CATEGORY: Mapping[str, LogCategory] = {
     "lock contention": LogCategory.DEADLOCK,
     # the server refused every new statement at its limit (``catalog.limits``)
     "prepared statement exhaustion": LogCategory.REFUSED,
+    # every INSERT refused at the key type's maximum (``catalog.limits``)
+    "auto-increment exhausted": LogCategory.REFUSED,
 }
 
 
