@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from diagnosis_operator.api import KillMysqlQueriesPolicy
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
+from diagnosis_operator.core.diagnosis.explain.recommendations import recommendations
 from diagnosis_operator.core.diagnosis.plan_kill import never_reached_rows
+from diagnosis_operator.core.diagnosis.ranking import ROLE_ROOT
 from diagnosis_operator.core.remediation.killer import select_victims
 from diagnosis_operator.core.remediation.lock_holders import server_lock_blockers
 from diagnosis_operator.core.remediation.remedy import kill_policy_for
 from diagnosis_operator.models.actions import KillMode, ProcessRow
-from diagnosis_operator.models.findings import ActionType
+from diagnosis_operator.models.findings import ActionType, Candidate, RootCause
 from diagnosis_operator.models.signals import Labels, Window
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
 from tests.unit.mysql_evidence import evidence_of, planned_for_root
@@ -146,3 +148,34 @@ def test_no_waiter_or_several_idle_candidates_name_no_holder() -> None:
     assert server_lock_blockers([HOLDER, FRESH_IDLE]) == {}
     other_idle = _row(9, "Sleep", 300.0, None, None)
     assert server_lock_blockers([*WAITERS, HOLDER, other_idle]) == {}
+
+
+def test_no_index_is_advised_for_reads_that_waited_for_a_server_lock() -> None:
+    queued = [
+        _slow(f"SELECT id, name FROM items WHERE id = {i}", query_time=16.0, examined=0)
+        for i in range(6)
+    ]
+    about = _advice(_db(queued))
+    assert about, "the waiting statement is still explained"
+    assert not any("index on" in text.lower() or "add indexes" in text.lower() for text in about)
+    assert any("server-level lock" in text for text in about)
+    # a read that examined rows for long is still one to optimise
+    scans = [
+        _slow(f"SELECT id, name FROM items WHERE name = 'x{i}'", query_time=16.0, examined=90000)
+        for i in range(6)
+    ]
+    assert any("index" in text.lower() for text in _advice(_db(scans)))
+
+
+def _advice(db: ComponentEvidence) -> list[str]:
+    advice = recommendations(
+        topology=STACK,
+        root_cause=RootCause(
+            component="db", kind="mysql", instance=None, confidence=0.8, summary=""
+        ),
+        candidates=[Candidate(component="db", score=0.8, role=ROLE_ROOT)],
+        evidence={"db": db},
+        affected=[],
+        clients=[],
+    )
+    return [r.text for r in advice if "items" in r.text]

@@ -124,16 +124,22 @@ def never_reached_rows(ev: ComponentEvidence) -> bool:
     behind a waiting DDL holds its reads too).
     """
     found = [e.slow_query for e in ev.slow_queries if e.slow_query is not None]
-    unstarted = [
-        s
-        for s in found
-        if ROW_STATEMENT.search(s.statement)
-        and s.where_columns
-        and s.rows_examined == 0
-        and (s.query_time or 0.0) >= UNSTARTED_WRITE_SECONDS
-        and (s.lock_time or 0.0) < NO_LOCK_TIME_SHARE * (s.query_time or 0.0)
-    ]
+    unstarted = [s for s in found if waited_before_rows(s)]
     return len(unstarted) >= MIN_UNSTARTED_WRITES and len(unstarted) >= UNSTARTED_SHARE * len(found)
+
+
+def waited_before_rows(slow: SlowQuery) -> bool:
+    """Pure: whether one slow statement naming its rows by a filter examined none for
+    seconds with (nearly) no lock time: it waited for a server-level lock, not on
+    reading (``catalog.server_locks``), and no index would make it faster."""
+    query_time = slow.query_time or 0.0
+    return (
+        ROW_STATEMENT.search(slow.statement) is not None
+        and bool(slow.where_columns)
+        and slow.rows_examined == 0
+        and query_time >= UNSTARTED_WRITE_SECONDS
+        and (slow.lock_time or 0.0) < NO_LOCK_TIME_SHARE * query_time
+    )
 
 
 def _series_rose(ev: ComponentEvidence, series: re.Pattern[str]) -> bool:

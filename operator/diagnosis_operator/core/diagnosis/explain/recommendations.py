@@ -13,6 +13,7 @@ from diagnosis_operator.core.diagnosis.logs import (
     hot_keys,
     statement_fingerprint,
 )
+from diagnosis_operator.core.diagnosis.plan_kill import waited_before_rows
 from diagnosis_operator.core.diagnosis.ranking import ROLE_AGGRAVATING, ROLE_ROOT
 from diagnosis_operator.models.findings import (
     CLIENT_CAUSE,
@@ -103,6 +104,13 @@ def _slow_queries(name: str, ev: ComponentEvidence) -> list[Recommendation]:
                 "Keep transactions short (no user or network waits inside them)."
             )
             because += f", Lock_time {slow.lock_time or 0.0:.1f} s"
+        elif waited_before_rows(slow):
+            text = (
+                f"`{fingerprint}` examined no rows: it waited for a server-level lock (a "
+                "table's metadata lock behind DDL, a global read lock), not on reading, and "
+                "no index makes it faster. End the session holding it; run DDL and backups "
+                "apart from long transactions."
+            )
         elif slow.full_scan_suspected and slow.where_columns and slow.table:
             columns = ", ".join(slow.where_columns)
             text = (
