@@ -45,12 +45,8 @@ STILL_WRONG: dict[str, str] = {
     "ledger-pg-backend-oom-resets": "PostgreSQL resetting every backend: root right, its "
     "exporter's address named affected",
     "shop-haproxy-process-maxconn": "HAProxy at its process maxconn: no incident found",
-    "geo-envoy-keepalive-503uc": "Envoy 503 UC after the app's keep-alive change: the gateway "
-    "blamed, not the app's release",
-    "feed-node-eventloop-release": "a release blocking Node's event loop: the ingress blamed",
     "reports-ephemeral-storage-evictions": "pods evicted for ephemeral storage: one instance "
     "named affected and drained",
-    "checkout-cpu-limit-throttling": "a CPU limit throttling a release: the ingress blamed",
 }
 LAB_STILL_WRONG: dict[str, str] = {}
 

@@ -195,3 +195,14 @@ def test_5xx_blamed_on_old_and_new_instances_alike_name_no_release() -> None:
         detected=(),
     )
     assert found == []
+
+
+REQUESTS = ("http_requests_total request rate", SignalKind.REQUEST_RATE)
+
+
+def test_new_instances_slower_under_more_requests_each_are_the_load_s_doing() -> None:
+    slow = _old() + _new(lambda k: 0.4)
+    same_load = _old(lambda k: 5.0, REQUESTS) + _new(lambda k: 5.0, what=REQUESTS)
+    assert len(release_harm(signals=slow + same_load, timestamps=TS)) == 3
+    doubled = _old(lambda k: 5.0, REQUESTS) + _new(lambda k: 10.0, what=REQUESTS)
+    assert release_harm(signals=slow + doubled, timestamps=TS) == []

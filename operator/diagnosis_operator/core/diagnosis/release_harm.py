@@ -50,6 +50,7 @@ from diagnosis_operator.models.topology import Topology
 MIN_NEW = 2  # new instances worse alike: a release (one alone is a canary: ``affected``)
 FIRST_POINTS = 6  # a new instance's opening points, worse already when the release is
 LEVEL_RATIO = 2.0  # a new instance's level, at least this many times the old instances'
+LOAD_RATIO = 1.5  # more requests per new instance than this many times the old's: load
 SPREAD_FLOOR = 0.05  # of the old level: the least spread a flat series is judged with
 MIN_SPREAD = 1e-9
 
@@ -182,13 +183,42 @@ def _detection(signal: Signal, score: float, baseline: float, timestamps: FloatA
     )
 
 
+def _busier(signals: Sequence[Signal], timestamps: FloatArray) -> bool:
+    """Whether the new instances serve more requests each than the old ones did.
+
+    Worse under more load is the load's doing (a retry storm right after a
+    deploy), not the release's: the comparison holds at the same load only.
+    """
+    groups: dict[object, list[Signal]] = defaultdict(list)
+    for signal in signals:
+        if signal.kind is SignalKind.REQUEST_RATE and signal.instance:
+            groups[signal.peer_key].append(signal)
+    for group in groups.values():
+        new = [s for s in group if not has_own_baseline(s, timestamps)]
+        old = [s for s in group if has_own_baseline(s, timestamps)]
+        if not new or not old or not any(np.isfinite(s.values).any() for s in new):
+            continue
+        begin = min(_first(s) for s in new if np.isfinite(s.values).any())
+        before = np.concatenate([_finite(s.values[:begin]) for s in old])
+        life = [_finite(s.values[_first(s) :]) for s in new if np.isfinite(s.values).any()]
+        if before.size and any(
+            v.size and np.median(v) > LOAD_RATIO * np.median(before) for v in life
+        ):
+            return True
+    return False
+
+
 def release_harm(
     *, signals: Sequence[Signal], timestamps: FloatArray, detected: Sequence[Detection] = ()
 ) -> list[Detection]:
     """Pure: the detections of new instances worse than the old (see the module docstring).
 
-    Signals already detected on their own are left to that detection.
+    Signals already detected on their own are left to that detection; none
+    when the new instances serve more requests each than the old ones did
+    (``_busier``: worse under more load is the load's doing).
     """
+    if _busier(signals, timestamps):
+        return []
     seen = {id(d.signal) for d in detected}
     groups: dict[object, list[Signal]] = defaultdict(list)
     for signal in signals:
