@@ -19,8 +19,9 @@ above the old instances' level, from its first points and over its life
 (a JVM warming up is slow for a minute, not for its life; an incident that
 came later was not there at their start), while the old ones, over the time
 they served beside the new, did not, and the new ones serve no more requests
-each than the old ones did (worse under more load is the load's).  Each such instance gives a detection
-of the component, dated at its first scrape: the release began the harm.
+each than the old ones did (worse under more load is the load's).  Each such
+instance gives a detection of the component, dated at its first scrape: the
+release began the harm.
 """
 
 from __future__ import annotations
