@@ -42,10 +42,6 @@ RECORDED = ROOT / "examples" / "incidents" / "holdout7" / "lab"
 # what went wrong.
 STILL_WRONG: dict[str, str] = {
     "shop-haproxy-process-maxconn": "HAProxy at its process maxconn: no incident found",
-    "geo-envoy-keepalive-503uc": "Envoy 503 UC after the app's keep-alive change: the gateway "
-    "blamed, not the app's release",
-    "feed-node-eventloop-release": "a release blocking Node's event loop: the ingress blamed",
-    "checkout-cpu-limit-throttling": "a CPU limit throttling a release: the ingress blamed",
 }
 LAB_STILL_WRONG: dict[str, str] = {}
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from diagnosis_operator.catalog.failure_modes import catalog_kinds, is_self_metric
 from diagnosis_operator.core.diagnosis import clock_skew, explain
 from diagnosis_operator.core.diagnosis import plan as planner
 from diagnosis_operator.core.diagnosis.affected import (
@@ -46,13 +45,14 @@ from diagnosis_operator.core.diagnosis.modes import root_failure_mode
 from diagnosis_operator.core.diagnosis.onsets import new_log_categories, new_slow_queries
 from diagnosis_operator.core.diagnosis.own_statuses import with_own_statuses
 from diagnosis_operator.core.diagnosis.ranking import Ranking
+from diagnosis_operator.core.diagnosis.release_harm import release_detections
 from diagnosis_operator.core.diagnosis.replication import with_replicas
 from diagnosis_operator.core.diagnosis.reported import with_reported
 from diagnosis_operator.core.diagnosis.rollout import with_releases
 from diagnosis_operator.core.diagnosis.scoring import detect
 from diagnosis_operator.core.diagnosis.scrape_down import scrape_down
 from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal
-from diagnosis_operator.core.diagnosis.signals import build_signals, grid_timestamps
+from diagnosis_operator.core.diagnosis.signals import build_signals, grid_timestamps, health_series
 from diagnosis_operator.core.diagnosis.traffic_clients import find_abusive_clients
 from diagnosis_operator.models.coverage import Coverage, Outcome
 from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
@@ -65,13 +65,12 @@ from diagnosis_operator.models.findings import (
     RootCause,
 )
 from diagnosis_operator.models.signals import (
-    ComponentSignals,
     LogCount,
     SignalSet,
     Window,
     isoformat_z,
 )
-from diagnosis_operator.models.topology import Component, Topology
+from diagnosis_operator.models.topology import Topology
 
 
 def analyse(
@@ -119,11 +118,7 @@ def _conclude(
     window = signals.window
     timestamps = grid_timestamps(window=window, step=signals.step)
     built = _built(topology=topology, signals=signals)
-    detections = detect(
-        signals=built.all_signals, timestamps=timestamps, z_threshold=settings.anomaly_score
-    ) + at_maximum(signals=built.all_signals, timestamps=timestamps)  # a type's largest value
-    # Instances whose scrapes failed while their siblings' succeeded: no baseline needed.
-    detections += scrape_down(signals=built.all_signals, timestamps=timestamps, detected=detections)
+    detections = _detections(topology, built, timestamps, settings)
     by_component = _by_component(detections)
     evidence, topology = _evidence(topology, by_component, built.logs, window)
     edges = _edge_traffic(topology=topology, signals=signals, logs=built.logs)
@@ -168,6 +163,25 @@ def _conclude(
     )
 
 
+def _detections(
+    topology: Topology, built: _Built, timestamps: FloatArray, settings: EngineSettings
+) -> list[Detection]:
+    """Departures from a baseline, and those that need none: a gauge at its type's largest
+    value, an instance whose scrapes failed while its siblings' succeeded, a release's new
+    instances worse than the old."""
+    found = detect(
+        signals=built.all_signals, timestamps=timestamps, z_threshold=settings.anomaly_score
+    ) + at_maximum(signals=built.all_signals, timestamps=timestamps)  # a type's largest value
+    found += scrape_down(signals=built.all_signals, timestamps=timestamps, detected=found)
+    return found + release_detections(
+        topology=topology,
+        signals=built.by_component,
+        logs=built.logs,
+        timestamps=timestamps,
+        detected=found,
+    )
+
+
 def _kept(
     affected: list[AffectedFinding], *, topology: Topology, root: str
 ) -> list[AffectedFinding]:
@@ -192,18 +206,6 @@ class _Built:
     warnings: list[str]
 
 
-def _health_series(component: Component, collected: ComponentSignals) -> ComponentSignals:
-    """Pure: the component's series without what its exporter says about itself.
-
-    An exporter's Go runtime, process and scrape bookkeeping (``is_self_metric``)
-    move with the exporter, not with the component it exports: they are never
-    evidence, onsets or scores of the component.
-    """
-    kind = catalog_kinds(component, (s.name for s in collected.series))[0]
-    kept = tuple(s for s in collected.series if not is_self_metric(s.name, kind))
-    return collected if len(kept) == len(collected.series) else replace(collected, series=kept)
-
-
 def _built(*, topology: Topology, signals: SignalSet) -> _Built:
     built = _Built(by_component={}, all_signals=[], logs={}, warnings=[])
     end = data_end(signals.components.values(), window=signals.window)
@@ -221,7 +223,7 @@ def _built(*, topology: Topology, signals: SignalSet) -> _Built:
             collected = without_tail(collected, end=end)
         built.warnings.extend(collected.errors)
         made = build_signals(
-            component=_health_series(component, collected), window=signals.window, step=signals.step
+            component=health_series(component, collected), window=signals.window, step=signals.step
         )
         built.by_component[component.name] = made
         built.all_signals.extend(made)

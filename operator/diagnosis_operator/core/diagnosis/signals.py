@@ -17,6 +17,7 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
+from diagnosis_operator.catalog.failure_modes import catalog_kinds, is_self_metric
 from diagnosis_operator.core.diagnosis.collected import SIGNIFICANT_LINES
 from diagnosis_operator.core.diagnosis.counters import (
     COUNTER_SUFFIXES,
@@ -42,6 +43,7 @@ from diagnosis_operator.models.signals import (
     Window,
     policy_query_key,
 )
+from diagnosis_operator.models.topology import Component
 
 _SKIPPED_SUFFIXES = ("_bucket", "_created", "_info")
 
@@ -344,3 +346,15 @@ def level_between(
         level=float(np.median(during)),
         baseline=float(np.median(before)) if before.size else float("nan"),
     )
+
+
+def health_series(component: Component, collected: ComponentSignals) -> ComponentSignals:
+    """Pure: the component's series without what its exporter says about itself.
+
+    An exporter's Go runtime, process and scrape bookkeeping (``is_self_metric``)
+    move with the exporter, not with the component it exports: they are never
+    evidence, onsets or scores of the component.
+    """
+    kind = catalog_kinds(component, (s.name for s in collected.series))[0]
+    kept = tuple(s for s in collected.series if not is_self_metric(s.name, kind))
+    return collected if len(kept) == len(collected.series) else replace(collected, series=kept)

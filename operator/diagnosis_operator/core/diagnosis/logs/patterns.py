@@ -13,12 +13,12 @@ SIGNIFICANT_FILTER = (
     r"(?i)(error|fatal|panic|exception|fail|deadlock|too many connections|timeout|timed out"
     r"|refused|denied|slow|query_time|warn|lost connection|connection lost|reset by peer"
     r"|broken pipe|unavailable|out of memory|oom|killed|\[(emerg|alert|crit)\]"
-    r"|\" 5[0-9][0-9] |\"(status|code|status_code)\" *: *\"?5[0-9][0-9]"
+    r"|\" 5[0-9][0-9] |\"(status|code|status_code|response_code)\" *: *\"?5[0-9][0-9]"
     r"|(^| )(status|code|status_code)=\"?5[0-9][0-9]( |\"|$))"
 )
 # Access lines whose response is a server error or a throttle (a client retrying).
 FAILED_REQUEST_FILTER = (
-    r"(\" (5[0-9][0-9]|429) |\"(status|code|status_code)\" *: *\"?(5[0-9][0-9]|429)"
+    r"(\" (5[0-9][0-9]|429) |\"(status|code|status_code|response_code)\" *: *\"?(5[0-9][0-9]|429)"
     r"|(^| )(status|code|status_code)=\"?(5[0-9][0-9]|429)( |\"|$))"
 )
 # Client address, request and user agent of an access line: combined-style text
