@@ -25,7 +25,7 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 
-from diagnosis_operator.catalog.effect import is_state_flag
+from diagnosis_operator.catalog.effect import is_alarm_flag, is_state_flag
 from diagnosis_operator.catalog.mode_types import (
     APP,
     KINDS,
@@ -142,12 +142,13 @@ def harm_direction(name: str, kinds: Sequence[str]) -> str | None:
     """Pure: which way a metric of ``kinds`` moves when it is harm (``FailureMode.harm``).
 
     A state flag (``catalog.effect.is_state_flag``: ``..._status``,
-    ``..._up``) is harm when it falls; any other harm metric (lost or refused
-    work) when it rises.  ``None``: the metric is no harm signature of these kinds.
+    ``..._up``) is harm when it falls, an alarm flag (``is_alarm_flag``:
+    ``rabbitmq_alarms_...``) when it rises; any other harm metric (lost or
+    refused work) when it rises.  ``None``: the metric is no harm signature of these kinds.
     """
     for failure in modes_of(kinds):
         if any(compiled(p).search(name) for p in failure.harm):
-            return "down" if is_state_flag(name) else "up"
+            return "down" if is_state_flag(name) and not is_alarm_flag(name) else "up"
     return None
 
 
