@@ -4,7 +4,7 @@ Per component kind (``KINDS``: proxy, app, mysql, postgres, redis, queue, and
 the Kubernetes layer: pod, node) the ways it fails (``FAILURE_MODES``), each
 with its metric signatures under the real exporters' names, its own log
 signatures, the way its callers report it, and the vendor documentation it
-comes from (see ``mode_types``, ``modes_db``, ``modes_infra``, ``modes_edge``).
+comes from (see ``mode_types``, ``modes_db``, ``modes_infra``, ``modes_edge``, ``modes_queue``).
 
 Beside the modes:
 
@@ -42,6 +42,7 @@ from diagnosis_operator.catalog.modes_db import DB_MODES, KIND_CALLERS, KIND_POR
 from diagnosis_operator.catalog.modes_edge import EDGE_MODES
 from diagnosis_operator.catalog.modes_infra import INFRA_MODES, PROMETHEUS_PROCESS
 from diagnosis_operator.catalog.modes_mysql_more import MYSQL_MORE_MODES
+from diagnosis_operator.catalog.modes_queue import CONSUMER_MODES
 from diagnosis_operator.models.topology import Component, ComponentKind
 
 __all__ = [
@@ -59,7 +60,9 @@ __all__ = [
     "modes_of",
 ]
 
-FAILURE_MODES: tuple[FailureMode, ...] = DB_MODES + MYSQL_MORE_MODES + INFRA_MODES + EDGE_MODES
+FAILURE_MODES: tuple[FailureMode, ...] = (
+    DB_MODES + MYSQL_MORE_MODES + INFRA_MODES + EDGE_MODES + CONSUMER_MODES
+)
 
 # What an exporter says about itself, not about the component it exports
 # (client_golang's Go and process collectors, promhttp's handler counters, the
