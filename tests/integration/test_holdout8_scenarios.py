@@ -38,10 +38,6 @@ from tests.integration.scored import assert_whole, load_yaml, params, scratch, v
 # Wrong at first sight (bench/results/firstsight-round-8.json) and still wrong, each with
 # what went wrong.
 STILL_WRONG: dict[str, str] = {
-    "orders-rabbitmq-disk-alarm": "RabbitMQ's disk alarm blocking its publishers: the API "
-    "blamed on its own publish timeouts",
-    "shipping-kafka-poll-interval-release": "a consumer release rebalancing its group: the "
-    "broker blamed on the consumer group's lag",
     "search-redis-cluster-slot-migration": "one Redis Cluster master blocked by a slot "
     "migration: root right, the master not named affected",
     "billing-upstream-cert-expired": "the upstream's expired certificate: root right, the "

@@ -42,7 +42,19 @@ STATE_FLAG = re.compile(
 
 def is_state_flag(family: str) -> bool:
     """Pure: whether a gauge is a state flag (its flips count however small)."""
-    return bool(STATE_FLAG.search(family))
+    return bool(STATE_FLAG.search(family)) or is_alarm_flag(family)
+
+
+# Alarm flags: a 0/1 gauge that turns 1 when the component raises an alarm, the
+# reverse of a health flag (RabbitMQ's ``rabbitmq_alarms_free_disk_space_watermark``,
+# ``..._memory_used_watermark``, ``..._file_descriptor_limit``: "Memory and Disk
+# Alarms", https://www.rabbitmq.com/docs/alarms, https://www.rabbitmq.com/docs/prometheus).
+ALARM_FLAG = re.compile(r"(^|_)alarms?_")
+
+
+def is_alarm_flag(family: str) -> bool:
+    """Pure: whether a gauge is an alarm flag (a state flag whose rise, not fall, is harm)."""
+    return bool(ALARM_FLAG.search(family))
 
 
 def min_effect(family: str) -> float:

@@ -4,7 +4,7 @@ Per component kind (``KINDS``: proxy, app, mysql, postgres, redis, queue, and
 the Kubernetes layer: pod, node) the ways it fails (``FAILURE_MODES``), each
 with its metric signatures under the real exporters' names, its own log
 signatures, the way its callers report it, and the vendor documentation it
-comes from (see ``mode_types``, ``modes_db``, ``modes_infra``, ``modes_edge``).
+comes from (see ``mode_types``, ``modes_db``, ``modes_infra``, ``modes_edge``, ``modes_queue``).
 
 Beside the modes:
 
@@ -25,7 +25,7 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 
-from diagnosis_operator.catalog.effect import is_state_flag
+from diagnosis_operator.catalog.effect import is_alarm_flag, is_state_flag
 from diagnosis_operator.catalog.mode_types import (
     APP,
     KINDS,
@@ -43,6 +43,7 @@ from diagnosis_operator.catalog.modes_edge import EDGE_MODES
 from diagnosis_operator.catalog.modes_infra import INFRA_MODES, PROMETHEUS_PROCESS
 from diagnosis_operator.catalog.modes_more import MORE_MODES
 from diagnosis_operator.catalog.modes_mysql_more import MYSQL_MORE_MODES
+from diagnosis_operator.catalog.modes_queue import CONSUMER_MODES
 from diagnosis_operator.models.topology import Component, ComponentKind
 
 __all__ = [
@@ -61,7 +62,7 @@ __all__ = [
 ]
 
 FAILURE_MODES: tuple[FailureMode, ...] = (
-    DB_MODES + MYSQL_MORE_MODES + INFRA_MODES + EDGE_MODES + MORE_MODES
+    DB_MODES + MYSQL_MORE_MODES + INFRA_MODES + EDGE_MODES + MORE_MODES + CONSUMER_MODES
 )
 
 # What an exporter says about itself, not about the component it exports
@@ -145,12 +146,13 @@ def harm_direction(name: str, kinds: Sequence[str]) -> str | None:
     """Pure: which way a metric of ``kinds`` moves when it is harm (``FailureMode.harm``).
 
     A state flag (``catalog.effect.is_state_flag``: ``..._status``,
-    ``..._up``) is harm when it falls; any other harm metric (lost or refused
-    work) when it rises.  ``None``: the metric is no harm signature of these kinds.
+    ``..._up``) is harm when it falls, an alarm flag (``is_alarm_flag``:
+    ``rabbitmq_alarms_...``) when it rises; any other harm metric (lost or
+    refused work) when it rises.  ``None``: the metric is no harm signature of these kinds.
     """
     for failure in modes_of(kinds):
         if any(compiled(p).search(name) for p in failure.harm):
-            return "down" if is_state_flag(name) else "up"
+            return "down" if is_state_flag(name) and not is_alarm_flag(name) else "up"
     return None
 
 

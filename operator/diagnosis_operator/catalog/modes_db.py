@@ -85,6 +85,7 @@ REDIS_CONFIG = "https://redis.io/docs/latest/operate/oss_and_stack/management/co
 RABBITMQ_ALARMS = "https://www.rabbitmq.com/docs/alarms"
 RABBITMQ_PROMETHEUS = "https://www.rabbitmq.com/docs/prometheus"
 RABBITMQ_NETWORKING = "https://www.rabbitmq.com/docs/networking"
+RABBITMQ_BLOCKED = "https://www.rabbitmq.com/docs/connection-blocked"
 
 
 def _mysql_errno(number: int) -> str:
@@ -429,9 +430,11 @@ QUEUE_MODES: tuple[FailureMode, ...] = (
         QUEUE,
         "memory alarm",
         metrics=(r"^rabbitmq_alarms_memory_used_watermark", r"^rabbitmq_process_resident_memory"),
+        # an alarm blocks every publishing connection ("Blocked Connection Notifications")
+        harm=(r"^rabbitmq_alarms_memory_used_watermark", r"^rabbitmq_connections_blocked"),
         logs=(r"memory resource limit alarm set", r"vm_memory_high_watermark"),
-        callers=(r"connection\.blocked|blocked connection",),
-        sources=(RABBITMQ_ALARMS, RABBITMQ_PROMETHEUS),
+        callers=(r"connection\.blocked|blocked connection|connection blocked",),
+        sources=(RABBITMQ_ALARMS, RABBITMQ_PROMETHEUS, RABBITMQ_BLOCKED),
     ),
     mode(
         QUEUE,
@@ -440,8 +443,10 @@ QUEUE_MODES: tuple[FailureMode, ...] = (
             r"^rabbitmq_alarms_free_disk_space_watermark",
             r"^rabbitmq_disk_space_available_bytes",
         ),
+        harm=(r"^rabbitmq_alarms_free_disk_space_watermark", r"^rabbitmq_connections_blocked"),
         logs=(r"disk resource limit alarm set", r"free disk space is insufficient"),
-        sources=(RABBITMQ_ALARMS, RABBITMQ_PROMETHEUS),
+        callers=(r"connection\.blocked|blocked connection|connection blocked",),
+        sources=(RABBITMQ_ALARMS, RABBITMQ_PROMETHEUS, RABBITMQ_BLOCKED),
     ),
     mode(
         QUEUE,

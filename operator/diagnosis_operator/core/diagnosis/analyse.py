@@ -28,6 +28,7 @@ from diagnosis_operator.core.diagnosis.collected import (
     retry_step,
 )
 from diagnosis_operator.core.diagnosis.confined import confined_callers
+from diagnosis_operator.core.diagnosis.consumers import with_consumers
 from diagnosis_operator.core.diagnosis.coverage import assess
 from diagnosis_operator.core.diagnosis.data_end import data_end, without_tail
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
@@ -261,7 +262,9 @@ def _evidence(
     # A dependency's failure as its callers report it, in its own vocabulary.
     reported = with_reported(topology=topology, evidence=own, window=window)
     # A semi-synchronous primary waits for its replicas: edges no topology lists.
-    return reported, with_replicas(topology=topology, evidence=reported)
+    replicated = with_replicas(topology=topology, evidence=reported)
+    # A queue whose only trouble is its consumers' lag waits on its consumers.
+    return reported, with_consumers(topology=replicated, evidence=reported)
 
 
 @dataclass(frozen=True)
