@@ -17,7 +17,6 @@ from diagnosis_operator.core.diagnosis.affected import (
     find_affected,
     sole_affected_instance,
 )
-from diagnosis_operator.core.diagnosis.at_maximum import at_maximum
 from diagnosis_operator.core.diagnosis.behind_root import in_front_of_root
 from diagnosis_operator.core.diagnosis.collected import (
     CLIENTS,
@@ -31,6 +30,7 @@ from diagnosis_operator.core.diagnosis.confined import confined_callers
 from diagnosis_operator.core.diagnosis.consumers import with_consumers
 from diagnosis_operator.core.diagnosis.coverage import assess
 from diagnosis_operator.core.diagnosis.data_end import data_end, without_tail
+from diagnosis_operator.core.diagnosis.detections import all_detections
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
 from diagnosis_operator.core.diagnosis.gate import incident_gate
 from diagnosis_operator.core.diagnosis.in_turn import without_in_turn
@@ -46,12 +46,9 @@ from diagnosis_operator.core.diagnosis.modes import root_failure_mode
 from diagnosis_operator.core.diagnosis.onsets import new_log_categories, new_slow_queries
 from diagnosis_operator.core.diagnosis.own_statuses import with_own_statuses
 from diagnosis_operator.core.diagnosis.ranking import Ranking
-from diagnosis_operator.core.diagnosis.release_harm import release_detections
 from diagnosis_operator.core.diagnosis.replication import with_replicas
 from diagnosis_operator.core.diagnosis.reported import with_reported
 from diagnosis_operator.core.diagnosis.rollout import with_releases
-from diagnosis_operator.core.diagnosis.scoring import detect
-from diagnosis_operator.core.diagnosis.scrape_down import scrape_down
 from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal
 from diagnosis_operator.core.diagnosis.signals import build_signals, grid_timestamps, health_series
 from diagnosis_operator.core.diagnosis.traffic_clients import find_abusive_clients
@@ -119,7 +116,9 @@ def _conclude(
     window = signals.window
     timestamps = grid_timestamps(window=window, step=signals.step)
     built = _built(topology=topology, signals=signals)
-    detections = _detections(topology, built, timestamps, settings)
+    detections = all_detections(
+        topology=topology, read=built, timestamps=timestamps, z_threshold=settings.anomaly_score
+    )
     by_component = _by_component(detections)
     evidence, topology = _evidence(topology, by_component, built.logs, window)
     edges = _edge_traffic(topology=topology, signals=signals, logs=built.logs)
@@ -161,25 +160,6 @@ def _conclude(
         built=built,
         timestamps=timestamps,
         window=window,
-    )
-
-
-def _detections(
-    topology: Topology, built: _Built, timestamps: FloatArray, settings: EngineSettings
-) -> list[Detection]:
-    """Departures from a baseline, and those that need none: a gauge at its type's largest
-    value, an instance whose scrapes failed while its siblings' succeeded, a release's new
-    instances worse than the old."""
-    found = detect(
-        signals=built.all_signals, timestamps=timestamps, z_threshold=settings.anomaly_score
-    ) + at_maximum(signals=built.all_signals, timestamps=timestamps)  # a type's largest value
-    found += scrape_down(signals=built.all_signals, timestamps=timestamps, detected=found)
-    return found + release_detections(
-        topology=topology,
-        signals=built.by_component,
-        logs=built.logs,
-        timestamps=timestamps,
-        detected=found,
     )
 
 
