@@ -12,6 +12,7 @@ from tests.unit.test_edge_faults import (
     READ_TIMEOUT,
     REFUSED,
     STACK,
+    _api_down_on,
     _detection,
     _proxy,
 )
@@ -49,3 +50,11 @@ def test_timeouts_that_were_usual_before_or_a_few_are_no_own_timeout() -> None:
 def test_own_fault_keeps_the_route_model() -> None:
     assert own_fault(caller=_proxy([REFUSED] * 10), dependency=QUIET_API)
     assert not own_fault(caller=_proxy([REFUSED] * 10), dependency=FAILING_API)
+
+
+def test_timeouts_on_an_instance_that_stopped_answering_its_scrapes_are_that_instances() -> None:
+    # a hung process (SIGSTOP): its up fell, nothing else of it moved
+    edge = _proxy([READ_TIMEOUT] * 10)
+    assert not times_out_itself(caller=edge, dependency=_api_down_on("10.9.8.7:8080"))
+    # another instance's scrape says nothing about the address the proxy timed out on
+    assert times_out_itself(caller=edge, dependency=_api_down_on("10.9.8.6:8080"))

@@ -9,10 +9,13 @@ as fast and as successful as before, written to a connection the proxy had
 closed), the proxy's timeout was set below the upstream's ordinary answer
 time: a configuration of the proxy's own (nginx's ``proxy_read_timeout``).
 Nothing behind it explains it; rolling the proxy's configuration back does.
+An instance it timed out on that stopped answering its own scrapes (a hung
+process: its ``up`` fell) is that instance's failure, however quiet the rest.
 """
 
 from __future__ import annotations
 
+from diagnosis_operator.catalog.gate import is_availability_gauge
 from diagnosis_operator.catalog.modes_edge import READ_TIMED_OUT
 from diagnosis_operator.core.diagnosis.edge_faults import own_path_fault, says_mostly
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
@@ -25,6 +28,24 @@ def times_out_itself(*, caller: ComponentEvidence, dependency: ComponentEvidence
         says_mostly(caller, READ_TIMED_OUT)
         and not dependency.has_symptom
         and not reports_down(dependency)
+        and not _named_instance_down(caller=caller, dependency=dependency)
+    )
+
+
+def _named_instance_down(*, caller: ComponentEvidence, dependency: ComponentEvidence) -> bool:
+    """Pure: whether an address the proxy timed out on is an instance whose ``up`` fell."""
+    if caller.logs is None:
+        return False
+    named = {
+        e.access.upstream
+        for e in caller.logs.events
+        if e.access is not None and e.access.status is None and e.access.upstream
+    }
+    return any(
+        d.signal.instance in named
+        and is_availability_gauge(d.signal.family)
+        and d.anomaly.direction == "down"
+        for d in dependency.detections
     )
 
 
