@@ -37,6 +37,9 @@ RECORDED = ROOT / "examples" / "incidents" / "holdout8_lab" / "lab"
 
 # Wrong at first sight (firstsight-lab-6.json) and still wrong, each with what went wrong.
 LAB_STILL_WRONG: dict[str, str] = {
+    "redis-restart-blip": "Redis restarted, back in 15 s, 75 s of normal service after: "
+    "redis named root, not 'none' with the blip mentioned (a healed-store gate broke "
+    "holdout3 session-redis-cluster-failover: reverted)",
     "mysql-lock-tables": "a maintenance session's LOCK TABLES ... WRITE: root right, no kill "
     "of the holder proposed",
 }
