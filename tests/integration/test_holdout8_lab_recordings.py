@@ -37,17 +37,15 @@ RECORDED = ROOT / "examples" / "incidents" / "holdout8_lab" / "lab"
 
 # Wrong at first sight (firstsight-lab-6.json) and still wrong, each with what went wrong.
 LAB_STILL_WRONG: dict[str, str] = {
-    "client-404-scanner": "one client's 404s (nginx's own error lines about missing files): "
-    "nginx named root of a healthy window",
+    "nginx-upstream-wrong-port": "nginx's upstream names a port nothing listens on (502, "
+    "'Connection refused'; the real instance healthy): mysql blamed on a checkpoint counter "
+    "(leaving InnoDB positions out broke holdout7 lab mysql-read-only, right only by that "
+    "counter: reverted)",
+    "redis-restart-blip": "Redis restarted, back in 15 s, 75 s of normal service after: "
+    "redis named root, not 'none' with the blip mentioned (a healed-store gate broke "
+    "holdout3 session-redis-cluster-failover: reverted)",
     "mysql-lock-tables": "a maintenance session's LOCK TABLES ... WRITE: root right, no kill "
     "of the holder proposed",
-    "nginx-read-timeout": "nginx's proxy_read_timeout lowered below the API's answer times "
-    "(504, 'upstream timed out', the API's own log all 200): mysql blamed on a step of one "
-    "running thread",
-    "nginx-upstream-wrong-port": "nginx's upstream names a port nothing listens on (502, "
-    "'Connection refused'; the real instance healthy): mysql blamed on a checkpoint counter",
-    "redis-restart-blip": "Redis restarted, back in 15 s, 75 s of normal service after: "
-    "redis named root, not 'none' with the blip mentioned",
 }
 
 

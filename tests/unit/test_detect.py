@@ -222,3 +222,17 @@ def test_a_count_gauge_stepping_by_one_is_no_departure_a_state_flag_flipping_is(
     piled = np.full(TS.size, 20.0)
     piled[150:] = 150.0
     assert detect(signals=[gauge(piled, name="threads_connected")], timestamps=TS)
+
+
+def test_a_gauge_named_like_a_flag_that_counts_past_one_steps_like_a_count() -> None:
+    # MySQL's threads_running 1 -> 2 (a second running thread): named like a flag, a count
+    step = np.ones(TS.size)
+    step[150:] = 2.0
+    assert (
+        detect(signals=[gauge(step, name="mysql_global_status_threads_running")], timestamps=TS)
+        == []
+    )
+    # running threads piling up from 1 to 40 are a departure
+    piled = np.ones(TS.size)
+    piled[150:] = 40.0
+    assert detect(signals=[gauge(piled, name="mysql_global_status_threads_running")], timestamps=TS)

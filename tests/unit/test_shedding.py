@@ -7,7 +7,11 @@ import numpy as np
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.gate import incident_gate
 from diagnosis_operator.core.diagnosis.logs import ComponentLogs, read_event
-from diagnosis_operator.core.diagnosis.shedding import is_rate_limit_line, sheds_by_design
+from diagnosis_operator.core.diagnosis.shedding import (
+    is_client_miss_line,
+    is_rate_limit_line,
+    sheds_by_design,
+)
 from diagnosis_operator.core.diagnosis.signal_types import Detection, Signal, SignalKind
 from diagnosis_operator.models.findings import Anomaly
 from diagnosis_operator.models.signals import Labels, Window
@@ -84,3 +88,33 @@ def test_real_errors_or_another_kind_still_make_an_incident() -> None:
     assert not sheds_by_design(app, detection)
     few, detection = _edge(ComponentKind.PROXY, LIMITED, count=3)
     assert not sheds_by_design(few, detection)
+
+
+MISSING = (
+    '2029/09/11 09:00:02 [error] 4410#4410: *26 open() "/srv/www/html/.env" failed (2: No such '
+    'file or directory), client: 203.0.113.7, server: , request: "GET /.env HTTP/1.1", host: "s"'
+)
+NO_INDEX = (
+    '2029/09/11 09:00:02 [error] 4410#4410: *27 "/srv/www/html/admin/index.html" is not found '
+    '(2: No such file or directory), client: 203.0.113.7, request: "GET /admin/ HTTP/1.1"'
+)
+
+
+def test_a_clients_requests_for_missing_files_are_no_incident() -> None:
+    # a scanner walking a word list: nginx logs each 404 at error level
+    assert is_client_miss_line(MISSING) and is_client_miss_line(NO_INDEX)
+    assert not is_client_miss_line(REFUSED)
+    ev, detection = _edge(ComponentKind.PROXY, MISSING)
+    assert sheds_by_design(ev, detection)
+    assert not incident_gate(evidence={"edge": ev}, window=WINDOW, step=15.0).incident
+
+
+def test_a_missing_file_the_proxy_itself_needs_is_not_a_clients_miss() -> None:
+    # nginx failing to open its own certificate or config is its own failure
+    own = (
+        '2029/09/11 09:00:02 [emerg] 1#1: cannot load certificate "/etc/nginx/tls.crt": '
+        "BIO_new_file() failed (SSL: error:80000002:system library::No such file or directory)"
+    )
+    ev, detection = _edge(ComponentKind.PROXY, own)
+    assert not sheds_by_design(ev, detection)
+    assert incident_gate(evidence={"edge": ev}, window=WINDOW, step=15.0).incident

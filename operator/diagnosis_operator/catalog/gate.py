@@ -53,3 +53,17 @@ RATE_LIMIT_LINES: tuple[str, ...] = (
     r"limiting requests, excess: [0-9.]+ by zone",
     r"limiting connections by zone",
 )
+
+
+# A client asking for what is not there is the client's error, not the proxy's:
+# nginx logs each request for a missing file at ``error`` level ("open() \"...\"
+# failed (2: No such file or directory)", "\"...index.html\" is not found (2: ...)",
+# "directory index of \"...\" is forbidden") unless ``log_not_found off``, and
+# answers 404 (403): https://nginx.org/en/docs/http/ngx_http_core_module.html#log_not_found,
+# https://nginx.org/en/docs/http/ngx_http_index_module.html.  A scanner walking a
+# word list fills the error log with them while every other client is served.
+CLIENT_MISS_LINES: tuple[str, ...] = (
+    r"open\(\) \"[^\"]*\" failed \(2: No such file or directory\)",
+    r"\"[^\"]*\" is not found \(2: No such file or directory\)",
+    r"directory index of \"[^\"]*\" is forbidden",
+)

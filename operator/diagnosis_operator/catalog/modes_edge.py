@@ -15,7 +15,15 @@ behind it is healthy:
   reach the access log: traffic falls, nothing answers 5xx, and the proxy's
   error log says ``SSL_do_handshake() failed ... alert bad certificate`` or
   ``certificate expired``; a blackbox probe fails
-  (``probe_ssl_earliest_cert_expiry`` reaches now); ``HANDSHAKE_REFUSED``.
+  (``probe_ssl_earliest_cert_expiry`` reaches now); ``HANDSHAKE_REFUSED``;
+* its own timeout set below the upstream's answer time: nginx's
+  ``proxy_read_timeout`` (``proxy_connect_timeout``, Envoy's route ``timeout``,
+  HAProxy's ``timeout server``) shorter than the upstream takes to answer.  The
+  proxy gives up (``upstream timed out (110: Connection timed out) while
+  reading response header from upstream``, Envoy's ``UT``, HAProxy's ``sH``)
+  and answers 504, while the upstream, its answers as fast and as successful
+  as before, writes its 200s to a closed connection (``READ_TIMED_OUT``: the
+  lines ``core.diagnosis.edge_timeouts`` reads, with the upstream unharmed).
 """
 
 from __future__ import annotations
@@ -56,6 +64,18 @@ HANDSHAKE_REFUSED: tuple[str, ...] = (
     r"certificate (has )?expired|cert_has_expired",
 )
 
+NGINX_READ_TIMEOUT = "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_read_timeout"
+ENVOY_ROUTE_TIMEOUT = (
+    "https://www.envoyproxy.io/docs/envoy/latest/faq/configuration/timeouts#route-timeouts"
+)
+HAPROXY_TIMEOUT_SERVER = "https://docs.haproxy.org/2.8/configuration.html#4.2-timeout%20server"
+
+# A proxy's own lines saying it stopped waiting for its upstream's answer.
+READ_TIMED_OUT: tuple[str, ...] = (
+    r"upstream timed out \(110: [^)]*\) while reading (response header|upstream)",
+    r"upstream request timeout",
+)
+
 EDGE_MODES: tuple[FailureMode, ...] = (
     mode(
         PROXY,
@@ -77,5 +97,16 @@ EDGE_MODES: tuple[FailureMode, ...] = (
         metrics=(r"^probe_ssl_earliest_cert_expiry", r"^probe_success", r"^probe_http_status_code"),
         logs=HANDSHAKE_REFUSED,
         sources=(NGINX_SSL, OPENSSL_ALERTS, BLACKBOX_EXPORTER, LETSENCRYPT_EXPIRY),
+    ),
+    mode(
+        PROXY,
+        "own timeout misconfigured below the upstream's answer time",
+        logs=READ_TIMED_OUT,
+        sources=(
+            NGINX_READ_TIMEOUT,
+            ENVOY_ROUTE_TIMEOUT,
+            HAPROXY_TIMEOUT_SERVER,
+            ENVOY_RESPONSE_FLAGS,
+        ),
     ),
 )

@@ -49,7 +49,7 @@ from diagnosis_operator.core.diagnosis.blame import (
     named_lead,
     names_mostly,
 )
-from diagnosis_operator.core.diagnosis.edge_faults import own_path_fault
+from diagnosis_operator.core.diagnosis.edge_timeouts import own_fault
 from diagnosis_operator.core.diagnosis.evidence import (
     ComponentEvidence,
     fails_by_itself,
@@ -191,14 +191,14 @@ def _causes_rule(
         Never when the caller fails by itself (``fails_by_itself``), nor when
         its harm stays on one instance while its siblings, which call the same
         dependency, are healthy (``confined``), nor when the caller is a proxy
-        failing in its own path (``own_path_fault``: its certificate, its route),
+        failing in its own path (``own_fault``: its certificate, route, timeout),
         nor when the dependency only did less, from the caller's onset on: a callee
         whose traffic and CPU fell once its caller broke is what it no longer sends.
         """
         other = anomalous.get(dependency)
         if other is None or not other.significant or caller in self_failing | confined:
             return False
-        if own_path_fault(caller=evidence[caller], dependency=other):
+        if own_fault(caller=evidence[caller], dependency=other):
             return False
         if (
             (only_fell(other) or only_asked_more(evidence=other, tolerance=tolerance))

@@ -124,12 +124,16 @@ def _detect_rows(
 
 
 def _count_gauges(usable: Sequence[Signal], filled: FloatArray, valid: BoolArray) -> BoolArray:
-    """Per row: a metric gauge whose values are all whole numbers and not a state flag."""
+    """Per row: a metric gauge whose values are all whole numbers and not a state flag.
+
+    A state flag is 0 or 1: a gauge named like one that goes past 1 counts
+    things (MySQL's ``threads_running``, 1 -> 2, is a second thread, not a flip).
+    """
     whole: BoolArray = np.all(np.where(valid, np.mod(filled, 1.0) == 0.0, True), axis=1)
-    kinds: BoolArray = np.array(
-        [s.kind is SignalKind.GAUGE and not is_state_flag(s.family) for s in usable], dtype=bool
-    )
-    counts: BoolArray = whole & kinds
+    beyond_flag: BoolArray = np.any(valid & (np.abs(filled) > 1.0), axis=1)
+    gauges: BoolArray = np.array([s.kind is SignalKind.GAUGE for s in usable], dtype=bool)
+    flags: BoolArray = np.array([is_state_flag(s.family) for s in usable], dtype=bool)
+    counts: BoolArray = whole & gauges & (~flags | beyond_flag)
     return counts
 
 

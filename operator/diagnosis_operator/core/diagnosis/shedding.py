@@ -1,4 +1,4 @@
-"""A proxy's error lines that are its own rate limiter shedding load.  Pure.
+"""A proxy's error lines that are its own rate limiter shedding load, or clients' misses.  Pure.
 
 A limiter (nginx ``limit_req`` / ``limit_conn``) rejecting a burst logs each
 rejection as an error line (``catalog.gate.RATE_LIMIT_LINES``); the requests it
@@ -7,12 +7,17 @@ made (``SHED_SHARE``) of such rejections is the limiter at work, not a symptom
 of a failure: ``sheds_by_design`` tells the incident gate to leave it out.
 Whatever else users felt (5xx from an upstream, latency, other error lines)
 still counts; an answer the proxy gave itself (the limiter's 429 or 503) does not.
+
+The same holds for a client asking for files that are not there (a scanner
+walking a word list): nginx logs each miss at ``error`` level
+(``catalog.gate.CLIENT_MISS_LINES``) and answers 404.  The client's 4xx are not
+the server's harm; such lines are no symptom either.
 """
 
 from __future__ import annotations
 
 from diagnosis_operator.catalog.failure_modes import compiled
-from diagnosis_operator.catalog.gate import RATE_LIMIT_LINES
+from diagnosis_operator.catalog.gate import CLIENT_MISS_LINES, RATE_LIMIT_LINES
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.signal_types import Detection, SignalKind
 from diagnosis_operator.models.topology import ComponentKind
@@ -26,8 +31,14 @@ def is_rate_limit_line(line: str) -> bool:
     return any(compiled(p).search(line) for p in RATE_LIMIT_LINES)
 
 
+def is_client_miss_line(line: str) -> bool:
+    """Pure: whether a line is a proxy logging a client's request for a missing file."""
+    return any(compiled(p).search(line) for p in CLIENT_MISS_LINES)
+
+
 def sheds_by_design(ev: ComponentEvidence, detection: Detection) -> bool:
-    """Pure: whether a proxy's rise of error/warn lines is mostly its own limiter's rejections."""
+    """Pure: whether a proxy's rise of error/warn lines is mostly its own limiter's rejections
+    or clients' requests for missing files (the module docstring)."""
     if (
         ev.component.kind is not ComponentKind.PROXY
         or detection.signal.kind is not SignalKind.LOG_SIGNIFICANT
@@ -45,4 +56,5 @@ def sheds_by_design(ev: ComponentEvidence, detection: Detection) -> bool:
     ]
     if len(lines) < SHED_MIN_LINES:
         return False
-    return sum(1 for line in lines if is_rate_limit_line(line)) >= SHED_SHARE * len(lines)
+    by_design = sum(1 for line in lines if is_rate_limit_line(line) or is_client_miss_line(line))
+    return by_design >= SHED_SHARE * len(lines)
