@@ -44,8 +44,6 @@ LAB_STILL_WRONG: dict[str, str] = {
     "redis-restart-blip": "Redis restarted, back in 15 s, 75 s of normal service after: "
     "redis named root, not 'none' with the blip mentioned (a healed-store gate broke "
     "holdout3 session-redis-cluster-failover: reverted)",
-    "mysql-lock-tables": "a maintenance session's LOCK TABLES ... WRITE: root right, no kill "
-    "of the holder proposed",
 }
 
 
