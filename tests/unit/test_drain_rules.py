@@ -329,3 +329,24 @@ def test_a_pod_logging_a_stray_error_line_now_and_then_is_not_singled_out() -> N
         for pod in PODS
     ]
     assert _affected([*signals, *logs], []) == []
+
+
+def test_a_sibling_carrying_a_failing_pods_retried_requests_is_not_affected() -> None:
+    # one pod fails half its requests; the proxy retries them on the next pod, whose
+    # request rate, handled count and bytes double: it is busier, not worse off
+    failing = [_signal(PODS[0], _with_rise(0, slice(ONSET_AT, None), 10.0), SignalKind.ERROR_RATIO)]
+    failing += [
+        _signal(pod, _series(i, 0.05), SignalKind.ERROR_RATIO)
+        for i, pod in enumerate(PODS[1:], start=1)
+    ]
+    load: list[Signal] = []
+    for n, kind in enumerate((SignalKind.REQUEST_RATE, SignalKind.RATE, SignalKind.LOG_LINES)):
+        busier = _with_rise(10 + n, slice(ONSET_AT, None), 2.5, level=20.0)
+        load.append(_signal(PODS[1], busier, kind))
+        load += [
+            _signal(pod, _series(20 + 10 * n + i, 20.0), kind)
+            for i, pod in enumerate((PODS[0], PODS[2], PODS[3]))
+        ]
+    assert _affected(failing + load) == [PODS[0]]
+    # the same load alone, no sibling harmed: judged as before (several signals apart)
+    assert _affected(load) == [PODS[1]]

@@ -34,6 +34,8 @@ class AffectedFinding:
     healthy_siblings: int = 0
     # one of a new release's instances, all failing alike (``rollout``): roll back, never drain
     release: bool = False
+    # a proxy's 5xx lines name it as their upstream
+    named_by_proxy: bool = False
 
 
 def _format_level(signal: Signal, value: float) -> str:
@@ -113,6 +115,7 @@ def find_affected(
             )
             if finding is not None:
                 own.append(finding)
+        own = _without_displaced_load(own, stateless=component.kind in STATELESS_KINDS)
         # a host's several exporters name one member: its own service's (``members``)
         own, members = by_own_exporter(component, comp_signals, own)
         if members < 2:
@@ -120,6 +123,28 @@ def find_affected(
         healthy = members - len(own)
         findings.extend(replace(finding, healthy_siblings=healthy) for finding in own)
     return findings
+
+
+def _without_displaced_load(
+    own: list[AffectedFinding], *, stateless: bool
+) -> list[AffectedFinding]:
+    """Pure: beside an instance harmed by its own health signals, those singled out by
+    load alone are not affected: they carry the harmed one's displaced requests (a
+    proxy retries a failing upstream's requests on the next one: nginx's
+    ``proxy_next_upstream``, Envoy's retry policy), they are not worse off."""
+    harmed = [f for f in own if _harmed(f, stateless=stateless)]
+    return harmed or own
+
+
+def _harmed(finding: AffectedFinding, *, stateless: bool) -> bool:
+    return (
+        any(
+            (d.signal.kind in HEALTH_KINDS and d.anomaly.direction == "up")
+            or (stateless and is_availability_gauge(d.signal.family))
+            for d in finding.detections
+        )
+        or finding.named_by_proxy
+    )
 
 
 def _singled_out(
@@ -262,6 +287,7 @@ def _finding(
             namespace=labels.get("namespace") if labels else None,
         ),
         detections=tuple(found),
+        named_by_proxy=via_proxy is not None,
     )
 
 
