@@ -128,12 +128,9 @@ def find_affected(
 def _without_displaced_load(
     own: list[AffectedFinding], *, stateless: bool
 ) -> list[AffectedFinding]:
-    """Pure: beside an instance harmed by its own health signals, those singled out by
-    load alone are not affected: they carry the harmed one's displaced requests (a
-    proxy retries a failing upstream's requests on the next one: nginx's
-    ``proxy_next_upstream``, Envoy's retry policy), they are not worse off."""
-    harmed = [f for f in own if _harmed(f, stateless=stateless)]
-    return harmed or own
+    """Pure: beside an instance harmed by its own health signals, those singled out by load
+    alone carry its retried requests (nginx's ``proxy_next_upstream``): not affected."""
+    return [f for f in own if _harmed(f, stateless=stateless)] or own
 
 
 def _harmed(finding: AffectedFinding, *, stateless: bool) -> bool:
