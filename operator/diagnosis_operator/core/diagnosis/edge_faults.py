@@ -96,12 +96,19 @@ def _unreachable_instances_changed(
     instance among healthy siblings is an address it has, and its own series say
     so: that instance's failure, which the dependency explains.
     """
-    if caller.logs is None:
+    named = named_upstreams(caller)
+    if not named:
         return False
-    named = {
+    changed = {d.signal.instance for d in dependency.detections if d.signal.instance}
+    return bool(named & changed)
+
+
+def named_upstreams(caller: ComponentEvidence) -> set[str]:
+    """Pure: the upstream addresses a proxy's own error lines name (read with no status)."""
+    if caller.logs is None:
+        return set()
+    return {
         e.access.upstream
         for e in caller.logs.events
         if e.access is not None and e.access.status is None and e.access.upstream
     }
-    changed = {d.signal.instance for d in dependency.detections if d.signal.instance}
-    return bool(named & changed)

@@ -17,7 +17,11 @@ from __future__ import annotations
 
 from diagnosis_operator.catalog.gate import is_availability_gauge
 from diagnosis_operator.catalog.modes_edge import READ_TIMED_OUT
-from diagnosis_operator.core.diagnosis.edge_faults import own_path_fault, says_mostly
+from diagnosis_operator.core.diagnosis.edge_faults import (
+    named_upstreams,
+    own_path_fault,
+    says_mostly,
+)
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.gate import reports_down
 
@@ -34,13 +38,7 @@ def times_out_itself(*, caller: ComponentEvidence, dependency: ComponentEvidence
 
 def _named_instance_down(*, caller: ComponentEvidence, dependency: ComponentEvidence) -> bool:
     """Pure: whether an address the proxy timed out on is an instance whose ``up`` fell."""
-    if caller.logs is None:
-        return False
-    named = {
-        e.access.upstream
-        for e in caller.logs.events
-        if e.access is not None and e.access.status is None and e.access.upstream
-    }
+    named = named_upstreams(caller)
     return any(
         d.signal.instance in named
         and is_availability_gauge(d.signal.family)
