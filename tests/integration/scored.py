@@ -63,3 +63,32 @@ def recorded(folder: Path) -> list[str]:
 
 def assert_whole(name: str, scored: dict[str, Any]) -> None:
     assert scored["whole"], f"{name}: {scored['problems']} ({scored['summary']})"
+
+
+def recording_verdict(folder: Path, name: str, scratch_dir: Path) -> dict[str, Any]:
+    """The stored recording ``folder/name`` unpacked into ``scratch_dir`` and scored
+    against its own ``expected.yaml``."""
+    from tests.lab.scenarios import unpack
+
+    bundle = unpack(folder / name, scratch_dir / name)
+    return verdict(bundle, load_yaml(folder / name / "expected.yaml"))
+
+
+def assert_expectations(folder: Path) -> None:
+    """At least three recordings in ``folder``, each with an expectation naming it."""
+    names = recorded(folder)
+    assert len(names) >= 3
+    for name in names:
+        expected = load_yaml(folder / name / "expected.yaml")
+        assert expected["scenario"] == name
+        assert "rootCause" in expected and "remediations" in expected, name
+
+
+def assert_loadable(folder: Path, scratch_dir: Path) -> None:
+    """Each recording in ``folder`` unpacks into a bundle the loader accepts."""
+    from diagnosis_operator.adapters.bundle import load_bundle
+    from tests.lab.scenarios import unpack
+
+    for name in recorded(folder):
+        bundle = unpack(folder / name, scratch_dir / f"load-{name}")
+        assert load_bundle(bundle) is not None, name

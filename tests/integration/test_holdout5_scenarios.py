@@ -28,7 +28,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from examples.incidents import holdout5  # noqa: E402
 
-from tests.integration.scored import assert_whole, load_yaml, params, scratch, verdict  # noqa: E402
+from tests.integration.scored import (  # noqa: E402
+    assert_whole,
+    load_yaml,
+    params,
+    recording_verdict,
+    scratch,
+    verdict,
+)
 
 RECORDED = ROOT / "examples" / "incidents" / "holdout5" / "lab"
 
@@ -55,11 +62,7 @@ def test_holdout5_whole_diagnosis_as_expected(name: str, bundles: Path) -> None:
     "name", params(sorted(p.name for p in RECORDED.iterdir() if p.is_dir()), LAB_STILL_WRONG)
 )
 def test_holdout5_lab_recording_as_expected(name: str, bundles: Path) -> None:
-    from tests.lab.scenarios import unpack
-
-    folder = unpack(RECORDED / name, bundles / f"lab-{name}")
-    scored = verdict(folder, load_yaml(RECORDED / name / "expected.yaml"))
-    assert_whole(name, scored)
+    assert_whole(name, recording_verdict(RECORDED, name, bundles / "lab"))
 
 
 def test_every_scenario_has_its_expectation() -> None:

@@ -30,7 +30,15 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from examples.incidents import holdout6  # noqa: E402
 
-from tests.integration.scored import assert_whole, load_yaml, params, recorded, scratch, verdict  # noqa: E402
+from tests.integration.scored import (  # noqa: E402
+    assert_whole,
+    load_yaml,
+    params,
+    recorded,
+    recording_verdict,
+    scratch,
+    verdict,
+)
 
 RECORDED = ROOT / "examples" / "incidents" / "holdout6" / "lab"
 
@@ -56,11 +64,7 @@ def test_holdout6_whole_diagnosis_as_expected(name: str, bundles: Path) -> None:
 
 @pytest.mark.parametrize("name", params(recorded(RECORDED), LAB_STILL_WRONG))
 def test_holdout6_lab_recording_as_expected(name: str, bundles: Path) -> None:
-    from tests.lab.scenarios import unpack
-
-    folder = unpack(RECORDED / name, bundles / f"lab-{name}")
-    scored = verdict(folder, load_yaml(RECORDED / name / "expected.yaml"))
-    assert_whole(name, scored)
+    assert_whole(name, recording_verdict(RECORDED, name, bundles / "lab"))
 
 
 def test_every_scenario_has_its_expectation() -> None:

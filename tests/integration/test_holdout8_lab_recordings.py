@@ -25,12 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.integration.scored import (  # noqa: E402
+    assert_expectations,
+    assert_loadable,
     assert_whole,
-    load_yaml,
     params,
     recorded,
+    recording_verdict,
     scratch,
-    verdict,
 )
 
 RECORDED = ROOT / "examples" / "incidents" / "holdout8_lab" / "lab"
@@ -55,27 +56,13 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.mark.parametrize("name", params(recorded(RECORDED), LAB_STILL_WRONG))
 def test_holdout8_lab_recording_as_expected(name: str, bundles: Path) -> None:
     """Root, affected instances, clients, remediations, nothing forbidden (the CLI's JSON)."""
-    from tests.lab.scenarios import unpack
-
-    folder = unpack(RECORDED / name, bundles / name)
-    scored = verdict(folder, load_yaml(RECORDED / name / "expected.yaml"))
-    assert_whole(name, scored)
+    assert_whole(name, recording_verdict(RECORDED, name, bundles))
 
 
 def test_every_recording_has_its_expectation() -> None:
-    names = recorded(RECORDED)
-    assert len(names) >= 3
-    for name in names:
-        expected = load_yaml(RECORDED / name / "expected.yaml")
-        assert expected["scenario"] == name
-        assert "rootCause" in expected and "remediations" in expected, name
+    assert_expectations(RECORDED)
 
 
 def test_every_recording_loads(bundles: Path) -> None:
     """Each recording unpacks into a bundle the loader accepts (``bundle validate``)."""
-    from diagnosis_operator.adapters.bundle import load_bundle
-    from tests.lab.scenarios import unpack
-
-    for name in recorded(RECORDED):
-        folder = unpack(RECORDED / name, bundles / f"load-{name}")
-        assert load_bundle(folder) is not None, name
+    assert_loadable(RECORDED, bundles)
