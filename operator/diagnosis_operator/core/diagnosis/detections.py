@@ -36,14 +36,14 @@ def all_detections(
     *, topology: Topology, read: Read, timestamps: FloatArray, z_threshold: float
 ) -> list[Detection]:
     """Pure: the departures of what was ``read`` and the detections that need no baseline."""
-    signals = list(read.all_signals)
+    signals = read.all_signals
     found = detect(signals=signals, timestamps=timestamps, z_threshold=z_threshold)
     found += at_maximum(signals=signals, timestamps=timestamps)
     found += scrape_down(signals=signals, timestamps=timestamps, detected=found)
     return found + release_detections(
         topology=topology,
-        signals=dict(read.by_component),
-        logs=dict(read.logs),
+        signals=read.by_component,
+        logs=read.logs,
         timestamps=timestamps,
         detected=found,
     )
