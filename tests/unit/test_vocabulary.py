@@ -13,8 +13,8 @@ import gzip
 import json
 import random
 import re
-import re._constants as sre
-import re._parser as sre_parse
+import re._constants as sre  # type: ignore[import-not-found]  # no stubs: private
+import re._parser as sre_parse  # type: ignore[import-not-found]
 import string
 from functools import cache
 from pathlib import Path
