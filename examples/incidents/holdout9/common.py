@@ -44,9 +44,10 @@ def pino(b: Bundle, t: float, level: int, host: str, msg: str, **fields: object)
 
 def traefik_line(b: Bundle, e: Event, router: str, service: str) -> str:
     """Traefik v3 JSON access log (``accessLog.format=json``)."""
+    host = f"[{e.client}]" if ":" in e.client else e.client
     return json.dumps(
         {
-            "ClientAddr": f"{e.client}:{b.rng.randint(1024, 65000)}",
+            "ClientAddr": f"{host}:{b.rng.randint(1024, 65000)}",
             "ClientHost": e.client,
             "DownstreamContentSize": e.size,
             "DownstreamStatus": e.status,

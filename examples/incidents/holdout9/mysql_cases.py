@@ -1,3 +1,4 @@
+# size: four linear scenario scripts of one family, each telling one story
 """MySQL and MariaDB scenarios of round 9 (written blind from public reports)."""
 
 from __future__ import annotations
@@ -5,7 +6,7 @@ from __future__ import annotations
 from examples.incidents.holdout3.exporters import mysqld_exporter, node_exporter
 from examples.incidents.holdout3.kit import Bundle, Event, ramp
 from examples.incidents.holdout3.stack import Route, fail
-from examples.incidents.holdout4.common import logfmt, mariadb_err, mysql_slow, mysql8_err, zap
+from examples.incidents.holdout4.common import logfmt, mariadb_err, mysql8_err, mysql_slow, zap
 from examples.incidents.holdout5.common import py_log, within
 from examples.incidents.holdout6.common import every, web
 from examples.incidents.holdout9.common import (
@@ -155,9 +156,7 @@ def forum_mariadb_table_open_cache() -> Bundle:  # size: one linear scenario scr
     b.component("forum-ingress", "proxy", {"job": "traefik"}, ["forum-web"])
     b.component("forum-web", "app", {"namespace": ns, "app": "forum-web"}, ["forum-db"])
     b.component("forum-db", "mysql", {"job": "mariadb", "instance": "10.71.2.40:9104"})
-    ps = pods(
-        "10.71.{k}.17:3000", "forum-web-58bd7", ("a1", "b2", "c3", "d4"), "10.71.0.{k}:10250"
-    )
+    ps = pods("10.71.{k}.17:3000", "forum-web-58bd7", ("a1", "b2", "c3", "d4"), "10.71.0.{k}:10250")
     routes = [
         Route("GET", "/t/{n}", "/t/:id", 0.6, 0.08, 38000),
         Route("GET", "/latest.json", "/latest.json", 0.25, 0.05, 12000),
@@ -247,15 +246,23 @@ def forum_mariadb_table_open_cache() -> Bundle:  # size: one linear scenario scr
     )
     processlist(b, dbl, {("Query", "Opening tables"): lambda m: 41.0 if bad(m) else 0.0})
     node_exporter(
-        b, {"job": "node", "instance": "10.71.2.40:9100"}, busy=lambda m: 0.45 if bad(m) else 0.2,
+        b,
+        {"job": "node", "instance": "10.71.2.40:9100"},
+        busy=lambda m: 0.45 if bad(m) else 0.2,
         avail=lambda m: 30e9,
     )
     ml = {"namespace": ns, "job_name": "forum-migrate-20361103", "container": "migrate"}
     b.log(
         b.t(onset) - 40,
         ml,
-        logfmt(b, b.t(onset) - 40, "info", "migration applied", version="20361103_partition_posts",
-               statement="ALTER TABLE posts PARTITION BY HASH(topic_id) PARTITIONS 512"),
+        logfmt(
+            b,
+            b.t(onset) - 40,
+            "info",
+            "migration applied",
+            version="20361103_partition_posts",
+            statement="ALTER TABLE posts PARTITION BY HASH(topic_id) PARTITIONS 512",
+        ),
     )
     b.log(
         b.t(3),
@@ -386,7 +393,12 @@ def events_mysql_redo_sync_flush() -> Bundle:  # size: one linear scenario scrip
             t,
             {"job": "mysql", "instance": "10.88.7.10"},
             mysql8_err(
-                b, t, 0, "Warning", "MY-013865", "Redo log writer is waiting for a new redo log "
+                b,
+                t,
+                0,
+                "Warning",
+                "MY-013865",
+                "Redo log writer is waiting for a new redo log "
                 "file. Consider increasing innodb_redo_log_capacity.",
             ),
         )
@@ -448,9 +460,15 @@ def orders_mysql_archiver_row_locks() -> Bundle:  # size: one linear scenario sc
             site.say(
                 e.t,
                 e.extra["pod"],
-                zap(b, e.t, "error", "orders/confirm.go:77", "confirm order",
+                zap(
+                    b,
+                    e.t,
+                    "error",
+                    "orders/confirm.go:77",
+                    "confirm order",
                     error="Error 1205 (HY000): Lock wait timeout exceeded; try restarting "
-                    "transaction"),
+                    "transaction",
+                ),
             )
     chatter(site, 40, 90, lambda t, k: zap(b, t, "info", "orders/cache.go:20", "price cache hit"))
     site.apps(
@@ -474,10 +492,20 @@ def orders_mysql_archiver_row_locks() -> Bundle:  # size: one linear scenario sc
         b.log(
             t + 40,
             {"job": "mysql-slow", "instance": "10.52.30.5"},
-            mysql_slow(b, t + 40, user="archiver", host="10.52.8.44", thread=7_731_004,
-                       qt=40.0 + rng.uniform(-3, 3), lt=0.0001, sent=0, examined=50_000,
-                       sql="UPDATE orders SET archived=1 WHERE created_at < '2036-02-27' "
-                       "AND archived=0 ORDER BY id LIMIT 50000", db="orders"),
+            mysql_slow(
+                b,
+                t + 40,
+                user="archiver",
+                host="10.52.8.44",
+                thread=7_731_004,
+                qt=40.0 + rng.uniform(-3, 3),
+                lt=0.0001,
+                sent=0,
+                examined=50_000,
+                sql="UPDATE orders SET archived=1 WHERE created_at < '2036-02-27' "
+                "AND archived=0 ORDER BY id LIMIT 50000",
+                db="orders",
+            ),
         )
     jl = {"namespace": ns, "job_name": "order-archiver-29602140", "container": "archiver"}
     for t in every(b, onset, b.minutes, 38, 46):
