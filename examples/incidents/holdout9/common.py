@@ -70,6 +70,36 @@ def traefik_line(b: Bundle, e: Event, router: str, service: str) -> str:
     )
 
 
+def traefik_metrics(
+    b: Bundle, labels: Labels, events: list[Event], service: str, *, last_reload: float
+) -> None:
+    """Traefik v3's Prometheus metrics: service and entrypoint request counters by code,
+    config reloads, Go runtime."""
+    by: dict[tuple[str, str], list[float]] = {}
+    for e in events:
+        by.setdefault((str(e.status), e.method), []).append(e.t)
+    for (code, method), times in sorted(by.items()):
+        b.counter_steps(
+            "traefik_service_requests_total",
+            {**labels, "service": service, "code": code, "method": method, "protocol": "http"},
+            times,
+        )
+        b.counter_steps(
+            "traefik_entrypoint_requests_total",
+            {
+                **labels,
+                "entrypoint": "websecure",
+                "code": code,
+                "method": method,
+                "protocol": "http",
+            },
+            times,
+        )
+    b.gauge("traefik_config_reloads_total", labels, lambda m: 17)
+    b.gauge("traefik_config_last_reload_success", labels, lambda m: last_reload)
+    b.runtime(labels, cpu=lambda m: 0.08, rss=lambda m: 140e6, goroutines=lambda m: 210)
+
+
 def processlist(b: Bundle, labels: Labels, states: dict[tuple[str, str], F]) -> None:
     """Extra ``mysql_info_schema_processlist_threads`` rows (command, state)."""
     for (command, state), fn in states.items():

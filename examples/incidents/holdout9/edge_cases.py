@@ -11,7 +11,13 @@ from examples.incidents.holdout4.common import envoy_json_line, spring, zap
 from examples.incidents.holdout5.common import klog, nginx_ctx, nginx_error, within
 from examples.incidents.holdout6.common import haproxy_line, web
 from examples.incidents.holdout8.common import blackbox_probe
-from examples.incidents.holdout9.common import chatter, pino, pods, traefik_line
+from examples.incidents.holdout9.common import (
+    chatter,
+    pino,
+    pods,
+    traefik_line,
+    traefik_metrics,
+)
 
 FX_PROBE = "https://api.fxrates.example/v6/latest"
 
@@ -292,30 +298,13 @@ def intranet_traefik_ratelimit_nat() -> Bundle:  # size: one linear scenario scr
         ),
         pick=pick,
     )
-    tl = {"job": "traefik", "instance": "10.66.0.2:9100"}
-    by: dict[tuple[str, str], list[float]] = {}
-    for e in site.events:
-        by.setdefault((str(e.status), e.method), []).append(e.t)
-    for (code, method), times in sorted(by.items()):
-        b.counter_steps(
-            "traefik_service_requests_total",
-            {
-                **tl,
-                "service": "intranet-portal-8000@kubernetescrd",
-                "code": code,
-                "method": method,
-                "protocol": "http",
-            },
-            times,
-        )
-        b.counter_steps(
-            "traefik_entrypoint_requests_total",
-            {**tl, "entrypoint": "websecure", "code": code, "method": method, "protocol": "http"},
-            times,
-        )
-    b.gauge("traefik_config_reloads_total", tl, lambda m: 17)
-    b.gauge("traefik_config_last_reload_success", tl, lambda m: b.t(-3 * 24 * 60))
-    b.runtime(tl, cpu=lambda m: 0.08, rss=lambda m: 140e6, goroutines=lambda m: 210)
+    traefik_metrics(
+        b,
+        {"job": "traefik", "instance": "10.66.0.2:9100"},
+        site.events,
+        "intranet-portal-8000@kubernetescrd",
+        last_reload=b.t(-3 * 24 * 60),
+    )
     chatter(site, 30, 60, lambda t, k: pino(b, t, 30, ps[k].pod, "request completed"))
     site.apps(
         {"namespace": ns, "app": "portal"},

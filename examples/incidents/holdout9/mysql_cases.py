@@ -15,6 +15,7 @@ from examples.incidents.holdout9.common import (
     pods,
     processlist,
     traefik_line,
+    traefik_metrics,
 )
 
 
@@ -178,7 +179,7 @@ def forum_mariadb_table_open_cache() -> Bundle:  # size: one linear scenario scr
         clients=300,
         rate=lambda m: 11.0,
         outcome=outcome,
-        kind="nginx",
+        kind="traefik",
         edge_labels={"job": "traefik", "instance": "10.71.0.3:9100"},
         fmt=lambda e: traefik_line(b, e, "forum-websecure@kubernetes", "forum-web-3000@kubernetes"),
     )
@@ -197,6 +198,13 @@ def forum_mariadb_table_open_cache() -> Bundle:  # size: one linear scenario scr
                     sql="SELECT * FROM posts WHERE topic_id = ? ORDER BY post_number LIMIT 20",
                 ),
             )
+    traefik_metrics(
+        b,
+        {"job": "traefik", "instance": "10.71.0.3:9100"},
+        site.events,
+        "forum-web-3000@kubernetes",
+        last_reload=b.t(-2 * 60),
+    )
     chatter(site, 20, 60, lambda t, k: pino(b, t, 30, ps[k].pod, "request completed"))
     site.apps(
         {"namespace": ns, "app": "forum-web"},
