@@ -6,9 +6,9 @@ import zlib
 from collections.abc import Callable
 
 from examples.incidents.holdout3.kit import Bundle, Event
-from examples.incidents.holdout3.stack import Route, fail
-from examples.incidents.holdout4.common import envoy_json_line, spring, zap
-from examples.incidents.holdout5.common import klog, nginx_ctx, nginx_error, within
+from examples.incidents.holdout3.stack import Pod, Route, fail
+from examples.incidents.holdout4.common import envoy_json_line, log_each, spring, zap
+from examples.incidents.holdout5.common import java_side, klog, nginx_ctx, nginx_error, within
 from examples.incidents.holdout6.common import haproxy_line, web
 from examples.incidents.holdout8.common import blackbox_probe
 from examples.incidents.holdout9.common import (
@@ -23,7 +23,7 @@ FX_PROBE = "https://api.fxrates.example/v6/latest"
 
 
 def sso_ingress_header_too_big() -> Bundle:  # size: one linear scenario script
-    """accounts 7.3 (rolled out at 08:10) puts the user's group claims in a session cookie:
+    """accounts 7.3 (rolled out from 08:08:30) puts the user's group claims in a session cookie:
     for users in many groups the response headers exceed ingress-nginx's 4k
     proxy-buffer-size and the controller answers 502 ("upstream sent too big header") while
     the app logged a 200.  ~15 % of logins fail, always the same users.  Root: the ingress
@@ -38,19 +38,38 @@ def sso_ingress_header_too_big() -> Bundle:  # size: one linear scenario script
     )
     rng = b.rng
     onset = 15.0
-    bad = within(onset, 99)
     ns = "sso"
     b.component("sso-ingress", "proxy", {"job": "ingress-nginx"}, ["accounts"])
     b.component("accounts", "app", {"namespace": ns, "app": "accounts"})
-    ps = pods("10.18.{k}.9:8080", "accounts-8d6c", ("t1", "t2", "t3"), "10.18.0.{k}:10250")
+    starts = [onset - 1.5 + 0.7 * k for k in range(3)]
+    old = [
+        Pod(
+            f"10.18.{k + 1}.9:8080",
+            f"accounts-8d6c-t{k + 1}",
+            f"10.18.0.{k + 1}:10250",
+            present=within(0, starts[k] + 0.3),
+        )
+        for k in range(3)
+    ]
+    new = [
+        Pod(
+            f"10.18.{k + 1}.27:8080",
+            f"accounts-5f1e-u{k + 1}",
+            f"10.18.0.{k + 1}:10250",
+            present=within(starts[k], 99),
+        )
+        for k in range(3)
+    ]
+    ps = old + new
     routes = [
         Route("POST", "/login/callback", "/login/callback", 0.3, 0.09, 600),
         Route("GET", "/userinfo", "/userinfo", 0.7, 0.01, 900),
     ]
 
     def outcome(e: Event, m: float, i: int) -> None:
-        if bad(m) and e.path == "/login/callback" and zlib.crc32(e.client.encode()) % 100 < 15:
-            e.status, e.size = 502, 150
+        if i >= 3 and e.path == "/login/callback" and zlib.crc32(e.client.encode()) % 100 < 15:
+            e.status, e.size, e.upstream_status = 502, 150, "502"
+            e.extra["app_status"] = "200"
             e.extra["too_big"] = True
 
     site = web(
@@ -68,13 +87,12 @@ def sso_ingress_header_too_big() -> Bundle:  # size: one linear scenario script
     el = {"job": "ingress-nginx", "instance": "10.18.0.6:10254", "stream": "stderr"}
     for e in site.events:
         if e.extra.get("too_big"):
-            t = e.t
             b.log(
-                t,
+                e.t,
                 el,
                 nginx_error(
                     b,
-                    t,
+                    e.t,
                     "error",
                     "upstream sent too big header while reading response header from upstream",
                     pid=39,
@@ -82,19 +100,20 @@ def sso_ingress_header_too_big() -> Bundle:  # size: one linear scenario script
                     ctx=nginx_ctx(e, "sso.corp.example", e.upstream),
                 ),
             )
-    t = b.t(onset) - 60
-    b.log(
-        t,
-        {"namespace": ns, "app": "accounts", "container": "accounts", "instance": ps[0].addr},
-        spring(
-            b,
+    for k, s0 in enumerate(starts):
+        t = b.t(s0) + 9
+        site.say(
             t,
-            "INFO",
-            "main",
-            "c.e.accounts.AccountsApplication",
-            "Started AccountsApplication in 7.912 seconds (version 7.3.0)",
-        ),
-    )
+            3 + k,
+            spring(
+                b,
+                t,
+                "INFO",
+                "main",
+                "c.e.accounts.AccountsApplication",
+                "Started AccountsApplication in 7.912 seconds (version 7.3.0)",
+            ),
+        )
     chatter(
         site,
         30,
@@ -108,13 +127,16 @@ def sso_ingress_header_too_big() -> Bundle:  # size: one linear scenario script
             "session issued",
         ),
     )
-    site.apps(
+    java_side(
+        b,
+        ps,
+        site.events,
         {"namespace": ns, "app": "accounts"},
-        {"namespace": ns, "app": "accounts", "container": "accounts"},
+        app="accounts",
         namespace=ns,
         container="accounts",
-        go=False,
     )
+    log_each(b, site.logs, ps, {"namespace": ns, "app": "accounts", "container": "accounts"})
     return b
 
 
