@@ -495,6 +495,7 @@ def session_redis_mass_expiry() -> Bundle:  # size: one linear scenario script
         maxmemory=8e9,
         clients=lambda m: 160,
         cpu=lambda m: 0.99 if bad(m) else 0.18,
+        expired=lambda m: 23_000.0 if bad(m) else 140.0,
     )
     b.gauge("redis_db_keys", {**rel, "db": "db0"}, lambda m: int(keys(m)))
     b.gauge("redis_db_keys_expiring", {**rel, "db": "db0"}, lambda m: int(keys(m) * 0.99))
