@@ -219,6 +219,8 @@ def geo_probe_ipv6_failing_none() -> Bundle:  # size: one linear scenario script
             b,
             {
                 "job": "blackbox",
+                "namespace": ns,
+                "app": "geo-api",
                 "instance": "https://geo.example.net/healthz",
                 "module": f"http_2xx_{fam}",
                 "probe_location": "fra-probe-1",
