@@ -60,7 +60,7 @@ BIG_DEL_MAX = 12
 RATE_RULE = "ops-api-ratelimit"
 # The rule as pushed: meant as 60r/s per address, written 60r/m.
 RATE_HTTP = "limit_req_zone $binary_remote_addr zone=ops_api:1m rate=60r/m;\n"
-RATE_SERVER = "limit_req zone=ops_api burst=2;\n"
+RATE_SERVER = "limit_req zone=ops_api burst=5 nodelay;\n"
 OPEN_FILES = 10
 WARMER = "127.0.0.44"
 WARMER_AGENT = "cache-warmer/1.0 (cron)"
