@@ -31,6 +31,14 @@ diagnosis; nothing is diagnosed here).  Faults, each bounded in time and always 
 * ``client-cache-warmer``: healthy: a cron job (127.0.0.44) walks the first 60 items
   every 30 s, one request after the other, to keep them cached: bursts of 200s, the
   shoppers unaffected.
+* ``redis-replicaof-typo``: a failover script sends ``REPLICAOF`` to the wrong node: the
+  cache (the primary) becomes a replica of an address where nothing listens, keeps
+  serving its data but refuses every write ("READONLY You can't write against a read
+  only replica"), and logs a failed sync attempt every second; ``REPLICAOF NO ONE`` at
+  the end.
+* ``mysql-buffer-pool-resize``: healthy: a DBA grows InnoDB's buffer pool online
+  (``SET GLOBAL innodb_buffer_pool_size``, 32 MiB to 256 MiB): MariaDB's error log notes
+  the resize, the API is unaffected; shrunk back at the end.
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ from tests.lab import scenarios, stack, traffic
 from tests.lab.config import RULES_DIR, root_connection
 from tests.lab.stack import Lab
 from tests.services.loki import REPO_ROOT
-from tests.services.ports import start_process
+from tests.services.ports import free_port, start_process
 
 from examples.incidents.holdout5.lab_faults import Inject, recorder
 
@@ -67,6 +75,7 @@ WARMER_AGENT = "cache-warmer/1.0 (cron)"
 WARMER_ITEMS = 60
 WARMER_PERIOD = 30.0
 WARMER_MAX = 400
+BUFFER_POOL_GROWN = 256 << 20
 
 
 def _bounded(seconds: float) -> float:
@@ -198,6 +207,39 @@ def client_cache_warmer(lab: Lab, seconds: float, stop: threading.Event) -> None
     print(f"client-cache-warmer: {sent} requests, {dict(tally.counts)}", flush=True)
 
 
+def redis_replicaof_typo(lab: Lab, seconds: float, stop: threading.Event) -> None:
+    """The cache made a replica of an address where nothing listens; promoted back at the end."""
+    host = lab.redis.host
+    wrong = free_port(host)
+    client = lab.redis.client()
+    client.execute_command("REPLICAOF", host, str(wrong))
+    print(f"redis-replicaof-typo: REPLICAOF {host} {wrong}", flush=True)
+    try:
+        stop.wait(_bounded(seconds))
+    finally:
+        client.execute_command("REPLICAOF", "NO", "ONE")
+        client.close()
+
+
+def _buffer_pool(lab: Lab, size: int) -> int:
+    """Set innodb_buffer_pool_size to ``size`` bytes; the size it had."""
+    with root_connection(lab.state) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT @@GLOBAL.innodb_buffer_pool_size")
+        row = cursor.fetchone()
+        cursor.execute(f"SET GLOBAL innodb_buffer_pool_size = {int(size)}")
+    return int(row[0]) if row else 0
+
+
+def mysql_buffer_pool_resize(lab: Lab, seconds: float, stop: threading.Event) -> None:
+    """A DBA grows InnoDB's buffer pool online; shrunk back to its size at the end."""
+    before = _buffer_pool(lab, BUFFER_POOL_GROWN)
+    print(f"mysql-buffer-pool-resize: {before} -> {BUFFER_POOL_GROWN} bytes", flush=True)
+    try:
+        stop.wait(_bounded(seconds))
+    finally:
+        _buffer_pool(lab, before)
+
+
 def _forbid(expect: scenarios.Expect, *actions: str) -> scenarios.Expect:
     """``expect`` with the actions this fault makes wrong (``forbidden``)."""
 
@@ -279,6 +321,24 @@ FAULTS: dict[str, tuple[Inject, scenarios.Scenario]] = {
             _forbid(scenarios._expect("none", None), DRAIN, KILL),
         ),
     ),
+    "redis-replicaof-typo": (
+        redis_replicaof_typo,
+        _scenario(
+            "redis-replicaof-typo",
+            "a failover script turns the cache into a replica of a wrong address: reads "
+            "served, every cache write refused (READONLY), sync retried every second",
+            _forbid(scenarios._expect("redis", "read-only"), DRAIN, KILL, LIMIT),
+        ),
+    ),
+    "mysql-buffer-pool-resize": (
+        mysql_buffer_pool_resize,
+        _scenario(
+            "mysql-buffer-pool-resize",
+            "a DBA grows InnoDB's buffer pool online (32 to 256 MiB): resize notes in "
+            "MariaDB's error log, the API unaffected; no incident",
+            _forbid(scenarios._expect("none", None), DRAIN, KILL, LIMIT),
+        ),
+    ),
 }
 
 
@@ -289,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         round_label="round-9",
         out=Path(__file__).with_name("lab"),
         workdir=REPO_ROOT / "out/rt9-lab",
-        width=24,
+        width=25,
     )
 
 
