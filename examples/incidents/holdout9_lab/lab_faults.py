@@ -212,12 +212,12 @@ def redis_replicaof_typo(lab: Lab, seconds: float, stop: threading.Event) -> Non
     host = lab.redis.host
     wrong = free_port(host)
     client = lab.redis.client()
-    client.execute_command("REPLICAOF", host, str(wrong))
+    client.replicaof(host, wrong)
     print(f"redis-replicaof-typo: REPLICAOF {host} {wrong}", flush=True)
     try:
         stop.wait(_bounded(seconds))
     finally:
-        client.execute_command("REPLICAOF", "NO", "ONE")
+        client.replicaof("NO", "ONE")
         client.close()
 
 
