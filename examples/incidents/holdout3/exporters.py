@@ -279,6 +279,7 @@ def redis_exporter(
     cmd_usec: dict[str, F] | None = None,
     rejected: F = C_0_0,
     cpu: F = C_0_04,
+    expired: F | None = None,
 ) -> None:
     rng = b.rng
 
@@ -300,7 +301,12 @@ def redis_exporter(
         start=1_930_884_002,
     )
     b.counter("redis_evicted_keys_total", labels, alive(evictions), start=0)
-    b.counter("redis_expired_keys_total", labels, alive(lambda m: ops(m) * 0.01), start=811_220_433)
+    b.counter(
+        "redis_expired_keys_total",
+        labels,
+        alive(expired or (lambda m: ops(m) * 0.01)),
+        start=811_220_433,
+    )
     b.counter("redis_rejected_connections_total", labels, alive(rejected), start=0)
     b.counter(
         "redis_cpu_sys_seconds_total",
