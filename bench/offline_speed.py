@@ -9,7 +9,11 @@ For every one-hour scenario bundle (``examples/incidents`` ``generate.py`` all,
   the child reports the in-process seconds of each parse, and the runner the
   child's wall time and peak RSS;
 - **diagnose**: the whole ``python -m diagnosis_operator diagnose --bundle B
-  --format json`` process: wall time and peak RSS.
+  --format json --quiet`` process: wall time and peak RSS.
+
+Once per run and tree, **imports**: a child that only imports what an offline
+``diagnose`` imports (the CLI's ``diagnose`` parser, the bundle adapters, the
+engine) and exits: the start-up floor every bundle pays.
 
 Peak RSS is the child's own ``ru_maxrss`` (``os.wait4``); with a forked helper
 process (the large bundle's metrics parse) the figure is the larger of the
@@ -76,6 +80,16 @@ print(json.dumps({
     "series": len(series),
     "streams": len(streams),
 }))
+"""
+
+_IMPORT_CHILD = """
+import json, time
+started = time.perf_counter()
+from diagnosis_operator.entrypoints.cli.main import build_parser
+build_parser("diagnose")
+import diagnosis_operator.entrypoints.bootstrap.offline
+import diagnosis_operator.service.diagnose
+print(json.dumps({"importSeconds": round(time.perf_counter() - started, 3)}))
 """
 
 
@@ -145,9 +159,17 @@ def measure_read(folder: Path, source: Path, timeout: float) -> dict[str, Any]:
     return run
 
 
+def measure_imports(source: Path, timeout: float) -> dict[str, Any]:
+    run = _run_child([sys.executable, "-c", _IMPORT_CHILD], source, timeout)
+    stdout = run.pop("stdout")
+    if run["exit"] == 0:
+        run.update(json.loads(stdout))
+    return run
+
+
 def measure_diagnose(folder: Path, source: Path, timeout: float) -> dict[str, Any]:
     command = [sys.executable, "-m", "diagnosis_operator", "diagnose", "--bundle", str(folder)]
-    run = _run_child([*command, "--format", "json"], source, timeout)
+    run = _run_child([*command, "--format", "json", "--quiet"], source, timeout)
     stdout = run.pop("stdout")
     if run["exit"] == 0:
         run["rootCause"] = (json.loads(stdout).get("rootCause") or {}).get("component")
@@ -177,9 +199,22 @@ def measure(
     timeout: float,
     *,
     table: dict[str, Any],
+    floor: dict[str, Any],
     save: Callable[[], None],
 ) -> None:
-    """Fill ``table`` bundle by bundle, saving after each (a stopped run keeps its figures)."""
+    """Fill ``table`` bundle by bundle, saving after each (a stopped run keeps its figures).
+
+    ``floor``: the start-up floor (imports) per tree, ``repeat`` times, interleaved.
+    """
+    imports: dict[str, list[dict[str, Any]]] = {label: [] for label in trees}
+    for _ in range(repeat):
+        for label, source in trees.items():
+            imports[label].append(measure_imports(source, timeout))
+    floor.update({label: _best(runs) for label, runs in imports.items()})
+    for label in trees:
+        cpu = _median(floor[label], "Cpu")
+        print(f"{'imports':28} {label:6} cpu {cpu:5.2f}s", file=sys.stderr)
+    save()
     for name, folder in folders.items():
         entry: dict[str, Any] = {"bytes": sum(p.stat().st_size for p in folder.iterdir())}
         reads: dict[str, list[dict[str, Any]]] = {label: [] for label in trees}
@@ -217,6 +252,13 @@ def table(report: dict[str, Any]) -> str:
         head += [f"{label} read s (cpu)", f"{label} diagnose s (cpu)", f"{label} MiB", "load"]
     # With repeats, the medians of wall and CPU seconds (else the one run's figures).
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    if report.get("imports"):  # the start-up floor: imports only, in the diagnose column
+        cells = ["(imports only)", "-"]
+        for label in labels:
+            floor = report["imports"][label]
+            cpu = f"{_median(floor, 'Wall'):.2f} ({_median(floor, 'Cpu'):.2f})"
+            cells += ["-", cpu, f"{floor['peakMiB']:.0f}", f"{floor['load1']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
     for name, entry in report["bundles"].items():
         cells = [name, f"{entry['bytes'] / 1e6:.0f}"]
         for label in labels:
@@ -271,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.baseline:
             trees = {"before": args.baseline.resolve(), **trees}
         bundles: dict[str, Any] = {}
+        startup: dict[str, Any] = {}
         report = {
             "when": stamp,
             "machine": {
@@ -281,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "trees": {label: str(path) for label, path in trees.items()},
             "repeat": args.repeat,
             "complete": False,
+            "imports": startup,
             "bundles": bundles,
         }
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -288,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         def save() -> None:
             out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
-        measure(folders, trees, args.repeat, args.timeout, table=bundles, save=save)
+        measure(folders, trees, args.repeat, args.timeout, table=bundles, floor=startup, save=save)
         report["complete"] = True
         save()
     finally:

@@ -16,7 +16,7 @@ alternation has no literal prefix to skip ahead by.  Without ``MULTILINE``,
 ``anchored_split`` gives ``rest`` and where its groups sit in the whole
 pattern's, or None when the pattern is not of that form (no top-level
 alternation, no anchored or no unanchored alternative, ``MULTILINE``, an
-unnamed group in ``rest``, or outside the dialect ``_regex_tree`` reads).
+unnamed group in ``rest``, or outside the dialect ``models.regex_tree`` reads).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import re
 
-from diagnosis_operator.adapters.bundle._regex_tree import Unsupported, parse
+from diagnosis_operator.models.regex_tree import Unsupported, parse
 
 _AT_START = {("at", "^"), ("at", "\\A")}
 

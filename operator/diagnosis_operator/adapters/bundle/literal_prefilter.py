@@ -4,9 +4,10 @@ Running a case-insensitive alternation such as the collector's significant-line
 filter through Python ``re`` costs some 10 us per line; over a million lines that
 dominates a diagnosis.  Most lines cannot match at all: every match of the
 pattern contains one of a few literal strings (``error``, ``timeout``, ``" 5``...).
-``required_literals`` derives such a set from the pattern's tree (``_regex_tree``,
-the project's regex dialect), and ``candidate_lines`` finds the lines holding one
-of them with fast substring search over the whole stream at once.  Only those
+``required_literals`` (``models.regex_literals``) derives such a set from the
+pattern's tree (``models.regex_tree``, the project's regex dialect), and
+``candidate_lines`` finds the lines holding one of them with fast substring
+search over the whole stream at once.  Only those
 lines go through the real pattern, so the result is exactly what matching every
 line would give.
 
@@ -28,105 +29,12 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from diagnosis_operator.adapters.bundle._regex_tree import Seq, Unsupported, parse
-
-MAX_LITERALS = 64
-MIN_LITERAL_LENGTH = 2
-MAX_PATTERN_LENGTH = 10_000
+from diagnosis_operator.models.regex_literals import MAX_PATTERN_LENGTH, ascii_literals
+from diagnosis_operator.models.regex_literals import required_literals as required_literals
+from diagnosis_operator.models.regex_tree import Seq, Unsupported, parse
 
 # One pattern per alternative of a top-level alternation, with its literals.
 Alternatives = tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]
-
-
-def _cross(prefixes: set[str], tails: set[str]) -> set[str]:
-    return {head + tail for head in prefixes for tail in tails}
-
-
-def _prefixes(seq: Seq) -> tuple[set[str], bool]:
-    """Strings one of which starts every match of ``seq``; and whether they are whole."""
-    found = {""}
-    for node in seq:
-        kind = node[0]
-        if kind == "lit":
-            found = {text + node[1] for text in found}
-        elif kind == "group":
-            inner, whole = _prefixes(node[1])
-            found = _cross(found, inner)
-            if not whole:
-                return found, False
-        elif kind == "branch":
-            parts = [_prefixes(alternative) for alternative in node[1]]
-            found = _cross(found, set().union(*(texts for texts, _ in parts)))
-            if not all(whole for _, whole in parts):
-                return found, False
-        elif kind == "repeat" and node[1] >= 1:
-            inner, _ = _prefixes(node[3])
-            return _cross(found, inner), False
-        else:
-            return found, False
-        if len(found) > MAX_LITERALS:
-            return {""}, False
-    return found, True
-
-
-def _quality(literals: set[str]) -> tuple[int, int]:
-    return (min(map(len, literals)), -len(literals)) if literals else (0, 0)
-
-
-def _nested(seq: Seq, start: int) -> set[str] | None:
-    """The best literals inside the node at ``start`` (a group, branch or repeat)."""
-    node = seq[start]
-    kind = node[0]
-    if kind == "group":
-        return _best(node[1])
-    if kind == "branch":
-        sets = [_best(alternative) for alternative in node[1]]
-        return set().union(*sets) if all(_quality(found)[0] > 0 for found in sets) else None
-    if kind == "repeat" and node[1] >= 1:
-        return _best(node[3])
-    return None
-
-
-def _best(seq: Seq) -> set[str]:
-    """The best set of strings of which every match of ``seq`` holds one."""
-    best: set[str] = {""}
-    for start in range(len(seq)):
-        found, _ = _prefixes(seq[start:])
-        if _quality(found) > _quality(best):
-            best = found
-        nested = _nested(seq, start)
-        if nested and len(nested) <= MAX_LITERALS and _quality(nested) > _quality(best):
-            best = nested
-    return best
-
-
-def required_literals(pattern: str) -> tuple[str, ...] | None:
-    """Pure: lower-cased strings one of which every match of ``pattern`` contains.
-
-    None when no useful set exists (a literal shorter than two characters, too
-    many alternatives, or a pattern outside the dialect the tree reads).
-    """
-    if len(pattern) > MAX_PATTERN_LENGTH:
-        return None
-    try:
-        tree = parse(pattern)
-    except Unsupported:
-        return None
-    return _usable(_best(tree))
-
-
-def _usable(found: set[str]) -> tuple[str, ...] | None:
-    lowered = {text.lower() for text in found}
-    if not lowered or min(map(len, lowered)) < MIN_LITERAL_LENGTH or len(lowered) > MAX_LITERALS:
-        return None
-    return tuple(sorted(lowered))
-
-
-def _ascii_literals(seq: Seq) -> tuple[str, ...] | None:
-    literals = _usable(_best(seq))
-    if literals is None or not all(text.isascii() for text in literals):
-        return None
-    return literals
 
 
 def _top_branch(tree: Seq) -> tuple[tuple[Seq, ...], tuple[tuple[int, int], ...]] | None:
@@ -160,11 +68,11 @@ def split_alternatives(compiled: re.Pattern[str]) -> Alternatives | None:
     except Unsupported:
         return None
     top = _top_branch(tree)
-    if top is None or _ascii_literals(tree) is None:
+    if top is None or ascii_literals(tree) is None:
         return None
     split: list[tuple[re.Pattern[str], tuple[str, ...]]] = []
     for alternative, (start, end) in zip(*top, strict=True):
-        literals = _ascii_literals(alternative)
+        literals = ascii_literals(alternative)
         if literals is None:
             return None
         split.append((re.compile(pattern[start:end], compiled.flags), literals))

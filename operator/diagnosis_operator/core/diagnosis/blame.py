@@ -30,11 +30,11 @@ from diagnosis_operator.catalog.failure_modes import (
     KIND_CALLERS,
     KIND_PORTS,
     catalog_kinds,
-    compiled,
     modes_of,
 )
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import SEVERITY
+from diagnosis_operator.core.diagnosis.vocabulary import search_any
 from diagnosis_operator.models.signals import Window
 from diagnosis_operator.models.topology import Component, ComponentKind, Topology
 
@@ -171,7 +171,7 @@ def line_names(line: str, profiles: Sequence[DependencyProfile]) -> set[str]:
     named.update(_by_address(line, profiles))
     for profile in profiles:
         same_kind = [p for p in profiles if p.kind == profile.kind]
-        if len(same_kind) == 1 and any(compiled(r).search(line) for r in profile.vocabulary):
+        if len(same_kind) == 1 and search_any(profile.vocabulary, line):
             named.add(profile.name)
     return named
 

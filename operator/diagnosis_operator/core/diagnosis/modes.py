@@ -31,6 +31,7 @@ from diagnosis_operator.catalog.failure_modes import (
     is_self_metric,
     modes_of,
 )
+from diagnosis_operator.core.diagnosis import vocabulary
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import SEVERITY
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD
@@ -72,8 +73,7 @@ def saturation(count: int) -> float:
 def _line_score(patterns: Sequence[str], lines: Sequence[str]) -> tuple[float, int]:
     score, hits = 0.0, 0
     for pattern in patterns:
-        regex = compiled(pattern)
-        count = sum(1 for line in lines if regex.search(line))
+        count = vocabulary.count(pattern, lines)
         score += LINE_WEIGHT * saturation(count)
         hits += count
     return score, hits

@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from diagnosis_operator.catalog.failure_modes import catalog_kinds, compiled, modes_of
+from diagnosis_operator.catalog.failure_modes import catalog_kinds, modes_of
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import SEVERITY, LogCategory, LogEvent
+from diagnosis_operator.core.diagnosis.vocabulary import search_any
 from diagnosis_operator.models.signals import Window
 from diagnosis_operator.models.topology import Topology
 
@@ -50,7 +51,7 @@ def _kind(ev: ComponentEvidence) -> str:
 def _category(kind: str, line: str) -> LogCategory | None:
     """The category of the first mode of ``kind`` whose caller signature ``line`` matches."""
     for mode in modes_of([kind]):
-        if any(compiled(p).search(line) for p in mode.callers):
+        if search_any(mode.callers, line):
             return _MODE_CATEGORY.get(mode.name, LogCategory.ERROR)
     return None
 

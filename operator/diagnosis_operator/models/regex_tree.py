@@ -8,11 +8,18 @@ assertions, groups, alternations (with the text span of each alternative) and
 repeats.  Anything else raises ``Unsupported``; callers then do without a
 prefilter.
 
+The failure-mode catalogue's patterns are Python ``re``: with ``python=True``
+a repeat may omit its lower bound (``{,3}``, ``{,}``: from 0), and each
+lookaround (``(?=...)``, ``(?!...)``, ``(?<=...)``, ``(?<!...)``) is read as one
+zero-width assertion, its content skipped: a pattern without its lookarounds
+matches wherever the whole does, so strings every match of the rest holds are
+still held by every match of the whole.
+
 Nodes are tuples, compared by value:
 
     ("lit", char)                  one literal character
     ("any", text)                  one character from a class, ``.``, ``\\d``...
-    ("at", text)                   a zero-width assertion: ``^ $ \\b \\B \\A``
+    ("at", text)                   a zero-width assertion: ``^ $ \\b \\B \\A``, ``(?!``...
     ("group", seq, flagged)        ``(...)``, ``(?:...)``, ``(?P<n>...)``, ``(?i:...)``
     ("branch", (seq, ...), spans)  ``A|B|...``, spans = ((start, end), ...) in the text
     ("repeat", low, high, seq)     a greedy or lazy repeat; high is None when unbounded
@@ -35,15 +42,20 @@ _REPEAT = re.compile(r"\{(\d+)(,(\d*))?\}")
 _FLAGS = re.compile(r"\(\?([aiLmsux]*)(?:-([imsx]+))?([:)])")
 _NAMED = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
 _SIMPLE_REPEATS = {"*": (0, None), "+": (1, None), "?": (0, 1)}
+_LOOKAROUNDS = ("(?=", "(?!", "(?<=", "(?<!")
+_PYTHON_REPEAT = re.compile(r"\{()(,(\d*))\}")  # {,n} and {,}: Python re only
 
 
 class Unsupported(ValueError):
     """A construct the tree does not model (the caller goes without a prefilter)."""
 
 
-def parse(pattern: str) -> Seq:
-    """The tree of ``pattern``: a top-level alternation is one ``branch`` node."""
-    parser = _Parser(pattern)
+def parse(pattern: str, *, python: bool = False) -> Seq:
+    """The tree of ``pattern``: a top-level alternation is one ``branch`` node.
+
+    ``python``: read ``pattern`` as Python ``re`` (see the module docstring).
+    """
+    parser = _Parser(pattern, python=python)
     tree = parser.alternation()
     if parser.position != len(pattern):
         raise Unsupported(f"unbalanced ')' at {parser.position}")
@@ -61,9 +73,10 @@ def _class_node(text: str) -> Node:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, python: bool = False) -> None:
         self.text = text
         self.position = 0
+        self.python = python
 
     def peek(self, width: int = 1) -> str:
         return self.text[self.position : self.position + width]
@@ -148,6 +161,8 @@ class _Parser:
 
     def group(self) -> Node | None:
         start = self.position
+        if self.python and self.text.startswith(_LOOKAROUNDS, start):
+            return self.assertion()
         flags = _FLAGS.match(self.text, start)
         flagged = False
         if flags is not None:
@@ -172,6 +187,17 @@ class _Parser:
         self.position += 1
         return ("group", inner, flagged)
 
+    def assertion(self) -> Node:
+        """A lookaround, its content read (to find its end) and dropped."""
+        start = self.position
+        opening = next(text for text in _LOOKAROUNDS if self.text.startswith(text, start))
+        self.position += len(opening)
+        self.alternation()
+        if self.peek() != ")":
+            raise Unsupported(f"group at {start} not closed")
+        self.position += 1
+        return ("at", opening)
+
     def repeated(self, atom: Node) -> Node:
         """``atom`` with the repeat that follows it, if any."""
         character = self.peek()
@@ -180,9 +206,11 @@ class _Parser:
             self.position += 1
         elif character == "{":
             match = _REPEAT.match(self.text, self.position)
+            if match is None and self.python:
+                match = _PYTHON_REPEAT.match(self.text, self.position)
             if match is None:
                 return atom  # a literal '{' follows, read as the next atom
-            low = int(match.group(1))
+            low = int(match.group(1) or 0)
             if match.group(2) is None:
                 high: int | None = low
             else:
