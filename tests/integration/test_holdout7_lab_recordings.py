@@ -35,10 +35,7 @@ from tests.integration.scored import (  # noqa: E402
 RECORDED = ROOT / "examples" / "incidents" / "holdout7_lab" / "lab"
 
 # Wrong at first sight (firstsight-lab-5.json) and still wrong, each with what went wrong.
-LAB_STILL_WRONG: dict[str, str] = {
-    "client-slowloris": "a slowloris client holding nginx's connections: mysql blamed, the "
-    "client (whose requests never complete) not found",
-}
+LAB_STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

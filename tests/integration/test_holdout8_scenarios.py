@@ -40,12 +40,8 @@ from tests.integration.scored import assert_whole, load_yaml, params, scratch, v
 STILL_WRONG: dict[str, str] = {
     "search-redis-cluster-slot-migration": "one Redis Cluster master blocked by a slot "
     "migration: root right, the master not named affected",
-    "billing-upstream-cert-expired": "the upstream's expired certificate: root right, the "
-    "upstream's address named affected and drained",
     "exports-gateway-default-timeout": "an Envoy route that lost its long timeout (the "
     "gateway's own fault): the API blamed",
-    "community-graphql-depth-bomb": "GraphQL depth bombs from one IPv6 host (costly, not "
-    "many): the API named root, the client only aggravating",
 }
 
 

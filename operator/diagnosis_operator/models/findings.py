@@ -157,6 +157,7 @@ class AffectedInstance:
 class ClientPattern(StrEnum):
     FLOOD = "flood"
     RETRY_LOOP = "retry-loop"
+    COSTLY = "costly"  # few requests, each taking much of the server's time or bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,14 +2,23 @@
 
 An edge component (a proxy, or one nothing depends on) is where clients
 arrive: its access lines are counted per client address, per failing client,
-request and agent at a fine step (tight retry loops), and per client network.
+request and agent at a fine step (tight retry loops), per client network, and
+per client its costly requests: those that took a second or more, and those
+whose response was 100 kB or more (``catalog.client_cost``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diagnosis_operator.core.diagnosis.collected import CLIENTS, NETWORKS, RETRIES
+from diagnosis_operator.catalog.client_cost import BIG_RESPONSE_FILTER, SLOW_REQUEST_FILTER
+from diagnosis_operator.core.diagnosis.collected import (
+    BIG_RESPONSES,
+    CLIENTS,
+    NETWORKS,
+    RETRIES,
+    SLOW_REQUESTS,
+)
 from diagnosis_operator.core.diagnosis.logs import (
     ACCESS_PATTERN,
     CLIENT_LABELS,
@@ -63,6 +72,24 @@ EDGE_EXTRACTIONS = (
         pattern=NETWORK_PATTERN,
         by=NETWORK_LABELS,
         top=NETWORK_TOP,
+        at_retry_step=False,
+    ),
+    ExtractedCount(
+        key=SLOW_REQUESTS,
+        what="slow request counts",
+        line_filter=SLOW_REQUEST_FILTER,
+        pattern=ACCESS_PATTERN,
+        by=CLIENT_LABELS,
+        top=CLIENT_TOP,
+        at_retry_step=False,
+    ),
+    ExtractedCount(
+        key=BIG_RESPONSES,
+        what="big response counts",
+        line_filter=BIG_RESPONSE_FILTER,
+        pattern=ACCESS_PATTERN,
+        by=CLIENT_LABELS,
+        top=CLIENT_TOP,
         at_retry_step=False,
     ),
 )

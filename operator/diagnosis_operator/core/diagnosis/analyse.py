@@ -19,15 +19,18 @@ from diagnosis_operator.core.diagnosis.affected import (
 )
 from diagnosis_operator.core.diagnosis.behind_root import in_front_of_root
 from diagnosis_operator.core.diagnosis.collected import (
+    BIG_RESPONSES,
     CLIENTS,
     NETWORKS,
     RETRIES,
     SAMPLES,
+    SLOW_REQUESTS,
     is_edge,
     retry_step,
 )
 from diagnosis_operator.core.diagnosis.confined import confined_callers
 from diagnosis_operator.core.diagnosis.consumers import with_consumers
+from diagnosis_operator.core.diagnosis.costly_clients import find_costly_clients, with_costly
 from diagnosis_operator.core.diagnosis.coverage import assess
 from diagnosis_operator.core.diagnosis.data_end import data_end, without_tail
 from diagnosis_operator.core.diagnosis.detections import all_detections
@@ -51,7 +54,10 @@ from diagnosis_operator.core.diagnosis.reported import with_reported
 from diagnosis_operator.core.diagnosis.rollout import with_releases
 from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal
 from diagnosis_operator.core.diagnosis.signals import build_signals, grid_timestamps, health_series
-from diagnosis_operator.core.diagnosis.traffic_clients import find_abusive_clients
+from diagnosis_operator.core.diagnosis.traffic_clients import (
+    find_abusive_clients,
+    merge_client_counts,
+)
 from diagnosis_operator.models.coverage import Coverage, Outcome
 from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
 from diagnosis_operator.models.findings import (
@@ -264,6 +270,8 @@ def _edge_traffic(
     client_counts: list[LogCount] = []
     retry_counts: list[LogCount] = []
     network_counts: list[LogCount] = []
+    slow_counts: list[LogCount] = []
+    big_counts: list[LogCount] = []
     client_query = ""
     for name in edge_names:
         collected = signals.components.get(name)
@@ -272,6 +280,8 @@ def _edge_traffic(
         client_counts.extend(collected.extracted.get(CLIENTS, ()))
         retry_counts.extend(collected.extracted.get(RETRIES, ()))
         network_counts.extend(collected.extracted.get(NETWORKS, ()))
+        slow_counts.extend(collected.extracted.get(SLOW_REQUESTS, ()))
+        big_counts.extend(collected.extracted.get(BIG_RESPONSES, ()))
         client_query = (
             client_query or collected.queries.get(RETRIES, "") or collected.queries.get(CLIENTS, "")
         )
@@ -285,6 +295,13 @@ def _edge_traffic(
         step=signals.step,
         network_counts=network_counts,
     )
+    costly = find_costly_clients(
+        slow_counts=slow_counts,
+        big_counts=big_counts,
+        traffic=merge_client_counts(client_counts),
+        step=signals.step,
+    )
+    abusive = with_costly(costly, abusive)
     return _EdgeTraffic(names=edge_names, abusive=abusive, client_query=client_query)
 
 

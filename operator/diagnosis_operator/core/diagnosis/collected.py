@@ -16,6 +16,8 @@ SIGNIFICANT_LINES = "significant"  # error/warn/slow/deadlock-ish lines per step
 CLIENTS = "clients"
 RETRIES = "retries"
 NETWORKS = "networks"
+SLOW_REQUESTS = "slow-requests"  # per client: requests that took a second or more
+BIG_RESPONSES = "big-responses"  # per client: responses of 100 kB or more
 SAMPLES = "samples"
 RETRY_MAX_POINTS = 3600
 

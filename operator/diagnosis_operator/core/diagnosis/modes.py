@@ -51,6 +51,7 @@ TRAFFIC_SURGE = "traffic surge (retry storm or crowd)"
 CLIENT_MODES: Mapping[ClientPattern, str] = {
     ClientPattern.RETRY_LOOP: "retry loop",
     ClientPattern.FLOOD: "request flood",
+    ClientPattern.COSTLY: "costly requests (expensive to serve: slow or large responses)",
 }
 
 

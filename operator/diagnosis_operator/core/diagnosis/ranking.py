@@ -32,8 +32,10 @@ with too little evidence neither becomes the root nor hides one.  Its confidence
 ``score * (0.55 + 0.45 * min(1, gap / 0.3))`` where ``gap`` is its lead over
 the best other component that is not one of its callers: a clear single cause
 keeps its score, a close second halves the last part.  ``client`` is the root
-when an abusive client's flood started before (or without) any backend
-anomaly; ``none`` when nothing is significant, or when the incident gate (``gate.py``)
+when an abusive client's flood, or a costly client's cost, started before (or
+without) any backend anomaly, or a costly client arrived while the best component
+shows no harm of its own (``client_root``); ``none`` when nothing is
+significant, or when the incident gate (``gate.py``)
 finds no symptom significant and sustained enough to be an incident.
 """
 
@@ -49,6 +51,7 @@ from diagnosis_operator.core.diagnosis.blame import (
     named_lead,
     names_mostly,
 )
+from diagnosis_operator.core.diagnosis.client_root import clients_cause, heavy
 from diagnosis_operator.core.diagnosis.edge_timeouts import own_fault
 from diagnosis_operator.core.diagnosis.evidence import (
     ComponentEvidence,
@@ -340,11 +343,13 @@ def rank(
         and best.score >= MIN_ROOT_SCORE
         and gate.incident
     )
-    floods = [c for c in clients if c.pattern is ClientPattern.FLOOD and c.first_seen is not None]
-    if _flood_first(evidence=evidence, floods=floods, tolerance=tolerance) or (
-        not root_ok and clients
+    if clients_cause(
+        evidence=evidence,
+        clients=clients,
+        best=best.component if best is not None and root_ok else None,
+        tolerance=tolerance,
     ):
-        return _client_ranking(scores=scores, clients=clients, floods=bool(floods))
+        return _client_ranking(scores=scores, clients=clients, floods=heavy(clients))
     if best is None or not root_ok:
         return _no_incident(best=best, scores=scores, gate=gate)
     surge = traffic_led(topology=topology, evidence=evidence, root=best.component, window=window)
@@ -365,23 +370,6 @@ def may_be_cause(score: Score, evidence: ComponentEvidence) -> bool:
     something else is what those callers sent it, not a cause.
     """
     return evidence.has_symptom or reports_down(evidence) or score.explains > 0.0
-
-
-def _flood_first(
-    *,
-    evidence: Mapping[str, ComponentEvidence],
-    floods: Sequence[AbusiveClient],
-    tolerance: float,
-) -> bool:
-    """Whether a client's flood started before (or without) any backend anomaly."""
-    backend_onset = min(
-        (ev.onset for ev in evidence.values() if ev.onset is not None and ev.significant),
-        default=None,
-    )
-    flood_start = min((c.first_seen for c in floods if c.first_seen is not None), default=None)
-    return flood_start is not None and (
-        backend_onset is None or flood_start <= backend_onset + tolerance
-    )
 
 
 def _no_incident(*, best: Score | None, scores: Sequence[Score], gate: GateVerdict) -> Ranking:
@@ -477,7 +465,10 @@ def _client_ranking(
     onset: float | None = None,
 ) -> Ranking:
     """The clients as the root: the strongest abusive one, or the traffic (``onset``)."""
-    strongest = max(clients, key=lambda c: c.requests, default=None)
+    # a client that floods or costs outweighs one that only retried its failures
+    strongest = max(
+        clients, key=lambda c: (c.pattern is not ClientPattern.RETRY_LOOP, c.requests), default=None
+    )
     confidence = (0.8 if floods else 0.55) * (0.85 if len(clients) > 1 else 1.0)
     candidates = tuple(
         Candidate(component=s.component, score=s.score, role=ROLE_SYMPTOM, reasons=s.reasons())

@@ -84,7 +84,7 @@ def find_floods(*, traffic: Sequence[ClientTraffic], step: float) -> list[Abusiv
         peak_rate = peak / step
         if share < FLOOD_MIN_SHARE or peak_rate < FLOOD_MIN_PEAK_RATE:
             continue
-        dense = _on_grid(client, grid)
+        dense = on_grid(client, grid)
         first_index, last_index = flood_span(
             dense, low_share=FLOOD_EDGE_SHARE, high_share=FLOOD_BUSY_SHARE
         )
@@ -118,7 +118,7 @@ FLOOD_BUSY_SHARE = 0.5  # of the way from its quiet to its busy level: flooding
 FLOOD_EDGE_SHARE = 0.1  # still part of the flood's rise or fall
 
 
-def _on_grid(client: ClientTraffic, grid: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def on_grid(client: ClientTraffic, grid: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """A client's requests per step on the common grid; steps without any are zero."""
     dense = np.zeros(grid.size)
     dense[np.searchsorted(grid, np.asarray(client.timestamps))] = client.counts
@@ -246,7 +246,7 @@ def find_network_floods(
         sorted({ts for series in (*networks, *clients) for ts in series.timestamps}),
         dtype=np.float64,
     )
-    dense_clients = {c.ip: _on_grid(c, grid) for c in clients}
+    dense_clients = {c.ip: on_grid(c, grid) for c in clients}
     listed = np.stack(list(dense_clients.values())) if dense_clients else np.zeros((1, grid.size))
     smallest = np.where(listed > 0, listed, np.inf).min(axis=0)
     context = _Listed(
@@ -270,7 +270,7 @@ def _network_flood(
 ) -> AbusiveClient | None:
     """The flood of one network (``networks[index]``), if its rest floods on its own."""
     cidr = ipaddress.ip_network(network.ip)
-    counts = _on_grid(network, listed.grid)
+    counts = on_grid(network, listed.grid)
     inside = [
         ip for ip, address in listed.addresses.items() if address is not None and address in cidr
     ]

@@ -79,7 +79,7 @@ def _other_events(
             )
     for client in clients:
         if client.first_seen is not None:
-            label = "retry burst" if client.pattern.value == "retry-loop" else "traffic flood"
+            label = _CLIENT_LABELS.get(client.pattern.value, "traffic flood")
             events.append(
                 TimelineEvent(
                     ts=client.first_seen,
@@ -89,6 +89,9 @@ def _other_events(
                 )
             )
     return events
+
+
+_CLIENT_LABELS = {"retry-loop": "retry burst", "costly": "costly requests"}
 
 
 def timeline(

@@ -34,6 +34,10 @@ _UPSTREAM_FIELD = re.compile(
     re.IGNORECASE,
 )
 _HOST_PORT = re.compile(rf"\b({IP}:\d{{2,5}})\b")
+# The next address of a list of tried upstreams: ", " between the servers of one
+# group, " : " before those of another group after an internal redirect
+# (https://nginx.org/en/docs/http/ngx_http_upstream_module.html#var_upstream_addr).
+_NEXT_UPSTREAM = re.compile(r"(?:,\s*| : )(?:https?://)?([\w.-]+:\d{2,5}|" + IP + r")")
 _JSON_CLIENT_KEYS = ("remote_addr", "client_ip", "clientip", "remote_ip", "client", "src_ip", "ip")
 _JSON_STATUS_KEYS = ("status", "code", "status_code", "response_code")
 _JSON_AGENT_KEYS = ("http_user_agent", "user_agent", "agent", "ua")
@@ -68,6 +72,7 @@ def parse_access(line: str) -> AccessRecord | None:
         agent=match.group("agent"),
         latency=latency_of(line[match.end() :]),
         upstream=upstream_of(line[match.end() :], exclude=match.group("client")),
+        upstreams=tried_upstreams(line[match.end() :]),
     )
 
 
@@ -144,6 +149,7 @@ def _parse_access_loose(line: str) -> AccessRecord | None:
         agent=agent.group(1) if agent and agent.group(1) != "-" else None,
         latency=latency_of(rest),
         upstream=upstream_of(rest, exclude=match.group("client")),
+        upstreams=tried_upstreams(rest),
     )
 
 
@@ -170,6 +176,9 @@ def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
     has_field = upstream is not None or any(str(k).lower() in _JSON_UPSTREAM_KEYS for k in obj)
     if str(upstream).strip() in _NO_VALUE:
         upstream = None  # nginx writes "-" when no upstream was reached
+    tried = _address_list(str(upstream)) if upstream else ()
+    if len(tried) > 1:
+        upstream = tried[0]
     agent = first_field(obj, _JSON_AGENT_KEYS)
     return AccessRecord(
         client=str(client) if client is not None else None,
@@ -180,6 +189,7 @@ def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
         latency=latency,
         upstream=str(upstream) if upstream else None,
         upstream_field=has_field,
+        upstreams=tried if len(tried) > 1 else (),
     )
 
 
@@ -200,8 +210,37 @@ def upstream_of(text: str, *, exclude: str | None) -> str | None:
     return None
 
 
+def tried_upstreams(text: str) -> tuple[str, ...]:
+    """Pure: the upstreams an access line's upstream field lists, when it lists several.
+
+    One address (or none) gives ``()``: ``upstream_of`` names it.
+    """
+    match = _UPSTREAM_FIELD.search(text)
+    if not match:
+        return ()
+    tried = [match.group(1)]
+    position = match.end()
+    while (following := _NEXT_UPSTREAM.match(text, position)) is not None:
+        tried.append(following.group(1))
+        position = following.end()
+    return tuple(tried) if len(tried) > 1 else ()
+
+
+def _address_list(text: str) -> tuple[str, ...]:
+    """The addresses of a JSON upstream field's value ("a:80, b:80 : c:80")."""
+    return tuple(
+        part.strip().removeprefix("http://").removeprefix("https://")
+        for part in re.split(r",| : ", text)
+        if part.strip() and part.strip() not in _NO_VALUE
+    )
+
+
 def upstream_errors(events: Iterable[LogEvent]) -> dict[str, list[LogEvent]]:
-    """Pure: 5xx/timeout events of a proxy grouped by the upstream address they name."""
+    """Pure: 5xx/timeout events of a proxy grouped by the upstream addresses they name.
+
+    A request the proxy passed to several upstreams in turn, each failing it,
+    is counted for each of them: it singles none of them out.
+    """
     grouped: dict[str, list[LogEvent]] = defaultdict(list)
     for event in events:
         if (
@@ -213,5 +252,6 @@ def upstream_errors(events: Iterable[LogEvent]) -> dict[str, list[LogEvent]]:
                 LogCategory.TIMEOUT,
             )
         ):
-            grouped[event.access.upstream].append(event)
+            for address in event.access.upstreams or (event.access.upstream,):
+                grouped[address].append(event)
     return dict(grouped)

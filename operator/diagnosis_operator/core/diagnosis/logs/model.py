@@ -143,6 +143,11 @@ class AccessRecord:
     upstream: str | None
     # The line has an upstream field even when it names none ("-": none was reached).
     upstream_field: bool = False
+    # Every upstream the proxy tried for this request, in order, when it names
+    # several (nginx's ``$upstream_addr``: "If several servers were contacted
+    # during request processing, their addresses are separated by commas"); a
+    # failed request then failed on each of them, not on ``upstream`` alone.
+    upstreams: tuple[str, ...] = ()
 
     @property
     def request_key(self) -> str:
