@@ -21,9 +21,12 @@ elevated at the end, or when a data store reported itself down (an
 availability gauge such as ``redis_up`` fell to 0 on a component of a stateful
 kind, see ``catalog.gate``) and has not healed: still down at the end (a
 failover), down for ``min_symptom_seconds``, or back up for less than
-``HEALED_SECONDS`` before the window's end (too soon to say).  A store
-restarted on purpose (a package upgrade's restart), back within seconds and
-serving as before for a minute or more, is a blip that healed by itself.
+``HEALED_SECONDS`` before the window's end (too soon to say), or changed role
+meanwhile (``role_change``: a replica promoted, a cluster's election, its callers
+told the store is read-only or the cluster down): a failover is an incident
+however short.  A store restarted in place (a package upgrade's restart), back
+within seconds and serving as before for a minute or more, with no symptom of its
+callers lasting or still going on, is a blip that healed by itself.
 A proxy's error lines that are its own rate limiter's rejections (``shedding``)
 are load shed by design, not a symptom.  Otherwise it is a blip that healed by
 itself (a pod's stall its siblings absorbed, a deploy's few failed requests, a
@@ -41,6 +44,7 @@ import numpy as np
 from diagnosis_operator.catalog.gate import STATELESS_KINDS, is_availability_gauge
 from diagnosis_operator.core.diagnosis.evidence import SYMPTOM_KINDS, ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import LogCategory
+from diagnosis_operator.core.diagnosis.role_change import changed_role
 from diagnosis_operator.core.diagnosis.shedding import sheds_by_design
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection, SignalKind
 from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
@@ -117,7 +121,7 @@ def incident_gate(
         outage = _outage(ev, step=step)
         if outage is None:
             continue
-        if outage.ongoing or outage.seconds >= needed:
+        if outage.ongoing or outage.seconds >= needed or _failed_over(ev, evidence):
             down.append(name)
         else:
             healed.append(outage)
@@ -131,6 +135,12 @@ def incident_gate(
         unfelt=unfelt,
         healed=tuple(healed),
     )
+
+
+def _failed_over(store: ComponentEvidence, evidence: Mapping[str, ComponentEvidence]) -> bool:
+    """Pure: whether a store that came back changed role meanwhile (``role_change``)."""
+    name = store.component.name
+    return changed_role(store, (ev for ev in evidence.values() if name in ev.component.depends_on))
 
 
 def _outage(ev: ComponentEvidence, *, step: float) -> Seen | None:
