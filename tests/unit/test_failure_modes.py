@@ -222,6 +222,16 @@ MYSQL_CASES = [
         (),
         ("pymysql.err.OperationalError: (1205, 'Lock wait timeout exceeded')",),
     ),
+    (
+        # a primary demoted (or left read-only): every write refused, named by its callers
+        "read-only",
+        ("mysql_global_variables_super_read_only",),
+        (),
+        (
+            "java.sql.SQLException: The MySQL server is running with the --super-read-only "
+            "option so it cannot execute this statement",
+        ),
+    ),
 ]
 
 
