@@ -60,7 +60,7 @@ def _stalled(
     if len(instances) < 2:
         return None
     stalls = [d for d in ev.metric_detections if _is_stall(d)]
-    stalled = {d.signal.instance for d in stalls}
+    stalled = {d.signal.instance for d in stalls if d.signal.instance}
     if len(stalled) != 1:
         return None
     instance = stalled.pop()
