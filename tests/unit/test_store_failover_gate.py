@@ -35,9 +35,13 @@ STACK = Topology(
 )
 
 
-def _gauge(component: str, family: str, *, steps: int, base: float = 1.0) -> Detection:
+def _gauge(
+    component: str, family: str, *, steps: int, base: float = 1.0, again: int | None = None
+) -> Detection:
     values: FloatArray = np.full(TS.size, base)
     values[START : START + steps] = 0.0
+    if again is not None:  # down once more, ``again`` steps after the first outage began
+        values[START + again : START + again + steps] = 0.0
     signal = Signal(
         component, "i-1", family, family, SignalKind.GAUGE, family, values, Labels({"i": "1"})
     )
@@ -83,6 +87,12 @@ def _gate(**parts: ComponentEvidence) -> tuple[bool, tuple[str, ...], tuple[str,
 def test_a_postgresql_restart_back_in_seconds_is_a_blip_that_healed() -> None:
     pg = _store("pg", _gauge("pg", "pg_up", steps=1))
     assert _gate(pg=pg) == (False, (), ("pg",))
+
+
+def test_a_store_that_went_down_again_and_again_has_not_healed() -> None:
+    # a backend OOM-killed twice: each time the server resets and recovers
+    pg = _store("pg", _gauge("pg", "pg_up", steps=1, again=8))
+    assert _gate(pg=pg) == (True, ("pg",), ())
 
 
 def test_a_promoted_standby_is_a_failover_however_short() -> None:

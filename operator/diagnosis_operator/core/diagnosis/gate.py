@@ -147,7 +147,9 @@ def _outage(ev: ComponentEvidence, *, step: float) -> Seen | None:
     """Pure: how long a data store reported itself down (``None``: it did not).
 
     ``ongoing`` when it was still down, or back up for less than
-    ``HEALED_SECONDS``, at its gauge's last point.
+    ``HEALED_SECONDS``, at its gauge's last point, or went down more than once
+    (back up in between for more than a scrape): a store that keeps going down
+    (a crash loop, repeated OOM kills) has not healed.
     """
     found = _down_detections(ev)
     if not found:
@@ -159,7 +161,8 @@ def _outage(ev: ComponentEvidence, *, step: float) -> Seen | None:
         steps = np.flatnonzero(low)
         seconds = max(seconds, float(low.sum()) * step)
         back = (last - int(steps[-1])) * step if steps.size else float("inf")
-        ongoing = ongoing or back < HEALED_SECONDS
+        recurring = bool(steps.size) and bool((np.diff(steps) > 2).any())
+        ongoing = ongoing or back < HEALED_SECONDS or recurring
     onset = min(d.onset for d in found)
     what = found[0].signal.name
     return Seen(
