@@ -38,8 +38,6 @@ from tests.integration.scored import assert_whole, load_yaml, params, scratch, v
 # Wrong at first sight (bench/results/firstsight-round-8.json) and still wrong, each with
 # what went wrong.
 STILL_WRONG: dict[str, str] = {
-    "search-redis-cluster-slot-migration": "one Redis Cluster master blocked by a slot "
-    "migration: root right, the master not named affected",
     "exports-gateway-default-timeout": "an Envoy route that lost its long timeout (the "
     "gateway's own fault): the API blamed",
 }

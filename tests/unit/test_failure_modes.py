@@ -87,6 +87,12 @@ def test_every_kind_has_modes() -> None:
         ("process_cpu_seconds_total", "app", False),  # an application's own process
         ("mysql_global_status_threads_running", "mysql", False),
         ("redis_commands_duration_seconds_total", "redis", False),
+        # positions (a redo log offset, a transaction id), not health
+        ("mysql_global_status_innodb_lsn_last_checkpoint", "mysql", True),
+        ("mysql_global_status_innodb_lsn_current", "mysql", True),
+        ("mysql_global_status_innodb_max_trx_id", "mysql", True),
+        ("mysql_global_status_innodb_checkpoint_age", "mysql", False),
+        ("pg_stat_replication_pg_wal_lsn_diff", "postgres", False),  # a lag is health
     ],
 )
 def test_exporter_self_metrics_are_not_health_signals(name: str, kind: str, own: bool) -> None:
@@ -215,6 +221,16 @@ MYSQL_CASES = [
         (),
         (),
         ("pymysql.err.OperationalError: (1205, 'Lock wait timeout exceeded')",),
+    ),
+    (
+        # a primary demoted (or left read-only): every write refused, named by its callers
+        "read-only",
+        ("mysql_global_variables_super_read_only",),
+        (),
+        (
+            "java.sql.SQLException: The MySQL server is running with the --super-read-only "
+            "option so it cannot execute this statement",
+        ),
     ),
 ]
 

@@ -4,7 +4,8 @@ A blip that healed by itself (a 45 s stall of one instance, a deploy's few
 failed requests, a single slow query in a busy hour) is no incident: root
 ``none``, what was seen in the summary, nothing to remediate.  A symptom that
 lasts, one still going on at the end, or a data store that reported itself down
-(a failover, however short) is one.
+and did not heal (a failover, however short) is one; a store restarted and serving
+again for a minute is a blip.
 """
 
 from __future__ import annotations
@@ -164,21 +165,49 @@ def test_the_duration_a_symptom_must_last_is_a_setting() -> None:
     assert incident_gate(evidence=evidence, window=short, step=STEP).needed == 60.0
 
 
-def test_a_data_store_that_reported_itself_down_is_an_incident_however_short() -> None:
+def _cache_down(steps: int, *, start: int = START) -> ComponentEvidence:
     down = _detection(
         "cache",
         "redis_up",
-        _series(0.0, 2, base=1.0),
+        _series(0.0, steps, base=1.0, start=start),
         kind=SignalKind.GAUGE,
         baseline=1.0,
         direction="down",
     )
-    cache = ComponentEvidence(component=STACK.get("cache"), detections=(down,))
+    return ComponentEvidence(component=STACK.get("cache"), detections=(down,))
+
+
+def test_a_data_store_still_down_at_the_end_is_an_incident_however_short() -> None:
+    cache = _cache_down(2, start=TS.size - 2)  # a failover: down to the window's end
     gate = incident_gate(
         evidence=_evidence(web=_failing_web(2), cache=cache), window=WINDOW, step=STEP
     )
     assert gate.incident
     assert gate.down == ("cache",)
+    # back up only a step before the end: too soon to call it healed
+    cache = _cache_down(2, start=TS.size - 4)
+    assert incident_gate(evidence=_evidence(cache=cache), window=WINDOW, step=STEP).incident
+
+
+def test_a_data_store_down_for_long_then_back_is_an_incident() -> None:
+    cache = _cache_down(20)  # 5 minutes down, back since
+    gate = incident_gate(evidence=_evidence(cache=cache), window=WINDOW, step=STEP)
+    assert gate.incident
+    assert gate.down == ("cache",)
+
+
+def test_a_data_store_restarted_and_serving_since_is_a_blip_that_healed() -> None:
+    # 30 s down (a package upgrade's restart), its callers' few errors, then served again
+    evidence = _evidence(web=_failing_web(2), cache=_cache_down(2))
+    gate = incident_gate(evidence=evidence, window=WINDOW, step=STEP)
+    assert not gate.incident
+    assert gate.down == ()
+    assert [s.component for s in gate.healed] == ["cache"]
+    assert "cache reported itself down for 30 s" in gate.describe()
+    assert _root(evidence) == NO_INCIDENT
+
+
+def test_one_instance_of_a_stateless_tier_down_is_no_incident() -> None:
     # one instance of a stateless tier down is what its siblings are there for
     pod_down = _detection(
         "web",

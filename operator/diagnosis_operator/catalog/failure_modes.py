@@ -78,6 +78,21 @@ EXPORTER_SELF_METRICS: tuple[str, ...] = (
     r"_scrape_collector_",
     r"_last_scrape_",
 )
+# Positions in a log or a sequence, not health: InnoDB's redo log sequence
+# numbers (``Innodb_lsn_current``, ``_flushed``, ``_last_checkpoint``: the byte
+# offset written, flushed, checkpointed) and its transaction / purge counters
+# (``Innodb_max_trx_id``, ``Innodb_purge_trx_id``, ``Innodb_purge_undo_no``).
+# A checkpoint moves ``_last_checkpoint`` by megabytes at once on a healthy
+# server; its rate says when InnoDB flushed, never that the server is harmed.
+# (A lag between two positions, ``pg_..._lsn_diff``, is health: not listed.)
+POSITION_METRICS: tuple[str, ...] = (
+    r"^mysql_global_status_innodb_(lsn_(current|flushed|last_checkpoint)|max_trx_id"
+    r"|purge_trx_id|purge_undo_no)$",
+)
+POSITION_SOURCES = (
+    "https://mariadb.com/kb/en/innodb-status-variables/",
+    "https://dev.mysql.com/doc/refman/8.0/en/innodb-checkpoints.html",
+)
 _EXPORTED_RUNTIME: tuple[str, ...] = (r"^go_", r"^process_")
 _EXPORTED_KINDS = frozenset({MYSQL, POSTGRES, REDIS, QUEUE})
 SELF_METRIC_SOURCES = (PROMETHEUS_PROCESS, "https://github.com/prometheus/client_golang")
@@ -111,8 +126,8 @@ def compiled(pattern: str) -> re.Pattern[str]:
 
 
 def is_self_metric(name: str, kind: str | None = None) -> bool:
-    """Pure: whether a series is the exporter's own, not a health signal of ``kind``."""
-    patterns = EXPORTER_SELF_METRICS
+    """Pure: whether a series is the exporter's own or a position, not health of ``kind``."""
+    patterns = EXPORTER_SELF_METRICS + POSITION_METRICS
     if kind is None or kind in _EXPORTED_KINDS:
         patterns = patterns + _EXPORTED_RUNTIME
     return any(compiled(p).search(name) for p in patterns)

@@ -24,6 +24,10 @@ MYSQL_PREPARED_STATEMENTS = "https://dev.mysql.com/doc/refman/8.0/en/sql-prepare
 GALERA_FLOW_CONTROL = "https://galeracluster.com/library/documentation/node-states.html"
 GALERA_STATUS = "https://galeracluster.com/library/documentation/galera-status-variables.html"
 MARIADB_GALERA_STATUS = "https://mariadb.com/kb/en/galera-cluster-status-variables/"
+MYSQL_READ_ONLY = (
+    "https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_read_only"
+)
+MARIADB_READ_ONLY = "https://mariadb.com/kb/en/server-system-variables/#read_only"
 MYSQL_AUTO_INCREMENT = "https://dev.mysql.com/doc/refman/8.0/en/example-auto-increment.html"
 MYSQL_INTEGER_TYPES = "https://dev.mysql.com/doc/refman/8.0/en/integer-types.html"
 MARIADB_AUTO_INCREMENT = "https://mariadb.com/kb/en/auto_increment/"
@@ -105,6 +109,29 @@ MYSQL_MORE_MODES: tuple[FailureMode, ...] = (
             MARIADB_ERRORS,
             MYSQL_EXPORTER_AUTO_INCREMENT,
             GO_MYSQL_ERRORS,
+        ),
+    ),
+    mode(
+        MYSQL,
+        "read-only",
+        # a primary left (or set) read-only, by a failover tool demoting it or by
+        # hand: reads answer, every write is refused with ER_OPTION_PREVENTS_STATEMENT
+        # (1290) "The MySQL server is running with the --read-only option so it
+        # cannot execute this statement" (``--super-read-only`` also refuses SUPER
+        # users); 1290 alone is shared with other options (--secure-file-priv,
+        # --skip-grant-tables), so the option's name is part of the signature.
+        # mysqld_exporter's global_variables collector publishes the flags.
+        metrics=(r"^mysql_global_variables_(super_|innodb_)?read_only",),
+        callers=(
+            r"running with the --(super-)?read-only option so it cannot execute",
+            r"er_option_prevents_statement.{0,80}read.only",
+        ),
+        sources=(
+            MYSQL_READ_ONLY,
+            MARIADB_READ_ONLY,
+            MYSQL_ERRORS,
+            MARIADB_ERRORS,
+            MYSQL_EXPORTER,
         ),
     ),
 )

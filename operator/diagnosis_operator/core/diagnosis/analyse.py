@@ -54,6 +54,7 @@ from diagnosis_operator.core.diagnosis.reported import with_reported
 from diagnosis_operator.core.diagnosis.rollout import with_releases
 from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal
 from diagnosis_operator.core.diagnosis.signals import build_signals, grid_timestamps, health_series
+from diagnosis_operator.core.diagnosis.store_instances import with_stalled_store_instances
 from diagnosis_operator.core.diagnosis.traffic_clients import (
     find_abusive_clients,
     merge_client_counts,
@@ -338,6 +339,9 @@ def _affected(
     found = with_releases(found, signals=built.by_component, timestamps=timestamps)
     found = with_own_statuses(
         found, signals=built.by_component, detections=detections, timestamps=timestamps
+    )
+    found = with_stalled_store_instances(
+        found, topology=topology, evidence=evidence, signals=built.by_component
     )
     return without_in_turn(found, evidence=evidence, signals=built.by_component)
 

@@ -19,7 +19,14 @@ The window holds an incident when a symptom stayed elevated for
 ``min_symptom_seconds`` in all (at most a quarter of the window), or was still
 elevated at the end, or when a data store reported itself down (an
 availability gauge such as ``redis_up`` fell to 0 on a component of a stateful
-kind, see ``catalog.gate``): a failover is an incident however short.
+kind, see ``catalog.gate``) and has not healed: still down at the end (a
+failover), down for ``min_symptom_seconds``, or back up for less than
+``HEALED_SECONDS`` before the window's end (too soon to say), or changed role
+meanwhile (``role_change``: a replica promoted, a cluster's election, its callers
+told the store is read-only or the cluster down): a failover is an incident
+however short.  A store restarted in place (a package upgrade's restart), back
+within seconds and serving as before for a minute or more, with no symptom of its
+callers lasting or still going on, is a blip that healed by itself.
 A proxy's error lines that are its own rate limiter's rejections (``shedding``)
 are load shed by design, not a symptom.  Otherwise it is a blip that healed by
 itself (a pod's stall its siblings absorbed, a deploy's few failed requests, a
@@ -37,12 +44,14 @@ import numpy as np
 from diagnosis_operator.catalog.gate import STATELESS_KINDS, is_availability_gauge
 from diagnosis_operator.core.diagnosis.evidence import SYMPTOM_KINDS, ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import LogCategory
+from diagnosis_operator.core.diagnosis.role_change import changed_role
 from diagnosis_operator.core.diagnosis.shedding import sheds_by_design
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection, SignalKind
 from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
 from diagnosis_operator.models.signals import Window, isoformat_z
 
 MAX_WINDOW_SHARE = 0.25  # a short window cannot ask for more than this share of itself
+HEALED_SECONDS = 60.0  # a store back up at least this long before the window's end healed
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +71,19 @@ class GateVerdict:
 
     incident: bool
     seen: tuple[Seen, ...] = ()
-    down: tuple[str, ...] = ()  # data stores that reported themselves down
+    down: tuple[str, ...] = ()  # data stores that reported themselves down (and did not heal)
+    healed: tuple[Seen, ...] = ()  # data stores down for a moment, back up since
     needed: float = 0.0  # the seconds a symptom had to last
     unfelt: tuple[Seen, ...] = ()  # of ``seen``: slow-log lines none of the store's callers felt
 
     def describe(self) -> str:
         """One sentence on the symptoms that did not make an incident (empty without any)."""
         short = [s for s in self.seen if s not in self.unfelt]
-        sentences = []
+        sentences = [
+            f"{s.component} reported itself down for {s.seconds:.0f} s from "
+            f"{isoformat_z(s.onset)[11:19]} and has served since (a restart that healed)"
+            for s in self.healed
+        ]
         if short:
             parts = [
                 f"{s.component} {s.what} for {s.seconds:.0f} s from {isoformat_z(s.onset)[11:19]}"
@@ -100,15 +114,59 @@ def incident_gate(
     needed = min(settings.min_symptom_seconds, MAX_WINDOW_SHARE * window.duration)
     seen: list[Seen] = []
     down: list[str] = []
+    healed: list[Seen] = []
     for name, ev in evidence.items():
         seen.extend(_metric_symptoms(ev, step=step, settings=settings))
         seen.extend(_log_symptoms(ev, step=step))
-        if reports_down(ev):
+        outage = _outage(ev, step=step)
+        if outage is None:
+            continue
+        if outage.ongoing or outage.seconds >= needed or _failed_over(ev, evidence):
             down.append(name)
+        else:
+            healed.append(outage)
     unfelt = tuple(s for s in seen if _unfelt_slow_log(s, seen=seen, evidence=evidence))
     incident = bool(down) or any(s.ongoing or s.seconds >= needed for s in seen if s not in unfelt)
     return GateVerdict(
-        incident=incident, seen=tuple(seen), down=tuple(down), needed=needed, unfelt=unfelt
+        incident=incident,
+        seen=tuple(seen),
+        down=tuple(down),
+        needed=needed,
+        unfelt=unfelt,
+        healed=tuple(healed),
+    )
+
+
+def _failed_over(store: ComponentEvidence, evidence: Mapping[str, ComponentEvidence]) -> bool:
+    """Pure: whether a store that came back changed role meanwhile (``role_change``)."""
+    name = store.component.name
+    return changed_role(store, (ev for ev in evidence.values() if name in ev.component.depends_on))
+
+
+def _outage(ev: ComponentEvidence, *, step: float) -> Seen | None:
+    """Pure: how long a data store reported itself down (``None``: it did not).
+
+    ``ongoing`` when it was still down, or back up for less than
+    ``HEALED_SECONDS``, at its gauge's last point, or went down more than once
+    (back up in between for more than a scrape): a store that keeps going down
+    (a crash loop, repeated OOM kills) has not healed.
+    """
+    found = _down_detections(ev)
+    if not found:
+        return None
+    seconds, ongoing = 0.0, False
+    for detection in found:
+        low = elevated_steps(detection)
+        last = _last_valid(detection)
+        steps = np.flatnonzero(low)
+        seconds = max(seconds, float(low.sum()) * step)
+        back = (last - int(steps[-1])) * step if steps.size else float("inf")
+        recurring = bool(steps.size) and bool((np.diff(steps) > 2).any())
+        ongoing = ongoing or back < HEALED_SECONDS or recurring
+    onset = min(d.onset for d in found)
+    what = found[0].signal.name
+    return Seen(
+        component=ev.component.name, what=what, onset=onset, seconds=seconds, ongoing=ongoing
     )
 
 
@@ -223,13 +281,19 @@ def reports_down(ev: ComponentEvidence) -> bool:
     An availability gauge (``catalog.gate``) fell from up towards 0.  One
     instance of a stateless tier down is what its siblings are there for.
     """
+    return bool(_down_detections(ev))
+
+
+def _down_detections(ev: ComponentEvidence) -> list[Detection]:
+    """Pure: a data store's availability gauges that fell from up towards 0."""
     if ev.component.kind in STATELESS_KINDS:
-        return False
-    return any(
-        d.signal.kind is SignalKind.GAUGE
+        return []
+    return [
+        d
+        for d in ev.metric_detections
+        if d.signal.kind is SignalKind.GAUGE
         and is_availability_gauge(d.signal.family)
         and d.anomaly.direction == "down"
         and d.anomaly.baseline > 0
         and d.peak <= 0.5 * d.anomaly.baseline
-        for d in ev.metric_detections
-    )
+    ]
