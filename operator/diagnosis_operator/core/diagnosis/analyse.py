@@ -18,22 +18,13 @@ from diagnosis_operator.core.diagnosis.affected import (
     sole_affected_instance,
 )
 from diagnosis_operator.core.diagnosis.behind_root import in_front_of_root
-from diagnosis_operator.core.diagnosis.collected import (
-    BIG_RESPONSES,
-    CLIENTS,
-    NETWORKS,
-    RETRIES,
-    SAMPLES,
-    SLOW_REQUESTS,
-    is_edge,
-    retry_step,
-)
+from diagnosis_operator.core.diagnosis.collected import SAMPLES
 from diagnosis_operator.core.diagnosis.confined import confined_callers
 from diagnosis_operator.core.diagnosis.consumers import with_consumers
-from diagnosis_operator.core.diagnosis.costly_clients import find_costly_clients, with_costly
 from diagnosis_operator.core.diagnosis.coverage import assess
 from diagnosis_operator.core.diagnosis.data_end import data_end, without_tail
 from diagnosis_operator.core.diagnosis.detections import all_detections
+from diagnosis_operator.core.diagnosis.edge_traffic import EdgeTraffic, edge_traffic
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
 from diagnosis_operator.core.diagnosis.gate import incident_gate
 from diagnosis_operator.core.diagnosis.in_turn import without_in_turn
@@ -41,7 +32,6 @@ from diagnosis_operator.core.diagnosis.leaks import Leak, ranked_with_leak
 from diagnosis_operator.core.diagnosis.logs import (
     ComponentLogs,
     LogCategory,
-    LogEvent,
     read_component_logs,
     upstream_errors,
 )
@@ -55,22 +45,16 @@ from diagnosis_operator.core.diagnosis.rollout import with_releases
 from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal
 from diagnosis_operator.core.diagnosis.signals import build_signals, grid_timestamps, health_series
 from diagnosis_operator.core.diagnosis.store_instances import with_stalled_store_instances
-from diagnosis_operator.core.diagnosis.traffic_clients import (
-    find_abusive_clients,
-    merge_client_counts,
-)
 from diagnosis_operator.models.coverage import Coverage, Outcome
 from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
 from diagnosis_operator.models.findings import (
     NO_CONCLUSION,
     NO_INCIDENT,
-    AbusiveClient,
     DiagnosisResult,
     ProposedRemediation,
     RootCause,
 )
 from diagnosis_operator.models.signals import (
-    LogCount,
     SignalSet,
     Window,
     isoformat_z,
@@ -128,7 +112,7 @@ def _conclude(
     )
     by_component = _by_component(detections)
     evidence, topology = _evidence(topology, by_component, built.logs, window)
-    edges = _edge_traffic(topology=topology, signals=signals, logs=built.logs)
+    edges = edge_traffic(topology=topology, signals=signals, logs=built.logs)
     affected = _affected(
         topology=topology,
         detections=by_component,
@@ -254,58 +238,6 @@ def _evidence(
     return reported, with_consumers(topology=replicated, evidence=reported)
 
 
-@dataclass(frozen=True)
-class _EdgeTraffic:
-    """What arrives at the edge components: the abusive clients and the query to show."""
-
-    names: list[str]
-    abusive: list[AbusiveClient]
-    client_query: str
-
-
-def _edge_traffic(
-    *, topology: Topology, signals: SignalSet, logs: Mapping[str, ComponentLogs]
-) -> _EdgeTraffic:
-    edge_names = [c.name for c in topology if is_edge(topology, c)]
-    access_events: list[LogEvent] = []
-    client_counts: list[LogCount] = []
-    retry_counts: list[LogCount] = []
-    network_counts: list[LogCount] = []
-    slow_counts: list[LogCount] = []
-    big_counts: list[LogCount] = []
-    client_query = ""
-    for name in edge_names:
-        collected = signals.components.get(name)
-        if collected is None:
-            continue
-        client_counts.extend(collected.extracted.get(CLIENTS, ()))
-        retry_counts.extend(collected.extracted.get(RETRIES, ()))
-        network_counts.extend(collected.extracted.get(NETWORKS, ()))
-        slow_counts.extend(collected.extracted.get(SLOW_REQUESTS, ()))
-        big_counts.extend(collected.extracted.get(BIG_RESPONSES, ()))
-        client_query = (
-            client_query or collected.queries.get(RETRIES, "") or collected.queries.get(CLIENTS, "")
-        )
-        if name in logs:
-            access_events.extend(e for e in logs[name].events if e.access is not None)
-    abusive = find_abusive_clients(
-        client_counts=client_counts,
-        retry_counts=retry_counts,
-        retry_step=retry_step(signals.window),
-        access_events=access_events,
-        step=signals.step,
-        network_counts=network_counts,
-    )
-    costly = find_costly_clients(
-        slow_counts=slow_counts,
-        big_counts=big_counts,
-        traffic=merge_client_counts(client_counts),
-        step=signals.step,
-    )
-    abusive = with_costly(costly, abusive)
-    return _EdgeTraffic(names=edge_names, abusive=abusive, client_query=client_query)
-
-
 def _affected(
     *,
     topology: Topology,
@@ -354,7 +286,7 @@ class _Found:
     ranking: Ranking
     evidence: Mapping[str, ComponentEvidence]
     affected: list[AffectedFinding]
-    edges: _EdgeTraffic
+    edges: EdgeTraffic
     symptom: str | None
     seen: frozenset[str]  # components the incident gate saw a symptom on
     coverage: Coverage  # what the sources gave (complete or degraded here)
