@@ -26,9 +26,10 @@ from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray
 from diagnosis_operator.models.findings import Anomaly
 
 
-def _reached_from(values: FloatArray, maximum: FloatArray) -> int | None:
+def _reached_from(values: FloatArray, declared: FloatArray, share: float) -> int | None:
     """The first step of a final run at the maximum, after a step below it; or None."""
-    finite = np.isfinite(values) & np.isfinite(maximum) & (maximum > 0)
+    finite = np.isfinite(values) & np.isfinite(declared) & (declared > 0)
+    maximum = declared * share
     at = finite & (values >= maximum)
     below = finite & (values < maximum)
     seen = np.flatnonzero(finite)
@@ -55,7 +56,7 @@ def at_maximum(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Det
             limit = maxima.get((signal.component, signal.labels.without("__name__")))
             if limit is None:
                 continue
-            start = _reached_from(signal.values, limit.values)
+            start = _reached_from(signal.values, limit.values, declared.full_share)
             if start is None:
                 continue
             onset = float(timestamps[start])
@@ -73,6 +74,14 @@ def at_maximum(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Det
                 query=signal.query,
                 source=signal.source,
             )
-            steps = int(np.sum(signal.values[start:] >= limit.values[start:]))
-            found.append(Detection(signal=signal, anomaly=anomaly, exceedances=steps, peak=value))
+            steps = int(np.sum(signal.values[start:] >= declared.full_share * limit.values[start:]))
+            found.append(
+                Detection(
+                    signal=signal,
+                    anomaly=anomaly,
+                    exceedances=steps,
+                    peak=value,
+                    at_declared_maximum=True,
+                )
+            )
     return found
