@@ -7,6 +7,8 @@ process-wide ``maxconn`` (not a frontend's).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from diagnosis_operator.catalog.failure_modes import FAILURE_MODES
@@ -120,3 +122,15 @@ def test_haproxy_at_its_process_maxconn_is_harm_below_it_only_load() -> None:
 def test_the_catalogue_names_the_own_limit_mode_with_sources() -> None:
     modes = [m for m in FAILURE_MODES if m.kind == "proxy" and "maxconn" in m.name]
     assert modes and all(m.sources and m.logs and m.metrics for m in modes)
+
+
+def _rate(name: str) -> ComponentEvidence:
+    detection = _detection("edge", SignalKind.RATE)
+    named = replace(detection, signal=replace(detection.signal, name=f"{name} rate", family=name))
+    return ComponentEvidence(component=STACK.get("edge"), detections=(named,))
+
+
+def test_envoy_refusing_connections_at_its_listener_limit_is_harm_its_traffic_is_not() -> None:
+    assert _rate("envoy_listener_downstream_global_cx_overflow").has_symptom
+    assert _rate("envoy_listener_downstream_cx_overflow").has_symptom
+    assert not _rate("envoy_listener_downstream_cx_total").has_symptom
