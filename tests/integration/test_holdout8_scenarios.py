@@ -42,8 +42,6 @@ STILL_WRONG: dict[str, str] = {
     "migration: root right, the master not named affected",
     "billing-upstream-cert-expired": "the upstream's expired certificate: root right, the "
     "upstream's address named affected and drained",
-    "exports-gateway-default-timeout": "an Envoy route that lost its long timeout (the "
-    "gateway's own fault): the API blamed",
     "community-graphql-depth-bomb": "GraphQL depth bombs from one IPv6 host (costly, not "
     "many): the API named root, the client only aggravating",
 }
