@@ -5,10 +5,13 @@ Some exporters publish a value beside the maximum it can ever take
 the largest value of its integer type).  Such a gauge climbs steadily for years
 and says nothing; the step at which it reaches its maximum is the moment the
 server starts refusing what would take it further (every INSERT into the
-table), whatever its other series show.  ``at_maximum`` finds it: the gauge
-stood below its maximum in the window, then at it for ``MIN_AT_MAXIMUM_STEPS``
-steps or more up to the end of the data; a detection of score
-``AT_MAXIMUM_SCORE``, its onset at the first step at the maximum.
+table), whatever its other series show.  A proxy publishes its own admission
+limit beside its count the same way (HAProxy's process or frontend ``maxconn``):
+at it, it stops accepting.  ``at_maximum`` finds it: the gauge stood below its
+maximum in the window, then at it (from the entry's ``full_share`` of it) for
+``MIN_AT_MAXIMUM_STEPS`` steps or more up to the end of the data; a detection of
+score ``AT_MAXIMUM_SCORE``, its onset at the first step at the maximum, marked
+``at_declared_maximum``: harm in the server's own terms (``ComponentEvidence.harm``).
 """
 
 from __future__ import annotations
