@@ -26,6 +26,7 @@ from diagnosis_operator.core.diagnosis.logs import ComponentLogs, read_event
 from diagnosis_operator.core.diagnosis.signal_types import Signal, SignalKind
 from diagnosis_operator.core.diagnosis.signals import grid_timestamps
 from diagnosis_operator.models.signals import Labels, Window
+from tests.unit import test_correlate_rules as correlate
 from tests.unit.test_edge_faults import INCIDENT, QUIET_API, STACK, _detection, _proxy
 
 ENVOY_UT = (
@@ -134,3 +135,47 @@ def test_envoy_refusing_connections_at_its_listener_limit_is_harm_its_traffic_is
     assert _rate("envoy_listener_downstream_global_cx_overflow").has_symptom
     assert _rate("envoy_listener_downstream_cx_overflow").has_symptom
     assert not _rate("envoy_listener_downstream_cx_total").has_symptom
+
+
+INCIDENT_2 = correlate.INCIDENT
+ENVOY_CONNECT_FAILURE = (
+    "[2032-02-10 09:14:03.120][17][debug][router] upstream connect error or disconnect/reset "
+    "before headers. reset reason: connection failure"
+)
+
+
+def test_a_proxy_that_cannot_reach_its_upstream_is_the_root_not_a_quiet_store_behind() -> None:
+    """The upstream only received less (the proxy's route points elsewhere); a store
+    behind it whose counters moved, with no harm of its own, explains none of that."""
+    proxy = ComponentEvidence(
+        component=correlate.STACK.get("front"),
+        detections=(
+            correlate._detection(
+                "front", "front 5xx", INCIDENT_2, 80.0, kind=SignalKind.ERROR_RATIO
+            ),
+            correlate._detection(
+                "front", "front lines", INCIDENT_2, 80.0, kind=SignalKind.LOG_SIGNIFICANT
+            ),
+        ),
+        logs=correlate._errors("front", INCIDENT_2, ENVOY_CONNECT_FAILURE),
+    )
+    evidence = correlate._evidence(
+        front=proxy,
+        svc=ComponentEvidence(
+            component=correlate.STACK.get("svc"), detections=correlate._fell("svc", INCIDENT_2)
+        ),
+        store=ComponentEvidence(
+            component=correlate.STACK.get("store"),
+            detections=tuple(
+                correlate._detection("store", f"store-flushes{i}", INCIDENT_2 - 20, 100.0)
+                for i in range(3)
+            ),
+        ),
+    )
+    assert correlate._rank(evidence) == "front"
+    # a store that did fail (its own errors) still explains what its caller lost
+    evidence["store"] = ComponentEvidence(
+        component=correlate.STACK.get("store"),
+        detections=correlate._strong("store", INCIDENT_2 - 20),
+    )
+    assert correlate._rank(evidence) == "store"

@@ -26,15 +26,14 @@ the caller's incident error lines that name a dependency name this one ("Lock wa
 * ``blame``     = its largest share of the dependency mentions in the error lines of a
   caller with several dependencies (0.5 when none names any; one dependency tells none apart).
 
-The root is the best-scoring significant component (S >= 11 and either two
-independent signals or S >= 20, score >= 0.3): a better-scoring component
-with too little evidence neither becomes the root nor hides one.  Its confidence is
-``score * (0.55 + 0.45 * min(1, gap / 0.3))`` where ``gap`` is its lead over
-the best other component that is not one of its callers: a clear single cause
-keeps its score, a close second halves the last part.  ``client`` is the root
-when an abusive client's flood started before (or without) any backend
-anomaly; ``none`` when nothing is significant, or when the incident gate (``gate.py``)
-finds no symptom significant and sustained enough to be an incident.
+The root is the best-scoring significant component (S >= 11 and either two independent
+signals or S >= 20, score >= 0.3): a better-scoring component with too little evidence
+neither becomes the root nor hides one.  Its confidence is ``score * (0.55 + 0.45 *
+min(1, gap / 0.3))`` where ``gap`` is its lead over the best other component that is not
+one of its callers: a clear single cause keeps its score, a close second halves the last
+part.  ``client`` is the root when an abusive client's flood started before (or without)
+any backend anomaly; ``none`` when nothing is significant, or when the incident gate
+(``gate.py``) finds no symptom significant and sustained enough to be an incident.
 """
 
 from __future__ import annotations
@@ -188,17 +187,18 @@ def _causes_rule(
     def causes(dependency: str, caller: str) -> bool:
         """Whether a significant ``dependency`` went bad early enough to explain ``caller``.
 
-        Never when the caller fails by itself (``fails_by_itself``), nor when
-        its harm stays on one instance while its siblings, which call the same
-        dependency, are healthy (``confined``), nor when the caller is a proxy
-        failing in its own path (``own_fault``: its certificate, route, timeout),
-        nor when the dependency only did less, from the caller's onset on: a callee
-        whose traffic and CPU fell once its caller broke is what it no longer sends.
-        """
+        Never when the caller fails by itself (``fails_by_itself``), nor when its harm
+        stays on one instance while its siblings, calling the same dependency, are
+        healthy (``confined``), nor when the caller is a proxy failing in its own path
+        (``own_fault``), nor when the caller only did less and the dependency shows no
+        harm, nor when the dependency only did less from the caller's onset on: a callee
+        whose traffic and CPU fell once its caller broke is what it no longer sends."""
         other = anomalous.get(dependency)
         if other is None or not other.significant or caller in self_failing | confined:
             return False
         if own_fault(caller=evidence[caller], dependency=other):
+            return False
+        if only_fell(evidence[caller]) and not other.has_symptom and not reports_down(other):
             return False
         if (
             (only_fell(other) or only_asked_more(evidence=other, tolerance=tolerance))
