@@ -38,10 +38,6 @@ RECORDED = ROOT / "examples" / "incidents" / "holdout8_lab" / "lab"
 
 # Wrong at first sight (firstsight-lab-6.json) and still wrong, each with what went wrong.
 LAB_STILL_WRONG: dict[str, str] = {
-    "nginx-upstream-wrong-port": "nginx's upstream names a port nothing listens on (502, "
-    "'Connection refused'; the real instance healthy): mysql blamed on a checkpoint counter "
-    "(leaving InnoDB positions out broke holdout7 lab mysql-read-only, right only by that "
-    "counter: reverted)",
     "redis-restart-blip": "Redis restarted, back in 15 s, 75 s of normal service after: "
     "redis named root, not 'none' with the blip mentioned (a healed-store gate broke "
     "holdout3 session-redis-cluster-failover: reverted)",
