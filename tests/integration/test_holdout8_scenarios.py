@@ -37,10 +37,7 @@ from tests.integration.scored import assert_whole, load_yaml, params, scratch, v
 
 # Wrong at first sight (bench/results/firstsight-round-8.json) and still wrong, each with
 # what went wrong.
-STILL_WRONG: dict[str, str] = {
-    "exports-gateway-default-timeout": "an Envoy route that lost its long timeout (the "
-    "gateway's own fault): the API blamed",
-}
+STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -77,16 +77,27 @@ STEADY_SHARE = 0.8
 class DeclaredMaximum:
     """A gauge an exporter publishes beside the largest value it can ever take.
 
-    Unlike a configured limit (``HeldResource``), such a maximum is fixed by the
-    data's type: once the gauge stands at it, the server refuses what would take
-    it further, for every client alike, until the schema changes.
+    Unlike a configured limit clients fill one by one (``HeldResource``), such a
+    maximum is fixed by the data's type, or is the admission limit of a proxy, which
+    publishes it beside its own count: once the gauge stands at it, the server
+    refuses what would take it further, for every client alike, until the schema
+    or the configuration changes.
     """
 
     what: str  # what the report calls it ("auto-increment key")
     value: str  # the exporter's gauge of the current value
     maximum: str  # its gauge of the declared maximum, with the same labels
     sources: tuple[str, ...]
+    # the gauge is at its maximum from this share of it on (a scrape between two
+    # accepts of a full proxy may read a few below its limit)
+    full_share: float = 1.0
 
+
+HAPROXY_MAXCONN = "https://docs.haproxy.org/2.8/configuration.html#3.2-maxconn"
+HAPROXY_FRONTEND_MAXCONN = "https://docs.haproxy.org/2.8/configuration.html#4.2-maxconn"
+HAPROXY_STATS = "https://docs.haproxy.org/2.8/management.html#9.1"
+HAPROXY_PROMEX = "https://github.com/haproxy/haproxy/blob/master/addons/promex/README"
+PROXY_FULL_SHARE = 0.98
 
 # mysqld_exporter's auto_increment collector (``--collect.auto_increment.columns``):
 # information_schema's next AUTO_INCREMENT value of each column beside the largest
@@ -104,6 +115,37 @@ DECLARED_MAXIMA: tuple[DeclaredMaximum, ...] = (
             "https://dev.mysql.com/doc/refman/8.0/en/integer-types.html",
             "https://mariadb.com/kb/en/auto_increment/",
         ),
+    ),
+    # HAProxy's own admission limits, published by its Prometheus exporter beside the
+    # count they cap (stats fields scur/slim, CurrConns/Maxconn): at the process's
+    # ``maxconn`` "the process stops accepting connections" and new ones wait in the
+    # kernel's backlog until clients give up; at a frontend's ``maxconn`` the same for
+    # that frontend.  Nothing behind the proxy is asked: its backends stay idle.
+    *(
+        DeclaredMaximum(
+            what=what,
+            value=value,
+            maximum=maximum,
+            sources=(HAPROXY_MAXCONN, HAPROXY_FRONTEND_MAXCONN, HAPROXY_STATS, HAPROXY_PROMEX),
+            full_share=PROXY_FULL_SHARE,
+        )
+        for what, value, maximum in (
+            (
+                "process maxconn",
+                "haproxy_process_current_connections",
+                "haproxy_process_max_connections",
+            ),
+            (
+                "process SSL maxconn",
+                "haproxy_process_current_ssl_connections",
+                "haproxy_process_max_ssl_connections",
+            ),
+            (
+                "frontend maxconn",
+                "haproxy_frontend_current_sessions",
+                "haproxy_frontend_limit_sessions",
+            ),
+        )
     ),
 )
 # A gauge at its declared maximum for at least this many steps, up to the end of the

@@ -76,6 +76,46 @@ READ_TIMED_OUT: tuple[str, ...] = (
     r"upstream request timeout",
 )
 
+HAPROXY_MAXCONN = "https://docs.haproxy.org/2.8/configuration.html#3.2-maxconn"
+HAPROXY_FRONTEND_MAXCONN = "https://docs.haproxy.org/2.8/configuration.html#4.2-maxconn"
+
+# A proxy's own lines saying it reached its own admission limit (HAProxy's global or
+# a frontend's ``maxconn``): it stops accepting, whatever its backends could take.
+OWN_LIMIT_REACHED: tuple[str, ...] = (
+    r"reached (process|global) maxconn",
+    r"reached the configured maximum connection limit",
+)
+
+# A proxy's 5xx answers saying it gave up waiting itself, in its access line: Envoy's
+# response flag ``UT`` (upstream request timeout, its route ``timeout``, 15 s unless
+# set) and its response code details ``upstream_response_timeout``, in JSON or in the
+# default text format (``"%REQ(:METHOD)% ... %PROTOCOL%" %RESPONSE_CODE%
+# %RESPONSE_FLAGS%``); HAProxy's termination state ``sH``/``sD`` (its ``timeout
+# server`` struck while waiting for the response's headers or data).
+OWN_TIMEOUT_ANSWERS: tuple[str, ...] = (
+    r"\"response_flags\"\s*:\s*\"([A-Z]+,)*UT(,[A-Z]+)*\"",
+    r"\bupstream_response_timeout\b",
+    r"\" 5\d\d ([A-Z]+,)*UT(,[A-Z]+)* ",
+    r"\s5\d\d \d+ \S+ \S+ s[HD][-A-Za-z]{2}\s",
+)
+
+# An upstream's lines saying its client went away before the answer was written: the
+# caller gave up (its own timeout), the upstream did its work.  Node/gunicorn's EPIPE
+# on a closed socket, Tomcat's ``ClientAbortException``, Go's ``broken pipe`` on
+# write, an "aborted" request.
+CALLER_GAVE_UP: tuple[str, ...] = (
+    r"\bEPIPE\b",
+    r"\bbroken pipe\b",
+    r"\bclient (closed|aborted|disconnected|went away|has gone away)\b",
+    r"\bClientAbortException\b",
+    r"\brequest aborted\b",
+)
+GUNICORN_EPIPE = "https://github.com/benoitc/gunicorn/blob/master/gunicorn/workers/base_async.py"
+TOMCAT_CLIENT_ABORT = (
+    "https://tomcat.apache.org/tomcat-9.0-doc/api/org/apache/catalina/connector/"
+    "ClientAbortException.html"
+)
+
 EDGE_MODES: tuple[FailureMode, ...] = (
     mode(
         PROXY,
@@ -101,12 +141,27 @@ EDGE_MODES: tuple[FailureMode, ...] = (
     mode(
         PROXY,
         "own timeout misconfigured below the upstream's answer time",
-        logs=READ_TIMED_OUT,
+        logs=READ_TIMED_OUT + OWN_TIMEOUT_ANSWERS,
         sources=(
             NGINX_READ_TIMEOUT,
             ENVOY_ROUTE_TIMEOUT,
             HAPROXY_TIMEOUT_SERVER,
             ENVOY_RESPONSE_FLAGS,
+            HAPROXY_TERMINATION,
+            LINUX_ERRNO,
+            GUNICORN_EPIPE,
+            TOMCAT_CLIENT_ABORT,
         ),
+    ),
+    mode(
+        PROXY,
+        "connection limit of its own (maxconn) reached",
+        # the gauges at their declared maximum: ``catalog.limits.DECLARED_MAXIMA``
+        metrics=(
+            r"^haproxy_process_(current|max)_(ssl_)?connections$",
+            r"^haproxy_frontend_(current|limit)_sessions$",
+        ),
+        logs=OWN_LIMIT_REACHED,
+        sources=(HAPROXY_MAXCONN, HAPROXY_FRONTEND_MAXCONN),
     ),
 )

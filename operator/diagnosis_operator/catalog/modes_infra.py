@@ -69,6 +69,9 @@ PROXY_MODES: tuple[FailureMode, ...] = (
             r"^envoy_(http|listener)_downstream_cx_overflow",
             r"^envoy_listener_downstream_cx_active",
         ),
+        # connections a listener refused at its own limit (its ``max_connections``,
+        # the overload manager's global downstream maximum): refused work
+        harm=(r"^envoy_listener_downstream_(global_)?cx_overflow",),
         logs=(
             r"worker_connections are not enough",
             r"\(24: too many open files\)",

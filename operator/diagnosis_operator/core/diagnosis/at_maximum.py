@@ -5,10 +5,13 @@ Some exporters publish a value beside the maximum it can ever take
 the largest value of its integer type).  Such a gauge climbs steadily for years
 and says nothing; the step at which it reaches its maximum is the moment the
 server starts refusing what would take it further (every INSERT into the
-table), whatever its other series show.  ``at_maximum`` finds it: the gauge
-stood below its maximum in the window, then at it for ``MIN_AT_MAXIMUM_STEPS``
-steps or more up to the end of the data; a detection of score
-``AT_MAXIMUM_SCORE``, its onset at the first step at the maximum.
+table), whatever its other series show.  A proxy publishes its own admission
+limit beside its count the same way (HAProxy's process or frontend ``maxconn``):
+at it, it stops accepting.  ``at_maximum`` finds it: the gauge stood below its
+maximum in the window, then at it (from the entry's ``full_share`` of it) for
+``MIN_AT_MAXIMUM_STEPS`` steps or more up to the end of the data; a detection of
+score ``AT_MAXIMUM_SCORE``, its onset at the first step at the maximum, marked
+``at_declared_maximum``: harm in the server's own terms (``ComponentEvidence.harm``).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray
 from diagnosis_operator.models.findings import Anomaly
 
 
-def _reached_from(values: FloatArray, maximum: FloatArray) -> int | None:
+def _reached_from(values: FloatArray, declared: FloatArray, share: float) -> int | None:
     """The first step of a final run at the maximum, after a step below it; or None."""
-    finite = np.isfinite(values) & np.isfinite(maximum) & (maximum > 0)
+    finite = np.isfinite(values) & np.isfinite(declared) & (declared > 0)
+    maximum = declared * share
     at = finite & (values >= maximum)
     below = finite & (values < maximum)
     seen = np.flatnonzero(finite)
@@ -55,7 +59,7 @@ def at_maximum(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Det
             limit = maxima.get((signal.component, signal.labels.without("__name__")))
             if limit is None:
                 continue
-            start = _reached_from(signal.values, limit.values)
+            start = _reached_from(signal.values, limit.values, declared.full_share)
             if start is None:
                 continue
             onset = float(timestamps[start])
@@ -73,6 +77,14 @@ def at_maximum(*, signals: Sequence[Signal], timestamps: FloatArray) -> list[Det
                 query=signal.query,
                 source=signal.source,
             )
-            steps = int(np.sum(signal.values[start:] >= limit.values[start:]))
-            found.append(Detection(signal=signal, anomaly=anomaly, exceedances=steps, peak=value))
+            steps = int(np.sum(signal.values[start:] >= declared.full_share * limit.values[start:]))
+            found.append(
+                Detection(
+                    signal=signal,
+                    anomaly=anomaly,
+                    exceedances=steps,
+                    peak=value,
+                    at_declared_maximum=True,
+                )
+            )
     return found

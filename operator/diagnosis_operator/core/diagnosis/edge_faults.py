@@ -29,6 +29,7 @@ from diagnosis_operator.catalog.failure_modes import compiled
 from diagnosis_operator.catalog.modes_edge import HANDSHAKE_REFUSED, UPSTREAM_UNREACHABLE
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.gate import reports_down
+from diagnosis_operator.core.diagnosis.logs import LogEvent
 from diagnosis_operator.models.topology import ComponentKind
 
 OWN_FAULT_SHARE = 0.8  # of the proxy's own (not access) lines from its onset on
@@ -43,15 +44,41 @@ def says_mostly(evidence: ComponentEvidence, patterns: Sequence[str]) -> bool:
     ``OWN_FAULT_MIN_LINES`` of them and ``OWN_FAULT_SHARE`` match, and such
     lines were rare before the onset (``BEFORE_SHARE``): new, not the usual.
     """
-    onset = evidence.onset
-    if evidence.component.kind is not ComponentKind.PROXY or evidence.logs is None or onset is None:
+    if evidence.component.kind is not ComponentKind.PROXY or evidence.logs is None:
         return False
-    regexes = [compiled(p) for p in patterns]
     # an error line naming its upstream is read with an address but no status
     own = [e for e in evidence.logs.events if e.access is None or e.access.status is None]
-    after = [e for e in own if e.ts >= onset]
+    return lines_mostly(own, onset=evidence.onset, patterns=patterns)
+
+
+def answers_mostly(evidence: ComponentEvidence, patterns: Sequence[str]) -> bool:
+    """Pure: whether a proxy's 5xx answers, from its onset on, mostly carry ``patterns``.
+
+    Its access lines of a 5xx status (what it answered, not what it wrote in its
+    error log), read as ``says_mostly`` reads its own lines: an Envoy that writes
+    no error log says in each answer why it failed (its response flags).
+    """
+    if evidence.component.kind is not ComponentKind.PROXY or evidence.logs is None:
+        return False
+    failed = [
+        e
+        for e in evidence.logs.events
+        if e.access is not None and e.access.status is not None and e.access.status >= 500
+    ]
+    return lines_mostly(failed, onset=evidence.onset, patterns=patterns)
+
+
+def lines_mostly(
+    events: Sequence[LogEvent], *, onset: float | None, patterns: Sequence[str]
+) -> bool:
+    """Pure: whether ``events`` from ``onset`` on mostly match ``patterns``, and rarely did
+    before it (``OWN_FAULT_MIN_LINES``, ``OWN_FAULT_SHARE``, ``BEFORE_SHARE``)."""
+    if onset is None:
+        return False
+    regexes = [compiled(p) for p in patterns]
+    after = [e for e in events if e.ts >= onset]
     hits = sum(1 for e in after if any(r.search(e.line) for r in regexes))
-    before = sum(1 for e in own if e.ts < onset and any(r.search(e.line) for r in regexes))
+    before = sum(1 for e in events if e.ts < onset and any(r.search(e.line) for r in regexes))
     return (
         hits >= OWN_FAULT_MIN_LINES
         and hits >= OWN_FAULT_SHARE * len(after)

@@ -108,7 +108,9 @@ class ComponentEvidence:
         Work the component lost or refused (evicted keys, rejected
         connections) rising, a state flag of its own health falling, a
         one-thread server's CPU at its ceiling: harm in its own terms, whether
-        or not its callers show it.
+        or not its callers show it; a gauge at the maximum its exporter declares
+        (``at_maximum``: a column's type, a proxy's maxconn) refuses what would take
+        it further.
         """
         names = [d.signal.name.removesuffix(" rate") for d in self.metric_detections]
         kinds = catalog_kinds(self.component, names)
@@ -117,8 +119,11 @@ class ComponentEvidence:
             for d, name in zip(self.metric_detections, names, strict=True)
             if d.score >= Z_THRESHOLD and harm_direction(name, kinds) == d.anomaly.direction
         )
-        # a one-thread server at its ceiling (``catalog.saturation``): its callers wait
-        return lost + tuple(d for d in saturated(self.metric_detections, kinds) if d not in lost)
+        # a one-thread server at its ceiling (``catalog.saturation``): its callers wait;
+        # a gauge at its declared maximum (``at_maximum``): the server refuses more
+        at_maximum = tuple(d for d in self.metric_detections if d.at_declared_maximum)
+        ceiling = saturated(self.metric_detections, kinds) + at_maximum
+        return lost + tuple(d for i, d in enumerate(ceiling) if d not in lost + ceiling[:i])
 
     @property
     def has_symptom(self) -> bool:

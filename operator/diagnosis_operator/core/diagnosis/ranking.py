@@ -191,17 +191,18 @@ def _causes_rule(
     def causes(dependency: str, caller: str) -> bool:
         """Whether a significant ``dependency`` went bad early enough to explain ``caller``.
 
-        Never when the caller fails by itself (``fails_by_itself``), nor when
-        its harm stays on one instance while its siblings, which call the same
-        dependency, are healthy (``confined``), nor when the caller is a proxy
-        failing in its own path (``own_fault``: its certificate, route, timeout),
-        nor when the dependency only did less, from the caller's onset on: a callee
-        whose traffic and CPU fell once its caller broke is what it no longer sends.
-        """
+        Never when the caller fails by itself (``fails_by_itself``), nor when its harm
+        stays on one instance while its siblings, calling the same dependency, are
+        healthy (``confined``), nor when the caller is a proxy failing in its own path
+        (``own_fault``), nor when the caller only did less and the dependency shows no
+        harm, nor when the dependency only did less from the caller's onset on: a callee
+        whose traffic and CPU fell once its caller broke is what it no longer sends."""
         other = anomalous.get(dependency)
         if other is None or not other.significant or caller in self_failing | confined:
             return False
         if own_fault(caller=evidence[caller], dependency=other):
+            return False
+        if only_fell(evidence[caller]) and not other.has_symptom and not reports_down(other):
             return False
         if (
             (only_fell(other) or only_asked_more(evidence=other, tolerance=tolerance))

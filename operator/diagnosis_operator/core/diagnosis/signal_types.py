@@ -92,6 +92,9 @@ class Detection:
     anomaly: Anomaly
     exceedances: int
     peak: float
+    # a gauge standing at the maximum its exporter declares (``at_maximum``): the
+    # server refuses what would take it further, harm in its own terms
+    at_declared_maximum: bool = False
 
     @property
     def onset(self) -> float:
