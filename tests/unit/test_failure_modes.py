@@ -93,6 +93,13 @@ def test_every_kind_has_modes() -> None:
         ("mysql_global_status_innodb_max_trx_id", "mysql", True),
         ("mysql_global_status_innodb_checkpoint_age", "mysql", False),
         ("pg_stat_replication_pg_wal_lsn_diff", "postgres", False),  # a lag is health
+        # an application's reserved address space and its limits, not health; its
+        # resident memory is
+        ("process_virtual_memory_bytes", "app", True),
+        ("process_virtual_memory_max_bytes", "app", True),
+        ("process_max_fds", "app", True),
+        ("process_resident_memory_bytes", "app", False),
+        ("process_open_fds", "app", False),
     ],
 )
 def test_exporter_self_metrics_are_not_health_signals(name: str, kind: str, own: bool) -> None:

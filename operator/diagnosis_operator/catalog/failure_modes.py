@@ -89,6 +89,20 @@ POSITION_METRICS: tuple[str, ...] = (
     r"^mysql_global_status_innodb_(lsn_(current|flushed|last_checkpoint)|max_trx_id"
     r"|purge_trx_id|purge_undo_no)$",
 )
+# A process's reserved address space and its configured limits, not health: the
+# client libraries' ``process_virtual_memory_bytes`` is the VmSize of
+# /proc/PID/status (every thread's stack and every arena reserved, touched or not:
+# it steps when a threaded server starts threads under load), and
+# ``process_virtual_memory_max_bytes`` / ``process_max_fds`` are limits.  Memory in
+# use is ``process_resident_memory_bytes`` (VmRSS), which stays a signal.
+RESERVED_METRICS: tuple[str, ...] = (
+    r"^process_virtual_memory(_max)?_bytes$",
+    r"^process_max_fds$",
+)
+RESERVED_SOURCES = (
+    "https://prometheus.io/docs/instrumenting/writing_clientlibs/#process-metrics",
+    "https://man7.org/linux/man-pages/man5/proc_pid_status.5.html",
+)
 POSITION_SOURCES = (
     "https://mariadb.com/kb/en/innodb-status-variables/",
     "https://dev.mysql.com/doc/refman/8.0/en/innodb-checkpoints.html",
@@ -126,8 +140,9 @@ def compiled(pattern: str) -> re.Pattern[str]:
 
 
 def is_self_metric(name: str, kind: str | None = None) -> bool:
-    """Pure: whether a series is the exporter's own or a position, not health of ``kind``."""
-    patterns = EXPORTER_SELF_METRICS + POSITION_METRICS
+    """Pure: whether a series is the exporter's own, a position or a reservation, not
+    health of ``kind``."""
+    patterns = EXPORTER_SELF_METRICS + POSITION_METRICS + RESERVED_METRICS
     if kind is None or kind in _EXPORTED_KINDS:
         patterns = patterns + _EXPORTED_RUNTIME
     return any(compiled(p).search(name) for p in patterns)
