@@ -8,9 +8,10 @@ blocking ``DEL`` of a big Redis set, nginx's ``limit_req`` pushed as ``60r/m`` i
 one instance (none), a cache-warming cron job (none).
 Each ``expected.yaml`` was written from the injection before any diagnosis.
 
-Not scored yet: the diagnosis test is skipped until someone else scores the round at
-first sight (``bench/firstsight.py``); then what is wrong goes into ``LAB_STILL_WRONG`` as
-a strict expected failure and the skip is removed.
+Scored once at first sight (``bench/firstsight.py``) on 2026-12-07 with the engine of
+cd398e3, which had not seen them (``bench/results/firstsight-lab-7.json``): root 8 of 8,
+whole 8 of 8, Brier 0.166; again with the engine of 8925860 (this session's merges, made
+blind to the round): the same (``firstsight-lab-7-engine-8925860.json``).
 """
 
 from __future__ import annotations
@@ -36,10 +37,8 @@ from tests.integration.scored import (  # noqa: E402
 
 RECORDED = ROOT / "examples" / "incidents" / "holdout9_lab" / "lab"
 
-# Filled in when the round is scored at first sight (each with what went wrong).
+# Wrong at first sight (firstsight-lab-7.json) and still wrong: none.
 LAB_STILL_WRONG: dict[str, str] = {}
-
-NOT_SCORED = "round 9 not scored at first sight yet (bench/firstsight.py, by someone else)"
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +46,6 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield from scratch(tmp_path_factory, "holdout9-lab")
 
 
-@pytest.mark.skip(reason=NOT_SCORED)
 @pytest.mark.parametrize("name", params(recorded(RECORDED), LAB_STILL_WRONG))
 def test_holdout9_lab_recording_as_expected(name: str, bundles: Path) -> None:
     """Root, affected instances, clients, remediations, nothing forbidden (the CLI's JSON)."""
