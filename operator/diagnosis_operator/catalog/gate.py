@@ -67,3 +67,26 @@ CLIENT_MISS_LINES: tuple[str, ...] = (
     r"\"[^\"]*\" is not found \(2: No such file or directory\)",
     r"directory index of \"[^\"]*\" is forbidden",
 )
+
+
+# An application's own telemetry failing to leave it is not the service failing: the
+# OpenTelemetry SDKs log an exporter's failure and drop the batch ("Failed to export
+# spans", the BatchSpanProcessor / PeriodicMetricReader threads, the OTLP exporters:
+# https://opentelemetry.io/docs/specs/otel/trace/sdk/#exportbatch "Export() ... MUST NOT
+# block indefinitely" and its failures are the SDK's to log; opentelemetry-java's
+# GrpcExporter / OkHttpExporter "Failed to export ..."), as do the Jaeger and Zipkin
+# reporters (https://www.jaegertracing.io/docs/latest/client-libraries/,
+# https://zipkin.io/pages/instrumenting.html).  A collector scaled to zero fills every
+# pod's error log with them while every request is served.
+TELEMETRY_EXPORT_LINES: tuple[str, ...] = (
+    r"failed to export (spans|metrics|logs|traces|batch)",
+    r"(otlp|otel|opentelemetry)\S*\s*(\S+\s+){0,3}(exporter|export)\S*\s*(\S+\s+){0,6}"
+    r"(fail|error|unavailable|refused|timed? ?out)",
+    r"(batchspanprocessor|periodicmetricreader|batchlogrecordprocessor|otlpexportererror)",
+    # the Go SDK's global error handler ("traces export: context deadline exceeded"), the
+    # Python OTLP exporters ("... encountered while exporting traces to ..., retrying")
+    r"\b(traces|metrics|logs) export: ",
+    r"while exporting (traces|metrics|logs|spans)",
+    r"(jaeger|zipkin)\S*\s*(\S+\s+){0,4}(reporter|sender|exporter)\S*\s*(\S+\s+){0,6}"
+    r"(fail|error|refused)",
+)

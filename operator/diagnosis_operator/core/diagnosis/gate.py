@@ -45,7 +45,11 @@ from diagnosis_operator.catalog.gate import STATELESS_KINDS, is_availability_gau
 from diagnosis_operator.core.diagnosis.evidence import SYMPTOM_KINDS, ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import LogCategory
 from diagnosis_operator.core.diagnosis.role_change import changed_role
-from diagnosis_operator.core.diagnosis.shedding import sheds_by_design
+from diagnosis_operator.core.diagnosis.shedding import (
+    sheds_by_design,
+    telemetry_lines,
+    telemetry_only,
+)
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection, SignalKind
 from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
 from diagnosis_operator.models.signals import Window, isoformat_z
@@ -198,7 +202,11 @@ def _metric_symptoms(ev: ComponentEvidence, *, step: float, settings: EngineSett
     found = []
     harm = ev.harm
     for detection in ev.metric_detections:
-        if not (_is_symptom(detection) or detection in harm) or sheds_by_design(ev, detection):
+        if (
+            not (_is_symptom(detection) or detection in harm)
+            or sheds_by_design(ev, detection)
+            or telemetry_only(ev, detection)
+        ):
             continue
         elevated = elevated_steps(detection, settings=settings)
         if not elevated.any():
@@ -261,7 +269,10 @@ def _log_symptoms(ev: ComponentEvidence, *, step: float) -> list[Seen]:
         return []
     found = []
     for category, (first, _) in ev.new_categories.items():
-        moments = [e.ts for e in ev.logs.events if e.category is category and e.ts >= first.ts]
+        lines = [e for e in ev.logs.events if e.category is category and e.ts >= first.ts]
+        if telemetry_lines([e.line for e in lines]):
+            continue  # the application's telemetry failing to leave it (``shedding``)
+        moments = [e.ts for e in lines]
         steps = {int((ts - first.ts) // step) for ts in moments} or {0}
         found.append(
             Seen(

@@ -12,13 +12,21 @@ The same holds for a client asking for files that are not there (a scanner
 walking a word list): nginx logs each miss at ``error`` level
 (``catalog.gate.CLIENT_MISS_LINES``) and answers 404.  The client's 4xx are not
 the server's harm; such lines are no symptom either.
+
+And for any component, a rise of error lines that are mostly its own telemetry failing to
+leave it (an OpenTelemetry, Jaeger or Zipkin exporter: ``catalog.gate.
+TELEMETRY_EXPORT_LINES``) is its observability's trouble, not its service's:
+``telemetry_only`` leaves it out too, and ``telemetry_lines`` a new category of such lines.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from diagnosis_operator.catalog.failure_modes import compiled
 from diagnosis_operator.catalog.gate import CLIENT_MISS_LINES, RATE_LIMIT_LINES
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
+from diagnosis_operator.core.diagnosis.logs.categories import is_telemetry_export
 from diagnosis_operator.core.diagnosis.signal_types import Detection, SignalKind
 from diagnosis_operator.models.topology import ComponentKind
 
@@ -58,3 +66,23 @@ def sheds_by_design(ev: ComponentEvidence, detection: Detection) -> bool:
         return False
     by_design = sum(1 for line in lines if is_rate_limit_line(line) or is_client_miss_line(line))
     return by_design >= SHED_SHARE * len(lines)
+
+
+def telemetry_only(ev: ComponentEvidence, detection: Detection) -> bool:
+    """Pure: whether a rise of a component's error/warn lines is mostly its own telemetry
+    failing to leave it (the module docstring)."""
+    if detection.signal.kind is not SignalKind.LOG_SIGNIFICANT or ev.logs is None:
+        return False
+    instance = detection.signal.instance
+    since = [
+        e
+        for e in ev.logs.events
+        if e.ts >= detection.onset and (instance is None or e.instance in (None, instance))
+    ]
+    return telemetry_lines([e.line for e in since])
+
+
+def telemetry_lines(lines: Sequence[str]) -> bool:
+    """Pure: whether lines are mostly an application's telemetry failing to leave it."""
+    telemetry = sum(1 for line in lines if is_telemetry_export(line.lower()))
+    return telemetry >= SHED_MIN_LINES and telemetry >= SHED_SHARE * len(lines)

@@ -1,0 +1,49 @@
+"""An application's own telemetry failing to leave it is not its service failing."""
+
+from __future__ import annotations
+
+import pytest
+
+from diagnosis_operator.core.diagnosis.logs.categories import is_telemetry_export
+from diagnosis_operator.core.diagnosis.shedding import SHED_MIN_LINES, telemetry_lines
+
+TELEMETRY = [
+    # Go SDK's global error handler
+    "2031/03/04 10:00:01 traces export: context deadline exceeded: rpc error: code = "
+    "Unavailable desc = connection error",
+    # Python OTLP gRPC exporter
+    "WARNING:opentelemetry.exporter.otlp.proto.grpc.exporter:Transient error "
+    "StatusCode.UNAVAILABLE encountered while exporting traces to collector:4317, retrying",
+    # Python BatchSpanProcessor
+    'ERROR opentelemetry.sdk._shared_internal "Failed to export batch code: 503, reason: '
+    'Service Unavailable"',
+    # Node's OTLP exporter
+    '{"level":50,"msg":"OTLPExporterError: connect ECONNREFUSED 10.1.2.3:4318"}',
+    # a Jaeger reporter
+    "ERROR jaeger-client: reporter failed to flush spans: dial udp: connection refused",
+]
+
+SERVICE = [
+    'ERROR OperationalError: (2003, "Can\'t connect to MySQL server on \'10.0.0.5\' (111)")',
+    "2024/01/01 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "
+    "connecting to upstream",
+    'level=error msg="export job 42 failed: invoice service unavailable"',  # the app's own export
+    "redis.exceptions.ConnectionError: Error 111 connecting to cache:6379. Connection refused.",
+]
+
+
+@pytest.mark.parametrize("line", TELEMETRY)
+def test_telemetry_exporter_failures_are_read_as_telemetry(line: str) -> None:
+    assert is_telemetry_export(line.lower())
+
+
+@pytest.mark.parametrize("line", SERVICE)
+def test_the_service_own_errors_are_not_telemetry(line: str) -> None:
+    assert not is_telemetry_export(line.lower())
+
+
+def test_a_rise_mostly_of_telemetry_lines_is_no_symptom() -> None:
+    assert telemetry_lines(TELEMETRY * 2)
+    assert not telemetry_lines(TELEMETRY[: SHED_MIN_LINES - 1])  # too few to tell
+    # the service's own errors among them: a symptom stays a symptom
+    assert not telemetry_lines(TELEMETRY + SERVICE)
