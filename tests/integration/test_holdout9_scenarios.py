@@ -54,8 +54,6 @@ STILL_WRONG: dict[str, str] = {
     "gateway: the gateway named root",
     "catalog-partner-huge-pages": "one partner host paging with huge pages (a costly "
     "client): the database named root, no client",
-    "ledger-otel-exporter-errors-none": "a tracing collector scaled to zero, its exporter's "
-    "errors logged, requests fine: an incident with the API as root",
 }
 
 
