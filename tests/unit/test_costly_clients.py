@@ -158,3 +158,35 @@ def test_a_late_costly_client_is_the_root_only_beside_a_component_without_harm()
     loaded = {"reports": _evidence("reports", SignalKind.REQUEST_RATE, ARRIVES)}
     assert not clients_cause(evidence=harmed, clients=[late], best="reports", tolerance=60.0)
     assert clients_cause(evidence=loaded, clients=[late], best="reports", tolerance=60.0)
+
+
+def _proxy_with_lines(*lines: str) -> ComponentEvidence:
+    from dataclasses import replace
+
+    from diagnosis_operator.core.diagnosis.logs import ComponentLogs, read_event
+
+    base = _evidence("edge", SignalKind.ERROR_RATIO, ARRIVES)
+    events = tuple(
+        read_event(component="edge", instance=None, ts=TS[ARRIVES + 1], line=line, query="q")
+        for line in lines
+    )
+    return replace(
+        base,
+        component=Component("edge", ComponentKind.PROXY, Labels({"job": "edge"})),
+        logs=ComponentLogs(component="edge", events=events),
+    )
+
+
+def test_a_late_costly_client_took_the_slots_a_proxy_ran_out_of() -> None:
+    # a client holding requests open: its lines come when each ends, after the proxy's
+    # own "worker_connections are not enough" (nginx) — it took the slots
+    late = AbusiveClient(EXPORTER, "costly", 60, ClientPattern.COSTLY, TS[ARRIVES + 20])
+    out = _proxy_with_lines(
+        "2030/01/02 10:00:00 [alert] 7#7: 1024 worker_connections are not enough"
+    )
+    assert clients_cause(evidence={"edge": out}, clients=[late], best="edge", tolerance=60.0)
+    # the same proxy failing otherwise (its upstream timing out) is harmed of its own
+    other = _proxy_with_lines(
+        "2030/01/02 10:00:00 [error] 7#7: *9 upstream timed out (110: Connection timed out)"
+    )
+    assert not clients_cause(evidence={"edge": other}, clients=[late], best="edge", tolerance=60.0)
