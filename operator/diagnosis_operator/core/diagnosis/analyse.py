@@ -35,6 +35,7 @@ from diagnosis_operator.core.diagnosis.logs import (
     read_component_logs,
     upstream_errors,
 )
+from diagnosis_operator.core.diagnosis.messenger import with_relayed_instances
 from diagnosis_operator.core.diagnosis.modes import root_failure_mode
 from diagnosis_operator.core.diagnosis.onsets import new_log_categories, new_slow_queries
 from diagnosis_operator.core.diagnosis.own_statuses import with_own_statuses
@@ -120,6 +121,7 @@ def _conclude(
         evidence=evidence,
         timestamps=timestamps,
     )
+    evidence = with_relayed_instances(evidence, affected)
     gate = incident_gate(evidence=evidence, window=window, step=signals.step, settings=settings)
     ranking, leak = ranked_with_leak(
         topology=topology,

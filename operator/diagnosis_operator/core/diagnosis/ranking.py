@@ -61,6 +61,7 @@ from diagnosis_operator.core.diagnosis.evidence import (
 from diagnosis_operator.core.diagnosis.failure_onset import failure_onset
 from diagnosis_operator.core.diagnosis.gate import GateVerdict, incident_gate, reports_down
 from diagnosis_operator.core.diagnosis.logs import SEVERITY
+from diagnosis_operator.core.diagnosis.messenger import messenger_of
 from diagnosis_operator.core.diagnosis.shifted_load import load_symptom_reason, only_asked_more
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD
 from diagnosis_operator.core.diagnosis.surge import traffic_led
@@ -210,7 +211,8 @@ def _causes_rule(
             and onsets[dependency] >= onsets[caller]
         ):
             return False
-        allowed = lead if names_mostly(named.get(caller, {}), dependency) else tolerance
+        relayed = messenger_of(caller=evidence[caller], dependency=other)
+        allowed = lead if relayed or names_mostly(named.get(caller, {}), dependency) else tolerance
         began = failure_onset(caller, dependency, topology, anomalous, onsets, tolerance)
         return onsets[dependency] <= began + allowed
 
