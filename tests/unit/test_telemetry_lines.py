@@ -24,7 +24,7 @@ TELEMETRY = [
 ]
 
 SERVICE = [
-    'ERROR OperationalError: (2003, "Can\'t connect to MySQL server on \'10.0.0.5\' (111)")',
+    "ERROR OperationalError: (2003, \"Can't connect to MySQL server on '10.0.0.5' (111)\")",
     "2024/01/01 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "
     "connecting to upstream",
     'level=error msg="export job 42 failed: invoice service unavailable"',  # the app's own export
