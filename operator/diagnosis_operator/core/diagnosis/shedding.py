@@ -24,10 +24,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from diagnosis_operator.catalog.failure_modes import compiled
-from diagnosis_operator.catalog.gate import CLIENT_MISS_LINES, RATE_LIMIT_LINES
+from diagnosis_operator.catalog.gate import (
+    CLIENT_MISS_LINES,
+    RATE_LIMIT_LINES,
+    TELEMETRY_EXPORT_LINES,
+)
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
-from diagnosis_operator.core.diagnosis.logs.categories import is_telemetry_export
+from diagnosis_operator.core.diagnosis.logs import LogEvent
 from diagnosis_operator.core.diagnosis.signal_types import Detection, SignalKind
+from diagnosis_operator.core.diagnosis.vocabulary import search_any
 from diagnosis_operator.models.topology import ComponentKind
 
 SHED_SHARE = 0.8  # of the proxy's sampled error lines from the rise on
@@ -53,14 +58,11 @@ def sheds_by_design(ev: ComponentEvidence, detection: Detection) -> bool:
         or ev.logs is None
     ):
         return False
-    instance = detection.signal.instance
     lines = [
         e.line
-        for e in ev.logs.events
-        if e.ts >= detection.onset
-        and e.severity >= 1.0
+        for e in _since(ev, detection)
+        if e.severity >= 1.0
         and (e.access is None or e.access.upstream)  # a 5xx from an upstream is a failure
-        and (instance is None or e.instance in (None, instance))
     ]
     if len(lines) < SHED_MIN_LINES:
         return False
@@ -71,18 +73,30 @@ def sheds_by_design(ev: ComponentEvidence, detection: Detection) -> bool:
 def telemetry_only(ev: ComponentEvidence, detection: Detection) -> bool:
     """Pure: whether a rise of a component's error/warn lines is mostly its own telemetry
     failing to leave it (the module docstring)."""
-    if detection.signal.kind is not SignalKind.LOG_SIGNIFICANT or ev.logs is None:
+    if detection.signal.kind is not SignalKind.LOG_SIGNIFICANT:
         return False
-    instance = detection.signal.instance
-    since = [
-        e
-        for e in ev.logs.events
-        if e.ts >= detection.onset and (instance is None or e.instance in (None, instance))
-    ]
-    return telemetry_lines([e.line for e in since])
+    return telemetry_lines([e.line for e in _since(ev, detection)])
+
+
+def is_telemetry_export(line: str) -> bool:
+    """Pure: whether a line is an application's own telemetry failing to leave it
+    (``catalog.gate.TELEMETRY_EXPORT_LINES``): about its observability, not its service."""
+    return search_any(TELEMETRY_EXPORT_LINES, line)
 
 
 def telemetry_lines(lines: Sequence[str]) -> bool:
     """Pure: whether lines are mostly an application's telemetry failing to leave it."""
-    telemetry = sum(1 for line in lines if is_telemetry_export(line.lower()))
+    telemetry = sum(1 for line in lines if is_telemetry_export(line))
     return telemetry >= SHED_MIN_LINES and telemetry >= SHED_SHARE * len(lines)
+
+
+def _since(ev: ComponentEvidence, detection: Detection) -> list[LogEvent]:
+    """The component's sampled lines from the detection's onset on, of its instance."""
+    if ev.logs is None:
+        return []
+    instance = detection.signal.instance
+    return [
+        e
+        for e in ev.logs.events
+        if e.ts >= detection.onset and (instance is None or e.instance in (None, instance))
+    ]

@@ -6,7 +6,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from diagnosis_operator.catalog.gate import TELEMETRY_EXPORT_LINES
 from diagnosis_operator.core.diagnosis.logs._fields import (
     first_field,
     flat_text,
@@ -27,16 +26,6 @@ _ERROR_LEVELS = ("error", "err", "fatal", "critical", "crit", "panic", "alert", 
 # ("2028/08/09 19:23:31 [alert] 2302#2302: ..."); https://nginx.org/en/docs/ngx_core_module.html#error_log
 _BRACKETED_ERROR = re.compile(r"\[(emerg|alert|crit|error)\]")
 _ERROR_WORDS = ("error", "fatal", "panic", "exception", "fail")
-# Every TELEMETRY_EXPORT_LINES match holds one of these (a cheap screen before the search).
-_TELEMETRY_WORDS = ("export", "processor", "metricreader", "reporter", "sender")
-_TELEMETRY = tuple(re.compile(p, re.IGNORECASE) for p in TELEMETRY_EXPORT_LINES)
-
-
-def is_telemetry_export(lowered: str) -> bool:
-    """Pure: whether a (lower-cased) line is the application's own telemetry failing to
-    leave it (``catalog.gate.TELEMETRY_EXPORT_LINES``): about its observability, not its
-    service."""
-    return _any_in(_TELEMETRY_WORDS, lowered) and any(p.search(lowered) for p in _TELEMETRY)
 
 
 def _any_in(words: tuple[str, ...], lowered: str) -> bool:
