@@ -12,8 +12,20 @@ deps:            ## install apt packages, the virtualenv, the Go builds (idempot
 venv:            ## only the virtualenv with the package and its dev tools (pip, nothing else)
 	bash scripts/install-deps.sh --venv-only
 
+# The tests that start no service (the unit suite, the scenario and recording suites: all
+# CPU) run on every core, a file per worker; those that start real services (Prometheus,
+# MariaDB, Redis, nginx, the control plane) run one at a time after them.  Both always run;
+# make fails if either does.
+CPU_TESTS := tests/unit tests/integration/test_diagnose_scenarios.py \
+	tests/integration/test_golden_outputs.py \
+	$(sort $(wildcard tests/integration/test_holdout*_scenarios.py \
+	                  tests/integration/test_holdout*_lab_recordings.py))
+
 test: deps lint  ## everything: lint, types, layering, unit, integration and e2e tests
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@rc=0; \
+	$(PY) -m pytest -n auto --dist loadfile $(PYTEST_ARGS) $(CPU_TESTS) || rc=$$?; \
+	$(PY) -m pytest $(PYTEST_ARGS) $(addprefix --ignore=,$(CPU_TESTS)) || rc=$$?; \
+	exit $$rc
 
 unit: venv       ## fast tests only (no real services; needs only pip)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
