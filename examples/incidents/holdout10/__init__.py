@@ -1,0 +1,75 @@
+"""Tenth held-out set: incidents written without reading the engine.
+
+``python -m examples.incidents.holdout10 NAME|all --out DIR`` writes ``DIR/NAME``;
+``generate(name, out_dir)`` does the same from Python and returns the folder.
+``SCENARIOS`` maps each name to its one-line story; ``expected_path(name)`` is the
+expected diagnosis (the holdout3-9 schema).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# name -> (module, builder function, one-line story)
+_BUILDERS: dict[str, tuple[str, str, str]] = {
+    "analytics-pg-temp-files-disk-full": (
+        "pg_cases",
+        "analytics_pg_temp_files_disk_full",
+        "a new dashboard's GROUP BY spills ~30 GB temp files per run into PostgreSQL's data "
+        "volume: the disk fills, inserts fail 'could not extend file', ~45 % 500",
+    ),
+    "metrics-pg-lockmanager-partitions": (
+        "pg_cases",
+        "metrics_pg_lockmanager_partitions",
+        "the 400th daily partition is attached; generic plans lock every partition past the "
+        "fast-path slots: backends queue on LWLock:LockManager, ~30 % of dashboards 504",
+    ),
+    "listings-mysql-drop-table-ahi": (
+        "mysql_cases",
+        "listings_mysql_drop_table_ahi",
+        "the weekly cleanup drops a 60 GB staging table: the DROP holds InnoDB's adaptive hash "
+        "index latch, every SELECT waits (long semaphore waits), ~40 % 504 for 12 minutes",
+    ),
+    "wallet-mysql-ebs-burst-credits": (
+        "mysql_cases",
+        "wallet_mysql_ebs_burst_credits",
+        "the wallet database's gp2 volume runs out of burst credits: 300 IOPS baseline, fsyncs "
+        "60 ms, commits queue, ~25 % of transfers 503 at Envoy",
+    ),
+    "helpdesk-mariadb-threadpool-max": (
+        "mysql_cases",
+        "helpdesk_mariadb_threadpool_max",
+        "MariaDB's thread_pool_max_threads lowered to 64; at Monday's peak the pool is full, "
+        "'Threadpool could not create additional thread', ~35 % of ticket pages 500",
+    ),
+    "games-redis-hgetall-big-hash": (
+        "redis_cases",
+        "games_redis_hgetall_big_hash",
+        "the event's rewards hash passes 1.6 M fields and every login HGETALLs it: Redis's "
+        "thread saturated, slowlog full, ~40 % of lobby requests 502",
+    ),
+    "feeds-redis-oomkilled-bgsave": (
+        "redis_cases",
+        "feeds_redis_oomkilled_bgsave",
+        "feeds-cache (maxmemory 3.5 GiB, limit 4 GiB) is OOM-killed at each BGSAVE fork's "
+        "copy-on-write: three restarts, LOADING errors, ~30 % 503 around each",
+    ),
+}
+
+SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
+
+
+def expected_path(name: str) -> Path:
+    return HERE / "expected" / f"{name}.yaml"
+
+
+def generate(name: str, out_dir: str | Path) -> Path:
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown scenario {name!r} (known: {', '.join(_BUILDERS)})")
+    module, function, _ = _BUILDERS[name]
+    builder = getattr(importlib.import_module(f"examples.incidents.holdout10.{module}"), function)
+    folder: Path = builder().write(Path(out_dir) / name)
+    return folder

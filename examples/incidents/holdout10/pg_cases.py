@@ -1,0 +1,321 @@
+# size: two linear scenario scripts of one family, each telling one story
+"""PostgreSQL scenarios of round 10 (written blind from public reports)."""
+
+from __future__ import annotations
+
+from examples.incidents.holdout3.exporters import node_exporter, postgres_exporter
+from examples.incidents.holdout3.kit import Bundle, Event
+from examples.incidents.holdout3.stack import Route, fail
+from examples.incidents.holdout5.common import within
+from examples.incidents.holdout9.common import traefik_metrics
+from examples.incidents.holdout10.common import (
+    every,
+    finish,
+    pg_json,
+    pods,
+    slog,
+    tier,
+    tracing,
+    traefik_clf,
+)
+
+
+def analytics_pg_temp_files_disk_full() -> Bundle:  # size: one linear scenario script
+    """From 07:52 a new 'cohort retention' dashboard runs a GROUP BY over 400 M rows with
+    work_mem 4 MB: each run spills ~30 GB of temp files into the data volume.  At 08:01 the
+    volume is full: the spilling queries fail (53100 could not write to file
+    base/pgsql_tmp) and so do ordinary INSERTs (could not extend file); analytics-api's
+    writes and reads return 500, ~45 % of requests.  Root: analytics-db (disk full by
+    temp files)."""
+    b = Bundle(
+        "analytics-pg-temp-files-disk-full",
+        "2037-02-09T07:40:00Z",
+        description="analytics API 500s, ingestion failing",
+        symptom={"component": "analytics-edge"},
+        step=15,
+        minutes=40,
+    )
+    rng = b.rng
+    spill, full = 12.0, 21.0
+    bad = within(full, 99)
+    ns = "analytics"
+    b.component("analytics-edge", "proxy", {"job": "traefik"}, ["analytics-api"])
+    b.component("analytics-api", "app", {"namespace": ns, "app": "analytics-api"}, ["analytics-db"])
+    b.component("analytics-db", "other", {"job": "postgres", "instance": "172.20.8.15:9187"})
+    ps = pods(
+        "172.20.{k}.44:8080", "analytics-api-5f7c9", ("kx2p", "lm7q", "zz4t"), "172.20.0.{k}:10250"
+    )
+    routes = [
+        Route("POST", "/v2/events", "/v2/events", 0.65, 0.012, 60),
+        Route("GET", "/v2/reports/{n}", "/v2/reports/:id", 0.35, 0.08, 5200),
+    ]
+
+    def outcome(e: Event, m: float, i: int) -> None:
+        if bad(m) and rng.random() < 0.45:
+            fail(e, 500, rng.uniform(0.01, 0.2), size=90)
+            e.extra["disk"] = True
+
+    n = iter(range(8_112_004, 9_000_000))
+    site = tier(
+        b,
+        ps=ps,
+        routes=routes,
+        prefixes=["172.20.64.", "172.20.65.", "172.21.3."],
+        clients=90,
+        outcome=outcome,
+        kind="traefik",
+        edge={"job": "traefik", "instance": "172.20.0.9:8082"},
+        rate=lambda m: 11.0,
+        fmt=lambda e: traefik_clf(b, e, next(n), "analytics-api@kubernetescrd"),
+    )
+    traefik_metrics(
+        b,
+        {"job": "traefik", "instance": "172.20.0.9:8082"},
+        site.events,
+        "analytics-api@kubernetescrd",
+        last_reload=b.t(-900),
+    )
+    for e in site.events:
+        if e.extra.get("disk") and rng.random() < 0.3:
+            site.say(
+                e.t,
+                e.extra["pod"],
+                tracing(
+                    b,
+                    e.t,
+                    "ERROR",
+                    "analytics_api::store",
+                    "query failed",
+                    error='"db error: ERROR: could not extend file \\"base/16384/2619\\": '
+                    'No space left on device"',
+                ),
+            )
+    for t in every(b, 0, b.minutes, 20, 60):
+        k = rng.randrange(3)
+        site.say(t, k, tracing(b, t, "INFO", "analytics_api::ingest", "batch flushed", rows=500))
+    finish(site, ns, "analytics-api", "api", go=False)
+    dbl = {"job": "postgres", "instance": "172.20.8.15:9187"}
+    postgres_exporter(
+        b,
+        dbl,
+        tps=lambda m: 90.0 if bad(m) else 420.0,
+        active=lambda m: 9.0 if m >= spill else 3.0,
+        idle=lambda m: 28.0,
+        datname="analytics",
+    )
+    db = {**dbl, "datname": "analytics"}
+    b.counter("pg_stat_database_temp_files", db, lambda m: 0.2 if m >= spill else 0.001, start=311)
+    b.counter(
+        "pg_stat_database_temp_bytes", db, lambda m: 5.5e7 if m >= spill else 2e3, start=8.1e11
+    )
+    b.counter(
+        "pg_stat_database_xact_rollback",
+        {**db, "cause": "error"},
+        lambda m: 40.0 if bad(m) else 0.1,
+        start=9,
+    )
+
+    def avail(m: float) -> float:
+        if m < spill:
+            return 31e9 - m * 1e6
+        return max(0.0, 31e9 - (m - spill) * 3.5e9)
+
+    node_exporter(
+        b,
+        {"job": "node", "instance": "172.20.8.15:9100"},
+        busy=lambda m: 0.55 if m >= spill else 0.2,
+        avail=lambda m: 40e9,
+        fs_avail=avail,
+        fs_size=500e9,
+        iowait=lambda m: 0.3 if spill <= m < full else 0.02,
+    )
+    pl = {"job": "postgres", "instance": "172.20.8.15"}
+    for t in every(b, spill, b.minutes, 25, 50):
+        b.log(
+            t,
+            pl,
+            pg_json(
+                b,
+                t,
+                rng.randint(40000, 48000),
+                "LOG",
+                f'temporary file: path "base/pgsql_tmp/pgsql_tmp{rng.randint(40000, 48000)}.'
+                f'{rng.randint(0, 40)}", size 1073741824',
+                user="grafana_ro",
+                dbname="analytics",
+                application_name="grafana",
+            ),
+        )
+    for t in every(b, full, b.minutes, 2, 6):
+        write = rng.random() < 0.6
+        b.log(
+            t,
+            pl,
+            pg_json(
+                b,
+                t,
+                rng.randint(40000, 48000),
+                "ERROR",
+                'could not extend file "base/16384/2619": No space left on device'
+                if write
+                else 'could not write to file "base/pgsql_tmp/pgsql_tmp41877.12": '
+                "No space left on device",
+                code="53100",
+                user="analytics" if write else "grafana_ro",
+                dbname="analytics",
+            ),
+        )
+    return b
+
+
+def metrics_pg_lockmanager_partitions() -> Bundle:  # size: one linear scenario script
+    """At 18:00 the daily job attaches the 400th daily partition of samples; the API's
+    prepared statements run generic plans without pruning, so each query locks every
+    partition and its indexes, past the 16 fast-path slots: backends queue on
+    LWLock:LockManager, 12 -> 140 active, CPU on spinlocks, queries 5 ms -> 2-6 s, ~30 %
+    of dashboard calls 504 at the HAProxy edge.  Root: metrics-db (lock manager
+    contention)."""
+    from examples.incidents.holdout6.common import haproxy_exporter
+    from examples.incidents.holdout10.common import haproxy_json
+
+    b = Bundle(
+        "metrics-pg-lockmanager-partitions",
+        "2036-10-15T17:42:00Z",
+        description="dashboards timing out since 18:00",
+        symptom={"component": "metrics-lb"},
+        step=10,
+        minutes=35,
+    )
+    rng = b.rng
+    onset = 18.5
+    bad = within(onset, 99)
+    ns = "observability"
+    b.component("metrics-lb", "proxy", {"job": "haproxy"}, ["query-api"])
+    b.component("query-api", "app", {"namespace": ns, "app": "query-api"}, ["metrics-db"])
+    b.component("metrics-db", "other", {"job": "pg", "instance": "pg-metrics-0"})
+    ps = pods("10.12.{k}.7:9000", "query-api-69b8c", ("a1", "b2", "c3", "d4"), "10.12.0.{k}:10250")
+    routes = [
+        Route("POST", "/api/v1/query_range", "/api/v1/query_range", 0.7, 0.04, 8000),
+        Route("GET", "/api/v1/series", "/api/v1/series", 0.3, 0.02, 3000),
+    ]
+
+    def outcome(e: Event, m: float, i: int) -> None:
+        e.extra["server"] = f"query{i + 1}"
+        if bad(m):
+            if rng.random() < 0.3:
+                fail(e, 504, 15.0, size=0)
+                e.extra["term"] = "sH--"
+            else:
+                e.duration = e.extra["app_dur"] = e.duration + rng.uniform(1.5, 6.0)
+
+    site = tier(
+        b,
+        ps=ps,
+        routes=routes,
+        prefixes=["10.200.", "10.201.4."],
+        clients=160,
+        outcome=outcome,
+        kind="haproxy",
+        edge={"job": "haproxy", "instance": "10.12.0.2:8405"},
+        rate=lambda m: 9.0,
+        fmt=lambda e: haproxy_json(b, e, "fe_dash", "be_query"),
+    )
+    haproxy_exporter(
+        b,
+        {"job": "haproxy", "instance": "10.12.0.2:8405"},
+        "be_query",
+        {f"query{k + 1}": p.addr for k, p in enumerate(ps)},
+        site.events,
+    )
+    for e in site.events:
+        if e.status == 504 and rng.random() < 0.3:
+            site.say(
+                e.t,
+                e.extra["pod"],
+                slog(
+                    b,
+                    e.t,
+                    "ERROR",
+                    "query failed",
+                    err="context deadline exceeded",
+                    route=e.extra["route"],
+                ),
+            )
+    for t in every(b, 0, b.minutes, 30, 70):
+        site.say(
+            t,
+            rng.randrange(4),
+            slog(b, t, "INFO", "cache refreshed", entries=rng.randint(900, 1200)),
+        )
+    finish(site, ns, "query-api", "api")
+    dbl = {"job": "pg", "instance": "pg-metrics-0"}
+    postgres_exporter(
+        b,
+        dbl,
+        tps=lambda m: 700.0 if bad(m) else 1900.0,
+        active=lambda m: 140.0 if bad(m) else 12.0,
+        idle=lambda m: 30.0 if bad(m) else 150.0,
+        datname="metrics",
+        max_connections=400,
+    )
+    wl = {**dbl, "datname": "metrics"}
+    for typ, ev, fn in (
+        ("LWLock", "LockManager", lambda m: 95.0 if bad(m) else 0.4),
+        ("LWLock", "BufferMapping", lambda m: 3.0 if bad(m) else 0.2),
+        ("Client", "ClientRead", lambda m: 4.0),
+        ("IO", "DataFileRead", lambda m: 2.0),
+    ):
+        b.gauge(
+            "pg_stat_activity_wait_event_count",
+            {**wl, "wait_event_type": typ, "wait_event": ev},
+            lambda m, fn=fn: int(fn(m) * rng.uniform(0.85, 1.15)),
+        )
+    b.gauge(
+        "pg_locks_fastpath_false",
+        wl,
+        lambda m: int((9000 if bad(m) else 40) * rng.uniform(0.9, 1.1)),
+    )
+    b.gauge(
+        "pg_partitions_count",
+        {**wl, "parent": "samples"},
+        lambda m: 400 if m >= onset - 0.3 else 399,
+    )
+    node_exporter(
+        b,
+        {"job": "node", "instance": "pg-metrics-0:9100"},
+        busy=lambda m: 0.97 if bad(m) else 0.35,
+        avail=lambda m: 80e9,
+        mem_total=256e9,
+        cores=16,
+    )
+    pl = {"job": "pg", "instance": "pg-metrics-0"}
+    t = b.t(onset - 0.3)
+    b.log(
+        t,
+        pl,
+        pg_json(
+            b,
+            t,
+            7711,
+            "LOG",
+            "statement: ALTER TABLE samples ATTACH PARTITION samples_p20361016 FOR VALUES FROM ('2036-10-16') TO ('2036-10-17')",
+            user="partman",
+            dbname="metrics",
+        ),
+    )
+    for t in every(b, onset, b.minutes, 4, 10):
+        b.log(
+            t,
+            pl,
+            pg_json(
+                b,
+                t,
+                rng.randint(20000, 29000),
+                "LOG",
+                f"duration: {rng.uniform(1800, 6400):.3f} ms  execute S_3: SELECT ts, value FROM "
+                "samples WHERE series_id = $1 AND ts BETWEEN $2 AND $3",
+                user="query",
+                dbname="metrics",
+            ),
+        )
+    return b
