@@ -57,6 +57,30 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "feeds-cache (maxmemory 3.5 GiB, limit 4 GiB) is OOM-killed at each BGSAVE fork's "
         "copy-on-write: three restarts, LOADING errors, ~30 % 503 around each",
     ),
+    "profile-release-no-db-pool": (
+        "app_cases",
+        "profile_release_no_db_pool",
+        "profile-api 4.2.0 opens a MySQL connection per request: Connections 4 -> 700/s, "
+        "MySQL CPU on TLS handshakes, near max_connections, ~20 % 500 after the rollout",
+    ),
+    "quotes-one-pod-thread-deadlock": (
+        "app_cases",
+        "quotes_one_pod_thread_deadlock",
+        "a Java lock-order deadlock on one quotes-api pod of four: all 200 Tomcat threads "
+        "BLOCKED, CPU idle, its requests 504 after 30 s; liveness on another port, no restart",
+    ),
+    "loyalty-dotnet-threadpool-starvation": (
+        "app_cases",
+        "loyalty_dotnet_threadpool_starvation",
+        "loyalty-api 7.3.0 blocks on async calls (.Result): the .NET thread pool starves, "
+        "queue in thousands, CPU low, ~30 % 504 UT at Envoy",
+    ),
+    "forms-gunicorn-worker-timeout": (
+        "app_cases",
+        "forms_gunicorn_worker_timeout",
+        "forms-api 3.14.0 renders PDFs in the request: gunicorn's sync workers time out "
+        "(WORKER TIMEOUT), nginx 'upstream prematurely closed', ~35 % 502",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}

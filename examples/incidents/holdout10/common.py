@@ -161,3 +161,30 @@ def step(at: float, before: float, after: float) -> F:
 
 def between(lo: float, hi: float, inside: float, outside: float) -> F:
     return lambda m: inside if lo <= m < hi else outside
+
+
+def rollout(
+    addr: str, name: str, old: Sequence[str], new: Sequence[str], node: str, at: float, gap: float
+) -> list[Pod]:
+    """A rolling update: old pod ``k`` leaves at ``at + k*gap``, new pod ``k`` arrives 0.3
+    min before; ``addr``/``node`` format over ``k`` (new pods get ``k + 10``)."""
+    out: list[Pod] = []
+    for k, s in enumerate(old):
+        leave = at + k * gap
+
+        def gone(m: float, leave: float = leave) -> bool:
+            return m < leave
+
+        out.append(Pod(addr.format(k=k + 1), f"{name}-{s}", node.format(k=k + 1), gone))
+    for k, s in enumerate(new):
+        come = at + k * gap - 0.3
+
+        def here(m: float, come: float = come) -> bool:
+            return m >= come
+
+        out.append(Pod(addr.format(k=k + 11), f"{name}-{s}", node.format(k=k + 1), here))
+    return out
+
+
+def is_new(pods_: Sequence[Pod], i: int) -> bool:
+    return i >= len(pods_) // 2
