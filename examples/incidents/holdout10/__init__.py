@@ -81,6 +81,30 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "forms-api 3.14.0 renders PDFs in the request: gunicorn's sync workers time out "
         "(WORKER TIMEOUT), nginx 'upstream prematurely closed', ~35 % 502",
     ),
+    "cart-envoy-outlier-ejection": (
+        "edge_cases",
+        "cart_envoy_outlier_ejection",
+        "a config push enables Envoy outlier detection (consecutive_5xx 3, 100 % ejection, "
+        "panic threshold 0): healthy pods ejected, ~30 % 503 UH 'no healthy upstream'",
+    ),
+    "downloads-nginx-too-many-open-files": (
+        "edge_cases",
+        "downloads_nginx_too_many_open_files",
+        "a node image brings a 1024 soft RLIMIT_NOFILE; nginx sets no worker_rlimit_nofile: "
+        "at the evening peak '24: Too many open files', ~20 % of downloads fail",
+    ),
+    "portal-ingress-reload-worker-pileup": (
+        "node_cases",
+        "portal_ingress_reload_worker_pileup",
+        "Argo CD and a webhook fight over an Ingress annotation: ingress-nginx reloads every "
+        "20 s, old workers pile up behind websockets, memory to the limit, OOMKilled twice",
+    ),
+    "tasks-node-pleg-unhealthy": (
+        "node_cases",
+        "tasks_node_pleg_unhealthy",
+        "one node's root disk degrades: PLEG not healthy, Ready flapping, the two tasks-api "
+        "pods on it block on their logs, ~60 % of their requests 504; four pods fine",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
