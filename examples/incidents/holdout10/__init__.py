@@ -105,6 +105,24 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "one node's root disk degrades: PLEG not healthy, Ready flapping, the two tasks-api "
         "pods on it block on their logs, ~60 % of their requests 504; four pods fine",
     ),
+    "api-h2-rapid-reset": (
+        "client_cases",
+        "api_h2_rapid_reset",
+        "HTTP/2 rapid reset (CVE-2023-44487) from 180 hosts of 193.142.146.0/24: ~7 000 "
+        "stream resets a second, the edge Envoy's CPU saturated, ~25 % of real users 503",
+    ),
+    "booking-k6-loadtest-prod": (
+        "client_cases",
+        "booking_k6_loadtest_prod",
+        "a k6 load test meant for staging hits production from one IPv6 CI runner: 70 heavy "
+        "searches a second, booking-db CPU saturated, ~15 % 504 at Traefik",
+    ),
+    "accounts-reset-email-bombing": (
+        "client_cases",
+        "accounts_reset_email_bombing",
+        "password-reset bombing from 45.134.26.0/24: each reset sends mail inline, the SMTP "
+        "relay throttles, Puma's threads fill, ~25 % of logins 504",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
