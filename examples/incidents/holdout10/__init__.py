@@ -123,6 +123,42 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "password-reset bombing from 45.134.26.0/24: each reset sends mail inline, the SMTP "
         "relay throttles, Puma's threads fill, ~25 % of logins 504",
     ),
+    "checkout-chaos-pod-kill-none": (
+        "quiet_cases",
+        "checkout_chaos_pod_kill_none",
+        "a planned game day: LitmusChaos deletes a checkout-api pod every five minutes, "
+        "Envoy retries and readiness hide it, no user errors: no incident",
+    ),
+    "shop-reporting-replica-lag-none": (
+        "quiet_cases",
+        "shop_reporting_replica_lag_none",
+        "the nightly ETL puts the reporting-only MySQL replica 25 minutes behind; the "
+        "primary and the shop are unaffected: no incident",
+    ),
+    "catalog-node-pool-upgrade-none": (
+        "quiet_cases",
+        "catalog_node_pool_upgrade_none",
+        "a node-pool upgrade drains three nodes one by one under a PodDisruptionBudget: pods "
+        "churn, errors at baseline: no incident",
+    ),
+    "crm-mysql-slowlog-sampling-none": (
+        "quiet_more",
+        "crm_mysql_slowlog_sampling_none",
+        "a DBA samples the workload with long_query_time = 0 for twenty minutes: the slow "
+        "log records every statement, Slow_queries ~900/s, nothing else changes: no incident",
+    ),
+    "auth-key-rotation-401-none": (
+        "quiet_more",
+        "auth_key_rotation_401_none",
+        "a planned signing-key rotation: tokens signed with the old key get 401 once, clients "
+        "refresh and retry, four minutes of 401s, no 5xx: no incident",
+    ),
+    "billing-jvm-gc-sawtooth-none": (
+        "quiet_more",
+        "billing_jvm_gc_sawtooth_none",
+        "billing-api's G1 heap saws between 55 and 90 % of 2 GiB, JvmHeapHigh fires every few "
+        "minutes, pauses 15-40 ms, latency flat: no incident",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
