@@ -27,6 +27,12 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "the 400th daily partition is attached; generic plans lock every partition past the "
         "fast-path slots: backends queue on LWLock:LockManager, ~30 % of dashboards 504",
     ),
+    "audit-pg-checkpoints-too-frequent": (
+        "pg_cases",
+        "audit_pg_checkpoints_too_frequent",
+        "a backfill writes 250 MB/s of WAL into PostgreSQL with max_wal_size 1 GB: checkpoints "
+        "every 8-10 s, full-page images, the disk saturated, ~20 % of inserts 503",
+    ),
     "listings-mysql-drop-table-ahi": (
         "mysql_cases",
         "listings_mysql_drop_table_ahi",

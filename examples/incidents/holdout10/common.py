@@ -188,3 +188,42 @@ def rollout(
 
 def is_new(pods_: Sequence[Pod], i: int) -> bool:
     return i >= len(pods_) // 2
+
+
+def pg_csv(b: Bundle, t: float, pid: int, level: str, code: str, msg: str, **kw: str) -> str:
+    """PostgreSQL ``log_destination = csvlog`` (PostgreSQL 16 columns)."""
+    d = b.dt(t)
+    stamp = d.strftime("%Y-%m-%d %H:%M:%S.") + f"{int(t * 1000) % 1000:03d} UTC"
+
+    def q(s: str) -> str:
+        return '"' + s.replace('"', '""') + '"' if s else ""
+
+    cols = [
+        stamp,
+        kw.get("user", ""),
+        kw.get("db", ""),
+        str(pid),
+        kw.get("host", ""),
+        f"{int(t) - 86400:x}.{pid:x}",
+        kw.get("line", "1"),
+        kw.get("tag", ""),
+        d.strftime("%Y-%m-%d 00:00:01 UTC"),
+        "",
+        "0",
+        level,
+        code,
+        q(msg),
+        q(kw.get("detail", "")),
+        q(kw.get("hint", "")),
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        q(kw.get("app", "")),
+        q(kw.get("backend", "client backend")),
+        "",
+        "0",
+    ]
+    return ",".join(cols)

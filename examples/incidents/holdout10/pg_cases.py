@@ -319,3 +319,180 @@ def metrics_pg_lockmanager_partitions() -> Bundle:  # size: one linear scenario 
             ),
         )
     return b
+
+
+def audit_pg_checkpoints_too_frequent() -> Bundle:  # size: one linear scenario script
+    """At 11:20 the audit-events backfill starts writing ~250 MB/s of WAL into a PostgreSQL
+    16 with the default max_wal_size (1 GB): checkpoints are requested every 8-10 s instead
+    of every 5 min, each followed by a flood of full-page images, the data disk's writes
+    saturate, commits wait on WAL flush: audit-api's inserts take seconds and ~20 % 503 at
+    Envoy.  Root: audit-db (checkpoint storm: WAL sized too small for a bulk load)."""
+    from examples.incidents.holdout5.common import py_log
+    from examples.incidents.holdout10.common import pg_csv
+
+    b = Bundle(
+        "audit-pg-checkpoints-too-frequent",
+        "2036-09-22T11:05:00Z",
+        description="audit writes slow and failing since late morning",
+        symptom={"component": "audit-gw"},
+        step=20,
+        minutes=45,
+    )
+    rng = b.rng
+    onset = 15.0
+    bad = within(onset, 99)
+    ns = "audit"
+    b.component("audit-gw", "proxy", {"job": "audit-envoy"}, ["audit-api"])
+    b.component("audit-api", "app", {"namespace": ns, "app": "audit-api"}, ["audit-db"])
+    b.component("audit-db", "other", {"job": "postgresql", "instance": "audit-pg-primary:9187"})
+    ps = pods("10.77.{k}.52:8000", "audit-api-77c6f", ("nm4", "op5", "pq6"), "10.77.0.{k}:10250")
+    routes = [
+        Route("POST", "/v1/events", "/v1/events", 0.8, 0.01, 90),
+        Route("GET", "/v1/events?actor={n}", "/v1/events", 0.2, 0.04, 6000),
+    ]
+
+    def outcome(e: Event, m: float, i: int) -> None:
+        if bad(m) and e.method == "POST":
+            if rng.random() < 0.25:
+                fail(e, 503, 5.0, size=95)
+                e.extra["flags"] = "UT"
+            else:
+                e.duration = e.extra["app_dur"] = e.duration + rng.uniform(0.5, 4.0)
+
+    site = tier(
+        b,
+        ps=ps,
+        routes=routes,
+        prefixes=["10.140.", "10.141.", "10.77.90."],
+        clients=120,
+        outcome=outcome,
+        kind="envoy",
+        edge={"job": "audit-envoy", "instance": "10.77.0.4:9901"},
+        rate=lambda m: 14.0,
+        cluster="audit_api",
+    )
+    for e in site.events:
+        if e.status == 503 and rng.random() < 0.25:
+            site.say(
+                e.t,
+                e.extra["pod"],
+                py_log(
+                    b,
+                    e.t,
+                    "ERROR",
+                    "audit.store",
+                    "insert timed out after 5.0s (QueryCanceled: canceling statement due to statement timeout)",
+                ),
+            )
+    for t in every(b, 0, b.minutes, 30, 80):
+        site.say(
+            t,
+            rng.randrange(3),
+            py_log(b, t, "INFO", "audit.retention", "partition audit_events_2036_09 ok"),
+        )
+    finish(site, ns, "audit-api", "api", go=False)
+    dbl = {"job": "postgresql", "instance": "audit-pg-primary:9187"}
+    postgres_exporter(
+        b,
+        dbl,
+        tps=lambda m: 300.0 if bad(m) else 900.0,
+        active=lambda m: 38.0 if bad(m) else 4.0,
+        idle=lambda m: 20.0,
+        datname="audit",
+    )
+    b.counter(
+        "pg_stat_bgwriter_checkpoints_req_total",
+        dbl,
+        lambda m: 0.11 if bad(m) else 0.0,
+        start=1_208,
+    )
+    b.counter(
+        "pg_stat_bgwriter_checkpoints_timed_total",
+        dbl,
+        lambda m: 0.0 if bad(m) else 1 / 300,
+        start=40_112,
+    )
+    b.counter(
+        "pg_stat_bgwriter_buffers_checkpoint_total",
+        dbl,
+        lambda m: 21000.0 if bad(m) else 300.0,
+        start=9.9e9,
+    )
+    b.counter(
+        "pg_stat_bgwriter_checkpoint_write_time_total",
+        dbl,
+        lambda m: 900.0 if bad(m) else 20.0,
+        start=8.8e9,
+    )
+    b.gauge("pg_settings_max_wal_size_bytes", dbl, lambda m: 1024 * 2**20)
+    b.gauge("pg_settings_checkpoint_timeout_seconds", dbl, lambda m: 300)
+    b.counter("pg_stat_wal_bytes_total", dbl, lambda m: 2.5e8 if bad(m) else 4e6, start=7.7e13)
+    b.counter("pg_stat_wal_fpi_total", dbl, lambda m: 24000.0 if bad(m) else 40.0, start=1.1e9)
+    nl = {"job": "node", "instance": "audit-pg-primary:9100"}
+    node_exporter(
+        b,
+        nl,
+        busy=lambda m: 0.4 if bad(m) else 0.2,
+        avail=lambda m: 30e9,
+        iowait=lambda m: 0.38 if bad(m) else 0.02,
+    )
+    dl = {**nl, "device": "nvme1n1"}
+    b.counter(
+        "node_disk_io_time_seconds_total", dl, lambda m: 0.99 if bad(m) else 0.12, start=5.5e6
+    )
+    b.counter(
+        "node_disk_written_bytes_total", dl, lambda m: 6.1e8 if bad(m) else 2.2e7, start=9.9e14
+    )
+    pl = {"job": "postgresql", "instance": "audit-pg-primary:9187"}
+    t = b.t(onset - 0.2)
+    b.log(
+        t,
+        pl,
+        pg_csv(
+            b,
+            t,
+            88121,
+            "LOG",
+            "00000",
+            "duration: 8.112 ms  statement: COPY audit_events_backfill FROM STDIN",
+            user="backfill",
+            db="audit",
+            app="backfill-2036-09",
+        ),
+    )
+    n = 1270
+    for t in every(b, onset + 0.3, b.minutes, 8, 11):
+        n += 1
+        b.log(
+            t,
+            pl,
+            pg_csv(
+                b,
+                t,
+                61,
+                "LOG",
+                "00000",
+                f"checkpoints are occurring too frequently ({rng.randint(8, 11)} seconds apart)",
+                hint='Consider increasing the configuration parameter "max_wal_size".',
+                backend="checkpointer",
+                line=str(n),
+            ),
+        )
+        if rng.random() < 0.3:
+            b.log(
+                t + 0.5,
+                pl,
+                pg_csv(
+                    b,
+                    t + 0.5,
+                    61,
+                    "LOG",
+                    "00000",
+                    f"checkpoint complete: wrote {rng.randint(15000, 30000)} buffers ({rng.uniform(10, 20):.1f}%); "
+                    f"0 WAL file(s) added, 0 removed, {rng.randint(10, 20)} recycled; write={rng.uniform(6, 9):.3f} s, "
+                    f"sync={rng.uniform(0.8, 2.5):.3f} s, total={rng.uniform(8, 11):.3f} s",
+                    backend="checkpointer",
+                    line=str(n),
+                ),
+            )
+    return b
