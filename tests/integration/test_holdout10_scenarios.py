@@ -2,11 +2,16 @@
 
 Written blind (the writer read no engine code and ran no diagnosis) from public
 postmortems, issue threads and vendor documentation: PostgreSQL temp files filling the
-data disk, lock-manager contention past the fast-path slots of a partitioned table; a MySQL
-DROP TABLE stalling InnoDB through the adaptive hash index, a gp2 volume out of burst
-credits, MariaDB's thread pool at its ceiling; a Redis big hash read whole at every login,
-Redis OOM-killed by copy-on-write at each BGSAVE; and the app/edge, client and
-healthy-but-noisy windows listed in the README.
+data disk, lock-manager contention past the fast-path slots of a partitioned table, a
+checkpoint storm under a backfill; a MySQL DROP TABLE stalling InnoDB through the adaptive
+hash index, a gp2 volume out of burst credits, MariaDB's thread pool at its ceiling; a
+Redis big hash read whole at every login, Redis OOM-killed by copy-on-write at each
+BGSAVE; releases losing the DB pool, starving the .NET thread pool and timing out gunicorn
+workers, one pod's Java deadlock; Envoy outlier detection ejecting healthy pods, nginx out
+of file descriptors, ingress-nginx reloading in a loop until OOMKilled, a PLEG-unhealthy
+node; an HTTP/2 rapid-reset flood, a load test aimed at production, password-reset mail
+bombing; and six healthy-but-noisy windows (a chaos game day, a reporting replica's lag, a
+node-pool upgrade, slow-log sampling, a key rotation's 401s, a G1 heap sawtooth).
 
 To be scored once at first sight, by someone else, before any fix for the round; the
 scenarios then still diagnosed wrong become strict expected failures in ``STILL_WRONG``,

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from examples.incidents.holdout3.exporters import mysqld_exporter
 from examples.incidents.holdout3.kit import Bundle, Event
 from examples.incidents.holdout3.stack import Route, fail
 from examples.incidents.holdout4.common import envoy_json_line, nginx_timed_line
 from examples.incidents.holdout5.common import java_side, nginx_ctx, nginx_error, within
 from examples.incidents.holdout10.common import (
+    F,
+    Pod,
     clef,
     every,
     finish,
@@ -210,7 +214,7 @@ def quotes_one_pod_thread_deadlock() -> Bundle:  # size: one linear scenario scr
         namespace=ns,
         container="api",
     )
-    from examples.incidents.holdout5.common import log_each
+    from examples.incidents.holdout4.common import log_each
 
     log_each(b, site.logs, ps, {"namespace": ns, "app": "quotes-api", "container": "api"})
     for i, p in enumerate(ps):
@@ -327,7 +331,7 @@ def loyalty_dotnet_threadpool_starvation() -> Bundle:  # size: one linear scenar
     for i, p in enumerate(ps):
         labels = {"namespace": ns, "app": "loyalty-api", "instance": p.addr, "pod": p.pod}
 
-        def gate(fn, p=p):  # type: ignore[no-untyped-def]
+        def gate(fn: F, p: Pod = p) -> Callable[[float], float | None]:
             return lambda m: fn(m) if p.up(m) else None
 
         b.gauge(

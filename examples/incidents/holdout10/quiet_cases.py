@@ -171,7 +171,9 @@ def shop_reporting_replica_lag_none() -> Bundle:  # size: one linear scenario sc
             slog(b, t, "INFO", "price cache refreshed", items=rng.randint(100, 400)),
         )
     finish(site, ns, "shop-api", "api")
-    etl = lambda m: 3 <= m < 40  # noqa: E731
+
+    def etl(m: float) -> bool:
+        return 3 <= m < 40
 
     def lag(m: float) -> float:
         if m < 15:

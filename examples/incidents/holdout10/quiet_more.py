@@ -7,8 +7,8 @@ from __future__ import annotations
 from examples.incidents.holdout3.exporters import mysqld_exporter, node_exporter
 from examples.incidents.holdout3.kit import Bundle, Event
 from examples.incidents.holdout3.stack import Route, fail
-from examples.incidents.holdout4.common import mysql_slow, nginx_json_line
-from examples.incidents.holdout5.common import java_side, log_each, within
+from examples.incidents.holdout4.common import log_each, mysql_slow, nginx_json_line
+from examples.incidents.holdout5.common import java_side, within
 from examples.incidents.holdout6.common import structlog
 from examples.incidents.holdout10.common import every, finish, pods, tier
 
