@@ -65,24 +65,6 @@ def test_prefiltered_matching_equals_matching_every_line(pattern: str, seed: int
     assert [index for index in candidates if search(lines[index])] == everyone
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_frequent_literals_found_with_numpy_give_the_same_lines(
-    seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    lines = [line for line in _lines(seed) if line.isascii()] + ["okok", "ok\nok", "aaa"]
-    text, starts = lowered_text(lines)
-    literals = ("ok", '" 5', "error", "\nok", "aa", "deadlock", "}", "no such thing")
-    data = literal_prefilter.ascii_bytes(text)
-    assert data is not None
-    expected = candidate_lines(text, starts, literals, data=data).tolist()
-    monkeypatch.setattr(literal_prefilter, "MANY_OCCURRENCES", 0)  # every literal by numpy
-    assert candidate_lines(text, starts, literals, data=data).tolist() == expected
-    for literal in literals:
-        found = literal_prefilter.occurrences(data, literal.encode()).tolist()
-        assert found == [at for at in range(len(text)) if text.startswith(literal, at)]
-    assert literal_prefilter.ascii_bytes("İstanbul") is None
-
-
 def test_byte_pairs_rule_out_the_literals_a_text_cannot_hold() -> None:
     text = "get /api 200 ok\nİstanbul é"
     present = bigrams(text)

@@ -12,12 +12,9 @@ from diagnosis_operator.adapters.bundle import literal_prefilter
 from diagnosis_operator.adapters.bundle.literal_prefilter import Alternatives
 from diagnosis_operator.models.bundle import Int64Array, StoredStream
 
-# A stream's lines lower-cased and joined, where each starts, its byte pairs, per
-# literal asked so far whether those pairs allow it (filters share literals), and
-# the text's bytes when it is ASCII.
-_Lowered = tuple[
-    str, Int64Array, npt.NDArray[np.bool_], dict[str, bool], npt.NDArray[np.uint8] | None
-]
+# A stream's lines lower-cased and joined, where each starts, its byte pairs, and
+# per literal asked so far whether those pairs allow it (filters share literals).
+_Lowered = tuple[str, Int64Array, npt.NDArray[np.bool_], dict[str, bool]]
 
 
 class LineFilters:
@@ -67,8 +64,7 @@ class LineFilters:
         lowered = self._lowered.get(id(stream))
         if lowered is None:
             text, starts = literal_prefilter.lowered_text(stream.lines)
-            present = literal_prefilter.bigrams(text)
-            lowered = (text, starts, present, {}, literal_prefilter.ascii_bytes(text))
+            lowered = (text, starts, literal_prefilter.bigrams(text), {})
             # one stream's text at a time: the collector asks stream by stream
             self._lowered.clear()
             self._lowered[id(stream)] = lowered
@@ -95,9 +91,9 @@ def _matching_any(
 
 
 def _candidates(lowered: _Lowered, literals: tuple[str, ...]) -> Int64Array:
-    text, starts, present, held, data = lowered
+    text, starts, present, held = lowered
     for literal in literals:
         if literal not in held:
             held[literal] = literal_prefilter.may_hold(literal, present)
     possible = [literal for literal in literals if held[literal]]
-    return literal_prefilter.candidate_lines(text, starts, possible, data=data)
+    return literal_prefilter.candidate_lines(text, starts, possible)

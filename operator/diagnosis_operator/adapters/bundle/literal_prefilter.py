@@ -124,64 +124,27 @@ def may_hold(literal: str, present: npt.NDArray[np.bool_]) -> bool:
     return all(present[(first << 8) | second] for first, second in itertools.pairwise(data))
 
 
-# Above this many occurrences of a literal, they are found with numpy over the
-# text's bytes rather than one Python match object each.
-MANY_OCCURRENCES = 4096
-
-
-def ascii_bytes(text: str) -> npt.NDArray[np.uint8] | None:
-    """Pure: an ASCII ``text`` as bytes (one per character, so positions agree), else None."""
-    return np.frombuffer(text.encode("ascii"), dtype=np.uint8) if text.isascii() else None
-
-
 def candidate_lines(
     text: str,
     starts: npt.NDArray[np.int64],
     literals: Sequence[str],
     present: npt.NDArray[np.bool_] | None = None,
-    data: npt.NDArray[np.uint8] | None = None,
 ) -> npt.NDArray[np.int64]:
     """Pure: sorted indexes of the lines of ``text`` holding at least one of ``literals``.
 
     ``present``: the text's ``bigrams``, to skip the literals it cannot hold.
-    ``data``: the text's ``ascii_bytes``, to find a frequent literal's occurrences
-    with numpy (every occurrence, where ``re.finditer`` gives the non-overlapping
-    ones: the same lines, as a literal within a line is found in it either way).
     """
-    found: list[npt.NDArray[np.int64]] = []
+    positions: list[int] = []
     for literal in literals:
         if present is not None and not may_hold(literal, present):
             continue
-        if data is not None and literal.isascii() and text.count(literal) > MANY_OCCURRENCES:
-            found.append(occurrences(data, literal.encode()))
-        else:
-            found.append(
-                np.fromiter(
-                    (match.start() for match in re.finditer(re.escape(literal), text)),
-                    dtype=np.int64,
-                )
-            )
-    positions = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
-    if not positions.size:
+        positions.extend(match.start() for match in re.finditer(re.escape(literal), text))
+    if not positions:
         return np.empty(0, dtype=np.int64)
-    lines = np.searchsorted(starts, positions, side="right") - 1
+    lines = np.searchsorted(starts, np.asarray(positions, dtype=np.int64), side="right") - 1
     lines.sort()
     # distinct lines (np.unique would import numpy.ma, a noticeable part of start-up)
     keep = np.empty(len(lines), dtype=bool)
     keep[0] = True
     np.not_equal(lines[1:], lines[:-1], out=keep[1:])
     return lines[keep].astype(np.int64)
-
-
-def occurrences(data: npt.NDArray[np.uint8], literal: bytes) -> npt.NDArray[np.int64]:
-    """Pure: every position of ``data`` where ``literal`` (not empty) starts.
-
-    The positions of its first byte, narrowed by each following byte in turn.
-    """
-    last = data.size - len(literal) + 1
-    if last <= 0:
-        return np.empty(0, dtype=np.int64)
-    positions = np.flatnonzero(data[:last] == literal[0])
-    for offset, byte in enumerate(literal[1:], start=1):
-        positions = positions[data[positions + offset] == byte]
-    return positions.astype(np.int64)
