@@ -1,21 +1,22 @@
 """``metrics.om``: an OpenMetrics parser for samples that all carry a timestamp.
 
 A hand-written splitter: a benchmark bundle holds millions of samples, and a
-regular expression per line would dominate the run.  Chunks of plain lines are
-converted with numpy at once; a chunk holding anything unusual goes line by
-line, which names the offending line in its ``BundleError``.
+regular expression per line would dominate the run.  Blocks of plain lines are
+cut and converted with numpy over their bytes (``_om_columns``), with Python
+work per series run, not per line; a block holding anything unusual goes line
+by line, which names the offending line in its ``BundleError``.
 """
 
 from __future__ import annotations
 
 import codecs
-import itertools
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from diagnosis_operator.adapters.bundle._om_columns import Columns, columns
 from diagnosis_operator.adapters.bundle.errors import BundleError, ProgressCallback
 from diagnosis_operator.models.bundle import (
     Float64Array,
@@ -47,9 +48,6 @@ _FAMILY_SUFFIXES = {
 _METRIC_NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:")
 _METRIC_NAME_REST = _METRIC_NAME_FIRST | frozenset("0123456789")
 _LABEL_ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
-# Characters Python's float() accepts but OpenMetrics numbers never hold; a chunk
-# holding one goes to the line-by-line parser, which names the line.
-_NOT_IN_NUMBERS = ("_", "\t", "\r", "\v", "\f", "\x85", "\xa0", "#", "{", "}")
 _READ_CHARS = 4 << 20
 
 
@@ -140,35 +138,6 @@ class _SeriesBuilder:
         return StoredSeries(
             name=self.name, labels=self.labels, timestamps_ms=stamps, values=values, type=self.type
         )
-
-
-_Segment = tuple[int, int, Float64Array, Int64Array]
-
-
-def _converted_segments(
-    values_text: tuple[str, ...], stamps_text: tuple[str, ...], comment_at: list[int], rows: int
-) -> list[_Segment] | None:
-    """Values and millisecond stamps of the runs of sample lines between comments.
-
-    None when a number is not a plain finite OpenMetrics number (the line-by-line
-    parser then names the line).
-    """
-    numbers = "".join(values_text) + "".join(stamps_text)
-    if any(character in numbers for character in _NOT_IN_NUMBERS):
-        return None
-    bounds = [-1, *comment_at, rows]
-    segments = [(low + 1, high) for low, high in itertools.pairwise(bounds) if high > low + 1]
-    converted: list[_Segment] = []
-    for low, high in segments:
-        try:
-            values = np.array(values_text[low:high], dtype=np.float64)
-            seconds = np.array(stamps_text[low:high], dtype=np.float64)
-        except ValueError:
-            return None
-        if not bool(np.isfinite(seconds).all()):
-            return None
-        converted.append((low, high, values, (seconds * 1000).astype(np.int64)))
-    return converted
 
 
 class _OpenMetricsParser:
@@ -271,41 +240,32 @@ class _OpenMetricsParser:
 
     # -- chunks -----------------------------------------------------------------------
 
-    def chunk(self, text: str, first_line: int) -> None:
-        """Parse complete lines ``text`` (no final newline) starting at ``first_line``."""
-        lines = text.split("\n")
-        rows = [line.rsplit(" ", 2) for line in lines]
-        comments = (
-            {position: line for position, line in enumerate(lines) if line[:1] == "#"}
-            if text[:1] == "#" or "\n#" in text
-            else {}
-        )
-        for position in comments:
-            rows[position] = ["#", "0", "0"]
-        if not self.eof_line and self._fast(rows, comments, first_line):
-            self.line_number = first_line + len(rows) - 1
+    def chunk(self, block: bytes, first_line: int) -> None:
+        """Parse complete lines ``block`` (UTF-8, no final newline) starting at ``first_line``."""
+        found = None if self.eof_line else columns(block)
+        if found is not None and self._fast(found, first_line):
+            self.line_number = first_line + found.line_count - 1
             return
-        self._slow(text, first_line)
+        self._slow(block.decode("utf-8"), first_line)
 
-    def _fast(self, rows: list[list[str]], comments: dict[int, str], first_line: int) -> bool:
+    def _fast(self, found: Columns, first_line: int) -> bool:
         """Vectorised path; False (nothing changed) when a line needs the line-by-line parser."""
-        try:
-            keys, values_text, stamps_text = zip(*rows, strict=True)
-        except ValueError:
-            return False
-        eof_at = [position for position, text in comments.items() if text == "# EOF"]
-        if eof_at and eof_at[0] != len(rows) - 1:
+        eof_at = [line for line, text in found.comments.items() if text == "# EOF"]
+        if eof_at and eof_at[0] != found.line_count - 1:
             return False  # content after EOF: the slow path reports the line
-        comment_at = sorted(comments)
-        converted = _converted_segments(values_text, stamps_text, comment_at, len(rows))
-        if converted is None or not self._plain_keys(keys, converted):
+        if not all(map(self._plain_key, set(found.run_keys) - self.key_index.keys())):
             return False
-        pending = iter(comment_at)
+        pending = iter(sorted(found.comments))
         next_comment = next(pending, None)
-        for low, high, values, stamps in converted:
-            next_comment = self._comments_before(low, next_comment, pending, comments, first_line)
-            self._runs(keys, low, high, values, stamps, first_line)
-        self._comments_before(len(rows), next_comment, pending, comments, first_line)
+        samples = found.run_samples
+        for run, (line, key) in enumerate(zip(found.run_lines, found.run_keys, strict=True)):
+            next_comment = self._comments_before(
+                line, next_comment, pending, found.comments, first_line
+            )
+            low, high = samples[run], samples[run + 1]
+            self.line_number = first_line + line
+            self._run(key, found.values[low:high], found.stamps_ms[low:high])
+        self._comments_before(found.line_count, next_comment, pending, found.comments, first_line)
         return True
 
     def _comments_before(
@@ -323,14 +283,6 @@ class _OpenMetricsParser:
             next_comment = next(pending, None)
         return next_comment
 
-    def _plain_keys(self, keys: tuple[str, ...], converted: list[_Segment]) -> bool:
-        """Whether every series key not seen yet in the segments is a plain one."""
-        for low, high, _, _ in converted:
-            for key in set(keys[low:high]) - self.key_index.keys():
-                if not self._plain_key(key):
-                    return False
-        return True
-
     @staticmethod
     def _plain_key(key: str) -> bool:
         """Whether ``key`` is exactly ``name`` or ``name{...}`` (no exemplar, no stray text)."""
@@ -343,34 +295,21 @@ class _OpenMetricsParser:
             return False
         return end == len(key) and _is_metric_name(key[:brace])
 
-    def _runs(
-        self,
-        keys: tuple[str, ...],
-        low: int,
-        high: int,
-        values: Float64Array,
-        stamps: Int64Array,
-        first_line: int,
-    ) -> None:
-        segment_keys = np.array(keys[low:high], dtype=object)
-        starts = [0, *(np.flatnonzero(segment_keys[1:] != segment_keys[:-1]) + 1).tolist()]
-        ends = [*starts[1:], high - low]
-        for start, end in zip(starts, ends, strict=True):
-            self.line_number = first_line + low + start
-            builder = self.builders[self.series_index(keys[low + start])]
-            run = stamps[start:end]
-            if builder.last_ms is not None and run[0] <= builder.last_ms:
-                raise self.out_of_order(builder, int(run[0]), self.line_number)
-            if end - start > 1:
-                steps = np.diff(run)
-                if bool((steps <= 0).any()):
-                    bad = int(np.flatnonzero(steps <= 0)[0]) + 1
-                    builder.last_ms = int(run[bad - 1])
-                    raise self.out_of_order(builder, int(run[bad]), self.line_number + bad)
-            builder.flush()
-            builder.stamp_parts.append(run)
-            builder.value_parts.append(values[start:end])
-            builder.last_ms = int(run[-1])
+    def _run(self, key: str, values: Float64Array, run: Int64Array) -> None:
+        """Samples of one series on consecutive lines from ``self.line_number``."""
+        builder = self.builders[self.series_index(key)]
+        if builder.last_ms is not None and run[0] <= builder.last_ms:
+            raise self.out_of_order(builder, int(run[0]), self.line_number)
+        if run.size > 1:
+            steps = np.diff(run)
+            if bool((steps <= 0).any()):
+                bad = int(np.flatnonzero(steps <= 0)[0]) + 1
+                builder.last_ms = int(run[bad - 1])
+                raise self.out_of_order(builder, int(run[bad]), self.line_number + bad)
+        builder.flush()
+        builder.stamp_parts.append(run)
+        builder.value_parts.append(values)
+        builder.last_ms = int(run[-1])
 
     def _slow(self, text: str, first_line: int) -> None:
         for offset, line in enumerate(text.split("\n")):
@@ -446,28 +385,35 @@ def parse_openmetrics(
     file = str(path)
     parser = _OpenMetricsParser(file)
     next_line = 1
-    carry = ""
-    with open(file, encoding="utf-8", newline="\n") as handle:
+    carry = b""
+    with open(file, "rb") as handle:
         try:
             while True:
                 block = handle.read(_READ_CHARS)
                 if not block:
                     break
                 block = carry + block
-                cut = block.rfind("\n")
+                cut = block.rfind(b"\n")
                 if cut == -1:
                     carry = block
                     continue
                 carry = block[cut + 1 :]
                 text = block[:cut]
+                if not text.isascii():
+                    text.decode("utf-8")  # a block ends at a newline: whole characters
                 parser.chunk(text, next_line)
-                next_line += text.count("\n") + 1
+                next_line += text.count(b"\n") + 1
                 if progress is not None:
                     progress(LoadProgress(file=file, lines_read=next_line - 1))
         except UnicodeDecodeError:
             line, reason = _first_undecodable(file)
             raise BundleError(file, line, f"not UTF-8 text: {reason}") from None
     if carry:
+        try:
+            carry.decode("utf-8")
+        except UnicodeDecodeError:
+            line, reason = _first_undecodable(file)
+            raise BundleError(file, line, f"not UTF-8 text: {reason}") from None
         parser.chunk(carry, next_line)
         next_line += 1
     if not parser.eof_line:
