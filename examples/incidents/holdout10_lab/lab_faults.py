@@ -131,7 +131,7 @@ def _report_session(
         connection = _app_connection(lab)
     except pymysql.MySQLError:
         return
-    ids.append(connection.thread_id())
+    ids.append(int(connection.thread_id()))  # type: ignore[no-untyped-call]
     try:
         while time.monotonic() < deadline and not stop.is_set() and budget.take():
             with connection.cursor() as cursor:
@@ -147,7 +147,7 @@ def _report_session(
 def mysql_report_query(lab: Lab, seconds: float, stop: threading.Event) -> None:
     """Three dashboard sessions run a self-join report back to back; killed at the end."""
     deadline = time.monotonic() + _bounded(seconds)
-    budget, ids = _Budget(REPORT_MAX), []
+    budget, ids = _Budget(REPORT_MAX), list[int]()
     sessions = [
         threading.Thread(
             target=_report_session, args=(lab, deadline, stop, budget, ids), daemon=True
