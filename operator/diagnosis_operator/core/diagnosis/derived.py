@@ -1,8 +1,9 @@
 """The RED signals derived from counter rates, per family and instance.  Pure.
 
 Where the labels allow it: the 5xx ratio (and request rate) of every counter
-family with a ``code``/``status`` label (and its 429 ratio when it counts any), mean latency from a histogram or
-summary ``_sum``/``_count`` pair, CPU (cores) from ``*cpu*seconds_total``.
+family with a ``code``/``status`` label (its 429 ratio too when it counts any), mean
+latency from a histogram or summary ``_sum``/``_count`` pair, CPU (cores) from
+``*cpu*seconds_total``.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def _status_signals(family: _Family) -> list[Signal]:
     selector = selector_text(name, instance_labels)
     server_errors = "5" if status_label.endswith("_class") else "5.."
     errors_selector = selector_text(name, instance_labels, f'{status_label}=~"{server_errors}"')
-    return _refusal_signals(family, status_members, total, status_label) + [
+    return [
         Signal(
             component=family.component,
             instance=family.instance,
@@ -146,6 +147,7 @@ def _status_signals(family: _Family) -> list[Signal]:
             values=total,
             labels=instance_labels,
         ),
+        *_refusal_signals(family, status_members, total, status_label),
     ]
 
 

@@ -18,7 +18,8 @@ SIGNIFICANT_FILTER = (
     r"(?i)(error|fatal|panic|exception|fail|deadlock|too many connections|timeout|timed out"
     r"|refused|denied|slow|query_time|warn|lost connection|connection lost|reset by peer"
     r"|broken pipe|unavailable|out of memory|oom|killed|\[(emerg|alert|crit)\]"
-    r"|\" 5[0-9][0-9] |\"(status|code|status_code|response_code|downstreamstatus)\" *: *\"?5[0-9][0-9]"
+    r"|\" 5[0-9][0-9] "
+    r"|\"(status|code|status_code|response_code|downstreamstatus)\" *: *\"?5[0-9][0-9]"
     r"|(^| )(status|code|status_code)=\"?5[0-9][0-9]( |\"|$)"
     r"|has no server available|/<nosrv> [-+0-9/]+ 5[0-9][0-9] )"
 )
