@@ -126,6 +126,22 @@ def test_a_proxy_saying_it_has_no_server_left_is_named_a_health_check_misconfigu
     assert (mode_name(fits) or "").startswith("health check misconfiguration")
 
 
+def test_own_429_answers_name_a_rate_limit_misconfiguration() -> None:
+    """Traefik's 429 that no service gave, Envoy's local rate limit: the proxy's own."""
+    envoy_rl = ENVOY_UH.replace("503 UH", "429 RL")
+    fits = rank_modes(
+        modes_of(("proxy",)),
+        metric_names=[],
+        own_lines=[TRAEFIK_429] * 5 + [envoy_rl] * 5,
+        caller_lines=[],
+    )
+    assert (mode_name(fits) or "").startswith("rate limit misconfiguration")
+    relayed = rank_modes(
+        modes_of(("proxy",)), metric_names=[], own_lines=[TRAEFIK_502] * 9, caller_lines=[]
+    )
+    assert not (mode_name(relayed) or "").startswith("rate limit")
+
+
 def test_a_rising_429_ratio_is_named_a_rate_limit_misconfiguration() -> None:
     assert re.search(RATE_LIMIT_RATIO, "nginx_ingress_controller_requests 429 ratio")
     fits = rank_modes(

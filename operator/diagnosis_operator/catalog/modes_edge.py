@@ -33,6 +33,7 @@ behind it is healthy:
 
 from __future__ import annotations
 
+from diagnosis_operator.catalog.gate import RATE_LIMIT_LINES
 from diagnosis_operator.catalog.mode_types import PROXY, FailureMode, mode
 
 NGINX_PROXY_MODULE = "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass"
@@ -154,6 +155,16 @@ ENVOY_HEALTH_CHECKING = (
 # and Envoy's local rate limit (response flag ``RL``) do the same.  The share is the
 # ``<family> 429 ratio`` of a status-labelled request counter (``core.diagnosis.derived``).
 RATE_LIMIT_RATIO = r"\b429 ratio$"
+# Its access lines of such an answer: Traefik's 429 that no service gave (``OriginStatus``
+# 0), Envoy's local rate limit (flag ``RL``, details ``local_rate_limited``); nginx's
+# error-log line of ``limit_req`` (``catalog.gate.RATE_LIMIT_LINES``).
+OWN_RATE_LIMIT_ANSWERS: tuple[str, ...] = (
+    r"\"DownstreamStatus\"\s*:\s*429\b.*\"OriginStatus\"\s*:\s*0\b",
+    r"\blocal_rate_limited\b",
+    r"\"response_flags\"\s*:\s*\"([A-Z]+,)*RL(,[A-Z]+)*\"",
+    r"\" 429 ([A-Z]+,)*RL(,[A-Z]+)* ",
+    *RATE_LIMIT_LINES,
+)
 TRAEFIK_RATELIMIT = "https://doc.traefik.io/traefik/middlewares/http/ratelimit/"
 TRAEFIK_ACCESS_LOG = "https://doc.traefik.io/traefik/observability/access-logs/"
 TRAEFIK_METRICS = "https://doc.traefik.io/traefik/observability/metrics/overview/"
@@ -231,6 +242,7 @@ EDGE_MODES: tuple[FailureMode, ...] = (
         PROXY,
         "rate limit misconfiguration (its own 429s to ordinary users)",
         metrics=(RATE_LIMIT_RATIO,),
+        logs=OWN_RATE_LIMIT_ANSWERS,
         sources=(
             TRAEFIK_RATELIMIT,
             TRAEFIK_ACCESS_LOG,
