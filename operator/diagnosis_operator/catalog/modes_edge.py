@@ -154,7 +154,7 @@ ENVOY_HEALTH_CHECKING = (
 # 429 itself, its access log saying so with an empty ``ServiceURL``; nginx's ``limit_req``
 # and Envoy's local rate limit (response flag ``RL``) do the same.  The share is the
 # ``<family> 429 ratio`` of a status-labelled request counter (``core.diagnosis.derived``).
-RATE_LIMIT_RATIO = r"\b429 ratio$"
+RATE_LIMIT_RATIO = r"^\S+ 429 ratio$"
 # Its access lines of such an answer: Traefik's 429 that no service gave (``OriginStatus``
 # 0), Envoy's local rate limit (flag ``RL``, details ``local_rate_limited``); nginx's
 # error-log line of ``limit_req`` (``catalog.gate.RATE_LIMIT_LINES``).
