@@ -44,10 +44,6 @@ STILL_WRONG: dict[str, str] = {
     "a long query (a global read lock): root right, named connection exhaustion, no kill",
     "events-mysql-redo-sync-flush": "redo checkpoint stalls of the database: the API named "
     "root, the database's change read as load only",
-    "tickets-haproxy-check-path": "HAProxy checking a wrong health path, every server DOWN, "
-    "503 <NOSRV>: no incident found",
-    "intranet-traefik-ratelimit-nat": "Traefik's own per-IP rate limit answering 429 to an "
-    "office NAT: no incident found",
     "catalog-partner-huge-pages": "one partner host paging with huge pages (a costly "
     "client): the database named root, no client",
 }

@@ -23,11 +23,17 @@ behind it is healthy:
   reading response header from upstream``, Envoy's ``UT``, HAProxy's ``sH``)
   and answers 504, while the upstream, its answers as fast and as successful
   as before, writes its 200s to a closed connection (``READ_TIMED_OUT``: the
-  lines ``core.diagnosis.edge_timeouts`` reads, with the upstream unharmed).
+  lines ``core.diagnosis.edge_timeouts`` reads, with the upstream unharmed);
+* no server left to send to: its own health checks took every server of a backend
+  out (a wrong check path or expected status) while they serve as before; it answers
+  503 by itself (HAProxy's ``<NOSRV>``, Envoy's ``UH``: ``NO_UPSTREAM_LEFT``);
+* its own rate limit refusing a large, lasting share of ordinary users (429 by
+  itself: a per-address limit meeting a NAT): the ``429 ratio`` of its requests.
 """
 
 from __future__ import annotations
 
+from diagnosis_operator.catalog.gate import RATE_LIMIT_LINES
 from diagnosis_operator.catalog.mode_types import PROXY, FailureMode, mode
 
 NGINX_PROXY_MODULE = "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass"
@@ -116,6 +122,55 @@ TOMCAT_CLIENT_ABORT = (
     "ClientAbortException.html"
 )
 
+# A proxy saying it has no server left to send a request to: every server of the backend
+# (cluster) is out of its load balancing, by its own health checks or passive ejection.
+# HAProxy logs "backend <name> has no server available!" when the last server goes DOWN
+# and then answers 503 with the server field ``<NOSRV>`` (no server was picked) and a
+# termination state starting ``SC`` in its HTTP log (configuration manual, 8.2.3 "HTTP log
+# format" and 8.5 "Session state at disconnection"); Envoy answers 503 "no healthy
+# upstream" with the response flag ``UH`` (response code details ``no_healthy_upstream``).
+# When the servers behind it are healthy and idle (nothing reaches them), the proxy's own
+# health checking (a wrong ``option httpchk`` path, a wrong expected status, a wrong port)
+# took them all out: the proxy is the root, nothing behind it is to drain.
+NO_UPSTREAM_LEFT: tuple[str, ...] = (
+    r"backend \S+ has no server available",
+    r"/<NOSRV> [-+0-9/]+ 5\d\d ",
+    r"\bno healthy upstream\b",
+    r"\bno_healthy_upstream\b",
+    r"\"response_flags\"\s*:\s*\"([A-Z]+,)*UH(,[A-Z]+)*\"",
+    r"\" 503 ([A-Z]+,)*UH(,[A-Z]+)* ",
+)
+HAPROXY_HTTP_LOG = "https://docs.haproxy.org/2.8/configuration.html#8.2.3"
+HAPROXY_HTTPCHK = "https://docs.haproxy.org/2.8/configuration.html#4.2-option%20httpchk"
+HAPROXY_PROMEX = "https://github.com/haproxy/haproxy/blob/master/addons/promex/README"
+ENVOY_HEALTH_CHECKING = (
+    "https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/health_checking"
+)
+
+# A proxy's own rate limit answering 429 to a large, lasting share of its requests: a limit
+# keyed on the source address meets many users behind one address (an office NAT, a
+# carrier's CGNAT), or a limit set far below the traffic.  Traefik's RateLimit middleware
+# (average/burst per source, ``sourceCriterion`` the remote address unless set) answers
+# 429 itself, its access log saying so with an empty ``ServiceURL``; nginx's ``limit_req``
+# and Envoy's local rate limit (response flag ``RL``) do the same.  The share is the
+# ``<family> 429 ratio`` of a status-labelled request counter (``core.diagnosis.derived``).
+RATE_LIMIT_RATIO = r"^\S+ 429 ratio$"
+# Its access lines of such an answer: Traefik's 429 that no service gave (``OriginStatus``
+# 0), Envoy's local rate limit (flag ``RL``, details ``local_rate_limited``); nginx's
+# error-log line of ``limit_req`` (``catalog.gate.RATE_LIMIT_LINES``).
+OWN_RATE_LIMIT_ANSWERS: tuple[str, ...] = (
+    r"\"DownstreamStatus\"\s*:\s*429\b.*\"OriginStatus\"\s*:\s*0\b",
+    r"\blocal_rate_limited\b",
+    r"\"response_flags\"\s*:\s*\"([A-Z]+,)*RL(,[A-Z]+)*\"",
+    r"\" 429 ([A-Z]+,)*RL(,[A-Z]+)* ",
+    *RATE_LIMIT_LINES,
+)
+TRAEFIK_RATELIMIT = "https://doc.traefik.io/traefik/middlewares/http/ratelimit/"
+TRAEFIK_ACCESS_LOG = "https://doc.traefik.io/traefik/observability/access-logs/"
+TRAEFIK_METRICS = "https://doc.traefik.io/traefik/observability/metrics/overview/"
+NGINX_LIMIT_REQ = "https://nginx.org/en/docs/http/ngx_http_limit_req_module.html"
+RFC_6585_429 = "https://www.rfc-editor.org/rfc/rfc6585#section-4"
+
 EDGE_MODES: tuple[FailureMode, ...] = (
     mode(
         PROXY,
@@ -163,5 +218,38 @@ EDGE_MODES: tuple[FailureMode, ...] = (
         ),
         logs=OWN_LIMIT_REACHED,
         sources=(HAPROXY_MAXCONN, HAPROXY_FRONTEND_MAXCONN),
+    ),
+    mode(
+        PROXY,
+        "health check misconfiguration (no server left in the backend)",
+        # HAProxy's exporter: each server's state and last check, the backend's active servers
+        metrics=(
+            r"^haproxy_server_status$",
+            r"^haproxy_server_check_",
+            r"^haproxy_backend_active_servers$",
+        ),
+        logs=NO_UPSTREAM_LEFT,
+        sources=(
+            HAPROXY_HTTP_LOG,
+            HAPROXY_TERMINATION,
+            HAPROXY_HTTPCHK,
+            HAPROXY_PROMEX,
+            ENVOY_RESPONSE_FLAGS,
+            ENVOY_HEALTH_CHECKING,
+        ),
+    ),
+    mode(
+        PROXY,
+        "rate limit misconfiguration (its own 429s to ordinary users)",
+        metrics=(RATE_LIMIT_RATIO,),
+        logs=OWN_RATE_LIMIT_ANSWERS,
+        sources=(
+            TRAEFIK_RATELIMIT,
+            TRAEFIK_ACCESS_LOG,
+            TRAEFIK_METRICS,
+            NGINX_LIMIT_REQ,
+            ENVOY_RESPONSE_FLAGS,
+            RFC_6585_429,
+        ),
     ),
 )

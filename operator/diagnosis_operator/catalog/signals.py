@@ -109,6 +109,16 @@ _INGRESS_TOTAL = "sum by (instance) (rate(nginx_ingress_controller_requests{sele
 _INGRESS_5XX = (
     'sum by (instance) (rate(nginx_ingress_controller_requests{{matchers},status=~"5.."}[{range}]))'
 )
+# Traefik's entrypoint request counter by ``code``
+# (https://doc.traefik.io/traefik/observability/metrics/overview/#entrypoint-metrics):
+# what it answered, its own middlewares' refusals included (a RateLimit's 429).
+_TRAEFIK_TOTAL = "sum by (instance) (rate(traefik_entrypoint_requests_total{selector}[{range}]))"
+_TRAEFIK_5XX = (
+    'sum by (instance) (rate(traefik_entrypoint_requests_total{{matchers},code=~"5.."}[{range}]))'
+)
+_TRAEFIK_429 = (
+    'sum by (instance) (rate(traefik_entrypoint_requests_total{{matchers},code="429"}[{range}]))'
+)
 
 DEFAULT_CATALOG: tuple[SignalTemplate, ...] = (
     # Scrape health and CPU: any component.
@@ -152,6 +162,12 @@ DEFAULT_CATALOG: tuple[SignalTemplate, ...] = (
        higher_is_worse=False),
     _t("nginx_active_connections", "max by (instance) (nginx_connections_active{selector})",
        "nginx active client connections", "count", ComponentKind.PROXY),
+    # Traefik.
+    _t("traefik_error_ratio", f"({_TRAEFIK_5XX} or 0 * {_TRAEFIK_TOTAL}) / {_TRAEFIK_TOTAL}",
+       "share of Traefik's requests answered 5xx", "ratio", ComponentKind.PROXY),
+    _t("traefik_refused_ratio", f"({_TRAEFIK_429} or 0 * {_TRAEFIK_TOTAL}) / {_TRAEFIK_TOTAL}",
+       "share of Traefik's requests answered 429 (its rate limit)", "ratio",
+       ComponentKind.PROXY),
     # mysqld_exporter.
     _t("mysql_up", "min by (instance) (mysql_up{selector})", "exporter reaches MySQL (1/0)",
        "bool", ComponentKind.MYSQL, higher_is_worse=False),

@@ -1,8 +1,9 @@
 """The RED signals derived from counter rates, per family and instance.  Pure.
 
 Where the labels allow it: the 5xx ratio (and request rate) of every counter
-family with a ``code``/``status`` label, mean latency from a histogram or
-summary ``_sum``/``_count`` pair, CPU (cores) from ``*cpu*seconds_total``.
+family with a ``code``/``status`` label (its 429 ratio too when it counts any), mean
+latency from a histogram or summary ``_sum``/``_count`` pair, CPU (cores) from
+``*cpu*seconds_total``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _STATUS_LABELS = (
     "envoy_response_code_class",
 )
 Members = Sequence[tuple[Labels, FloatArray]]
+REFUSED_STATUS = "429"  # Too Many Requests: a rate limiter turning a request away
 
 
 def _sum_rows(rows: Iterable[FloatArray]) -> FloatArray:
@@ -145,6 +147,43 @@ def _status_signals(family: _Family) -> list[Signal]:
             values=total,
             labels=instance_labels,
         ),
+        *_refusal_signals(family, status_members, total, status_label),
+    ]
+
+
+def _refusal_signals(
+    family: _Family, members: Members, total: FloatArray, status_label: str
+) -> list[Signal]:
+    """The share of requests refused ``429 Too Many Requests``, when the family counts any.
+
+    A rate limiter's answer (RFC 6585, section 4; nginx ``limit_req_status``, Traefik's
+    RateLimit middleware, Envoy's local rate limit): a rising share of them is users turned
+    away as surely as a 5xx, whoever decides later whether that was by design
+    (``shedding``).  Only families with a 429 series: a ratio that cannot move is no signal.
+    """
+    refused = [values for labels, values in members if status_of(labels) == REFUSED_STATUS]
+    if not refused:
+        return []
+    rate = np.where(np.isnan(total), np.nan, np.nan_to_num(_sum_rows(refused), nan=0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(total > 0, rate / np.where(total > 0, total, 1.0), np.nan)
+    selector = selector_text(family.name, family.labels)
+    refused_selector = selector_text(
+        family.name, family.labels, f'{status_label}="{REFUSED_STATUS}"'
+    )
+    return [
+        Signal(
+            component=family.component,
+            instance=family.instance,
+            name=f"{family.name} {REFUSED_STATUS} ratio",
+            family=f"{family.name} refusals",
+            kind=SignalKind.ERROR_RATIO,
+            query=_rate_ratio(refused_selector, selector, family.window_text),
+            values=ratio,
+            labels=family.labels,
+            events=rate * family.step,
+            requests=total * family.step,
+        )
     ]
 
 

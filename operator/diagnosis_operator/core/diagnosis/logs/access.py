@@ -38,11 +38,26 @@ _HOST_PORT = re.compile(rf"\b({IP}:\d{{2,5}})\b")
 # group, " : " before those of another group after an internal redirect
 # (https://nginx.org/en/docs/http/ngx_http_upstream_module.html#var_upstream_addr).
 _NEXT_UPSTREAM = re.compile(r"(?:,\s*| : )(?:https?://)?([\w.-]+:\d{2,5}|" + IP + r")")
-_JSON_CLIENT_KEYS = ("remote_addr", "client_ip", "clientip", "remote_ip", "client", "src_ip", "ip")
-_JSON_STATUS_KEYS = ("status", "code", "status_code", "response_code")
-_JSON_AGENT_KEYS = ("http_user_agent", "user_agent", "agent", "ua")
+# Traefik's JSON access log names the client ``ClientHost``, the status it answered
+# ``DownstreamStatus`` (``OriginStatus``: the service's, 0 when none answered), the
+# request ``RequestMethod``/``RequestPath``, the server it reached ``ServiceURL`` (empty
+# when a middleware answered, a rate limit's 429 among them) and ``Duration`` in
+# nanoseconds (https://doc.traefik.io/traefik/observability/access-logs/#json-format).
+_JSON_CLIENT_KEYS = (
+    "remote_addr",
+    "client_ip",
+    "clientip",
+    "remote_ip",
+    "client",
+    "src_ip",
+    "ip",
+    "clienthost",
+)
+_JSON_STATUS_KEYS = ("status", "code", "status_code", "response_code", "downstreamstatus")
+_JSON_AGENT_KEYS = ("http_user_agent", "user_agent", "agent", "ua", "request_user-agent")
 _NO_VALUE = ("", "-", "None", "null")
-_JSON_UPSTREAM_KEYS = ("upstream_addr", "upstream", "backend", "upstream_host")
+_JSON_UPSTREAM_KEYS = ("upstream_addr", "upstream", "backend", "upstream_host", "serviceurl")
+_NANOSECOND_LATENCY_KEY = "downstreamstatus"  # Traefik's lines: its ``Duration`` is in ns
 _JSON_LATENCY_KEYS = (
     "request_time",
     "upstream_response_time",
@@ -157,8 +172,8 @@ def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
     client = first_field(obj, _JSON_CLIENT_KEYS)
     status = first_field(obj, _JSON_STATUS_KEYS)
     request = first_field(obj, ("request",))
-    method = first_field(obj, ("method", "request_method", "http_method"))
-    path = first_field(obj, ("path", "uri", "request_uri", "url", "route"))
+    method = first_field(obj, ("method", "request_method", "http_method", "requestmethod"))
+    path = first_field(obj, ("path", "uri", "request_uri", "url", "route", "requestpath"))
     if request and not (method and path):
         method, path = split_request(str(request))
     if client is None and status is None:
@@ -167,18 +182,14 @@ def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
         status_code = int(str(status)) if status is not None else None
     except ValueError:
         status_code = None
-    latency_value = first_field(obj, _JSON_LATENCY_KEYS)
-    try:
-        latency = float(latency_value) if latency_value is not None else None
-    except (TypeError, ValueError):
-        latency = latency_of(f"latency={latency_value}")
+    latency = _json_latency(obj)
     upstream = first_field(obj, _JSON_UPSTREAM_KEYS)
     has_field = upstream is not None or any(str(k).lower() in _JSON_UPSTREAM_KEYS for k in obj)
     if str(upstream).strip() in _NO_VALUE:
         upstream = None  # nginx writes "-" when no upstream was reached
     tried = _address_list(str(upstream)) if upstream else ()
-    if len(tried) > 1:
-        upstream = tried[0]
+    if tried:
+        upstream = tried[0]  # without its scheme (Traefik's ``ServiceURL``)
     agent = first_field(obj, _JSON_AGENT_KEYS)
     return AccessRecord(
         client=str(client) if client is not None else None,
@@ -191,6 +202,18 @@ def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
         upstream_field=has_field,
         upstreams=tried if len(tried) > 1 else (),
     )
+
+
+def _json_latency(obj: Mapping[str, Any]) -> float | None:
+    """Seconds of a JSON access line's latency field (Traefik's ``Duration``: nanoseconds)."""
+    value = first_field(obj, _JSON_LATENCY_KEYS)
+    try:
+        latency = float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return latency_of(f"latency={value}")
+    if latency is not None and first_field(obj, (_NANOSECOND_LATENCY_KEY,)) is not None:
+        return latency / 1e9
+    return latency
 
 
 def latency_of(text: str) -> float | None:

@@ -8,13 +8,20 @@ RE2 and Python ``re``: no look-around, no back-references, named groups as
 
 from __future__ import annotations
 
-# Lines worth reading: errors, warnings, slowness, locking, refused/timeouts, 5xx.
+# Lines worth reading: errors, warnings, slowness, locking, refused/timeouts, 5xx (an
+# access line's status field, Traefik's ``DownstreamStatus`` among them), and a proxy
+# saying it has no server left to send a request to: HAProxy's "backend X has no server
+# available!" and its HTTP log's ``<NOSRV>`` server with a 5xx (its own answer, no server
+# picked; https://docs.haproxy.org/2.8/configuration.html#8.2.3, ``catalog.modes_edge.
+# NO_UPSTREAM_LEFT``).
 SIGNIFICANT_FILTER = (
     r"(?i)(error|fatal|panic|exception|fail|deadlock|too many connections|timeout|timed out"
     r"|refused|denied|slow|query_time|warn|lost connection|connection lost|reset by peer"
     r"|broken pipe|unavailable|out of memory|oom|killed|\[(emerg|alert|crit)\]"
-    r"|\" 5[0-9][0-9] |\"(status|code|status_code|response_code)\" *: *\"?5[0-9][0-9]"
-    r"|(^| )(status|code|status_code)=\"?5[0-9][0-9]( |\"|$))"
+    r"|\" 5[0-9][0-9] "
+    r"|\"(status|code|status_code|response_code|downstreamstatus)\" *: *\"?5[0-9][0-9]"
+    r"|(^| )(status|code|status_code)=\"?5[0-9][0-9]( |\"|$)"
+    r"|has no server available|/<nosrv> [-+0-9/]+ 5[0-9][0-9] )"
 )
 # Access lines whose response is a server error or a throttle (a client retrying).
 FAILED_REQUEST_FILTER = (
