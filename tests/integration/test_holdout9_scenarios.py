@@ -40,10 +40,6 @@ from tests.integration.scored import assert_whole, load_yaml, params, scratch, v
 # Wrong at first sight (bench/results/firstsight-round-9.json) and still wrong, each with
 # what went wrong.
 STILL_WRONG: dict[str, str] = {
-    "crm-mysql-ftwrl-backup-stall": "a backup's FLUSH TABLES WITH READ LOCK queued behind "
-    "a long query (a global read lock): root right, named connection exhaustion, no kill",
-    "events-mysql-redo-sync-flush": "redo checkpoint stalls of the database: the API named "
-    "root, the database's change read as load only",
     "catalog-partner-huge-pages": "one partner host paging with huge pages (a costly "
     "client): the database named root, no client",
 }

@@ -84,10 +84,17 @@ EXPORTER_SELF_METRICS: tuple[str, ...] = (
 # (``Innodb_max_trx_id``, ``Innodb_purge_trx_id``, ``Innodb_purge_undo_no``).
 # A checkpoint moves ``_last_checkpoint`` by megabytes at once on a healthy
 # server; its rate says when InnoDB flushed, never that the server is harmed.
-# (A lag between two positions, ``pg_..._lsn_diff``, is health: not listed.)
+# MySQL 8.0.30+ publishes the same positions as ``Innodb_redo_log_current_lsn``,
+# ``_checkpoint_lsn`` and ``_flushed_to_disk_lsn``, INNODB_METRICS as ``log_lsn_current``,
+# ``log_lsn_last_checkpoint``, ``log_lsn_last_flush``, ``log_lsn_buf_pool_oldest...``.
+# (A lag between two positions, ``pg_..._lsn_diff``, the checkpoint *age*, is health:
+# not listed; ``catalog.redo_log``.)
 POSITION_METRICS: tuple[str, ...] = (
     r"^mysql_global_status_innodb_(lsn_(current|flushed|last_checkpoint)|max_trx_id"
     r"|purge_trx_id|purge_undo_no)$",
+    r"^mysql_global_status_innodb_redo_log_(current|checkpoint|flushed_to_disk)_lsn$",
+    r"^mysql_info_schema_innodb_metrics_\w*log_lsn_(current|last_checkpoint|last_flush"
+    r"|buf_pool_oldest\w*)$",
 )
 # A process's reserved address space and its configured limits, not health: the
 # client libraries' ``process_virtual_memory_bytes`` is the VmSize of
@@ -105,6 +112,8 @@ RESERVED_SOURCES = (
 )
 POSITION_SOURCES = (
     "https://mariadb.com/kb/en/innodb-status-variables/",
+    "https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html"
+    "#statvar_Innodb_redo_log_current_lsn",
     "https://dev.mysql.com/doc/refman/8.0/en/innodb-checkpoints.html",
 )
 _EXPORTED_RUNTIME: tuple[str, ...] = (r"^go_", r"^process_")

@@ -14,6 +14,11 @@ case-insensitively):
   connections, requests it overflowed) rising, or a state flag of its own
   health (``..._status``, ``..._up``) falling.  A healthy component keeps
   them flat however busy it is; the incident gate counts them as symptoms.
+* ``states``: what the component's own threads say they are waiting for, as
+  its exporter labels a thread-state gauge (mysqld_exporter's
+  ``mysql_info_schema_processlist_threads{state="Waiting for global read lock"}``,
+  written with spaces or underscores: ``catalog.server_locks.THREAD_STATE_SERIES``);
+  a state whose thread count rose is the server's own word, like a line of its log.
 
 ``sources`` cites the vendor documentation each signature comes from; the
 catalogue refers to it, it never copies it.
@@ -47,6 +52,7 @@ class FailureMode:
     callers: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     harm: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
 
 
 def mode(
@@ -58,6 +64,7 @@ def mode(
     callers: tuple[str, ...] = (),
     sources: tuple[str, ...],
     harm: tuple[str, ...] = (),
+    states: tuple[str, ...] = (),
 ) -> FailureMode:
     return FailureMode(
         kind=kind,
@@ -67,4 +74,5 @@ def mode(
         callers=callers,
         sources=sources,
         harm=harm,
+        states=states,
     )

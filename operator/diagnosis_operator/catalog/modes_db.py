@@ -19,6 +19,7 @@ from diagnosis_operator.catalog.mode_types import (
     FailureMode,
     mode,
 )
+from diagnosis_operator.catalog.server_locks import SERVER_LOCK_STATE_LABELS
 
 # --- vendor documentation ---------------------------------------------------------
 MYSQL_ERRORS = "https://dev.mysql.com/doc/mysql-errors/8.0/en/server-error-reference.html"
@@ -28,6 +29,12 @@ MYSQL_STATUS = "https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.
 MYSQL_DEADLOCKS = "https://dev.mysql.com/doc/refman/8.0/en/innodb-deadlocks.html"
 MYSQL_METADATA_LOCKING = "https://dev.mysql.com/doc/refman/8.0/en/metadata-locking.html"
 MYSQL_SYS_LOCK_WAITS = "https://dev.mysql.com/doc/refman/8.0/en/sys-schema-table-lock-waits.html"
+MYSQL_FLUSH = "https://dev.mysql.com/doc/refman/8.0/en/flush.html#flush-tables-with-read-lock"
+MYSQL_THREAD_STATES = "https://dev.mysql.com/doc/refman/8.0/en/general-thread-states.html"
+MARIADB_THREAD_STATES = "https://mariadb.com/kb/en/general-thread-states/"
+MYSQL_EXPORTER_PROCESSLIST = (
+    "https://github.com/prometheus/mysqld_exporter/blob/main/collector/info_schema_processlist.go"
+)
 MYSQL_SLOW_LOG = "https://dev.mysql.com/doc/refman/8.0/en/slow-query-log.html"
 MYSQL_FULL_DISK = "https://dev.mysql.com/doc/refman/8.0/en/full-disk.html"
 MYSQL_REPLICA_STATUS = "https://dev.mysql.com/doc/refman/8.0/en/show-replica-status.html"
@@ -124,6 +131,8 @@ MYSQL_MODES: tuple[FailureMode, ...] = (
             r"\block waits?\b",
             # metadata locks (an ALTER queued behind a long reader, everything behind it)
             r"waiting for table metadata lock",
+            # the global read lock of FLUSH TABLES WITH READ LOCK (``catalog.server_locks``)
+            r"waiting for (global read|backup|commit) lock|waiting for table flush",
             # the sys schema's lock-wait views, as watchers print them
             r"(schema_table|innodb)_lock_waits.{0,200}\bblocking_pid",
         ),
@@ -140,12 +149,18 @@ MYSQL_MODES: tuple[FailureMode, ...] = (
             MYSQL_DEADLOCKS,
             MYSQL_METADATA_LOCKING,
             MYSQL_SYS_LOCK_WAITS,
+            MYSQL_FLUSH,
+            MYSQL_THREAD_STATES,
+            MARIADB_THREAD_STATES,
             MYSQL_STATUS,
             MYSQL_EXPORTER,
+            MYSQL_EXPORTER_PROCESSLIST,
             GO_MYSQL_ERRORS,
             CONNECTOR_J_STATES,
             PDO_ERRORS,
         ),
+        # threads queued behind a server-level lock, in the processlist's own words
+        states=SERVER_LOCK_STATE_LABELS,
     ),
     mode(
         MYSQL,

@@ -15,6 +15,7 @@ from diagnosis_operator.catalog.modes_db import (
     MYSQL_STATUS,
     mysql_errno,
 )
+from diagnosis_operator.catalog.redo_log import CHECKPOINT_AGE
 
 MYSQL_MAX_PREPARED = (
     "https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html"
@@ -30,6 +31,13 @@ MYSQL_READ_ONLY = (
 MARIADB_READ_ONLY = "https://mariadb.com/kb/en/server-system-variables/#read_only"
 MYSQL_AUTO_INCREMENT = "https://dev.mysql.com/doc/refman/8.0/en/example-auto-increment.html"
 MYSQL_INTEGER_TYPES = "https://dev.mysql.com/doc/refman/8.0/en/integer-types.html"
+MYSQL_CHECKPOINTS = "https://dev.mysql.com/doc/refman/8.0/en/innodb-checkpoints.html"
+MYSQL_REDO_LOG = "https://dev.mysql.com/doc/refman/8.0/en/innodb-redo-log.html"
+MYSQL_FLUSHING = "https://dev.mysql.com/doc/refman/8.0/en/innodb-buffer-pool-flushing.html"
+MYSQL_INNODB_METRICS_LOG = (
+    "https://dev.mysql.com/doc/refman/8.0/en/innodb-information-schema-metrics-table.html"
+)
+MARIADB_INNODB_STATUS = "https://mariadb.com/kb/en/innodb-status-variables/"
 MARIADB_AUTO_INCREMENT = "https://mariadb.com/kb/en/auto_increment/"
 MYSQL_EXPORTER_AUTO_INCREMENT = (
     "https://github.com/prometheus/mysqld_exporter/blob/main/collector/"
@@ -46,6 +54,42 @@ _AT_A_MAXIMUM = "(?:" + "|".join(str(v) for v in INTEGER_MAXIMA) + ")"
 _MYSQL_STATUS = r"^mysql_global_status_"
 
 MYSQL_MORE_MODES: tuple[FailureMode, ...] = (
+    mode(
+        MYSQL,
+        "checkpoint stall (redo log full)",
+        # the redo log cannot take more until dirty pages are flushed: the checkpoint
+        # age reaches the synchronous flush point (``catalog.redo_log``), page flushing
+        # surges and the writes wait, in waves (Innodb_log_waits: writes that waited
+        # for the log, "should be 0"; MySQL 8's INNODB_METRICS log_on_file_space_waits:
+        # waits for free space in the redo files); the error log asks for a larger
+        # innodb_redo_log_capacity (MY-013865) or reports the last checkpoint's age past
+        # the log's capacity.  An LSN is a position, never a signature
+        # (``failure_modes.POSITION_METRICS``).
+        metrics=(
+            CHECKPOINT_AGE,
+            _MYSQL_STATUS + r"innodb_buffer_pool_pages_flushed",
+            _MYSQL_STATUS + r"innodb_os_log_pending_(fsyncs|writes)",
+        ),
+        harm=(
+            _MYSQL_STATUS + r"innodb_log_waits",
+            r"^mysql_info_schema_innodb_metrics_\w*log_(log_waits|on_file_space_waits)",
+        ),
+        logs=(
+            r"consider increasing innodb_redo_log_capacity",
+            r"redo log writer is waiting for a new redo log file",
+            r"age of the last checkpoint is \d+.{0,60}exceeds the log (group )?capacity",
+        ),
+        sources=(
+            MYSQL_CHECKPOINTS,
+            MYSQL_REDO_LOG,
+            MYSQL_FLUSHING,
+            MYSQL_STATUS,
+            MYSQL_INNODB_METRICS_LOG,
+            MARIADB_INNODB_STATUS,
+            MYSQL_ERRORS,
+            MYSQL_EXPORTER,
+        ),
+    ),
     mode(
         MYSQL,
         "prepared statement exhaustion",

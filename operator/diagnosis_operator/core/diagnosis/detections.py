@@ -2,7 +2,8 @@
 
 Pure.  ``scoring.detect`` finds departures from each signal's own baseline; beside it
 come the detections that need no baseline: a gauge at its type's largest value
-(``at_maximum``), an instance whose scrapes failed while its siblings' succeeded
+(``at_maximum``), a redo log checkpoint age past InnoDB's synchronous flush point
+(``flush_point``), an instance whose scrapes failed while its siblings' succeeded
 (``scrape_down``), a release's new instances worse than the old ones they replace
 (``release_harm``).
 """
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from diagnosis_operator.core.diagnosis.at_maximum import at_maximum
+from diagnosis_operator.core.diagnosis.flush_point import past_flush_point
 from diagnosis_operator.core.diagnosis.logs import ComponentLogs
 from diagnosis_operator.core.diagnosis.release_harm import release_detections
 from diagnosis_operator.core.diagnosis.scoring import detect
@@ -39,6 +41,7 @@ def all_detections(
     signals = read.all_signals
     found = detect(signals=signals, timestamps=timestamps, z_threshold=z_threshold)
     found += at_maximum(signals=signals, timestamps=timestamps)
+    found += past_flush_point(signals=signals, timestamps=timestamps)
     found += scrape_down(signals=signals, timestamps=timestamps, detected=found)
     return found + release_detections(
         topology=topology,

@@ -8,7 +8,10 @@ evidence:
   self-metrics never count);
 * ``logs``: its log signatures among the root's own lines from its onset on;
 * ``callers``: its caller signatures among its direct callers' error lines
-  from the caller's (or the root's) onset on.
+  from the caller's (or the root's) onset on;
+* ``states``: its thread-state signatures among the states of the root's
+  thread-state gauges that rose (``moved_states``: threads waiting for the
+  global read lock), each a line of the server's own at full strength.
 
 A log or caller signature weighs 2 at full strength (``saturation`` of the
 lines it matched: 1 line 0.33, 7 lines or more 1.0): a database's own
@@ -31,6 +34,7 @@ from diagnosis_operator.catalog.failure_modes import (
     is_self_metric,
     modes_of,
 )
+from diagnosis_operator.catalog.server_locks import STATE_LABEL, THREAD_STATE_SERIES
 from diagnosis_operator.core.diagnosis import vocabulary
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import SEVERITY
@@ -86,6 +90,7 @@ def fit(
     metric_names: Sequence[str],
     own_lines: Sequence[str],
     caller_lines: Sequence[str],
+    states: Sequence[str] = (),
 ) -> ModeFit:
     """Pure: one mode's fit to the evidence (see the module docstring)."""
     metric_hits = sum(
@@ -94,9 +99,10 @@ def fit(
     logs, log_hits = _line_score(mode.logs, own_lines)
     callers, caller_hits = _line_score(mode.callers, caller_lines)
     metrics = METRIC_WEIGHT * min(metric_hits, MAX_METRIC_HITS)
+    told = sum(1 for p in mode.states if any(compiled(p).search(state) for state in states))
     return ModeFit(
         mode=mode,
-        score=metrics + logs + callers,
+        score=metrics + logs + callers + LINE_WEIGHT * told,
         metric_hits=metric_hits,
         log_hits=log_hits,
         caller_hits=caller_hits,
@@ -109,10 +115,17 @@ def rank_modes(
     metric_names: Sequence[str],
     own_lines: Sequence[str],
     caller_lines: Sequence[str],
+    states: Sequence[str] = (),
 ) -> list[ModeFit]:
     """Pure: the modes that fit at all, best first (catalogue order breaks ties)."""
     fits = [
-        fit(m, metric_names=metric_names, own_lines=own_lines, caller_lines=caller_lines)
+        fit(
+            m,
+            metric_names=metric_names,
+            own_lines=own_lines,
+            caller_lines=caller_lines,
+            states=states,
+        )
         for m in modes
     ]
     ranked = sorted(
@@ -142,6 +155,23 @@ def moved_metrics(evidence: ComponentEvidence, kind: str | None) -> list[str]:
             continue
         names.append(name)
     return names
+
+
+def moved_states(evidence: ComponentEvidence) -> list[str]:
+    """Pure: the thread states whose thread-state gauge rose (``catalog.server_locks``)."""
+    states: list[str] = []
+    for detection in evidence.metric_detections:
+        signal = detection.signal
+        if (
+            detection.score < Z_THRESHOLD
+            or detection.anomaly.direction != "up"
+            or THREAD_STATE_SERIES.search(signal.name) is None
+        ):
+            continue
+        state = signal.labels.get(STATE_LABEL)
+        if state and state not in states:
+            states.append(state)
+    return states
 
 
 def _own_lines(evidence: ComponentEvidence) -> list[str]:
@@ -192,5 +222,6 @@ def root_failure_mode(
         metric_names=moved_metrics(ev, kinds[0]),
         own_lines=_own_lines(ev),
         caller_lines=_caller_lines(topology=topology, evidence=evidence, root=ev.component.name),
+        states=moved_states(ev),
     )
     return mode_name(fits)

@@ -44,6 +44,9 @@ from diagnosis_operator.catalog.server_locks import (
     MIN_UNSTARTED_WRITES,
     NO_LOCK_TIME_SHARE,
     ROW_STATEMENT,
+    SERVER_LOCK_STATE_LABELS,
+    STATE_LABEL,
+    THREAD_STATE_SERIES,
     UNSTARTED_SHARE,
     UNSTARTED_WRITE_SECONDS,
 )
@@ -103,14 +106,39 @@ def waits_for_locks(ev: ComponentEvidence) -> bool:
     ``innodb_lock_waits`` and ``schema_table_lock_waits`` views: row and
     metadata locks), its slow statements spent their time waiting for locks
     (``SlowQuery.lock_victim``) or never reached their rows (``never_reached_rows``:
-    a global read lock or a metadata lock), or its own row-lock wait series rose
-    (``catalog.locks.LOCK_WAIT_SERIES``).
+    a global read lock or a metadata lock), its own row-lock wait series rose
+    (``catalog.locks.LOCK_WAIT_SERIES``), or its threads waiting in a server-level
+    lock state rose (``server_lock_waiters``).
     """
     if lock_contention(ev) or holder_sightings(ev) or never_reached_rows(ev):
+        return True
+    if server_lock_waiters(ev):
         return True
     if any(e.slow_query is not None and e.slow_query.lock_victim for e in ev.slow_queries):
         return True
     return _series_rose(ev, LOCK_WAIT_SERIES)
+
+
+def server_lock_waiters(ev: ComponentEvidence) -> list[str]:
+    """Pure: the server-level lock states whose thread count rose on this database.
+
+    mysqld_exporter's processlist gauge by state (``catalog.server_locks``:
+    "Waiting for global read lock", "Waiting for table flush", "Waiting for table
+    metadata lock", with spaces or underscores) rose significantly: threads queue
+    behind a lock the server holds for one session, not behind rows.
+    """
+    found: list[str] = []
+    for d in ev.metric_detections:
+        state = d.signal.labels.get(STATE_LABEL) or ""
+        if (
+            d.anomaly.direction == "up"
+            and d.score >= Z_THRESHOLD
+            and THREAD_STATE_SERIES.search(d.signal.name) is not None
+            and any(re.search(p, state, re.IGNORECASE) for p in SERVER_LOCK_STATE_LABELS)
+            and state not in found
+        ):
+            found.append(state)
+    return found
 
 
 def never_reached_rows(ev: ComponentEvidence) -> bool:
@@ -245,7 +273,11 @@ def kill_queries(name: str, ev: ComponentEvidence) -> ProposedRemediation | None
         if no_single_blocker(sightings):
             return None
         return _kill_blocker(
-            name, victims=victims, exhausted=exhausted, named=_most_named(sightings)
+            name,
+            victims=victims,
+            exhausted=exhausted,
+            named=_most_named(sightings),
+            states=server_lock_waiters(ev),
         )
     idle = idle_transactions(ev)
     if idle and history_grows(ev):
@@ -316,10 +348,22 @@ def _most_named(sightings: Sequence[str]) -> list[str]:
 
 
 def _kill_blocker(
-    name: str, *, victims: Sequence[SlowQuery], exhausted: bool, named: Sequence[str]
+    name: str,
+    *,
+    victims: Sequence[SlowQuery],
+    exhausted: bool,
+    named: Sequence[str],
+    states: Sequence[str] = (),
 ) -> ProposedRemediation:
     """Kill the transaction the others wait on (``matchBlocker``), never the waiters."""
     reasons = ["transactions wait for locks held by another session"]
+    if states:
+        reasons.append(
+            f"threads queue in the processlist states {', '.join(states)}: a server-level "
+            "lock one session holds; a table flush (FLUSH TABLES WITH READ LOCK) waits for "
+            "the statements running since before it, which keep the tables open: they are "
+            "the blockers, not the threads queued behind the flush"
+        )
     if named:
         reasons.append(f"the logs name the holding thread(s) {', '.join(named)}")
     if victims:
