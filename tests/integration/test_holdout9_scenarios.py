@@ -48,8 +48,6 @@ STILL_WRONG: dict[str, str] = {
     "503 <NOSRV>: no incident found",
     "intranet-traefik-ratelimit-nat": "Traefik's own per-IP rate limit answering 429 to an "
     "office NAT: no incident found",
-    "catalog-partner-huge-pages": "one partner host paging with huge pages (a costly "
-    "client): the database named root, no client",
 }
 
 
