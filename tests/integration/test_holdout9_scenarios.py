@@ -39,10 +39,7 @@ from tests.integration.scored import assert_whole, load_yaml, params, scratch, v
 
 # Wrong at first sight (bench/results/firstsight-round-9.json) and still wrong, each with
 # what went wrong.
-STILL_WRONG: dict[str, str] = {
-    "catalog-partner-huge-pages": "one partner host paging with huge pages (a costly "
-    "client): the database named root, no client",
-}
+STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,11 @@ import re
 
 import numpy as np
 
-from diagnosis_operator.catalog.client_cost import BIG_RESPONSE_FILTER, SLOW_REQUEST_FILTER
+from diagnosis_operator.catalog.client_cost import (
+    BIG_RESPONSE_FILTER,
+    HUGE_RESPONSE_FILTER,
+    SLOW_REQUEST_FILTER,
+)
 from diagnosis_operator.core.diagnosis.client_root import clients_cause
 from diagnosis_operator.core.diagnosis.costly_clients import find_costly_clients, with_costly
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
@@ -84,6 +88,53 @@ def test_a_report_exporter_taking_the_big_responses_is_costly() -> None:
     assert found[0].first_seen is not None
     assert abs(found[0].first_seen - (TS[ARRIVES] - STEP)) <= STEP
     assert "responses of 100 kB or more" in found[0].reason
+
+
+def test_the_huge_filter_reads_a_whole_table_in_one_answer() -> None:
+    big = re.compile(BIG_RESPONSE_FILTER)
+    huge = re.compile(HUGE_RESPONSE_FILTER)
+    combined = (
+        '2001:db8:7:1::2f - - [01/Mar/2030:10:00:00 +0000] "GET /api/items?limit={n} HTTP/1.1" '
+        '200 {sent} "-" "sync-agent/1.4"'
+    )
+    json_line = '{"remote_addr":"192.0.2.9","status":200,"body_bytes_sent":%d,"request_time":0.4}'
+    for line in (combined.format(n=100, sent=640_000), json_line % 640_000):
+        assert big.search(line) and not huge.search(line)  # an ordinary listing page
+    for line in (combined.format(n=100_000, sent=254_000_000), json_line % 254_000_000):
+        assert big.search(line) and huge.search(line)  # the whole table at once
+
+
+def test_a_client_taking_the_huge_answers_is_costly_where_every_answer_is_big() -> None:
+    # every user's listing pages are over 100 kB and, the server busy, over a second:
+    # the sync agent's few requests are a small share of both counts, but each of its
+    # answers is a hundred times theirs
+    agent = "2001:db8:7:1::2f"
+    traffic = merge_client_counts([*_users(4.0), _arriving(agent, 0.5)])
+    slow = [*_users(3.0, slowed_from=ARRIVES), _arriving(agent, 0.5)]
+    big = [*_users(1.0), _arriving(agent, 0.5)]
+    huge = [_arriving(agent, 0.5)]
+    assert find_costly_clients(slow_counts=slow, big_counts=big, traffic=traffic, step=STEP) == []
+    found = find_costly_clients(
+        slow_counts=slow, big_counts=big, huge_counts=huge, traffic=traffic, step=STEP
+    )
+    assert [(c.ip, c.pattern) for c in found] == [(agent, ClientPattern.COSTLY)]
+    assert "responses of 10 MB or more" in found[0].reason
+    # a client whose huge answers were there before the window's trouble is nothing new
+    always = [_arriving(agent, 0.5, start=0)]
+    assert (
+        find_costly_clients(
+            slow_counts=slow, big_counts=big, huge_counts=always, traffic=traffic, step=STEP
+        )
+        == []
+    )
+
+
+def test_an_edge_counts_each_client_s_huge_answers() -> None:
+    from diagnosis_operator.core.diagnosis.collected import HUGE_RESPONSES
+    from diagnosis_operator.service.edge_queries import EDGE_EXTRACTIONS
+
+    filters = {q.key: q.line_filter for q in EDGE_EXTRACTIONS}
+    assert filters[HUGE_RESPONSES] == HUGE_RESPONSE_FILTER
 
 
 def test_a_slow_uploader_holding_the_server_is_costly() -> None:

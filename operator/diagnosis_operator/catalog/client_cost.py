@@ -30,7 +30,8 @@ kilobytes is work (the server built it) and bandwidth.
 
 ``SLOW_REQUEST_FILTER`` keeps the lines whose request took ``SLOW_SECONDS`` (one
 second) or more, ``BIG_RESPONSE_FILTER`` those that sent ``BIG_BYTES`` (100 kB)
-or more; the collector counts each per client address
+or more, and ``HUGE_RESPONSE_FILTER`` those of ``HUGE_BYTES`` (10 MB) or more;
+the collector counts each per client address
 (``core.diagnosis.costly_clients`` reads the counts).  Each is a LogQL line
 filter (RE2) and a Python regular expression alike.  When every request slows
 down (a server stalled for everyone), every client's lines are slow alike and
@@ -46,6 +47,8 @@ SOURCES: tuple[str, ...] = (
     "https://nginx.org/en/docs/http/ngx_http_core_module.html#client_header_timeout",
     "https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/log-format/",
     "https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage",
+    "https://google.aip.dev/158",
+    "https://learn.microsoft.com/en-us/azure/architecture/antipatterns/noisy-neighbor/noisy-neighbor",
 )
 
 SLOW_SECONDS = 1.0
@@ -61,16 +64,31 @@ SLOW_REQUEST_FILTER = (
     r"|^\[[^\]]*\] \"[^\"]*\" [0-9]{3} [^ ]+ [0-9]+ [0-9]+ [1-9][0-9]{3,} "
 )
 
+
+def _bytes_filter(least: int) -> str:
+    """The line filter keeping the answers of ``least`` bytes or more (a power of ten)."""
+    digits = len(str(least)) - 1
+    size = f"[1-9][0-9]{{{digits},}}"
+    return (
+        # combined and ingress-nginx: "$request" $status $body_bytes_sent
+        r"\" [0-9]{3} " + size + r" "
+        # nginx JSON log_format
+        r"|\"(body_bytes_sent|bytes_sent)\" *: *\"?" + size + r"(\"|,|}| |$)"
+        # Envoy: [start] "request" code flags received sent
+        r"|^\[[^\]]*\] \"[^\"]*\" [0-9]{3} [^ ]+ [0-9]+ " + size + r" "
+    )
+
+
 BIG_BYTES = 100_000
-_BIG = r"[1-9][0-9]{5,}"  # 100000 bytes or more
-BIG_RESPONSE_FILTER = (
-    # combined and ingress-nginx: "$request" $status $body_bytes_sent
-    r"\" [0-9]{3} " + _BIG + r" "
-    # nginx JSON log_format
-    r"|\"(body_bytes_sent|bytes_sent)\" *: *\"?" + _BIG + r"(\"|,|}| |$)"
-    # Envoy: [start] "request" code flags received sent
-    r"|^\[[^\]]*\] \"[^\"]*\" [0-9]{3} [^ ]+ [0-9]+ " + _BIG + r" "
-)
+BIG_RESPONSE_FILTER = _bytes_filter(BIG_BYTES)
+# A hundred times bigger: a whole table in one answer (a page size the server did
+# not cap, "servers must cap page_size", Google AIP-158; an export of everything).
+# Where ordinary answers are big already (listings of a few hundred kB), the
+# client taking most of the huge ones is the one whose every request costs the
+# server, its database and the network a hundred times an ordinary one (Azure's
+# "Noisy Neighbor antipattern": one tenant's heavy use degrades everyone).
+HUGE_BYTES = 10_000_000
+HUGE_RESPONSE_FILTER = _bytes_filter(HUGE_BYTES)
 
 # A costly client: at least this share of the edge's slow requests, at least
 # this many times its share of all requests (everyone's requests slowing alike

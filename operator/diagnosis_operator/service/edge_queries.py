@@ -4,17 +4,22 @@ An edge component (a proxy, or one nothing depends on) is where clients
 arrive: its access lines are counted per client address, per failing client,
 request and agent at a fine step (tight retry loops), per client network, and
 per client its costly requests: those that took a second or more, and those
-whose response was 100 kB or more (``catalog.client_cost``).
+whose response was 100 kB or more, and 10 MB or more (``catalog.client_cost``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diagnosis_operator.catalog.client_cost import BIG_RESPONSE_FILTER, SLOW_REQUEST_FILTER
+from diagnosis_operator.catalog.client_cost import (
+    BIG_RESPONSE_FILTER,
+    HUGE_RESPONSE_FILTER,
+    SLOW_REQUEST_FILTER,
+)
 from diagnosis_operator.core.diagnosis.collected import (
     BIG_RESPONSES,
     CLIENTS,
+    HUGE_RESPONSES,
     NETWORKS,
     RETRIES,
     SLOW_REQUESTS,
@@ -87,6 +92,15 @@ EDGE_EXTRACTIONS = (
         key=BIG_RESPONSES,
         what="big response counts",
         line_filter=BIG_RESPONSE_FILTER,
+        pattern=ACCESS_PATTERN,
+        by=CLIENT_LABELS,
+        top=CLIENT_TOP,
+        at_retry_step=False,
+    ),
+    ExtractedCount(
+        key=HUGE_RESPONSES,
+        what="huge response counts",
+        line_filter=HUGE_RESPONSE_FILTER,
         pattern=ACCESS_PATTERN,
         by=CLIENT_LABELS,
         top=CLIENT_TOP,

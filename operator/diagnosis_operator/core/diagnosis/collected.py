@@ -18,6 +18,7 @@ RETRIES = "retries"
 NETWORKS = "networks"
 SLOW_REQUESTS = "slow-requests"  # per client: requests that took a second or more
 BIG_RESPONSES = "big-responses"  # per client: responses of 100 kB or more
+HUGE_RESPONSES = "huge-responses"  # per client: responses of 10 MB or more
 SAMPLES = "samples"
 RETRY_MAX_POINTS = 3600
 

@@ -3,8 +3,10 @@
 A flood is counted in requests; a client can hurt a service just as much with
 few requests that each cost a lot (``catalog.client_cost``).  The collector
 counts, per client address at an edge, the requests that held the server a
-second or more (*slow*) and the responses of a hundred kilobytes or more
-(*big*).  A client is *costly* when, in either count,
+second or more (*slow*), the responses of a hundred kilobytes or more
+(*big*) and those of ten megabytes or more (*huge*: where ordinary answers are
+big already, a client whose every answer is a hundred times bigger still stands
+out).  A client is *costly* when, in any of these counts,
 
 * it took at least ``COSTLY_MIN_SHARE`` of them and ``COSTLY_MIN_REQUESTS``,
 * its share of them is ``COSTLY_SHARE_RATIO`` times its share of all requests
@@ -27,6 +29,7 @@ from diagnosis_operator.catalog.client_cost import (
     COSTLY_MIN_SHARE,
     COSTLY_QUIET_BEFORE,
     COSTLY_SHARE_RATIO,
+    HUGE_BYTES,
     SLOW_SECONDS,
 )
 from diagnosis_operator.core.diagnosis.traffic_clients import (
@@ -43,6 +46,7 @@ from diagnosis_operator.models.signals import LogCount
 COSTS = (
     ("slow", f"requests of {SLOW_SECONDS:g} s or more"),
     ("big", f"responses of {BIG_BYTES // 1000} kB or more"),
+    ("huge", f"responses of {HUGE_BYTES // 1_000_000} MB or more"),
 )
 
 
@@ -50,6 +54,7 @@ def find_costly_clients(
     *,
     slow_counts: Iterable[LogCount],
     big_counts: Iterable[LogCount],
+    huge_counts: Iterable[LogCount] = (),
     traffic: Sequence[ClientTraffic],
     step: float,
 ) -> list[AbusiveClient]:
@@ -57,7 +62,7 @@ def find_costly_clients(
     all_requests = sum(t.total for t in traffic)
     requests = {t.ip: t.total for t in traffic}
     found: dict[str, AbusiveClient] = {}
-    for (_, what), counts in zip(COSTS, (slow_counts, big_counts), strict=True):
+    for (_, what), counts in zip(COSTS, (slow_counts, big_counts, huge_counts), strict=True):
         costs = merge_client_counts(counts)
         # every step any client was seen in: a client's quiet steps are on it
         grid = np.array(

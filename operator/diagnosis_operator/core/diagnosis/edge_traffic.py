@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from diagnosis_operator.core.diagnosis.collected import (
     BIG_RESPONSES,
     CLIENTS,
+    HUGE_RESPONSES,
     NETWORKS,
     RETRIES,
     SLOW_REQUESTS,
@@ -49,6 +50,7 @@ def edge_traffic(
     network_counts: list[LogCount] = []
     slow_counts: list[LogCount] = []
     big_counts: list[LogCount] = []
+    huge_counts: list[LogCount] = []
     client_query = ""
     for name in edge_names:
         collected = signals.components.get(name)
@@ -59,6 +61,7 @@ def edge_traffic(
         network_counts.extend(collected.extracted.get(NETWORKS, ()))
         slow_counts.extend(collected.extracted.get(SLOW_REQUESTS, ()))
         big_counts.extend(collected.extracted.get(BIG_RESPONSES, ()))
+        huge_counts.extend(collected.extracted.get(HUGE_RESPONSES, ()))
         client_query = (
             client_query or collected.queries.get(RETRIES, "") or collected.queries.get(CLIENTS, "")
         )
@@ -75,6 +78,7 @@ def edge_traffic(
     costly = find_costly_clients(
         slow_counts=slow_counts,
         big_counts=big_counts,
+        huge_counts=huge_counts,
         traffic=merge_client_counts(client_counts),
         step=signals.step,
     )
