@@ -171,6 +171,17 @@ def test_any_policy_is_accepted_or_refused_naming_the_field_never_half_used(spec
         assert "{selector}" not in rendering.promql or "{selector}" in json.dumps(spec)
 
 
+def test_a_selector_value_with_a_lone_surrogate_is_refused_naming_the_field() -> None:
+    """JSON can carry ``\\ud800``: no UTF-8 form, so no query could select by it.  Once
+    accepted it failed later, when an override was rendered; now refused at the field."""
+    spec = copy.deepcopy(VALID_POLICY)
+    spec["components"][0]["selector"]["job"] = "\ud800x"
+    message = _judged(DiagnosisPolicySpec, spec)
+    assert message is not None and "spec.components.0.selector" in message
+    components, problem = check_policy(spec)
+    assert components is None and problem is not None
+
+
 # --------------------------------------------------------------------------- webhook
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -98,12 +98,19 @@ def validations(*rules: tuple[str, str, str | None]) -> dict[str, Any]:
     return {"x-kubernetes-validations": entries}
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _prometheus_label_names(matchers: dict[str, str]) -> dict[str, str]:
-    for name in matchers:
+    for name, value in matchers.items():
         if not _LABEL_NAME.fullmatch(name):
             raise ValueError(
                 f"label name {name!r} must match [a-zA-Z_][a-zA-Z0-9_]* (the Prometheus data model)"
             )
+        if _LONE_SURROGATE.search(value):
+            # JSON can carry a lone surrogate as an escape; it has no UTF-8 form, so no
+            # query could select by it (label values are UTF-8 in the Prometheus data model).
+            raise ValueError(f"the value of label {name!r} is not valid UTF-8 text")
     return matchers
 
 
