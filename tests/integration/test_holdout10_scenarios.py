@@ -38,8 +38,6 @@ from tests.integration.scored import assert_whole, load_yaml, params, scratch, v
 STILL_WRONG: dict[str, str] = {
     "metrics-pg-lockmanager-partitions": "root right (lock-manager waits), but ten ordinary "
     "callers of a spread-out internal fleet proposed for rate limiting",
-    "profile-release-no-db-pool": "a release opening a connection per request: the "
-    "database named root (its connection refusals), not the release",
     "booking-k6-loadtest-prod": "a load test from one IPv6 address: the API named root, no client",
     "crm-mysql-slowlog-sampling-none": "slow-log sampling switched on (long_query_time 0): "
     "the database named root on its own slow-log volume while callers were unharmed",

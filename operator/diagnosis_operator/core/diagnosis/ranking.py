@@ -51,6 +51,7 @@ from diagnosis_operator.core.diagnosis.blame import (
     named_lead,
     names_mostly,
 )
+from diagnosis_operator.core.diagnosis.churn import churn_victim
 from diagnosis_operator.core.diagnosis.client_root import clients_cause, heavy
 from diagnosis_operator.core.diagnosis.edge_timeouts import own_fault
 from diagnosis_operator.core.diagnosis.evidence import (
@@ -197,9 +198,12 @@ def _causes_rule(
         healthy (``confined``), nor when the caller is a proxy failing in its own path
         (``own_fault``), nor when the caller only did less and the dependency shows no
         harm, nor when the dependency only did less from the caller's onset on: a callee
-        whose traffic and CPU fell once its caller broke is what it no longer sends."""
+        whose traffic and CPU fell once its caller broke is what it no longer sends;
+        nor when the dependency is a victim of its callers' connection churn (``churn``)."""
         other = anomalous.get(dependency)
         if other is None or not other.significant or caller in self_failing | confined:
+            return False
+        if churn_victim(evidence=other, tolerance=tolerance):
             return False
         if own_fault(caller=evidence[caller], dependency=other):
             return False

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from diagnosis_operator.catalog.failure_modes import compiled
 from diagnosis_operator.catalog.work import WORK_METRICS
+from diagnosis_operator.core.diagnosis.churn import CHURNED, churn_victim
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, only_fell
 from diagnosis_operator.core.diagnosis.gate import reports_down
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, SignalKind
@@ -111,9 +112,12 @@ def load_symptom_reason(
 
     It took over the failed root's work (``fallback_symptom``), or all it shows
     is more work asked of it (``only_asked_more``) or less (``evidence.only_fell``:
-    its callers, broken by the root, sent it less), from the root's onset on.
+    its callers, broken by the root, sent it less), from the root's onset on, or
+    it is a victim of its callers' connection churn (``churn.churn_victim``).
     ``None``: it may aggravate the incident by a fault of its own.
     """
+    if churn_victim(evidence=evidence, tolerance=tolerance):
+        return CHURNED
     if fallback_symptom(
         evidence=evidence,
         blame=blame,

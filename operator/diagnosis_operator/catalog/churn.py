@@ -1,0 +1,62 @@
+"""Connection churn: a store's accepted-connections counter beside its commands counter.  Data.
+
+A store counts every connection it accepts and every command it is asked.  When
+a caller stops pooling (a release that opens and closes a connection per
+request, a pool sized to zero, a driver without keep-alive), the first counter
+rises by an order of magnitude while the second stays about the same: the
+store spends its threads, CPU (handshakes, TLS) and connection slots on
+connecting, and reaches its connection limit, with no more work asked of it.
+It is a victim of how it is connected to; the cause is its caller.
+
+* MySQL (mysqld_exporter ``mysql_global_status_*``): status variables
+  ``Connections`` ("the number of connection attempts, successful or not"),
+  ``Ssl_accepts`` and ``Threads_created`` beside ``Questions`` / ``Queries``
+  (https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html);
+* Redis (redis_exporter): INFO stats ``total_connections_received`` beside
+  ``total_commands_processed`` (https://redis.io/docs/latest/commands/info/),
+  exported as ``redis_connections_received_total`` / ``redis_commands_processed_total``;
+* PostgreSQL 14+ (postgres_exporter ``pg_stat_database_*``): ``sessions`` ("total
+  number of sessions established to this database") beside ``xact_commit``
+  (https://www.postgresql.org/docs/current/monitoring-stats.html).  The older
+  ``numbackends`` is a gauge of open connections, not of connections accepted:
+  it cannot tell churn from a larger pool, and is not used here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionCounters:
+    """One store's counter of connections accepted, and of commands it was asked."""
+
+    store: str
+    accepted: str  # regex over the counter's name (without " rate")
+    commands: str  # regex over the commands counter's name (without " rate")
+
+
+CONNECTION_COUNTERS: tuple[ConnectionCounters, ...] = (
+    ConnectionCounters(
+        "mysql",
+        r"^mysql_global_status_(connections|ssl_accepts|threads_created)$",
+        r"^mysql_global_status_(questions|queries)$",
+    ),
+    ConnectionCounters(
+        "redis",
+        r"^redis_connections_received_total$",
+        r"^redis_commands_processed_total$",
+    ),
+    ConnectionCounters(
+        "postgresql",
+        r"^pg_stat_database_sessions(_total)?$",
+        r"^pg_stat_database_xact_commit(_total)?$",
+    ),
+)
+
+# New connections per second rising this many times over their baseline is churn ...
+CHURN_FACTOR = 10.0
+# ... while the commands asked stay within this factor of theirs (either way): the same
+# work, connected to differently.  Commands that fell further are a store failing to
+# serve (its callers then reconnect after their timeouts), not churn.
+SAME_WORK_FACTOR = 2.0

@@ -1,0 +1,71 @@
+"""A store that its callers connect to too often: a victim of connection churn.  Pure.
+
+When a caller stops pooling its connections (a release that opens and closes
+one per request), the store's accepted-connections counter rises by an order
+of magnitude (``catalog.churn.CHURN_FACTOR``) while the commands it is asked
+stay about the same (``SAME_WORK_FACTOR``): its threads, CPU and connection
+slots go to handshakes, and it reaches its connection limit.  Its exhaustion
+is real, but it is how it is being connected to: the root is the caller.  Such
+a store explains none of its callers (``ranking``), and beside the root it is
+one more symptom (``shifted_load.load_symptom_reason``).
+"""
+
+from __future__ import annotations
+
+from diagnosis_operator.catalog.churn import (
+    CHURN_FACTOR,
+    CONNECTION_COUNTERS,
+    SAME_WORK_FACTOR,
+    ConnectionCounters,
+)
+from diagnosis_operator.catalog.failure_modes import compiled
+from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
+from diagnosis_operator.core.diagnosis.gate import reports_down
+from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection
+
+CHURNED = "connected to too often: connection churn by its callers"  # the reason's words
+
+
+def _name(detection: Detection) -> str:
+    return detection.signal.name.removesuffix(" rate")
+
+
+def _ratio(detection: Detection) -> float:
+    baseline, value = detection.anomaly.baseline, detection.anomaly.value
+    return value / baseline if baseline > 0 else float("inf")
+
+
+def _churn_onset(evidence: ComponentEvidence, counters: ConnectionCounters) -> float | None:
+    """When its accepted connections rose ``CHURN_FACTOR`` times, with the same work asked."""
+    strong = [d for d in evidence.metric_detections if d.score >= Z_THRESHOLD]
+    accepted = [
+        d
+        for d in strong
+        if compiled(counters.accepted).search(_name(d))
+        and d.anomaly.direction == "up"
+        and d.anomaly.baseline > 0
+        and _ratio(d) >= CHURN_FACTOR
+    ]
+    if not accepted:
+        return None
+    commands = [d for d in strong if compiled(counters.commands).search(_name(d))]
+    for d in commands:
+        ratio = _ratio(d)
+        if not 1.0 / SAME_WORK_FACTOR <= ratio <= SAME_WORK_FACTOR:
+            return None
+    return min(d.onset for d in accepted)
+
+
+def churn_victim(*, evidence: ComponentEvidence, tolerance: float) -> bool:
+    """Pure: whether a store's trouble began with connection churn (the module docstring).
+
+    Its new connections per second rose ``CHURN_FACTOR`` times over their
+    baseline within ``tolerance`` of its first move, the commands asked of it
+    (when they moved at all) stayed within ``SAME_WORK_FACTOR`` of theirs, and
+    it does not report itself down (a restart also brings every client back).
+    """
+    onset = evidence.onset
+    if onset is None or reports_down(evidence):
+        return False
+    moments = [_churn_onset(evidence, counters) for counters in CONNECTION_COUNTERS]
+    return any(m is not None and m <= onset + tolerance for m in moments)
