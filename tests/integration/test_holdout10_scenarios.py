@@ -41,10 +41,6 @@ STILL_WRONG: dict[str, str] = {
     "profile-release-no-db-pool": "a release opening a connection per request: the "
     "database named root (its connection refusals), not the release",
     "booking-k6-loadtest-prod": "a load test from one IPv6 address: the API named root, no client",
-    "crm-mysql-slowlog-sampling-none": "slow-log sampling switched on (long_query_time 0): "
-    "the database named root on its own slow-log volume while callers were unharmed",
-    "auth-key-rotation-401-none": "four minutes of 401s after a planned key rotation, no "
-    "5xx: the API named root on its warning lines",
 }
 
 
