@@ -39,10 +39,6 @@ STILL_WRONG: dict[str, str] = {
     "metrics-pg-lockmanager-partitions": "root right (lock-manager waits), but ten ordinary "
     "callers of a spread-out internal fleet proposed for rate limiting",
     "booking-k6-loadtest-prod": "a load test from one IPv6 address: the API named root, no client",
-    "crm-mysql-slowlog-sampling-none": "slow-log sampling switched on (long_query_time 0): "
-    "the database named root on its own slow-log volume while callers were unharmed",
-    "auth-key-rotation-401-none": "four minutes of 401s after a planned key rotation, no "
-    "5xx: the API named root on its warning lines",
 }
 
 

@@ -90,3 +90,39 @@ TELEMETRY_EXPORT_LINES: tuple[str, ...] = (
     r"(jaeger|zipkin)\S*\s*(\S+\s+){0,4}(reporter|sender|exporter)\S*\s*(\S+\s+){0,6}"
     r"(fail|error|refused)",
 )
+
+
+# A request refused for its credentials is the client's error, not the service failing:
+# 401 "lacks valid authentication credentials" and 403 "understood the request but refuses
+# to fulfill it" are client errors (RFC 9110 sections 15.5.2 and 15.5.4,
+# https://www.rfc-editor.org/rfc/rfc9110#section-15.5.2); a bearer token "expired, revoked,
+# malformed, or invalid" is answered 401 ``invalid_token`` and "the client MAY request a new
+# access token and retry" (RFC 6750 section 3.1,
+# https://www.rfc-editor.org/rfc/rfc6750#section-3.1); a JWT past ``exp``, before ``nbf`` or
+# signed by a key no longer in the key set (its ``kid``, RFC 7517 section 4.5 and RFC 7519
+# section 4.1, https://www.rfc-editor.org/rfc/rfc7519#section-4.1) MUST be rejected.  A
+# planned signing-key rotation (Auth0 "Rotate Signing Keys",
+# https://auth0.com/docs/get-started/tenant-settings/signing-keys/rotate-signing-keys:
+# tokens signed with the revoked key are invalid, clients get new ones) fills every
+# instance's log with such rejections while every refreshed client is served.  The
+# wording of the common JWT libraries: golang-jwt ("token is expired", "token used before
+# issued", "signature is invalid"), PyJWT (ExpiredSignatureError "Signature has expired",
+# InvalidSignatureError), jsonwebtoken ("jwt expired", "invalid signature"), Spring
+# Security's BearerTokenAuthenticationFilter ("invalid_token", "Jwt expired at"), jjwt's
+# ExpiredJwtException.
+AUTH_REFUSAL_LINES: tuple[str, ...] = (
+    r"\binvalid[_ ]token\b",
+    r"\btoken[_. ]?(rejected|expired|revoked|invalid)\b",
+    r"\b(token|jwt)\b\S*\s*(\S+\s+){0,6}(is )?(expired|not (yet )?valid|used before issued"
+    r"|revoked|signature (is )?invalid|invalid signature)",
+    r"\b(unknown|unrecognized|unrecognised|no matching) (kid|key id|signing key)\b",
+    r"\bkid\b\S*\s*(\S+\s+){0,3}not found",
+    r"\bsignature has expired\b",
+    r"\b(JsonWebTokenError|TokenExpiredError|NotBeforeError|ExpiredJwtException)\b",
+    r"\b(401 unauthori[sz]ed|403 forbidden|unauthenticated|permission_denied)\b",
+)
+
+# Refusals are the clients' own fault when every instance refuses them alike; an instance
+# refusing what its siblings accept (a pod whose node's clock jumped, its own stale key
+# set) is that instance failing.  Spread: no instance holds more than this share of them.
+AUTH_SPREAD_SHARE = 0.8

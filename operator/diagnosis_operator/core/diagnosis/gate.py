@@ -28,7 +28,10 @@ however short.  A store restarted in place (a package upgrade's restart), back
 within seconds and serving as before for a minute or more, with no symptom of its
 callers lasting or still going on, is a blip that healed by itself.
 A proxy's error lines that are its own rate limiter's rejections (``shedding``)
-are load shed by design, not a symptom.  Otherwise it is a blip that healed by
+are load shed by design, not a symptom; nor are any component's lines refusing
+clients' credentials alike on every instance (``quiet_lines``), and a store's rise
+of error lines made of its slow log is judged as its slow log (felt by its callers
+or not).  Otherwise it is a blip that healed by
 itself (a pod's stall its siblings absorbed, a deploy's few failed requests, a
 busy hour): root ``none``, with what was seen in the summary, and nothing to
 remediate.
@@ -44,6 +47,7 @@ import numpy as np
 from diagnosis_operator.catalog.gate import STATELESS_KINDS, is_availability_gauge
 from diagnosis_operator.core.diagnosis.evidence import SYMPTOM_KINDS, ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import LogCategory
+from diagnosis_operator.core.diagnosis.quiet_lines import clients_refused, slow_log_category
 from diagnosis_operator.core.diagnosis.role_change import changed_role
 from diagnosis_operator.core.diagnosis.shedding import (
     sheds_by_design,
@@ -206,15 +210,17 @@ def _metric_symptoms(ev: ComponentEvidence, *, step: float, settings: EngineSett
             not (_is_symptom(detection) or detection in harm)
             or sheds_by_design(ev, detection)
             or telemetry_only(ev, detection)
+            or clients_refused(ev, detection)
         ):
             continue
         elevated = elevated_steps(detection, settings=settings)
         if not elevated.any():
             continue
+        slow = slow_log_category(ev, detection)  # judged as its slow log (``_unfelt_slow_log``)
         found.append(
             Seen(
                 component=ev.component.name,
-                what=detection.signal.name,
+                what=detection.signal.name if slow is None else f"{slow.value} log lines",
                 onset=detection.onset,
                 seconds=float(elevated.sum()) * step,
                 ongoing=bool(elevated[_last_valid(detection)]),
