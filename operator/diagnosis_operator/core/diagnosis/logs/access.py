@@ -38,9 +38,28 @@ _HOST_PORT = re.compile(rf"\b({IP}:\d{{2,5}})\b")
 # group, " : " before those of another group after an internal redirect
 # (https://nginx.org/en/docs/http/ngx_http_upstream_module.html#var_upstream_addr).
 _NEXT_UPSTREAM = re.compile(r"(?:,\s*| : )(?:https?://)?([\w.-]+:\d{2,5}|" + IP + r")")
-_JSON_CLIENT_KEYS = ("remote_addr", "client_ip", "clientip", "remote_ip", "client", "src_ip", "ip")
-_JSON_STATUS_KEYS = ("status", "code", "status_code", "response_code")
-_JSON_AGENT_KEYS = ("http_user_agent", "user_agent", "agent", "ua")
+# Traefik's JSON access log names its fields in CamelCase (``ClientHost``,
+# ``DownstreamStatus``, ``RequestMethod``, ``RequestPath``, ``request_User-Agent``)
+# and times a request in nanoseconds (``Duration``):
+# https://doc.traefik.io/traefik/observability/access-logs/#available-fields.
+# HAProxy's JSON log-format commonly names the request line ``http_request`` (%r).
+_JSON_CLIENT_KEYS = (
+    "remote_addr",
+    "client_ip",
+    "clientip",
+    "remote_ip",
+    "client",
+    "src_ip",
+    "ip",
+    "clienthost",
+)
+_JSON_STATUS_KEYS = ("status", "code", "status_code", "response_code", "downstreamstatus")
+_JSON_AGENT_KEYS = ("http_user_agent", "user_agent", "agent", "ua", "request_user-agent")
+_JSON_REQUEST_KEYS = ("request", "http_request")
+_JSON_METHOD_KEYS = ("method", "request_method", "http_method", "requestmethod")
+_JSON_PATH_KEYS = ("path", "uri", "request_uri", "url", "route", "requestpath")
+# Formats whose ``duration`` counts nanoseconds, known by a field of their own.
+_NANOSECOND_DURATION_MARKERS = ("downstreamstatus",)
 _NO_VALUE = ("", "-", "None", "null")
 _JSON_UPSTREAM_KEYS = ("upstream_addr", "upstream", "backend", "upstream_host")
 _JSON_LATENCY_KEYS = (
@@ -156,9 +175,9 @@ def _parse_access_loose(line: str) -> AccessRecord | None:
 def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
     client = first_field(obj, _JSON_CLIENT_KEYS)
     status = first_field(obj, _JSON_STATUS_KEYS)
-    request = first_field(obj, ("request",))
-    method = first_field(obj, ("method", "request_method", "http_method"))
-    path = first_field(obj, ("path", "uri", "request_uri", "url", "route"))
+    request = first_field(obj, _JSON_REQUEST_KEYS)
+    method = first_field(obj, _JSON_METHOD_KEYS)
+    path = first_field(obj, _JSON_PATH_KEYS)
     if request and not (method and path):
         method, path = split_request(str(request))
     if client is None and status is None:
@@ -167,11 +186,7 @@ def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
         status_code = int(str(status)) if status is not None else None
     except ValueError:
         status_code = None
-    latency_value = first_field(obj, _JSON_LATENCY_KEYS)
-    try:
-        latency = float(latency_value) if latency_value is not None else None
-    except (TypeError, ValueError):
-        latency = latency_of(f"latency={latency_value}")
+    latency = _json_latency(obj)
     upstream = first_field(obj, _JSON_UPSTREAM_KEYS)
     has_field = upstream is not None or any(str(k).lower() in _JSON_UPSTREAM_KEYS for k in obj)
     if str(upstream).strip() in _NO_VALUE:
@@ -191,6 +206,21 @@ def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
         upstream_field=has_field,
         upstreams=tried if len(tried) > 1 else (),
     )
+
+
+def _json_latency(obj: Mapping[str, Any]) -> float | None:
+    """Seconds of a JSON access line's latency field (nanoseconds where the format says so)."""
+    lowered = {str(key).lower(): value for key, value in obj.items()}
+    key = next((k for k in _JSON_LATENCY_KEYS if lowered.get(k) not in (None, "")), None)
+    if key is None:
+        return None
+    try:
+        latency = float(lowered[key])
+    except (TypeError, ValueError):
+        return latency_of(f"latency={lowered[key]}")
+    if key == "duration" and any(marker in lowered for marker in _NANOSECOND_DURATION_MARKERS):
+        return latency / 1e9
+    return latency
 
 
 def latency_of(text: str) -> float | None:
