@@ -36,11 +36,8 @@ from tests.integration.scored import assert_whole, load_yaml, params, scratch, v
 # Wrong at first sight (bench/results/firstsight-round-10.json) and still wrong, each with
 # what went wrong.
 STILL_WRONG: dict[str, str] = {
-    "metrics-pg-lockmanager-partitions": "root right (lock-manager waits), but ten ordinary "
-    "callers of a spread-out internal fleet proposed for rate limiting",
     "profile-release-no-db-pool": "a release opening a connection per request: the "
     "database named root (its connection refusals), not the release",
-    "booking-k6-loadtest-prod": "a load test from one IPv6 address: the API named root, no client",
     "crm-mysql-slowlog-sampling-none": "slow-log sampling switched on (long_query_time 0): "
     "the database named root on its own slow-log volume while callers were unharmed",
     "auth-key-rotation-401-none": "four minutes of 401s after a planned key rotation, no "
