@@ -35,11 +35,7 @@ from tests.integration.scored import assert_whole, load_yaml, params, scratch, v
 
 # Wrong at first sight (bench/results/firstsight-round-10.json) and still wrong, each with
 # what went wrong.
-STILL_WRONG: dict[str, str] = {
-    "metrics-pg-lockmanager-partitions": "root right (lock-manager waits), but ten ordinary "
-    "callers of a spread-out internal fleet proposed for rate limiting",
-    "booking-k6-loadtest-prod": "a load test from one IPv6 address: the API named root, no client",
-}
+STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,12 @@ from diagnosis_operator.core.diagnosis.logs import (
     REQUEST_LABELS,
     LogEvent,
 )
-from diagnosis_operator.core.diagnosis.tight_loops import Traffic, active_rates, repeated_failures
+from diagnosis_operator.core.diagnosis.tight_loops import (
+    Traffic,
+    active_rates,
+    repeated_failures,
+    share_rose,
+)
 from diagnosis_operator.models.findings import AbusiveClient, ClientPattern
 from diagnosis_operator.models.signals import LogCount
 
@@ -143,7 +148,8 @@ def find_retry_loops(
 
     A burst of identical failing requests within about a second, or one failing
     request sent again and again, one at a time (``tight_loops``, judged
-    against the other clients' ``traffic``), whichever holds more requests.
+    against the other clients' ``traffic`` and its own share of it before),
+    whichever holds more requests.
     """
     events = list(access_events)
     best: dict[str, _Burst] = {}
@@ -156,6 +162,8 @@ def find_retry_loops(
             best[burst.ip] = burst
     reasons: dict[str, str] = {}
     for loop in repeated_failures(events, rates=active_rates(traffic)):
+        if not share_rose(traffic, loop.ip, since=loop.first):
+            continue
         current = best.get(loop.ip)
         if current is None or loop.failed > current.requests:
             best[loop.ip] = _Burst(

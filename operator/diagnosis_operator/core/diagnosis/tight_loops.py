@@ -11,7 +11,13 @@ it away, in what the access log shows of failures and of each client's traffic:
 * that is ``LOOP_RATIO`` times what the typical client with failures repeats
   of any one request (clients browsing fail on many different requests);
 * while it is there, it sends at least as fast as the typical client: not a
-  poller that asks every few seconds.
+  poller that asks every few seconds;
+* its share of the traffic rose against its own baseline (``share_rose``):
+  ``LOOP_SHARE_RISE`` times its share before its first failure, or it was not
+  there before.  A caller that keeps its usual share while its dependency fails
+  retries the way every other caller does: the fault's victim, not its cause.
+  In a fleet of callers of very different sizes the busiest callers repeat the
+  most failures, and only this tells them from a loop.
 
 The Google SRE book ("Addressing Cascading Failures", retries:
 https://sre.google/sre-book/addressing-cascading-failures/) describes why such
@@ -33,6 +39,7 @@ from diagnosis_operator.core.diagnosis.logs import LogEvent
 LOOP_MIN_FAILED = 10
 LOOP_MIN_SHARE = 0.9  # of the client's failed requests: the same one
 LOOP_RATIO = 5.0
+LOOP_SHARE_RISE = 1.5  # its share of the traffic while looping, against its share before
 
 
 class Traffic(Protocol):
@@ -116,3 +123,22 @@ def repeated_failures(events: Iterable[LogEvent], *, rates: Mapping[str, float])
             )
         )
     return loops
+
+
+def share_rose(traffic: Iterable[Traffic], ip: str, *, since: float) -> bool:
+    """Pure: whether ``ip``'s share of all clients' requests rose from before ``since``.
+
+    Its share of the steps ending at or before ``since`` against its share of
+    those after: ``LOOP_SHARE_RISE`` times at least.  A client without a
+    baseline (no requests of anyone before ``since``, or none of its own) and a
+    client missing from the traffic cannot be judged so: its share rose.
+    """
+    before: dict[str, float] = defaultdict(float)
+    after: dict[str, float] = defaultdict(float)
+    for client in traffic:
+        for ts, n in zip(client.timestamps, client.counts, strict=True):
+            (before if ts <= since else after)[client.ip] += n
+    all_before, all_after = sum(before.values()), sum(after.values())
+    if before[ip] <= 0 or all_before <= 0 or all_after <= 0:
+        return True
+    return after[ip] / all_after >= LOOP_SHARE_RISE * before[ip] / all_before

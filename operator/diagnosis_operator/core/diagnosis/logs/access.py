@@ -43,6 +43,7 @@ _NEXT_UPSTREAM = re.compile(r"(?:,\s*| : )(?:https?://)?([\w.-]+:\d{2,5}|" + IP 
 # request ``RequestMethod``/``RequestPath``, the server it reached ``ServiceURL`` (empty
 # when a middleware answered, a rate limit's 429 among them) and ``Duration`` in
 # nanoseconds (https://doc.traefik.io/traefik/observability/access-logs/#json-format).
+# HAProxy's JSON log-format commonly names the request line ``http_request`` (%r).
 _JSON_CLIENT_KEYS = (
     "remote_addr",
     "client_ip",
@@ -55,9 +56,13 @@ _JSON_CLIENT_KEYS = (
 )
 _JSON_STATUS_KEYS = ("status", "code", "status_code", "response_code", "downstreamstatus")
 _JSON_AGENT_KEYS = ("http_user_agent", "user_agent", "agent", "ua", "request_user-agent")
+_JSON_REQUEST_KEYS = ("request", "http_request")
+_JSON_METHOD_KEYS = ("method", "request_method", "http_method", "requestmethod")
+_JSON_PATH_KEYS = ("path", "uri", "request_uri", "url", "route", "requestpath")
+# Formats whose ``duration`` counts nanoseconds, known by a field of their own.
+_NANOSECOND_DURATION_MARKERS = ("downstreamstatus",)
 _NO_VALUE = ("", "-", "None", "null")
 _JSON_UPSTREAM_KEYS = ("upstream_addr", "upstream", "backend", "upstream_host", "serviceurl")
-_NANOSECOND_LATENCY_KEY = "downstreamstatus"  # Traefik's lines: its ``Duration`` is in ns
 _JSON_LATENCY_KEYS = (
     "request_time",
     "upstream_response_time",
@@ -171,9 +176,9 @@ def _parse_access_loose(line: str) -> AccessRecord | None:
 def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
     client = first_field(obj, _JSON_CLIENT_KEYS)
     status = first_field(obj, _JSON_STATUS_KEYS)
-    request = first_field(obj, ("request",))
-    method = first_field(obj, ("method", "request_method", "http_method", "requestmethod"))
-    path = first_field(obj, ("path", "uri", "request_uri", "url", "route", "requestpath"))
+    request = first_field(obj, _JSON_REQUEST_KEYS)
+    method = first_field(obj, _JSON_METHOD_KEYS)
+    path = first_field(obj, _JSON_PATH_KEYS)
     if request and not (method and path):
         method, path = split_request(str(request))
     if client is None and status is None:
@@ -205,13 +210,16 @@ def _parse_access_json(obj: Mapping[str, Any]) -> AccessRecord | None:
 
 
 def _json_latency(obj: Mapping[str, Any]) -> float | None:
-    """Seconds of a JSON access line's latency field (Traefik's ``Duration``: nanoseconds)."""
-    value = first_field(obj, _JSON_LATENCY_KEYS)
+    """Seconds of a JSON access line's latency field (nanoseconds where the format says so)."""
+    lowered = {str(key).lower(): value for key, value in obj.items()}
+    key = next((k for k in _JSON_LATENCY_KEYS if lowered.get(k) not in (None, "")), None)
+    if key is None:
+        return None
     try:
-        latency = float(value) if value is not None else None
+        latency = float(lowered[key])
     except (TypeError, ValueError):
-        return latency_of(f"latency={value}")
-    if latency is not None and first_field(obj, (_NANOSECOND_LATENCY_KEY,)) is not None:
+        return latency_of(f"latency={lowered[key]}")
+    if key == "duration" and any(marker in lowered for marker in _NANOSECOND_DURATION_MARKERS):
         return latency / 1e9
     return latency
 

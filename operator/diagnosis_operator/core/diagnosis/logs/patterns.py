@@ -29,7 +29,8 @@ FAILED_REQUEST_FILTER = (
     r"|(^| )(status|code|status_code)=\"?(5[0-9][0-9]|429)( |\"|$))"
 )
 # Client address, request and user agent of an access line: combined-style text
-# (nginx, ingress-nginx, Apache), a JSON object with the usual field names,
+# (nginx, ingress-nginx, Apache), a JSON object with the usual field names (and
+# Traefik's ``ClientHost``: https://doc.traefik.io/traefik/observability/access-logs/),
 # Envoy's default format, which opens with the time in brackets and names the
 # client in the first quoted field after the status (X-Forwarded-For, whose
 # first address is the original client), followed by the user agent, or any
@@ -39,7 +40,8 @@ FAILED_REQUEST_FILTER = (
 ACCESS_PATTERN = (
     r"^(?P<client>[0-9A-Fa-f.:]{3,45}) [^ ]+ [^ ]+ \[[^\]]*\] "
     r"\"(?P<request>[^\"]*)\" (?P<status>[0-9]{3}) [^ ]+ \"[^\"]*\" \"(?P<agent>[^\"]*)\""
-    r"|\"(?:remote_addr|client_ip|clientip|remote_ip|client|src_ip|x_forwarded_for)\" *: *"
+    r"|\"(?:remote_addr|client_ip|clientip|remote_ip|client|src_ip|x_forwarded_for"
+    r"|ClientHost)\" *: *"
     r"\"(?P<jclient>[0-9A-Fa-f.:]{3,45})"
     r"|^\[[^\]]*\] \"(?P<frequest>[^\"]*)\" [0-9]{3} [^\"]*"
     r"\"(?P<fclient>[0-9A-Fa-f.:]{3,45})(?:, *[^\"]*)?\" \"(?P<fagent>[^\"]*)\""
@@ -52,7 +54,8 @@ ACCESS_PATTERN = (
 # for a per-address top list.  /24 and /64 are the broadest client rules allowed.
 NETWORK_PATTERN = (
     r"^(?P<net>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]* [^ ]+ [^ ]+ \["
-    r"|\"(?:remote_addr|client_ip|clientip|remote_ip|client|src_ip|x_forwarded_for)\" *: *"
+    r"|\"(?:remote_addr|client_ip|clientip|remote_ip|client|src_ip|x_forwarded_for"
+    r"|ClientHost)\" *: *"
     r"\"(?P<jnet>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]*\""
     r"|^\[[^\]]*\] \"[^\"]*\" [0-9]{3} [^\"]*"
     r"\"(?P<fnet>(?:[0-9]{1,3}\.){3}|(?:[0-9A-Fa-f]{1,4}:){4})[0-9A-Fa-f.:]*(?:, *[^\"]*)?\" \""
