@@ -45,7 +45,14 @@ SERVICE = [
     'level=error msg="token bucket refill failed: redis timeout"',
     "upstream timed out (110: Connection timed out) while reading response header",
 ]
-SLOW = "# Query_time: 0.000412  Lock_time: 0.000002 Rows_sent: 1  Rows_examined: 1"
+SLOW = (
+    "# Query_time: 0.000412  Lock_time: 0.000002 Rows_sent: 1  Rows_examined: 1 "
+    "SELECT name FROM accounts WHERE id = 7;"
+)
+SCAN = (
+    "# Query_time: 4.812000  Lock_time: 0.000002 Rows_sent: 1  Rows_examined: 2400000 "
+    "SELECT count(*) FROM orders WHERE note LIKE '%x%';"
+)
 
 
 def _evidence(
@@ -149,3 +156,10 @@ def test_a_store_error_lines_of_other_kinds_stay_a_symptom() -> None:
     # an application's own slow lines are no store's slow log
     app, detection = _evidence("web", ComponentKind.APP, [("w-1", SLOW)] * 60)
     assert slow_log_category(app, detection) is None
+
+
+def test_a_store_slow_log_of_slow_statements_stays_its_own_symptom() -> None:
+    """Full scans of seconds each are the store's trouble, not a lowered threshold's
+    sample: its error-line rise is no mere slow log (the lab's ``mysql-scans``)."""
+    db, detection = _evidence("db", ComponentKind.MYSQL, [("db-0:9104", SCAN)] * 60)
+    assert slow_log_category(db, detection) is None

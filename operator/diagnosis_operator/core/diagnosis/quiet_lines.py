@@ -16,6 +16,10 @@ A data store's rise of error/warn lines made of its own slow-log entries
 https://dev.mysql.com/doc/refman/8.0/en/slow-query-log.html; Redis ``slowlog-log-slower-than
 0`` likewise, https://redis.io/docs/latest/commands/slowlog/): the gate judges it as it
 judges the slow log's new category, an incident only when the store's callers felt it.
+That holds when the statements it recorded were fast (their median time under
+``FAST_STATEMENT_SECONDS``): the threshold was lowered to sample them.  Statements that
+were slow themselves (a full scan's seconds) are the store's own trouble, judged as any
+error line of its own.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ from diagnosis_operator.core.diagnosis.signal_types import Detection, SignalKind
 from diagnosis_operator.core.diagnosis.vocabulary import search_any
 
 SLOW_LOG_CATEGORIES = (LogCategory.SLOW_QUERY, LogCategory.SLOW_COMMAND)
+# A statement faster than this is no slow statement, whatever the log's threshold: the
+# thresholds stores ship with are 10 s (MySQL ``long_query_time``) and 10 ms (Redis
+# ``slowlog-log-slower-than``); logs of faster ones were sampled on purpose.
+FAST_STATEMENT_SECONDS = 0.01
 
 
 def is_auth_refusal(line: str) -> bool:
@@ -81,7 +89,27 @@ def slow_log_category(ev: ComponentEvidence, detection: Detection) -> LogCategor
         return None
     category = counts.most_common(1)[0][0]
     slow = sum(counts.values())
-    return category if slow >= SHED_MIN_LINES and slow >= SHED_SHARE * len(lines) else None
+    if slow < SHED_MIN_LINES or slow < SHED_SHARE * len(lines) or not _fast(lines):
+        return None
+    return category
+
+
+def _fast(lines: list[LogEvent]) -> bool:
+    """Pure: whether the slow-log entries among ``lines`` timed statements mostly faster
+    than ``FAST_STATEMENT_SECONDS`` (entries without a time tell nothing: not fast)."""
+    times = [
+        t
+        for e in lines
+        for t in (
+            e.slow_query.query_time if e.slow_query else None,
+            e.slow_command.duration if e.slow_command else None,
+        )
+        if t is not None
+    ]
+    if not times:
+        return False
+    times.sort()
+    return times[len(times) // 2] < FAST_STATEMENT_SECONDS
 
 
 def _since(ev: ComponentEvidence, onset: float, instance: str | None) -> list[LogEvent]:
