@@ -17,7 +17,7 @@ venv:            ## only the virtualenv with the package and its dev tools (pip,
 # MariaDB, Redis, nginx, the control plane) run one at a time after them.  Both always run;
 # make fails if either does.
 CPU_TESTS := tests/unit tests/integration/test_diagnose_scenarios.py \
-	tests/integration/test_golden_outputs.py \
+	tests/integration/test_golden_outputs.py tests/lab/test_lab_recordings.py \
 	$(sort $(wildcard tests/integration/test_holdout*_scenarios.py \
 	                  tests/integration/test_holdout*_lab_recordings.py))
 
