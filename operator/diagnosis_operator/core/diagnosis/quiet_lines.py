@@ -30,7 +30,7 @@ from collections import Counter
 from diagnosis_operator.catalog.gate import AUTH_REFUSAL_LINES, AUTH_SPREAD_SHARE, STATELESS_KINDS
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import LogCategory, LogEvent
-from diagnosis_operator.core.diagnosis.shedding import SHED_MIN_LINES, SHED_SHARE
+from diagnosis_operator.core.diagnosis.shedding import SHED_MIN_LINES, SHED_SHARE, events_since
 from diagnosis_operator.core.diagnosis.signal_types import Detection, SignalKind
 from diagnosis_operator.core.diagnosis.vocabulary import search_any
 
@@ -51,11 +51,17 @@ def clients_refused(ev: ComponentEvidence, detection: Detection) -> bool:
     refused alike by the component's instances (the module docstring)."""
     if detection.signal.kind is not SignalKind.LOG_SIGNIFICANT or ev.logs is None:
         return False
-    lines = [e for e in _since(ev, detection.onset, detection.signal.instance) if e.severity > 0]
+    lines = [
+        e
+        for e in events_since(ev, onset=detection.onset, instance=detection.signal.instance)
+        if e.severity > 0
+    ]
     refused = sum(1 for e in lines if is_auth_refusal(e.line))
     if refused < SHED_MIN_LINES or refused < SHED_SHARE * len(lines):
         return False
-    return refusals_spread(_since(ev, detection.onset, None)) or _healed(detection)
+    return refusals_spread(events_since(ev, onset=detection.onset, instance=None)) or _healed(
+        detection
+    )
 
 
 def refusals_spread(events: list[LogEvent]) -> bool:
@@ -83,7 +89,11 @@ def slow_log_category(ev: ComponentEvidence, detection: Detection) -> LogCategor
         or ev.logs is None
     ):
         return None
-    lines = [e for e in _since(ev, detection.onset, detection.signal.instance) if e.severity > 0]
+    lines = [
+        e
+        for e in events_since(ev, onset=detection.onset, instance=detection.signal.instance)
+        if e.severity > 0
+    ]
     counts = Counter(e.category for e in lines if e.category in SLOW_LOG_CATEGORIES)
     if not counts:
         return None
@@ -110,14 +120,3 @@ def _fast(lines: list[LogEvent]) -> bool:
         return False
     times.sort()
     return times[len(times) // 2] < FAST_STATEMENT_SECONDS
-
-
-def _since(ev: ComponentEvidence, onset: float, instance: str | None) -> list[LogEvent]:
-    """The component's sampled lines from ``onset`` on, of ``instance`` (``None``: all)."""
-    if ev.logs is None:
-        return []
-    return [
-        e
-        for e in ev.logs.events
-        if e.ts >= onset and (instance is None or e.instance in (None, instance))
-    ]

@@ -92,11 +92,15 @@ def telemetry_lines(lines: Sequence[str]) -> bool:
 
 def _since(ev: ComponentEvidence, detection: Detection) -> list[LogEvent]:
     """The component's sampled lines from the detection's onset on, of its instance."""
+    return events_since(ev, onset=detection.onset, instance=detection.signal.instance)
+
+
+def events_since(ev: ComponentEvidence, *, onset: float, instance: str | None) -> list[LogEvent]:
+    """Pure: the component's sampled lines from ``onset`` on, of ``instance`` (``None``: all)."""
     if ev.logs is None:
         return []
-    instance = detection.signal.instance
     return [
         e
         for e in ev.logs.events
-        if e.ts >= detection.onset and (instance is None or e.instance in (None, instance))
+        if e.ts >= onset and (instance is None or e.instance in (None, instance))
     ]
