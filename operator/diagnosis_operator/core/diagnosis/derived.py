@@ -110,14 +110,7 @@ def _status_signals(family: _Family) -> list[Signal]:
         return []
     total = _sum_rows(values for _, values in status_members)
     errors = [values for labels, values in status_members if status_of(labels).startswith("5")]
-    # a 5xx series that does not exist yet counted no failure yet
-    error_rate = (
-        np.where(np.isnan(total), np.nan, np.nan_to_num(_sum_rows(errors), nan=0.0))
-        if errors
-        else np.where(np.isnan(total), np.nan, 0.0)
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(total > 0, error_rate / np.where(total > 0, total, 1.0), np.nan)
+    error_rate, ratio = _share(errors, total)
     status_label = next(
         key for key in _STATUS_LABELS if any(key in labels for labels, _ in status_members)
     )
@@ -151,6 +144,16 @@ def _status_signals(family: _Family) -> list[Signal]:
     ]
 
 
+def _share(rows: list[FloatArray], total: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The summed rate of ``rows`` (NaN where ``total`` is unknown; a series that does not
+    exist yet counted nothing yet) and its share of ``total`` (NaN where nothing came)."""
+    counted = np.nan_to_num(_sum_rows(rows), nan=0.0) if rows else 0.0
+    rate = np.where(np.isnan(total), np.nan, counted)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(total > 0, rate / np.where(total > 0, total, 1.0), np.nan)
+    return rate, ratio
+
+
 def _refusal_signals(
     family: _Family, members: Members, total: FloatArray, status_label: str
 ) -> list[Signal]:
@@ -164,9 +167,7 @@ def _refusal_signals(
     refused = [values for labels, values in members if status_of(labels) == REFUSED_STATUS]
     if not refused:
         return []
-    rate = np.where(np.isnan(total), np.nan, np.nan_to_num(_sum_rows(refused), nan=0.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(total > 0, rate / np.where(total > 0, total, 1.0), np.nan)
+    rate, ratio = _share(refused, total)
     selector = selector_text(family.name, family.labels)
     refused_selector = selector_text(
         family.name, family.labels, f'{status_label}="{REFUSED_STATUS}"'
