@@ -307,6 +307,7 @@ def _root_cause(
         affected=found.affected,
         clients=found.edges.abusive,
         symptom=found.symptom,
+        dependencies=found.topology.downstream_of(ranking.root_cause.component),
     )
     mode = root_failure_mode(
         topology=found.topology,
