@@ -37,3 +37,17 @@ def test_without_dependencies_every_follower_is_a_caller() -> None:
     text = _text(frozenset())
     assert "Its callers followed: db, edge." in text
     assert "dependencies" not in text
+
+
+def test_a_root_whose_dependency_it_churned_is_named_for_the_churn() -> None:
+    from diagnosis_operator.catalog.churn import CALLER_MODE
+    from diagnosis_operator.core.diagnosis.churn import CHURNED, churning_caller_mode
+
+    churned = (
+        Candidate(component="api", score=0.9, role="root"),
+        Candidate(component="db", score=0.5, role=ROLE_SYMPTOM, reasons=(CHURNED,)),
+    )
+    assert churning_caller_mode(candidates=churned, dependencies=("db",)) == CALLER_MODE
+    # not its dependency (the edge calls it), or no churn reason: no such mode
+    assert churning_caller_mode(candidates=churned, dependencies=("cache",)) is None
+    assert churning_caller_mode(candidates=CANDIDATES, dependencies=("db",)) is None
