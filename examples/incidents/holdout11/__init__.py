@@ -1,0 +1,53 @@
+"""Eleventh held-out set: incidents written without reading the engine.
+
+``python -m examples.incidents.holdout11 NAME|all --out DIR`` writes ``DIR/NAME``;
+``generate(name, out_dir)`` does the same from Python and returns the folder.
+``SCENARIOS`` maps each name to its one-line story; ``expected_path(name)`` is the
+expected diagnosis (the holdout3-10 schema).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# name -> (module, builder function, one-line story)
+_BUILDERS: dict[str, tuple[str, str, str]] = {
+    "reports-mysql-temptable-full": (
+        "mysql_cases",
+        "reports_mysql_temptable_full",
+        "month-end exports fill MySQL 8's TempTable pools (temptable_max_ram and _mmap, 1 GiB "
+        "each): every query needing an internal temporary table fails 1114 'table is full', "
+        "~35 % of report and dashboard calls 500 at Caddy",
+    ),
+    "partners-mysql-reverse-dns": (
+        "mysql_cases",
+        "partners_mysql_reverse_dns",
+        "a MySQL moved without skip_name_resolve; its old resolver is retired: each new "
+        "connection waits in 'login' on a reverse lookup, the per-request PHP portal's pages "
+        "slow and ~30 % 504 at nginx",
+    ),
+    "shop-mariadb-max-user-connections": (
+        "mysql_cases",
+        "shop_mariadb_max_user_connections",
+        "a hardening change sets MAX_USER_CONNECTIONS 100 for MariaDB's 'shop' user; at the "
+        "Saturday peak the Node pools need ~150: error 1226, ~20 % of shop calls 500 at Kong",
+    ),
+}
+
+SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
+
+
+def expected_path(name: str) -> Path:
+    return HERE / "expected" / f"{name}.yaml"
+
+
+def generate(name: str, out_dir: str | Path) -> Path:
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown scenario {name!r} (known: {', '.join(_BUILDERS)})")
+    module, function, _ = _BUILDERS[name]
+    builder = getattr(importlib.import_module(f"examples.incidents.holdout11.{module}"), function)
+    folder: Path = builder().write(Path(out_dir) / name)
+    return folder
