@@ -35,6 +35,27 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "a hardening change sets MAX_USER_CONNECTIONS 100 for MariaDB's 'shop' user; at the "
         "Saturday peak the Node pools need ~150: error 1226, ~20 % of shop calls 500 at Kong",
     ),
+    "orders-pgbouncer-prepared-statements": (
+        "pg_cases",
+        "orders_pgbouncer_prepared_statements",
+        "a config push switches PgBouncer 1.20 to transaction pooling; pgJDBC's named "
+        "statements meet other server connections: 'prepared statement \"S_4\" does not "
+        "exist', ~25 % of orders calls 500 at Envoy, PostgreSQL idle",
+    ),
+    "search-pg-jit-compile": (
+        "pg_cases",
+        "search_pg_jit_compile",
+        "search-db comes back from maintenance on PostgreSQL 16 with JIT on by default: the "
+        "search query compiles for 300-900 ms each time, DB CPU saturated at the morning ramp, "
+        "~20 % 504 at HAProxy",
+    ),
+    "notes-pg-wraparound-vacuum-ddl": (
+        "pg_cases",
+        "notes_pg_wraparound_vacuum_ddl",
+        "a migration's ALTER TABLE queues behind a long anti-wraparound autovacuum on notes; "
+        "every query on notes queues behind the ALTER: 190 waiting backends, ~60 % 504 at "
+        "Traefik",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
