@@ -56,6 +56,20 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "every query on notes queues behind the ALTER: 190 waiting backends, ~60 % 504 at "
         "Traefik",
     ),
+    "cart-redis-swapping": (
+        "redis_cases",
+        "cart_redis_swapping",
+        "cart-cache's Redis (no maxmemory, 6.9 GiB on an 8 GiB VM) is swapped out when the "
+        "backup agent starts: commands wait on page faults, redis-py timeouts, ~25 % of cart "
+        "calls 500 at ingress-nginx",
+    ),
+    "tokens-redis-idle-timeout": (
+        "redis_cases",
+        "tokens_redis_idle_timeout",
+        "an operator sets Redis 'timeout 60' on tokens-cache; the Node pool's idle connections "
+        "are closed under it and each reuse fails ECONNRESET: ~8 % of token checks 500 at "
+        "Envoy, Redis idle",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
