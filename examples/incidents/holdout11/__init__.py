@@ -70,6 +70,26 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "are closed under it and each reuse fails ECONNRESET: ~8 % of token checks 500 at "
         "Envoy, Redis idle",
     ),
+    "kb-ingress-rewrite-404": (
+        "edge_cases",
+        "kb_ingress_rewrite_404",
+        "a chart upgrade gives the Ingress rewrite-target /$1 where /$2 was needed: every /api "
+        "call reaches kb-api as '/', which answers 404; ~70 % of requests 404, kb-api healthy",
+    ),
+    "mobile-nginx-missing-intermediate": (
+        "edge_cases",
+        "mobile_nginx_missing_intermediate",
+        "the renewed certificate is deployed as the leaf alone: browsers fetch the "
+        "intermediate, the Android app and Java partners fail the handshake; ~45 % of traffic "
+        "vanishes, no 5xx",
+    ),
+    "pay-envoy-retry-amplification": (
+        "edge_cases",
+        "pay_envoy_retry_amplification",
+        "a gateway push sets retry_on 5xx with 5 retries and no budget; a 20 s ledger blip is "
+        "amplified six-fold, payments-api saturates and the overload sustains itself: ~35 % "
+        "503 URX at Envoy",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
