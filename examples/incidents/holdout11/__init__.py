@@ -90,6 +90,31 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "amplified six-fold, payments-api saturates and the overload sustains itself: ~35 % "
         "503 URX at Envoy",
     ),
+    "feed-node-one-pod-heap-leak": (
+        "app_cases",
+        "feed_node_one_pod_heap_leak",
+        "feed-api leaks listeners; the one pod up for nine days nears its 2 GiB V8 heap: "
+        "back-to-back GC, event-loop lag 1-4 s, a third of its requests 504 at Traefik; "
+        "three younger pods fine",
+    ),
+    "invoices-php-fpm-release": (
+        "app_cases",
+        "invoices_php_fpm_release",
+        "invoices-web 6.2.0 checks VAT numbers with a synchronous SOAP call (3-8 s) on every "
+        "invoice page: php-fpm at pm.max_children on every new pod, nginx 502/504 for ~30 %",
+    ),
+    "catalog-uwsgi-processes-config": (
+        "app_cases",
+        "catalog_uwsgi_processes_config",
+        "a staging Helm value ships to production: uWSGI processes 16 -> 2; the new pods' "
+        "listen queues fill ('listen queue ... full'), nginx 502 for ~25 %",
+    ),
+    "ingest-go-gomemlimit-spiral": (
+        "app_cases",
+        "ingest_go_gomemlimit_spiral",
+        "ingest-api 2.9.0 runs with GOMEMLIMIT=900MiB and GOGC=off in a 1 GiB container: the "
+        "GC runs continuously, CPU pinned, batches 10x slower, ~30 % 504 on every new pod",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
