@@ -115,6 +115,26 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "ingest-api 2.9.0 runs with GOMEMLIMIT=900MiB and GOGC=off in a 1 GiB container: the "
         "GC runs continuously, CPU pinned, batches 10x slower, ~30 % 504 on every new pod",
     ),
+    "news-cache-busting-querystring": (
+        "client_cases",
+        "news_cache_busting_querystring",
+        "120 hosts of 45.148.10.0/24 request articles with random query strings at ~20 req/s: "
+        "every one misses nginx's cache, news-web's PHP workers saturate, ~20 % of readers' "
+        "misses 504",
+    ),
+    "wiki-ai-crawler-ipv6": (
+        "client_cases",
+        "wiki_ai_crawler_ipv6",
+        "a crawler ('Scrapebot') walks every wiki diff from one IPv6 /64, a new address every "
+        "few requests, ~8 req/s: php-fpm and MariaDB saturated, staff pages ~25 % 504 at night",
+    ),
+    "crm-hikari-pool-max-connections": (
+        "client_cases",
+        "crm_hikari_pool_max_connections",
+        "crm-api 8.4.0 sets HikariCP maximumPoolSize = minimumIdle = 80 on eight pods: crm-db's "
+        "500 connections are full mid-rollout, the last pods' pools cannot fill, ~30 % of their "
+        "calls 500",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
