@@ -135,6 +135,48 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "500 connections are full mid-rollout, the last pods' pools cannot fill, ~30 % of their "
         "calls 500",
     ),
+    "exam-school-nat-none": (
+        "quiet_cases",
+        "exam_school_nat_none",
+        "exams start: ~400 pupils behind one school-district NAT address make it ~40 % of "
+        "requests, each at human pace; latency and errors at baseline: no incident",
+    ),
+    "orders-stuck-rollout-crashloop-none": (
+        "quiet_cases",
+        "orders_stuck_rollout_crashloop_none",
+        "a deploy's first new pod crash-loops on a missing env var; maxUnavailable 0 keeps the "
+        "old pods serving, the rollout stalls, users see nothing: no incident",
+    ),
+    "metrics-exporter-grants-none": (
+        "quiet_cases",
+        "metrics_exporter_grants_none",
+        "an upgraded mysqld_exporter enables collectors its user has no grants for: 'SELECT "
+        "command denied' on every scrape, MySQL and the API unaffected: no incident",
+    ),
+    "ledger-pg-nightly-vacuum-none": (
+        "quiet_cases",
+        "ledger_pg_nightly_vacuum_none",
+        "the 02:00 maintenance runs vacuumdb --analyze-in-stages and pg_dump: DB disk reads "
+        "and CPU up for half an hour, the night's API traffic unaffected: no incident",
+    ),
+    "shop-cache-purge-none": (
+        "quiet_more",
+        "shop_cache_purge_none",
+        "a planned purge of nginx's page cache after a price import: ten minutes of MISSes, "
+        "origin CPU and median latency up, no errors: no incident",
+    ),
+    "orders-pg-switchover-blip-none": (
+        "quiet_more",
+        "orders_pg_switchover_blip_none",
+        "a planned Patroni switchover: sessions cut for ~6 s, the API retries ('terminating "
+        "connection due to administrator command'), two 503s of ~9 000: no incident",
+    ),
+    "billing-cron-spikes-none": (
+        "quiet_more",
+        "billing_cron_spikes_none",
+        "every ten minutes a reminder CronJob's chunked SELECTs spike billing-db's CPU and "
+        "fill the slow log for ~40 s; API p99 +30 ms, no errors: no incident",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}

@@ -5,11 +5,12 @@ pool setting that exhausts MySQL's connections (written blind from public report
 from __future__ import annotations
 
 from examples.incidents.holdout3.exporters import mysqld_exporter, node_exporter
-from examples.incidents.holdout3.kit import Bundle, Event, clf_time
+from examples.incidents.holdout3.kit import Bundle, Event
 from examples.incidents.holdout3.stack import Route, fail, serve
 from examples.incidents.holdout5.common import ecs, nginx_ctx, nginx_error
 from examples.incidents.holdout10.common import is_new, rollout
 from examples.incidents.holdout11.common import (
+    cache_line,
     every,
     finish,
     fpm_err,
@@ -19,15 +20,6 @@ from examples.incidents.holdout11.common import (
     stack,
     within,
 )
-
-
-def _cached_line(b: Bundle, e: Event) -> str:
-    """nginx combined plus ``$upstream_cache_status`` and ``$request_time``."""
-    return (
-        f'{e.client} - - [{clf_time(b, e.t)}] "{e.method} {e.path} HTTP/1.1" {e.status} '
-        f'{e.size} "-" "{e.agent}" cache={e.extra.get("cache", "MISS")} rt={e.duration:.3f} '
-        f"upstream={e.upstream}"
-    )
 
 
 def news_cache_busting_querystring() -> Bundle:  # size: one linear scenario script
@@ -100,7 +92,7 @@ def news_cache_busting_querystring() -> Bundle:  # size: one linear scenario scr
         kind="nginx",
         edge=el,
         rate=lambda m: 6.0,
-        fmt=lambda e: _cached_line(b, e),
+        fmt=lambda e: cache_line(b, e),
         extra_events=bot_events,
     )
     for t in every(b, onset + 1, b.minutes, 10, 25):

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from examples.incidents.holdout3.kit import Bundle, Event
+from examples.incidents.holdout3.kit import Bundle, Event, clf_time
 from examples.incidents.holdout4.common import Pod, Route, iso_ms
 from examples.incidents.holdout5.common import Site, within
 from examples.incidents.holdout6.common import every
@@ -53,7 +53,7 @@ def stack(
         b,
         ps=ps,
         routes=routes,
-        prefixes=prefixes,
+        prefixes=valid_prefixes(b, prefixes),
         outcome=outcome,
         kind=kind,
         edge=edge,
@@ -61,6 +61,20 @@ def stack(
         clients=clients,
         **kwargs,
     )
+
+
+def valid_prefixes(b: Bundle, prefixes: Sequence[str]) -> list[str]:
+    """Prefixes the round-3 ``client_pool`` turns into valid addresses: an IPv4 "a.b."
+    becomes four "a.b.c." networks, an IPv6 prefix without "::" gets one."""
+    out: list[str] = []
+    for p in prefixes:
+        if ":" in p:
+            out.append(p if "::" in p else p.rstrip(":") + "::")
+        elif p.count(".") == 2:
+            out.extend(f"{p}{c}." for c in b.rng.sample(range(1, 255), 4))
+        else:
+            out.append(p)
+    return out
 
 
 # ---- access logs ------------------------------------------------------------------------
@@ -135,6 +149,15 @@ def uwsgi_req(b: Bundle, e: Event, pid: int, worker: int, n: int) -> str:
 def uwsgi_msg(b: Bundle, t: float, msg: str) -> str:
     """uWSGI's own messages: ``Mon Jan  2 15:04:05 2006 - message``."""
     return f"{b.dt(t).strftime('%a %b %d %H:%M:%S %Y')} - {msg}"
+
+
+def cache_line(b: Bundle, e: Event) -> str:
+    """nginx combined plus ``$upstream_cache_status``, ``$request_time`` and the upstream."""
+    return (
+        f'{e.client} - - [{clf_time(b, e.t)}] "{e.method} {e.path} HTTP/1.1" {e.status} '
+        f'{e.size} "-" "{e.agent}" cache={e.extra.get("cache", "MISS")} rt={e.duration:.3f} '
+        f"upstream={e.upstream}"
+    )
 
 
 # ---- app logs ---------------------------------------------------------------------------

@@ -129,7 +129,7 @@ def mobile_nginx_missing_intermediate() -> Bundle:  # size: one linear scenario 
     from examples.incidents.holdout4.common import edge
     from examples.incidents.holdout5.common import Site
 
-    mob_pool = client_pool(b, ["2a02:3037:", "2a01:598:", "80.187.", "176.0."], 600)
+    mob_pool = client_pool(b, ["2a02:3037:4::", "2a01:598:a8::", "80.187.64.", "176.0.12."], 600)
     app_events = serve(
         b,
         rate=lambda m: 4.0,
@@ -139,7 +139,7 @@ def mobile_nginx_missing_intermediate() -> Bundle:  # size: one linear scenario 
         agents=("okhttp/4.12.0 BankApp/7.4.1 (Android 14)", "Java-http-client/21.0.3"),
         end=onset,
     )
-    site = Site(b, ps, routes, client_pool(b, ["91.0.", "2003:c1:", "84.150."], 500))
+    site = Site(b, ps, routes, client_pool(b, ["91.0.33.", "2003:c1:f71::", "84.150.7."], 500))
     site.events = edge(
         b,
         pods=ps,
