@@ -169,7 +169,7 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "quiet_more",
         "orders_pg_switchover_blip_none",
         "a planned Patroni switchover: sessions cut for ~6 s, the API retries ('terminating "
-        "connection due to administrator command'), two 503s of ~9 000: no incident",
+        "connection due to administrator command'), a few 503s of ~9 000: no incident",
     ),
     "billing-cron-spikes-none": (
         "quiet_more",
