@@ -39,7 +39,7 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "pg_cases",
         "orders_pgbouncer_prepared_statements",
         "a config push switches PgBouncer 1.20 to transaction pooling; pgJDBC's named "
-        "statements meet other server connections: 'prepared statement \"S_4\" does not "
+        'statements meet other server connections: \'prepared statement "S_4" does not '
         "exist', ~25 % of orders calls 500 at Envoy, PostgreSQL idle",
     ),
     "search-pg-jit-compile": (

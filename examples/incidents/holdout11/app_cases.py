@@ -11,10 +11,13 @@ from examples.incidents.holdout9.common import traefik_line, traefik_metrics
 from examples.incidents.holdout10.common import is_new, rollout
 from examples.incidents.holdout11.common import (
     bunyan,
+    const,
     every,
     finish,
     fpm_err,
     fpm_slow,
+    on_pod,
+    per_pod,
     pods,
     say_some,
     stack,
@@ -107,25 +110,35 @@ def feed_node_one_pod_heap_leak() -> Bundle:  # size: one linear scenario script
         cpu=lambda m, i: 0.99 if i == sick and bad(m) else 0.35,
         limit=2.5e9,
     )
+
+    def used(m: float, i: int) -> float:
+        return heap(m, i) * 0.93
+
+    def lag(m: float, i: int) -> float:
+        return rng.uniform(1.0, 4.0) if i == sick and bad(m) else 0.012
+
+    def gc(m: float, i: int) -> float:
+        return 0.6 if i == sick and bad(m) else 0.004
+
     for i, p in enumerate(ps):
         labels = {"namespace": ns, "app": "feed-api", "instance": p.addr, "pod": p.pod}
-        b.gauge("nodejs_heap_size_used_bytes", labels, lambda m, i=i: heap(m, i) * 0.93)
-        b.gauge("nodejs_heap_size_total_bytes", labels, lambda m, i=i: heap(m, i))
+        b.gauge("nodejs_heap_size_used_bytes", labels, per_pod(used, i))
+        b.gauge("nodejs_heap_size_total_bytes", labels, per_pod(heap, i))
         b.gauge(
             "nodejs_eventloop_lag_p99_seconds",
             labels,
-            lambda m, i=i: rng.uniform(1.0, 4.0) if i == sick and bad(m) else 0.012,
+            per_pod(lag, i),
         )
         b.counter(
             "nodejs_gc_duration_seconds_sum",
             {**labels, "kind": "major"},
-            lambda m, i=i: 0.6 if i == sick and bad(m) else 0.004,
+            per_pod(gc, i),
             integer=False,
         )
         b.gauge(
             "process_start_time_seconds",
             labels,
-            lambda m, i=i: b.t0 - (9 * 86400 if i == sick else 86400 * (i + 1) / 3),
+            const(b.t0 - (9 * 86400 if i == sick else 86400 * (i + 1) / 3)),
         )
     return b
 
@@ -262,7 +275,9 @@ def catalog_uwsgi_processes_config() -> Bundle:  # size: one linear scenario scr
     )
     routes = [
         Route("GET", "/api/products/{n}", "/api/products/<id>", 0.7, 0.06, 6000),
-        Route("GET", "/api/categories/{n}/products", "/api/categories/<id>/products", 0.3, 0.15, 30000),
+        Route(
+            "GET", "/api/categories/{n}/products", "/api/categories/<id>/products", 0.3, 0.15, 30000
+        ),
     ]
 
     def outcome(e: Event, m: float, i: int) -> None:
@@ -307,7 +322,15 @@ def catalog_uwsgi_processes_config() -> Bundle:  # size: one linear scenario scr
                     ),
                 )
             if rng.random() < 0.3:
-                site.say(e.t, i, uwsgi_msg(b, e.t, '*** uWSGI listen queue of socket ":8000" (fd: 3) full !!! (101/100) ***'))
+                site.say(
+                    e.t,
+                    i,
+                    uwsgi_msg(
+                        b,
+                        e.t,
+                        '*** uWSGI listen queue of socket ":8000" (fd: 3) full !!! (101/100) ***',
+                    ),
+                )
         elif rng.random() < 0.2:
             counts[i] += 1
             site.say(e.t, i, uwsgi_req(b, e, 7 + i % 2, 1 + i % 2, counts[i]))
@@ -405,17 +428,17 @@ def ingest_go_gomemlimit_spiral() -> Bundle:  # size: one linear scenario script
         b.counter(
             "go_gc_cycles_total_gc_cycles_total",
             labels,
-            lambda m, p=p, new=new: (40.0 if new else 0.3) if p.up(m) else None,
+            on_pod(p, 40.0 if new else 0.3),
             start=9120,
         )
         b.gauge(
             "go_gc_gomemlimit_bytes",
             labels,
-            lambda m, p=p, new=new: (9.44e8 if new else 9.22e18) if p.up(m) else None,
+            on_pod(p, 9.44e8 if new else 9.22e18),
         )
         b.gauge(
             "go_gc_heap_live_bytes",
             labels,
-            lambda m, p=p, new=new: (8.7e8 if new else 3.1e8) if p.up(m) else None,
+            on_pod(p, 8.7e8 if new else 3.1e8),
         )
     return b

@@ -151,7 +151,9 @@ def wiki_ai_crawler_ipv6() -> Bundle:  # size: one linear scenario script
                 e.duration = e.extra["app_dur"] = e.duration + rng.uniform(1.0, 10.0)
 
     def bot_addr() -> str:
-        return f"{net}:{rng.randint(0, 0xFFFF):x}:{rng.randint(0, 0xFFFF):x}::{rng.randint(1, 0xFF):x}"
+        return (
+            f"{net}:{rng.randint(0, 0xFFFF):x}:{rng.randint(0, 0xFFFF):x}::{rng.randint(1, 0xFF):x}"
+        )
 
     bot_events = serve(
         b,
@@ -247,8 +249,8 @@ def crm_hikari_pool_max_connections() -> Bundle:  # size: one linear scenario sc
         if starved(i, m) and rng.random() < 0.6:
             fail(e, 500, rng.uniform(0.5, 30.0), size=210)
 
-    from examples.incidents.holdout10.common import haproxy_json
     from examples.incidents.holdout6.common import haproxy_exporter
+    from examples.incidents.holdout10.common import haproxy_json
 
     el = {"job": "crm-lb", "instance": "10.33.0.2:8405"}
 

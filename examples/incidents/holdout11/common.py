@@ -179,7 +179,9 @@ def bunyan(b: Bundle, t: float, level: int, name: str, host: str, msg: str, **kw
 
 def zerolog(b: Bundle, t: float, level: str, msg: str, **kw: Any) -> str:
     """rs/zerolog default: level, fields, time (RFC 3339), message."""
-    return _j({"level": level, **kw, "time": b.dt(t).strftime("%Y-%m-%dT%H:%M:%SZ"), "message": msg})
+    return _j(
+        {"level": level, **kw, "time": b.dt(t).strftime("%Y-%m-%dT%H:%M:%SZ"), "message": msg}
+    )
 
 
 def journal(b: Bundle, t: float, unit: str, ident: str, prio: int, msg: str, host: str) -> str:
@@ -254,6 +256,19 @@ def kong_metrics(b: Bundle, labels: Labels, events: list[Event], service: str) -
 
 def level(bad: Callable[[float], bool], on: float, off: float) -> F:
     return lambda m: on if bad(m) else off
+
+
+def const(v: float) -> F:
+    return lambda m: v
+
+
+def on_pod(p: Pod, v: float) -> Callable[[float], float | None]:
+    """``v`` while the pod exists, no sample otherwise."""
+    return lambda m: v if p.up(m) else None
+
+
+def per_pod(fn: Callable[[float, int], float], i: int) -> F:
+    return lambda m: fn(m, i)
 
 
 def say_some(

@@ -80,13 +80,13 @@ def kb_ingress_rewrite_404() -> Bundle:  # size: one linear scenario script
     b.log(
         t,
         il,
-        "I1005 15:05:54.118022       7 controller.go:190] \"Configuration changes detected, "
+        'I1005 15:05:54.118022       7 controller.go:190] "Configuration changes detected, '
         'backend reload required"',
     )
     b.log(
         t + 0.4,
         il,
-        "I1005 15:05:54.512774       7 controller.go:210] \"Backend successfully reloaded\"",
+        'I1005 15:05:54.512774       7 controller.go:210] "Backend successfully reloaded"',
     )
     b.counter_steps(
         "nginx_ingress_controller_config_last_reload_successful_timestamp_seconds",
@@ -178,7 +178,11 @@ def mobile_nginx_missing_intermediate() -> Bundle:  # size: one linear scenario 
     )
     b.gauge(
         "probe_ssl_last_chain_info",
-        {"job": "blackbox", "instance": "https://api.bank.example", "subject": "CN=api.bank.example"},
+        {
+            "job": "blackbox",
+            "instance": "https://api.bank.example",
+            "subject": "CN=api.bank.example",
+        },
         lambda m: 1,
     )
     b.gauge(
@@ -258,9 +262,7 @@ def pay_envoy_retry_amplification() -> Bundle:  # size: one linear scenario scri
     b.counter("envoy_cluster_upstream_rq_retry_overflow", cl, lambda m: 0.0, start=0)
     b.counter("envoy_cluster_upstream_rq_retry_limit_exceeded", cl, level(bad, 2.4, 0.0), start=4)
     b.gauge("envoy_cluster_circuit_breakers_default_rq_retry_open", cl, lambda m: 0)
-    b.gauge(
-        "envoy_server_total_connections", el, lambda m: rng.randint(300, 340), kind="gauge"
-    )
+    b.gauge("envoy_server_total_connections", el, lambda m: rng.randint(300, 340), kind="gauge")
     gl = {"job": "pay-gw", "instance": "10.90.0.12"}
     t = b.t(push)
     b.log(

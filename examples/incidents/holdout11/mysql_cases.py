@@ -13,6 +13,7 @@ from examples.incidents.holdout11.common import (
     bunyan,
     caddy_json,
     caddy_metrics,
+    const,
     every,
     finish,
     fpm_err,
@@ -105,13 +106,13 @@ def reports_mysql_temptable_full() -> Bundle:  # size: one linear scenario scrip
     b.untyped("mysql_global_status_created_tmp_tables", dbl, level(bad, 9.0, 40.0), 7.1e7)
     b.untyped("mysql_global_status_created_tmp_files", dbl, level(bad, 0.4, 0.0), 1207)
     for var, v in (("temptable_max_ram", 1 << 30), ("temptable_max_mmap", 1 << 30)):
-        b.gauge(f"mysql_global_variables_{var}", dbl, lambda m, v=v: v)
+        b.gauge(f"mysql_global_variables_{var}", dbl, const(v))
     b.gauge("mysql_global_variables_temptable_use_mmap", dbl, lambda m: 1)
     for event, lo in (("physical_ram", 2.1e8), ("physical_disk", 0.0)):
         b.gauge(
             "mysql_perf_schema_memory_events_current_bytes",
             {**dbl, "event_name": f"memory/temptable/{event}"},
-            lambda m, lo=lo: 1.07e9 if bad(m) else lo + rng.uniform(0, 4e7),
+            level(bad, 1.07e9, lo + 2.4e7),
         )
     ml = {"job": "mysqld", "instance": "reports-db-0"}
     for t in every(b, onset, b.minutes, 4, 12):
@@ -195,7 +196,7 @@ def partners_mysql_reverse_dns() -> Bundle:  # size: one linear scenario script
             e.t,
             "WARNING",
             f"[pool www] child {rng.randint(100, 400)}, script '/var/www/portal/index.php' "
-            "(request: \"GET /index.php\") executing too slow (5.012345 sec), logging",
+            '(request: "GET /index.php") executing too slow (5.012345 sec), logging',
         ),
     )
     for e in site.events:

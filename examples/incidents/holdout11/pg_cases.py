@@ -260,7 +260,9 @@ def search_pg_jit_compile() -> Bundle:  # size: one linear scenario script
     pl = {"job": "postgresql", "instance": "search-db-1"}
     t = b.t(up_at)
     b.log(t, pl, pg_log(b, t, 1, "", "LOG", "starting PostgreSQL 16.3 on x86_64-pc-linux-gnu"))
-    b.log(t + 2, pl, pg_log(b, t + 2, 1, "", "LOG", "database system is ready to accept connections"))
+    b.log(
+        t + 2, pl, pg_log(b, t + 2, 1, "", "LOG", "database system is ready to accept connections")
+    )
     for t in every(b, onset, b.minutes, 3, 8):
         total = rng.uniform(300, 900)
         pid = rng.randint(3000, 9000)

@@ -4,14 +4,14 @@ rollout stuck on a crash-looping pod, an exporter without grants, a nightly vacu
 
 from __future__ import annotations
 
-from examples.incidents.holdout3.exporters import mysqld_exporter, node_exporter
-from examples.incidents.holdout3.exporters import postgres_exporter
+from examples.incidents.holdout3.exporters import mysqld_exporter, node_exporter, postgres_exporter
 from examples.incidents.holdout3.kit import Bundle, Event
 from examples.incidents.holdout3.stack import Route, serve
 from examples.incidents.holdout4.common import logfmt
 from examples.incidents.holdout6.common import haproxy_exporter
 from examples.incidents.holdout10.common import gunicorn_err, haproxy_json, pg_csv, slog
 from examples.incidents.holdout11.common import (
+    const,
     every,
     finish,
     journal,
@@ -85,7 +85,9 @@ def exam_school_nat_none() -> Bundle:  # size: one linear scenario script
         extra_events=exam,
         agents=BROWSERS,
     )
-    haproxy_exporter(b, el, "be_web", {f"web{k + 1}": p.addr for k, p in enumerate(ps)}, site.events)
+    haproxy_exporter(
+        b, el, "be_web", {f"web{k + 1}": p.addr for k, p in enumerate(ps)}, site.events
+    )
     for t in every(b, 14, 40, 1.5, 4):
         k = rng.randrange(4)
         site.say(
@@ -137,7 +139,12 @@ def orders_stuck_rollout_crashloop_none() -> Bundle:  # size: one linear scenari
     for t in every(b, 0, b.minutes, 20, 45):
         site.say(t, rng.randrange(3), zerolog(b, t, "info", "order saved", items=2))
     finish(site, ns, "orders-api", "api")
-    new = {"namespace": ns, "app": "orders-api", "pod": "orders-api-7f2b41-q5w", "instance": "10.66.4.17:8080"}
+    new = {
+        "namespace": ns,
+        "app": "orders-api",
+        "pod": "orders-api-7f2b41-q5w",
+        "instance": "10.66.4.17:8080",
+    }
     starts, t, delay = [], b.t(at), 10.0
     while t < b.t(b.minutes):
         starts.append(t)
@@ -212,7 +219,7 @@ def metrics_exporter_grants_none() -> Bundle:  # size: one linear scenario scrip
         b.gauge(
             "mysql_exporter_collector_success",
             {**dbl, "collector": coll},
-            lambda m, ok=ok: 1 if ok or not after(m) else 0,
+            const(1) if ok else level(after, 0, 1),
         )
     el = {"job": "mysql", "instance": "10.44.30.2:9104", "container": "mysqld-exporter"}
     for t in every(b, up_at, b.minutes, 15, 15):
@@ -322,6 +329,30 @@ def ledger_pg_nightly_vacuum_none() -> Bundle:  # size: one linear scenario scri
             ),
         )
     host = "ledger-db-1"
-    b.log(b.t(10.0), pl, journal(b, b.t(10.0), "pg-maint.service", "systemd", 6, "Starting pg-maint.service - nightly vacuum and dump...", host))
-    b.log(b.t(42.0), pl, journal(b, b.t(42.0), "pg-maint.service", "systemd", 6, "pg-maint.service: Deactivated successfully.", host))
+    b.log(
+        b.t(10.0),
+        pl,
+        journal(
+            b,
+            b.t(10.0),
+            "pg-maint.service",
+            "systemd",
+            6,
+            "Starting pg-maint.service - nightly vacuum and dump...",
+            host,
+        ),
+    )
+    b.log(
+        b.t(42.0),
+        pl,
+        journal(
+            b,
+            b.t(42.0),
+            "pg-maint.service",
+            "systemd",
+            6,
+            "pg-maint.service: Deactivated successfully.",
+            host,
+        ),
+    )
     return b

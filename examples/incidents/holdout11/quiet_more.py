@@ -4,8 +4,9 @@ planned PostgreSQL switchover, a cron's ten-minute spikes."""
 
 from __future__ import annotations
 
-from examples.incidents.holdout3.exporters import mysqld_exporter, node_exporter
-from examples.incidents.holdout3.exporters import postgres_exporter
+from collections.abc import Callable
+
+from examples.incidents.holdout3.exporters import mysqld_exporter, node_exporter, postgres_exporter
 from examples.incidents.holdout3.kit import Bundle, Event
 from examples.incidents.holdout3.stack import Route, fail
 from examples.incidents.holdout4.common import mysql_slow
@@ -80,7 +81,11 @@ def shop_cache_purge_none() -> Bundle:  # size: one linear scenario script
         fmt=lambda e: cache_line(b, e),
     )
     t = b.t(purge - 0.2)
-    b.log(t, {"job": "shop-cache", "stream": "ops"}, "cache purge requested by ci-pricing (zone shop_pages, 1.2M keys)")
+    b.log(
+        t,
+        {"job": "shop-cache", "stream": "ops"},
+        "cache purge requested by ci-pricing (zone shop_pages, 1.2M keys)",
+    )
     for t in every(b, 0, b.minutes, 25, 60):
         k = rng.randrange(4)
         site.say(t, k, bunyan(b, t, 30, "shop-web", ps[k].pod, "price table loaded", rows=48211))
@@ -163,26 +168,37 @@ def orders_pg_switchover_blip_none() -> Bundle:  # size: one linear scenario scr
     for t in every(b, 0, b.minutes, 30, 70):
         site.say(t, rng.randrange(3), clef(b, t, "Information", "Outbox flushed {Count}", Count=9))
     finish(site, ns, "orders-api", "api", go=False)
+
+    def primary(old: bool) -> Callable[[float], bool]:
+        return lambda m: (m < sw) == old
+
+    def serving(old: bool) -> Callable[[float], bool]:
+        return lambda m: not (old and sw <= m < sw + 0.5)
+
     for n, host in enumerate(("orders-pg-0", "orders-pg-1")):
         dbl = {"job": "postgres", "instance": f"{host}:9187"}
         old = n == 0
         postgres_exporter(
             b,
             dbl,
-            tps=lambda m, old=old: (120.0 if (m < sw) == old else 0.5),
+            tps=level(primary(old), 120.0, 0.5),
             active=lambda m: 2.0,
-            idle=lambda m, old=old: 30.0 if (m < sw) == old else 2.0,
+            idle=level(primary(old), 30.0, 2.0),
             datname="orders",
-            up=lambda m, old=old: not (old and sw <= m < sw + 0.5),
+            up=serving(old),
         )
         b.gauge(
             "pg_replication_is_replica",
             {**dbl, "role": "patroni"},
-            lambda m, old=old: 0 if (m < sw) == old else 1,
+            level(primary(old), 0, 1),
         )
         pl = {"job": "postgres", "instance": host}
         t = b.t(sw)
-        msg = "received fast shutdown request" if old else "promoting standby: archive recovery complete"
+        msg = (
+            "received fast shutdown request"
+            if old
+            else "promoting standby: archive recovery complete"
+        )
         b.log(t, pl, pg_json(b, t, 1, "LOG", msg, backend_type="postmaster"))
         b.log(
             t + 1,

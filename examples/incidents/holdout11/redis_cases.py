@@ -114,7 +114,9 @@ def cart_redis_swapping() -> Bundle:  # size: one linear scenario script
     rlog = {"job": "redis", "instance": "10.88.7.21"}
     for t in every(b, 0, b.minutes, 240, 360):
         b.log(t, rlog, redis_log(b, t, 811, "M", "*", "100 changes in 300 seconds. Saving..."))
-        b.log(t + 1, rlog, redis_log(b, t + 1, 811, "M", "*", "Background saving started by pid 3301"))
+        b.log(
+            t + 1, rlog, redis_log(b, t + 1, 811, "M", "*", "Background saving started by pid 3301")
+        )
     for t in every(b, onset, b.minutes, 20, 45):
         b.log(
             t,
