@@ -177,6 +177,25 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "every ten minutes a reminder CronJob's chunked SELECTs spike billing-db's CPU and "
         "fill the slow log for ~40 s; API p99 +30 ms, no errors: no incident",
     ),
+    "analytics-mysql-max-execution-time": (
+        "extra_cases",
+        "analytics_mysql_max_execution_time",
+        "a DBA persists max_execution_time = 2000 globally to stop runaway dashboards: the "
+        "stats API's ordinary 2-6 s report SELECTs are interrupted (3024), ~40 % of report "
+        "calls 500 at HAProxy",
+    ),
+    "geo-conntrack-dns-timeouts": (
+        "extra_cases",
+        "geo_conntrack_dns_timeouts",
+        "geo-api 3.0 moves to Alpine: parallel A/AAAA lookups meet the kernel's conntrack race, "
+        "one lookup in ~40 waits the 5 s resolver timeout; CoreDNS healthy, ~3 % 504 at Envoy",
+    ),
+    "catalog-hpa-max-replicas-peak": (
+        "extra_cases",
+        "catalog_hpa_max_replicas_peak",
+        "an HPA's maxReplicas copied from staging (6, was 20) meets a TV spot: desired 14, "
+        "stuck at 6 (ScalingLimited), every pod throttled at its CPU limit, ~15 % 504",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
