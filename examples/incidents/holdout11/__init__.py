@@ -196,6 +196,20 @@ _BUILDERS: dict[str, tuple[str, str, str]] = {
         "an HPA's maxReplicas copied from staging (6, was 20) meets a TV spot: desired 14, "
         "stuck at 6 (ScalingLimited), every pod throttled at its CPU limit, ~15 % 504",
     ),
+    "auth-graphql-alias-bruteforce": (
+        "more_cases",
+        "auth_graphql_alias_bruteforce",
+        "one hosting address posts GraphQL requests of 80 aliased login mutations, 3 a second: "
+        "~240 bcrypt checks/s, auth-api's CPU pinned, ~30 % 504 at Traefik; per-request limits "
+        "never fire",
+    ),
+    "portal-traefik-forwarded-headers": (
+        "more_cases",
+        "portal_traefik_forwarded_headers",
+        "a Traefik upgrade drops forwardedHeaders.trustedIPs for the cloud balancer's proxies: "
+        "X-Forwarded-For becomes a proxy's address, the app's per-client limiter sees a few "
+        "dozen clients: ~50 % 429, no 5xx",
+    ),
 }
 
 SCENARIOS: dict[str, str] = {name: story for name, (_, _, story) in _BUILDERS.items()}
