@@ -197,6 +197,6 @@ def portal_traefik_forwarded_headers() -> Bundle:  # size: one linear scenario s
         b.gauge(
             "ratelimit_tracked_clients",
             labels,
-            level(bad, 1.0, 380.0 + 10 * k),
+            level(bad, 40.0, 380.0 + 10 * k),
         )
     return b
