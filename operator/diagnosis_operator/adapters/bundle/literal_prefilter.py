@@ -72,11 +72,67 @@ def split_alternatives(compiled: re.Pattern[str]) -> Alternatives | None:
         return None
     split: list[tuple[re.Pattern[str], tuple[str, ...]]] = []
     for alternative, (start, end) in zip(*top, strict=True):
+        expanded = _expanded(pattern, alternative, start, end)
+        if expanded is not None:
+            split.extend((re.compile(text, compiled.flags), found) for text, found in expanded)
+            continue
         literals = ascii_literals(alternative)
         if literals is None:
             return None
         split.append((re.compile(pattern[start:end], compiled.flags), literals))
     return tuple(split)
+
+
+def _expanded(
+    pattern: str, alternative: Seq, start: int, end: int
+) -> list[tuple[str, tuple[str, ...]]] | None:
+    """``(A|B)R`` as ``AR`` and ``BR`` with their literals, else None.
+
+    A line filter asks only whether a line holds a match, and a line holds a
+    match of ``(A|B)R`` exactly when it holds one of ``AR`` or of ``BR`` (no
+    backreferences in the dialect): ``(^| )rt=`` becomes ``^rt=``, tried at
+    the line's start only, and `` rt=``, which ``re`` finds by its literal
+    prefix instead of trying a group at every position.  Only for a leading
+    group without flags or repeat whose content is an alternation, and when
+    every expansion reads back as the same items and has ASCII literals.
+    """
+    if not alternative or alternative[0][0] != "group" or alternative[0][2]:
+        return None
+    inner = alternative[0][1]
+    if len(inner) != 1 or inner[0][0] != "branch":
+        return None
+    _, choices, spans = inner[0]
+    rest = pattern[spans[-1][1] + 1 : end]
+    expanded: list[tuple[str, tuple[str, ...]]] = []
+    for choice, (low, high) in zip(choices, spans, strict=True):
+        text = pattern[low:high] + rest
+        try:
+            tree = parse(text)
+        except Unsupported:
+            return None
+        if _shape(tree) != _shape(choice + alternative[1:]):
+            return None  # the pieces joined read differently (``x{2,`` + ``3}``)
+        literals = ascii_literals(tree)
+        if literals is None:
+            return None
+        expanded.append((text, literals))
+    return expanded
+
+
+def _shape(seq: Seq) -> Seq:
+    """``seq`` without the text spans of its alternations (they move when text is cut)."""
+    shaped: list[tuple[object, ...]] = []
+    for node in seq:
+        kind = node[0]
+        if kind == "branch":
+            shaped.append((kind, tuple(_shape(choice) for choice in node[1])))
+        elif kind == "group":
+            shaped.append((kind, _shape(node[1]), node[2]))
+        elif kind == "repeat":
+            shaped.append((kind, node[1], node[2], _shape(node[3])))
+        else:
+            shaped.append(node)
+    return tuple(shaped)
 
 
 def lowered_text(lines: Sequence[str]) -> tuple[str, npt.NDArray[np.int64]]:
@@ -124,6 +180,23 @@ def may_hold(literal: str, present: npt.NDArray[np.bool_]) -> bool:
     return all(present[(first << 8) | second] for first, second in itertools.pairwise(data))
 
 
+DENSE_SAMPLE = 1 << 20
+DENSE_LINES = 1000
+
+
+def _dense(text: str, starts: npt.NDArray[np.int64], literal: str) -> bool:
+    """Whether ``literal`` looks common enough that every line is worth trying.
+
+    Counted over the text's first million characters: when at least one line
+    in two of those holds it on average, the stream's every line is a
+    candidate (a superset: the pattern still decides), which spares a match
+    object and a position per occurrence (millions in a large access log).
+    """
+    sample = min(len(text), DENSE_SAMPLE)
+    lines = int(np.searchsorted(starts, sample, side="left"))
+    return lines >= DENSE_LINES and 2 * text.count(literal, 0, sample) >= lines
+
+
 def candidate_lines(
     text: str,
     starts: npt.NDArray[np.int64],
@@ -133,11 +206,14 @@ def candidate_lines(
     """Pure: sorted indexes of the lines of ``text`` holding at least one of ``literals``.
 
     ``present``: the text's ``bigrams``, to skip the literals it cannot hold.
+    A literal common in the text's start makes every line a candidate (``_dense``).
     """
     positions: list[int] = []
     for literal in literals:
         if present is not None and not may_hold(literal, present):
             continue
+        if _dense(text, starts, literal):
+            return np.arange(len(starts), dtype=np.int64)
         positions.extend(match.start() for match in re.finditer(re.escape(literal), text))
     if not positions:
         return np.empty(0, dtype=np.int64)
