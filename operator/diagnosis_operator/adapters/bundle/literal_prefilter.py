@@ -135,36 +135,56 @@ def _shape(seq: Seq) -> Seq:
     return tuple(shaped)
 
 
-def lowered_text(lines: Sequence[str]) -> tuple[str, npt.NDArray[np.int64]]:
-    """Pure: the lines lower-cased and joined by newlines, and where each line starts."""
-    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
-    joined = "\n".join(lines)
-    if joined.isascii():  # lower-casing keeps every position: no per-line copies
-        starts = np.zeros(len(lines), dtype=np.int64)
-        if len(lines) > 1:
-            np.cumsum(lengths[:-1] + 1, out=starts[1:])
-        return joined.lower(), starts
-    del joined
-    lowered = [line.lower() for line in lines]
-    lengths = np.fromiter(map(len, lowered), dtype=np.int64, count=len(lowered))
-    starts = np.zeros(len(lowered), dtype=np.int64)
-    if len(lowered) > 1:
-        np.cumsum(lengths[:-1] + 1, out=starts[1:])
-    return "\n".join(lowered), starts
+PIECE_LINES = 1 << 16
+
+
+def lowered_text(lines: Sequence[str]) -> tuple[bytearray, npt.NDArray[np.int64]]:
+    """Pure: the lines lower-cased, UTF-8 and joined by newlines, and the byte where each starts.
+
+    Built piece by piece into one buffer, so a stream's text is held once, not
+    also as a joined copy and a lowered copy (two hundred MB for a million
+    access lines).  An ASCII line keeps its length when lowered; a piece holding
+    another line is lowered line by line.  Literals are ASCII or UTF-8 encoded,
+    and a UTF-8 byte string holds another's bytes exactly where the text holds
+    the other's characters, so a search of the bytes finds what one of the
+    characters would.
+    """
+    text = bytearray()
+    lengths: list[npt.NDArray[np.int64]] = []
+    for low in range(0, len(lines), PIECE_LINES):
+        piece = lines[low : low + PIECE_LINES]
+        joined = "\n".join(piece)
+        if joined.isascii():  # lower-casing keeps every length
+            data = joined.lower().encode("ascii")
+            sizes = map(len, piece)
+        else:
+            lowered = [line.lower().encode() for line in piece]
+            data = b"\n".join(lowered)
+            sizes = map(len, lowered)
+        del joined
+        if low:
+            text += b"\n"
+        text += data
+        lengths.append(np.fromiter(sizes, dtype=np.int64, count=len(piece)))
+    starts = np.zeros(len(lines), dtype=np.int64)
+    if len(lines) > 1:
+        np.cumsum(np.concatenate(lengths)[:-1] + 1, out=starts[1:])
+    return text, starts
 
 
 BIGRAM_CHUNK = 1 << 20
 
 
-def bigrams(text: str) -> npt.NDArray[np.bool_]:
-    """Pure: which pairs of bytes the UTF-8 form of ``text`` holds, a table of 65,536.
+def bigrams(text: str | bytes | bytearray) -> npt.NDArray[np.bool_]:
+    """Pure: which pairs of bytes the UTF-8 form of ``text`` (or bytes) holds, a table of 65,536.
 
     A million characters at a time (each piece overlapping the next by one), so
     the temporary arrays stay a few MB however long the text.
     """
     counts = np.zeros(1 << 16, dtype=np.int64)
     for start in range(0, max(len(text) - 1, 0), BIGRAM_CHUNK):
-        data = np.frombuffer(text[start : start + BIGRAM_CHUNK + 1].encode(), dtype=np.uint8)
+        piece = text[start : start + BIGRAM_CHUNK + 1]
+        data = np.frombuffer(piece.encode() if isinstance(piece, str) else piece, dtype=np.uint8)
         # The pairs at even offsets, then at odd ones, read as big-endian 16-bit
         # numbers in place (no shifted copy); counted rather than scattered.
         for offset in (0, 1):
@@ -184,21 +204,21 @@ DENSE_SAMPLE = 1 << 20
 DENSE_LINES = 1000
 
 
-def _dense(text: str, starts: npt.NDArray[np.int64], literal: str) -> bool:
+def _dense(text: str | bytearray, starts: npt.NDArray[np.int64], literal: str | bytes) -> bool:
     """Whether ``literal`` looks common enough that every line is worth trying.
 
-    Counted over the text's first million characters: when at least one line
+    Counted over the text's first million characters (or bytes): when at least one line
     in two of those holds it on average, the stream's every line is a
     candidate (a superset: the pattern still decides), which spares a match
     object and a position per occurrence (millions in a large access log).
     """
     sample = min(len(text), DENSE_SAMPLE)
     lines = int(np.searchsorted(starts, sample, side="left"))
-    return lines >= DENSE_LINES and 2 * text.count(literal, 0, sample) >= lines
+    return lines >= DENSE_LINES and 2 * text.count(literal, 0, sample) >= lines  # type: ignore[arg-type]
 
 
 def candidate_lines(
-    text: str,
+    text: str | bytearray,
     starts: npt.NDArray[np.int64],
     literals: Sequence[str],
     present: npt.NDArray[np.bool_] | None = None,
@@ -207,14 +227,16 @@ def candidate_lines(
 
     ``present``: the text's ``bigrams``, to skip the literals it cannot hold.
     A literal common in the text's start makes every line a candidate (``_dense``).
+    ``text`` is ``lowered_text``'s bytes, or a string.
     """
     positions: list[int] = []
     for literal in literals:
         if present is not None and not may_hold(literal, present):
             continue
-        if _dense(text, starts, literal):
+        wanted: str | bytes = literal if isinstance(text, str) else literal.encode()
+        if _dense(text, starts, wanted):
             return np.arange(len(starts), dtype=np.int64)
-        positions.extend(match.start() for match in re.finditer(re.escape(literal), text))
+        positions.extend(match.start() for match in re.finditer(re.escape(wanted), text))
     if not positions:
         return np.empty(0, dtype=np.int64)
     lines = np.searchsorted(starts, np.asarray(positions, dtype=np.int64), side="right") - 1
