@@ -204,21 +204,21 @@ DENSE_SAMPLE = 1 << 20
 DENSE_LINES = 1000
 
 
-def _dense(text: str | bytearray, starts: npt.NDArray[np.int64], literal: str | bytes) -> bool:
+def _dense(text: bytes | bytearray, starts: npt.NDArray[np.int64], literal: bytes) -> bool:
     """Whether ``literal`` looks common enough that every line is worth trying.
 
-    Counted over the text's first million characters (or bytes): when at least one line
+    Counted over the text's first million bytes: when at least one line
     in two of those holds it on average, the stream's every line is a
     candidate (a superset: the pattern still decides), which spares a match
     object and a position per occurrence (millions in a large access log).
     """
     sample = min(len(text), DENSE_SAMPLE)
     lines = int(np.searchsorted(starts, sample, side="left"))
-    return lines >= DENSE_LINES and 2 * text.count(literal, 0, sample) >= lines  # type: ignore[arg-type]
+    return lines >= DENSE_LINES and 2 * text.count(literal, 0, sample) >= lines
 
 
 def candidate_lines(
-    text: str | bytearray,
+    text: bytes | bytearray,
     starts: npt.NDArray[np.int64],
     literals: Sequence[str],
     present: npt.NDArray[np.bool_] | None = None,
@@ -227,13 +227,13 @@ def candidate_lines(
 
     ``present``: the text's ``bigrams``, to skip the literals it cannot hold.
     A literal common in the text's start makes every line a candidate (``_dense``).
-    ``text`` is ``lowered_text``'s bytes, or a string.
+    ``text`` is ``lowered_text``'s bytes (the literals are encoded as UTF-8).
     """
     positions: list[int] = []
     for literal in literals:
         if present is not None and not may_hold(literal, present):
             continue
-        wanted: str | bytes = literal if isinstance(text, str) else literal.encode()
+        wanted = literal.encode()
         if _dense(text, starts, wanted):
             return np.arange(len(starts), dtype=np.int64)
         positions.extend(match.start() for match in re.finditer(re.escape(wanted), text))
