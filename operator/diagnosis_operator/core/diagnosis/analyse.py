@@ -36,6 +36,7 @@ from diagnosis_operator.core.diagnosis.logs import (
     read_component_logs,
     upstream_errors,
 )
+from diagnosis_operator.core.diagnosis.long_running import long_running
 from diagnosis_operator.core.diagnosis.messenger import with_relayed_instances
 from diagnosis_operator.core.diagnosis.modes import root_failure_mode
 from diagnosis_operator.core.diagnosis.onsets import new_log_categories, new_slow_queries
@@ -61,7 +62,7 @@ from diagnosis_operator.models.signals import (
     Window,
     isoformat_z,
 )
-from diagnosis_operator.models.topology import Topology
+from diagnosis_operator.models.topology import ComponentKind, Topology
 
 
 def analyse(
@@ -113,7 +114,7 @@ def _conclude(
         topology=topology, read=built, timestamps=timestamps, z_threshold=settings.anomaly_score
     )
     by_component = _by_component(detections)
-    evidence, topology = _evidence(topology, by_component, built.logs, window)
+    evidence, topology = _evidence(topology, by_component, built, timestamps, window)
     edges = edge_traffic(topology=topology, signals=signals, logs=built.logs)
     affected = _affected(
         topology=topology,
@@ -215,10 +216,12 @@ def _built(*, topology: Topology, signals: SignalSet) -> _Built:
 def _evidence(
     topology: Topology,
     detections: Mapping[str, Sequence[Detection]],
-    logs: Mapping[str, ComponentLogs],
+    built: _Built,
+    timestamps: FloatArray,
     window: Window,
 ) -> tuple[dict[str, ComponentEvidence], Topology]:
     """Every component's evidence, and the topology with the edges the evidence implies."""
+    logs = built.logs
     own = {
         component.name: ComponentEvidence(
             component=component,
@@ -229,6 +232,9 @@ def _evidence(
             else {},
             slow_queries=new_slow_queries(logs=logs[component.name], window=window)
             if component.name in logs
+            else (),
+            long_running=long_running(built.by_component.get(component.name, ()), timestamps)
+            if component.kind is ComponentKind.MYSQL
             else (),
         )
         for component in topology

@@ -12,6 +12,7 @@ import numpy as np
 from diagnosis_operator.catalog.failure_modes import catalog_kinds, harm_direction
 from diagnosis_operator.catalog.gate import is_availability_gauge
 from diagnosis_operator.core.diagnosis.logs import SEVERITY, ComponentLogs, LogCategory, LogEvent
+from diagnosis_operator.core.diagnosis.long_running import LongRunning
 from diagnosis_operator.core.diagnosis.saturated import saturated
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection, SignalKind
 from diagnosis_operator.core.diagnosis.stats import poisson_tail_at
@@ -42,6 +43,9 @@ class ComponentEvidence:
     new_categories: Mapping[LogCategory, tuple[LogEvent, int]] = field(default_factory=dict)
     # slow-query events of statements that were not slow before the incident
     slow_queries: tuple[LogEvent, ...] = ()
+    # statements its processlist shows running far longer than its workload's, still
+    # running (``long_running``: a database's runaway statements, not yet in its slow log)
+    long_running: tuple[LongRunning, ...] = ()
 
     @property
     def metric_detections(self) -> tuple[Detection, ...]:

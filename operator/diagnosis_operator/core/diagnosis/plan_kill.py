@@ -22,6 +22,11 @@ victims, and nothing when no one does.
   buffer pool, the disk) and is a victim; a slow log of victims only calls for
   no kill.  Connections that ran out still call for one (long holders free
   the slots), with the default busy time.
+* **Runaway statements not yet in the slow log** (``catalog.runaway``): the
+  processlist shows threads running a statement in a state of work for far
+  longer than the workload's, still running, while the server's row reads rose
+  (``long_running``): a busy-time kill below their age.  The same ages while the
+  server reads less are the workload's statements slowed by something else: no kill.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ from diagnosis_operator.core.diagnosis.logs import (
     statement_fingerprint,
     statement_prefix,
 )
+from diagnosis_operator.core.diagnosis.long_running import LongRunning, reads_rose
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD
 from diagnosis_operator.models.findings import ActionType, ProposedRemediation
 
@@ -283,7 +289,8 @@ def kill_queries(name: str, ev: ComponentEvidence) -> ProposedRemediation | None
     if idle and history_grows(ev):
         return _kill_idle_transaction(name, idle)
     if not runaway and not exhausted:
-        return None
+        running = ev.long_running if reads_rose(ev.metric_detections) else ()
+        return _kill_long_running(name, running, starved=starved) if running else None
     return _kill_runaway(
         name,
         runaway=runaway,
@@ -324,6 +331,38 @@ def _kill_runaway(
         target=name,
         reason=f"{name}: " + "; ".join(reasons) if reasons else f"{name}: long-running queries",
         params=params,
+    )
+
+
+def _kill_long_running(
+    name: str, running: Sequence[LongRunning], *, starved: int
+) -> ProposedRemediation:
+    """A busy-time kill of the statements the processlist shows running away, not yet in the
+    slow log (``catalog.runaway``): below the youngest mean age seen of their run, far above
+    the time of the statements that wait behind them."""
+    youngest = min(r.youngest for r in running)
+    groups = "; ".join(
+        f"{r.threads} thread(s) {r.command} in state {r.state!r}, their mean age "
+        f"{r.youngest:.0f} s growing to {r.oldest:.0f} s (the running threads' at the "
+        f"window's beginning: {r.typical:.0f} s)"
+        for r in running[:3]
+    )
+    reasons = [
+        f"statements still running far longer than the workload's, reading rows: {groups}; "
+        "the server's row reads rose: they consume it while the others wait their turn"
+    ]
+    if starved:
+        reasons.append(f"{starved} slow statement(s) read few rows: they waited, not killed")
+    reasons.append(
+        "end the long-running statements (KILL QUERY, the busy time below their age); the "
+        "short statements waiting behind them are not matched; then keep such work off the "
+        "primary or bound it (max_statement_time)"
+    )
+    return ProposedRemediation(
+        action=ActionType.KILL_MYSQL_QUERIES,
+        target=name,
+        reason=f"{name}: " + "; ".join(reasons),
+        params={"busyTime": max(MIN_BUSY_TIME, math.floor(0.8 * youngest))},
     )
 
 
