@@ -1,13 +1,14 @@
 """What arrives at the edge components: the clients their access lines count.  Pure.
 
 Gathered from every edge's collected counts (clients, retries, networks, slow and
-big answers) and read access lines: the abusive clients (floods, retries, ranges)
-and the costly ones (server time and bytes, not request counts).
+big answers) and read access lines: the abusive clients (floods, retries, ranges),
+the costly ones (server time and bytes, not request counts) and those whose every
+request is a store's miss (cache penetration, ``miss_clients``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from diagnosis_operator.core.diagnosis.collected import (
@@ -22,6 +23,8 @@ from diagnosis_operator.core.diagnosis.collected import (
 )
 from diagnosis_operator.core.diagnosis.costly_clients import find_costly_clients, with_costly
 from diagnosis_operator.core.diagnosis.logs import ComponentLogs, LogEvent
+from diagnosis_operator.core.diagnosis.miss_clients import find_miss_clients
+from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray
 from diagnosis_operator.core.diagnosis.traffic_clients import (
     find_abusive_clients,
     merge_client_counts,
@@ -41,8 +44,15 @@ class EdgeTraffic:
 
 
 def edge_traffic(
-    *, topology: Topology, signals: SignalSet, logs: Mapping[str, ComponentLogs]
+    *,
+    topology: Topology,
+    signals: SignalSet,
+    logs: Mapping[str, ComponentLogs],
+    detections: Sequence[Detection] = (),
+    timestamps: FloatArray | None = None,
 ) -> EdgeTraffic:
+    """The abusive and costly clients; with ``detections`` on the grid ``timestamps``,
+    also those whose requests are a store's misses (``miss_clients``)."""
     edge_names = [c.name for c in topology if is_edge(topology, c)]
     access_events: list[LogEvent] = []
     client_counts: list[LogCount] = []
@@ -83,4 +93,12 @@ def edge_traffic(
         step=signals.step,
     )
     abusive = with_costly(costly, abusive)
+    if timestamps is not None:
+        abusive += find_miss_clients(
+            traffic=merge_client_counts(client_counts),
+            detections=detections,
+            timestamps=timestamps,
+            step=signals.step,
+            flagged=[c.ip for c in abusive],
+        )
     return EdgeTraffic(names=edge_names, abusive=abusive, client_query=client_query)
