@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from diagnosis_operator.core.diagnosis.collected import (
     BIG_RESPONSES,
+    CLIENT_AGENTS,
     CLIENTS,
     HUGE_RESPONSES,
     NETWORKS,
@@ -58,6 +59,7 @@ def edge_traffic(
     client_counts: list[LogCount] = []
     retry_counts: list[LogCount] = []
     network_counts: list[LogCount] = []
+    agent_counts: list[LogCount] = []
     slow_counts: list[LogCount] = []
     big_counts: list[LogCount] = []
     huge_counts: list[LogCount] = []
@@ -69,6 +71,7 @@ def edge_traffic(
         client_counts.extend(collected.extracted.get(CLIENTS, ()))
         retry_counts.extend(collected.extracted.get(RETRIES, ()))
         network_counts.extend(collected.extracted.get(NETWORKS, ()))
+        agent_counts.extend(collected.extracted.get(CLIENT_AGENTS, ()))
         slow_counts.extend(collected.extracted.get(SLOW_REQUESTS, ()))
         big_counts.extend(collected.extracted.get(BIG_RESPONSES, ()))
         huge_counts.extend(collected.extracted.get(HUGE_RESPONSES, ()))
@@ -84,6 +87,7 @@ def edge_traffic(
         access_events=access_events,
         step=signals.step,
         network_counts=network_counts,
+        agent_counts=agent_counts,
     )
     costly = find_costly_clients(
         slow_counts=slow_counts,
