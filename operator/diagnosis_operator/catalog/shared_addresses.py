@@ -15,12 +15,13 @@ https://github.com/nzin/traefik-cluster-ratelimit/issues/8).
 Its requests look like the population's, only more of them: the same user agents as
 everyone else, in several hands at once.  A bot flooding from one address sends one
 agent (or a few of its own); a crawler rotating its agent on every request sends
-agents no one else sends.  An address is a *crowd* when at least
-``CROWD_MIN_AGENTS`` agents each carry at least ``CROWD_AGENT_MIN_SHARE`` of its
-requests, each of them also used by at least ``CROWD_MIN_PEERS`` other addresses,
-and together they carry at least ``CROWD_SHARED_SHARE`` of all its requests (its
-requests whose agent was not counted count against it).  A crowd is not named a
-flooding client: when a limiter refuses it, the limiter is the one misconfigured.
+agents no one else sends.  An address is a *crowd* when its requests are carried,
+``CROWD_SHARED_SHARE`` of them or more, by agents that at least ``CROWD_MIN_PEERS``
+other addresses also send (its requests whose agent was not counted count against
+it), at least ``CROWD_MIN_AGENTS`` of them carrying ``CROWD_AGENT_MIN_SHARE`` of its
+requests or more each (a long tail of rarer browsers is still the population's).
+A crowd is not named a flooding client: when a limiter refuses it, the limiter is the
+one misconfigured.
 """
 
 from __future__ import annotations

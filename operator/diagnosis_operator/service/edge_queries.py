@@ -2,9 +2,11 @@
 
 An edge component (a proxy, or one nothing depends on) is where clients
 arrive: its access lines are counted per client address, per failing client,
-request and agent at a fine step (tight retry loops), per client network, per client address and user agent (many users behind one
-address, ``traffic_clients``), and per client its costly requests: those that took a second or more, and those
-whose response was 100 kB or more, and 10 MB or more (``catalog.client_cost``).
+request and agent at a fine step (tight retry loops), per client network, per
+client address and user agent (many users behind one address, ``core.diagnosis.
+crowds``), and per client its costly requests: those that took a second or more,
+and those whose response was 100 kB or more, and 10 MB or more
+(``catalog.client_cost``).
 """
 
 from __future__ import annotations

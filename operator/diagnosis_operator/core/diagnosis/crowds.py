@@ -6,7 +6,7 @@ Read from the requests counted per client address and user agent at the edges
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from diagnosis_operator.catalog.shared_addresses import (
@@ -26,7 +26,7 @@ def crowds(*, agent_counts: Iterable[LogCount], totals: Mapping[str, float]) -> 
     ``totals`` holds every address's requests (its requests whose agent was not
     counted still count in its total).
     """
-    per_address: dict[str, Counter[str]] = defaultdict(Counter)
+    per_address: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for count in agent_counts:
         ip = client_of(count.labels)
         agent = first_label(count.labels, CLIENT_AGENT_AGENTS)
@@ -39,15 +39,13 @@ def crowds(*, agent_counts: Iterable[LogCount], totals: Mapping[str, float]) -> 
     found = {}
     for ip, agents in per_address.items():
         total = max(totals.get(ip, 0.0), float(sum(agents.values())))
-        shared = {
-            agent: n
-            for agent, n in agents.items()
-            if n >= CROWD_AGENT_MIN_SHARE * total and len(users[agent]) - 1 >= CROWD_MIN_PEERS
-        }
+        shared = {a: n for a, n in agents.items() if len(users[a]) - 1 >= CROWD_MIN_PEERS}
+        main = [a for a, n in shared.items() if n >= CROWD_AGENT_MIN_SHARE * total]
         carried = sum(shared.values())
-        if len(shared) >= CROWD_MIN_AGENTS and carried >= CROWD_SHARED_SHARE * total:
+        if len(main) >= CROWD_MIN_AGENTS and carried >= CROWD_SHARED_SHARE * total:
             found[ip] = (
-                f"many users behind one address: {len(shared)} user agents, each also "
-                f"other addresses', carry {carried / total:.0%} of its requests"
+                f"many users behind one address: {len(main)} user agents of other addresses "
+                f"each carry {CROWD_AGENT_MIN_SHARE:.0%} or more of its requests, the "
+                f"population's agents {carried / total:.0%} of them"
             )
     return found

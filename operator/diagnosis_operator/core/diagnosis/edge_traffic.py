@@ -25,7 +25,8 @@ from diagnosis_operator.core.diagnosis.collected import (
 from diagnosis_operator.core.diagnosis.costly_clients import find_costly_clients, with_costly
 from diagnosis_operator.core.diagnosis.logs import ComponentLogs, LogEvent
 from diagnosis_operator.core.diagnosis.miss_clients import find_miss_clients
-from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray
+from diagnosis_operator.core.diagnosis.signal_types import Detection
+from diagnosis_operator.core.diagnosis.signals import grid_timestamps
 from diagnosis_operator.core.diagnosis.traffic_clients import (
     find_abusive_clients,
     merge_client_counts,
@@ -50,10 +51,8 @@ def edge_traffic(
     signals: SignalSet,
     logs: Mapping[str, ComponentLogs],
     detections: Sequence[Detection] = (),
-    timestamps: FloatArray | None = None,
 ) -> EdgeTraffic:
-    """The abusive and costly clients; with ``detections`` on the grid ``timestamps``,
-    also those whose requests are a store's misses (``miss_clients``)."""
+    """The abusive and costly clients, and those ``detections`` show a store's misses."""
     edge_names = [c.name for c in topology if is_edge(topology, c)]
     access_events: list[LogEvent] = []
     client_counts: list[LogCount] = []
@@ -93,16 +92,15 @@ def edge_traffic(
         slow_counts=slow_counts,
         big_counts=big_counts,
         huge_counts=huge_counts,
-        traffic=merge_client_counts(client_counts),
+        traffic=(traffic := merge_client_counts(client_counts)),
         step=signals.step,
     )
     abusive = with_costly(costly, abusive)
-    if timestamps is not None:
-        abusive += find_miss_clients(
-            traffic=merge_client_counts(client_counts),
-            detections=detections,
-            timestamps=timestamps,
-            step=signals.step,
-            flagged=[c.ip for c in abusive],
-        )
-    return EdgeTraffic(names=edge_names, abusive=abusive, client_query=client_query)
+    misses = find_miss_clients(
+        traffic=traffic,
+        detections=detections,
+        timestamps=grid_timestamps(window=signals.window, step=signals.step),
+        step=signals.step,
+        flagged=[c.ip for c in abusive],
+    )
+    return EdgeTraffic(names=edge_names, abusive=[*abusive, *misses], client_query=client_query)
