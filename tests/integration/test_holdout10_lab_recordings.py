@@ -39,8 +39,6 @@ RECORDED = ROOT / "examples" / "incidents" / "holdout10_lab" / "lab"
 
 # Wrong at first sight (firstsight-lab-8.json) and still wrong, each with what went wrong.
 LAB_STILL_WRONG: dict[str, str] = {
-    "client-cache-penetration": "a client asking for ids that do not exist (every request a "
-    "cache miss and a database lookup): the database named root, no client",
     "nginx-proxy-pass-slash": "a proxy_pass that strips the path, 404 for every item "
     "request: no incident found",
 }

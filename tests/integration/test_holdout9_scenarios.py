@@ -39,11 +39,7 @@ from tests.integration.scored import assert_whole, load_yaml, params, scratch, v
 
 # Wrong at first sight (bench/results/firstsight-round-9.json) and still wrong, each with
 # what went wrong.
-STILL_WRONG: dict[str, str] = {
-    "intranet-traefik-ratelimit-nat": "right once Traefik's own 429s were read as harm; wrong "
-    "again once client detection read Traefik's ClientHost: the office NAT (many users "
-    "behind one address, traffic rising with the working day) named a flooding client",
-}
+STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

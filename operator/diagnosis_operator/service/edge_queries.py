@@ -2,9 +2,11 @@
 
 An edge component (a proxy, or one nothing depends on) is where clients
 arrive: its access lines are counted per client address, per failing client,
-request and agent at a fine step (tight retry loops), per client network, and
-per client its costly requests: those that took a second or more, and those
-whose response was 100 kB or more, and 10 MB or more (``catalog.client_cost``).
+request and agent at a fine step (tight retry loops), per client network, per
+client address and user agent (many users behind one address, ``core.diagnosis.
+crowds``), and per client its costly requests: those that took a second or more,
+and those whose response was 100 kB or more, and 10 MB or more
+(``catalog.client_cost``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from diagnosis_operator.catalog.client_cost import (
 )
 from diagnosis_operator.core.diagnosis.collected import (
     BIG_RESPONSES,
+    CLIENT_AGENTS,
     CLIENTS,
     HUGE_RESPONSES,
     NETWORKS,
@@ -26,6 +29,8 @@ from diagnosis_operator.core.diagnosis.collected import (
 )
 from diagnosis_operator.core.diagnosis.logs import (
     ACCESS_PATTERN,
+    CLIENT_AGENT_LABELS,
+    CLIENT_AGENT_PATTERN,
     CLIENT_LABELS,
     FAILED_REQUEST_FILTER,
     NETWORK_LABELS,
@@ -36,6 +41,7 @@ from diagnosis_operator.core.diagnosis.logs import (
 CLIENT_TOP = 20
 RETRY_TOP = 10
 NETWORK_TOP = 10
+AGENT_TOP = 50
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,15 @@ EDGE_EXTRACTIONS = (
         pattern=NETWORK_PATTERN,
         by=NETWORK_LABELS,
         top=NETWORK_TOP,
+        at_retry_step=False,
+    ),
+    ExtractedCount(
+        key=CLIENT_AGENTS,
+        what="client agent counts",
+        line_filter=None,
+        pattern=CLIENT_AGENT_PATTERN,
+        by=CLIENT_AGENT_LABELS,
+        top=AGENT_TOP,
         at_retry_step=False,
     ),
     ExtractedCount(

@@ -115,7 +115,7 @@ def _conclude(
     )
     by_component = _by_component(detections)
     evidence, topology = _evidence(topology, by_component, built, timestamps, window)
-    edges = edge_traffic(topology=topology, signals=signals, logs=built.logs)
+    edges = edge_traffic(topology=topology, signals=signals, logs=built.logs, detections=detections)
     affected = _affected(
         topology=topology,
         detections=by_component,

@@ -16,6 +16,7 @@ SIGNIFICANT_LINES = "significant"  # error/warn/slow/deadlock-ish lines per step
 CLIENTS = "clients"
 RETRIES = "retries"
 NETWORKS = "networks"
+CLIENT_AGENTS = "client-agents"  # per client address and user agent
 SLOW_REQUESTS = "slow-requests"  # per client: requests that took a second or more
 BIG_RESPONSES = "big-responses"  # per client: responses of 100 kB or more
 HUGE_RESPONSES = "huge-responses"  # per client: responses of 10 MB or more

@@ -1,17 +1,19 @@
 """What arrives at the edge components: the clients their access lines count.  Pure.
 
 Gathered from every edge's collected counts (clients, retries, networks, slow and
-big answers) and read access lines: the abusive clients (floods, retries, ranges)
-and the costly ones (server time and bytes, not request counts).
+big answers) and read access lines: the abusive clients (floods, retries, ranges),
+the costly ones (server time and bytes, not request counts) and those whose every
+request is a store's miss (cache penetration, ``miss_clients``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from diagnosis_operator.core.diagnosis.collected import (
     BIG_RESPONSES,
+    CLIENT_AGENTS,
     CLIENTS,
     HUGE_RESPONSES,
     NETWORKS,
@@ -22,6 +24,9 @@ from diagnosis_operator.core.diagnosis.collected import (
 )
 from diagnosis_operator.core.diagnosis.costly_clients import find_costly_clients, with_costly
 from diagnosis_operator.core.diagnosis.logs import ComponentLogs, LogEvent
+from diagnosis_operator.core.diagnosis.miss_clients import find_miss_clients
+from diagnosis_operator.core.diagnosis.signal_types import Detection
+from diagnosis_operator.core.diagnosis.signals import grid_timestamps
 from diagnosis_operator.core.diagnosis.traffic_clients import (
     find_abusive_clients,
     merge_client_counts,
@@ -41,13 +46,19 @@ class EdgeTraffic:
 
 
 def edge_traffic(
-    *, topology: Topology, signals: SignalSet, logs: Mapping[str, ComponentLogs]
+    *,
+    topology: Topology,
+    signals: SignalSet,
+    logs: Mapping[str, ComponentLogs],
+    detections: Sequence[Detection] = (),
 ) -> EdgeTraffic:
+    """The abusive and costly clients, and those ``detections`` show a store's misses."""
     edge_names = [c.name for c in topology if is_edge(topology, c)]
     access_events: list[LogEvent] = []
     client_counts: list[LogCount] = []
     retry_counts: list[LogCount] = []
     network_counts: list[LogCount] = []
+    agent_counts: list[LogCount] = []
     slow_counts: list[LogCount] = []
     big_counts: list[LogCount] = []
     huge_counts: list[LogCount] = []
@@ -59,6 +70,7 @@ def edge_traffic(
         client_counts.extend(collected.extracted.get(CLIENTS, ()))
         retry_counts.extend(collected.extracted.get(RETRIES, ()))
         network_counts.extend(collected.extracted.get(NETWORKS, ()))
+        agent_counts.extend(collected.extracted.get(CLIENT_AGENTS, ()))
         slow_counts.extend(collected.extracted.get(SLOW_REQUESTS, ()))
         big_counts.extend(collected.extracted.get(BIG_RESPONSES, ()))
         huge_counts.extend(collected.extracted.get(HUGE_RESPONSES, ()))
@@ -74,13 +86,21 @@ def edge_traffic(
         access_events=access_events,
         step=signals.step,
         network_counts=network_counts,
+        agent_counts=agent_counts,
     )
     costly = find_costly_clients(
         slow_counts=slow_counts,
         big_counts=big_counts,
         huge_counts=huge_counts,
-        traffic=merge_client_counts(client_counts),
+        traffic=(traffic := merge_client_counts(client_counts)),
         step=signals.step,
     )
     abusive = with_costly(costly, abusive)
-    return EdgeTraffic(names=edge_names, abusive=abusive, client_query=client_query)
+    misses = find_miss_clients(
+        traffic=traffic,
+        detections=detections,
+        timestamps=grid_timestamps(window=signals.window, step=signals.step),
+        step=signals.step,
+        flagged=[c.ip for c in abusive],
+    )
+    return EdgeTraffic(names=edge_names, abusive=[*abusive, *misses], client_query=client_query)

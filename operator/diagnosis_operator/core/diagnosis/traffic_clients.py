@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from diagnosis_operator.core.diagnosis.crowds import crowds
 from diagnosis_operator.core.diagnosis.logs import NETWORK_LABELS, LogEvent
 from diagnosis_operator.core.diagnosis.retry_loops import client_of, find_retry_loops, first_label
 from diagnosis_operator.models.findings import AbusiveClient, ClientPattern
@@ -65,8 +66,13 @@ def merge_client_counts(counts: Iterable[LogCount]) -> list[ClientTraffic]:
     return traffic
 
 
-def find_floods(*, traffic: Sequence[ClientTraffic], step: float) -> list[AbusiveClient]:
-    """Pure: clients whose request volume dwarfs everyone else's."""
+def find_floods(
+    *, traffic: Sequence[ClientTraffic], step: float, crowds: Collection[str] = ()
+) -> list[AbusiveClient]:
+    """Pure: clients whose request volume dwarfs everyone else's.
+
+    The addresses in ``crowds`` are many users' (``core.diagnosis.crowds``): none floods.
+    """
     if len(traffic) < FLOOD_MIN_CLIENTS:
         return []
     totals = np.array([t.total for t in traffic])
@@ -82,7 +88,7 @@ def find_floods(*, traffic: Sequence[ClientTraffic], step: float) -> list[Abusiv
         counts = np.asarray(client.counts)
         peak = float(counts.max()) if counts.size else 0.0
         peak_rate = peak / step
-        if share < FLOOD_MIN_SHARE or peak_rate < FLOOD_MIN_PEAK_RATE:
+        if share < FLOOD_MIN_SHARE or peak_rate < FLOOD_MIN_PEAK_RATE or client.ip in crowds:
             continue
         dense = on_grid(client, grid)
         first_index, last_index = flood_span(
@@ -327,13 +333,17 @@ def find_abusive_clients(
     access_events: Iterable[LogEvent],
     step: float,
     network_counts: Iterable[LogCount] = (),
+    agent_counts: Iterable[LogCount] = (),
 ) -> list[AbusiveClient]:
     """Pure: floods (of one address, then of one range) and retry loops.
 
-    A client in both a flood and a retry loop is listed once (as a flood).
+    A client in both a flood and a retry loop is listed once (as a flood).  An
+    address many users stand behind (``agent_counts``, ``core.diagnosis.crowds``)
+    is no flood.
     """
     traffic = merge_client_counts(client_counts)
-    floods = find_floods(traffic=traffic, step=step)
+    crowded = crowds(agent_counts=agent_counts, totals={t.ip: t.total for t in traffic})
+    floods = find_floods(traffic=traffic, step=step, crowds=crowded)
     loops = find_retry_loops(
         retry_counts=retry_counts,
         retry_step=retry_step,

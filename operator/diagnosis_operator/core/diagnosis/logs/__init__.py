@@ -41,6 +41,9 @@ from diagnosis_operator.core.diagnosis.logs.model import (
 from diagnosis_operator.core.diagnosis.logs.patterns import (
     ACCESS_PATTERN,
     AGENT_LABELS,
+    CLIENT_AGENT_AGENTS,
+    CLIENT_AGENT_LABELS,
+    CLIENT_AGENT_PATTERN,
     CLIENT_LABELS,
     FAILED_REQUEST_FILTER,
     NETWORK_LABELS,
@@ -64,6 +67,9 @@ from diagnosis_operator.core.diagnosis.logs.templates import (
 __all__ = [
     "ACCESS_PATTERN",
     "AGENT_LABELS",
+    "CLIENT_AGENT_AGENTS",
+    "CLIENT_AGENT_LABELS",
+    "CLIENT_AGENT_PATTERN",
     "CLIENT_LABELS",
     "EVENT_NAMES",
     "FAILED_REQUEST_FILTER",

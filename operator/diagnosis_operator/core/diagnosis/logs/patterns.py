@@ -77,3 +77,21 @@ RETRY_LABELS = (
     "tclient",
     "trequest",
 )
+# Client address and user agent of an access line, to count requests per (address,
+# agent): combined-style text (the agent is its last quoted field), a JSON object
+# whose agent field follows the address (nginx's ``http_user_agent`` in a JSON
+# ``log_format``; Traefik's ``request_User-Agent``, its JSON keys in sorted order:
+# https://doc.traefik.io/traefik/observability/access-logs/#limiting-the-fieldsincluding-headers)
+# and Envoy's default format.  Lines without an agent are not counted.
+CLIENT_AGENT_PATTERN = (
+    r"^(?P<client>[0-9A-Fa-f.:]{3,45}) [^ ]+ [^ ]+ \[[^\]]*\] "
+    r"\"[^\"]*\" [0-9]{3} [^ ]+ \"[^\"]*\" \"(?P<agent>[^\"]*)\""
+    r"|\"(?:remote_addr|client_ip|clientip|remote_ip|client|src_ip|x_forwarded_for"
+    r"|ClientHost)\" *: *\"(?P<jclient>[0-9A-Fa-f.:]{3,45})\".*"
+    r"\"(?:http_user_agent|user_agent|useragent|agent|request_User-Agent)\" *: *"
+    r"\"(?P<jagent>[^\"]*)\""
+    r"|^\[[^\]]*\] \"[^\"]*\" [0-9]{3} [^\"]*"
+    r"\"(?P<fclient>[0-9A-Fa-f.:]{3,45})(?:, *[^\"]*)?\" \"(?P<fagent>[^\"]*)\""
+)
+CLIENT_AGENT_LABELS = ("client", "jclient", "fclient", "agent", "jagent", "fagent")
+CLIENT_AGENT_AGENTS = ("agent", "jagent", "fagent")
