@@ -42,8 +42,6 @@ LAB_STILL_WRONG: dict[str, str] = {
     "client-cache-penetration": "a client asking for ids that do not exist (every request a "
     "cache miss and a database lookup): the database named root, no client",
     "mysql-report-query": "root right (a report's long self-join), but no kill proposed",
-    "nginx-proxy-pass-slash": "a proxy_pass that strips the path, 404 for every item "
-    "request: no incident found",
 }
 
 
