@@ -22,8 +22,8 @@ from diagnosis_operator.catalog.routes import (
 )
 from diagnosis_operator.core.diagnosis.collected import ROUTE_REFUSALS, ROUTE_STATUSES
 from diagnosis_operator.core.diagnosis.modes import mode_name, rank_modes
-from diagnosis_operator.core.diagnosis.route_refusals import route_refusal_signals, switch_step
-from diagnosis_operator.core.diagnosis.signal_types import SignalKind
+from diagnosis_operator.core.diagnosis.route_refusals import switch_step
+from diagnosis_operator.core.diagnosis.signal_types import Signal, SignalKind
 from diagnosis_operator.core.diagnosis.signals import build_signals
 from diagnosis_operator.models.signals import ComponentSignals, Labels, LogCount, Window
 
@@ -33,7 +33,9 @@ STEPS = 18  # 6 minutes
 SWITCH = 10  # the step the new rule took effect
 USERS = ("198.51.100.7", "198.51.100.8", "203.0.113.20", "203.0.113.21", "192.0.2.90")
 
-APACHE = '198.51.100.7 - - [07/Mar/2031:10:00:01 +0000] "GET /v2/carts/88 HTTP/1.1" 404 196 "-" "ua"'
+APACHE = (
+    '198.51.100.7 - - [07/Mar/2031:10:00:01 +0000] "GET /v2/carts/88 HTTP/1.1" 404 196 "-" "ua"'
+)
 ENVOY = (
     '[2031-03-07T10:00:01.000Z] "DELETE /shop/basket?item=2 HTTP/2" 405 - 0 0 1 - '
     '"203.0.113.20, 10.0.0.1" "okhttp/4" "id" "shop.example" "10.4.0.7:8080"'
@@ -60,8 +62,14 @@ def test_the_route_patterns_read_the_usual_access_formats() -> None:
     assert _groups(ROUTE_STATUS_PATTERN, ENVOY) == {"route": "/shop/basket", "status": "405"}
     assert _groups(ROUTE_STATUS_PATTERN, TRAEFIK) == {"troute": "/v2/carts", "tstatus": "404"}
     assert _groups(ROUTE_CLIENT_PATTERN, APACHE) == {"client": "198.51.100.7", "route": "/v2/carts"}
-    assert _groups(ROUTE_CLIENT_PATTERN, ENVOY) == {"froute": "/shop/basket", "fclient": "203.0.113.20"}
-    assert _groups(ROUTE_CLIENT_PATTERN, TRAEFIK) == {"tclient": "192.0.2.90", "troute": "/v2/carts"}
+    assert _groups(ROUTE_CLIENT_PATTERN, ENVOY) == {
+        "froute": "/shop/basket",
+        "fclient": "203.0.113.20",
+    }
+    assert _groups(ROUTE_CLIENT_PATTERN, TRAEFIK) == {
+        "tclient": "192.0.2.90",
+        "troute": "/v2/carts",
+    }
     for line in (APACHE, ENVOY, TRAEFIK):
         assert re.search(ROUTE_LOST_FILTER, line)
     for refused_by_design in ("401", "403", "429", "499"):
@@ -94,7 +102,7 @@ def _extracted(
     return {ROUTE_STATUSES: statuses, ROUTE_REFUSALS: clients}
 
 
-def _signals(extracted: dict[str, tuple[LogCount, ...]]) -> list[object]:
+def _signals(extracted: dict[str, tuple[LogCount, ...]]) -> list[Signal]:
     component = ComponentSignals(component="edge", extracted=extracted)
     window = Window(start=START, end=START + STEP * (STEPS - 1))
     return [
@@ -112,11 +120,11 @@ def test_a_served_route_refused_to_every_client_is_an_error_ratio_of_the_edge() 
         refusals=dict.fromkeys(USERS, per_user),
     )
     (signal,) = _signals(extracted)
-    assert signal.kind is SignalKind.ERROR_RATIO  # type: ignore[attr-defined]
-    values = np.asarray(signal.values)  # type: ignore[attr-defined]
+    assert signal.kind is SignalKind.ERROR_RATIO
+    values = np.asarray(signal.values)
     assert np.allclose(values[1:SWITCH], 0.0) and np.allclose(values[SWITCH:], 1.0)
-    assert "/v2/carts" in signal.query  # type: ignore[attr-defined]
-    assert "/v2/orders" not in signal.query  # type: ignore[attr-defined]
+    assert "/v2/carts" in signal.query
+    assert "/v2/orders" not in signal.query
 
 
 def test_the_switch_is_where_the_refused_share_rises() -> None:
@@ -163,7 +171,9 @@ def test_the_proxy_s_refused_routes_name_its_route_misconfiguration() -> None:
     fits = rank_modes(
         modes_of(("proxy",)),
         metric_names=[ROUTE_REFUSAL_SIGNAL],
-        own_lines=["2031/03/07 10:00:00 [notice] 1#1: signal 1 (SIGHUP) received from 9, reconfiguring"],
+        own_lines=[
+            "2031/03/07 10:00:00 [notice] 1#1: signal 1 (SIGHUP) received from 9, reconfiguring"
+        ],
         caller_lines=[],
     )
     assert "misconfiguration" in str(mode_name(fits))

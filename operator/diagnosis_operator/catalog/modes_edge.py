@@ -42,8 +42,8 @@ from diagnosis_operator.catalog.routes import (
     CONFIG_RELOAD_LINES,
     ENVOY_PREFIX_REWRITE,
     NGINX_CONTROL,
-    NGINX_PROXY_PASS,
     NGINX_REWRITE,
+    NGINX_URI_REPLACEMENT,
     RFC_9110_4XX,
     ROUTE_REFUSAL_METRIC,
     TRAEFIK_STRIPPREFIX,
@@ -271,7 +271,7 @@ EDGE_MODES: tuple[FailureMode, ...] = (
         metrics=(ROUTE_REFUSAL_METRIC,),
         logs=CONFIG_RELOAD_LINES,
         sources=(
-            NGINX_PROXY_PASS,
+            NGINX_URI_REPLACEMENT,
             NGINX_REWRITE,
             NGINX_CONTROL,
             ENVOY_PREFIX_REWRITE,

@@ -27,7 +27,7 @@ client hung up: no answer at all).
 from __future__ import annotations
 
 RFC_9110_4XX = "https://www.rfc-editor.org/rfc/rfc9110#section-15.5"
-NGINX_PROXY_PASS = "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass"
+NGINX_URI_REPLACEMENT = "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass"
 NGINX_REWRITE = "https://nginx.org/en/docs/http/ngx_http_rewrite_module.html#rewrite"
 NGINX_CONTROL = "https://nginx.org/en/docs/control.html"
 ENVOY_PREFIX_REWRITE = (
