@@ -22,10 +22,11 @@ from diagnosis_operator.catalog.routes import (
 )
 from diagnosis_operator.core.diagnosis.collected import ROUTE_REFUSALS, ROUTE_STATUSES
 from diagnosis_operator.core.diagnosis.modes import mode_name, rank_modes
-from diagnosis_operator.core.diagnosis.route_refusals import switch_step
+from diagnosis_operator.core.diagnosis.route_refusals import backend_route_signals, switch_step
 from diagnosis_operator.core.diagnosis.signal_types import Signal, SignalKind
 from diagnosis_operator.core.diagnosis.signals import build_signals
 from diagnosis_operator.models.signals import ComponentSignals, Labels, LogCount, Window
+from diagnosis_operator.models.topology import Component, ComponentKind, Topology
 
 STEP = 20.0
 START = 1_900_000_000.0
@@ -177,3 +178,65 @@ def test_the_proxy_s_refused_routes_name_its_route_misconfiguration() -> None:
         caller_lines=[],
     )
     assert "misconfiguration" in str(mode_name(fits))
+
+
+def _rate(component: str, route: str, code: str, per_step: list[float]) -> Signal:
+    return Signal(
+        component=component,
+        instance="10.4.0.7:8080",
+        name="http_server_requests_total rate",
+        family="http_server_requests",
+        kind=SignalKind.RATE,
+        query="",
+        values=np.asarray(per_step) / STEP,
+        labels=Labels({"uri": route, "status": code, "instance": "10.4.0.7:8080"}),
+    )
+
+
+def _edge_and_backend(backend: list[Signal]) -> dict[str, list[Signal]]:
+    per_user = _steps(0.0, 6.0)
+    extracted = _extracted(
+        route_ok=_steps(30.0, 0.0),
+        route_lost=_steps(0.0, 30.0),
+        refusals=dict.fromkeys(USERS, per_user),
+    )
+    return {"edge": _signals(extracted), "carts": backend}
+
+
+def _topology() -> Topology:
+    return Topology(
+        components=(
+            Component(
+                name="edge",
+                kind=ComponentKind.PROXY,
+                selector={"job": "edge"},
+                depends_on=("carts",),
+            ),
+            Component(name="carts", kind=ComponentKind.APP, selector={"job": "carts"}),
+        )
+    )
+
+
+def test_a_backend_refusing_the_clients_own_paths_refused_them_itself() -> None:
+    """Its counter: ``/v2/carts/{id}`` served, then 404 for the same route (its release)."""
+    backend = [
+        _rate("carts", "/v2/carts/{id}", "200", _steps(30.0, 0.0)),
+        _rate("carts", "/v2/carts/{id}", "404", _steps(0.0, 30.0)),
+    ]
+    found = backend_route_signals(
+        topology=_topology(), signals=_edge_and_backend(backend), step=STEP
+    )
+    (signal,) = found["carts"]
+    assert signal.name == ROUTE_REFUSAL_SIGNAL and signal.kind is SignalKind.ERROR_RATIO
+
+
+def test_a_backend_sent_other_paths_did_not_refuse_the_clients_paths() -> None:
+    """Its 404s on a path no client sent: the edge rewrote them (the edge stays the root)."""
+    backend = [
+        _rate("carts", "/v2/carts/{id}", "200", _steps(30.0, 0.0)),
+        _rate("carts", "other", "404", _steps(0.0, 30.0)),
+    ]
+    found = backend_route_signals(
+        topology=_topology(), signals=_edge_and_backend(backend), step=STEP
+    )
+    assert found == {}

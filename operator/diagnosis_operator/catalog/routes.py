@@ -100,3 +100,12 @@ ROUTE_CLIENT_LABELS = (
     "froute",
     "troute",
 )
+
+# The label naming the route (or path) of a request counter in the usual client
+# libraries and exporters: prometheus/client_golang's promhttp and Prometheus' own
+# ``handler``, Spring Boot's ``uri`` (http_server_requests_seconds), express-prom-bundle's
+# and ingress-nginx's ``path``, ``route`` and ``endpoint`` in many others.  A backend whose
+# own counter shows the very routes the edge's clients were refused answered with the same
+# statuses refused them itself (its release, its configuration); one whose refusals are on
+# routes nobody sent was sent other paths (the proxy rewrote them).
+ROUTE_LABELS: tuple[str, ...] = ("route", "handler", "path", "uri", "endpoint", "url")

@@ -27,6 +27,13 @@ the refusals.  What this leaves out, by construction:
 The routes kept give the edge one signal, ``catalog.routes.ROUTE_REFUSAL_SIGNAL``: per
 step, the share of their requests refused (an error ratio with its events and requests,
 judged against its own baseline like a 5xx ratio).
+
+Who refused them: an edge's dependency whose own request counter (its route label,
+``catalog.routes.ROUTE_LABELS``, and its status) shows the same routes switching from
+served to refused answered the clients' paths with those statuses itself (a release, its
+own routing): it gets the same signal from its counter, the deeper symptom
+(``backend_route_signals``).  One that was sent other paths (its refusals on routes it
+never served, the edge's routes no longer reaching it) did not: the edge rewrote them.
 """
 
 from __future__ import annotations
@@ -39,14 +46,17 @@ import numpy as np
 
 from diagnosis_operator.catalog.routes import (
     ROUTE_CLIENT_LABELS,
+    ROUTE_LABELS,
     ROUTE_LOST_STATUSES,
     ROUTE_REFUSAL_SIGNAL,
     ROUTE_STATUS_LABELS,
 )
 from diagnosis_operator.core.diagnosis.collected import ROUTE_REFUSALS, ROUTE_STATUSES
+from diagnosis_operator.core.diagnosis.derived import status_of
 from diagnosis_operator.core.diagnosis.signal_types import FloatArray, Signal, SignalKind
 from diagnosis_operator.models.findings import EvidenceSource
 from diagnosis_operator.models.signals import Labels, LogCount
+from diagnosis_operator.models.topology import Topology
 
 MIN_SERVED = 10
 SERVED_REFUSED_SHARE = 0.1
@@ -161,6 +171,30 @@ def route_switches(
     return found
 
 
+ROUTES_LABEL = "routes"  # the signal's label listing the routes it counts
+
+
+def _signal(component: str, switches: Sequence[RouteSwitch], query: str) -> Signal:
+    requests = np.sum([s.requests for s in switches], axis=0)
+    refused = np.sum([s.refused for s in switches], axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(requests > 0, refused / np.where(requests > 0, requests, 1.0), np.nan)
+    routes = ", ".join(s.route for s in switches)
+    return Signal(
+        component=component,
+        instance=None,
+        name=ROUTE_REFUSAL_SIGNAL,
+        family=ROUTE_REFUSAL_SIGNAL,
+        kind=SignalKind.ERROR_RATIO,
+        query=f"{query} (routes served before, now refused: {routes})",
+        values=ratio,
+        labels=Labels({ROUTES_LABEL: routes}),
+        source=EvidenceSource.LOKI,
+        events=refused,
+        requests=requests,
+    )
+
+
 def route_refusal_signals(
     *,
     component: str,
@@ -170,25 +204,60 @@ def route_refusal_signals(
 ) -> list[Signal]:
     """Pure: the edge's ``ROUTE_REFUSAL_SIGNAL`` when some served route switched (else none)."""
     switches = route_switches(extracted, on_grid)
-    if not switches:
-        return []
-    requests = np.sum([s.requests for s in switches], axis=0)
-    refused = np.sum([s.refused for s in switches], axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(requests > 0, refused / np.where(requests > 0, requests, 1.0), np.nan)
-    routes = ", ".join(s.route for s in switches)
-    return [
-        Signal(
-            component=component,
-            instance=None,
-            name=ROUTE_REFUSAL_SIGNAL,
-            family=ROUTE_REFUSAL_SIGNAL,
-            kind=SignalKind.ERROR_RATIO,
-            query=f"{query} (routes served before, now refused: {routes})",
-            values=ratio,
-            labels=Labels(),
-            source=EvidenceSource.LOKI,
-            events=refused,
-            requests=requests,
-        )
-    ]
+    return [_signal(component, switches, query)] if switches else []
+
+
+def route_of(path: str) -> str:
+    """Pure: a path's route as the edge's patterns read it: its first two segments."""
+    bare = path.split("?", 1)[0]
+    if not bare.startswith("/"):
+        return bare
+    return "/" + "/".join([part for part in bare.split("/") if part][:2])
+
+
+def _counter_routes(
+    signals: Sequence[Signal], step: float
+) -> dict[str, tuple[FloatArray, FloatArray]]:
+    """Per route of a component's status-labelled request counters: requests, refused."""
+    found: dict[str, tuple[FloatArray, FloatArray]] = {}
+    for s in signals:
+        status, route = status_of(s.labels), _first(s.labels, ROUTE_LABELS)
+        if s.kind is not SignalKind.RATE or not route or not status.isdigit():
+            continue
+        values = np.nan_to_num(np.asarray(s.values, dtype=np.float64)) * step
+        key = route_of(route)
+        requests, refused = found.get(key, (np.zeros_like(values), np.zeros_like(values)))
+        refusal = values if int(status) in ROUTE_LOST_STATUSES else np.zeros_like(values)
+        found[key] = (requests + values, refused + refusal)
+    return found
+
+
+def _refused_routes(signals: Sequence[Signal]) -> set[str]:
+    return {
+        route
+        for s in signals
+        if s.name == ROUTE_REFUSAL_SIGNAL
+        for route in s.labels.get(ROUTES_LABEL, "").split(", ")
+        if route
+    }
+
+
+def backend_route_signals(
+    *, topology: Topology, signals: Mapping[str, Sequence[Signal]], step: float
+) -> dict[str, list[Signal]]:
+    """Pure: the edges' dependencies that refused the edges' refused routes themselves."""
+    found: dict[str, list[Signal]] = {}
+    for edge in topology:
+        routes = _refused_routes(signals.get(edge.name, ()))
+        for backend in edge.depends_on if routes else ():
+            switched = [
+                RouteSwitch(route, onset, requests, refused, 0)
+                for route, (requests, refused) in sorted(
+                    _counter_routes(signals.get(backend, ()), step).items()
+                )
+                if route in routes and (onset := switch_step(requests, refused)) is not None
+            ]
+            if switched and backend not in found:
+                query = "its request counters by route and status"
+                found[backend] = [_signal(backend, switched, query)]
+    return found
