@@ -38,10 +38,7 @@ from tests.integration.scored import (  # noqa: E402
 RECORDED = ROOT / "examples" / "incidents" / "holdout10_lab" / "lab"
 
 # Wrong at first sight (firstsight-lab-8.json) and still wrong, each with what went wrong.
-LAB_STILL_WRONG: dict[str, str] = {
-    "nginx-proxy-pass-slash": "a proxy_pass that strips the path, 404 for every item "
-    "request: no incident found",
-}
+LAB_STILL_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

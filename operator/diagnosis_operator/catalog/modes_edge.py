@@ -28,13 +28,26 @@ behind it is healthy:
   out (a wrong check path or expected status) while they serve as before; it answers
   503 by itself (HAProxy's ``<NOSRV>``, Envoy's ``UH``: ``NO_UPSTREAM_LEFT``);
 * its own rate limit refusing a large, lasting share of ordinary users (429 by
-  itself: a per-address limit meeting a NAT): the ``429 ratio`` of its requests.
+  itself: a per-address limit meeting a NAT): the ``429 ratio`` of its requests;
+* a routing or rewrite change: routes it served to every client answered 404 (405,
+  400...) to all of them since, often right after it took a new configuration (a
+  ``proxy_pass`` with a URI part replacing the matched prefix): ``catalog.routes``.
 """
 
 from __future__ import annotations
 
 from diagnosis_operator.catalog.gate import RATE_LIMIT_LINES
 from diagnosis_operator.catalog.mode_types import PROXY, FailureMode, mode
+from diagnosis_operator.catalog.routes import (
+    CONFIG_RELOAD_LINES,
+    ENVOY_PREFIX_REWRITE,
+    NGINX_CONTROL,
+    NGINX_REWRITE,
+    NGINX_URI_REPLACEMENT,
+    RFC_9110_4XX,
+    ROUTE_REFUSAL_METRIC,
+    TRAEFIK_STRIPPREFIX,
+)
 
 NGINX_PROXY_MODULE = "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass"
 NGINX_RESOLVER = "https://nginx.org/en/docs/http/ngx_http_core_module.html#resolver"
@@ -250,6 +263,20 @@ EDGE_MODES: tuple[FailureMode, ...] = (
             NGINX_LIMIT_REQ,
             ENVOY_RESPONSE_FLAGS,
             RFC_6585_429,
+        ),
+    ),
+    mode(
+        PROXY,
+        "route misconfiguration (a rewrite or routing change: routes it served now refused)",
+        metrics=(ROUTE_REFUSAL_METRIC,),
+        logs=CONFIG_RELOAD_LINES,
+        sources=(
+            NGINX_URI_REPLACEMENT,
+            NGINX_REWRITE,
+            NGINX_CONTROL,
+            ENVOY_PREFIX_REWRITE,
+            TRAEFIK_STRIPPREFIX,
+            RFC_9110_4XX,
         ),
     ),
 )

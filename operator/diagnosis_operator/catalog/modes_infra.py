@@ -10,6 +10,7 @@ nginx-prometheus-exporter (``nginx_*``), ingress-nginx
 from __future__ import annotations
 
 from diagnosis_operator.catalog.mode_types import APP, NODE, POD, PROXY, FailureMode, mode
+from diagnosis_operator.catalog.routes import ROUTE_REFUSAL_METRIC
 
 NGINX_CORE = "https://nginx.org/en/docs/ngx_core_module.html#worker_connections"
 NGINX_STUB_STATUS = "https://nginx.org/en/docs/http/ngx_http_stub_status_module.html"
@@ -162,7 +163,13 @@ APP_MODES: tuple[FailureMode, ...] = (
     mode(
         APP,
         "bad release",
-        metrics=(r"^kube_pod_container_info", r"^kube_replicaset_", r"^kube_deployment_status_"),
+        # its own routes, served to every client before, refused since (``catalog.routes``)
+        metrics=(
+            r"^kube_pod_container_info",
+            r"^kube_replicaset_",
+            r"^kube_deployment_status_",
+            ROUTE_REFUSAL_METRIC,
+        ),
         logs=(
             r"\bpanic:|nil pointer dereference|assignment to entry in nil map",
             r"nullpointerexception|traceback \(most recent call last\)",

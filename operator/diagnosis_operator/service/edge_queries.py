@@ -6,7 +6,8 @@ request and agent at a fine step (tight retry loops), per client network, per
 client address and user agent (many users behind one address, ``core.diagnosis.
 crowds``), and per client its costly requests: those that took a second or more,
 and those whose response was 100 kB or more, and 10 MB or more
-(``catalog.client_cost``).
+(``catalog.client_cost``); and per route its requests by status, and its refused
+requests by client (``catalog.routes``: a served route refused to everyone).
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from diagnosis_operator.catalog.client_cost import (
     HUGE_RESPONSE_FILTER,
     SLOW_REQUEST_FILTER,
 )
+from diagnosis_operator.catalog.routes import (
+    ROUTE_CLIENT_LABELS,
+    ROUTE_CLIENT_PATTERN,
+    ROUTE_LOST_FILTER,
+    ROUTE_STATUS_LABELS,
+    ROUTE_STATUS_PATTERN,
+)
 from diagnosis_operator.core.diagnosis.collected import (
     BIG_RESPONSES,
     CLIENT_AGENTS,
@@ -25,6 +33,8 @@ from diagnosis_operator.core.diagnosis.collected import (
     HUGE_RESPONSES,
     NETWORKS,
     RETRIES,
+    ROUTE_REFUSALS,
+    ROUTE_STATUSES,
     SLOW_REQUESTS,
 )
 from diagnosis_operator.core.diagnosis.logs import (
@@ -42,6 +52,7 @@ CLIENT_TOP = 20
 RETRY_TOP = 10
 NETWORK_TOP = 10
 AGENT_TOP = 50
+ROUTE_TOP = 50
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,24 @@ EDGE_EXTRACTIONS = (
         pattern=ACCESS_PATTERN,
         by=CLIENT_LABELS,
         top=CLIENT_TOP,
+        at_retry_step=False,
+    ),
+    ExtractedCount(
+        key=ROUTE_STATUSES,
+        what="route status counts",
+        line_filter=None,
+        pattern=ROUTE_STATUS_PATTERN,
+        by=ROUTE_STATUS_LABELS,
+        top=ROUTE_TOP,
+        at_retry_step=False,
+    ),
+    ExtractedCount(
+        key=ROUTE_REFUSALS,
+        what="route refusal counts",
+        line_filter=ROUTE_LOST_FILTER,
+        pattern=ROUTE_CLIENT_PATTERN,
+        by=ROUTE_CLIENT_LABELS,
+        top=ROUTE_TOP,
         at_retry_step=False,
     ),
 )

@@ -45,6 +45,7 @@ from diagnosis_operator.core.diagnosis.ranking import Ranking
 from diagnosis_operator.core.diagnosis.replication import with_replicas
 from diagnosis_operator.core.diagnosis.reported import with_reported
 from diagnosis_operator.core.diagnosis.rollout import with_releases
+from diagnosis_operator.core.diagnosis.route_refusals import backend_route_signals
 from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal
 from diagnosis_operator.core.diagnosis.signals import build_signals, grid_timestamps, health_series
 from diagnosis_operator.core.diagnosis.store_instances import with_stalled_store_instances
@@ -210,6 +211,12 @@ def _built(*, topology: Topology, signals: SignalSet) -> _Built:
         )
         if not collected.series and not collected.log_samples and not collected.log_counts:
             built.warnings.append(f"{component.name}: selector matched no series and no log lines")
+    refused = backend_route_signals(
+        topology=topology, signals=built.by_component, step=signals.step
+    )
+    for name, extra in refused.items():  # the edge's refused routes refused by the backend
+        built.by_component[name].extend(extra)
+        built.all_signals.extend(extra)
     return built
 
 

@@ -20,6 +20,8 @@ CLIENT_AGENTS = "client-agents"  # per client address and user agent
 SLOW_REQUESTS = "slow-requests"  # per client: requests that took a second or more
 BIG_RESPONSES = "big-responses"  # per client: responses of 100 kB or more
 HUGE_RESPONSES = "huge-responses"  # per client: responses of 10 MB or more
+ROUTE_STATUSES = "route-statuses"  # per route and status: requests (``catalog.routes``)
+ROUTE_REFUSALS = "route-refusals"  # per route and client: requests refused 404/405/...
 SAMPLES = "samples"
 RETRY_MAX_POINTS = 3600
 

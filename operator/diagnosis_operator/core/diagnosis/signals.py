@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from diagnosis_operator.catalog.failure_modes import catalog_kinds, is_self_metric
-from diagnosis_operator.core.diagnosis.collected import SIGNIFICANT_LINES
+from diagnosis_operator.core.diagnosis.collected import ROUTE_STATUSES, SIGNIFICANT_LINES
 from diagnosis_operator.core.diagnosis.counters import (
     COUNTER_SUFFIXES,
     counter_rate,
@@ -28,6 +28,7 @@ from diagnosis_operator.core.diagnosis.counters import (
 from diagnosis_operator.core.diagnosis.derived import derived_signals
 from diagnosis_operator.core.diagnosis.instances import PodKey, instance_names, instance_of
 from diagnosis_operator.core.diagnosis.queries import rate_range, selector_text
+from diagnosis_operator.core.diagnosis.route_refusals import route_refusal_signals
 from diagnosis_operator.core.diagnosis.signal_types import (
     FloatArray,
     Signal,
@@ -125,10 +126,25 @@ def build_signals(*, component: ComponentSignals, window: Window, step: float) -
 
     signals.extend(derived_signals(component.component, rates, step, pods=pods))
     signals.extend(_policy_signals(component, window=window, step=step, size=size, pods=pods))
+    signals.extend(_route_signals(component, window=window, step=step, size=size))
     logs = _log_signals(component, window=window, step=step, size=size, pods=pods)
     spans = lifespans(kept, pods=pods, window=window, step=step)
     signals.extend(_within_lifespans(logs, spans, start=window.start, step=step))
     return signals
+
+
+def _route_signals(
+    component: ComponentSignals, *, window: Window, step: float, size: int
+) -> list[Signal]:
+    """An edge's served routes refused to every client (``route_refusals``), if any."""
+    return route_refusal_signals(
+        component=component.component,
+        extracted=component.extracted,
+        on_grid=lambda count: on_grid(
+            count.timestamps, count.values, start=window.start, step=step, size=size, fill=0.0
+        ),
+        query=component.queries.get(ROUTE_STATUSES, ""),
+    )
 
 
 def lifespans(
