@@ -60,3 +60,6 @@ CHURN_FACTOR = 10.0
 # work, connected to differently.  Commands that fell further are a store failing to
 # serve (its callers then reconnect after their timeouts), not churn.
 SAME_WORK_FACTOR = 2.0
+
+# The mode of the caller whose connecting churned a store: the root is that caller.
+CALLER_MODE = "connection churn (a new connection per request: no pool)"

@@ -18,6 +18,7 @@ from diagnosis_operator.core.diagnosis.affected import (
     sole_affected_instance,
 )
 from diagnosis_operator.core.diagnosis.behind_root import in_front_of_root
+from diagnosis_operator.core.diagnosis.churn import churning_caller_mode
 from diagnosis_operator.core.diagnosis.collected import SAMPLES
 from diagnosis_operator.core.diagnosis.confined import confined_callers
 from diagnosis_operator.core.diagnosis.consumers import with_consumers
@@ -314,8 +315,15 @@ def _root_cause(
         affected=found.affected,
         clients=found.edges.abusive,
         symptom=found.symptom,
+        dependencies=found.topology.downstream_of(ranking.root_cause.component),
     )
-    mode = root_failure_mode(
+    root_name = ranking.root_cause.component
+    mode = churning_caller_mode(
+        candidates=ranking.candidates,
+        dependencies=(
+            found.topology.get(root_name).depends_on if root_name in found.topology.names else ()
+        ),
+    ) or root_failure_mode(
         topology=found.topology,
         evidence=found.evidence,
         root_cause=ranking.root_cause,

@@ -12,7 +12,10 @@ one more symptom (``shifted_load.load_symptom_reason``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from diagnosis_operator.catalog.churn import (
+    CALLER_MODE,
     CHURN_FACTOR,
     CONNECTION_COUNTERS,
     SAME_WORK_FACTOR,
@@ -22,6 +25,7 @@ from diagnosis_operator.catalog.failure_modes import compiled
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.gate import reports_down
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection
+from diagnosis_operator.models.findings import Candidate
 
 CHURNED = "connected to too often: connection churn by its callers"  # the reason's words
 
@@ -69,3 +73,18 @@ def churn_victim(*, evidence: ComponentEvidence, tolerance: float) -> bool:
         return False
     moments = [_churn_onset(evidence, counters) for counters in CONNECTION_COUNTERS]
     return any(m is not None and m <= onset + tolerance for m in moments)
+
+
+def churning_caller_mode(
+    *, candidates: Iterable[Candidate], dependencies: Iterable[str]
+) -> str | None:
+    """Pure: the root's mode when one of its direct dependencies is its churn victim.
+
+    The ranking gave such a dependency the reason ``CHURNED``: the root opened
+    connections to it far more often for the same work (``churn_victim``), which
+    is how the root failed, whatever its own metrics show (a CPU rise from the
+    handshakes, timeouts waiting for a connection slot).
+    """
+    direct = set(dependencies)
+    churned = any(c.component in direct and CHURNED in c.reasons for c in candidates)
+    return CALLER_MODE if churned else None

@@ -54,16 +54,21 @@ def _followers(
     candidates: Sequence[Candidate],
     affected: Sequence[AffectedFinding],
     clients: Sequence[AbusiveClient],
+    dependencies: frozenset[str],
 ) -> str:
-    """The callers that followed, aggravating components and abusive clients."""
+    """The callers and dependencies that followed, aggravating components, abusive clients."""
     text = ""
     took_over = [c.component for c in candidates if _reason(c, TOOK_OVER)]
     asked = [c.component for c in candidates if _reason(c, LOAD_ONLY)]
-    symptoms = [
+    followed = [
         c.component
         for c in candidates
         if c.role == ROLE_SYMPTOM and c.component not in took_over + asked
     ]
+    symptoms = [name for name in followed if name not in dependencies]
+    felt = [name for name in followed if name in dependencies]
+    if felt:
+        text += f" Its own dependencies felt it: {', '.join(felt)}."
     if symptoms:
         text += f" Its callers followed: {', '.join(symptoms)}"
         if affected:
@@ -97,6 +102,7 @@ def summary(
     affected: Sequence[AffectedFinding],
     clients: Sequence[AbusiveClient],
     symptom: str | None,
+    dependencies: frozenset[str] = frozenset(),
 ) -> str:
     """Pure: one paragraph saying what happened, from the root to the symptom."""
     if root_cause.component == NO_INCIDENT:
@@ -117,7 +123,9 @@ def summary(
         return f"Abusive client traffic caused the incident{seen_at}: {lead}. Affected: {victims}."
     root = root_cause.component
     text = _root_sentence(root, evidence.get(root))
-    text += _followers(candidates=candidates, affected=affected, clients=clients)
+    text += _followers(
+        candidates=candidates, affected=affected, clients=clients, dependencies=dependencies
+    )
     if symptom:
         text += f" Symptom{seen_at}."
     return text
