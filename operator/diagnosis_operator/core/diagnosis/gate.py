@@ -48,8 +48,8 @@ from diagnosis_operator.catalog.gate import STATELESS_KINDS, is_availability_gau
 from diagnosis_operator.core.diagnosis.evidence import SYMPTOM_KINDS, ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import LogCategory
 from diagnosis_operator.core.diagnosis.quiet_lines import clients_refused, slow_log_category
-from diagnosis_operator.core.diagnosis.rule_refusals import rules_refusing
 from diagnosis_operator.core.diagnosis.role_change import changed_role
+from diagnosis_operator.core.diagnosis.rule_refusals import rules_refusing
 from diagnosis_operator.core.diagnosis.shedding import (
     sheds_by_design,
     telemetry_lines,
