@@ -209,10 +209,10 @@ def _topology() -> Topology:
             Component(
                 name="edge",
                 kind=ComponentKind.PROXY,
-                selector={"job": "edge"},
+                selector=Labels({"job": "edge"}),
                 depends_on=("carts",),
             ),
-            Component(name="carts", kind=ComponentKind.APP, selector={"job": "carts"}),
+            Component(name="carts", kind=ComponentKind.APP, selector=Labels({"job": "carts"})),
         )
     )
 
