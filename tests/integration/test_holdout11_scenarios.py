@@ -37,7 +37,6 @@ STILL_WRONG: dict[str, str] = {
     "minutes named a retry loop and rate-limited",
     "tokens-redis-idle-timeout": "Redis closing idle connections read as the app's "
     "connection churn: the app named root",
-    "kb-ingress-rewrite-404": "an ingress rewrite making every call 404: the API named root",
     "pay-envoy-retry-amplification": "the gateway's retries without a budget overloading "
     "the API: the API named root",
     "crm-hikari-pool-max-connections": "root right; a drain proposed for every instance alike",

@@ -31,7 +31,9 @@ behind it is healthy:
   itself: a per-address limit meeting a NAT): the ``429 ratio`` of its requests;
 * a routing or rewrite change: routes it served to every client answered 404 (405,
   400...) to all of them since, often right after it took a new configuration (a
-  ``proxy_pass`` with a URI part replacing the matched prefix): ``catalog.routes``.
+  ``proxy_pass`` with a URI part replacing the matched prefix): ``catalog.routes``;
+* its own access rules (``deny``, RBAC, an allow list) refusing 403 most of the clients
+  it served (a CIDR typo): ``catalog.routes.RULE_REFUSAL_LINES``.
 """
 
 from __future__ import annotations
@@ -41,11 +43,17 @@ from diagnosis_operator.catalog.mode_types import PROXY, FailureMode, mode
 from diagnosis_operator.catalog.routes import (
     CONFIG_RELOAD_LINES,
     ENVOY_PREFIX_REWRITE,
+    ENVOY_RBAC,
+    HAPROXY_DENY,
+    NGINX_ACCESS,
     NGINX_CONTROL,
     NGINX_REWRITE,
     NGINX_URI_REPLACEMENT,
     RFC_9110_4XX,
     ROUTE_REFUSAL_METRIC,
+    RULE_REFUSAL_LINES,
+    RULE_REFUSAL_METRIC,
+    TRAEFIK_IPALLOWLIST,
     TRAEFIK_STRIPPREFIX,
 )
 
@@ -278,5 +286,12 @@ EDGE_MODES: tuple[FailureMode, ...] = (
             TRAEFIK_STRIPPREFIX,
             RFC_9110_4XX,
         ),
+    ),
+    mode(
+        PROXY,
+        "access rule misconfiguration (its own deny rules refusing the clients it served)",
+        metrics=(RULE_REFUSAL_METRIC,),
+        logs=RULE_REFUSAL_LINES,
+        sources=(NGINX_ACCESS, ENVOY_RBAC, HAPROXY_DENY, TRAEFIK_IPALLOWLIST, RFC_9110_4XX),
     ),
 )

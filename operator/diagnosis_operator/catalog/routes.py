@@ -109,3 +109,43 @@ ROUTE_CLIENT_LABELS = (
 # statuses refused them itself (its release, its configuration); one whose refusals are on
 # routes nobody sent was sent other paths (the proxy rewrote them).
 ROUTE_LABELS: tuple[str, ...] = ("route", "handler", "path", "uri", "endpoint", "url")
+
+# A proxy's own access rules refusing a request: answered 403 by the proxy itself, the
+# upstream never asked.  nginx's ``ngx_http_access_module`` ("deny": "access is denied",
+# 403, logged at ``error`` as "access forbidden by rule, client: ...",
+# https://nginx.org/en/docs/http/ngx_http_access_module.html); Envoy's RBAC filter (403,
+# response code details ``rbac_access_denied_matched_policy[...]``,
+# https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/rbac_filter);
+# HAProxy's ``http-request deny`` (403 by default, logged with ``<NOSRV>`` and the
+# termination state ``PR--``: "the proxy blocked the request",
+# https://docs.haproxy.org/2.8/configuration.html#4.2-http-request%20deny and section
+# 8.5); Traefik's ``IPAllowList`` middleware ("Forbidden", 403; "Rejecting IP" in its
+# debug log, https://doc.traefik.io/traefik/middlewares/http/ipallowlist/).  Such a rule
+# refusing one address or a few (a scanner, a banned client) is the rule working; the same
+# refusals reaching most of the clients it served a moment ago (a CIDR typo: nginx warns
+# "low address bits of ... are meaningless" and denies the whole range) are harm, and the
+# proxy's configuration is the root (``core.diagnosis.rule_refusals``).  Its rate limits
+# (``limit_req``, ``limit_conn``: 503 or 429) are judged by ``catalog.gate``'s
+# ``RATE_LIMIT_LINES`` and the 429 ratio (``catalog.modes_edge``).
+NGINX_ACCESS = "https://nginx.org/en/docs/http/ngx_http_access_module.html"
+ENVOY_RBAC = (
+    "https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/rbac_filter"
+)
+HAPROXY_DENY = "https://docs.haproxy.org/2.8/configuration.html#4.2-http-request%20deny"
+TRAEFIK_IPALLOWLIST = "https://doc.traefik.io/traefik/middlewares/http/ipallowlist/"
+RULE_REFUSAL_LINES: tuple[str, ...] = (
+    r"\baccess forbidden by rule\b",
+    r"\brbac_access_denied",
+    r"/<NOSRV> [-0-9/]+ 403 .*\bPR--",
+    r"\brejecting IP\b",
+)
+RULE_REFUSAL_STATUSES: frozenset[int] = frozenset({403})
+RULE_REFUSAL_SIGNAL = "access lines served routes refused by its rules ratio"
+RULE_REFUSAL_METRIC = r"^access lines served routes refused by its rules ratio$"
+RULE_REFUSED_FILTER = (
+    r"(\" 403 |\"(status|code|status_code|response_code|DownstreamStatus)\" *: *\"?403([^0-9]|$))"
+)
+# The share of the edge's clients (its busiest, ``service.edge_queries.CLIENT_TOP``) seen
+# since the switch that the rule refused: a sizeable share is the population, not a few
+# addresses.
+RULE_CLIENT_SHARE = 0.5

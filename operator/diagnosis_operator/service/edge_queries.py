@@ -7,7 +7,8 @@ client address and user agent (many users behind one address, ``core.diagnosis.
 crowds``), and per client its costly requests: those that took a second or more,
 and those whose response was 100 kB or more, and 10 MB or more
 (``catalog.client_cost``); and per route its requests by status, and its refused
-requests by client (``catalog.routes``: a served route refused to everyone).
+requests by client (``catalog.routes``: a served route refused to everyone), and its
+requests refused 403 by client (its own access rules refusing most of its clients).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from diagnosis_operator.catalog.routes import (
     ROUTE_LOST_FILTER,
     ROUTE_STATUS_LABELS,
     ROUTE_STATUS_PATTERN,
+    RULE_REFUSED_FILTER,
 )
 from diagnosis_operator.core.diagnosis.collected import (
     BIG_RESPONSES,
@@ -35,6 +37,7 @@ from diagnosis_operator.core.diagnosis.collected import (
     RETRIES,
     ROUTE_REFUSALS,
     ROUTE_STATUSES,
+    RULE_REFUSALS,
     SLOW_REQUESTS,
 )
 from diagnosis_operator.core.diagnosis.logs import (
@@ -145,6 +148,15 @@ EDGE_EXTRACTIONS = (
         key=ROUTE_REFUSALS,
         what="route refusal counts",
         line_filter=ROUTE_LOST_FILTER,
+        pattern=ROUTE_CLIENT_PATTERN,
+        by=ROUTE_CLIENT_LABELS,
+        top=ROUTE_TOP,
+        at_retry_step=False,
+    ),
+    ExtractedCount(
+        key=RULE_REFUSALS,
+        what="rule refusal counts",
+        line_filter=RULE_REFUSED_FILTER,
         pattern=ROUTE_CLIENT_PATTERN,
         by=ROUTE_CLIENT_LABELS,
         top=ROUTE_TOP,

@@ -22,6 +22,7 @@ BIG_RESPONSES = "big-responses"  # per client: responses of 100 kB or more
 HUGE_RESPONSES = "huge-responses"  # per client: responses of 10 MB or more
 ROUTE_STATUSES = "route-statuses"  # per route and status: requests (``catalog.routes``)
 ROUTE_REFUSALS = "route-refusals"  # per route and client: requests refused 404/405/...
+RULE_REFUSALS = "rule-refusals"  # per route and client: requests refused 403 (access rules)
 SAMPLES = "samples"
 RETRY_MAX_POINTS = 3600
 

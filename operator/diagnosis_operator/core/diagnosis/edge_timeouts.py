@@ -36,6 +36,7 @@ from diagnosis_operator.core.diagnosis.edge_faults import (
 )
 from diagnosis_operator.core.diagnosis.evidence import SYMPTOM_KINDS, ComponentEvidence
 from diagnosis_operator.core.diagnosis.gate import reports_down
+from diagnosis_operator.core.diagnosis.rewritten_paths import sent_other_paths
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, SignalKind
 
 
@@ -84,9 +85,12 @@ def _named_instance_down(*, caller: ComponentEvidence, dependency: ComponentEvid
 def own_fault(*, caller: ComponentEvidence, dependency: ComponentEvidence) -> bool:
     """Pure: whether a proxy's failures are its own, not ``dependency``'s.
 
-    Its path (``edge_faults.own_path_fault``: its certificate, its route) or its
-    own timeout (``times_out_itself``).
+    Its path (``edge_faults.own_path_fault``: its certificate, its route), its
+    own timeout (``times_out_itself``) or its rewrite (``rewritten_paths``: the
+    dependency refused paths its clients never asked for).
     """
-    return own_path_fault(caller=caller, dependency=dependency) or times_out_itself(
-        caller=caller, dependency=dependency
+    return (
+        own_path_fault(caller=caller, dependency=dependency)
+        or times_out_itself(caller=caller, dependency=dependency)
+        or sent_other_paths(caller=caller, dependency=dependency)
     )

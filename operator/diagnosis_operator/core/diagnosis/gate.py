@@ -49,6 +49,7 @@ from diagnosis_operator.core.diagnosis.evidence import SYMPTOM_KINDS, ComponentE
 from diagnosis_operator.core.diagnosis.logs import LogCategory
 from diagnosis_operator.core.diagnosis.quiet_lines import clients_refused, slow_log_category
 from diagnosis_operator.core.diagnosis.role_change import changed_role
+from diagnosis_operator.core.diagnosis.rule_refusals import rules_refusing
 from diagnosis_operator.core.diagnosis.shedding import (
     sheds_by_design,
     telemetry_lines,
@@ -211,6 +212,7 @@ def _metric_symptoms(ev: ComponentEvidence, *, step: float, settings: EngineSett
             or sheds_by_design(ev, detection)
             or telemetry_only(ev, detection)
             or clients_refused(ev, detection)
+            or rules_refusing(ev, detection)
         ):
             continue
         elevated = elevated_steps(detection, settings=settings)

@@ -29,6 +29,7 @@ from diagnosis_operator.core.diagnosis.derived import derived_signals
 from diagnosis_operator.core.diagnosis.instances import PodKey, instance_names, instance_of
 from diagnosis_operator.core.diagnosis.queries import rate_range, selector_text
 from diagnosis_operator.core.diagnosis.route_refusals import route_refusal_signals
+from diagnosis_operator.core.diagnosis.rule_refusals import rule_refusal_signals
 from diagnosis_operator.core.diagnosis.signal_types import (
     FloatArray,
     Signal,
@@ -127,6 +128,7 @@ def build_signals(*, component: ComponentSignals, window: Window, step: float) -
     signals.extend(derived_signals(component.component, rates, step, pods=pods))
     signals.extend(_policy_signals(component, window=window, step=step, size=size, pods=pods))
     signals.extend(_route_signals(component, window=window, step=step, size=size))
+    signals.extend(_rule_signals(component, window=window, step=step, size=size))
     logs = _log_signals(component, window=window, step=step, size=size, pods=pods)
     spans = lifespans(kept, pods=pods, window=window, step=step)
     signals.extend(_within_lifespans(logs, spans, start=window.start, step=step))
@@ -140,6 +142,21 @@ def _route_signals(
     return route_refusal_signals(
         component=component.component,
         extracted=component.extracted,
+        on_grid=lambda count: on_grid(
+            count.timestamps, count.values, start=window.start, step=step, size=size, fill=0.0
+        ),
+        query=component.queries.get(ROUTE_STATUSES, ""),
+    )
+
+
+def _rule_signals(
+    component: ComponentSignals, *, window: Window, step: float, size: int
+) -> list[Signal]:
+    """An edge's own access rules refusing most of its clients (``rule_refusals``), if any."""
+    return rule_refusal_signals(
+        component=component.component,
+        extracted=component.extracted,
+        streams=component.log_samples,
         on_grid=lambda count: on_grid(
             count.timestamps, count.values, start=window.start, step=step, size=size, fill=0.0
         ),
