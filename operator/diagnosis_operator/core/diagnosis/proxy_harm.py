@@ -71,7 +71,8 @@ def _counter_rate(signals: Sequence[Signal], patterns: Sequence[str]) -> FloatAr
             if s.name.endswith(RATE) and re.search(pattern, s.name.removesuffix(RATE))
         ]
         if rates:
-            return np.sum(rates, axis=0)
+            total: FloatArray = np.sum(rates, axis=0)
+            return total
     return None
 
 
@@ -125,9 +126,7 @@ def clients_collapsed(evidence: ComponentEvidence) -> bool:
     return refused and collapsed
 
 
-def reloaded_before(
-    *, signals: Sequence[Signal], onset: float, tolerance: float
-) -> float | None:
+def reloaded_before(*, signals: Sequence[Signal], onset: float, tolerance: float) -> float | None:
     """Pure: the proxy's reload (or start) time just before ``onset``, from its
     catalogued timestamp gauges (``RELOAD_LEAD_SECONDS`` before, ``tolerance`` after)."""
     for s in signals:
@@ -159,7 +158,9 @@ def find_proxy_harm(
         if proxy is None or proxy.component.kind is not ComponentKind.PROXY:
             continue
         own = signals.get(caller, ())
-        ratio = amplified_retries(signals=own, timestamps=timestamps, onset=onset, tolerance=tolerance)
+        ratio = amplified_retries(
+            signals=own, timestamps=timestamps, onset=onset, tolerance=tolerance
+        )
         began = _retries_onset(proxy)
         if ratio is not None and began is not None and began <= onset + tolerance:
             reason = f"its retries ({ratio:.1f} per request received) overloaded {root}"
