@@ -380,3 +380,36 @@ def test_a_log_error_wins_over_the_metrics_child_and_reaps_it(
     with pytest.raises(BundleError, match=r"logs\.jsonl:1: invalid JSON"):
         load_bundle(folder, meanwhile=lambda: events.append("meanwhile"))
     assert events == ["forked", "waited"]
+
+
+def test_series_of_through_its_index_picks_what_a_scan_picks(tmp_path: Path) -> None:
+    lines = ["# TYPE req gauge", "# TYPE up gauge"]
+    lines += [
+        f'req{{job="{job}",instance="{job}{number}",code="{code}"}} 1 {T0 + 600}'
+        for job in ("web", "db")
+        for number in range(3)
+        for code in ("200", "500", "")
+    ]
+    lines += [f'up{{job="web"}} 1 {T0 + 600}', "# EOF"]
+    bundle = load_bundle(write_bundle(tmp_path / "b", metrics="\n".join(lines) + "\n"))
+    selectors: list[dict[str, str]] = [
+        {},
+        {"job": "web"},
+        {"job": "web", "code": "500"},
+        {"__name__": "up"},
+        {"__name__": "req", "instance": "db2"},
+        {"code": ""},
+        {"job": "nobody"},
+        {"job": "web", "instance": "db1"},
+    ]
+    for selector in selectors:
+        scanned = tuple(
+            stored
+            for stored in bundle.series
+            if all(
+                (stored.name if name == "__name__" else stored.labels.get(name)) == value
+                for name, value in selector.items()
+            )
+        )
+        assert bundle.series_of(selector) == scanned, selector
+    assert len(bundle.series_of({"job": "web", "code": "500"})) == 3

@@ -193,3 +193,78 @@ def test_byte_pairs_are_found_across_the_pieces_of_a_long_text(
     monkeypatch.setattr(literal_prefilter, "BIGRAM_CHUNK", 3)
     assert (bigrams(text) == whole).all()
     assert not bigrams("a").any() and not bigrams("").any()
+
+
+def test_a_leading_alternation_of_an_alternative_is_split_into_its_choices() -> None:
+    compiled = re.compile(r"(^| )(rt|urt)=[1-9]|\"x\"")
+    alternatives = split_alternatives(compiled)
+    assert alternatives is not None
+    assert [alone.pattern for alone, _ in alternatives] == [
+        "^(rt|urt)=[1-9]",
+        " (rt|urt)=[1-9]",
+        '\\"x\\"',
+    ]
+    assert [literals for _, literals in alternatives] == [
+        ("rt=", "urt="),
+        (" rt=", " urt="),
+        ('"x"',),
+    ]
+    lines = ["rt=1", "a rt=2", "art=3", "x urt=9", "rt=0", '"x"', "urt=5 ", "b\trt=1"]
+    lowered = lowered_text(lines)
+    found = {
+        index
+        for alone, literals in alternatives
+        for index in candidate_lines(*lowered, literals).tolist()
+        if alone.search(lines[index])
+    }
+    assert found == {index for index, line in enumerate(lines) if compiled.search(line)}
+
+
+def test_choices_that_would_read_differently_once_joined_stay_together() -> None:
+    # "x{2," then "3}z" would read as the repeat x{2,3}: that alternative stays whole.
+    alternatives = split_alternatives(re.compile("(xx{2,|yy)3}z|query"))
+    assert alternatives is not None
+    assert [alone.pattern for alone, _ in alternatives] == ["(xx{2,|yy)3}z", "query"]
+    flagged = split_alternatives(re.compile("(?i:ab|bc)cd|query"))
+    assert flagged is not None and flagged[0][0].pattern == "(?i:ab|bc)cd"
+
+
+def test_a_literal_common_in_the_text_makes_every_line_a_candidate() -> None:
+    lines = [f"GET /r{index} rt={index % 3}" for index in range(3000)]
+    lines[10] = lines[2000] = "nothing here"
+    lowered, starts = lowered_text(lines)
+    assert candidate_lines(lowered, starts, ("rt=",)).tolist() == list(range(3000))
+    # rare: only the lines holding it
+    assert candidate_lines(lowered, starts, ("nothing",)).tolist() == [10, 2000]
+    compiled = re.compile(r"(^| )rt=[12]")
+    assert [index for index in candidate_lines(lowered, starts, ("rt=",)).tolist()
+            if compiled.search(lines[index])] == [
+        index for index, line in enumerate(lines) if compiled.search(line)
+    ]  # fmt: skip
+
+
+def test_lowered_text_is_utf8_bytes_with_byte_starts_built_piece_by_piece(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lines = ["GET A", "İstanbul É", "", "x\ny", "OK é", "ERROR"] * 3
+    whole, starts = lowered_text(lines)
+    assert bytes(whole) == "\n".join(line.lower() for line in lines).encode()
+    assert starts.tolist() == [
+        len("\n".join(line.lower() for line in lines[:index]).encode()) + (1 if index else 0)
+        for index in range(len(lines))
+    ]
+    monkeypatch.setattr(literal_prefilter, "PIECE_LINES", 4)
+    pieces, piece_starts = lowered_text(lines)
+    assert pieces == whole and piece_starts.tolist() == starts.tolist()
+    assert candidate_lines(pieces, piece_starts, ("é", "error")).tolist() == [
+        1,
+        4,
+        5,
+        7,
+        10,
+        11,
+        13,
+        16,
+        17,
+    ]
+    assert lowered_text([])[0] == bytearray() and lowered_text(["A"])[1].tolist() == [0]

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -188,15 +189,32 @@ class Bundle:
         return self.spec.symptom.component if self.spec.symptom else None
 
     def series_of(self, selector: Mapping[str, str]) -> tuple[StoredSeries, ...]:
-        """Pure: the series whose labels (``__name__`` included) match ``selector``."""
-        return tuple(
-            stored
-            for stored in self.series
-            if all(
-                (stored.name if name == "__name__" else stored.labels.get(name)) == value
-                for name, value in selector.items()
-            )
-        )
+        """Pure: the series whose labels (``__name__`` included) match ``selector``.
+
+        Through an index of positions per label name and value, made on first
+        use: the collector asks tens of selectors of ten thousand series.
+        """
+        index = self._series_index
+        chosen: set[int] | None = None
+        for name, value in selector.items():
+            found = index.get((name, value), frozenset())
+            chosen = set(found) if chosen is None else chosen & found
+            if not chosen:
+                return ()
+        if chosen is None:
+            return self.series
+        return tuple(self.series[position] for position in sorted(chosen))
+
+    @cached_property
+    def _series_index(self) -> dict[tuple[str, str], frozenset[int]]:
+        """Per label name and value (``__name__`` too), the positions of the series holding it."""
+        positions: dict[tuple[str, str], list[int]] = {}
+        for position, stored in enumerate(self.series):
+            positions.setdefault(("__name__", stored.name), []).append(position)
+            for pair in stored.labels.items():
+                if pair[0] != "__name__":
+                    positions.setdefault(pair, []).append(position)
+        return {pair: frozenset(found) for pair, found in positions.items()}
 
     def streams_of(self, selector: Mapping[str, str]) -> tuple[StoredStream, ...]:
         """Pure: the log streams whose labels match ``selector``."""

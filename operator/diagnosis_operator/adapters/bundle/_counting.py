@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import operator
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,14 +35,19 @@ def extracted_groups(
     stream_part = {name: stream.labels[name] for name in by if stream.labels.get(name)}
     picks = [compiled.groupindex[group] - 1 for group, _ in wanted]
     texts = list(map(stream.lines.__getitem__, indexes.tolist()))
-    # One key per line, numbered as first seen; lines are then grouped by
-    # number with one stable sort (positions stay in time order).
-    line_keys = _line_keys(compiled, texts, picks)
-    numbers = {key: number for number, key in enumerate(dict.fromkeys(line_keys))}
-    codes = np.fromiter(map(numbers.__getitem__, line_keys), dtype=np.int64, count=len(line_keys))
+    # Each line's key numbered by the line that first had it, as the keys come
+    # (a million lines' key tuples are never held at once); lines are then
+    # grouped by number with one stable sort (positions stay in time order),
+    # the groups in the order their keys were first seen.
+    first_seen: dict[tuple[str, ...], int] = {}
+    codes = np.fromiter(
+        map(first_seen.setdefault, _line_keys(compiled, texts, picks), itertools.count()),
+        dtype=np.int64,
+        count=len(texts),
+    )
     order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(numbers) + 1))
-    for key, number in numbers.items():
+    bounds = np.searchsorted(codes[order], [*first_seen.values(), len(texts)])
+    for number, key in enumerate(first_seen):
         labels = dict(stream_part)
         labels.update(
             {label: value for (_, label), value in zip(wanted, key, strict=True) if value}
@@ -51,7 +57,7 @@ def extracted_groups(
 
 def _line_keys(
     compiled: re.Pattern[str], texts: Sequence[str], picks: Sequence[int]
-) -> list[tuple[str, ...]]:
+) -> Iterator[tuple[str, ...]]:
     """The groups ``picks`` of ``compiled.search(text)`` per text ("" for none, or no match).
 
     ``groups("")`` gives "" for a group that took no part, like ``group() or ""``.
@@ -63,27 +69,20 @@ def _line_keys(
     key_of = _picker(picks)
     split = anchored_split(compiled)
     if split is None:
-        return [
-            key_of(match.groups("")) if match is not None else empty
-            for match in map(compiled.search, texts)
-        ]
+        for match in map(compiled.search, texts):
+            yield key_of(match.groups("")) if match is not None else empty
+        return
     rest, numbers = split
-    unmatched: tuple[str, ...] = ("\0",)  # a placeholder, told apart by identity
-    keys = [
-        key_of(match.groups("")) if match is not None else unmatched
-        for match in map(compiled.match, texts)
-    ]
-    missing = [index for index, key in enumerate(keys) if key is unmatched]
+    rest_search = rest.search
     # A group of the whole pattern that ``rest`` lacks reads the "" added at the end.
     pad = ("",)
     rest_key = _picker([numbers[pick] - 1 if pick in numbers else rest.groups for pick in picks])
-    found = [
-        rest_key(match.groups("") + pad) if match is not None else empty
-        for match in map(rest.search, map(texts.__getitem__, missing))
-    ]
-    for position, key in zip(missing, found, strict=True):
-        keys[position] = key
-    return keys
+    for text, match in zip(texts, map(compiled.match, texts), strict=True):
+        if match is not None:
+            yield key_of(match.groups(""))
+            continue
+        found = rest_search(text)
+        yield rest_key(found.groups("") + pad) if found is not None else empty
 
 
 def _picker(picks: Sequence[int]) -> Callable[[tuple[str, ...]], tuple[str, ...]]:

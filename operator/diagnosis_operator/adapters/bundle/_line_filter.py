@@ -12,9 +12,9 @@ from diagnosis_operator.adapters.bundle import literal_prefilter
 from diagnosis_operator.adapters.bundle.literal_prefilter import Alternatives
 from diagnosis_operator.models.bundle import Int64Array, StoredStream
 
-# A stream's lines lower-cased and joined, where each starts, its byte pairs, and
+# A stream's lines lower-cased and joined (UTF-8), the byte where each starts, its byte pairs, and
 # per literal asked so far whether those pairs allow it (filters share literals).
-_Lowered = tuple[str, Int64Array, npt.NDArray[np.bool_], dict[str, bool]]
+_Lowered = tuple[bytearray, Int64Array, npt.NDArray[np.bool_], dict[str, bool]]
 
 
 class LineFilters:
