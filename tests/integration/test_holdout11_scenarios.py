@@ -37,8 +37,6 @@ STILL_WRONG: dict[str, str] = {
     "minutes named a retry loop and rate-limited",
     "tokens-redis-idle-timeout": "Redis closing idle connections read as the app's "
     "connection churn: the app named root",
-    "pay-envoy-retry-amplification": "the gateway's retries without a budget overloading "
-    "the API: the API named root",
     "crm-hikari-pool-max-connections": "root right; a drain proposed for every instance alike",
     "exam-school-nat-none": "a school's NAT address (many pupils) named a flooding client",
     "metrics-exporter-grants-none": "the exporter's own permission errors named the database root",
@@ -46,8 +44,6 @@ STILL_WRONG: dict[str, str] = {
     "flooding client",
     "auth-graphql-alias-bruteforce": "root right; an ordinary /24 rate-limited beside the "
     "real client",
-    "portal-traefik-forwarded-headers": "the proxy no longer forwarding client addresses "
-    "(the app's limiter refusing half): the API named root",
 }
 
 

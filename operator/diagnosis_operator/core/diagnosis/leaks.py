@@ -32,6 +32,7 @@ from diagnosis_operator.catalog.limits import (
 from diagnosis_operator.catalog.mode_types import MYSQL
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.gate import GateVerdict
+from diagnosis_operator.core.diagnosis.proxy_harm import proxy_rerooted
 from diagnosis_operator.core.diagnosis.ranking import ROLE_ROOT, ROLE_SYMPTOM, Ranking, rank
 from diagnosis_operator.core.diagnosis.signal_types import FloatArray, Signal, SignalKind
 from diagnosis_operator.core.diagnosis.signals import grid_timestamps
@@ -255,13 +256,23 @@ def ranked_with_leak(
         gate=gate,
         confined=confined,
     )
+    timestamps = grid_timestamps(window=signals.window, step=signals.step)
     ranking, leak = leak_rerooted(
         ranking=ranking,
         topology=topology,
         signals=by_component,
-        timestamps=grid_timestamps(window=signals.window, step=signals.step),
+        timestamps=timestamps,
         step=signals.step,
     )
+    if leak is None:  # a proxy whose own behaviour harmed the root (``proxy_harm``)
+        ranking, _ = proxy_rerooted(
+            ranking=ranking,
+            topology=topology,
+            evidence=evidence,
+            signals=by_component,
+            timestamps=timestamps,
+            step=signals.step,
+        )
     if on_stage is not None:
         on_stage("planning")
     return ranking, leak
