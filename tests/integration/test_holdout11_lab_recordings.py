@@ -10,9 +10,9 @@ by a deny rule for its own address (403s), two job-queue workers deadlocking on 
 of their own (InnoDB resolves it, they retry), a temporary Redis replica's full sync.
 Each ``expected.yaml`` was written from the injection before any diagnosis.
 
-Not yet scored at first sight: the diagnosis test is skipped until someone other than
-the writer scores the round (``bench/firstsight.py``); then the wrong ones go into
-``LAB_STILL_WRONG`` as strict expected failures.
+Scored once at first sight by someone other than the writer, on 6e723bc
+(``bench/results/firstsight-lab-9.json``): root 5 of 8, whole 5 of 8.  The wrong ones
+are strict expected failures in ``LAB_STILL_WRONG``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,14 @@ from tests.integration.scored import (  # noqa: E402
 RECORDED = ROOT / "examples" / "incidents" / "holdout11_lab" / "lab"
 
 # Not scored yet: filled from the first-sight scoring, by someone other than the writer.
-LAB_STILL_WRONG: dict[str, str] = {}
+LAB_STILL_WRONG: dict[str, str] = {
+    "mysql-deadlock-jobs-ok": "two job workers' deadlocks on their own table, callers "
+    "untouched: MariaDB named root with lock contention and a kill proposed",
+    "nginx-deny-cidr-typo": "a deny rule written as a /29 refusing every shopper (403): "
+    "Redis named root from exporter noise",
+    "nginx-deny-scanner-ok": "one scanner refused by a deny rule (403s in the error log): "
+    "nginx named root",
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +54,6 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield from scratch(tmp_path_factory, "holdout11-lab")
 
 
-@pytest.mark.skip(reason="round 11 lab: first sight pending (not yet scored)")
 @pytest.mark.parametrize("name", params(recorded(RECORDED), LAB_STILL_WRONG))
 def test_holdout11_lab_recording_as_expected(name: str, bundles: Path) -> None:
     """Root, affected instances, clients, remediations, nothing forbidden (the CLI's JSON)."""
