@@ -139,11 +139,11 @@ def test_network_pattern_extracts_the_prefix_of_every_access_form() -> None:
     assert pattern.search(json_line)["jnet"] == "2001:db8:1:2:"  # type: ignore[index]
 
 
-def _range_scenario(range_counts: list[float]) -> list[str]:
+def _range_scenario(range_counts: list[float], user_rate: float = 4.0) -> list[str]:
     # ordinary users: one busy address per network; the range: 40 addresses, each tiny
-    users = [counts(f"198.18.{i}.1", [4.0] * 40) for i in range(12)]
+    users = [counts(f"198.18.{i}.1", [user_rate] * 40) for i in range(12)]
     listed = [counts("203.0.113.1", [0.0] * 20 + [1.0] * 20)]
-    networks = [net_counts(f"198.18.{i}.", [4.0] * 40) for i in range(12)]
+    networks = [net_counts(f"198.18.{i}.", [user_rate] * 40) for i in range(12)]
     networks.append(net_counts("203.0.113.", range_counts))
     found = find_abusive_clients(
         client_counts=[*users, *listed],
@@ -179,11 +179,20 @@ def test_a_range_holding_only_one_flooding_address_is_not_a_range_flood() -> Non
     assert found[0].to_json().get("network") is None
 
 
-def test_a_silent_range_arriving_with_many_addresses_needs_only_the_typical_volume() -> None:
-    # the range sends 2.6x the typical network's requests in the hour: enough for a
-    # range that was not there before, not for one that was already busy
-    assert _range_scenario([0.0] * 20 + [20.0] * 20) == ["203.0.113.0/24"]
-    assert _range_scenario([1.0] * 20 + [20.0] * 20) == []
+def test_a_silent_range_arriving_with_many_addresses_needs_a_few_times_the_typical_volume() -> None:
+    # the range sends 5x the typical network's requests in the hour: enough for a
+    # range that was not there before (a credential-stuffing wave spread thin), not
+    # for one that was already busy (that needs FLOOD_MIN_RATIO)
+    assert _range_scenario([0.0] * 20 + [40.0] * 20) == ["203.0.113.0/24"]
+    assert _range_scenario([1.0] * 20 + [40.0] * 20) == []
+
+
+def test_a_new_range_of_ordinary_users_at_the_typical_volume_is_no_flood() -> None:
+    # 60 addresses of one range first seen in the window (a mobile carrier's pool,
+    # address rotation) sending 1.5x and 2.5x the typical network's requests:
+    # new, not abusive
+    assert _range_scenario([0.0] * 20 + [60.0] * 20, user_rate=20.0) == []
+    assert _range_scenario([0.0] * 20 + [20.0] * 20) == []
 
 
 def test_a_retry_loop_is_timed_by_when_requests_were_sent_not_when_they_ended() -> None:

@@ -31,7 +31,7 @@ from diagnosis_operator.core.diagnosis.signal_types import (
     baseline_points,
 )
 from diagnosis_operator.core.diagnosis.signals import grid_timestamps
-from diagnosis_operator.core.diagnosis.tight_loops import repeated_failures
+from diagnosis_operator.core.diagnosis.tight_loops import densest, repeated_failures
 from diagnosis_operator.core.diagnosis.traffic_clients import ClientTraffic, find_abusive_clients
 from diagnosis_operator.models.findings import NO_INCIDENT, AffectedInstance, Anomaly
 from diagnosis_operator.models.signals import Labels, LogCount, Window
@@ -275,6 +275,24 @@ def test_a_client_repeating_one_failing_request_is_a_retry_loop_even_one_at_a_ti
     assert not repeated_failures(events, rates=rates | {"192.0.2.77": 0.1})  # type: ignore[arg-type]
     # nor is a client whose failures are spread over the pages it browses
     assert not repeated_failures(_browsers_and("/p?id=9", 4), rates=rates)  # type: ignore[arg-type]
+
+
+def test_one_failing_request_tried_now_and_then_over_the_window_is_no_retry_loop() -> None:
+    # twelve failures of the same search, one every 2.5 minutes: a user trying a
+    # slow page again, not a client resending it within seconds
+    events = _browsers_and("/p?id=9", 0)
+    events += [_access(ONSET + 150 * i, "192.0.2.77", "/p?id=9", 500) for i in range(12)]
+    rates = {f"192.0.2.{n}": 1.7 for n in range(1, 5)} | {"192.0.2.77": 2.4}
+    assert not repeated_failures(events, rates=rates)  # type: ignore[arg-type]
+    # the same twelve resent every 3 s are one
+    events = _browsers_and("/p?id=9", 12)
+    assert [loop.ip for loop in repeated_failures(events, rates=rates)] == ["192.0.2.77"]  # type: ignore[arg-type]
+
+
+def test_densest_counts_the_most_times_within_a_span() -> None:
+    assert densest([], span=60.0) == 0
+    assert densest([0.0, 30.0, 59.0, 61.0, 200.0], span=60.0) == 3
+    assert densest([0.0, 150.0, 300.0], span=60.0) == 1
 
 
 def test_every_client_failing_on_the_same_page_singles_none_out() -> None:

@@ -12,6 +12,10 @@ it away, in what the access log shows of failures and of each client's traffic:
   of any one request (clients browsing fail on many different requests);
 * while it is there, it sends at least as fast as the typical client: not a
   poller that asks every few seconds;
+* it repeats at a loop's rate: ``LOOP_MIN_FAILED`` of those failures within
+  ``LOOP_SPAN`` seconds (each resent within seconds), not as many spread over
+  the window: a user trying a slow page again now and then over half an hour
+  is no loop, however often it fails;
 * its share of the traffic rose against its own baseline (``share_rose``):
   ``LOOP_SHARE_RISE`` times its share before its first failure, or it was not
   there before.  A caller that keeps its usual share while its dependency fails
@@ -40,6 +44,7 @@ LOOP_MIN_FAILED = 10
 LOOP_MIN_SHARE = 0.9  # of the client's failed requests: the same one
 LOOP_RATIO = 5.0
 LOOP_SHARE_RISE = 1.5  # its share of the traffic while looping, against its share before
+LOOP_SPAN = 60.0  # seconds holding LOOP_MIN_FAILED of its failures: one every few seconds
 
 
 class Traffic(Protocol):
@@ -112,6 +117,8 @@ def repeated_failures(events: Iterable[LogEvent], *, rates: Mapping[str, float])
         ):
             continue
         times = stamps[(ip, request, agent)]
+        if densest(times, span=LOOP_SPAN) < LOOP_MIN_FAILED:
+            continue
         loops.append(
             Loop(
                 ip=ip,
@@ -123,6 +130,15 @@ def repeated_failures(events: Iterable[LogEvent], *, rates: Mapping[str, float])
             )
         )
     return loops
+
+
+def densest(times: Iterable[float], *, span: float) -> int:
+    """Pure: the most of ``times`` that fall within ``span`` seconds of each other."""
+    ordered = np.sort(np.asarray(list(times), dtype=np.float64))
+    if ordered.size == 0:
+        return 0
+    ends = np.searchsorted(ordered, ordered + span, side="right")
+    return int((ends - np.arange(ordered.size)).max())
 
 
 def share_rose(traffic: Iterable[Traffic], ip: str, *, since: float) -> bool:

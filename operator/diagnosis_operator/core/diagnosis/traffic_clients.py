@@ -164,6 +164,12 @@ def flood_span(
 NETWORK_MIN_MEMBERS = 10
 NETWORK_SURGE_RATIO = 10.0
 NETWORK_SILENT_REQUESTS = 0.1  # per step on average before it: the range was not there
+# A range silent before still needs a multiple of the typical network's requests,
+# as a client that arrived with its flood does (FLOOD_NEW_CLIENT_RATIO): addresses
+# first seen in the window are ordinary users too (a mobile carrier's pool, privacy
+# address rotation, a new population) and a range of them at once or twice the
+# typical network's volume is not abusive by being new.
+NETWORK_NEW_RATIO = FLOOD_NEW_CLIENT_RATIO
 
 
 def network_of(prefix: str) -> str | None:
@@ -238,7 +244,7 @@ def find_network_floods(
 
     A network's requests minus those of its addresses already flagged one by
     one must, on their own, dwarf the typical network's (``FLOOD_MIN_RATIO``,
-    ``FLOOD_MIN_PEAK_RATE``; only the typical network's volume for a range
+    ``FLOOD_MIN_PEAK_RATE``; ``NETWORK_NEW_RATIO`` times it for a range
     silent before, ``NETWORK_SILENT_REQUESTS``), come from at least ``NETWORK_MIN_MEMBERS``
     addresses, and start inside the window: busy at least
     ``NETWORK_SURGE_RATIO`` times the network's level before.  How many
@@ -304,9 +310,9 @@ def _network_flood(
     busy = float(rest[first_index : last_index + 1].mean())
     if before is None or busy < NETWORK_SURGE_RATIO * max(before, 1.0 / step):
         return None
-    # A range silent before that arrives with many addresses at once needs only
-    # the typical network's volume; a range that was already there, ten times it.
-    ratio = 1.0 if before <= NETWORK_SILENT_REQUESTS else FLOOD_MIN_RATIO
+    # A range silent before that arrives with many addresses at once needs a few
+    # times the typical network's volume; a range that was already there, ten times it.
+    ratio = NETWORK_NEW_RATIO if before <= NETWORK_SILENT_REQUESTS else FLOOD_MIN_RATIO
     if total < ratio * max(typical, 1.0):
         return None
     return AbusiveClient(
