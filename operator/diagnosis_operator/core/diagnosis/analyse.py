@@ -27,6 +27,7 @@ from diagnosis_operator.core.diagnosis.data_end import data_end, without_tail
 from diagnosis_operator.core.diagnosis.detections import all_detections
 from diagnosis_operator.core.diagnosis.edge_traffic import EdgeTraffic, edge_traffic
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
+from diagnosis_operator.core.diagnosis.fleet import without_fleet_harm
 from diagnosis_operator.core.diagnosis.gate import incident_gate
 from diagnosis_operator.core.diagnosis.in_turn import without_in_turn
 from diagnosis_operator.core.diagnosis.leaks import Leak, ranked_with_leak
@@ -138,7 +139,11 @@ def _conclude(
         topology=topology,
         ranking=ranking,
         evidence=evidence,
-        affected=_kept(affected, topology=topology, root=ranking.root_cause.component),
+        affected=_kept(
+            without_fleet_harm(affected, built.by_component, timestamps),
+            topology=topology,
+            root=ranking.root_cause.component,
+        ),
         edges=edges,
         symptom=symptom,
         seen=frozenset(s.component for s in gate.seen),
