@@ -55,7 +55,7 @@ def test_a_rise_mostly_of_telemetry_lines_is_no_symptom() -> None:
 MONITORING = [
     # mysqld_exporter, a collector its user lacks the grants for
     'ts=2031-03-04T10:00:01.000Z level=error msg="Error from scraper" '
-    "scraper=info_schema.processlist target=10.0.0.5:3306 err=\"Error 1142 (42000): SELECT "
+    'scraper=info_schema.processlist target=10.0.0.5:3306 err="Error 1142 (42000): SELECT '
     "command denied to user 'exporter'@'10.0.0.9' for table 'PROCESSLIST'\"",
     # the database's own log of the agent's user refused
     "2031-03-04T10:00:01.000000Z 12 [Note] Access denied for user 'datadog'@'10.0.0.9' "

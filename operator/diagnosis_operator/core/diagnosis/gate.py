@@ -59,6 +59,7 @@ from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detectio
 from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
 from diagnosis_operator.models.signals import Window, isoformat_z
 
+DEADLOCK_WHAT = f"{LogCategory.DEADLOCK.value} log lines"  # a store's deadlocks, as seen
 MAX_WINDOW_SHARE = 0.25  # a short window cannot ask for more than this share of itself
 HEALED_SECONDS = 60.0  # a store back up at least this long before the window's end healed
 
@@ -103,12 +104,14 @@ class GateVerdict:
                 f"{self.needed:.0f} s a symptom must last (or still be going on at the end) "
                 "to be an incident"
             )
-        if self.unfelt:
-            stores = sorted({s.component for s in self.unfelt})
-            sentences.append(
-                f"{', '.join(stores)} logged slow statements or retried deadlocks that none "
-                "of its callers felt (no latency, errors or error lines of theirs): not an outage"
-            )
+        deadlocks = {s.component for s in self.unfelt if s.what == DEADLOCK_WHAT}
+        slow = {s.component for s in self.unfelt if s.what != DEADLOCK_WHAT}
+        for stores, words in ((slow, "slow statements"), (deadlocks, "retried deadlocks")):
+            if stores:
+                sentences.append(
+                    f"{', '.join(sorted(stores))} logged {words} that none of its callers felt "
+                    f"(no latency, errors or error lines of theirs): {words}, not an outage"
+                )
         return "; ".join(sentences)
 
 
