@@ -40,8 +40,6 @@ RECORDED = ROOT / "examples" / "incidents" / "holdout11_lab" / "lab"
 
 # Not scored yet: filled from the first-sight scoring, by someone other than the writer.
 LAB_STILL_WRONG: dict[str, str] = {
-    "mysql-deadlock-jobs-ok": "two job workers' deadlocks on their own table, callers "
-    "untouched: MariaDB named root with lock contention and a kill proposed",
     "nginx-deny-cidr-typo": "a deny rule written as a /29 refusing every shopper (403): "
     "Redis named root from exporter noise",
     "nginx-deny-scanner-ok": "one scanner refused by a deny rule (403s in the error log): "

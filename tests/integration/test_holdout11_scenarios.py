@@ -35,14 +35,10 @@ STILL_WRONG: dict[str, str] = {
     "named a flooding client; the database not named",
     "search-pg-jit-compile": "root right; a user retrying a slow search ten times in 24 "
     "minutes named a retry loop and rate-limited",
-    "tokens-redis-idle-timeout": "Redis closing idle connections read as the app's "
-    "connection churn: the app named root",
     "kb-ingress-rewrite-404": "an ingress rewrite making every call 404: the API named root",
     "pay-envoy-retry-amplification": "the gateway's retries without a budget overloading "
     "the API: the API named root",
-    "crm-hikari-pool-max-connections": "root right; a drain proposed for every instance alike",
     "exam-school-nat-none": "a school's NAT address (many pupils) named a flooding client",
-    "metrics-exporter-grants-none": "the exporter's own permission errors named the database root",
     "shop-cache-purge-none": "a /24 of ordinary users at 2x the typical network named a "
     "flooding client",
     "auth-graphql-alias-bruteforce": "root right; an ordinary /24 rate-limited beside the "
