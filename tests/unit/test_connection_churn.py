@@ -180,7 +180,8 @@ def test_the_caller_that_churns_is_the_root_and_the_store_a_symptom() -> None:
 
 
 SERVER_CLOSED = [
-    '{"level":50,"err":{"message":"read ECONNRESET","code":"ECONNRESET"},"msg":"redis command failed"}',
+    '{"level":50,"err":{"message":"read ECONNRESET","code":"ECONNRESET"},'
+    '"msg":"redis command failed"}',
     "redis.exceptions.ConnectionError: Connection closed by server.",
     "redis.clients.jedis.exceptions.JedisConnectionException: Unexpected end of stream.",
     'level=error msg="cache get failed" err="EOF"',

@@ -139,11 +139,7 @@ def _conclude(
         topology=topology,
         ranking=ranking,
         evidence=evidence,
-        affected=_kept(
-            without_fleet_harm(affected, built.by_component, timestamps),
-            topology=topology,
-            root=ranking.root_cause.component,
-        ),
+        affected=_kept(affected, ranking, topology=topology, built=built, timestamps=timestamps),
         edges=edges,
         symptom=symptom,
         seen=frozenset(s.component for s in gate.seen),
@@ -163,10 +159,20 @@ def _conclude(
 
 
 def _kept(
-    affected: list[AffectedFinding], *, topology: Topology, root: str
+    affected: list[AffectedFinding],
+    ranking: Ranking,
+    *,
+    topology: Topology,
+    built: _Built,
+    timestamps: FloatArray,
 ) -> list[AffectedFinding]:
-    """The affected instances worth reporting: none without an incident, none behind the root."""
-    return [] if root == NO_INCIDENT else in_front_of_root(affected, topology=topology, root=root)
+    """The affected instances worth reporting: none without an incident, none behind the root,
+    none of half a fleet degraded alike (``fleet``)."""
+    root = ranking.root_cause.component
+    if root == NO_INCIDENT:
+        return []
+    own = without_fleet_harm(affected, built.by_component, timestamps)
+    return in_front_of_root(own, topology=topology, root=root)
 
 
 def _by_component(detections: Sequence[Detection]) -> dict[str, list[Detection]]:

@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from diagnosis_operator.catalog.failure_modes import compiled
 from diagnosis_operator.catalog.gate import (
     CLIENT_MISS_LINES,
-    RATE_LIMIT_LINES,
     MONITORING_AGENT_LINES,
+    RATE_LIMIT_LINES,
     TELEMETRY_EXPORT_LINES,
 )
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
