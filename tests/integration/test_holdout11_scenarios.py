@@ -32,11 +32,7 @@ from tests.integration.scored import assert_whole, load_yaml, params, scratch, v
 # what went wrong.
 STILL_WRONG: dict[str, str] = {
     "shop-mariadb-max-user-connections": "the database not named (the API named root)",
-    "tokens-redis-idle-timeout": "Redis closing idle connections read as the app's "
-    "connection churn: the app named root",
-    "crm-hikari-pool-max-connections": "root right; a drain proposed for every instance alike",
     "exam-school-nat-none": "a school's NAT address (many pupils) named a flooding client",
-    "metrics-exporter-grants-none": "the exporter's own permission errors named the database root",
 }
 
 

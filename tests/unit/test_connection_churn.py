@@ -7,8 +7,9 @@ import pytest
 
 from diagnosis_operator.catalog.churn import CONNECTION_COUNTERS
 from diagnosis_operator.catalog.failure_modes import compiled
-from diagnosis_operator.core.diagnosis.churn import CHURNED, churn_victim
+from diagnosis_operator.core.diagnosis.churn import CHURNED, churn_victim, closed_by_store
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
+from diagnosis_operator.core.diagnosis.logs import ComponentLogs, LogCategory, LogEvent
 from diagnosis_operator.core.diagnosis.ranking import ROLE_ROOT, ROLE_SYMPTOM, rank
 from diagnosis_operator.core.diagnosis.signal_types import Detection, Signal, SignalKind
 from diagnosis_operator.core.diagnosis.signals import grid_timestamps
@@ -176,3 +177,58 @@ def test_the_caller_that_churns_is_the_root_and_the_store_a_symptom() -> None:
     assert roles["orders"].role == ROLE_ROOT
     assert roles["db"].role == ROLE_SYMPTOM
     assert CHURNED in roles["db"].reasons
+
+
+SERVER_CLOSED = [
+    '{"level":50,"err":{"message":"read ECONNRESET","code":"ECONNRESET"},'
+    '"msg":"redis command failed"}',
+    "redis.exceptions.ConnectionError: Connection closed by server.",
+    "redis.clients.jedis.exceptions.JedisConnectionException: Unexpected end of stream.",
+    'level=error msg="cache get failed" err="EOF"',
+    "psycopg2.OperationalError: server closed the connection unexpectedly",
+    "OperationalError: (2006, 'MySQL server has gone away')",
+]
+FAILED_TO_CONNECT = [
+    "HikariPool-1 - Connection is not available, request timed out after 30000ms.",
+    "OperationalError: (1040, 'Too many connections')",
+    "redis.exceptions.ConnectionError: Error 111 connecting to cache:6379. Connection refused.",
+]
+
+
+def _caller(*lines: str) -> ComponentEvidence:
+    events = tuple(
+        LogEvent("orders", "10.0.0.1:8080", START + 20.0 * i, LogCategory.ERROR, line, "q")
+        for i, line in enumerate(lines)
+    )
+    return ComponentEvidence(
+        component=STACK.get("orders"), detections=(), logs=ComponentLogs("orders", events=events)
+    )
+
+
+def _churned_cache() -> ComponentEvidence:
+    return _evidence(
+        "cache",
+        _detection(
+            "cache", "redis_connections_received_total rate", START, baseline=2.0, value=90.0
+        ),
+    )
+
+
+@pytest.mark.parametrize("line", SERVER_CLOSED)
+def test_a_store_closing_its_callers_connections_is_no_churn_victim(line: str) -> None:
+    """Callers' errors on established connections the server closed: the store closes them."""
+    callers = (_caller(line, line, line),)
+    assert closed_by_store(callers, since=START)
+    assert not churn_victim(evidence=_churned_cache(), tolerance=TOLERANCE, callers=callers)
+
+
+@pytest.mark.parametrize("line", FAILED_TO_CONNECT)
+def test_callers_failing_to_get_a_connection_still_churn(line: str) -> None:
+    callers = (_caller(line, line, line),)
+    assert not closed_by_store(callers, since=START)
+    assert churn_victim(evidence=_churned_cache(), tolerance=TOLERANCE, callers=callers)
+
+
+def test_a_reset_or_two_do_not_turn_churn_around() -> None:
+    callers = (_caller(SERVER_CLOSED[0], SERVER_CLOSED[1]),)
+    assert churn_victim(evidence=_churned_cache(), tolerance=TOLERANCE, callers=callers)

@@ -237,13 +237,16 @@ def _log_evidence(component: str, times: list[float], line: str) -> ComponentEvi
 DEADLOCK = "InnoDB: Deadlock found when trying to get lock; try restarting transaction"
 
 
+TOO_MANY = "[Warning] Too many connections"
+
+
 def test_severe_log_lines_last_as_long_as_the_steps_holding_them() -> None:
-    burst = _log_evidence("db", [T0 + 2100.0 + i for i in range(30)], DEADLOCK)
+    burst = _log_evidence("db", [T0 + 2100.0 + i for i in range(30)], TOO_MANY)
     gate = incident_gate(evidence=_evidence(db=burst), window=WINDOW, step=STEP)
     assert burst.new_categories
     assert not gate.incident
-    assert "db deadlock log lines" in gate.describe()
-    lasting = _log_evidence("db", [T0 + 2100.0 + 10 * i for i in range(60)], DEADLOCK)
+    assert "db too-many-connections log lines" in gate.describe()
+    lasting = _log_evidence("db", [T0 + 2100.0 + 10 * i for i in range(60)], TOO_MANY)
     assert incident_gate(evidence=_evidence(db=lasting), window=WINDOW, step=STEP).incident
 
 
@@ -281,6 +284,13 @@ def test_slow_statements_no_caller_felt_are_no_incident() -> None:
         evidence=_evidence(db=slow, web=_failing_web(40)), window=WINDOW, step=STEP
     )
     assert felt.incident
-    # other severe lines of the store (deadlocks) count by themselves, as before
+    # deadlocks its transactions retried are judged alike (``retried_deadlocks``) ...
     deadlocks = _log_evidence("db", times, DEADLOCK)
-    assert incident_gate(evidence=_evidence(db=deadlocks), window=WINDOW, step=STEP).incident
+    assert not incident_gate(evidence=_evidence(db=deadlocks), window=WINDOW, step=STEP).incident
+    felt = incident_gate(
+        evidence=_evidence(db=deadlocks, web=_failing_web(40)), window=WINDOW, step=STEP
+    )
+    assert felt.incident
+    # ... while other severe lines of the store count by themselves, as before
+    full = _log_evidence("db", times, TOO_MANY)
+    assert incident_gate(evidence=_evidence(db=full), window=WINDOW, step=STEP).incident

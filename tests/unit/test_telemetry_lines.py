@@ -50,3 +50,39 @@ def test_a_rise_mostly_of_telemetry_lines_is_no_symptom() -> None:
     assert not telemetry_lines(TELEMETRY[: SHED_MIN_LINES - 1])  # too few to tell
     # the service's own errors among them: a symptom stays a symptom
     assert not telemetry_lines(TELEMETRY + SERVICE)
+
+
+MONITORING = [
+    # mysqld_exporter, a collector its user lacks the grants for
+    'ts=2031-03-04T10:00:01.000Z level=error msg="Error from scraper" '
+    'scraper=info_schema.processlist target=10.0.0.5:3306 err="Error 1142 (42000): SELECT '
+    "command denied to user 'exporter'@'10.0.0.9' for table 'PROCESSLIST'\"",
+    # the database's own log of the agent's user refused
+    "2031-03-04T10:00:01.000000Z 12 [Note] Access denied for user 'datadog'@'10.0.0.9' "
+    "(using password: YES)",
+    # postgres_exporter
+    'ts=2031-03-04T10:00:01Z level=error msg="collector failed" name=stat_statements '
+    'err="pq: permission denied for view pg_stat_statements"',
+]
+
+APPLICATION_DENIED = [
+    # the application's own user refused: its requests fail
+    "ERROR 1142 (42000): SELECT command denied to user 'app'@'10.0.0.7' for table 'orders'",
+    "2031-03-04T10:00:01.000000Z 12 [Note] Access denied for user 'shop'@'10.0.0.7' "
+    "(using password: YES)",
+]
+
+
+@pytest.mark.parametrize("line", MONITORING)
+def test_a_monitoring_agents_own_errors_are_read_as_telemetry(line: str) -> None:
+    assert is_telemetry_export(line)
+
+
+@pytest.mark.parametrize("line", APPLICATION_DENIED)
+def test_the_applications_own_user_denied_is_not_telemetry(line: str) -> None:
+    assert not is_telemetry_export(line)
+
+
+def test_a_rise_of_exporter_scrape_errors_is_no_symptom() -> None:
+    assert telemetry_lines(MONITORING * 2)
+    assert not telemetry_lines(MONITORING + APPLICATION_DENIED * 2)

@@ -63,3 +63,29 @@ SAME_WORK_FACTOR = 2.0
 
 # The mode of the caller whose connecting churned a store: the root is that caller.
 CALLER_MODE = "connection churn (a new connection per request: no pool)"
+
+# The other direction: a store that closes its clients' connections (Redis ``timeout``
+# closing connections idle longer than it without telling the client, "Client timeouts":
+# https://redis.io/docs/latest/develop/reference/clients/#client-timeouts; MySQL
+# ``wait_timeout``: https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_wait_timeout,
+# "MySQL server has gone away": https://dev.mysql.com/doc/refman/8.0/en/gone-away.html)
+# makes its pooled callers reconnect: its accepted connections jump as in churn, but the
+# callers' errors are about an established connection the server closed or reset
+# (node-redis / ioredis "read ECONNRESET", redis-py ``ConnectionError: Connection closed
+# by server`` https://github.com/redis/redis-py/issues/1140, "Socket closed on remote end"
+# https://github.com/redis/redis-py/issues/147, Jedis "Unexpected end of stream"
+# https://github.com/redis/jedis/issues/1929, go-redis "EOF", libpq "server closed the
+# connection unexpectedly").  The store is then the root, not its callers.  A caller
+# churning by itself logs no such error, or only failing to get a connection.
+SERVER_CLOSED_LINES: tuple[str, ...] = (
+    r"\bECONNRESET\b",
+    r"connection reset by peer",
+    r"connection closed by (the )?server",
+    r"server closed the connection",
+    r"socket closed on remote end",
+    r"unexpected end of stream",
+    r"(mysql server has gone away|lost connection to mysql server during query)",
+    r"(\berr(or)?\"?\s*[=:]\s*\"?(read [^ \"]+: )?|unexpected )EOF\b",
+)
+# Callers' lines of that kind from the store's first move on that make it the closing side.
+SERVER_CLOSED_MIN_LINES = 3

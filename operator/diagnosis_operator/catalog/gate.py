@@ -92,6 +92,25 @@ TELEMETRY_EXPORT_LINES: tuple[str, ...] = (
 )
 
 
+# A monitoring agent's own errors are its observability's trouble, not its service's: the
+# Prometheus exporters log each collector that failed and report it as their own
+# ``*_exporter_collector_success 0`` / ``*_scrape_collector_success 0``, the service
+# answering its clients as before.  mysqld_exporter logs ``msg="Error from scraper"`` for a
+# collector whose statements its user may not run (the README's "Required Grants":
+# PROCESS, REPLICATION CLIENT, SELECT; https://github.com/prometheus/mysqld_exporter#required-grants),
+# postgres_exporter "collector failed" (https://github.com/prometheus-community/postgres_exporter),
+# and the database itself logs the denial for the agent's user (MySQL error 1142
+# ER_TABLEACCESS_DENIED_ERROR, 1045 ER_ACCESS_DENIED_ERROR:
+# https://dev.mysql.com/doc/mysql-errors/8.0/en/server-error-reference.html) under the
+# user names the agents' documentation creates (``exporter``, ``datadog``, ``telegraf``,
+# ``pmm``, ``zabbix``, ``monitor``).  Its callers' symptoms, if any, still count.
+MONITORING_AGENT_LINES: tuple[str, ...] = (
+    r"msg=\"?error from scraper",
+    r"\bcollector failed\b.{0,40}\bname=",
+    r"(command|access) denied (to|for) user '?(mysqld_)?(exporter|datadog|telegraf|pmm\w*|"
+    r"zabbix\w*|monitor\w*|prometheus\w*)'?@",
+)
+
 # A request refused for its credentials is the client's error, not the service failing:
 # 401 "lacks valid authentication credentials" and 403 "understood the request but refuses
 # to fulfill it" are client errors (RFC 9110 sections 15.5.2 and 15.5.4,

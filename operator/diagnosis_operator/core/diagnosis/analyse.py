@@ -27,6 +27,7 @@ from diagnosis_operator.core.diagnosis.data_end import data_end, without_tail
 from diagnosis_operator.core.diagnosis.detections import all_detections
 from diagnosis_operator.core.diagnosis.edge_traffic import EdgeTraffic, edge_traffic
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence, incident_events
+from diagnosis_operator.core.diagnosis.fleet import without_fleet_harm
 from diagnosis_operator.core.diagnosis.gate import incident_gate
 from diagnosis_operator.core.diagnosis.in_turn import without_in_turn
 from diagnosis_operator.core.diagnosis.leaks import Leak, ranked_with_leak
@@ -140,7 +141,7 @@ def _conclude(
         topology=topology,
         ranking=ranking,
         evidence=evidence,
-        affected=_kept(affected, topology=topology, root=ranking.root_cause.component),
+        affected=_kept(affected, ranking, topology=topology, built=built, timestamps=timestamps),
         edges=edges,
         symptom=symptom,
         seen=frozenset(s.component for s in gate.seen),
@@ -160,10 +161,20 @@ def _conclude(
 
 
 def _kept(
-    affected: list[AffectedFinding], *, topology: Topology, root: str
+    affected: list[AffectedFinding],
+    ranking: Ranking,
+    *,
+    topology: Topology,
+    built: _Built,
+    timestamps: FloatArray,
 ) -> list[AffectedFinding]:
-    """The affected instances worth reporting: none without an incident, none behind the root."""
-    return [] if root == NO_INCIDENT else in_front_of_root(affected, topology=topology, root=root)
+    """The affected instances worth reporting: none without an incident, none behind the root,
+    none of half a fleet degraded alike (``fleet``)."""
+    root = ranking.root_cause.component
+    if root == NO_INCIDENT:
+        return []
+    own = without_fleet_harm(affected, built.by_component, timestamps)
+    return in_front_of_root(own, topology=topology, root=root)
 
 
 def _by_component(detections: Sequence[Detection]) -> dict[str, list[Detection]]:

@@ -8,23 +8,31 @@ slots go to handshakes, and it reaches its connection limit.  Its exhaustion
 is real, but it is how it is being connected to: the root is the caller.  Such
 a store explains none of its callers (``ranking``), and beside the root it is
 one more symptom (``shifted_load.load_symptom_reason``).
+
+Not when the store closed its callers' connections (``closed_by_store``: its idle
+timeout, its restart of clients): its callers then reconnect as often, but their
+errors are about established connections the server closed or reset
+(``catalog.churn.SERVER_CLOSED_LINES``), and the store is the root.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from diagnosis_operator.catalog.churn import (
     CALLER_MODE,
     CHURN_FACTOR,
     CONNECTION_COUNTERS,
     SAME_WORK_FACTOR,
+    SERVER_CLOSED_LINES,
+    SERVER_CLOSED_MIN_LINES,
     ConnectionCounters,
 )
 from diagnosis_operator.catalog.failure_modes import compiled
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.gate import reports_down
 from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detection
+from diagnosis_operator.core.diagnosis.vocabulary import search_any
 from diagnosis_operator.models.findings import Candidate
 
 CHURNED = "connected to too often: connection churn by its callers"  # the reason's words
@@ -60,19 +68,40 @@ def _churn_onset(evidence: ComponentEvidence, counters: ConnectionCounters) -> f
     return min(d.onset for d in accepted)
 
 
-def churn_victim(*, evidence: ComponentEvidence, tolerance: float) -> bool:
+def churn_victim(
+    *,
+    evidence: ComponentEvidence,
+    tolerance: float,
+    callers: Sequence[ComponentEvidence] = (),
+) -> bool:
     """Pure: whether a store's trouble began with connection churn (the module docstring).
 
     Its new connections per second rose ``CHURN_FACTOR`` times over their
     baseline within ``tolerance`` of its first move, the commands asked of it
     (when they moved at all) stayed within ``SAME_WORK_FACTOR`` of theirs, and
-    it does not report itself down (a restart also brings every client back).
+    it does not report itself down (a restart also brings every client back),
+    nor did ``callers`` log it closing their connections (``closed_by_store``).
     """
     onset = evidence.onset
     if onset is None or reports_down(evidence):
         return False
+    if closed_by_store(callers, since=onset - tolerance):
+        return False
     moments = [_churn_onset(evidence, counters) for counters in CONNECTION_COUNTERS]
     return any(m is not None and m <= onset + tolerance for m in moments)
+
+
+def closed_by_store(callers: Sequence[ComponentEvidence], *, since: float) -> bool:
+    """Pure: whether callers logged, from ``since`` on, at least ``SERVER_CLOSED_MIN_LINES``
+    errors about established connections the server closed or reset."""
+    lines = [
+        e.line
+        for ev in callers
+        if ev.logs is not None
+        for e in ev.logs.events
+        if e.ts >= since and search_any(SERVER_CLOSED_LINES, e.line)
+    ]
+    return len(lines) >= SERVER_CLOSED_MIN_LINES
 
 
 def churning_caller_mode(

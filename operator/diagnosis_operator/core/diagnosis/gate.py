@@ -48,6 +48,7 @@ from diagnosis_operator.catalog.gate import STATELESS_KINDS, is_availability_gau
 from diagnosis_operator.core.diagnosis.evidence import SYMPTOM_KINDS, ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import LogCategory
 from diagnosis_operator.core.diagnosis.quiet_lines import clients_refused, slow_log_category
+from diagnosis_operator.core.diagnosis.retried_deadlocks import deadlock_category
 from diagnosis_operator.core.diagnosis.role_change import changed_role
 from diagnosis_operator.core.diagnosis.rule_refusals import rules_refusing
 from diagnosis_operator.core.diagnosis.shedding import (
@@ -59,6 +60,7 @@ from diagnosis_operator.core.diagnosis.signal_types import Z_THRESHOLD, Detectio
 from diagnosis_operator.models.engine import DEFAULT_ENGINE_SETTINGS, EngineSettings
 from diagnosis_operator.models.signals import Window, isoformat_z
 
+DEADLOCK_WHAT = f"{LogCategory.DEADLOCK.value} log lines"  # a store's deadlocks, as seen
 MAX_WINDOW_SHARE = 0.25  # a short window cannot ask for more than this share of itself
 HEALED_SECONDS = 60.0  # a store back up at least this long before the window's end healed
 
@@ -103,12 +105,14 @@ class GateVerdict:
                 f"{self.needed:.0f} s a symptom must last (or still be going on at the end) "
                 "to be an incident"
             )
-        if self.unfelt:
-            stores = sorted({s.component for s in self.unfelt})
-            sentences.append(
-                f"{', '.join(stores)} logged slow statements that none of its callers felt "
-                "(no latency, errors or error lines of theirs): slow statements, not an outage"
-            )
+        deadlocks = {s.component for s in self.unfelt if s.what == DEADLOCK_WHAT}
+        slow = {s.component for s in self.unfelt if s.what != DEADLOCK_WHAT}
+        for stores, words in ((slow, "slow statements"), (deadlocks, "retried deadlocks")):
+            if stores:
+                sentences.append(
+                    f"{', '.join(sorted(stores))} logged {words} that none of its callers felt "
+                    f"(no latency, errors or error lines of theirs): {words}, not an outage"
+                )
         return "; ".join(sentences)
 
 
@@ -179,15 +183,18 @@ def _outage(ev: ComponentEvidence, *, step: float) -> Seen | None:
     )
 
 
+# What a store logs that is an incident only when its callers felt it: its slow log, and
+# deadlocks its transactions retried (``retried_deadlocks``).
 SLOW_LOG_WHATS = frozenset(
-    f"{category.value} log lines" for category in (LogCategory.SLOW_QUERY, LogCategory.SLOW_COMMAND)
+    f"{category.value} log lines"
+    for category in (LogCategory.SLOW_QUERY, LogCategory.SLOW_COMMAND, LogCategory.DEADLOCK)
 )
 
 
 def _unfelt_slow_log(
     symptom: Seen, *, seen: list[Seen], evidence: Mapping[str, ComponentEvidence]
 ) -> bool:
-    """Pure: a data store's slow-log lines that none of its callers felt.
+    """Pure: a data store's slow-log (or deadlock) lines that none of its callers felt.
 
     A slow log records statements over a threshold, whatever ran them: a nightly
     dump's full reads, a report, an analyst's query.  They are an incident when
@@ -218,7 +225,8 @@ def _metric_symptoms(ev: ComponentEvidence, *, step: float, settings: EngineSett
         elevated = elevated_steps(detection, settings=settings)
         if not elevated.any():
             continue
-        slow = slow_log_category(ev, detection)  # judged as its slow log (``_unfelt_slow_log``)
+        # judged as its slow log or its deadlocks (``_unfelt_slow_log``)
+        slow = slow_log_category(ev, detection) or deadlock_category(ev, detection)
         found.append(
             Seen(
                 component=ev.component.name,

@@ -203,7 +203,7 @@ def _causes_rule(
         other = anomalous.get(dependency)
         if other is None or not other.significant or caller in self_failing | confined:
             return False
-        if churn_victim(evidence=other, tolerance=tolerance):
+        if churn_victim(evidence=other, tolerance=tolerance, callers=(evidence[caller],)):
             return False
         if own_fault(caller=evidence[caller], dependency=other):
             return False

@@ -15,7 +15,9 @@ the server's harm; such lines are no symptom either.
 
 And for any component, a rise of error lines that are mostly its own telemetry failing to
 leave it (an OpenTelemetry, Jaeger or Zipkin exporter: ``catalog.gate.
-TELEMETRY_EXPORT_LINES``) is its observability's trouble, not its service's:
+TELEMETRY_EXPORT_LINES``), or a monitoring agent's own errors (an exporter's scrapes failing
+for its user's grants: ``catalog.gate.MONITORING_AGENT_LINES``), is its observability's
+trouble, not its service's:
 ``telemetry_only`` leaves it out too, and ``telemetry_lines`` a new category of such lines.
 """
 
@@ -26,6 +28,7 @@ from collections.abc import Sequence
 from diagnosis_operator.catalog.failure_modes import compiled
 from diagnosis_operator.catalog.gate import (
     CLIENT_MISS_LINES,
+    MONITORING_AGENT_LINES,
     RATE_LIMIT_LINES,
     TELEMETRY_EXPORT_LINES,
 )
@@ -80,8 +83,10 @@ def telemetry_only(ev: ComponentEvidence, detection: Detection) -> bool:
 
 def is_telemetry_export(line: str) -> bool:
     """Pure: whether a line is an application's own telemetry failing to leave it
-    (``catalog.gate.TELEMETRY_EXPORT_LINES``): about its observability, not its service."""
-    return search_any(TELEMETRY_EXPORT_LINES, line)
+    (``catalog.gate.TELEMETRY_EXPORT_LINES``) or a monitoring agent's own errors (its
+    scrapes failing, its user denied: ``MONITORING_AGENT_LINES``): about its observability,
+    not its service."""
+    return search_any(TELEMETRY_EXPORT_LINES, line) or search_any(MONITORING_AGENT_LINES, line)
 
 
 def telemetry_lines(lines: Sequence[str]) -> bool:
