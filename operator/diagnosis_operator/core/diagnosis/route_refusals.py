@@ -80,7 +80,8 @@ class RouteSwitch:
     clients_refused: int
 
 
-def _first(labels: Labels, names: Sequence[str]) -> str:
+def first_label(labels: Labels, names: Sequence[str]) -> str:
+    """The value of the first of ``names`` that ``labels`` holds, or ``""``."""
     return next((labels[n] for n in names if labels.get(n)), "")
 
 
@@ -104,7 +105,7 @@ def route_series(
     statuses = _status_names(ROUTE_STATUS_LABELS)
     found: dict[str, tuple[FloatArray, FloatArray]] = {}
     for count in counts:
-        route, status = _first(count.labels, routes), _first(count.labels, statuses)
+        route, status = first_label(count.labels, routes), first_label(count.labels, statuses)
         if not route or not status.isdigit():
             continue
         values = on_grid(count)
@@ -140,13 +141,13 @@ def refused_clients(
     routes, clients = _route_names(ROUTE_CLIENT_LABELS), _client_names(ROUTE_CLIENT_LABELS)
     found: dict[str, float] = defaultdict(float)
     for count in counts:
-        client = _first(count.labels, clients)
-        if client and _first(count.labels, routes) == route:
+        client = first_label(count.labels, clients)
+        if client and first_label(count.labels, routes) == route:
             found[client] += float(np.nansum(on_grid(count)[onset:]))
     return dict(found)
 
 
-def _alike(refusals: Mapping[str, float]) -> bool:
+def refused_alike(refusals: Mapping[str, float]) -> bool:
     """Several distinct clients refused, none of them holding most of the refusals."""
     several = [n for n in refusals.values() if n >= MIN_PER_CLIENT]
     total = sum(refusals.values())
@@ -166,7 +167,7 @@ def route_switches(
         if onset is None:
             continue
         clients = refused_clients(refusals, on_grid, route=route, onset=onset)
-        if clients and _alike(clients):
+        if clients and refused_alike(clients):
             found.append(RouteSwitch(route, onset, requests, refused, len(clients)))
     return found
 
@@ -221,7 +222,7 @@ def _counter_routes(
     """Per route of a component's status-labelled request counters: requests, refused."""
     found: dict[str, tuple[FloatArray, FloatArray]] = {}
     for s in signals:
-        status, route = status_of(s.labels), _first(s.labels, ROUTE_LABELS)
+        status, route = status_of(s.labels), first_label(s.labels, ROUTE_LABELS)
         if s.kind is not SignalKind.RATE or not route or not status.isdigit():
             continue
         values = np.nan_to_num(np.asarray(s.values, dtype=np.float64)) * step

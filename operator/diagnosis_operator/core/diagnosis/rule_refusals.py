@@ -40,8 +40,8 @@ from diagnosis_operator.core.diagnosis.route_refusals import (
     MIN_PER_CLIENT,
     OnGrid,
     RouteSwitch,
-    _alike,
-    _first,
+    first_label,
+    refused_alike,
     refused_clients,
     switch_step,
 )
@@ -70,7 +70,7 @@ def _status_series(
     statuses = tuple(n for n in ROUTE_STATUS_LABELS if n.endswith("status"))
     found: dict[str, tuple[FloatArray, FloatArray]] = {}
     for count in counts:
-        route, status = _first(count.labels, routes), _first(count.labels, statuses)
+        route, status = first_label(count.labels, routes), first_label(count.labels, statuses)
         if not route or not status.isdigit():
             continue
         values = on_grid(count)
@@ -85,7 +85,7 @@ def clients_since(counts: Sequence[LogCount], on_grid: OnGrid, *, onset: int) ->
     return {
         client
         for count in counts
-        if (client := _first(count.labels, CLIENT_LABELS))
+        if (client := first_label(count.labels, CLIENT_LABELS))
         and float(np.nansum(on_grid(count)[onset:])) > 0
     }
 
@@ -110,7 +110,7 @@ def rule_switches(
             extracted.get(RULE_REFUSALS, ()), on_grid, route=route, onset=onset
         )
         seen = clients_since(extracted.get(CLIENTS, ()), on_grid, onset=onset)
-        if clients and _alike(clients) and _population(clients, seen):
+        if clients and refused_alike(clients) and _population(clients, seen):
             found.append(RouteSwitch(route, onset, requests, refused, len(clients)))
     return found
 
