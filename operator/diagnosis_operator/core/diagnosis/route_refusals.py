@@ -98,9 +98,12 @@ def _client_names(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def route_series(
-    counts: Sequence[LogCount], on_grid: OnGrid
+    counts: Sequence[LogCount],
+    on_grid: OnGrid,
+    *,
+    refusing: frozenset[int] = ROUTE_LOST_STATUSES,
 ) -> dict[str, tuple[FloatArray, FloatArray]]:
-    """Pure: per route, its requests and its refused requests per step."""
+    """Pure: per route, its requests and those answered with a ``refusing`` status, per step."""
     routes = _route_names(ROUTE_STATUS_LABELS)
     statuses = _status_names(ROUTE_STATUS_LABELS)
     found: dict[str, tuple[FloatArray, FloatArray]] = {}
@@ -110,7 +113,7 @@ def route_series(
             continue
         values = on_grid(count)
         requests, refused = found.get(route, (np.zeros_like(values), np.zeros_like(values)))
-        refusal = values if int(status) in ROUTE_LOST_STATUSES else np.zeros_like(values)
+        refusal = values if int(status) in refusing else np.zeros_like(values)
         found[route] = (requests + values, refused + refusal)
     return found
 

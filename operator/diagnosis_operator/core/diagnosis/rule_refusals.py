@@ -27,7 +27,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from diagnosis_operator.catalog.routes import (
-    ROUTE_STATUS_LABELS,
     RULE_CLIENT_SHARE,
     RULE_REFUSAL_LINES,
     RULE_REFUSAL_SIGNAL,
@@ -43,10 +42,11 @@ from diagnosis_operator.core.diagnosis.route_refusals import (
     first_label,
     refused_alike,
     refused_clients,
+    route_series,
     switch_step,
 )
 from diagnosis_operator.core.diagnosis.shedding import SHED_MIN_LINES, SHED_SHARE, events_since
-from diagnosis_operator.core.diagnosis.signal_types import Detection, FloatArray, Signal, SignalKind
+from diagnosis_operator.core.diagnosis.signal_types import Detection, Signal, SignalKind
 from diagnosis_operator.core.diagnosis.vocabulary import search_any
 from diagnosis_operator.models.findings import EvidenceSource
 from diagnosis_operator.models.signals import Labels, LogCount, LogStream
@@ -60,24 +60,6 @@ def is_rule_refusal(line: str) -> bool:
 def refused_by_rules(streams: Sequence[LogStream]) -> bool:
     """Pure: whether a component's sampled lines hold refusals of its own access rules."""
     return any(is_rule_refusal(line.line) for s in streams for line in s.lines)
-
-
-def _status_series(
-    counts: Sequence[LogCount], on_grid: OnGrid
-) -> dict[str, tuple[FloatArray, FloatArray]]:
-    """Per route: its requests and those answered with the rules' status, per step."""
-    routes = tuple(n for n in ROUTE_STATUS_LABELS if n.endswith("route"))
-    statuses = tuple(n for n in ROUTE_STATUS_LABELS if n.endswith("status"))
-    found: dict[str, tuple[FloatArray, FloatArray]] = {}
-    for count in counts:
-        route, status = first_label(count.labels, routes), first_label(count.labels, statuses)
-        if not route or not status.isdigit():
-            continue
-        values = on_grid(count)
-        requests, refused = found.get(route, (np.zeros_like(values), np.zeros_like(values)))
-        refusal = values if int(status) in RULE_REFUSAL_STATUSES else np.zeros_like(values)
-        found[route] = (requests + values, refused + refusal)
-    return found
 
 
 def clients_since(counts: Sequence[LogCount], on_grid: OnGrid, *, onset: int) -> set[str]:
@@ -101,7 +83,9 @@ def rule_switches(
 ) -> list[RouteSwitch]:
     """Pure: served routes refused by the rules to most of the edge's clients since."""
     found = []
-    series = _status_series(extracted.get(ROUTE_STATUSES, ()), on_grid)
+    series = route_series(
+        extracted.get(ROUTE_STATUSES, ()), on_grid, refusing=RULE_REFUSAL_STATUSES
+    )
     for route, (requests, refused) in sorted(series.items()):
         onset = switch_step(requests, refused)
         if onset is None:
