@@ -80,20 +80,28 @@ def _healed(detection: Detection) -> bool:
     return bool(values) and values[-1] < anomaly.baseline + 0.5 * (anomaly.value - anomaly.baseline)
 
 
-def slow_log_category(ev: ComponentEvidence, detection: Detection) -> LogCategory | None:
-    """Pure: the slow-log category a data store's rise of error/warn lines is mostly made of
-    (``None``: it is not, or the component is no store)."""
+def store_error_lines(ev: ComponentEvidence, detection: Detection) -> list[LogEvent] | None:
+    """Pure: a data store's error/warn lines from a rise's onset, on the rise's instance
+    (``None``: the rise is no error-line rise, or the component is no store)."""
     if (
         detection.signal.kind is not SignalKind.LOG_SIGNIFICANT
         or ev.component.kind in STATELESS_KINDS
         or ev.logs is None
     ):
         return None
-    lines = [
+    return [
         e
         for e in events_since(ev, onset=detection.onset, instance=detection.signal.instance)
         if e.severity > 0
     ]
+
+
+def slow_log_category(ev: ComponentEvidence, detection: Detection) -> LogCategory | None:
+    """Pure: the slow-log category a data store's rise of error/warn lines is mostly made of
+    (``None``: it is not, or the component is no store)."""
+    lines = store_error_lines(ev, detection)
+    if lines is None:
+        return None
     counts = Counter(e.category for e in lines if e.category in SLOW_LOG_CATEGORIES)
     if not counts:
         return None

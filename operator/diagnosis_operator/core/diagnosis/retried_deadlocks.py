@@ -18,27 +18,19 @@ store's callers felt it (their errors, latency or error lines), as a slow log is
 
 from __future__ import annotations
 
-from diagnosis_operator.catalog.gate import STATELESS_KINDS
 from diagnosis_operator.core.diagnosis.evidence import ComponentEvidence
 from diagnosis_operator.core.diagnosis.logs import LogCategory
-from diagnosis_operator.core.diagnosis.shedding import SHED_MIN_LINES, SHED_SHARE, events_since
-from diagnosis_operator.core.diagnosis.signal_types import Detection, SignalKind
+from diagnosis_operator.core.diagnosis.quiet_lines import store_error_lines
+from diagnosis_operator.core.diagnosis.shedding import SHED_MIN_LINES, SHED_SHARE
+from diagnosis_operator.core.diagnosis.signal_types import Detection
 
 
 def deadlock_category(ev: ComponentEvidence, detection: Detection) -> LogCategory | None:
     """Pure: ``DEADLOCK`` when a data store's rise of error/warn lines is mostly its
     deadlock lines (``None``: it is not, or the component is no store)."""
-    if (
-        detection.signal.kind is not SignalKind.LOG_SIGNIFICANT
-        or ev.component.kind in STATELESS_KINDS
-        or ev.logs is None
-    ):
+    lines = store_error_lines(ev, detection)
+    if lines is None:
         return None
-    lines = [
-        e
-        for e in events_since(ev, onset=detection.onset, instance=detection.signal.instance)
-        if e.severity > 0
-    ]
     deadlocks = sum(1 for e in lines if e.category is LogCategory.DEADLOCK)
     if deadlocks < SHED_MIN_LINES or deadlocks < SHED_SHARE * len(lines):
         return None
